@@ -31,6 +31,8 @@ export const FIXED_LITLEN_LENGTHS: Uint8Array = (() => {
 export { LENGTH_BASE, LENGTH_EXTRA, DIST_BASE, DIST_EXTRA };
 
 class Fail extends Error {}
+/** Raised when the output limit is reached and the caller asked to stop there, not to fail. */
+class Full extends Error {}
 
 function buildHuffman(lengths: ArrayLike<number>, offset: number, n: number): Huffman {
   const counts = new Uint16Array(16);
@@ -104,14 +106,18 @@ class Output {
   constructor(
     initial: number,
     private readonly max: number,
+    private readonly stopAtMax: boolean,
   ) {
     this.buf = new Uint8Array(Math.max(1024, Math.min(initial, max)));
   }
   ensure(extra: number): void {
     const need = this.len + extra;
-    if (need > this.max) throw new Fail(`decompressed data larger than the expected ${this.max} bytes`);
+    if (this.stopAtMax) {
+      // Enough already: stop. Otherwise let this write (<= 65535 bytes) overshoot; the caller trims.
+      if (this.len >= this.max) throw new Full();
+    } else if (need > this.max) throw new Fail(`decompressed data larger than the expected ${this.max} bytes`);
     if (need <= this.buf.length) return;
-    const next = new Uint8Array(Math.min(this.max, Math.max(need, this.buf.length * 2)));
+    const next = new Uint8Array(Math.max(need, Math.min(this.max, this.buf.length * 2)));
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
@@ -220,8 +226,9 @@ export function adler32(data: Uint8Array): number {
 /**
  * Inflates a zlib stream (2-byte header, DEFLATE data, Adler-32). `maxOutput` bounds the result;
  * `expected` is a size hint for the first allocation. `what` names the data in error messages.
- * A missing / wrong Adler-32 checksum is an error unless `lenientChecksum` (some TIFF writers
- * truncate the trailer).
+ * With `lenient` (for TIFF strips, as libtiff reads them), decoding stops quietly once
+ * `maxOutput` bytes are produced, and a missing or wrong Adler-32 checksum is accepted; otherwise
+ * both are errors.
  */
 export function zlibInflate(
   data: Uint8Array,
@@ -229,8 +236,9 @@ export function zlibInflate(
   what: string,
   maxOutput: number,
   expected = maxOutput,
-  lenientChecksum = false,
+  lenient = false,
 ): Uint8Array {
+  let out: Output | undefined;
   try {
     if (data.length < 2) throw new Fail('zlib stream too short');
     const cmf = data[0]!;
@@ -239,18 +247,19 @@ export function zlibInflate(
     if (((cmf << 8) | flg) % 31 !== 0) throw new Fail('zlib header check failed');
     if (flg & 0x20) throw new Fail('zlib preset dictionary not supported');
     const r = new BitReader(data, 2, data.length);
-    const out = new Output(expected, maxOutput);
+    out = new Output(expected, maxOutput, lenient);
     inflateRaw(r, out);
-    const result = out.buf.subarray(0, out.len);
+    const result = out.buf.subarray(0, Math.min(out.len, maxOutput));
     const p = r.pos;
     if (p + 4 <= data.length) {
       const stored = ((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0;
-      if (stored !== adler32(result) && !lenientChecksum) throw new Fail('Adler-32 checksum mismatch');
-    } else if (!lenientChecksum) {
+      if (stored !== adler32(result) && !lenient) throw new Fail('Adler-32 checksum mismatch');
+    } else if (!lenient) {
       throw new Fail('zlib stream truncated (no checksum)');
     }
     return result;
   } catch (e) {
+    if (e instanceof Full && out) return out.buf.subarray(0, maxOutput);
     if (e instanceof Fail) throw new InputError(name, `corrupt ${what}: ${e.message}`);
     throw e;
   }

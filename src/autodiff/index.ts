@@ -1,0 +1,32 @@
+/**
+ * The autodiff engine: tensors, the tape, ops, backends.
+ * Importing this module wires the tape's helpers (gradient accumulation) to the ops.
+ */
+import { installTapeHelpers } from './tape.js';
+import { add } from './ops/elementwise.js';
+import { Tensor, onesLike } from './tensor.js';
+
+installTapeHelpers({
+  add: (a, b) => add(a, b),
+  onesLike,
+  copy: (t) => t.clone(),
+});
+
+export * from './tensor.js';
+export { noGrad, isGradEnabled, record, setGradHook } from './tape.js';
+export * as ops from './ops/index.js';
+export * from './ops/index.js';
+export { Rng, type RngState } from './rng.js';
+export {
+  registerBackend,
+  setBackend,
+  getBackend,
+  availableBackends,
+  runKernel,
+  convOutSize,
+  type Backend,
+  type Kernels,
+  type Conv2dGeom,
+  type MatmulArgs,
+} from './backend.js';
+export { sizeOf, broadcastShapes, type Shape } from './shape.js';

@@ -1,0 +1,250 @@
+/**
+ * Elementwise ops with NumPy broadcasting. Each op: forward loop, then its vector-Jacobian
+ * product right below it. Gradients of broadcast operands are summed back to their shape.
+ */
+import { record } from '../tape.js';
+import { Tensor, allocData, resultDType, full, type DType } from '../tensor.js';
+import { broadcastShapes, forEachBroadcast, sameShape, sizeOf, normalizeAxes, type Shape } from '../shape.js';
+
+export type TensorLike = Tensor | number;
+
+function asTensor(x: TensorLike, dtype: DType): Tensor {
+  return typeof x === 'number' ? full([], x, dtype) : x;
+}
+
+function pairOf(a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  const dtype =
+    typeof a === 'number' ? (typeof b === 'number' ? 'float32' : b.dtype) : typeof b === 'number' ? a.dtype : resultDType(a, b);
+  return [asTensor(a, dtype), asTensor(b, dtype)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: elementwise maps without tape, and summing a broadcast gradient back to a shape.
+
+/** out[i] = f(x[i]) (no tape). */
+export function mapUnary(x: Tensor, f: (v: number) => number): Tensor {
+  const out = allocData(x.dtype, x.size);
+  const d = x.data;
+  for (let i = 0; i < d.length; i++) out[i] = f(d[i]);
+  return new Tensor(out, x.shape);
+}
+
+/** out = f(a, b) with broadcasting (no tape). */
+export function mapBinary(a: Tensor, b: Tensor, f: (x: number, y: number) => number): Tensor {
+  const dtype = resultDType(a, b);
+  const ad = a.data;
+  const bd = b.data;
+  if (sameShape(a.shape, b.shape)) {
+    const out = allocData(dtype, a.size);
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i], bd[i]);
+    return new Tensor(out, a.shape);
+  }
+  const shape = broadcastShapes(a.shape, b.shape);
+  const out = allocData(dtype, sizeOf(shape));
+  if (b.size === 1) {
+    const bv = bd[0];
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i], bv);
+  } else if (a.size === 1) {
+    const av = ad[0];
+    for (let i = 0; i < out.length; i++) out[i] = f(av, bd[i]);
+  } else {
+    forEachBroadcast(shape, a.shape, b.shape, (o, ia, ib) => {
+      out[o] = f(ad[ia], bd[ib]);
+    });
+  }
+  return new Tensor(out, shape);
+}
+
+/** Sums a gradient of a broadcast result back to the shape of the operand (no tape). */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const kept: number[] = [];
+  for (let i = 0; i < g.ndim; i++) {
+    const d = i < lead ? 1 : shape[i - lead];
+    kept.push(d);
+  }
+  const out = allocData(g.dtype, sizeOf(shape));
+  const gd = g.data;
+  forEachBroadcast(g.shape, g.shape, kept, (i, _ia, j) => {
+    out[j] += gd[i];
+  });
+  return new Tensor(out, shape);
+}
+
+/** Materialises x broadcast to `shape` (a copy), with a gradient that sums back. */
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  if (sameShape(x.shape, shape)) return x;
+  const target = broadcastShapes(x.shape, shape);
+  if (!sameShape(target, shape)) throw new Error(`cannot broadcast [${x.shape}] to [${shape}]`);
+  const out = allocData(x.dtype, sizeOf(shape));
+  const xd = x.data;
+  forEachBroadcast(shape, shape, x.shape, (o, _ia, ib) => {
+    out[o] = xd[ib];
+  });
+  return record('broadcastTo', new Tensor(out, shape), [x], (g) => [sumTo(g, x.shape)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary arithmetic
+
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => p + q);
+  return record('add', out, [x, y], (g) => [sumTo(g, x.shape), sumTo(g, y.shape)]);
+}
+
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => p - q);
+  return record('sub', out, [x, y], (g) => [sumTo(g, x.shape), y.requiresGrad ? sumTo(neg(g), y.shape) : null]);
+}
+
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => p * q);
+  return record('mul', out, [x, y], (g) => [
+    x.requiresGrad ? sumTo(mul(g, y), x.shape) : null,
+    y.requiresGrad ? sumTo(mul(g, x), y.shape) : null,
+  ]);
+}
+
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => p / q);
+  return record('div', out, [x, y], (g) => [
+    x.requiresGrad ? sumTo(div(g, y), x.shape) : null,
+    // d(x/y)/dy = -x / y^2 = -out / y
+    y.requiresGrad ? sumTo(neg(div(mul(g, out), y)), y.shape) : null,
+  ]);
+}
+
+/** x ** y elementwise. The exponent's gradient x^y ln x is only formed when needed (x > 0). */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => Math.pow(p, q));
+  return record('pow', out, [x, y], (g) => [
+    // d/dx = y x^(y-1); written without dividing by x so that x = 0 stays finite.
+    x.requiresGrad ? sumTo(mul(g, mapBinary(x, y, (p, q) => (q === 0 ? 0 : q * Math.pow(p, q - 1)))), x.shape) : null,
+    y.requiresGrad ? sumTo(mul(g, mapBinary(out, x, (o, p) => (p > 0 ? o * Math.log(p) : 0))), y.shape) : null,
+  ]);
+}
+
+/** Elementwise maximum; at ties the gradient is split equally between the two operands. */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => (p >= q ? p : q));
+  return record('maximum', out, [x, y], (g) => [
+    x.requiresGrad ? sumTo(mul(g, mapBinary(x, y, (p, q) => (p > q ? 1 : p === q ? 0.5 : 0))), x.shape) : null,
+    y.requiresGrad ? sumTo(mul(g, mapBinary(x, y, (p, q) => (q > p ? 1 : p === q ? 0.5 : 0))), y.shape) : null,
+  ]);
+}
+
+/** Elementwise minimum; at ties the gradient is split equally between the two operands. */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const out = mapBinary(x, y, (p, q) => (p <= q ? p : q));
+  return record('minimum', out, [x, y], (g) => [
+    x.requiresGrad ? sumTo(mul(g, mapBinary(x, y, (p, q) => (p < q ? 1 : p === q ? 0.5 : 0))), x.shape) : null,
+    y.requiresGrad ? sumTo(mul(g, mapBinary(x, y, (p, q) => (q < p ? 1 : p === q ? 0.5 : 0))), y.shape) : null,
+  ]);
+}
+
+/**
+ * where(cond, a, b): a where cond != 0, else b (cond is a constant mask, broadcast with both).
+ * Unselected values never touch the result or its gradient, so Inf/NaN there are harmless.
+ */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = pairOf(a, b);
+  const shape = broadcastShapes(cond.shape, broadcastShapes(x.shape, y.shape));
+  const c = sameShape(cond.shape, shape) ? cond.data : broadcastData(cond, shape);
+  const xd = sameShape(x.shape, shape) ? x.data : broadcastData(x, shape);
+  const yd = sameShape(y.shape, shape) ? y.data : broadcastData(y, shape);
+  const out = allocData(resultDType(x, y), sizeOf(shape));
+  for (let i = 0; i < out.length; i++) out[i] = c[i] !== 0 ? xd[i] : yd[i];
+  return record('where', new Tensor(out, shape), [x, y], (g) => {
+    const gx = allocData(g.dtype, g.size);
+    const gy = allocData(g.dtype, g.size);
+    for (let i = 0; i < g.size; i++) {
+      if (c[i] !== 0) gx[i] = g.data[i];
+      else gy[i] = g.data[i];
+    }
+    return [sumTo(new Tensor(gx, shape), x.shape), sumTo(new Tensor(gy, shape), y.shape)];
+  });
+}
+
+function broadcastData(x: Tensor, shape: Shape): Tensor['data'] {
+  const out = allocData(x.dtype, sizeOf(shape));
+  const xd = x.data;
+  forEachBroadcast(shape, shape, x.shape, (o, _ia, ib) => {
+    out[o] = xd[ib];
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unary
+
+export function neg(x: Tensor): Tensor {
+  return record('neg', mapUnary(x, (v) => -v), [x], (g) => [neg(g)]);
+}
+
+export function exp(x: Tensor): Tensor {
+  const out = mapUnary(x, Math.exp);
+  return record('exp', out, [x], (g) => [mul(g, out)]);
+}
+
+export function log(x: Tensor): Tensor {
+  return record('log', mapUnary(x, Math.log), [x], (g) => [div(g, x)]);
+}
+
+export function sqrt(x: Tensor): Tensor {
+  const out = mapUnary(x, Math.sqrt);
+  return record('sqrt', out, [x], (g) => [mapBinary(g, out, (gv, o) => (gv === 0 ? 0 : (0.5 * gv) / o))]);
+}
+
+/** |x|; the subgradient at 0 is 0. */
+export function abs(x: Tensor): Tensor {
+  return record('abs', mapUnary(x, Math.abs), [x], (g) => [mul(g, mapUnary(x, Math.sign))]);
+}
+
+/** max(x, 0); the subgradient at 0 is 0 (as in PyTorch). */
+export function relu(x: Tensor): Tensor {
+  return record('relu', mapUnary(x, (v) => (v > 0 ? v : 0)), [x], (g) => [mul(g, mapUnary(x, (v) => (v > 0 ? 1 : 0)))]);
+}
+
+/** x for x > 0, slope * x otherwise; the derivative at 0 is taken as slope. */
+export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  return record('leakyRelu', mapUnary(x, (v) => (v > 0 ? v : slope * v)), [x], (g) => [
+    mul(g, mapUnary(x, (v) => (v > 0 ? 1 : slope))),
+  ]);
+}
+
+function stableSigmoid(v: number): number {
+  if (v >= 0) return 1 / (1 + Math.exp(-v));
+  const e = Math.exp(v);
+  return e / (1 + e);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  const out = mapUnary(x, stableSigmoid);
+  return record('sigmoid', out, [x], (g) => [mul(g, mapUnary(out, (s) => s * (1 - s)))]);
+}
+
+export function tanh(x: Tensor): Tensor {
+  const out = mapUnary(x, Math.tanh);
+  return record('tanh', out, [x], (g) => [mul(g, mapUnary(out, (t) => 1 - t * t))]);
+}
+
+/** Clamps into [lo, hi]; the gradient passes where lo <= x <= hi (inclusive, as in PyTorch). */
+export function clamp(x: Tensor, lo = -Infinity, hi = Infinity): Tensor {
+  const out = mapUnary(x, (v) => (v < lo ? lo : v > hi ? hi : v));
+  return record('clamp', out, [x], (g) => [mul(g, mapUnary(x, (v) => (v >= lo && v <= hi ? 1 : 0)))]);
+}
+
+export function square(x: Tensor): Tensor {
+  return record('square', mapUnary(x, (v) => v * v), [x], (g) => [mul(g, mapUnary(x, (v) => 2 * v))]);
+}
+
+/** Reduction helper re-exported for ops that need axes: */
+export { normalizeAxes };

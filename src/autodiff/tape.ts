@@ -1,0 +1,119 @@
+/**
+ * The reverse-mode tape. An op computes its output eagerly and, when gradients are wanted,
+ * calls record() with its inputs and a closure that maps the output's gradient to the inputs'
+ * gradients (the vector-Jacobian product). backward() walks the recorded graph once in reverse
+ * topological order, accumulates gradients, stores them on leaves (tensor.grad), and drops
+ * every tape entry it visited so that the graph's memory is released.
+ */
+import type { Tensor } from './tensor.js';
+
+export interface TapeNode {
+  op: string;
+  inputs: Tensor[];
+  /** Gradients of the inputs (null where an input needs none) given the output's gradient. */
+  vjp: (gradOut: Tensor) => (Tensor | null | undefined)[];
+}
+
+let noGradDepth = 0;
+
+export function isGradEnabled(): boolean {
+  return noGradDepth === 0;
+}
+
+/** Runs fn without recording anything on the tape. */
+export function noGrad<T>(fn: () => T): T {
+  noGradDepth++;
+  try {
+    return fn();
+  } finally {
+    noGradDepth--;
+  }
+}
+
+/** Attaches a tape entry to `out` when any input requires gradients; returns `out`. */
+export function record(op: string, out: Tensor, inputs: Tensor[], vjp: TapeNode['vjp']): Tensor {
+  if (noGradDepth === 0 && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, vjp };
+  }
+  return out;
+}
+
+// Injected by ops/index to avoid an import cycle (tape <- tensor <- ops).
+let addFn: ((a: Tensor, b: Tensor) => Tensor) | null = null;
+let onesLikeFn: ((t: Tensor) => Tensor) | null = null;
+let copyFn: ((t: Tensor) => Tensor) | null = null;
+export function installTapeHelpers(h: { add: typeof addFn; onesLike: typeof onesLikeFn; copy: typeof copyFn }): void {
+  addFn = h.add;
+  onesLikeFn = h.onesLike;
+  copyFn = h.copy;
+}
+
+/** Optional hook that sees every gradient produced (used to locate the op that made a NaN). */
+let gradHook: ((op: string, input: Tensor, grad: Tensor) => void) | null = null;
+export function setGradHook(hook: typeof gradHook): void {
+  gradHook = hook;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: deep graphs (long training unrolls) must not overflow the call stack.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node ? t.node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const child = inputs[i];
+      if (child.requiresGrad && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+export function backward(root: Tensor, seed?: Tensor): void {
+  if (!root.requiresGrad) throw new Error('backward(): this tensor does not require gradients (no parameter reaches it, or it was computed under noGrad)');
+  if (!seed && root.size !== 1) throw new Error(`backward(): a non-scalar output (shape [${root.shape.join(', ')}]) needs a seed gradient`);
+  if (!addFn || !onesLikeFn || !copyFn) throw new Error('tape helpers not installed (import the package index)');
+  const add = addFn;
+  const copy = copyFn;
+  noGrad(() => {
+    const order = topoOrder(root);
+    const grads = new Map<Tensor, Tensor>();
+    grads.set(root, seed ?? onesLikeFn!(root));
+    for (const t of order) {
+      const g = grads.get(t);
+      grads.delete(t);
+      const node = t.node;
+      // Release the graph as we go: the tape holds nothing once backward returns.
+      t.node = null;
+      if (!g) continue;
+      if (!node) {
+        // A leaf: accumulate into .grad (copying, so later in-place optimiser work cannot alias).
+        t.grad = t.grad ? add(t.grad, g) : copy(g);
+        continue;
+      }
+      const inGrads = node.vjp(g);
+      for (let i = 0; i < node.inputs.length; i++) {
+        const x = node.inputs[i];
+        const gx = inGrads[i];
+        if (!x.requiresGrad || !gx) continue;
+        if (gx.shape.length !== x.shape.length || gx.shape.some((d, k) => d !== x.shape[k])) {
+          throw new Error(`internal: gradient of '${node.op}' input ${i} has shape [${gx.shape}] but the input has [${x.shape}]`);
+        }
+        if (gradHook) gradHook(node.op, x, gx);
+        const prev = grads.get(x);
+        grads.set(x, prev ? add(prev, gx) : gx);
+      }
+    }
+  });
+}
