@@ -75,12 +75,13 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts
       const numeric = (up - down) / (2 * eps);
       const a = analytic[k][i];
       const err = Math.abs(a - numeric);
-      const rel = err / Math.max(Math.abs(numeric), 1e-12);
+      // Relative to the larger magnitude, floored so that near-zero gradients do not blow it up.
+      const rel = err / Math.max(Math.abs(numeric), Math.abs(a), 1e-3);
       if (!Number.isFinite(a) || err > atol + rtol * Math.abs(numeric)) {
         if (!failure) failure = { input: k, index: i, analytic: a, numeric };
       }
       maxAbs = Math.max(maxAbs, Number.isFinite(err) ? err : Infinity);
-      if (err > atol) maxRel = Math.max(maxRel, rel);
+      maxRel = Math.max(maxRel, Number.isFinite(rel) ? rel : Infinity);
       checked++;
     }
   });

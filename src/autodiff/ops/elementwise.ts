@@ -248,3 +248,52 @@ export function square(x: Tensor): Tensor {
 
 /** Reduction helper re-exported for ops that need axes: */
 export { normalizeAxes };
+
+// ---------------------------------------------------------------------------------------------
+// Gradient checks (run by `diffrendergan gradcheck` and the test suite).
+import { randomInput, type GradcheckCase } from '../gradcheck.js';
+
+const unaryCase = (op: string, f: (x: Tensor) => Tensor, lo = -2, hi = 2): GradcheckCase => ({
+  op,
+  variant: 'odd shape [3, 1, 5]',
+  make: (rng) => ({ f, inputs: [randomInput(rng, [3, 1, 5], lo, hi)] }),
+});
+const binaryCase = (op: string, f: (a: Tensor, b: Tensor) => Tensor, lo = -2, hi = 2): GradcheckCase[] => [
+  { op, variant: 'same shape [2, 3]', make: (rng) => ({ f, inputs: [randomInput(rng, [2, 3], lo, hi), randomInput(rng, [2, 3], lo, hi)] }) },
+  { op, variant: 'broadcast [4, 1, 3] with [2, 1]', make: (rng) => ({ f, inputs: [randomInput(rng, [4, 1, 3], lo, hi), randomInput(rng, [2, 1], lo, hi)] }) },
+  { op, variant: 'scalar operand', make: (rng) => ({ f, inputs: [randomInput(rng, [], lo, hi), randomInput(rng, [3, 2], lo, hi)] }) },
+];
+
+export const gradcheckCases: GradcheckCase[] = [
+  ...binaryCase('add', add),
+  ...binaryCase('sub', sub),
+  ...binaryCase('mul', mul),
+  ...binaryCase('div', div, 0.5, 2),
+  ...binaryCase('pow', pow, 0.5, 2),
+  ...binaryCase('maximum', maximum),
+  ...binaryCase('minimum', minimum),
+  unaryCase('neg', neg),
+  unaryCase('exp', exp),
+  unaryCase('log', log, 0.2, 3),
+  unaryCase('sqrt', sqrt, 0.2, 3),
+  unaryCase('abs', abs),
+  unaryCase('relu', relu),
+  unaryCase('leakyRelu', (x) => leakyRelu(x, 0.2)),
+  unaryCase('sigmoid', sigmoid, -6, 6),
+  unaryCase('tanh', tanh),
+  unaryCase('square', square),
+  unaryCase('clamp', (x) => clamp(x, -0.5, 0.7)),
+  {
+    op: 'where',
+    variant: 'mask [3, 1] broadcast over [3, 4] and [4]',
+    make: (rng) => {
+      const mask = new Tensor(Float64Array.from([1, 0, 1]), [3, 1]);
+      return { f: (a, b) => where(mask, a, b), inputs: [randomInput(rng, [3, 4]), randomInput(rng, [4])] };
+    },
+  },
+  {
+    op: 'broadcastTo',
+    variant: '[3, 1] to [2, 3, 4]',
+    make: (rng) => ({ f: (x) => broadcastTo(x, [2, 3, 4]), inputs: [randomInput(rng, [3, 1])] }),
+  },
+];

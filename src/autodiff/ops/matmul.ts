@@ -36,3 +36,17 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
     b.requiresGrad ? sumTo(transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false), b.shape) : null,
   ]);
 }
+
+// ---------------------------------------------------------------------------------------------
+import { randomInput, type GradcheckCase } from '../gradcheck.js';
+
+export const gradcheckCases: GradcheckCase[] = [
+  { op: 'matmul', variant: '2-d [3, 4] @ [4, 5]', make: (rng) => ({ f: (a, b) => matmul(a, b), inputs: [randomInput(rng, [3, 4]), randomInput(rng, [4, 5])] }) },
+  { op: 'matmul', variant: 'batched [2, 3, 4] @ broadcast [4, 1]', make: (rng) => ({ f: (a, b) => matmul(a, b), inputs: [randomInput(rng, [2, 3, 4]), randomInput(rng, [4, 1])] }) },
+  {
+    op: 'matmul',
+    variant: 'transA, transB, batch broadcast [2, 1] x [3]',
+    make: (rng) => ({ f: (a, b) => matmul(a, b, true, true), inputs: [randomInput(rng, [2, 1, 4, 3]), randomInput(rng, [3, 5, 4])] }),
+  },
+  { op: 'matmul', variant: 'size-1 inner dimension', make: (rng) => ({ f: (a, b) => matmul(a, b), inputs: [randomInput(rng, [3, 1]), randomInput(rng, [1, 2])] }) },
+];

@@ -89,3 +89,18 @@ export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return keepDims ? lse : reshape(lse, out);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+import { randomInput, type GradcheckCase } from '../gradcheck.js';
+
+const x345 = (rng: Parameters<GradcheckCase['make']>[0]) => randomInput(rng, [3, 4, 5]);
+export const gradcheckCases: GradcheckCase[] = [
+  { op: 'sum', variant: 'all axes', make: (rng) => ({ f: (x) => sum(x), inputs: [x345(rng)] }) },
+  { op: 'sum', variant: 'axes [0, 2], keepDims', make: (rng) => ({ f: (x) => sum(x, [0, 2], true), inputs: [x345(rng)] }) },
+  { op: 'mean', variant: 'axis -1', make: (rng) => ({ f: (x) => mean(x, -1), inputs: [x345(rng)] }) },
+  { op: 'max', variant: 'axis 1', make: (rng) => ({ f: (x) => max(x, 1), inputs: [x345(rng)] }) },
+  { op: 'min', variant: 'axes [0, 1]', make: (rng) => ({ f: (x) => min(x, [0, 1]), inputs: [x345(rng)] }) },
+  { op: 'variance', variant: 'axis 0, population', make: (rng) => ({ f: (x) => variance(x, 0), inputs: [x345(rng)] }) },
+  { op: 'variance', variant: 'axes [1, 2], sample (correction 1)', make: (rng) => ({ f: (x) => variance(x, [1, 2], true, 1), inputs: [x345(rng)] }) },
+  { op: 'logsumexp', variant: 'axis 1, large values', make: (rng) => ({ f: (x) => logsumexp(x, 1), inputs: [randomInput(rng, [3, 4, 5], 50, 60)] }) },
+];

@@ -243,3 +243,22 @@ export function scatterAdd(src: Tensor, indices: Int32Array | readonly number[],
   }
   return record('scatterAdd', new Tensor(out, outShape), [src], (g) => [gather(g, idx, a)]);
 }
+
+// ---------------------------------------------------------------------------------------------
+import { randomInput, type GradcheckCase } from '../gradcheck.js';
+
+export const gradcheckCases: GradcheckCase[] = [
+  { op: 'reshape', variant: '[2, 3, 4] to [4, -1]', make: (rng) => ({ f: (x) => reshape(x, [4, -1]), inputs: [randomInput(rng, [2, 3, 4])] }) },
+  { op: 'permute', variant: '[2, 3, 4] by [2, 0, 1]', make: (rng) => ({ f: (x) => permute(x, [2, 0, 1]), inputs: [randomInput(rng, [2, 3, 4])] }) },
+  { op: 'transpose', variant: 'last two axes', make: (rng) => ({ f: (x) => transpose(x), inputs: [randomInput(rng, [2, 3, 5])] }) },
+  {
+    op: 'slice',
+    variant: 'negative start, step 2, odd size',
+    make: (rng) => ({ f: (x) => slice(x, [null, [-4, 5, 2], [1, 2]]), inputs: [randomInput(rng, [2, 5, 3])] }),
+  },
+  { op: 'concat', variant: 'axis 1, unequal sizes', make: (rng) => ({ f: (a, b) => concat([a, b, a], 1), inputs: [randomInput(rng, [2, 1, 3]), randomInput(rng, [2, 4, 3])] }) },
+  { op: 'stack', variant: 'new last axis', make: (rng) => ({ f: (a, b) => stack([a, b], -1), inputs: [randomInput(rng, [3, 2]), randomInput(rng, [3, 2])] }) },
+  { op: 'pad', variant: 'asymmetric, constant 2', make: (rng) => ({ f: (x) => pad(x, [[0, 0], [2, 1], [0, 3]], 2), inputs: [randomInput(rng, [2, 3, 1])] }) },
+  { op: 'gather', variant: 'axis 1 with repeats', make: (rng) => ({ f: (x) => gather(x, [2, 0, 2, 2], 1), inputs: [randomInput(rng, [2, 3, 2])] }) },
+  { op: 'scatterAdd', variant: 'axis 0 with repeats', make: (rng) => ({ f: (x) => scatterAdd(x, [1, 1, 3, 0, 1], 5, 0), inputs: [randomInput(rng, [5, 2])] }) },
+];

@@ -1,0 +1,347 @@
+/**
+ * Emits the wasm backend's module: a cache-blocked SIMD GEMM (packed panels + a register-blocked
+ * MR x NR micro-kernel), im2col and col2im. Every entry point takes the byte address of a block
+ * of i32 parameters in linear memory, so any thread can run any slice of any job given only an
+ * address (that is what makes the worker pool generic).
+ *
+ * No Node imports: this file runs in browsers too.
+ */
+import {
+  ModuleBuilder, I32, V128, type Bytes, type E, type Fn,
+  add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, eqz, minS, select,
+  get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero,
+  f32x4add, f32x4mul, f32x4relaxedMadd, memfill, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
+} from './asm.js';
+
+export interface GemmConfig {
+  /** Micro-kernel rows (accumulator rows). */
+  mr: number;
+  /** Micro-kernel columns; a multiple of 4. */
+  nr: number;
+  /** Depth of a packed block. */
+  kc: number;
+  /** Rows of a packed A block (multiple of mr). */
+  mc: number;
+  /** Columns of a packed B block (multiple of nr). */
+  nc: number;
+  /** k-loop unroll of the micro-kernel. */
+  unroll: number;
+  /** Use relaxed-SIMD f32x4.relaxed_madd (only when it validates). */
+  fma: boolean;
+}
+
+export const defaultGemmConfig: GemmConfig = { mr: 4, nr: 8, kc: 256, mc: 128, nc: 2048, unroll: 4, fma: false };
+
+/** Layout of the i32 parameter block of `gemm` (index = i32 slot). */
+export const GP = {
+  m: 0, n: 1, k: 2, a: 3, rsA: 4, csA: 5, b: 6, rsB: 7, csB: 8, c: 9, ldc: 10, beta: 11,
+  packA: 12, packB: 13, scratch: 14, batch: 15, strideA: 16, strideB: 17, strideC: 18,
+} as const;
+/** Layout of the i32 parameter block of `im2col` / `col2im`. */
+export const CP = {
+  x: 0, h: 1, w: 2, kh: 3, kw: 4, sh: 5, sw: 6, ph: 7, pw: 8, dh: 9, dw: 10, outH: 11, outW: 12,
+  col: 13, r0: 14, r1: 15,
+} as const;
+export const PARAM_SLOTS = 32;
+
+/** Loads i32 slot `i` of the parameter block at local `p` into a fresh local. */
+function loadParams(f: Fn, p: number, slots: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, i] of Object.entries(slots)) {
+    const l = f.local(I32);
+    f.emit(set(l, i32load(get(p), i * 4)));
+    out[name] = l;
+  }
+  return out;
+}
+
+export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum: number; shared: boolean }): Uint8Array {
+  const { mr: MR, nr: NR, kc: KC, mc: MC, nc: NC, unroll: U } = cfg;
+  if (NR % 4 !== 0 || MC % MR !== 0 || NC % NR !== 0) throw new Error('bad gemm config');
+  const NV = NR / 4;
+  const mb = new ModuleBuilder(memory);
+
+  // ---------- micro-kernel: C[mr x nr] (+)= Apanel[kc x MR]^T-ish * Bpanel[kc x NR] ----------
+  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch
+  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
+  {
+    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const acc: number[][] = [];
+    for (let i = 0; i < MR; i++) acc.push(Array.from({ length: NV }, () => mk.local(V128)));
+    const bv = Array.from({ length: NV }, () => mk.local(V128));
+    const av = mk.local(V128);
+    const p = mk.local(I32);
+    const i = mk.local(I32);
+    const j = mk.local(I32);
+    const addr = mk.local(I32);
+    for (const row of acc) for (const a of row) mk.emit(set(a, v128zero()));
+    const step = (u: number): Bytes => {
+      const code: E[] = [];
+      for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), (u * NR + v * 4) * 4)));
+      for (let r = 0; r < MR; r++) {
+        code.push(set(av, v128load32splat(get(pa), (u * MR + r) * 4)));
+        for (let v = 0; v < NV; v++) {
+          const a = acc[r]![v]!;
+          code.push(set(a, cfg.fma ? f32x4relaxedMadd(get(av), get(bv[v]!), get(a)) : f32x4add(get(a), f32x4mul(get(av), get(bv[v]!)))));
+        }
+      }
+      return cat(...code);
+    };
+    const unrolled: E[] = [];
+    for (let u = 0; u < U; u++) unrolled.push(step(u));
+    mk.emit(
+      set(p, get(kc)),
+      block(loop(
+        brIf(1, ltS(get(p), U)),
+        ...unrolled,
+        set(pa, add(get(pa), U * MR * 4)),
+        set(pb, add(get(pb), U * NR * 4)),
+        set(p, sub(get(p), U)),
+        br(0),
+      )),
+      block(loop(
+        brIf(1, eqz(get(p))),
+        step(0),
+        set(pa, add(get(pa), MR * 4)),
+        set(pb, add(get(pb), NR * 4)),
+        set(p, sub(get(p), 1)),
+        br(0),
+      )),
+    );
+    // Write back.
+    const full: E[] = [];
+    const fullBeta: E[] = [];
+    for (let r = 0; r < MR; r++) {
+      for (let v = 0; v < NV; v++) {
+        const a = acc[r]![v]!;
+        const rowAddr = r === 0 ? get(c) : add(get(c), mul(get(ldc), r));
+        full.push(v128store(rowAddr, get(a), v * 16));
+        fullBeta.push(v128store(rowAddr, f32x4add(get(a), v128load(rowAddr, v * 16)), v * 16));
+      }
+    }
+    const toScratch: E[] = [];
+    for (let r = 0; r < MR; r++) for (let v = 0; v < NV; v++) toScratch.push(v128store(get(scratch), get(acc[r]![v]!), (r * NR + v * 4) * 4));
+    mk.emit(
+      if_(and(eq(get(mr), MR), eq(get(nr), NR)),
+        [if_(get(beta), fullBeta, full)],
+        [
+          ...toScratch,
+          forRange(i, 0, get(mr), 1,
+            forRange(j, 0, get(nr), 1,
+              set(addr, add(add(get(c), mul(get(i), get(ldc))), shl(get(j), 2))),
+              f32store(get(addr), f32add(
+                f32load(add(get(scratch), shl(add(mul(get(i), NR), get(j)), 2))),
+                select(f32load(get(addr)), f32c(0), get(beta)),
+              )),
+            ),
+          ),
+        ],
+      ),
+    );
+  }
+
+  // ---------- packA: rows [0, mc) x depth [0, kc) of A (element strides rs, cs) into MR-row panels ----------
+  // params: src, rs, cs, mc, kc, dst
+  const packA = mb.fn('packA', [I32, I32, I32, I32, I32, I32], [], false);
+  {
+    const [src, rs, cs, mc, kc, dst] = [0, 1, 2, 3, 4, 5];
+    const i0 = packA.local(I32), ii = packA.local(I32), p = packA.local(I32), m = packA.local(I32);
+    const s = packA.local(I32), d = packA.local(I32), ps = packA.local(I32);
+    packA.emit(
+      forRange(i0, 0, get(mc), MR,
+        set(m, minS(MR, sub(get(mc), get(i0)))),
+        if_(eq(get(cs), 1),
+          [
+            // contiguous along k: walk each row
+            forRange(ii, 0, MR, 1,
+              set(d, add(add(get(dst), shl(mul(get(i0), get(kc)), 2)), shl(get(ii), 2))),
+              if_(ltS(get(ii), get(m)),
+                [
+                  set(s, add(get(src), shl(mul(add(get(i0), get(ii)), get(rs)), 2))),
+                  forRange(p, 0, get(kc), 1,
+                    f32store(get(d), f32load(get(s))),
+                    set(s, add(get(s), 4)),
+                    set(d, add(get(d), MR * 4)),
+                  ),
+                ],
+                [forRange(p, 0, get(kc), 1, f32store(get(d), f32c(0)), set(d, add(get(d), MR * 4)))],
+              ),
+            ),
+          ],
+          [
+            set(d, add(get(dst), shl(mul(get(i0), get(kc)), 2))),
+            set(ps, shl(get(cs), 2)),
+            set(s, add(get(src), shl(mul(get(i0), get(rs)), 2))),
+            forRange(p, 0, get(kc), 1,
+              forRange(ii, 0, MR, 1,
+                f32store(add(get(d), shl(get(ii), 2)),
+                  select(f32load(add(get(s), shl(mul(get(ii), get(rs)), 2))), f32c(0), ltS(get(ii), get(m)))),
+              ),
+              set(s, add(get(s), get(ps))),
+              set(d, add(get(d), MR * 4)),
+            ),
+          ],
+        ),
+      ),
+    );
+  }
+
+  // ---------- packB: depth [0, kc) x cols [0, nc) of B into NR-column panels ----------
+  const packB = mb.fn('packB', [I32, I32, I32, I32, I32, I32], [], false);
+  {
+    const [src, rs, cs, kc, nc, dst] = [0, 1, 2, 3, 4, 5];
+    const j0 = packB.local(I32), jj = packB.local(I32), p = packB.local(I32), n = packB.local(I32);
+    const s = packB.local(I32), d = packB.local(I32), rsb = packB.local(I32);
+    const copyRow: E[] = [];
+    for (let v = 0; v < NV; v++) copyRow.push(v128store(get(d), v128load(get(s), v * 16), v * 16));
+    packB.emit(
+      set(rsb, shl(get(rs), 2)),
+      forRange(j0, 0, get(nc), NR,
+        set(n, minS(NR, sub(get(nc), get(j0)))),
+        set(d, add(get(dst), shl(mul(get(j0), get(kc)), 2))),
+        if_(and(eq(get(cs), 1), eq(get(n), NR)),
+          [
+            set(s, add(get(src), shl(get(j0), 2))),
+            forRange(p, 0, get(kc), 1, ...copyRow, set(s, add(get(s), get(rsb))), set(d, add(get(d), NR * 4))),
+          ],
+          [
+            forRange(jj, 0, NR, 1,
+              if_(ltS(get(jj), get(n)),
+                [
+                  set(s, add(get(src), shl(mul(add(get(j0), get(jj)), get(cs)), 2))),
+                  forRange(p, 0, get(kc), 1,
+                    f32store(add(get(d), shl(add(mul(get(p), NR), get(jj)), 2)), f32load(get(s))),
+                    set(s, add(get(s), get(rsb))),
+                  ),
+                ],
+                [forRange(p, 0, get(kc), 1, f32store(add(get(d), shl(add(mul(get(p), NR), get(jj)), 2)), f32c(0)))],
+              ),
+            ),
+          ],
+        ),
+      ),
+    );
+  }
+
+  // ---------- gemm(P): C (+)= op(A) op(B) for one task, batched ----------
+  const gemm = mb.fn('gemm', [I32]);
+  {
+    const P = loadParams(gemm, 0, GP) as Record<keyof typeof GP, number>;
+    const L = () => gemm.local(I32);
+    const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L();
+    gemm.emit(
+      forRange(bi, 0, get(P.batch), 1,
+        forRange(jc, 0, get(P.n), NC,
+          set(nc, minS(NC, sub(get(P.n), get(jc)))),
+          forRange(pc, 0, get(P.k), KC,
+            set(kc, minS(KC, sub(get(P.k), get(pc)))),
+            call(mb.index(packB),
+              add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), mul(get(jc), get(P.csB))), 2)),
+              get(P.rsB), get(P.csB), get(kc), get(nc), get(P.packB)),
+            set(bet, or(get(P.beta), gtS(get(pc), 0))),
+            forRange(ic, 0, get(P.m), MC,
+              set(mc, minS(MC, sub(get(P.m), get(ic)))),
+              call(mb.index(packA),
+                add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
+                get(P.rsA), get(P.csA), get(mc), get(kc), get(P.packA)),
+              forRange(jr, 0, get(nc), NR,
+                forRange(ir, 0, get(mc), MR,
+                  call(mb.index(mk),
+                    get(kc),
+                    add(get(P.packA), shl(mul(get(ir), get(kc)), 2)),
+                    add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
+                    add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
+                    shl(get(P.ldc), 2),
+                    get(bet),
+                    minS(MR, sub(get(mc), get(ir))),
+                    minS(NR, sub(get(nc), get(jr))),
+                    get(P.scratch),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+        set(P.a, add(get(P.a), get(P.strideA))),
+        set(P.b, add(get(P.b), get(P.strideB))),
+        set(P.c, add(get(P.c), get(P.strideC))),
+      ),
+    );
+  }
+
+  // ---------- im2col(P): rows [r0, r1) of the column matrix [C*kh*kw, outH*outW] ----------
+  const im2col = mb.fn('im2col', [I32]);
+  {
+    const P = loadParams(im2col, 0, CP) as Record<keyof typeof CP, number>;
+    const L = () => im2col.local(I32);
+    const r = L(), kx = L(), ky = L(), c = L(), xs = L(), d = L(), oy = L(), ox = L(), iy = L(), ix = L(), row = L(), t = L();
+    im2col.emit(
+      set(d, add(get(P.col), shl(mul(get(P.r0), mul(get(P.outH), get(P.outW))), 2))),
+      forRange(r, get(P.r0), get(P.r1), 1,
+        set(kx, remS(get(r), get(P.kw))),
+        set(t, divS(get(r), get(P.kw))),
+        set(ky, remS(get(t), get(P.kh))),
+        set(c, divS(get(t), get(P.kh))),
+        set(xs, add(get(P.x), shl(mul(get(c), mul(get(P.h), get(P.w))), 2))),
+        forRange(oy, 0, get(P.outH), 1,
+          set(iy, add(sub(mul(get(oy), get(P.sh)), get(P.ph)), mul(get(ky), get(P.dh)))),
+          if_(ltU(get(iy), get(P.h)),
+            [
+              set(row, add(get(xs), shl(mul(get(iy), get(P.w)), 2))),
+              set(ix, sub(mul(get(kx), get(P.dw)), get(P.pw))),
+              forRange(ox, 0, get(P.outW), 1,
+                f32store(get(d), select(f32load(add(get(row), shl(get(ix), 2))), f32c(0), ltU(get(ix), get(P.w)))),
+                set(ix, add(get(ix), get(P.sw))),
+                set(d, add(get(d), 4)),
+              ),
+            ],
+            [memfill(get(d), 0, shl(get(P.outW), 2)), set(d, add(get(d), shl(get(P.outW), 2)))],
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------- col2im(P): channels [r0, r1) of dx = scatter-add of the column matrix ----------
+  const col2im = mb.fn('col2im', [I32]);
+  {
+    const P = loadParams(col2im, 0, CP) as Record<keyof typeof CP, number>;
+    const L = () => col2im.local(I32);
+    const c = L(), kx = L(), ky = L(), xs = L(), s = L(), oy = L(), ox = L(), iy = L(), ix = L(), row = L(), a = L();
+    col2im.emit(
+      forRange(c, get(P.r0), get(P.r1), 1,
+        set(xs, add(get(P.x), shl(mul(get(c), mul(get(P.h), get(P.w))), 2))),
+        memfill(get(xs), 0, shl(mul(get(P.h), get(P.w)), 2)),
+        set(s, add(get(P.col), shl(mul(mul(get(c), mul(get(P.kh), get(P.kw))), mul(get(P.outH), get(P.outW))), 2))),
+        forRange(ky, 0, get(P.kh), 1,
+          forRange(kx, 0, get(P.kw), 1,
+            forRange(oy, 0, get(P.outH), 1,
+              set(iy, add(sub(mul(get(oy), get(P.sh)), get(P.ph)), mul(get(ky), get(P.dh)))),
+              if_(ltU(get(iy), get(P.h)),
+                [
+                  set(row, add(get(xs), shl(mul(get(iy), get(P.w)), 2))),
+                  set(ix, sub(mul(get(kx), get(P.dw)), get(P.pw))),
+                  forRange(ox, 0, get(P.outW), 1,
+                    if_(ltU(get(ix), get(P.w)), [
+                      set(a, add(get(row), shl(get(ix), 2))),
+                      f32store(get(a), f32add(f32load(get(a)), f32load(add(get(s), shl(get(ox), 2))))),
+                    ]),
+                    set(ix, add(get(ix), get(P.sw))),
+                  ),
+                ],
+              ),
+              set(s, add(get(s), shl(get(P.outW), 2))),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------- test hooks ----------
+  const nop = mb.fn('nop', [I32]);
+  nop.emit([]);
+  const fail = mb.fn('fail', [I32]);
+  fail.emit(unreachable());
+  return mb.build();
+}

@@ -1,0 +1,122 @@
+/**
+ * A small, strict flag parser: every command declares its flags; unknown flags, missing values,
+ * wrong types and values outside the allowed choices are UserErrors that name the flag and what
+ * it accepts. `--help` is always accepted.
+ */
+import { UserError, ExitCode } from '../errors.js';
+
+export type FlagType = 'string' | 'number' | 'int' | 'boolean' | 'strings';
+
+export interface FlagSpec {
+  name: string;
+  type: FlagType;
+  help: string;
+  default?: string | number | boolean | string[];
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+  /** Placeholder shown in help, e.g. DIR. */
+  meta?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  flags: FlagSpec[];
+  /** Names of positional arguments accepted (documentation only); undefined = none accepted. */
+  positionals?: string;
+}
+
+export type ParsedFlags = Record<string, string | number | boolean | string[] | undefined> & { _: string[]; help?: boolean };
+
+export function parseFlags(spec: CommandSpec, argv: string[]): ParsedFlags {
+  const byName = new Map(spec.flags.map((f) => [f.name, f]));
+  const out: ParsedFlags = { _: [] };
+  for (const f of spec.flags) if (f.default !== undefined) out[f.name] = f.default;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      out.help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      if (spec.positionals === undefined) throw new UserError(`${spec.name}: unexpected argument '${arg}'. See 'diffrendergan ${spec.name} --help'.`, ExitCode.usage);
+      out._.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const f = byName.get(name);
+    if (!f) {
+      const allowed = spec.flags.map((s) => `--${s.name}`).join(', ');
+      throw new UserError(`${spec.name}: unknown flag --${name}. Allowed: ${allowed || '(none)'}, --help.`, ExitCode.usage);
+    }
+    if (f.type === 'boolean') {
+      if (eq >= 0) {
+        const v = arg.slice(eq + 1);
+        if (v !== 'true' && v !== 'false') throw new UserError(`--${name} takes true or false, got '${v}'`, ExitCode.usage);
+        out[name] = v === 'true';
+      } else out[name] = true;
+      continue;
+    }
+    let raw: string;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new UserError(`--${name} needs a value (${describeType(f)})`, ExitCode.usage);
+      raw = argv[++i];
+    }
+    if (f.type === 'strings') {
+      // Collect following non-flag arguments too: --real a.tif b.tif
+      const list = [raw];
+      while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) list.push(argv[++i]);
+      const prev = out[name];
+      out[name] = Array.isArray(prev) && prev !== f.default ? [...prev, ...list] : list;
+      continue;
+    }
+    out[name] = convert(f, raw);
+  }
+  return out;
+}
+
+function describeType(f: FlagSpec): string {
+  if (f.choices) return `one of ${f.choices.join(', ')}`;
+  const range = f.min !== undefined || f.max !== undefined ? ` in [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]` : '';
+  switch (f.type) {
+    case 'int':
+      return `an integer${range}`;
+    case 'number':
+      return `a number${range}`;
+    case 'strings':
+      return 'one or more values';
+    default:
+      return f.meta ?? 'a value';
+  }
+}
+
+function convert(f: FlagSpec, raw: string): string | number {
+  if (f.type === 'string') {
+    if (f.choices && !f.choices.includes(raw)) throw new UserError(`--${f.name} must be ${describeType(f)}, got '${raw}'`, ExitCode.usage);
+    return raw;
+  }
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || (f.type === 'int' && !Number.isInteger(v)) || (f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max)) {
+    throw new UserError(`--${f.name} must be ${describeType(f)}, got '${raw}'`, ExitCode.usage);
+  }
+  return v;
+}
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [`diffrendergan ${spec.name}: ${spec.summary}`, '', `Usage: ${spec.usage}`, ''];
+  if (spec.flags.length) {
+    lines.push('Flags:');
+    for (const f of spec.flags) {
+      const left = `  --${f.name}${f.type === 'boolean' ? '' : ` ${f.meta ?? f.type.toUpperCase()}`}`;
+      const def = f.default !== undefined && f.default !== false ? ` (default: ${Array.isArray(f.default) ? f.default.join(' ') : f.default})` : '';
+      const choices = f.choices ? ` [${f.choices.join('|')}]` : '';
+      lines.push(`${left.padEnd(30)} ${f.help}${choices}${def}`);
+    }
+  }
+  lines.push('  --help                       show this help');
+  return lines.join('\n');
+}
