@@ -9,8 +9,9 @@ export interface GreyImage {
   /** Row-major, width * height values in [0, 1] (0 = black). */
   data: Float32Array;
   /**
-   * Precision of the stored samples: 1, 2, 4, 8 or 16 for integer images (for palette images, 8:
-   * the depth of the colour map entries), 32 for floating-point TIFFs.
+   * Precision of the stored samples: 1, 2, 4, 8, 16 (or 32) for integer images; for palette
+   * images the precision of the colour map (8 for PNG; for TIFF 8 when every ColorMap entry is a
+   * multiple of 257, i.e. an 8-bit value, else 16); 32 or 64 for floating-point TIFFs.
    */
   bitDepth: number;
   /** Things the decoder did that a user may want to know (colour dropped, pages skipped, ...). */

@@ -259,9 +259,11 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
   if (predictor === 2 && bits < 8) r.fail(`corrupt TIFF: horizontal predictor with ${bits}-bit samples`);
   if (predictor === 3 && !isFloat) r.fail('corrupt TIFF: floating-point predictor on integer samples');
 
-  // Palette: grey value of every index.
+  // Palette: grey value of every index; which entries are coloured (warned about only if used).
   let palette: Float32Array | undefined;
-  let paletteDepth = 16;
+  let paletteColoured: Uint8Array | undefined;
+  let paletteUsed: Uint8Array | undefined;
+  let paletteDepth = 8;
   let colour = false;
   if (photometric === 3) {
     const n = 2 ** bits;
@@ -269,14 +271,14 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
     if (!map) r.fail('corrupt TIFF: palette image without ColorMap');
     if (map.length !== 3 * n) r.fail(`corrupt TIFF: ColorMap has ${map.length} values, expected ${3 * n}`);
     palette = new Float32Array(n);
-    let eightBit = true;
+    paletteColoured = new Uint8Array(n);
+    paletteUsed = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const [cr, cg, cb] = [map[i]!, map[n + i]!, map[2 * n + i]!];
       palette[i] = (LUMA_R * cr + LUMA_G * cg + LUMA_B * cb) / 65535;
-      if (cr !== cg || cg !== cb) colour = true;
-      if (cr % 257 || cg % 257 || cb % 257) eightBit = false;
+      if (cr !== cg || cg !== cb) paletteColoured[i] = 1;
+      if (cr % 257 || cg % 257 || cb % 257) paletteDepth = 16;
     }
-    if (eightBit) paletteDepth = 8;
   }
 
   // Block (strip or tile) layout.
@@ -368,7 +370,9 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
       const o = (by + y) * width + bx;
       for (let x = 0; x < xEnd; x++) {
         if (palette) {
-          out[o + x] = palette[sample(x, y, 0)]!;
+          const v = sample(x, y, 0);
+          out[o + x] = palette[v]!;
+          paletteUsed![v] = 1;
         } else if (photometric !== 2) {
           out[o + x] = sample(x, y, 0);
         } else if (planar === 1) {
@@ -384,6 +388,7 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
     }
   }
   if (photometric === 2 && planar === 2) colour = true; // not tracked per plane; warn anyway
+  if (paletteUsed?.some((u, i) => u === 1 && paletteColoured![i] === 1)) colour = true;
   if (colour) warnings.push(COLOUR_WARNING);
   if (isFloat) normaliseFloats(out, warnings);
   if (photometric === 0) for (let i = 0; i < out.length; i++) out[i] = 1 - out[i]!;
