@@ -1,0 +1,446 @@
+/**
+ * The wasm backend: float32 matmul and the three conv2d passes as a blocked WebAssembly SIMD
+ * GEMM (conv via im2col / col2im in linear memory). Inputs are copied into the module's memory,
+ * computed there and copied out; the copies are O(n) against O(n*k) arithmetic.
+ *
+ * Threads are optional and injected: a `RunnerFactory` gets the compiled module and the (shared)
+ * memory and returns a `ParallelRunner` that runs a list of tasks (each one call of an exported
+ * function with the address of its parameter block) on several lanes. Without one, everything
+ * runs on the calling thread. Nothing here imports Node; the Node worker pool is in src/node/.
+ *
+ * Float64 inputs are declined (the reference backend takes them).
+ */
+import type { Backend, Conv2dGeom, Data, Kernels, MatmulArgs } from '../../backend.js';
+import { relaxedSimdSupported, simdSupported } from './asm.js';
+import { buildModule, defaultGemmConfig, CP, GP, PARAM_SLOTS, type GemmConfig } from './module.js';
+
+export interface WasmExports {
+  gemm(p: number): void;
+  im2col(p: number): void;
+  col2im(p: number): void;
+  nop(p: number): void;
+  fail(p: number): void;
+}
+export type WasmFn = keyof WasmExports;
+
+export interface WasmContext {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** The calling thread's instance. */
+  exports: WasmExports;
+}
+
+/** Runs tasks of one exported function, possibly across threads sharing the memory. */
+export interface ParallelRunner {
+  /** Number of lanes that run concurrently (the calling thread counts as one). */
+  readonly lanes: number;
+  /** A line for describe(). */
+  readonly label: string;
+  /**
+   * Calls exports[fn](p) for every p in params (byte addresses of parameter blocks), at most
+   * `lanes` at once, and returns when all are done. Throws (never hangs) if one fails.
+   */
+  run(fn: WasmFn, params: readonly number[]): void;
+  dispose(): void;
+}
+
+export type RunnerFactory = (ctx: WasmContext) => ParallelRunner | Promise<ParallelRunner>;
+
+export interface WasmBackendOptions {
+  name?: string;
+  /** Thread pool; default: run on the calling thread only. */
+  runnerFactory?: RunnerFactory;
+  /** Use relaxed-SIMD FMA: 'auto' (default) = if this engine validates it. */
+  fma?: boolean | 'auto';
+  gemm?: Partial<GemmConfig>;
+  /** Below this many flops a GEMM runs on one lane. */
+  parallelMinFlops?: number;
+  /** Memory ceiling in 64 KiB pages (default 32768 = 2 GiB). Calls that need more are declined. */
+  maxPages?: number;
+}
+
+const PAGE = 65536;
+const MAX_TASKS = 64;
+const PARAM_BASE = 4096;
+const PARAM_BYTES = PARAM_SLOTS * 4;
+const SCRATCH_BASE = PARAM_BASE + MAX_TASKS * PARAM_BYTES;
+const SCRATCH_BYTES = 4096;
+const HEAP_BASE = SCRATCH_BASE + MAX_TASKS * SCRATCH_BYTES + PAGE;
+
+class OutOfWasmMemory extends Error {}
+
+interface GemmJob {
+  m: number; n: number; k: number;
+  a: number; rsA: number; csA: number;
+  b: number; rsB: number; csB: number;
+  c: number; ldc: number; beta: 0 | 1;
+  batch: number; strideA: number; strideB: number; strideC: number;
+}
+
+function isF32(...xs: Data[]): boolean {
+  for (const x of xs) if (!(x instanceof Float32Array)) return false;
+  return true;
+}
+
+export class WasmBackend implements Backend {
+  readonly name: string;
+  readonly kernels: Partial<Kernels>;
+  readonly cfg: GemmConfig;
+  private ctx: WasmContext | null = null;
+  private runner: ParallelRunner | null = null;
+  private heapTop = HEAP_BASE;
+  private readonly opts: WasmBackendOptions;
+  private readonly maxPages: number;
+  private readonly parallelMinFlops: number;
+
+  constructor(opts: WasmBackendOptions = {}) {
+    this.opts = opts;
+    this.name = opts.name ?? 'wasm';
+    const fma = opts.fma === undefined || opts.fma === 'auto' ? relaxedSimdSupported() : opts.fma;
+    this.cfg = { ...defaultGemmConfig, ...opts.gemm, fma };
+    this.maxPages = opts.maxPages ?? 32768;
+    this.parallelMinFlops = opts.parallelMinFlops ?? 4e6;
+    this.kernels = {
+      matmul: (args) => this.matmul(args),
+      conv2d: (x, w, out, g) => this.conv2d(x, w, out, g),
+      conv2dGradInput: (dy, w, dx, g) => this.conv2dGradInput(dy, w, dx, g),
+      conv2dGradWeight: (x, dy, dw, g) => this.conv2dGradWeight(x, dy, dw, g),
+    };
+  }
+
+  static supported(): boolean {
+    return typeof WebAssembly === 'object' && simdSupported();
+  }
+
+  /** Compiles the module and starts the thread pool (if a factory was given). */
+  async init(): Promise<void> {
+    const ctx = this.context();
+    if (!this.runner && this.opts.runnerFactory) this.runner = await this.opts.runnerFactory(ctx);
+  }
+
+  dispose(): void {
+    this.runner?.dispose();
+    this.runner = null;
+  }
+
+  describe(): string {
+    const c = this.cfg;
+    const lanes = this.runner ? this.runner.label : '1 lane (calling thread)';
+    return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; conv via im2col/col2im; ${lanes}`;
+  }
+
+  /** The runner in use (for tests). */
+  get parallel(): ParallelRunner | null {
+    return this.runner;
+  }
+
+  context(): WasmContext {
+    if (this.ctx) return this.ctx;
+    const shared = typeof SharedArrayBuffer !== 'undefined';
+    const mem = { initial: HEAP_BASE / PAGE + 256, maximum: this.maxPages, shared };
+    const bytes = buildModule(this.cfg, mem);
+    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    const memory = new WebAssembly.Memory(mem);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    this.ctx = { module, memory, exports: instance.exports as unknown as WasmExports };
+    // A synchronous factory may be used lazily, so kernels work before init() is awaited.
+    if (!this.runner && this.opts.runnerFactory) {
+      const r = this.opts.runnerFactory(this.ctx);
+      if (!(r instanceof Promise)) this.runner = r;
+      else r.then((rr) => { if (!this.runner) this.runner = rr; else rr.dispose(); }, () => {});
+    }
+    return this.ctx;
+  }
+
+  private get lanes(): number {
+    return this.runner ? Math.min(this.runner.lanes, MAX_TASKS) : 1;
+  }
+
+  /** Runs tasks on the pool when there is more than one, else inline. */
+  private run(fn: WasmFn, params: number[]): void {
+    if (params.length === 0) return;
+    if (params.length === 1 || !this.runner) {
+      const f = this.context().exports[fn];
+      for (const p of params) f(p);
+    } else {
+      this.runner.run(fn, params);
+    }
+  }
+
+  // ---------------- memory ----------------
+  private reset(): void {
+    this.heapTop = HEAP_BASE;
+  }
+
+  /** Reserves `floats` f32 slots (64-byte aligned, with slack after), growing memory as needed. */
+  private alloc(floats: number): number {
+    const ptr = this.heapTop;
+    const end = ptr + Math.ceil((floats * 4 + 64) / 64) * 64;
+    const memory = this.context().memory;
+    const need = Math.ceil(end / PAGE);
+    const have = memory.buffer.byteLength / PAGE;
+    if (need > have) {
+      if (need > this.maxPages) throw new OutOfWasmMemory();
+      memory.grow(need - have);
+    }
+    this.heapTop = end;
+    return ptr;
+  }
+
+  private f32(): Float32Array {
+    return new Float32Array(this.context().memory.buffer);
+  }
+
+  private i32(): Int32Array {
+    return new Int32Array(this.context().memory.buffer);
+  }
+
+  private put(ptr: number, src: Data, len = src.length): void {
+    this.f32().set(len === src.length ? src : src.subarray(0, len), ptr >> 2);
+  }
+
+  private take(ptr: number, dst: Data): void {
+    dst.set(this.f32().subarray(ptr >> 2, (ptr >> 2) + dst.length));
+  }
+
+  /** Wraps a kernel: float32 only, catches memory exhaustion (declines), resets the heap. */
+  private guard(ok: boolean, body: () => void): boolean {
+    if (!ok) return false;
+    this.reset();
+    try {
+      body();
+      return true;
+    } catch (e) {
+      if (e instanceof OutOfWasmMemory) return false;
+      throw e;
+    } finally {
+      this.reset();
+    }
+  }
+
+  // ---------------- GEMM driver ----------------
+  /** Per-task buffers: packA, packB and the edge-tile scratch. */
+  private taskBuffers(tasks: number, n: number): { packA: number; packB: number }[] {
+    const { mc, kc, nc, nr } = this.cfg;
+    const ncUse = Math.min(nc, Math.ceil(n / nr) * nr);
+    const out = [];
+    for (let t = 0; t < tasks; t++) out.push({ packA: this.alloc(mc * kc), packB: this.alloc(kc * ncUse) });
+    return out;
+  }
+
+  private gemm(job: GemmJob): void {
+    const { m, n, k, batch } = job;
+    if (m === 0 || n === 0 || batch === 0) return;
+    const { mr, nr } = this.cfg;
+    const flops = 2 * m * n * k * batch;
+    let lanes = flops >= this.parallelMinFlops ? this.lanes : 1;
+    type Slice = { m0: number; m1: number; n0: number; n1: number; b0: number; b1: number };
+    const slices: Slice[] = [];
+    if (lanes > 1 && batch >= lanes && 2 * m * n * k < this.parallelMinFlops * 4) {
+      for (let t = 0; t < lanes; t++) {
+        const b0 = Math.floor((batch * t) / lanes), b1 = Math.floor((batch * (t + 1)) / lanes);
+        if (b1 > b0) slices.push({ m0: 0, m1: m, n0: 0, n1: n, b0, b1 });
+      }
+    } else {
+      const nPanels = Math.ceil(n / nr), mPanels = Math.ceil(m / mr);
+      const splitN = nPanels >= mPanels || mPanels < lanes;
+      const panels = splitN ? nPanels : mPanels;
+      lanes = Math.max(1, Math.min(lanes, panels));
+      for (let t = 0; t < lanes; t++) {
+        const p0 = Math.floor((panels * t) / lanes), p1 = Math.floor((panels * (t + 1)) / lanes);
+        if (p1 <= p0) continue;
+        if (splitN) slices.push({ m0: 0, m1: m, n0: p0 * nr, n1: Math.min(n, p1 * nr), b0: 0, b1: batch });
+        else slices.push({ m0: p0 * mr, m1: Math.min(m, p1 * mr), n0: 0, n1: n, b0: 0, b1: batch });
+      }
+    }
+    const bufs = this.taskBuffers(slices.length, Math.max(...slices.map((s) => s.n1 - s.n0)));
+    const i32 = this.i32();
+    const params: number[] = [];
+    slices.forEach((s, t) => {
+      const p = PARAM_BASE + t * PARAM_BYTES;
+      const o = p >> 2;
+      i32[o + GP.m] = s.m1 - s.m0;
+      i32[o + GP.n] = s.n1 - s.n0;
+      i32[o + GP.k] = k;
+      i32[o + GP.a] = job.a + 4 * (s.m0 * job.rsA + s.b0 * job.strideA);
+      i32[o + GP.rsA] = job.rsA;
+      i32[o + GP.csA] = job.csA;
+      i32[o + GP.b] = job.b + 4 * (s.n0 * job.csB + s.b0 * job.strideB);
+      i32[o + GP.rsB] = job.rsB;
+      i32[o + GP.csB] = job.csB;
+      i32[o + GP.c] = job.c + 4 * (s.m0 * job.ldc + s.n0 + s.b0 * job.strideC);
+      i32[o + GP.ldc] = job.ldc;
+      i32[o + GP.beta] = job.beta;
+      i32[o + GP.packA] = bufs[t]!.packA;
+      i32[o + GP.packB] = bufs[t]!.packB;
+      i32[o + GP.scratch] = SCRATCH_BASE + t * SCRATCH_BYTES;
+      i32[o + GP.batch] = s.b1 - s.b0;
+      i32[o + GP.strideA] = 4 * job.strideA;
+      i32[o + GP.strideB] = 4 * job.strideB;
+      i32[o + GP.strideC] = 4 * job.strideC;
+      params.push(p);
+    });
+    this.run('gemm', params);
+  }
+
+  // ---------------- matmul ----------------
+  matmul(args: MatmulArgs): boolean {
+    const { a, b, out, batch, m, k, n, transA, transB, strideA, strideB } = args;
+    return this.guard(isF32(a, b, out), () => {
+      if (k === 0) {
+        out.fill(0);
+        return;
+      }
+      const lenA = strideA === 0 ? m * k : (batch - 1) * strideA + m * k;
+      const lenB = strideB === 0 ? k * n : (batch - 1) * strideB + k * n;
+      const pa = this.alloc(lenA), pb = this.alloc(lenB), pc = this.alloc(batch * m * n);
+      this.put(pa, a, lenA);
+      this.put(pb, b, lenB);
+      this.gemm({
+        m, n, k, batch,
+        a: pa, rsA: transA ? 1 : k, csA: transA ? m : 1,
+        b: pb, rsB: transB ? 1 : n, csB: transB ? k : 1,
+        c: pc, ldc: n, beta: 0,
+        strideA, strideB, strideC: m * n,
+      });
+      this.take(pc, out.subarray(0, batch * m * n));
+    });
+  }
+
+  // ---------------- conv ----------------
+  /** Fills the conv parameter block for task t (x/col pointers and row range filled by caller). */
+  private convParams(t: number, g: Conv2dGeom, x: number, col: number, r0: number, r1: number): number {
+    const p = PARAM_BASE + t * PARAM_BYTES;
+    const i32 = this.i32();
+    const o = p >> 2;
+    i32[o + CP.x] = x;
+    i32[o + CP.h] = g.h;
+    i32[o + CP.w] = g.w;
+    i32[o + CP.kh] = g.kh;
+    i32[o + CP.kw] = g.kw;
+    i32[o + CP.sh] = g.strideH;
+    i32[o + CP.sw] = g.strideW;
+    i32[o + CP.ph] = g.padH;
+    i32[o + CP.pw] = g.padW;
+    i32[o + CP.dh] = g.dilH;
+    i32[o + CP.dw] = g.dilW;
+    i32[o + CP.outH] = g.outH;
+    i32[o + CP.outW] = g.outW;
+    i32[o + CP.col] = col;
+    i32[o + CP.r0] = r0;
+    i32[o + CP.r1] = r1;
+    return p;
+  }
+
+  /** Splits rows [0, rows) over lanes when the work is large enough and runs fn on each range. */
+  private runRows(fn: 'im2col' | 'col2im', rows: number, work: number, g: Conv2dGeom, x: number, col: number): void {
+    const lanes = work >= 1 << 16 ? Math.min(this.lanes, rows) : 1;
+    const params: number[] = [];
+    for (let t = 0; t < lanes; t++) {
+      const r0 = Math.floor((rows * t) / lanes), r1 = Math.floor((rows * (t + 1)) / lanes);
+      if (r1 > r0) params.push(this.convParams(t, g, x, col, r0, r1));
+    }
+    this.run(fn, params);
+  }
+
+  private static pointwise(g: Conv2dGeom): boolean {
+    return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+  }
+
+  private static degenerate(g: Conv2dGeom): boolean {
+    return g.n <= 0 || g.cIn <= 0 || g.cOut <= 0 || g.outH <= 0 || g.outW <= 0 || g.h <= 0 || g.w <= 0 ||
+      g.cIn % g.groups !== 0 || g.cOut % g.groups !== 0;
+  }
+
+  conv2d(x: Data, w: Data, out: Data, g: Conv2dGeom): boolean {
+    return this.guard(isF32(x, w, out) && !WasmBackend.degenerate(g), () => {
+      const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+      const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+      const px = this.alloc(g.n * g.cIn * hw), pw = this.alloc(g.cOut * kc), po = this.alloc(g.n * g.cOut * nsp);
+      const direct = WasmBackend.pointwise(g);
+      const pcol = direct ? 0 : this.alloc(kc * nsp);
+      this.put(px, x);
+      this.put(pw, w);
+      for (let img = 0; img < g.n; img++) {
+        for (let gr = 0; gr < g.groups; gr++) {
+          const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
+          let bsrc = xg;
+          if (!direct) {
+            this.runRows('im2col', kc, kc * nsp, g, xg, pcol);
+            bsrc = pcol;
+          }
+          this.gemm({
+            m: cOutG, n: nsp, k: kc, batch: 1,
+            a: pw + 4 * gr * cOutG * kc, rsA: kc, csA: 1,
+            b: bsrc, rsB: nsp, csB: 1,
+            c: po + 4 * (img * g.cOut + gr * cOutG) * nsp, ldc: nsp, beta: 0,
+            strideA: 0, strideB: 0, strideC: 0,
+          });
+        }
+      }
+      this.take(po, out);
+    });
+  }
+
+  conv2dGradInput(dy: Data, w: Data, dx: Data, g: Conv2dGeom): boolean {
+    return this.guard(isF32(dy, w, dx) && !WasmBackend.degenerate(g), () => {
+      const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+      const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+      const pdy = this.alloc(g.n * g.cOut * nsp), pw = this.alloc(g.cOut * kc), pdx = this.alloc(g.n * g.cIn * hw);
+      const direct = WasmBackend.pointwise(g);
+      const pcol = direct ? 0 : this.alloc(kc * nsp);
+      this.put(pdy, dy);
+      this.put(pw, w);
+      for (let img = 0; img < g.n; img++) {
+        for (let gr = 0; gr < g.groups; gr++) {
+          const dxg = pdx + 4 * (img * g.cIn + gr * cInG) * hw;
+          this.gemm({
+            m: kc, n: nsp, k: cOutG, batch: 1,
+            a: pw + 4 * gr * cOutG * kc, rsA: 1, csA: kc,
+            b: pdy + 4 * (img * g.cOut + gr * cOutG) * nsp, rsB: nsp, csB: 1,
+            c: direct ? dxg : pcol, ldc: nsp, beta: 0,
+            strideA: 0, strideB: 0, strideC: 0,
+          });
+          if (!direct) this.runRows('col2im', cInG, kc * nsp, g, dxg, pcol);
+        }
+      }
+      this.take(pdx, dx);
+    });
+  }
+
+  conv2dGradWeight(x: Data, dy: Data, dw: Data, g: Conv2dGeom): boolean {
+    return this.guard(isF32(x, dy, dw) && !WasmBackend.degenerate(g), () => {
+      const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+      const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+      const px = this.alloc(g.n * g.cIn * hw), pdy = this.alloc(g.n * g.cOut * nsp), pdw = this.alloc(g.cOut * kc);
+      const direct = WasmBackend.pointwise(g);
+      const pcol = direct ? 0 : this.alloc(kc * nsp);
+      this.put(px, x);
+      this.put(pdy, dy);
+      for (let img = 0; img < g.n; img++) {
+        for (let gr = 0; gr < g.groups; gr++) {
+          const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
+          let src = xg;
+          if (!direct) {
+            this.runRows('im2col', kc, kc * nsp, g, xg, pcol);
+            src = pcol;
+          }
+          // dW_g[cOutG x kc] (+)= dY_g[cOutG x nsp] * col^T[nsp x kc]
+          this.gemm({
+            m: cOutG, n: kc, k: nsp, batch: 1,
+            a: pdy + 4 * (img * g.cOut + gr * cOutG) * nsp, rsA: nsp, csA: 1,
+            b: src, rsB: 1, csB: nsp,
+            c: pdw + 4 * gr * cOutG * kc, ldc: kc, beta: img > 0 ? 1 : 0,
+            strideA: 0, strideB: 0, strideC: 0,
+          });
+        }
+      }
+      this.take(pdw, dw);
+    });
+  }
+}
+
+/** A single-threaded wasm backend (works anywhere with wasm SIMD). */
+export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
+  return new WasmBackend(opts);
+}
