@@ -33,7 +33,7 @@ function grey(bits: 1 | 2 | 4 | 8 | 16, extra: Partial<TiffSpec> = {}): { spec: 
 describe('TIFF decoder: known pixels', () => {
   for (const bigEndian of [false, true]) {
     for (const compression of [1, 32773, 5, 8, 32946] as const) {
-      for (const predictor of compression === 1 || compression === 32773 ? [1] : ([1, 2] as const)) {
+      for (const predictor of compression === 1 || compression === 32773 ? ([1] as const) : ([1, 2] as const)) {
         for (const bits of [8, 16] as const) {
           it(`${bits}-bit, ${bigEndian ? 'big' : 'little'} endian, compression ${compression}, predictor ${predictor}, strips of 3 rows`, () => {
             const { spec, want } = grey(bits, { compression, predictor, bigEndian, rowsPerStrip: 3 });
