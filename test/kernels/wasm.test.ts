@@ -1,0 +1,164 @@
+/**
+ * Property tests: every fast wasm kernel against the reference backend on random shapes.
+ *
+ * Tolerance: both compute sum_i a_i b_i over K terms; the reference accumulates in float64 and
+ * rounds once, the wasm kernels accumulate in float32 in a blocked order. Any float32 summation
+ * order of K products has |error| <= gamma_K * sum_i |a_i||b_i| with gamma_K ~ K * 2^-24 (plus
+ * one rounding of each product), so each output element is checked against
+ * (K + 2) * 2^-23 * S, where S = the reference kernel run on |inputs| (exactly sum |a||b| per
+ * element), with a tiny absolute floor for all-zero sums.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { convOutSize, type Conv2dGeom, type Kernels } from '../../src/autodiff/backend.js';
+import { referenceBackend } from '../../src/autodiff/backends/reference.js';
+import { WasmBackend } from '../../src/autodiff/backends/wasm/backend.js';
+import { createNodeWasmBackend } from '../../src/node/wasm-backend.js';
+
+const ref = referenceBackend.kernels as Kernels;
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+const abs = (a: Float32Array) => a.map(Math.abs);
+
+function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array, terms: number, what: string): void {
+  const f = (terms + 2) * 2 ** -23;
+  for (let i = 0; i < want.length; i++) {
+    const tol = f * bound[i]! + 1e-30;
+    if (!(Math.abs(got[i]! - want[i]!) <= tol)) {
+      throw new Error(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
+    }
+  }
+}
+
+// Backends under test: single-threaded default blocking, threaded with everything split across
+// lanes, and tiny blocks so every block edge (kc, mc, nc, partial micro-tiles) is crossed.
+const single = new WasmBackend({ name: 'wasm-1' });
+const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, pool: { threads: 3 } });
+const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, unroll: 2 } });
+const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });
+const backends = [single, threaded, tiny, tinyWide];
+afterAll(() => backends.forEach((b) => b.dispose()));
+
+const matmulCase = fc.record({
+  batch: fc.integer({ min: 1, max: 3 }),
+  m: fc.integer({ min: 1, max: 37 }),
+  k: fc.integer({ min: 1, max: 41 }),
+  n: fc.integer({ min: 1, max: 37 }),
+  transA: fc.boolean(),
+  transB: fc.boolean(),
+  bcastA: fc.boolean(),
+  bcastB: fc.boolean(),
+  seed: fc.integer({ min: 1, max: 1 << 30 }),
+});
+
+type MatmulCase = typeof matmulCase extends fc.Arbitrary<infer T> ? T : never;
+
+function checkMatmul(be: WasmBackend, c: MatmulCase): void {
+  const { batch, m, k, n, transA, transB, seed } = c;
+  const strideA = c.bcastA ? 0 : m * k, strideB = c.bcastB ? 0 : k * n;
+  const a = rand(Math.max(1, batch * m * k), seed), b = rand(Math.max(1, batch * k * n), seed + 1);
+  const base = { batch, m, k, n, transA, transB, strideA, strideB };
+  const got = new Float32Array(batch * m * n).fill(NaN);
+  const want = new Float32Array(batch * m * n), bound = new Float32Array(batch * m * n);
+  expect(be.kernels.matmul!({ ...base, a, b, out: got })).toBe(true);
+  ref.matmul({ ...base, a, b, out: want });
+  ref.matmul({ ...base, a: abs(a), b: abs(b), out: bound });
+  expectClose(got, want, bound, k, `${be.name} matmul ${JSON.stringify(c)}`);
+}
+
+describe('wasm matmul vs reference', () => {
+  for (const be of backends) {
+    it(`${be.name}: random shapes, transposes, broadcast batch`, () => {
+      fc.assert(fc.property(matmulCase, (c) => checkMatmul(be, c)), { numRuns: 60 });
+    });
+  }
+  it('larger shapes crossing the default blocks (k > kc, m > mc)', () => {
+    for (const be of [single, threaded]) {
+      checkMatmul(be, { batch: 1, m: 133, k: 300, n: 45, transA: false, transB: true, bcastA: false, bcastB: false, seed: 7 });
+      checkMatmul(be, { batch: 2, m: 9, k: 513, n: 150, transA: true, transB: false, bcastA: true, bcastB: false, seed: 9 });
+    }
+  });
+  it('declines float64', () => {
+    const a = new Float64Array(4), out = new Float64Array(4);
+    expect(single.kernels.matmul!({ a, b: a, out, batch: 1, m: 2, k: 2, n: 2, transA: false, transB: false, strideA: 0, strideB: 0 })).toBe(false);
+  });
+});
+
+const convCase = fc
+  .record({
+    n: fc.integer({ min: 1, max: 3 }),
+    cInG: fc.integer({ min: 1, max: 5 }),
+    cOutG: fc.integer({ min: 1, max: 9 }),
+    groups: fc.integer({ min: 1, max: 3 }),
+    h: fc.integer({ min: 1, max: 11 }),
+    w: fc.integer({ min: 1, max: 11 }),
+    kh: fc.integer({ min: 1, max: 4 }),
+    kw: fc.integer({ min: 1, max: 4 }),
+    strideH: fc.integer({ min: 1, max: 2 }),
+    strideW: fc.integer({ min: 1, max: 2 }),
+    padH: fc.integer({ min: 0, max: 2 }),
+    padW: fc.integer({ min: 0, max: 2 }),
+    dilH: fc.integer({ min: 1, max: 2 }),
+    dilW: fc.integer({ min: 1, max: 2 }),
+    seed: fc.integer({ min: 1, max: 1 << 30 }),
+  })
+  .map((c) => ({
+    ...c,
+    outH: convOutSize(c.h, c.kh, c.strideH, c.padH, c.dilH),
+    outW: convOutSize(c.w, c.kw, c.strideW, c.padW, c.dilW),
+  }))
+  .filter((c) => c.outH >= 1 && c.outW >= 1);
+
+type ConvCase = { seed: number; cInG: number; cOutG: number } & Omit<Conv2dGeom, 'cIn' | 'cOut'>;
+
+function checkConv(be: WasmBackend, c: ConvCase): void {
+  const g: Conv2dGeom = { ...c, cIn: c.cInG * c.groups, cOut: c.cOutG * c.groups };
+  const nx = g.n * g.cIn * g.h * g.w, nw = g.cOut * c.cInG * g.kh * g.kw, ny = g.n * g.cOut * g.outH * g.outW;
+  const x = rand(nx, c.seed), w = rand(nw, c.seed + 1), dy = rand(ny, c.seed + 2);
+  const what = (k: string) => `${be.name} ${k} ${JSON.stringify(c)}`;
+  const run = (k: 'conv2d' | 'conv2dGradInput' | 'conv2dGradWeight', p: Float32Array, q: Float32Array, len: number, terms: number) => {
+    const got = new Float32Array(len).fill(NaN), want = new Float32Array(len), bound = new Float32Array(len);
+    expect(be.kernels[k]!(p, q, got, g)).toBe(true);
+    ref[k](p, q, want, g);
+    ref[k](abs(p), abs(q), bound, g);
+    expectClose(got, want, bound, terms, what(k));
+  };
+  run('conv2d', x, w, ny, c.cInG * g.kh * g.kw);
+  run('conv2dGradInput', dy, w, nx, c.cOutG * g.kh * g.kw);
+  run('conv2dGradWeight', x, dy, nw, g.n * g.outH * g.outW);
+}
+
+describe('wasm conv2d passes vs reference', () => {
+  for (const be of backends) {
+    it(`${be.name}: forward, input grad, weight grad on random geometry (groups, stride, pad, dilation)`, () => {
+      fc.assert(fc.property(convCase, (c) => checkConv(be, c)), { numRuns: 40 });
+    });
+  }
+  it('PatchGAN-like layer shapes (4x4 stride 2 pad 1) and 1x1 / transposed-conv shapes', () => {
+    const base = { groups: 1, dilH: 1, dilW: 1, seed: 3 };
+    const mk = (n: number, cInG: number, cOutG: number, h: number, k: number, s: number, p: number): ConvCase => ({
+      ...base, n, cInG, cOutG, h, w: h, kh: k, kw: k, strideH: s, strideW: s, padH: p, padW: p,
+      outH: convOutSize(h, k, s, p, 1), outW: convOutSize(h, k, s, p, 1),
+    });
+    for (const be of [single, threaded]) {
+      checkConv(be, mk(2, 3, 16, 34, 4, 2, 1));
+      checkConv(be, mk(1, 16, 20, 13, 4, 1, 1));
+      checkConv(be, mk(2, 12, 7, 9, 1, 1, 0));
+      checkConv(be, mk(1, 6, 5, 8, 2, 2, 0));
+      checkConv(be, mk(1, 40, 3, 20, 3, 1, 1));
+    }
+  });
+  it('declines float64', () => {
+    const g: Conv2dGeom = { n: 1, cIn: 1, h: 2, w: 2, cOut: 1, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, dilH: 1, dilW: 1, groups: 1, outH: 2, outW: 2 };
+    const d = new Float64Array(4);
+    expect(single.kernels.conv2d!(d, new Float64Array(1), d, g)).toBe(false);
+  });
+});
