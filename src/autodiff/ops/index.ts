@@ -15,3 +15,17 @@ export * from './matmul.js';
  * `gradcheckCases`; this explicit export gathers them (and shadows the per-module names).
  */
 export const gradcheckCases: GradcheckCase[] = [...elementwiseCases, ...reduceCases, ...shapeCases, ...matmulCases];
+export * from './conv.js';
+export * from './pool.js';
+export * from './upsample.js';
+export * from './norm.js';
+export * from './dropout.js';
+export * from './softmax.js';
+export * from './loss.js';
+export { gradcheckCases as convGradcheckCases } from './conv.js';
+export { gradcheckCases as poolGradcheckCases } from './pool.js';
+export { gradcheckCases as upsampleGradcheckCases } from './upsample.js';
+export { gradcheckCases as normGradcheckCases } from './norm.js';
+export { gradcheckCases as dropoutGradcheckCases } from './dropout.js';
+export { gradcheckCases as softmaxGradcheckCases } from './softmax.js';
+export { gradcheckCases as lossGradcheckCases } from './loss.js';

@@ -1,0 +1,293 @@
+/**
+ * Batch and instance normalisation of NCHW tensors, with fused forward and backward passes
+ * (checked against finite differences by the gradcheck cases below).
+ *
+ * Both normalise x over a set of elements sharing one "slot": batch norm over (N, H, W) for each
+ * channel, instance norm over (H, W) for each (sample, channel). With m elements in a slot,
+ *   xhat = (x - mean) / sqrt(var + eps),   var biased (divided by m),   y = weight[c] xhat + bias[c]
+ * and the gradient through the batch statistics is
+ *   dx = invstd / m * (m dxhat - sum(dxhat) - xhat sum(dxhat xhat)),   dxhat = dy weight[c].
+ * Statistics are accumulated in float64 whatever the tensor dtype.
+ */
+import { record } from '../tape.js';
+import { Tensor, allocData, resultDType } from '../tensor.js';
+import { shapeStr } from '../shape.js';
+import { randomInput, type GradcheckCase } from '../gradcheck.js';
+
+/**
+ * Running statistics of a batch norm layer (buffers, not parameters). batchNorm2d updates them
+ * in place in training mode; numBatchesTracked (a one-element tensor) is incremented when given.
+ */
+export interface BatchNormState {
+  runningMean: Tensor;
+  runningVar: Tensor;
+  numBatchesTracked?: Tensor;
+}
+
+export interface BatchNormOptions {
+  /** Batch statistics (and running-statistics update) when true; running statistics when false. */
+  training: boolean;
+  /** Weight of the new batch in the running averages (PyTorch's default 0.1). */
+  momentum?: number;
+  eps?: number;
+}
+
+/** A fresh state: running mean 0, running variance 1 (as PyTorch initialises them). */
+export function batchNormState(channels: number, dtype: 'float32' | 'float64' = 'float32'): BatchNormState {
+  const mean = new Tensor(allocData(dtype, channels), [channels]);
+  const v = allocData(dtype, channels);
+  v.fill(1);
+  return { runningMean: mean, runningVar: new Tensor(v, [channels]), numBatchesTracked: new Tensor(allocData('float64', 1), []) };
+}
+
+function checkAffine(op: string, t: Tensor | null | undefined, c: number, what: string): void {
+  if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new Error(`${op}: ${what} must have shape [${c}], got ${shapeStr(t.shape)}`);
+}
+
+/**
+ * The shared fused kernel. `perSample` picks instance norm's slots (n, c) over batch norm's (c).
+ * With `fixed` (eval-mode batch norm) the given per-channel mean and variance are used as
+ * constants; otherwise statistics come from x and are returned for the running update.
+ */
+function normalise(
+  op: string,
+  x: Tensor,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  eps: number,
+  perSample: boolean,
+  fixed: { mean: ArrayLike<number>; variance: ArrayLike<number> } | null,
+): { out: Tensor; mean: Float64Array; variance: Float64Array; count: number } {
+  if (x.ndim !== 4) throw new Error(`${op}: input must be [N, C, H, W], got ${shapeStr(x.shape)}`);
+  const [n, c, h, w] = x.shape;
+  checkAffine(op, weight, c, 'weight');
+  checkAffine(op, bias, c, 'bias');
+  const hw = h * w;
+  const slots = perSample ? n * c : c;
+  const count = perSample ? hw : n * hw;
+  const slotOf = (i: number, ch: number): number => (perSample ? i * c + ch : ch);
+  const xd = x.data;
+  const mean = new Float64Array(slots);
+  const variance = new Float64Array(slots);
+  if (fixed) {
+    for (let s = 0; s < slots; s++) {
+      mean[s] = fixed.mean[s];
+      variance[s] = fixed.variance[s];
+    }
+  } else {
+    if (count < 2) throw new Error(`${op}: expected more than 1 value per ${perSample ? 'instance' : 'channel'} in training, got input ${shapeStr(x.shape)}`);
+    // Two passes (mean, then squared deviations): stable for large offsets.
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const o = (i * c + ch) * hw;
+        let s = 0;
+        for (let k = 0; k < hw; k++) s += xd[o + k];
+        mean[slotOf(i, ch)] += s;
+      }
+    }
+    for (let s = 0; s < slots; s++) mean[s] /= count;
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const o = (i * c + ch) * hw;
+        const m = mean[slotOf(i, ch)];
+        let s = 0;
+        for (let k = 0; k < hw; k++) s += (xd[o + k] - m) * (xd[o + k] - m);
+        variance[slotOf(i, ch)] += s;
+      }
+    }
+    for (let s = 0; s < slots; s++) variance[s] /= count;
+  }
+  const invStd = new Float64Array(slots);
+  for (let s = 0; s < slots; s++) invStd[s] = 1 / Math.sqrt(variance[s] + eps);
+
+  const dtype = resultDType(x, ...[weight, bias].filter((t): t is Tensor => !!t));
+  const xhat = allocData(dtype, x.size);
+  const out = allocData(dtype, x.size);
+  const wd = weight?.data;
+  const bd = bias?.data;
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (i * c + ch) * hw;
+      const s = slotOf(i, ch);
+      const m = mean[s];
+      const is = invStd[s];
+      const a = wd ? wd[ch] : 1;
+      const b = bd ? bd[ch] : 0;
+      for (let k = 0; k < hw; k++) {
+        const v = (xd[o + k] - m) * is;
+        xhat[o + k] = v;
+        out[o + k] = a * v + b;
+      }
+    }
+  }
+  const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
+  const result = record(op, new Tensor(out, x.shape), inputs, (g) => {
+    const gd = g.data;
+    const grads: (Tensor | null)[] = [];
+    if (x.requiresGrad) {
+      const gx = allocData(g.dtype, x.size);
+      if (fixed) {
+        for (let i = 0; i < n; i++) {
+          for (let ch = 0; ch < c; ch++) {
+            const o = (i * c + ch) * hw;
+            const f = (wd ? wd[ch] : 1) * invStd[slotOf(i, ch)];
+            for (let k = 0; k < hw; k++) gx[o + k] = gd[o + k] * f;
+          }
+        }
+      } else {
+        // Per slot: sum(dxhat) and sum(dxhat * xhat).
+        const sd = new Float64Array(slots);
+        const sdx = new Float64Array(slots);
+        for (let i = 0; i < n; i++) {
+          for (let ch = 0; ch < c; ch++) {
+            const o = (i * c + ch) * hw;
+            const s = slotOf(i, ch);
+            const a = wd ? wd[ch] : 1;
+            let p = 0;
+            let q = 0;
+            for (let k = 0; k < hw; k++) {
+              const d = gd[o + k] * a;
+              p += d;
+              q += d * xhat[o + k];
+            }
+            sd[s] += p;
+            sdx[s] += q;
+          }
+        }
+        for (let i = 0; i < n; i++) {
+          for (let ch = 0; ch < c; ch++) {
+            const o = (i * c + ch) * hw;
+            const s = slotOf(i, ch);
+            const a = wd ? wd[ch] : 1;
+            const f = invStd[s] / count;
+            const md = sd[s];
+            const mdx = sdx[s];
+            for (let k = 0; k < hw; k++) gx[o + k] = f * (count * gd[o + k] * a - md - xhat[o + k] * mdx);
+          }
+        }
+      }
+      grads.push(new Tensor(gx, x.shape));
+    } else grads.push(null);
+    // Affine parameters: dweight[c] = sum(dy xhat), dbias[c] = sum(dy) over everything but c.
+    if (weight || bias) {
+      const gw = new Float64Array(c);
+      const gb = new Float64Array(c);
+      for (let i = 0; i < n; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const o = (i * c + ch) * hw;
+          let p = 0;
+          let q = 0;
+          for (let k = 0; k < hw; k++) {
+            p += gd[o + k] * xhat[o + k];
+            q += gd[o + k];
+          }
+          gw[ch] += p;
+          gb[ch] += q;
+        }
+      }
+      const asTensor = (d: Float64Array): Tensor => {
+        const t = allocData(g.dtype, c);
+        t.set(d);
+        return new Tensor(t, [c]);
+      };
+      if (weight) grads.push(asTensor(gw));
+      if (bias) grads.push(asTensor(gb));
+    }
+    return grads;
+  });
+  return { out: result, mean, variance, count };
+}
+
+/**
+ * Batch normalisation over (N, H, W) per channel, PyTorch semantics:
+ * - training: normalises with the batch mean and *biased* variance, and (when `state` is given)
+ *   updates running = (1 - momentum) running + momentum batchStat in place, using the *unbiased*
+ *   variance (m / (m - 1)) for runningVar;
+ * - eval: normalises with state's running mean and variance (gradient only through the affine
+ *   transform); with no state, eval falls back to batch statistics (PyTorch's behaviour for
+ *   track_running_stats = false).
+ * weight / bias ([C], the affine transform) are optional.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  state: BatchNormState | null | undefined,
+  opts: BatchNormOptions,
+): Tensor {
+  const eps = opts.eps ?? 1e-5;
+  const momentum = opts.momentum ?? 0.1;
+  const c = x.shape[1];
+  if (state) {
+    checkAffine('batchNorm2d', state.runningMean, c, 'runningMean');
+    checkAffine('batchNorm2d', state.runningVar, c, 'runningVar');
+  }
+  if (!opts.training && state) {
+    return normalise('batchNorm2d', x, weight, bias, eps, false, { mean: state.runningMean.data, variance: state.runningVar.data }).out;
+  }
+  const { out, mean, variance, count } = normalise('batchNorm2d', x, weight, bias, eps, false, null);
+  if (opts.training && state) {
+    // Buffers, not parameters: updated in place, never on the tape.
+    const rm = state.runningMean.data;
+    const rv = state.runningVar.data;
+    const unbias = count / (count - 1);
+    for (let ch = 0; ch < c; ch++) {
+      rm[ch] = (1 - momentum) * rm[ch] + momentum * mean[ch];
+      rv[ch] = (1 - momentum) * rv[ch] + momentum * variance[ch] * unbias;
+    }
+    if (state.numBatchesTracked) state.numBatchesTracked.data[0] += 1;
+  }
+  return out;
+}
+
+/**
+ * Instance normalisation: each (sample, channel) plane normalised over (H, W) with its own mean
+ * and biased variance, in training and eval alike (PyTorch's default
+ * track_running_stats = false, so there are no running statistics). weight / bias optional.
+ */
+export function instanceNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  return normalise('instanceNorm2d', x, weight, bias, eps, true, null).out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function bnCase(variant: string, shape: number[], affine: boolean, training: boolean): GradcheckCase {
+  return {
+    op: 'batchNorm2d',
+    variant,
+    make: (rng) => {
+      const c = shape[1];
+      const inputs = [randomInput(rng, shape, -2, 3)];
+      if (affine) inputs.push(randomInput(rng, [c], 0.5, 1.5), randomInput(rng, [c]));
+      // Eval mode reads fixed running statistics; training ignores them for its output.
+      const state = batchNormState(c, 'float64');
+      for (let i = 0; i < c; i++) {
+        state.runningMean.data[i] = rng.range(-1, 1);
+        state.runningVar.data[i] = rng.range(0.5, 2);
+      }
+      return { f: (x, w, b) => batchNorm2d(x, w, b, state, { training }), inputs };
+    },
+  };
+}
+
+function inCase(variant: string, shape: number[], affine: boolean): GradcheckCase {
+  return {
+    op: 'instanceNorm2d',
+    variant,
+    make: (rng) => {
+      const c = shape[1];
+      const inputs = [randomInput(rng, shape, -2, 3)];
+      if (affine) inputs.push(randomInput(rng, [c], 0.5, 1.5), randomInput(rng, [c]));
+      return { f: (x, w, b) => instanceNorm2d(x, w, b), inputs };
+    },
+  };
+}
+
+export const gradcheckCases: GradcheckCase[] = [
+  bnCase('training, affine, batch 2, odd size 3x5', [2, 3, 3, 5], true, true),
+  bnCase('training, no affine, batch 1, size-1 height', [1, 2, 1, 4], false, true),
+  bnCase('training, affine, batch 3 of 1x1 images', [3, 2, 1, 1], true, true),
+  bnCase('eval (running statistics), affine', [2, 2, 3, 2], true, false),
+  inCase('affine, batch 2, odd size 3x3', [2, 3, 3, 3], true),
+  inCase('no affine, size-1 width', [1, 2, 5, 1], false),
+];
