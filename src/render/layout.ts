@@ -1,0 +1,178 @@
+/**
+ * Particle layouts: the latent configuration phi of one synthetic image. A layout lists, per
+ * particle, its centre (x, y, z) in scene units (pixels, see camera.ts), its bounding radius
+ * `scale` (the mesh, normalised to bounding radius 1, is scaled by it), a unit rotation
+ * quaternion and a per-particle shape seed. Everything is drawn from a seeded Rng.
+ *
+ * Sizes: scale = baseRadius * s, s ~ lognormal(mu, sigma) | gaussian(mean, std) |
+ * bimodal mixture of gaussians (clamped to >= minRelative).
+ * Placement:
+ *  - uniform: centres uniform over the image, resting on the stage (z = scale); overlaps allowed
+ *    (wires may cross).
+ *  - packed: up to maxAgglomerates seeds uniform over the image; every further particle picks an
+ *    agglomerate and an existing member and is put in contact with it (bounding spheres touch:
+ *    |c_new - c_j| = r_new + r_j) in a random direction (in the stage plane for dims 2, on the
+ *    upper hemisphere-ish for dims 3, never below the stage), rejected and redrawn if its
+ *    bounding sphere would overlap any other particle (tolerance 1e-6 relative).
+ */
+import type { Rng } from '../autodiff/rng.js';
+import type { Quat } from './mesh/types.js';
+import { randomRotation, zRotation } from './layout-math.js';
+
+export type SizeDistribution =
+  | { type: 'lognormal'; mu: number; sigma: number }
+  | { type: 'gaussian'; mean: number; std: number }
+  | { type: 'bimodal'; components: { mean: number; std: number; weight: number }[] };
+
+export interface PlacementSpec {
+  type: 'uniform' | 'packed';
+  dims: 2 | 3;
+  maxAgglomerates: number;
+  /** Rotation: full uniform random (particles) or about z only (wires lying on the stage). */
+  rotation: 'uniform' | 'z';
+}
+
+export interface LayoutSpec {
+  width: number;
+  height: number;
+  count: { min: number; max: number };
+  baseRadius: number;
+  size: SizeDistribution;
+  placement: PlacementSpec;
+  /** Smallest allowed relative size (guards gaussian tails). */
+  minRelative?: number;
+}
+
+export interface Particle {
+  x: number;
+  y: number;
+  z: number;
+  /** Bounding radius in scene units. */
+  scale: number;
+  rotation: Quat;
+  /** Index of the agglomerate (0 for uniform placement). */
+  group: number;
+  /** Seed for this particle's random shape. */
+  shapeSeed: number;
+}
+
+export interface Layout {
+  width: number;
+  height: number;
+  particles: Particle[];
+}
+
+export function sampleSize(d: SizeDistribution, rng: Rng, minRelative = 0.05): number {
+  let s: number;
+  if (d.type === 'lognormal') s = Math.exp(rng.normal(d.mu, d.sigma));
+  else if (d.type === 'gaussian') s = rng.normal(d.mean, d.std);
+  else {
+    const total = d.components.reduce((a, c) => a + c.weight, 0);
+    let u = rng.uniform() * total;
+    let c = d.components[d.components.length - 1];
+    for (const comp of d.components) {
+      if (u < comp.weight) {
+        c = comp;
+        break;
+      }
+      u -= comp.weight;
+    }
+    s = rng.normal(c.mean, c.std);
+  }
+  return Math.max(s, minRelative);
+}
+
+function rotationFor(spec: PlacementSpec, rng: Rng): Quat {
+  return spec.rotation === 'z' ? zRotation(rng.range(0, 2 * Math.PI)) : randomRotation(rng);
+}
+
+export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
+  const { width: W, height: H } = spec;
+  const n = spec.count.min + rng.int(spec.count.max - spec.count.min + 1);
+  const particles: Particle[] = [];
+  const pl = spec.placement;
+  const newParticle = (x: number, y: number, z: number, scale: number, group: number): Particle => ({
+    x, y, z, scale, group, rotation: rotationFor(pl, rng), shapeSeed: rng.nextUint32(),
+  });
+  if (pl.type === 'uniform') {
+    for (let i = 0; i < n; i++) {
+      const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
+      particles.push(newParticle(rng.range(0, W), rng.range(0, H), s, s, 0));
+    }
+    return { width: W, height: H, particles };
+  }
+  const k = Math.max(1, Math.min(n, 1 + rng.int(pl.maxAgglomerates)));
+  const overlaps = (x: number, y: number, z: number, r: number): boolean => {
+    for (const p of particles) {
+      const d = Math.hypot(x - p.x, y - p.y, z - p.z);
+      if (d < (r + p.scale) * (1 - 1e-6)) return true;
+    }
+    return false;
+  };
+  const margin = 0.1;
+  for (let g = 0; g < k && particles.length < n; g++) {
+    const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const x = rng.range(W * margin, W * (1 - margin)), y = rng.range(H * margin, H * (1 - margin));
+      if (!overlaps(x, y, s, s)) {
+        particles.push(newParticle(x, y, s, s, g));
+        break;
+      }
+    }
+  }
+  const groups = particles.length;
+  while (particles.length < n) {
+    const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
+    let placed = false;
+    for (let attempt = 0; attempt < 60 && !placed; attempt++) {
+      const g = rng.int(groups);
+      const members = particles.filter((p) => p.group === g);
+      const host = members[rng.int(members.length)];
+      let dx: number, dy: number, dz: number;
+      if (pl.dims === 2) {
+        const a = rng.range(0, 2 * Math.PI);
+        dx = Math.cos(a); dy = Math.sin(a); dz = 0;
+      } else {
+        dx = rng.normal(); dy = rng.normal(); dz = Math.abs(rng.normal()) * 0.7;
+        const l = Math.hypot(dx, dy, dz) || 1;
+        dx /= l; dy /= l; dz /= l;
+      }
+      const d = host.scale + s;
+      const x = host.x + dx * d, y = host.y + dy * d;
+      // 2-D: everything rests on the stage (z = own radius); contact is then measured in 3-D,
+      // so differing radii are placed at the in-plane distance that makes the spheres touch.
+      let z = host.z + dz * d;
+      let px = x, py = y;
+      if (pl.dims === 2) {
+        z = s;
+        const dzz = host.z - s;
+        const planar = Math.sqrt(Math.max(d * d - dzz * dzz, 0));
+        px = host.x + dx * planar;
+        py = host.y + dy * planar;
+      }
+      if (z < s) continue; // never below the stage
+      if (px < 0 || px > W || py < 0 || py > H) continue;
+      if (overlaps(px, py, z, s)) continue;
+      particles.push(newParticle(px, py, z, s, g));
+      placed = true;
+    }
+    if (!placed) break;
+  }
+  return { width: W, height: H, particles };
+}
+
+/**
+ * The layout as a fixed-length feature vector for the generator's FCN: `maxParticles` slots of
+ * (x / width, y / height, z / width, scale / width, present) in layout order, zero-padded; then
+ * the particle count / maxParticles. Length 5 * maxParticles + 1.
+ */
+export function layoutFeatures(layout: Layout, maxParticles = 32): Float32Array {
+  const f = new Float32Array(5 * maxParticles + 1);
+  const n = Math.min(layout.particles.length, maxParticles);
+  for (let i = 0; i < n; i++) {
+    const p = layout.particles[i];
+    f.set([p.x / layout.width, p.y / layout.height, p.z / layout.width, p.scale / layout.width, 1], 5 * i);
+  }
+  f[5 * maxParticles] = layout.particles.length / maxParticles;
+  return f;
+}

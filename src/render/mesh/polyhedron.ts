@@ -1,0 +1,65 @@
+/**
+ * Irregular rounded polyhedra (TiO2 particles). A geodesic sphere is pushed onto the surface of
+ * a random convex polytope (the intersection of `facets` half-spaces whose normals are random
+ * unit vectors and whose offsets vary by +-`irregularity`), blended with the sphere by
+ * `roundness` (0 = sharp facets, 1 = sphere), then stretched along a random axis by
+ * `elongation` (>= 1) and rescaled so that the bounding radius is 1. The radial map keeps the
+ * shape star-shaped and, for roundness 0, exactly convex; blending with the sphere rounds edges
+ * and corners, which is what the SEM micrographs show.
+ */
+import type { Rng } from '../../autodiff/rng.js';
+import { icosphere } from './icosphere.js';
+import { boundingRadius, rotateVec, type Mesh } from './types.js';
+import { randomRotation } from '../layout-math.js';
+
+export interface PolyhedronOptions {
+  /** Geodesic frequency of the underlying sphere (20 freq^2 faces). */
+  freq?: number;
+  /** Number of cutting planes. */
+  facets?: number;
+  /** Relative spread of plane distances. */
+  irregularity?: number;
+  /** 0 sharp polytope .. 1 sphere. */
+  roundness?: number;
+  /** Maximum aspect ratio; the actual one is uniform in [1, elongation]. */
+  elongation?: number;
+}
+
+export function roundedPolyhedron(rng: Rng, opts: PolyhedronOptions = {}): Mesh {
+  const freq = opts.freq ?? 5;
+  const nPlanes = Math.max(4, opts.facets ?? 14);
+  const irr = opts.irregularity ?? 0.15;
+  const round = opts.roundness ?? 0.3;
+  const elong = 1 + rng.uniform() * Math.max(0, (opts.elongation ?? 1.4) - 1);
+  const base = icosphere(freq);
+  const planes: number[] = [];
+  for (let k = 0; k < nPlanes; k++) {
+    let x = rng.normal(), y = rng.normal(), z = rng.normal();
+    const l = Math.hypot(x, y, z) || 1;
+    x /= l; y /= l; z /= l;
+    planes.push(x, y, z, 1 + irr * (2 * rng.uniform() - 1));
+  }
+  const axisQ = randomRotation(rng);
+  const p = base.positions;
+  const out = new Float32Array(p.length);
+  for (let i = 0; i < p.length; i += 3) {
+    const dx = p[i], dy = p[i + 1], dz = p[i + 2];
+    // Distance along the ray d to the nearest plane: min over planes facing d of off / (d . n).
+    let r = 1.6;
+    for (let k = 0; k < planes.length; k += 4) {
+      const c = dx * planes[k] + dy * planes[k + 1] + dz * planes[k + 2];
+      if (c > 1e-6) r = Math.min(r, planes[k + 3] / c);
+    }
+    const rr = (1 - round) * r + round * 0.5 * (1 + r);
+    // elongate along the random axis: rotate into its frame, stretch z, rotate back
+    const [lx, ly, lz] = rotateVec([axisQ[0], -axisQ[1], -axisQ[2], -axisQ[3]], dx * rr, dy * rr, dz * rr);
+    const [wx, wy, wz] = rotateVec(axisQ, lx, ly, lz * elong);
+    out[i] = wx;
+    out[i + 1] = wy;
+    out[i + 2] = wz;
+  }
+  const m = { positions: out, faces: base.faces };
+  const br = boundingRadius(m);
+  for (let i = 0; i < out.length; i++) out[i] /= br;
+  return m;
+}

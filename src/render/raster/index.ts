@@ -1,0 +1,2 @@
+export { softRasterize, coverageSupport, AREA_EPS, type SoftRasterOptions } from './soft.js';
+export { hardRasterize, type HardRaster, type HardRasterOptions } from './hard.js';
