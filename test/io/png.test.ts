@@ -4,7 +4,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { zlibDeflate } from '../../src/io/deflate.js';
-import { decodeImage } from '../../src/io/image.js';
+import { decodeImage } from '../../src/io/decode.js';
 import { zlibInflate } from '../../src/io/inflate.js';
 import { decodePng, encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../../src/io/png.js';
 import { buildPng, pngChunk } from './helpers/png-builder.js';

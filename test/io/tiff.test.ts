@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { decodeImage } from '../../src/io/image.js';
+import { decodeImage } from '../../src/io/decode.js';
 import { decodeTiff, unpackBits } from '../../src/io/tiff.js';
 import { encodeTiff, lzwEncode, packBits, type TiffSpec } from './helpers/tiff-writer.js';
 
