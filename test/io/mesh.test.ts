@@ -108,7 +108,7 @@ describe('PLY', () => {
     bad(() => decodePly(enc(head.replace('property float z\n', '')), 'm'), /lacks scalar x, y and z/);
     bad(() => decodePly(enc(head.replace('vertex_indices', 'corners')), 'm'), /no 'face' element with a vertex_indices list/);
     bad(() => decodePly(enc(head.replace('float x', 'float128 x')), 'm'), /bad property/);
-    bad(() => decodePly(enc(head.replace('element face 1', 'element face 0')), 'm'), /mesh has no faces/);
+    bad(() => decodePly(enc(head.replace('element face 1', 'element face 0') + '0 0 0\n1 0 0\n0 1 0\n'), 'm'), /mesh has no faces/);
     const bin = cubePly('binary_little_endian');
     bad(() => decodePly(bin.subarray(0, bin.length - 20), 'm'), /truncated PLY/);
     // A huge list count is refused before looping over it.
