@@ -1,0 +1,158 @@
+/**
+ * The Node-only file layer over the pure decoders / encoders: reading images and meshes from
+ * paths, listing image folders, and writing PNGs and other outputs atomically. Every failure a
+ * user can cause is a UserError naming the path: InputError (exit code badInput) for inputs,
+ * UserError with ExitCode.badOutput for outputs.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ExitCode, InputError, UserError } from '../errors.js';
+import { decodeImage, decodeMesh } from './decode.js';
+import type { GreyImage } from './grey-image.js';
+import type { Mesh } from './mesh.js';
+import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from './png.js';
+
+/** File name endings that listImageFiles picks up in a directory (case-insensitive). */
+export const IMAGE_EXTENSIONS = ['.png', '.tif', '.tiff'];
+
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Reads a whole input file; a missing file, a directory or an unreadable file -> InputError. */
+export function readInputFile(path: string): Uint8Array {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (e) {
+    throw new InputError(path, `cannot read: ${reason(e)}`);
+  }
+  if (isDir) throw new InputError(path, 'is a directory, not a file');
+  try {
+    const buf = readFileSync(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    throw new InputError(path, `cannot read: ${reason(e)}`);
+  }
+}
+
+/** Reads and decodes a PNG or TIFF image (see decodeImage). */
+export function readImageFile(path: string): GreyImage {
+  return decodeImage(readInputFile(path), path);
+}
+
+/** Reads, decodes and validates a PLY or OBJ mesh (see decodeMesh). */
+export function readMeshFile(path: string): Mesh {
+  return decodeMesh(readInputFile(path), path);
+}
+
+/**
+ * Expands the arguments into image paths: a directory gives its .png / .tif / .tiff files (not
+ * recursively), sorted by name; a file is taken as given. A missing path, or no image at all,
+ * -> InputError.
+ */
+export function listImageFiles(dirOrFiles: string[]): string[] {
+  const out: string[] = [];
+  for (const p of dirOrFiles) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (e) {
+      throw new InputError(p, `cannot read: ${reason(e)}`);
+    }
+    if (!isDir) {
+      out.push(p);
+      continue;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(p);
+    } catch (e) {
+      throw new InputError(p, `cannot list the directory: ${reason(e)}`);
+    }
+    const images = names
+      .filter((n) => IMAGE_EXTENSIONS.some((ext) => n.toLowerCase().endsWith(ext)))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((n) => join(p, n))
+      .filter((f) => {
+        try {
+          return statSync(f).isFile();
+        } catch {
+          return false;
+        }
+      });
+    out.push(...images);
+  }
+  if (out.length === 0) {
+    throw new InputError(dirOrFiles.join(', ') || '(no paths given)', `no ${IMAGE_EXTENSIONS.join(' / ')} images found`);
+  }
+  return out;
+}
+
+let tempCounter = 0;
+
+/**
+ * Writes `data` to `path` so that readers never see a partial file: a temporary file in the same
+ * directory is written and fsync'ed, then renamed over `path`. On failure the temporary file is
+ * removed and a UserError naming the path (ExitCode.badOutput) is thrown.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${tempCounter++}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', 0o644);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing; the original error is the one to report
+      }
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the temporary file may not exist
+    }
+    throw new UserError(`${path}: cannot write: ${reason(e)}`, ExitCode.badOutput);
+  }
+}
+
+/** Writes an 8-bit greyscale PNG (floats in [0, 1] are clamped and rounded; bytes as they are). */
+export function writePngGrey8(path: string, width: number, height: number, data: Float32Array | Uint8Array): void {
+  writeFileAtomic(path, encodePngGrey8(width, height, data));
+}
+
+/** Writes a 16-bit greyscale PNG, e.g. an instance map (0 = background, k = particle k). */
+export function writePngGrey16(path: string, width: number, height: number, data: Uint16Array): void {
+  writeFileAtomic(path, encodePngGrey16(width, height, data));
+}
+
+/** Writes an 8-bit RGB PNG from interleaved r, g, b bytes. */
+export function writePngRgb8(path: string, width: number, height: number, rgb: Uint8Array): void {
+  writeFileAtomic(path, encodePngRgb8(width, height, rgb));
+}
