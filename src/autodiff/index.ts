@@ -30,3 +30,7 @@ export {
   type MatmulArgs,
 } from './backend.js';
 export { sizeOf, broadcastShapes, type Shape } from './shape.js';
+export * as nn from './nn/index.js';
+export * from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './optim/index.js';

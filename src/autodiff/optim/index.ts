@@ -1,0 +1,2 @@
+/** Optimisers: SGD and Adam with serialisable state. */
+export * from './optimizer.js';
