@@ -1,0 +1,231 @@
+/**
+ * Scene configurations for the four paper cases, and a validating JSON merge. Every field has a
+ * schema entry (type, range or allowed values); a wrong field throws ConfigError(field, problem)
+ * naming the dotted field path and what is allowed. Scene units are pixels (camera.ts).
+ */
+import { ConfigError } from '../errors.js';
+import type { SizeDistribution, PlacementSpec } from './layout.js';
+import { PARAMETER_TABLE, PRESET_NAMES, type PresetName } from './shade/params.js';
+import type { ShadingModel } from './shade/sem.js';
+import type { CameraKind } from './camera.js';
+
+export { PRESET_NAMES, type PresetName };
+
+export interface SceneConfig {
+  width: number;
+  height: number;
+  camera: { kind: CameraKind; fovDeg: number };
+  particles: {
+    shape: 'sphere' | 'polyhedron' | 'wire';
+    count: { min: number; max: number };
+    /** Bounding radius (px) of a particle of relative size 1 (wires: the wire radius). */
+    baseRadius: number;
+    size: SizeDistribution;
+    placement: PlacementSpec;
+    /** Geodesic frequency of spheres / polyhedra (20 freq^2 faces each). */
+    freq: number;
+    polyhedron: { facets: number; irregularity: number; roundness: number; elongation: number };
+    wire: { length: number; lengthJitter: number; sides: number; ends: 'rounded' | 'flat'; segments: number };
+  };
+  raster: { sigma: number; gamma: number; cutoff: number };
+  shading: { model: ShadingModel; detectorAzimuthDeg: number; detectorElevationDeg: number; edgeWidth: number; shadowLength: number; noise: boolean };
+  masks: { minArea: number; contourDilation: number; minBackground: number; contrastFactor: number };
+  params: Record<string, number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+type Field =
+  | { kind: 'number'; min: number; max: number; integer?: boolean }
+  | { kind: 'enum'; values: readonly (string | number)[] }
+  | { kind: 'boolean' }
+  | { kind: 'object'; fields: Record<string, Field> }
+  | { kind: 'size' };
+
+const num = (min: number, max: number, integer = false): Field => ({ kind: 'number', min, max, integer });
+const en = (...values: (string | number)[]): Field => ({ kind: 'enum', values });
+const obj = (fields: Record<string, Field>): Field => ({ kind: 'object', fields });
+
+const SIZE_VARIANTS: Record<string, Record<string, Field>> = {
+  lognormal: { type: en('lognormal'), mu: num(-3, 3), sigma: num(0, 2) },
+  gaussian: { type: en('gaussian'), mean: num(0.01, 10), std: num(0, 5) },
+  bimodal: { type: en('bimodal'), components: { kind: 'size' } },
+};
+
+export const SCENE_SCHEMA: Field = obj({
+  width: num(8, 4096, true),
+  height: num(8, 4096, true),
+  camera: obj({ kind: en('orthographic', 'perspective'), fovDeg: num(1, 120) }),
+  particles: obj({
+    shape: en('sphere', 'polyhedron', 'wire'),
+    count: obj({ min: num(0, 1000, true), max: num(0, 1000, true) }),
+    baseRadius: num(0.5, 1000),
+    size: { kind: 'size' },
+    placement: obj({ type: en('uniform', 'packed'), dims: en(2, 3), maxAgglomerates: num(1, 100, true), rotation: en('uniform', 'z') }),
+    freq: num(1, 16, true),
+    polyhedron: obj({ facets: num(4, 64, true), irregularity: num(0, 0.9), roundness: num(0, 1), elongation: num(1, 4) }),
+    wire: obj({ length: num(1, 10000), lengthJitter: num(0, 0.9), sides: num(3, 32, true), ends: en('rounded', 'flat'), segments: num(1, 64, true) }),
+  }),
+  raster: obj({ sigma: num(1e-8, 100), gamma: num(1e-8, 1000), cutoff: num(1e-12, 0.1) }),
+  shading: obj({
+    model: en('sem', 'him'),
+    detectorAzimuthDeg: num(-360, 360),
+    detectorElevationDeg: num(0, 90),
+    edgeWidth: num(0.1, 20),
+    shadowLength: num(0, 50),
+    noise: { kind: 'boolean' },
+  }),
+  masks: obj({ minArea: num(0, 1e6, true), contourDilation: num(0, 10, true), minBackground: num(0, 1), contrastFactor: num(0, 10) }),
+  params: obj(Object.fromEntries(PARAMETER_TABLE.map((p) => [p.name, num(p.min, p.max)]))),
+});
+
+function describe(f: Field): string {
+  switch (f.kind) {
+    case 'number':
+      return `${f.integer ? 'an integer' : 'a number'} in [${f.min}, ${f.max}]`;
+    case 'enum':
+      return `one of ${f.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+      return `an object with fields ${Object.keys(f.fields).join(', ')}`;
+    case 'size':
+      return `a size distribution {type: "lognormal", mu, sigma} | {type: "gaussian", mean, std} | {type: "bimodal", components: [{mean, std, weight}, ...]}`;
+  }
+}
+
+function checkLeaf(path: string, f: Field, v: unknown): void {
+  if (f.kind === 'number') {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < f.min || v > f.max || (f.integer && !Number.isInteger(v))) {
+      throw new ConfigError(path, `got ${JSON.stringify(v)}; must be ${describe(f)}`);
+    }
+  } else if (f.kind === 'enum') {
+    if (!f.values.includes(v as string | number)) throw new ConfigError(path, `got ${JSON.stringify(v)}; must be ${describe(f)}`);
+  } else if (f.kind === 'boolean') {
+    if (typeof v !== 'boolean') throw new ConfigError(path, `got ${JSON.stringify(v)}; must be ${describe(f)}`);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function validateSize(path: string, v: unknown): SizeDistribution {
+  if (!isPlainObject(v) || typeof v.type !== 'string' || !(v.type in SIZE_VARIANTS)) {
+    throw new ConfigError(`${path}.type`, `got ${JSON.stringify(isPlainObject(v) ? v.type : v)}; must be one of "lognormal", "gaussian", "bimodal"`);
+  }
+  const fields = SIZE_VARIANTS[v.type];
+  for (const k of Object.keys(v)) if (!(k in fields)) throw new ConfigError(`${path}.${k}`, `unknown field for a ${v.type} size distribution; allowed: ${Object.keys(fields).join(', ')}`);
+  for (const [k, f] of Object.entries(fields)) {
+    if (!(k in v)) throw new ConfigError(`${path}.${k}`, `missing; must be ${describe(f)}`);
+    if (f.kind !== 'size') checkLeaf(`${path}.${k}`, f, v[k]);
+  }
+  if (v.type === 'bimodal') {
+    const comps = v.components;
+    if (!Array.isArray(comps) || comps.length < 1 || comps.length > 8) throw new ConfigError(`${path}.components`, 'must be an array of 1 to 8 {mean, std, weight} objects');
+    comps.forEach((c, i) => {
+      const cp = `${path}.components[${i}]`;
+      if (!isPlainObject(c)) throw new ConfigError(cp, 'must be an object {mean, std, weight}');
+      const cf: Record<string, Field> = { mean: num(0.01, 10), std: num(0, 5), weight: num(0, 1e6) };
+      for (const k of Object.keys(c)) if (!(k in cf)) throw new ConfigError(`${cp}.${k}`, 'unknown field; allowed: mean, std, weight');
+      for (const [k, f] of Object.entries(cf)) checkLeaf(`${cp}.${k}`, f, c[k]);
+    });
+    if (!comps.some((c) => (c as { weight: number }).weight > 0)) throw new ConfigError(`${path}.components`, 'at least one weight must be > 0');
+  }
+  return structuredClone(v) as unknown as SizeDistribution;
+}
+
+function mergeInto(path: string, schema: Field, base: unknown, patch: unknown): unknown {
+  if (schema.kind === 'size') return validateSize(path, patch);
+  if (schema.kind !== 'object') {
+    checkLeaf(path, schema, patch);
+    return patch;
+  }
+  if (!isPlainObject(patch)) throw new ConfigError(path || '(root)', `got ${JSON.stringify(patch)}; must be ${describe(schema)}`);
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(patch)) {
+    const sub = path ? `${path}.${k}` : k;
+    const f = schema.fields[k];
+    if (!f) throw new ConfigError(sub, `unknown field; allowed: ${Object.keys(schema.fields).join(', ')}`);
+    out[k] = mergeInto(sub, f, out[k], v);
+  }
+  return out;
+}
+
+/**
+ * Merges a JSON patch (parsed object) over a base config, validating every field it sets and the
+ * cross-field rules (count.min <= count.max). Returns a new config; the base is not changed.
+ */
+export function mergeSceneConfig(base: SceneConfig, patch: unknown): SceneConfig {
+  const merged = mergeInto('', SCENE_SCHEMA, structuredClone(base), patch) as SceneConfig;
+  if (merged.particles.count.min > merged.particles.count.max) {
+    throw new ConfigError('particles.count.min', `${merged.particles.count.min} is larger than particles.count.max (${merged.particles.count.max})`);
+  }
+  return merged;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The four paper cases (METHOD.md). Sizes in pixels of a 256 x 256 patch.
+
+function params(preset: PresetName): Record<string, number> {
+  return Object.fromEntries(PARAMETER_TABLE.map((p) => [p.name, p.defaults[preset]]));
+}
+
+function base(preset: PresetName): SceneConfig {
+  return {
+    width: 256,
+    height: 256,
+    camera: { kind: 'orthographic', fovDeg: 40 },
+    particles: {
+      shape: 'polyhedron',
+      count: { min: 8, max: 30 },
+      baseRadius: 14,
+      size: { type: 'lognormal', mu: 0, sigma: 0.2 },
+      placement: { type: 'packed', dims: 3, maxAgglomerates: 5, rotation: 'uniform' },
+      freq: 5,
+      polyhedron: { facets: 14, irregularity: 0.15, roundness: 0.35, elongation: 1.5 },
+      wire: { length: 180, lengthJitter: 0.3, sides: 5, ends: 'rounded', segments: 8 },
+    },
+    raster: { sigma: 0.25, gamma: 0.5, cutoff: 1e-4 },
+    shading: { model: 'sem', detectorAzimuthDeg: -60, detectorElevationDeg: 35, edgeWidth: 2, shadowLength: 4, noise: true },
+    masks: { minArea: 50, contourDilation: 0, minBackground: 0.15, contrastFactor: 1.15 },
+    params: params(preset),
+  };
+}
+
+export function presetConfig(preset: PresetName): SceneConfig {
+  if (!PRESET_NAMES.includes(preset)) throw new ConfigError('preset', `got ${JSON.stringify(preset)}; must be one of ${PRESET_NAMES.join(', ')}`);
+  const c = base(preset);
+  switch (preset) {
+    case 'tio2-sem':
+      // lognormal(0, 0.2), packed 3-D, up to 5 agglomerates, irregular particles, filter 0.5 px
+      break;
+    case 'tio2-him':
+      // lognormal(0, 0.1), packed 3-D, irregular rounded polyhedra, filter 3.0 px
+      c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.1 };
+      c.particles.baseRadius = 18;
+      c.particles.count = { min: 6, max: 20 };
+      c.particles.placement = { type: 'packed', dims: 3, maxAgglomerates: 3, rotation: 'uniform' };
+      c.shading = { ...c.shading, model: 'him', detectorAzimuthDeg: -135, detectorElevationDeg: 55 };
+      break;
+    case 'sio2-him':
+      // bimodal N(0.8, 0.05) p = 0.7, N(0.3, 0.05) p = 0.3, packed, spheres
+      c.particles.shape = 'sphere';
+      c.particles.size = { type: 'bimodal', components: [{ mean: 0.8, std: 0.05, weight: 0.7 }, { mean: 0.3, std: 0.05, weight: 0.3 }] };
+      c.particles.baseRadius = 24;
+      c.particles.count = { min: 8, max: 24 };
+      c.particles.placement = { type: 'packed', dims: 2, maxAgglomerates: 3, rotation: 'uniform' };
+      c.shading = { ...c.shading, model: 'him', detectorAzimuthDeg: -135, detectorElevationDeg: 55 };
+      break;
+    case 'agnw-sem':
+      // lognormal(0, 0.1), uniform random, long thin wires (may cross)
+      c.particles.shape = 'wire';
+      c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.1 };
+      c.particles.baseRadius = 3;
+      c.particles.count = { min: 5, max: 12 };
+      c.particles.placement = { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'z' };
+      break;
+  }
+  return c;
+}

@@ -1,0 +1,163 @@
+/**
+ * Top level: sample a scene (layout + meshes) from a preset or config, and render it to a
+ * differentiable image plus exact masks.
+ */
+import { Rng } from '../autodiff/rng.js';
+import { Tensor, allocData, type DType } from '../autodiff/tensor.js';
+import { noGrad } from '../autodiff/tape.js';
+import { sampleLayout, type Layout } from './layout.js';
+import { icosphere } from './mesh/icosphere.js';
+import { roundedPolyhedron } from './mesh/polyhedron.js';
+import { wire } from './mesh/wire.js';
+import { mergeMeshes, transformMesh, vertexNormals, type Mesh } from './mesh/types.js';
+import { project, type Camera } from './camera.js';
+import { softRasterize } from './raster/soft.js';
+import { hardRasterize, type HardRaster } from './raster/hard.js';
+import { formImage } from './shade/sem.js';
+import { defaultParams, PARAMETER_TABLE } from './shade/params.js';
+import { buildMasks, rejectReason } from './masks.js';
+import { presetConfig, type PresetName, type SceneConfig } from './presets.js';
+
+export interface Scene {
+  config: SceneConfig;
+  camera: Camera;
+  layout: Layout;
+  /** All particles in world coordinates, merged. */
+  mesh: Mesh;
+  /** Particle index of every face. */
+  faceOwner: Uint16Array;
+  /** Unit vertex normals (world). */
+  normals: Float32Array;
+  textureSeed: number;
+  /** Standard-normal noise image (H * W) used by the reparameterised noise. */
+  noise: Float32Array;
+}
+
+const sphereCache = new Map<number, Mesh>();
+function unitSphere(freq: number): Mesh {
+  let m = sphereCache.get(freq);
+  if (!m) sphereCache.set(freq, (m = icosphere(freq)));
+  return m;
+}
+
+/** The mesh of one particle in its own frame (bounding radius 1; wires: radius 1, axis x). */
+function particleMesh(cfg: SceneConfig, shapeSeed: number): Mesh {
+  const p = cfg.particles;
+  const r = new Rng(shapeSeed);
+  if (p.shape === 'sphere') return unitSphere(p.freq);
+  if (p.shape === 'polyhedron') return roundedPolyhedron(r, { freq: p.freq, ...p.polyhedron });
+  return wire(0, p.wire); // placeholder, replaced in sampleScene (length depends on the radius)
+}
+
+export function sampleScene(preset: PresetName | SceneConfig, rng: Rng): Scene {
+  const config = typeof preset === 'string' ? presetConfig(preset) : preset;
+  const P = config.particles;
+  const layout = sampleLayout(
+    { width: config.width, height: config.height, count: P.count, baseRadius: P.baseRadius, size: P.size, placement: P.placement },
+    rng,
+  );
+  const meshes = layout.particles.map((pt) => {
+    let m: Mesh;
+    if (P.shape === 'wire') {
+      const r = new Rng(pt.shapeSeed);
+      const len = P.wire.length * (1 + P.wire.lengthJitter * (2 * r.uniform() - 1));
+      m = wire(len / pt.scale, P.wire);
+    } else m = particleMesh(config, pt.shapeSeed);
+    return transformMesh(m, pt.scale, pt.rotation, [pt.x, pt.y, pt.z]);
+  });
+  const { mesh, faceOwner } = mergeMeshes(meshes);
+  return {
+    config,
+    camera: { kind: config.camera.kind, width: config.width, height: config.height, fovDeg: config.camera.fovDeg },
+    layout,
+    mesh,
+    faceOwner,
+    normals: vertexNormals(mesh),
+    textureSeed: rng.nextUint32() | 0,
+    noise: Float32Array.from({ length: config.width * config.height }, () => rng.normal()),
+  };
+}
+
+export interface RenderOptions {
+  /** Compute instance / class masks and the rejection test (default true). */
+  masks?: boolean;
+  /** Make the projected vertices a leaf that requires gradients (for geometry gradients / benchmarks). */
+  vertsRequireGrad?: boolean;
+}
+
+export interface RenderResult {
+  /** [1, 1, H, W] in [0, 1], differentiable w.r.t. params (and the vertices when asked). */
+  image: Tensor;
+  /** [5, H, W]: blended normal xyz, particle indicator, soft alpha. */
+  raster: Tensor;
+  /** The projected vertices (a leaf when vertsRequireGrad). */
+  verts: Tensor;
+  instances?: Uint16Array;
+  classes?: Uint8Array;
+  hard?: HardRaster;
+  /** Why the sample fails the reference rejection rules, or null when kept. */
+  rejected?: string | null;
+}
+
+/** Renders a scene with a parameter vector [P] (table order; see shade/params.ts). */
+export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = defaultParams('tio2-sem'), opts: RenderOptions = {}): RenderResult {
+  const cfg = scene.config;
+  const W = cfg.width, H = cfg.height;
+  const p = params instanceof Tensor ? params : new Tensor(Float64Array.from(params), [params.length]);
+  const dtype: DType = p.dtype;
+  const proj = project(scene.camera, scene.mesh.positions);
+  const nv = proj.length / 3;
+  const vd = allocData(dtype, proj.length);
+  vd.set(proj);
+  const verts = new Tensor(vd, [nv, 3], !!opts.vertsRequireGrad);
+  const ad = allocData(dtype, nv * 4);
+  for (let i = 0; i < nv; i++) {
+    ad[4 * i] = scene.normals[3 * i];
+    ad[4 * i + 1] = scene.normals[3 * i + 1];
+    ad[4 * i + 2] = scene.normals[3 * i + 2];
+    ad[4 * i + 3] = 1;
+  }
+  const attrs = new Tensor(ad, [nv, 4]);
+  const raster = softRasterize(verts, scene.mesh.faces, attrs, {
+    width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: [0, 0, 1, 0],
+  });
+  const image = formImage(raster, p, {
+    model: cfg.shading.model,
+    width: W,
+    height: H,
+    detectorAzimuthDeg: cfg.shading.detectorAzimuthDeg,
+    detectorElevationDeg: cfg.shading.detectorElevationDeg,
+    edgeWidth: cfg.shading.edgeWidth,
+    shadowLength: cfg.shading.shadowLength,
+    textureSeed: scene.textureSeed,
+    noise: cfg.shading.noise ? scene.noise : null,
+  });
+  const res: RenderResult = { image, raster, verts };
+  if (opts.masks ?? true) {
+    noGrad(() => {
+      const hard = hardRasterize(proj, scene.mesh.faces, scene.faceOwner, { width: W, height: H }, scene.normals);
+      const m = buildMasks(hard.instances, W, H, { minArea: cfg.masks.minArea, contourDilation: cfg.masks.contourDilation });
+      res.hard = hard;
+      res.instances = m.instances;
+      res.classes = m.classes;
+      res.rejected = rejectReason(image.data, m.instances, { minBackground: cfg.masks.minBackground, contrastFactor: cfg.masks.contrastFactor });
+    });
+  }
+  return res;
+}
+
+/** Masks only (no soft rasterization or shading): the fast path for dataset export. */
+export function sceneMasks(scene: Scene): { instances: Uint16Array; classes: Uint8Array; hard: HardRaster } {
+  const cfg = scene.config;
+  const proj = project(scene.camera, scene.mesh.positions);
+  const hard = hardRasterize(proj, scene.mesh.faces, scene.faceOwner, { width: cfg.width, height: cfg.height }, scene.normals);
+  const m = buildMasks(hard.instances, cfg.width, cfg.height, { minArea: cfg.masks.minArea, contourDilation: cfg.masks.contourDilation });
+  return { ...m, hard };
+}
+
+/** Scene params from its config (table order). */
+export function sceneParams(scene: Scene, dtype: DType = 'float32'): Tensor {
+  const d = allocData(dtype, PARAMETER_TABLE.length);
+  PARAMETER_TABLE.forEach((q, i) => (d[i] = scene.config.params[q.name] ?? q.defaults['tio2-sem']));
+  return new Tensor(d, [d.length]);
+}
