@@ -31,6 +31,12 @@ export const FIXED_LITLEN_LENGTHS: Uint8Array = (() => {
 export { LENGTH_BASE, LENGTH_EXTRA, DIST_BASE, DIST_EXTRA };
 
 class Fail extends Error {}
+/**
+ * The most bytes DEFLATE data can expand to, per input byte (a 258-byte match in under 2 bits),
+ * used to refuse headers that promise more pixels than the data can hold, before allocating.
+ */
+export const DEFLATE_MAX_RATIO = 1032;
+
 /** Raised when the output limit is reached and the caller asked to stop there, not to fail. */
 class Full extends Error {}
 
@@ -247,7 +253,8 @@ export function zlibInflate(
     if (((cmf << 8) | flg) % 31 !== 0) throw new Fail('zlib header check failed');
     if (flg & 0x20) throw new Fail('zlib preset dictionary not supported');
     const r = new BitReader(data, 2, data.length);
-    out = new Output(expected, maxOutput, lenient);
+    // Start small (a corrupt header may promise far more than the data holds) and grow by doubling.
+    out = new Output(Math.min(expected, data.length * 8 + 65536), maxOutput, lenient);
     inflateRaw(r, out);
     const result = out.buf.subarray(0, Math.min(out.len, maxOutput));
     const p = r.pos;

@@ -12,7 +12,7 @@
 import { InputError } from '../errors.js';
 import { zlibDeflate } from './deflate.js';
 import { COLOUR_WARNING, type GreyImage, LUMA_B, LUMA_G, LUMA_R, checkImageSize } from './grey-image.js';
-import { zlibInflate } from './inflate.js';
+import { DEFLATE_MAX_RATIO, zlibInflate } from './inflate.js';
 
 export const PNG_SIGNATURE = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
 
@@ -150,6 +150,9 @@ function decodePixels(h: Header, palette: Uint8Array | undefined, compressed: Ui
     const ph = Math.ceil((height - y0) / dy);
     dims.push([pw > 0 ? pw : 0, ph > 0 ? ph : 0]);
     if (pw > 0 && ph > 0) expected += ph * (1 + Math.ceil((pw * bitsPerPixel) / 8));
+  }
+  if (compressed.length * DEFLATE_MAX_RATIO + 64 < expected) {
+    throw new InputError(name, `truncated PNG: ${compressed.length} bytes of compressed data cannot hold the ${expected} bytes of a ${width} x ${height} image`);
   }
   const raw = zlibInflate(compressed, name, 'PNG image data', expected, expected);
   if (raw.length < expected) {

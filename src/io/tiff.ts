@@ -26,7 +26,7 @@ import {
   MAX_IMAGE_SIDE,
   checkImageSize,
 } from './grey-image.js';
-import { zlibInflate } from './inflate.js';
+import { DEFLATE_MAX_RATIO, zlibInflate } from './inflate.js';
 
 export function isTiff(bytes: Uint8Array): boolean {
   if (bytes.length < 4) return false;
@@ -34,6 +34,8 @@ export function isTiff(bytes: Uint8Array): boolean {
   return (a === 0x49 && b === 0x49 && (c === 42 || c === 43) && d === 0) || (a === 0x4d && b === 0x4d && c === 0 && (d === 42 || d === 43));
 }
 
+/** The most bytes TIFF LZW can expand to per input byte (a string of up to 3839 bytes per 9-bit code, generously rounded). */
+const LZW_MAX_RATIO = 3700;
 /** Most samples per pixel accepted (colour + extra samples). */
 const MAX_SAMPLES = 16;
 /** Largest decompressed strip or tile accepted, in bytes. */
@@ -326,6 +328,17 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
     if (tiled) return blockH;
     return Math.min(blockH, height - (i % down) * blockH);
   }
+  // Every block must lie inside the file and be able to hold its pixels, checked before allocating.
+  const maxRatio = compression === 1 ? 1 : compression === 32773 ? 64 : compression === 5 ? LZW_MAX_RATIO : DEFLATE_MAX_RATIO;
+  for (let b = 0; b < nBlocks; b++) {
+    const what = `${tiled ? 'tile' : 'strip'} ${b}`;
+    r.need(offsets[b]!, counts[b]!, what);
+    const expected = rowBytes * rowsOfBlock(b);
+    if (compression === 1 && counts[b]! < expected) r.fail(`truncated or corrupt TIFF: ${what} holds ${counts[b]} of ${expected} bytes`);
+    if (counts[b]! * maxRatio + 256 < expected) {
+      r.fail(`truncated or corrupt TIFF: ${what} has ${counts[b]} compressed bytes, too few for its ${expected} bytes of pixels`);
+    }
+  }
 
   const out = new Float32Array(width * height);
   const maxVal = 2 ** bits - 1;
@@ -339,7 +352,6 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
     const rows = rowsOfBlock(b);
     const expected = rowBytes * rows;
     const what = `${tiled ? 'tile' : 'strip'} ${b}`;
-    r.need(offsets[b]!, counts[b]!, what);
     let src = bytes.subarray(offsets[b]!, offsets[b]! + counts[b]!);
     if (reverseBits) src = src.map((v) => reverseBits[v]!);
     const data = decompress(src, compression, expected, r, what);
