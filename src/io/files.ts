@@ -36,15 +36,18 @@ function reason(e: unknown): string {
   }
 }
 
-/** Reads a whole input file; a missing file, a directory or an unreadable file -> InputError. */
-export function readInputFile(path: string): Uint8Array {
-  let isDir = false;
+/** Whether an input path is a directory; a path that cannot be reached -> InputError. */
+function isDirectory(path: string): boolean {
   try {
-    isDir = statSync(path).isDirectory();
+    return statSync(path).isDirectory();
   } catch (e) {
     throw new InputError(path, `cannot read: ${reason(e)}`);
   }
-  if (isDir) throw new InputError(path, 'is a directory, not a file');
+}
+
+/** Reads a whole input file; a missing file, a directory or an unreadable file -> InputError. */
+export function readInputFile(path: string): Uint8Array {
+  if (isDirectory(path)) throw new InputError(path, 'is a directory, not a file');
   try {
     const buf = readFileSync(path);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -71,13 +74,7 @@ export function readMeshFile(path: string): Mesh {
 export function listImageFiles(dirOrFiles: string[]): string[] {
   const out: string[] = [];
   for (const p of dirOrFiles) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(p).isDirectory();
-    } catch (e) {
-      throw new InputError(p, `cannot read: ${reason(e)}`);
-    }
-    if (!isDir) {
+    if (!isDirectory(p)) {
       out.push(p);
       continue;
     }

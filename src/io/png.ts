@@ -52,6 +52,16 @@ const ADAM7 = [
   [0, 1, 1, 2],
 ] as const;
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
@@ -74,7 +84,6 @@ export function decodePng(bytes: Uint8Array, name: string): GreyImage {
   let header: Header | undefined;
   let palette: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
-  let idatLength = 0;
   let sawEnd = false;
   while (pos < bytes.length) {
     if (pos + 12 > bytes.length) throw new InputError(name, `truncated PNG: chunk header at byte ${pos} cut off`);
@@ -99,7 +108,6 @@ export function decodePng(bytes: Uint8Array, name: string): GreyImage {
       palette = data;
     } else if (type === 'IDAT') {
       idat.push(data);
-      idatLength += len;
     } else if (type === 'IEND') {
       sawEnd = true;
       break;
@@ -113,13 +121,7 @@ export function decodePng(bytes: Uint8Array, name: string): GreyImage {
   if (!sawEnd) throw new InputError(name, 'truncated PNG: no IEND chunk');
   if (header.colorType === 3 && !palette) throw new InputError(name, 'corrupt PNG: palette image without PLTE chunk');
 
-  const compressed = new Uint8Array(idatLength);
-  let o = 0;
-  for (const c of idat) {
-    compressed.set(c, o);
-    o += c.length;
-  }
-  return decodePixels(header, palette, compressed, name);
+  return decodePixels(header, palette, concat(idat), name);
 }
 
 function parseHeader(d: Uint8Array, name: string): Header {
@@ -329,14 +331,7 @@ function encodePng(width: number, height: number, colorType: number, bitDepth: n
   dv.setUint32(4, height);
   ihdr[8] = bitDepth;
   ihdr[9] = colorType;
-  const parts = [PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibDeflate(filtered)), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibDeflate(filtered)), chunk('IEND', new Uint8Array(0))]);
 }
 
 /**

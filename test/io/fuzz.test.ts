@@ -9,6 +9,7 @@ import { InputError } from '../../src/errors.js';
 import { decodeImage, decodeMesh } from '../../src/io/decode.js';
 import { zlibInflate } from '../../src/io/inflate.js';
 import { crc32, encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../../src/io/png.js';
+import { pattern } from './helpers/common.js';
 import { buildPng } from './helpers/png-builder.js';
 import { CUBE_QUADS, CUBE_VERTICES, writePly } from './helpers/ply-writer.js';
 import { encodeTiff } from './helpers/tiff-writer.js';
@@ -18,10 +19,6 @@ const CASE_MS = 1000;
 const SCALE = Number(process.env.IO_FUZZ_SCALE ?? 1);
 const SEED = process.env.IO_FUZZ_SEED === undefined ? undefined : Number(process.env.IO_FUZZ_SEED);
 const opts = (numRuns: number, seed: number): { numRuns: number; seed: number } => ({ numRuns: Math.round(numRuns * SCALE), seed: SEED ?? seed });
-
-function pattern(n: number, max: number): number[] {
-  return [...Array(n).keys()].map((i) => (i * 37 + (i >> 3) * 11) % (max + 1));
-}
 
 /** Runs `decode` and fails the property on anything but success or an InputError naming `name`. */
 function survives(decode: () => unknown, name: string): void {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
 import { decodeMesh } from '../../src/io/decode.js';
 import { type Mesh, validateMesh } from '../../src/io/mesh.js';
 import { decodeObj } from '../../src/io/obj.js';
 import { decodePly } from '../../src/io/ply.js';
+import { expectInputError } from './helpers/common.js';
 import { CUBE_QUADS, CUBE_VERTICES, type PlyFormat, type PlyType, writePly } from './helpers/ply-writer.js';
 
 const FORMATS: PlyFormat[] = ['ascii', 'binary_little_endian', 'binary_big_endian'];
@@ -30,17 +30,7 @@ function cubePly(format: PlyFormat, coordType: PlyType = 'float', countType: Ply
   ]);
 }
 
-function bad(fn: () => unknown, re: RegExp, file = 'm'): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(InputError);
-  expect((err as Error).message.startsWith(`${file}: `)).toBe(true);
-  expect((err as Error).message).toMatch(re);
-}
+const bad = (fn: () => unknown, re: RegExp, file = 'm'): void => expectInputError(fn, file, re);
 
 describe('PLY', () => {
   for (const format of FORMATS) {

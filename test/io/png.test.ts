@@ -7,26 +7,10 @@ import { zlibDeflate } from '../../src/io/deflate.js';
 import { decodeImage } from '../../src/io/decode.js';
 import { zlibInflate } from '../../src/io/inflate.js';
 import { decodePng, encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../../src/io/png.js';
+import { expectInputError, expectPixels, pattern } from './helpers/common.js';
 import { buildPng, pngChunk } from './helpers/png-builder.js';
 
 const luma = (r: number, g: number, b: number): number => 0.299 * r + 0.587 * g + 0.114 * b;
-
-function pattern(n: number, max: number, seed = 1): number[] {
-  const out: number[] = [];
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    out.push(s % (max + 1));
-  }
-  return out;
-}
-
-function expectClose(data: Float32Array, want: number[], tol: number): void {
-  expect(data.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (Math.abs(data[i]! - want[i]!) > tol) throw new Error(`pixel ${i}: ${data[i]} != ${want[i]}`);
-  }
-}
 
 describe('deflate / inflate', () => {
   it('round-trips through Node zlib in both directions', () => {
@@ -64,7 +48,7 @@ describe('PNG encoders round-trip through the decoder (and pngjs agrees)', () =>
         const png = encodePngGrey8(w, h, bytes);
         const img = decodePng(png, 'g8.png');
         expect([img.width, img.height, img.bitDepth]).toEqual([w, h, 8]);
-        expectClose(img.data, [...bytes].map((v) => v / 255), 1e-7);
+        expectPixels(img.data, [...bytes].map((v) => v / 255), 1e-7);
         const floats = new Float32Array(bytes.length).map((_, i) => bytes[i]! / 255);
         expect(encodePngGrey8(w, h, floats)).toEqual(png);
         const ref = PNG.sync.read(Buffer.from(png));
@@ -76,7 +60,7 @@ describe('PNG encoders round-trip through the decoder (and pngjs agrees)', () =>
 
   it('float input is clamped and rounded; NaN becomes 0', () => {
     const img = decodePng(encodePngGrey8(5, 1, new Float32Array([-1, 0.5, 2, NaN, 0.2])), 'f.png');
-    expectClose(img.data, [0, 128 / 255, 1, 0, 51 / 255], 1e-7);
+    expectPixels(img.data, [0, 128 / 255, 1, 0, 51 / 255], 1e-7);
   });
 
   it('grey 16 keeps full precision', () => {
@@ -100,7 +84,7 @@ describe('PNG encoders round-trip through the decoder (and pngjs agrees)', () =>
     const rgb = new Uint8Array(pattern(w * h * 3, 255, 4));
     const png = encodePngRgb8(w, h, rgb);
     const img = decodePng(png, 'rgb.png');
-    expectClose(img.data, [...Array(w * h).keys()].map((i) => luma(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!) / 255), 1e-6);
+    expectPixels(img.data, [...Array(w * h).keys()].map((i) => luma(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!) / 255), 1e-6);
     expect(img.warnings).toEqual(['colour image converted to grey with Rec. 601 luma (0.299 R + 0.587 G + 0.114 B)']);
     const ref = PNG.sync.read(Buffer.from(png));
     for (let i = 0; i < w * h * 3; i++) expect(ref.data[4 * Math.floor(i / 3) + (i % 3)]).toBe(rgb[i]);
@@ -110,7 +94,7 @@ describe('PNG encoders round-trip through the decoder (and pngjs agrees)', () =>
     const png = new PNG({ width: 6, height: 4 });
     for (let i = 0; i < 24; i++) png.data.set([i * 10, i * 10, i * 10, i === 3 ? 0 : 255], 4 * i);
     const img = decodePng(new Uint8Array(PNG.sync.write(png)), 'a.png');
-    expectClose(img.data, [...Array(24).keys()].map((i) => (i * 10) / 255), 1e-6);
+    expectPixels(img.data, [...Array(24).keys()].map((i) => (i * 10) / 255), 1e-6);
     expect(img.warnings.join()).toMatch(/alpha channel ignored/);
   });
 
@@ -142,7 +126,7 @@ describe('PNG decoder: every colour type, bit depth, filter and interlacing', ()
             if (colorType === 2 || colorType === 6) return luma(s[0]!, s[1]!, s[2]!) / max;
             return s[0]! / max;
           });
-          expectClose(img.data, want, 1e-6);
+          expectPixels(img.data, want, 1e-6);
           expect(img.bitDepth).toBe(colorType === 3 ? 8 : bitDepth);
         });
       }
@@ -151,23 +135,13 @@ describe('PNG decoder: every colour type, bit depth, filter and interlacing', ()
 
   it('a 1 x 1 interlaced image (most passes empty)', () => {
     const img = decodePng(buildPng({ width: 1, height: 1, bitDepth: 8, colorType: 0, interlace: 1, samples: [77] }), 'one.png');
-    expectClose(img.data, [77 / 255], 1e-7);
+    expectPixels(img.data, [77 / 255], 1e-7);
   });
 });
 
 describe('PNG decoder: refusals name the file', () => {
   const good = buildPng({ width: 4, height: 3, bitDepth: 8, colorType: 0, samples: pattern(12, 255) });
-  const bad = (bytes: Uint8Array, re: RegExp): void => {
-    let err: unknown;
-    try {
-      decodePng(bytes, 'bad.png');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toMatch(/^bad\.png: /);
-    expect((err as Error).message).toMatch(re);
-  };
+  const bad = (bytes: Uint8Array, re: RegExp): void => expectInputError(() => decodePng(bytes, 'bad.png'), 'bad.png', re);
 
   it('CRC errors, truncation, missing chunks', () => {
     const crc = good.slice();

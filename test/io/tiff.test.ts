@@ -2,28 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { decodeImage } from '../../src/io/decode.js';
 import { decodeTiff, unpackBits } from '../../src/io/tiff.js';
+import { expectInputError, expectPixels, pattern } from './helpers/common.js';
 import { encodeTiff, lzwEncode, packBits, type TiffSpec } from './helpers/tiff-writer.js';
 
 const W = 13;
 const H = 7;
-/** Deterministic test pattern of integers in [0, max]. */
-function pattern(n: number, max: number, seed = 1): number[] {
-  const out: number[] = [];
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    out.push(i % 5 === 0 ? (i * 7) % (max + 1) : s % (max + 1));
-  }
-  return out;
-}
-
-function expectPixels(data: Float32Array, expected: number[], tol = 1e-6): void {
-  expect(data.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    if (Math.abs(data[i]! - expected[i]!) > tol) throw new Error(`pixel ${i}: ${data[i]} != ${expected[i]}`);
-  }
-}
-
 function grey(bits: 1 | 2 | 4 | 8 | 16, extra: Partial<TiffSpec> = {}): { spec: TiffSpec; want: number[] } {
   const max = 2 ** bits - 1;
   const samples = pattern(W * H, max);
@@ -183,17 +166,7 @@ describe('TIFF decoder: known pixels', () => {
 });
 
 describe('TIFF decoder: refusals', () => {
-  const bad = (bytes: Uint8Array, re: RegExp): void => {
-    let err: unknown;
-    try {
-      decodeTiff(bytes, 'bad.tif');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toMatch(/^bad\.tif: /);
-    expect((err as Error).message).toMatch(re);
-  };
+  const bad = (bytes: Uint8Array, re: RegExp): void => expectInputError(() => decodeTiff(bytes, 'bad.tif'), 'bad.tif', re);
   const base = grey(8).spec;
 
   it('BigTIFF and JPEG say they are unsupported', () => {
