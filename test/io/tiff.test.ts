@@ -158,6 +158,47 @@ describe('TIFF decoder: known pixels', () => {
     expect(img.warnings.join('\n')).toMatch(/loops back[\s\S]*first of 2 pages/);
   });
 
+  it('32-bit unsigned samples, with the horizontal predictor', () => {
+    const s = pattern(W * H, 2 ** 32 - 1, 4);
+    const img = decodeTiff(encodeTiff({ width: W, height: H, samples: s, bits: 32, photometric: 1, compression: 8, predictor: 2, bigEndian: true }), 'u32.tif');
+    expect(img.bitDepth).toBe(32);
+    expectPixels(img.data, s.map((v) => v / (2 ** 32 - 1)));
+  });
+
+  it('FillOrder 2 (bits reversed in each byte) before decompression', () => {
+    const { spec, want } = grey(1, { compression: 32773 });
+    const bytes = encodeTiff(spec);
+    // Reverse the bits of the pixel data (bytes 8 .. the first IFD), then declare FillOrder 2.
+    const ifd = new DataView(bytes.buffer).getUint32(4, true);
+    const rev = (v: number): number => parseInt(v.toString(2).padStart(8, '0').split('').reverse().join(''), 2);
+    const data = bytes.slice(8, ifd).map(rev);
+    const flipped = encodeTiff({ ...spec, extraTags: [[266, 3, [2]]] });
+    flipped.set(data, 8);
+    expectPixels(decodeTiff(flipped, 'fo.tif').data, want);
+  });
+
+  it('missing StripByteCounts (uncompressed) and missing PhotometricInterpretation are tolerated with warnings', () => {
+    const { spec, want } = grey(8, { rowsPerStrip: 3 });
+    const bytes = encodeTiff(spec);
+    const dv = new DataView(bytes.buffer);
+    const ifd = dv.getUint32(4, true);
+    for (let i = 0; i < dv.getUint16(ifd, true); i++) {
+      const e = ifd + 2 + 12 * i;
+      const tag = dv.getUint16(e, true);
+      if (tag === 279 || tag === 262) dv.setUint16(e, 60000 + i, true); // rename to an unknown tag
+    }
+    const img = decodeTiff(bytes, 'old.tif');
+    expectPixels(img.data, want);
+    expect(img.warnings).toEqual(['PhotometricInterpretation missing; assumed min-is-black', 'StripByteCounts missing; assumed uncompressed sizes']);
+  });
+
+  it('a non-default Orientation is reported, not applied', () => {
+    const { spec, want } = grey(8, { extraTags: [[274, 3, [3]]] });
+    const img = decodeTiff(encodeTiff(spec), 'o.tif');
+    expectPixels(img.data, want);
+    expect(img.warnings).toEqual(['Orientation 3 ignored (pixels read in stored order)']);
+  });
+
   it('PackBits and LZW helpers agree with the reader on edge cases', () => {
     expect([...unpackBits(packBits(new Uint8Array([1, 1, 1, 2, 3, 4, 4])), 7)]).toEqual([1, 1, 1, 2, 3, 4, 4]);
     expect([...unpackBits(new Uint8Array([0x80, 0xfe, 9]), 3)]).toEqual([9, 9, 9]); // -128 is a no-op
@@ -192,6 +233,15 @@ describe('TIFF decoder: refusals', () => {
     bad(encodeTiff({ ...base, extraTags: [[339, 3, [2]]] }), /signed integer/);
     bad(encodeTiff({ ...base, photometric: 3 }), /without ColorMap/);
     bad(encodeTiff({ ...base, extraTags: [[258, 3, [12]]] }), /12 bits per sample/);
+    const oldLzw = encodeTiff({ ...base, compression: 5 });
+    oldLzw.set([0x00, 0x01], 8); // strip data starts at byte 8: the old-style (LSB-first) LZW signature
+    bad(oldLzw, /old-style \(pre-6\.0\) LZW/);
+    const badLzw = encodeTiff({ ...base, compression: 5 });
+    badLzw.set([0x80, 0x7f, 0xff], 8); // clear code, then code 511 > the next free code 258
+    bad(badLzw, /invalid LZW code 511 in strip 0/);
+    bad(encodeTiff({ ...base, extraTags: [[339, 3, [3]]] }), /8-bit floating-point/);
+    bad(encodeTiff({ ...base, extraTags: [[317, 3, [2]], [258, 3, [4]]] }), /predictor with 4-bit/);
+    bad(encodeTiff({ ...base, extraTags: [[322, 3, [16]], [323, 3, [16]]] }), /no TileOffsets/);
     const noWidth = encodeTiff(base);
     const dv = new DataView(noWidth.buffer);
     const ifd = dv.getUint32(4, true);
