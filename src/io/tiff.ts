@@ -344,6 +344,8 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
   const maxVal = 2 ** bits - 1;
   const bytesPerSample = bits >> 3;
   const reverseBits = fillOrder === 2 ? REVERSED_BITS : undefined;
+  // Planar RGB: the red plane, kept to tell whether the green and blue planes differ from it.
+  const redPlane = photometric === 2 && planar === 2 ? new Float32Array(width * height) : undefined;
   for (let b = 0; b < nBlocks; b++) {
     const plane = Math.floor(b / (across * down));
     const within = b % (across * down);
@@ -394,12 +396,14 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
           if (red !== green || green !== blue) colour = true;
           out[o + x] = LUMA_R * red + LUMA_G * green + LUMA_B * blue;
         } else if (plane < 3) {
-          out[o + x] += [LUMA_R, LUMA_G, LUMA_B][plane]! * sample(x, y, 0);
+          const v = sample(x, y, 0);
+          out[o + x] += [LUMA_R, LUMA_G, LUMA_B][plane]! * v;
+          if (plane === 0) redPlane![o + x] = v;
+          else if (redPlane![o + x] !== Math.fround(v)) colour = true;
         }
       }
     }
   }
-  if (photometric === 2 && planar === 2) colour = true; // not tracked per plane; warn anyway
   if (paletteUsed?.some((u, i) => u === 1 && paletteColoured![i] === 1)) colour = true;
   if (colour) warnings.push(COLOUR_WARNING);
   if (isFloat) normaliseFloats(out, warnings);

@@ -95,6 +95,7 @@ describe('TIFF decoder: known pixels', () => {
     expect(chunky.warnings.join()).toMatch(/Rec\. 601/);
     const planar = decodeTiff(encodeTiff({ width: W, height: H, samples: rgb, bits: 8, photometric: 2, planar: 2, rowsPerStrip: 4 }), 'rgbp.tif');
     expectPixels(planar.data, want, 1e-5);
+    expect(planar.warnings.join()).toMatch(/Rec\. 601/);
 
     const rgba: number[] = [];
     for (let i = 0; i < W * H; i++) rgba.push(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!, (i * 31) % 256);
@@ -111,9 +112,11 @@ describe('TIFF decoder: known pixels', () => {
   it('an RGB image whose channels are equal gives no colour warning', () => {
     const g = pattern(W * H, 255);
     const rgb = g.flatMap((v) => [v, v, v]);
-    const img = decodeTiff(encodeTiff({ width: W, height: H, samples: rgb, bits: 8, photometric: 2 }), 'g.tif');
-    expectPixels(img.data, g.map((v) => v / 255), 1e-5);
-    expect(img.warnings).toEqual([]);
+    for (const planar of [1, 2] as const) {
+      const img = decodeTiff(encodeTiff({ width: W, height: H, samples: rgb, bits: 8, photometric: 2, planar }), 'g.tif');
+      expectPixels(img.data, g.map((v) => v / 255), 1e-5);
+      expect(img.warnings).toEqual([]);
+    }
   });
 
   it('tiles (partial at the right and bottom edges), every compression, both byte orders', () => {
