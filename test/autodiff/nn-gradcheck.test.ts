@@ -1,6 +1,6 @@
 /** Every gradcheck case of the nn op modules, in float64, through the shared harness. */
 import { describe, it, expect } from 'vitest';
-import '../../src/autodiff/index.js';
+import { Tensor } from '../../src/autodiff/index.js';
 import { gradcheck, type GradcheckCase } from '../../src/autodiff/gradcheck.js';
 import { Rng } from '../../src/autodiff/rng.js';
 import { gradcheckCases as conv } from '../../src/autodiff/ops/conv.js';
@@ -26,6 +26,25 @@ for (const [mod, cases] of Object.entries(modules)) {
         expect(r.ok).toBe(true);
         expect(r.checked).toBeGreaterThan(0);
       });
+    }
+  });
+}
+
+// The same cases in float32: forward values agree with float64 and backward runs, in float32.
+for (const [mod, cases] of Object.entries(modules)) {
+  it(`${mod} ops in float32 match float64`, () => {
+    for (const c of cases) {
+      const { f, inputs } = c.make(new Rng(7));
+      const y64 = f(...inputs);
+      const xs = inputs.map((t) => new Tensor(Float32Array.from(t.data), t.shape, true));
+      const y32 = f(...xs);
+      // Loss cases close over float64 constant targets, which promote the result to float64.
+      if (mod !== 'loss') expect(y32.dtype, `${c.op}: ${c.variant}`).toBe('float32');
+      let worst = 0;
+      for (let i = 0; i < y64.size; i++) worst = Math.max(worst, Math.abs(y32.data[i] - y64.data[i]) / (1 + Math.abs(y64.data[i])));
+      expect(worst, `${c.op}: ${c.variant}`).toBeLessThan(1e-4);
+      y32.backward(new Tensor(new Float32Array(y32.size).fill(1), y32.shape));
+      for (const x of xs) expect(x.grad === null || x.grad.data.every(Number.isFinite), `${c.op}: ${c.variant}`).toBe(true);
     }
   });
 }
