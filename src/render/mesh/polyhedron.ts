@@ -9,6 +9,8 @@
  */
 import type { Rng } from '../../autodiff/rng.js';
 import { icosphere } from './icosphere.js';
+
+const baseCache = new Map<number, Mesh>();
 import { boundingRadius, rotateVec, type Mesh } from './types.js';
 import { randomRotation } from '../layout-math.js';
 
@@ -31,7 +33,8 @@ export function roundedPolyhedron(rng: Rng, opts: PolyhedronOptions = {}): Mesh 
   const irr = opts.irregularity ?? 0.15;
   const round = opts.roundness ?? 0.3;
   const elong = 1 + rng.uniform() * Math.max(0, (opts.elongation ?? 1.4) - 1);
-  const base = icosphere(freq);
+  let base = baseCache.get(freq);
+  if (!base) baseCache.set(freq, (base = icosphere(freq)));
   const planes: number[] = [];
   for (let k = 0; k < nPlanes; k++) {
     let x = rng.normal(), y = rng.normal(), z = rng.normal();

@@ -62,6 +62,8 @@ export function coverageSupport(sigma: number, cutoff = 1e-4): number {
 interface Geom {
   x0: number; y0: number; x1: number; y1: number; x2: number; y2: number;
   S: number;
+  /** 1 / |edge k| (edge k opposite vertex k). */
+  il0: number; il1: number; il2: number;
 }
 
 /** Iterates pixels of every face bounding box, calling fn with shared per-pixel quantities. */
@@ -70,7 +72,7 @@ type PixelFn = (f: number, pix: number, px: number, py: number, g: Geom) => void
 function forEachFacePixel(
   V: ArrayLike<number>, faces: Uint32Array, W: number, H: number, support: number, cull: boolean, fn: PixelFn,
 ): void {
-  const g: Geom = { x0: 0, y0: 0, x1: 0, y1: 0, x2: 0, y2: 0, S: 1 };
+  const g: Geom = { x0: 0, y0: 0, x1: 0, y1: 0, x2: 0, y2: 0, S: 1, il0: 0, il1: 0, il2: 0 };
   const nf = faces.length / 3;
   for (let f = 0; f < nf; f++) {
     const a = 3 * faces[3 * f], b = 3 * faces[3 * f + 1], c = 3 * faces[3 * f + 2];
@@ -85,6 +87,10 @@ function forEachFacePixel(
     if (i0 > i1 || j0 > j1) continue;
     g.x0 = x0; g.y0 = y0; g.x1 = x1; g.y1 = y1; g.x2 = x2; g.y2 = y2;
     g.S = area2 > 0 ? 1 : -1;
+    // edge lengths are > 0 here (a zero-length edge means zero area); floor kept as a guard
+    g.il0 = 1 / Math.max(Math.hypot(x2 - x1, y2 - y1), 1e-15);
+    g.il1 = 1 / Math.max(Math.hypot(x0 - x2, y0 - y2), 1e-15);
+    g.il2 = 1 / Math.max(Math.hypot(x1 - x0, y1 - y0), 1e-15);
     for (let j = j0; j <= j1; j++) {
       const py = j + 0.5;
       for (let i = i0; i <= i1; i++) fn(f, j * W + i, i + 0.5, py, g);
@@ -96,10 +102,10 @@ function forEachFacePixel(
 const ev = {
   D: 0, omD: 0, x: 0, inside: false, d2: 0,
   w0: 0, w1: 0, w2: 0, R: 0, r0: 0, r1: 0, r2: 0,
-  edge: 0, t: 0, qx: 0, qy: 0,
+  edge: 0, t: 0,
 };
 
-/** Squared distance from (px,py) to segment a-b; sets ev.t, ev.qx, ev.qy when `keep`. */
+/** Squared distance from (px,py) to segment a-b; leaves the clamped projection parameter in segT. */
 function seg2(px: number, py: number, ax: number, ay: number, bx: number, by: number): number {
   const ex = bx - ax, ey = by - ay;
   let t = ((px - ax) * ex + (py - ay) * ey) / Math.max(ex * ex + ey * ey, 1e-30);
@@ -112,23 +118,40 @@ let segT = 0;
 
 /**
  * Coverage and clipped barycentrics of pixel (px, py) for a face; returns false when the pixel
- * is outside the support (D < cutoff).
+ * is outside the support (D < cutoff). Outside pixels farther than the support from any edge's
+ * line are rejected before segment distances are formed; for inside pixels the nearest boundary
+ * point is the perpendicular foot on the nearest edge line (convexity), so one projection suffices.
  */
-function evalPixel(px: number, py: number, g: Geom, support2: number, invSigma: number, logitCut: number): boolean {
+function evalPixel(px: number, py: number, g: Geom, support: number, support2: number, invSigma: number, logitCut: number): boolean {
   const { x0, y0, x1, y1, x2, y2, S } = g;
   const u0 = S * ((x1 - px) * (y2 - py) - (y1 - py) * (x2 - px));
   const u1 = S * ((x2 - px) * (y0 - py) - (y2 - py) * (x0 - px));
   const u2 = S * ((x0 - px) * (y1 - py) - (y0 - py) * (x1 - px));
-  const inside = u0 >= 0 && u1 >= 0 && u2 >= 0;
-  // nearest boundary edge: edge k is opposite vertex k (edge 0 = v1v2, 1 = v2v0, 2 = v0v1)
-  let d2 = seg2(px, py, x1, y1, x2, y2);
-  let edge = 0;
-  let t = segT;
-  const d2b = seg2(px, py, x2, y2, x0, y0);
-  if (d2b < d2) { d2 = d2b; edge = 1; t = segT; }
-  const d2c = seg2(px, py, x0, y0, x1, y1);
-  if (d2c < d2) { d2 = d2c; edge = 2; t = segT; }
-  if (!inside && d2 > support2) return false;
+  // signed distances to the three edge lines (positive inside)
+  const l0 = u0 * g.il0, l1 = u1 * g.il1, l2 = u2 * g.il2;
+  const inside = l0 >= 0 && l1 >= 0 && l2 >= 0;
+  let d2: number, edge: number, t: number;
+  if (inside) {
+    edge = 0;
+    let dl = l0;
+    if (l1 < dl) { dl = l1; edge = 1; }
+    if (l2 < dl) { dl = l2; edge = 2; }
+    d2 = dl * dl;
+    if (edge === 0) seg2(px, py, x1, y1, x2, y2);
+    else if (edge === 1) seg2(px, py, x2, y2, x0, y0);
+    else seg2(px, py, x0, y0, x1, y1);
+    t = segT;
+  } else {
+    if (l0 < -support || l1 < -support || l2 < -support) return false;
+    d2 = seg2(px, py, x1, y1, x2, y2);
+    edge = 0;
+    t = segT;
+    const d2b = seg2(px, py, x2, y2, x0, y0);
+    if (d2b < d2) { d2 = d2b; edge = 1; t = segT; }
+    const d2c = seg2(px, py, x0, y0, x1, y1);
+    if (d2c < d2) { d2 = d2c; edge = 2; t = segT; }
+    if (d2 > support2) return false;
+  }
   const x = (inside ? d2 : -d2) * invSigma;
   if (x < logitCut) return false;
   let D: number, omD: number;
@@ -184,7 +207,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
   const nz = new Int32Array(HW);
 
   forEachFacePixel(V, faces, W, H, support, cull, (f, pix, px, py, g) => {
-    if (!evalPixel(px, py, g, support2, invSigma, logitCut)) return;
+    if (!evalPixel(px, py, g, support, support2, invSigma, logitCut)) return;
     const a = faces[3 * f], b = faces[3 * f + 1], c3 = faces[3 * f + 2];
     const w0 = ev.w0, w1 = ev.w1, w2 = ev.w2;
     const zf = w0 * V[3 * a + 2] + w1 * V[3 * b + 2] + w2 * V[3 * c3 + 2];
@@ -216,7 +239,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     for (let c = 0; c < C; c++) for (let p = 0; p < HW; p++) gdot[p] += G[c * HW + p] * out[c * HW + p];
     const Af = new Float64Array(C);
     forEachFacePixel(V, faces, W, H, support, cull, (f, pix, px, py, g) => {
-      if (!evalPixel(px, py, g, support2, invSigma, logitCut)) return;
+      if (!evalPixel(px, py, g, support, support2, invSigma, logitCut)) return;
       const ia = faces[3 * f], ib = faces[3 * f + 1], ic = faces[3 * f + 2];
       const w0 = ev.w0, w1 = ev.w1, w2 = ev.w2;
       const za = V[3 * ia + 2], zb = V[3 * ib + 2], zc = V[3 * ic + 2];

@@ -27,7 +27,7 @@ function kernels(s: number): { k: Float64Array; dk: Float64Array; R: number } {
 }
 
 /** out[y, x] = sum_i k[i] in[clampY(y + i), x] (vertical) or in[y, clampX(x + i)] (horizontal). */
-function pass(src: ArrayLike<number>, H: number, W: number, k: Float64Array, R: number, vertical: boolean): Float64Array {
+function pass(src: Float64Array, H: number, W: number, k: Float64Array, R: number, vertical: boolean): Float64Array {
   const out = new Float64Array(H * W);
   if (vertical) {
     for (let y = 0; y < H; y++) {
@@ -55,7 +55,7 @@ function pass(src: ArrayLike<number>, H: number, W: number, k: Float64Array, R: 
 }
 
 /** The adjoint of pass(): scatters g back through the clamped taps. */
-function passT(g: ArrayLike<number>, H: number, W: number, k: Float64Array, R: number, vertical: boolean): Float64Array {
+function passT(g: Float64Array, H: number, W: number, k: Float64Array, R: number, vertical: boolean): Float64Array {
   const out = new Float64Array(H * W);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
@@ -77,18 +77,19 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const sRaw = sigma.data[0];
   const s = Math.max(sRaw, MIN_BLUR_SIGMA);
   const { k, dk, R } = kernels(s);
-  const tmp = pass(x.data, H, W, k, R, false);
+  const xd = Float64Array.from(x.data);
+  const tmp = pass(xd, H, W, k, R, false);
   const res = pass(tmp, H, W, k, R, true);
   const out = allocData(x.dtype, H * W);
   out.set(res);
   return record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => {
     const gd = g.data;
-    const gt = passT(gd, H, W, k, R, true);
+    const gt = passT(Float64Array.from(gd), H, W, k, R, true);
     const gx = passT(gt, H, W, k, R, false);
     let gs = 0;
     if (sigma.requiresGrad && sRaw >= MIN_BLUR_SIGMA) {
       const a = pass(tmp, H, W, dk, R, true);
-      const b = pass(x.data, H, W, dk, R, false);
+      const b = pass(xd, H, W, dk, R, false);
       for (let i = 0; i < H * W; i++) gs += gd[i] * a[i] + gt[i] * b[i];
     }
     const gsT = allocData(sigma.dtype, sigma.size);
@@ -102,5 +103,5 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
 /** Plain (no-tape) blur of raw data, used for fixed maps (edge and shadow cues). */
 export function blurRaw(src: ArrayLike<number>, H: number, W: number, sigma: number): Float64Array {
   const { k, R } = kernels(Math.max(sigma, MIN_BLUR_SIGMA));
-  return pass(pass(src, H, W, k, R, false), H, W, k, R, true);
+  return pass(pass(Float64Array.from(src), H, W, k, R, false), H, W, k, R, true);
 }

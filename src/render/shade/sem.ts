@@ -19,8 +19,8 @@
  * per image (reparameterisation: the noise amplitudes get gradients).
  */
 import * as ops from '../../autodiff/ops/index.js';
-import { Tensor, allocData, type DType } from '../../autodiff/tensor.js';
-import { noGrad } from '../../autodiff/tape.js';
+import { Tensor, allocData } from '../../autodiff/tensor.js';
+import { record } from '../../autodiff/tape.js';
 import { gaussianBlur, blurRaw } from './blur.js';
 import { substrateTexture } from './texture.js';
 import { PARAM_INDEX } from './params.js';
@@ -41,12 +41,6 @@ export interface ShadingContext {
   /** Rim width (px) of the edge map and length (px) of the shadow offset. */
   edgeWidth?: number;
   shadowLength?: number;
-}
-
-function constant(data: ArrayLike<number>, H: number, W: number, dtype: DType): Tensor {
-  const d = allocData(dtype, H * W);
-  d.set(data);
-  return new Tensor(d, [H, W]);
 }
 
 /** Fixed rim map from the (detached) alpha: 2 relu(alpha - blur(alpha)), in [0, 1]. */
@@ -72,47 +66,164 @@ export function shadowMap(alpha: ArrayLike<number>, H: number, W: number, azimut
   return s;
 }
 
-export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): Tensor {
+/**
+ * The pre-blur image I (see the header) as one fused op over raw arrays, differentiable w.r.t.
+ * the raster channels (normals, indicator m), the parameter vector and the texture T.
+ */
+function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor {
   const H = ctx.height, W = ctx.width, HW = H * W;
-  const dtype = raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32';
-  const chan = (c: number): Tensor => ops.reshape(ops.slice(raster, [[c, c + 1]]), [H, W]);
-  const p = (name: string): Tensor => ops.slice(params, [[PARAM_INDEX[name], PARAM_INDEX[name] + 1]]);
-  const nx = chan(0), ny = chan(1), nz = chan(2), m = chan(3);
-  const alpha = raster.data.subarray(4 * HW, 5 * HW);
-  const { E, Sh } = noGrad(() => ({
-    E: constant(edgeMap(alpha, H, W, ctx.edgeWidth), H, W, dtype),
-    Sh: constant(shadowMap(alpha, H, W, ctx.detectorAzimuthDeg, ctx.shadowLength), H, W, dtype),
-  }));
+  const R = raster.data, Pv = params.data, Td = T.data;
+  const ix = (n: string): number => PARAM_INDEX[n];
+  const pb = Pv[ix('particleBrightness')], n = Pv[ix('tiltExponent')], eg = Pv[ix('edgeGain')];
+  const kdet = Pv[ix('detectorStrength')], ksh = Pv[ix('shadowStrength')], sb = Pv[ix('substrateBrightness')];
+  const ta = Pv[ix('textureAmplitude')], kd = Pv[ix('diffuse')], ks = Pv[ix('specular')], shin = Pv[ix('shininess')];
   const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
   const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
-  const ndotd = ops.relu(ops.add(ops.add(ops.mul(nx, dx), ops.mul(ny, dy)), ops.mul(nz, dz)));
-  const cos = ops.clamp(nz, 0.05, 1);
-  // cos^(-n) = exp(-n log cos)
-  const yieldT = ops.mul(p('particleBrightness'), ops.exp(ops.mul(ops.neg(p('tiltExponent')), ops.log(cos))));
-  let P: Tensor;
-  if (ctx.model === 'sem') {
-    const det = ops.add(1, ops.mul(p('detectorStrength'), ops.sub(ops.mul(ndotd, 2), 1)));
-    P = ops.add(ops.mul(yieldT, det), ops.mul(p('edgeGain'), E));
-  } else {
-    // half vector between the light and the beam (0, 0, 1)
-    let hx = dx, hy = dy, hz = dz + 1;
-    const hl = Math.hypot(hx, hy, hz);
-    hx /= hl; hy /= hl; hz /= hl;
-    const ndoth = ops.relu(ops.add(ops.add(ops.mul(nx, hx), ops.mul(ny, hy)), ops.mul(nz, hz)));
-    const kd = p('diffuse');
-    const diffuse = ops.add(ops.sub(1, kd), ops.mul(kd, ndotd));
-    const spec = ops.mul(p('specular'), ops.pow(ops.clamp(ndoth, 1e-6, 1), p('shininess')));
-    P = ops.add(ops.add(ops.mul(yieldT, diffuse), spec), ops.mul(p('edgeGain'), E));
+  let hx = dx, hy = dy, hz = dz + 1;
+  const hl = Math.hypot(hx, hy, hz);
+  hx /= hl; hy /= hl; hz /= hl;
+  const sem = ctx.model === 'sem';
+  const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
+  for (let i = 0; i < HW; i++) {
+    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+    const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+    const Y = pb * Math.exp(-n * Math.log(c));
+    const nd = nx * dx + ny * dy + nz * dz;
+    const r = nd > 0 ? nd : 0;
+    let P: number, Sub: number;
+    if (sem) {
+      P = Y * (1 + kdet * (2 * r - 1)) + eg * E[i];
+      Sub = sb * (1 + ta * (2 * Td[i] - 1)) * (1 - ksh * Sh[i]);
+    } else {
+      const nh = nx * hx + ny * hy + nz * hz;
+      const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
+      P = Y * (1 - kd + kd * r) + ks * Math.pow(q, shin) + eg * E[i];
+      Sub = sb * (1 + ta * (2 * Td[i] - 1));
+    }
+    out[i] = m * P + (1 - m) * Sub;
   }
+  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => {
+    const G = gOut.data;
+    const gR = allocData(raster.dtype, raster.size);
+    const gT = allocData(T.dtype, HW);
+    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, gkd = 0, gks = 0, gshin = 0;
+    for (let i = 0; i < HW; i++) {
+      const g = G[i];
+      if (g === 0) continue;
+      const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+      const inRange = nz >= 0.05 && nz <= 1;
+      const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+      const L = Math.log(c);
+      const Yn = Math.exp(-n * L); // Y / pb
+      const Y = pb * Yn;
+      const nd = nx * dx + ny * dy + nz * dz;
+      const r = nd > 0 ? nd : 0;
+      let P: number, Sub: number, gFac: number, gr: number;
+      const gP = g * m, gSub = g * (1 - m);
+      if (sem) {
+        const det = 1 + kdet * (2 * r - 1);
+        P = Y * det + eg * E[i];
+        const texF = 1 + ta * (2 * Td[i] - 1), sh = 1 - ksh * Sh[i];
+        Sub = sb * texF * sh;
+        gFac = gP * det; // dI/dY
+        gkdet += gP * Y * (2 * r - 1);
+        gr = nd > 0 ? gP * Y * kdet * 2 : 0;
+        gsb += gSub * texF * sh;
+        gta += gSub * sb * (2 * Td[i] - 1) * sh;
+        gT[i] = gSub * sb * ta * 2 * sh;
+        gksh -= gSub * sb * texF * Sh[i];
+      } else {
+        const nh = nx * hx + ny * hy + nz * hz;
+        const qIn = nh >= 1e-6 && nh <= 1;
+        const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
+        const qs = Math.pow(q, shin);
+        const diff = 1 - kd + kd * r;
+        P = Y * diff + ks * qs + eg * E[i];
+        const texF = 1 + ta * (2 * Td[i] - 1);
+        Sub = sb * texF;
+        gFac = gP * diff;
+        gkd += gP * Y * (r - 1);
+        gr = nd > 0 ? gP * Y * kd : 0;
+        gks += gP * qs;
+        gshin += gP * ks * qs * Math.log(q);
+        const gq = qIn ? gP * ks * shin * Math.pow(q, shin - 1) : 0;
+        gR[i] += gq * hx;
+        gR[HW + i] += gq * hy;
+        gR[2 * HW + i] += gq * hz;
+        gsb += gSub * texF;
+        gta += gSub * sb * (2 * Td[i] - 1);
+        gT[i] = gSub * sb * ta * 2;
+      }
+      geg += gP * E[i];
+      gpb += gFac * Yn;
+      gn -= gFac * Y * L;
+      gR[i] += gr * dx;
+      gR[HW + i] += gr * dy;
+      gR[2 * HW + i] += gr * dz + (inRange ? (gFac * Y * -n) / c : 0);
+      gR[3 * HW + i] += g * (P - Sub);
+    }
+    const gPv = allocData(params.dtype, params.size);
+    gPv[ix('particleBrightness')] = gpb; gPv[ix('tiltExponent')] = gn; gPv[ix('edgeGain')] = geg;
+    gPv[ix('detectorStrength')] = gkdet; gPv[ix('shadowStrength')] = gksh; gPv[ix('substrateBrightness')] = gsb;
+    gPv[ix('textureAmplitude')] = gta; gPv[ix('diffuse')] = gkd; gPv[ix('specular')] = gks; gPv[ix('shininess')] = gshin;
+    return [new Tensor(gR, raster.shape), new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
+  });
+}
+
+/**
+ * Clamp, then reparameterised noise, then clamp, as one op:
+ *   y = clamp(b, 0, 1);  out = clamp(y + (noiseGaussian + noiseShot sqrt(max(y, 1e-4))) R, 0, 1)
+ * (clamp gradients pass on the closed interval, as the engine's clamp).
+ */
+function noiseOp(x: Tensor, params: Tensor, R: ArrayLike<number> | null): Tensor {
+  const n = x.size;
+  const ng = params.data[PARAM_INDEX.noiseGaussian], ns = params.data[PARAM_INDEX.noiseShot];
+  const out = allocData(x.dtype, n);
+  const X = x.data;
+  for (let i = 0; i < n; i++) {
+    const y = X[i] < 0 ? 0 : X[i] > 1 ? 1 : X[i];
+    if (!R) {
+      out[i] = y;
+      continue;
+    }
+    const z = y + (ng + ns * Math.sqrt(y > 1e-4 ? y : 1e-4)) * R[i];
+    out[i] = z < 0 ? 0 : z > 1 ? 1 : z;
+  }
+  return record('sensorNoise', new Tensor(out, x.shape), [x, params], (gOut) => {
+    const G = gOut.data;
+    const gx = allocData(x.dtype, n);
+    let gng = 0, gns = 0;
+    for (let i = 0; i < n; i++) {
+      const b = X[i];
+      const y = b < 0 ? 0 : b > 1 ? 1 : b;
+      const dy = b >= 0 && b <= 1 ? 1 : 0;
+      if (!R) {
+        gx[i] = G[i] * dy;
+        continue;
+      }
+      const s = Math.sqrt(y > 1e-4 ? y : 1e-4);
+      const z = y + (ng + ns * s) * R[i];
+      const gz = z >= 0 && z <= 1 ? G[i] : 0;
+      gng += gz * R[i];
+      gns += gz * s * R[i];
+      const ds = y > 1e-4 ? 0.5 / s : 0;
+      gx[i] = gz * (1 + ns * ds * R[i]) * dy;
+    }
+    const gp = allocData(params.dtype, params.size);
+    gp[PARAM_INDEX.noiseGaussian] = gng;
+    gp[PARAM_INDEX.noiseShot] = gns;
+    return [new Tensor(gx, x.shape), new Tensor(gp, params.shape)];
+  });
+}
+
+export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): Tensor {
+  const H = ctx.height, W = ctx.width, HW = H * W;
+  const p = (name: string): Tensor => ops.slice(params, [[PARAM_INDEX[name], PARAM_INDEX[name] + 1]]);
+  const alpha = Float64Array.from(raster.data.subarray(4 * HW, 5 * HW));
+  const E = edgeMap(alpha, H, W, ctx.edgeWidth);
+  const Sh = ctx.model === 'sem' ? shadowMap(alpha, H, W, ctx.detectorAzimuthDeg, ctx.shadowLength) : new Float64Array(HW);
   const T = substrateTexture(p('textureScale'), { width: W, height: H, seed: ctx.textureSeed });
-  let Sub = ops.mul(p('substrateBrightness'), ops.add(1, ops.mul(p('textureAmplitude'), ops.sub(ops.mul(T, 2), 1))));
-  if (ctx.model === 'sem') Sub = ops.mul(Sub, ops.sub(1, ops.mul(p('shadowStrength'), Sh)));
-  const I = ops.add(ops.mul(m, P), ops.mul(ops.sub(1, m), Sub));
-  let img = ops.clamp(gaussianBlur(I, p('blurSigma')), 0, 1);
-  if (ctx.noise) {
-    const R = constant(ctx.noise, H, W, dtype);
-    const std = ops.add(p('noiseGaussian'), ops.mul(p('noiseShot'), ops.sqrt(ops.maximum(img, 1e-4))));
-    img = ops.clamp(ops.add(img, ops.mul(std, R)), 0, 1);
-  }
+  const I = shadeOp(raster, params, T, E, Sh, ctx);
+  const img = noiseOp(gaussianBlur(I, p('blurSigma')), params, ctx.noise);
   return ops.reshape(img, [1, 1, H, W]);
 }

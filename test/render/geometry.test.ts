@@ -1,0 +1,183 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { Rng } from '../../src/autodiff/index.js';
+import { ConfigError } from '../../src/errors.js';
+import {
+  icosphere, roundedPolyhedron, wire, signedVolume, boundingRadius, transformMesh, mergeMeshes,
+  sampleLayout, layoutFeatures, hardRasterize, buildMasks, rejectReason, presetConfig, mergeSceneConfig,
+  sampleScene, PRESET_NAMES, vertexNormals, type LayoutSpec,
+} from '../../src/render/index.js';
+
+describe('meshes', () => {
+  it('geodesic sphere: 20 f^2 faces, outward, closed (volume close to 4/3 pi)', () => {
+    const m = icosphere(5);
+    expect(m.faces.length / 3).toBe(500);
+    expect(m.positions.length / 3).toBe(10 * 25 + 2);
+    expect(signedVolume(m)).toBeGreaterThan(0.95 * (4 / 3) * Math.PI);
+  });
+  it('rounded polyhedron: bounding radius 1, outward, convex-ish volume', () => {
+    const m = roundedPolyhedron(new Rng(4));
+    expect(boundingRadius(m)).toBeCloseTo(1, 5);
+    const v = signedVolume(m);
+    expect(v).toBeGreaterThan(0.8);
+    expect(v).toBeLessThan((4 / 3) * Math.PI);
+  });
+  it('wires: pentagonal / round, rounded / flat ends, outward orientation', () => {
+    for (const ends of ['rounded', 'flat'] as const) {
+      for (const sides of [5, 12]) {
+        const m = wire(30, { sides, ends });
+        expect(signedVolume(m)).toBeGreaterThan(0);
+        let xmax = 0;
+        for (let i = 0; i < m.positions.length; i += 3) xmax = Math.max(xmax, m.positions[i]);
+        expect(xmax).toBeCloseTo(15, 5);
+      }
+    }
+  });
+});
+
+const spec = (over: Partial<LayoutSpec> = {}): LayoutSpec => ({
+  width: 256, height: 256, count: { min: 10, max: 25 }, baseRadius: 12,
+  size: { type: 'lognormal', mu: 0, sigma: 0.2 },
+  placement: { type: 'packed', dims: 3, maxAgglomerates: 3, rotation: 'uniform' }, ...over,
+});
+
+describe('layouts', () => {
+  it('packed particles touch a neighbour and never overlap (2-D and 3-D); counts; above the stage', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(2, 3), (seed, dims) => {
+        const L = sampleLayout(spec({ placement: { type: 'packed', dims: dims as 2 | 3, maxAgglomerates: 3, rotation: 'uniform' } }), new Rng(seed));
+        const ps = L.particles;
+        expect(ps.length).toBeLessThanOrEqual(25);
+        const groups = new Set(ps.map((p) => p.group));
+        expect(groups.size).toBeLessThanOrEqual(3);
+        for (let i = 0; i < ps.length; i++) {
+          expect(ps[i].z).toBeGreaterThanOrEqual(ps[i].scale - 1e-9);
+          let touches = false;
+          for (let j = 0; j < ps.length; j++) {
+            if (i === j) continue;
+            const d = Math.hypot(ps[i].x - ps[j].x, ps[i].y - ps[j].y, ps[i].z - ps[j].z);
+            expect(d).toBeGreaterThanOrEqual((ps[i].scale + ps[j].scale) * (1 - 1e-5));
+            if (Math.abs(d - ps[i].scale - ps[j].scale) < 1e-6 * d) touches = true;
+          }
+          // every member of a multi-particle agglomerate touches someone
+          if (ps.filter((p) => p.group === ps[i].group).length > 1) expect(touches).toBe(true);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+  it('seeded reproducibility, uniform counts, bimodal sizes, feature vector length', () => {
+    const a = sampleLayout(spec(), new Rng(9));
+    const b = sampleLayout(spec(), new Rng(9));
+    expect(a).toEqual(b);
+    const u = sampleLayout(spec({ count: { min: 7, max: 7 }, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'z' } }), new Rng(2));
+    expect(u.particles.length).toBe(7);
+    for (const p of u.particles) expect(p.rotation[1]).toBe(0); // z-only rotation
+    const bi = sampleLayout(spec({ count: { min: 400, max: 400 }, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'uniform' }, baseRadius: 1, size: { type: 'bimodal', components: [{ mean: 0.8, std: 0.05, weight: 0.7 }, { mean: 0.3, std: 0.05, weight: 0.3 }] } }), new Rng(3));
+    const small = bi.particles.filter((p) => p.scale < 0.55).length / 400;
+    expect(small).toBeGreaterThan(0.22);
+    expect(small).toBeLessThan(0.38);
+    const f = layoutFeatures(a, 32);
+    expect(f.length).toBe(161);
+    expect(f[160]).toBeCloseTo(a.particles.length / 32, 6);
+  });
+});
+
+describe('masks', () => {
+  it('one sphere of radius r seen orthographically: area = pi r^2 within one pixel ring', () => {
+    for (const r of [6.3, 11.7, 20.2]) {
+      const s = transformMesh(icosphere(8), r, [1, 0, 0, 0], [32.3, 31.6, r]);
+      const { mesh, faceOwner } = mergeMeshes([s]);
+      const h = hardRasterize(mesh.positions, mesh.faces, faceOwner, { width: 64, height: 64 });
+      let area = 0;
+      for (const v of h.instances) if (v) area++;
+      expect(Math.abs(area - Math.PI * r * r)).toBeLessThan(2 * Math.PI * r);
+      const m = buildMasks(h.instances, 64, 64);
+      let contour = 0, inner = 0;
+      m.classes.forEach((c) => { if (c === 2) contour++; if (c === 1) inner++; });
+      expect(contour + inner).toBe(area);
+      expect(contour).toBeLessThan(2 * Math.PI * r + 8);
+    }
+  });
+  it('two touching spheres: two instances, interiors separated by a one-pixel contour', () => {
+    const r = 10;
+    const a = transformMesh(icosphere(8), r, [1, 0, 0, 0], [20.2, 24.1, r]);
+    const b = transformMesh(icosphere(8), r, [1, 0, 0, 0], [40.2, 24.1, r]);
+    const { mesh, faceOwner } = mergeMeshes([a, b]);
+    const h = hardRasterize(mesh.positions, mesh.faces, faceOwner, { width: 64, height: 48 });
+    const m = buildMasks(h.instances, 64, 48);
+    expect(new Set(m.instances).size).toBe(3);
+    // 4-connected components of class 1
+    const seen = new Uint8Array(64 * 48);
+    let comps = 0;
+    for (let s = 0; s < seen.length; s++) {
+      if (m.classes[s] !== 1 || seen[s]) continue;
+      comps++;
+      const st = [s];
+      seen[s] = 1;
+      while (st.length) {
+        const p = st.pop()!;
+        for (const q of [p - 1, p + 1, p - 64, p + 64]) {
+          if (q >= 0 && q < seen.length && Math.abs((q % 64) - (p % 64)) <= 1 && !seen[q] && m.classes[q] === 1) { seen[q] = 1; st.push(q); }
+        }
+      }
+    }
+    expect(comps).toBe(2);
+    // no class-1 pixel of one instance is 4-adjacent to class-1 of the other
+    for (let p = 0; p < 64 * 48 - 1; p++) {
+      if (m.classes[p] === 1 && m.classes[p + 1] === 1) expect(m.instances[p]).toBe(m.instances[p + 1]);
+    }
+  });
+  it('pieces under 50 px are removed; dilation grows the contour; rejection rules', () => {
+    const W = 20, H = 20;
+    const inst = new Uint16Array(W * H);
+    for (let y = 2; y < 12; y++) for (let x = 2; x < 12; x++) inst[y * W + x] = 1; // 100 px
+    for (let y = 15; y < 18; y++) for (let x = 15; x < 18; x++) inst[y * W + x] = 2; // 9 px
+    const m = buildMasks(inst, W, H);
+    expect(m.instances.includes(2)).toBe(false);
+    const d = buildMasks(inst, W, H, { contourDilation: 1 });
+    const count = (c: Uint8Array, v: number) => c.reduce((s, x) => s + (x === v ? 1 : 0), 0);
+    expect(count(d.classes, 2)).toBeGreaterThan(count(m.classes, 2));
+    const img = new Float32Array(W * H).fill(0.1);
+    m.instances.forEach((v, i) => { if (v) img[i] = 0.8; });
+    expect(rejectReason(img, m.instances)).toBeNull();
+    expect(rejectReason(new Float32Array(W * H).fill(0.5), m.instances)).toMatch(/contrast/);
+    expect(rejectReason(img, new Uint16Array(W * H).fill(1))).toMatch(/background/);
+  });
+});
+
+describe('presets and config', () => {
+  it('every preset samples a scene', () => {
+    for (const p of PRESET_NAMES) {
+      const s = sampleScene(p, new Rng(1));
+      expect(s.layout.particles.length).toBeGreaterThan(0);
+      expect(vertexNormals(s.mesh).length).toBe(s.mesh.positions.length);
+    }
+  });
+  it('merge validates fields and names them', () => {
+    const base = presetConfig('tio2-sem');
+    const merged = mergeSceneConfig(base, { width: 128, shading: { model: 'him' }, params: { blurSigma: 2 } });
+    expect(merged.width).toBe(128);
+    expect(merged.shading.model).toBe('him');
+    expect(merged.params.blurSigma).toBe(2);
+    expect(base.width).toBe(256);
+    const bad: [unknown, string, RegExp][] = [
+      [{ width: 3 }, 'width', /integer in \[8, 4096\]/],
+      [{ camera: { kind: 'fisheye' } }, 'camera.kind', /"orthographic", "perspective"/],
+      [{ particles: { colour: 1 } }, 'particles.colour', /unknown field; allowed: shape/],
+      [{ particles: { size: { type: 'weibull' } } }, 'particles.size.type', /lognormal/],
+      [{ particles: { size: { type: 'lognormal', mu: 0 } } }, 'particles.size.sigma', /missing/],
+      [{ particles: { count: { min: 9, max: 3 } } }, 'particles.count.min', /larger/],
+      [{ params: { blurSigma: 9 } }, 'params.blurSigma', /\[0.2, 4\]/],
+      [{ shading: { noise: 'yes' } }, 'shading.noise', /true or false/],
+      [{ particles: { size: { type: 'bimodal', components: [{ mean: 1, std: 0.1, weight: 1, extra: 2 }] } } }, 'particles.size.components[0].extra', /unknown/],
+    ];
+    for (const [patch, field, msg] of bad) {
+      let err: unknown;
+      try { mergeSceneConfig(base, patch); } catch (e) { err = e; }
+      expect(err, field).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).field).toBe(field);
+      expect((err as ConfigError).message).toMatch(msg);
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, it, expect } from 'vitest';
+import { Tensor, Rng } from '../../src/autodiff/index.js';
+import { gradcheck } from '../../src/autodiff/gradcheck.js';
+import { gaussianBlur, substrateTexture, PARAMETER_TABLE, defaultParams, fromUnit, PRESET_NAMES } from '../../src/render/shade/index.js';
+import { sampleScene, renderScene, presetConfig, mergeSceneConfig } from '../../src/render/index.js';
+
+function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
+  // 16 x 16, one or two particles, no masks rejection concerns
+  const cfg = mergeSceneConfig(presetConfig(preset), {
+    width: 16, height: 16,
+    particles: { count: { min: 2, max: 2 }, baseRadius: 4, freq: 2, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'uniform' } },
+    raster: { sigma: 0.5, gamma: 1, cutoff: 1e-12 },
+  });
+  return sampleScene(cfg, new Rng(5));
+}
+
+describe('image formation', () => {
+  it('gaussianBlur: gradcheck w.r.t. image and sigma', () => {
+    const rng = new Rng(1);
+    const x = new Tensor(Float64Array.from({ length: 7 * 9 }, () => rng.uniform()), [7, 9]);
+    const s = new Tensor(Float64Array.of(1.3), [1]);
+    const r = gradcheck((a, b) => gaussianBlur(a, b), [x, s]);
+    expect(r.failure).toBeUndefined();
+  });
+
+  it('substrateTexture: gradcheck w.r.t. its scale, values in [0, 1]', () => {
+    const s = new Tensor(Float64Array.of(0.13), [1]);
+    const r = gradcheck((a) => substrateTexture(a, { width: 12, height: 10, seed: 3 }), [s], { rtol: 1e-3 });
+    expect(r.failure).toBeUndefined();
+    const t = substrateTexture(s, { width: 32, height: 32, seed: 3 });
+    for (const v of t.data) expect(v >= 0 && v <= 1).toBe(true);
+  });
+
+  for (const preset of ['tio2-sem', 'sio2-him'] as const) {
+    it(`${preset}: every parameter's gradient through the full pipeline (gradcheck, float64, 16 x 16)`, () => {
+      const scene = tinyScene(preset);
+      // keep the image off the clamp limits so finite differences see the smooth branch
+      const p = defaultParams(preset);
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'particleBrightness')] = 0.3;
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'noiseGaussian')] = 0.01;
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'noiseShot')] = 0.01;
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'edgeGain')] = 0.1;
+      // blur radius is ceil(4 sigma) + 1: keep 4 sigma away from an integer (see blur.ts)
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'blurSigma')] = preset === 'tio2-sem' ? 0.7 : 2.9;
+      const params = new Tensor(p, [p.length]);
+      const f = (x: Tensor) => renderScene(scene, x, { masks: false }).image;
+      const img = f(params);
+      // saturated pixels (bright rims) pass no gradient; that is fine for gradcheck as long as
+      // no pixel sits exactly on a clamp limit
+      const r = gradcheck(f, [params], { eps: 1e-6, atol: 1e-6, rtol: 1e-4 });
+      expect(r.failure).toBeUndefined();
+      // the model's own parameters get nonzero gradients
+      const x = new Tensor(Float64Array.from(p), [p.length], true);
+      f(x).backward(new Tensor(Float64Array.from(img.data, (_, i) => Math.cos(i)), img.shape));
+      const used = preset === 'tio2-sem'
+        ? ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot']
+        : ['particleBrightness', 'tiltExponent', 'substrateBrightness', 'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot', 'diffuse', 'specular', 'shininess'];
+      for (const name of used) expect(Math.abs(x.grad!.data[PARAMETER_TABLE.findIndex((q) => q.name === name)]), name).toBeGreaterThan(0);
+    });
+  }
+
+  it('parameter table: defaults inside [min, max] for every preset; unit mapping', () => {
+    for (const q of PARAMETER_TABLE) {
+      expect(q.min).toBeLessThan(q.max);
+      for (const pr of PRESET_NAMES) {
+        expect(q.defaults[pr]).toBeGreaterThanOrEqual(q.min);
+        expect(q.defaults[pr]).toBeLessThanOrEqual(q.max);
+      }
+    }
+    const lo = fromUnit(new Float64Array(PARAMETER_TABLE.length));
+    const hi = fromUnit(new Float64Array(PARAMETER_TABLE.length).fill(1));
+    PARAMETER_TABLE.forEach((q, i) => {
+      expect(lo[i]).toBe(q.min);
+      expect(hi[i]).toBeCloseTo(q.max, 12);
+    });
+  });
+
+  it('rendered presets are finite, in [0, 1], and particles are brighter than the substrate', () => {
+    for (const preset of PRESET_NAMES) {
+      const cfg = mergeSceneConfig(presetConfig(preset), { width: 96, height: 96, particles: { count: { min: 3, max: 5 } } });
+      const scene = sampleScene(cfg, new Rng(11));
+      const r = renderScene(scene, defaultParams(preset));
+      let sp = 0, np = 0, sb = 0, nb = 0;
+      r.image.data.forEach((v, i) => {
+        expect(v >= 0 && v <= 1).toBe(true);
+        if (r.instances![i]) { sp += v; np++; } else { sb += v; nb++; }
+      });
+      expect(np).toBeGreaterThan(0);
+      expect(sp / np, preset).toBeGreaterThan(sb / nb);
+    }
+  });
+});
