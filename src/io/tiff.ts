@@ -348,6 +348,7 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
   const redPlane = photometric === 2 && planar === 2 ? new Float32Array(width * height) : undefined;
   for (let b = 0; b < nBlocks; b++) {
     const plane = Math.floor(b / (across * down));
+    if (plane >= colourSamples) break; // planar extra samples (alpha, ...) come last and are ignored
     const within = b % (across * down);
     const bx = (within % across) * blockW;
     const by = Math.floor(within / across) * blockH;

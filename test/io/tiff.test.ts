@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { decodeImage } from '../../src/io/decode.js';
@@ -206,6 +207,54 @@ describe('TIFF decoder: known pixels', () => {
     expect([...unpackBits(packBits(new Uint8Array([1, 1, 1, 2, 3, 4, 4])), 7)]).toEqual([1, 1, 1, 2, 3, 4, 4]);
     expect([...unpackBits(new Uint8Array([0x80, 0xfe, 9]), 3)]).toEqual([9, 9, 9]); // -128 is a no-op
     expect(lzwEncode(new Uint8Array(0)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('TIFF decoder: random layouts (property)', () => {
+  it('any mix of size, depth, compression, predictor, strips / tiles, planar and byte order decodes exactly', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          width: fc.integer({ min: 1, max: 40 }),
+          height: fc.integer({ min: 1, max: 40 }),
+          bits: fc.constantFrom(1, 4, 8, 16),
+          spp: fc.constantFrom(1, 2, 3),
+          compression: fc.constantFrom(1, 5, 8, 32773),
+          predictor: fc.constantFrom(1, 2),
+          layout: fc.oneof(fc.record({ rowsPerStrip: fc.integer({ min: 1, max: 50 }) }), fc.record({ tile: fc.constantFrom([16, 16], [32, 16], [16, 48]) })),
+          planar: fc.constantFrom(1, 2),
+          bigEndian: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (c) => {
+          const bits = c.bits as 1 | 4 | 8 | 16;
+          const predictor = bits < 8 ? 1 : (c.predictor as 1 | 2);
+          const photometric = c.spp === 3 ? 2 : 1;
+          const max = 2 ** bits - 1;
+          const samples = pattern(c.width * c.height * c.spp, max, c.seed);
+          const spec: TiffSpec = {
+            width: c.width,
+            height: c.height,
+            samples,
+            bits,
+            spp: c.spp,
+            photometric,
+            compression: c.compression as 1 | 5 | 8 | 32773,
+            predictor,
+            planar: c.planar as 1 | 2,
+            bigEndian: c.bigEndian,
+            ...('tile' in c.layout ? { tile: c.layout.tile as [number, number] } : { rowsPerStrip: c.layout.rowsPerStrip }),
+          };
+          const img = decodeTiff(encodeTiff(spec), 'p.tif');
+          const want = [...Array(c.width * c.height).keys()].map((i) => {
+            const px = samples.slice(i * c.spp, i * c.spp + c.spp);
+            return (photometric === 2 ? 0.299 * px[0]! + 0.587 * px[1]! + 0.114 * px[2]! : px[0]!) / max;
+          });
+          expectPixels(img.data, want, 1e-5);
+        },
+      ),
+      { numRuns: 80, seed: 21 },
+    );
   });
 });
 
