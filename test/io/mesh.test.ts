@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
 import { decodeMesh } from '../../src/io/decode.js';
 import { type Mesh, validateMesh } from '../../src/io/mesh.js';
 import { decodeObj } from '../../src/io/obj.js';
@@ -189,5 +191,53 @@ describe('validateMesh and decodeMesh', () => {
     expect(decodeMesh(enc('v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n'), 'T.OBJ').faces.length).toBe(3);
     bad(() => decodeMesh(enc('hello'), 'a.ply'), /not a PLY file/, 'a.ply');
     bad(() => decodeMesh(enc('hello'), 'a.stl'), /not a PLY or OBJ mesh/, 'a.stl');
+  });
+});
+
+describe('OBJ and PLY agree (property)', () => {
+  it('one random polygon mesh written as OBJ (any corner form) and as PLY (any format and types) decodes the same', () => {
+    const types: PlyType[] = ['char', 'short', 'int', 'float', 'double'];
+    const indexTypes: PlyType[] = ['ushort', 'int', 'uint'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: -50, max: 50 }), fc.integer({ min: -50, max: 50 }), fc.integer({ min: -50, max: 50 })), { minLength: 3, maxLength: 30 }),
+        fc.array(fc.array(fc.nat(), { minLength: 3, maxLength: 6 }), { minLength: 1, maxLength: 20 }),
+        fc.constantFrom(...FORMATS),
+        fc.constantFrom(...types),
+        fc.constantFrom(...indexTypes),
+        fc.nat(3),
+        (verts, polys, format, coordType, indexType, form) => {
+          const faces = polys.map((p) => p.map((i) => i % verts.length));
+          const corner = (i: number): string => [`${i + 1}`, `${i + 1}/2`, `${i + 1}//3`, `${i - verts.length}/1/1`][form]!;
+          const obj = verts.map((v) => `v ${v.join(' ')}`).join('\n') + '\n' + faces.map((f) => `f ${f.map(corner).join(' ')}`).join('\n') + '\n';
+          const ply = writePly(format, [
+            { name: 'vertex', props: ['x', 'y', 'z'].map((n) => ({ name: n, type: coordType })), rows: verts },
+            { name: 'face', props: [{ name: 'vertex_indices', type: indexType, countType: 'uchar' }], rows: faces.map((f) => [f]) },
+          ]);
+          let a: Mesh | Error;
+          let b: Mesh | Error;
+          try {
+            a = decodeObj(enc(obj), 'm');
+          } catch (e) {
+            a = e as Error;
+          }
+          try {
+            b = decodePly(ply, 'm');
+          } catch (e) {
+            b = e as Error;
+          }
+          if (a instanceof Error || b instanceof Error) {
+            // Only "everything degenerate" may fail, and then both fail the same way.
+            expect(a).toBeInstanceOf(InputError);
+            expect((a as Error).message).toMatch(/degenerate/);
+            expect((b as Error).message).toBe((a as Error).message);
+            return;
+          }
+          expect([...a.positions]).toEqual(verts.flat());
+          expect(b).toEqual(a);
+        },
+      ),
+      { numRuns: 120, seed: 23 },
+    );
   });
 });

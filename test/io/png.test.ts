@@ -139,6 +139,39 @@ describe('PNG decoder: every colour type, bit depth, filter and interlacing', ()
   });
 });
 
+describe('PNG decoder: random headers (property)', () => {
+  it('any size, colour type, bit depth and interlacing decodes exactly', () => {
+    const depths: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+    const channels: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.constantFrom(0, 2, 3, 4, 6),
+        fc.nat(4),
+        fc.constantFrom(0, 1),
+        fc.integer(),
+        (w, h, colorType, d, interlace, seed) => {
+          const bitDepth = depths[colorType]![d % depths[colorType]!.length]!;
+          const ch = channels[colorType]!;
+          const max = 2 ** bitDepth - 1;
+          const samples = pattern(w * h * ch, max, seed);
+          const palette = colorType === 3 ? pattern(3 * (max + 1), 255, seed + 1) : undefined;
+          const img = decodePng(buildPng({ width: w, height: h, bitDepth, colorType: colorType as 0 | 2 | 3 | 4 | 6, interlace: interlace as 0 | 1, samples, palette }), 'p.png');
+          const want = [...Array(w * h).keys()].map((i) => {
+            const s = samples.slice(i * ch, i * ch + ch);
+            if (colorType === 3) return luma(palette![3 * s[0]!]!, palette![3 * s[0]! + 1]!, palette![3 * s[0]! + 2]!) / 255;
+            if (colorType === 2 || colorType === 6) return luma(s[0]!, s[1]!, s[2]!) / max;
+            return s[0]! / max;
+          });
+          expectPixels(img.data, want, 1e-6);
+        },
+      ),
+      { numRuns: 80, seed: 22 },
+    );
+  });
+});
+
 describe('PNG decoder: refusals name the file', () => {
   const good = buildPng({ width: 4, height: 3, bitDepth: 8, colorType: 0, samples: pattern(12, 255) });
   const bad = (bytes: Uint8Array, re: RegExp): void => expectInputError(() => decodePng(bytes, 'bad.png'), 'bad.png', re);
