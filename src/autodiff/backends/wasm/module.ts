@@ -30,7 +30,7 @@ export interface GemmConfig {
   fma: boolean;
 }
 
-export const defaultGemmConfig: GemmConfig = { mr: 4, nr: 8, kc: 256, mc: 128, nc: 2048, unroll: 4, fma: false };
+export const defaultGemmConfig: GemmConfig = { mr: 4, nr: 8, kc: 256, mc: 128, nc: 2048, unroll: 1, fma: false };
 
 /** Layout of the i32 parameter block of `gemm` (index = i32 slot). */
 export const GP = {

@@ -1,0 +1,418 @@
+/**
+ * Kernel benchmarks: matmul, every PatchGAN conv layer (forward, input grad, weight grad), the
+ * whole PatchGAN forward+backward (64 and 32 base filters) and a U-Net-like conv stack, on the
+ * wasm backend (threaded), against gpu.js (webasm) and TensorFlow.js's pure-JS cpu backend run in
+ * this process.
+ *
+ *   node dist/bench.js kernels [--json] [--filter SUBSTR] [--no-tfjs] [--no-gpujs] [--single]
+ *                              [--min-reps N] [--budget-ms MS]
+ *
+ * Timings are medians. TensorFlow.js (and gpu.js) are far slower, so for big cases they are
+ * timed once on a scaled-down copy (fewer output/input channels, then smaller images) and their
+ * throughput is extrapolated linearly in FLOPs; the `peer case` column says when.
+ */
+import { registerSuite } from './registry.js';
+import { convOutSize, type Conv2dGeom, type Kernels, type MatmulArgs } from '../src/autodiff/backend.js';
+import { WasmBackend } from '../src/autodiff/backends/wasm/backend.js';
+import { GpujsBackend } from '../src/autodiff/backends/gpujs.js';
+import { wasmPoolFactory } from '../src/node/wasm-pool.js';
+
+type ConvKernel = 'conv2d' | 'conv2dGradInput' | 'conv2dGradWeight';
+type Op = { kind: 'matmul'; m: number; k: number; n: number } | { kind: ConvKernel; g: Conv2dGeom };
+
+interface Opts {
+  json: boolean;
+  filter: string | null;
+  tfjs: boolean;
+  gpujs: boolean;
+  single: boolean;
+  minReps: number;
+  budgetMs: number;
+}
+
+function parse(args: string[]): Opts {
+  const o: Opts = { json: false, filter: null, tfjs: true, gpujs: true, single: false, minReps: 5, budgetMs: 3000 };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--json') o.json = true;
+    else if (a === '--filter') o.filter = args[++i] ?? null;
+    else if (a === '--no-tfjs') o.tfjs = false;
+    else if (a === '--no-gpujs') o.gpujs = false;
+    else if (a === '--single') o.single = true;
+    else if (a === '--min-reps') o.minReps = Number(args[++i]);
+    else if (a === '--budget-ms') o.budgetMs = Number(args[++i]);
+    else throw new Error(`kernels bench: unknown flag ${a}`);
+  }
+  return o;
+}
+
+// ---------------- shapes ----------------
+function geom(n: number, cIn: number, cOut: number, h: number, w: number, k: number, s: number, p: number): Conv2dGeom {
+  return {
+    n, cIn, h, w, cOut, kh: k, kw: k, strideH: s, strideW: s, padH: p, padW: p, dilH: 1, dilW: 1, groups: 1,
+    outH: convOutSize(h, k, s, p, 1), outW: convOutSize(w, k, s, p, 1),
+  };
+}
+
+function flopsOf(op: Op): number {
+  if (op.kind === 'matmul') return 2 * op.m * op.n * op.k;
+  const g = op.g;
+  return 2 * g.n * g.cOut * g.outH * g.outW * (g.cIn / g.groups) * g.kh * g.kw;
+}
+
+function shapeOf(op: Op): string {
+  if (op.kind === 'matmul') return `${op.m}x${op.k} @ ${op.k}x${op.n}`;
+  const g = op.g;
+  return `${g.n}x${g.cIn}x${g.h}x${g.w} -> ${g.cOut}x${g.outH}x${g.outW}, k${g.kh} s${g.strideH} p${g.padH}`;
+}
+
+/** PatchGAN discriminator layers (input 1x256x256). */
+function patchganLayers(base: number, size = 256): Conv2dGeom[] {
+  const spec: [number, number, number, number, number][] = [
+    [1, base, 4, 2, 1], [base, 2 * base, 4, 2, 1], [2 * base, 4 * base, 4, 2, 1], [4 * base, 8 * base, 4, 1, 1], [8 * base, 1, 4, 1, 1],
+  ];
+  const out: Conv2dGeom[] = [];
+  let h = size;
+  for (const [ci, co, k, s, p] of spec) {
+    const g = geom(1, ci, co, h, h, k, s, p);
+    out.push(g);
+    h = g.outH;
+  }
+  return out;
+}
+
+/** Forward then backward (weight + input gradient for every layer, last to first). */
+function patchganOps(base: number): Op[] {
+  const layers = patchganLayers(base);
+  const ops: Op[] = layers.map((g) => ({ kind: 'conv2d', g }));
+  for (const g of [...layers].reverse()) ops.push({ kind: 'conv2dGradWeight', g }, { kind: 'conv2dGradInput', g });
+  return ops;
+}
+
+/**
+ * U-Net-like stack: depth 4, base channels, 3x3 pad 1 conv pairs, 2x2 pooling (free here),
+ * transposed conv 2x2 stride 2 up (run as conv2dGradInput), skip concat, final 1x1 conv.
+ * Backward of a conv: weight grad + input grad; of a transposed conv: conv2d + weight grad.
+ */
+function unetOps(base = 16, size = 256, depth = 4): Op[] {
+  const fwd: Op[] = [];
+  const bwd: Op[] = [];
+  const conv = (g: Conv2dGeom) => {
+    fwd.push({ kind: 'conv2d', g });
+    bwd.unshift({ kind: 'conv2dGradWeight', g }, { kind: 'conv2dGradInput', g });
+  };
+  const up = (g: Conv2dGeom) => {
+    fwd.push({ kind: 'conv2dGradInput', g });
+    bwd.unshift({ kind: 'conv2dGradWeight', g }, { kind: 'conv2d', g });
+  };
+  let cin = 1;
+  for (let l = 0; l <= depth; l++) {
+    const r = size >> l, c = base << l;
+    conv(geom(1, cin, c, r, r, 3, 1, 1));
+    conv(geom(1, c, c, r, r, 3, 1, 1));
+    cin = c;
+  }
+  for (let l = depth - 1; l >= 0; l--) {
+    const r = size >> l, c = base << l;
+    up(geom(1, c, 2 * c, r, r, 2, 2, 0)); // the conv whose input-gradient is this up-conv
+    conv(geom(1, 2 * c, c, r, r, 3, 1, 1));
+    conv(geom(1, c, c, r, r, 3, 1, 1));
+  }
+  conv(geom(1, base, 1, size, size, 1, 1, 0));
+  return [...fwd, ...bwd];
+}
+
+// ---------------- buffers and running ----------------
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+interface Bound { op: Op; run(k: Partial<Kernels>): boolean; inputs: Float32Array[] }
+
+function bind(op: Op, seed = 1): Bound {
+  if (op.kind === 'matmul') {
+    const { m, k, n } = op;
+    const a = rand(m * k, seed), b = rand(k * n, seed + 1), out = new Float32Array(m * n);
+    const args: MatmulArgs = { a, b, out, batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0 };
+    return { op, inputs: [a, b], run: (ks) => ks.matmul?.(args) ?? false };
+  }
+  const g = op.g;
+  const nx = g.n * g.cIn * g.h * g.w, nw = g.cOut * (g.cIn / g.groups) * g.kh * g.kw, ny = g.n * g.cOut * g.outH * g.outW;
+  const kind = op.kind;
+  const [p, q, len] = kind === 'conv2d' ? [rand(nx, seed), rand(nw, seed + 1), ny] : kind === 'conv2dGradInput' ? [rand(ny, seed), rand(nw, seed + 1), nx] : [rand(nx, seed), rand(ny, seed + 1), nw];
+  const out = new Float32Array(len);
+  return { op, inputs: [p, q], run: (ks) => ks[kind]?.(p, q, out, g) ?? false };
+}
+
+/** Wall-clock and CPU-time (all threads) medians of one measurement. */
+interface Timing { ms: number; cpuMs: number }
+
+/** Median ms of repeated runs (1 warm-up), at least minReps and until budgetMs is spent (max 25). */
+function timeIt(fn: () => void, minReps: number, budgetMs: number, warm = true): number {
+  return timeItCpu(fn, minReps, budgetMs, warm).ms;
+}
+
+function timeItCpu(fn: () => void, minReps: number, budgetMs: number, warm = true): Timing {
+  if (warm) fn();
+  const ts: number[] = [];
+  const cs: number[] = [];
+  const t0 = performance.now();
+  while (ts.length < minReps || (performance.now() - t0 < budgetMs && ts.length < 25)) {
+    const c0 = process.cpuUsage();
+    const s = performance.now();
+    fn();
+    ts.push(performance.now() - s);
+    const c = process.cpuUsage(c0);
+    cs.push((c.user + c.system) / 1000);
+    if (ts.length >= 2 && performance.now() - t0 > budgetMs * 4) break;
+  }
+  ts.sort((a, b) => a - b);
+  cs.sort((a, b) => a - b);
+  return { ms: ts[Math.floor(ts.length / 2)]!, cpuMs: cs[Math.floor(cs.length / 2)]! };
+}
+
+// ---------------- scaled peer cases ----------------
+/** Shrinks an op (output channels, then input channels, then image size) to about `target` FLOPs. */
+function scaleOp(op: Op, target: number): Op {
+  if (flopsOf(op) <= target) return op;
+  if (op.kind === 'matmul') {
+    const f = flopsOf(op) / target;
+    return { ...op, n: Math.max(1, Math.floor(op.n / f)) };
+  }
+  let g = { ...op.g };
+  const fl = () => flopsOf({ kind: op.kind, g });
+  if (fl() > target) g.cOut = Math.max(1, Math.floor(g.cOut / (fl() / target)));
+  if (fl() > target) g.cIn = Math.max(1, Math.floor(g.cIn / (fl() / target)));
+  if (fl() > target) {
+    const s = Math.sqrt(fl() / target);
+    const h = Math.max(g.kh + 1, Math.floor(g.h / s)), w = Math.max(g.kw + 1, Math.floor(g.w / s));
+    g = geom(g.n, g.cIn, g.cOut, h, w, g.kh, g.strideH, g.padH);
+  }
+  return { kind: op.kind, g };
+}
+
+function scaledLabel(orig: Op, s: Op): string {
+  if (s === orig) return 'full';
+  if (s.kind === 'matmul') return `n=${s.n}`;
+  const g = s.g;
+  return `${g.cIn}->${g.cOut} @${g.h}x${g.w}`;
+}
+
+/** Peer FLOP targets per timed call (~0.3-0.6 s at the peers' measured speeds). */
+const TFJS_TARGET: Record<Op['kind'], number> = { matmul: 3e7, conv2d: 6e7, conv2dGradInput: 8e7, conv2dGradWeight: 1.5e6 };
+const GPUJS_TARGET: Record<Op['kind'], number> = { matmul: 3e8, conv2d: 3e8, conv2dGradInput: 3e8, conv2dGradWeight: 3e8 };
+
+type TF = typeof import('@tensorflow/tfjs-core');
+
+async function loadTf(): Promise<TF | null> {
+  try {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    // Silence the "install tfjs-node" banner.
+    const warn = console.warn, log = console.log;
+    console.warn = () => {};
+    console.log = () => {};
+    try {
+      await tf.setBackend('cpu');
+      tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)).dataSync());
+    } finally {
+      console.warn = warn;
+      console.log = log;
+    }
+    return tf;
+  } catch {
+    return null;
+  }
+}
+
+/** Times one tfjs call of the op (NHWC, same values reinterpreted) and returns GFLOP/s. */
+function tfjsGflops(tf: TF, op: Op): number {
+  const b = bind(op, 5);
+  const [p, q] = b.inputs as [Float32Array, Float32Array];
+  let fn: () => void;
+  if (op.kind === 'matmul') {
+    const a = tf.tensor2d(p, [op.m, op.k]), bb = tf.tensor2d(q, [op.k, op.n]);
+    fn = () => tf.tidy(() => void tf.matMul(a, bb).dataSync());
+  } else {
+    const g = op.g;
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [g.padH, g.padH], [g.padW, g.padW], [0, 0]];
+    const strides: [number, number] = [g.strideH, g.strideW];
+    const x = () => tf.tensor4d(p, [g.n, g.h, g.w, g.cIn]);
+    const w = (d: Float32Array) => tf.tensor4d(d, [g.kh, g.kw, g.cIn, g.cOut]);
+    const dy = (d: Float32Array) => tf.tensor4d(d, [g.n, g.outH, g.outW, g.cOut]);
+    if (op.kind === 'conv2d') {
+      const xt = x(), wt = w(q);
+      fn = () => tf.tidy(() => void tf.conv2d(xt, wt, strides, pad).dataSync());
+    } else if (op.kind === 'conv2dGradInput') {
+      const dyt = dy(p), wt = w(q);
+      fn = () => tf.tidy(() => void (tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt, filter: wt }, { strides, pad, dataFormat: 'NHWC', inputShape: [g.n, g.h, g.w, g.cIn] } as never) as import('@tensorflow/tfjs-core').Tensor).dataSync());
+    } else {
+      const xt = x(), dyt = dy(q);
+      fn = () => tf.tidy(() => void (tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { strides, pad, dataFormat: 'NHWC', filterShape: [g.kh, g.kw, g.cIn, g.cOut] } as never) as import('@tensorflow/tfjs-core').Tensor).dataSync());
+    }
+  }
+  const ms = timeIt(fn, 1, 0, false);
+  return flopsOf(op) / ms / 1e6;
+}
+
+function gpujsGflops(be: GpujsBackend, op: Op): number {
+  const b = bind(op, 7);
+  if (!b.run(be.kernels)) return NaN; // compiles (warm-up)
+  const ms = timeIt(() => b.run(be.kernels), 1, 0, false);
+  return flopsOf(op) / ms / 1e6;
+}
+
+// ---------------- report ----------------
+interface Row {
+  case: string;
+  shape: string;
+  gflop: number;
+  ms: number;
+  gflops: number;
+  /** GFLOP per CPU-second summed over all threads (robust to other load on a shared machine). */
+  cpuGflops: number;
+  path: string;
+  wasm1tGflops?: number;
+  gpujsGflops?: number;
+  gpujsCase?: string;
+  tfjsGflops?: number;
+  tfjsCase?: string;
+  /** Estimated tfjs time / our time. */
+  vsTfjs?: number;
+  rssMB: number;
+  peakRssMB: number;
+}
+
+const f1 = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+
+function printTable(rows: Row[]): void {
+  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'x tfjs', 'RSS MB', 'peak RSS MB'];
+  const cells = rows.map((r) => [
+    r.case, r.shape, f1(r.gflop, 3), f1(r.ms, 1), f1(r.gflops, 1), f1(r.cpuGflops, 1), r.path, f1(r.wasm1tGflops), f1(r.gpujsGflops, 2),
+    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', r.vsTfjs === undefined ? '-' : `${Math.round(r.vsTfjs)}x`, f1(r.rssMB, 0), f1(r.peakRssMB, 0),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const c of cells) console.log(line(c));
+}
+
+async function run(args: string[]): Promise<void> {
+  const o = parse(args);
+  const log = (s: string) => (o.json ? process.stderr.write(s + '\n') : console.log(s));
+  const wasm = new WasmBackend({ name: 'wasm', runnerFactory: wasmPoolFactory() });
+  await wasm.init();
+  const wasm1 = o.single ? new WasmBackend({ name: 'wasm-1t' }) : null;
+  const gpujs = o.gpujs ? new GpujsBackend({ mode: 'webasm' }) : null;
+  const tf = o.tfjs ? await loadTf() : null;
+  log(`# kernels bench, node ${process.version}, ${(await import('node:os')).cpus()[0]?.model ?? '?'} x${(await import('node:os')).availableParallelism()}`);
+  log(`# ${wasm.describe()}`);
+  if (gpujs) log('# gpu.js: mode webasm (synchronous calls are single-threaded in gpu.js)');
+  if (o.tfjs && !tf) log('# tfjs: not available');
+
+  const rows: Row[] = [];
+  const tfjsCache = new Map<string, { gflops: number; label: string }>();
+  const want = (name: string) => !o.filter || name.includes(o.filter);
+
+  const peers = (op: Op, row: Row) => {
+    if (tf) {
+      const key = `${op.kind}:${shapeOf(op)}`;
+      let r = tfjsCache.get(key);
+      if (!r) {
+        const s = scaleOp(op, TFJS_TARGET[op.kind]);
+        r = { gflops: tfjsGflops(tf, s), label: scaledLabel(op, s) };
+        tfjsCache.set(key, r);
+      }
+      row.tfjsGflops = r.gflops;
+      row.tfjsCase = r.label;
+      row.vsTfjs = row.gflops / r.gflops;
+    }
+    if (gpujs) {
+      const s = scaleOp(op, GPUJS_TARGET[op.kind]);
+      row.gpujsGflops = gpujsGflops(gpujs, s);
+      row.gpujsCase = scaledLabel(op, s);
+      gpujs.dispose();
+    }
+  };
+
+  const finish = (row: Row) => {
+    const mem = process.memoryUsage();
+    row.rssMB = mem.rss / 2 ** 20;
+    row.peakRssMB = process.resourceUsage().maxRSS / 1024;
+    // Which path is faster for this kernel: the benchmark's decision.
+    if (row.gpujsGflops !== undefined && row.gpujsGflops > row.gflops) row.path += ' (gpu.js faster!)';
+    rows.push(row);
+    log(`  ${row.case}: ${f1(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${row.vsTfjs ? `, ${Math.round(row.vsTfjs)}x tfjs` : ''}`);
+  };
+
+  const single = (name: string, op: Op) => {
+    if (!want(name)) return;
+    const b = bind(op);
+    if (!b.run(wasm.kernels)) throw new Error(`wasm declined ${name}`);
+    const { ms, cpuMs } = timeItCpu(() => b.run(wasm.kernels), o.minReps, o.budgetMs);
+    const fl = flopsOf(op);
+    const row: Row = { case: name, shape: shapeOf(op), gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: 'wasm-simd', rssMB: 0, peakRssMB: 0 };
+    if (wasm1) row.wasm1tGflops = fl / timeIt(() => b.run(wasm1.kernels), Math.min(3, o.minReps), o.budgetMs / 2) / 1e6;
+    peers(op, row);
+    finish(row);
+  };
+
+  const network = (name: string, ops: Op[]) => {
+    if (!want(name)) return;
+    const bound = ops.map((op, i) => bind(op, 11 + i));
+    const runAll = () => { for (const b of bound) if (!b.run(wasm.kernels)) throw new Error('declined'); };
+    const { ms, cpuMs } = timeItCpu(runAll, Math.max(3, Math.min(o.minReps, 5)), o.budgetMs);
+    const fl = ops.reduce((s, op) => s + flopsOf(op), 0);
+    const row: Row = { case: name, shape: `${ops.length} conv calls`, gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: 'wasm-simd', rssMB: 0, peakRssMB: 0 };
+    if (wasm1) {
+      const run1 = () => { for (const b of bound) b.run(wasm1.kernels); };
+      row.wasm1tGflops = fl / timeIt(run1, 1, 0) / 1e6;
+    }
+    if (tf) {
+      // Sum of per-op tfjs estimates (each op timed once on its scaled copy, cached by shape).
+      let tfMs = 0;
+      for (const op of ops) {
+        const key = `${op.kind}:${shapeOf(op)}`;
+        let r = tfjsCache.get(key);
+        if (!r) {
+          const s = scaleOp(op, TFJS_TARGET[op.kind]);
+          r = { gflops: tfjsGflops(tf, s), label: scaledLabel(op, s) };
+          tfjsCache.set(key, r);
+        }
+        tfMs += flopsOf(op) / r.gflops / 1e6;
+      }
+      row.tfjsGflops = fl / tfMs / 1e6;
+      row.tfjsCase = 'sum of per-op';
+      row.vsTfjs = tfMs / ms;
+    }
+    finish(row);
+  };
+
+  for (const n of [256, 512, 1024]) single(`matmul ${n}^3`, { kind: 'matmul', m: n, k: n, n });
+  patchganLayers(64).forEach((g, i) => {
+    single(`patchgan64 L${i + 1} fwd`, { kind: 'conv2d', g });
+    single(`patchgan64 L${i + 1} grad-in`, { kind: 'conv2dGradInput', g });
+    single(`patchgan64 L${i + 1} grad-w`, { kind: 'conv2dGradWeight', g });
+  });
+  network('PatchGAN-64 fwd+bwd', patchganOps(64));
+  network('PatchGAN-32 fwd+bwd', patchganOps(32));
+  network('U-Net d4 b16 256^2 fwd+bwd', unetOps(16, 256, 4));
+
+  wasm.dispose();
+  gpujs?.dispose();
+  if (o.json) console.log(JSON.stringify({ backend: wasm.describe(), rows }, null, 2));
+  else {
+    console.log('');
+    printTable(rows);
+    console.log('\nNotes: ms = median wall time; GFLOP/CPU-s = FLOPs / CPU time of all threads (what each busy core delivers;\nwall GFLOP/s approaches lanes x that on an idle machine); peers timed once, on the "peer case" (scaled-down copy) when not "full", throughput extrapolated linearly in FLOPs.');
+  }
+}
+
+registerSuite({ name: 'kernels', description: 'matmul / conv2d kernels: wasm SIMD vs gpu.js vs TensorFlow.js cpu', run });
