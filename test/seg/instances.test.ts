@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { fillHoles, instancesFromClassMap, otsuInstances } from '../../src/seg/instances.js';
+import { evaluate } from '../../src/seg/metrics.js';
+import { Rng } from '../../src/autodiff/rng.js';
+import { drawDisk, grid } from './helpers.js';
+
+describe('instancesFromClassMap', () => {
+  it('grows class-1 seeds over contour pixels; a contour pixel takes the nearest seed', () => {
+    // Two particles separated by a contour column; a contour rim on the right.
+    const c = grid(['111211122', '111211122', '111211122']);
+    const r = instancesFromClassMap(c.data, c.width, c.height, { minArea: 1 });
+    expect(r.count).toBe(2);
+    // Column 3 is equidistant (1 step) from both seeds: the left seed's wave gets there first.
+    expect(Array.from(r.labels.subarray(0, 9))).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 2]);
+  });
+
+  it('drops small seeds, whose pixels then join a connected kept seed or stay background', () => {
+    // Seed A: 6 px; seed B: 1 px joined to A through a contour pixel; seed C: 2 px alone.
+    const c = grid(['11121.11', '111....0']);
+    const r = instancesFromClassMap(c.data, c.width, c.height, { minArea: 3 });
+    expect(r.count).toBe(1);
+    expect(Array.from(r.labels)).toEqual([1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0]);
+    expect(() => instancesFromClassMap(Int32Array.from([3]), 1, 1)).toThrow();
+  });
+});
+
+describe('fillHoles', () => {
+  it('fills enclosed holes below maxArea, never regions touching the border', () => {
+    const m = grid(['#####.', '#..#..', '#####.', '#.#...', '###...']);
+    const f = fillHoles(m.data, m.width, m.height, 2);
+    // The 2-px hole is not < 2: kept; the 1-px hole is filled; the border region stays.
+    expect(Array.from(f.subarray(6, 12))).toEqual([1, 0, 0, 1, 0, 0]);
+    expect(f[3 * 6 + 1]).toBe(1);
+    expect(Array.from(fillHoles(m.data, m.width, m.height).subarray(6, 12))).toEqual([1, 1, 1, 1, 0, 0]);
+  });
+});
+
+describe('otsuInstances', () => {
+  it('segments bright disks on a noisy dark background, splitting a touching pair', () => {
+    const w = 96;
+    const h = 64;
+    const gt = new Int32Array(w * h);
+    drawDisk(gt, w, h, 20, 30, 12, 1);
+    drawDisk(gt, w, h, 42, 30, 10.5, 2);
+    drawDisk(gt, w, h, 75, 20, 9, 3);
+    // One-pixel background line where the first two touch, as in the real masks.
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        if (gt[i] === 2 && x > 0 && gt[i - 1] === 1) gt[i] = 0;
+      }
+    }
+    const rng = new Rng(3);
+    const img = Float32Array.from(gt, (v) => Math.min(1, Math.max(0, (v ? 0.65 : 0.2) + 0.08 * rng.normal())));
+    const r = otsuInstances(img, w, h, { minArea: 20 });
+    expect(r.threshold).toBeGreaterThan(0.3);
+    expect(r.threshold).toBeLessThan(0.55);
+    expect(r.count).toBe(3);
+    const e = evaluate(r.labels, gt, w, h);
+    expect(e.tp).toBe(3);
+    expect(e.dsc).toBeGreaterThan(0.95);
+    expect(e.sq).toBeGreaterThan(0.85);
+  });
+});
