@@ -381,6 +381,21 @@ export function decodeTiff(bytes: Uint8Array, name: string): GreyImage {
 
     const xEnd = Math.min(blockW, width - bx);
     const yEnd = Math.min(rows, height - by);
+    if (bits === 8 && !isFloat && photometric !== 2) {
+      // Fast path for the common 8-bit grey / palette case (e.g. SEM micrographs and masks).
+      for (let y = 0; y < yEnd; y++) {
+        const o = (by + y) * width + bx;
+        const row = y * rowBytes;
+        for (let x = 0; x < xEnd; x++) {
+          const v = data[row + x * samplesInBlock]!;
+          if (palette) {
+            out[o + x] = palette[v]!;
+            paletteUsed![v] = 1;
+          } else out[o + x] = v / 255;
+        }
+      }
+      continue;
+    }
     for (let y = 0; y < yEnd; y++) {
       const o = (by + y) * width + bx;
       for (let x = 0; x < xEnd; x++) {
