@@ -30,13 +30,14 @@ export const FIXED_LITLEN_LENGTHS: Uint8Array = (() => {
 })();
 export { LENGTH_BASE, LENGTH_EXTRA, DIST_BASE, DIST_EXTRA };
 
-class Fail extends Error {}
 /**
  * The most bytes DEFLATE data can expand to, per input byte (a 258-byte match in under 2 bits),
  * used to refuse headers that promise more pixels than the data can hold, before allocating.
  */
 export const DEFLATE_MAX_RATIO = 1032;
 
+/** A malformed stream: turned into InputError at the API boundary. */
+class Fail extends Error {}
 /** Raised when the output limit is reached and the caller asked to stop there, not to fail. */
 class Full extends Error {}
 
