@@ -93,6 +93,7 @@ export function gaussianBlur(image: ArrayLike<number>, width: number, height: nu
   let s = 0;
   for (let i = -r; i <= r; i++) s += kernel[i + r] = Math.exp((-i * i) / (2 * sigma * sigma));
   for (let i = 0; i < kernel.length; i++) kernel[i] /= s;
+  // Each row / column is copied into `line` with r reflected samples on both sides.
   const reflect = (i: number, n: number): number => {
     if (n === 1) return 0;
     const period = 2 * (n - 1);
@@ -100,25 +101,19 @@ export function gaussianBlur(image: ArrayLike<number>, width: number, height: nu
     if (j >= n) j = period - j;
     return j;
   };
-  const line = new Float64Array(Math.max(width, height));
-  // Rows.
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) line[x] = out[row + x];
-    for (let x = 0; x < width; x++) {
-      let acc = 0;
-      for (let k = -r; k <= r; k++) acc += kernel[k + r] * line[reflect(x + k, width)];
-      out[row + x] = acc;
+  const line = new Float64Array(Math.max(width, height) + 2 * r);
+  const pass = (n: number, count: number, stride: number, step: number): void => {
+    for (let c = 0; c < count; c++) {
+      const base = c * stride;
+      for (let i = -r; i < n + r; i++) line[i + r] = out[base + reflect(i, n) * step];
+      for (let i = 0; i < n; i++) {
+        let acc = 0;
+        for (let k = 0; k <= 2 * r; k++) acc += kernel[k] * line[i + k];
+        out[base + i * step] = acc;
+      }
     }
-  }
-  // Columns.
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) line[y] = out[y * width + x];
-    for (let y = 0; y < height; y++) {
-      let acc = 0;
-      for (let k = -r; k <= r; k++) acc += kernel[k + r] * line[reflect(y + k, height)];
-      out[y * width + x] = acc;
-    }
-  }
+  };
+  pass(width, height, width, 1); // rows
+  pass(height, width, 1, width); // columns
   return out;
 }

@@ -8,17 +8,9 @@ import { checkShape, connectedComponents, relabelSequential, type Connectivity, 
 import { distanceTransform, type DistanceOptions } from './distance.js';
 import { gaussianBlur } from './otsu.js';
 
-/** Neighbour offsets (dx, dy): the 4 edge neighbours first, then the 4 corners. */
-const NEIGHBOURS: readonly (readonly [number, number])[] = [
-  [1, 0],
-  [-1, 0],
-  [0, 1],
-  [0, -1],
-  [1, 1],
-  [-1, 1],
-  [1, -1],
-  [-1, -1],
-];
+/** Neighbour offsets: the 4 edge neighbours first, then the 4 corners (take the first 4 or 8). */
+const DX = Int8Array.from([1, -1, 0, 0, 1, -1, 1, -1]);
+const DY = Int8Array.from([0, 0, 1, -1, 1, 1, -1, -1]);
 
 /**
  * Min-heap of (priority, insertion number) -> pixel and label. Equal priorities pop in insertion
@@ -148,7 +140,7 @@ export function markerWatershed(
       heap.push(cost[i], i, m);
     }
   }
-  const nb = connectivity === 4 ? NEIGHBOURS.slice(0, 4) : NEIGHBOURS;
+  const nn = connectivity;
   while (heap.size > 0) {
     const i = heap.pop();
     const label = heap.poppedLabel;
@@ -157,9 +149,9 @@ export function markerWatershed(
     if (out[i] === 0) {
       if (lines) {
         let clash = false;
-        for (const [dx, dy] of nb) {
-          const nx = x + dx;
-          const ny = y + dy;
+        for (let k = 0; k < nn; k++) {
+          const nx = x + DX[k];
+          const ny = y + DY[k];
           if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
           const l = out[ny * width + nx];
           if (l > 0 && l !== label) {
@@ -174,9 +166,9 @@ export function markerWatershed(
       }
       out[i] = label;
     }
-    for (const [dx, dy] of nb) {
-      const nx = x + dx;
-      const ny = y + dy;
+    for (let k = 0; k < nn; k++) {
+      const nx = x + DX[k];
+      const ny = y + DY[k];
       if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
       const j = ny * width + nx;
       if (queued[j] || (mask && !mask[j])) continue;
@@ -217,7 +209,6 @@ export function findMaxima(values: ArrayLike<number>, width: number, height: num
   checkShape(values.length, width, height, 'values');
   const { mask, h = 0, minDistance = 0, connectivity = 8 } = options;
   if (mask) checkShape(mask.length, width, height, 'mask');
-  const nb = connectivity === 4 ? NEIGHBOURS.slice(0, 4) : NEIGHBOURS;
   if (!(h >= 0) || !(minDistance >= 0)) {
     throw new UserError(`findMaxima: h and minDistance must be >= 0 (got ${h}, ${minDistance})`);
   }
@@ -249,9 +240,9 @@ export function findMaxima(values: ArrayLike<number>, width: number, height: num
     const level = values[p];
     const x = p % width;
     const y = (p - x) / width;
-    for (const [dx, dy] of nb) {
-      const nx = x + dx;
-      const ny = y + dy;
+    for (let k = 0; k < connectivity; k++) {
+      const nx = x + DX[k];
+      const ny = y + DY[k];
       if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
       const q = ny * width + nx;
       if (parent[q] < 0) continue;
