@@ -5,7 +5,10 @@
  * this process.
  *
  *   node dist/bench.js kernels [--json] [--filter SUBSTR] [--no-tfjs] [--no-gpujs] [--single]
- *                              [--min-reps N] [--budget-ms MS]
+ *                              [--relaxed-simd] [--breakdown] [--min-reps N] [--budget-ms MS]
+ *
+ * --relaxed-simd (or DIFFRENDERGAN_RELAXED_SIMD=1) turns on V8's relaxed-SIMD flag first, so the
+ * micro-kernel uses f32x4.relaxed_madd (FMA); without it, separate mul + add.
  *
  * Timings are medians. TensorFlow.js (and gpu.js) are far slower, so for big cases they are
  * timed once on a scaled-down copy (fewer output/input channels, then smaller images) and their
@@ -16,6 +19,7 @@ import { convOutSize, type Conv2dGeom, type Kernels, type MatmulArgs } from '../
 import { WasmBackend } from '../src/autodiff/backends/wasm/backend.js';
 import { GpujsBackend } from '../src/autodiff/backends/gpujs.js';
 import { wasmPoolFactory } from '../src/node/wasm-pool.js';
+import { enableRelaxedSimd, relaxedSimdRequested } from '../src/node/relaxed-simd.js';
 
 type ConvKernel = 'conv2d' | 'conv2dGradInput' | 'conv2dGradWeight';
 type Op = { kind: 'matmul'; m: number; k: number; n: number } | { kind: ConvKernel; g: Conv2dGeom };
@@ -26,12 +30,14 @@ interface Opts {
   tfjs: boolean;
   gpujs: boolean;
   single: boolean;
+  relaxed: boolean;
+  breakdown: boolean;
   minReps: number;
   budgetMs: number;
 }
 
 function parse(args: string[]): Opts {
-  const o: Opts = { json: false, filter: null, tfjs: true, gpujs: true, single: false, minReps: 5, budgetMs: 3000 };
+  const o: Opts = { json: false, filter: null, tfjs: true, gpujs: true, single: false, relaxed: false, breakdown: false, minReps: 5, budgetMs: 3000 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--json') o.json = true;
@@ -39,6 +45,8 @@ function parse(args: string[]): Opts {
     else if (a === '--no-tfjs') o.tfjs = false;
     else if (a === '--no-gpujs') o.gpujs = false;
     else if (a === '--single') o.single = true;
+    else if (a === '--relaxed-simd') o.relaxed = true;
+    else if (a === '--breakdown') o.breakdown = true;
     else if (a === '--min-reps') o.minReps = Number(args[++i]);
     else if (a === '--budget-ms') o.budgetMs = Number(args[++i]);
     else throw new Error(`kernels bench: unknown flag ${a}`);
@@ -307,6 +315,7 @@ function printTable(rows: Row[]): void {
 async function run(args: string[]): Promise<void> {
   const o = parse(args);
   const log = (s: string) => (o.json ? process.stderr.write(s + '\n') : console.log(s));
+  if (o.relaxed || relaxedSimdRequested()) enableRelaxedSimd();
   const wasm = new WasmBackend({ name: 'wasm', runnerFactory: wasmPoolFactory() });
   await wasm.init();
   const wasm1 = o.single ? new WasmBackend({ name: 'wasm-1t' }) : null;
@@ -370,6 +379,21 @@ async function run(args: string[]): Promise<void> {
     const runAll = () => { for (const b of bound) if (!b.run(wasm.kernels)) throw new Error('declined'); };
     const { ms, cpuMs } = timeItCpu(runAll, Math.max(3, Math.min(o.minReps, 5)), o.budgetMs);
     const fl = ops.reduce((s, op) => s + flopsOf(op), 0);
+    if (o.breakdown) {
+      // Per-call CPU time (best of 3), largest first.
+      const per = bound.map((b) => {
+        let best = Infinity;
+        for (let r = 0; r < 3; r++) {
+          const c0 = process.cpuUsage();
+          b.run(wasm.kernels);
+          const c = process.cpuUsage(c0);
+          best = Math.min(best, (c.user + c.system) / 1000);
+        }
+        return { what: `${b.op.kind} ${shapeOf(b.op)}`, cpuMs: best, gf: flopsOf(b.op) / best / 1e6 };
+      });
+      per.sort((a, b) => b.cpuMs - a.cpuMs);
+      for (const p of per.slice(0, 12)) log(`    ${p.cpuMs.toFixed(1).padStart(7)} CPU-ms ${p.gf.toFixed(1).padStart(5)} GFLOP/CPU-s  ${p.what}`);
+    }
     const row: Row = { case: name, shape: `${ops.length} conv calls`, gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: 'wasm-simd', rssMB: 0, peakRssMB: 0 };
     if (wasm1) {
       const run1 = () => { for (const b of bound) b.run(wasm1.kernels); };

@@ -5,8 +5,19 @@
  */
 import { WasmBackend, type WasmBackendOptions } from '../autodiff/backends/wasm/backend.js';
 import { wasmPoolFactory, type WasmPoolOptions } from './wasm-pool.js';
+import { enableRelaxedSimd, relaxedSimdRequested } from './relaxed-simd.js';
 
-export function createNodeWasmBackend(opts: WasmBackendOptions & { pool?: WasmPoolOptions } = {}): WasmBackend {
-  const { pool, ...rest } = opts;
+export interface NodeWasmOptions extends WasmBackendOptions {
+  pool?: WasmPoolOptions;
+  /**
+   * Turn on V8's relaxed-SIMD flag (FMA micro-kernel) if this Node needs it; default: only when
+   * DIFFRENDERGAN_RELAXED_SIMD=1. Without it the kernel uses separate mul + add.
+   */
+  relaxedSimd?: boolean;
+}
+
+export function createNodeWasmBackend(opts: NodeWasmOptions = {}): WasmBackend {
+  const { pool, relaxedSimd, ...rest } = opts;
+  if (relaxedSimd ?? relaxedSimdRequested()) enableRelaxedSimd();
   return new WasmBackend({ runnerFactory: wasmPoolFactory(pool), ...rest });
 }

@@ -43,8 +43,9 @@ function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array,
 const single = new WasmBackend({ name: 'wasm-1' });
 const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, pool: { threads: 3 } });
 const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, unroll: 2 } });
+const explicit = new WasmBackend({ name: 'wasm-explicit-im2col', im2col: 'explicit', gemm: { kc: 6, mc: 8, nc: 16 } });
 const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });
-const backends = [single, threaded, tiny, tinyWide];
+const backends = [single, threaded, tiny, tinyWide, explicit];
 afterAll(() => backends.forEach((b) => b.dispose()));
 
 const matmulCase = fc.record({

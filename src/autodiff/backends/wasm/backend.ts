@@ -57,6 +57,11 @@ export interface WasmBackendOptions {
   parallelMinFlops?: number;
   /** Memory ceiling in 64 KiB pages (default 32768 = 2 GiB). Calls that need more are declined. */
   maxPages?: number;
+  /**
+   * 'implicit' (default): conv forward / weight grad pack GEMM panels straight from the image;
+   * 'explicit': materialise the im2col matrix first (more memory traffic; kept for comparison).
+   */
+  im2col?: 'implicit' | 'explicit';
 }
 
 const PAGE = 65536;
@@ -75,6 +80,9 @@ interface GemmJob {
   b: number; rsB: number; csB: number;
   c: number; ldc: number; beta: 0 | 1;
   batch: number; strideA: number; strideB: number; strideC: number;
+  /** 0: B is the strided matrix b; 1 / 2: B = im2col / im2col^T of the conv block at `conv`. */
+  bMode?: 0 | 1 | 2;
+  conv?: number;
 }
 
 function isF32(...xs: Data[]): boolean {
@@ -92,6 +100,7 @@ export class WasmBackend implements Backend {
   private readonly opts: WasmBackendOptions;
   private readonly maxPages: number;
   private readonly parallelMinFlops: number;
+  private readonly implicit: boolean;
 
   constructor(opts: WasmBackendOptions = {}) {
     this.opts = opts;
@@ -100,6 +109,7 @@ export class WasmBackend implements Backend {
     this.cfg = { ...defaultGemmConfig, ...opts.gemm, fma };
     this.maxPages = opts.maxPages ?? 32768;
     this.parallelMinFlops = opts.parallelMinFlops ?? 4e6;
+    this.implicit = (opts.im2col ?? 'implicit') === 'implicit';
     this.kernels = {
       matmul: (args) => this.matmul(args),
       conv2d: (x, w, out, g) => this.conv2d(x, w, out, g),
@@ -126,7 +136,8 @@ export class WasmBackend implements Backend {
   describe(): string {
     const c = this.cfg;
     const lanes = this.runner ? this.runner.label : '1 lane (calling thread)';
-    return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; conv via im2col/col2im; ${lanes}`;
+    const conv = this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM';
+    return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}; ${lanes}`;
   }
 
   /** The runner in use (for tests). */
@@ -278,6 +289,10 @@ export class WasmBackend implements Backend {
       i32[o + GP.strideA] = 4 * job.strideA;
       i32[o + GP.strideB] = 4 * job.strideB;
       i32[o + GP.strideC] = 4 * job.strideC;
+      i32[o + GP.bMode] = job.bMode ?? 0;
+      i32[o + GP.conv] = job.conv ?? 0;
+      i32[o + GP.n0] = s.n0;
+      if (job.bMode) i32[o + GP.b] = 0;
       params.push(p);
     });
     this.run('gemm', params);
@@ -332,6 +347,17 @@ export class WasmBackend implements Backend {
     return p;
   }
 
+  /** Writes a conv parameter block (for implicit im2col packing) at `at`. */
+  private convBlock(at: number, g: Conv2dGeom, x: number): void {
+    const i32 = this.i32();
+    const o = at >> 2;
+    const vals: [number, number][] = [
+      [CP.x, x], [CP.h, g.h], [CP.w, g.w], [CP.kh, g.kh], [CP.kw, g.kw], [CP.sh, g.strideH], [CP.sw, g.strideW],
+      [CP.ph, g.padH], [CP.pw, g.padW], [CP.dh, g.dilH], [CP.dw, g.dilW], [CP.outH, g.outH], [CP.outW, g.outW],
+    ];
+    for (const [k, v] of vals) i32[o + k] = v;
+  }
+
   /** Splits rows [0, rows) over lanes when the work is large enough and runs fn on each range. */
   private runRows(fn: 'im2col' | 'col2im', rows: number, work: number, g: Conv2dGeom, x: number, col: number): void {
     const lanes = work >= 1 << 16 ? Math.min(this.lanes, rows) : 1;
@@ -358,14 +384,19 @@ export class WasmBackend implements Backend {
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.alloc(g.n * g.cIn * hw), pw = this.alloc(g.cOut * kc), po = this.alloc(g.n * g.cOut * nsp);
       const direct = WasmBackend.pointwise(g);
-      const pcol = direct ? 0 : this.alloc(kc * nsp);
+      const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
+      const pconv = this.alloc(PARAM_SLOTS);
       this.put(px, x);
       this.put(pw, w);
       for (let img = 0; img < g.n; img++) {
         for (let gr = 0; gr < g.groups; gr++) {
           const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
           let bsrc = xg;
-          if (!direct) {
+          let bMode: 0 | 1 = 0;
+          if (!direct && this.implicit) {
+            this.convBlock(pconv, g, xg);
+            bMode = 1;
+          } else if (!direct) {
             this.runRows('im2col', kc, kc * nsp, g, xg, pcol);
             bsrc = pcol;
           }
@@ -374,7 +405,7 @@ export class WasmBackend implements Backend {
             a: pw + 4 * gr * cOutG * kc, rsA: kc, csA: 1,
             b: bsrc, rsB: nsp, csB: 1,
             c: po + 4 * (img * g.cOut + gr * cOutG) * nsp, ldc: nsp, beta: 0,
-            strideA: 0, strideB: 0, strideC: 0,
+            strideA: 0, strideB: 0, strideC: 0, bMode, conv: pconv,
           });
         }
       }
@@ -414,14 +445,19 @@ export class WasmBackend implements Backend {
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.alloc(g.n * g.cIn * hw), pdy = this.alloc(g.n * g.cOut * nsp), pdw = this.alloc(g.cOut * kc);
       const direct = WasmBackend.pointwise(g);
-      const pcol = direct ? 0 : this.alloc(kc * nsp);
+      const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
+      const pconv = this.alloc(PARAM_SLOTS);
       this.put(px, x);
       this.put(pdy, dy);
       for (let img = 0; img < g.n; img++) {
         for (let gr = 0; gr < g.groups; gr++) {
           const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
           let src = xg;
-          if (!direct) {
+          let bMode: 0 | 2 = 0;
+          if (!direct && this.implicit) {
+            this.convBlock(pconv, g, xg);
+            bMode = 2;
+          } else if (!direct) {
             this.runRows('im2col', kc, kc * nsp, g, xg, pcol);
             src = pcol;
           }
@@ -431,7 +467,7 @@ export class WasmBackend implements Backend {
             a: pdy + 4 * (img * g.cOut + gr * cOutG) * nsp, rsA: nsp, csA: 1,
             b: src, rsB: 1, csB: nsp,
             c: pdw + 4 * gr * cOutG * kc, ldc: kc, beta: img > 0 ? 1 : 0,
-            strideA: 0, strideB: 0, strideC: 0,
+            strideA: 0, strideB: 0, strideC: 0, bMode, conv: pconv,
           });
         }
       }

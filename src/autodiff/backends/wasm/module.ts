@@ -7,10 +7,10 @@
  * No Node imports: this file runs in browsers too.
  */
 import {
-  ModuleBuilder, I32, V128, type Bytes, type E, type Fn,
-  add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, eqz, minS, select,
+  ModuleBuilder, I32, V128, type Bytes, type E, type Fn, i32c,
+  add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, leS, eqz, minS, select,
   get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero,
-  f32x4add, f32x4mul, f32x4relaxedMadd, memfill, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
+  f32x4add, f32x4mul, f32x4relaxedMadd, memfill, memcopy, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
 } from './asm.js';
 
 export interface GemmConfig {
@@ -36,6 +36,12 @@ export const defaultGemmConfig: GemmConfig = { mr: 4, nr: 8, kc: 256, mc: 128, n
 export const GP = {
   m: 0, n: 1, k: 2, a: 3, rsA: 4, csA: 5, b: 6, rsB: 7, csB: 8, c: 9, ldc: 10, beta: 11,
   packA: 12, packB: 13, scratch: 14, batch: 15, strideA: 16, strideB: 17, strideC: 18,
+  /** 0: B is a strided matrix; 1: B = im2col(x) (implicit); 2: B = im2col(x)^T (implicit). */
+  bMode: 19,
+  /** For bMode 1/2: address of a conv parameter block (CP layout; x = image of this group). */
+  conv: 20,
+  /** For bMode 1/2: first column of this task. */
+  n0: 21,
 } as const;
 /** Layout of the i32 parameter block of `im2col` / `col2im`. */
 export const CP = {
@@ -43,6 +49,8 @@ export const CP = {
   col: 13, r0: 14, r1: 15,
 } as const;
 export const PARAM_SLOTS = 32;
+
+const geS0 = (a: E): Bytes => cat(a, i32c(0), [0x4e]);
 
 /** Loads i32 slot `i` of the parameter block at local `p` into a fresh local. */
 function loadParams(f: Fn, p: number, slots: Record<string, number>): Record<string, number> {
@@ -223,41 +231,195 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     );
   }
 
+  // ---------- implicit im2col packing (no column matrix in memory) ----------
+  // packBConv(cp, p0, kc, j0, nc, dst): B[p][j] = col[p0 + p][j0 + j], col = im2col(x) with
+  // rows (c, ky, kx) and columns (oy, ox); NR-column panels like packB.
+  const packBConv = mb.fn('packBConv', [I32, I32, I32, I32, I32, I32], [], false);
+  {
+    const [cp, p0, kc, j0, nc, dst] = [0, 1, 2, 3, 4, 5];
+    const f = packBConv;
+    const G = loadParams(f, cp, CP) as Record<keyof typeof CP, number>;
+    const L = () => f.local(I32);
+    const jp = L(), n = L(), jabs = L(), oy0 = L(), ox0 = L(), noWrap = L(), d = L(), c = L(), ky = L(), kx = L(), r = L();
+    const p = L(), iy = L(), ix0 = L(), xs = L(), jj = L(), oy = L(), ox = L(), ix = L(), iyy = L(), khw = L(), hw = L(), ok = L();
+    const copyVec: E[] = [];
+    for (let v = 0; v < NV; v++) copyVec.push(v128store(get(d), v128load(add(get(xs), shl(get(ix0), 2)), v * 16), v * 16));
+    const strided: E[] = [];
+    for (let q = 0; q < NR; q++) strided.push(f32store(get(d), f32load(add(get(xs), shl(add(get(ix0), mul(get(G.sw), q)), 2))), q * 4));
+    f.emit(
+      set(khw, mul(get(G.kh), get(G.kw))),
+      set(hw, mul(get(G.h), get(G.w))),
+      forRange(jp, 0, get(nc), NR,
+        set(n, minS(NR, sub(get(nc), get(jp)))),
+        set(jabs, add(get(j0), get(jp))),
+        set(oy0, divS(get(jabs), get(G.outW))),
+        set(ox0, sub(get(jabs), mul(get(oy0), get(G.outW)))),
+        set(noWrap, and(eq(get(n), NR), leS(add(get(ox0), NR), get(G.outW)))),
+        set(d, add(get(dst), shl(mul(get(jp), get(kc)), 2))),
+        set(c, divS(get(p0), get(khw))),
+        set(r, sub(get(p0), mul(get(c), get(khw)))),
+        set(ky, divS(get(r), get(G.kw))),
+        set(kx, sub(get(r), mul(get(ky), get(G.kw)))),
+        forRange(p, 0, get(kc), 1,
+          if_(get(noWrap),
+            [
+              // All NR columns lie in output row oy0.
+              set(iy, add(sub(mul(get(oy0), get(G.sh)), get(G.ph)), mul(get(ky), get(G.dh)))),
+              set(ix0, add(sub(mul(get(ox0), get(G.sw)), get(G.pw)), mul(get(kx), get(G.dw)))),
+              if_(ltU(get(iy), get(G.h)),
+                [
+                  set(xs, add(get(G.x), shl(add(mul(get(c), get(hw)), mul(get(iy), get(G.w))), 2))),
+                  if_(and(geS0(get(ix0)), ltS(add(get(ix0), mul(get(G.sw), NR - 1)), get(G.w))),
+                    [if_(eq(get(G.sw), 1), copyVec, strided)],
+                    [
+                      forRange(jj, 0, NR, 1,
+                        set(ix, add(get(ix0), mul(get(G.sw), get(jj)))),
+                        f32store(add(get(d), shl(get(jj), 2)),
+                          select(f32load(add(get(xs), shl(get(ix), 2))), f32c(0), ltU(get(ix), get(G.w)))),
+                      ),
+                    ],
+                  ),
+                ],
+                [memfill(get(d), 0, NR * 4)],
+              ),
+            ],
+            [
+              // Generic: columns may wrap to the next output row, or the panel is partial.
+              set(oy, get(oy0)),
+              set(ox, get(ox0)),
+              forRange(jj, 0, NR, 1,
+                set(iyy, add(sub(mul(get(oy), get(G.sh)), get(G.ph)), mul(get(ky), get(G.dh)))),
+                set(ix, add(sub(mul(get(ox), get(G.sw)), get(G.pw)), mul(get(kx), get(G.dw)))),
+                set(ok, and(and(ltU(get(iyy), get(G.h)), ltU(get(ix), get(G.w))), ltS(get(jj), get(n)))),
+                // Out-of-range taps load from x itself (never outside memory) and store 0.
+                f32store(add(get(d), shl(get(jj), 2)),
+                  select(
+                    f32load(select(add(get(G.x), shl(add(add(mul(get(c), get(hw)), mul(get(iyy), get(G.w))), get(ix)), 2)), get(G.x), get(ok))),
+                    f32c(0),
+                    get(ok),
+                  )),
+                set(ox, add(get(ox), 1)),
+                if_(eq(get(ox), get(G.outW)), [set(ox, 0), set(oy, add(get(oy), 1))]),
+              ),
+            ],
+          ),
+          set(d, add(get(d), NR * 4)),
+          set(kx, add(get(kx), 1)),
+          if_(eq(get(kx), get(G.kw)), [
+            set(kx, 0),
+            set(ky, add(get(ky), 1)),
+            if_(eq(get(ky), get(G.kh)), [set(ky, 0), set(c, add(get(c), 1))]),
+          ]),
+        ),
+      ),
+    );
+  }
+
+  // packBConvT(cp, p0, kc, j0, nc, dst): B[p][j] = col[j0 + j][p0 + p] (the transposed column
+  // matrix, for the weight gradient); scalar, one column (c, ky, kx) at a time.
+  const packBConvT = mb.fn('packBConvT', [I32, I32, I32, I32, I32, I32], [], false);
+  {
+    const [cp, p0, kc, j0, nc, dst] = [0, 1, 2, 3, 4, 5];
+    const f = packBConvT;
+    const G = loadParams(f, cp, CP) as Record<keyof typeof CP, number>;
+    const L = () => f.local(I32);
+    const jp = L(), n = L(), jj = L(), j = L(), c = L(), r = L(), ky = L(), kx = L(), d = L(), p = L();
+    const oy = L(), ox = L(), iy = L(), ix = L(), xs = L(), khw = L(), hw = L(), offY = L(), offX = L(), ok = L();
+    f.emit(
+      set(khw, mul(get(G.kh), get(G.kw))),
+      set(hw, mul(get(G.h), get(G.w))),
+      forRange(jp, 0, get(nc), NR,
+        set(n, minS(NR, sub(get(nc), get(jp)))),
+        forRange(jj, 0, NR, 1,
+          set(d, add(add(get(dst), shl(mul(get(jp), get(kc)), 2)), shl(get(jj), 2))),
+          if_(ltS(get(jj), get(n)),
+            [
+              set(j, add(add(get(j0), get(jp)), get(jj))),
+              set(c, divS(get(j), get(khw))),
+              set(r, sub(get(j), mul(get(c), get(khw)))),
+              set(ky, divS(get(r), get(G.kw))),
+              set(kx, sub(get(r), mul(get(ky), get(G.kw)))),
+              set(xs, add(get(G.x), shl(mul(get(c), get(hw)), 2))),
+              set(offY, sub(mul(get(ky), get(G.dh)), get(G.ph))),
+              set(offX, sub(mul(get(kx), get(G.dw)), get(G.pw))),
+              set(oy, divS(get(p0), get(G.outW))),
+              set(ox, sub(get(p0), mul(get(oy), get(G.outW)))),
+              set(iy, add(mul(get(oy), get(G.sh)), get(offY))),
+              set(ix, add(mul(get(ox), get(G.sw)), get(offX))),
+              forRange(p, 0, get(kc), 1,
+                set(ok, and(ltU(get(iy), get(G.h)), ltU(get(ix), get(G.w)))),
+                f32store(get(d), select(
+                  f32load(select(add(get(xs), shl(add(mul(get(iy), get(G.w)), get(ix)), 2)), get(xs), get(ok))),
+                  f32c(0),
+                  get(ok),
+                )),
+                set(d, add(get(d), NR * 4)),
+                set(ox, add(get(ox), 1)),
+                set(ix, add(get(ix), get(G.sw))),
+                if_(eq(get(ox), get(G.outW)), [
+                  set(ox, 0),
+                  set(ix, get(offX)),
+                  set(iy, add(get(iy), get(G.sh))),
+                ]),
+              ),
+            ],
+            [forRange(p, 0, get(kc), 1, f32store(get(d), f32c(0)), set(d, add(get(d), NR * 4)))],
+          ),
+        ),
+      ),
+    );
+  }
+
   // ---------- gemm(P): C (+)= op(A) op(B) for one task, batched ----------
   const gemm = mb.fn('gemm', [I32]);
   {
     const P = loadParams(gemm, 0, GP) as Record<keyof typeof GP, number>;
     const L = () => gemm.local(I32);
-    const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L();
+    const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L(), kcb = L();
+    // Depth blocks of equal size (k = 288 -> 144 + 144, not 256 + 32).
+    const nb = L();
+    gemm.emit(
+      set(nb, divS(add(get(P.k), KC - 1), KC)),
+      set(nb, select(get(nb), 1, gtS(get(nb), 0))),
+      set(kcb, divS(add(get(P.k), sub(get(nb), 1)), get(nb))),
+    );
+    const tile = call(mb.index(mk),
+      get(kc),
+      add(get(P.packA), shl(mul(get(ir), get(kc)), 2)),
+      add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
+      add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
+      shl(get(P.ldc), 2),
+      get(bet),
+      minS(MR, sub(get(mc), get(ir))),
+      minS(NR, sub(get(nc), get(jr))),
+      get(P.scratch),
+    );
     gemm.emit(
       forRange(bi, 0, get(P.batch), 1,
         forRange(jc, 0, get(P.n), NC,
           set(nc, minS(NC, sub(get(P.n), get(jc)))),
-          forRange(pc, 0, get(P.k), KC,
-            set(kc, minS(KC, sub(get(P.k), get(pc)))),
-            call(mb.index(packB),
-              add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), mul(get(jc), get(P.csB))), 2)),
-              get(P.rsB), get(P.csB), get(kc), get(nc), get(P.packB)),
+          forRange(pc, 0, get(P.k), get(kcb),
+            set(kc, minS(get(kcb), sub(get(P.k), get(pc)))),
+            if_(eqz(get(P.bMode)),
+              [call(mb.index(packB),
+                add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), mul(get(jc), get(P.csB))), 2)),
+                get(P.rsB), get(P.csB), get(kc), get(nc), get(P.packB))],
+              [if_(eq(get(P.bMode), 1),
+                [call(mb.index(packBConv), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
+                [call(mb.index(packBConvT), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
+              )],
+            ),
             set(bet, or(get(P.beta), gtS(get(pc), 0))),
             forRange(ic, 0, get(P.m), MC,
               set(mc, minS(MC, sub(get(P.m), get(ic)))),
               call(mb.index(packA),
                 add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
                 get(P.rsA), get(P.csA), get(mc), get(kc), get(P.packA)),
-              forRange(jr, 0, get(nc), NR,
-                forRange(ir, 0, get(mc), MR,
-                  call(mb.index(mk),
-                    get(kc),
-                    add(get(P.packA), shl(mul(get(ir), get(kc)), 2)),
-                    add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
-                    add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
-                    shl(get(P.ldc), 2),
-                    get(bet),
-                    minS(MR, sub(get(mc), get(ir))),
-                    minS(NR, sub(get(nc), get(jr))),
-                    get(P.scratch),
-                  ),
-                ),
+              // Large depth: keep one B micro-panel in L1 and stream A panels (jr outer). Small
+              // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer).
+              if_(gtS(get(kc), 64),
+                [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tile))],
+                [forRange(ir, 0, get(mc), MR, forRange(jr, 0, get(nc), NR, tile))],
               ),
             ),
           ),
@@ -275,6 +437,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const P = loadParams(im2col, 0, CP) as Record<keyof typeof CP, number>;
     const L = () => im2col.local(I32);
     const r = L(), kx = L(), ky = L(), c = L(), xs = L(), d = L(), oy = L(), ox = L(), iy = L(), ix = L(), row = L(), t = L();
+    const oxa = L(), oxb = L();
     im2col.emit(
       set(d, add(get(P.col), shl(mul(get(P.r0), mul(get(P.outH), get(P.outW))), 2))),
       forRange(r, get(P.r0), get(P.r1), 1,
@@ -289,10 +452,28 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
             [
               set(row, add(get(xs), shl(mul(get(iy), get(P.w)), 2))),
               set(ix, sub(mul(get(kx), get(P.dw)), get(P.pw))),
-              forRange(ox, 0, get(P.outW), 1,
-                f32store(get(d), select(f32load(add(get(row), shl(get(ix), 2))), f32c(0), ltU(get(ix), get(P.w)))),
-                set(ix, add(get(ix), get(P.sw))),
-                set(d, add(get(d), 4)),
+              if_(eq(get(P.sw), 1),
+                [
+                  // Stride 1: zeros | contiguous copy | zeros.
+                  set(oxa, select(sub(0, get(ix)), 0, gtS(sub(0, get(ix)), 0))),
+                  set(oxb, minS(get(P.outW), sub(get(P.w), get(ix)))),
+                  if_(leS(get(oxb), get(oxa)),
+                    [memfill(get(d), 0, shl(get(P.outW), 2))],
+                    [
+                      memfill(get(d), 0, shl(get(oxa), 2)),
+                      memcopy(add(get(d), shl(get(oxa), 2)), add(get(row), shl(add(get(ix), get(oxa)), 2)), shl(sub(get(oxb), get(oxa)), 2)),
+                      memfill(add(get(d), shl(get(oxb), 2)), 0, shl(sub(get(P.outW), get(oxb)), 2)),
+                    ],
+                  ),
+                  set(d, add(get(d), shl(get(P.outW), 2))),
+                ],
+                [
+                  forRange(ox, 0, get(P.outW), 1,
+                    f32store(get(d), select(f32load(add(get(row), shl(get(ix), 2))), f32c(0), ltU(get(ix), get(P.w)))),
+                    set(ix, add(get(ix), get(P.sw))),
+                    set(d, add(get(d), 4)),
+                  ),
+                ],
               ),
             ],
             [memfill(get(d), 0, shl(get(P.outW), 2)), set(d, add(get(d), shl(get(P.outW), 2)))],
