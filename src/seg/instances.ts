@@ -115,7 +115,7 @@ export interface OtsuInstancesOptions {
   minArea?: number;
 }
 
-/** The parameters `otsuInstances` used, with its Otsu threshold, for reporting. */
+/** The instances `otsuInstances` found, with the Otsu threshold it chose (for reporting). */
 export interface OtsuInstancesResult extends Labelled {
   threshold: number;
 }

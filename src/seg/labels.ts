@@ -30,13 +30,15 @@ export function checkShape(length: number, width: number, height: number, what =
   }
 }
 
-function checkConnectivity(connectivity: number): void {
+/** Throws a UserError unless connectivity is 4 or 8. */
+export function checkConnectivity(connectivity: number): void {
   if (connectivity !== 4 && connectivity !== 8) {
     throw new UserError(`connectivity must be 4 or 8 (got ${connectivity})`);
   }
 }
 
-function find(parent: Int32Array, i: number): number {
+/** Root of i in a union-find forest (parent[root] = root), compressing the path on the way. */
+export function findRoot(parent: Int32Array, i: number): number {
   let root = i;
   while (parent[root] !== root) root = parent[root];
   while (parent[i] !== root) {
@@ -48,8 +50,8 @@ function find(parent: Int32Array, i: number): number {
 }
 
 function union(parent: Int32Array, a: number, b: number): number {
-  const ra = find(parent, a);
-  const rb = find(parent, b);
+  const ra = findRoot(parent, a);
+  const rb = findRoot(parent, b);
   if (ra === rb) return ra;
   // The smaller provisional label becomes the root, so final ids follow raster order.
   if (ra < rb) {
@@ -80,7 +82,7 @@ export function connectedComponents(
   const merge = (l: number, j: number): number => {
     const lj = labels[j];
     if (lj === 0) return l;
-    return l === 0 ? find(parent, lj) : union(parent, l, lj);
+    return l === 0 ? findRoot(parent, lj) : union(parent, l, lj);
   };
   let next = 1;
   for (let y = 0; y < height; y++) {
@@ -108,10 +110,10 @@ export function connectedComponents(
   const final = new Int32Array(next);
   let count = 0;
   for (let l = 1; l < next; l++) {
-    const r = find(parent, l);
+    const r = findRoot(parent, l);
     if (r === l) final[l] = ++count;
   }
-  for (let l = 1; l < next; l++) final[l] = final[find(parent, l)];
+  for (let l = 1; l < next; l++) final[l] = final[findRoot(parent, l)];
   for (let i = 0; i < n; i++) if (labels[i]) labels[i] = final[labels[i]];
   return { labels, count };
 }

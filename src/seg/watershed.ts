@@ -4,7 +4,7 @@
  * Watershed does).
  */
 import { UserError } from '../errors.js';
-import { checkShape, connectedComponents, relabelSequential, type Connectivity, type Labelled } from './labels.js';
+import { checkConnectivity, checkShape, connectedComponents, findRoot, relabelSequential, type Connectivity, type Labelled } from './labels.js';
 import { distanceTransform, type DistanceOptions } from './distance.js';
 import { gaussianBlur } from './otsu.js';
 
@@ -102,9 +102,9 @@ export interface WatershedOptions {
   /**
    * Leave watershed lines (default false). With lines, a pixel that, when its turn comes, already
    * has a neighbour (in the flooding connectivity) of another label becomes background instead,
-   * so no two neighbouring pixels carry different labels. With 4-connectivity this gives the
-   * one-pixel, possibly diagonal separation lines of the TiO2-SEM ground-truth masks. Without
-   * lines every reachable pixel joins the basin that reaches it first.
+   * so no two neighbouring pixels carry different labels (unless both are markers). With
+   * 4-connectivity this gives the one-pixel, possibly diagonal separation lines of the TiO2-SEM
+   * ground-truth masks. Without lines every reachable pixel joins the basin that reaches it first.
    */
   lines?: boolean;
 }
@@ -127,7 +127,7 @@ export function markerWatershed(
   checkShape(markers.length, width, height, 'markers');
   const { mask, connectivity = 4, lines = false } = options;
   if (mask) checkShape(mask.length, width, height, 'mask');
-  if (connectivity !== 4 && connectivity !== 8) throw new UserError(`connectivity must be 4 or 8 (got ${connectivity})`);
+  checkConnectivity(connectivity);
   const n = width * height;
   const out = new Int32Array(n);
   const queued = new Uint8Array(n);
@@ -140,7 +140,6 @@ export function markerWatershed(
       heap.push(cost[i], i, m);
     }
   }
-  const nn = connectivity;
   while (heap.size > 0) {
     const i = heap.pop();
     const label = heap.poppedLabel;
@@ -149,7 +148,7 @@ export function markerWatershed(
     if (out[i] === 0) {
       if (lines) {
         let clash = false;
-        for (let k = 0; k < nn; k++) {
+        for (let k = 0; k < connectivity; k++) {
           const nx = x + DX[k];
           const ny = y + DY[k];
           if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
@@ -166,7 +165,7 @@ export function markerWatershed(
       }
       out[i] = label;
     }
-    for (let k = 0; k < nn; k++) {
+    for (let k = 0; k < connectivity; k++) {
       const nx = x + DX[k];
       const ny = y + DY[k];
       if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
@@ -208,6 +207,7 @@ export interface MaximaOptions {
 export function findMaxima(values: ArrayLike<number>, width: number, height: number, options: MaximaOptions = {}): Labelled {
   checkShape(values.length, width, height, 'values');
   const { mask, h = 0, minDistance = 0, connectivity = 8 } = options;
+  checkConnectivity(connectivity);
   if (mask) checkShape(mask.length, width, height, 'mask');
   if (!(h >= 0) || !(minDistance >= 0)) {
     throw new UserError(`findMaxima: h and minDistance must be >= 0 (got ${h}, ${minDistance})`);
@@ -219,16 +219,6 @@ export function findMaxima(values: ArrayLike<number>, width: number, height: num
   const sorted = order.subarray(0, m).sort((a, b) => values[b] - values[a] || a - b);
   const parent = new Int32Array(n).fill(-1);
   const peak = new Int32Array(n); // peak pixel of a root's component
-  const find = (i: number): number => {
-    let r = i;
-    while (parent[r] !== r) r = parent[r];
-    while (parent[i] !== r) {
-      const next = parent[i];
-      parent[i] = r;
-      i = next;
-    }
-    return r;
-  };
   // Rank of each pixel in the sorted order: a lower rank is a higher (or earlier equal) peak.
   const rank = new Int32Array(n);
   for (let k = 0; k < m; k++) rank[sorted[k]] = k;
@@ -246,8 +236,8 @@ export function findMaxima(values: ArrayLike<number>, width: number, height: num
       if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
       const q = ny * width + nx;
       if (parent[q] < 0) continue;
-      const rp = find(p);
-      const rq = find(q);
+      const rp = findRoot(parent, p);
+      const rq = findRoot(parent, q);
       if (rp === rq) continue;
       // The component with the lower peak ends here; its dynamic is its peak minus this level.
       const [hi, lo] = rank[peak[rp]] < rank[peak[rq]] ? [rp, rq] : [rq, rp];
