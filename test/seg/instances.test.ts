@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { fillHoles, instancesFromClassMap, otsuInstances } from '../../src/seg/instances.js';
 import { evaluate } from '../../src/seg/metrics.js';
+import { connectedComponents } from '../../src/seg/labels.js';
 import { Rng } from '../../src/autodiff/rng.js';
 import { drawDisk, grid } from './helpers.js';
 
@@ -21,6 +23,33 @@ describe('instancesFromClassMap', () => {
     expect(r.count).toBe(1);
     expect(Array.from(r.labels)).toEqual([1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0]);
     expect(() => instancesFromClassMap(Int32Array.from([3]), 1, 1)).toThrow();
+  });
+});
+
+describe('instancesFromClassMap properties', () => {
+  it('labels exactly the particle/contour pixels 4-connected to a kept seed, each instance connected', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 100, maxLength: 100 }), fc.integer({ min: 1, max: 6 }), (cls, minArea) => {
+        const classes = Int32Array.from(cls);
+        const r = instancesFromClassMap(classes, 10, 10, { minArea });
+        const seeds = connectedComponents(Uint8Array.from(classes, (c) => (c === 1 ? 1 : 0)), 10, 10, 4);
+        const seedArea = new Map<number, number>();
+        for (const l of seeds.labels) if (l) seedArea.set(l, (seedArea.get(l) ?? 0) + 1);
+        // A pixel is reachable when its non-background component holds a seed of >= minArea px.
+        const fg = connectedComponents(Uint8Array.from(classes, (c) => (c ? 1 : 0)), 10, 10, 4);
+        const reachable = new Set<number>();
+        seeds.labels.forEach((l, i) => {
+          if (l && seedArea.get(l)! >= minArea) reachable.add(fg.labels[i]);
+        });
+        for (let i = 0; i < 100; i++) expect(r.labels[i] > 0).toBe(classes[i] !== 0 && reachable.has(fg.labels[i]));
+        // Each instance is one 4-connected piece.
+        for (let l = 1; l <= r.count; l++) {
+          const one = Uint8Array.from(r.labels, (v) => (v === l ? 1 : 0));
+          expect(connectedComponents(one, 10, 10, 4).count).toBe(1);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { convexHull, feretDiameters, measureParticles, type Particle } from '../../src/seg/measure.js';
 import { fitLognormal, lognormalPdf, quantileSorted, summarizeSizes } from '../../src/seg/summary.js';
 import { drawDisk } from './helpers.js';
@@ -69,6 +70,33 @@ describe('measureParticles', () => {
     expect(ps[1].feretMin).toBeCloseTo(2 * 2.5, 12);
     expect(ps[0].feretMin).toBeCloseTo(2.5, 12);
     expect(() => measureParticles(img, w, 4, { pixelSize: 0 })).toThrow();
+  });
+});
+
+describe('Feret properties', () => {
+  it('max Feret equals the brute-force diameter of all pixel corners; min <= max; min >= 1', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 49, maxLength: 49 }), (cells) => {
+        const labels = Int32Array.from(cells);
+        for (const p of measureParticles(labels, 7, 7)) {
+          let best = 0;
+          const corners: [number, number][] = [];
+          labels.forEach((l, i) => {
+            if (l !== p.id) return;
+            const x = i % 7;
+            const y = Math.floor(i / 7);
+            corners.push([x, y], [x + 1, y], [x, y + 1], [x + 1, y + 1]);
+          });
+          for (const a of corners) for (const b of corners) best = Math.max(best, Math.hypot(a[0] - b[0], a[1] - b[1]));
+          expect(p.feretMax).toBeCloseTo(best, 10);
+          expect(p.feretMin).toBeLessThanOrEqual(p.feretMax + 1e-12);
+          expect(p.feretMin).toBeGreaterThanOrEqual(1 - 1e-12);
+          expect(p.circularity).toBeLessThanOrEqual(1);
+          expect(p.circularity).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
