@@ -15,10 +15,11 @@
  *   ground-truth id, then lower predicted id), still requiring IoU > threshold.
  * - TP = matched pairs, FP = unmatched predictions, FN = unmatched ground-truth instances.
  * - AP50 = TP / (TP + FP + FN) at the 0.5 threshold. This is the "average precision" of the
- *   2018 Data Science Bowl and of StarDist (Schmidt et al., MICCAI 2018, "Cell Detection with
- *   Star-convex Polygons", eq. in sec. 3; Caicedo et al., Nat. Methods 16, 1247 (2019)), used
- *   in the nanoparticle-segmentation literature; it is not the COCO area under a
- *   precision-recall curve (there are no confidence scores to rank).
+ *   2018 Data Science Bowl (Caicedo et al., Nat. Methods 16, 1247 (2019)) and of StarDist
+ *   (Schmidt et al., "Cell Detection with Star-convex Polygons", MICCAI 2018; its `matching`
+ *   reports the same quantity as `accuracy`), used in the nanoparticle-segmentation literature;
+ *   it is not the COCO area under a precision-recall curve (there are no confidence scores).
+ *   METHOD.md words the paper's match rule as IoU >= 0.5; the two agree except at exact ties.
  * - PQ = SQ x RQ (Kirillov et al., "Panoptic Segmentation", CVPR 2019), single "particle" class:
  *   SQ = mean IoU of the matched pairs, RQ = TP / (TP + FP/2 + FN/2).
  * - Empty cases: no ground truth and no prediction -> AP50 = PQ = SQ = RQ = 1. Exactly one side
