@@ -38,7 +38,8 @@ export interface MeasureOptions {
   pixelSize?: number;
 }
 
-type Point = [number, number];
+/** A point (x, y) in pixel-corner coordinates. */
+export type Point = [number, number];
 
 function cross(o: Point, a: Point, b: Point): number {
   return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
