@@ -239,8 +239,8 @@ async function loadTf(): Promise<TF | null> {
   }
 }
 
-/** Times one tfjs call of the op (NHWC, same values reinterpreted) and returns GFLOP/s. */
-function tfjsGflops(tf: TF, op: Op): number {
+/** Times one tfjs call of the op (NHWC, same values reinterpreted): GFLOP/s (wall, CPU). */
+function tfjsGflops(tf: TF, op: Op): { wall: number; cpu: number } {
   const b = bind(op, 5);
   const [p, q] = b.inputs as [Float32Array, Float32Array];
   let fn: () => void;
@@ -265,8 +265,8 @@ function tfjsGflops(tf: TF, op: Op): number {
       fn = () => tf.tidy(() => void (tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { strides, pad, dataFormat: 'NHWC', filterShape: [g.kh, g.kw, g.cIn, g.cOut] } as never) as import('@tensorflow/tfjs-core').Tensor).dataSync());
     }
   }
-  const ms = timeIt(fn, 1, 0, false);
-  return flopsOf(op) / ms / 1e6;
+  const t = timeItCpu(fn, 1, 0, false);
+  return { wall: flopsOf(op) / t.ms / 1e6, cpu: flopsOf(op) / t.cpuMs / 1e6 };
 }
 
 function gpujsGflops(be: GpujsBackend, op: Op): number {
@@ -291,8 +291,10 @@ interface Row {
   gpujsCase?: string;
   tfjsGflops?: number;
   tfjsCase?: string;
-  /** Estimated tfjs time / our time. */
+  /** Estimated tfjs time / our time (wall clock, same process). */
   vsTfjs?: number;
+  /** Same ratio from CPU time: (our GFLOP/CPU-s x lanes) / tfjs GFLOP/CPU-s, i.e. projected to an idle machine. */
+  vsTfjsCpu?: number;
   rssMB: number;
   peakRssMB: number;
 }
@@ -300,10 +302,10 @@ interface Row {
 const f1 = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 
 function printTable(rows: Row[]): void {
-  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'x tfjs', 'RSS MB', 'peak RSS MB'];
+  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'x tfjs', 'x tfjs (CPU)', 'RSS MB', 'peak RSS MB'];
   const cells = rows.map((r) => [
     r.case, r.shape, f1(r.gflop, 3), f1(r.ms, 1), f1(r.gflops, 1), f1(r.cpuGflops, 1), r.path, f1(r.wasm1tGflops), f1(r.gpujsGflops, 2),
-    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', r.vsTfjs === undefined ? '-' : `${Math.round(r.vsTfjs)}x`, f1(r.rssMB, 0), f1(r.peakRssMB, 0),
+    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', r.vsTfjs === undefined ? '-' : `${Math.round(r.vsTfjs)}x`, r.vsTfjsCpu === undefined ? '-' : `${Math.round(r.vsTfjsCpu)}x`, f1(r.rssMB, 0), f1(r.peakRssMB, 0),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(widths[i]!)).join(' | ') + ' |';
@@ -327,7 +329,8 @@ async function run(args: string[]): Promise<void> {
   if (o.tfjs && !tf) log('# tfjs: not available');
 
   const rows: Row[] = [];
-  const tfjsCache = new Map<string, { gflops: number; label: string }>();
+  const tfjsCache = new Map<string, { gflops: number; cpu: number; label: string }>();
+  const lanes = wasm.parallel?.lanes ?? 1;
   const want = (name: string) => !o.filter || name.includes(o.filter);
 
   const peers = (op: Op, row: Row) => {
@@ -336,12 +339,14 @@ async function run(args: string[]): Promise<void> {
       let r = tfjsCache.get(key);
       if (!r) {
         const s = scaleOp(op, TFJS_TARGET[op.kind]);
-        r = { gflops: tfjsGflops(tf, s), label: scaledLabel(op, s) };
+        const t = tfjsGflops(tf, s);
+        r = { gflops: t.wall, cpu: t.cpu, label: scaledLabel(op, s) };
         tfjsCache.set(key, r);
       }
       row.tfjsGflops = r.gflops;
       row.tfjsCase = r.label;
       row.vsTfjs = row.gflops / r.gflops;
+      row.vsTfjsCpu = (row.cpuGflops * lanes) / r.cpu;
     }
     if (gpujs) {
       const s = scaleOp(op, GPUJS_TARGET[op.kind]);
@@ -358,7 +363,7 @@ async function run(args: string[]): Promise<void> {
     // Which path is faster for this kernel: the benchmark's decision.
     if (row.gpujsGflops !== undefined && row.gpujsGflops > row.gflops) row.path += ' (gpu.js faster!)';
     rows.push(row);
-    log(`  ${row.case}: ${f1(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${row.vsTfjs ? `, ${Math.round(row.vsTfjs)}x tfjs` : ''}`);
+    log(`  ${row.case}: ${f1(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${row.vsTfjs ? `, ${Math.round(row.vsTfjs)}x tfjs (CPU-normalised ${Math.round(row.vsTfjsCpu ?? 0)}x)` : ''}`);
   };
 
   const single = (name: string, op: Op) => {
@@ -401,20 +406,23 @@ async function run(args: string[]): Promise<void> {
     }
     if (tf) {
       // Sum of per-op tfjs estimates (each op timed once on its scaled copy, cached by shape).
-      let tfMs = 0;
+      let tfMs = 0, tfCpuMs = 0;
       for (const op of ops) {
         const key = `${op.kind}:${shapeOf(op)}`;
         let r = tfjsCache.get(key);
         if (!r) {
           const s = scaleOp(op, TFJS_TARGET[op.kind]);
-          r = { gflops: tfjsGflops(tf, s), label: scaledLabel(op, s) };
+          const t = tfjsGflops(tf, s);
+          r = { gflops: t.wall, cpu: t.cpu, label: scaledLabel(op, s) };
           tfjsCache.set(key, r);
         }
         tfMs += flopsOf(op) / r.gflops / 1e6;
+        tfCpuMs += flopsOf(op) / r.cpu / 1e6;
       }
       row.tfjsGflops = fl / tfMs / 1e6;
       row.tfjsCase = 'sum of per-op';
       row.vsTfjs = tfMs / ms;
+      row.vsTfjsCpu = (row.cpuGflops * lanes) / (fl / tfCpuMs / 1e6);
     }
     finish(row);
   };
@@ -435,7 +443,7 @@ async function run(args: string[]): Promise<void> {
   else {
     console.log('');
     printTable(rows);
-    console.log('\nNotes: ms = median wall time; GFLOP/CPU-s = FLOPs / CPU time of all threads (what each busy core delivers;\nwall GFLOP/s approaches lanes x that on an idle machine); peers timed once, on the "peer case" (scaled-down copy) when not "full", throughput extrapolated linearly in FLOPs.');
+    console.log('\nNotes: ms = median wall time; GFLOP/CPU-s = FLOPs / CPU time of all threads (what each busy core delivers;\nwall GFLOP/s approaches lanes x that on an idle machine); peers timed once, on the "peer case" (scaled-down copy) when not "full", throughput extrapolated linearly in FLOPs.\nx tfjs = tfjs wall time / ours (same process); x tfjs (CPU) = (our GFLOP/CPU-s x lanes) / tfjs GFLOP/CPU-s, the ratio projected to an idle machine.');
   }
 }
 

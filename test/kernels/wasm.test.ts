@@ -143,6 +143,17 @@ describe('wasm conv2d passes vs reference', () => {
       fc.assert(fc.property(convCase, (c) => checkConv(be, c)), { numRuns: 40 });
     });
   }
+  it('few output channels at stride 1 (direct SIMD row path)', () => {
+    const arb = fc
+      .record({
+        n: fc.integer({ min: 1, max: 2 }), cInG: fc.integer({ min: 1, max: 6 }), cOutG: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 1, max: 14 }), w: fc.integer({ min: 1, max: 23 }), kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
+        padH: fc.integer({ min: 0, max: 2 }), padW: fc.integer({ min: 0, max: 2 }), seed: fc.integer({ min: 1, max: 1 << 30 }),
+      })
+      .map((c) => ({ ...c, groups: 1, strideH: 1, strideW: 1, dilH: 1, dilW: 1, outH: convOutSize(c.h, c.kh, 1, c.padH, 1), outW: convOutSize(c.w, c.kw, 1, c.padW, 1) }))
+      .filter((c) => c.outH >= 1 && c.outW >= 1);
+    for (const be of [single, threaded]) fc.assert(fc.property(arb, (c) => checkConv(be, c)), { numRuns: 40 });
+  });
   it('PatchGAN-like layer shapes (4x4 stride 2 pad 1) and 1x1 / transposed-conv shapes', () => {
     const base = { groups: 1, dilH: 1, dilW: 1, seed: 3 };
     const mk = (n: number, cInG: number, cOutG: number, h: number, k: number, s: number, p: number): ConvCase => ({
@@ -155,6 +166,7 @@ describe('wasm conv2d passes vs reference', () => {
       checkConv(be, mk(2, 12, 7, 9, 1, 1, 0));
       checkConv(be, mk(1, 6, 5, 8, 2, 2, 0));
       checkConv(be, mk(1, 40, 3, 20, 3, 1, 1));
+      checkConv(be, mk(2, 70, 1, 21, 4, 1, 1)); // PatchGAN output layer (1 channel)
     }
   });
   it('declines float64', () => {

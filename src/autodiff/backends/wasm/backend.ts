@@ -12,12 +12,14 @@
  */
 import type { Backend, Conv2dGeom, Data, Kernels, MatmulArgs } from '../../backend.js';
 import { relaxedSimdSupported, simdSupported } from './asm.js';
-import { buildModule, defaultGemmConfig, CP, GP, PARAM_SLOTS, type GemmConfig } from './module.js';
+import { buildModule, defaultGemmConfig, CP, DP, GP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
 
 export interface WasmExports {
   gemm(p: number): void;
   im2col(p: number): void;
   col2im(p: number): void;
+  dconv(p: number): void;
+  dconvW(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
 }
@@ -136,7 +138,8 @@ export class WasmBackend implements Backend {
   describe(): string {
     const c = this.cfg;
     const lanes = this.runner ? this.runner.label : '1 lane (calling thread)';
-    const conv = this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM';
+    const conv = (this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM') +
+      `, direct SIMD rows for cOut < ${c.mr} at stride 1`;
     return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}; ${lanes}`;
   }
 
@@ -369,6 +372,32 @@ export class WasmBackend implements Backend {
     this.run(fn, params);
   }
 
+  /**
+   * Convs with fewer output channels than the micro-kernel has rows (e.g. a 1-channel output
+   * layer) waste most of each GEMM tile and are dominated by packing; at stride 1, dilation 1,
+   * groups 1 they run as direct SIMD row AXPYs / dot products instead.
+   */
+  private direct(g: Conv2dGeom): boolean {
+    return g.cOut < this.cfg.mr && g.groups === 1 && g.strideH === 1 && g.strideW === 1 && g.dilH === 1 && g.dilW === 1;
+  }
+
+  /** Runs dconv over `rows` destination rows split across lanes; `fill` writes the DP fields. */
+  private runDconv(rows: number, work: number, fill: (i32: Int32Array, o: number) => void): void {
+    const lanes = work >= 1 << 16 ? Math.min(this.lanes, rows) : 1;
+    const params: number[] = [];
+    for (let t = 0; t < lanes; t++) {
+      const r0 = Math.floor((rows * t) / lanes), r1 = Math.floor((rows * (t + 1)) / lanes);
+      if (r1 <= r0) continue;
+      const p = PARAM_BASE + t * PARAM_BYTES;
+      const i32 = this.i32();
+      fill(i32, p >> 2);
+      i32[(p >> 2) + DP.r0] = r0;
+      i32[(p >> 2) + DP.r1] = r1;
+      params.push(p);
+    }
+    this.run('dconv', params);
+  }
+
   private static pointwise(g: Conv2dGeom): boolean {
     return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
   }
@@ -383,6 +412,20 @@ export class WasmBackend implements Backend {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.alloc(g.n * g.cIn * hw), pw = this.alloc(g.cOut * kc), po = this.alloc(g.n * g.cOut * nsp);
+      if (this.direct(g)) {
+        this.put(px, x);
+        this.put(pw, w);
+        for (let img = 0; img < g.n; img++) {
+          this.runDconv(g.cOut * g.outH, g.cOut * nsp * kc, (i32, o) => {
+            i32[o + DP.src] = px + 4 * img * g.cIn * hw; i32[o + DP.dst] = po + 4 * img * g.cOut * nsp;
+            i32[o + DP.sC] = g.cIn; i32[o + DP.sH] = g.h; i32[o + DP.sW] = g.w; i32[o + DP.dH] = g.outH; i32[o + DP.dW] = g.outW;
+            i32[o + DP.kh] = g.kh; i32[o + DP.kw] = g.kw; i32[o + DP.w] = pw; i32[o + DP.wsD] = kc; i32[o + DP.wsS] = g.kh * g.kw;
+            i32[o + DP.vSign] = 1; i32[o + DP.vOff] = -g.padH; i32[o + DP.hSign] = 1; i32[o + DP.hOff] = -g.padW;
+          });
+        }
+        this.take(po, out);
+        return;
+      }
       const direct = WasmBackend.pointwise(g);
       const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
       const pconv = this.alloc(PARAM_SLOTS);
@@ -418,6 +461,20 @@ export class WasmBackend implements Backend {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const pdy = this.alloc(g.n * g.cOut * nsp), pw = this.alloc(g.cOut * kc), pdx = this.alloc(g.n * g.cIn * hw);
+      if (this.direct(g)) {
+        this.put(pdy, dy);
+        this.put(pw, w);
+        for (let img = 0; img < g.n; img++) {
+          this.runDconv(g.cIn * g.h, g.cOut * nsp * kc, (i32, o) => {
+            i32[o + DP.src] = pdy + 4 * img * g.cOut * nsp; i32[o + DP.dst] = pdx + 4 * img * g.cIn * hw;
+            i32[o + DP.sC] = g.cOut; i32[o + DP.sH] = g.outH; i32[o + DP.sW] = g.outW; i32[o + DP.dH] = g.h; i32[o + DP.dW] = g.w;
+            i32[o + DP.kh] = g.kh; i32[o + DP.kw] = g.kw; i32[o + DP.w] = pw; i32[o + DP.wsD] = g.kh * g.kw; i32[o + DP.wsS] = kc;
+            i32[o + DP.vSign] = -1; i32[o + DP.vOff] = g.padH; i32[o + DP.hSign] = -1; i32[o + DP.hOff] = g.padW;
+          });
+        }
+        this.take(pdx, dx);
+        return;
+      }
       const direct = WasmBackend.pointwise(g);
       const pcol = direct ? 0 : this.alloc(kc * nsp);
       this.put(pdy, dy);
@@ -444,6 +501,28 @@ export class WasmBackend implements Backend {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.alloc(g.n * g.cIn * hw), pdy = this.alloc(g.n * g.cOut * nsp), pdw = this.alloc(g.cOut * kc);
+      if (this.direct(g)) {
+        this.put(px, x);
+        this.put(pdy, dy);
+        const pairs = g.cOut * g.cIn;
+        for (let img = 0; img < g.n; img++) {
+          const lanes = g.cOut * nsp * kc >= 1 << 16 ? Math.min(this.lanes, pairs) : 1;
+          const params: number[] = [];
+          for (let t = 0; t < lanes; t++) {
+            const r0 = Math.floor((pairs * t) / lanes), r1 = Math.floor((pairs * (t + 1)) / lanes);
+            if (r1 <= r0) continue;
+            const p = PARAM_BASE + t * PARAM_BYTES, o = p >> 2, i32 = this.i32();
+            i32[o + WP.x] = px + 4 * img * g.cIn * hw; i32[o + WP.dy] = pdy + 4 * img * g.cOut * nsp; i32[o + WP.dw] = pdw;
+            i32[o + WP.cIn] = g.cIn; i32[o + WP.h] = g.h; i32[o + WP.w] = g.w; i32[o + WP.outH] = g.outH; i32[o + WP.outW] = g.outW;
+            i32[o + WP.kh] = g.kh; i32[o + WP.kw] = g.kw; i32[o + WP.ph] = g.padH; i32[o + WP.pw] = g.padW;
+            i32[o + WP.r0] = r0; i32[o + WP.r1] = r1; i32[o + WP.acc] = img > 0 ? 1 : 0;
+            params.push(p);
+          }
+          this.run('dconvW', params);
+        }
+        this.take(pdw, dw);
+        return;
+      }
       const direct = WasmBackend.pointwise(g);
       const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
       const pconv = this.alloc(PARAM_SLOTS);

@@ -7,7 +7,7 @@
  * No Node imports: this file runs in browsers too.
  */
 import {
-  ModuleBuilder, I32, V128, type Bytes, type E, type Fn, i32c,
+  ModuleBuilder, I32, F32, V128, type Bytes, type E, type Fn, i32c, f32mul, f32x4splat, f32x4extract, geS,
   add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, leS, eqz, minS, select,
   get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero,
   f32x4add, f32x4mul, f32x4relaxedMadd, memfill, memcopy, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
@@ -47,6 +47,27 @@ export const GP = {
 export const CP = {
   x: 0, h: 1, w: 2, kh: 3, kw: 4, sh: 5, sw: 6, ph: 7, pw: 8, dh: 9, dw: 10, outH: 11, outW: 12,
   col: 13, r0: 14, r1: 15,
+} as const;
+/**
+ * Layout of the parameter block of `dconv` (direct stride-1 convolution as row AXPYs, used for
+ * convs with fewer output channels than the micro-kernel has rows):
+ *   dst[d, r, j] = sum over s, t < kh, u < kw of
+ *                  w[d*wsD + s*wsS + t*kw + u] * src[s, r + vSign*t + vOff, j + hSign*u + hOff]
+ * for destination rows [r0, r1) of the flattened (d, r) index; out-of-range source taps are 0.
+ */
+export const DP = {
+  src: 0, dst: 1, sC: 2, sH: 3, sW: 4, dH: 5, dW: 6, kh: 7, kw: 8, w: 9, wsD: 10, wsS: 11,
+  vSign: 12, vOff: 13, hSign: 14, hOff: 15, r0: 16, r1: 17,
+} as const;
+/**
+ * Layout of the parameter block of `dconvW` (direct stride-1 weight gradient as row dot products):
+ *   dw[co, c, ky, kx] = sum over oy, ox of dy[co, oy, ox] * x[c, oy - ph + ky, ox - pw + kx]
+ * for pairs [r0, r1) of the flattened (co, c) index.
+ */
+export const WP = {
+  x: 0, dy: 1, dw: 2, cIn: 3, h: 4, w: 5, outH: 6, outW: 7, kh: 8, kw: 9, ph: 10, pw: 11, r0: 12, r1: 13,
+  /** 1: add into dw instead of overwriting (batch accumulation). */
+  acc: 14,
 } as const;
 export const PARAM_SLOTS = 32;
 
@@ -513,6 +534,109 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
               ),
               set(s, add(get(s), shl(get(P.outW), 2))),
             ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------- dconv(P): direct stride-1 conv / transposed conv as SIMD row AXPYs ----------
+  const dconv = mb.fn('dconv', [I32]);
+  {
+    const f = dconv;
+    const P = loadParams(f, 0, DP) as Record<keyof typeof DP, number>;
+    const L = () => f.local(I32);
+    const row = L(), d = L(), r = L(), dr = L(), sc = L(), t = L(), u = L(), sr = L(), srow = L(), off = L();
+    const ja = L(), jb = L(), j = L(), a = L(), wi = L();
+    const wv = f.local(V128);
+    const wsc = f.local(F32);
+    f.emit(
+      forRange(row, get(P.r0), get(P.r1), 1,
+        set(d, divS(get(row), get(P.dH))),
+        set(r, sub(get(row), mul(get(d), get(P.dH)))),
+        set(dr, add(get(P.dst), shl(mul(get(row), get(P.dW)), 2))),
+        memfill(get(dr), 0, shl(get(P.dW), 2)),
+        forRange(sc, 0, get(P.sC), 1,
+          forRange(t, 0, get(P.kh), 1,
+            set(sr, add(add(get(r), mul(get(P.vSign), get(t))), get(P.vOff))),
+            if_(ltU(get(sr), get(P.sH)), [
+              set(srow, add(get(P.src), shl(mul(add(mul(get(sc), get(P.sH)), get(sr)), get(P.sW)), 2))),
+              forRange(u, 0, get(P.kw), 1,
+                set(wi, add(add(mul(get(d), get(P.wsD)), mul(get(sc), get(P.wsS))), add(mul(get(t), get(P.kw)), get(u)))),
+                set(wsc, f32load(add(get(P.w), shl(get(wi), 2)))),
+                set(wv, f32x4splat(get(wsc))),
+                // source column = j + off; valid j: [max(0, -off), min(dW, sW - off))
+                set(off, add(mul(get(P.hSign), get(u)), get(P.hOff))),
+                set(ja, select(sub(0, get(off)), 0, gtS(sub(0, get(off)), 0))),
+                set(jb, minS(get(P.dW), sub(get(P.sW), get(off)))),
+                set(j, get(ja)),
+                block(loop(
+                  brIf(1, gtS(add(get(j), 4), get(jb))),
+                  set(a, add(get(dr), shl(get(j), 2))),
+                  v128store(get(a), f32x4add(v128load(get(a)), f32x4mul(get(wv), v128load(add(get(srow), shl(add(get(j), get(off)), 2)))))),
+                  set(j, add(get(j), 4)),
+                  br(0),
+                )),
+                block(loop(
+                  brIf(1, geS(get(j), get(jb))),
+                  set(a, add(get(dr), shl(get(j), 2))),
+                  f32store(get(a), f32add(f32load(get(a)), f32mul(get(wsc), f32load(add(get(srow), shl(add(get(j), get(off)), 2)))))),
+                  set(j, add(get(j), 1)),
+                  br(0),
+                )),
+              ),
+            ]),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------- dconvW(P): direct stride-1 weight gradient as SIMD row dot products ----------
+  const dconvW = mb.fn('dconvW', [I32]);
+  {
+    const f = dconvW;
+    const P = loadParams(f, 0, WP) as Record<keyof typeof WP, number>;
+    const L = () => f.local(I32);
+    const pr = L(), co = L(), c = L(), ky = L(), kx = L(), oy = L(), iy = L(), dyr = L(), xr = L(), off = L(), ja = L(), jb = L(), j = L(), dst = L();
+    const acc = f.local(V128);
+    const sacc = f.local(F32);
+    const hsum = cat(
+      f32x4extract(get(acc), 0), f32x4extract(get(acc), 1), [0x92], f32x4extract(get(acc), 2), [0x92], f32x4extract(get(acc), 3), [0x92],
+    );
+    f.emit(
+      forRange(pr, get(P.r0), get(P.r1), 1,
+        set(co, divS(get(pr), get(P.cIn))),
+        set(c, sub(get(pr), mul(get(co), get(P.cIn)))),
+        forRange(ky, 0, get(P.kh), 1,
+          forRange(kx, 0, get(P.kw), 1,
+            set(acc, v128zero()),
+            set(sacc, f32c(0)),
+            set(off, sub(get(kx), get(P.pw))),
+            set(ja, select(sub(0, get(off)), 0, gtS(sub(0, get(off)), 0))),
+            set(jb, minS(get(P.outW), sub(get(P.w), get(off)))),
+            forRange(oy, 0, get(P.outH), 1,
+              set(iy, add(sub(get(oy), get(P.ph)), get(ky))),
+              if_(ltU(get(iy), get(P.h)), [
+                set(dyr, add(get(P.dy), shl(mul(add(mul(get(co), get(P.outH)), get(oy)), get(P.outW)), 2))),
+                set(xr, add(get(P.x), shl(mul(add(mul(get(c), get(P.h)), get(iy)), get(P.w)), 2))),
+                set(j, get(ja)),
+                block(loop(
+                  brIf(1, gtS(add(get(j), 4), get(jb))),
+                  set(acc, f32x4add(get(acc), f32x4mul(v128load(add(get(dyr), shl(get(j), 2))), v128load(add(get(xr), shl(add(get(j), get(off)), 2)))))),
+                  set(j, add(get(j), 4)),
+                  br(0),
+                )),
+                block(loop(
+                  brIf(1, geS(get(j), get(jb))),
+                  set(sacc, f32add(get(sacc), f32mul(f32load(add(get(dyr), shl(get(j), 2))), f32load(add(get(xr), shl(add(get(j), get(off)), 2)))))),
+                  set(j, add(get(j), 1)),
+                  br(0),
+                )),
+              ]),
+            ),
+            set(dst, add(get(P.dw), shl(add(mul(add(mul(get(pr), get(P.kh)), get(ky)), get(P.kw)), get(kx)), 2))),
+            f32store(get(dst), f32add(f32add(hsum, get(sacc)), select(f32load(get(dst)), f32c(0), get(P.acc)))),
           ),
         ),
       ),
