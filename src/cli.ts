@@ -5,6 +5,7 @@
 import { ExitCode, UserError } from './errors.js';
 import { helpText, parseFlags, type CommandSpec, type ParsedFlags } from './cli/args.js';
 import { gradcheckCommand, gradcheckMain } from './cli/gradcheck.js';
+import { segmentCommand, segmentMain } from './cli/segment.js';
 import './autodiff/index.js';
 
 interface Command {
@@ -12,7 +13,10 @@ interface Command {
   main: (flags: ParsedFlags) => Promise<number>;
 }
 
-const commands: Command[] = [{ spec: gradcheckCommand, main: gradcheckMain }];
+const commands: Command[] = [
+  { spec: gradcheckCommand, main: gradcheckMain },
+  { spec: segmentCommand, main: segmentMain },
+];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;

@@ -1,0 +1,403 @@
+/**
+ * `diffrendergan segment train | predict | eval`: the segmentation U-Net on the command line.
+ *
+ * One top-level command with three subcommands, each with its own strict flags and --help. The
+ * CLI entry parses the flags of the spec it is given before calling segmentMain, so the spec
+ * exported here is the one of the subcommand named on this process's command line
+ * (`diffrendergan segment train ...` -> the train flags); segmentMain parses again with the
+ * subcommand's spec, which is what tests call.
+ */
+import { basename, extname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { ExitCode, InputError, UserError } from '../errors.js';
+import { helpText, parseFlags, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
+import { setBackend } from '../autodiff/index.js';
+import { listImageFiles, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../io/files.js';
+import type { GreyImage } from '../io/grey-image.js';
+import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
+import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
+import { segmentImage } from '../seg/infer.js';
+import { otsuInstances } from '../seg/instances.js';
+import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
+import { measureParticles, type Particle } from '../seg/measure.js';
+import { summarizeSizes } from '../seg/summary.js';
+import { particlesCsv } from '../seg/csv.js';
+import { sizeDistributionSvg } from '../seg/svg.js';
+import type { Labelled } from '../seg/labels.js';
+import { readAnnotatedSet, readCroppedImage, readSegDataset } from '../seg/dataset-node.js';
+import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../seg/checkpoint-node.js';
+import type { UNet } from '../seg/unet.js';
+
+export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
+export type Subcommand = (typeof SUBCOMMANDS)[number];
+
+const backendFlag: FlagSpec = { name: 'backend', type: 'string', meta: 'NAME', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'reference'], help: 'compute backend (auto: the fastest available, wasm SIMD on CPUs)' };
+const cropBottomFlag: FlagSpec = { name: 'crop-bottom', type: 'int', meta: 'PX', default: 0, min: 0, help: 'rows removed from the bottom of images and masks (the microscope data bar; 64 for TiO2-SEM)' };
+const idsFlag: FlagSpec = { name: 'ids', type: 'strings', meta: 'ID,ID...', help: 'only these image names (comma or space separated)' };
+const methodFlag: FlagSpec = { name: 'method', type: 'string', default: 'unet', choices: ['unet', 'otsu'], help: 'segmenter: the trained U-Net, or the classical Otsu + watershed baseline (needs no model)' };
+const tileFlag: FlagSpec = { name: 'tile', type: 'int', meta: 'PX', min: 16, max: 4096, help: 'inference tile side (default: twice the training crop)' };
+const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', default: 50, min: 0, help: 'particles smaller than this are removed' };
+
+const SPECS: Record<Subcommand, CommandSpec> = {
+  train: {
+    name: 'segment',
+    summary: 'train the segmentation U-Net (3 classes: background, particle, contour)',
+    usage: 'diffrendergan segment train (--data DIR | --images DIR --masks DIR [--crop-bottom 64] [--ids ...]) --out MODEL_DIR [--epochs N --batch B --crop 128 --base 16 --depth 4 --seed S --resume]',
+    positionals: 'train',
+    flags: [
+      { name: 'data', type: 'string', meta: 'DIR', help: 'class-mask dataset: DIR/images + DIR/masks (0/1/2 PNGs), or nnU-Net imagesTr + labelsTr' },
+      { name: 'images', type: 'string', meta: 'DIR', help: 'real annotated images (NAME.tif), with --masks' },
+      { name: 'masks', type: 'string', meta: 'DIR', help: 'their binary masks (NAME_m.tif, {0,255}, 1-px separation lines)' },
+      cropBottomFlag,
+      idsFlag,
+      { name: 'out', type: 'string', meta: 'MODEL_DIR', help: 'where the model and its checkpoints go (required)' },
+      { name: 'epochs', type: 'int', meta: 'N', default: DEFAULT_TRAIN.epochs, min: 1, help: 'epochs (with --resume: the total to reach)' },
+      { name: 'steps-per-epoch', type: 'int', meta: 'N', default: 0, min: 0, help: 'optimiser steps per epoch (0: one crop per training image)' },
+      { name: 'batch', type: 'int', meta: 'B', default: DEFAULT_TRAIN.batch, min: 1, max: 256, help: 'crops per step' },
+      { name: 'crop', type: 'int', meta: 'PX', default: DEFAULT_TRAIN.crop, min: 16, max: 1024, help: 'training crop side' },
+      { name: 'base', type: 'int', meta: 'C', default: DEFAULT_UNET.base, min: 1, max: 256, help: 'channels of the first U-Net level (doubled per level)' },
+      { name: 'depth', type: 'int', meta: 'D', default: DEFAULT_UNET.depth, min: 1, max: 7, help: 'number of 2x downsamplings' },
+      { name: 'norm', type: 'string', default: DEFAULT_UNET.norm, choices: ['batch', 'instance'], help: 'normalisation layers' },
+      { name: 'lr', type: 'number', meta: 'LR', default: DEFAULT_TRAIN.lr, min: 1e-7, max: 1, help: 'Adam learning rate (poly decay to 0)' },
+      { name: 'class-weight-power', type: 'number', meta: 'P', default: DEFAULT_TRAIN.classWeightPower, min: 0, max: 1, help: 'cross-entropy class weights = (inverse class frequency)^P (1: fully balanced, 0: none)' },
+      { name: 'val', type: 'number', meta: 'FRACTION', default: 0, min: 0, max: 0.9, help: 'fraction of images held out for validation' },
+      { name: 'seed', type: 'int', meta: 'S', default: 0, min: 0, help: 'seed of initialisation, split, crops and augmentation' },
+      { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
+      { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
+      backendFlag,
+    ],
+  },
+  predict: {
+    name: 'segment',
+    summary: 'segment micrographs and measure their particles',
+    usage: 'diffrendergan segment predict --model MODEL_DIR --in IMAGES... --out DIR [--pixel-size 2.1nm] [--crop-bottom 64] [--method unet|otsu]',
+    positionals: 'predict',
+    flags: [
+      { name: 'model', type: 'string', meta: 'MODEL_DIR', help: 'a directory written by segment train (not needed with --method otsu)' },
+      { name: 'in', type: 'strings', meta: 'IMAGES...', help: 'images or directories of images (.png/.tif)' },
+      { name: 'out', type: 'string', meta: 'DIR', help: 'output directory (required)' },
+      { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical size of a pixel, e.g. 2.1nm or 0.5um (default: results in px)" },
+      cropBottomFlag,
+      methodFlag,
+      tileFlag,
+      minAreaFlag,
+      backendFlag,
+    ],
+  },
+  eval: {
+    name: 'segment',
+    summary: 'score a segmenter against annotated images: foreground DSC, AP50, PQ / SQ / RQ',
+    usage: 'diffrendergan segment eval (--model MODEL_DIR | --method otsu) --images DIR --masks DIR [--crop-bottom 64] [--ids ID,ID...] [--json]',
+    positionals: 'eval',
+    flags: [
+      { name: 'model', type: 'string', meta: 'MODEL_DIR', help: 'a directory written by segment train (not needed with --method otsu)' },
+      { name: 'images', type: 'string', meta: 'DIR', help: 'annotated images (NAME.tif)' },
+      { name: 'masks', type: 'string', meta: 'DIR', help: 'their masks (NAME_m.tif)' },
+      cropBottomFlag,
+      idsFlag,
+      methodFlag,
+      tileFlag,
+      minAreaFlag,
+      { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
+      backendFlag,
+    ],
+  },
+};
+
+const OVERVIEW: CommandSpec = {
+  name: 'segment',
+  summary: 'segment micrographs with a U-Net: train | predict | eval (each has --help)',
+  usage: 'diffrendergan segment <train|predict|eval> [flags]   (diffrendergan segment <sub> --help)',
+  positionals: 'train|predict|eval',
+  flags: [],
+};
+
+/** The spec of one subcommand (or the overview for none). */
+export function segmentSpec(sub?: string): CommandSpec {
+  return sub && (SUBCOMMANDS as readonly string[]).includes(sub) ? SPECS[sub as Subcommand] : OVERVIEW;
+}
+
+/** The subcommand named right after `segment` on a command line, if any. */
+export function subcommandOf(argv: readonly string[]): string | undefined {
+  const i = argv.indexOf('segment');
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** For the CLI entry: the spec of the subcommand on this process's command line. */
+export const segmentCommand: CommandSpec = segmentSpec(typeof process !== 'undefined' ? subcommandOf(process.argv.slice(2)) : undefined);
+
+/** Where output lines go (tests capture them). */
+export interface Console {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+function checkSub(sub: string | undefined): Subcommand {
+  if (!sub) throw new UserError(`segment: name a subcommand: ${SUBCOMMANDS.join(', ')} (see 'diffrendergan segment --help')`, ExitCode.usage);
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
+    throw new UserError(`segment: unknown subcommand '${sub}'; use one of ${SUBCOMMANDS.join(', ')}`, ExitCode.usage);
+  }
+  return sub as Subcommand;
+}
+
+function dispatch(sub: Subcommand, flags: ParsedFlags, out: Console): Promise<number> {
+  if (flags._.length > 1) throw new UserError(`segment ${sub}: unexpected argument '${flags._[1]}'. See 'diffrendergan segment ${sub} --help'.`, ExitCode.usage);
+  switch (sub) {
+    case 'train':
+      return trainMain(flags, out);
+    case 'predict':
+      return predictMain(flags, out);
+    case 'eval':
+      return evalMain(flags, out);
+  }
+}
+
+/** Runs `segment` with the arguments after the word `segment` (parses them itself; for tests and scripts). */
+export async function runSegment(argv: string[], out: Console = console): Promise<number> {
+  const sub = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined;
+  if (!sub && (argv.includes('--help') || argv.includes('-h'))) {
+    out.log(helpText(OVERVIEW));
+    return ExitCode.ok;
+  }
+  const spec = SPECS[checkSub(sub)];
+  const flags = parseFlags(spec, argv);
+  if (flags.help) {
+    out.log(helpText(spec));
+    return ExitCode.ok;
+  }
+  return dispatch(checkSub(sub), flags, out);
+}
+
+/** The entry called by src/cli.ts with flags already parsed by `segmentCommand`. */
+export async function segmentMain(flags: ParsedFlags): Promise<number> {
+  return dispatch(checkSub(flags._[0]), flags, console);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function req(flags: ParsedFlags, name: string, sub: string): string {
+  const v = flags[name];
+  if (typeof v !== 'string' || v === '') throw new UserError(`segment ${sub}: --${name} is required (see 'diffrendergan segment ${sub} --help')`, ExitCode.usage);
+  return v;
+}
+
+function idList(flags: ParsedFlags): string[] | undefined {
+  const v = flags.ids;
+  if (!Array.isArray(v)) return undefined;
+  const ids = v.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  return ids.length ? ids : undefined;
+}
+
+async function useBackend(name: string): Promise<string> {
+  if (name === 'reference') {
+    await setBackend('reference');
+    return 'reference';
+  }
+  const { registerFastBackends, autoSelectBackend } = await import('../autodiff/backends/auto.js');
+  if (name === 'auto') return (await autoSelectBackend({ noGpu: true })).backend.name;
+  await registerFastBackends({ noGpu: true });
+  return (await setBackend(name)).name;
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+/** One progress line per event (the format the CLI prints). */
+export function progressLine(p: TrainProgress): string {
+  switch (p.kind) {
+    case 'start':
+      return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
+    case 'step':
+      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
+    case 'epoch': {
+      const r = p.record;
+      const val = r.valLoss !== undefined ? ` val loss ${r.valLoss.toFixed(4)} val DSC ${r.valDsc!.toFixed(4)}` : '';
+      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
+    }
+  }
+}
+
+async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
+  const dir = req(flags, 'out', 'train');
+  const cropBottom = Number(flags['crop-bottom']);
+  const ids = idList(flags);
+  let samples: SegSample[];
+  if (typeof flags.data === 'string') {
+    if (flags.images || flags.masks) throw new UserError('segment train: give --data, or --images with --masks, not both', ExitCode.usage);
+    samples = readSegDataset(flags.data, { cropBottom, ids });
+  } else if (typeof flags.images === 'string' || typeof flags.masks === 'string') {
+    samples = readAnnotatedSet(req(flags, 'images', 'train'), req(flags, 'masks', 'train'), { cropBottom, ids });
+  } else {
+    throw new UserError("segment train: give --data DIR, or --images DIR --masks DIR (see 'diffrendergan segment train --help')", ExitCode.usage);
+  }
+  const resume = flags.resume ? loadCheckpoint(dir) : undefined;
+  if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
+  if (!resume && existsSync(dir)) ensureDir(dir);
+  const backend = await useBackend(String(flags.backend));
+  const trainCfg: Partial<TrainConfig> = {
+    epochs: Number(flags.epochs),
+    batch: Number(flags.batch),
+    crop: Number(flags.crop),
+    lr: Number(flags.lr),
+    seed: Number(flags.seed),
+    stepsPerEpoch: Number(flags['steps-per-epoch']),
+    valFraction: Number(flags.val),
+    classWeightPower: Number(flags['class-weight-power']),
+    augment: flags['no-augment'] ? { ...DEFAULT_TRAIN.augment, geometric: false, gamma: 1, contrast: 0, brightness: 0, blur: 0, noise: 0 } : DEFAULT_TRAIN.augment,
+  };
+  if (resume) {
+    // The resumed run keeps its data-dependent settings; only the length may change.
+    Object.assign(trainCfg, { ...resume.train, epochs: Number(flags.epochs) });
+    if (resume.epoch >= Number(flags.epochs)) {
+      out.log(`${dir}: already trained for ${resume.epoch} epochs (--epochs ${flags.epochs}); nothing to do`);
+      return ExitCode.ok;
+    }
+  }
+  out.log(`backend ${backend}; U-Net depth ${resume?.model.unet.depth ?? flags.depth} base ${resume?.model.unet.base ?? flags.base} norm ${resume?.model.unet.norm ?? flags.norm}; crop ${trainCfg.crop} batch ${trainCfg.batch}`);
+  const t0 = performance.now();
+  trainUNet(
+    samples,
+    { depth: Number(flags.depth), base: Number(flags.base), norm: flags.norm as NormKind },
+    trainCfg,
+    { progress: (p) => out.log(progressLine(p)), checkpoint: (c) => saveCheckpoint(dir, c) },
+    resume,
+  );
+  out.log(`model written to ${dir} (${fmtTime((performance.now() - t0) / 1000)})`);
+  return ExitCode.ok;
+}
+
+/** "2.1nm" -> { size: 2.1, unit: 'nm' }; "0.5um" / "0.5µm" -> um; a bare number -> px of that size. */
+export function parsePixelSize(s: string | undefined): { size: number; unit: string } {
+  if (s === undefined) return { size: 1, unit: 'px' };
+  const m = /^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(nm|um|µm|pm|mm|px)?\s*$/.exec(s);
+  const size = m ? Number(m[1]) : NaN;
+  if (!m || !(size > 0)) throw new UserError(`--pixel-size must be a positive length such as 2.1nm or 0.5um, got '${s}'`, ExitCode.usage);
+  const unit = m[2] === 'µm' ? 'um' : (m[2] ?? 'px');
+  return { size, unit };
+}
+
+function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number): { instances: Labelled; classes: Uint8Array } {
+  if (method === 'otsu') {
+    const r = otsuInstances(img.data, img.width, img.height, { minArea });
+    const classes = new Uint8Array(r.labels.length);
+    for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
+    return { instances: { labels: r.labels, count: r.count }, classes };
+  }
+  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea });
+  return { instances: s.instances, classes: s.classes };
+}
+
+/** A visible RGB overlay: the micrograph in grey, each particle's outline in a colour of its id. */
+export function overlayRgb(img: GreyImage, labels: Int32Array): Uint8Array {
+  const { width: w, height: h } = img;
+  const rgb = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) {
+    const g = Math.round(Math.min(1, Math.max(0, img.data[i])) * 255);
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g;
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const l = labels[i];
+      if (!l) continue;
+      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || labels[i - 1] !== l || labels[i + 1] !== l || labels[i - w] !== l || labels[i + w] !== l;
+      if (!edge) continue;
+      // Golden-angle hues: neighbours get clearly different colours.
+      const hue = (l * 137.508) % 360;
+      const [r, g, b] = hsvToRgb(hue, 0.9, 1);
+      rgb[3 * i] = r;
+      rgb[3 * i + 1] = g;
+      rgb[3 * i + 2] = b;
+    }
+  }
+  return rgb;
+}
+
+function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
+  const f = (n: number) => {
+    const k = (n + h / 60) % 6;
+    return Math.round(255 * (v - v * s * Math.max(0, Math.min(k, 4 - k, 1))));
+  };
+  return [f(5), f(3), f(1)];
+}
+
+function loadSegmenter(flags: ParsedFlags, sub: string): { model: UNet | null; tile: number } {
+  if (flags.method === 'otsu') return { model: null, tile: 0 };
+  const dir = req(flags, 'model', sub);
+  const { model, info } = loadModel(dir);
+  return { model, tile: typeof flags.tile === 'number' ? flags.tile : 2 * info.crop };
+}
+
+async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
+  const outDir = req(flags, 'out', 'predict');
+  const inputs = flags.in;
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new UserError("segment predict: --in IMAGES... is required (see 'diffrendergan segment predict --help')", ExitCode.usage);
+  const px = parsePixelSize(flags['pixel-size'] as string | undefined);
+  const cropBottom = Number(flags['crop-bottom']);
+  const minArea = Number(flags['min-area']);
+  const { model, tile } = loadSegmenter(flags, 'predict');
+  // Read and check everything before writing anything.
+  const files = listImageFiles(inputs);
+  const names = files.map((f) => basename(f, extname(f)));
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
+  const images = files.map((f) => readCroppedImage(f, cropBottom));
+  if (model) out.log(`backend ${await useBackend(String(flags.backend))}`);
+  const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[] }[] = [];
+  for (let k = 0; k < images.length; k++) {
+    const img = images[k];
+    const t0 = performance.now();
+    const { instances, classes } = segmentWith(String(flags.method), model, img, tile, minArea);
+    if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
+    const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.size });
+    results.push({ name: names[k], img, instances, classes, particles });
+    out.log(`${files[k]}: ${instances.count} particles (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  ensureDir(outDir);
+  for (const r of results) {
+    const { width: w, height: h } = r.img;
+    writePngGrey16(join(outDir, `${r.name}_instances.png`), w, h, Uint16Array.from(r.instances.labels));
+    writePngGrey8(join(outDir, `${r.name}_classes.png`), w, h, r.classes);
+    writePngRgb8(join(outDir, `${r.name}_overlay.png`), w, h, overlayRgb(r.img, r.instances.labels));
+  }
+  const all = results.flatMap((r) => r.particles);
+  writeFileAtomic(join(outDir, 'particles.csv'), particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit }));
+  const summary = summarizeSizes(all);
+  const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...summarizeSizes(r.particles) }]));
+  writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.size, unit: px.unit, images: results.length, overall: summary, perImage }, null, 2) + '\n');
+  const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
+  writeFileAtomic(join(outDir, 'size-distribution.svg'), sizeDistributionSvg(kept, summary.lognormal, px.unit));
+  out.log(`${all.length} particles in ${results.length} images; ECD median ${summary.median.toFixed(2)} ${px.unit} (${summary.count} not touching the border); outputs in ${outDir}`);
+  return ExitCode.ok;
+}
+
+async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
+  const imagesDir = req(flags, 'images', 'eval');
+  const masksDir = req(flags, 'masks', 'eval');
+  const minArea = Number(flags['min-area']);
+  const { model, tile } = loadSegmenter(flags, 'eval');
+  const set = readAnnotatedSet(imagesDir, masksDir, { cropBottom: Number(flags['crop-bottom']), ids: idList(flags) });
+  const backend = model ? await useBackend(String(flags.backend)) : null;
+  const rows: (EvalResult & { image: string; predicted: number; truth: number })[] = [];
+  for (const a of set) {
+    const { instances } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea);
+    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height) });
+  }
+  const mean = meanOf(rows);
+  if (flags.json) {
+    out.log(JSON.stringify({ method: flags.method, model: flags.model ?? null, backend, images: rows, mean }, null, 2));
+    return ExitCode.ok;
+  }
+  const f = (v: number) => v.toFixed(3);
+  out.log(`${'image'.padEnd(12)} ${'DSC'.padStart(6)} ${'AP50'.padStart(6)} ${'PQ'.padStart(6)} ${'SQ'.padStart(6)} ${'RQ'.padStart(6)} ${'TP'.padStart(5)} ${'FP'.padStart(5)} ${'FN'.padStart(5)}`);
+  for (const r of rows) {
+    out.log(`${r.image.padEnd(12)} ${f(r.dsc).padStart(6)} ${f(r.ap50).padStart(6)} ${f(r.pq).padStart(6)} ${f(r.sq).padStart(6)} ${f(r.rq).padStart(6)} ${String(r.tp).padStart(5)} ${String(r.fp).padStart(5)} ${String(r.fn).padStart(5)}`);
+  }
+  out.log(`${'mean'.padEnd(12)} ${f(mean.dsc).padStart(6)} ${f(mean.ap50).padStart(6)} ${f(mean.pq).padStart(6)} ${f(mean.sq).padStart(6)} ${f(mean.rq).padStart(6)} ${mean.tp.toFixed(1).padStart(5)} ${mean.fp.toFixed(1).padStart(5)} ${mean.fn.toFixed(1).padStart(5)}`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,152 @@
+/**
+ * Whole-micrograph inference with a trained U-Net (pure, no Node modules).
+ *
+ * An image of any size is cut into overlapping square tiles (side `tile`, or the image side if
+ * smaller; neighbours overlap by at least `overlap` px; the last tile of a row / column is
+ * aligned to the image edge). Each tile's softmax probabilities are weighted by a separable
+ * window that is 1 in the middle and rises as sin^2 over `overlap` px on every side that borders
+ * another tile (sides on the image border are not tapered), so that in a regular overlap two
+ * neighbours' weights sum to 1 (sin^2 + cos^2) and seams blend smoothly; the weighted sum is
+ * divided by the sum of weights. argmax gives the 3-class map, and src/seg/instances.ts turns it
+ * into particles (class-1 seeds, small ones dropped, grown back over the contour).
+ *
+ * The image is normalised by its own mean and standard deviation first, as in training.
+ */
+import { Tensor, noGrad, softmax } from '../autodiff/index.js';
+import type { UNet } from './unet.js';
+import { imageStats } from './augment.js';
+import { instancesFromClassMap } from './instances.js';
+import type { Labelled } from './labels.js';
+import { checkShape } from './labels.js';
+
+export interface InferOptions {
+  /** Tile side in px (default 256). */
+  tile?: number;
+  /** Minimum overlap of neighbouring tiles in px (default tile / 4). */
+  overlap?: number;
+  /** Tiles per forward pass (default 4). */
+  batch?: number;
+  /** Particles (class-1 seeds) smaller than this are dropped (default 50 px). */
+  minArea?: number;
+}
+
+/** Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared px. */
+export function tileStarts(size: number, tile: number, overlap: number): number[] {
+  if (size <= tile) return [0];
+  const stride = Math.max(1, tile - overlap);
+  const starts: number[] = [];
+  for (let s = 0; s + tile < size; s += stride) starts.push(s);
+  starts.push(size - tile);
+  return starts;
+}
+
+/** The 1-D blending window of a tile of length `len` (see the module comment). */
+export function blendWindow(len: number, overlap: number, taperStart: boolean, taperEnd: boolean): Float32Array {
+  const w = new Float32Array(len).fill(1);
+  const r = Math.min(overlap, Math.floor(len / 2));
+  for (let j = 0; j < r; j++) {
+    const v = Math.sin((Math.PI / 2) * ((j + 0.5) / r)) ** 2;
+    if (taperStart) w[j] = Math.min(w[j], v);
+    if (taperEnd) w[len - 1 - j] = Math.min(w[len - 1 - j], v);
+  }
+  return w;
+}
+
+/** Normalises a whole image as training did: (x - mean) / std. */
+export function normaliseImage(image: ArrayLike<number>): Float32Array {
+  const { mean, std } = imageStats(image);
+  const out = new Float32Array(image.length);
+  for (let i = 0; i < out.length; i++) out[i] = (image[i] - mean) / std;
+  return out;
+}
+
+/**
+ * Class probabilities [C, H, W] (row-major per class) of an already-normalised image, by blended
+ * overlapping tiles. The model must be in eval mode for batch norm to use its running statistics.
+ */
+export function predictNormalised(model: UNet, x: Float32Array, width: number, height: number, opts: InferOptions = {}): Float32Array {
+  checkShape(x.length, width, height, 'image');
+  const tile = opts.tile ?? 256;
+  const overlap = opts.overlap ?? Math.floor(tile / 4);
+  const batch = Math.max(1, opts.batch ?? 4);
+  const th = Math.min(tile, height);
+  const tw = Math.min(tile, width);
+  const ys = tileStarts(height, tile, overlap);
+  const xs = tileStarts(width, tile, overlap);
+  const tiles: [number, number][] = [];
+  for (const y0 of ys) for (const x0 of xs) tiles.push([x0, y0]);
+  const c = model.config.classes;
+  const n = width * height;
+  const acc = new Float32Array(c * n);
+  const wsum = new Float32Array(n);
+  const plane = th * tw;
+  for (let t0 = 0; t0 < tiles.length; t0 += batch) {
+    const group = tiles.slice(t0, t0 + batch);
+    const input = new Float32Array(group.length * plane);
+    group.forEach(([x0, y0], b) => {
+      for (let y = 0; y < th; y++) input.set(x.subarray((y0 + y) * width + x0, (y0 + y) * width + x0 + tw), b * plane + y * tw);
+    });
+    const probs = noGrad(() => softmax(model.forward(new Tensor(input, [group.length, 1, th, tw])), 1));
+    const pd = probs.data;
+    group.forEach(([x0, y0], b) => {
+      const wy = blendWindow(th, overlap, y0 > 0, y0 + th < height);
+      const wx = blendWindow(tw, overlap, x0 > 0, x0 + tw < width);
+      for (let y = 0; y < th; y++) {
+        for (let xx = 0; xx < tw; xx++) {
+          const w = wy[y] * wx[xx];
+          const i = (y0 + y) * width + x0 + xx;
+          wsum[i] += w;
+          for (let k = 0; k < c; k++) acc[k * n + i] += w * pd[(b * c + k) * plane + y * tw + xx];
+        }
+      }
+    });
+  }
+  for (let i = 0; i < n; i++) {
+    const inv = 1 / wsum[i];
+    for (let k = 0; k < c; k++) acc[k * n + i] *= inv;
+  }
+  return acc;
+}
+
+/** argmax over classes of probabilities [C, H*W] (ties: the lower class). */
+export function argmaxClasses(probs: Float32Array, classes: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bv = probs[i];
+    for (let k = 1; k < classes; k++) {
+      const v = probs[k * n + i];
+      if (v > bv) {
+        bv = v;
+        best = k;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+export interface Segmentation {
+  width: number;
+  height: number;
+  /** [C, H, W] probabilities. */
+  probabilities: Float32Array;
+  /** 0 background, 1 particle, 2 contour. */
+  classes: Uint8Array;
+  instances: Labelled;
+}
+
+/** Segments one greyscale image (values in [0, 1]) into classes and particle instances. */
+export function segmentImage(model: UNet, image: ArrayLike<number>, width: number, height: number, opts: InferOptions = {}): Segmentation {
+  checkShape(image.length, width, height, 'image');
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const probabilities = predictNormalised(model, normaliseImage(image), width, height, opts);
+    const classes = argmaxClasses(probabilities, model.config.classes, width * height);
+    const instances = instancesFromClassMap(classes, width, height, { minArea: opts.minArea ?? 50 });
+    return { width, height, probabilities, classes, instances };
+  } finally {
+    model.train(wasTraining);
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * Training the segmentation U-Net on whole images with 3-class masks (0 background, 1 particle,
+ * 2 contour). Pure (no Node modules): the caller supplies the samples, a progress sink and a
+ * checkpoint sink; src/seg/checkpoint-node.ts stores checkpoints on disk.
+ *
+ * One step: `batch` random crops (augment.ts) -> U-Net logits -> loss
+ *   L = CE_w(logits, mask) + diceWeight * softDice(logits, mask)
+ * with the class weights w of cross-entropy balanced over the whole training set
+ * (w_c = (total / (3 count_c))^classWeightPower, classBalancedWeights tempered), -> Adam. The learning rate follows
+ * nnU-Net's poly schedule lr0 (1 - step / totalSteps)^0.9 (a function of the step count only, so
+ * resuming needs no extra state). Images are normalised by their own mean and standard
+ * deviation (computed on the whole image, before augmentation), exactly as inference does.
+ *
+ * Reproducibility: weights are initialised from Rng(seed).fork(); the split from the next fork;
+ * crops and augmentation from the third. A checkpoint is taken at the end of every epoch and
+ * holds the weights (with batch-norm statistics), Adam's moments, the data Rng's state and the
+ * history, so a resumed run continues exactly as the uninterrupted run would have.
+ */
+import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
+import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, imageStats, type AugmentOptions } from './augment.js';
+
+/** One training image with its 3-class mask. */
+export interface SegSample {
+  name: string;
+  width: number;
+  height: number;
+  /** Row-major grey values in [0, 1]. */
+  image: Float32Array;
+  /** Row-major classes 0 / 1 / 2. */
+  classes: Uint8Array;
+}
+
+export interface TrainConfig {
+  epochs: number;
+  /** Crops per step. */
+  batch: number;
+  /** Side of the square training crops, px. */
+  crop: number;
+  /** Adam learning rate at step 0. */
+  lr: number;
+  /** Poly learning-rate decay to 0 at the last step (default true). */
+  poly: boolean;
+  seed: number;
+  /** Steps per epoch; 0 = ceil(training images / batch) (one crop per image per epoch). */
+  stepsPerEpoch: number;
+  /** Fraction of the images held out for validation (0 = none). */
+  valFraction: number;
+  /** Probability that a crop is centred on a particle pixel. */
+  foreground: number;
+  /** Weight of the soft Dice term. */
+  diceWeight: number;
+  /**
+   * Cross-entropy class weights are (total / (C count_c))^power: 1 = fully class-balanced
+   * (contour pixels, ~2-5 % of a mask, then weigh ~10-20x a background pixel and the predicted
+   * contours grow thick), 0 = unweighted. Default 0.5.
+   */
+  classWeightPower: number;
+  augment: AugmentOptions;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  epochs: 20,
+  batch: 4,
+  crop: 128,
+  lr: 1e-3,
+  poly: true,
+  seed: 0,
+  stepsPerEpoch: 0,
+  valFraction: 0,
+  foreground: 0.33,
+  diceWeight: 1,
+  classWeightPower: 0.5,
+  augment: DEFAULT_AUGMENT,
+};
+
+/** What the model needs at inference besides its weights. */
+export interface ModelInfo {
+  unet: UNetConfig;
+  /** Input normalisation: 'image-zscore' = (x - mean) / std of the whole image. */
+  normalisation: 'image-zscore';
+  /** The crop size it was trained on (a sensible inference tile is twice this). */
+  crop: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  loss: number;
+  ce: number;
+  dice: number;
+  seconds: number;
+  valLoss?: number;
+  valDsc?: number;
+}
+
+export interface Checkpoint {
+  model: ModelInfo;
+  train: TrainConfig;
+  /** Completed epochs. */
+  epoch: number;
+  /** Completed optimiser steps. */
+  step: number;
+  weights: StateDict;
+  optimizer: OptimizerState;
+  rng: RngState;
+  classWeights: number[];
+  split: { train: string[]; val: string[] };
+  history: EpochRecord[];
+}
+
+export type TrainProgress =
+  | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number }
+  | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; lr: number; stepsPerSecond: number; etaSeconds: number }
+  | { kind: 'epoch'; record: EpochRecord; etaSeconds: number };
+
+export interface TrainHooks {
+  /** Progress lines (the CLI prints them). */
+  progress?: (p: TrainProgress) => void;
+  /** Called at the end of every epoch with a checkpoint (tensors share the live data: write or copy now). */
+  checkpoint?: (c: Checkpoint) => void;
+  /** Steps between 'step' progress events (default 10). */
+  every?: number;
+  /** Clock in ms (injectable for tests; default performance.now). */
+  now?: () => number;
+}
+
+export interface TrainResult {
+  model: UNet;
+  checkpoint: Checkpoint;
+}
+
+/** Splits names into train / val by a seeded shuffle; at least one training image stays. */
+export function splitNames(names: readonly string[], valFraction: number, rng: Rng): { train: string[]; val: string[] } {
+  const sorted = [...names].sort();
+  if (!(valFraction > 0)) return { train: sorted, val: [] };
+  const shuffled = rng.shuffle([...sorted]);
+  const nVal = Math.min(names.length - 1, Math.max(1, Math.round(valFraction * names.length)));
+  const val = shuffled.slice(0, nVal).sort();
+  const valSet = new Set(val);
+  return { train: sorted.filter((n) => !valSet.has(n)), val };
+}
+
+interface Prepared extends SegSample {
+  mean: number;
+  std: number;
+}
+
+function prepare(s: SegSample): Prepared {
+  if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
+    throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
+  }
+  return { ...s, ...imageStats(s.image) };
+}
+
+/** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
+function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean): { x: Tensor; target: Int32Array } {
+  const n = size * size;
+  const xd = new Float32Array(count * n);
+  const target = new Int32Array(count * n);
+  const img = new Float32Array(n);
+  const mask = new Uint8Array(n);
+  for (let b = 0; b < count; b++) {
+    const s = samples[pickIndex()];
+    const [x0, y0] = cropOrigin(s, size, cfg.foreground, rng);
+    const sym = augment && cfg.augment.geometric ? rng.int(8) : 0;
+    extractCrop(s, x0, y0, size, sym, img, mask);
+    if (augment) augmentIntensity(img, size, cfg.augment, rng);
+    const inv = 1 / s.std;
+    for (let i = 0; i < n; i++) {
+      xd[b * n + i] = (img[i] - s.mean) * inv;
+      target[b * n + i] = mask[i];
+    }
+  }
+  return { x: new Tensor(xd, [count, 1, size, size]), target };
+}
+
+function lossOf(logits: Tensor, target: Int32Array, classWeights: number[], diceWeight: number): { loss: Tensor; ce: Tensor; dice: Tensor } {
+  const ce = crossEntropy(logits, target, { weight: classWeights });
+  const dice = softDiceLoss(logits, target);
+  return { loss: add(ce, mul(dice, diceWeight)), ce, dice };
+}
+
+/** Foreground Dice of argmax(logits) != 0 against target != 0. */
+function foregroundDice(logits: Tensor, target: Int32Array): { inter: number; sum: number } {
+  const [n, c, h, w] = logits.shape;
+  const hw = h * w;
+  let inter = 0;
+  let sum = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < hw; i++) {
+      let best = 0;
+      let bv = logits.data[b * c * hw + i];
+      for (let k = 1; k < c; k++) {
+        const v = logits.data[(b * c + k) * hw + i];
+        if (v > bv) {
+          bv = v;
+          best = k;
+        }
+      }
+      const p = best !== 0 ? 1 : 0;
+      const t = target[b * hw + i] !== 0 ? 1 : 0;
+      inter += p & t;
+      sum += p + t;
+    }
+  }
+  return { inter, sum };
+}
+
+/**
+ * Trains a U-Net. With `resume`, continues from that checkpoint (its model, split and the given
+ * config; `train.epochs` may be raised to train longer). Throws if the loss becomes NaN / Inf.
+ */
+export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNetConfig>, trainConfig: Partial<TrainConfig>, hooks: TrainHooks = {}, resume?: Checkpoint): TrainResult {
+  const cfg: TrainConfig = { ...DEFAULT_TRAIN, ...trainConfig, augment: { ...DEFAULT_AUGMENT, ...trainConfig.augment } };
+  if (samples.length === 0) throw new Error('trainUNet: no training samples');
+  const names = samples.map((s) => s.name);
+  if (new Set(names).size !== names.length) throw new Error('trainUNet: sample names must be unique');
+  const now = hooks.now ?? (() => performance.now());
+  const root = new Rng(cfg.seed);
+  const initRng = root.fork();
+  const splitRng = root.fork();
+  let dataRng = root.fork();
+  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig }, initRng);
+  const split = resume ? resume.split : splitNames(names, cfg.valFraction, splitRng);
+  const byName = new Map(samples.map((s) => [s.name, s]));
+  const take = (list: string[]) =>
+    list.map((n) => {
+      const s = byName.get(n);
+      if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
+      return prepare(s);
+    });
+  const train = take(split.train);
+  const val = take(split.val);
+  const crop = resume ? resume.model.crop : cfg.crop;
+  let classWeights: number[];
+  if (resume) classWeights = resume.classWeights;
+  else {
+    const counts = new Float64Array(model.config.classes);
+    let total = 0;
+    for (const s of train) for (let i = 0; i < s.classes.length; i++) counts[s.classes[i]]++, total++;
+    // classBalancedWeights (autodiff/ops/loss.ts) over the whole set: w_c = total / (C count_c).
+    classWeights = Array.from(counts, (n) => (n > 0 ? Math.pow(total / (model.config.classes * n), cfg.classWeightPower) : 0));
+  }
+  const opt = new Adam(model.parameters(), { lr: cfg.lr });
+  let epoch = 0;
+  let step = 0;
+  const history: EpochRecord[] = [];
+  if (resume) {
+    model.loadStateDict(resume.weights);
+    opt.loadState(resume.optimizer);
+    dataRng = Rng.fromState(resume.rng);
+    epoch = resume.epoch;
+    step = resume.step;
+    history.push(...resume.history);
+  }
+  const stepsPerEpoch = cfg.stepsPerEpoch > 0 ? cfg.stepsPerEpoch : Math.ceil(train.length / cfg.batch);
+  const totalSteps = cfg.epochs * stepsPerEpoch;
+  const modelInfo: ModelInfo = { unet: model.config, normalisation: 'image-zscore', crop };
+  hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step });
+
+  // Fixed validation crops (their own Rng, the same every epoch).
+  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false) : null;
+
+  const every = hooks.every ?? 10;
+  const t0 = now();
+  const startStep = step;
+  let checkpoint: Checkpoint | null = null;
+  const snapshot = (): Checkpoint => ({
+    model: modelInfo,
+    train: cfg,
+    epoch,
+    step,
+    weights: model.stateDict(),
+    optimizer: opt.state(),
+    rng: dataRng.state(),
+    classWeights,
+    split,
+    history: [...history],
+  });
+  while (epoch < cfg.epochs) {
+    // A fresh generator from the saved state drops Box-Muller's cached spare, so an epoch starts
+    // identically whether or not the run was resumed here.
+    dataRng = Rng.fromState(dataRng.state());
+    const te = now();
+    const order: number[] = [];
+    while (order.length < stepsPerEpoch * cfg.batch) order.push(...dataRng.shuffle(train.map((_, i) => i)));
+    let k = 0;
+    let sumLoss = 0, sumCe = 0, sumDice = 0;
+    model.train();
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const { x, target } = makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true);
+      const lr = cfg.poly ? cfg.lr * Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : cfg.lr;
+      opt.lr = lr;
+      const logits = model.forward(x);
+      const { loss, ce, dice } = lossOf(logits, target, classWeights, cfg.diceWeight);
+      const lv = loss.item();
+      if (!Number.isFinite(lv)) throw new Error(`trainUNet: the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}); lower --lr`);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      step++;
+      sumLoss += lv;
+      sumCe += ce.item();
+      sumDice += dice.item();
+      if (hooks.progress && (step % every === 0 || s === stepsPerEpoch - 1)) {
+        const rate = (step - startStep) / Math.max(1e-9, (now() - t0) / 1000);
+        hooks.progress({ kind: 'step', epoch: epoch + 1, step, totalSteps, loss: lv, ce: ce.item(), dice: dice.item(), lr, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / rate });
+      }
+    }
+    epoch++;
+    const rec: EpochRecord = { epoch, step, loss: sumLoss / stepsPerEpoch, ce: sumCe / stepsPerEpoch, dice: sumDice / stepsPerEpoch, seconds: (now() - te) / 1000 };
+    if (valBatch) {
+      model.eval();
+      noGrad(() => {
+        const logits = model.forward(valBatch.x);
+        rec.valLoss = lossOf(logits, valBatch.target, classWeights, cfg.diceWeight).loss.item();
+        const d = foregroundDice(logits, valBatch.target);
+        rec.valDsc = d.sum === 0 ? 1 : (2 * d.inter) / d.sum;
+      });
+      model.train();
+    }
+    history.push(rec);
+    checkpoint = snapshot();
+    const rate = (step - startStep) / Math.max(1e-9, (now() - t0) / 1000);
+    hooks.progress?.({ kind: 'epoch', record: rec, etaSeconds: (totalSteps - step) / rate });
+    hooks.checkpoint?.(checkpoint);
+  }
+  model.eval();
+  return { model, checkpoint: checkpoint ?? snapshot() };
+}

@@ -1,0 +1,140 @@
+/**
+ * The segmentation U-Net (Ronneberger et al. 2015, in nnU-Net's plain form): an encoder of
+ * `depth` 2x max-poolings, a decoder of learned 2x2 transposed convolutions with skip
+ * concatenations, and a 1x1 head giving one logit per class (3: background, particle, contour).
+ *
+ *   level l (0..depth) has base * 2^l channels; each level is a block
+ *   conv3x3 -> norm -> ReLU -> conv3x3 -> norm -> ReLU   (convs without bias: the norm has one)
+ *
+ * Any input size works: pooling floors odd sizes, and the decoder pads each upsampled map
+ * (bottom / right, zeros) to its skip's size before concatenating, so the output always has the
+ * input's H x W. Parameter names follow the module tree ("enc0.conv1.weight", "up2.weight", ...),
+ * which is what checkpoints store.
+ */
+import { Module, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, Rng, Tensor, relu, maxPool2d, concat, pad } from '../autodiff/index.js';
+
+export type NormKind = 'batch' | 'instance';
+
+export interface UNetConfig {
+  /** Input channels (1 for greyscale micrographs). */
+  inChannels: number;
+  /** Output classes (3: background, particle, contour). */
+  classes: number;
+  /** Number of 2x downsamplings; the network has depth + 1 resolution levels. */
+  depth: number;
+  /** Channels of the first level; doubled at each level below. */
+  base: number;
+  /** Normalisation after every 3x3 conv. */
+  norm: NormKind;
+}
+
+/**
+ * Defaults: depth 4 (5 levels, a 16x coarser bottleneck: 8 x 8 on a 128 px crop, 16 x 16 on a
+ * 256 px tile; the receptive field, ~180 px, spans the largest TiO2 particles of ~150 px), base 16
+ * (16..256 channels, 1.9 M parameters) and batch norm. See bench/segment.ts and the report in
+ * the commit history for the measured cost per training step.
+ */
+export const DEFAULT_UNET: UNetConfig = { inChannels: 1, classes: 3, depth: 4, base: 16, norm: 'batch' };
+
+/** Checks a config, throwing an Error that names the field. */
+export function validateUNetConfig(c: UNetConfig): UNetConfig {
+  const int = (k: keyof UNetConfig, lo: number, hi: number) => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new Error(`U-Net config: ${k} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
+  };
+  int('inChannels', 1, 16);
+  int('classes', 2, 64);
+  int('depth', 1, 7);
+  int('base', 1, 256);
+  if (c.norm !== 'batch' && c.norm !== 'instance') throw new Error(`U-Net config: norm must be 'batch' or 'instance', got ${String(c.norm)}`);
+  return c;
+}
+
+function makeNorm(kind: NormKind, channels: number): Module {
+  // Instance norm with a learned affine transform, as nnU-Net uses it.
+  return kind === 'batch' ? new BatchNorm2d(channels) : new InstanceNorm2d(channels, { affine: true });
+}
+
+/** conv3x3 -> norm -> ReLU, twice. */
+export class ConvBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly norm1: Module;
+  readonly conv2: Conv2d;
+  readonly norm2: Module;
+
+  constructor(inCh: number, outCh: number, norm: NormKind, rng: Rng) {
+    super();
+    this.conv1 = this.registerModule('conv1', new Conv2d(inCh, outCh, 3, rng, { padding: 1, bias: false }));
+    this.norm1 = this.registerModule('norm1', makeNorm(norm, outCh));
+    this.conv2 = this.registerModule('conv2', new Conv2d(outCh, outCh, 3, rng, { padding: 1, bias: false }));
+    this.norm2 = this.registerModule('norm2', makeNorm(norm, outCh));
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = relu(this.norm1.forward(this.conv1.forward(x)));
+    return relu(this.norm2.forward(this.conv2.forward(y)));
+  }
+}
+
+export class UNet extends Module {
+  readonly config: UNetConfig;
+  private readonly enc: ConvBlock[] = [];
+  private readonly ups: ConvTranspose2d[] = [];
+  private readonly dec: ConvBlock[] = [];
+  private readonly head: Conv2d;
+
+  constructor(config: Partial<UNetConfig>, rng: Rng) {
+    super();
+    this.config = validateUNetConfig({ ...DEFAULT_UNET, ...config });
+    const { inChannels, classes, depth, base, norm } = this.config;
+    let cin = inChannels;
+    for (let l = 0; l <= depth; l++) {
+      const c = base << l;
+      this.enc.push(this.registerModule(`enc${l}`, new ConvBlock(cin, c, norm, rng)));
+      cin = c;
+    }
+    for (let l = depth - 1; l >= 0; l--) {
+      const c = base << l;
+      this.ups[l] = this.registerModule(`up${l}`, new ConvTranspose2d(2 * c, c, 2, rng, { stride: 2 }));
+      this.dec[l] = this.registerModule(`dec${l}`, new ConvBlock(2 * c, c, norm, rng));
+    }
+    this.head = this.registerModule('head', new Conv2d(base, classes, 1, rng));
+  }
+
+  /** x [N, inChannels, H, W] -> logits [N, classes, H, W]. */
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4 || x.shape[1] !== this.config.inChannels) {
+      throw new Error(`UNet: input must be [N, ${this.config.inChannels}, H, W], got [${x.shape.join(', ')}]`);
+    }
+    const { depth } = this.config;
+    const skips: Tensor[] = [];
+    let y = x;
+    for (let l = 0; l <= depth; l++) {
+      if (l > 0) {
+        if (y.shape[2] < 2 || y.shape[3] < 2) throw new Error(`UNet: input ${x.shape[2]} x ${x.shape[3]} is too small for depth ${depth} (needs at least ${2 ** depth} px per side)`);
+        y = maxPool2d(y, 2, 2);
+      }
+      y = this.enc[l].forward(y);
+      skips.push(y);
+    }
+    for (let l = depth - 1; l >= 0; l--) {
+      const skip = skips[l];
+      let up = this.ups[l].forward(y);
+      const dh = skip.shape[2] - up.shape[2];
+      const dw = skip.shape[3] - up.shape[3];
+      if (dh || dw) up = pad(up, [[0, 0], [0, 0], [0, dh], [0, dw]]);
+      y = this.dec[l].forward(concat([skip, up], 1));
+    }
+    return this.head.forward(y);
+  }
+
+  /** Number of trainable values. */
+  parameterCount(): number {
+    return this.parameters().reduce((s, p) => s + p.size, 0);
+  }
+}
+
+/** Input sizes that keep every pooling exact (multiples of 2^depth) avoid padded seams. */
+export function sizeMultiple(config: Pick<UNetConfig, 'depth'>): number {
+  return 2 ** config.depth;
+}
