@@ -41,7 +41,7 @@ function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array,
 // Backends under test: single-threaded default blocking, threaded with everything split across
 // lanes, and tiny blocks so every block edge (kc, mc, nc, partial micro-tiles) is crossed.
 const single = new WasmBackend({ name: 'wasm-1' });
-const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, pool: { threads: 3 } });
+const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, parallelMinWork: 0, pool: { threads: 3 } });
 const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, unroll: 2 } });
 const explicit = new WasmBackend({ name: 'wasm-explicit-im2col', im2col: 'explicit', gemm: { kc: 6, mc: 8, nc: 16 } });
 const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });

@@ -57,6 +57,8 @@ export interface WasmBackendOptions {
   gemm?: Partial<GemmConfig>;
   /** Below this many flops a GEMM runs on one lane. */
   parallelMinFlops?: number;
+  /** Below this many elements im2col / col2im / direct convs run on one lane (default 65536). */
+  parallelMinWork?: number;
   /** Memory ceiling in 64 KiB pages (default 32768 = 2 GiB). Calls that need more are declined. */
   maxPages?: number;
   /**
@@ -103,6 +105,7 @@ export class WasmBackend implements Backend {
   private readonly maxPages: number;
   private readonly parallelMinFlops: number;
   private readonly implicit: boolean;
+  private readonly minWork: number;
 
   constructor(opts: WasmBackendOptions = {}) {
     this.opts = opts;
@@ -112,6 +115,7 @@ export class WasmBackend implements Backend {
     this.maxPages = opts.maxPages ?? 32768;
     this.parallelMinFlops = opts.parallelMinFlops ?? 4e6;
     this.implicit = (opts.im2col ?? 'implicit') === 'implicit';
+    this.minWork = opts.parallelMinWork ?? 1 << 16;
     this.kernels = {
       matmul: (args) => this.matmul(args),
       conv2d: (x, w, out, g) => this.conv2d(x, w, out, g),
@@ -363,7 +367,7 @@ export class WasmBackend implements Backend {
 
   /** Splits rows [0, rows) over lanes when the work is large enough and runs fn on each range. */
   private runRows(fn: 'im2col' | 'col2im', rows: number, work: number, g: Conv2dGeom, x: number, col: number): void {
-    const lanes = work >= 1 << 16 ? Math.min(this.lanes, rows) : 1;
+    const lanes = work >= this.minWork ? Math.min(this.lanes, rows) : 1;
     const params: number[] = [];
     for (let t = 0; t < lanes; t++) {
       const r0 = Math.floor((rows * t) / lanes), r1 = Math.floor((rows * (t + 1)) / lanes);
@@ -383,7 +387,7 @@ export class WasmBackend implements Backend {
 
   /** Runs dconv over `rows` destination rows split across lanes; `fill` writes the DP fields. */
   private runDconv(rows: number, work: number, fill: (i32: Int32Array, o: number) => void): void {
-    const lanes = work >= 1 << 16 ? Math.min(this.lanes, rows) : 1;
+    const lanes = work >= this.minWork ? Math.min(this.lanes, rows) : 1;
     const params: number[] = [];
     for (let t = 0; t < lanes; t++) {
       const r0 = Math.floor((rows * t) / lanes), r1 = Math.floor((rows * (t + 1)) / lanes);
@@ -396,6 +400,27 @@ export class WasmBackend implements Backend {
       params.push(p);
     }
     this.run('dconv', params);
+  }
+
+  /** col2im over channels, or over image rows when there are fewer channels than lanes. */
+  private runCol2im(channels: number, work: number, g: Conv2dGeom, dx: number, col: number): void {
+    const lanes = work >= this.minWork ? this.lanes : 1;
+    const params: number[] = [];
+    const add = (t: number, c0: number, c1: number, y0: number, y1: number) => {
+      const p = this.convParams(t, g, dx, col, c0, c1);
+      const i32 = this.i32();
+      i32[(p >> 2) + CP.y0] = y0;
+      i32[(p >> 2) + CP.y1] = y1;
+      params.push(p);
+    };
+    if (channels >= lanes || g.h < lanes) {
+      const l = Math.min(lanes, channels);
+      for (let t = 0; t < l; t++) add(t, Math.floor((channels * t) / l), Math.floor((channels * (t + 1)) / l), 0, g.h);
+    } else {
+      // Few channels: every task takes all channels and a band of rows.
+      for (let t = 0; t < lanes; t++) add(t, 0, channels, Math.floor((g.h * t) / lanes), Math.floor((g.h * (t + 1)) / lanes));
+    }
+    this.run('col2im', params.filter((_, i) => i < MAX_TASKS));
   }
 
   private static pointwise(g: Conv2dGeom): boolean {
@@ -489,7 +514,7 @@ export class WasmBackend implements Backend {
             c: direct ? dxg : pcol, ldc: nsp, beta: 0,
             strideA: 0, strideB: 0, strideC: 0,
           });
-          if (!direct) this.runRows('col2im', cInG, kc * nsp, g, dxg, pcol);
+          if (!direct) this.runCol2im(cInG, kc * nsp, g, dxg, pcol);
         }
       }
       this.take(pdx, dx);
@@ -506,7 +531,7 @@ export class WasmBackend implements Backend {
         this.put(pdy, dy);
         const pairs = g.cOut * g.cIn;
         for (let img = 0; img < g.n; img++) {
-          const lanes = g.cOut * nsp * kc >= 1 << 16 ? Math.min(this.lanes, pairs) : 1;
+          const lanes = g.cOut * nsp * kc >= this.minWork ? Math.min(this.lanes, pairs) : 1;
           const params: number[] = [];
           for (let t = 0; t < lanes; t++) {
             const r0 = Math.floor((pairs * t) / lanes), r1 = Math.floor((pairs * (t + 1)) / lanes);

@@ -47,6 +47,8 @@ export const GP = {
 export const CP = {
   x: 0, h: 1, w: 2, kh: 3, kw: 4, sh: 5, sw: 6, ph: 7, pw: 8, dh: 9, dw: 10, outH: 11, outW: 12,
   col: 13, r0: 14, r1: 15,
+  /** col2im only: image rows [y0, y1) of each channel. */
+  y0: 16, y1: 17,
 } as const;
 /**
  * Layout of the parameter block of `dconv` (direct stride-1 convolution as row AXPYs, used for
@@ -504,31 +506,59 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     );
   }
 
-  // ---------- col2im(P): channels [r0, r1) of dx = scatter-add of the column matrix ----------
+  // ---------- col2im(P): channels [r0, r1), image rows [y0, y1) of dx = scatter-add of the column matrix ----------
   const col2im = mb.fn('col2im', [I32]);
   {
     const P = loadParams(col2im, 0, CP) as Record<keyof typeof CP, number>;
     const L = () => col2im.local(I32);
     const c = L(), kx = L(), ky = L(), xs = L(), s = L(), oy = L(), ox = L(), iy = L(), ix = L(), row = L(), a = L();
+    const ix0 = L(), oxa = L(), oxb = L(), sp = L();
     col2im.emit(
       forRange(c, get(P.r0), get(P.r1), 1,
         set(xs, add(get(P.x), shl(mul(get(c), mul(get(P.h), get(P.w))), 2))),
-        memfill(get(xs), 0, shl(mul(get(P.h), get(P.w)), 2)),
+        memfill(add(get(xs), shl(mul(get(P.y0), get(P.w)), 2)), 0, shl(mul(sub(get(P.y1), get(P.y0)), get(P.w)), 2)),
         set(s, add(get(P.col), shl(mul(mul(get(c), mul(get(P.kh), get(P.kw))), mul(get(P.outH), get(P.outW))), 2))),
         forRange(ky, 0, get(P.kh), 1,
           forRange(kx, 0, get(P.kw), 1,
+            set(ix0, sub(mul(get(kx), get(P.dw)), get(P.pw))),
+            set(oxa, select(sub(0, get(ix0)), 0, gtS(sub(0, get(ix0)), 0))),
+            set(oxb, minS(get(P.outW), sub(get(P.w), get(ix0)))),
             forRange(oy, 0, get(P.outH), 1,
               set(iy, add(sub(mul(get(oy), get(P.sh)), get(P.ph)), mul(get(ky), get(P.dh)))),
-              if_(ltU(get(iy), get(P.h)),
+              if_(and(geS(get(iy), get(P.y0)), ltS(get(iy), get(P.y1))),
                 [
                   set(row, add(get(xs), shl(mul(get(iy), get(P.w)), 2))),
-                  set(ix, sub(mul(get(kx), get(P.dw)), get(P.pw))),
-                  forRange(ox, 0, get(P.outW), 1,
-                    if_(ltU(get(ix), get(P.w)), [
-                      set(a, add(get(row), shl(get(ix), 2))),
-                      f32store(get(a), f32add(f32load(get(a)), f32load(add(get(s), shl(get(ox), 2))))),
-                    ]),
-                    set(ix, add(get(ix), get(P.sw))),
+                  if_(eq(get(P.sw), 1),
+                    [
+                      // Stride 1: contiguous on both sides; f32x4 then scalar tail.
+                      set(ox, get(oxa)),
+                      block(loop(
+                        brIf(1, gtS(add(get(ox), 4), get(oxb))),
+                        set(a, add(get(row), shl(add(get(ox), get(ix0)), 2))),
+                        v128store(get(a), f32x4add(v128load(get(a)), v128load(add(get(s), shl(get(ox), 2))))),
+                        set(ox, add(get(ox), 4)),
+                        br(0),
+                      )),
+                      block(loop(
+                        brIf(1, geS(get(ox), get(oxb))),
+                        set(a, add(get(row), shl(add(get(ox), get(ix0)), 2))),
+                        f32store(get(a), f32add(f32load(get(a)), f32load(add(get(s), shl(get(ox), 2))))),
+                        set(ox, add(get(ox), 1)),
+                        br(0),
+                      )),
+                    ],
+                    [
+                      set(ix, get(ix0)),
+                      set(sp, get(s)),
+                      forRange(ox, 0, get(P.outW), 1,
+                        if_(ltU(get(ix), get(P.w)), [
+                          set(a, add(get(row), shl(get(ix), 2))),
+                          f32store(get(a), f32add(f32load(get(a)), f32load(get(sp)))),
+                        ]),
+                        set(ix, add(get(ix), get(P.sw))),
+                        set(sp, add(get(sp), 4)),
+                      ),
+                    ],
                   ),
                 ],
               ),
