@@ -33,6 +33,12 @@ export class Rng {
     return r;
   }
 
+  /** Restores a saved state into this generator (objects holding it keep working). */
+  setState(state: RngState): void {
+    this.s.set(state);
+    this.spareNormal = NaN;
+  }
+
   state(): RngState {
     // Drops the cached normal on purpose: a restored generator must continue identically, so
     // normal() never leaves a spare behind across calls that might be separated by a save.

@@ -1,0 +1,107 @@
+/**
+ * The generator G(phi) = f_noise(f_r(f_fcn(phi), theta_other), sigma) (METHOD.md): the ParamNet
+ * maps a scene's layout features to the learned parameters in (0, 1), which are mapped linearly
+ * into their [min, max] ranges and joined with the fixed ones (theta_other); the renderer (with
+ * the noise stage inside its image formation) turns each scene into an image.
+ */
+import { Tensor, allocData, type DType } from '../autodiff/tensor.js';
+import { add, matmul, reshape, slice, concat } from '../autodiff/ops/index.js';
+import type { Rng } from '../autodiff/rng.js';
+import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
+import { layoutFeatures } from '../render/layout.js';
+import { renderScene, type Scene } from '../render/scene.js';
+import { ConfigError } from '../errors.js';
+
+/** Which parameters the GAN learns per preset (the rest stay at the preset's values). */
+export const LEARNED_BY_PRESET: Record<PresetName, string[]> = {
+  // SEM: material (yield, tilt law, edge effect, detector), substrate, texture, blur, noise.
+  'tio2-sem': [
+    'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
+    'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot',
+  ],
+  'agnw-sem': [
+    'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
+    'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot',
+  ],
+  // HIM parity with the reference: material (diffuse / specular / shininess), stage colour and
+  // noise are learned; the reconstruction filter (blur 3 px) is fixed as in the reference.
+  'tio2-him': ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],
+  'sio2-him': ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],
+};
+
+/** Number of particles whose features the ParamNet sees (zero-padded; see layoutFeatures). */
+export const FEATURE_PARTICLES = 32;
+export const FEATURE_SIZE = 5 * FEATURE_PARTICLES + 1;
+
+export function validateLearned(names: readonly string[]): string[] {
+  const allowed = PARAMETER_TABLE.map((p) => p.name);
+  for (const n of names) if (!(n in PARAM_INDEX)) throw new ConfigError('learned', `unknown parameter '${n}'; allowed: ${allowed.join(', ')}`);
+  if (names.length === 0) throw new ConfigError('learned', 'at least one parameter must be learned');
+  if (new Set(names).size !== names.length) throw new ConfigError('learned', 'a parameter is listed twice');
+  return [...names];
+}
+
+/**
+ * The affine map from the ParamNet's outputs s [B, L] to full parameter vectors [B, P]:
+ * params = base + s @ S, where S holds (max - min) at (l, index of learned parameter l) and base
+ * holds the fixed values and the minima of the learned ones.
+ */
+export class ParamMapping {
+  readonly base: Tensor;
+  readonly scale: Tensor;
+  constructor(readonly learned: readonly string[], fixedValues: Record<string, number>, dtype: DType = 'float32') {
+    const P = PARAMETER_TABLE.length;
+    const base = allocData(dtype, P);
+    const S = allocData(dtype, learned.length * P);
+    PARAMETER_TABLE.forEach((p, i) => (base[i] = fixedValues[p.name] ?? p.defaults['tio2-sem']));
+    learned.forEach((name, l) => {
+      const i = PARAM_INDEX[name];
+      const p = PARAMETER_TABLE[i];
+      base[i] = p.min;
+      S[l * P + i] = p.max - p.min;
+    });
+    this.base = new Tensor(base, [P]);
+    this.scale = new Tensor(S, [learned.length, P]);
+  }
+
+  map(s: Tensor): Tensor {
+    return add(matmul(s, this.scale), this.base);
+  }
+
+  /** Learned parameters in physical units from s (no tape). */
+  physical(s: ArrayLike<number>): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.learned.forEach((name, l) => {
+      const p = PARAMETER_TABLE[PARAM_INDEX[name]];
+      out[name] = p.min + s[l] * (p.max - p.min);
+    });
+    return out;
+  }
+}
+
+/** Layout features of several scenes as one batch [B, FEATURE_SIZE]. */
+export function featureBatch(scenes: readonly Scene[], dtype: DType = 'float32'): Tensor {
+  const data = allocData(dtype, scenes.length * FEATURE_SIZE);
+  scenes.forEach((s, b) => data.set(layoutFeatures(s.layout, FEATURE_PARTICLES), b * FEATURE_SIZE));
+  return new Tensor(data, [scenes.length, FEATURE_SIZE]);
+}
+
+/**
+ * Fresh noise and substrate texture for each rendering, so the discriminator cannot memorise a
+ * scene's fixed noise image (the reference draws new Monte-Carlo and sensor noise every render).
+ */
+export function refreshStochastics(scene: Scene, rng: Rng): void {
+  const n = scene.noise;
+  for (let i = 0; i < n.length; i++) n[i] = rng.normal();
+  scene.textureSeed = rng.nextUint32() | 0;
+}
+
+/** Renders a batch: params [B, P] (on the tape) -> images [B, 1, H, W]. */
+export function renderBatch(scenes: readonly Scene[], params: Tensor, rng: Rng | null): Tensor {
+  const images = scenes.map((scene, b) => {
+    if (rng) refreshStochastics(scene, rng);
+    const p = reshape(slice(params, [[b, b + 1]]), [params.shape[1]]);
+    return renderScene(scene, p, { masks: false }).image;
+  });
+  return images.length === 1 ? images[0] : concat(images, 0);
+}

@@ -1,0 +1,247 @@
+/**
+ * One DiffRenderGAN training run, without any file or terminal access (those come in through
+ * the hooks of train-node.ts). Follows the reference (METHOD.md): configurations phi are drawn
+ * once before training and kept fixed; each step draws a batch of them and a batch of real
+ * patches (augmented by the 8 dihedral transforms), updates G with the LSGAN loss, then D.
+ */
+import { Tensor, allocData } from '../autodiff/tensor.js';
+import { noGrad } from '../autodiff/tape.js';
+import { Rng, type RngState } from '../autodiff/rng.js';
+import { Adam, type OptimizerState } from '../autodiff/optim/index.js';
+import type { StateDict } from '../autodiff/nn/index.js';
+import { concat } from '../autodiff/ops/index.js';
+import { PatchDiscriminator, ParamNet, type NormKind } from './models.js';
+import { ParamMapping, featureBatch, renderBatch, FEATURE_SIZE } from './generator.js';
+import { lsganDiscriminatorLoss, lsganGeneratorLoss } from './losses.js';
+import { augment } from './patches.js';
+import { sampleScene, type Scene } from '../render/scene.js';
+import type { SceneConfig } from '../render/presets.js';
+import { ExitCode, UserError } from '../errors.js';
+
+export interface GanConfig {
+  /** Preset name the scene config started from (informational). */
+  preset: string;
+  /** The full scene config (preset merged with the user's overrides); width = height = patch. */
+  scene: SceneConfig;
+  learned: string[];
+  patch: number;
+  epochs: number;
+  /** Generator / discriminator steps per epoch (reference: one per real patch). */
+  stepsPerEpoch: number;
+  batch: number;
+  lrG: number;
+  lrD: number;
+  betas: [number, number];
+  baseFilters: number;
+  discLayers: number;
+  norm: NormKind;
+  seed: number;
+  /** Configurations drawn before training (reference: one per real patch). */
+  numConfigs: number;
+  /** Configurations rendered after each epoch for the realism score and the samples. */
+  evalSamples: number;
+}
+
+export interface StepResult {
+  lossG: number;
+  lossD: number;
+  /** Mean discriminator output on real and fake patches (LSGAN targets 1 and 0). */
+  dReal: number;
+  dFake: number;
+}
+
+export interface EpochEval {
+  /** Learned parameters (physical units) for every stored configuration. */
+  params: Record<string, number[]>;
+  paramMean: Record<string, number>;
+  paramStd: Record<string, number>;
+  /** Rendered samples (eval mode, fresh noise), patch x patch each, in [0, 1]. */
+  samples: Float32Array[];
+}
+
+export interface TrainerState {
+  epoch: number;
+  step: number;
+  rng: { data: RngState; dropout: RngState; render: RngState };
+  optG: OptimizerState;
+  optD: OptimizerState;
+}
+
+/** A NaN / Inf in a loss or gradient: the run stops with this error (last checkpoint kept). */
+export class NumericalError extends UserError {
+  constructor(message: string) {
+    super(message, ExitCode.numerical);
+    this.name = 'NumericalError';
+  }
+}
+
+export class GanTrainer {
+  readonly fcn: ParamNet;
+  readonly disc: PatchDiscriminator;
+  readonly optG: Adam;
+  readonly optD: Adam;
+  readonly mapping: ParamMapping;
+  readonly scenes: Scene[];
+  /** Random streams kept apart so that each part stays reproducible on its own. */
+  readonly dataRng: Rng;
+  readonly dropoutRng: Rng;
+  readonly renderRng: Rng;
+  epoch = 0;
+  step = 0;
+
+  constructor(readonly config: GanConfig, readonly reals: Float32Array[]) {
+    if (reals.length === 0) throw new UserError('no real patches to train against', ExitCode.badInput);
+    for (const r of reals) if (r.length !== config.patch * config.patch) throw new Error(`real patch has ${r.length} pixels, expected ${config.patch}^2`);
+    const root = new Rng(config.seed);
+    const initRng = root.fork();
+    const sceneRng = root.fork();
+    this.dataRng = root.fork();
+    this.dropoutRng = root.fork();
+    this.renderRng = root.fork();
+    this.mapping = new ParamMapping(config.learned, config.scene.params);
+    this.fcn = new ParamNet(FEATURE_SIZE, config.learned.length, initRng, this.dropoutRng);
+    this.disc = new PatchDiscriminator(initRng, { baseFilters: config.baseFilters, layers: config.discLayers, norm: config.norm });
+    this.optG = new Adam(this.fcn.parameters(), { lr: config.lrG, betas: config.betas });
+    this.optD = new Adam(this.disc.parameters(), { lr: config.lrD, betas: config.betas });
+    // Fixed configurations, drawn once (they are re-drawn identically from the seed on resume).
+    this.scenes = Array.from({ length: config.numConfigs }, () => sampleScene(config.scene, sceneRng));
+  }
+
+  get totalSteps(): number {
+    return this.config.epochs * this.config.stepsPerEpoch;
+  }
+
+  /** A batch of augmented real patches [B, 1, P, P]. */
+  private realBatch(): Tensor {
+    const P = this.config.patch;
+    const B = this.config.batch;
+    const data = allocData('float32', B * P * P);
+    for (let b = 0; b < B; b++) {
+      const src = this.reals[this.dataRng.int(this.reals.length)];
+      data.set(augment({ data: src, size: P }, this.dataRng).data, b * P * P);
+    }
+    return new Tensor(data, [B, 1, P, P]);
+  }
+
+  /** One training step: G update, then D update (reference order). */
+  trainStep(): StepResult {
+    const { batch } = this.config;
+    const scenes = Array.from({ length: batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
+    this.fcn.train();
+    this.disc.train();
+
+    // Generator: render with parameters from the FCN, push D(fake) towards 1.
+    const s = this.fcn.forward(featureBatch(scenes));
+    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
+    const lossG = lsganGeneratorLoss(this.disc.forward(fake));
+    const lossGValue = lossG.item();
+    if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
+    lossG.backward();
+    this.checkGradients('generator', this.fcn.namedParameters());
+    this.optG.step();
+    this.optG.zeroGrad();
+    this.disc.zeroGrad();
+
+    // Discriminator: real towards 1, the same fake (detached) towards 0.
+    const real = this.realBatch();
+    const fakeD = fake.detach();
+    const both = this.disc.forward(concat([real, fakeD], 0));
+    // Real and fake go through D in one batch so BatchNorm sees both, as in one pix2pix step.
+    const half = both.shape[0] / 2;
+    const dRealT = sliceBatch(both, 0, half);
+    const dFakeT = sliceBatch(both, half, 2 * half);
+    const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);
+    const lossDValue = lossD.item();
+    if (!Number.isFinite(lossDValue)) throw new NumericalError(`discriminator loss is ${lossDValue} at step ${this.step}`);
+    lossD.backward();
+    this.checkGradients('discriminator', this.disc.namedParameters());
+    this.optD.step();
+    this.optD.zeroGrad();
+    this.step++;
+    return { lossG: lossGValue, lossD: lossDValue, dReal: meanOf(dRealT), dFake: meanOf(dFakeT) };
+  }
+
+  private checkGradients(net: string, params: [string, Tensor][]): void {
+    for (const [name, p] of params) {
+      const g = p.grad?.data;
+      if (!g) continue;
+      for (let i = 0; i < g.length; i++) {
+        if (!Number.isFinite(g[i])) throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at step ${this.step} (element ${i})`);
+      }
+    }
+  }
+
+  /** Learned parameters for every configuration, and rendered samples (eval mode). */
+  evaluate(): EpochEval {
+    return noGrad(() => {
+      this.fcn.eval();
+      const s = this.fcn.forward(featureBatch(this.scenes));
+      const L = this.config.learned.length;
+      const params: Record<string, number[]> = Object.fromEntries(this.config.learned.map((n) => [n, []]));
+      for (let b = 0; b < this.scenes.length; b++) {
+        const phys = this.mapping.physical(s.data.subarray(b * L, (b + 1) * L));
+        for (const n of this.config.learned) params[n].push(phys[n]);
+      }
+      const paramMean: Record<string, number> = {};
+      const paramStd: Record<string, number> = {};
+      for (const n of this.config.learned) {
+        const v = params[n];
+        const m = v.reduce((a, b) => a + b, 0) / v.length;
+        paramMean[n] = m;
+        paramStd[n] = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length);
+      }
+      // Samples: a fixed subset of configurations, with an evaluation stream of noise that does
+      // not disturb the training streams.
+      const evalRng = new Rng(this.config.seed ^ 0x5eed ^ this.epoch);
+      const n = Math.min(this.config.evalSamples, this.scenes.length);
+      const samples: Float32Array[] = [];
+      for (let b = 0; b < n; b++) {
+        const scene = this.scenes[b];
+        const sb = this.fcn.forward(featureBatch([scene]));
+        const img = renderBatch([scene], this.mapping.map(sb), evalRng);
+        samples.push(Float32Array.from(img.data));
+      }
+      this.fcn.train();
+      return { params, paramMean, paramStd, samples };
+    });
+  }
+
+  state(): TrainerState {
+    return {
+      epoch: this.epoch,
+      step: this.step,
+      rng: { data: this.dataRng.state(), dropout: this.dropoutRng.state(), render: this.renderRng.state() },
+      optG: this.optG.state(),
+      optD: this.optD.state(),
+    };
+  }
+
+  weights(): { fcn: StateDict; disc: StateDict } {
+    return { fcn: this.fcn.stateDict(), disc: this.disc.stateDict() };
+  }
+
+  /** Restores a checkpoint written from state() and weights(). */
+  load(state: TrainerState, weights: { fcn: StateDict; disc: StateDict }): void {
+    this.fcn.loadStateDict(weights.fcn);
+    this.disc.loadStateDict(weights.disc);
+    this.optG.loadState(state.optG);
+    this.optD.loadState(state.optD);
+    this.dataRng.setState(state.rng.data);
+    this.dropoutRng.setState(state.rng.dropout);
+    this.renderRng.setState(state.rng.render);
+    this.epoch = state.epoch;
+    this.step = state.step;
+  }
+}
+
+function sliceBatch(t: Tensor, from: number, to: number): Tensor {
+  // Imported lazily to keep this file's imports readable; slice along the batch axis.
+  return sliceOp(t, [[from, to]]);
+}
+import { slice as sliceOp } from '../autodiff/ops/index.js';
+
+function meanOf(t: Tensor): number {
+  let s = 0;
+  for (let i = 0; i < t.size; i++) s += t.data[i];
+  return s / t.size;
+}
