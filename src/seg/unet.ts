@@ -107,13 +107,13 @@ export class UNet extends Module {
       throw new Error(`UNet: input must be [N, ${this.config.inChannels}, H, W], got [${x.shape.join(', ')}]`);
     }
     const { depth } = this.config;
+    if (x.shape[2] >> depth < 1 || x.shape[3] >> depth < 1) {
+      throw new Error(`UNet: input ${x.shape[2]} x ${x.shape[3]} is too small for depth ${depth} (needs at least ${2 ** depth} px per side)`);
+    }
     const skips: Tensor[] = [];
     let y = x;
     for (let l = 0; l <= depth; l++) {
-      if (l > 0) {
-        if (y.shape[2] < 2 || y.shape[3] < 2) throw new Error(`UNet: input ${x.shape[2]} x ${x.shape[3]} is too small for depth ${depth} (needs at least ${2 ** depth} px per side)`);
-        y = maxPool2d(y, 2, 2);
-      }
+      if (l > 0) y = maxPool2d(y, 2, 2);
       y = this.enc[l].forward(y);
       skips.push(y);
     }

@@ -1,0 +1,132 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writePngGrey8 } from '../../src/io/files.js';
+import { InputError, UserError } from '../../src/errors.js';
+import { runSegment, parsePixelSize, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
+import { readAnnotatedSet, readSegDataset } from '../../src/seg/dataset-node.js';
+import { classesFromInstances } from '../../src/seg/classmask.js';
+import { discSet } from './unet-helpers.js';
+
+const quiet = { log: (_: string) => {}, error: (_: string) => {} };
+let root: string;
+
+/** Writes disc samples as a class-mask dataset (images/ + masks/) and as real-style tif-named pairs. */
+function writeDiscs(dir: string, n: number, size: number, seed: number): void {
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  mkdirSync(join(dir, 'masks'), { recursive: true });
+  mkdirSync(join(dir, 'real-images'), { recursive: true });
+  mkdirSync(join(dir, 'real-masks'), { recursive: true });
+  for (const s of discSet('d', n, size, seed)) {
+    writePngGrey8(join(dir, 'images', `${s.name}.png`), size, size, s.image);
+    writePngGrey8(join(dir, 'masks', `${s.name}.png`), size, size, s.classes);
+    writePngGrey8(join(dir, 'real-images', `${s.name}.png`), size, size, s.image);
+    writePngGrey8(join(dir, 'real-masks', `${s.name}_m.png`), size, size, s.instances.map((v) => (v ? 255 : 0)) as unknown as Uint8Array);
+  }
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'segment-cli-'));
+  writeDiscs(join(root, 'ds'), 4, 24, 3);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('segment CLI', () => {
+  it('picks the subcommand spec from the command line; every subcommand has --help', async () => {
+    expect(subcommandOf(['segment', 'eval', '--json'])).toBe('eval');
+    expect(segmentSpec('train').flags.some((f) => f.name === 'resume')).toBe(true);
+    expect(segmentSpec('nope').flags).toEqual([]);
+    for (const sub of ['train', 'predict', 'eval']) {
+      const lines: string[] = [];
+      expect(await runSegment([sub, '--help'], { log: (l) => lines.push(l), error: () => {} })).toBe(0);
+      expect(lines.join('\n')).toMatch(new RegExp(`segment ${sub}`));
+    }
+    await expect(runSegment(['fit'], quiet)).rejects.toThrow(/unknown subcommand 'fit'/);
+    await expect(runSegment(['eval', '--epochs', '3'], quiet)).rejects.toThrow(/unknown flag --epochs/);
+  });
+
+  it('names the missing model directory, data directory or flag, and writes nothing', async () => {
+    const out = join(root, 'never');
+    const img = join(root, 'ds', 'images', 'd000.png');
+    await expect(runSegment(['predict', '--model', join(root, 'no-model'), '--in', img, '--out', out], quiet)).rejects.toThrow(InputError);
+    await expect(runSegment(['predict', '--model', join(root, 'no-model'), '--in', img, '--out', out], quiet)).rejects.toThrow(/no-model: model directory not found/);
+    await expect(runSegment(['eval', '--model', join(root, 'ds'), '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks')], quiet)).rejects.toThrow(/config\.json: missing/);
+    await expect(runSegment(['train', '--data', join(root, 'nowhere'), '--out', out], quiet)).rejects.toThrow(/nowhere: dataset directory not found/);
+    await expect(runSegment(['train', '--images', join(root, 'nowhere'), '--masks', join(root, 'ds', 'masks'), '--out', out], quiet)).rejects.toThrow(/nowhere: image directory not found/);
+    await expect(runSegment(['train', '--data', join(root, 'ds')], quiet)).rejects.toThrow(/--out is required/);
+    await expect(runSegment(['predict', '--method', 'otsu', '--in', join(root, 'missing.png'), '--out', out], quiet)).rejects.toThrow(/missing\.png/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses masks whose size differs from their image, naming the mask', async () => {
+    const dir = join(root, 'bad');
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    mkdirSync(join(dir, 'masks'), { recursive: true });
+    writePngGrey8(join(dir, 'images', 'a.png'), 8, 8, new Uint8Array(64));
+    writePngGrey8(join(dir, 'masks', 'a_m.png'), 8, 6, new Uint8Array(48));
+    writePngGrey8(join(dir, 'masks', 'a.png'), 8, 8, new Uint8Array(64).fill(7));
+    await expect(runSegment(['eval', '--method', 'otsu', '--images', join(dir, 'images'), '--masks', join(dir, 'masks')], quiet)).rejects.toThrow(/a_m\.png: is 8 x 6 but its image/);
+    expect(() => readSegDataset(dir)).toThrow(/a\.png: pixel 0 has value 7/);
+    expect(() => readAnnotatedSet(join(dir, 'images'), join(dir, 'masks'), { ids: ['zz'] })).toThrow(/no image named zz/);
+  });
+
+  it('reads both dataset layouts and real-style masks; crops the data bar', () => {
+    const ds = readSegDataset(join(root, 'ds'));
+    expect(ds.map((s) => s.name)).toEqual(['d000', 'd001', 'd002', 'd003']);
+    const nn = join(root, 'nnunet');
+    mkdirSync(join(nn, 'imagesTr'), { recursive: true });
+    mkdirSync(join(nn, 'labelsTr'), { recursive: true });
+    writePngGrey8(join(nn, 'imagesTr', 'case_0000.png'), 24, 24, ds[0].image);
+    writePngGrey8(join(nn, 'labelsTr', 'case.png'), 24, 24, ds[0].classes);
+    const nnds = readSegDataset(nn);
+    expect(nnds[0].name).toBe('case');
+    expect(Array.from(nnds[0].classes)).toEqual(Array.from(ds[0].classes));
+    const real = readAnnotatedSet(join(root, 'ds', 'real-images'), join(root, 'ds', 'real-masks'), { cropBottom: 4, ids: ['d001'] });
+    expect(real).toHaveLength(1);
+    expect([real[0].width, real[0].height]).toEqual([24, 20]);
+    expect(real[0].instanceCount).toBeGreaterThan(0);
+  });
+
+  it('classesFromInstances: 1-px ring per instance, separation lines become contour', () => {
+    // Two 4x3 instances separated by a one-pixel background column.
+    const w = 9, h = 3;
+    const lab = Int32Array.from({ length: w * h }, (_, i) => ((i % w) < 4 ? 1 : (i % w) > 4 ? 2 : 0));
+    const c = classesFromInstances(lab, w, h);
+    const rows = Array.from({ length: h }, (_, y) => Array.from(c.subarray(y * w, y * w + w)).join(''));
+    // Row 0 / 2 touch the image border (not contour) except where they meet the other instance.
+    expect(rows).toEqual(['111222111', '111222111', '111222111']);
+    const big = new Int32Array(25).fill(0);
+    for (let y = 1; y < 4; y++) for (let x = 1; x < 4; x++) big[y * 5 + x] = 1;
+    expect(Array.from(classesFromInstances(big, 5, 5)).join('')).toBe('0000002220021200222000000');
+  });
+
+  it('parses pixel sizes', () => {
+    expect(parsePixelSize('2.1nm')).toEqual({ size: 2.1, unit: 'nm' });
+    expect(parsePixelSize('0.5µm')).toEqual({ size: 0.5, unit: 'um' });
+    expect(parsePixelSize(undefined)).toEqual({ size: 1, unit: 'px' });
+    expect(() => parsePixelSize('-1nm')).toThrow(UserError);
+  });
+
+  it('train -> predict -> eval end to end on tiny discs (and --resume continues)', async () => {
+    const model = join(root, 'model');
+    const lines: string[] = [];
+    const log = { log: (l: string) => lines.push(l), error: () => {} };
+    const common = ['--data', join(root, 'ds'), '--out', model, '--batch', '2', '--crop', '16', '--base', '2', '--depth', '1', '--steps-per-epoch', '2', '--backend', 'reference'];
+    expect(await runSegment(['train', ...common, '--epochs', '1'], log)).toBe(0);
+    expect(lines.some((l) => /^epoch 1 step 2\/2 loss [0-9.]+ .* steps\/s ETA/.test(l))).toBe(true);
+    await expect(runSegment(['train', ...common, '--epochs', '2'], log)).rejects.toThrow(/already holds a model/);
+    expect(await runSegment(['train', ...common, '--epochs', '2', '--resume'], log)).toBe(0);
+    expect(lines.some((l) => /resumed at step 2/.test(l))).toBe(true);
+    expect(JSON.parse(readFileSync(join(model, 'train-state.json'), 'utf8')).epoch).toBe(2);
+    const out = join(root, 'pred');
+    expect(await runSegment(['predict', '--model', model, '--in', join(root, 'ds', 'images'), '--out', out, '--pixel-size', '2nm', '--min-area', '1', '--backend', 'reference'], log)).toBe(0);
+    for (const f of ['d000_instances.png', 'd000_classes.png', 'd000_overlay.png', 'particles.csv', 'summary.json', 'size-distribution.svg']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'particles.csv'), 'utf8')).toMatch(/nm/);
+    const json: string[] = [];
+    expect(await runSegment(['eval', '--method', 'otsu', '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--json'], { log: (l) => json.push(l), error: () => {} })).toBe(0);
+    const r = JSON.parse(json.join('\n'));
+    expect(r.images).toHaveLength(4);
+    expect(r.mean.dsc).toBeGreaterThan(0.8);
+  });
+});
