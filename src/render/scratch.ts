@@ -1,0 +1,39 @@
+/**
+ * A small pool of Float64Array scratch buffers, so that per-call work arrays (rasterizer
+ * accumulators, blur passes) are not reallocated and zeroed by the allocator on every render.
+ * A buffer handed out by takeF64 belongs to the caller until it is given back with giveF64;
+ * giving back is optional (an unreturned buffer is simply garbage-collected), so code paths that
+ * keep a buffer alive (e.g. inside a tape closure that may never run) stay correct. Never give a
+ * buffer back twice or keep using it after giving it back. Pure JS (no Node modules).
+ */
+const pool = new Map<number, Float64Array[]>();
+const MAX_PER_SIZE = 8;
+
+/** A Float64Array of exactly n elements, filled with `fill` (default 0). */
+export function takeF64(n: number, fill = 0): Float64Array {
+  const list = pool.get(n);
+  const b = list && list.length ? list.pop()! : null;
+  if (b) {
+    b.fill(fill);
+    return b;
+  }
+  const nb = new Float64Array(n);
+  if (fill !== 0) nb.fill(fill);
+  return nb;
+}
+
+/** Like takeF64 but the contents are unspecified (the caller overwrites every element). */
+export function takeF64Dirty(n: number): Float64Array {
+  const list = pool.get(n);
+  return list && list.length ? list.pop()! : new Float64Array(n);
+}
+
+/** Returns buffers to the pool (null / undefined entries are ignored). */
+export function giveF64(...bufs: (Float64Array | null | undefined)[]): void {
+  for (const b of bufs) {
+    if (!b) continue;
+    let list = pool.get(b.length);
+    if (!list) pool.set(b.length, (list = []));
+    if (list.length < MAX_PER_SIZE && !list.includes(b)) list.push(b);
+  }
+}
