@@ -1,0 +1,77 @@
+/**
+ * Segmentation U-Net benchmark: wall time of one training step (forward, CE + Dice loss,
+ * backward, Adam) on random crops, for a few architectures, and of tiled inference on one
+ * 1024 x 704 micrograph. Prints what a training run of 1,000 images would cost.
+ *
+ *   node dist/bench.js segment [--backend auto|wasm|wasm-1t|reference] [--reps N] [--crop PX]
+ *       [--batch B] [--configs d4b16,d4b8,d3b16] [--infer] [--json]
+ *
+ * (Registered as suite 'segment'; bench/main.ts must import './segment.js' to list it.)
+ */
+import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, setBackend } from '../src/autodiff/index.js';
+import { autoSelectBackend, registerFastBackends } from '../src/autodiff/backends/auto.js';
+import { UNet } from '../src/seg/unet.js';
+import { segmentImage } from '../src/seg/infer.js';
+import { registerSuite } from './registry.js';
+
+function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const backendName = arg(args, '--backend', 'auto');
+  const reps = Number(arg(args, '--reps', '5'));
+  const crop = Number(arg(args, '--crop', '128'));
+  const batch = Number(arg(args, '--batch', '4'));
+  const configs = arg(args, '--configs', 'd4b16,d4b8,d3b16').split(',');
+  const json = args.includes('--json');
+  let backend: string;
+  if (backendName === 'auto') backend = (await autoSelectBackend({ noGpu: true })).backend.name;
+  else {
+    if (backendName !== 'reference') await registerFastBackends({ noGpu: true });
+    backend = (await setBackend(backendName)).name;
+  }
+  const rows: Record<string, unknown>[] = [];
+  for (const c of configs) {
+    const m = /^d(\d+)b(\d+)$/.exec(c);
+    if (!m) throw new Error(`--configs: '${c}' is not of the form d<depth>b<base>`);
+    const rng = new Rng(1);
+    const net = new UNet({ depth: Number(m[1]), base: Number(m[2]) }, rng);
+    const opt = new Adam(net.parameters(), { lr: 1e-3 });
+    const x = randn([batch, 1, crop, crop], rng);
+    const t = Int32Array.from({ length: batch * crop * crop }, () => rng.int(3));
+    const shared: number[] = [];
+    for (let r = 0; r < reps + 1; r++) {
+      const t0 = performance.now();
+      const logits = net.forward(x);
+      add(crossEntropy(logits, t, { weight: [0.6, 1.9, 4.1] }), softDiceLoss(logits, t)).backward();
+      opt.step();
+      opt.zeroGrad();
+      if (r > 0) shared.push(performance.now() - t0); // the first step warms up
+    }
+    const med = [...shared].sort((a, b) => a - b)[Math.floor(shared.length / 2)];
+    const row: Record<string, unknown> = {
+      config: c,
+      parameters: net.parameterCount(),
+      crop,
+      batch,
+      msPerStep: Math.round(med),
+      stepsPerSecond: +(1000 / med).toFixed(3),
+      hours1000x20: +(((1000 / batch) * 20 * med) / 3.6e6).toFixed(2),
+    };
+    if (args.includes('--infer')) {
+      net.eval();
+      const img = new Float32Array(1024 * 704).map((_, i) => ((i * 2654435761) % 1000) / 1000);
+      const t0 = performance.now();
+      segmentImage(net, img, 1024, 704, { tile: 2 * crop });
+      row.inferSeconds1024x704 = +((performance.now() - t0) / 1000).toFixed(1);
+    }
+    rows.push(row);
+    if (!json) console.log(Object.entries(row).map(([k, v]) => `${k}=${String(v)}`).join(' '));
+  }
+  if (json) console.log(JSON.stringify({ suite: 'segment', backend, rows }, null, 2));
+  else console.log(`backend ${backend}; hours1000x20 = 20 epochs of one ${crop} px crop per image over 1,000 images`);
+}
+
+registerSuite({ name: 'segment', description: 'U-Net training step and tiled inference (seg/unet, seg/infer)', run });
