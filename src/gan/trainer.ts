@@ -130,10 +130,18 @@ export class GanTrainer {
     this.fcn.train();
     this.disc.train();
 
+    // Real and fake go through D together in one batch, in the G step and in the D step alike,
+    // so BatchNorm normalises both with the same statistics and G is scored by the same function
+    // that D is trained as (separate fake-only passes would let BatchNorm at batch size 1 wash
+    // out the global brightness and contrast that distinguish a fake).
+    const real = this.realBatch();
+    const B = real.shape[0];
+
     // Generator: render with parameters from the FCN, push D(fake) towards 1.
     const s = this.fcn.forward(featureBatch(scenes));
     const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
-    const lossG = lsganGeneratorLoss(this.disc.forward(fake));
+    const dForG = this.disc.forward(concat([real, fake], 0));
+    const lossG = lsganGeneratorLoss(sliceBatch(dForG, B, 2 * B));
     const lossGValue = lossG.item();
     if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
     lossG.backward();
@@ -143,13 +151,9 @@ export class GanTrainer {
     this.disc.zeroGrad();
 
     // Discriminator: real towards 1, the same fake (detached) towards 0.
-    const real = this.realBatch();
-    const fakeD = fake.detach();
-    const both = this.disc.forward(concat([real, fakeD], 0));
-    // Real and fake go through D in one batch so BatchNorm sees both, as in one pix2pix step.
-    const half = both.shape[0] / 2;
-    const dRealT = sliceBatch(both, 0, half);
-    const dFakeT = sliceBatch(both, half, 2 * half);
+    const both = this.disc.forward(concat([real, fake.detach()], 0));
+    const dRealT = sliceBatch(both, 0, B);
+    const dFakeT = sliceBatch(both, B, 2 * B);
     const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);
     const lossDValue = lossD.item();
     if (!Number.isFinite(lossDValue)) throw new NumericalError(`discriminator loss is ${lossDValue} at step ${this.step}`);

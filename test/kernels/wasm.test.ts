@@ -45,7 +45,9 @@ const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, p
 const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, unroll: 2 } });
 const explicit = new WasmBackend({ name: 'wasm-explicit-im2col', im2col: 'explicit', gemm: { kc: 6, mc: 8, nc: 16 } });
 const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });
+const rowsDirect = new WasmBackend({ name: 'wasm-direct-rows', direct: 'rows' });
 const backends = [single, threaded, tiny, tinyWide, explicit];
+afterAll(() => rowsDirect.dispose());
 afterAll(() => backends.forEach((b) => b.dispose()));
 
 const matmulCase = fc.record({
@@ -152,7 +154,7 @@ describe('wasm conv2d passes vs reference', () => {
       })
       .map((c) => ({ ...c, groups: 1, strideH: 1, strideW: 1, dilH: 1, dilW: 1, outH: convOutSize(c.h, c.kh, 1, c.padH, 1), outW: convOutSize(c.w, c.kw, 1, c.padW, 1) }))
       .filter((c) => c.outH >= 1 && c.outW >= 1);
-    for (const be of [single, threaded]) fc.assert(fc.property(arb, (c) => checkConv(be, c)), { numRuns: 40 });
+    for (const be of [single, threaded, rowsDirect]) fc.assert(fc.property(arb, (c) => checkConv(be, c)), { numRuns: 40 });
   });
   it('PatchGAN-like layer shapes (4x4 stride 2 pad 1) and 1x1 / transposed-conv shapes', () => {
     const base = { groups: 1, dilH: 1, dilW: 1, seed: 3 };

@@ -4,13 +4,26 @@
  * ceil(4 sigma) + 1 taps (truncation below e^-8 of the centre weight), normalised to sum 1;
  * borders replicate the edge pixel. sigma is floored at 1e-3 px (below it the kernel is a delta).
  *   k_i = exp(-i^2 / (2 s^2)) / Z,  dk_i/ds = k_i (i^2 - sum_j k_j j^2) / s^3
+ * Kernels are cached per sigma; the passes write into pooled scratch buffers (src/render/
+ * scratch.ts), the interior of each row runs without clamping, and the adjoint passes are
+ * gathers (zero-padded correlation plus the clamped-tap sums at the two borders), not scatters.
  */
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
+import { takeF64Dirty, giveF64 } from '../scratch.js';
 
 export const MIN_BLUR_SIGMA = 1e-3;
 
-function kernels(s: number): { k: Float64Array; dk: Float64Array; R: number } {
+interface Kernel {
+  k: Float64Array;
+  dk: Float64Array;
+  R: number;
+}
+const kernelCache = new Map<number, Kernel>();
+
+function kernels(s: number): Kernel {
+  const hit = kernelCache.get(s);
+  if (hit) return hit;
   const R = Math.ceil(4 * s) + 1;
   const k = new Float64Array(2 * R + 1);
   let Z = 0;
@@ -23,85 +36,148 @@ function kernels(s: number): { k: Float64Array; dk: Float64Array; R: number } {
   const dk = new Float64Array(2 * R + 1);
   const s3 = s * s * s;
   for (let i = -R; i <= R; i++) dk[i + R] = (k[i + R] * (i * i - m2)) / s3;
-  return { k, dk, R };
+  if (kernelCache.size > 32) kernelCache.clear();
+  const kern = { k, dk, R };
+  kernelCache.set(s, kern);
+  return kern;
 }
 
-/** out[y, x] = sum_i k[i] in[clampY(y + i), x] (vertical) or in[y, clampX(x + i)] (horizontal). */
-function pass(src: Float64Array, H: number, W: number, k: Float64Array, R: number, vertical: boolean): Float64Array {
-  const out = new Float64Array(H * W);
-  if (vertical) {
-    for (let y = 0; y < H; y++) {
-      const row = y * W;
-      for (let i = -R; i <= R; i++) {
-        const yy = Math.min(H - 1, Math.max(0, y + i)) * W;
-        const w = k[i + R];
-        for (let x = 0; x < W; x++) out[row + x] += w * src[yy + x];
-      }
-    }
-  } else {
-    for (let y = 0; y < H; y++) {
-      const row = y * W;
-      for (let x = 0; x < W; x++) {
-        let acc = 0;
+/** out[y, x] = sum_i k[i] src[y, clamp(x + i)]. */
+function passH(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number): void {
+  const n = 2 * R + 1;
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let x = 0; x < W; x++) {
+      let acc = 0;
+      if (x >= R && x + R < W) {
+        const b = row + x - R;
+        for (let i = 0; i < n; i++) acc += k[i] * src[b + i];
+      } else {
         for (let i = -R; i <= R; i++) {
           const xx = x + i;
           acc += k[i + R] * src[row + (xx < 0 ? 0 : xx >= W ? W - 1 : xx)];
         }
-        out[row + x] = acc;
       }
+      out[row + x] = acc;
     }
   }
-  return out;
 }
 
-/** The adjoint of pass(): scatters g back through the clamped taps. */
-function passT(g: Float64Array, H: number, W: number, k: Float64Array, R: number, vertical: boolean): Float64Array {
-  const out = new Float64Array(H * W);
+/** out[y, x] = sum_i k[i] src[clamp(y + i), x] (row-wise, cache friendly). */
+function passV(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number): void {
   for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const gv = g[y * W + x];
-      if (gv === 0) continue;
-      for (let i = -R; i <= R; i++) {
-        const src = vertical ? Math.min(H - 1, Math.max(0, y + i)) * W + x : y * W + Math.min(W - 1, Math.max(0, x + i));
-        out[src] += k[i + R] * gv;
-      }
+    const row = y * W;
+    for (let x = 0; x < W; x++) out[row + x] = 0;
+    for (let i = -R; i <= R; i++) {
+      const yy = y + i;
+      const sr = (yy < 0 ? 0 : yy >= H ? H - 1 : yy) * W;
+      const w = k[i + R];
+      for (let x = 0; x < W; x++) out[row + x] += w * src[sr + x];
     }
   }
-  return out;
+}
+
+/** Adjoint of passH: out[y, s] = sum over (x, i) with clamp(x + i) = s of k[i] g[y, x]. */
+function passHT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number): void {
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let s = 0; s < W; s++) {
+      // unclamped taps: x = s - i inside the row
+      let acc = 0;
+      const lo = Math.max(-R, s - (W - 1)), hi = Math.min(R, s);
+      for (let i = lo; i <= hi; i++) acc += k[i + R] * g[row + s - i];
+      out[row + s] = acc;
+    }
+    // clamped taps: x + i < 0 lands on 0, x + i > W - 1 lands on W - 1
+    for (let x = 0; x < Math.min(R, W); x++) {
+      const gv = g[row + x];
+      for (let i = -R; i < -x; i++) out[row] += k[i + R] * gv;
+    }
+    for (let x = Math.max(0, W - R); x < W; x++) {
+      const gv = g[row + x];
+      for (let i = W - x; i <= R; i++) out[row + W - 1] += k[i + R] * gv;
+    }
+  }
+}
+
+/** Adjoint of passV (row-wise scatter of whole rows; the clamping only moves rows). */
+function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number): void {
+  out.fill(0, 0, H * W);
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let i = -R; i <= R; i++) {
+      const yy = y + i;
+      const dr = (yy < 0 ? 0 : yy >= H ? H - 1 : yy) * W;
+      const w = k[i + R];
+      for (let x = 0; x < W; x++) out[dr + x] += w * g[row + x];
+    }
+  }
 }
 
 /** Gaussian blur of x ([H, W] or [1, 1, H, W]) with standard deviation sigma (tensor [1] or []). */
 export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
-  const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
-  if (x.size !== H * W) throw new Error(`gaussianBlur: expects one image, got shape [${x.shape}]`);
+  const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1], HW = H * W;
+  if (x.size !== HW) throw new Error(`gaussianBlur: expects one image, got shape [${x.shape}]`);
   const sRaw = sigma.data[0];
   const s = Math.max(sRaw, MIN_BLUR_SIGMA);
   const { k, dk, R } = kernels(s);
-  const xd = Float64Array.from(x.data);
-  const tmp = pass(xd, H, W, k, R, false);
-  const res = pass(tmp, H, W, k, R, true);
-  const out = allocData(x.dtype, H * W);
-  out.set(res);
-  return record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => {
+  const xd = x.data;
+  const tmp = takeF64Dirty(HW);
+  passH(xd, tmp, H, W, k, R);
+  const out = allocData(x.dtype, HW);
+  if (out instanceof Float64Array) passV(tmp, out, H, W, k, R);
+  else {
+    const res = takeF64Dirty(HW);
+    passV(tmp, res, H, W, k, R);
+    out.set(res);
+    giveF64(res);
+  }
+  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => {
     const gd = g.data;
-    const gt = passT(Float64Array.from(gd), H, W, k, R, true);
-    const gx = passT(gt, H, W, k, R, false);
-    let gs = 0;
-    if (sigma.requiresGrad && sRaw >= MIN_BLUR_SIGMA) {
-      const a = pass(tmp, H, W, dk, R, true);
-      const b = pass(xd, H, W, dk, R, false);
-      for (let i = 0; i < H * W; i++) gs += gd[i] * a[i] + gt[i] * b[i];
+    const gt = takeF64Dirty(HW);
+    passVT(gd, gt, H, W, k, R);
+    let gxT: Tensor | null = null;
+    if (x.requiresGrad) {
+      const gx = allocData(x.dtype, HW);
+      if (gx instanceof Float64Array) passHT(gt, gx, H, W, k, R);
+      else {
+        const b = takeF64Dirty(HW);
+        passHT(gt, b, H, W, k, R);
+        gx.set(b);
+        giveF64(b);
+      }
+      gxT = new Tensor(gx, x.shape);
     }
-    const gsT = allocData(sigma.dtype, sigma.size);
-    gsT[0] = gs;
-    const gxT = allocData(x.dtype, x.size);
-    gxT.set(gx);
-    return [new Tensor(gxT, x.shape), new Tensor(gsT, sigma.shape)];
+    let gsT: Tensor | null = null;
+    if (sigma.requiresGrad) {
+      let gs = 0;
+      if (sRaw >= MIN_BLUR_SIGMA) {
+        // d out / d s = V'(H(x)) + V(H'(x)); contracted with g: <g, V' tmp> + <V^T g, H' x>
+        const a = takeF64Dirty(HW);
+        passV(tmp, a, H, W, dk, R);
+        for (let i = 0; i < HW; i++) gs += gd[i] * a[i];
+        passH(xd, a, H, W, dk, R);
+        for (let i = 0; i < HW; i++) gs += gt[i] * a[i];
+        giveF64(a);
+      }
+      const d = allocData(sigma.dtype, sigma.size);
+      d[0] = gs;
+      gsT = new Tensor(d, sigma.shape);
+    }
+    giveF64(gt, tmp);
+    return [gxT, gsT];
   });
+  if (!rec.node) giveF64(tmp);
+  return rec;
 }
 
 /** Plain (no-tape) blur of raw data, used for fixed maps (edge and shadow cues). */
 export function blurRaw(src: ArrayLike<number>, H: number, W: number, sigma: number): Float64Array {
   const { k, R } = kernels(Math.max(sigma, MIN_BLUR_SIGMA));
-  return pass(pass(Float64Array.from(src), H, W, k, R, false), H, W, k, R, true);
+  const tmp = takeF64Dirty(H * W);
+  passH(src, tmp, H, W, k, R);
+  const out = new Float64Array(H * W);
+  passV(tmp, out, H, W, k, R);
+  giveF64(tmp);
+  return out;
 }

@@ -12,7 +12,7 @@
  */
 import type { Backend, Conv2dGeom, Data, Kernels, MatmulArgs } from '../../backend.js';
 import { relaxedSimdSupported, simdSupported } from './asm.js';
-import { buildModule, defaultGemmConfig, CP, DP, GP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
+import { buildModule, defaultGemmConfig, CP, DP, GP, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
 
 export interface WasmExports {
   gemm(p: number): void;
@@ -20,6 +20,8 @@ export interface WasmExports {
   col2im(p: number): void;
   dconv(p: number): void;
   dconvW(p: number): void;
+  dconvP(p: number): void;
+  copy2d(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
 }
@@ -66,6 +68,8 @@ export interface WasmBackendOptions {
    * 'explicit': materialise the im2col matrix first (more memory traffic; kept for comparison).
    */
   im2col?: 'implicit' | 'explicit';
+  /** Kernel for convs with fewer output channels than micro-kernel rows (default 'padded'). */
+  direct?: 'padded' | 'rows';
 }
 
 const PAGE = 65536;
@@ -106,6 +110,8 @@ export class WasmBackend implements Backend {
   private readonly parallelMinFlops: number;
   private readonly implicit: boolean;
   private readonly minWork: number;
+  /** Few-output-channel convs: padded-plane register-blocked kernel (true) or row AXPYs. */
+  private readonly padded: boolean;
 
   constructor(opts: WasmBackendOptions = {}) {
     this.opts = opts;
@@ -116,6 +122,7 @@ export class WasmBackend implements Backend {
     this.parallelMinFlops = opts.parallelMinFlops ?? 4e6;
     this.implicit = (opts.im2col ?? 'implicit') === 'implicit';
     this.minWork = opts.parallelMinWork ?? 1 << 16;
+    this.padded = (opts.direct ?? 'padded') === 'padded';
     this.kernels = {
       matmul: (args) => this.matmul(args),
       conv2d: (x, w, out, g) => this.conv2d(x, w, out, g),
@@ -385,6 +392,66 @@ export class WasmBackend implements Backend {
     return g.cOut < this.cfg.mr && g.groups === 1 && g.strideH === 1 && g.strideW === 1 && g.dilH === 1 && g.dilW === 1;
   }
 
+  /** Runs `fn` on [0, n) split into per-lane ranges written at slots lo/hi (ranges rounded to `align`). */
+  private runSplit(fn: WasmFn, n: number, work: number, lo: number, hi: number, align: number, fill: (i32: Int32Array, o: number) => void): void {
+    const units = Math.ceil(n / align);
+    const lanes = work >= this.minWork ? Math.min(this.lanes, units) : 1;
+    const params: number[] = [];
+    for (let t = 0; t < lanes; t++) {
+      const u0 = Math.floor((units * t) / lanes), u1 = Math.floor((units * (t + 1)) / lanes);
+      if (u1 <= u0) continue;
+      const p = PARAM_BASE + t * PARAM_BYTES, o = p >> 2, i32 = this.i32();
+      fill(i32, o);
+      i32[o + lo] = u0 * align;
+      i32[o + hi] = Math.min(n, u1 * align);
+      params.push(p);
+    }
+    this.run(fn, params);
+  }
+
+  /** copy2d of `planes` planes (rows x cols) between pitched layouts. */
+  private copyPlanes(planes: number, rows: number, cols: number, src: number, sPlane: number, sPitch: number, dst: number, dPlane: number, dPitch: number): void {
+    this.runSplit('copy2d', planes, planes * rows * cols, KP.p0, KP.p1, 1, (i32, o) => {
+      i32[o + KP.src] = src; i32[o + KP.sPlane] = sPlane; i32[o + KP.sPitch] = sPitch;
+      i32[o + KP.dst] = dst; i32[o + KP.dPlane] = dPlane; i32[o + KP.dPitch] = dPitch;
+      i32[o + KP.rows] = rows; i32[o + KP.cols] = cols;
+    });
+  }
+
+  /**
+   * Direct stride-1 conv over zero-padded planes, for few output channels. Forward: planes of
+   * x padded by (padH, padW), one output plane per cOut. Input gradient (transposed): planes of
+   * dy padded by (kh-1-padH, kw-1-padW), flipped taps, one plane per cIn.
+   */
+  private paddedDirect(kind: 'fwd' | 'gin', g: Conv2dGeom, src: number, dst: number, wts: number): void {
+    const fwd = kind === 'fwd';
+    const kc = g.cIn * g.kh * g.kw;
+    const [sC, sh, sw, dC, dh, dw] = fwd ? [g.cIn, g.h, g.w, g.cOut, g.outH, g.outW] : [g.cOut, g.outH, g.outW, g.cIn, g.h, g.w];
+    const top = fwd ? g.padH : g.kh - 1 - g.padH, left = fwd ? g.padW : g.kw - 1 - g.padW;
+    const wp = dw + g.kw - 1, hp = dh + g.kh - 1;
+    const sPlane = hp * wp, len = dh * wp, len16 = Math.ceil(len / 16) * 16;
+    const padLen = sC * sPlane + len16 + g.kh * wp + g.kw + 32;
+    const psrc = this.alloc(padLen), ptmp = this.alloc(dC * len16);
+    this.f32().fill(0, psrc >> 2, (psrc >> 2) + padLen);
+    this.copyPlanes(sC, sh, sw, src, sh * sw, sw, psrc + 4 * (top * wp + left), sPlane, wp);
+    const fill = (i32: Int32Array, o: number) => {
+      i32[o + PP.src] = psrc; i32[o + PP.sPlane] = sPlane; i32[o + PP.sC] = sC; i32[o + PP.wp] = wp;
+      i32[o + PP.dst] = ptmp; i32[o + PP.dPlane] = len16; i32[o + PP.kh] = g.kh; i32[o + PP.kw] = g.kw; i32[o + PP.w] = wts;
+      if (fwd) {
+        i32[o + PP.wsD] = kc; i32[o + PP.wsS] = g.kh * g.kw; i32[o + PP.wOff] = 0; i32[o + PP.wsT] = g.kw; i32[o + PP.wsU] = 1;
+      } else {
+        i32[o + PP.wsD] = g.kh * g.kw; i32[o + PP.wsS] = kc; i32[o + PP.wOff] = (g.kh - 1) * g.kw + g.kw - 1; i32[o + PP.wsT] = -g.kw; i32[o + PP.wsU] = -1;
+      }
+    };
+    const work = dC * len * sC * g.kh * g.kw;
+    if (dC >= this.lanes) {
+      this.runSplit('dconvP', dC, work, PP.d0, PP.d1, 1, (i32, o) => { fill(i32, o); i32[o + PP.q0] = 0; i32[o + PP.q1] = len16; });
+    } else {
+      this.runSplit('dconvP', len16, work, PP.q0, PP.q1, 16, (i32, o) => { fill(i32, o); i32[o + PP.d0] = 0; i32[o + PP.d1] = dC; });
+    }
+    this.copyPlanes(dC, dh, dw, ptmp, len16, wp, dst, dh * dw, dw);
+  }
+
   /** Runs dconv over `rows` destination rows split across lanes; `fill` writes the DP fields. */
   private runDconv(rows: number, work: number, fill: (i32: Int32Array, o: number) => void): void {
     const lanes = work >= this.minWork ? Math.min(this.lanes, rows) : 1;
@@ -441,6 +508,10 @@ export class WasmBackend implements Backend {
         this.put(px, x);
         this.put(pw, w);
         for (let img = 0; img < g.n; img++) {
+          if (this.padded) {
+            this.paddedDirect('fwd', g, px + 4 * img * g.cIn * hw, po + 4 * img * g.cOut * nsp, pw);
+            continue;
+          }
           this.runDconv(g.cOut * g.outH, g.cOut * nsp * kc, (i32, o) => {
             i32[o + DP.src] = px + 4 * img * g.cIn * hw; i32[o + DP.dst] = po + 4 * img * g.cOut * nsp;
             i32[o + DP.sC] = g.cIn; i32[o + DP.sH] = g.h; i32[o + DP.sW] = g.w; i32[o + DP.dH] = g.outH; i32[o + DP.dW] = g.outW;
@@ -490,6 +561,10 @@ export class WasmBackend implements Backend {
         this.put(pdy, dy);
         this.put(pw, w);
         for (let img = 0; img < g.n; img++) {
+          if (this.padded && g.padH <= g.kh - 1 && g.padW <= g.kw - 1) {
+            this.paddedDirect('gin', g, pdy + 4 * img * g.cOut * nsp, pdx + 4 * img * g.cIn * hw, pw);
+            continue;
+          }
           this.runDconv(g.cIn * g.h, g.cOut * nsp * kc, (i32, o) => {
             i32[o + DP.src] = pdy + 4 * img * g.cOut * nsp; i32[o + DP.dst] = pdx + 4 * img * g.cIn * hw;
             i32[o + DP.sC] = g.cOut; i32[o + DP.sH] = g.outH; i32[o + DP.sW] = g.outW; i32[o + DP.dH] = g.h; i32[o + DP.dW] = g.w;

@@ -71,6 +71,20 @@ export const WP = {
   /** 1: add into dw instead of overwriting (batch accumulation). */
   acc: 14,
 } as const;
+/**
+ * `dconvP`: direct stride-1 convolution over zero-padded planes (few output channels). With the
+ * source padded so every tap is in range, output plane d is, in the flattened index q of a
+ * plane with row pitch `wp`:
+ *   dst[d*dPlane + q] = sum over s, t, u of w[d*wsD + s*wsS + wOff + t*wsT + u*wsU] * src[s*sPlane + q + t*wp + u]
+ * (columns past the true width are garbage and dropped by the caller). q runs over [q0, q1) in
+ * blocks of 16 held in 4 registers; planes over [d0, d1).
+ */
+export const PP = {
+  src: 0, sPlane: 1, sC: 2, wp: 3, dst: 4, dPlane: 5, kh: 6, kw: 7, w: 8, wsD: 9, wsS: 10, wOff: 11, wsT: 12, wsU: 13,
+  d0: 14, d1: 15, q0: 16, q1: 17,
+} as const;
+/** `copy2d`: planes [p0, p1) of rows x cols floats from (src, sPlane, sPitch) to (dst, dPlane, dPitch). */
+export const KP = { src: 0, sPlane: 1, sPitch: 2, dst: 3, dPlane: 4, dPitch: 5, rows: 6, cols: 7, p0: 8, p1: 9 } as const;
 export const PARAM_SLOTS = 32;
 
 const geS0 = (a: E): Bytes => cat(a, i32c(0), [0x4e]);
@@ -668,6 +682,67 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
             set(dst, add(get(P.dw), shl(add(mul(add(mul(get(pr), get(P.kh)), get(ky)), get(P.kw)), get(kx)), 2))),
             f32store(get(dst), f32add(f32add(hsum, get(sacc)), select(f32load(get(dst)), f32c(0), get(P.acc)))),
           ),
+        ),
+      ),
+    );
+  }
+
+  // ---------- dconvP(P): register-blocked direct conv over padded planes ----------
+  const dconvP = mb.fn('dconvP', [I32]);
+  {
+    const f = dconvP;
+    const P = loadParams(f, 0, PP) as Record<keyof typeof PP, number>;
+    const L = () => f.local(I32);
+    const d = L(), q = L(), sc = L(), t = L(), u = L(), sp = L(), rowp = L(), tap = L(), wp0 = L(), wrow = L(), wtap = L(), out = L();
+    const acc = [0, 1, 2, 3].map(() => f.local(V128));
+    const wv = f.local(V128);
+    const body: E[] = [set(wv, v128load32splat(get(wtap)))];
+    for (let v = 0; v < 4; v++) body.push(set(acc[v]!, f32x4add(get(acc[v]!), f32x4mul(get(wv), v128load(get(tap), v * 16)))));
+    f.emit(
+      forRange(d, get(P.d0), get(P.d1), 1,
+        forRange(q, get(P.q0), get(P.q1), 16,
+          ...acc.map((a) => set(a, v128zero())),
+          set(sp, add(get(P.src), shl(get(q), 2))),
+          set(wp0, add(get(P.w), shl(add(mul(get(d), get(P.wsD)), get(P.wOff)), 2))),
+          forRange(sc, 0, get(P.sC), 1,
+            set(rowp, get(sp)),
+            set(wrow, get(wp0)),
+            forRange(t, 0, get(P.kh), 1,
+              set(tap, get(rowp)),
+              set(wtap, get(wrow)),
+              forRange(u, 0, get(P.kw), 1,
+                ...body,
+                set(tap, add(get(tap), 4)),
+                set(wtap, add(get(wtap), shl(get(P.wsU), 2))),
+              ),
+              set(rowp, add(get(rowp), shl(get(P.wp), 2))),
+              set(wrow, add(get(wrow), shl(get(P.wsT), 2))),
+            ),
+            set(sp, add(get(sp), shl(get(P.sPlane), 2))),
+            set(wp0, add(get(wp0), shl(get(P.wsS), 2))),
+          ),
+          set(out, add(get(P.dst), shl(add(mul(get(d), get(P.dPlane)), get(q)), 2))),
+          ...acc.map((a, v) => v128store(get(out), get(a), v * 16)),
+        ),
+      ),
+    );
+  }
+
+  // ---------- copy2d(P): strided plane/row copy (padding and unpadding) ----------
+  const copy2d = mb.fn('copy2d', [I32]);
+  {
+    const f = copy2d;
+    const P = loadParams(f, 0, KP) as Record<keyof typeof KP, number>;
+    const L = () => f.local(I32);
+    const pl = L(), r = L(), sr = L(), dr = L();
+    f.emit(
+      forRange(pl, get(P.p0), get(P.p1), 1,
+        set(sr, add(get(P.src), shl(mul(get(pl), get(P.sPlane)), 2))),
+        set(dr, add(get(P.dst), shl(mul(get(pl), get(P.dPlane)), 2))),
+        forRange(r, 0, get(P.rows), 1,
+          memcopy(get(dr), get(sr), shl(get(P.cols), 2)),
+          set(sr, add(get(sr), shl(get(P.sPitch), 2))),
+          set(dr, add(get(dr), shl(get(P.dPitch), 2))),
         ),
       ),
     );

@@ -1,0 +1,60 @@
+/** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
+import type { CommandSpec, ParsedFlags } from './args.js';
+import { PRESET_NAMES } from '../render/shade/params.js';
+import { runTraining, type TrainOptions } from '../gan/train-node.js';
+import { selectBackend } from './backend-flag.js';
+
+export const trainCommand: CommandSpec = {
+  name: 'train',
+  summary: 'learn rendering parameters adversarially against real micrographs (no --real: a built-in demo)',
+  usage: 'diffrendergan train [--real DIR|FILES...] [--preset tio2-sem] [--out RUN_DIR] [flags]   |   diffrendergan train --resume RUN_DIR',
+  flags: [
+    { name: 'real', type: 'strings', meta: 'DIR|FILES', help: 'real unannotated micrographs (PNG / TIFF files or folders); without it the demo runs' },
+    { name: 'preset', type: 'string', default: 'tio2-sem', choices: PRESET_NAMES, help: 'scene and image-formation preset' },
+    { name: 'config', type: 'string', meta: 'FILE', help: 'JSON scene config whose fields override the preset' },
+    { name: 'learn', type: 'string', meta: 'A,B,...', help: "parameters to learn (default: the preset's list; see docs/parameters.md)" },
+    { name: 'out', type: 'string', meta: 'RUN_DIR', help: 'run folder to create (default runs/demo or runs/train-<time>)' },
+    { name: 'resume', type: 'string', meta: 'RUN_DIR', help: 'continue a run where it stopped (all other settings come from its config.json)' },
+    { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar)" },
+    { name: 'patch', type: 'int', min: 32, max: 1024, meta: 'PX', help: 'patch size (default 256; demo 64)' },
+    { name: 'epochs', type: 'int', min: 1, meta: 'N', help: 'epochs (default 50; demo 8)' },
+    { name: 'steps-per-epoch', type: 'int', min: 1, meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
+    { name: 'configs', type: 'int', min: 1, meta: 'N', help: 'scene configurations drawn before training (default: one per real patch)' },
+    { name: 'batch', type: 'int', min: 1, default: 1, meta: 'N', help: 'batch size' },
+    { name: 'lr-g', type: 'number', min: 0, meta: 'LR', help: 'generator (ParamNet) learning rate (default 2e-4; demo 1e-3)' },
+    { name: 'lr-d', type: 'number', min: 0, default: 1e-4, meta: 'LR', help: 'discriminator learning rate' },
+    { name: 'base-filters', type: 'int', min: 1, meta: 'N', help: 'discriminator base filters (default 64; demo 16)' },
+    { name: 'norm', type: 'string', default: 'batch', choices: ['batch', 'instance', 'none'], help: 'discriminator normalisation' },
+    { name: 'eval-samples', type: 'int', min: 1, default: 16, meta: 'N', help: 'images rendered per epoch for the realism score and samples' },
+    { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed (runs are reproducible)' },
+    { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
+    { name: 'quiet', type: 'boolean', help: 'no progress output' },
+  ],
+};
+
+export async function trainMain(flags: ParsedFlags): Promise<number> {
+  await selectBackend(String(flags.backend), !flags.quiet);
+  const opts: TrainOptions = {
+    real: flags.real as string[] | undefined,
+    preset: flags.preset as TrainOptions['preset'],
+    configFile: flags.config as string | undefined,
+    learn: flags.learn ? String(flags.learn).split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    out: flags.out as string | undefined,
+    resume: flags.resume as string | undefined,
+    cropBottom: Number(flags['crop-bottom']),
+    patch: flags.patch as number | undefined,
+    epochs: flags.epochs as number | undefined,
+    stepsPerEpoch: flags['steps-per-epoch'] as number | undefined,
+    configs: flags.configs as number | undefined,
+    batch: Number(flags.batch),
+    lrG: flags['lr-g'] as number | undefined,
+    lrD: Number(flags['lr-d']),
+    baseFilters: flags['base-filters'] as number | undefined,
+    norm: flags.norm as TrainOptions['norm'],
+    evalSamples: Number(flags['eval-samples']),
+    seed: Number(flags.seed),
+    quiet: !!flags.quiet,
+  };
+  await runTraining(opts);
+  return 0;
+}

@@ -1,0 +1,254 @@
+/**
+ * The `train` command's run: real patches (or the demo's), a GanTrainer, and the run folder
+ * (METHOD.md / issue: config.json, a checkpoint per epoch, metrics.jsonl, samples/, report.html).
+ * Resuming reloads the last complete checkpoint; the steps of an epoch that was interrupted are
+ * redone from it with the saved random states, so a resumed run ends with the same weights as an
+ * uninterrupted one.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GanTrainer, type GanConfig, type TrainerState } from './trainer.js';
+import { demoSetup } from './demo.js';
+import { scaleSceneConfig } from './demo.js';
+import { LEARNED_BY_PRESET, validateLearned } from './generator.js';
+import { extractPatchesFromImages } from './patches.js';
+import { realismScores, chooseBestEpoch, type EpochScore } from './realism.js';
+import * as ckpt from './checkpoint-node.js';
+import { buildReport } from './report.js';
+import { ProgressBar } from './progress.js';
+import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
+import type { PresetName } from '../render/shade/params.js';
+import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
+import { encodePngGrey8 } from '../io/png.js';
+import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
+import type { NormKind } from './models.js';
+
+export interface TrainOptions {
+  real?: string[];
+  preset: PresetName;
+  configFile?: string;
+  learn?: string[];
+  out?: string;
+  resume?: string;
+  cropBottom: number;
+  patch?: number;
+  epochs?: number;
+  stepsPerEpoch?: number;
+  configs?: number;
+  batch: number;
+  lrG?: number;
+  lrD: number;
+  baseFilters?: number;
+  norm: NormKind;
+  evalSamples: number;
+  seed: number;
+  quiet: boolean;
+  /** Test hook: stop (as if killed) after this many steps of this process. */
+  stopAfterSteps?: number;
+}
+
+/** What config.json holds: the trainer's config plus where the real patches came from. */
+export interface RunConfig {
+  version: 1;
+  gan: GanConfig;
+  data: { kind: 'demo'; hidden: Record<string, number>; count: number } | { kind: 'real'; files: string[]; cropBottom: number };
+}
+
+export function readSceneConfigFile(file: string, base: SceneConfig): SceneConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(file, `cannot read the scene config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
+  }
+  try {
+    return mergeSceneConfig(base, json);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UserError(`${file}: ${e.message}`, ExitCode.badConfig);
+    throw e;
+  }
+}
+
+/** Fails early (before any long work) when the run folder cannot be created or written. */
+function prepareRunDir(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a folder`, ExitCode.badOutput);
+    if (readdirSync(dir).length > 0) throw new UserError(`--out ${dir}: folder exists and is not empty; use --resume ${dir} to continue that run, or choose another folder`, ExitCode.badOutput);
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UserError(`--out ${dir}: cannot create or write the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.badOutput);
+  }
+}
+
+function loadRealPatches(files: string[], patch: number, cropBottom: number, log: (s: string) => void): Float32Array[] {
+  const images = files.map((f) => {
+    const img = readImageFile(f);
+    for (const w of img.warnings) log(`warning: ${f}: ${w}`);
+    return { name: f, image: img };
+  });
+  const set = extractPatchesFromImages(images, { patch, cropBottom });
+  log(`real data: ${files.length} images -> ${set.kept.length} patches of ${patch} px (${set.skipped.length} empty tiles skipped)`);
+  if (set.kept.length === 0) throw new UserError(`no usable ${patch} px patches in the given images (all ${set.skipped.length} tiles were judged empty); try a smaller --patch or check --crop-bottom`, ExitCode.badInput);
+  return set.kept.map((p) => p.data);
+}
+
+function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string; config: RunConfig; reals: Float32Array[] } {
+  const demo = !opts.real || opts.real.length === 0;
+  const patch = opts.patch ?? (demo ? 64 : 256);
+  let scene = scaleSceneConfig(presetConfig(opts.preset), patch);
+  if (opts.configFile) scene = readSceneConfigFile(opts.configFile, scene);
+  if (scene.width !== patch || scene.height !== patch) throw new ConfigError('width', `the scene must be ${patch} x ${patch} (the patch size), got ${scene.width} x ${scene.height}`);
+  let reals: Float32Array[];
+  let data: RunConfig['data'];
+  let learned: string[];
+  if (demo) {
+    const d = demoSetup({ preset: opts.preset, size: patch, count: 32, seed: opts.seed });
+    scene = opts.configFile ? scene : d.scene;
+    reals = d.reals;
+    learned = opts.learn ?? d.learned;
+    data = { kind: 'demo', hidden: d.hidden, count: d.reals.length };
+    log(`demo: "real" patches are ${reals.length} renders with hidden parameters ${JSON.stringify(d.hidden)}`);
+  } else {
+    const files = listImageFiles(opts.real!).map((f) => resolve(f));
+    reals = loadRealPatches(files, patch, opts.cropBottom, log);
+    learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
+    data = { kind: 'real', files, cropBottom: opts.cropBottom };
+  }
+  validateLearned(learned);
+  const gan: GanConfig = {
+    preset: opts.preset,
+    scene,
+    learned,
+    patch,
+    epochs: opts.epochs ?? (demo ? 8 : 50),
+    stepsPerEpoch: opts.stepsPerEpoch ?? (demo ? 40 : Math.max(1, Math.floor(reals.length / opts.batch))),
+    batch: opts.batch,
+    lrG: opts.lrG ?? (demo ? 1e-3 : 2e-4),
+    lrD: opts.lrD,
+    betas: [0.5, 0.999],
+    baseFilters: opts.baseFilters ?? (demo ? 16 : 64),
+    discLayers: 3,
+    norm: opts.norm,
+    seed: opts.seed,
+    numConfigs: opts.configs ?? reals.length,
+    evalSamples: opts.evalSamples,
+  };
+  const runDir = resolve(opts.out ?? (demo ? 'runs/demo' : `runs/train-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
+  prepareRunDir(runDir);
+  const config: RunConfig = { version: 1, gan, data };
+  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  return { runDir, config, reals };
+}
+
+function resumeRun(dir: string, log: (s: string) => void): { runDir: string; config: RunConfig; reals: Float32Array[] } {
+  const runDir = resolve(dir);
+  const file = join(runDir, 'config.json');
+  if (!existsSync(file)) throw new UserError(`--resume ${dir}: no config.json there (not a run folder, or the run never started)`, ExitCode.badInput);
+  let config: RunConfig;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
+  } catch (e) {
+    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (config.version !== 1 || !config.gan || !config.data) throw new InputError(file, 'not a diffrendergan run config (version 1)');
+  const reals =
+    config.data.kind === 'demo'
+      ? demoSetup({ preset: config.gan.preset as PresetName, size: config.gan.patch, count: config.data.count, seed: config.gan.seed, hidden: config.data.hidden }).reals
+      : loadRealPatches(config.data.files, config.gan.patch, config.data.cropBottom, log);
+  return { runDir, config, reals };
+}
+
+function toPngGrid(samples: Float32Array[], size: number, cols: number): Uint8Array {
+  const rows = Math.ceil(samples.length / cols);
+  const W = cols * size + (cols - 1) * 2;
+  const H = rows * size + (rows - 1) * 2;
+  const grid = new Float32Array(W * H).fill(1);
+  samples.forEach((s, k) => {
+    const ox = (k % cols) * (size + 2);
+    const oy = Math.floor(k / cols) * (size + 2);
+    for (let y = 0; y < size; y++) grid.set(s.subarray(y * size, (y + 1) * size), (oy + y) * W + ox);
+  });
+  return encodePngGrey8(W, H, grid);
+}
+
+export async function runTraining(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null }> {
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(s + '\n');
+  };
+  const { runDir, config, reals } = opts.resume ? resumeRun(opts.resume, log) : newRun(opts, log);
+  const gan = config.gan;
+  const trainer = new GanTrainer(gan, reals);
+  const latest = ckpt.latestCheckpoint(runDir);
+  if (latest !== null) {
+    const c = ckpt.loadCheckpoint(runDir, latest);
+    trainer.load(c.state as TrainerState, { fcn: c.fcn, disc: c.disc });
+    ckpt.truncateMetrics(runDir, trainer.step);
+    log(`resuming ${runDir} after epoch ${latest} (step ${trainer.step})`);
+  } else if (opts.resume) {
+    ckpt.truncateMetrics(runDir, 0);
+    log(`resuming ${runDir}: no complete epoch yet, starting from the beginning`);
+  }
+  mkdirSync(join(runDir, 'samples'), { recursive: true });
+  const bar = new ProgressBar({ total: trainer.totalSteps, write: (s) => process.stderr.write(s), isTTY: !!process.stderr.isTTY, silent: opts.quiet });
+  bar.start(trainer.step);
+  const realGreys = reals.slice(0, Math.max(gan.evalSamples, 16)).map((data) => ({ width: gan.patch, height: gan.patch, data }));
+  let stepsThisProcess = 0;
+  while (trainer.epoch < gan.epochs) {
+    const epoch = trainer.epoch + 1;
+    for (let s = 0; s < gan.stepsPerEpoch; s++) {
+      const r = trainer.trainStep();
+      stepsThisProcess++;
+      ckpt.appendMetrics(runDir, { type: 'step', epoch, step: trainer.step, ...r });
+      bar.update(trainer.step, { epoch: `${epoch}/${gan.epochs}`, lossG: r.lossG, lossD: r.lossD });
+      if (opts.stopAfterSteps !== undefined && stepsThisProcess >= opts.stopAfterSteps) {
+        bar.stop();
+        return { runDir, trainer, best: null };
+      }
+    }
+    trainer.epoch = epoch;
+    const ev = trainer.evaluate();
+    const scores = realismScores(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })), realGreys, { seed: gan.seed });
+    const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params };
+    writeFileAtomic(join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), toPngGrid(ev.samples.slice(0, 16), gan.patch, 4));
+    ckpt.saveCheckpoint(runDir, epoch, { ...trainer.weights(), state: trainer.state() });
+    ckpt.appendMetrics(runDir, row);
+    writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
+    bar.log(`epoch ${epoch}: realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)}); ` +
+      Object.entries(ev.paramMean).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(', '));
+  }
+  bar.stop();
+  const best = pickBest(runDir);
+  if (best) {
+    writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
+    writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
+    log(`best epoch: ${best.epoch} (${best.reason})`);
+  }
+  log(`run folder: ${runDir} (open report.html)`);
+  return { runDir, trainer, best };
+}
+
+export function pickBest(runDir: string): ReturnType<typeof chooseBestEpoch> | null {
+  const epochs = ckpt.readMetrics(runDir).filter((r) => r.type === 'epoch');
+  if (epochs.length === 0) return null;
+  const scores: EpochScore[] = epochs.map((r) => ({
+    epoch: r.epoch as number,
+    score: (r.realism as { combined: number }).combined,
+    paramStd: Object.values(r.paramStd as Record<string, number>),
+  }));
+  return chooseBestEpoch(scores);
+}
+
+function writeReport(runDir: string, config: RunConfig, realSamples: Float32Array[]): void {
+  const rows = ckpt.readMetrics(runDir);
+  const html = buildReport({ config, rows, realSamples, patch: config.gan.patch, best: pickBest(runDir), runDir });
+  writeFileAtomic(join(runDir, 'report.html'), html);
+}
