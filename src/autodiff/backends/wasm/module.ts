@@ -7,7 +7,7 @@
  * No Node imports: this file runs in browsers too.
  */
 import {
-  ModuleBuilder, I32, F32, V128, type Bytes, type E, type Fn, i32c, f32mul, f32x4splat, f32x4extract, geS,
+  ModuleBuilder, I32, F32, V128, type Bytes, type E, type Fn, i32c, f32mul, f32x4splat, f32x4extract, geS, tee,
   add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, leS, eqz, minS, select,
   get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero,
   f32x4add, f32x4mul, f32x4relaxedMadd, memfill, memcopy, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
@@ -136,14 +136,15 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     for (let u = 0; u < U; u++) unrolled.push(step(u));
     mk.emit(
       set(p, get(kc)),
-      block(loop(
-        brIf(1, ltS(get(p), U)),
-        ...unrolled,
-        set(pa, add(get(pa), U * MR * 4)),
-        set(pb, add(get(pb), U * NR * 4)),
-        set(p, sub(get(p), U)),
-        br(0),
-      )),
+      // do { U steps } while ((p -= U) >= U): one conditional branch per iteration.
+      if_(geS(get(p), U), [
+        loop(
+          ...unrolled,
+          set(pa, add(get(pa), U * MR * 4)),
+          set(pb, add(get(pb), U * NR * 4)),
+          brIf(0, geS(tee(p, sub(get(p), U)), U)),
+        ),
+      ]),
       block(loop(
         brIf(1, eqz(get(p))),
         step(0),
