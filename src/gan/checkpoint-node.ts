@@ -19,7 +19,8 @@
  * run leaves whole files or none. A checkpoint counts only when its `done` marker exists and every
  * file it lists has the listed size: a run killed while saving falls back to the previous epoch.
  * metrics.jsonl is appended line by line; a line cut short by a kill is ignored by readMetrics
- * and cut off by the next appendMetrics.
+ * and cut off by the next appendMetrics; truncateMetrics drops the rows logged after the step a
+ * resumed run restarts from.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -351,7 +352,7 @@ export interface MetricsFile {
  * newline that does not parse is left out (truncated: true); any other bad line is an InputError
  * naming the line. Non-finite numbers written as "NaN" / "Infinity" strings stay strings.
  */
-export function readMetrics(runDir: string): MetricsFile {
+export function readMetricsFile(runDir: string): MetricsFile {
   const path = join(runDir, METRICS_FILE);
   if (!existsSync(path)) return { rows: [], truncated: false };
   const text = readText(path);
@@ -385,14 +386,27 @@ export function readMetrics(runDir: string): MetricsFile {
   return { rows, truncated };
 }
 
+/** The rows of metrics.jsonl (readMetricsFile without the truncation flag). */
+export function readMetrics(runDir: string): Record<string, unknown>[] {
+  return readMetricsFile(runDir).rows;
+}
+
 /**
  * Rewrites metrics.jsonl keeping only the rows `keep` accepts (atomically), e.g. to drop rows
  * logged after the checkpoint a run resumes from. Returns the number of rows dropped.
  */
 export function filterMetrics(runDir: string, keep: (row: Record<string, unknown>) => boolean): number {
-  const { rows, truncated } = readMetrics(runDir);
+  const { rows, truncated } = readMetricsFile(runDir);
   const kept = rows.filter(keep);
   if (kept.length === rows.length && !truncated) return 0;
   writeFileAtomic(join(runDir, METRICS_FILE), kept.map((r) => JSON.stringify(r) + '\n').join(''));
   return rows.length - kept.length;
+}
+
+/**
+ * Drops the rows logged after training step `step` (rows whose numeric `step` field is larger),
+ * used when a run resumes from a checkpoint taken at that step. Returns the number dropped.
+ */
+export function truncateMetrics(runDir: string, step: number): number {
+  return filterMetrics(runDir, (r) => !(typeof r.step === 'number' && r.step > step));
 }

@@ -480,9 +480,13 @@ export function parameterSpread(samples: readonly (readonly number[])[]): { mean
 export interface EpochScore {
   epoch: number;
   /** The combined realism score (lower is better). */
-  combined: number;
-  /** Mean over the parameters of their standard deviation across configurations, in [0, 1] units. */
-  meanStd: number;
+  score: number;
+  /**
+   * Standard deviation of each learned parameter across the rendered configurations. The collapse
+   * floor is in the units given: pass stds divided by each parameter's range, or give the ranges
+   * in BestEpochOptions.paramRanges.
+   */
+  paramStd: readonly number[];
 }
 
 export interface BestEpochOptions {
@@ -492,6 +496,8 @@ export interface BestEpochOptions {
   collapseStd?: number;
   /** Fraction of the epochs, counted from the end, that count as late (default 0.5). */
   lateFraction?: number;
+  /** max - min of each parameter (same order as paramStd): the stds are divided by them first. */
+  paramRanges?: readonly number[];
 }
 
 export interface BestEpoch {
@@ -505,7 +511,8 @@ const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrec
 
 /**
  * The checkpoint rule (METHOD.md: a late, low-score epoch whose parameter distribution is still
- * broad). With the epochs sorted by number:
+ * broad). meanStd = the mean over parameters of paramStd (divided by paramRanges when given).
+ * With the epochs sorted by number:
  *  1. late = the last ceil(lateFraction * count) epochs (default: the last half);
  *  2. drop collapsed epochs, whose meanStd < collapseStd (default 0.01), and non-finite scores;
  *  3. candidates = the remaining late epochs whose combined score <= (1 + tolerance) x the lowest
@@ -520,9 +527,19 @@ export function chooseBestEpoch(epochs: readonly EpochScore[], options: BestEpoc
   const tolerance = options.tolerance ?? 0.1;
   const floor = options.collapseStd ?? 0.01;
   const lateFraction = options.lateFraction ?? 0.5;
-  const sorted = [...epochs].sort((a, b) => a.epoch - b.epoch);
+  const ranges = options.paramRanges;
+  const meanStdOf = (e: EpochScore): number => {
+    if (e.paramStd.length === 0) return Infinity; // nothing learned: nothing can collapse
+    let s = 0;
+    e.paramStd.forEach((v, j) => (s += ranges ? v / ranges[j] : v));
+    return s / e.paramStd.length;
+  };
+  const sorted = [...epochs]
+    .map((e) => ({ epoch: e.epoch, combined: e.score, meanStd: meanStdOf(e) }))
+    .sort((a, b) => a.epoch - b.epoch);
   const late = sorted.slice(sorted.length - Math.max(1, Math.ceil(lateFraction * sorted.length)));
-  const healthy = (e: EpochScore) => Number.isFinite(e.combined) && e.meanStd >= floor;
+  type Row = (typeof sorted)[number];
+  const healthy = (e: Row) => Number.isFinite(e.combined) && e.meanStd >= floor;
   const collapsed = late.filter((e) => !(e.meanStd >= floor)).map((e) => e.epoch);
   const collapseNote = collapsed.length ? `; late epochs ${collapsed.join(', ')} collapsed (mean std < ${floor})` : '';
   let pool = late.filter(healthy);

@@ -177,7 +177,8 @@ export function decodeSafetensorsRaw(bytes: Uint8Array, name: string): Safetenso
   const base = 8 + n;
   for (const info of infos) {
     const byteLen = info.end - info.begin;
-    const copy = bytes.slice(base + info.begin, base + info.end); // aligned copy
+    // A fresh, aligned copy. (Not bytes.slice: on a Node Buffer that is a view into a shared pool.)
+    const copy = new Uint8Array(bytes.subarray(base + info.begin, base + info.end));
     let data: SafeData;
     if (info.dtype === 'U8') data = copy;
     else if (LITTLE_ENDIAN) {

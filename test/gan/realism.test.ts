@@ -141,7 +141,7 @@ describe('realism scores', () => {
 });
 
 describe('chooseBestEpoch', () => {
-  const e = (epoch: number, combined: number, meanStd: number): EpochScore => ({ epoch, combined, meanStd });
+  const e = (epoch: number, score: number, meanStd: number): EpochScore => ({ epoch, score, paramStd: [meanStd * 0.5, meanStd * 1.5] });
 
   it('picks, among late epochs within 10 % of the lowest score, the broadest one', () => {
     const epochs = [
@@ -162,6 +162,10 @@ describe('chooseBestEpoch', () => {
     expect(best.reason).toMatch(/collapsed/);
     expect(chooseBestEpoch(epochs, { tolerance: 0 }).epoch).toBe(6);
     expect(chooseBestEpoch(epochs, { collapseStd: 0 }).epoch).toBe(7);
+    // Physical stds with ranges of 10: epoch 6 (0.03 -> 0.003) now collapses too.
+    const phys = epochs.map((x) => ({ ...x, paramStd: x.paramStd.map((v) => 10 * v) }));
+    expect(chooseBestEpoch(phys, { paramRanges: [10, 10] }).epoch).toBe(5);
+    expect(chooseBestEpoch(phys, { paramRanges: [10, 10], collapseStd: 0.04 })).toMatchObject({ epoch: 8, candidates: [5, 8] });
   });
 
   it('does not depend on the order of the list; ties go to the later epoch', () => {
@@ -177,6 +181,7 @@ describe('chooseBestEpoch', () => {
     expect(b.epoch).toBe(3);
     expect(b.reason).toMatch(/every epoch collapsed/);
     expect(chooseBestEpoch([e(1, NaN, 0.2)]).epoch).toBe(1);
+    expect(chooseBestEpoch([{ epoch: 1, score: 1, paramStd: [] }]).epoch).toBe(1);
     expect(() => chooseBestEpoch([])).toThrow(UserError);
   });
 

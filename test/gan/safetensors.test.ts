@@ -92,6 +92,17 @@ describe('safetensors', () => {
     );
   });
 
+  it('decodes from a view at an odd offset into a larger buffer (a Node Buffer from a pool)', () => {
+    const bytes = encodeSafetensors({ x: tensor([1.5, -2.25, 3]), y: tensor([7], [1], 'float64') });
+    const big = new Uint8Array(bytes.length + 13);
+    big.set(bytes, 5);
+    const back = decodeSafetensors(big.subarray(5, 5 + bytes.length), 'v').tensors;
+    expect(back.x.toArray()).toEqual([1.5, -2.25, 3]);
+    expect(back.y.toArray()).toEqual([7]);
+    const buf = Buffer.from(bytes);
+    expect(decodeSafetensors(buf, 'b').tensors.x.toArray()).toEqual([1.5, -2.25, 3]);
+  });
+
   it('converts integer dtypes to exact float tensors', () => {
     const bytes = encodeSafetensors({ i: { dtype: 'I32', shape: [2], data: Int32Array.from([16777217, -5]) } });
     const t = decodeSafetensors(bytes, 'f').tensors.i;
