@@ -29,8 +29,20 @@ export interface Scene {
   /** Unit vertex normals (world). */
   normals: Float32Array;
   textureSeed: number;
-  /** Standard-normal noise image (H * W) used by the reparameterised noise. */
+  /**
+   * Standard-normal noise image (H * W) used by the reparameterised noise. Drawn lazily on
+   * first access from its own seed (mask-only export never pays for it); may be overwritten in
+   * place or replaced.
+   */
   noise: Float32Array;
+}
+
+/** H * W standard normals from their own generator. */
+function normalImage(n: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = r.normal();
+  return out;
 }
 
 const sphereCache = new Map<number, Mesh>();
@@ -66,6 +78,9 @@ export function sampleScene(preset: PresetName | SceneConfig, rng: Rng): Scene {
     return transformMesh(m, pt.scale, pt.rotation, [pt.x, pt.y, pt.z]);
   });
   const { mesh, faceOwner } = mergeMeshes(meshes);
+  const textureSeed = rng.nextUint32() | 0;
+  const noiseSeed = rng.nextUint32();
+  let noise: Float32Array | null = null;
   return {
     config,
     camera: { kind: config.camera.kind, width: config.width, height: config.height, fovDeg: config.camera.fovDeg },
@@ -73,8 +88,13 @@ export function sampleScene(preset: PresetName | SceneConfig, rng: Rng): Scene {
     mesh,
     faceOwner,
     normals: vertexNormals(mesh),
-    textureSeed: rng.nextUint32() | 0,
-    noise: Float32Array.from({ length: config.width * config.height }, () => rng.normal()),
+    textureSeed,
+    get noise(): Float32Array {
+      return (noise ??= normalImage(config.width * config.height, noiseSeed));
+    },
+    set noise(v: Float32Array) {
+      noise = v;
+    },
   };
 }
 

@@ -90,3 +90,26 @@ describe('image formation', () => {
     }
   });
 });
+
+describe('blur passes', () => {
+  it('gaussianBlur gradient is the adjoint of the blur for any size and radius (borders included)', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.double({ min: 0.1, max: 3.3, noNaN: true }), fc.integer({ min: 0, max: 1e6 }), (H, W, s, seed) => {
+        const rng = new Rng(seed);
+        const x = new Tensor(Float64Array.from({ length: H * W }, () => rng.uniform()), [H, W], true);
+        const y = Float64Array.from({ length: H * W }, () => rng.uniform());
+        const out = gaussianBlur(x, new Tensor(Float64Array.of(s), [1]));
+        out.backward(new Tensor(y, [H, W]));
+        // <y, B x> = <B^T y, x>
+        let lhs = 0, rhs = 0;
+        for (let i = 0; i < H * W; i++) {
+          lhs += y[i] * out.data[i];
+          rhs += x.grad!.data[i] * x.data[i];
+        }
+        expect(Math.abs(lhs - rhs)).toBeLessThan(1e-10 * Math.max(1, Math.abs(lhs)));
+      }),
+      { numRuns: 100, seed: 3 },
+    );
+  });
+});

@@ -21,12 +21,14 @@ const ICO_F = [
 export function icosphere(freq = 3): Mesh {
   const n = Math.max(1, Math.floor(freq));
   const pos: number[] = [];
-  const index = new Map<string, number>();
-  // Vertices are keyed by their rounded unit position so that shared edges are welded.
+  const index = new Map<number, number>();
+  // Vertices are keyed by their unit position rounded to 1e-5 (distinct vertices are >= 0.03
+  // apart for freq <= 16), packed into one integer below 2^53, so that shared edges are welded.
+  const Q = 100000, B = 2 * Q + 1;
   const vert = (x: number, y: number, z: number): number => {
     const l = Math.hypot(x, y, z);
     x /= l; y /= l; z /= l;
-    const key = `${Math.round(x * 1e6)},${Math.round(y * 1e6)},${Math.round(z * 1e6)}`;
+    const key = ((Math.round(x * Q) + Q) * B + (Math.round(y * Q) + Q)) * B + (Math.round(z * Q) + Q);
     let k = index.get(key);
     if (k === undefined) {
       k = pos.length / 3;

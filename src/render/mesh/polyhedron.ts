@@ -11,7 +11,7 @@ import type { Rng } from '../../autodiff/rng.js';
 import { icosphere } from './icosphere.js';
 
 const baseCache = new Map<number, Mesh>();
-import { boundingRadius, rotateVec, type Mesh } from './types.js';
+import { boundingRadius, quatMatrix, type Mesh } from './types.js';
 import { randomRotation } from '../layout-math.js';
 
 export interface PolyhedronOptions {
@@ -35,14 +35,20 @@ export function roundedPolyhedron(rng: Rng, opts: PolyhedronOptions = {}): Mesh 
   const elong = 1 + rng.uniform() * Math.max(0, (opts.elongation ?? 1.4) - 1);
   let base = baseCache.get(freq);
   if (!base) baseCache.set(freq, (base = icosphere(freq)));
-  const planes: number[] = [];
+  const planes = new Float64Array(4 * nPlanes);
   for (let k = 0; k < nPlanes; k++) {
     let x = rng.normal(), y = rng.normal(), z = rng.normal();
     const l = Math.hypot(x, y, z) || 1;
     x /= l; y /= l; z /= l;
-    planes.push(x, y, z, 1 + irr * (2 * rng.uniform() - 1));
+    planes[4 * k] = x; planes[4 * k + 1] = y; planes[4 * k + 2] = z; planes[4 * k + 3] = 1 + irr * (2 * rng.uniform() - 1);
   }
   const axisQ = randomRotation(rng);
+  // elongation along the random axis: R diag(1, 1, elong) R^T as one matrix
+  const Rm = quatMatrix(axisQ);
+  const E = new Float64Array(9);
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) E[3 * r + c] = Rm[3 * r] * Rm[3 * c] + Rm[3 * r + 1] * Rm[3 * c + 1] + elong * Rm[3 * r + 2] * Rm[3 * c + 2];
+  }
   const p = base.positions;
   const out = new Float32Array(p.length);
   for (let i = 0; i < p.length; i += 3) {
@@ -51,15 +57,17 @@ export function roundedPolyhedron(rng: Rng, opts: PolyhedronOptions = {}): Mesh 
     let r = 1.6;
     for (let k = 0; k < planes.length; k += 4) {
       const c = dx * planes[k] + dy * planes[k + 1] + dz * planes[k + 2];
-      if (c > 1e-6) r = Math.min(r, planes[k + 3] / c);
+      if (c > 1e-6) {
+        const rk = planes[k + 3] / c;
+        if (rk < r) r = rk;
+      }
     }
     const rr = (1 - round) * r + round * 0.5 * (1 + r);
     // elongate along the random axis: rotate into its frame, stretch z, rotate back
-    const [lx, ly, lz] = rotateVec([axisQ[0], -axisQ[1], -axisQ[2], -axisQ[3]], dx * rr, dy * rr, dz * rr);
-    const [wx, wy, wz] = rotateVec(axisQ, lx, ly, lz * elong);
-    out[i] = wx;
-    out[i + 1] = wy;
-    out[i + 2] = wz;
+    const vx = dx * rr, vy = dy * rr, vz = dz * rr;
+    out[i] = E[0] * vx + E[1] * vy + E[2] * vz;
+    out[i + 1] = E[3] * vx + E[4] * vy + E[5] * vz;
+    out[i + 2] = E[6] * vx + E[7] * vy + E[8] * vz;
   }
   const m = { positions: out, faces: base.faces };
   const br = boundingRadius(m);

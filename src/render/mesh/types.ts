@@ -20,15 +20,27 @@ export function rotateVec(q: Quat, x: number, y: number, z: number): [number, nu
   return [x + w * tx + (qy * tz - qz * ty), y + w * ty + (qz * tx - qx * tz), z + w * tz + (qx * ty - qy * tx)];
 }
 
-/** p' = R(q) (s * p) + t for every vertex. */
+/** Row-major 3 x 3 rotation matrix of the unit quaternion q, times s. */
+export function quatMatrix(q: Quat, s = 1): Float64Array {
+  const [w, x, y, z] = q;
+  return Float64Array.of(
+    s * (1 - 2 * (y * y + z * z)), s * 2 * (x * y - w * z), s * 2 * (x * z + w * y),
+    s * 2 * (x * y + w * z), s * (1 - 2 * (x * x + z * z)), s * 2 * (y * z - w * x),
+    s * 2 * (x * z - w * y), s * 2 * (y * z + w * x), s * (1 - 2 * (x * x + y * y)),
+  );
+}
+
+/** p' = R(q) (s * p) + t for every vertex (one matrix, no per-vertex allocation). */
 export function transformMesh(m: Mesh, scale: number, q: Quat, t: [number, number, number]): Mesh {
   const p = m.positions;
   const out = new Float32Array(p.length);
+  const M = quatMatrix(q, scale);
+  const tx = t[0], ty = t[1], tz = t[2];
   for (let i = 0; i < p.length; i += 3) {
-    const r = rotateVec(q, p[i] * scale, p[i + 1] * scale, p[i + 2] * scale);
-    out[i] = r[0] + t[0];
-    out[i + 1] = r[1] + t[1];
-    out[i + 2] = r[2] + t[2];
+    const x = p[i], y = p[i + 1], z = p[i + 2];
+    out[i] = M[0] * x + M[1] * y + M[2] * z + tx;
+    out[i + 1] = M[3] * x + M[4] * y + M[5] * z + ty;
+    out[i + 2] = M[6] * x + M[7] * y + M[8] * z + tz;
   }
   return { positions: out, faces: m.faces };
 }
@@ -75,11 +87,9 @@ export function vertexNormals(m: Mesh): Float32Array {
     const ux = p[b] - p[a], uy = p[b + 1] - p[a + 1], uz = p[b + 2] - p[a + 2];
     const vx = p[c] - p[a], vy = p[c + 1] - p[a + 1], vz = p[c + 2] - p[a + 2];
     const nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
-    for (const k of [a, b, c]) {
-      n[k] += nx;
-      n[k + 1] += ny;
-      n[k + 2] += nz;
-    }
+    n[a] += nx; n[a + 1] += ny; n[a + 2] += nz;
+    n[b] += nx; n[b + 1] += ny; n[b + 2] += nz;
+    n[c] += nx; n[c + 1] += ny; n[c + 2] += nz;
   }
   const out = new Float32Array(p.length);
   for (let i = 0; i < n.length; i += 3) {
