@@ -6,6 +6,9 @@ import { ExitCode, UserError } from './errors.js';
 import { helpText, parseFlags, type CommandSpec, type ParsedFlags } from './cli/args.js';
 import { gradcheckCommand, gradcheckMain } from './cli/gradcheck.js';
 import { segmentCommand, segmentMain } from './cli/segment.js';
+import { trainCommand, trainMain } from './cli/train.js';
+import { generateCommand, generateMain } from './cli/generate.js';
+import { renderCommand, renderMain } from './cli/render.js';
 import './autodiff/index.js';
 
 interface Command {
@@ -14,8 +17,11 @@ interface Command {
 }
 
 const commands: Command[] = [
+  { spec: trainCommand, main: trainMain },
+  { spec: generateCommand, main: generateMain },
   { spec: gradcheckCommand, main: gradcheckMain },
   { spec: segmentCommand, main: segmentMain },
+  { spec: renderCommand, main: renderMain },
 ];
 
 function topHelp(): string {

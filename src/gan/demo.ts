@@ -23,6 +23,8 @@ export function scaleSceneConfig(config: SceneConfig, size: number): SceneConfig
       count: { min: Math.max(1, Math.round(config.particles.count.min * area)), max: Math.max(1, Math.round(config.particles.count.max * area)) },
       wire: { length: config.particles.wire.length * f },
     },
+    // The reference's 50 px minimum component is for 256 px patches; it scales with the area.
+    masks: { minArea: Math.max(4, Math.round(config.masks.minArea * area)) },
   });
 }
 

@@ -11,6 +11,7 @@ import type { SceneConfig } from '../render/presets.js';
 import { sampleScene, renderScene } from '../render/scene.js';
 import type { ParamNet } from './models.js';
 import { featureBatch, refreshStochastics, type ParamMapping } from './generator.js';
+import { ExitCode, UserError } from '../errors.js';
 
 export interface SyntheticSample {
   index: number;
@@ -57,7 +58,7 @@ export function generateSample(index: number, seed: number, scene: SceneConfig, 
         rejected,
       };
     }
-    throw new Error(`sample ${index}: all ${MAX_DRAWS} draws were rejected (last: ${rejected[rejected.length - 1]}); check the scene config and the learned parameters`);
+    throw new UserError(`sample ${index}: all ${MAX_DRAWS} draws were rejected by the dataset rules (last: ${rejected[rejected.length - 1]}); check the scene config (particle sizes vs masks.minArea) and the learned parameters`, ExitCode.badConfig);
   });
 }
 

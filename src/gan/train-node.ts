@@ -12,12 +12,12 @@ import { demoSetup } from './demo.js';
 import { scaleSceneConfig } from './demo.js';
 import { LEARNED_BY_PRESET, validateLearned } from './generator.js';
 import { extractPatchesFromImages } from './patches.js';
-import { realismScores, chooseBestEpoch, type EpochScore } from './realism.js';
+import { RealismReference, chooseBestEpoch, type EpochScore } from './realism.js';
 import * as ckpt from './checkpoint-node.js';
 import { buildReport } from './report.js';
 import { ProgressBar } from './progress.js';
 import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
-import type { PresetName } from '../render/shade/params.js';
+import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
 import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
@@ -200,7 +200,9 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   const bar = new ProgressBar({ total: trainer.totalSteps, write: (s) => process.stderr.write(s), isTTY: !!process.stderr.isTTY, silent: opts.quiet });
   bar.start(trainer.step);
-  const realGreys = reals.slice(0, Math.max(gan.evalSamples, 16)).map((data) => ({ width: gan.patch, height: gan.patch, data }));
+  const realGreys = reals.map((data) => ({ width: gan.patch, height: gan.patch, data }));
+  // The real side of the realism scores is computed once per run.
+  const realism = new RealismReference(realGreys, { seed: gan.seed });
   let stepsThisProcess = 0;
   while (trainer.epoch < gan.epochs) {
     const epoch = trainer.epoch + 1;
@@ -216,7 +218,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
     }
     trainer.epoch = epoch;
     const ev = trainer.evaluate();
-    const scores = realismScores(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })), realGreys, { seed: gan.seed });
+    const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
     const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params };
     writeFileAtomic(join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), toPngGrid(ev.samples.slice(0, 16), gan.patch, 4));
     ckpt.saveCheckpoint(runDir, epoch, { ...trainer.weights(), state: trainer.state() });
@@ -236,19 +238,45 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
   return { runDir, trainer, best };
 }
 
-export function pickBest(runDir: string): ReturnType<typeof chooseBestEpoch> | null {
+/** [min, max] of each learned parameter, in the order of `learned`. */
+function ranges(learned: readonly string[]): [number, number][] {
+  return learned.map((n) => {
+    const p = PARAMETER_TABLE[PARAM_INDEX[n]];
+    return [p.min, p.max];
+  });
+}
+
+/** The best-epoch rule (realism.ts) applied to the epochs recorded in metrics.jsonl. */
+export function pickBest(runDir: string, learned?: readonly string[]): ReturnType<typeof chooseBestEpoch> | null {
   const epochs = ckpt.readMetrics(runDir).filter((r) => r.type === 'epoch');
   if (epochs.length === 0) return null;
+  const names = learned ?? Object.keys(epochs[0].paramStd as Record<string, number>);
   const scores: EpochScore[] = epochs.map((r) => ({
     epoch: r.epoch as number,
     score: (r.realism as { combined: number }).combined,
-    paramStd: Object.values(r.paramStd as Record<string, number>),
+    paramStd: names.map((n) => (r.paramStd as Record<string, number>)[n]),
   }));
-  return chooseBestEpoch(scores);
+  return chooseBestEpoch(scores, { paramRanges: ranges(names).map(([lo, hi]) => hi - lo) });
 }
 
 function writeReport(runDir: string, config: RunConfig, realSamples: Float32Array[]): void {
   const rows = ckpt.readMetrics(runDir);
-  const html = buildReport({ config, rows, realSamples, patch: config.gan.patch, best: pickBest(runDir), runDir });
+  const samples = ckpt
+    .listCheckpoints(runDir)
+    .map((epoch) => ({ epoch, file: join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`) }))
+    .filter((s) => existsSync(s.file))
+    .map((s) => ({ epoch: s.epoch, png: new Uint8Array(readFileSync(s.file)) }));
+  const learned = config.gan.learned;
+  const html = buildReport({
+    config,
+    rows,
+    samples,
+    realSamples,
+    patch: config.gan.patch,
+    best: pickBest(runDir, learned),
+    hidden: config.data.kind === 'demo' ? config.data.hidden : undefined,
+    paramRanges: Object.fromEntries(learned.map((n, i) => [n, ranges(learned)[i]])),
+    runDir,
+  });
   writeFileAtomic(join(runDir, 'report.html'), html);
 }

@@ -215,8 +215,8 @@ export class GanTrainer {
       epoch: this.epoch,
       step: this.step,
       rng: { data: this.dataRng.state(), dropout: this.dropoutRng.state(), render: this.renderRng.state() },
-      optG: this.optG.state(),
-      optD: this.optD.state(),
+      optG: compactState(this.optG.state()),
+      optD: compactState(this.optD.state()),
     };
   }
 
@@ -243,6 +243,16 @@ function sliceBatch(t: Tensor, from: number, to: number): Tensor {
   return sliceOp(t, [[from, to]]);
 }
 import { slice as sliceOp } from '../autodiff/ops/index.js';
+
+/**
+ * Optimiser moments as Float32Arrays (exact: the parameters are float32), which the checkpoint
+ * writer stores in optim.safetensors instead of as JSON number lists.
+ */
+function compactState(s: OptimizerState): OptimizerState {
+  const buffers: Record<string, (number[] | null)[]> = {};
+  for (const [k, list] of Object.entries(s.buffers)) buffers[k] = list.map((b) => (b ? (Float32Array.from(b) as unknown as number[]) : null));
+  return { ...s, buffers };
+}
 
 function meanOf(t: Tensor): number {
   let s = 0;

@@ -1,0 +1,182 @@
+/**
+ * The `generate` command: a trained run's ParamNet writes annotated synthetic image / mask pairs
+ * (formats png, nnunet, coco). Every sample is a pure function of (seed, index) (export.ts), so
+ * the work is split across child processes by index and a rerun skips the samples already
+ * written; dataset-level files (dataset.json, annotations) are written last, atomically.
+ */
+import { existsSync, mkdirSync, readFileSync, accessSync, constants } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { ParamNet } from './models.js';
+import { ParamMapping, FEATURE_SIZE } from './generator.js';
+import { generateSample, cocoAnnotations, type SyntheticSample } from './export.js';
+import * as ckpt from './checkpoint-node.js';
+import type { RunConfig } from './train-node.js';
+import { pickBest } from './train-node.js';
+import { Rng } from '../autodiff/rng.js';
+import { writeFileAtomic } from '../io/files.js';
+import { encodePngGrey8, encodePngGrey16 } from '../io/png.js';
+import { decodePng } from '../io/png.js';
+import { ExitCode, InputError, UserError } from '../errors.js';
+
+export type DatasetFormat = 'png' | 'nnunet' | 'coco';
+
+export interface GenerateOptions {
+  run: string;
+  epoch: 'best' | 'last' | number;
+  n: number;
+  out: string;
+  format: DatasetFormat;
+  seed: number;
+  workers: number;
+  quiet: boolean;
+  /** Only this shard of the indices (internal: set in child processes). */
+  shard?: { index: number; count: number };
+}
+
+export function sampleName(i: number): string {
+  return `synth_${String(i).padStart(5, '0')}`;
+}
+
+/** Paths of one sample's files in each format. */
+export function samplePaths(out: string, format: DatasetFormat, i: number): { image: string; mask: string; instances: string; meta: string } {
+  const name = sampleName(i);
+  if (format === 'nnunet') {
+    return { image: join(out, 'imagesTr', `${name}_0000.png`), mask: join(out, 'labelsTr', `${name}.png`), instances: join(out, 'instancesTr', `${name}.png`), meta: join(out, 'meta', `${name}.json`) };
+  }
+  return { image: join(out, 'images', `${name}.png`), mask: join(out, 'masks', `${name}.png`), instances: join(out, 'instances', `${name}.png`), meta: join(out, 'meta', `${name}.json`) };
+}
+
+function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { config: RunConfig; epoch: number; fcn: ParamNet; mapping: ParamMapping } {
+  const file = join(runDir, 'config.json');
+  if (!existsSync(file)) throw new UserError(`--run ${runDir}: no config.json there (not a training run folder)`, ExitCode.badInput);
+  let config: RunConfig;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
+  } catch (e) {
+    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
+  }
+  const epochs = ckpt.listCheckpoints(runDir);
+  if (epochs.length === 0) throw new UserError(`--run ${runDir}: no complete checkpoint yet (train at least one epoch)`, ExitCode.badInput);
+  let epoch: number;
+  if (epochSel === 'last') epoch = epochs[epochs.length - 1];
+  else if (epochSel === 'best') epoch = pickBest(runDir)?.epoch ?? epochs[epochs.length - 1];
+  else {
+    if (!epochs.includes(epochSel)) throw new UserError(`--epoch ${epochSel}: no complete checkpoint for that epoch in ${runDir} (have: ${epochs.join(', ')})`, ExitCode.usage);
+    epoch = epochSel;
+  }
+  const c = ckpt.loadCheckpoint(runDir, epoch);
+  const fcn = new ParamNet(FEATURE_SIZE, config.gan.learned.length, new Rng(0), new Rng(0));
+  fcn.loadStateDict(c.fcn);
+  fcn.eval();
+  return { config, epoch, fcn, mapping: new ParamMapping(config.gan.learned, config.gan.scene.params) };
+}
+
+function writeSample(out: string, format: DatasetFormat, s: SyntheticSample): void {
+  const p = samplePaths(out, format, s.index);
+  writeFileAtomic(p.image, encodePngGrey8(s.width, s.height, s.image));
+  writeFileAtomic(p.instances, encodePngGrey16(s.width, s.height, s.instances));
+  writeFileAtomic(p.meta, JSON.stringify({ index: s.index, params: s.params, rejected: s.rejected }) + '\n');
+  // The mask is written last: a sample counts as done when its mask exists.
+  writeFileAtomic(p.mask, encodePngGrey8(s.width, s.height, s.classes));
+}
+
+/** Generates this process's share of the samples; returns how many it wrote. */
+function generateShard(opts: GenerateOptions, run: ReturnType<typeof loadRun>, indices: number[], report: (done: number) => void): number {
+  let written = 0;
+  for (const i of indices) {
+    if (existsSync(samplePaths(opts.out, opts.format, i).mask)) continue;
+    const s = generateSample(i, opts.seed, run.config.gan.scene, run.fcn, run.mapping);
+    writeSample(opts.out, opts.format, s);
+    written++;
+    report(written);
+  }
+  return written;
+}
+
+export async function runGenerate(opts: GenerateOptions): Promise<{ out: string; epoch: number }> {
+  const runDir = resolve(opts.run);
+  const run = loadRun(runDir, opts.epoch);
+  const out = resolve(opts.out);
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(s + '\n');
+  };
+  const dirs = opts.format === 'nnunet' ? ['imagesTr', 'labelsTr', 'instancesTr', 'meta'] : ['images', 'masks', 'instances', 'meta'];
+  try {
+    for (const d of dirs) mkdirSync(join(out, d), { recursive: true });
+    accessSync(out, constants.W_OK);
+  } catch (e) {
+    throw new UserError(`--out ${opts.out}: cannot create or write the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.badOutput);
+  }
+  const all = Array.from({ length: opts.n }, (_, i) => i);
+  if (opts.shard) {
+    const mine = all.filter((i) => i % opts.shard!.count === opts.shard!.index);
+    generateShard(opts, run, mine, (d) => process.send?.({ done: d }));
+    return { out, epoch: run.epoch };
+  }
+  const todo = all.filter((i) => !existsSync(samplePaths(out, opts.format, i).mask));
+  log(`generating ${todo.length} of ${opts.n} samples (${opts.n - todo.length} already there) from ${runDir}, epoch ${run.epoch}, format ${opts.format}`);
+  const t0 = Date.now();
+  const workers = Math.max(1, Math.min(opts.workers || availableParallelism(), todo.length));
+  const progress = (done: number) => {
+    if (opts.quiet) return;
+    const rate = done / Math.max(1e-3, (Date.now() - t0) / 1000);
+    process.stderr.write(`\r${done}/${todo.length} samples  ${rate.toFixed(1)}/s  ETA ${Math.round((todo.length - done) / Math.max(rate, 1e-9))} s   `);
+  };
+  if (workers <= 1 || !process.argv[1]) {
+    generateShard(opts, run, todo, progress);
+  } else {
+    // Child processes of this same CLI, each with a shard of the indices.
+    const counts = new Array<number>(workers).fill(0);
+    await Promise.all(
+      counts.map(
+        (_, w) =>
+          new Promise<void>((ok, fail) => {
+            const args = ['generate', '--run', runDir, '--epoch', String(run.epoch), '--n', String(opts.n), '--out', out, '--format', opts.format, '--seed', String(opts.seed), '--shard', `${w}/${workers}`, '--quiet'];
+            const child = fork(process.argv[1], args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+            let err = '';
+            child.stderr?.on('data', (d) => (err += d));
+            child.on('message', (m: { done: number }) => {
+              counts[w] = m.done;
+              progress(counts.reduce((a, b) => a + b, 0));
+            });
+            child.on('exit', (code) => {
+              if (code === 0) return ok();
+              const lines = err.trim().split('\n');
+              const msg = lines.find((l) => l.startsWith('diffrendergan:')) ?? lines.find((l) => /Error/.test(l)) ?? lines.pop();
+              fail(new UserError(`generate worker ${w} failed (exit ${code}): ${msg?.replace(/^diffrendergan: /, '')}`, code === ExitCode.badConfig ? ExitCode.badConfig : ExitCode.internal));
+            });
+          }),
+      ),
+    );
+  }
+  if (!opts.quiet) process.stderr.write('\n');
+  writeDatasetFiles(out, opts, run);
+  log(`wrote ${opts.n} samples to ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { out, epoch: run.epoch };
+}
+
+function writeDatasetFiles(out: string, opts: GenerateOptions, run: ReturnType<typeof loadRun>): void {
+  const source = { run: resolve(opts.run), epoch: run.epoch, seed: opts.seed, preset: run.config.gan.preset, learned: run.config.gan.learned };
+  const labels = { background: 0, particle: 1, contour: 2 };
+  if (opts.format === 'nnunet') {
+    writeFileAtomic(join(out, 'dataset.json'), JSON.stringify({ channel_names: { '0': 'SEM' }, labels, numTraining: opts.n, file_ending: '.png', name: 'diffrendergan', diffrendergan: source }, null, 2) + '\n');
+    return;
+  }
+  if (opts.format === 'coco') {
+    const images: unknown[] = [];
+    const annotations: unknown[] = [];
+    for (let i = 0; i < opts.n; i++) {
+      const p = samplePaths(out, 'coco', i);
+      const inst = decodePng(readFileSync(p.instances), p.instances);
+      const ids = new Uint16Array(inst.data.length);
+      const scale = (1 << inst.bitDepth) - 1;
+      for (let k = 0; k < ids.length; k++) ids[k] = Math.round(inst.data[k] * scale);
+      images.push({ id: i + 1, file_name: `images/${sampleName(i)}.png`, width: inst.width, height: inst.height });
+      annotations.push(...cocoAnnotations({ index: i, width: inst.width, height: inst.height, instances: ids } as SyntheticSample, i + 1, annotations.length + 1));
+    }
+    writeFileAtomic(join(out, 'annotations.json'), JSON.stringify({ info: { description: 'diffrendergan synthetic dataset', ...source }, images, annotations, categories: [{ id: 1, name: 'particle', supercategory: 'particle' }] }) + '\n');
+  }
+  writeFileAtomic(join(out, 'dataset.json'), JSON.stringify({ format: opts.format, numSamples: opts.n, labels, maskEncoding: 'masks/*.png hold class values 0/1/2 (not scaled)', ...source }, null, 2) + '\n');
+}
