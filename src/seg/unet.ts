@@ -29,12 +29,15 @@ export interface UNetConfig {
 }
 
 /**
- * Defaults: depth 4 (5 levels, a 16x coarser bottleneck: 8 x 8 on a 128 px crop, 16 x 16 on a
- * 256 px tile; the receptive field, ~180 px, spans the largest TiO2 particles of ~150 px), base 16
- * (16..256 channels, 1.9 M parameters) and batch norm. See bench/segment.ts and the report in
- * the commit history for the measured cost per training step.
+ * Defaults: depth 4 (5 levels, a 16x coarser bottleneck: 8 x 8 on a 128 px crop; the receptive
+ * field, ~180 px, spans the largest TiO2 particles of ~150 px) and base 8 (8..128 channels,
+ * 0.49 M parameters), batch norm. Measured with the wasm backend on 2 shared cores
+ * (bench/segment.ts, batch 4 of 128 px crops): base 8 takes ~2.2 s per step, base 16 (1.9 M
+ * parameters) ~3.7 s, so 20 epochs of one crop per image over 1,000 images (5,000 steps) take
+ * ~3 h with base 8 against ~5 h with base 16. Depth 3 at base 8 (~1 s per step) sees only
+ * ~90 px, less than the largest particles.
  */
-export const DEFAULT_UNET: UNetConfig = { inChannels: 1, classes: 3, depth: 4, base: 16, norm: 'batch' };
+export const DEFAULT_UNET: UNetConfig = { inChannels: 1, classes: 3, depth: 4, base: 8, norm: 'batch' };
 
 /** Checks a config, throwing an Error that names the field. */
 export function validateUNetConfig(c: UNetConfig): UNetConfig {

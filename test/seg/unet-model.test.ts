@@ -34,8 +34,8 @@ describe('U-Net', () => {
   it('has the documented defaults, names and parameter count', () => {
     const net = new UNet({}, new Rng(0));
     expect(net.config).toEqual(DEFAULT_UNET);
-    expect(DEFAULT_UNET).toEqual({ inChannels: 1, classes: 3, depth: 4, base: 16, norm: 'batch' });
-    expect(net.parameterCount()).toBe(1942323);
+    expect(DEFAULT_UNET).toEqual({ inChannels: 1, classes: 3, depth: 4, base: 8, norm: 'batch' });
+    expect(net.parameterCount()).toBe(486427);
     const keys = Object.keys(net.stateDict());
     expect(keys).toContain('enc0.conv1.weight');
     expect(keys).toContain('enc4.norm2.running_var');
