@@ -140,15 +140,23 @@ export class GanTrainer {
     // Generator: render with parameters from the FCN, push D(fake) towards 1.
     const s = this.fcn.forward(featureBatch(scenes));
     const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
-    const dForG = this.disc.forward(concat([real, fake], 0));
-    const lossG = lsganGeneratorLoss(sliceBatch(dForG, B, 2 * B));
-    const lossGValue = lossG.item();
-    if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
-    lossG.backward();
+    // D's weights are frozen for the G step: its weight gradients would be thrown away, and
+    // skipping them saves a third of the discriminator's backward pass.
+    const dParams = this.disc.parameters();
+    for (const p of dParams) p.requiresGrad = false;
+    let lossGValue: number;
+    try {
+      const dForG = this.disc.forward(concat([real, fake], 0));
+      const lossG = lsganGeneratorLoss(sliceBatch(dForG, B, 2 * B));
+      lossGValue = lossG.item();
+      if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
+      lossG.backward();
+    } finally {
+      for (const p of dParams) p.requiresGrad = true;
+    }
     this.checkGradients('generator', this.fcn.namedParameters());
     this.optG.step();
     this.optG.zeroGrad();
-    this.disc.zeroGrad();
 
     // Discriminator: real towards 1, the same fake (detached) towards 0.
     const both = this.disc.forward(concat([real, fake.detach()], 0));
