@@ -46,6 +46,8 @@ const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, 
 const explicit = new WasmBackend({ name: 'wasm-explicit-im2col', im2col: 'explicit', gemm: { kc: 6, mc: 8, nc: 16 } });
 const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });
 const rowsDirect = new WasmBackend({ name: 'wasm-direct-rows', direct: 'rows' });
+const threadedStatic = createNodeWasmBackend({ name: 'wasm-mt-static', dynamic: false, parallelMinFlops: 0, parallelMinWork: 0, pool: { threads: 2 } });
+afterAll(() => threadedStatic.dispose());
 const backends = [single, threaded, tiny, tinyWide, explicit];
 afterAll(() => rowsDirect.dispose());
 afterAll(() => backends.forEach((b) => b.dispose()));
@@ -84,7 +86,7 @@ describe('wasm matmul vs reference', () => {
     });
   }
   it('larger shapes crossing the default blocks (k > kc, m > mc)', () => {
-    for (const be of [single, threaded]) {
+    for (const be of [single, threaded, threadedStatic]) {
       checkMatmul(be, { batch: 1, m: 133, k: 300, n: 45, transA: false, transB: true, bcastA: false, bcastB: false, seed: 7 });
       checkMatmul(be, { batch: 2, m: 9, k: 513, n: 150, transA: true, transB: false, bcastA: true, bcastB: false, seed: 9 });
     }
@@ -162,7 +164,7 @@ describe('wasm conv2d passes vs reference', () => {
       ...base, n, cInG, cOutG, h, w: h, kh: k, kw: k, strideH: s, strideW: s, padH: p, padW: p,
       outH: convOutSize(h, k, s, p, 1), outW: convOutSize(h, k, s, p, 1),
     });
-    for (const be of [single, threaded]) {
+    for (const be of [single, threaded, threadedStatic]) {
       checkConv(be, mk(2, 3, 16, 34, 4, 2, 1));
       checkConv(be, mk(1, 16, 20, 13, 4, 1, 1));
       checkConv(be, mk(2, 12, 7, 9, 1, 1, 0));

@@ -105,6 +105,9 @@ export const f32store = (addr: E, v: E, offset = 0): Bytes => cat(addr, v, [0x38
 export const memfill = (dst: E, v: E, len: E): Bytes => cat(dst, v, len, [0xfc, 0x0b, 0x00]);
 export const memcopy = (dst: E, src: E, len: E): Bytes => cat(dst, src, len, [0xfc, 0x0a, 0x00, 0x00]);
 
+/** i32.atomic.rmw.add: adds v at addr, returns the old value (threads proposal; sequentially consistent). */
+export const atomicAdd = (addr: E, v: E, offset = 0): Bytes => cat(addr, v, [0xfe, 0x1e, 2, ...uleb(offset)]);
+
 // ---- SIMD ----
 const simd = (op: number) => [0xfd, ...uleb(op)];
 export const v128load = (addr: E, offset = 0): Bytes => cat(addr, simd(0x00), [0, ...uleb(offset)]);

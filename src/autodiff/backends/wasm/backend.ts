@@ -12,7 +12,7 @@
  */
 import type { Backend, Conv2dGeom, Data, Kernels, MatmulArgs } from '../../backend.js';
 import { relaxedSimdSupported, simdSupported } from './asm.js';
-import { buildModule, defaultGemmConfig, CP, DP, GP, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
+import { buildModule, defaultGemmConfig, CP, DP, GP, GP_DYN, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
 
 export interface WasmExports {
   gemm(p: number): void;
@@ -70,11 +70,15 @@ export interface WasmBackendOptions {
   im2col?: 'implicit' | 'explicit';
   /** Kernel for convs with fewer output channels than micro-kernel rows (default 'padded'). */
   direct?: 'padded' | 'rows';
+  /** Threaded GEMMs take chunks from a shared counter (default true) instead of fixed halves. */
+  dynamic?: boolean;
 }
 
 const PAGE = 65536;
 const MAX_TASKS = 64;
 const PARAM_BASE = 4096;
+/** Shared chunk counter of dynamically scheduled GEMMs. */
+const COUNTER = PARAM_BASE - 64;
 const PARAM_BYTES = PARAM_SLOTS * 4;
 const SCRATCH_BASE = PARAM_BASE + MAX_TASKS * PARAM_BYTES;
 const SCRATCH_BYTES = 4096;
@@ -112,6 +116,7 @@ export class WasmBackend implements Backend {
   private readonly minWork: number;
   /** Few-output-channel convs: padded-plane register-blocked kernel (true) or row AXPYs. */
   private readonly padded: boolean;
+  private readonly dynamic: boolean;
 
   constructor(opts: WasmBackendOptions = {}) {
     this.opts = opts;
@@ -123,6 +128,7 @@ export class WasmBackend implements Backend {
     this.implicit = (opts.im2col ?? 'implicit') === 'implicit';
     this.minWork = opts.parallelMinWork ?? 1 << 16;
     this.padded = (opts.direct ?? 'padded') === 'padded';
+    this.dynamic = opts.dynamic ?? true;
     this.kernels = {
       matmul: (args) => this.matmul(args),
       conv2d: (x, w, out, g) => this.conv2d(x, w, out, g),
@@ -150,7 +156,7 @@ export class WasmBackend implements Backend {
     const c = this.cfg;
     const lanes = this.runner ? this.runner.label : '1 lane (calling thread)';
     const conv = (this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM') +
-      `, direct SIMD rows for cOut < ${c.mr} at stride 1`;
+      `, direct SIMD (${this.padded ? 'padded planes, 16-wide register blocks' : 'row AXPYs'}) for cOut < ${c.mr} at stride 1`;
     return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}; ${lanes}`;
   }
 
@@ -261,6 +267,7 @@ export class WasmBackend implements Backend {
     let lanes = flops >= this.parallelMinFlops ? this.lanes : 1;
     type Slice = { m0: number; m1: number; n0: number; n1: number; b0: number; b1: number };
     const slices: Slice[] = [];
+    let dyn: { axis: 1 | 2; chunk: number; total: number } | null = null;
     if (lanes > 1 && batch >= lanes && 2 * m * n * k < this.parallelMinFlops * 4) {
       for (let t = 0; t < lanes; t++) {
         const b0 = Math.floor((batch * t) / lanes), b1 = Math.floor((batch * (t + 1)) / lanes);
@@ -271,14 +278,25 @@ export class WasmBackend implements Backend {
       const splitN = nPanels >= mPanels || mPanels < lanes;
       const panels = splitN ? nPanels : mPanels;
       lanes = Math.max(1, Math.min(lanes, panels));
-      for (let t = 0; t < lanes; t++) {
-        const p0 = Math.floor((panels * t) / lanes), p1 = Math.floor((panels * (t + 1)) / lanes);
-        if (p1 <= p0) continue;
-        if (splitN) slices.push({ m0: 0, m1: m, n0: p0 * nr, n1: Math.min(n, p1 * nr), b0: 0, b1: batch });
-        else slices.push({ m0: p0 * mr, m1: Math.min(m, p1 * mr), n0: 0, n1: n, b0: 0, b1: batch });
+      if (lanes > 1 && this.dynamic) {
+        // Dynamic: ~4 chunks per lane from a shared counter (a lane that gets more CPU on a
+        // shared machine takes more chunks); chunks of >= 64 columns / 32 rows keep the
+        // re-packing of the other operand small.
+        const unit = splitN ? nr : mr;
+        const per = Math.max(Math.ceil((splitN ? 64 : 32) / unit), Math.ceil(panels / (lanes * 4)));
+        dyn = { axis: splitN ? 1 : 2, chunk: per * unit, total: splitN ? n : m };
+        for (let t = 0; t < lanes; t++) slices.push({ m0: 0, m1: m, n0: 0, n1: n, b0: 0, b1: batch });
+      } else {
+        for (let t = 0; t < lanes; t++) {
+          const p0 = Math.floor((panels * t) / lanes), p1 = Math.floor((panels * (t + 1)) / lanes);
+          if (p1 <= p0) continue;
+          if (splitN) slices.push({ m0: 0, m1: m, n0: p0 * nr, n1: Math.min(n, p1 * nr), b0: 0, b1: batch });
+          else slices.push({ m0: p0 * mr, m1: Math.min(m, p1 * mr), n0: 0, n1: n, b0: 0, b1: batch });
+        }
       }
     }
-    const bufs = this.taskBuffers(slices.length, Math.max(...slices.map((s) => s.n1 - s.n0)));
+    const widest = dyn && dyn.axis === 1 ? dyn.chunk : Math.max(...slices.map((s) => s.n1 - s.n0));
+    const bufs = this.taskBuffers(slices.length, widest);
     const i32 = this.i32();
     const params: number[] = [];
     slices.forEach((s, t) => {
@@ -307,8 +325,13 @@ export class WasmBackend implements Backend {
       i32[o + GP.conv] = job.conv ?? 0;
       i32[o + GP.n0] = s.n0;
       if (job.bMode) i32[o + GP.b] = 0;
+      i32[o + GP_DYN] = dyn ? dyn.axis : 0;
+      i32[o + GP_DYN + 1] = COUNTER;
+      i32[o + GP_DYN + 2] = dyn ? dyn.chunk : 0;
+      i32[o + GP_DYN + 3] = dyn ? dyn.total : 0;
       params.push(p);
     });
+    Atomics.store(i32, COUNTER >> 2, 0);
     this.run('gemm', params);
   }
 

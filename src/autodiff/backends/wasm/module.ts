@@ -7,7 +7,7 @@
  * No Node imports: this file runs in browsers too.
  */
 import {
-  ModuleBuilder, I32, F32, V128, type Bytes, type E, type Fn, i32c, f32mul, f32x4splat, f32x4extract, geS, tee,
+  ModuleBuilder, I32, F32, V128, type Bytes, type E, type Fn, i32c, f32mul, f32x4splat, f32x4extract, geS, tee, atomicAdd,
   add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, leS, eqz, minS, select,
   get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero,
   f32x4add, f32x4mul, f32x4relaxedMadd, memfill, memcopy, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
@@ -43,6 +43,8 @@ export const GP = {
   /** For bMode 1/2: first column of this task. */
   n0: 21,
 } as const;
+/** gemm task slots after the GP fields: dyn (0 static, 1 column chunks, 2 row chunks), counter address, chunk, total. */
+export const GP_DYN = 22;
 /** Layout of the i32 parameter block of `im2col` / `col2im`. */
 export const CP = {
   x: 0, h: 1, w: 2, kh: 3, kw: 4, sh: 5, sw: 6, ph: 7, pw: 8, dh: 9, dw: 10, outH: 11, outW: 12,
@@ -409,9 +411,11 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   }
 
   // ---------- gemm(P): C (+)= op(A) op(B) for one task, batched ----------
-  const gemm = mb.fn('gemm', [I32]);
+  // gemmCore(...GP fields as parameters, in slot order): one static slice.
+  const GP_KEYS = Object.keys(GP) as (keyof typeof GP)[];
+  const gemm = mb.fn('gemmCore', GP_KEYS.map(() => I32), [], false);
   {
-    const P = loadParams(gemm, 0, GP) as Record<keyof typeof GP, number>;
+    const P = GP as Record<keyof typeof GP, number>;
     const L = () => gemm.local(I32);
     const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L(), kcb = L();
     // Depth blocks of equal size (k = 288 -> 144 + 144, not 256 + 32).
@@ -465,6 +469,44 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         set(P.a, add(get(P.a), get(P.strideA))),
         set(P.b, add(get(P.b), get(P.strideB))),
         set(P.c, add(get(P.c), get(P.strideC))),
+      ),
+    );
+  }
+
+  // ---------- gemm(P): a static slice, or dynamic chunks taken from a shared counter ----------
+  // dyn = 0: run the slice in P. dyn = 1 / 2: repeatedly take chunk i = atomic counter++ and run
+  // columns (1) or rows (2) [i*chunk, min(total, (i+1)*chunk)) until the counter passes the end,
+  // so a lane that gets more CPU does more of the work (the machine may be shared).
+  const gemmTask = mb.fn('gemm', [I32]);
+  {
+    const f = gemmTask;
+    const P = loadParams(f, 0, { ...GP, dyn: GP_DYN, counter: GP_DYN + 1, chunk: GP_DYN + 2, total: GP_DYN + 3 }) as Record<string, number>;
+    const L = () => f.local(I32);
+    const i = L(), s0 = L(), cnt = L();
+    const args = (over: Partial<Record<keyof typeof GP, E>>): E[] => GP_KEYS.map((k) => over[k] ?? get(P[k]!));
+    f.emit(
+      if_(eqz(get(P.dyn!)),
+        [call(mb.index(gemm), ...args({}))],
+        [block(loop(
+          set(i, atomicAdd(get(P.counter!), 1)),
+          set(s0, mul(get(i), get(P.chunk!))),
+          brIf(1, geS(get(s0), get(P.total!))),
+          set(cnt, minS(get(P.chunk!), sub(get(P.total!), get(s0)))),
+          if_(eq(get(P.dyn!), 1),
+            [call(mb.index(gemm), ...args({
+              n: get(cnt),
+              b: add(get(P.b!), shl(mul(get(s0), get(P.csB!)), 2)),
+              c: add(get(P.c!), shl(get(s0), 2)),
+              n0: add(get(P.n0!), get(s0)),
+            }))],
+            [call(mb.index(gemm), ...args({
+              m: get(cnt),
+              a: add(get(P.a!), shl(mul(get(s0), get(P.rsA!)), 2)),
+              c: add(get(P.c!), shl(mul(get(s0), get(P.ldc!)), 2)),
+            }))],
+          ),
+          br(0),
+        ))],
       ),
     );
   }
