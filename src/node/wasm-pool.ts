@@ -24,7 +24,7 @@ export interface WasmPoolOptions {
   startTimeoutMs?: number;
 }
 
-const FNS: readonly WasmFn[] = ['gemm', 'im2col', 'col2im', 'dconv', 'dconvW', 'dconvP', 'copy2d', 'nop', 'fail'];
+const FNS: readonly WasmFn[] = ['gemm', 'im2col', 'col2im', 'dconv', 'dconvW', 'dconvP', 'copy2d', 'nop', 'fail', 'spin'];
 const SLOT = 16;
 /** Control slot fields. */
 const SEQ = 0, DONE = 1, STATUS = 2, FN = 3, ARG = 4, READY = 5, MSGLEN = 6;
@@ -191,10 +191,15 @@ export class WasmWorkerPool implements ParallelRunner {
     throw new Error(`wasm worker ${i} failed: ${err ?? 'exited'}`);
   }
 
-  private dispatch(fi: number, fn: WasmFn, params: readonly number[]): void {
+  /** Test hook: runs the tasks on the workers only (the calling thread just waits). */
+  runOnWorkersForTest(fn: WasmFn, params: readonly number[]): void {
+    this.dispatch(FNS.indexOf(fn), fn, [0, ...params], true);
+  }
+
+  private dispatch(fi: number, fn: WasmFn, params: readonly number[], mainIdle = false): void {
     if (fi < 0) throw new Error(`unknown wasm function ${fn}`);
-    const local = this.ctx.exports[fn];
-    if (this.lanes === 1 || params.length === 1) {
+    const local = mainIdle ? () => {} : this.ctx.exports[fn];
+    if (!mainIdle && (this.lanes === 1 || params.length === 1)) {
       for (const p of params) local(p);
       return;
     }

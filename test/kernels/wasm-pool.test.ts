@@ -24,6 +24,17 @@ describe('wasm worker pool', () => {
     pool.run('nop', [4096, 4096, 4096]);
   });
 
+  it('a hung worker surfaces as a timeout Error, not a hang', () => {
+    const short = new WasmWorkerPool(ctx, { threads: 2, timeoutMs: 300 });
+    try {
+      const t0 = Date.now();
+      expect(() => short.runOnWorkersForTest('spin', [4096])).toThrow(/no answer after 300 ms/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      short.dispose();
+    }
+  });
+
   it('a threaded backend works, then dispose() ends its workers', async () => {
     const mt = createNodeWasmBackend({ parallelMinFlops: 0, pool: { threads: 2 } });
     await mt.init();

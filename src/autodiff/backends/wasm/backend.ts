@@ -24,6 +24,8 @@ export interface WasmExports {
   copy2d(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
+  /** Test hook: never returns. */
+  spin(p: number): void;
 }
 export type WasmFn = keyof WasmExports;
 

@@ -796,5 +796,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   nop.emit([]);
   const fail = mb.fn('fail', [I32]);
   fail.emit(unreachable());
+  const spin = mb.fn('spin', [I32]);
+  spin.emit(loop(br(0)));
   return mb.build();
 }
