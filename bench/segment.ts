@@ -9,7 +9,7 @@
  * (Registered as suite 'segment'; bench/main.ts must import './segment.js' to list it.)
  */
 import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, setBackend } from '../src/autodiff/index.js';
-import { autoSelectBackend, registerFastBackends } from '../src/autodiff/backends/auto.js';
+import { autoSelectBackendNode, registerFastBackendsNode } from '../src/node/backends.js';
 import { UNet } from '../src/seg/unet.js';
 import { segmentImage } from '../src/seg/infer.js';
 import { registerSuite } from './registry.js';
@@ -27,9 +27,9 @@ export async function run(args: string[]): Promise<void> {
   const configs = arg(args, '--configs', 'd4b16,d4b8,d3b16').split(',');
   const json = args.includes('--json');
   let backend: string;
-  if (backendName === 'auto') backend = (await autoSelectBackend({ noGpu: true })).backend.name;
+  if (backendName === 'auto') backend = (await autoSelectBackendNode({ noGpu: true })).backend.name;
   else {
-    if (backendName !== 'reference') await registerFastBackends({ noGpu: true });
+    if (backendName !== 'reference') await registerFastBackendsNode({ noGpu: true });
     backend = (await setBackend(backendName)).name;
   }
   const rows: Record<string, unknown>[] = [];

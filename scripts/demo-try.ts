@@ -1,6 +1,6 @@
 import '../src/autodiff/index.js';
-import { autoSelectBackend } from '../src/autodiff/backends/auto.js';
-console.log((await autoSelectBackend()).backend.name);
+import { autoSelectBackendNode } from '../src/node/backends.js';
+console.log((await autoSelectBackendNode()).backend.name);
 import { GanTrainer } from '../src/gan/trainer.js';
 import { demoSetup } from '../src/gan/demo.js';
 const size = Number(process.argv[2] ?? 64), steps = Number(process.argv[3] ?? 200), ndf = Number(process.argv[4] ?? 16);
