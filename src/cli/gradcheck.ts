@@ -1,10 +1,13 @@
 /** `diffrendergan gradcheck`: every registered op's gradient against central finite differences. */
-import { allGradcheckCases } from '../autodiff/gradcheck-cases.js';
+import { allGradcheckCases, registerGradcheckCases } from '../autodiff/gradcheck-cases.js';
+import { gradcheckCases as renderGradcheckCases } from '../render/gradcheck-cases.js';
 import { gradcheck } from '../autodiff/gradcheck.js';
 import { Rng } from '../autodiff/rng.js';
 import { setBackend } from '../autodiff/backend.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { CommandSpec, ParsedFlags } from './args.js';
+
+registerGradcheckCases('render', renderGradcheckCases);
 
 export const gradcheckCommand: CommandSpec = {
   name: 'gradcheck',

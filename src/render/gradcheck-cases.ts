@@ -1,0 +1,116 @@
+/**
+ * The renderer's gradient checks for `diffrendergan gradcheck` (registered in
+ * src/cli/gradcheck.ts): the soft rasterizer (vertices and attributes, soft and sharp, culling
+ * on and off), the blur (image and sigma, borders included), the substrate texture (its scale)
+ * and the whole image formation (every parameter through rasterize -> shade -> blur -> noise) on
+ * the small scenes the tests use. Each case runs in well under a second.
+ */
+import type { GradcheckCase } from '../autodiff/gradcheck.js';
+import { randomInput } from '../autodiff/gradcheck.js';
+import { Rng } from '../autodiff/rng.js';
+import { Tensor } from '../autodiff/tensor.js';
+import { softRasterize } from './raster/soft.js';
+import { gaussianBlur } from './shade/blur.js';
+import { substrateTexture } from './shade/texture.js';
+import { PARAMETER_TABLE, defaultParams } from './shade/params.js';
+import { mergeSceneConfig, presetConfig } from './presets.js';
+import { renderScene, sampleScene } from './scene.js';
+import { icosphere } from './mesh/icosphere.js';
+import { transformMesh } from './mesh/types.js';
+
+const t64 = (values: number[], shape: number[]): Tensor => new Tensor(Float64Array.from(values), shape);
+
+/** Two overlapping triangles at different heights, one clockwise (the raster test's scene). */
+function twoTriangles(): { verts: Tensor; attrs: Tensor; faces: Uint32Array } {
+  return {
+    verts: t64([1.3, 1.1, 2.0, 7.2, 2.4, 1.0, 3.1, 6.7, 1.5, 2.2, 3.3, 0.5, 6.4, 5.9, 2.5, 5.6, 1.2, 1.2], [6, 3]),
+    attrs: t64([0.1, 0.9, 0.5, 0.3, 0.8, 0.2, 0.7, 0.4, 0.6, 0.35, 0.25, 0.15], [6, 2]),
+    faces: Uint32Array.from([0, 1, 2, 3, 4, 5]),
+  };
+}
+
+function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
+  const cfg = mergeSceneConfig(presetConfig(preset), {
+    width: 16, height: 16,
+    particles: { count: { min: 2, max: 2 }, baseRadius: 4, freq: 2, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'uniform' } },
+    raster: { sigma: 0.5, gamma: 1, cutoff: 1e-12 },
+  });
+  return sampleScene(cfg, new Rng(5));
+}
+
+function pipelineParams(preset: 'tio2-sem' | 'sio2-him'): Float64Array {
+  // off the clamp limits, blur radius ceil(4 sigma) + 1 away from a jump (as in the tests)
+  const p = defaultParams(preset);
+  const set = (name: string, v: number): void => {
+    p[PARAMETER_TABLE.findIndex((q) => q.name === name)] = v;
+  };
+  set('particleBrightness', 0.3);
+  set('noiseGaussian', 0.01);
+  set('noiseShot', 0.01);
+  set('edgeGain', 0.1);
+  set('blurSigma', preset === 'tio2-sem' ? 0.7 : 2.9);
+  return p;
+}
+
+export const gradcheckCases: GradcheckCase[] = [
+  {
+    op: 'softRasterize',
+    variant: 'two overlapping triangles, culling off, soft (sigma 0.6, gamma 0.7)',
+    make: () => {
+      const { verts, attrs, faces } = twoTriangles();
+      const opts = { width: 8, height: 8, sigma: 0.6, gamma: 0.7, background: [0.2, 0.1], cutoff: 1e-12, cullBackfaces: false };
+      return { f: (v: Tensor, a: Tensor) => softRasterize(v, faces, a, opts), inputs: [verts, attrs] };
+    },
+    options: { atol: 1e-5, rtol: 1e-4 },
+  },
+  {
+    op: 'softRasterize',
+    variant: 'two overlapping triangles, culling on, sharp (sigma 0.05, gamma 0.2)',
+    make: () => {
+      const { verts, attrs, faces } = twoTriangles();
+      const opts = { width: 8, height: 8, sigma: 0.05, gamma: 0.2, background: [0.2, 0.1], cutoff: 1e-12 };
+      return { f: (v: Tensor, a: Tensor) => softRasterize(v, faces, a, opts), inputs: [verts, attrs] };
+    },
+    options: { atol: 1e-5, rtol: 1e-4 },
+  },
+  {
+    op: 'softRasterize',
+    variant: 'geodesic sphere (freq 2, 80 faces) on a 12 x 12 image, 4 attribute channels',
+    make: (rng: Rng) => {
+      const m = transformMesh(icosphere(2), 4.3, [0.9, 0.1, -0.3, 0.2].map((x, _, a) => x / Math.hypot(...a)) as [number, number, number, number], [6.1, 5.7, 4.3]);
+      const nv = m.positions.length / 3;
+      const verts = new Tensor(Float64Array.from(m.positions), [nv, 3]);
+      const attrs = randomInput(rng, [nv, 4], 0, 1);
+      const opts = { width: 12, height: 12, sigma: 0.3, gamma: 0.5, background: [0, 0, 1, 0], cutoff: 1e-12 };
+      return { f: (v: Tensor, a: Tensor) => softRasterize(v, m.faces, a, opts), inputs: [verts, attrs] };
+    },
+    options: { atol: 1e-5, rtol: 1e-4, maxElements: 40 },
+  },
+  {
+    op: 'gaussianBlur',
+    variant: '7 x 9 image, sigma 1.3 (radius 7 > half the width: clamped borders)',
+    make: (rng: Rng) => ({ f: (x: Tensor, s: Tensor) => gaussianBlur(x, s), inputs: [randomInput(rng, [7, 9], 0, 1), t64([1.3], [1])] }),
+  },
+  {
+    op: 'gaussianBlur',
+    variant: '16 x 16 image, sigma 0.7',
+    make: (rng: Rng) => ({ f: (x: Tensor, s: Tensor) => gaussianBlur(x, s), inputs: [randomInput(rng, [16, 16], 0, 1), t64([0.7], [1])] }),
+  },
+  {
+    op: 'substrateTexture',
+    variant: '12 x 10, scale 0.13, 4 octaves',
+    make: () => ({ f: (s: Tensor) => substrateTexture(s, { width: 12, height: 10, seed: 3 }), inputs: [t64([0.13], [1])] }),
+    options: { rtol: 1e-3 },
+  },
+  ...(['tio2-sem', 'sio2-him'] as const).map(
+    (preset): GradcheckCase => ({
+      op: 'renderImage',
+      variant: `${preset}: all parameters through rasterize, shade, blur, noise (16 x 16)`,
+      make: () => {
+        const scene = tinyScene(preset);
+        const p = pipelineParams(preset);
+        return { f: (x: Tensor) => renderScene(scene, x, { masks: false }).image, inputs: [new Tensor(p, [p.length])] };
+      },
+    }),
+  ),
+];
