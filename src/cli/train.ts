@@ -3,6 +3,7 @@ import type { CommandSpec, ParsedFlags } from './args.js';
 import { PRESET_NAMES } from '../render/shade/params.js';
 import { runTraining, type TrainOptions } from '../gan/train-node.js';
 import { selectBackend } from './backend-flag.js';
+import { ExitCode, UserError } from '../errors.js';
 
 export const trainCommand: CommandSpec = {
   name: 'train',
@@ -16,6 +17,7 @@ export const trainCommand: CommandSpec = {
     { name: 'out', type: 'string', meta: 'RUN_DIR', help: 'run folder to create (default runs/demo or runs/train-<time>)' },
     { name: 'resume', type: 'string', meta: 'RUN_DIR', help: 'continue a run where it stopped (all other settings come from its config.json)' },
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar)" },
+    { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px; auto estimates it from the real images without annotations' },
     { name: 'patch', type: 'int', min: 32, max: 1024, meta: 'PX', help: 'patch size (default 256; demo 64)' },
     { name: 'epochs', type: 'int', min: 1, meta: 'N', help: 'epochs (default 50; demo 8)' },
     { name: 'steps-per-epoch', type: 'int', min: 1, meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
@@ -31,6 +33,13 @@ export const trainCommand: CommandSpec = {
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
   ],
 };
+
+function parseRadius(v: string): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  const r = Number(v);
+  if (!Number.isFinite(r) || r < 0.5 || r > 1000) throw new UserError(`--particle-radius must be auto or a number of pixels in [0.5, 1000], got '${v}'`, ExitCode.usage);
+  return r;
+}
 
 export async function trainMain(flags: ParsedFlags): Promise<number> {
   await selectBackend(String(flags.backend), !flags.quiet);
@@ -54,6 +63,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     evalSamples: Number(flags['eval-samples']),
     seed: Number(flags.seed),
     quiet: !!flags.quiet,
+    particleRadius: parseRadius(String(flags['particle-radius'])),
   };
   await runTraining(opts);
   return 0;

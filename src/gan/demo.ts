@@ -11,20 +11,26 @@ import { sampleScene, renderScene } from '../render/scene.js';
 import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
 import { refreshStochastics } from './generator.js';
 
-/** Scales a preset's 256 x 256 scene (radii, counts, wire lengths) to another patch size. */
-export function scaleSceneConfig(config: SceneConfig, size: number): SceneConfig {
+/**
+ * A preset's 256 x 256 scene for another patch size. By default the whole scene is zoomed
+ * (radii, wire lengths, counts and the minimum mask area follow), as when the same field of view
+ * is imaged with fewer pixels; with keepParticleSize the pixel scale stays and only the field of
+ * view changes (counts follow the area), as when real micrographs are cut into smaller patches.
+ */
+export function scaleSceneConfig(config: SceneConfig, size: number, opts: { keepParticleSize?: boolean } = {}): SceneConfig {
+  const zoom = opts.keepParticleSize ? 1 : size / config.width;
   const f = size / config.width;
   const area = f * f;
   return mergeSceneConfig(config, {
     width: size,
     height: size,
     particles: {
-      baseRadius: Math.max(0.5, config.particles.baseRadius * f),
+      baseRadius: Math.max(0.5, config.particles.baseRadius * zoom),
       count: { min: Math.max(1, Math.round(config.particles.count.min * area)), max: Math.max(1, Math.round(config.particles.count.max * area)) },
-      wire: { length: config.particles.wire.length * f },
+      wire: { length: config.particles.wire.length * zoom },
     },
-    // The reference's 50 px minimum component is for 256 px patches; it scales with the area.
-    masks: { minArea: Math.max(4, Math.round(config.masks.minArea * area)) },
+    // The reference's 50 px minimum component is for its pixel scale; it follows the zoom.
+    masks: { minArea: Math.max(4, Math.round(config.masks.minArea * zoom * zoom)) },
   });
 }
 

@@ -11,7 +11,8 @@ import { GanTrainer, type GanConfig, type TrainerState } from './trainer.js';
 import { demoSetup } from './demo.js';
 import { scaleSceneConfig } from './demo.js';
 import { LEARNED_BY_PRESET, validateLearned } from './generator.js';
-import { extractPatchesFromImages } from './patches.js';
+import { extractPatchesFromImages, cropBottom, type Grey } from './patches.js';
+import { estimateParticleRadius, calibrateBaseRadius } from './calibrate.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from './realism.js';
 import * as ckpt from './checkpoint-node.js';
 import { buildReport } from './report.js';
@@ -43,6 +44,8 @@ export interface TrainOptions {
   evalSamples: number;
   seed: number;
   quiet: boolean;
+  /** Base radius of the particles in px, or 'auto' to estimate it from the real images (default). */
+  particleRadius?: number | 'auto';
   /** Test hook: stop (as if killed) after this many steps of this process. */
   stopAfterSteps?: number;
 }
@@ -89,40 +92,67 @@ function prepareRunDir(dir: string): void {
   }
 }
 
-function loadRealPatches(files: string[], patch: number, cropBottom: number, log: (s: string) => void): Float32Array[] {
+function loadReal(files: string[], patch: number, cropRows: number, log: (s: string) => void): { patches: Float32Array[]; images: Grey[] } {
   const images = files.map((f) => {
     const img = readImageFile(f);
     for (const w of img.warnings) log(`warning: ${f}: ${w}`);
     return { name: f, image: img };
   });
-  const set = extractPatchesFromImages(images, { patch, cropBottom });
+  const set = extractPatchesFromImages(images, { patch, cropBottom: cropRows });
   log(`real data: ${files.length} images -> ${set.kept.length} patches of ${patch} px (${set.skipped.length} empty tiles skipped)`);
   if (set.kept.length === 0) throw new UserError(`no usable ${patch} px patches in the given images (all ${set.skipped.length} tiles were judged empty); try a smaller --patch or check --crop-bottom`, ExitCode.badInput);
-  return set.kept.map((p) => p.data);
+  return { patches: set.kept.map((p) => p.data), images: images.map((i) => cropBottom(i.image, cropRows, i.name)) };
+}
+
+/** Sets the scene's particle scale from the real images (see calibrate.ts), keeping the area covered. */
+function calibrateRadius(scene: SceneConfig, images: Grey[], setting: number | 'auto', log: (s: string) => void): SceneConfig {
+  let radius: number;
+  if (setting === 'auto') {
+    const est = estimateParticleRadius(images);
+    const cal = est && calibrateBaseRadius(scene, est);
+    if (!cal) {
+      log(`particle radius: the classical baseline found no particles to measure; keeping the preset's ${scene.particles.baseRadius} px`);
+      return scene;
+    }
+    radius = cal.baseRadius;
+    log(
+      `particle radius: base radius ${radius.toFixed(1)} px, estimated without annotations (median equivalent radius ${cal.real.radius.toFixed(1)} px over ${cal.real.count} real particles vs ` +
+        `${cal.synthetic.radius.toFixed(1)} px on renders at ${scene.particles.baseRadius} px); override with --particle-radius`,
+    );
+  } else radius = setting;
+  const ratio = scene.particles.baseRadius / radius;
+  const count = (c: number) => Math.max(1, Math.round(c * ratio * ratio));
+  return mergeSceneConfig(scene, {
+    particles: { baseRadius: radius, count: { min: count(scene.particles.count.min), max: count(scene.particles.count.max) } },
+    masks: { minArea: Math.max(4, Math.round(scene.masks.minArea / (ratio * ratio))) },
+  });
 }
 
 function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string; config: RunConfig; reals: Float32Array[] } {
   const demo = !opts.real || opts.real.length === 0;
   const patch = opts.patch ?? (demo ? 64 : 256);
-  let scene = scaleSceneConfig(presetConfig(opts.preset), patch);
-  if (opts.configFile) scene = readSceneConfigFile(opts.configFile, scene);
+  let scene = scaleSceneConfig(presetConfig(opts.preset), patch, { keepParticleSize: !demo });
   if (scene.width !== patch || scene.height !== patch) throw new ConfigError('width', `the scene must be ${patch} x ${patch} (the patch size), got ${scene.width} x ${scene.height}`);
   let reals: Float32Array[];
   let data: RunConfig['data'];
   let learned: string[];
   if (demo) {
     const d = demoSetup({ preset: opts.preset, size: patch, count: 32, seed: opts.seed });
-    scene = opts.configFile ? scene : d.scene;
+    scene = d.scene;
     reals = d.reals;
     learned = opts.learn ?? d.learned;
     data = { kind: 'demo', hidden: d.hidden, count: d.reals.length };
     log(`demo: "real" patches are ${reals.length} renders with hidden parameters ${JSON.stringify(d.hidden)}`);
   } else {
     const files = listImageFiles(opts.real!).map((f) => resolve(f));
-    reals = loadRealPatches(files, patch, opts.cropBottom, log);
+    const loaded = loadReal(files, patch, opts.cropBottom, log);
+    reals = loaded.patches;
+    scene = calibrateRadius(scene, loaded.images, opts.particleRadius ?? 'auto', log);
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom };
   }
+  // The user's scene config is applied last, so its fields win over presets and calibration.
+  if (opts.configFile) scene = readSceneConfigFile(opts.configFile, scene);
   validateLearned(learned);
   const gan: GanConfig = {
     preset: opts.preset,
@@ -163,7 +193,7 @@ function resumeRun(dir: string, log: (s: string) => void): { runDir: string; con
   const reals =
     config.data.kind === 'demo'
       ? demoSetup({ preset: config.gan.preset as PresetName, size: config.gan.patch, count: config.data.count, seed: config.gan.seed, hidden: config.data.hidden }).reals
-      : loadRealPatches(config.data.files, config.gan.patch, config.data.cropBottom, log);
+      : loadReal(config.data.files, config.gan.patch, config.data.cropBottom, log).patches;
   return { runDir, config, reals };
 }
 

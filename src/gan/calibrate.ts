@@ -1,0 +1,66 @@
+/**
+ * Annotation-free calibration of the scene geometry from the user's real micrographs. The GAN
+ * learns how particles look, not how big they are (geometry is fixed per configuration), so the
+ * size scale must match the real images before training. It is estimated without annotations:
+ * the classical baseline (Otsu threshold + distance-transform watershed, src/seg) cuts the real
+ * images into particles, and the median equivalent radius of those not touching the border sets
+ * the scene's base radius. The estimate is biased a little high where agglomerates stay merged;
+ * the median keeps that small, and the user can override it (--particle-radius).
+ *
+ * The same estimator is run on renders of the scene, and the scene's radius is scaled by the
+ * ratio of the two estimates: what the estimator gets wrong (merged agglomerates, the gap
+ * between a particle's bounding radius and its projected equivalent radius) cancels out.
+ */
+import { otsuInstances } from '../seg/instances.js';
+import { measureParticles } from '../seg/measure.js';
+import { Rng } from '../autodiff/rng.js';
+import { noGrad } from '../autodiff/tape.js';
+import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
+import { sampleScene, renderScene } from '../render/scene.js';
+import { PARAMETER_TABLE } from '../render/shade/params.js';
+
+export interface RadiusEstimate {
+  /** Median equivalent-circle radius (px) of the interior particles found. */
+  radius: number;
+  /** Particles the estimate is based on. */
+  count: number;
+}
+
+export function estimateParticleRadius(images: readonly { width: number; height: number; data: ArrayLike<number> }[]): RadiusEstimate | null {
+  const radii: number[] = [];
+  for (const img of images) {
+    const { labels } = otsuInstances(img.data, img.width, img.height);
+    for (const p of measureParticles(labels, img.width, img.height)) if (!p.touchesBorder) radii.push(p.ecd / 2);
+  }
+  if (radii.length === 0) return null;
+  radii.sort((a, b) => a - b);
+  const mid = radii.length >> 1;
+  const radius = radii.length % 2 ? radii[mid] : 0.5 * (radii[mid - 1] + radii[mid]);
+  return { radius, count: radii.length };
+}
+
+export interface RadiusCalibration {
+  /** The base radius (px) to use. */
+  baseRadius: number;
+  real: RadiusEstimate;
+  synthetic: RadiusEstimate;
+}
+
+/**
+ * Base radius that makes the renders' estimated particle size match the real images'. Returns
+ * null when the estimator finds no particles on either side.
+ */
+export function calibrateBaseRadius(scene: SceneConfig, real: RadiusEstimate, renders = 8, seed = 0): RadiusCalibration | null {
+  const rng = new Rng(seed + 4242);
+  const params = Float64Array.from(PARAMETER_TABLE, (p) => scene.params[p.name] ?? p.defaults['tio2-sem']);
+  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
+  const images = noGrad(() =>
+    Array.from({ length: renders }, () => {
+      const r = renderScene(sampleScene(noiseless, rng), params, { masks: false });
+      return { width: scene.width, height: scene.height, data: r.image.data };
+    }),
+  );
+  const synthetic = estimateParticleRadius(images);
+  if (!synthetic) return null;
+  return { baseRadius: (scene.particles.baseRadius * real.radius) / synthetic.radius, real, synthetic };
+}
