@@ -8,7 +8,6 @@
  * subcommand's spec, which is what tests call.
  */
 import { basename, extname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { helpText, parseFlags, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { setBackend } from '../autodiff/index.js';
@@ -237,7 +236,8 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   }
   const resume = flags.resume ? loadCheckpoint(dir) : undefined;
   if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
-  if (!resume && existsSync(dir)) ensureDir(dir);
+  // Fail on an unusable --out before hours of training, not at the first checkpoint.
+  ensureDir(dir);
   const backend = await useBackend(String(flags.backend));
   const trainCfg: Partial<TrainConfig> = {
     epochs: Number(flags.epochs),
