@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, Rng } from '../../src/autodiff/index.js';
 import { gradcheck } from '../../src/autodiff/gradcheck.js';
-import { gaussianBlur, substrateTexture, PARAMETER_TABLE, defaultParams, fromUnit, PRESET_NAMES } from '../../src/render/shade/index.js';
+import { gaussianBlur, blurRaw, substrateTexture, PARAMETER_TABLE, defaultParams, fromUnit, PRESET_NAMES } from '../../src/render/shade/index.js';
 import { sampleScene, renderScene, presetConfig, mergeSceneConfig } from '../../src/render/index.js';
 
 function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
@@ -92,6 +92,16 @@ describe('image formation', () => {
 });
 
 describe('blur passes', () => {
+  it('blurRaw (which skips all-zero rows) equals the blur op on sparse images', () => {
+    const rng = new Rng(8);
+    for (const [H, W, s] of [[40, 30, 2], [17, 5, 0.7], [3, 50, 3.1]] as const) {
+      const x = new Float64Array(H * W);
+      for (let y = 0; y < H; y++) if (rng.uniform() < 0.3) for (let i = 0; i < W; i++) x[y * W + i] = rng.uniform() < 0.5 ? rng.uniform() : 0;
+      const a = blurRaw(x, H, W, s);
+      const b = gaussianBlur(new Tensor(x, [H, W]), new Tensor(Float64Array.of(s), [1])).data;
+      for (let i = 0; i < H * W; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-15);
+    }
+  });
   it('gaussianBlur gradient is the adjoint of the blur for any size and radius (borders included)', async () => {
     const fc = (await import('fast-check')).default;
     fc.assert(

@@ -42,11 +42,35 @@ function kernels(s: number): Kernel {
   return kern;
 }
 
-/** out[y, x] = sum_i k[i] src[y, clamp(x + i)]. */
-function passH(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number): void {
+/**
+ * Per-row "any nonzero" flags of an [H, W] image as a prefix count (nz[y + 1] - nz[y] = 1 when
+ * row y has a nonzero), so that the passes skip the all-zero rows of sparse maps (alpha) exactly.
+ */
+function rowPrefix(src: ArrayLike<number>, H: number, W: number): Int32Array {
+  const nz = new Int32Array(H + 1);
+  for (let y = 0; y < H; y++) {
+    let any = 0;
+    const row = y * W;
+    for (let x = 0; x < W; x++) {
+      if (src[row + x] !== 0) {
+        any = 1;
+        break;
+      }
+    }
+    nz[y + 1] = nz[y] + any;
+  }
+  return nz;
+}
+
+/** out[y, x] = sum_i k[i] src[y, clamp(x + i)]; rows without a nonzero (per nz) are written as 0. */
+function passH(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null): void {
   const n = 2 * R + 1;
   for (let y = 0; y < H; y++) {
     const row = y * W;
+    if (nz && nz[y + 1] === nz[y]) {
+      out.fill(0, row, row + W);
+      continue;
+    }
     for (let x = 0; x < W; x++) {
       let acc = 0;
       if (x >= R && x + R < W) {
@@ -63,16 +87,28 @@ function passH(src: ArrayLike<number>, out: Float64Array, H: number, W: number, 
   }
 }
 
-/** out[y, x] = sum_i k[i] src[clamp(y + i), x] (row-wise, cache friendly). */
-function passV(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number): void {
+/**
+ * out[y, x] = sum_i k[i] src[clamp(y + i), x]: per output row the 2R + 1 clamped source rows are
+ * summed in a register per pixel (one write per pixel); rows whose whole window is zero (per nz)
+ * are written as 0.
+ */
+function passV(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null): void {
+  const n = 2 * R + 1;
+  const off = new Int32Array(n);
   for (let y = 0; y < H; y++) {
     const row = y * W;
-    for (let x = 0; x < W; x++) out[row + x] = 0;
-    for (let i = -R; i <= R; i++) {
-      const yy = y + i;
-      const sr = (yy < 0 ? 0 : yy >= H ? H - 1 : yy) * W;
-      const w = k[i + R];
-      for (let x = 0; x < W; x++) out[row + x] += w * src[sr + x];
+    if (nz && nz[Math.min(H, y + R + 1)] === nz[Math.max(0, y - R)]) {
+      out.fill(0, row, row + W);
+      continue;
+    }
+    for (let i = 0; i < n; i++) {
+      const yy = y + i - R;
+      off[i] = (yy < 0 ? 0 : yy >= H ? H - 1 : yy) * W;
+    }
+    for (let x = 0; x < W; x++) {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc += k[i] * src[off[i] + x];
+      out[row + x] = acc;
     }
   }
 }
@@ -175,9 +211,10 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
 export function blurRaw(src: ArrayLike<number>, H: number, W: number, sigma: number): Float64Array {
   const { k, R } = kernels(Math.max(sigma, MIN_BLUR_SIGMA));
   const tmp = takeF64Dirty(H * W);
-  passH(src, tmp, H, W, k, R);
+  const nz = rowPrefix(src, H, W);
+  passH(src, tmp, H, W, k, R, nz);
   const out = new Float64Array(H * W);
-  passV(tmp, out, H, W, k, R);
+  passV(tmp, out, H, W, k, R, nz);
   giveF64(tmp);
   return out;
 }
