@@ -86,6 +86,11 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
   for (let i = 0; i < HW; i++) {
     const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+    if (m === 0) {
+      // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
+      out[i] = sem ? sb * (1 + ta * (2 * Td[i] - 1)) * (1 - ksh * Sh[i]) : sb * (1 + ta * (2 * Td[i] - 1));
+      continue;
+    }
     const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
     const Y = pb * Math.exp(-n * Math.log(c));
     const nd = nx * dx + ny * dy + nz * dz;
@@ -107,10 +112,27 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
     const gR = allocData(raster.dtype, raster.size);
     const gT = allocData(T.dtype, HW);
     let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, gkd = 0, gks = 0, gshin = 0;
+    const needR = raster.requiresGrad;
     for (let i = 0; i < HW; i++) {
       const g = G[i];
       if (g === 0) continue;
       const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+      if (m === 0 && !needR) {
+        // pure substrate and no raster gradient wanted: only the substrate terms
+        if (sem) {
+          const texF = 1 + ta * (2 * Td[i] - 1), sh = 1 - ksh * Sh[i];
+          gsb += g * texF * sh;
+          gta += g * sb * (2 * Td[i] - 1) * sh;
+          gT[i] = g * sb * ta * 2 * sh;
+          gksh -= g * sb * texF * Sh[i];
+        } else {
+          const texF = 1 + ta * (2 * Td[i] - 1);
+          gsb += g * texF;
+          gta += g * sb * (2 * Td[i] - 1);
+          gT[i] = g * sb * ta * 2;
+        }
+        continue;
+      }
       const inRange = nz >= 0.05 && nz <= 1;
       const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
       const L = Math.log(c);
