@@ -22,7 +22,7 @@
  * fraction of any tile is 0.49, so the upper bound never binds here (it matters for dense HIM
  * agglomerates).
  */
-import { UserError } from '../errors.js';
+import { InputError, UserError } from '../errors.js';
 import type { Rng } from '../autodiff/rng.js';
 import { otsuThreshold } from '../seg/otsu.js';
 
@@ -132,10 +132,12 @@ export function extractPatches(image: Grey, name: string, options: PatchOptions 
   }
   const img = options.cropBottom ? cropBottom(image, options.cropBottom, name) : image;
   if (img.width < patch || img.height < patch) {
-    throw new UserError(
-      `${name}: image of ${img.width} x ${img.height} px` +
+    // The file is what does not fit: an input error (exit code 3), naming it.
+    throw new InputError(
+      name,
+      `image of ${img.width} x ${img.height} px` +
         (options.cropBottom ? ` (after cropping ${options.cropBottom} rows)` : '') +
-        ` is smaller than the ${patch} x ${patch} patch`,
+        ` is smaller than the ${patch} x ${patch} patch (use a smaller --patch)`,
     );
   }
   const filter = options.filter === false ? null : { ...DEFAULT_PATCH_FILTER, ...options.filter };

@@ -50,6 +50,8 @@ function stem(path: string): string {
 /** Reads an image with its bottom rows cropped. */
 export function readCroppedImage(path: string, cropBottom = 0): GreyImage {
   const img = readImageFile(path);
+  // What the decoder changed (pages skipped, colour dropped, NaN set to 0) is said, not hidden.
+  for (const w of img.warnings) process.stderr.write(`warning: ${path}: ${w}\n`);
   if (cropBottom <= 0) return img;
   if (cropBottom >= img.height) throw new InputError(path, `--crop-bottom ${cropBottom} removes the whole image (${img.height} rows)`);
   return { ...img, height: img.height - cropBottom, data: cropBottomRows(img.data, img.width, img.height, cropBottom) };

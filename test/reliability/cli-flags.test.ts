@@ -1,0 +1,137 @@
+/**
+ * Flags and configs through the built CLI: --help on every registered command (read from the
+ * top-level help, so a command added later is covered too), unknown flags, wrong types,
+ * out-of-range values, missing folders, unknown presets, bad scene JSON.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, errorLines, listTree, runCli, tempDir, type CliResult } from './helpers.js';
+
+let dir = '';
+let commands: string[] = [];
+
+beforeAll(() => {
+  ensureBuilt();
+  dir = tempDir('flags');
+  const top = runCli(['--help']);
+  expect(top.code).toBe(0);
+  const at = top.stdout.indexOf('Commands:');
+  commands = top.stdout
+    .slice(at)
+    .split('\n')
+    .slice(1)
+    .map((l) => /^ {2}(\S+)\s/.exec(l)?.[1])
+    .filter((n): n is string => !!n);
+  // Subcommands (segment train | predict | eval) are read from the command's own usage line.
+  const withSubs: string[] = [];
+  for (const c of commands) {
+    const usage = /Usage: diffrendergan \S+ <([a-z|]+)>/.exec(runCli([c, '--help']).stdout);
+    if (usage) withSubs.push(...usage[1].split('|').map((s) => `${c} ${s}`));
+    else withSubs.push(c);
+  }
+  commands = withSubs;
+});
+
+function oneError(r: CliResult, code: number, ...res: RegExp[]): void {
+  expect(r.code, r.stderr).toBe(code);
+  const lines = errorLines(r);
+  expect(lines, r.stderr).toHaveLength(1);
+  for (const re of res) expect(lines[0]).toMatch(re);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('--help', () => {
+  it('finds the registered commands', () => {
+    expect(commands).toEqual(expect.arrayContaining(['train', 'generate', 'gradcheck', 'render', 'segment train', 'segment predict', 'segment eval']));
+  });
+
+  it('every command: --help exits 0 and lists its flags; an unknown flag is refused with the same list', () => {
+    for (const c of commands) {
+      const r = runCli([...c.split(' '), '--help']);
+      expect(r.code, `${c}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, c).toMatch(new RegExp(`^diffrendergan ${c.split(' ')[0]}: `));
+      expect(r.stdout, c).toMatch(/Usage: /);
+      expect(r.stdout, c).toMatch(/\n\s+--help\s/);
+      const flags = [...r.stdout.matchAll(/^ {2}--([a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== 'help');
+      expect(flags.length, `${c} lists no flags`).toBeGreaterThan(0);
+      // The help lists exactly the flags the parser accepts (its unknown-flag error names them).
+      const r2 = runCli([...c.split(' '), '--no-such-flag', '1']);
+      oneError(r2, 2, /unknown flag --no-such-flag/, /Allowed: .*--help/);
+      const allowed = /Allowed: (.*), --help\./.exec(errorLines(r2)[0])![1].split(', ').map((f) => f.replace(/^--/, ''));
+      expect(flags.sort(), c).toEqual(allowed.sort());
+    }
+  });
+});
+
+describe('unknown flags, wrong types, out-of-range values: exit code 2 naming the flag', () => {
+
+  const cases: [string[], RegExp][] = [
+    [['train', '--epochs', 'abc'], /--epochs must be an integer in \[1, inf\], got 'abc'/],
+    [['train', '--epochs', '1.5'], /--epochs must be an integer/],
+    [['train', '--patch', '8'], /--patch must be an integer in \[32, 1024\], got '8'/],
+    [['train', '--lr-d', '-1'], /--lr-d must be a number in \[0, inf\]/],
+    [['train', '--norm', 'group'], /--norm must be one of batch, instance, none, got 'group'/],
+    [['train', '--preset', 'nope'], /--preset must be one of .*tio2-sem/],
+    [['train', '--epochs'], /--epochs needs a value/],
+    [['train', '--quiet=maybe'], /--quiet takes true or false/],
+    [['render', '--n', '0', '--out', 'x'], /--n must be an integer in \[1, 100000\]/],
+    [['render', '--preset', 'nope', '--out', 'x'], /--preset must be one of/],
+    [['render', 'stray', '--out', 'x'], /unexpected argument 'stray'/],
+    [['generate', '--run', 'r'], /--out DIR is required/],
+    [['generate', '--run', 'r', '--out', 'o', '--epoch', 'first'], /--epoch must be best, last or an epoch number/],
+    [['segment', 'predict', '--method', 'otsu', '--in', 'x.png', '--out', 'o', '--pixel-size', 'big'], /--pixel-size must be a positive length/],
+    [['segment', 'nope'], /unknown subcommand 'nope'/],
+    [['nope'], /unknown command 'nope'/],
+  ];
+  for (const [argv, re] of cases) {
+    it(argv.join(' '), () => oneError(runCli(argv, { cwd: dir }), 2, re));
+  }
+});
+
+describe('missing folders and files: exit code 3 naming the path', () => {
+  const missing = '/nonexistent/drg-reliability';
+  const cases: [string[], RegExp][] = [
+    [['train', '--real', missing, '--out', 'o1'], /\/nonexistent\/drg-reliability: cannot read: no such file or directory/],
+    [['train', '--resume', missing], /--resume \/nonexistent\/drg-reliability: no config.json there/],
+    [['generate', '--run', missing, '--out', 'o2'], /--run \/nonexistent\/drg-reliability: no config.json there/],
+    [['render', '--config', `${missing}.json`, '--out', 'o3'], /drg-reliability\.json: cannot read: no such file/],
+    [['segment', 'predict', '--method', 'otsu', '--in', missing, '--out', 'o4'], /drg-reliability: cannot read: no such file/],
+    [['segment', 'eval', '--method', 'otsu', '--images', missing, '--masks', missing], /drg-reliability/],
+    [['segment', 'predict', '--model', missing, '--in', missing, '--out', 'o5'], /drg-reliability/],
+  ];
+  for (const [argv, re] of cases) {
+    it(argv.slice(0, 3).join(' '), () => {
+      const r = runCli(argv, { cwd: dir });
+      oneError(r, 3, re);
+      for (const o of ['o1', 'o2', 'o3', 'o4', 'o5']) expect(listTree(join(dir, o))).toEqual([]);
+    });
+  }
+});
+
+describe('scene configs', () => {
+  it('a JSON syntax error names the file and the position (render: line and column)', () => {
+    const f = join(dir, 'syntax.json');
+    writeFileSync(f, '{\n  "width": 64,\n  "bogus" 3\n}\n');
+    oneError(runCli(['render', '--config', f, '--out', join(dir, 'r1')]), 3, new RegExp(`${f}: invalid JSON at line 3, column 11`));
+    oneError(runCli(['train', '--config', f, '--out', join(dir, 't1'), '--patch', '32']), 3, new RegExp(`${f}: not valid JSON: .*position 27`));
+    expect(listTree(join(dir, 'r1'))).toEqual([]);
+    expect(listTree(join(dir, 't1'))).toEqual([]);
+  });
+
+  it('a wrong field names the field and its allowed values (exit code 4)', () => {
+    const unknown = join(dir, 'unknown-field.json');
+    writeFileSync(unknown, '{"bogus": 1}');
+    const wrongType = join(dir, 'wrong-type.json');
+    writeFileSync(wrongType, '{"shading": {"model": "tem"}}');
+    const range = join(dir, 'range.json');
+    writeFileSync(range, '{"params": {"blurSigma": -5}}');
+    for (const cmd of [['render', '--out', join(dir, 'r2')], ['train', '--patch', '32', '--out', join(dir, 't2')]]) {
+      oneError(runCli([...cmd, '--config', unknown]), 4, /config field 'bogus': unknown field; allowed: width, height, camera, particles/, /unknown-field\.json/);
+      oneError(runCli([...cmd, '--config', wrongType]), 4, /config field 'shading\.model': got "tem"; must be one of "sem", "him"/, /wrong-type\.json/);
+      oneError(runCli([...cmd, '--config', range]), 4, /config field 'params\.blurSigma': got -5; must be a number in \[/, /range\.json/);
+    }
+    expect(listTree(join(dir, 'r2'))).toEqual([]);
+    expect(listTree(join(dir, 't2'))).toEqual([]);
+  });
+});
