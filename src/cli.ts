@@ -9,6 +9,7 @@ import { segmentCommand, segmentMain } from './cli/segment.js';
 import { trainCommand, trainMain } from './cli/train.js';
 import { generateCommand, generateMain } from './cli/generate.js';
 import { renderCommand, renderMain } from './cli/render.js';
+import { pipelineCommand, pipelineMain } from './cli/pipeline.js';
 import './autodiff/index.js';
 
 interface Command {
@@ -22,6 +23,7 @@ const commands: Command[] = [
   { spec: gradcheckCommand, main: gradcheckMain },
   { spec: segmentCommand, main: segmentMain },
   { spec: renderCommand, main: renderMain },
+  { spec: pipelineCommand, main: pipelineMain },
 ];
 
 function topHelp(): string {

@@ -1,0 +1,471 @@
+/**
+ * `diffrendergan pipeline`: the paper's experiment end to end in one resumable run folder.
+ *
+ *   RUN/pipeline.json        the resolved options (a rerun must match them; it then continues)
+ *   RUN/tiles/               tiles.json (patches kept / skipped per image), preview.png
+ *   RUN/gan/                 the `train` run folder (checkpoints, metrics.jsonl, report.html, best.json)
+ *   RUN/synth/               the `generate` dataset (png format) from the best epoch
+ *   RUN/seg-model/           the U-Net trained on the synthetic pairs
+ *   RUN/predictions/         instances / classes / overlay PNGs, particles.csv, summary.json, size-distribution.svg
+ *   RUN/eval/                unet.json, otsu.json (and model-real.json) against --eval-masks
+ *   RUN/seg-model-real/      (--model-real) a U-Net trained on the real masks of the training images
+ *   RUN/stages/NAME.done.json  written atomically when stage NAME completes (its time and facts)
+ *   RUN/report.json, RUN/report.md
+ *
+ * Rerunning the same command skips every stage with a marker and continues a partial stage
+ * through that stage's own resume logic (GAN checkpoints, generate's per-sample files, the
+ * U-Net's epoch checkpoints).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
+import { ExitCode, InputError, UserError } from '../errors.js';
+import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
+import { encodePngGrey8 } from '../io/png.js';
+import { extractPatchesFromImages } from '../gan/patches.js';
+import { runTraining, pickBest, type TrainOptions } from '../gan/train-node.js';
+import { runGenerate } from '../gan/generate-node.js';
+import { PRESET_NAMES, type PresetName } from '../render/presets.js';
+import { runSegment, type Console as SegConsole } from '../cli/segment.js';
+import { hasCheckpoint } from '../seg/checkpoint-node.js';
+import { getBackend } from '../autodiff/backend.js';
+import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
+
+export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
+export type BudgetName = (typeof BUDGET_NAMES)[number];
+
+/** Everything a budget fixes. */
+export interface Budget {
+  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number };
+  synth: { n: number };
+  seg: { epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number };
+}
+
+/**
+ * quick: a smoke test of every stage (minutes on 2 cores); standard: a laptop run of about an
+ * hour and a half; full: the reference protocol of METHOD.md (patch 256, 64 base filters, 50
+ * epochs over all patches, 1,000 pairs) with the project's default U-Net. Measured times:
+ * docs/pipeline.md.
+ */
+export const BUDGETS: Record<BudgetName, Budget> = {
+  quick: {
+    gan: { patch: 64, baseFilters: 4, epochs: 1, stepsPerEpoch: 8, configs: 8, evalSamples: 4 },
+    synth: { n: 48 },
+    seg: { epochs: 2, batch: 4, crop: 64, base: 4, depth: 3, stepsPerEpoch: 6 },
+  },
+  standard: {
+    gan: { patch: 128, baseFilters: 16, epochs: 10, stepsPerEpoch: 60, configs: 120, evalSamples: 8 },
+    synth: { n: 400 },
+    seg: { epochs: 10, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
+  },
+  full: {
+    gan: { patch: 256, baseFilters: 64, epochs: 50, evalSamples: 16 },
+    synth: { n: 1000 },
+    seg: { epochs: 20, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
+  },
+};
+
+export interface PipelineOptions {
+  /** Folder (or files) of the real micrographs. */
+  real: string[];
+  preset: PresetName;
+  out: string;
+  /** Images (names without extension) the GAN trains against; default: all but the test ids. */
+  trainIds?: string[];
+  /** Images that are segmented (and evaluated); default: all images. */
+  testIds?: string[];
+  evalMasks?: string;
+  /** Also train a segmenter on the real masks of the training images (Model-Real). */
+  modelReal?: boolean;
+  cropBottom: number;
+  pixelSize?: string;
+  budget: BudgetName;
+  /** User scene config (JSON file) merged over the preset. */
+  config?: string;
+  seed: number;
+  /** Processes for `generate` (1 = in this process; tests must use 1). */
+  workers: number;
+  quiet: boolean;
+  /** Write docs/results.md-style markdown here at the end. */
+  resultsMd?: string;
+  /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
+  particleRadius?: number | 'auto';
+  /** Budget overrides 'gan.epochs=4' (recorded in the report). */
+  set?: string[];
+  /** Budget overrides (tests / experiments). */
+  budgetOverride?: DeepPartial<Budget>;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export const STAGES = ['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'model-real', 'eval', 'report'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface StageRecord {
+  stage: StageName;
+  seconds: number;
+  /** True when this process continued a stage that an earlier (killed) process had started. */
+  resumed: boolean;
+  finishedAt: string;
+  info: Record<string, unknown>;
+}
+
+export interface PipelineResult {
+  runDir: string;
+  report: PipelineReport;
+  /** Stages this process ran (the others were skipped as done). */
+  ran: StageName[];
+  skipped: StageName[];
+}
+
+/** The options that define a run (a rerun must give the same ones). */
+interface RunSpec {
+  version: 1;
+  preset: PresetName;
+  realFiles: string[];
+  trainFiles: string[];
+  testFiles: string[];
+  testIds: string[];
+  evalMasks: string | null;
+  modelReal: boolean;
+  cropBottom: number;
+  pixelSize: string | null;
+  budget: BudgetName;
+  settings: Budget;
+  config: string | null;
+  particleRadius: number | 'auto';
+  overrides: string[];
+  seed: number;
+}
+
+const stem = (f: string) => basename(f, extname(f));
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (over === undefined || over === null || typeof over !== 'object' || Array.isArray(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+  return out as T;
+}
+
+export function budgetSettings(name: BudgetName, override?: DeepPartial<Budget>): Budget {
+  if (!BUDGET_NAMES.includes(name)) throw new UserError(`--budget must be one of ${BUDGET_NAMES.join(', ')}, got '${name}'`, ExitCode.usage);
+  return deepMerge(structuredClone(BUDGETS[name]), override);
+}
+
+/** '--set gan.epochs=4 synth.n=200' -> a partial budget; only existing numeric fields. */
+export function parseSets(sets: string[]): DeepPartial<Budget> {
+  const out: Record<string, Record<string, number>> = {};
+  const base = BUDGETS.full as unknown as Record<string, Record<string, unknown>>;
+  const allowed = Object.entries(BUDGETS.standard).flatMap(([g, o]) => Object.keys(o as object).map((k) => `${g}.${k}`));
+  for (const s of sets.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(gan|synth|seg)\.([A-Za-z]+)=([0-9]+)$/.exec(s);
+    if (!m || !allowed.includes(`${m[1]}.${m[2]}`) || !base[m[1]]) throw new UserError(`--set ${s}: expected GROUP.FIELD=INTEGER with one of ${allowed.join(', ')}`, ExitCode.usage);
+    (out[m[1]] ??= {})[m[2]] = Number(m[3]);
+  }
+  return out as DeepPartial<Budget>;
+}
+
+function splitIds(list: string[] | undefined): string[] | undefined {
+  if (!list) return undefined;
+  const ids = list.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  return ids.length ? ids : undefined;
+}
+
+function pick(files: string[], ids: string[], flag: string): string[] {
+  const byStem = new Map(files.map((f) => [stem(f), f]));
+  return ids.map((id) => {
+    const f = byStem.get(id) ?? byStem.get(stem(id));
+    if (!f) throw new UserError(`${flag}: no image named '${id}' among the --real images (have ${files.length}: ${[...byStem.keys()].slice(0, 6).join(', ')}${files.length > 6 ? ', ...' : ''})`, ExitCode.badInput);
+    return f;
+  });
+}
+
+function resolveSpec(opts: PipelineOptions): RunSpec {
+  if (!PRESET_NAMES.includes(opts.preset)) throw new UserError(`--preset must be one of ${PRESET_NAMES.join(', ')}`, ExitCode.usage);
+  if (!opts.real || opts.real.length === 0) throw new UserError('pipeline: --real DIR is required (the real micrographs)', ExitCode.usage);
+  // Masks named NAME_m.* next to the images are not images of their own.
+  const realFiles = listImageFiles(opts.real).map((f) => resolve(f)).filter((f) => !/_m$/.test(stem(f)));
+  if (realFiles.length === 0) throw new UserError(`--real ${opts.real.join(' ')}: no .png / .tif images there`, ExitCode.badInput);
+  const testIdList = splitIds(opts.testIds);
+  const trainIdList = splitIds(opts.trainIds);
+  const testFiles = testIdList ? pick(realFiles, testIdList, '--test-ids') : realFiles;
+  const testSet = new Set(testIdList ? testFiles : []);
+  const trainFiles = trainIdList ? pick(realFiles, trainIdList, '--train-ids') : realFiles.filter((f) => !testSet.has(f));
+  if (trainFiles.length === 0) throw new UserError('pipeline: no training images left (every --real image is a --test-ids image); give --train-ids', ExitCode.usage);
+  const overlap = trainFiles.filter((f) => testSet.has(f));
+  if (overlap.length && opts.evalMasks) throw new UserError(`pipeline: ${stem(overlap[0])} is both a training and a test image; evaluation images must not be trained on`, ExitCode.usage);
+  if (opts.modelReal && !opts.evalMasks) throw new UserError('pipeline: --model-real needs --eval-masks DIR (the masks of the training images are read from there)', ExitCode.usage);
+  if (opts.evalMasks && !existsSync(opts.evalMasks)) throw new InputError(opts.evalMasks, 'mask folder not found');
+  if (opts.config && !existsSync(opts.config)) throw new InputError(opts.config, 'scene config not found');
+  return {
+    version: 1,
+    preset: opts.preset,
+    realFiles,
+    trainFiles,
+    testFiles,
+    testIds: testFiles.map(stem),
+    evalMasks: opts.evalMasks ? resolve(opts.evalMasks) : null,
+    modelReal: !!opts.modelReal,
+    cropBottom: opts.cropBottom,
+    pixelSize: opts.pixelSize ?? null,
+    budget: opts.budget,
+    settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
+    config: opts.config ? resolve(opts.config) : null,
+    particleRadius: opts.particleRadius ?? 'auto',
+    overrides: opts.set ?? [],
+    seed: opts.seed,
+  };
+}
+
+/** Loads RUN/pipeline.json or creates it; a rerun with different options is refused. */
+function openRun(runDir: string, spec: RunSpec): void {
+  const file = join(runDir, 'pipeline.json');
+  if (existsSync(file)) {
+    const old = JSON.parse(readFileSync(file, 'utf8')) as RunSpec;
+    const a = JSON.stringify(old);
+    const b = JSON.stringify(spec);
+    if (a !== b) {
+      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]));
+      throw new UserError(`--out ${runDir}: holds a pipeline run with other settings (${diff.join(', ')} differ); rerun with the same flags to continue it, or choose another --out`, ExitCode.badOutput);
+    }
+    return;
+  }
+  if (existsSync(runDir) && readdirSync(runDir).length > 0) throw new UserError(`--out ${runDir}: folder exists, is not empty and is not a pipeline run`, ExitCode.badOutput);
+  try {
+    mkdirSync(runDir, { recursive: true });
+  } catch (e) {
+    throw new UserError(`--out ${runDir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.badOutput);
+  }
+  writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');
+}
+
+const markerPath = (runDir: string, s: StageName) => join(runDir, 'stages', `${s}.done.json`);
+const startedPath = (runDir: string, s: StageName) => join(runDir, 'stages', `${s}.started`);
+
+export function readStage(runDir: string, s: StageName): StageRecord | null {
+  const f = markerPath(runDir, s);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as StageRecord) : null;
+}
+
+function machine(): PipelineReport['machine'] {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
+  };
+}
+
+function previewGrid(tiles: Float32Array[], size: number): Uint8Array {
+  const cols = Math.min(4, tiles.length);
+  const rows = Math.ceil(tiles.length / cols);
+  const W = cols * size + (cols - 1) * 2;
+  const H = rows * size + (rows - 1) * 2;
+  const g = new Float32Array(W * H).fill(1);
+  tiles.forEach((t, k) => {
+    const ox = (k % cols) * (size + 2);
+    const oy = Math.floor(k / cols) * (size + 2);
+    for (let y = 0; y < size; y++) g.set(t.subarray(y * size, (y + 1) * size), (oy + y) * W + ox);
+  });
+  return encodePngGrey8(W, H, g);
+}
+
+function parseEvalJson(lines: string[]): EvalSummary {
+  const j = JSON.parse(lines.join('\n')) as { images: { image: string; dsc: number; ap50: number; pq: number; sq: number; rq: number; predicted: number; truth: number }[]; mean: { dsc: number; ap50: number; pq: number; sq: number; rq: number } };
+  return {
+    mean: { dsc: j.mean.dsc, ap50: j.mean.ap50, pq: j.mean.pq, sq: j.mean.sq, rq: j.mean.rq },
+    images: j.images.map((r) => ({ image: r.image, dsc: r.dsc, ap50: r.ap50, pq: r.pq, predicted: r.predicted, truth: r.truth })),
+  };
+}
+
+export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult> {
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(`[pipeline] ${s}\n`);
+  };
+  const segOut: SegConsole = { log: (s) => log(`  ${s}`), error: (s) => log(`  ${s}`) };
+  const runDir = resolve(opts.out);
+  const spec = resolveSpec(opts);
+  openRun(runDir, spec);
+  mkdirSync(join(runDir, 'stages'), { recursive: true });
+  const b = spec.settings;
+  const ran: StageName[] = [];
+  const skipped: StageName[] = [];
+  const realDir = (f: string) => resolve(f, '..');
+  const imagesDir = realDir(spec.testFiles[0]);
+
+  async function stage(s: StageName, body: () => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<void> {
+    if (readStage(runDir, s)) {
+      skipped.push(s);
+      log(`${s}: done already, skipped`);
+      return;
+    }
+    const resumed = existsSync(startedPath(runDir, s));
+    writeFileAtomic(startedPath(runDir, s), new Date().toISOString() + '\n');
+    log(`${s}: ${resumed ? 'continuing' : 'starting'}`);
+    const t0 = performance.now();
+    const info = await body();
+    const rec: StageRecord = { stage: s, seconds: Math.round((performance.now() - t0) / 10) / 100, resumed, finishedAt: new Date().toISOString(), info };
+    writeFileAtomic(markerPath(runDir, s), JSON.stringify(rec, null, 2) + '\n');
+    ran.push(s);
+    log(`${s}: done in ${rec.seconds.toFixed(1)} s`);
+  }
+
+  // 1. tile: the real training patches (what the GAN's discriminator sees).
+  await stage('tile', () => {
+    const images = spec.trainFiles.map((f) => ({ name: stem(f), image: readImageFile(f) }));
+    const set = extractPatchesFromImages(images, { patch: b.gan.patch, cropBottom: spec.cropBottom });
+    if (set.kept.length === 0) throw new UserError(`no usable ${b.gan.patch} px patches in the training images (check --crop-bottom)`, ExitCode.badInput);
+    const perImage: Record<string, { kept: number; skipped: number }> = {};
+    for (const im of images) perImage[im.name] = { kept: 0, skipped: 0 };
+    for (const p of set.kept) perImage[p.source].kept++;
+    for (const p of set.skipped) perImage[p.patch.source].skipped++;
+    mkdirSync(join(runDir, 'tiles'), { recursive: true });
+    writeFileAtomic(join(runDir, 'tiles', 'tiles.json'), JSON.stringify({ patch: b.gan.patch, cropBottom: spec.cropBottom, kept: set.kept.length, skipped: set.skipped.length, perImage }, null, 2) + '\n');
+    writeFileAtomic(join(runDir, 'tiles', 'preview.png'), previewGrid(set.kept.slice(0, 16).map((p) => p.data), b.gan.patch));
+    return { patch: b.gan.patch, kept: set.kept.length, skipped: set.skipped.length, images: images.length };
+  });
+
+  // 2. gan: DiffRenderGAN against the training images (resumes from its last epoch checkpoint).
+  const ganDir = join(runDir, 'gan');
+  await stage('gan', async () => {
+    if (existsSync(ganDir) && !existsSync(join(ganDir, 'config.json'))) rmSync(ganDir, { recursive: true, force: true });
+    const topts: TrainOptions = {
+      real: spec.trainFiles,
+      preset: spec.preset,
+      configFile: spec.config ?? undefined,
+      particleRadius: spec.particleRadius,
+      out: ganDir,
+      resume: existsSync(join(ganDir, 'config.json')) ? ganDir : undefined,
+      cropBottom: spec.cropBottom,
+      patch: b.gan.patch,
+      epochs: b.gan.epochs,
+      stepsPerEpoch: b.gan.stepsPerEpoch,
+      configs: b.gan.configs,
+      batch: 1,
+      lrD: 1e-4,
+      baseFilters: b.gan.baseFilters,
+      norm: 'batch',
+      evalSamples: b.gan.evalSamples,
+      seed: spec.seed,
+      quiet: opts.quiet,
+    };
+    const t0 = performance.now();
+    const r = await runTraining(topts);
+    const steps = r.trainer.step;
+    return { epochs: r.trainer.epoch, steps, secondsPerStepThisProcess: null, wallSeconds: (performance.now() - t0) / 1000, backend: getBackend().name };
+  });
+
+  // 3. best: the best-epoch rule over the recorded realism scores.
+  await stage('best', () => {
+    const best = pickBest(ganDir);
+    if (!best) throw new UserError(`${ganDir}: no epoch recorded; the GAN stage did not finish an epoch`, ExitCode.internal);
+    writeFileAtomic(join(runDir, 'best-epoch.json'), JSON.stringify(best, null, 2) + '\n');
+    return { ...best };
+  });
+  const bestEpoch = (readStage(runDir, 'best')!.info as { epoch: number }).epoch;
+
+  // 4. synth: annotated synthetic pairs from the best epoch (resumes per sample).
+  const synthDir = join(runDir, 'synth');
+  await stage('synth', async () => {
+    const r = await runGenerate({ run: ganDir, epoch: bestEpoch, n: b.synth.n, out: synthDir, format: 'png', seed: spec.seed + 1, workers: opts.workers, quiet: opts.quiet });
+    return { n: b.synth.n, epoch: r.epoch, format: 'png' };
+  });
+
+  // 5. seg: the U-Net trained on the synthetic pairs (resumes from its epoch checkpoint).
+  const segDir = join(runDir, 'seg-model');
+  const segTrainArgs = (dir: string) => [
+    '--out', dir, '--epochs', String(b.seg.epochs), '--batch', String(b.seg.batch), '--crop', String(b.seg.crop), '--base', String(b.seg.base),
+    '--depth', String(b.seg.depth), '--steps-per-epoch', String(b.seg.stepsPerEpoch), '--seed', String(spec.seed), ...(hasCheckpoint(dir) ? ['--resume'] : []),
+  ];
+  const segRun = async (argv: string[]) => {
+    const code = await runSegment(argv, segOut);
+    if (code !== ExitCode.ok) throw new UserError(`segment ${argv[0]} failed with exit code ${code}`, ExitCode.internal);
+  };
+  await stage('seg', async () => {
+    await segRun(['train', '--data', synthDir, ...segTrainArgs(segDir)]);
+    return { ...b.seg, trainImages: b.synth.n };
+  });
+
+  // 6. predict: segment and measure the test images.
+  const predDir = join(runDir, 'predictions');
+  await stage('predict', async () => {
+    await segRun(['predict', '--model', segDir, '--in', ...spec.testFiles, '--out', predDir, '--crop-bottom', String(spec.cropBottom), ...(spec.pixelSize ? ['--pixel-size', spec.pixelSize] : [])]);
+    const summary = JSON.parse(readFileSync(join(predDir, 'summary.json'), 'utf8')) as { overall: { count: number; median: number }; unit: string };
+    return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit };
+  });
+
+  // 7. model-real (optional): the same U-Net on the real masks of the training images.
+  const realSegDir = join(runDir, 'seg-model-real');
+  if (spec.modelReal) {
+    await stage('model-real', async () => {
+      await segRun(['train', '--images', realDir(spec.trainFiles[0]), '--masks', spec.evalMasks!, '--ids', spec.trainFiles.map(stem).join(','), '--crop-bottom', String(spec.cropBottom), ...segTrainArgs(realSegDir)]);
+      return { ...b.seg, trainImages: spec.trainFiles.length, note: 'trained on the real masks of the training images (Model-Real baseline)' };
+    });
+  }
+
+  // 8. eval: DSC / AP50 / PQ of the synthetic-trained U-Net, the Otsu baseline (and Model-Real).
+  const evalDir = join(runDir, 'eval');
+  if (spec.evalMasks) {
+    await stage('eval', async () => {
+      mkdirSync(evalDir, { recursive: true });
+      const common = ['--images', imagesDir, '--masks', spec.evalMasks!, '--ids', spec.testIds.join(','), '--crop-bottom', String(spec.cropBottom), '--json'];
+      const results: Record<string, EvalSummary> = {};
+      const methods: [string, string[]][] = [['unet', ['--model', segDir]], ['otsu', ['--method', 'otsu']]];
+      if (spec.modelReal) methods.push(['model-real', ['--model', realSegDir]]);
+      for (const [name, extra] of methods) {
+        const lines: string[] = [];
+        const code = await runSegment(['eval', ...common, ...extra], { log: (s) => lines.push(s), error: (s) => log(`  ${s}`) });
+        if (code !== ExitCode.ok) throw new UserError(`segment eval (${name}) failed with exit code ${code}`, ExitCode.internal);
+        results[name] = parseEvalJson(lines);
+        writeFileAtomic(join(evalDir, `${name}.json`), JSON.stringify(results[name], null, 2) + '\n');
+        log(`  ${name}: DSC ${results[name].mean.dsc.toFixed(3)} AP50 ${results[name].mean.ap50.toFixed(3)} PQ ${results[name].mean.pq.toFixed(3)}`);
+      }
+      return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.mean]));
+    });
+  }
+
+  // 9. report: report.json + report.md (always rewritten, so it reflects every stage's marker).
+  const report = buildReport(runDir, spec);
+  writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileAtomic(join(runDir, 'report.md'), reportMarkdown(report));
+  if (opts.resultsMd) writeFileAtomic(resolve(opts.resultsMd), resultsMarkdown(report));
+  if (!readStage(runDir, 'report')) {
+    writeFileAtomic(markerPath(runDir, 'report'), JSON.stringify({ stage: 'report', seconds: 0, resumed: false, finishedAt: new Date().toISOString(), info: {} }, null, 2) + '\n');
+    ran.push('report');
+  } else skipped.push('report');
+  log(`report: ${join(runDir, 'report.md')}`);
+  return { runDir, report, ran, skipped };
+}
+
+function buildReport(runDir: string, spec: RunSpec): PipelineReport {
+  const stages = STAGES.filter((s) => s !== 'report').map((s) => readStage(runDir, s)).filter((r): r is StageRecord => r !== null);
+  const evals: Record<string, EvalSummary> = {};
+  for (const name of ['unet', 'otsu', 'model-real']) {
+    const f = join(runDir, 'eval', `${name}.json`);
+    if (existsSync(f)) evals[name] = JSON.parse(readFileSync(f, 'utf8')) as EvalSummary;
+  }
+  const predSummary = join(runDir, 'predictions', 'summary.json');
+  return {
+    version: 1,
+    runDir,
+    preset: spec.preset,
+    budget: spec.budget,
+    overrides: spec.overrides,
+    settings: spec.settings,
+    seed: spec.seed,
+    cropBottom: spec.cropBottom,
+    trainImages: spec.trainFiles.map(stem),
+    testImages: spec.testIds,
+    modelReal: spec.modelReal,
+    stages: stages.map((s) => ({ stage: s.stage, seconds: s.seconds, resumed: s.resumed, info: s.info })),
+    totalSeconds: stages.reduce((a, s) => a + s.seconds, 0),
+    evals,
+    predictions: existsSync(predSummary) ? (JSON.parse(readFileSync(predSummary, 'utf8')) as PipelineReport['predictions']) : null,
+    machine: machine(),
+    backend: getBackend().name,
+    generatedAt: new Date().toISOString(),
+  };
+}

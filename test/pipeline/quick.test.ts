@@ -1,0 +1,110 @@
+/**
+ * The whole pipeline at `--budget quick`, in-process, on real TiO2-SEM images: 2 dev-pool images
+ * as the unannotated real images, 1 dev-test image to predict and evaluate. The data (Rühle,
+ * Krumrey, Hodoroaba, Sci. Rep. 11, 4942 (2021), CC BY-NC-ND) live outside the repository in
+ * ../shared/data/tio2-sem; without them this file is skipped.
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
+import { resultsMarkdown } from '../../src/node/pipeline-report.js';
+import { autoSelectBackend } from '../../src/autodiff/backends/auto.js';
+import { UserError } from '../../src/errors.js';
+
+const DATA = fileURLToPath(new URL('../../../shared/data/tio2-sem/', import.meta.url));
+const present = existsSync(join(DATA, 'images')) && existsSync(join(DATA, 'masks'));
+if (!present) console.warn(`test/pipeline/quick.test.ts skipped: ${DATA} not found (the TiO2-SEM data are not in the repository)`);
+
+const dir = mkdtempSync(join(tmpdir(), 'drg-pipeline-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const opts = (over: Partial<PipelineOptions> = {}): PipelineOptions => ({
+  real: [join(DATA, 'images')],
+  trainIds: ['1908248', '1908252'],
+  testIds: ['1908250'],
+  evalMasks: join(DATA, 'masks'),
+  preset: 'tio2-sem',
+  out: join(dir, 'run'),
+  cropBottom: 64,
+  pixelSize: '2.1nm',
+  budget: 'quick',
+  seed: 0,
+  workers: 1,
+  quiet: true,
+  ...over,
+});
+
+describe('parseSets', () => {
+  it('accepts budget fields and rejects anything else', () => {
+    expect(parseSets(['gan.epochs=3', 'synth.n=10,seg.crop=64'])).toEqual({ gan: { epochs: 3 }, synth: { n: 10 }, seg: { crop: 64 } });
+    expect(() => parseSets(['gan.nope=1'])).toThrow(UserError);
+    expect(() => parseSets(['gan.epochs=x'])).toThrow(UserError);
+  });
+});
+
+describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool images -> 1 dev-test image)', () => {
+  it('runs every stage, writes every output, and a rerun skips them all', async () => {
+    await autoSelectBackend({ noGpu: true });
+    const t0 = performance.now();
+    const r = await runPipeline(opts());
+    const first = (performance.now() - t0) / 1000;
+    expect(r.ran).toEqual(['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval', 'report']);
+    const run = r.runDir;
+    for (const s of ['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval'] as const) expect(readStage(run, s)?.seconds).toBeGreaterThanOrEqual(0);
+    const files = [
+      'pipeline.json', 'tiles/tiles.json', 'tiles/preview.png', 'gan/config.json', 'gan/metrics.jsonl', 'gan/report.html', 'gan/best.json', 'best-epoch.json',
+      'synth/dataset.json', 'synth/images/synth_00000.png', 'synth/masks/synth_00047.png', 'seg-model/config.json', 'seg-model/model.safetensors',
+      'predictions/1908250_instances.png', 'predictions/1908250_classes.png', 'predictions/1908250_overlay.png', 'predictions/particles.csv',
+      'predictions/summary.json', 'predictions/size-distribution.svg', 'eval/unet.json', 'eval/otsu.json', 'report.json', 'report.md',
+    ];
+    for (const f of files) expect(existsSync(join(run, f)), f).toBe(true);
+    const report = JSON.parse(readFileSync(join(run, 'report.json'), 'utf8'));
+    for (const m of ['unet', 'otsu']) {
+      for (const k of ['dsc', 'ap50', 'pq']) {
+        const v = report.evals[m].mean[k];
+        expect(typeof v).toBe('number');
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+    }
+    // The classical baseline is a fixed algorithm: it must find the particles of this image.
+    expect(report.evals.otsu.mean.dsc).toBeGreaterThan(0.7);
+    expect(report.stages.map((s: { stage: string }) => s.stage)).toEqual(['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval']);
+    const md = readFileSync(join(run, 'report.md'), 'utf8');
+    expect(md).toContain('| gan |');
+    expect(resultsMarkdown(report)).toContain('Possart');
+
+    // Rerun: every stage is skipped, fast, and nothing is rewritten but the report.
+    const modelTime = statSync(join(run, 'seg-model', 'model.safetensors')).mtimeMs;
+    const t1 = performance.now();
+    const again = await runPipeline(opts());
+    const second = (performance.now() - t1) / 1000;
+    expect(again.ran).toEqual([]);
+    expect(again.skipped).toEqual(['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval', 'report']);
+    expect(statSync(join(run, 'seg-model', 'model.safetensors')).mtimeMs).toBe(modelTime);
+    expect(second).toBeLessThan(Math.max(5, first / 4));
+
+    // A rerun with other settings into the same folder is refused, naming what differs.
+    await expect(runPipeline(opts({ budget: 'standard' }))).rejects.toThrow(/budget, settings differ/);
+  }, 540_000);
+
+  it('continues a stage that a killed run left half done', async () => {
+    const out = join(dir, 'killed');
+    // A copy of the finished run, as if killed during `seg`: its marker and the later ones are
+    // gone, its model folder (with the epoch checkpoint) stays.
+    cpSync(join(dir, 'run'), out, { recursive: true });
+    for (const s of ['seg', 'predict', 'eval', 'report']) rmSync(join(out, 'stages', `${s}.done.json`), { force: true });
+    const r = await runPipeline(opts({ out }));
+    expect(r.skipped).toEqual(['tile', 'gan', 'best', 'synth']);
+    expect(r.ran).toEqual(['seg', 'predict', 'eval', 'report']);
+    expect(readStage(out, 'seg')?.resumed).toBe(true);
+  }, 300_000);
+
+  it('refuses bad id lists and a test image that is also trained on', async () => {
+    await expect(runPipeline(opts({ out: join(dir, 'bad1'), testIds: ['nope'] }))).rejects.toThrow(/no image named 'nope'/);
+    await expect(runPipeline(opts({ out: join(dir, 'bad2'), trainIds: ['1908250'] }))).rejects.toThrow(/both a training and a test image/);
+  });
+});
