@@ -11,7 +11,7 @@
  * micro-kernel uses f32x4.relaxed_madd (FMA); without it, separate mul + add.
  *
  * Timings are medians. TensorFlow.js (and gpu.js) are far slower, so for big cases they are
- * timed once on a scaled-down copy (fewer output/input channels, then smaller images) and their
+ * timed (median of the runs fitting ~0.6 s, often one) on a scaled-down copy (fewer output/input channels, then smaller images) and their
  * throughput is extrapolated linearly in FLOPs; the `peer case` column says when.
  */
 import { registerSuite } from './registry.js';
@@ -265,7 +265,8 @@ function tfjsGflops(tf: TF, op: Op): { wall: number; cpu: number } {
       fn = () => tf.tidy(() => void (tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { strides, pad, dataFormat: 'NHWC', filterShape: [g.kh, g.kw, g.cIn, g.cOut] } as never) as import('@tensorflow/tfjs-core').Tensor).dataSync());
     }
   }
-  const t = timeItCpu(fn, 1, 0, false);
+  // Median of the runs that fit in ~0.6 s (at least one; no warm-up: tfjs cpu kernels are plain JS).
+  const t = timeItCpu(fn, 1, 600, false);
   return { wall: flopsOf(op) / t.ms / 1e6, cpu: flopsOf(op) / t.cpuMs / 1e6 };
 }
 
@@ -361,7 +362,7 @@ async function run(args: string[]): Promise<void> {
     row.rssMB = mem.rss / 2 ** 20;
     row.peakRssMB = process.resourceUsage().maxRSS / 1024;
     // Which path is faster for this kernel: the benchmark's decision.
-    if (row.gpujsGflops !== undefined && row.gpujsGflops > row.gflops) row.path += ' (gpu.js faster!)';
+    if (row.gpujsGflops !== undefined && row.gpujsGflops > row.gflops) row.path += ' (gpu.js faster: prefer gpujs here)';
     rows.push(row);
     log(`  ${row.case}: ${f1(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${row.vsTfjs ? `, ${Math.round(row.vsTfjs)}x tfjs (CPU-normalised ${Math.round(row.vsTfjsCpu ?? 0)}x)` : ''}`);
   };
@@ -372,7 +373,8 @@ async function run(args: string[]): Promise<void> {
     if (!b.run(wasm.kernels)) throw new Error(`wasm declined ${name}`);
     const { ms, cpuMs } = timeItCpu(() => b.run(wasm.kernels), o.minReps, o.budgetMs);
     const fl = flopsOf(op);
-    const row: Row = { case: name, shape: shapeOf(op), gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: 'wasm-simd', rssMB: 0, peakRssMB: 0 };
+    const path = op.kind === 'matmul' ? wasm.pathFor('matmul') : wasm.pathFor(op.kind, op.g);
+    const row: Row = { case: name, shape: shapeOf(op), gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path, rssMB: 0, peakRssMB: 0 };
     if (wasm1) row.wasm1tGflops = fl / timeIt(() => b.run(wasm1.kernels), Math.min(3, o.minReps), o.budgetMs / 2) / 1e6;
     peers(op, row);
     finish(row);
@@ -399,7 +401,7 @@ async function run(args: string[]): Promise<void> {
       per.sort((a, b) => b.cpuMs - a.cpuMs);
       for (const p of per.slice(0, 12)) log(`    ${p.cpuMs.toFixed(1).padStart(7)} CPU-ms ${p.gf.toFixed(1).padStart(5)} GFLOP/CPU-s  ${p.what}`);
     }
-    const row: Row = { case: name, shape: `${ops.length} conv calls`, gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: 'wasm-simd', rssMB: 0, peakRssMB: 0 };
+    const row: Row = { case: name, shape: `${ops.length} conv calls`, gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: `wasm (per-op paths as above)`, rssMB: 0, peakRssMB: 0 };
     if (wasm1) {
       const run1 = () => { for (const b of bound) b.run(wasm1.kernels); };
       row.wasm1tGflops = fl / timeIt(run1, 1, 0) / 1e6;

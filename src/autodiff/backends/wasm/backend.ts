@@ -162,6 +162,21 @@ export class WasmBackend implements Backend {
     return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}; ${lanes}`;
   }
 
+  /** Which code path a kernel call takes (for benchmark output). */
+  pathFor(kernel: keyof Kernels, g?: Conv2dGeom): string {
+    const lanes = this.runner ? `${this.runner.lanes}t` : '1t';
+    const simd = this.cfg.fma ? 'simd-fma' : 'simd';
+    if (kernel === 'matmul' || !g) return `wasm-${simd} gemm ${lanes}`;
+    if (this.direct(g)) {
+      const padded = this.padded && (kernel !== 'conv2dGradInput' || (g.padH <= g.kh - 1 && g.padW <= g.kw - 1));
+      if (kernel === 'conv2dGradWeight') return `wasm-${simd} direct row-dot ${lanes}`;
+      return `wasm-${simd} direct ${padded ? 'padded-plane' : 'row-axpy'} ${lanes}`;
+    }
+    const pw = WasmBackend.pointwise(g);
+    if (kernel === 'conv2dGradInput') return `wasm-${simd} gemm${pw ? '' : '+col2im'} ${lanes}`;
+    return `wasm-${simd} ${pw ? 'gemm' : this.implicit ? 'implicit-gemm' : 'im2col+gemm'} ${lanes}`;
+  }
+
   /** The runner in use (for tests). */
   get parallel(): ParallelRunner | null {
     return this.runner;
