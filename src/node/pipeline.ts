@@ -88,6 +88,8 @@ export interface PipelineOptions {
   quiet: boolean;
   /** Write docs/results.md-style markdown here at the end. */
   resultsMd?: string;
+  /** Parameters the GAN learns (default: the preset's LEARNED_BY_PRESET). */
+  learn?: string[];
   /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
   particleRadius?: number | 'auto';
   /** Budget overrides 'gan.epochs=4' (recorded in the report). */
@@ -134,6 +136,7 @@ interface RunSpec {
   settings: Budget;
   config: string | null;
   particleRadius: number | 'auto';
+  learn: string[] | null;
   overrides: string[];
   seed: number;
 }
@@ -212,6 +215,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
     config: opts.config ? resolve(opts.config) : null,
     particleRadius: opts.particleRadius ?? 'auto',
+    learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
     seed: opts.seed,
   };
@@ -225,7 +229,10 @@ function openRun(runDir: string, spec: RunSpec): void {
     const a = JSON.stringify(old);
     const b = JSON.stringify(spec);
     if (a !== b) {
-      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]));
+      // A field added by a later version counts as equal when the old run lacks it and the new value is its default.
+      const isDefault = (v: unknown) => v === null || v === 'auto' || (Array.isArray(v) && v.length === 0);
+      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && isDefault(spec[k])));
+      if (diff.length === 0) return;
       throw new UserError(`--out ${runDir}: holds a pipeline run with other settings (${diff.join(', ')} differ); rerun with the same flags to continue it, or choose another --out`, ExitCode.badOutput);
     }
     return;
@@ -337,6 +344,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       preset: spec.preset,
       configFile: spec.config ?? undefined,
       particleRadius: spec.particleRadius,
+      learn: spec.learn ?? undefined,
       out: ganDir,
       resume: existsSync(join(ganDir, 'config.json')) ? ganDir : undefined,
       cropBottom: spec.cropBottom,
