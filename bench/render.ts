@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const faces = scene.mesh.faces.length / 3;
   const params = parameter(sceneParams(scene));
   const load0 = loadavg();
-  const times: Record<string, number[]> = { forward: [], backward: [], total: [], cpu: [], noGradForward: [] };
+  const times: Record<string, number[]> = { forward: [], backward: [], total: [], cpu: [], noGradForward: [], cached: [] };
   const seed = new Tensor(new Float32Array(scene.config.width * scene.config.height).fill(1 / (scene.config.width * scene.config.height)), [1, 1, scene.config.height, scene.config.width]);
   for (let r = 0; r < reps + 2; r++) {
     const c0 = process.cpuUsage();
@@ -51,12 +51,18 @@ export async function run(args: string[]): Promise<void> {
     res2.image.backward(seed);
     const t4 = performance.now();
     params.grad = null;
+    // the same with the scene's raster reused (RenderOptions.cacheRaster; fixed configurations)
+    const res3 = renderScene(scene, params, { masks: false, cacheRaster: true });
+    res3.image.backward(seed);
+    const t5 = performance.now();
+    params.grad = null;
     if (r >= 2) {
       times.forward.push(t1 - t0);
       times.backward.push(t2 - t1);
       times.total.push(t2 - t0);
       times.cpu.push(c);
       times.noGradForward.push(t4 - t3);
+      times.cached.push(t5 - t4);
     }
   }
   const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
@@ -81,6 +87,7 @@ export async function run(args: string[]): Promise<void> {
     ['forward + backward (min ms)', min(times.total).toFixed(1)],
     ['forward + backward CPU (median / min ms)', `${med(times.cpu).toFixed(1)} / ${min(times.cpu).toFixed(1)}`],
     ['params-only fwd + bwd (median / min ms)', `${med(times.noGradForward).toFixed(1)} / ${min(times.noGradForward).toFixed(1)}`],
+    ['  same, raster cached (median / min ms)', `${med(times.cached).toFixed(1)} / ${min(times.cached).toFixed(1)}`],
     [`masks for ${nMasks} sampled scenes (s)`, (maskTotal / 1000).toFixed(2) + ` (of which scene sampling ${(sampleMs / 1000).toFixed(2)} s)`],
   ];
   rows.push(['load average (before / after)', `${load0} / ${load1}`]);

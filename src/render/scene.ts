@@ -103,7 +103,25 @@ export interface RenderOptions {
   masks?: boolean;
   /** Make the projected vertices a leaf that requires gradients (for geometry gradients / benchmarks). */
   vertsRequireGrad?: boolean;
+  /**
+   * Reuse the soft raster of this scene from an earlier call (default false). The raster depends
+   * only on the geometry, the camera and config.raster, never on the parameters, so a training
+   * loop that renders the same fixed configurations again and again (the reference setup) can
+   * skip the rasterizer after the first visit. Ignored with vertsRequireGrad. The cached raster
+   * (5 H W numbers) lives as long as the Scene object; it is keyed on the mesh's position
+   * array, the camera and config.raster, so replacing those invalidates it (editing the
+   * positions in place does not: assign a new array).
+   */
+  cacheRaster?: boolean;
 }
+
+interface RasterCacheEntry {
+  positions: Float32Array;
+  key: string;
+  dtype: DType;
+  raster: Tensor;
+}
+const rasterCache = new WeakMap<Scene, RasterCacheEntry>();
 
 export interface RenderResult {
   /** [1, 1, H, W] in [0, 1], differentiable w.r.t. params (and the vertices when asked). */
@@ -138,9 +156,17 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = d
     ad[4 * i + 3] = 1;
   }
   const attrs = new Tensor(ad, [nv, 4]);
-  const raster = softRasterize(verts, scene.mesh.faces, attrs, {
-    width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: [0, 0, 1, 0],
-  });
+  const useCache = !!opts.cacheRaster && !opts.vertsRequireGrad;
+  const key = JSON.stringify([scene.camera, cfg.raster]);
+  const hit = useCache ? rasterCache.get(scene) : undefined;
+  let raster: Tensor;
+  if (hit && hit.positions === scene.mesh.positions && hit.key === key && hit.dtype === dtype) raster = hit.raster;
+  else {
+    raster = softRasterize(verts, scene.mesh.faces, attrs, {
+      width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: [0, 0, 1, 0],
+    });
+    if (useCache) rasterCache.set(scene, { positions: scene.mesh.positions, key, dtype, raster });
+  }
   const image = formImage(raster, p, {
     model: cfg.shading.model,
     width: W,

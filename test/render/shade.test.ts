@@ -123,3 +123,27 @@ describe('blur passes', () => {
     );
   });
 });
+
+describe('raster cache', () => {
+  it('cacheRaster gives the same image and parameter gradients, and follows geometry changes', () => {
+    const cfg = mergeSceneConfig(presetConfig('tio2-sem'), { width: 24, height: 24, particles: { count: { min: 2, max: 2 }, baseRadius: 5, freq: 2 } });
+    const scene = sampleScene(cfg, new Rng(4));
+    const p = defaultParams('tio2-sem');
+    const run = (cache: boolean) => {
+      const x = new Tensor(Float64Array.from(p), [p.length], true);
+      const r = renderScene(scene, x, { masks: false, cacheRaster: cache });
+      r.image.backward(new Tensor(Float64Array.from(r.image.data, (_, i) => Math.cos(i)), r.image.shape));
+      return { img: Array.from(r.image.data), g: Array.from(x.grad!.data), raster: r.raster };
+    };
+    const a = run(false), b = run(true), c = run(true);
+    expect(c.raster).toBe(b.raster); // reused
+    expect(b.img).toEqual(a.img);
+    expect(c.img).toEqual(a.img);
+    expect(c.g).toEqual(a.g);
+    // a new geometry array invalidates the cache
+    scene.mesh.positions = scene.mesh.positions.map((v, i) => (i % 3 === 0 ? v + 1 : v));
+    const d = run(true);
+    expect(d.raster).not.toBe(b.raster);
+    expect(d.img).not.toEqual(a.img);
+  });
+});

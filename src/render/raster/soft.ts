@@ -47,11 +47,15 @@
  *    (the nearest boundary point of a convex polygon is on one of them);
  *  - per-pixel accumulators are pixel-major (N[p * C + c]) and come from a scratch pool; they are
  *    returned to it after the backward pass (or at once when no gradient is recorded);
- *  - when a gradient will be recorded, the forward keeps each fragment's (D, 1 - D) in visiting
- *    order; the backward recomputes the geometry of each fragment with exactly the same
- *    expressions (so it visits exactly the same fragments, in the same order) and reads the
- *    coverage back instead of re-evaluating the sigmoid; it accumulates the vertex gradients of
- *    a face in locals and skips the vertex / attribute halves when that input needs no gradient.
+ *  - the forward makes two passes over the fragments: the first finds the softmax stabiliser m
+ *    per pixel (geometry only, no exp), the second accumulates against the final m (so no
+ *    online rescaling and no rescale exps);
+ *  - when a gradient will be recorded, the second pass keeps each fragment's
+ *    (D, 1 - D, exp((z - m) / gamma)) in visiting order; the backward recomputes the geometry of
+ *    each fragment with exactly the same expressions (so it visits exactly the same fragments,
+ *    in the same order) and reads those back, so it evaluates no exp / log at all; it
+ *    accumulates the vertex gradients of a face in locals and skips the vertex / attribute
+ *    halves when that input needs no gradient.
  * Binning: with face-major scatter and per-face row spans no per-pixel face lists are built, so
  * a tile-binning pass (needed by pixel-major GPU rasterizers) would only add work here.
  * A naive per-pixel-per-face reference lives in test/render/soft-naive.ts; the property test
