@@ -2,6 +2,12 @@
 import { getSuite, listSuites } from './registry.js';
 // Suites (each registers itself on import). Add new suite modules here.
 import './kernels.js';
+import './gan.js';
+import './segment.js';
+import { registerSuite } from './registry.js';
+import { run as runRender } from './render.js';
+
+registerSuite({ name: 'render', description: 'soft rasterizer + image formation forward/backward, masks for many samples', run: runRender });
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);
