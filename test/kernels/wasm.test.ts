@@ -122,6 +122,8 @@ const convCase = fc
   }))
   .filter((c) => c.outH >= 1 && c.outW >= 1);
 
+const refCache = new Map<string, { want: Float32Array; bound: Float32Array }>();
+
 type ConvCase = { seed: number; cInG: number; cOutG: number } & Omit<Conv2dGeom, 'cIn' | 'cOut'>;
 
 function checkConv(be: WasmBackend, c: ConvCase): void {
@@ -130,11 +132,20 @@ function checkConv(be: WasmBackend, c: ConvCase): void {
   const x = rand(nx, c.seed), w = rand(nw, c.seed + 1), dy = rand(ny, c.seed + 2);
   const what = (k: string) => `${be.name} ${k} ${JSON.stringify(c)}`;
   const run = (k: 'conv2d' | 'conv2dGradInput' | 'conv2dGradWeight', p: Float32Array, q: Float32Array, len: number, terms: number) => {
-    const got = new Float32Array(len).fill(NaN), want = new Float32Array(len), bound = new Float32Array(len);
+    const got = new Float32Array(len).fill(NaN);
     expect(be.kernels[k]!(p, q, got, g)).toBe(true);
-    ref[k](p, q, want, g);
-    ref[k](abs(p), abs(q), bound, g);
-    expectClose(got, want, bound, terms, what(k));
+    // Reference results are cached per case: several backends check the same shapes.
+    const key = `${k}:${JSON.stringify(c)}`;
+    let r = refCache.get(key);
+    if (!r) {
+      const want = new Float32Array(len), bound = new Float32Array(len);
+      ref[k](p, q, want, g);
+      ref[k](abs(p), abs(q), bound, g);
+      r = { want, bound };
+      if (refCache.size > 64) refCache.clear();
+      refCache.set(key, r);
+    }
+    expectClose(got, r.want, r.bound, terms, what(k));
   };
   run('conv2d', x, w, ny, c.cInG * g.kh * g.kw);
   run('conv2dGradInput', dy, w, nx, c.cOutG * g.kh * g.kw);
@@ -169,8 +180,8 @@ describe('wasm conv2d passes vs reference', () => {
       checkConv(be, mk(1, 16, 20, 13, 4, 1, 1));
       checkConv(be, mk(2, 12, 7, 9, 1, 1, 0));
       checkConv(be, mk(1, 6, 5, 8, 2, 2, 0));
-      checkConv(be, mk(1, 40, 3, 20, 3, 1, 1));
-      checkConv(be, mk(2, 70, 1, 21, 4, 1, 1)); // PatchGAN output layer (1 channel)
+      checkConv(be, mk(1, 24, 3, 16, 3, 1, 1));
+      checkConv(be, mk(2, 40, 1, 17, 4, 1, 1)); // PatchGAN output layer (1 channel)
     }
   });
   it('declines float64', () => {
