@@ -100,7 +100,7 @@ export interface PipelineOptions {
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-export const STAGES = ['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'model-real', 'eval', 'report'] as const;
+export const STAGES = ['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval', 'model-real', 'report'] as const;
 export type StageName = (typeof STAGES)[number];
 
 export interface StageRecord {
@@ -231,8 +231,12 @@ function openRun(runDir: string, spec: RunSpec): void {
     if (a !== b) {
       // A field added by a later version counts as equal when the old run lacks it and the new value is its default.
       const isDefault = (v: unknown) => v === null || v === 'auto' || (Array.isArray(v) && v.length === 0);
-      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && isDefault(spec[k])));
-      if (diff.length === 0) return;
+      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && isDefault(spec[k])) && k !== 'modelReal');
+      // --model-real may be added to (or left off) a rerun: it only adds its own stage.
+      if (diff.length === 0) {
+        if (old.modelReal !== spec.modelReal) writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');
+        return;
+      }
       throw new UserError(`--out ${runDir}: holds a pipeline run with other settings (${diff.join(', ')} differ); rerun with the same flags to continue it, or choose another --out`, ExitCode.badOutput);
     }
     return;
@@ -360,10 +364,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       seed: spec.seed,
       quiet: opts.quiet,
     };
-    const t0 = performance.now();
     const r = await runTraining(topts);
     const steps = r.trainer.step;
-    return { epochs: r.trainer.epoch, steps, secondsPerStepThisProcess: null, wallSeconds: (performance.now() - t0) / 1000, backend: getBackend().name };
+    return { epochs: r.trainer.epoch, steps, best: r.best?.epoch ?? null, backend: getBackend().name };
   });
 
   // 3. best: the best-epoch rule over the recorded realism scores.
@@ -384,9 +387,10 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
 
   // 5. seg: the U-Net trained on the synthetic pairs (resumes from its epoch checkpoint).
   const segDir = join(runDir, 'seg-model');
-  const segTrainArgs = (dir: string) => [
+  // Model-Real gets as many steps as the synthetic-trained U-Net (it has fewer, larger images).
+  const segTrainArgs = (dir: string, stepsPerEpoch = b.seg.stepsPerEpoch) => [
     '--out', dir, '--epochs', String(b.seg.epochs), '--batch', String(b.seg.batch), '--crop', String(b.seg.crop), '--base', String(b.seg.base),
-    '--depth', String(b.seg.depth), '--steps-per-epoch', String(b.seg.stepsPerEpoch), '--seed', String(spec.seed), ...(hasCheckpoint(dir) ? ['--resume'] : []),
+    '--depth', String(b.seg.depth), '--steps-per-epoch', String(stepsPerEpoch), '--seed', String(spec.seed), ...(hasCheckpoint(dir) ? ['--resume'] : []),
   ];
   const segRun = async (argv: string[]) => {
     const code = await runSegment(argv, segOut);
@@ -405,33 +409,37 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit };
   });
 
-  // 7. model-real (optional): the same U-Net on the real masks of the training images.
-  const realSegDir = join(runDir, 'seg-model-real');
-  if (spec.modelReal) {
-    await stage('model-real', async () => {
-      await segRun(['train', '--images', realDir(spec.trainFiles[0]), '--masks', spec.evalMasks!, '--ids', spec.trainFiles.map(stem).join(','), '--crop-bottom', String(spec.cropBottom), ...segTrainArgs(realSegDir)]);
-      return { ...b.seg, trainImages: spec.trainFiles.length, note: 'trained on the real masks of the training images (Model-Real baseline)' };
-    });
-  }
-
-  // 8. eval: DSC / AP50 / PQ of the synthetic-trained U-Net, the Otsu baseline (and Model-Real).
+  // 7. eval: DSC / AP50 / PQ of the synthetic-trained U-Net, the Otsu baseline (and Model-Real).
   const evalDir = join(runDir, 'eval');
+  /** Scores one segmenter on the test images against --eval-masks; writes eval/NAME.json. */
+  const evalOne = async (name: string, extra: string[]): Promise<EvalSummary> => {
+    mkdirSync(evalDir, { recursive: true });
+    const common = ['--images', imagesDir, '--masks', spec.evalMasks!, '--ids', spec.testIds.join(','), '--crop-bottom', String(spec.cropBottom), '--json'];
+    const lines: string[] = [];
+    const code = await runSegment(['eval', ...common, ...extra], { log: (s) => lines.push(s), error: (s) => log(`  ${s}`) });
+    if (code !== ExitCode.ok) throw new UserError(`segment eval (${name}) failed with exit code ${code}`, ExitCode.internal);
+    const r = parseEvalJson(lines);
+    writeFileAtomic(join(evalDir, `${name}.json`), JSON.stringify(r, null, 2) + '\n');
+    log(`  ${name}: DSC ${r.mean.dsc.toFixed(3)} AP50 ${r.mean.ap50.toFixed(3)} PQ ${r.mean.pq.toFixed(3)}`);
+    return r;
+  };
   if (spec.evalMasks) {
     await stage('eval', async () => {
       mkdirSync(evalDir, { recursive: true });
-      const common = ['--images', imagesDir, '--masks', spec.evalMasks!, '--ids', spec.testIds.join(','), '--crop-bottom', String(spec.cropBottom), '--json'];
       const results: Record<string, EvalSummary> = {};
-      const methods: [string, string[]][] = [['unet', ['--model', segDir]], ['otsu', ['--method', 'otsu']]];
-      if (spec.modelReal) methods.push(['model-real', ['--model', realSegDir]]);
-      for (const [name, extra] of methods) {
-        const lines: string[] = [];
-        const code = await runSegment(['eval', ...common, ...extra], { log: (s) => lines.push(s), error: (s) => log(`  ${s}`) });
-        if (code !== ExitCode.ok) throw new UserError(`segment eval (${name}) failed with exit code ${code}`, ExitCode.internal);
-        results[name] = parseEvalJson(lines);
-        writeFileAtomic(join(evalDir, `${name}.json`), JSON.stringify(results[name], null, 2) + '\n');
-        log(`  ${name}: DSC ${results[name].mean.dsc.toFixed(3)} AP50 ${results[name].mean.ap50.toFixed(3)} PQ ${results[name].mean.pq.toFixed(3)}`);
-      }
+      for (const [name, extra] of [['unet', ['--model', segDir]], ['otsu', ['--method', 'otsu']]] as [string, string[]][]) results[name] = await evalOne(name, extra);
       return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.mean]));
+    });
+  }
+
+  // 8. model-real (optional; may be added to a finished run): the same U-Net, same budget, on the
+  //    real masks of the training images, scored like the synthetic-trained one.
+  const realSegDir = join(runDir, 'seg-model-real');
+  if (spec.modelReal) {
+    await stage('model-real', async () => {
+      await segRun(['train', '--images', realDir(spec.trainFiles[0]), '--masks', spec.evalMasks!, '--ids', spec.trainFiles.map(stem).join(','), '--crop-bottom', String(spec.cropBottom), ...segTrainArgs(realSegDir, b.seg.stepsPerEpoch || Math.ceil(b.synth.n / b.seg.batch))]);
+      const r = await evalOne('model-real', ['--model', realSegDir]);
+      return { ...b.seg, trainImages: spec.trainFiles.length, note: 'trained on the real masks of the training images (Model-Real baseline)', ...r.mean };
     });
   }
 
