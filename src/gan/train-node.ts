@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GanTrainer, type GanConfig, type TrainerState } from './trainer.js';
+import { GanTrainer, NumericalError, type GanConfig, type TrainerState } from './trainer.js';
 import { demoSetup } from './demo.js';
 import { scaleSceneConfig } from './demo.js';
 import { LEARNED_BY_PRESET, validateLearned } from './generator.js';
@@ -237,7 +237,17 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
   while (trainer.epoch < gan.epochs) {
     const epoch = trainer.epoch + 1;
     for (let s = 0; s < gan.stepsPerEpoch; s++) {
-      const r = trainer.trainStep();
+      let r: ReturnType<GanTrainer['trainStep']>;
+      try {
+        r = trainer.trainStep();
+      } catch (e) {
+        if (e instanceof NumericalError) {
+          bar.stop();
+          const last = ckpt.latestCheckpoint(runDir);
+          throw new NumericalError(`${e.message} (run stopped; ${last === null ? 'no epoch was complete yet' : `the last complete checkpoint, epoch ${last}, is kept in ${runDir}`})`);
+        }
+        throw e;
+      }
       stepsThisProcess++;
       ckpt.appendMetrics(runDir, { type: 'step', epoch, step: trainer.step, ...r });
       bar.update(trainer.step, { epoch: `${epoch}/${gan.epochs}`, lossG: r.lossG, lossD: r.lossD });

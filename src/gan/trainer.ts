@@ -157,6 +157,7 @@ export class GanTrainer {
     this.checkGradients('generator', this.fcn.namedParameters());
     this.optG.step();
     this.optG.zeroGrad();
+    this.checkParameters('generator', this.fcn.namedParameters());
 
     // Discriminator: real towards 1, the same fake (detached) towards 0.
     const both = this.disc.forward(concat([real, fake.detach()], 0));
@@ -169,6 +170,7 @@ export class GanTrainer {
     this.checkGradients('discriminator', this.disc.namedParameters());
     this.optD.step();
     this.optD.zeroGrad();
+    this.checkParameters('discriminator', this.disc.namedParameters());
     this.step++;
     return { lossG: lossGValue, lossD: lossDValue, dReal: meanOf(dRealT), dFake: meanOf(dFakeT) };
   }
@@ -179,6 +181,19 @@ export class GanTrainer {
       if (!g) continue;
       for (let i = 0; i < g.length; i++) {
         if (!Number.isFinite(g[i])) throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at step ${this.step} (element ${i})`);
+      }
+    }
+  }
+
+  /**
+   * A finite gradient can still push a weight to Inf (e.g. a far too high learning rate); caught
+   * here, the error names the parameter and the update, not the NaN loss it causes a step later.
+   */
+  private checkParameters(net: string, params: [string, Tensor][]): void {
+    for (const [name, p] of params) {
+      const d = p.data;
+      for (let i = 0; i < d.length; i++) {
+        if (!Number.isFinite(d[i])) throw new NumericalError(`${net} parameter '${name}' is ${d[i]} after the optimiser update of step ${this.step} (element ${i}); is the learning rate too high?`);
       }
     }
   }
