@@ -91,7 +91,7 @@ describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool image
     await expect(runPipeline(opts({ budget: 'standard' }))).rejects.toThrow(/budget, settings differ/);
   }, 540_000);
 
-  it('continues a stage that a killed run left half done', async () => {
+  it('continues a stage that a killed run left half done, and adds Model-Real to a finished run', async () => {
     const out = join(dir, 'killed');
     // A copy of the finished run, as if killed during `seg`: its marker and the later ones are
     // gone, its model folder (with the epoch checkpoint) stays.
@@ -101,6 +101,16 @@ describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool image
     expect(r.skipped).toEqual(['tile', 'gan', 'best', 'synth']);
     expect(r.ran).toEqual(['seg', 'predict', 'eval', 'report']);
     expect(readStage(out, 'seg')?.resumed).toBe(true);
+
+    // --model-real can be added to a finished run: only its own stage runs.
+    const withReal = await runPipeline(opts({ out, modelReal: true }));
+    expect(withReal.ran).toEqual(['model-real']);
+    const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    for (const k of ['dsc', 'ap50', 'pq']) {
+      expect(rep.evals['model-real'].mean[k]).toBeGreaterThanOrEqual(0);
+      expect(rep.evals['model-real'].mean[k]).toBeLessThanOrEqual(1);
+    }
+    expect(resultsMarkdown(rep)).toContain('Model-Real was trained on the dev-pool');
   }, 300_000);
 
   it('refuses bad id lists and a test image that is also trained on', async () => {
