@@ -101,7 +101,8 @@ export function renderBatch(scenes: readonly Scene[], params: Tensor, rng: Rng |
   const images = scenes.map((scene, b) => {
     if (rng) refreshStochastics(scene, rng);
     const p = reshape(slice(params, [[b, b + 1]]), [params.shape[1]]);
-    return renderScene(scene, p, { masks: false }).image;
+    // Geometry is fixed per configuration, so its soft raster is computed once and reused.
+    return renderScene(scene, p, { masks: false, cacheRaster: true }).image;
   });
   return images.length === 1 ? images[0] : concat(images, 0);
 }

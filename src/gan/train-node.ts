@@ -234,6 +234,14 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
   // The real side of the realism scores is computed once per run.
   const realism = new RealismReference(realGreys, { seed: gan.seed });
   let stepsThisProcess = 0;
+  if (trainer.step === 0 && !ckpt.readMetrics(runDir).some((r) => r.type === 'epoch')) {
+    // Epoch 0: the untrained generator, the baseline every later realism score is compared with.
+    const ev = trainer.evaluate();
+    const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
+    ckpt.appendMetrics(runDir, { type: 'epoch', epoch: 0, untrained: true, step: 0, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params });
+    writeFileAtomic(join(runDir, 'samples', 'epoch-0000.png'), toPngGrid(ev.samples.slice(0, 16), gan.patch, 4));
+    bar.log(`epoch 0 (untrained generator): realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)})`);
+  }
   while (trainer.epoch < gan.epochs) {
     const epoch = trainer.epoch + 1;
     for (let s = 0; s < gan.stepsPerEpoch; s++) {
@@ -288,7 +296,8 @@ function ranges(learned: readonly string[]): [number, number][] {
 
 /** The best-epoch rule (realism.ts) applied to the epochs recorded in metrics.jsonl. */
 export function pickBest(runDir: string, learned?: readonly string[]): ReturnType<typeof chooseBestEpoch> | null {
-  const epochs = ckpt.readMetrics(runDir).filter((r) => r.type === 'epoch');
+  // Epoch 0 (the untrained generator) has no checkpoint and is never chosen.
+  const epochs = ckpt.readMetrics(runDir).filter((r) => r.type === 'epoch' && (r.epoch as number) > 0);
   if (epochs.length === 0) return null;
   const names = learned ?? Object.keys(epochs[0].paramStd as Record<string, number>);
   const scores: EpochScore[] = epochs.map((r) => ({
