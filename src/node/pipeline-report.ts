@@ -68,7 +68,7 @@ function settingsLines(r: PipelineReport): string[] {
   const gan = r.stages.find((x) => x.stage === 'gan')?.info as { steps?: number; epochs?: number } | undefined;
   const tile = r.stages.find((x) => x.stage === 'tile')?.info as { kept?: number } | undefined;
   return [
-    ...(r.overrides.length ? [`- budget \`${r.budget}\` with overrides: ${r.overrides.join(', ')}`] : []),
+    ...((r.overrides ?? []).length ? [`- budget \`${r.budget}\` with overrides: ${(r.overrides ?? []).join(', ')}`] : []),
     `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${g.stepsPerEpoch ?? 'all patches'} steps (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
     `- synthetic pairs: ${r.settings.synth.n} (${g.patch} x ${g.patch} px)`,
     `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch || 'one crop per image'} step(s) per epoch`,
@@ -134,10 +134,10 @@ export function resultsMarkdown(r: PipelineReport): string {
     '',
     `<!-- Written by \`diffrendergan pipeline ... --results-md docs/results.md\` (src/node/pipeline-report.ts, resultsMarkdown) from ${r.runDir}/report.json on ${r.generatedAt}. Do not edit by hand; rerun the pipeline. -->`,
     '',
-    `**Budget: \`${r.budget}\`${r.overrides.length ? ` shortened by --set ${r.overrides.join(' ')}` : ''}** (seed ${r.seed}). ${r.budget === 'full' ? 'This is the reference protocol of the paper for the GAN and the dataset size.' : `This is not the paper's protocol: it is the \`${r.budget}\` budget, a shortened run (see the differences below). Numbers from a longer budget may differ.`}`,
+    `**Budget: \`${r.budget}\`${(r.overrides ?? []).length ? ` shortened by --set ${(r.overrides ?? []).join(' ')}` : ''}** (seed ${r.seed}). ${r.budget === 'full' && !(r.overrides ?? []).length ? 'The GAN schedule and the dataset size follow the paper\'s protocol; the segmenter and the renderer do not (see the differences below).' : `This is not the paper's protocol but a much shorter run on a 2-core CPU (see the differences below); a longer budget may give different numbers.`}`,
     '',
     'Data: TiO2 nanoparticles imaged by SEM, B. Ruehle, J. F. Krumrey, V.-D. Hodoroaba, "Workflow towards automated segmentation of agglomerated, non-spherical particles from electron microscopy images using artificial neural networks", Sci. Rep. 11, 4942 (2021), doi:10.1038/s41598-021-84287-6 (CC BY-NC-ND 4.0; not in this repository).',
-    `The GAN trained against the ${r.trainImages.length} dev-pool images as unannotated real images (their masks were not read for it); the segmenters were tested on the ${r.testImages.length} dev-test images (${r.testImages.join(', ')}), bottom ${r.cropBottom} rows (data bar) cropped, 1024 x ${768 - r.cropBottom} px each.`,
+    `The GAN trained against ${r.trainImages.length} dev-pool images as unannotated real images (their masks were not read for it); the segmenters were tested on ${r.testImages.length} dev-test image(s) (${r.testImages.join(', ')}), bottom ${r.cropBottom} rows (data bar) cropped, 1024 x ${768 - r.cropBottom} px each.`,
     '',
     'Method and paper numbers: D. Possart et al., "Addressing data scarcity in nanomaterial segmentation networks with differentiable rendering and generative modeling", npj Comput. Mater. 11, 197 (2025), doi:10.1038/s41524-025-01702-6. The paper\'s numbers are on its own test images of this data set with nnU-Net (mean of three runs); ours are on the dev-test split here, so the comparison is indicative only.',
     '',
@@ -148,7 +148,10 @@ export function resultsMarkdown(r: PipelineReport): string {
     ...ours,
     ...paperRows,
     '',
-    'The classical baseline measured separately by a colleague on dev-test scored DSC 0.848, AP50 0.245, PQ 0.307 (same Otsu + watershed method as the row above).',
+    ...(r.predictions && r.predictions.overall.count > 0
+      ? [`Particle sizes measured by the synthetic-trained U-Net on these images: ${r.predictions.overall.count} particles not touching the border, equivalent circular diameter median ${f3(r.predictions.overall.median)} ${r.predictions.unit} (d10 ${f3(r.predictions.overall.d10)}, d90 ${f3(r.predictions.overall.d90)}).`, '']
+      : []),
+    `${r.evals.otsu ? 'The Otsu row is `segment eval --method otsu` (Otsu threshold + distance-transform watershed, no training) run by the pipeline; a' : 'A'} separate measurement of that classical baseline on dev-test by a colleague gave DSC 0.848, AP50 0.245, PQ 0.307.`,
     r.modelReal ? 'Model-Real was trained on the dev-pool images and their manual masks (allowed for this baseline by the data README); the synthetic-data path never reads them.' : 'Model-Real (a U-Net trained on the dev-pool masks) was not part of this run.',
     '',
     '## Wall-clock time per stage, this machine',
@@ -168,7 +171,7 @@ export function resultsMarkdown(r: PipelineReport): string {
     `- Image size: GAN patches of ${g.patch} px${g.patch === 256 ? ' as in the paper' : ' instead of 256 px'}; synthetic pairs of ${g.patch} x ${g.patch} px; the test images are segmented whole (tiled inference).`,
     `- GAN schedule: ${g.epochs} epoch(s) of ${g.stepsPerEpoch ?? 'one step per real patch'} steps with a ${g.baseFilters}-filter PatchGAN${g.epochs === 50 && g.baseFilters === 64 ? ' (the reference)' : ' instead of 50 epochs over all patches with 64 filters'}; realism score for the best epoch: Laplacian SWD + grey-level W1 + spectrum instead of FID.`,
     `- Dataset size: ${r.settings.synth.n} synthetic pairs${r.settings.synth.n === 1000 ? ' (as in the paper)' : ' instead of 1,000'}.`,
-    '- Test set: the 6 dev-test images of this split, not the paper\'s test images.',
+    `- Test set: the ${r.testImages.length} dev-test image(s) of this split, not the paper's test images.`,
     '',
   ];
   return out.join('\n');
