@@ -199,6 +199,9 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
   if (overlap.length && opts.evalMasks) throw new UserError(`pipeline: ${stem(overlap[0])} is both a training and a test image; evaluation images must not be trained on`, ExitCode.usage);
   if (opts.modelReal && !opts.evalMasks) throw new UserError('pipeline: --model-real needs --eval-masks DIR (the masks of the training images are read from there)', ExitCode.usage);
   if (opts.evalMasks && !existsSync(opts.evalMasks)) throw new InputError(opts.evalMasks, 'mask folder not found');
+  const oneDir = (files: string[]) => new Set(files.map((f) => resolve(f, '..'))).size === 1;
+  if (opts.evalMasks && !oneDir(testFiles)) throw new UserError('pipeline: with --eval-masks, the test images must lie in one folder', ExitCode.usage);
+  if (opts.modelReal && !oneDir(trainFiles)) throw new UserError('pipeline: with --model-real, the training images must lie in one folder', ExitCode.usage);
   if (opts.config && !existsSync(opts.config)) throw new InputError(opts.config, 'scene config not found');
   return {
     version: 1,
