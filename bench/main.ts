@@ -2,6 +2,7 @@
 import { getSuite, listSuites } from './registry.js';
 // Suites (each registers itself on import). Add new suite modules here.
 import './kernels.js';
+import './memory.js';
 import './gan.js';
 import './segment.js';
 import { registerSuite } from './registry.js';

@@ -1,0 +1,51 @@
+/**
+ * Memory benchmark: peak RSS of a short GAN run at the reference protocol's sizes (patch 256,
+ * 64 discriminator base filters, batch 1), in a child process so the number is the run's own.
+ *
+ *   node dist/bench.js memory [--steps 3] [--patch 256] [--base-filters 64] [--json]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registerSuite } from './registry.js';
+
+function flag(args: string[], name: string, def: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const steps = flag(args, 'steps', 3);
+  const patch = flag(args, 'patch', 256);
+  const base = flag(args, 'base-filters', 64);
+  // The child is bundled from the repository's sources (esbuild, a dev dependency).
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = join(here, '..'); // dist/bench.js -> the repository root
+  const { build } = await import('esbuild');
+  const outfile = join(mkdtempSync(join(tmpdir(), 'drg-bench-memory-')), 'child.mjs');
+  await build({
+    entryPoints: [join(root, 'test/reliability/fixtures/gan-memory-child.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  const out = execFileSync(process.execPath, ['--expose-gc', outfile, String(steps), '1', String(patch), String(base)], { encoding: 'utf8', cwd: root });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[]; maxRssBytes: number; seconds: number };
+  const result = { suite: 'memory', steps, patch, baseFilters: base, peakRssMiB: r.maxRssBytes / 2 ** 20, liveAfterGcMiB: r.samples.map((s) => s.bytes / 2 ** 20), secondsPerStep: r.seconds / steps };
+  if (args.includes('--json')) console.log(JSON.stringify(result));
+  else {
+    console.log(`memory: ${steps} GAN steps, patch ${patch}, ${base} base filters (reference backend)`);
+    console.log(`  peak RSS            ${result.peakRssMiB.toFixed(1)} MiB`);
+    console.log(`  live after gc       ${result.liveAfterGcMiB.map((v) => v.toFixed(1)).join(', ')} MiB`);
+    console.log(`  time per step       ${result.secondsPerStep.toFixed(2)} s`);
+  }
+}
+
+registerSuite({ name: 'memory', description: 'peak RSS of a short reference-protocol GAN run (patch 256, 64 filters)', run });

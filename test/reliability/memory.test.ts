@@ -1,0 +1,43 @@
+/**
+ * A long GAN run keeps a flat heap: a child process (node --expose-gc) trains a few hundred tiny
+ * steps and reports heapUsed + arrayBuffers after a full gc every 10 steps; what is held after
+ * warm-up must not grow with the step count.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { ROOT, tempDir } from './helpers.js';
+
+export async function bundleMemoryChild(outDir: string): Promise<string> {
+  const outfile = join(outDir, 'gan-memory-child.mjs');
+  await build({
+    entryPoints: [join(ROOT, 'test/reliability/fixtures/gan-memory-child.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return outfile;
+}
+
+describe('memory', () => {
+  it('300 GAN steps (patch 32, 4 filters): live heap + array buffers flat after warm-up', async () => {
+    const child = await bundleMemoryChild(tempDir('memory'));
+    const steps = 300;
+    const out = execFileSync(process.execPath, ['--expose-gc', child, String(steps), '10', '32', '4'], { encoding: 'utf8', timeout: 240_000 });
+    const { samples } = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[] };
+    expect(samples).toHaveLength(steps / 10);
+    // gc() leaves some garbage-in-flight noise: compare the lowest reading of each window.
+    const low = (from: number, to: number): number => Math.min(...samples.filter((s) => s.step > from && s.step <= to).map((s) => s.bytes));
+    const early = low(50, 120);
+    const late = low(230, 300);
+    const growthPerStep = (late - early) / 180;
+    // A leak of one 32 x 32 float32 image per step is 4 KiB/step; allow well under that.
+    expect(growthPerStep, JSON.stringify(samples)).toBeLessThan(2048);
+  }, 300_000);
+});
