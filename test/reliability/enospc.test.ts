@@ -34,7 +34,7 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...wrapped, default: wrapped };
 });
 
-const ckpt = await import('../../src/gan/checkpoint-node.js');
+const ckpt = await import('../../src/node/gan-checkpoint.js');
 const { Tensor } = await import('../../src/autodiff/tensor.js');
 const { ExitCode, UserError } = await import('../../src/errors.js');
 const { tempDir } = await import('./helpers.js');
