@@ -1,6 +1,6 @@
 /** `diffrendergan generate`: annotated synthetic image / mask pairs from a trained run. */
 import type { CommandSpec, ParsedFlags } from './args.js';
-import { runGenerate, type DatasetFormat } from '../gan/generate-node.js';
+import { runGenerate, type DatasetFormat } from '../node/generate.js';
 import { ExitCode, UserError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 

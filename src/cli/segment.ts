@@ -23,8 +23,8 @@ import { summarizeSizes } from '../seg/summary.js';
 import { particlesCsv } from '../seg/csv.js';
 import { sizeDistributionSvg } from '../seg/svg.js';
 import type { Labelled } from '../seg/labels.js';
-import { readAnnotatedSet, readCroppedImage, readSegDataset } from '../seg/dataset-node.js';
-import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../seg/checkpoint-node.js';
+import { readAnnotatedSet, readCroppedImage, readSegDataset } from '../node/seg-dataset.js';
+import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
 import type { UNet } from '../seg/unet.js';
 
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
@@ -192,9 +192,9 @@ async function useBackend(name: string): Promise<string> {
     await setBackend('reference');
     return 'reference';
   }
-  const { registerFastBackends, autoSelectBackend } = await import('../autodiff/backends/auto.js');
-  if (name === 'auto') return (await autoSelectBackend({ noGpu: true })).backend.name;
-  await registerFastBackends({ noGpu: true });
+  const { registerFastBackendsNode, autoSelectBackendNode } = await import('../node/backends.js');
+  if (name === 'auto') return (await autoSelectBackendNode({ noGpu: true })).backend.name;
+  await registerFastBackendsNode({ noGpu: true });
   return (await setBackend(name)).name;
 }
 

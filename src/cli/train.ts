@@ -1,7 +1,7 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
 import type { CommandSpec, ParsedFlags } from './args.js';
 import { PRESET_NAMES } from '../render/shade/params.js';
-import { runTraining, type TrainOptions } from '../gan/train-node.js';
+import { runTraining, type TrainOptions } from '../node/train.js';
 import { selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 

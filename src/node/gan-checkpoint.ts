@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { Tensor } from '../autodiff/tensor.js';
 import { writeFileAtomic } from '../io/files.js';
-import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, type SafeData, type SafeTensor } from './safetensors.js';
+import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, type SafeData, type SafeTensor } from '../gan/safetensors.js';
 
 export interface CheckpointData {
   fcn: Record<string, Tensor>;

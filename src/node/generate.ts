@@ -8,12 +8,12 @@ import { existsSync, mkdirSync, readFileSync, accessSync, constants } from 'node
 import { join, resolve } from 'node:path';
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { ParamNet } from './models.js';
-import { ParamMapping, FEATURE_SIZE } from './generator.js';
-import { generateSample, cocoAnnotations, type SyntheticSample } from './export.js';
-import * as ckpt from './checkpoint-node.js';
-import type { RunConfig } from './train-node.js';
-import { pickBest } from './train-node.js';
+import { ParamNet } from '../gan/models.js';
+import { ParamMapping, FEATURE_SIZE } from '../gan/generator.js';
+import { generateSample, cocoAnnotations, type SyntheticSample } from '../gan/export.js';
+import * as ckpt from './gan-checkpoint.js';
+import type { RunConfig } from './train.js';
+import { pickBest } from './train.js';
 import { Rng } from '../autodiff/rng.js';
 import { writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8, encodePngGrey16 } from '../io/png.js';

@@ -23,11 +23,11 @@ import { ExitCode, InputError, UserError } from '../errors.js';
 import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { extractPatchesFromImages } from '../gan/patches.js';
-import { runTraining, pickBest, type TrainOptions } from '../gan/train-node.js';
-import { runGenerate } from '../gan/generate-node.js';
+import { runTraining, pickBest, type TrainOptions } from './train.js';
+import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets.js';
 import { runSegment, type Console as SegConsole } from '../cli/segment.js';
-import { hasCheckpoint } from '../seg/checkpoint-node.js';
+import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
 

@@ -16,8 +16,8 @@ import { ExitCode, InputError, UserError } from '../errors.js';
 import { readInputFile, writeFileAtomic } from '../io/files.js';
 import { decodeSafetensors, encodeSafetensors } from '../gan/safetensors.js';
 import { Rng } from '../autodiff/index.js';
-import { UNet, validateUNetConfig } from './unet.js';
-import type { Checkpoint, ModelInfo, TrainConfig } from './train.js';
+import { UNet, validateUNetConfig } from '../seg/unet.js';
+import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
 
 export const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', optimizer: 'optimizer.json', state: 'train-state.json' } as const;
 

@@ -18,9 +18,9 @@ import { basename, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { listImageFiles, readImageFile } from '../io/files.js';
 import type { GreyImage } from '../io/grey-image.js';
-import { instancesFromBinaryMask } from './labels.js';
-import { classesFromInstances, classesFromValues, cropBottomRows, integerMaskValues } from './classmask.js';
-import type { SegSample } from './train.js';
+import { instancesFromBinaryMask } from '../seg/labels.js';
+import { classesFromInstances, classesFromValues, cropBottomRows, integerMaskValues } from '../seg/classmask.js';
+import type { SegSample } from '../seg/train.js';
 
 export interface ReadOptions {
   /** Rows removed from the bottom of every image and mask (default 0). */

@@ -7,22 +7,22 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GanTrainer, NumericalError, type GanConfig, type TrainerState } from './trainer.js';
-import { demoSetup } from './demo.js';
-import { scaleSceneConfig } from './demo.js';
-import { LEARNED_BY_PRESET, validateLearned } from './generator.js';
-import { extractPatchesFromImages, cropBottom, type Grey } from './patches.js';
-import { estimateParticleRadius, calibrateBaseRadius } from './calibrate.js';
-import { RealismReference, chooseBestEpoch, type EpochScore } from './realism.js';
-import * as ckpt from './checkpoint-node.js';
-import { buildReport } from './report.js';
-import { ProgressBar } from './progress.js';
+import { GanTrainer, NumericalError, type GanConfig, type TrainerState } from '../gan/trainer.js';
+import { demoSetup } from '../gan/demo.js';
+import { scaleSceneConfig } from '../gan/demo.js';
+import { LEARNED_BY_PRESET, validateLearned } from '../gan/generator.js';
+import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
+import { estimateParticleRadius, calibrateBaseRadius } from '../gan/calibrate.js';
+import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
+import * as ckpt from './gan-checkpoint.js';
+import { buildReport } from '../gan/report.js';
+import { ProgressBar } from '../gan/progress.js';
 import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
 import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
 import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
-import type { NormKind } from './models.js';
+import type { NormKind } from '../gan/models.js';
 
 export interface TrainOptions {
   real?: string[];

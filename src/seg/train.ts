@@ -1,7 +1,7 @@
 /**
  * Training the segmentation U-Net on whole images with 3-class masks (0 background, 1 particle,
  * 2 contour). Pure (no Node modules): the caller supplies the samples, a progress sink and a
- * checkpoint sink; src/seg/checkpoint-node.ts stores checkpoints on disk.
+ * checkpoint sink; src/node/seg-checkpoint.ts stores checkpoints on disk.
  *
  * One step: `batch` random crops (augment.ts) -> U-Net logits -> loss
  *   L = CE_w(logits, mask) + diceWeight * softDice(logits, mask)

@@ -21,7 +21,7 @@ import {
   truncateMetrics,
   writeConfig,
   writeSample,
-} from '../../src/gan/checkpoint-node.js';
+} from '../../src/node/gan-checkpoint.js';
 import { decodeSafetensorsRaw } from '../../src/gan/safetensors.js';
 
 let dir: string;

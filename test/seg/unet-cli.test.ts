@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writePngGrey8 } from '../../src/io/files.js';
 import { InputError, UserError } from '../../src/errors.js';
 import { runSegment, parsePixelSize, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
-import { readAnnotatedSet, readSegDataset } from '../../src/seg/dataset-node.js';
+import { readAnnotatedSet, readSegDataset } from '../../src/node/seg-dataset.js';
 import { classesFromInstances } from '../../src/seg/classmask.js';
 import { discSet } from './unet-helpers.js';
 

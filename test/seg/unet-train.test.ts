@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { trainUNet, splitNames, type Checkpoint, type TrainProgress } from '../../src/seg/train.js';
 import { segmentImage } from '../../src/seg/infer.js';
 import { dice } from '../../src/seg/metrics.js';
-import { saveCheckpoint, loadCheckpoint, loadModel } from '../../src/seg/checkpoint-node.js';
+import { saveCheckpoint, loadCheckpoint, loadModel } from '../../src/node/seg-checkpoint.js';
 import { Rng } from '../../src/autodiff/index.js';
 import { discSet } from './unet-helpers.js';
 

@@ -1,10 +1,12 @@
 /**
  * Backend auto-selection: gpu.js on a real GPU if one works here, else the wasm SIMD backend
- * (threaded through worker_threads under Node, or through an injected runner elsewhere), else
- * the reference loops. The chosen backend is registered and made active.
+ * (threaded through an injected runner, else single-threaded), else the reference loops. The
+ * chosen backend is registered and made active. This file runs anywhere (browser, worker, Node):
+ * threads come in as `runnerFactory`; under Node, src/node/backends.ts injects the
+ * worker_threads pool (`autoSelectBackendNode()`).
  *
  *   import { autoSelectBackend } from './autodiff/backends/auto.js';
- *   const { backend } = await autoSelectBackend();   // e.g. 'wasm'
+ *   const { backend } = await autoSelectBackend();   // e.g. 'wasm' (one thread)
  *
  * Backends can also be picked by name after `registerFastBackends()`: setBackend('wasm'),
  * setBackend('wasm-1t') (single thread), setBackend('gpujs') (gpu.js webasm/GPU).
@@ -15,7 +17,7 @@ import { WasmBackend, type RunnerFactory, type WasmBackendOptions } from './wasm
 import { GpujsBackend, gpujsGpuWorks } from './gpujs.js';
 
 export interface AutoSelectOptions {
-  /** Thread pool for the wasm backend; default under Node: worker_threads on all cores. */
+  /** Thread pool for the wasm backend; default none (one thread). Node: see src/node/backends.ts. */
   runnerFactory?: RunnerFactory;
   /** Extra wasm options (block sizes, FMA). */
   wasm?: WasmBackendOptions;
@@ -31,14 +33,6 @@ export interface AutoSelection {
   reason: string;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
-async function defaultRunnerFactory(): Promise<RunnerFactory | undefined> {
-  if (!isNode) return undefined;
-  const { wasmPoolFactory } = await import('../../node/wasm-pool.js');
-  return wasmPoolFactory();
-}
-
 let registered: { wasm: WasmBackend; wasm1: WasmBackend; gpujs: GpujsBackend } | null = null;
 
 /**
@@ -47,8 +41,7 @@ let registered: { wasm: WasmBackend; wasm1: WasmBackend; gpujs: GpujsBackend } |
  */
 export async function registerFastBackends(opts: AutoSelectOptions = {}): Promise<NonNullable<typeof registered>> {
   if (registered) return registered;
-  const runnerFactory = opts.runnerFactory ?? (await defaultRunnerFactory());
-  const wasm = new WasmBackend({ ...opts.wasm, name: 'wasm', runnerFactory });
+  const wasm = new WasmBackend({ ...opts.wasm, name: 'wasm', runnerFactory: opts.runnerFactory });
   const wasm1 = new WasmBackend({ ...opts.wasm, name: 'wasm-1t' });
   const gpu = !opts.noGpu && gpujsGpuWorks();
   const gpujs = new GpujsBackend({ name: 'gpujs', mode: gpu ? 'gpu' : 'webasm' });
