@@ -1,7 +1,7 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
 import type { CommandSpec, ParsedFlags } from './args.js';
 import { PRESET_NAMES } from '../render/shade/params.js';
-import { runTraining, type TrainOptions } from '../node/train.js';
+import { runTraining, savedBackend, type TrainOptions } from '../node/train.js';
 import { selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 
@@ -42,7 +42,9 @@ function parseRadius(v: string): number | 'auto' {
 }
 
 export async function trainMain(flags: ParsedFlags): Promise<number> {
-  await selectBackend(String(flags.backend), !flags.quiet);
+  // A resumed run continues on the backend it started on unless told otherwise.
+  const backend = flags.resume && flags.backend === 'auto' ? (savedBackend(String(flags.resume)) ?? 'auto') : String(flags.backend);
+  await selectBackend(backend, !flags.quiet);
   const opts: TrainOptions = {
     real: flags.real as string[] | undefined,
     preset: flags.preset as TrainOptions['preset'],

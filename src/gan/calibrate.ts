@@ -13,6 +13,7 @@
  */
 import { otsuInstances } from '../seg/instances.js';
 import { measureParticles } from '../seg/measure.js';
+import { otsuThreshold } from '../seg/otsu.js';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
@@ -63,4 +64,40 @@ export function calibrateBaseRadius(scene: SceneConfig, real: RadiusEstimate, re
   const synthetic = estimateParticleRadius(images);
   if (!synthetic) return null;
   return { baseRadius: (scene.particles.baseRadius * real.radius) / synthetic.radius, real, synthetic };
+}
+
+/** Fraction of pixels at or above the image's Otsu threshold (the same rule the patch filter uses). */
+export function brightFraction(data: ArrayLike<number>): number {
+  const t = otsuThreshold(data);
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] >= t) n++;
+  return n / data.length;
+}
+
+export interface CoverageCalibration {
+  /** Factor applied to the particle counts. */
+  countScale: number;
+  /** Mean bright fraction of the real patches and of renders before scaling. */
+  real: number;
+  synthetic: number;
+}
+
+/**
+ * Particle counts that make the renders cover as much of a patch as the particles in the real
+ * patches do (mean Otsu bright fraction, no annotations). Without it the discriminator can tell
+ * real from fake by the amount of particle alone, and the generator learns to hide particles
+ * (darken them) instead of matching their appearance.
+ */
+export function calibrateCoverage(scene: SceneConfig, realFractions: readonly number[], renders = 12, seed = 0): CoverageCalibration | null {
+  if (realFractions.length === 0) return null;
+  const real = realFractions.reduce((a, b) => a + b, 0) / realFractions.length;
+  const rng = new Rng(seed + 5151);
+  const params = Float64Array.from(PARAMETER_TABLE, (p) => scene.params[p.name] ?? p.defaults['tio2-sem']);
+  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
+  let synthetic = 0;
+  noGrad(() => {
+    for (let i = 0; i < renders; i++) synthetic += brightFraction(renderScene(sampleScene(noiseless, rng), params, { masks: false }).image.data) / renders;
+  });
+  if (!(synthetic > 0)) return null;
+  return { countScale: Math.min(5, Math.max(0.2, real / synthetic)), real, synthetic };
 }

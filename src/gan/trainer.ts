@@ -1,6 +1,6 @@
 /**
  * One DiffRenderGAN training run, without any file or terminal access (those come in through
- * the hooks of train-node.ts). Follows the reference (METHOD.md): configurations phi are drawn
+ * src/node/train.ts). Follows the reference (METHOD.md): configurations phi are drawn
  * once before training and kept fixed; each step draws a batch of them and a batch of real
  * patches (augmented by the 8 dihedral transforms), updates G with the LSGAN loss, then D.
  */

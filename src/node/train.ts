@@ -12,7 +12,7 @@ import { demoSetup } from '../gan/demo.js';
 import { scaleSceneConfig } from '../gan/demo.js';
 import { LEARNED_BY_PRESET, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
-import { estimateParticleRadius, calibrateBaseRadius } from '../gan/calibrate.js';
+import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage } from '../gan/calibrate.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
 import * as ckpt from './gan-checkpoint.js';
 import { buildReport } from '../gan/report.js';
@@ -22,6 +22,7 @@ import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/p
 import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
+import { getBackend } from '../autodiff/backend.js';
 import type { NormKind } from '../gan/models.js';
 
 export interface TrainOptions {
@@ -55,6 +56,17 @@ export interface RunConfig {
   version: 1;
   gan: GanConfig;
   data: { kind: 'demo'; hidden: Record<string, number>; count: number } | { kind: 'real'; files: string[]; cropBottom: number };
+  /** The compute backend the run started on; --resume uses it again (results are bit-identical only on the same backend). */
+  backend?: string;
+}
+
+/** The backend a run was started on (for --resume), or undefined when unknown. */
+export function savedBackend(runDir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(resolve(runDir), 'config.json'), 'utf8')) as RunConfig).backend;
+  } catch {
+    return undefined;
+  }
 }
 
 export function readSceneConfigFile(file: string, base: SceneConfig): SceneConfig {
@@ -92,7 +104,7 @@ function prepareRunDir(dir: string): void {
   }
 }
 
-function loadReal(files: string[], patch: number, cropRows: number, log: (s: string) => void): { patches: Float32Array[]; images: Grey[] } {
+function loadReal(files: string[], patch: number, cropRows: number, log: (s: string) => void): { patches: Float32Array[]; images: Grey[]; brightFractions: number[] } {
   const images = files.map((f) => {
     const img = readImageFile(f);
     for (const w of img.warnings) log(`warning: ${f}: ${w}`);
@@ -101,7 +113,7 @@ function loadReal(files: string[], patch: number, cropRows: number, log: (s: str
   const set = extractPatchesFromImages(images, { patch, cropBottom: cropRows });
   log(`real data: ${files.length} images -> ${set.kept.length} patches of ${patch} px (${set.skipped.length} empty tiles skipped)`);
   if (set.kept.length === 0) throw new UserError(`no usable ${patch} px patches in the given images (all ${set.skipped.length} tiles were judged empty); try a smaller --patch or check --crop-bottom`, ExitCode.badInput);
-  return { patches: set.kept.map((p) => p.data), images: images.map((i) => cropBottom(i.image, cropRows, i.name)) };
+  return { patches: set.kept.map((p) => p.data), images: images.map((i) => cropBottom(i.image, cropRows, i.name)), brightFractions: set.kept.map((p) => p.brightFraction) };
 }
 
 /** Sets the scene's particle scale from the real images (see calibrate.ts), keeping the area covered. */
@@ -148,6 +160,14 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
     const loaded = loadReal(files, patch, opts.cropBottom, log);
     reals = loaded.patches;
     scene = calibrateRadius(scene, loaded.images, opts.particleRadius ?? 'auto', log);
+    if ((opts.particleRadius ?? 'auto') === 'auto') {
+      const cov = calibrateCoverage(scene, loaded.brightFractions);
+      if (cov) {
+        const c = (v: number) => Math.max(1, Math.round(v * cov.countScale));
+        scene = mergeSceneConfig(scene, { particles: { count: { min: c(scene.particles.count.min), max: c(scene.particles.count.max) } } });
+        log(`particle count: x${cov.countScale.toFixed(2)} -> ${scene.particles.count.min}-${scene.particles.count.max} per patch, so renders cover as much as the real particles (bright fraction ${cov.real.toFixed(3)} real vs ${cov.synthetic.toFixed(3)} rendered)`);
+      }
+    }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom };
   }
@@ -174,7 +194,7 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
   };
   const runDir = resolve(opts.out ?? (demo ? 'runs/demo' : `runs/train-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
   prepareRunDir(runDir);
-  const config: RunConfig = { version: 1, gan, data };
+  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name };
   writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   return { runDir, config, reals };
 }
