@@ -82,7 +82,7 @@ function machineLine(r: PipelineReport): string {
 
 function evalTable(r: PipelineReport): string[] {
   const label: Record<string, string> = {
-    unet: 'U-Net trained on DiffRenderGAN synthetic pairs (this run)',
+    unet: 'U-Net trained on DiffRenderGAN synthetic pairs',
     otsu: 'Otsu + distance watershed (classical, no training)',
     'model-real': `U-Net trained on the real masks of the ${r.trainImages.length} training images (Model-Real; it reads the dev-pool masks)`,
   };
@@ -148,6 +148,9 @@ export function resultsMarkdown(r: PipelineReport): string {
     ...ours,
     ...paperRows,
     '',
+    ...(r.evals.unet && r.evals.otsu
+      ? [`In this run the synthetic-trained U-Net is ${r.evals.unet.mean.dsc >= r.evals.otsu.mean.dsc ? 'at or above' : 'below'} the Otsu baseline on DSC (${f3(r.evals.unet.mean.dsc)} vs ${f3(r.evals.otsu.mean.dsc)}) and ${r.evals.unet.mean.pq >= r.evals.otsu.mean.pq ? 'at or above' : 'below'} it on PQ (${f3(r.evals.unet.mean.pq)} vs ${f3(r.evals.otsu.mean.pq)}); the paper's DiffRenderGAN row is ${f3(PAPER_TIO2_SEM[2].dsc)} / ${f3(PAPER_TIO2_SEM[2].pq)}.`, '']
+      : []),
     ...(r.predictions && r.predictions.overall.count > 0
       ? [`Particle sizes measured by the synthetic-trained U-Net on these images: ${r.predictions.overall.count} particles not touching the border, equivalent circular diameter median ${f3(r.predictions.overall.median)} ${r.predictions.unit} (d10 ${f3(r.predictions.overall.d10)}, d90 ${f3(r.predictions.overall.d90)}).`, '']
       : []),
