@@ -22,12 +22,14 @@ export interface PipelineReport {
   trainImages: string[];
   testImages: string[];
   modelReal: boolean;
-  stages: { stage: string; seconds: number; resumed: boolean; info: Record<string, unknown> }[];
+  stages: { stage: string; seconds: number; resumed: boolean; loadAverage?: number[]; info: Record<string, unknown> }[];
   totalSeconds: number;
   evals: Record<string, EvalSummary>;
   predictions: { unit: string; images: number; overall: { count: number; median: number; d10: number; d90: number } } | null;
   machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string; loadAverage: number[] };
   backend: string;
+  /** The command that reproduces (and, rerun, continues) the run. */
+  command?: string;
   generatedAt: string;
 }
 
@@ -58,8 +60,14 @@ const STAGE_TEXT: Record<string, string> = {
 };
 
 function stageTable(r: PipelineReport): string[] {
-  const rows = r.stages.map((s) => `| ${s.stage} | ${STAGE_TEXT[s.stage] ?? ''} | ${fmtSeconds(s.seconds)}${s.resumed ? ' (resumed; this process only)' : ''} |`);
-  return ['| stage | what | wall clock |', '| --- | --- | --- |', ...rows, `| **total** | | **${fmtSeconds(r.totalSeconds)}** |`];
+  const load = r.stages.some((s) => s.loadAverage);
+  const rows = r.stages.map((s) => `| ${s.stage} | ${STAGE_TEXT[s.stage] ?? ''} | ${fmtSeconds(s.seconds)}${s.resumed ? ' (resumed; this process only)' : ''} |${load ? ` ${s.loadAverage ? s.loadAverage.join(' / ') : 'n/a'} |` : ''}`);
+  return [
+    `| stage | what | wall clock |${load ? ' load average at its end (1 / 5 / 15 min) |' : ''}`,
+    `| --- | --- | --- |${load ? ' --- |' : ''}`,
+    ...rows,
+    `| **total** | | **${fmtSeconds(r.totalSeconds)}** |${load ? ' |' : ''}`,
+  ];
 }
 
 function settingsLines(r: PipelineReport): string[] {
@@ -77,7 +85,7 @@ function settingsLines(r: PipelineReport): string[] {
 
 function machineLine(r: PipelineReport): string {
   const m = r.machine;
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, backend ${r.backend}; load average at the end ${m.loadAverage.join(' / ')} (the machine is shared)`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, backend ${r.backend}; load average when this report was written ${m.loadAverage.join(' / ')} (the machine is shared with other jobs)`;
 }
 
 function evalTable(r: PipelineReport): string[] {
@@ -96,6 +104,7 @@ export function reportMarkdown(r: PipelineReport): string {
     '',
     `Run folder \`${r.runDir}\`, generated ${r.generatedAt}.`,
     '',
+    ...(r.command ? ['```', r.command, '```', ''] : []),
     `Training (unannotated) images: ${r.trainImages.join(', ')}`,
     '',
     `Test images: ${r.testImages.join(', ')}`,
@@ -141,6 +150,7 @@ export function resultsMarkdown(r: PipelineReport): string {
     '',
     'Method and paper numbers: D. Possart et al., "Addressing data scarcity in nanomaterial segmentation networks with differentiable rendering and generative modeling", npj Comput. Mater. 11, 197 (2025), doi:10.1038/s41524-025-01702-6. The paper\'s numbers are on its own test images of this data set with nnU-Net (mean of three runs); ours are on the dev-test split here, so the comparison is indicative only.',
     '',
+    ...(r.command ? ['Command (rerunning it continues or re-reports the run):', '', '```', `${r.command} --results-md docs/results.md`, '```', ''] : []),
     '## Segmentation on dev-test (mean over images)',
     '',
     '| segmenter | DSC | AP50 | PQ |',

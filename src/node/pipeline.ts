@@ -17,7 +17,7 @@
  * U-Net's epoch checkpoints).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
@@ -109,6 +109,8 @@ export interface StageRecord {
   /** True when this process continued a stage that an earlier (killed) process had started. */
   resumed: boolean;
   finishedAt: string;
+  /** 1, 5 and 15 min load averages when the stage finished (the machine may be shared). */
+  loadAverage?: number[];
   info: Record<string, unknown>;
 }
 
@@ -321,7 +323,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     log(`${s}: ${resumed ? 'continuing' : 'starting'}`);
     const t0 = performance.now();
     const info = await body();
-    const rec: StageRecord = { stage: s, seconds: Math.round((performance.now() - t0) / 10) / 100, resumed, finishedAt: new Date().toISOString(), info };
+    const rec: StageRecord = { stage: s, seconds: Math.round((performance.now() - t0) / 10) / 100, resumed, finishedAt: new Date().toISOString(), loadAverage: loadavg().map((v) => Math.round(v * 100) / 100), info };
     writeFileAtomic(markerPath(runDir, s), JSON.stringify(rec, null, 2) + '\n');
     ran.push(s);
     log(`${s}: done in ${rec.seconds.toFixed(1)} s`);
@@ -459,6 +461,32 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   return { runDir, report, ran, skipped };
 }
 
+/** The command line that reproduces (or continues) this run, paths relative to the working folder. */
+function commandLine(spec: RunSpec, runDir: string): string {
+  const rel = (p: string) => {
+    const r = relative(process.cwd(), p) || '.';
+    return r.startsWith('../../') ? p : r;
+  };
+  const dirs = [...new Set(spec.realFiles.map((f) => resolve(f, '..')))];
+  const allTest = spec.testFiles.length === spec.realFiles.length;
+  const defaultTrain = spec.realFiles.filter((f) => allTest || !spec.testFiles.includes(f));
+  const parts = ['node dist/cli.js pipeline', '--real', ...dirs.map(rel), '--preset', spec.preset];
+  if (JSON.stringify(defaultTrain) !== JSON.stringify(spec.trainFiles)) parts.push('--train-ids', spec.trainFiles.map(stem).join(','));
+  if (!allTest) parts.push('--test-ids', spec.testIds.join(','));
+  if (spec.evalMasks) parts.push('--eval-masks', rel(spec.evalMasks));
+  if (spec.modelReal) parts.push('--model-real');
+  if (spec.cropBottom) parts.push('--crop-bottom', String(spec.cropBottom));
+  if (spec.pixelSize) parts.push('--pixel-size', spec.pixelSize);
+  parts.push('--budget', spec.budget);
+  if (spec.overrides.length) parts.push('--set', ...spec.overrides);
+  if (spec.learn) parts.push('--learn', spec.learn.join(','));
+  if (spec.particleRadius !== 'auto') parts.push('--particle-radius', String(spec.particleRadius));
+  if (spec.config) parts.push('--config', rel(spec.config));
+  if (spec.seed) parts.push('--seed', String(spec.seed));
+  parts.push('--out', rel(runDir));
+  return parts.join(' ');
+}
+
 function buildReport(runDir: string, spec: RunSpec): PipelineReport {
   const stages = STAGES.filter((s) => s !== 'report').map((s) => readStage(runDir, s)).filter((r): r is StageRecord => r !== null);
   const evals: Record<string, EvalSummary> = {};
@@ -479,12 +507,13 @@ function buildReport(runDir: string, spec: RunSpec): PipelineReport {
     trainImages: spec.trainFiles.map(stem),
     testImages: spec.testIds,
     modelReal: spec.modelReal,
-    stages: stages.map((s) => ({ stage: s.stage, seconds: s.seconds, resumed: s.resumed, info: s.info })),
+    stages: stages.map((s) => ({ stage: s.stage, seconds: s.seconds, resumed: s.resumed, loadAverage: s.loadAverage, info: s.info })),
     totalSeconds: stages.reduce((a, s) => a + s.seconds, 0),
     evals,
     predictions: existsSync(predSummary) ? (JSON.parse(readFileSync(predSummary, 'utf8')) as PipelineReport['predictions']) : null,
     machine: machine(),
     backend: getBackend().name,
+    command: commandLine(spec, runDir),
     generatedAt: new Date().toISOString(),
   };
 }
