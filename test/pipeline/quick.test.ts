@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
 import { resultsMarkdown } from '../../src/node/pipeline-report.js';
-import { autoSelectBackend } from '../../src/autodiff/backends/auto.js';
+import { autoSelectBackendNode } from '../../src/node/backends.js';
 import { UserError } from '../../src/errors.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/tio2-sem/', import.meta.url));
@@ -47,7 +47,7 @@ describe('parseSets', () => {
 
 describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool images -> 1 dev-test image)', () => {
   it('runs every stage, writes every output, and a rerun skips them all', async () => {
-    await autoSelectBackend({ noGpu: true });
+    await autoSelectBackendNode({ noGpu: true });
     const t0 = performance.now();
     const r = await runPipeline(opts());
     const first = (performance.now() - t0) / 1000;
