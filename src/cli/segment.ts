@@ -347,6 +347,8 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
   const images = files.map((f) => readCroppedImage(f, cropBottom));
+  // An unusable --out fails now, before minutes of segmentation (the folder stays empty until the end).
+  ensureDir(outDir);
   if (model) out.log(`backend ${await useBackend(String(flags.backend))}`);
   const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[] }[] = [];
   for (let k = 0; k < images.length; k++) {
@@ -358,7 +360,6 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
     results.push({ name: names[k], img, instances, classes, particles });
     out.log(`${files[k]}: ${instances.count} particles (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
-  ensureDir(outDir);
   for (const r of results) {
     const { width: w, height: h } = r.img;
     writePngGrey16(join(outDir, `${r.name}_instances.png`), w, h, Uint16Array.from(r.instances.labels));

@@ -5,7 +5,7 @@
  * patches (augmented by the 8 dihedral transforms), updates G with the LSGAN loss, then D.
  */
 import { Tensor, allocData } from '../autodiff/tensor.js';
-import { noGrad } from '../autodiff/tape.js';
+import { noGrad, setGradHook } from '../autodiff/tape.js';
 import { Rng, type RngState } from '../autodiff/rng.js';
 import { Adam, type OptimizerState } from '../autodiff/optim/index.js';
 import type { StateDict } from '../autodiff/nn/index.js';
@@ -88,6 +88,8 @@ export class GanTrainer {
   readonly renderRng: Rng;
   epoch = 0;
   step = 0;
+  /** The op whose backward first produced a non-finite gradient in the last backward pass. */
+  private faultyOp: string | null = null;
 
   constructor(readonly config: GanConfig, readonly reals: Float32Array[]) {
     if (reals.length === 0) throw new UserError('no real patches to train against', ExitCode.badInput);
@@ -150,7 +152,7 @@ export class GanTrainer {
       const lossG = lsganGeneratorLoss(sliceBatch(dForG, B, 2 * B));
       lossGValue = lossG.item();
       if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
-      lossG.backward();
+      this.faultyOp = tracedBackward(lossG);
     } finally {
       for (const p of dParams) p.requiresGrad = true;
     }
@@ -166,7 +168,7 @@ export class GanTrainer {
     const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);
     const lossDValue = lossD.item();
     if (!Number.isFinite(lossDValue)) throw new NumericalError(`discriminator loss is ${lossDValue} at step ${this.step}`);
-    lossD.backward();
+    this.faultyOp = tracedBackward(lossD);
     this.checkGradients('discriminator', this.disc.namedParameters());
     this.optD.step();
     this.optD.zeroGrad();
@@ -180,7 +182,10 @@ export class GanTrainer {
       const g = p.grad?.data;
       if (!g) continue;
       for (let i = 0; i < g.length; i++) {
-        if (!Number.isFinite(g[i])) throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at step ${this.step} (element ${i})`);
+        if (!Number.isFinite(g[i])) {
+          const origin = this.faultyOp ? `; the first non-finite gradient came out of op '${this.faultyOp}'` : '';
+          throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at step ${this.step} (element ${i})${origin}`);
+        }
       }
     }
   }
@@ -275,6 +280,30 @@ function compactState(s: OptimizerState): OptimizerState {
   const buffers: Record<string, (number[] | null)[]> = {};
   for (const [k, list] of Object.entries(s.buffers)) buffers[k] = list.map((b) => (b ? (Float32Array.from(b) as unknown as number[]) : null));
   return { ...s, buffers };
+}
+
+/**
+ * backward() that also finds the op whose vector-Jacobian product first turned a gradient
+ * non-finite (ops run in reverse order, so the first one seen is where the fault entered).
+ */
+export function tracedBackward(loss: Tensor): string | null {
+  let first: string | null = null;
+  setGradHook((op, _input, grad) => {
+    if (first) return;
+    const g = grad.data;
+    for (let i = 0; i < g.length; i++) {
+      if (!Number.isFinite(g[i])) {
+        first = op;
+        return;
+      }
+    }
+  });
+  try {
+    loss.backward();
+  } finally {
+    setGradHook(null);
+  }
+  return first;
 }
 
 function meanOf(t: Tensor): number {

@@ -150,3 +150,15 @@ describe('dataset export', () => {
     }
   }, 600_000);
 });
+
+describe('numerical faults', () => {
+  it('tracedBackward names the op whose gradient first became non-finite', async () => {
+    const { tracedBackward } = await import('../../src/gan/trainer.js');
+    const { parameter, tensor, sqrt, sum, mul, exp } = await import('../../src/autodiff/index.js');
+    const x = parameter(tensor([0, 1, 4]));
+    expect(tracedBackward(sum(mul(exp(sqrt(x)), 2)))).toBe('sqrt');
+    const y = parameter(tensor([1, 2]));
+    expect(tracedBackward(sum(mul(sqrt(y), 2)))).toBeNull();
+    expect(y.grad!.toArray().every(Number.isFinite)).toBe(true);
+  });
+});
