@@ -34,7 +34,7 @@ export interface ReportInput {
   paramRanges?: Record<string, readonly [number, number]>;
   /** Shown in the header. */
   runDir?: string;
-  /** A data citation shown in the header; the TiO2-SEM one is added when the config names that data. */
+  /** A data citation shown in the header; the TiO2-SEM one is added when the config lists files of that data set. */
   citation?: string;
 }
 
@@ -228,7 +228,8 @@ export function buildReport(input: ReportInput): string {
   const config = input.config;
   const data = isRecord(config) && isRecord(config.data) ? config.data : undefined;
   const hidden = input.hidden ?? (data && data.kind === 'demo' && isRecord(data.hidden) ? (data.hidden as Record<string, number>) : undefined);
-  const citation = input.citation ?? (JSON.stringify(config ?? null).toLowerCase().includes('tio2-sem') ? TIO2_SEM_CITATION : undefined);
+  // Cite the data set when the run read its files (the preset name alone, as in the demo, is not its data).
+  const citation = input.citation ?? (/tio2-sem\/(images|masks)\//.test(JSON.stringify(config ?? null).toLowerCase()) ? TIO2_SEM_CITATION : undefined);
   const best = input.best ?? undefined;
   const bestStep = best ? num(epochs.find((r) => num(r.epoch) === best.epoch)?.step) : NaN;
   const names = paramNames(epochs);

@@ -152,4 +152,9 @@ describe('report', () => {
     expect(html).toContain('No epoch chosen yet');
     expect(html).not.toContain('<script>');
   });
+
+  it('does not cite the TiO2-SEM data for a demo run that only uses the preset name', () => {
+    const html = buildReport({ rows: [], config: { gan: { preset: 'tio2-sem' }, data: { kind: 'demo' } } });
+    expect(html).not.toContain(escapeXml(TIO2_SEM_CITATION));
+  });
 });
