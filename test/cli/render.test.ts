@@ -21,8 +21,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function readPng(path: string): PNG {
-  return PNG.sync.read(readFileSync(path), { skipRescale: true } as never);
+/** pngjs reports the bit depth at run time, though its type declarations omit it. */
+function readPng(path: string): PNG & { depth: number } {
+  return PNG.sync.read(readFileSync(path), { skipRescale: true } as never) as PNG & { depth: number };
 }
 
 describe('render command', () => {

@@ -19,7 +19,7 @@ const sceneArb = fc.record({
   cull: fc.boolean(),
 });
 
-function build(s: fc.RecordValue<typeof sceneArb> extends never ? never : { tris: [number, number, number][]; attrs: number[]; sigma: number; gamma: number; cull: boolean }) {
+function build(s: { tris: [number, number, number][]; attrs: number[]; sigma: number; gamma: number; cull: boolean }) {
   const pts = s.tris.slice(0, s.tris.length - (s.tris.length % 3));
   const V = Float64Array.from(pts.flat());
   const nv = pts.length;
