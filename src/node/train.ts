@@ -23,6 +23,7 @@ import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
 import { getBackend } from '../autodiff/backend.js';
+import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 
 export interface TrainOptions {
@@ -66,27 +67,6 @@ export function savedBackend(runDir: string): string | undefined {
     return (JSON.parse(readFileSync(join(resolve(runDir), 'config.json'), 'utf8')) as RunConfig).backend;
   } catch {
     return undefined;
-  }
-}
-
-export function readSceneConfigFile(file: string, base: SceneConfig): SceneConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(file, `cannot read the scene config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
-  }
-  try {
-    return mergeSceneConfig(base, json);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UserError(`${file}: ${e.message}`, ExitCode.badConfig);
-    throw e;
   }
 }
 
@@ -172,7 +152,7 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
     data = { kind: 'real', files, cropBottom: opts.cropBottom };
   }
   // The user's scene config is applied last, so its fields win over presets and calibration.
-  if (opts.configFile) scene = readSceneConfigFile(opts.configFile, scene);
+  if (opts.configFile) scene = applySceneConfigFile(scene, opts.configFile);
   validateLearned(learned);
   const gan: GanConfig = {
     preset: opts.preset,

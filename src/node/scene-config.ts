@@ -1,0 +1,103 @@
+/**
+ * Scene-config files (--config): read, parse and merged into a base config, with errors that
+ * name the file and where in it: a JSON syntax error gives line and column, a wrong field gives
+ * the field, its allowed values and the file. Shared by every command that takes --config.
+ */
+import { InputError, ConfigError } from '../errors.js';
+import { readInputFile } from '../io/files.js';
+import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
+
+/** Offset of the first JSON syntax error in text (JSON.parse does not always say where). */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') { i++; return; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        str();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === '}') { i++; return; }
+        fail();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') { i++; return; }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === ']') { i++; return; }
+        fail();
+      }
+    } else if (c === '"') str();
+    else {
+      const m = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+      if (!m) fail();
+      i += m![0].length;
+    }
+  };
+  const str = (): void => {
+    i++;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '"') { i++; return; }
+      if (c === '\\') {
+        i++;
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 5;
+        } else if ('"\\/bfnrt'.includes(text[i] ?? '')) i++;
+        else fail();
+      } else if (c < ' ') fail();
+      else i++;
+    }
+    fail();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+    return -1;
+  } catch (pos) {
+    return pos as number;
+  }
+}
+
+/** The scene config in `file` merged over `base` (fields of the file win). */
+export function applySceneConfigFile(base: SceneConfig, file: string): SceneConfig {
+  const text = new TextDecoder().decode(readInputFile(file));
+  let patch: unknown;
+  try {
+    patch = JSON.parse(text);
+  } catch (e) {
+    const at = Math.max(0, jsonErrorOffset(text));
+    const before = text.slice(0, at).split('\n');
+    const line = before.length, col = before[before.length - 1].length + 1;
+    const near = at < text.length ? `near ${JSON.stringify(text.slice(at, at + 12))}` : 'at the end of the file';
+    throw new InputError(file, `invalid JSON at line ${line}, column ${col} (offset ${at}), ${near}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    return mergeSceneConfig(base, patch);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.field, `${e.message.replace(/^config field '[^']*': /, '')} (in ${file})`);
+    throw e;
+  }
+}
