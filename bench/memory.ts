@@ -5,8 +5,7 @@
  *   node dist/bench.js memory [--steps 3] [--patch 256] [--base-filters 64] [--json]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerSuite } from './registry.js';
@@ -16,17 +15,21 @@ function flag(args: string[], name: string, def: number): number {
   return i >= 0 ? Number(args[i + 1]) : def;
 }
 
-export async function run(args: string[]): Promise<void> {
-  const steps = flag(args, 'steps', 3);
-  const patch = flag(args, 'patch', 256);
-  const base = flag(args, 'base-filters', 64);
-  // The child is bundled from the repository's sources (esbuild, a dev dependency).
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = join(here, '..'); // dist/bench.js -> the repository root
+/** The repository root (dist/bench.js and bench/memory.ts both sit one level below it). */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Bundles the GAN memory child (test/reliability/fixtures/gan-memory-child.ts); shared by this
+ * suite and the flat-heap test. The bundle goes under node_modules/.cache so that its external
+ * packages (gpu.js, pulled in by the backend selection) resolve from the repository.
+ */
+export async function bundleMemoryChild(): Promise<string> {
   const { build } = await import('esbuild');
-  const outfile = join(mkdtempSync(join(tmpdir(), 'drg-bench-memory-')), 'child.mjs');
+  const cache = join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const outfile = join(mkdtempSync(join(cache, 'drg-memory-')), 'gan-memory-child.mjs');
   await build({
-    entryPoints: [join(root, 'test/reliability/fixtures/gan-memory-child.ts')],
+    entryPoints: [join(ROOT, 'test/reliability/fixtures/gan-memory-child.ts')],
     outfile,
     bundle: true,
     platform: 'node',
@@ -36,12 +39,22 @@ export async function run(args: string[]): Promise<void> {
     logLevel: 'warning',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
-  const out = execFileSync(process.execPath, ['--expose-gc', outfile, String(steps), '1', String(patch), String(base)], { encoding: 'utf8', cwd: root });
+  return outfile;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const steps = flag(args, 'steps', 3);
+  const patch = flag(args, 'patch', 256);
+  const base = flag(args, 'base-filters', 64);
+  const root = ROOT;
+  const outfile = await bundleMemoryChild();
+  // The reference protocol's sizes need the fast backend (the reference loops take minutes a step).
+  const out = execFileSync(process.execPath, ['--expose-gc', outfile, String(steps), '1', String(patch), String(base), 'wasm'], { encoding: 'utf8', cwd: root });
   const r = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[]; maxRssBytes: number; seconds: number };
   const result = { suite: 'memory', steps, patch, baseFilters: base, peakRssMiB: r.maxRssBytes / 2 ** 20, liveAfterGcMiB: r.samples.map((s) => s.bytes / 2 ** 20), secondsPerStep: r.seconds / steps };
   if (args.includes('--json')) console.log(JSON.stringify(result));
   else {
-    console.log(`memory: ${steps} GAN steps, patch ${patch}, ${base} base filters (reference backend)`);
+    console.log(`memory: ${steps} GAN steps, patch ${patch}, ${base} base filters (wasm backend)`);
     console.log(`  peak RSS            ${result.peakRssMiB.toFixed(1)} MiB`);
     console.log(`  live after gc       ${result.liveAfterGcMiB.map((v) => v.toFixed(1)).join(', ')} MiB`);
     console.log(`  time per step       ${result.secondsPerStep.toFixed(2)} s`);

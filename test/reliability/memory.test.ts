@@ -5,29 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { build } from 'esbuild';
-import { ROOT, tempDir } from './helpers.js';
-
-export async function bundleMemoryChild(outDir: string): Promise<string> {
-  const outfile = join(outDir, 'gan-memory-child.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'test/reliability/fixtures/gan-memory-child.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  return outfile;
-}
+import { bundleMemoryChild } from '../../bench/memory.js';
 
 describe('memory', () => {
   it('300 GAN steps (patch 32, 4 filters): live heap + array buffers flat after warm-up', async () => {
-    const child = await bundleMemoryChild(tempDir('memory'));
+    const child = await bundleMemoryChild();
     const steps = 300;
     const out = execFileSync(process.execPath, ['--expose-gc', child, String(steps), '10', '32', '4'], { encoding: 'utf8', timeout: 240_000 });
     const { samples } = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[] };
