@@ -6,7 +6,6 @@
  * Reports the median and minimum step time with the load average (the machine may be shared),
  * the realism scoring time of one epoch, and the extrapolated reference protocol.
  */
-import { readFileSync } from 'node:fs';
 import { Rng } from '../src/autodiff/rng.js';
 import { noGrad } from '../src/autodiff/tape.js';
 import { GanTrainer, type GanConfig } from '../src/gan/trainer.js';
@@ -18,20 +17,13 @@ import { sampleScene, renderScene } from '../src/render/scene.js';
 import { defaultParams } from '../src/render/shade/params.js';
 import { selectBackend } from '../src/cli/backend-flag.js';
 import { getBackend } from '../src/autodiff/backend.js';
-import { registerSuite } from './registry.js';
+import { registerSuite, loadavg } from './registry.js';
 
 function arg(args: string[], name: string, def: string): string {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : def;
 }
 
-function loadavg(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'n/a';
-  }
-}
 
 export async function run(args: string[]): Promise<void> {
   const patch = Number(arg(args, '--patch', '256'));

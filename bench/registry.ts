@@ -5,6 +5,8 @@
  *   node dist/bench.js                 # lists suites
  *   node dist/bench.js kernels [--json] [suite flags...]
  */
+import { readFileSync } from 'node:fs';
+
 export interface Suite {
   name: string;
   description: string;
@@ -25,4 +27,13 @@ export function getSuite(name: string): Suite | undefined {
 
 export function listSuites(): Suite[] {
   return [...suites.values()];
+}
+
+/** The 1-, 5- and 15-minute load averages as text, printed beside timings (machines may be shared). */
+export function loadavg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
 }

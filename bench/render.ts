@@ -7,17 +7,10 @@
  * repetition, and the load average before and after: on a shared machine the wall time of one
  * repetition mostly measures the other jobs, the minimum and the CPU time much less so.
  */
-function loadavg(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'n/a';
-  }
-}
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
-import { readFileSync } from 'node:fs';
+import { loadavg } from './registry.js';
 import { Rng, Tensor, parameter } from '../src/autodiff/index.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneMasks, sceneParams } from '../src/render/index.js';
 

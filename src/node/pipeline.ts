@@ -21,9 +21,8 @@ import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
-import { encodePngGrey8 } from '../io/png.js';
 import { extractPatchesFromImages } from '../gan/patches.js';
-import { runTraining, pickBest, type TrainOptions } from './train.js';
+import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets.js';
 import { runSegment, type Console as SegConsole } from '../cli/segment.js';
@@ -275,20 +274,6 @@ function machine(): PipelineReport['machine'] {
   };
 }
 
-function previewGrid(tiles: Float32Array[], size: number): Uint8Array {
-  const cols = Math.min(4, tiles.length);
-  const rows = Math.ceil(tiles.length / cols);
-  const W = cols * size + (cols - 1) * 2;
-  const H = rows * size + (rows - 1) * 2;
-  const g = new Float32Array(W * H).fill(1);
-  tiles.forEach((t, k) => {
-    const ox = (k % cols) * (size + 2);
-    const oy = Math.floor(k / cols) * (size + 2);
-    for (let y = 0; y < size; y++) g.set(t.subarray(y * size, (y + 1) * size), (oy + y) * W + ox);
-  });
-  return encodePngGrey8(W, H, g);
-}
-
 function parseEvalJson(lines: string[]): EvalSummary {
   const j = JSON.parse(lines.join('\n')) as { images: { image: string; dsc: number; ap50: number; pq: number; sq: number; rq: number; predicted: number; truth: number }[]; mean: { dsc: number; ap50: number; pq: number; sq: number; rq: number } };
   return {
@@ -340,7 +325,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     for (const p of set.skipped) perImage[p.patch.source].skipped++;
     mkdirSync(join(runDir, 'tiles'), { recursive: true });
     writeFileAtomic(join(runDir, 'tiles', 'tiles.json'), JSON.stringify({ patch: b.gan.patch, cropBottom: spec.cropBottom, kept: set.kept.length, skipped: set.skipped.length, perImage }, null, 2) + '\n');
-    writeFileAtomic(join(runDir, 'tiles', 'preview.png'), previewGrid(set.kept.slice(0, 16).map((p) => p.data), b.gan.patch));
+    writeFileAtomic(join(runDir, 'tiles', 'preview.png'), patchGridPng(set.kept.slice(0, 16).map((p) => p.data), b.gan.patch));
     return { patch: b.gan.patch, kept: set.kept.length, skipped: set.skipped.length, images: images.length };
   });
 

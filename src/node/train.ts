@@ -197,12 +197,13 @@ function resumeRun(dir: string, log: (s: string) => void): { runDir: string; con
   return { runDir, config, reals };
 }
 
-function toPngGrid(samples: Float32Array[], size: number, cols: number): Uint8Array {
-  const rows = Math.ceil(samples.length / cols);
+/** Square greyscale patches as one PNG sheet, `cols` per row (default up to 4), 2 px white gaps. */
+export function patchGridPng(patches: Float32Array[], size: number, cols = Math.min(4, patches.length)): Uint8Array {
+  const rows = Math.ceil(patches.length / cols);
   const W = cols * size + (cols - 1) * 2;
   const H = rows * size + (rows - 1) * 2;
   const grid = new Float32Array(W * H).fill(1);
-  samples.forEach((s, k) => {
+  patches.forEach((s, k) => {
     const ox = (k % cols) * (size + 2);
     const oy = Math.floor(k / cols) * (size + 2);
     for (let y = 0; y < size; y++) grid.set(s.subarray(y * size, (y + 1) * size), (oy + y) * W + ox);
@@ -239,7 +240,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
     const ev = trainer.evaluate();
     const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
     ckpt.appendMetrics(runDir, { type: 'epoch', epoch: 0, untrained: true, step: 0, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params });
-    writeFileAtomic(join(runDir, 'samples', 'epoch-0000.png'), toPngGrid(ev.samples.slice(0, 16), gan.patch, 4));
+    writeFileAtomic(join(runDir, 'samples', 'epoch-0000.png'), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
     bar.log(`epoch 0 (untrained generator): realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)})`);
   }
   while (trainer.epoch < gan.epochs) {
@@ -268,7 +269,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
     const ev = trainer.evaluate();
     const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
     const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params };
-    writeFileAtomic(join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), toPngGrid(ev.samples.slice(0, 16), gan.patch, 4));
+    writeFileAtomic(join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
     ckpt.saveCheckpoint(runDir, epoch, { ...trainer.weights(), state: trainer.state() });
     ckpt.appendMetrics(runDir, row);
     writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
