@@ -45,11 +45,16 @@ const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, p
 const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, unroll: 2 } });
 const explicit = new WasmBackend({ name: 'wasm-explicit-im2col', im2col: 'explicit', gemm: { kc: 6, mc: 8, nc: 16 } });
 const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });
-const rowsDirect = new WasmBackend({ name: 'wasm-direct-rows', direct: 'rows' });
+const rowsDirect = new WasmBackend({ name: 'wasm-direct-rows', direct: 'rows', fewOut: 'direct' });
+// Few-output-channel convs on the direct SIMD kernels instead of the taps-first / flipped GEMMs,
+// with source channels in chunks of 2 so the accumulate-into-output path of dconvP runs.
+const paddedDirect = new WasmBackend({ name: 'wasm-direct-padded', fewOut: 'direct', directChunk: 2 });
+const paddedDirectMt = createNodeWasmBackend({ name: 'wasm-direct-padded-mt', fewOut: 'direct', directChunk: 3, parallelMinWork: 0, pool: { threads: 2 } });
+afterAll(() => paddedDirectMt.dispose());
 const threadedStatic = createNodeWasmBackend({ name: 'wasm-mt-static', dynamic: false, parallelMinFlops: 0, parallelMinWork: 0, pool: { threads: 2 } });
 afterAll(() => threadedStatic.dispose());
 const backends = [single, threaded, tiny, tinyWide, explicit];
-afterAll(() => rowsDirect.dispose());
+afterAll(() => { rowsDirect.dispose(); paddedDirect.dispose(); });
 afterAll(() => backends.forEach((b) => b.dispose()));
 
 const matmulCase = fc.record({
@@ -89,6 +94,18 @@ describe('wasm matmul vs reference', () => {
     for (const be of [single, threaded, threadedStatic]) {
       checkMatmul(be, { batch: 1, m: 133, k: 300, n: 45, transA: false, transB: true, bcastA: false, bcastB: false, seed: 7 });
       checkMatmul(be, { batch: 2, m: 9, k: 513, n: 150, transA: true, transB: false, bcastA: true, bcastB: false, seed: 9 });
+    }
+  });
+  it('wide B read in place (rows <= mc, row pitch not near a multiple of 4 KiB), and B pitches that are', () => {
+    const arb = fc.record({
+      batch: fc.integer({ min: 1, max: 2 }), m: fc.integer({ min: 1, max: 20 }), k: fc.integer({ min: 1, max: 70 }),
+      n: fc.integer({ min: 64, max: 1100 }), transA: fc.boolean(), transB: fc.constant(false),
+      bcastA: fc.boolean(), bcastB: fc.boolean(), seed: fc.integer({ min: 1, max: 1 << 30 }),
+    });
+    for (const be of [single, threaded, tiny, tinyWide]) fc.assert(fc.property(arb, (c) => checkMatmul(be, c)), { numRuns: 12 });
+    for (const be of [single, threaded]) {
+      checkMatmul(be, { batch: 1, m: 16, k: 64, n: 1024, transA: true, transB: false, bcastA: false, bcastB: false, seed: 5 });
+      checkMatmul(be, { batch: 1, m: 7, k: 300, n: 961, transA: false, transB: false, bcastA: false, bcastB: false, seed: 6 });
     }
   });
   it('declines float64', () => {
@@ -167,7 +184,19 @@ describe('wasm conv2d passes vs reference', () => {
       })
       .map((c) => ({ ...c, groups: 1, strideH: 1, strideW: 1, dilH: 1, dilW: 1, outH: convOutSize(c.h, c.kh, 1, c.padH, 1), outW: convOutSize(c.w, c.kw, 1, c.padW, 1) }))
       .filter((c) => c.outH >= 1 && c.outW >= 1);
-    for (const be of [single, threaded, rowsDirect]) fc.assert(fc.property(arb, (c) => checkConv(be, c)), { numRuns: 40 });
+    for (const be of [single, threaded, rowsDirect, paddedDirect, paddedDirectMt]) fc.assert(fc.property(arb, (c) => checkConv(be, c)), { numRuns: 40 });
+  });
+  it('few output channels, any stride / dilation / padding, wide kernels (taps-first forward, flipped-weight input grad)', () => {
+    const arb = fc
+      .record({
+        n: fc.integer({ min: 1, max: 3 }), cIn: fc.integer({ min: 1, max: 9 }), cOut: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 1, max: 19 }), w: fc.integer({ min: 1, max: 37 }), kh: fc.integer({ min: 1, max: 6 }), kw: fc.integer({ min: 1, max: 6 }),
+        strideH: fc.integer({ min: 1, max: 2 }), strideW: fc.integer({ min: 1, max: 2 }), dilH: fc.integer({ min: 1, max: 2 }), dilW: fc.integer({ min: 1, max: 2 }),
+        padH: fc.integer({ min: 0, max: 2 }), padW: fc.integer({ min: 0, max: 2 }), seed: fc.integer({ min: 1, max: 1 << 30 }),
+      })
+      .map((c) => ({ ...c, cInG: c.cIn, cOutG: c.cOut, groups: 1, outH: convOutSize(c.h, c.kh, c.strideH, c.padH, c.dilH), outW: convOutSize(c.w, c.kw, c.strideW, c.padW, c.dilW) }))
+      .filter((c) => c.outH >= 1 && c.outW >= 1);
+    for (const be of [single, threaded, tiny, paddedDirect, paddedDirectMt]) fc.assert(fc.property(arb, (c) => checkConv(be, c)), { numRuns: 30 });
   });
   it('PatchGAN-like layer shapes (4x4 stride 2 pad 1) and 1x1 / transposed-conv shapes', () => {
     const base = { groups: 1, dilH: 1, dilW: 1, seed: 3 };
@@ -183,6 +212,7 @@ describe('wasm conv2d passes vs reference', () => {
       checkConv(be, mk(1, 24, 3, 16, 3, 1, 1));
       checkConv(be, mk(2, 40, 1, 17, 4, 1, 1)); // PatchGAN output layer (1 channel)
     }
+    for (const be of [single, threaded, paddedDirect, paddedDirectMt]) checkConv(be, mk(1, 70, 1, 31, 4, 1, 1)); // wide B in place, chunks
   });
   it('declines float64', () => {
     const g: Conv2dGeom = { n: 1, cIn: 1, h: 2, w: 2, cOut: 1, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, dilH: 1, dilW: 1, groups: 1, outH: 2, outW: 2 };

@@ -74,6 +74,15 @@ export interface WasmBackendOptions {
   direct?: 'padded' | 'rows';
   /** Threaded GEMMs take chunks from a shared counter (default true) instead of fixed halves. */
   dynamic?: boolean;
+  /**
+   * Convs with fewer output channels than micro-kernel rows: 'taps' (default) runs the forward
+   * as a GEMM with the kernel taps as rows plus a gather-sum (when there are >= mr taps) and the
+   * stride-1 input gradient as a forward conv with flipped weights; 'direct' uses the direct
+   * SIMD kernels for both (kept for comparison and tests).
+   */
+  fewOut?: 'taps' | 'direct';
+  /** Most source channels per pass of the padded direct kernel (default: sized to the cache; tests use tiny chunks). */
+  directChunk?: number;
 }
 
 const PAGE = 65536;
@@ -119,6 +128,8 @@ export class WasmBackend implements Backend {
   /** Few-output-channel convs: padded-plane register-blocked kernel (true) or row AXPYs. */
   private readonly padded: boolean;
   private readonly dynamic: boolean;
+  private readonly fewOut: 'taps' | 'direct';
+  private readonly directChunk: number;
 
   constructor(opts: WasmBackendOptions = {}) {
     this.opts = opts;
@@ -131,6 +142,8 @@ export class WasmBackend implements Backend {
     this.minWork = opts.parallelMinWork ?? 1 << 16;
     this.padded = (opts.direct ?? 'padded') === 'padded';
     this.dynamic = opts.dynamic ?? true;
+    this.fewOut = opts.fewOut ?? 'taps';
+    this.directChunk = opts.directChunk ?? Infinity;
     this.kernels = {
       matmul: (args) => this.matmul(args),
       conv2d: (x, w, out, g) => this.conv2d(x, w, out, g),
@@ -158,7 +171,8 @@ export class WasmBackend implements Backend {
     const c = this.cfg;
     const lanes = this.runner ? this.runner.label : '1 lane (calling thread)';
     const conv = (this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM') +
-      `, direct SIMD (${this.padded ? 'padded planes, 16-wide register blocks' : 'row AXPYs'}) for cOut < ${c.mr} at stride 1`;
+      (this.fewOut === 'taps' ? `; cOut < ${c.mr}: taps-first GEMM + gather (fwd, >= ${c.mr} taps), flipped-weight implicit GEMM (grad-in, stride 1)` : '') +
+      `, direct SIMD (${this.padded ? 'padded planes, 32-wide register blocks' : 'row AXPYs'}) for the other cOut < ${c.mr} at stride 1`;
     return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}; ${lanes}`;
   }
 
@@ -167,6 +181,8 @@ export class WasmBackend implements Backend {
     const lanes = this.runner ? `${this.runner.lanes}t` : '1t';
     const simd = this.cfg.fma ? 'simd-fma' : 'simd';
     if (kernel === 'matmul' || !g) return `wasm-${simd} gemm ${lanes}`;
+    if (kernel === 'conv2d' && this.tapsFirst(g)) return `wasm-${simd} taps-first gemm+gather ${lanes}`;
+    if (kernel === 'conv2dGradInput' && this.flippedGin(g)) return `wasm-${simd} flipped-weights implicit-gemm ${lanes}`;
     if (this.direct(g)) {
       const padded = this.padded && (kernel !== 'conv2dGradInput' || (g.padH <= g.kh - 1 && g.padW <= g.kw - 1));
       if (kernel === 'conv2dGradWeight') return `wasm-${simd} direct row-dot ${lanes}`;
@@ -292,7 +308,10 @@ export class WasmBackend implements Backend {
       }
     } else {
       const nPanels = Math.ceil(n / nr), mPanels = Math.ceil(m / mr);
-      const splitN = nPanels >= mPanels || mPanels < lanes;
+      // Splitting rows makes every lane pack all of B; an implicit im2col B (a gather from the
+      // image) costs far more to pack than a contiguous A, so convs split columns whenever
+      // there are enough of them.
+      const splitN = nPanels >= mPanels || mPanels < lanes || (!!job.bMode && nPanels >= 4 * lanes);
       const panels = splitN ? nPanels : mPanels;
       lanes = Math.max(1, Math.min(lanes, panels));
       if (lanes > 1 && this.dynamic) {
@@ -469,14 +488,17 @@ export class WasmBackend implements Backend {
     const [sC, sh, sw, dC, dh, dw] = fwd ? [g.cIn, g.h, g.w, g.cOut, g.outH, g.outW] : [g.cOut, g.outH, g.outW, g.cIn, g.h, g.w];
     const top = fwd ? g.padH : g.kh - 1 - g.padH, left = fwd ? g.padW : g.kw - 1 - g.padW;
     const wp = dw + g.kw - 1, hp = dh + g.kh - 1;
-    const sPlane = hp * wp, len = dh * wp, len16 = Math.ceil(len / 16) * 16;
-    const padLen = sC * sPlane + len16 + g.kh * wp + g.kw + 32;
-    const psrc = this.alloc(padLen), ptmp = this.alloc(dC * len16);
+    const sPlane = hp * wp, len = dh * wp, len32 = Math.ceil(len / 32) * 32;
+    const padLen = sC * sPlane + len32 + g.kh * wp + g.kw + 32;
+    const psrc = this.alloc(padLen), ptmp = this.alloc(dC * len32);
     this.f32().fill(0, psrc >> 2, (psrc >> 2) + padLen);
     this.copyPlanes(sC, sh, sw, src, sh * sw, sw, psrc + 4 * (top * wp + left), sPlane, wp);
+    // Source channels per pass over the output: a chunk's planes fit in ~256 KiB (L2), but at
+    // least enough channels that the output read-modify-write per chunk stays small.
+    const ch = Math.min(sC, this.directChunk, Math.max(Math.floor(65536 / sPlane), Math.ceil(32 / (g.kh * g.kw)), 1));
     const fill = (i32: Int32Array, o: number) => {
-      i32[o + PP.src] = psrc; i32[o + PP.sPlane] = sPlane; i32[o + PP.sC] = sC; i32[o + PP.wp] = wp;
-      i32[o + PP.dst] = ptmp; i32[o + PP.dPlane] = len16; i32[o + PP.kh] = g.kh; i32[o + PP.kw] = g.kw; i32[o + PP.w] = wts;
+      i32[o + PP.src] = psrc; i32[o + PP.sPlane] = sPlane; i32[o + PP.sC] = sC; i32[o + PP.wp] = wp; i32[o + PP.ch] = ch;
+      i32[o + PP.dst] = ptmp; i32[o + PP.dPlane] = len32; i32[o + PP.kh] = g.kh; i32[o + PP.kw] = g.kw; i32[o + PP.w] = wts;
       if (fwd) {
         i32[o + PP.wsD] = kc; i32[o + PP.wsS] = g.kh * g.kw; i32[o + PP.wOff] = 0; i32[o + PP.wsT] = g.kw; i32[o + PP.wsU] = 1;
       } else {
@@ -485,11 +507,11 @@ export class WasmBackend implements Backend {
     };
     const work = dC * len * sC * g.kh * g.kw;
     if (dC >= this.lanes) {
-      this.runSplit('dconvP', dC, work, PP.d0, PP.d1, 1, (i32, o) => { fill(i32, o); i32[o + PP.q0] = 0; i32[o + PP.q1] = len16; });
+      this.runSplit('dconvP', dC, work, PP.d0, PP.d1, 1, (i32, o) => { fill(i32, o); i32[o + PP.q0] = 0; i32[o + PP.q1] = len32; });
     } else {
-      this.runSplit('dconvP', len16, work, PP.q0, PP.q1, 16, (i32, o) => { fill(i32, o); i32[o + PP.d0] = 0; i32[o + PP.d1] = dC; });
+      this.runSplit('dconvP', len32, work, PP.q0, PP.q1, 32, (i32, o) => { fill(i32, o); i32[o + PP.d0] = 0; i32[o + PP.d1] = dC; });
     }
-    this.copyPlanes(dC, dh, dw, ptmp, len16, wp, dst, dh * dw, dw);
+    this.copyPlanes(dC, dh, dw, ptmp, len32, wp, dst, dh * dw, dw);
   }
 
   /** Runs dconv over `rows` destination rows split across lanes; `fill` writes the DP fields. */
@@ -544,7 +566,7 @@ export class WasmBackend implements Backend {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.alloc(g.n * g.cIn * hw), pw = this.alloc(g.cOut * kc), po = this.alloc(g.n * g.cOut * nsp);
-      if (this.direct(g)) {
+      if (this.direct(g) && !this.tapsFirst(g)) {
         this.put(px, x);
         this.put(pw, w);
         for (let img = 0; img < g.n; img++) {
@@ -562,34 +584,103 @@ export class WasmBackend implements Backend {
         this.take(po, out);
         return;
       }
-      const direct = WasmBackend.pointwise(g);
-      const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
-      const pconv = this.alloc(PARAM_SLOTS);
       this.put(px, x);
       this.put(pw, w);
-      for (let img = 0; img < g.n; img++) {
-        for (let gr = 0; gr < g.groups; gr++) {
-          const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
-          let bsrc = xg;
-          let bMode: 0 | 1 = 0;
-          if (!direct && this.implicit) {
-            this.convBlock(pconv, g, xg);
-            bMode = 1;
-          } else if (!direct) {
-            this.runRows('im2col', kc, kc * nsp, g, xg, pcol);
-            bsrc = pcol;
-          }
-          this.gemm({
-            m: cOutG, n: nsp, k: kc, batch: 1,
-            a: pw + 4 * gr * cOutG * kc, rsA: kc, csA: 1,
-            b: bsrc, rsB: nsp, csB: 1,
-            c: po + 4 * (img * g.cOut + gr * cOutG) * nsp, ldc: nsp, beta: 0,
-            strideA: 0, strideB: 0, strideC: 0, bMode, conv: pconv,
-          });
-        }
+      if (this.tapsFirst(g)) {
+        for (let img = 0; img < g.n; img++) this.tapsFirstConv(px + 4 * img * g.cIn * hw, pw, po + 4 * img * g.cOut * nsp, g);
+      } else {
+        this.forwardGemm(px, pw, po, g);
       }
       this.take(po, out);
     });
+  }
+
+  /**
+   * Few output channels, several taps (e.g. PatchGAN's 512 -> 1, 4x4 output layer): a GEMM
+   * with one output row wastes most of the micro-kernel, so the taps become the rows instead:
+   * per output channel co, Y[(t, u), p] = sum over s of w[co, s, t, u] * x[s, p] over every input
+   * pixel p (a plain GEMM on x, no im2col), then out[co, r, c] = sum over taps of
+   * Y[(t, u), r*sh - ph + t*dh, c*sw - pw + u*dw] (in-range taps only).
+   */
+  private tapsFirst(g: Conv2dGeom): boolean {
+    return this.fewOut === 'taps' && g.groups === 1 && g.cOut < this.cfg.mr && g.kh * g.kw >= this.cfg.mr;
+  }
+
+  private tapsFirstConv(px: number, pw: number, po: number, g: Conv2dGeom): void {
+    const hw = g.h * g.w, khw = g.kh * g.kw, nsp = g.outH * g.outW;
+    const py = this.alloc(khw * hw);
+    for (let co = 0; co < g.cOut; co++) {
+      // Y[tap x hw] = W_co^T[tap x cIn] * X[cIn x hw]; W_co^T's element (tap, s) is w[co, s, tap].
+      this.gemm({
+        m: khw, n: hw, k: g.cIn, batch: 1,
+        a: pw + 4 * co * g.cIn * khw, rsA: 1, csA: khw,
+        b: px, rsB: hw, csB: 1,
+        c: py, ldc: hw, beta: 0, strideA: 0, strideB: 0, strideC: 0,
+      });
+      this.gatherTaps(py, po + 4 * co * nsp, g);
+    }
+  }
+
+  /** out[r, c] = sum over taps (t, u) of Y[t*kw + u, iy, ix] at in-range iy, ix (tapsFirstConv). */
+  private gatherTaps(py: number, po: number, g: Conv2dGeom): void {
+    const f = this.f32(), hw = g.h * g.w, Y = py >> 2, O = po >> 2;
+    f.fill(0, O, O + g.outH * g.outW);
+    for (let t = 0; t < g.kh; t++) {
+      for (let u = 0; u < g.kw; u++) {
+        const ox = u * g.dilW - g.padW;
+        // Output columns c with 0 <= c*sw + ox < w.
+        const c0 = Math.max(0, Math.ceil(-ox / g.strideW)), c1 = Math.min(g.outW, Math.floor((g.w - 1 - ox) / g.strideW) + 1);
+        if (c1 <= c0) continue;
+        const yt = Y + (t * g.kw + u) * hw;
+        for (let r = 0; r < g.outH; r++) {
+          const iy = r * g.strideH - g.padH + t * g.dilH;
+          if (iy < 0 || iy >= g.h) continue;
+          const row = O + r * g.outW, src = yt + iy * g.w + ox;
+          for (let c = c0; c < c1; c++) f[row + c]! += f[src + c * g.strideW]!;
+        }
+      }
+    }
+  }
+
+  /**
+   * Stride-1 input gradient with few output channels: the transposed conv is a forward conv of
+   * dy (cOut channels) with the flipped, transposed weights w'[ci, co, t, u] = w[co, ci, kh-1-t,
+   * kw-1-u] and padding k-1-p, run as an implicit-im2col GEMM with cIn output rows (instead of a
+   * GEMM of depth cOut, which is nearly empty, plus col2im).
+   */
+  private flippedGin(g: Conv2dGeom): boolean {
+    return this.fewOut === 'taps' && g.groups === 1 && g.cOut < this.cfg.mr && g.strideH === 1 && g.strideW === 1 &&
+      g.dilH === 1 && g.dilW === 1 && g.padH <= g.kh - 1 && g.padW <= g.kw - 1;
+  }
+
+  /** Forward conv as (implicit) im2col GEMMs, on buffers already in wasm memory. */
+  private forwardGemm(px: number, pw: number, po: number, g: Conv2dGeom): void {
+    const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+    const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+    const direct = WasmBackend.pointwise(g);
+    const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
+    const pconv = this.alloc(PARAM_SLOTS);
+    for (let img = 0; img < g.n; img++) {
+      for (let gr = 0; gr < g.groups; gr++) {
+        const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
+        let bsrc = xg;
+        let bMode: 0 | 1 = 0;
+        if (!direct && this.implicit) {
+          this.convBlock(pconv, g, xg);
+          bMode = 1;
+        } else if (!direct) {
+          this.runRows('im2col', kc, kc * nsp, g, xg, pcol);
+          bsrc = pcol;
+        }
+        this.gemm({
+          m: cOutG, n: nsp, k: kc, batch: 1,
+          a: pw + 4 * gr * cOutG * kc, rsA: kc, csA: 1,
+          b: bsrc, rsB: nsp, csB: 1,
+          c: po + 4 * (img * g.cOut + gr * cOutG) * nsp, ldc: nsp, beta: 0,
+          strideA: 0, strideB: 0, strideC: 0, bMode, conv: pconv,
+        });
+      }
+    }
   }
 
   conv2dGradInput(dy: Data, w: Data, dx: Data, g: Conv2dGeom): boolean {
@@ -597,6 +688,23 @@ export class WasmBackend implements Backend {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const pdy = this.alloc(g.n * g.cOut * nsp), pw = this.alloc(g.cOut * kc), pdx = this.alloc(g.n * g.cIn * hw);
+      if (this.flippedGin(g)) {
+        this.put(pdy, dy);
+        const f = this.f32(), khw = g.kh * g.kw, W = pw >> 2;
+        for (let co = 0; co < g.cOut; co++) {
+          for (let ci = 0; ci < g.cIn; ci++) {
+            const src = (co * g.cIn + ci) * khw, dst = W + (ci * g.cOut + co) * khw + khw - 1;
+            for (let t = 0; t < khw; t++) f[dst - t] = w[src + t]!;
+          }
+        }
+        const gt: Conv2dGeom = {
+          n: g.n, cIn: g.cOut, cOut: g.cIn, h: g.outH, w: g.outW, outH: g.h, outW: g.w, kh: g.kh, kw: g.kw,
+          strideH: 1, strideW: 1, padH: g.kh - 1 - g.padH, padW: g.kw - 1 - g.padW, dilH: 1, dilW: 1, groups: 1,
+        };
+        this.forwardGemm(pdy, pw, pdx, gt);
+        this.take(pdx, dx);
+        return;
+      }
       if (this.direct(g)) {
         this.put(pdy, dy);
         this.put(pw, w);

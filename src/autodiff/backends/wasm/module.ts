@@ -79,11 +79,12 @@ export const WP = {
  * plane with row pitch `wp`:
  *   dst[d*dPlane + q] = sum over s, t, u of w[d*wsD + s*wsS + wOff + t*wsT + u*wsU] * src[s*sPlane + q + t*wp + u]
  * (columns past the true width are garbage and dropped by the caller). q runs over [q0, q1) in
- * blocks of 16 held in 4 registers; planes over [d0, d1).
+ * blocks of 32 held in 8 registers (q0, q1 multiples of 32); planes over [d0, d1); source channels
+ * in chunks of `ch`.
  */
 export const PP = {
   src: 0, sPlane: 1, sC: 2, wp: 3, dst: 4, dPlane: 5, kh: 6, kw: 7, w: 8, wsD: 9, wsS: 10, wOff: 11, wsT: 12, wsU: 13,
-  d0: 14, d1: 15, q0: 16, q1: 17,
+  d0: 14, d1: 15, q0: 16, q1: 17, ch: 18,
 } as const;
 /** `copy2d`: planes [p0, p1) of rows x cols floats from (src, sPlane, sPitch) to (dst, dPlane, dPitch). */
 export const KP = { src: 0, sPlane: 1, sPitch: 2, dst: 3, dPlane: 4, dPitch: 5, rows: 6, cols: 7, p0: 8, p1: 9 } as const;
@@ -109,10 +110,11 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   const mb = new ModuleBuilder(memory);
 
   // ---------- micro-kernel: C[mr x nr] (+)= Apanel[kc x MR]^T-ish * Bpanel[kc x NR] ----------
-  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch
-  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
+  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch, ldbBytes (B row step: NR*4 for a
+  // packed panel, the row pitch when B is read in place)
+  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
   {
-    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch, ldb] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     const acc: number[][] = [];
     for (let i = 0; i < MR; i++) acc.push(Array.from({ length: NV }, () => mk.local(V128)));
     const bv = Array.from({ length: NV }, () => mk.local(V128));
@@ -124,7 +126,8 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     for (const row of acc) for (const a of row) mk.emit(set(a, v128zero()));
     const step = (u: number): Bytes => {
       const code: E[] = [];
-      for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), (u * NR + v * 4) * 4)));
+      const rowB = u === 0 ? get(pb) : add(get(pb), mul(get(ldb), u));
+      for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(rowB, v * 16)));
       for (let r = 0; r < MR; r++) {
         code.push(set(av, v128load32splat(get(pa), (u * MR + r) * 4)));
         for (let v = 0; v < NV; v++) {
@@ -143,7 +146,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         loop(
           ...unrolled,
           set(pa, add(get(pa), U * MR * 4)),
-          set(pb, add(get(pb), U * NR * 4)),
+          set(pb, add(get(pb), U === 1 ? get(ldb) : mul(get(ldb), U))),
           brIf(0, geS(tee(p, sub(get(p), U)), U)),
         ),
       ]),
@@ -151,7 +154,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         brIf(1, eqz(get(p))),
         step(0),
         set(pa, add(get(pa), MR * 4)),
-        set(pb, add(get(pb), NR * 4)),
+        set(pb, add(get(pb), get(ldb))),
         set(p, sub(get(p), 1)),
         br(0),
       )),
@@ -420,21 +423,34 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L(), kcb = L();
     // Depth blocks of equal size (k = 288 -> 144 + 144, not 256 + 32).
     const nb = L();
+    // B read in place (no packing) when its rows are contiguous and all of A fits one row block:
+    // each B panel is then used by one sweep of row panels either way, so packing B only adds a
+    // copy (large for few-row GEMMs such as conv input gradients with few input channels).
+    const inplace = L(), rsb4 = L();
     gemm.emit(
       set(nb, divS(add(get(P.k), KC - 1), KC)),
       set(nb, select(get(nb), 1, gtS(get(nb), 0))),
       set(kcb, divS(add(get(P.k), sub(get(nb), 1)), get(nb))),
+      // (Not when the row pitch is within 256 bytes of a multiple of 4 KiB: rows would alias in cache.)
+      set(inplace, and(and(eqz(get(P.bMode)), eq(get(P.csB), 1)), leS(get(P.m), MC))),
+      set(rsb4, and(shl(get(P.rsB), 2), 4095)),
+      set(inplace, and(get(inplace), and(geS(get(rsb4), 256), leS(get(rsb4), 3840)))),
     );
     const tile = call(mb.index(mk),
       get(kc),
       add(get(P.packA), shl(mul(get(ir), get(kc)), 2)),
-      add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
+      select(
+        add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), add(get(jc), get(jr))), 2)),
+        add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
+        get(inplace),
+      ),
       add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
       shl(get(P.ldc), 2),
       get(bet),
       minS(MR, sub(get(mc), get(ir))),
       minS(NR, sub(get(nc), get(jr))),
       get(P.scratch),
+      select(shl(get(P.rsB), 2), i32c(NR * 4), get(inplace)),
     );
     gemm.emit(
       forRange(bi, 0, get(P.batch), 1,
@@ -442,7 +458,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
           set(nc, minS(NC, sub(get(P.n), get(jc)))),
           forRange(pc, 0, get(P.k), get(kcb),
             set(kc, minS(get(kcb), sub(get(P.k), get(pc)))),
-            if_(eqz(get(P.bMode)),
+            if_(get(inplace), [], [if_(eqz(get(P.bMode)),
               [call(mb.index(packB),
                 add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), mul(get(jc), get(P.csB))), 2)),
                 get(P.rsB), get(P.csB), get(kc), get(nc), get(P.packB))],
@@ -450,7 +466,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 [call(mb.index(packBConv), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
                 [call(mb.index(packBConvT), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
               )],
-            ),
+            )]),
             set(bet, or(get(P.beta), gtS(get(pc), 0))),
             forRange(ic, 0, get(P.m), MC,
               set(mc, minS(MC, sub(get(P.m), get(ic)))),
@@ -458,8 +474,9 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
                 get(P.rsA), get(P.csA), get(mc), get(kc), get(P.packA)),
               // Large depth: keep one B micro-panel in L1 and stream A panels (jr outer). Small
-              // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer).
-              if_(gtS(get(kc), 64),
+              // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer),
+              // unless B is read in place (then each B panel must be read once, jr outer).
+              if_(or(gtS(get(kc), 64), get(inplace)),
                 [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tile))],
                 [forRange(ir, 0, get(mc), MR, forRange(jr, 0, get(nc), NR, tile))],
               ),
@@ -731,41 +748,61 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   }
 
   // ---------- dconvP(P): register-blocked direct conv over padded planes ----------
+  // Blocks of 32 outputs in 8 accumulators. Source channels run in chunks of `ch` (sized by the
+  // caller so a chunk's planes stay in cache); every chunk after the first adds into dst. Kernel
+  // rows of width 1..4 are unrolled (wider ones loop).
   const dconvP = mb.fn('dconvP', [I32]);
   {
     const f = dconvP;
     const P = loadParams(f, 0, PP) as Record<keyof typeof PP, number>;
     const L = () => f.local(I32);
     const d = L(), q = L(), sc = L(), t = L(), u = L(), sp = L(), rowp = L(), tap = L(), wp0 = L(), wrow = L(), wtap = L(), out = L();
-    const acc = [0, 1, 2, 3].map(() => f.local(V128));
+    const c0 = L(), c1 = L(), wsU4 = L(), first = L();
+    const QV = 8;
+    const acc = Array.from({ length: QV }, () => f.local(V128));
     const wv = f.local(V128);
-    const body: E[] = [set(wv, v128load32splat(get(wtap)))];
-    for (let v = 0; v < 4; v++) body.push(set(acc[v]!, f32x4add(get(acc[v]!), f32x4mul(get(wv), v128load(get(tap), v * 16)))));
+    const madd = (a: number, x: E): Bytes => set(a, cfg.fma ? f32x4relaxedMadd(get(wv), x, get(a)) : f32x4add(get(a), f32x4mul(get(wv), x)));
+    // One tap at source `tapE` (+ 4*uo bytes) with weight at `wE` (+ uo * wsU floats).
+    const oneTap = (uo: number): Bytes => cat(
+      set(wv, v128load32splat(uo === 0 ? get(wtap) : add(get(wtap), mul(get(wsU4), uo)))),
+      ...acc.map((a, v) => madd(a, v128load(get(tap), v * 16 + uo * 4))),
+    );
+    const rowBody = (kw: number): Bytes => cat(...Array.from({ length: kw }, (_, uo) => oneTap(uo)));
+    const genericRow = forRange(u, 0, get(P.kw), 1,
+      oneTap(0),
+      set(tap, add(get(tap), 4)),
+      set(wtap, add(get(wtap), get(wsU4))),
+    );
+    const row = if_(eq(get(P.kw), 4), [rowBody(4)], [if_(eq(get(P.kw), 3), [rowBody(3)], [if_(eq(get(P.kw), 2), [rowBody(2)], [if_(eq(get(P.kw), 1), [rowBody(1)], [genericRow])])])]);
     f.emit(
+      set(wsU4, shl(get(P.wsU), 2)),
       forRange(d, get(P.d0), get(P.d1), 1,
-        forRange(q, get(P.q0), get(P.q1), 16,
-          ...acc.map((a) => set(a, v128zero())),
-          set(sp, add(get(P.src), shl(get(q), 2))),
-          set(wp0, add(get(P.w), shl(add(mul(get(d), get(P.wsD)), get(P.wOff)), 2))),
-          forRange(sc, 0, get(P.sC), 1,
-            set(rowp, get(sp)),
-            set(wrow, get(wp0)),
-            forRange(t, 0, get(P.kh), 1,
-              set(tap, get(rowp)),
-              set(wtap, get(wrow)),
-              forRange(u, 0, get(P.kw), 1,
-                ...body,
-                set(tap, add(get(tap), 4)),
-                set(wtap, add(get(wtap), shl(get(P.wsU), 2))),
-              ),
-              set(rowp, add(get(rowp), shl(get(P.wp), 2))),
-              set(wrow, add(get(wrow), shl(get(P.wsT), 2))),
+        forRange(c0, 0, get(P.sC), get(P.ch),
+          set(c1, minS(get(P.sC), add(get(c0), get(P.ch)))),
+          set(first, eqz(get(c0))),
+          forRange(q, get(P.q0), get(P.q1), QV * 4,
+            set(out, add(get(P.dst), shl(add(mul(get(d), get(P.dPlane)), get(q)), 2))),
+            if_(get(first),
+              acc.map((a) => set(a, v128zero())),
+              acc.map((a, v) => set(a, v128load(get(out), v * 16))),
             ),
-            set(sp, add(get(sp), shl(get(P.sPlane), 2))),
-            set(wp0, add(get(wp0), shl(get(P.wsS), 2))),
+            set(sp, add(get(P.src), shl(add(mul(get(c0), get(P.sPlane)), get(q)), 2))),
+            set(wp0, add(get(P.w), shl(add(add(mul(get(d), get(P.wsD)), mul(get(c0), get(P.wsS))), get(P.wOff)), 2))),
+            forRange(sc, get(c0), get(c1), 1,
+              set(rowp, get(sp)),
+              set(wrow, get(wp0)),
+              forRange(t, 0, get(P.kh), 1,
+                set(tap, get(rowp)),
+                set(wtap, get(wrow)),
+                row,
+                set(rowp, add(get(rowp), shl(get(P.wp), 2))),
+                set(wrow, add(get(wrow), shl(get(P.wsT), 2))),
+              ),
+              set(sp, add(get(sp), shl(get(P.sPlane), 2))),
+              set(wp0, add(get(wp0), shl(get(P.wsS), 2))),
+            ),
+            ...acc.map((a, v) => v128store(get(out), get(a), v * 16)),
           ),
-          set(out, add(get(P.dst), shl(add(mul(get(d), get(P.dPlane)), get(q)), 2))),
-          ...acc.map((a, v) => v128store(get(out), get(a), v * 16)),
         ),
       ),
     );
