@@ -220,3 +220,39 @@ describe('wasm conv2d passes vs reference', () => {
     expect(single.kernels.conv2d!(d, new Float64Array(1), d, g)).toBe(false);
   });
 });
+
+// The float64 gradcheck runs on the reference kernels (the wasm backend declines float64), so the
+// wasm conv gradients are also checked for what gradcheck establishes, in float32: the input and
+// weight gradients are the adjoints of the forward pass, <conv(x, w), dy> = <x, dL/dx> =
+// <w, dL/dw>, on random shapes that take every fast path (GEMM, taps-first, flipped, direct).
+describe('wasm conv gradients are adjoint to the forward pass', () => {
+  const dot = (a: Float32Array, b: Float32Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!; return s; };
+  const absDot = (a: Float32Array, b: Float32Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! * b[i]!); return s; };
+  const arb = fc
+    .record({
+      n: fc.integer({ min: 1, max: 2 }), cIn: fc.integer({ min: 1, max: 12 }), cOut: fc.integer({ min: 1, max: 12 }),
+      h: fc.integer({ min: 1, max: 21 }), w: fc.integer({ min: 1, max: 21 }), kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
+      s: fc.integer({ min: 1, max: 2 }), padH: fc.integer({ min: 0, max: 2 }), padW: fc.integer({ min: 0, max: 2 }), seed: fc.integer({ min: 1, max: 1 << 30 }),
+    })
+    .map((c) => ({ ...c, outH: convOutSize(c.h, c.kh, c.s, c.padH, 1), outW: convOutSize(c.w, c.kw, c.s, c.padW, 1) }))
+    .filter((c) => c.outH >= 1 && c.outW >= 1);
+  for (const be of [single, threaded, paddedDirect]) {
+    it(`${be.name}: <conv(x,w), dy> = <x, grad_x> = <w, grad_w>`, () => {
+      fc.assert(fc.property(arb, (c) => {
+        const g: Conv2dGeom = { n: c.n, cIn: c.cIn, cOut: c.cOut, h: c.h, w: c.w, kh: c.kh, kw: c.kw, strideH: c.s, strideW: c.s, padH: c.padH, padW: c.padW, dilH: 1, dilW: 1, groups: 1, outH: c.outH, outW: c.outW };
+        const x = rand(c.n * c.cIn * c.h * c.w, c.seed), w = rand(c.cOut * c.cIn * c.kh * c.kw, c.seed + 1), dy = rand(c.n * c.cOut * c.outH * c.outW, c.seed + 2);
+        const y = new Float32Array(dy.length), gx = new Float32Array(x.length), gw = new Float32Array(w.length);
+        expect(be.kernels.conv2d!(x, w, y, g)).toBe(true);
+        expect(be.kernels.conv2dGradInput!(dy, w, gx, g)).toBe(true);
+        expect(be.kernels.conv2dGradWeight!(x, dy, gw, g)).toBe(true);
+        const a = dot(y, dy), b = dot(x, gx), d = dot(w, gw);
+        // Each side sums the same products of x, w, dy; every float32 output element sums at most
+        // `terms` products (error <= (terms + 2) * 2^-23 * its sum of |products|); the dots are float64.
+        const terms = Math.max(c.cIn, c.cOut) * c.kh * c.kw + c.n * c.outH * c.outW;
+        const tol = (terms + 2) * 2 ** -23 * (absDot(y, dy) + absDot(x, gx) + absDot(w, gw)) + 1e-6;
+        expect(Math.abs(a - b)).toBeLessThanOrEqual(tol);
+        expect(Math.abs(a - d)).toBeLessThanOrEqual(tol);
+      }), { numRuns: 30 });
+    });
+  }
+});
