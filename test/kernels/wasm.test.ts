@@ -96,10 +96,10 @@ describe('wasm matmul vs reference', () => {
       checkMatmul(be, { batch: 2, m: 9, k: 513, n: 150, transA: true, transB: false, bcastA: true, bcastB: false, seed: 9 });
     }
   });
-  it('wide B read in place (rows <= mc, row pitch not near a multiple of 4 KiB), and B pitches that are', () => {
+  it('few rows, wide B (n up to 1100)', () => {
     const arb = fc.record({
       batch: fc.integer({ min: 1, max: 2 }), m: fc.integer({ min: 1, max: 20 }), k: fc.integer({ min: 1, max: 70 }),
-      n: fc.integer({ min: 64, max: 1100 }), transA: fc.boolean(), transB: fc.constant(false),
+      n: fc.integer({ min: 1, max: 1100 }), transA: fc.boolean(), transB: fc.constant(false),
       bcastA: fc.boolean(), bcastB: fc.boolean(), seed: fc.integer({ min: 1, max: 1 << 30 }),
     });
     for (const be of [single, threaded, tiny, tinyWide]) fc.assert(fc.property(arb, (c) => checkMatmul(be, c)), { numRuns: 12 });

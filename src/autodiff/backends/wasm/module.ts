@@ -30,7 +30,7 @@ export interface GemmConfig {
   fma: boolean;
 }
 
-export const defaultGemmConfig: GemmConfig = { mr: 4, nr: 8, kc: 256, mc: 128, nc: 2048, unroll: 1, fma: false };
+export const defaultGemmConfig: GemmConfig = { mr: 4, nr: 8, kc: 512, mc: 128, nc: 2048, unroll: 1, fma: false };
 
 /** Layout of the i32 parameter block of `gemm` (index = i32 slot). */
 export const GP = {
@@ -110,11 +110,10 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   const mb = new ModuleBuilder(memory);
 
   // ---------- micro-kernel: C[mr x nr] (+)= Apanel[kc x MR]^T-ish * Bpanel[kc x NR] ----------
-  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch, ldbBytes (B row step: NR*4 for a
-  // packed panel, the row pitch when B is read in place)
-  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
+  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch
+  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
   {
-    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch, ldb] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
     const acc: number[][] = [];
     for (let i = 0; i < MR; i++) acc.push(Array.from({ length: NV }, () => mk.local(V128)));
     const bv = Array.from({ length: NV }, () => mk.local(V128));
@@ -126,8 +125,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     for (const row of acc) for (const a of row) mk.emit(set(a, v128zero()));
     const step = (u: number): Bytes => {
       const code: E[] = [];
-      const rowB = u === 0 ? get(pb) : add(get(pb), mul(get(ldb), u));
-      for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(rowB, v * 16)));
+      for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), (u * NR + v * 4) * 4)));
       for (let r = 0; r < MR; r++) {
         code.push(set(av, v128load32splat(get(pa), (u * MR + r) * 4)));
         for (let v = 0; v < NV; v++) {
@@ -146,7 +144,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         loop(
           ...unrolled,
           set(pa, add(get(pa), U * MR * 4)),
-          set(pb, add(get(pb), U === 1 ? get(ldb) : mul(get(ldb), U))),
+          set(pb, add(get(pb), U * NR * 4)),
           brIf(0, geS(tee(p, sub(get(p), U)), U)),
         ),
       ]),
@@ -154,7 +152,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         brIf(1, eqz(get(p))),
         step(0),
         set(pa, add(get(pa), MR * 4)),
-        set(pb, add(get(pb), get(ldb))),
+        set(pb, add(get(pb), NR * 4)),
         set(p, sub(get(p), 1)),
         br(0),
       )),
@@ -423,34 +421,21 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L(), kcb = L();
     // Depth blocks of equal size (k = 288 -> 144 + 144, not 256 + 32).
     const nb = L();
-    // B read in place (no packing) when its rows are contiguous and all of A fits one row block:
-    // each B panel is then used by one sweep of row panels either way, so packing B only adds a
-    // copy (large for few-row GEMMs such as conv input gradients with few input channels).
-    const inplace = L(), rsb4 = L();
     gemm.emit(
       set(nb, divS(add(get(P.k), KC - 1), KC)),
       set(nb, select(get(nb), 1, gtS(get(nb), 0))),
       set(kcb, divS(add(get(P.k), sub(get(nb), 1)), get(nb))),
-      // (Not when the row pitch is within 256 bytes of a multiple of 4 KiB: rows would alias in cache.)
-      set(inplace, and(and(eqz(get(P.bMode)), eq(get(P.csB), 1)), leS(get(P.m), MC))),
-      set(rsb4, and(shl(get(P.rsB), 2), 4095)),
-      set(inplace, and(get(inplace), and(geS(get(rsb4), 256), leS(get(rsb4), 3840)))),
     );
     const tile = call(mb.index(mk),
       get(kc),
       add(get(P.packA), shl(mul(get(ir), get(kc)), 2)),
-      select(
-        add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), add(get(jc), get(jr))), 2)),
-        add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
-        get(inplace),
-      ),
+      add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
       add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
       shl(get(P.ldc), 2),
       get(bet),
       minS(MR, sub(get(mc), get(ir))),
       minS(NR, sub(get(nc), get(jr))),
       get(P.scratch),
-      select(shl(get(P.rsB), 2), i32c(NR * 4), get(inplace)),
     );
     gemm.emit(
       forRange(bi, 0, get(P.batch), 1,
@@ -458,7 +443,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
           set(nc, minS(NC, sub(get(P.n), get(jc)))),
           forRange(pc, 0, get(P.k), get(kcb),
             set(kc, minS(get(kcb), sub(get(P.k), get(pc)))),
-            if_(get(inplace), [], [if_(eqz(get(P.bMode)),
+            if_(eqz(get(P.bMode)),
               [call(mb.index(packB),
                 add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), mul(get(jc), get(P.csB))), 2)),
                 get(P.rsB), get(P.csB), get(kc), get(nc), get(P.packB))],
@@ -466,7 +451,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 [call(mb.index(packBConv), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
                 [call(mb.index(packBConvT), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
               )],
-            )]),
+            ),
             set(bet, or(get(P.beta), gtS(get(pc), 0))),
             forRange(ic, 0, get(P.m), MC,
               set(mc, minS(MC, sub(get(P.m), get(ic)))),
@@ -474,9 +459,8 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
                 get(P.rsA), get(P.csA), get(mc), get(kc), get(P.packA)),
               // Large depth: keep one B micro-panel in L1 and stream A panels (jr outer). Small
-              // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer),
-              // unless B is read in place (then each B panel must be read once, jr outer).
-              if_(or(gtS(get(kc), 64), get(inplace)),
+              // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer).
+              if_(gtS(get(kc), 64),
                 [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tile))],
                 [forRange(ir, 0, get(mc), MR, forRange(jr, 0, get(nc), NR, tile))],
               ),
