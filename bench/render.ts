@@ -2,10 +2,14 @@
  * Renderer benchmark: a 256 x 256 TiO2-SEM image with 30 particles (500 faces each, 15,000
  * triangles) forward + backward through the soft rasterizer and image formation (gradients
  * w.r.t. the projected vertices and the parameter vector), and exact masks for many samples.
- * Args: --reps N (default 10), --masks N (default 1000).
- * Reports the median and the minimum wall time and the process CPU time (user + system) per
- * repetition, and the load average before and after: on a shared machine the wall time of one
- * repetition mostly measures the other jobs, the minimum and the CPU time much less so.
+ * Args: --reps N (default 10), --masks N (default 1000), --threads N (raster lanes including the
+ * main thread, default 2; 1 = single-threaded only).
+ * The rasterizer runs single-threaded and on N lanes (src/node/raster-pool.ts) in alternation
+ * in the same process, so the two rows see the same machine load. Reports median and minimum
+ * wall time, the split into the rasterizer alone and image formation (shading, blur, noise:
+ * the rest of the render), the process CPU time (user + system, all threads) per repetition,
+ * and the load average before and after: on a shared machine the wall time of one repetition
+ * mostly measures the other jobs, the minimum much less so.
  */
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
@@ -13,6 +17,9 @@ function cpuMs(u: NodeJS.CpuUsage): number {
 import { loadavg } from './registry.js';
 import { Rng, Tensor, parameter } from '../src/autodiff/index.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneMasks, sceneParams } from '../src/render/index.js';
+import { project } from '../src/render/camera.js';
+import { setRasterLanes, softRasterize } from '../src/render/raster/soft.js';
+import { RasterWorkerPool } from '../src/node/raster-pool.js';
 
 function arg(args: string[], name: string, def: number): number {
   const i = args.indexOf(name);
@@ -20,47 +27,77 @@ function arg(args: string[], name: string, def: number): number {
 }
 
 export async function run(args: string[]): Promise<void> {
+  if (args.includes('--help')) {
+    console.log('node dist/bench.js render [--reps N (10)] [--masks N (1000)] [--threads N (2)]');
+    return;
+  }
   const reps = arg(args, '--reps', 10);
   const nMasks = arg(args, '--masks', 1000);
+  const threads = Math.max(1, arg(args, '--threads', 2));
   const cfg = mergeSceneConfig(presetConfig('tio2-sem'), { particles: { count: { min: 30, max: 30 } } });
   const scene = sampleScene(cfg, new Rng(42));
+  const W = cfg.width, H = cfg.height;
   const faces = scene.mesh.faces.length / 3;
   const params = parameter(sceneParams(scene));
+  const pool = threads > 1 ? new RasterWorkerPool({ threads }) : null;
+  const modes = pool ? [1, pool.lanes] : [1];
   const load0 = loadavg();
-  const times: Record<string, number[]> = { forward: [], backward: [], total: [], cpu: [], noGradForward: [], cached: [] };
-  const seed = new Tensor(new Float32Array(scene.config.width * scene.config.height).fill(1 / (scene.config.width * scene.config.height)), [1, 1, scene.config.height, scene.config.width]);
+  type Row = Record<'forward' | 'backward' | 'total' | 'cpu' | 'rasterFwd' | 'rasterBwd' | 'noGrad' | 'cached', number[]>;
+  const times = new Map<number, Row>(modes.map((m) => [m, { forward: [], backward: [], total: [], cpu: [], rasterFwd: [], rasterBwd: [], noGrad: [], cached: [] }]));
+  const seed = new Tensor(new Float32Array(W * H).fill(1 / (W * H)), [1, 1, H, W]);
+  // the rasterizer alone: the projected vertices and normals as renderScene passes them
+  const proj = project(scene.camera, scene.mesh.positions);
+  const nv = proj.length / 3;
+  const attrs = new Tensor(new Float32Array(nv * 4), [nv, 4]);
+  for (let i = 0; i < nv; i++) attrs.data.set([scene.normals[3 * i], scene.normals[3 * i + 1], scene.normals[3 * i + 2], 1], 4 * i);
+  const rasterSeed = new Tensor(new Float32Array(5 * W * H).fill(1 / (W * H)), [5, H, W]);
   for (let r = 0; r < reps + 2; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const res = renderScene(scene, params, { masks: false, vertsRequireGrad: true });
-    const t1 = performance.now();
-    res.image.backward(seed);
-    const t2 = performance.now();
-    const c = cpuMs(process.cpuUsage(c0));
-    params.grad = null;
-    // the GAN's case: geometry fixed, gradients for the parameters only (no rasterizer backward)
-    const t3 = performance.now();
-    const res2 = renderScene(scene, params, { masks: false });
-    res2.image.backward(seed);
-    const t4 = performance.now();
-    params.grad = null;
-    // the same with the scene's raster reused (RenderOptions.cacheRaster; fixed configurations)
-    const res3 = renderScene(scene, params, { masks: false, cacheRaster: true });
-    res3.image.backward(seed);
-    const t5 = performance.now();
-    params.grad = null;
-    if (r >= 2) {
-      times.forward.push(t1 - t0);
-      times.backward.push(t2 - t1);
-      times.total.push(t2 - t0);
-      times.cpu.push(c);
-      times.noGradForward.push(t4 - t3);
-      times.cached.push(t5 - t4);
+    for (const lanes of modes) {
+      setRasterLanes(lanes > 1 ? pool : null);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const res = renderScene(scene, params, { masks: false, vertsRequireGrad: true });
+      const t1 = performance.now();
+      res.image.backward(seed);
+      const t2 = performance.now();
+      const c = cpuMs(process.cpuUsage(c0));
+      params.grad = null;
+      const verts = new Tensor(Float32Array.from(proj), [nv, 3], true);
+      const t3 = performance.now();
+      const ras = softRasterize(verts, scene.mesh.faces, attrs, { width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: [0, 0, 1, 0] });
+      const t4 = performance.now();
+      ras.backward(rasterSeed);
+      const t5 = performance.now();
+      // the GAN's case: geometry fixed, gradients for the parameters only (no rasterizer backward)
+      const res2 = renderScene(scene, params, { masks: false });
+      res2.image.backward(seed);
+      const t6 = performance.now();
+      params.grad = null;
+      // the same with the scene's raster reused (RenderOptions.cacheRaster; fixed configurations)
+      const res3 = renderScene(scene, params, { masks: false, cacheRaster: true });
+      res3.image.backward(seed);
+      const t7 = performance.now();
+      params.grad = null;
+      if (r >= 2) {
+        const row = times.get(lanes)!;
+        row.forward.push(t1 - t0);
+        row.backward.push(t2 - t1);
+        row.total.push(t2 - t0);
+        row.cpu.push(c);
+        row.rasterFwd.push(t4 - t3);
+        row.rasterBwd.push(t5 - t4);
+        row.noGrad.push(t6 - t5);
+        row.cached.push(t7 - t6);
+      }
     }
   }
+  setRasterLanes(null);
+  const laneRuns = pool?.completedRuns ?? 0;
+  pool?.dispose();
   const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
   const med = (a: number[]): number => sorted(a)[Math.floor(a.length / 2)];
   const min = (a: number[]): number => sorted(a)[0];
+  const mm = (a: number[]): string => `${med(a).toFixed(1)} / ${min(a).toFixed(1)}`;
   const rng = new Rng(7);
   const tm0 = performance.now();
   let sampleMs = 0;
@@ -72,17 +109,24 @@ export async function run(args: string[]): Promise<void> {
   }
   const maskTotal = performance.now() - tm0;
   const load1 = loadavg();
-  const rows: [string, string][] = [
-    ['scene', `256x256, ${scene.layout.particles.length} particles, ${faces} triangles`],
-    ['render forward (median ms)', med(times.forward).toFixed(1)],
-    ['render backward (median ms)', med(times.backward).toFixed(1)],
-    ['forward + backward (median ms)', med(times.total).toFixed(1) + ' (target <= 50)'],
-    ['forward + backward (min ms)', min(times.total).toFixed(1)],
-    ['forward + backward CPU (median / min ms)', `${med(times.cpu).toFixed(1)} / ${min(times.cpu).toFixed(1)}`],
-    ['params-only fwd + bwd (median / min ms)', `${med(times.noGradForward).toFixed(1)} / ${min(times.noGradForward).toFixed(1)}`],
-    ['  same, raster cached (median / min ms)', `${med(times.cached).toFixed(1)} / ${min(times.cached).toFixed(1)}`],
-    [`masks for ${nMasks} sampled scenes (s)`, (maskTotal / 1000).toFixed(2) + ` (of which scene sampling ${(sampleMs / 1000).toFixed(2)} s)`],
-  ];
+  const rows: [string, string][] = [['scene', `${W}x${H}, ${scene.layout.particles.length} particles, ${faces} triangles`]];
+  for (const lanes of modes) {
+    const t = times.get(lanes)!;
+    const shade = t.total.map((v, i) => v - t.rasterFwd[i] - t.rasterBwd[i]);
+    rows.push(
+      [`raster lanes: ${lanes}`, lanes > 1 ? `(main thread + worker_threads; ${laneRuns} rasterizer passes ran on them)` : '(single thread)'],
+      ['  render forward (median / min ms)', mm(t.forward)],
+      ['  render backward (median / min ms)', mm(t.backward)],
+      ['  forward + backward (median / min ms)', mm(t.total) + ' (target <= 50)'],
+      ['    of which rasterizer fwd (median / min ms)', mm(t.rasterFwd)],
+      ['    of which rasterizer bwd (median / min ms)', mm(t.rasterBwd)],
+      ['    rest: image formation etc. (median ms)', med(shade).toFixed(1)],
+      ['  forward + backward CPU, all threads (median / min ms)', mm(t.cpu)],
+      ['  params-only fwd + bwd (median / min ms)', mm(t.noGrad)],
+      ['    same, raster cached (median / min ms)', mm(t.cached)],
+    );
+  }
+  rows.push([`masks for ${nMasks} sampled scenes (s)`, (maskTotal / 1000).toFixed(2) + ` (of which scene sampling ${(sampleMs / 1000).toFixed(2)} s)`]);
   rows.push(['load average (before / after)', `${load0} / ${load1}`]);
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log('render benchmark');

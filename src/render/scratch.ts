@@ -7,6 +7,8 @@
  * buffer back twice or keep using it after giving it back. Pure JS (no Node modules).
  */
 const pool = new Map<number, Float64Array[]>();
+/** Buffers over SharedArrayBuffer (for work split over threads), pooled apart from the others. */
+const sharedPool = new Map<number, Float64Array[]>();
 const MAX_PER_SIZE = 8;
 
 /** A Float64Array of exactly n elements, filled with `fill` (default 0). */
@@ -28,12 +30,22 @@ export function takeF64Dirty(n: number): Float64Array {
   return list && list.length ? list.pop()! : new Float64Array(n);
 }
 
+/**
+ * Like takeF64Dirty, over a SharedArrayBuffer (only where the host has one: Node, or a
+ * cross-origin-isolated page).
+ */
+export function takeF64Shared(n: number): Float64Array {
+  const list = sharedPool.get(n);
+  return list && list.length ? list.pop()! : new Float64Array(new SharedArrayBuffer(8 * n));
+}
+
 /** Returns buffers to the pool (null / undefined entries are ignored). */
 export function giveF64(...bufs: (Float64Array | null | undefined)[]): void {
   for (const b of bufs) {
     if (!b) continue;
-    let list = pool.get(b.length);
-    if (!list) pool.set(b.length, (list = []));
+    const p = typeof SharedArrayBuffer !== 'undefined' && b.buffer instanceof SharedArrayBuffer ? sharedPool : pool;
+    let list = p.get(b.length);
+    if (!list) p.set(b.length, (list = []));
     if (list.length < MAX_PER_SIZE && !list.includes(b)) list.push(b);
   }
 }
