@@ -115,6 +115,9 @@ export const v128store = (addr: E, v: E, offset = 0): Bytes => cat(addr, v, simd
 export const v128load32splat = (addr: E, offset = 0): Bytes => cat(addr, simd(0x09), [2, ...uleb(offset)]);
 export const v128zero = (): Bytes => [...simd(0x0c), ...new Array<number>(16).fill(0)];
 export const f32x4splat = (a: E): Bytes => cat(a, simd(0x13));
+/** i8x16.shuffle picking f32 lanes: result lane i = lane f[i] of (a, b) (0..3 from a, 4..7 from b). */
+export const f32x4shuffle = (a: E, b: E, f: [number, number, number, number]): Bytes =>
+  cat(a, b, simd(0x0d), f.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 export const f32x4extract = (a: E, lane: number): Bytes => cat(a, simd(0x1f), [lane]);
 export const f32x4add = (a: E, b: E): Bytes => cat(a, b, simd(0xe4));
 export const f32x4mul = (a: E, b: E): Bytes => cat(a, b, simd(0xe6));

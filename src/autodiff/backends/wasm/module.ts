@@ -9,7 +9,7 @@
 import {
   ModuleBuilder, I32, F32, V128, type Bytes, type E, type Fn, i32c, f32mul, f32x4splat, f32x4extract, geS, tee, atomicAdd,
   add, sub, mul, divS, remS, and, or, shl, eq, ltS, ltU, gtS, leS, eqz, minS, select,
-  get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero,
+  get, set, i32load, f32load, f32store, f32add, f32c, v128load, v128store, v128load32splat, v128zero, f32x4shuffle,
   f32x4add, f32x4mul, f32x4relaxedMadd, memfill, memcopy, block, loop, if_, br, brIf, call, forRange, unreachable, cat,
 } from './asm.js';
 
@@ -287,6 +287,13 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     for (let v = 0; v < NV; v++) copyVec.push(v128store(get(d), v128load(add(get(xs), shl(get(ix0), 2)), v * 16), v * 16));
     const strided: E[] = [];
     for (let q = 0; q < NR; q++) strided.push(f32store(get(d), f32load(add(get(xs), shl(add(get(ix0), mul(get(G.sw), q)), 2))), q * 4));
+    // Stride 2: even lanes of 2*NR contiguous floats (reads one float past the last tap used,
+    // inside the row or the buffer's slack; that lane is dropped).
+    const evens: E[] = [];
+    for (let v = 0; v < NV; v++) {
+      const at = add(get(xs), shl(get(ix0), 2));
+      evens.push(v128store(get(d), f32x4shuffle(v128load(at, v * 32), v128load(at, v * 32 + 16), [0, 2, 4, 6]), v * 16));
+    }
     f.emit(
       set(khw, mul(get(G.kh), get(G.kw))),
       set(hw, mul(get(G.h), get(G.w))),
@@ -311,7 +318,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 [
                   set(xs, add(get(G.x), shl(add(mul(get(c), get(hw)), mul(get(iy), get(G.w))), 2))),
                   if_(and(geS0(get(ix0)), ltS(add(get(ix0), mul(get(G.sw), NR - 1)), get(G.w))),
-                    [if_(eq(get(G.sw), 1), copyVec, strided)],
+                    [if_(eq(get(G.sw), 1), copyVec, [if_(eq(get(G.sw), 2), evens, strided)])],
                     [
                       forRange(jj, 0, NR, 1,
                         set(ix, add(get(ix0), mul(get(G.sw), get(jj)))),
