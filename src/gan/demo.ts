@@ -34,13 +34,17 @@ export function scaleSceneConfig(config: SceneConfig, size: number, opts: { keep
   });
 }
 
-/** The demo's hidden "true" values: well away from the middle of each range, where an untrained ParamNet starts. */
+/**
+ * The demo's hidden "true" values: well away from the middle of each range, where an untrained
+ * ParamNet starts (each 0.25-0.4 of its range from the middle). particleBrightness is the
+ * particle's contrast above the substrate: flat faces show 0.08 + 0.75.
+ */
 export const DEMO_HIDDEN: Record<string, number> = {
-  particleBrightness: 0.8,
+  particleBrightness: 0.75,
   substrateBrightness: 0.08,
-  edgeGain: 0.7,
+  edgeGain: 0.35,
   blurSigma: 1.0,
-  noiseGaussian: 0.04,
+  noiseGaussian: 0.01,
 };
 
 export interface DemoSetup {

@@ -14,10 +14,11 @@ import { ConfigError } from '../errors.js';
 
 /** Which parameters the GAN learns per preset (the rest stay at the preset's values). */
 export const LEARNED_BY_PRESET: Record<PresetName, string[]> = {
-  // SEM: material (yield, tilt law, edge effect, detector), substrate, texture, blur, noise.
+  // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
+  // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.
   'tio2-sem': [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
-    'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot',
+    'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot',
   ],
   'agnw-sem': [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',

@@ -1,7 +1,7 @@
 /**
  * The renderer's gradient checks for `diffrendergan gradcheck` (registered in
  * src/cli/gradcheck.ts): the soft rasterizer (vertices and attributes, soft and sharp, culling
- * on and off), the blur (image and sigma, borders included), the substrate texture (its scale)
+ * on and off), the blur (image and sigma, borders included), the substrate texture (its scale, line width and level)
  * and the whole image formation (every parameter through rasterize -> shade -> blur -> noise) on
  * the small scenes the tests use. Each case runs in well under a second.
  */
@@ -98,8 +98,14 @@ export const gradcheckCases: GradcheckCase[] = [
   },
   {
     op: 'substrateTexture',
-    variant: '12 x 10, scale 0.13, 4 octaves',
-    make: () => ({ f: (s: Tensor) => substrateTexture(s, { width: 12, height: 10, seed: 3 }), inputs: [t64([0.13], [1])] }),
+    variant: '12 x 10, scale 0.13, width 0.08, level 0.55 (lines cross the image), 3 octaves',
+    make: () => ({ f: (s: Tensor, w: Tensor, l: Tensor) => substrateTexture(s, w, l, { width: 12, height: 10, seed: 3 }), inputs: [t64([0.13], [1]), t64([0.08], [1]), t64([0.55], [1])] }),
+    options: { rtol: 1e-3 },
+  },
+  {
+    op: 'substrateTexture',
+    variant: '20 x 16, scale 0.06, width 0.03, level 0.62 (the TiO2-SEM default: thin isolated rings), 2 octaves',
+    make: () => ({ f: (s: Tensor, w: Tensor, l: Tensor) => substrateTexture(s, w, l, { width: 20, height: 16, seed: 11, octaves: 2 }), inputs: [t64([0.06], [1]), t64([0.03], [1]), t64([0.62], [1])] }),
     options: { rtol: 1e-3 },
   },
   ...(['tio2-sem', 'sio2-him'] as const).map(

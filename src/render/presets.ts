@@ -199,7 +199,11 @@ export function presetConfig(preset: PresetName): SceneConfig {
   const c = base(preset);
   switch (preset) {
     case 'tio2-sem':
-      // lognormal(0, 0.2), packed 3-D, up to 5 agglomerates, irregular particles, filter 0.5 px
+      // lognormal(0, 0.2), packed 3-D, up to 5 agglomerates, irregular particles, filter 0.5 px.
+      // The dev-pool micrographs show rounded, smoothly shaded bodies (no sharp facets) with a
+      // broad bright band inside the outline (the SE edge effect, about 4 px at full resolution).
+      c.particles.polyhedron = { facets: 14, irregularity: 0.25, roundness: 0.6, elongation: 1.6 };
+      c.shading = { ...c.shading, edgeWidth: 4 };
       break;
     case 'tio2-him':
       // lognormal(0, 0.1), packed 3-D, irregular rounded polyhedra, filter 3.0 px

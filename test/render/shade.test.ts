@@ -23,12 +23,27 @@ describe('image formation', () => {
     expect(r.failure).toBeUndefined();
   });
 
-  it('substrateTexture: gradcheck w.r.t. its scale, values in [0, 1]', () => {
-    const s = new Tensor(Float64Array.of(0.13), [1]);
-    const r = gradcheck((a) => substrateTexture(a, { width: 12, height: 10, seed: 3 }), [s], { rtol: 1e-3 });
+  it('substrateTexture: gradcheck w.r.t. scale, line width and level; values in (0, 1]', () => {
+    const t64 = (v: number) => new Tensor(Float64Array.of(v), [1]);
+    const r = gradcheck((a, b, c) => substrateTexture(a, b, c, { width: 12, height: 10, seed: 3 }), [t64(0.13), t64(0.08), t64(0.55)], { rtol: 1e-3 });
     expect(r.failure).toBeUndefined();
-    const t = substrateTexture(s, { width: 32, height: 32, seed: 3 });
-    for (const v of t.data) expect(v >= 0 && v <= 1).toBe(true);
+    const t = substrateTexture(t64(0.06), t64(0.03), t64(0.62), { width: 64, height: 64, seed: 3 });
+    for (const v of t.data) expect(v > 0 && v <= 1).toBe(true);
+  });
+
+  it('substrateTexture: thin ridge lines (a small bright fraction) that grow with the width and thin out with the level', () => {
+    const t64 = (v: number) => new Tensor(Float64Array.of(v), [1]);
+    const bright = (w: number, l: number) => {
+      const t = substrateTexture(t64(0.055), t64(w), t64(l), { width: 128, height: 128, seed: 9 });
+      let n = 0;
+      for (const v of t.data) if (v > 0.5) n++;
+      return n / t.size;
+    };
+    const base = bright(0.03, 0.62);
+    expect(base).toBeGreaterThan(0.01);
+    expect(base).toBeLessThan(0.2);
+    expect(bright(0.06, 0.62)).toBeGreaterThan(base);
+    expect(bright(0.03, 0.72)).toBeLessThan(base);
   });
 
   for (const preset of ['tio2-sem', 'sio2-him'] as const) {
@@ -53,8 +68,8 @@ describe('image formation', () => {
       const x = new Tensor(Float64Array.from(p), [p.length], true);
       f(x).backward(new Tensor(Float64Array.from(img.data, (_, i) => Math.cos(i)), img.shape));
       const used = preset === 'tio2-sem'
-        ? ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot']
-        : ['particleBrightness', 'tiltExponent', 'substrateBrightness', 'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot', 'diffuse', 'specular', 'shininess'];
+        ? ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot']
+        : ['particleBrightness', 'tiltExponent', 'substrateBrightness', 'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'diffuse', 'specular', 'shininess'];
       for (const name of used) expect(Math.abs(x.grad!.data[PARAMETER_TABLE.findIndex((q) => q.name === name)]), name).toBeGreaterThan(0);
     });
   }

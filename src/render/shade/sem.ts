@@ -5,14 +5,18 @@
  * Inputs: raster [5, H, W] = blended normal (nx, ny, nz), blended particle indicator m, alpha.
  * SEM ('sem'):
  *   cos   = clamp(nz, 0.05, 1)                         (clamped cosine of the tilt theta)
- *   yield = particleBrightness * cos^(-tiltExponent)   (SE yield, rises with tilt: edge effect)
+ *   yield = (substrateBrightness + particleBrightness) * cos^(-tiltExponent)
+ *                                                      (SE yield, rises with tilt: edge effect;
+ *                                                       the particle emits more than the
+ *                                                       substrate by a positive contrast)
  *   det   = 1 + detectorStrength (2 relu(n . d) - 1)   (side detector at azimuth/elevation d)
  *   P     = yield * det + edgeGain * E                 (E: fixed rim map from alpha, width ~2 px)
- *   Sub   = substrateBrightness (1 + textureAmplitude (2 T(textureScale) - 1))
- *           * (1 - shadowStrength * Sh)               (Sh: fixed soft shadow map, cast away from
- *                                                        the detector)
+ *   Sub   = (substrateBrightness + textureAmplitude T) (T: the film's ridge lines, texture.ts,
+ *           * (1 - shadowStrength * Sh)                 from textureScale / Width / Level;
+ *                                                       Sh: fixed soft shadow map, cast away
+ *                                                       from the detector)
  *   I     = m P + (1 - m) Sub
- * HIM ('him'): P = particleBrightness * cos^(-tiltExponent) * ((1 - diffuse) + diffuse relu(n . l))
+ * HIM ('him'): P = yield * ((1 - diffuse) + diffuse relu(n . l))
  *   + specular relu(n . h)^shininess + edgeGain * E, light l from above-left, no shadow term.
  * Then: blur with blurSigma (gaussianBlur), clamp [0, 1], noise
  *   I' = clamp(I + (noiseGaussian + noiseShot sqrt(max(I, 1e-4))) R, 0, 1), R ~ N(0, 1) fixed
@@ -77,33 +81,35 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   const pb = Pv[ix('particleBrightness')], n = Pv[ix('tiltExponent')], eg = Pv[ix('edgeGain')];
   const kdet = Pv[ix('detectorStrength')], ksh = Pv[ix('shadowStrength')], sb = Pv[ix('substrateBrightness')];
   const ta = Pv[ix('textureAmplitude')], kd = Pv[ix('diffuse')], ks = Pv[ix('specular')], shin = Pv[ix('shininess')];
+  const y0 = sb + pb; // flat-face yield: the substrate's plus the particle's positive contrast
   const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
   const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
   let hx = dx, hy = dy, hz = dz + 1;
   const hl = Math.hypot(hx, hy, hz);
   hx /= hl; hy /= hl; hz /= hl;
   const sem = ctx.model === 'sem';
+  // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
+  const shadow = (i: number): number => (sem ? 1 - ksh * Sh[i] : 1);
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
   for (let i = 0; i < HW; i++) {
     const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+    const Sub = (sb + ta * Td[i]) * shadow(i);
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
-      out[i] = sem ? sb * (1 + ta * (2 * Td[i] - 1)) * (1 - ksh * Sh[i]) : sb * (1 + ta * (2 * Td[i] - 1));
+      out[i] = Sub;
       continue;
     }
     const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
-    const Y = pb * Math.exp(-n * Math.log(c));
+    const Y = y0 * Math.exp(-n * Math.log(c));
     const nd = nx * dx + ny * dy + nz * dz;
     const r = nd > 0 ? nd : 0;
-    let P: number, Sub: number;
+    let P: number;
     if (sem) {
       P = Y * (1 + kdet * (2 * r - 1)) + eg * E[i];
-      Sub = sb * (1 + ta * (2 * Td[i] - 1)) * (1 - ksh * Sh[i]);
     } else {
       const nh = nx * hx + ny * hy + nz * hz;
       const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
       P = Y * (1 - kd + kd * r) + ks * Math.pow(q, shin) + eg * E[i];
-      Sub = sb * (1 + ta * (2 * Td[i] - 1));
     }
     out[i] = m * P + (1 - m) * Sub;
   }
@@ -117,43 +123,30 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
       const g = G[i];
       if (g === 0) continue;
       const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
-      if (m === 0 && !needR) {
-        // pure substrate and no raster gradient wanted: only the substrate terms
-        if (sem) {
-          const texF = 1 + ta * (2 * Td[i] - 1), sh = 1 - ksh * Sh[i];
-          gsb += g * texF * sh;
-          gta += g * sb * (2 * Td[i] - 1) * sh;
-          gT[i] = g * sb * ta * 2 * sh;
-          gksh -= g * sb * texF * Sh[i];
-        } else {
-          const texF = 1 + ta * (2 * Td[i] - 1);
-          gsb += g * texF;
-          gta += g * sb * (2 * Td[i] - 1);
-          gT[i] = g * sb * ta * 2;
-        }
-        continue;
-      }
+      // substrate terms, weighted by (1 - m)
+      const gSub = g * (1 - m);
+      const sh = shadow(i), sub0 = sb + ta * Td[i];
+      gsb += gSub * sh;
+      gta += gSub * Td[i] * sh;
+      gT[i] = gSub * ta * sh;
+      if (sem) gksh -= gSub * sub0 * Sh[i];
+      if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
+      const Sub = sub0 * sh;
       const inRange = nz >= 0.05 && nz <= 1;
       const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
       const L = Math.log(c);
-      const Yn = Math.exp(-n * L); // Y / pb
-      const Y = pb * Yn;
+      const Yn = Math.exp(-n * L); // Y / y0
+      const Y = y0 * Yn;
       const nd = nx * dx + ny * dy + nz * dz;
       const r = nd > 0 ? nd : 0;
-      let P: number, Sub: number, gFac: number, gr: number;
-      const gP = g * m, gSub = g * (1 - m);
+      let P: number, gFac: number, gr: number;
+      const gP = g * m;
       if (sem) {
         const det = 1 + kdet * (2 * r - 1);
         P = Y * det + eg * E[i];
-        const texF = 1 + ta * (2 * Td[i] - 1), sh = 1 - ksh * Sh[i];
-        Sub = sb * texF * sh;
         gFac = gP * det; // dI/dY
         gkdet += gP * Y * (2 * r - 1);
         gr = nd > 0 ? gP * Y * kdet * 2 : 0;
-        gsb += gSub * texF * sh;
-        gta += gSub * sb * (2 * Td[i] - 1) * sh;
-        gT[i] = gSub * sb * ta * 2 * sh;
-        gksh -= gSub * sb * texF * Sh[i];
       } else {
         const nh = nx * hx + ny * hy + nz * hz;
         const qIn = nh >= 1e-6 && nh <= 1;
@@ -161,8 +154,6 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
         const qs = Math.pow(q, shin);
         const diff = 1 - kd + kd * r;
         P = Y * diff + ks * qs + eg * E[i];
-        const texF = 1 + ta * (2 * Td[i] - 1);
-        Sub = sb * texF;
         gFac = gP * diff;
         gkd += gP * Y * (r - 1);
         gr = nd > 0 ? gP * Y * kd : 0;
@@ -172,12 +163,10 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
         gR[i] += gq * hx;
         gR[HW + i] += gq * hy;
         gR[2 * HW + i] += gq * hz;
-        gsb += gSub * texF;
-        gta += gSub * sb * (2 * Td[i] - 1);
-        gT[i] = gSub * sb * ta * 2;
       }
       geg += gP * E[i];
       gpb += gFac * Yn;
+      gsb += gFac * Yn; // y0 = sb + pb
       gn -= gFac * Y * L;
       gR[i] += gr * dx;
       gR[HW + i] += gr * dy;
@@ -244,7 +233,7 @@ export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): 
   const alpha = Float64Array.from(raster.data.subarray(4 * HW, 5 * HW));
   const E = edgeMap(alpha, H, W, ctx.edgeWidth);
   const Sh = ctx.model === 'sem' ? shadowMap(alpha, H, W, ctx.detectorAzimuthDeg, ctx.shadowLength) : new Float64Array(HW);
-  const T = substrateTexture(p('textureScale'), { width: W, height: H, seed: ctx.textureSeed });
+  const T = substrateTexture(p('textureScale'), p('textureWidth'), p('textureLevel'), { width: W, height: H, seed: ctx.textureSeed });
   const I = shadeOp(raster, params, T, E, Sh, ctx);
   const img = noiseOp(gaussianBlur(I, p('blurSigma')), params, ctx.noise);
   return ops.reshape(img, [1, 1, H, W]);

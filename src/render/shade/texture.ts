@@ -1,12 +1,26 @@
 /**
- * Procedural substrate texture as a custom op differentiable w.r.t. its spatial frequency:
- * T(x, y) = sum_o a^o [ 0.5 n_o + 0.5 (1 - |2 n_o - 1|)^4 ] / sum_o a^o, with value noise
- * n_o = smooth-bilinear interpolation of hashed lattice values at (x, y) * scale * 2^o (a = 0.5,
- * `octaves` octaves). The ridged half makes thin bright worm-like lines as on real SEM stubs.
- * dT/dscale = sum_o grad n_o . (x, y) 2^o (chain rule through the ridge). Values lie in [0, 1].
- * Lattice values are hashed once per lattice point of each octave (the image spans few cells) and
- * the per-column / per-row smoothstep weights are tabulated; dT/dscale is formed only when the
- * scale needs a gradient.
+ * Procedural substrate texture: the thin, bright, worm-like ridge lines and small loops of the
+ * carbon / polymer film that SEM stubs carry, as iso-lines of band-passed noise. A custom op,
+ * differentiable w.r.t. its spatial frequency `scale`, its line half-width `width` and the
+ * iso-level `level`:
+ *
+ *   n(x, y) = sum_o a^o v_o(R_o (x, y) * scale * 2^o) / sum_o a^o    (a = 0.5, `octaves` octaves)
+ *   T(x, y) = exp(-(n - level)^2 / (2 width^2))                      (bright where n ~ level)
+ *
+ * v_o is value noise: smoothstep-bilinear interpolation of hashed lattice values in [0, 1]; R_o is
+ * a fixed rotation per octave (so the lattice axes do not show). The sum of octaves is a smooth,
+ * band-passed field around 1/2 (range about 0.05-0.9), and T is near 1 only on a thin band
+ * around its `level` iso-line. At level 1/2 the lines form a connected network; above it they
+ * break up into closed loops around the field's maxima and short squiggles (the film's rings
+ * and blobs; about 0.6-0.65 resembles the TiO2-SEM stubs), and fewer of them the higher the
+ * level. width is in noise units (the line's pixel width is about
+ * width / |grad n|), so larger widths give thicker lines and, where the field is flat, blobs.
+ * Values lie in (0, 1].
+ *
+ * Backward (e = n - level): dT/dscale = -T e / width^2 * dn/dscale with
+ * dn/dscale = sum_o a^o grad v_o . R_o (x, y) 2^o / sum_o a^o, dT/dwidth = T e^2 / width^3 and
+ * dT/dlevel = T e / width^2. The per-pixel derivatives are kept only when a gradient
+ * is wanted.
  */
 import { record, isGradEnabled } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
@@ -23,72 +37,83 @@ export interface TextureOptions {
   width: number;
   height: number;
   seed: number;
+  /** Octaves of the band-passed field (default 3). */
   octaves?: number;
 }
 
-export function substrateTexture(scale: Tensor, opts: TextureOptions): Tensor {
-  const { width: W, height: H } = opts;
-  const octaves = opts.octaves ?? 4;
-  const s = scale.data[0];
-  const seed = opts.seed;
-  const val = allocData(scale.dtype, W * H);
-  const needGrad = scale.requiresGrad && isGradEnabled();
-  const dval = needGrad ? new Float64Array(W * H) : null;
+/** Rotation angle (radians) of octave o's lattice: irrational steps, so no two octaves align. */
+const octaveAngle = (o: number): number => 0.61 + 1.37 * o;
+
+/**
+ * The band-passed field n and, when asked, dn/dscale, per pixel (row-major H x W). Not an op:
+ * substrateTexture below wraps it.
+ */
+export function bandNoise(s: number, W: number, H: number, seed: number, octaves = 3, withGrad = false): { n: Float64Array; dn: Float64Array | null } {
+  const n = new Float64Array(W * H);
+  const dn = withGrad ? new Float64Array(W * H) : null;
   let norm = 0;
   for (let o = 0; o < octaves; o++) norm += Math.pow(0.5, o);
-  // per-column / per-row lattice coordinates and smoothstep weights, and the hashed lattice
-  // values of the cells the image touches (hashed once per lattice point, not per pixel)
-  const cix = new Int32Array(W), csx = new Float64Array(W), cdsx = new Float64Array(W);
-  const riy = new Int32Array(H), rsy = new Float64Array(H), rdsy = new Float64Array(H);
   for (let o = 0; o < octaves; o++) {
     const amp = Math.pow(0.5, o) / norm;
-    const f = s * Math.pow(2, o);
     const f2 = Math.pow(2, o);
-    for (let x = 0; x < W; x++) {
-      const u = (x + 0.5) * f;
-      const ix = Math.floor(u), tx = u - ix;
-      cix[x] = ix; csx[x] = tx * tx * (3 - 2 * tx); cdsx[x] = 6 * tx * (1 - tx);
-    }
+    const f = s * f2;
+    const ca = Math.cos(octaveAngle(o)), sa = Math.sin(octaveAngle(o));
     for (let y = 0; y < H; y++) {
-      const v = (y + 0.5) * f;
-      const iy = Math.floor(v), ty = v - iy;
-      riy[y] = iy; rsy[y] = ty * ty * (3 - 2 * ty); rdsy[y] = 6 * ty * (1 - ty);
-    }
-    const ix0 = Math.min(cix[0], cix[W - 1]), ix1 = Math.max(cix[0], cix[W - 1]) + 1;
-    const iy0 = Math.min(riy[0], riy[H - 1]), iy1 = Math.max(riy[0], riy[H - 1]) + 1;
-    const nx = ix1 - ix0 + 1, ny = iy1 - iy0 + 1;
-    const lat = new Float64Array(nx * ny);
-    for (let b = 0; b < ny; b++) for (let a = 0; a < nx; a++) lat[b * nx + a] = hash(ix0 + a, iy0 + b, o, seed);
-    for (let y = 0; y < H; y++) {
-      const sy = rsy[y], dsy = rdsy[y];
-      const lrow = (riy[y] - iy0) * nx - ix0;
-      const yy = (y + 0.5) * f2;
+      const py = y + 0.5;
       for (let x = 0; x < W; x++) {
-        const sx = csx[x];
-        const li = lrow + cix[x];
-        const a = lat[li], b = lat[li + 1], c = lat[li + nx], d = lat[li + nx + 1];
-        const top = a + (b - a) * sx, bot = c + (d - c) * sx;
-        const n = top + (bot - top) * sy;
-        const q = 1 - Math.abs(2 * n - 1);
-        const q2 = q * q;
+        const px = x + 0.5;
+        // rotated lattice coordinates (u, v) = R (px, py) f; du/ds = R (px, py) 2^o
+        const ru = ca * px - sa * py, rv = sa * px + ca * py;
+        const u = ru * f, v = rv * f;
+        const iu = Math.floor(u), iv = Math.floor(v);
+        const tu = u - iu, tv = v - iv;
+        const su = tu * tu * (3 - 2 * tu), sv = tv * tv * (3 - 2 * tv);
+        const a = hash(iu, iv, o, seed), b = hash(iu + 1, iv, o, seed);
+        const c = hash(iu, iv + 1, o, seed), d = hash(iu + 1, iv + 1, o, seed);
+        const top = a + (b - a) * su, bot = c + (d - c) * su;
         const p = y * W + x;
-        val[p] += amp * (0.5 * n + 0.5 * q2 * q2);
-        if (dval) {
-          const dndu = ((b - a) + ((d - c) - (b - a)) * sy) * cdsx[x];
-          const dndv = (bot - top) * dsy;
-          const dRidge = 4 * q2 * q * (2 * n - 1 >= 0 ? -2 : 2);
-          const dn_ds = dndu * (x + 0.5) * f2 + dndv * yy;
-          dval[p] += amp * (0.5 + 0.5 * dRidge) * dn_ds;
+        n[p] += amp * (top + (bot - top) * sv);
+        if (dn) {
+          const dvdu = ((b - a) + ((d - c) - (b - a)) * sv) * 6 * tu * (1 - tu);
+          const dvdv = (bot - top) * 6 * tv * (1 - tv);
+          dn[p] += amp * (dvdu * ru + dvdv * rv) * f2;
         }
       }
     }
   }
-  return record('substrateTexture', new Tensor(val, [H, W]), [scale], (g) => {
-    let gs = 0;
+  return { n, dn };
+}
+
+/** The ridge texture T (see the header), [H, W], differentiable w.r.t. scale, width and level (each [1]). */
+export function substrateTexture(scale: Tensor, width: Tensor, level: Tensor, opts: TextureOptions): Tensor {
+  const { width: W, height: H } = opts;
+  const s = scale.data[0], w = width.data[0], L = level.data[0];
+  const needGrad = (scale.requiresGrad || width.requiresGrad || level.requiresGrad) && isGradEnabled();
+  const { n, dn } = bandNoise(s, W, H, opts.seed, opts.octaves ?? 3, needGrad && scale.requiresGrad);
+  const val = allocData(scale.dtype, W * H);
+  const inv2w2 = 1 / (2 * w * w);
+  for (let i = 0; i < W * H; i++) {
+    const e = n[i] - L;
+    val[i] = Math.exp(-e * e * inv2w2);
+  }
+  return record('substrateTexture', new Tensor(val, [H, W]), [scale, width, level], (g) => {
     const gd = g.data;
-    if (dval) for (let i = 0; i < W * H; i++) gs += gd[i] * dval[i];
-    const out = allocData(scale.dtype, scale.size);
-    out[0] = gs;
-    return [new Tensor(out, scale.shape)];
+    let gs = 0, gw = 0, gl = 0;
+    const w2 = w * w, w3 = w2 * w;
+    for (let i = 0; i < W * H; i++) {
+      const gi = gd[i];
+      if (gi === 0) continue;
+      const e = n[i] - L;
+      const t = Math.exp(-e * e * inv2w2);
+      if (dn) gs -= gi * t * (e / w2) * dn[i];
+      gw += gi * t * (e * e) / w3;
+      gl += gi * t * (e / w2);
+    }
+    const one = (v: number, like: Tensor): Tensor => {
+      const d = allocData(like.dtype, 1);
+      d[0] = v;
+      return new Tensor(d, like.shape);
+    };
+    return [one(gs, scale), one(gw, width), one(gl, level)];
   });
 }
