@@ -2,10 +2,15 @@
  * Scene-config files (--config): read, parse and merged into a base config, with errors that
  * name the file and where in it: a JSON syntax error gives line and column, a wrong field gives
  * the field, its allowed values and the file. Shared by every command that takes --config.
+ * A particle mesh file (`"particles": {"mesh": "grain.ply"}`, PLY or OBJ, a path relative to
+ * the config file) is read and normalised here, and goes into the config as data
+ * (src/render/mesh/user.ts); a bad mesh file is an InputError naming it (exit 3).
  */
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError, ConfigError } from '../errors.js';
-import { readInputFile } from '../io/files.js';
+import { readInputFile, readMeshFile } from '../io/files.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
+import { normaliseMesh, userMeshData } from '../render/mesh/user.js';
 
 /** Offset of the first JSON syntax error in text (JSON.parse does not always say where). */
 export function jsonErrorOffset(text: string): number {
@@ -81,8 +86,28 @@ export function jsonErrorOffset(text: string): number {
   }
 }
 
-/** The scene config in `file` merged over `base` (fields of the file win). */
-export function applySceneConfigFile(base: SceneConfig, file: string): SceneConfig {
+/**
+ * Reads a particle mesh file (PLY ascii / binary little or big endian, or OBJ) for a scene
+ * config: validated by the reader, then normalised (centred, bounding radius 1, faces turned
+ * outwards). `warn` gets the reader's and the normalisation's notes, each prefixed by the file.
+ */
+export function loadParticleMesh(path: string, warn: (line: string) => void = () => {}): ReturnType<typeof userMeshData> {
+  const m = readMeshFile(path);
+  let n;
+  try {
+    n = normaliseMesh(m.positions, m.faces);
+  } catch (e) {
+    throw new InputError(path, (e as Error).message);
+  }
+  for (const w of [...m.warnings, ...n.notes]) warn(`${path}: ${w}`);
+  return userMeshData(resolve(path), n);
+}
+
+/**
+ * The scene config in `file` merged over `base` (fields of the file win). `warn` gets notes
+ * about a particle mesh file (default: stderr).
+ */
+export function applySceneConfigFile(base: SceneConfig, file: string, warn: (line: string) => void = (l) => process.stderr.write(`note: ${l}\n`)): SceneConfig {
   const text = new TextDecoder().decode(readInputFile(file));
   let patch: unknown;
   try {
@@ -93,6 +118,12 @@ export function applySceneConfigFile(base: SceneConfig, file: string): SceneConf
     const line = before.length, col = before[before.length - 1].length + 1;
     const near = at < text.length ? `near ${JSON.stringify(text.slice(at, at + 12))}` : 'at the end of the file';
     throw new InputError(file, `invalid JSON at line ${line}, column ${col} (offset ${at}), ${near}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const parts = (patch as { particles?: unknown } | null)?.particles;
+  if (parts && typeof parts === 'object' && typeof (parts as { mesh?: unknown }).mesh === 'string') {
+    const rel = (parts as { mesh: string }).mesh;
+    const path = isAbsolute(rel) ? rel : resolve(dirname(file), rel);
+    patch = { ...(patch as object), particles: { ...parts, mesh: loadParticleMesh(path, warn) } };
   }
   try {
     return mergeSceneConfig(base, patch);

@@ -8,6 +8,7 @@ import type { SizeDistribution, PlacementSpec } from './layout.js';
 import { PARAMETER_TABLE, PRESET_NAMES, type PresetName } from './shade/params.js';
 import type { ShadingModel } from './shade/sem.js';
 import type { CameraKind } from './camera.js';
+import { checkUserMesh, type UserMeshData } from './mesh/user.js';
 
 export { PRESET_NAMES, type PresetName };
 
@@ -16,7 +17,9 @@ export interface SceneConfig {
   height: number;
   camera: { kind: CameraKind; fovDeg: number };
   particles: {
-    shape: 'sphere' | 'polyhedron' | 'wire';
+    shape: 'sphere' | 'polyhedron' | 'wire' | 'mesh';
+    /** shape 'mesh': the user's particle mesh, normalised (mesh/user.ts; --config reads a file path). */
+    mesh?: UserMeshData;
     count: { min: number; max: number };
     /** Bounding radius (px) of a particle of relative size 1 (wires: the wire radius). */
     baseRadius: number;
@@ -41,7 +44,8 @@ type Field =
   | { kind: 'enum'; values: readonly (string | number)[] }
   | { kind: 'boolean' }
   | { kind: 'object'; fields: Record<string, Field> }
-  | { kind: 'size' };
+  | { kind: 'size' }
+  | { kind: 'mesh' };
 
 const num = (min: number, max: number, integer = false): Field => ({ kind: 'number', min, max, integer });
 const en = (...values: (string | number)[]): Field => ({ kind: 'enum', values });
@@ -58,7 +62,8 @@ export const SCENE_SCHEMA: Field = obj({
   height: num(8, 4096, true),
   camera: obj({ kind: en('orthographic', 'perspective'), fovDeg: num(1, 120) }),
   particles: obj({
-    shape: en('sphere', 'polyhedron', 'wire'),
+    shape: en('sphere', 'polyhedron', 'wire', 'mesh'),
+    mesh: { kind: 'mesh' },
     count: obj({ min: num(0, 1000, true), max: num(0, 1000, true) }),
     baseRadius: num(0.5, 1000),
     size: { kind: 'size' },
@@ -90,6 +95,8 @@ function describe(f: Field): string {
       return 'true or false';
     case 'object':
       return `an object with fields ${Object.keys(f.fields).join(', ')}`;
+    case 'mesh':
+      return 'a PLY or OBJ file path (in a --config file) or {source, positions, faces}';
     case 'size':
       return `a size distribution {type: "lognormal", mu, sigma} | {type: "gaussian", mean, std} | {type: "bimodal", components: [{mean, std, weight}, ...]}`;
   }
@@ -138,6 +145,7 @@ function validateSize(path: string, v: unknown): SizeDistribution {
 
 function mergeInto(path: string, schema: Field, base: unknown, patch: unknown): unknown {
   if (schema.kind === 'size') return validateSize(path, patch);
+  if (schema.kind === 'mesh') return checkUserMesh(path, patch);
   if (schema.kind !== 'object') {
     checkLeaf(path, schema, patch);
     return patch;
@@ -159,6 +167,12 @@ function mergeInto(path: string, schema: Field, base: unknown, patch: unknown): 
  */
 export function mergeSceneConfig(base: SceneConfig, patch: unknown): SceneConfig {
   const merged = mergeInto('', SCENE_SCHEMA, structuredClone(base), patch) as SceneConfig;
+  // a mesh given without a shape means: use it
+  const pp = isPlainObject(patch) && isPlainObject(patch.particles) ? patch.particles : {};
+  if ('mesh' in pp && !('shape' in pp)) merged.particles.shape = 'mesh';
+  if (merged.particles.shape === 'mesh' && !merged.particles.mesh) {
+    throw new ConfigError('particles.mesh', 'missing: particles.shape "mesh" needs a mesh file (particles.mesh: "grain.ply")');
+  }
   if (merged.particles.count.min > merged.particles.count.max) {
     throw new ConfigError('particles.count.min', `${merged.particles.count.min} is larger than particles.count.max (${merged.particles.count.max})`);
   }

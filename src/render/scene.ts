@@ -9,6 +9,7 @@ import { sampleLayout, type Layout } from './layout.js';
 import { icosphere } from './mesh/icosphere.js';
 import { roundedPolyhedron } from './mesh/polyhedron.js';
 import { wire } from './mesh/wire.js';
+import { userMesh } from './mesh/user.js';
 import { mergeMeshes, transformMesh, vertexNormals, type Mesh } from './mesh/types.js';
 import { project, type Camera } from './camera.js';
 import { softRasterize } from './raster/soft.js';
@@ -52,11 +53,19 @@ function unitSphere(freq: number): Mesh {
   return m;
 }
 
-/** The mesh of one particle in its own frame (bounding radius 1; wires: radius 1, axis x). */
+/**
+ * The mesh of one particle in its own frame (bounding radius 1; wires: radius 1, axis x; a
+ * user's mesh: normalised to bounding radius 1 when the config was read, the same for every
+ * particle, varied only by the layout's scale and rotation).
+ */
 function particleMesh(cfg: SceneConfig, shapeSeed: number): Mesh {
   const p = cfg.particles;
   const r = new Rng(shapeSeed);
   if (p.shape === 'sphere') return unitSphere(p.freq);
+  if (p.shape === 'mesh') {
+    if (!p.mesh) throw new Error("particles.shape 'mesh' without particles.mesh");
+    return userMesh(p.mesh);
+  }
   if (p.shape === 'polyhedron') return roundedPolyhedron(r, { freq: p.freq, ...p.polyhedron });
   return wire(0, p.wire); // placeholder, replaced in sampleScene (length depends on the radius)
 }
