@@ -24,7 +24,7 @@ export interface WasmPoolOptions {
   startTimeoutMs?: number;
 }
 
-const FNS: readonly WasmFn[] = ['gemm', 'im2col', 'col2im', 'dconv', 'dconvW', 'dconvP', 'copy2d', 'nop', 'fail', 'spin'];
+const FNS: readonly WasmFn[] = ['gemm', 'im2col', 'col2im', 'dconv', 'dconvW', 'dconvP', 'copy2d', 'packAll', 'nop', 'fail', 'spin'];
 const SLOT = 16;
 /** Control slot fields. */
 const SEQ = 0, DONE = 1, STATUS = 2, FN = 3, ARG = 4, READY = 5, MSGLEN = 6;

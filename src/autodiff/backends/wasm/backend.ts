@@ -12,7 +12,7 @@
  */
 import type { Backend, Conv2dGeom, Data, Kernels, MatmulArgs } from '../../backend.js';
 import { relaxedSimdSupported, simdSupported } from './asm.js';
-import { buildModule, defaultGemmConfig, CP, DP, GP, GP_DYN, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
+import { buildModule, defaultGemmConfig, AP, CP, DP, GP, GP_DYN, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
 
 export interface WasmExports {
   gemm(p: number): void;
@@ -22,6 +22,7 @@ export interface WasmExports {
   dconvW(p: number): void;
   dconvP(p: number): void;
   copy2d(p: number): void;
+  packAll(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
   /** Test hook: never returns. */
@@ -292,6 +293,27 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  /** Packs all of A (every depth block) into the layout gemm reads with aPre; returns its address. */
+  private packAllA(job: GemmJob): number {
+    const { m, k } = job;
+    const { mr } = this.cfg;
+    const mPad = Math.ceil(m / mr) * mr;
+    const dst = this.alloc(mPad * k);
+    const panels = mPad / mr;
+    const lanes = Math.min(this.lanes, panels);
+    const params: number[] = [];
+    for (let t = 0; t < lanes; t++) {
+      const r0 = Math.floor((panels * t) / lanes) * mr, r1 = Math.min(m, Math.floor((panels * (t + 1)) / lanes) * mr);
+      if (r1 <= r0) continue;
+      const p = PARAM_BASE + t * PARAM_BYTES, o = p >> 2, i32 = this.i32();
+      i32[o + AP.a] = job.a; i32[o + AP.rsA] = job.rsA; i32[o + AP.csA] = job.csA; i32[o + AP.m] = m; i32[o + AP.k] = k;
+      i32[o + AP.r0] = r0; i32[o + AP.r1] = r1; i32[o + AP.dst] = dst;
+      params.push(p);
+    }
+    this.run('packAll', params);
+    return dst;
+  }
+
   private gemm(job: GemmJob): void {
     const { m, n, k, batch } = job;
     if (m === 0 || n === 0 || batch === 0) return;
@@ -316,10 +338,13 @@ export class WasmBackend implements Backend {
       lanes = Math.max(1, Math.min(lanes, panels));
       if (lanes > 1 && this.dynamic) {
         // Dynamic: ~4 chunks per lane from a shared counter (a lane that gets more CPU on a
-        // shared machine takes more chunks); chunks of >= 64 columns / 32 rows keep the
-        // re-packing of the other operand small.
+        // shared machine takes more chunks). Every chunk re-packs all of the other operand, at
+        // ~15 flops' worth of time per element against 2 flops per element per column or row of
+        // the chunk, so chunks of >= 192 columns / 32 rows (a few percent; no fewer chunks than
+        // lanes) keep that small.
         const unit = splitN ? nr : mr;
-        const per = Math.max(Math.ceil((splitN ? 64 : 32) / unit), Math.ceil(panels / (lanes * 4)));
+        const minPer = Math.min(Math.ceil((splitN ? 192 : 32) / unit), Math.ceil(panels / lanes));
+        const per = Math.max(minPer, Math.ceil(panels / (lanes * 4)));
         dyn = { axis: splitN ? 1 : 2, chunk: per * unit, total: splitN ? n : m };
         for (let t = 0; t < lanes; t++) slices.push({ m0: 0, m1: m, n0: 0, n1: n, b0: 0, b1: batch });
       } else {
@@ -333,6 +358,10 @@ export class WasmBackend implements Backend {
     }
     const widest = dyn && dyn.axis === 1 ? dyn.chunk : Math.max(...slices.map((s) => s.n1 - s.n0));
     const bufs = this.taskBuffers(slices.length, widest);
+    // Column-split on several lanes: pack A once (rows split across lanes) instead of in every
+    // lane's every chunk.
+    const colSplit = slices.length > 1 && batch === 1 && (dyn ? dyn.axis === 1 : slices.every((s) => s.m0 === 0 && s.m1 === m));
+    const aPre = colSplit ? this.packAllA(job) : 0;
     const i32 = this.i32();
     const params: number[] = [];
     slices.forEach((s, t) => {
@@ -360,6 +389,7 @@ export class WasmBackend implements Backend {
       i32[o + GP.bMode] = job.bMode ?? 0;
       i32[o + GP.conv] = job.conv ?? 0;
       i32[o + GP.n0] = s.n0;
+      i32[o + GP.aPre] = aPre;
       if (job.bMode) i32[o + GP.b] = 0;
       i32[o + GP_DYN] = dyn ? dyn.axis : 0;
       i32[o + GP_DYN + 1] = COUNTER;

@@ -42,9 +42,18 @@ export const GP = {
   conv: 20,
   /** For bMode 1/2: first column of this task. */
   n0: 21,
+  /** 0, or the address of all of A already packed by `packAll` (then A is not packed here). */
+  aPre: 22,
 } as const;
 /** gemm task slots after the GP fields: dyn (0 static, 1 column chunks, 2 row chunks), counter address, chunk, total. */
-export const GP_DYN = 22;
+export const GP_DYN = 23;
+/**
+ * `packAll`: packs rows [r0, r1) (a multiple of MR apart, or up to m) of A for every depth block
+ * of the GEMM, the layout `gemm` reads with aPre: depth block at pc (of kc rows), row block at ic
+ * is at dst + 4 * (pc * mPad + ic * kc), mPad = m rounded up to MR. Threaded GEMMs that split
+ * columns would otherwise each pack all of A again for every chunk.
+ */
+export const AP = { a: 0, rsA: 1, csA: 2, m: 3, k: 4, r0: 5, r1: 6, dst: 7 } as const;
 /** Layout of the i32 parameter block of `im2col` / `col2im`. */
 export const CP = {
   x: 0, h: 1, w: 2, kh: 3, kw: 4, sh: 5, sw: 6, ph: 7, pw: 8, dh: 9, dw: 10, outH: 11, outW: 12,
@@ -427,15 +436,16 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const L = () => gemm.local(I32);
     const bi = L(), jc = L(), pc = L(), ic = L(), jr = L(), ir = L(), nc = L(), kc = L(), mc = L(), bet = L(), kcb = L();
     // Depth blocks of equal size (k = 288 -> 144 + 144, not 256 + 32).
-    const nb = L();
+    const nb = L(), pa = L(), mPad = L();
     gemm.emit(
       set(nb, divS(add(get(P.k), KC - 1), KC)),
       set(nb, select(get(nb), 1, gtS(get(nb), 0))),
       set(kcb, divS(add(get(P.k), sub(get(nb), 1)), get(nb))),
+      set(mPad, mul(divS(add(get(P.m), MR - 1), MR), MR)),
     );
     const tile = call(mb.index(mk),
       get(kc),
-      add(get(P.packA), shl(mul(get(ir), get(kc)), 2)),
+      add(get(pa), shl(mul(get(ir), get(kc)), 2)),
       add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
       add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
       shl(get(P.ldc), 2),
@@ -462,9 +472,15 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
             set(bet, or(get(P.beta), gtS(get(pc), 0))),
             forRange(ic, 0, get(P.m), MC,
               set(mc, minS(MC, sub(get(P.m), get(ic)))),
-              call(mb.index(packA),
-                add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
-                get(P.rsA), get(P.csA), get(mc), get(kc), get(P.packA)),
+              if_(get(P.aPre),
+                [set(pa, add(get(P.aPre), shl(add(mul(get(pc), get(mPad)), mul(get(ic), get(kc))), 2)))],
+                [
+                  set(pa, get(P.packA)),
+                  call(mb.index(packA),
+                    add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
+                    get(P.rsA), get(P.csA), get(mc), get(kc), get(P.packA)),
+                ],
+              ),
               // Large depth: keep one B micro-panel in L1 and stream A panels (jr outer). Small
               // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer).
               if_(gtS(get(kc), 64),
@@ -515,6 +531,29 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
           ),
           br(0),
         ))],
+      ),
+    );
+  }
+
+  // ---------- packAll(P): all depth blocks of rows [r0, r1) of A (see AP) ----------
+  const packAll = mb.fn('packAll', [I32]);
+  {
+    const f = packAll;
+    const P = loadParams(f, 0, AP) as Record<keyof typeof AP, number>;
+    const L = () => f.local(I32);
+    const nb = L(), kcb = L(), pc = L(), kc = L(), ic = L(), mPad = L();
+    f.emit(
+      set(nb, select(divS(add(get(P.k), KC - 1), KC), 1, gtS(get(P.k), 0))),
+      set(kcb, divS(add(get(P.k), sub(get(nb), 1)), get(nb))),
+      set(mPad, mul(divS(add(get(P.m), MR - 1), MR), MR)),
+      forRange(pc, 0, get(P.k), get(kcb),
+        set(kc, minS(get(kcb), sub(get(P.k), get(pc)))),
+        forRange(ic, get(P.r0), get(P.r1), MC,
+          call(mb.index(packA),
+            add(get(P.a), shl(add(mul(get(ic), get(P.rsA)), mul(get(pc), get(P.csA))), 2)),
+            get(P.rsA), get(P.csA), minS(MC, sub(get(P.r1), get(ic))), get(kc),
+            add(get(P.dst), shl(add(mul(get(pc), get(mPad)), mul(get(ic), get(kc))), 2))),
+        ),
       ),
     );
   }
