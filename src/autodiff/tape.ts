@@ -4,6 +4,13 @@
  * gradients (the vector-Jacobian product). backward() walks the recorded graph once in reverse
  * topological order, accumulates gradients, stores them on leaves (tensor.grad), and drops
  * every tape entry it visited so that the graph's memory is released.
+ *
+ * Two options serve a GAN step that scores real and fake in one discriminator pass and then
+ * backpropagates two losses through it (as torch.autograd.backward's retain_graph and inputs):
+ * `retainGraph` keeps the entries for a second backward, and `inputs` limits the pass to the
+ * gradients of the given leaves: every tensor of the graph that reaches none of them is treated
+ * as not requiring gradients during the pass, so the ops skip that work (a conv skips its weight
+ * gradient, a path into another network is not followed at all).
  */
 import type { Tensor } from './tensor.js';
 
@@ -80,7 +87,18 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-export function backward(root: Tensor, seed?: Tensor): void {
+export interface BackwardOptions {
+  /** Keep the tape entries so that another backward() can run through the same graph. */
+  retainGraph?: boolean;
+  /**
+   * Leaves (tensors without a tape entry) that receive gradients; no other tensor does, and
+   * no gradient is computed along a path that reaches none of them. Default: every leaf that
+   * requires gradients.
+   */
+  inputs?: readonly Tensor[];
+}
+
+export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) throw new Error('backward(): this tensor does not require gradients (no parameter reaches it, or it was computed under noGrad)');
   if (!seed && root.size !== 1) throw new Error(`backward(): a non-scalar output (shape [${root.shape.join(', ')}]) needs a seed gradient`);
   if (!addFn || !onesLikeFn || !copyFn) throw new Error('tape helpers not installed (import the package index)');
@@ -88,32 +106,56 @@ export function backward(root: Tensor, seed?: Tensor): void {
   const copy = copyFn;
   noGrad(() => {
     const order = topoOrder(root);
-    const grads = new Map<Tensor, Tensor>();
-    grads.set(root, seed ?? onesLikeFn!(root));
-    for (const t of order) {
-      const g = grads.get(t);
-      grads.delete(t);
-      const node = t.node;
-      // Release the graph as we go: the tape holds nothing once backward returns.
-      t.node = null;
-      if (!g) continue;
-      if (!node) {
-        // A leaf: accumulate into .grad (copying, so later in-place optimiser work cannot alias).
-        t.grad = t.grad ? add(t.grad, g) : copy(g);
-        continue;
-      }
-      const inGrads = node.vjp(g);
-      for (let i = 0; i < node.inputs.length; i++) {
-        const x = node.inputs[i];
-        const gx = inGrads[i];
-        if (!x.requiresGrad || !gx) continue;
-        if (gx.shape.length !== x.shape.length || gx.shape.some((d, k) => d !== x.shape[k])) {
-          throw new Error(`internal: gradient of '${node.op}' input ${i} has shape [${gx.shape}] but the input has [${x.shape}]`);
+    const pruned = opts.inputs ? pruneTo(order, opts.inputs) : [];
+    try {
+      const grads = new Map<Tensor, Tensor>();
+      grads.set(root, seed ?? onesLikeFn!(root));
+      for (const t of order) {
+        const g = grads.get(t);
+        grads.delete(t);
+        const node = t.node;
+        // Release the graph as we go: the tape holds nothing once backward returns.
+        if (!opts.retainGraph) t.node = null;
+        // (A pruned tensor gets no gradient; only the root can hold one, when it reaches no input.)
+        if (!g || !t.requiresGrad) continue;
+        if (!node) {
+          // A leaf: accumulate into .grad (copying, so later in-place optimiser work cannot alias).
+          t.grad = t.grad ? add(t.grad, g) : copy(g);
+          continue;
         }
-        if (gradHook) gradHook(node.op, x, gx);
-        const prev = grads.get(x);
-        grads.set(x, prev ? add(prev, gx) : gx);
+        const inGrads = node.vjp(g);
+        for (let i = 0; i < node.inputs.length; i++) {
+          const x = node.inputs[i];
+          const gx = inGrads[i];
+          if (!x.requiresGrad || !gx) continue;
+          if (gx.shape.length !== x.shape.length || gx.shape.some((d, k) => d !== x.shape[k])) {
+            throw new Error(`internal: gradient of '${node.op}' input ${i} has shape [${gx.shape}] but the input has [${x.shape}]`);
+          }
+          if (gradHook) gradHook(node.op, x, gx);
+          const prev = grads.get(x);
+          grads.set(x, prev ? add(prev, gx) : gx);
+        }
       }
+    } finally {
+      for (const t of pruned) t.requiresGrad = true;
     }
   });
+}
+
+/**
+ * Marks every tensor of `order` (root first, each before its inputs) from which none of
+ * `inputs` can be reached as not requiring gradients, and returns them (to be restored).
+ */
+function pruneTo(order: Tensor[], inputs: readonly Tensor[]): Tensor[] {
+  const targets = new Set(inputs);
+  for (const t of targets) if (t.node) throw new Error(`backward(): inputs must be leaves, but one was computed by '${t.node.op}'`);
+  const reaches = new Set<Tensor>();
+  // Inputs come after their consumers in `order`, so a backwards sweep sees them first.
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    if (targets.has(t) || (t.node && t.node.inputs.some((x) => reaches.has(x)))) reaches.add(t);
+  }
+  const pruned = order.filter((t) => !reaches.has(t));
+  for (const t of pruned) t.requiresGrad = false;
+  return pruned;
 }

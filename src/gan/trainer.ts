@@ -5,7 +5,7 @@
  * patches (augmented by the 8 dihedral transforms), updates G with the LSGAN loss, then D.
  */
 import { Tensor, allocData } from '../autodiff/tensor.js';
-import { noGrad, setGradHook } from '../autodiff/tape.js';
+import { noGrad, setGradHook, backward, type BackwardOptions } from '../autodiff/tape.js';
 import { Rng, type RngState } from '../autodiff/rng.js';
 import { Adam, type OptimizerState } from '../autodiff/optim/index.js';
 import type { StateDict } from '../autodiff/nn/index.js';
@@ -125,50 +125,52 @@ export class GanTrainer {
     return new Tensor(data, [B, 1, P, P]);
   }
 
-  /** One training step: G update, then D update (reference order). */
+  /**
+   * One training step: G update, then D update (reference order).
+   *
+   * Real and fake go through D together in one batch, so BatchNorm normalises both with the same
+   * statistics and G is scored by the same function that D is trained as (separate fake-only
+   * passes would let BatchNorm at batch size 1 wash out the global brightness and contrast that
+   * distinguish a fake). The G step and the D step see the same D (D is updated last) on the same
+   * inputs, so that one forward pass serves both losses; two backward passes run through it:
+   * - G: lossG's gradient reaches the FCN's parameters through the fake half and the renderer;
+   *   D's weight gradients are not computed (they would be thrown away);
+   * - D: lossD's gradient reaches D's parameters only; nothing flows into the fake (the
+   *   reference's fake.detach()) and D's first layer computes no input gradient.
+   * Parameters come out exactly as from two separate forward passes (test/gan/trainer-step.test.ts);
+   * the one difference is that BatchNorm's running statistics (unused in training, which always
+   * normalises by the batch) are updated once per step instead of twice with the same batch.
+   */
   trainStep(): StepResult {
     const { batch } = this.config;
     const scenes = Array.from({ length: batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
     this.fcn.train();
     this.disc.train();
-
-    // Real and fake go through D together in one batch, in the G step and in the D step alike,
-    // so BatchNorm normalises both with the same statistics and G is scored by the same function
-    // that D is trained as (separate fake-only passes would let BatchNorm at batch size 1 wash
-    // out the global brightness and contrast that distinguish a fake).
     const real = this.realBatch();
     const B = real.shape[0];
 
-    // Generator: render with parameters from the FCN, push D(fake) towards 1.
+    // Generator: render with parameters from the FCN; D scores real and fake in one pass.
     const s = this.fcn.forward(featureBatch(scenes));
     const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
-    // D's weights are frozen for the G step: its weight gradients would be thrown away, and
-    // skipping them saves a third of the discriminator's backward pass.
-    const dParams = this.disc.parameters();
-    for (const p of dParams) p.requiresGrad = false;
-    let lossGValue: number;
-    try {
-      const dForG = this.disc.forward(concat([real, fake], 0));
-      const lossG = lsganGeneratorLoss(sliceBatch(dForG, B, 2 * B));
-      lossGValue = lossG.item();
-      if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
-      this.faultyOp = tracedBackward(lossG);
-    } finally {
-      for (const p of dParams) p.requiresGrad = true;
-    }
+    const both = this.disc.forward(concat([real, fake], 0));
+    const dRealT = sliceBatch(both, 0, B);
+    const dFakeT = sliceBatch(both, B, 2 * B);
+
+    // G: push D(fake) towards 1.
+    const lossG = lsganGeneratorLoss(dFakeT);
+    const lossGValue = lossG.item();
+    if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
+    this.faultyOp = tracedBackward(lossG, { inputs: this.fcn.parameters(), retainGraph: true });
     this.checkGradients('generator', this.fcn.namedParameters());
     this.optG.step();
     this.optG.zeroGrad();
     this.checkParameters('generator', this.fcn.namedParameters());
 
-    // Discriminator: real towards 1, the same fake (detached) towards 0.
-    const both = this.disc.forward(concat([real, fake.detach()], 0));
-    const dRealT = sliceBatch(both, 0, B);
-    const dFakeT = sliceBatch(both, B, 2 * B);
+    // D: real towards 1, the same fake towards 0 (computed before the G update, as in the reference).
     const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);
     const lossDValue = lossD.item();
     if (!Number.isFinite(lossDValue)) throw new NumericalError(`discriminator loss is ${lossDValue} at step ${this.step}`);
-    this.faultyOp = tracedBackward(lossD);
+    this.faultyOp = tracedBackward(lossD, { inputs: this.disc.parameters() });
     this.checkGradients('discriminator', this.disc.namedParameters());
     this.optD.step();
     this.optD.zeroGrad();
@@ -286,7 +288,7 @@ function compactState(s: OptimizerState): OptimizerState {
  * backward() that also finds the op whose vector-Jacobian product first turned a gradient
  * non-finite (ops run in reverse order, so the first one seen is where the fault entered).
  */
-export function tracedBackward(loss: Tensor): string | null {
+export function tracedBackward(loss: Tensor, opts: BackwardOptions = {}): string | null {
   let first: string | null = null;
   setGradHook((op, _input, grad) => {
     if (first) return;
@@ -299,7 +301,7 @@ export function tracedBackward(loss: Tensor): string | null {
     }
   });
   try {
-    loss.backward();
+    backward(loss, undefined, opts);
   } finally {
     setGradHook(null);
   }
