@@ -449,8 +449,8 @@ export function backwardBand(job: BackwardJob): void {
       const gxx = gD * D * omD;
       const sR = frag[b + 8];
       if (sR === 0 && gxx === 0) continue;
-      const i = pix % W;
-      const px = i + 0.5, py = (pix - i) / W + 0.5;
+      const j = ((pix + 0.5) / W) | 0; // row (exact: no float modulo)
+      const px = pix - j * W + 0.5, py = j + 0.5;
       if (sR !== 0) {
         // gradients of the clipped barycentric weights, then of the edge functions
         // (w_k > 0 exactly where the clipped edge function r_k > 0)
