@@ -617,7 +617,8 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     jobs.push({
       FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: bands[k], rowHi: bands[k + 1],
       support, invSigma, invGamma, logitCut, bgz, bg, PX, out: outS,
-      frag: take(fragCap), range: take(Math.max(1, 2 * nAct)),
+      // range sized by the face count (not nAct) so that the pool sees few distinct sizes
+      frag: take(fragCap), range: take(Math.max(1, (2 * faces.length) / 3)),
     });
   }
   const counts = runLanes(runner, 'forwardBand', jobs);
