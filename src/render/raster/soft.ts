@@ -553,6 +553,17 @@ function splitRows(geo: Float64Array, nAct: number, H: number, lanes: number): n
 /** Fragment store capacity per lane (numbers): the largest needed so far, so pools reuse it. */
 let fragCap = FR << 15;
 
+/**
+ * Work-array length for n numbers: rounded up to 2^k (1 + m / 8), so that scenes with slightly
+ * different vertex / face counts share the scratch pool's buffers instead of each leaving its
+ * own exact size behind in it.
+ */
+function bucket(n: number): number {
+  if (n <= 64) return 64;
+  const step = 2 ** (Math.floor(Math.log2(n)) - 3);
+  return Math.ceil(n / step) * step;
+}
+
 /** Runs the jobs on the lanes, or on this thread when there is one lane or the pool fails. */
 function runLanes(runner: RasterLanes | null, kernel: keyof typeof RASTER_KERNELS, jobs: (ForwardJob | BackwardJob)[]): number[] {
   if (runner && jobs.length > 1) {
@@ -584,7 +595,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
   const bgz = opts.bgDepth ?? 0;
 
   // Face table first (on this thread): it decides whether the render is worth splitting.
-  const geo0 = takeF64Dirty(Math.max(1, (faces.length / 3) * FS));
+  const geo0 = takeF64Dirty(bucket((faces.length / 3) * FS));
   const nAct = setupFaces(verts.data, faces, W, H, support, cull, geo0);
   const lr = lanesRunner;
   const runner = lr && lr.lanes > 1 && nAct >= (lr.minFaces ?? 256) && HW >= (lr.minPixels ?? 4096) ? lr : null;
@@ -598,9 +609,9 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     giveF64(geo0);
   }
   // Float64 copies so that the hot loops see one array type (monomorphic element access).
-  const V = take(verts.size);
+  const V = take(bucket(verts.size));
   V.set(verts.data);
-  const A = take(attrs.size);
+  const A = take(bucket(attrs.size));
   A.set(attrs.data);
   const F = runner ? new Uint32Array(new SharedArrayBuffer(faces.byteLength)) : faces;
   if (runner) F.set(faces);
@@ -617,8 +628,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     jobs.push({
       FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: bands[k], rowHi: bands[k + 1],
       support, invSigma, invGamma, logitCut, bgz, bg, PX, out: outS,
-      // range sized by the face count (not nAct) so that the pool sees few distinct sizes
-      frag: take(fragCap), range: take(Math.max(1, (2 * faces.length) / 3)),
+      frag: take(fragCap), range: take(bucket((2 * faces.length) / 3)),
     });
   }
   const counts = runLanes(runner, 'forwardBand', jobs);
@@ -649,14 +659,14 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     const bjobs: BackwardJob[] = jobs.map((j) => ({
       FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: j.rowLo, rowHi: j.rowHi, invSigma, invGamma,
       PX, out: outS, frag: j.frag, range: j.range, G, BX,
-      gV: needV ? take(verts.size) : null, gA: needA ? take(attrs.size) : null,
+      gV: needV ? take(bucket(verts.size)) : null, gA: needA ? take(bucket(attrs.size)) : null,
     }));
     runLanes(runner, 'backwardBand', bjobs);
     const collect = (pick: (j: BackwardJob) => Float64Array | null, like: Tensor): Tensor | null => {
       const first = pick(bjobs[0]);
       if (!first) return null;
       const d = allocData(like.dtype, like.size);
-      d.set(first);
+      d.set(first.subarray(0, d.length));
       for (let k = 1; k < bjobs.length; k++) {
         const g = pick(bjobs[k])!;
         for (let i = 0; i < d.length; i++) d[i] += g[i];
