@@ -204,12 +204,54 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   {
     const [src, rs, cs, mc, kc, dst] = [0, 1, 2, 3, 4, 5];
     const i0 = packA.local(I32), ii = packA.local(I32), p = packA.local(I32), m = packA.local(I32);
-    const s = packA.local(I32), d = packA.local(I32), ps = packA.local(I32);
-    packA.emit(
-      forRange(i0, 0, get(mc), MR,
-        set(m, minS(MR, sub(get(mc), get(i0)))),
-        if_(eq(get(cs), 1),
-          [
+    const s = packA.local(I32), d = packA.local(I32), ps = packA.local(I32), rsb = packA.local(I32);
+    const va = [0, 1, 2, 3].map(() => packA.local(V128)), vt = [0, 1, 2, 3].map(() => packA.local(V128));
+    // Full 4-row panels (MR = 4): rows contiguous along k are read 4 k at a time and transposed
+    // in registers; rows adjacent in memory (rs = 1) are one vector per k.
+    const quad = MR === 4;
+    const transpose4 = quad ? if_(and(eq(get(cs), 1), eq(get(m), 4)), [
+      set(s, add(get(src), shl(mul(get(i0), get(rs)), 2))),
+      set(rsb, shl(get(rs), 2)),
+      set(d, add(get(dst), shl(mul(get(i0), get(kc)), 2))),
+      set(p, 0),
+      block(loop(
+        brIf(1, gtS(add(get(p), 4), get(kc))),
+        ...va.map((v, r) => set(v, v128load(r === 0 ? get(s) : add(get(s), mul(get(rsb), r))))),
+        set(vt[0]!, f32x4shuffle(get(va[0]!), get(va[1]!), [0, 4, 1, 5])),
+        set(vt[1]!, f32x4shuffle(get(va[2]!), get(va[3]!), [0, 4, 1, 5])),
+        set(vt[2]!, f32x4shuffle(get(va[0]!), get(va[1]!), [2, 6, 3, 7])),
+        set(vt[3]!, f32x4shuffle(get(va[2]!), get(va[3]!), [2, 6, 3, 7])),
+        v128store(get(d), f32x4shuffle(get(vt[0]!), get(vt[1]!), [0, 1, 4, 5])),
+        v128store(get(d), f32x4shuffle(get(vt[0]!), get(vt[1]!), [2, 3, 6, 7]), 16),
+        v128store(get(d), f32x4shuffle(get(vt[2]!), get(vt[3]!), [0, 1, 4, 5]), 32),
+        v128store(get(d), f32x4shuffle(get(vt[2]!), get(vt[3]!), [2, 3, 6, 7]), 48),
+        set(s, add(get(s), 16)),
+        set(d, add(get(d), 64)),
+        set(p, add(get(p), 4)),
+        br(0),
+      )),
+      // k tail
+      block(loop(
+        brIf(1, geS(get(p), get(kc))),
+        ...[0, 1, 2, 3].map((r) => f32store(get(d), f32load(r === 0 ? get(s) : add(get(s), mul(get(rsb), r))), r * 4)),
+        set(s, add(get(s), 4)),
+        set(d, add(get(d), 16)),
+        set(p, add(get(p), 1)),
+        br(0),
+      )),
+    ], [generic()]) : generic();
+    const rowsAdjacent = quad ? if_(and(eq(get(rs), 1), eq(get(m), 4)), [
+      set(d, add(get(dst), shl(mul(get(i0), get(kc)), 2))),
+      set(ps, shl(get(cs), 2)),
+      set(s, add(get(src), shl(get(i0), 2))),
+      forRange(p, 0, get(kc), 1,
+        v128store(get(d), v128load(get(s))),
+        set(s, add(get(s), get(ps))),
+        set(d, add(get(d), 16)),
+      ),
+    ], [strided()]) : strided();
+    function generic(): Bytes {
+      return cat(
             // contiguous along k: walk each row
             forRange(ii, 0, MR, 1,
               set(d, add(add(get(dst), shl(mul(get(i0), get(kc)), 2)), shl(get(ii), 2))),
@@ -224,9 +266,10 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 ],
                 [forRange(p, 0, get(kc), 1, f32store(get(d), f32c(0)), set(d, add(get(d), MR * 4)))],
               ),
-            ),
-          ],
-          [
+            ));
+    }
+    function strided(): Bytes {
+      return cat(
             set(d, add(get(dst), shl(mul(get(i0), get(kc)), 2))),
             set(ps, shl(get(cs), 2)),
             set(s, add(get(src), shl(mul(get(i0), get(rs)), 2))),
@@ -237,9 +280,12 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
               ),
               set(s, add(get(s), get(ps))),
               set(d, add(get(d), MR * 4)),
-            ),
-          ],
-        ),
+            ));
+    }
+    packA.emit(
+      forRange(i0, 0, get(mc), MR,
+        set(m, minS(MR, sub(get(mc), get(i0)))),
+        if_(eq(get(cs), 1), [transpose4], [rowsAdjacent]),
       ),
     );
   }
