@@ -168,8 +168,12 @@ function normalise(
       }
       grads.push(new Tensor(gx, x.shape));
     } else grads.push(null);
-    // Affine parameters: dweight[c] = sum(dy xhat), dbias[c] = sum(dy) over everything but c.
-    if (weight || bias) {
+    // Affine parameters: dweight[c] = sum(dy xhat), dbias[c] = sum(dy) over everything but c
+    // (skipped when neither needs a gradient, e.g. a discriminator frozen for the generator step).
+    if (!weight?.requiresGrad && !bias?.requiresGrad) {
+      if (weight) grads.push(null);
+      if (bias) grads.push(null);
+    } else if (weight || bias) {
       const gw = new Float64Array(c);
       const gb = new Float64Array(c);
       for (let i = 0; i < n; i++) {
