@@ -662,14 +662,63 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const P = loadParams(col2im, 0, CP) as Record<keyof typeof CP, number>;
     const L = () => col2im.local(I32);
     const c = L(), kx = L(), ky = L(), xs = L(), s = L(), oy = L(), ox = L(), iy = L(), ix = L(), row = L(), a = L();
-    const ix0 = L(), oxa = L(), oxb = L(), sp = L();
+    const ix0 = L(), oxa = L(), oxb = L(), sp = L(), plane = L(), ixa = L();
+    // Stride 2, dilation 1: taps kx and kx+1 land on interleaved columns (even / odd), so they
+    // are added together: 4 outputs of each tap interleave (two shuffles) into 8 contiguous dx.
+    const tapAt = (oxE: E, second: boolean): Bytes => cat(
+      set(ixa, add(add(shl(oxE, 1), get(ix0)), second ? 1 : 0)),
+      if_(ltU(get(ixa), get(P.w)), [
+        set(a, add(get(row), shl(get(ixa), 2))),
+        f32store(get(a), f32add(f32load(get(a)), f32load(add(add(get(s), shl(oxE, 2)), second ? get(plane) : 0)))),
+      ]),
+    );
+    const scalarPairs = (to: E): Bytes => block(loop(
+      brIf(1, geS(get(ox), to)),
+      tapAt(get(ox), false),
+      tapAt(get(ox), true),
+      set(ox, add(get(ox), 1)),
+      br(0),
+    ));
+    const pairBody = cat(
+      set(ix0, sub(get(kx), get(P.pw))),
+      set(plane, shl(mul(get(P.outH), get(P.outW)), 2)),
+      // Vector range: 0 <= 2*ox + ix0 and 2*ox + ix0 + 1 <= w - 1.
+      set(oxa, select(divS(sub(1, get(ix0)), 2), 0, ltS(get(ix0), 0))),
+      set(oxb, minS(get(P.outW), divS(sub(get(P.w), get(ix0)), 2))),
+      forRange(oy, 0, get(P.outH), 1,
+        set(iy, add(sub(mul(get(oy), get(P.sh)), get(P.ph)), mul(get(ky), get(P.dh)))),
+        if_(and(geS(get(iy), get(P.y0)), ltS(get(iy), get(P.y1))), [
+          set(row, add(get(xs), shl(mul(get(iy), get(P.w)), 2))),
+          set(ox, 0),
+          scalarPairs(minS(get(oxa), get(P.outW))),
+          block(loop(
+            brIf(1, gtS(add(get(ox), 4), get(oxb))),
+            set(sp, add(get(s), shl(get(ox), 2))),
+            set(a, add(get(row), shl(add(shl(get(ox), 1), get(ix0)), 2))),
+            v128store(get(a), f32x4add(v128load(get(a)), f32x4shuffle(v128load(get(sp)), v128load(add(get(sp), get(plane))), [0, 4, 1, 5]))),
+            v128store(get(a), f32x4add(v128load(get(a), 16), f32x4shuffle(v128load(get(sp)), v128load(add(get(sp), get(plane))), [2, 6, 3, 7])), 16),
+            set(ox, add(get(ox), 4)),
+            br(0),
+          )),
+          scalarPairs(get(P.outW)),
+        ]),
+        set(s, add(get(s), shl(get(P.outW), 2))),
+      ),
+      // Past the second tap's rows too.
+      set(s, add(get(s), get(plane))),
+    );
     col2im.emit(
       forRange(c, get(P.r0), get(P.r1), 1,
         set(xs, add(get(P.x), shl(mul(get(c), mul(get(P.h), get(P.w))), 2))),
         memfill(add(get(xs), shl(mul(get(P.y0), get(P.w)), 2)), 0, shl(mul(sub(get(P.y1), get(P.y0)), get(P.w)), 2)),
         set(s, add(get(P.col), shl(mul(mul(get(c), mul(get(P.kh), get(P.kw))), mul(get(P.outH), get(P.outW))), 2))),
         forRange(ky, 0, get(P.kh), 1,
-          forRange(kx, 0, get(P.kw), 1,
+          set(kx, 0),
+          block(loop(
+           brIf(1, geS(get(kx), get(P.kw))),
+           if_(and(and(eq(get(P.sw), 2), eq(get(P.dw), 1)), ltS(add(get(kx), 1), get(P.kw))),
+            [pairBody, set(kx, add(get(kx), 2))],
+            [
             set(ix0, sub(mul(get(kx), get(P.dw)), get(P.pw))),
             set(oxa, select(sub(0, get(ix0)), 0, gtS(sub(0, get(ix0)), 0))),
             set(oxb, minS(get(P.outW), sub(get(P.w), get(ix0)))),
@@ -714,7 +763,11 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
               ),
               set(s, add(get(s), shl(get(P.outW), 2))),
             ),
-          ),
+            set(kx, add(get(kx), 1)),
+            ],
+           ),
+           br(0),
+          )),
         ),
       ),
     );
