@@ -1,10 +1,11 @@
 /**
  * GAN training cost (issue: one full training step at 256 x 256 with 64 base filters, one epoch
  * of 174 patches, the reference protocol of 50 epochs). A step = ParamNet forward, render,
- * D on real + fake for G (weights frozen), G update, D on real + fake, D update.
- * Args: --patch N (256) --filters N (64) --steps N (5) --backend NAME (auto) --json.
+ * one D pass on real + fake, G backward and update, D backward and update (GanTrainer.trainStep);
+ * its peer, timed interleaved in the same process, runs D twice (trainStepTwoPass).
+ * Args: --patch N (256) --filters N (64) --steps N (5) --backend NAME (auto) --no-peer --json.
  * Reports the median and minimum step time with the load average (the machine may be shared),
- * the realism scoring time of one epoch, and the extrapolated reference protocol.
+ * the per-epoch evaluation (renders + realism score), and the extrapolated reference protocol.
  */
 import { Rng } from '../src/autodiff/rng.js';
 import { noGrad } from '../src/autodiff/tape.js';
@@ -26,9 +27,16 @@ function arg(args: string[], name: string, def: string): string {
 
 
 export async function run(args: string[]): Promise<void> {
+  if (args.includes('--help')) {
+    console.log('usage: node dist/bench.js gan [--patch 256] [--filters 64] [--steps 5] [--backend auto] [--no-peer] [--json]\n' +
+      '  times trainStep (one shared D forward) and, interleaved in the same process, its peer trainStepTwoPass (D run twice);\n' +
+      '  then the per-epoch evaluation (renders + realism score) and the reference protocol estimate.');
+    return;
+  }
   const patch = Number(arg(args, '--patch', '256'));
   const filters = Number(arg(args, '--filters', '64'));
   const steps = Number(arg(args, '--steps', '5'));
+  const peer = !args.includes('--no-peer');
   await selectBackend(arg(args, '--backend', 'auto'), false);
   const scene = scaleSceneConfig(presetConfig('tio2-sem'), patch, { keepParticleSize: true });
   // "Real" patches: renders with the preset's defaults (the cost does not depend on their content).
@@ -39,35 +47,68 @@ export async function run(args: string[]): Promise<void> {
     betas: [0.5, 0.999], baseFilters: filters, discLayers: 3, norm: 'batch', seed: 1, numConfigs: 16, evalSamples: 16,
   };
   const t = new GanTrainer(config, reals);
-  t.trainStep(); // warm-up (kernel compilation, buffer pools)
+  const p = peer ? new GanTrainer(config, reals) : null;
+  // Warm-up (kernel compilation, worker start-up).
+  t.trainStep();
+  p?.trainStepTwoPass();
   const times: number[] = [];
+  const peerTimes: number[] = [];
+  const load0 = loadavg();
+  // Interleaved, so that both see the same load on a shared machine.
   for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
+    let t0 = performance.now();
     t.trainStep();
     times.push(performance.now() - t0);
+    if (!p) continue;
+    t0 = performance.now();
+    p.trainStepTwoPass();
+    peerTimes.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  const median = times[times.length >> 1];
-  const t1 = performance.now();
+  const median = medianOf(times);
+  const peerMedian = p ? medianOf(peerTimes) : null;
+  // Per-epoch evaluation as src/node/train.ts runs it: evalSamples renders, then the realism
+  // score against the real patches (whose side is computed once per run, over all 174 patches).
+  const reals174 = Array.from({ length: 174 }, (_, i) => ({ width: patch, height: patch, data: reals[i % reals.length] }));
+  let t1 = performance.now();
+  const ref = new RealismReference(reals174, { seed: 1 });
+  const referenceMs = performance.now() - t1;
+  t1 = performance.now();
   const ev = t.evaluate();
-  const ref = new RealismReference(reals.map((data) => ({ width: patch, height: patch, data })));
+  const renderMs = performance.now() - t1;
+  t1 = performance.now();
   ref.score(ev.samples.map((data) => ({ width: patch, height: patch, data })));
-  const evalMs = performance.now() - t1;
-  const epochS = (174 * median) / 1000 + evalMs / 1000;
+  const scoreMs = performance.now() - t1;
+  const evalMs = renderMs + scoreMs;
+  const epochS = (174 * median + evalMs) / 1000;
+  // 50 epochs of 174 steps, 51 evaluations (epoch 0, the untrained generator, and each epoch),
+  // the realism reference once. Checkpoint and report writing are not included.
+  const protocolMin = (50 * 174 * median + 51 * evalMs + referenceMs) / 60_000;
   const result = {
-    backend: getBackend().name, patch, filters, steps, medianStepMs: median, minStepMs: times[0], evalMs,
-    epoch174s: epochS, protocol50Min: (50 * epochS) / 60, loadavg: loadavg(), rssMB: process.memoryUsage().rss / 2 ** 20,
+    backend: getBackend().name, patch, filters, steps, medianStepMs: median, minStepMs: Math.min(...times),
+    peerMedianStepMs: peerMedian, peerMinStepMs: p ? Math.min(...peerTimes) : null, ratioToPeer: peerMedian ? median / peerMedian : null,
+    pairRatios: p ? times.map((x, i) => x / peerTimes[i]) : null,
+    evalRenderMs: renderMs, realismScoreMs: scoreMs, realismReferenceMs: referenceMs, evalMs,
+    epoch174s: epochS, protocol50Min: protocolMin, loadavgBefore: load0, loadavg: loadavg(), rssMB: process.memoryUsage().rss / 2 ** 20,
   };
   if (args.includes('--json')) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  console.log(`GAN training step, ${patch} x ${patch}, ${filters} base filters, backend ${result.backend} (load ${result.loadavg})`);
-  console.log(`  step (median of ${steps})          ${median.toFixed(0)} ms (min ${times[0].toFixed(0)} ms)`);
-  console.log(`  per-epoch evaluation (16 renders + realism) ${evalMs.toFixed(0)} ms`);
-  console.log(`  one epoch of 174 patches          ${epochS.toFixed(0)} s`);
-  console.log(`  reference protocol (50 epochs)    ${result.protocol50Min.toFixed(0)} min (target <= 75 min; the reference took ~75 min on an A40)`);
-  console.log(`  RSS                               ${result.rssMB.toFixed(0)} MiB`);
+  console.log(`GAN training step, ${patch} x ${patch}, ${filters} base filters, backend ${result.backend} (load ${load0} before, ${result.loadavg} after)`);
+  console.log(`  step, shared D forward (median of ${steps})   ${median.toFixed(0)} ms (min ${result.minStepMs.toFixed(0)} ms)`);
+  if (p) {
+    console.log(`  peer: two D forwards (median of ${steps})    ${peerMedian!.toFixed(0)} ms (min ${result.peerMinStepMs!.toFixed(0)} ms); ratio ${result.ratioToPeer!.toFixed(2)}` +
+      ` (per pair ${result.pairRatios!.map((r) => r.toFixed(2)).join(' ')})`);
+  }
+  console.log(`  per-epoch evaluation                      ${evalMs.toFixed(0)} ms (16 renders ${renderMs.toFixed(0)} ms, realism score ${scoreMs.toFixed(0)} ms; reference side once per run ${referenceMs.toFixed(0)} ms)`);
+  console.log(`  one epoch of 174 patches                  ${epochS.toFixed(0)} s`);
+  console.log(`  reference protocol (50 epochs)            ${protocolMin.toFixed(0)} min (target <= 75 min; the reference took ~75 min on an A40)`);
+  console.log(`  RSS                                       ${result.rssMB.toFixed(0)} MiB`);
+}
+
+function medianOf(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1];
 }
 
 registerSuite({ name: 'gan', description: 'one DiffRenderGAN training step, epoch and reference-protocol estimate', run });

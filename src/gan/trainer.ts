@@ -179,6 +179,46 @@ export class GanTrainer {
     return { lossG: lossGValue, lossD: lossDValue, dReal: meanOf(dRealT), dFake: meanOf(dFakeT) };
   }
 
+  /**
+   * The same step written plainly, as it was before the shared forward pass: D runs twice on
+   * real + fake (for G with D's weights frozen, for D with the fake detached), each pass with its
+   * own backward. Kept as the reference that trainStep is tested against
+   * (test/gan/trainer-step.test.ts) and as the benchmark's peer (bench/gan.ts); not used in
+   * training. It also updates BatchNorm's running statistics twice per step.
+   */
+  trainStepTwoPass(): StepResult {
+    const { batch } = this.config;
+    const scenes = Array.from({ length: batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
+    this.fcn.train();
+    this.disc.train();
+    const real = this.realBatch();
+    const B = real.shape[0];
+    const s = this.fcn.forward(featureBatch(scenes));
+    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
+    const dParams = this.disc.parameters();
+    for (const p of dParams) p.requiresGrad = false;
+    let lossGValue: number;
+    try {
+      const lossG = lsganGeneratorLoss(sliceBatch(this.disc.forward(concat([real, fake], 0)), B, 2 * B));
+      lossGValue = lossG.item();
+      lossG.backward();
+    } finally {
+      for (const p of dParams) p.requiresGrad = true;
+    }
+    this.optG.step();
+    this.optG.zeroGrad();
+    const both = this.disc.forward(concat([real, fake.detach()], 0));
+    const dRealT = sliceBatch(both, 0, B);
+    const dFakeT = sliceBatch(both, B, 2 * B);
+    const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);
+    const lossDValue = lossD.item();
+    lossD.backward();
+    this.optD.step();
+    this.optD.zeroGrad();
+    this.step++;
+    return { lossG: lossGValue, lossD: lossDValue, dReal: meanOf(dRealT), dFake: meanOf(dFakeT) };
+  }
+
   private checkGradients(net: string, params: [string, Tensor][]): void {
     for (const [name, p] of params) {
       const g = p.grad?.data;
