@@ -338,13 +338,10 @@ export class WasmBackend implements Backend {
       lanes = Math.max(1, Math.min(lanes, panels));
       if (lanes > 1 && this.dynamic) {
         // Dynamic: ~4 chunks per lane from a shared counter (a lane that gets more CPU on a
-        // shared machine takes more chunks). Every chunk re-packs all of the other operand, at
-        // ~15 flops' worth of time per element against 2 flops per element per column or row of
-        // the chunk, so chunks of >= 192 columns / 32 rows (a few percent; no fewer chunks than
-        // lanes) keep that small.
+        // shared machine takes more chunks). Column chunks share one packing of A (packAllA
+        // below); row chunks each re-pack all of B, which chunks of >= 32 rows keep small.
         const unit = splitN ? nr : mr;
-        const minPer = Math.min(Math.ceil((splitN ? 192 : 32) / unit), Math.ceil(panels / lanes));
-        const per = Math.max(minPer, Math.ceil(panels / (lanes * 4)));
+        const per = Math.max(Math.ceil((splitN ? 64 : 32) / unit), Math.ceil(panels / (lanes * 4)));
         dyn = { axis: splitN ? 1 : 2, chunk: per * unit, total: splitN ? n : m };
         for (let t = 0; t < lanes; t++) slices.push({ m0: 0, m1: m, n0: 0, n1: n, b0: 0, b1: batch });
       } else {
