@@ -217,6 +217,10 @@ export function presetConfig(preset: PresetName): SceneConfig {
       // The dev-pool micrographs show rounded, smoothly shaded bodies (no sharp facets) with a
       // broad bright band inside the outline (the SE edge effect, about 4 px at full resolution).
       c.particles.polyhedron = { facets: 14, irregularity: 0.25, roundness: 0.6, elongation: 1.6 };
+      // Wider than the reference's lognormal(0, 0.2): the annotation-free particle finder
+      // (calibrate.ts) gives a 90 % / 10 % radius ratio of 4.4 on the dev-pool images, 1.9 on
+      // renders at sigma 0.2 and 3.1 at sigma 0.5 (docs/tio2-sem-gan.md).
+      c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.45 };
       c.shading = { ...c.shading, edgeWidth: 4 };
       break;
     case 'tio2-him':
