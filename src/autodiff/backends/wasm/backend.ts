@@ -173,7 +173,7 @@ export class WasmBackend implements Backend {
     const lanes = this.runner ? this.runner.label : '1 lane (calling thread)';
     const conv = (this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM') +
       (this.fewOut === 'taps' ? `; cOut < ${c.mr}: taps-first GEMM + gather (fwd, >= ${c.mr} taps), flipped-weight implicit GEMM (grad-in, stride 1)` : '') +
-      `, direct SIMD (${this.padded ? 'padded planes, 32-wide register blocks' : 'row AXPYs'}) for the other cOut < ${c.mr} at stride 1`;
+      `, direct SIMD (${this.padded ? 'padded planes, 32-wide register blocks' : 'row AXPYs'}) for the other cOut < ${c.mr} at stride 1 (not 1x1 forward: plain GEMM)`;
     return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}; ${lanes}`;
   }
 
@@ -184,7 +184,7 @@ export class WasmBackend implements Backend {
     if (kernel === 'matmul' || !g) return `wasm-${simd} gemm ${lanes}`;
     if (kernel === 'conv2d' && this.tapsFirst(g)) return `wasm-${simd} taps-first gemm+gather ${lanes}`;
     if (kernel === 'conv2dGradInput' && this.flippedGin(g)) return `wasm-${simd} flipped-weights implicit-gemm ${lanes}`;
-    if (this.direct(g)) {
+    if (this.direct(g) && !(kernel === 'conv2d' && WasmBackend.pointwise(g))) {
       const padded = this.padded && (kernel !== 'conv2dGradInput' || (g.padH <= g.kh - 1 && g.padW <= g.kw - 1));
       if (kernel === 'conv2dGradWeight') return `wasm-${simd} direct row-dot ${lanes}`;
       return `wasm-${simd} direct ${padded ? 'padded-plane' : 'row-axpy'} ${lanes}`;
@@ -472,7 +472,9 @@ export class WasmBackend implements Backend {
   /**
    * Convs with fewer output channels than the micro-kernel has rows (e.g. a 1-channel output
    * layer) waste most of each GEMM tile and are dominated by packing; at stride 1, dilation 1,
-   * groups 1 they run as direct SIMD row AXPYs / dot products instead.
+   * groups 1 they run as direct SIMD row AXPYs / dot products instead (unless tapsFirst /
+   * flippedGin take them; a 1x1 forward stays a plain GEMM: it packs no image and the direct
+   * kernel's padded copies cost more than the idle micro-kernel rows).
    */
   private direct(g: Conv2dGeom): boolean {
     return g.cOut < this.cfg.mr && g.groups === 1 && g.strideH === 1 && g.strideW === 1 && g.dilH === 1 && g.dilW === 1;
@@ -593,7 +595,7 @@ export class WasmBackend implements Backend {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.alloc(g.n * g.cIn * hw), pw = this.alloc(g.cOut * kc), po = this.alloc(g.n * g.cOut * nsp);
-      if (this.direct(g) && !this.tapsFirst(g)) {
+      if (this.direct(g) && !this.tapsFirst(g) && !WasmBackend.pointwise(g)) {
         this.put(px, x);
         this.put(pw, w);
         for (let img = 0; img < g.n; img++) {
