@@ -55,14 +55,23 @@ export async function run(args: string[]): Promise<void> {
   const peerTimes: number[] = [];
   const load0 = loadavg();
   // Interleaved, so that both see the same load on a shared machine.
+  // CPU time (all threads of the process) as well: far less sensitive to other processes than
+  // wall time on a shared machine.
+  const cpu: number[] = [];
+  const peerCpu: number[] = [];
+  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   for (let i = 0; i < steps; i++) {
     let t0 = performance.now();
+    let c0 = process.cpuUsage();
     t.trainStep();
     times.push(performance.now() - t0);
+    cpu.push(cpuMs(process.cpuUsage(c0)));
     if (!p) continue;
     t0 = performance.now();
+    c0 = process.cpuUsage();
     p.trainStepTwoPass();
     peerTimes.push(performance.now() - t0);
+    peerCpu.push(cpuMs(process.cpuUsage(c0)));
   }
   const median = medianOf(times);
   const peerMedian = p ? medianOf(peerTimes) : null;
@@ -85,6 +94,7 @@ export async function run(args: string[]): Promise<void> {
   const protocolMin = (50 * 174 * median + 51 * evalMs + referenceMs) / 60_000;
   const result = {
     backend: getBackend().name, patch, filters, steps, medianStepMs: median, minStepMs: Math.min(...times),
+    medianStepCpuMs: medianOf(cpu), peerMedianStepCpuMs: p ? medianOf(peerCpu) : null,
     peerMedianStepMs: peerMedian, peerMinStepMs: p ? Math.min(...peerTimes) : null, ratioToPeer: peerMedian ? median / peerMedian : null,
     pairRatios: p ? times.map((x, i) => x / peerTimes[i]) : null,
     evalRenderMs: renderMs, realismScoreMs: scoreMs, realismReferenceMs: referenceMs, evalMs,
@@ -95,10 +105,10 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   console.log(`GAN training step, ${patch} x ${patch}, ${filters} base filters, backend ${result.backend} (load ${load0} before, ${result.loadavg} after)`);
-  console.log(`  step, shared D forward (median of ${steps})   ${median.toFixed(0)} ms (min ${result.minStepMs.toFixed(0)} ms)`);
+  console.log(`  step, shared D forward (median of ${steps})   ${median.toFixed(0)} ms (min ${result.minStepMs.toFixed(0)} ms; CPU ${result.medianStepCpuMs.toFixed(0)} ms)`);
   if (p) {
-    console.log(`  peer: two D forwards (median of ${steps})    ${peerMedian!.toFixed(0)} ms (min ${result.peerMinStepMs!.toFixed(0)} ms); ratio ${result.ratioToPeer!.toFixed(2)}` +
-      ` (per pair ${result.pairRatios!.map((r) => r.toFixed(2)).join(' ')})`);
+    console.log(`  peer: two D forwards (median of ${steps})    ${peerMedian!.toFixed(0)} ms (min ${result.peerMinStepMs!.toFixed(0)} ms; CPU ${result.peerMedianStepCpuMs!.toFixed(0)} ms); ratio ${result.ratioToPeer!.toFixed(2)}` +
+      ` (per pair ${result.pairRatios!.map((r) => r.toFixed(2)).join(' ')}; CPU ${(result.medianStepCpuMs / result.peerMedianStepCpuMs!).toFixed(2)})`);
   }
   console.log(`  per-epoch evaluation                      ${evalMs.toFixed(0)} ms (16 renders ${renderMs.toFixed(0)} ms, realism score ${scoreMs.toFixed(0)} ms; reference side once per run ${referenceMs.toFixed(0)} ms)`);
   console.log(`  one epoch of 174 patches                  ${epochS.toFixed(0)} s`);
