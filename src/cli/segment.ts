@@ -16,6 +16,7 @@ import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { segmentImage } from '../seg/infer.js';
+import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import { otsuInstances } from '../seg/instances.js';
 import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
 import { measureParticles, type Particle } from '../seg/measure.js';
@@ -36,6 +37,8 @@ const idsFlag: FlagSpec = { name: 'ids', type: 'strings', meta: 'ID,ID...', help
 const methodFlag: FlagSpec = { name: 'method', type: 'string', default: 'unet', choices: ['unet', 'otsu'], help: 'segmenter: the trained U-Net, or the classical Otsu + watershed baseline (needs no model)' };
 const tileFlag: FlagSpec = { name: 'tile', type: 'int', meta: 'PX', min: 16, max: 4096, help: 'inference tile side (default: twice the training crop)' };
 const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', default: 50, min: 0, help: 'particles smaller than this are removed' };
+const flipsFlag: FlagSpec = { name: 'flips', type: 'boolean', help: 'test-time augmentation: average the image and its three mirror images (4x slower)' };
+const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'watershed', choices: ['watershed', 'seeds'], help: "particles from the U-Net's probabilities: distance watershed of the foreground cut by contours, or class-1 seeds grown over the contour" };
 
 const SPECS: Record<Subcommand, CommandSpec> = {
   train: {
@@ -62,6 +65,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'val', type: 'number', meta: 'FRACTION', default: 0, min: 0, max: 0.9, help: 'fraction of images held out for validation' },
       { name: 'seed', type: 'int', meta: 'S', default: 0, min: 0, help: 'seed of initialisation, split, crops and augmentation' },
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
+      { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
       backendFlag,
     ],
@@ -80,6 +84,8 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       methodFlag,
       tileFlag,
       minAreaFlag,
+      flipsFlag,
+      instancesFlag,
       backendFlag,
     ],
   },
@@ -97,6 +103,8 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       methodFlag,
       tileFlag,
       minAreaFlag,
+      flipsFlag,
+      instancesFlag,
       { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
       backendFlag,
     ],
@@ -248,7 +256,8 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     stepsPerEpoch: Number(flags['steps-per-epoch']),
     valFraction: Number(flags.val),
     classWeightPower: Number(flags['class-weight-power']),
-    augment: flags['no-augment'] ? { ...DEFAULT_TRAIN.augment, geometric: false, gamma: 1, contrast: 0, brightness: 0, blur: 0, noise: 0 } : DEFAULT_TRAIN.augment,
+    normalisation: flags.normalisation as Normalisation,
+    augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
   if (resume) {
     // The resumed run keeps its data-dependent settings; only the length may change.
@@ -281,14 +290,24 @@ export function parsePixelSize(s: string | undefined): { size: number; unit: str
   return { size, unit };
 }
 
-function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number): { instances: Labelled; classes: Uint8Array } {
+interface SegmentFlags {
+  normalisation: Normalisation;
+  flips: boolean;
+  instances: 'watershed' | 'seeds';
+}
+
+function segmentFlags(flags: ParsedFlags, normalisation: Normalisation): SegmentFlags {
+  return { normalisation, flips: Boolean(flags.flips), instances: flags.instances === 'seeds' ? 'seeds' : 'watershed' };
+}
+
+function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array } {
   if (method === 'otsu') {
     const r = otsuInstances(img.data, img.width, img.height, { minArea });
     const classes = new Uint8Array(r.labels.length);
     for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
     return { instances: { labels: r.labels, count: r.count }, classes };
   }
-  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea });
+  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, flips: sf.flips, instances: sf.instances });
   return { instances: s.instances, classes: s.classes };
 }
 
@@ -326,11 +345,11 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
   return [f(5), f(3), f(1)];
 }
 
-function loadSegmenter(flags: ParsedFlags, sub: string): { model: UNet | null; tile: number } {
-  if (flags.method === 'otsu') return { model: null, tile: 0 };
+function loadSegmenter(flags: ParsedFlags, sub: string): { model: UNet | null; tile: number; normalisation: Normalisation } {
+  if (flags.method === 'otsu') return { model: null, tile: 0, normalisation: 'fixed' };
   const dir = req(flags, 'model', sub);
   const { model, info } = loadModel(dir);
-  return { model, tile: typeof flags.tile === 'number' ? flags.tile : 2 * info.crop };
+  return { model, tile: typeof flags.tile === 'number' ? flags.tile : 2 * info.crop, normalisation: info.normalisation };
 }
 
 async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
@@ -340,7 +359,7 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   const px = parsePixelSize(flags['pixel-size'] as string | undefined);
   const cropBottom = Number(flags['crop-bottom']);
   const minArea = Number(flags['min-area']);
-  const { model, tile } = loadSegmenter(flags, 'predict');
+  const { model, tile, normalisation } = loadSegmenter(flags, 'predict');
   // Read and check everything before writing anything.
   const files = listImageFiles(inputs);
   const names = files.map((f) => basename(f, extname(f)));
@@ -354,7 +373,7 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
     const t0 = performance.now();
-    const { instances, classes } = segmentWith(String(flags.method), model, img, tile, minArea);
+    const { instances, classes } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, normalisation));
     if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
     const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.size });
     results.push({ name: names[k], img, instances, classes, particles });
@@ -381,12 +400,12 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
   const imagesDir = req(flags, 'images', 'eval');
   const masksDir = req(flags, 'masks', 'eval');
   const minArea = Number(flags['min-area']);
-  const { model, tile } = loadSegmenter(flags, 'eval');
+  const { model, tile, normalisation } = loadSegmenter(flags, 'eval');
   const set = readAnnotatedSet(imagesDir, masksDir, { cropBottom: Number(flags['crop-bottom']), ids: idList(flags) });
   const backend = model ? await useBackend(String(flags.backend)) : null;
   const rows: (EvalResult & { image: string; predicted: number; truth: number })[] = [];
   for (const a of set) {
-    const { instances } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea);
+    const { instances } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, normalisation));
     rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height) });
   }
   const mean = meanOf(rows);

@@ -5,12 +5,16 @@
  *   model.safetensors   the U-Net's weights and batch-norm buffers (metadata: epoch, step)
  *   optimizer.json      Adam's state (step counts and moments), for --resume
  *   train-state.json    epoch, step, data-Rng state, class weights, split, history, for --resume
+ *   done                written last: {"epoch", "step", "finished", "files": {name: bytes}}
  *
- * Every file is written atomically (temporary file + rename); train-state.json is written last
- * and names the step, and loadCheckpoint refuses files whose steps disagree (a crash between two
- * writes), so a resume never mixes two checkpoints.
+ * Every file is written atomically (temporary file + rename). A save first removes `done`, then
+ * writes the four files, then `done` (as the GAN's epoch checkpoints do, src/node/gan-checkpoint.ts),
+ * so a directory whose `done` is missing or lists other sizes holds a save that was interrupted;
+ * loadCheckpoint refuses it, and also files whose steps disagree, so a resume never mixes two
+ * checkpoints. `finished` says the run reached its last epoch (`readDoneMarker` / `isFinished`:
+ * a finished run needs no resume).
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { readInputFile, writeFileAtomic } from '../io/files.js';
@@ -18,8 +22,21 @@ import { decodeSafetensors, encodeSafetensors } from '../gan/safetensors.js';
 import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
 import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
+import { NORMALISATIONS, type Normalisation } from '../seg/augment.js';
 
 export const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', optimizer: 'optimizer.json', state: 'train-state.json' } as const;
+
+/** The marker written after a complete save. */
+export const DONE_FILE = 'done';
+
+export interface DoneMarker {
+  epoch: number;
+  step: number;
+  /** The checkpoint is the run's last epoch (epoch >= train.epochs). */
+  finished: boolean;
+  /** Bytes of every file of the checkpoint. */
+  files: Record<string, number>;
+}
 
 /** Creates the directory (and parents); an unusable path -> UserError (badOutput). */
 export function ensureDir(dir: string): void {
@@ -32,12 +49,45 @@ export function ensureDir(dir: string): void {
 
 export function saveCheckpoint(dir: string, c: Checkpoint): void {
   ensureDir(dir);
+  const done = join(dir, DONE_FILE);
+  if (existsSync(done)) unlinkSync(done);
   const meta = { format: 'diffrendergan-unet', epoch: String(c.epoch), step: String(c.step) };
   writeFileAtomic(join(dir, MODEL_FILES.weights), encodeSafetensors(c.weights, meta));
   writeFileAtomic(join(dir, MODEL_FILES.optimizer), JSON.stringify({ step: c.step, optimizer: c.optimizer }));
   writeFileAtomic(join(dir, MODEL_FILES.config), JSON.stringify({ ...c.model, train: c.train, epoch: c.epoch, step: c.step }, null, 2) + '\n');
   const { epoch, step, rng, classWeights, split, history, train } = c;
   writeFileAtomic(join(dir, MODEL_FILES.state), JSON.stringify({ epoch, step, rng, classWeights, split, history, train }, null, 2) + '\n');
+  const files = Object.fromEntries(Object.values(MODEL_FILES).map((f) => [f, statSync(join(dir, f)).size]));
+  const marker: DoneMarker = { epoch, step, finished: epoch >= train.epochs, files };
+  writeFileAtomic(done, JSON.stringify(marker) + '\n');
+}
+
+/**
+ * The `done` marker of a complete save, or a sentence saying why there is none (missing, not
+ * JSON, or a file whose size differs from the one it lists).
+ */
+export function readDoneMarker(dir: string): DoneMarker | string {
+  const path = join(dir, DONE_FILE);
+  if (!existsSync(path)) return 'no done marker (the save was interrupted, or the run never finished an epoch)';
+  let m: DoneMarker;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8')) as DoneMarker;
+  } catch {
+    return 'the done marker is not valid JSON';
+  }
+  if (!m || typeof m !== 'object' || typeof m.files !== 'object' || m.files === null || !Number.isInteger(m.step)) return 'the done marker lists no files';
+  for (const f of Object.values(MODEL_FILES)) {
+    const p = join(dir, f);
+    const size = existsSync(p) ? statSync(p).size : -1;
+    if (size !== m.files[f]) return `${f} has ${size < 0 ? 'no file' : `${size} bytes`}, the done marker says ${String(m.files[f])}`;
+  }
+  return m;
+}
+
+/** Whether `dir` holds the complete checkpoint of a run that reached its last epoch. */
+export function isFinished(dir: string): boolean {
+  const m = readDoneMarker(dir);
+  return typeof m !== 'string' && m.finished === true;
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -69,9 +119,10 @@ function readModelInfo(dir: string): ModelInfo {
   const cfg = readJson(path);
   try {
     const unet = validateUNetConfig(cfg.unet as ModelInfo['unet']);
-    if (cfg.normalisation !== 'image-zscore') throw new Error(`unknown normalisation '${String(cfg.normalisation)}'`);
+    const normalisation = cfg.normalisation as Normalisation;
+    if (!NORMALISATIONS.includes(normalisation)) throw new Error(`unknown normalisation '${String(cfg.normalisation)}'`);
     const crop = Number(cfg.crop);
-    return { unet, normalisation: 'image-zscore', crop: Number.isInteger(crop) && crop > 0 ? crop : 128 };
+    return { unet, normalisation, crop: Number.isInteger(crop) && crop > 0 ? crop : 128 };
   } catch (e) {
     throw new InputError(path, (e as Error).message);
   }
@@ -98,9 +149,12 @@ export function loadModel(dir: string): { model: UNet; info: ModelInfo } {
   return { model, info };
 }
 
-/** Whether `dir` holds a resumable checkpoint. */
+/**
+ * Whether `dir` holds a complete, resumable checkpoint (a valid `done` marker). Files of an
+ * interrupted save do not count: they cannot be resumed, and a new run may overwrite them.
+ */
 export function hasCheckpoint(dir: string): boolean {
-  return Object.values(MODEL_FILES).every((f) => existsSync(join(dir, f)));
+  return typeof readDoneMarker(dir) !== 'string';
 }
 
 /** Loads everything --resume needs; files from different steps -> InputError. */
@@ -109,6 +163,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
   for (const f of [MODEL_FILES.optimizer, MODEL_FILES.state]) {
     if (!existsSync(join(dir, f))) throw new InputError(join(dir, f), 'missing: cannot resume (the run never finished an epoch?)');
   }
+  const marker = readDoneMarker(dir);
+  if (typeof marker === 'string') throw new InputError(dir, `cannot resume: ${marker}; delete the directory or retrain`);
   const info = readModelInfo(dir);
   const model = new UNet(info.unet, new Rng(0));
   const wStep = readWeights(dir, model);
@@ -116,7 +172,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const opt = readJson(optPath);
   const statePath = join(dir, MODEL_FILES.state);
   const st = readJson(statePath);
-  if (opt.step !== st.step || wStep !== st.step) {
+  if (opt.step !== st.step || wStep !== st.step || marker.step !== st.step) {
     throw new InputError(dir, `checkpoint files disagree (weights at step ${wStep}, optimizer at ${String(opt.step)}, train-state at ${String(st.step)}); an interrupted save? delete the directory or retrain`);
   }
   const rng = st.rng as number[];

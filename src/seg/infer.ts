@@ -7,15 +7,20 @@
  * window that is 1 in the middle and rises as sin^2 over `overlap` px on every side that borders
  * another tile (sides on the image border are not tapered), so that in a regular overlap two
  * neighbours' weights sum to 1 (sin^2 + cos^2) and seams blend smoothly; the weighted sum is
- * divided by the sum of weights. argmax gives the 3-class map, and src/seg/instances.ts turns it
- * into particles (class-1 seeds, small ones dropped, grown back over the contour).
+ * divided by the sum of weights. With `flips`, the whole image is also predicted mirrored in x, in
+ * y and in both, and the four probability maps (mirrored back) are averaged (test-time
+ * augmentation, as nnU-Net does; 4x the time). argmax gives the 3-class map, and
+ * src/seg/instances.ts turns the probabilities into particles: by default
+ * `instancesFromProbabilities` (foreground = not background, split by a distance-map watershed
+ * of the contour-free core), or with `instances: 'seeds'` `instancesFromClassMap` (class-1 seeds
+ * of the argmax map, grown back over the contour).
  *
- * The image is normalised by its own mean and standard deviation first, as in training.
+ * The image is normalised first as in training (`normalisation`, the model's ModelInfo field).
  */
 import { Tensor, noGrad, softmax } from '../autodiff/index.js';
 import type { UNet } from './unet.js';
-import { imageStats } from './augment.js';
-import { instancesFromClassMap } from './instances.js';
+import { normalisationStats, type Normalisation } from './augment.js';
+import { instancesFromClassMap, instancesFromProbabilities, type ProbabilityInstanceOptions } from './instances.js';
 import type { Labelled } from './labels.js';
 import { checkShape } from './labels.js';
 
@@ -26,8 +31,16 @@ export interface InferOptions {
   overlap?: number;
   /** Tiles per forward pass (default 4). */
   batch?: number;
-  /** Particles (class-1 seeds) smaller than this are dropped (default 50 px). */
+  /** Particles smaller than this are dropped (default 50 px). */
   minArea?: number;
+  /** The input normalisation the model was trained with (ModelInfo; default 'fixed', the training default). */
+  normalisation?: Normalisation;
+  /** Average the predictions of the image and its three mirror images (default false). */
+  flips?: boolean;
+  /** From probabilities to particles: 'watershed' (default) or 'seeds' (see the module comment). */
+  instances?: 'watershed' | 'seeds';
+  /** Options of the watershed post-processing (instancesFromProbabilities). */
+  watershed?: Omit<ProbabilityInstanceOptions, 'minArea'>;
 }
 
 /** Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared px. */
@@ -52,9 +65,9 @@ export function blendWindow(len: number, overlap: number, taperStart: boolean, t
   return w;
 }
 
-/** Normalises a whole image as training did: (x - mean) / std. */
-export function normaliseImage(image: ArrayLike<number>): Float32Array {
-  const { mean, std } = imageStats(image);
+/** Normalises a whole image as training did (default 'fixed', the training default). */
+export function normaliseImage(image: ArrayLike<number>, normalisation: Normalisation = 'fixed'): Float32Array {
+  const { mean, std } = normalisationStats(image, normalisation);
   const out = new Float32Array(image.length);
   for (let i = 0; i < out.length; i++) out[i] = (image[i] - mean) / std;
   return out;
@@ -108,6 +121,36 @@ export function predictNormalised(model: UNet, x: Float32Array, width: number, h
   return acc;
 }
 
+/** Mirrors a row-major plane in x and / or y into a new array. */
+function mirrorPlane(a: Float32Array, width: number, height: number, fx: boolean, fy: boolean): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let y = 0; y < height; y++) {
+    const sy = fy ? height - 1 - y : y;
+    for (let x = 0; x < width; x++) out[y * width + x] = a[sy * width + (fx ? width - 1 - x : x)];
+  }
+  return out;
+}
+
+/**
+ * `predictNormalised`, averaged over the image and its mirror images in x, y and both (each
+ * prediction mirrored back) when `opts.flips`.
+ */
+export function predictWithFlips(model: UNet, x: Float32Array, width: number, height: number, opts: InferOptions = {}): Float32Array {
+  const acc = predictNormalised(model, x, width, height, opts);
+  if (!opts.flips) return acc;
+  const n = width * height;
+  const c = model.config.classes;
+  for (const [fx, fy] of [[true, false], [false, true], [true, true]] as const) {
+    const p = predictNormalised(model, mirrorPlane(x, width, height, fx, fy), width, height, opts);
+    for (let k = 0; k < c; k++) {
+      const back = mirrorPlane(p.subarray(k * n, (k + 1) * n), width, height, fx, fy);
+      for (let i = 0; i < n; i++) acc[k * n + i] += back[i];
+    }
+  }
+  for (let i = 0; i < acc.length; i++) acc[i] *= 0.25;
+  return acc;
+}
+
 /** argmax over classes of probabilities [C, H*W] (ties: the lower class). */
 export function argmaxClasses(probs: Float32Array, classes: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -142,9 +185,13 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
   const wasTraining = model.training;
   model.eval();
   try {
-    const probabilities = predictNormalised(model, normaliseImage(image), width, height, opts);
+    const probabilities = predictWithFlips(model, normaliseImage(image, opts.normalisation), width, height, opts);
     const classes = argmaxClasses(probabilities, model.config.classes, width * height);
-    const instances = instancesFromClassMap(classes, width, height, { minArea: opts.minArea ?? 50 });
+    const minArea = opts.minArea ?? 50;
+    const instances =
+      opts.instances === 'seeds' || model.config.classes !== 3
+        ? instancesFromClassMap(classes, width, height, { minArea })
+        : instancesFromProbabilities(probabilities, width, height, { ...opts.watershed, minArea });
     return { width, height, probabilities, classes, instances };
   } finally {
     model.train(wasTraining);

@@ -18,7 +18,7 @@
  */
 import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
-import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, imageStats, type AugmentOptions } from './augment.js';
+import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
 
 /** One training image with its 3-class mask. */
 export interface SegSample {
@@ -58,6 +58,8 @@ export interface TrainConfig {
    */
   classWeightPower: number;
   augment: AugmentOptions;
+  /** Input normalisation (augment.ts, `Normalisation`; default 'fixed'). */
+  normalisation: Normalisation;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -73,13 +75,14 @@ export const DEFAULT_TRAIN: TrainConfig = {
   diceWeight: 1,
   classWeightPower: 1,
   augment: DEFAULT_AUGMENT,
+  normalisation: 'fixed',
 };
 
 /** What the model needs at inference besides its weights. */
 export interface ModelInfo {
   unet: UNetConfig;
-  /** Input normalisation: 'image-zscore' = (x - mean) / std of the whole image. */
-  normalisation: 'image-zscore';
+  /** Input normalisation (augment.ts, `Normalisation`). */
+  normalisation: Normalisation;
   /** The crop size it was trained on (a sensible inference tile is twice this). */
   crop: number;
 }
@@ -147,11 +150,11 @@ interface Prepared extends SegSample {
   std: number;
 }
 
-function prepare(s: SegSample): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
-  return { ...s, ...imageStats(s.image) };
+  return { ...s, ...normalisationStats(s.image, normalisation) };
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
@@ -166,7 +169,7 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
     const [x0, y0] = cropOrigin(s, size, cfg.foreground, rng);
     const sym = augment && cfg.augment.geometric ? rng.int(8) : 0;
     extractCrop(s, x0, y0, size, sym, img, mask);
-    if (augment) augmentIntensity(img, size, cfg.augment, rng);
+    if (augment) augmentIntensity(img, size, cfg.augment, rng, mask);
     const inv = 1 / s.std;
     for (let i = 0; i < n; i++) {
       xd[b * n + i] = (img[i] - s.mean) * inv;
@@ -229,8 +232,9 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s);
+      return prepare(s, normalisation);
     });
+  const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
   const train = take(split.train);
   const val = take(split.val);
   const crop = resume ? resume.model.crop : cfg.crop;
@@ -257,7 +261,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   }
   const stepsPerEpoch = cfg.stepsPerEpoch > 0 ? cfg.stepsPerEpoch : Math.ceil(train.length / cfg.batch);
   const totalSteps = cfg.epochs * stepsPerEpoch;
-  const modelInfo: ModelInfo = { unet: model.config, normalisation: 'image-zscore', crop };
+  const modelInfo: ModelInfo = { unet: model.config, normalisation, crop };
   hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step });
 
   // Fixed validation crops (their own Rng, the same every epoch).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fillHoles, instancesFromClassMap, otsuInstances } from '../../src/seg/instances.js';
+import { fillHoles, instancesFromClassMap, instancesFromProbabilities, otsuInstances } from '../../src/seg/instances.js';
 import { evaluate } from '../../src/seg/metrics.js';
 import { connectedComponents } from '../../src/seg/labels.js';
 import { Rng } from '../../src/autodiff/rng.js';
@@ -89,5 +89,61 @@ describe('otsuInstances', () => {
     expect(e.tp).toBe(3);
     expect(e.dsc).toBeGreaterThan(0.95);
     expect(e.sq).toBeGreaterThan(0.85);
+  });
+});
+
+/** Probabilities [3, H, W] from a class map (0/1/2), each pixel certain of its class. */
+function probsOf(classes: ArrayLike<number>): Float32Array {
+  const n = classes.length;
+  const p = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) p[classes[i] * n + i] = 1;
+  return p;
+}
+
+describe('instancesFromProbabilities', () => {
+  it('splits particles at a predicted contour line, leaving a one-pixel background line', () => {
+    const w = 40, h = 20;
+    const cls = new Int32Array(w * h);
+    drawDisk(cls, w, h, 12, 10, 8);
+    drawDisk(cls, w, h, 26, 10, 8);
+    for (let y = 0; y < h; y++) if (cls[y * w + 19]) cls[y * w + 19] = 2;
+    const r = instancesFromProbabilities(probsOf(cls), w, h, { minArea: 1 });
+    expect(r.count).toBe(2);
+    expect(r.labels[10 * w + 12]).not.toBe(r.labels[10 * w + 26]);
+    const r2 = instancesFromProbabilities(probsOf(cls), w, h, { minArea: 1, lines: false });
+    let fg = 0, labelled = 0;
+    for (let i = 0; i < w * h; i++) fg += cls[i] ? 1 : 0, labelled += r2.labels[i] ? 1 : 0;
+    expect(labelled).toBe(fg); // without lines the whole foreground is covered
+  });
+
+  it('splits touching discs without any predicted contour by the distance map (and keeps one disc whole)', () => {
+    const w = 40, h = 20;
+    const cls = new Int32Array(w * h);
+    drawDisk(cls, w, h, 11, 10, 8);
+    drawDisk(cls, w, h, 26, 10, 8);
+    expect(instancesFromProbabilities(probsOf(cls), w, h, { minArea: 1 }).count).toBe(2);
+    const one = new Int32Array(w * h);
+    drawDisk(one, w, h, 20, 10, 8);
+    expect(instancesFromProbabilities(probsOf(one), w, h, { minArea: 1 }).count).toBe(1);
+  });
+
+  it('drops contour-only structures, particles with a small core, and small particles', () => {
+    const c = grid(['2222222222', '..........', '.111......', '.111...11.', '.111...11.']);
+    const p = probsOf(c.data);
+    expect(instancesFromProbabilities(p, c.width, c.height, { minArea: 1, minCore: 1 }).count).toBe(2);
+    expect(instancesFromProbabilities(p, c.width, c.height, { minArea: 1, minCore: 5 }).count).toBe(1);
+    expect(instancesFromProbabilities(p, c.width, c.height, { minArea: 10, minCore: 1 }).count).toBe(0);
+    expect(() => instancesFromProbabilities(p.subarray(1), c.width, c.height)).toThrow();
+  });
+
+  it('thresholds the foreground on P(background), whatever the share of particle and contour', () => {
+    const w = 12, h = 12, n = w * h;
+    const p = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) p[i] = 1;
+    const disc = new Int32Array(n);
+    drawDisk(disc, w, h, 6, 6, 5);
+    for (let i = 0; i < n; i++) if (disc[i]) (p[i] = 0.3), (p[n + i] = 0.45), (p[2 * n + i] = 0.25);
+    expect(instancesFromProbabilities(p, w, h, { minArea: 1 }).count).toBe(1);
+    expect(instancesFromProbabilities(p, w, h, { minArea: 1, background: 0.2 }).count).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, Tensor, noGrad, softmax, randn } from '../../src/autodiff/index.js';
 import { UNet } from '../../src/seg/unet.js';
-import { blendWindow, predictNormalised, tileStarts, argmaxClasses, segmentImage } from '../../src/seg/infer.js';
+import { blendWindow, predictNormalised, predictWithFlips, tileStarts, argmaxClasses, segmentImage } from '../../src/seg/infer.js';
 
 /** A depth-1 U-Net (receptive field about +-10 px) in eval mode with non-trivial running statistics. */
 function smallModel(): UNet {
@@ -82,5 +82,25 @@ describe('tiled inference', () => {
 
   it('argmax picks the most probable class (ties: the lower)', () => {
     expect(Array.from(argmaxClasses(Float32Array.from([0.2, 0.5, 0.4, 0.3, 0.4, 0.2]), 3, 2))).toEqual([1, 0]);
+  });
+});
+
+describe('test-time flips', () => {
+  it('averaged over the four mirror images, the prediction mirrors with its input', () => {
+    const net = smallModel();
+    net.eval();
+    const w = 20, h = 12, n = w * h;
+    const x = new Float32Array(n).map((_, i) => Math.sin(i * 0.37) + (i % 5) / 5);
+    const mx = new Float32Array(n);
+    for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) mx[y * w + xx] = x[y * w + w - 1 - xx];
+    const mirrorDiff = (a: Float32Array, b: Float32Array) => {
+      let d = 0;
+      for (let k = 0; k < 3; k++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) d = Math.max(d, Math.abs(a[k * n + y * w + xx] - b[k * n + y * w + w - 1 - xx]));
+      return d;
+    };
+    const opts = { tile: 16, overlap: 4 };
+    expect(mirrorDiff(predictWithFlips(net, x, w, h, { ...opts, flips: true }), predictWithFlips(net, mx, w, h, { ...opts, flips: true }))).toBeLessThan(1e-5);
+    // Without flips the network itself is not mirror-symmetric.
+    expect(mirrorDiff(predictWithFlips(net, x, w, h, opts), predictWithFlips(net, mx, w, h, opts))).toBeGreaterThan(1e-3);
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { trainUNet, splitNames, type Checkpoint, type TrainProgress } from '../../src/seg/train.js';
 import { segmentImage } from '../../src/seg/infer.js';
 import { dice } from '../../src/seg/metrics.js';
-import { saveCheckpoint, loadCheckpoint, loadModel } from '../../src/node/seg-checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, loadModel, readDoneMarker, isFinished, hasCheckpoint } from '../../src/node/seg-checkpoint.js';
 import { Rng } from '../../src/autodiff/index.js';
 import { discSet } from './unet-helpers.js';
 
@@ -51,7 +51,9 @@ describe('U-Net training', () => {
           },
         }),
       ).toThrow('killed');
-      expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.json', 'train-state.json']);
+      expect(readdirSync(dir).sort()).toEqual(['config.json', 'done', 'model.safetensors', 'optimizer.json', 'train-state.json']);
+      expect(readDoneMarker(dir)).toMatchObject({ epoch: 2, finished: false });
+      expect(isFinished(dir)).toBe(false);
       const ck: Checkpoint = loadCheckpoint(dir);
       expect(ck.epoch).toBe(2);
       expect(ck.split.val).toHaveLength(2);
@@ -79,6 +81,31 @@ describe('U-Net training', () => {
       const p = join(dir, 'train-state.json');
       writeFileSync(p, readFileSync(p, 'utf8').replace('"step": 1', '"step": 2'));
       expect(() => loadCheckpoint(dir)).toThrow(/disagree/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('marks a complete save done (finished at the last epoch) and refuses an interrupted one', () => {
+    const data = discSet('d', 2, 8, 4);
+    const dir = mkdtempSync(join(tmpdir(), 'unet-done-'));
+    try {
+      expect(hasCheckpoint(dir)).toBe(false);
+      trainUNet(data, { depth: 1, base: 2 }, { epochs: 2, batch: 1, crop: 8, stepsPerEpoch: 1 }, { checkpoint: (c) => saveCheckpoint(dir, c) });
+      expect(readDoneMarker(dir)).toMatchObject({ epoch: 2, step: 2, finished: true });
+      expect(isFinished(dir)).toBe(true);
+      expect(hasCheckpoint(dir)).toBe(true);
+      expect(loadCheckpoint(dir).epoch).toBe(2);
+      // A save killed after the weights were rewritten: the sizes no longer match the marker.
+      writeFileSync(join(dir, 'optimizer.json'), '{"step": 2}');
+      expect(readDoneMarker(dir)).toMatch(/optimizer.json has/);
+      expect(hasCheckpoint(dir)).toBe(false);
+      expect(isFinished(dir)).toBe(false);
+      expect(() => loadCheckpoint(dir)).toThrow(/cannot resume/);
+      // A save killed before its marker.
+      rmSync(join(dir, 'done'));
+      expect(readDoneMarker(dir)).toMatch(/no done marker/);
+      expect(() => loadCheckpoint(dir)).toThrow(/cannot resume/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
