@@ -115,7 +115,9 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
     for (let attempt = 0; attempt < 50; attempt++) {
       const x = rng.range(W * margin, W * (1 - margin)), y = rng.range(H * margin, H * (1 - margin));
       if (!overlaps(x, y, s, s)) {
-        particles.push(newParticle(x, y, s, s, g));
+        // group ids stay contiguous when a seed finds no free place (the growth loop below
+        // picks a group by index and needs every one to have a member)
+        particles.push(newParticle(x, y, s, s, particles.length));
         break;
       }
     }

@@ -66,6 +66,19 @@ describe('layouts', () => {
       { numRuns: 30 },
     );
   });
+  it('crowded seeds (agglomerate seeds that find no free place) still give a valid packed layout', () => {
+    // large particles in a small image: later seeds fail all their attempts; the growth loop must
+    // only pick groups that have members (regression: it read a missing host and threw)
+    let failedSeeds = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const L = sampleLayout(spec({ width: 40, height: 40, baseRadius: 14, count: { min: 6, max: 6 }, placement: { type: 'packed', dims: 2, maxAgglomerates: 5, rotation: 'uniform' } }), new Rng(seed));
+      const groups = [...new Set(L.particles.map((p) => p.group))].sort((a, b) => a - b);
+      expect(groups).toEqual(groups.map((_, i) => i)); // contiguous ids 0..k-1
+      expect(L.particles.length).toBeGreaterThanOrEqual(1);
+      if (groups.length < 5) failedSeeds++;
+    }
+    expect(failedSeeds).toBeGreaterThan(0);
+  });
   it('seeded reproducibility, uniform counts, bimodal sizes, feature vector length', () => {
     const a = sampleLayout(spec(), new Rng(9));
     const b = sampleLayout(spec(), new Rng(9));
