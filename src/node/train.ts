@@ -245,6 +245,9 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
   }
   while (trainer.epoch < gan.epochs) {
     const epoch = trainer.epoch + 1;
+    // Wall time of this epoch's steps in this process (a resumed epoch counts the redone ones).
+    const stepsStart = performance.now();
+    let stepsDone = 0;
     for (let s = 0; s < gan.stepsPerEpoch; s++) {
       let r: ReturnType<GanTrainer['trainStep']>;
       try {
@@ -258,6 +261,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
         throw e;
       }
       stepsThisProcess++;
+      stepsDone++;
       ckpt.appendMetrics(runDir, { type: 'step', epoch, step: trainer.step, ...r });
       bar.update(trainer.step, { epoch: `${epoch}/${gan.epochs}`, lossG: r.lossG, lossD: r.lossD });
       if (opts.stopAfterSteps !== undefined && stepsThisProcess >= opts.stopAfterSteps) {
@@ -266,9 +270,12 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
       }
     }
     trainer.epoch = epoch;
+    const stepSeconds = (performance.now() - stepsStart) / 1000 / stepsDone;
+    const evalStart = performance.now();
     const ev = trainer.evaluate();
     const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
-    const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params };
+    const evalSeconds = (performance.now() - evalStart) / 1000;
+    const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params, seconds: { step: stepSeconds, evaluation: evalSeconds } };
     writeFileAtomic(join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
     ckpt.saveCheckpoint(runDir, epoch, { ...trainer.weights(), state: trainer.state() });
     ckpt.appendMetrics(runDir, row);
