@@ -19,6 +19,27 @@ import { defaultParams } from '../src/render/shade/params.js';
 import { selectBackend } from '../src/cli/backend-flag.js';
 import { getBackend } from '../src/autodiff/backend.js';
 import { registerSuite, loadavg } from './registry.js';
+import { Conv2d } from '../src/autodiff/nn/index.js';
+import { conv2dGeom } from '../src/autodiff/ops/conv.js';
+import type { PatchDiscriminator } from '../src/gan/models.js';
+
+/**
+ * Multiply-adds of the discriminator's convolutions for one forward pass over `batch` images,
+ * split into the first layer (whose input gradient is needed for the fake only) and the rest.
+ * A step with the shared forward costs fwd + G backward (input gradients) + D backward (weight
+ * gradients, input gradients but the first layer's): about 4 forwards; the two-pass step one more.
+ */
+function discMacs(disc: PatchDiscriminator, patch: number, batch: number): { first: number; rest: number } {
+  let shape = [batch, 1, patch, patch];
+  const macs: number[] = [];
+  for (const m of disc.net.layers) {
+    if (!(m instanceof Conv2d)) continue;
+    const g = conv2dGeom(shape, m.weight.shape, m.opts);
+    macs.push(g.n * g.outH * g.outW * g.cOut * (g.cIn / g.groups) * g.kh * g.kw);
+    shape = [g.n, g.cOut, g.outH, g.outW];
+  }
+  return { first: macs[0], rest: macs.slice(1).reduce((a, b) => a + b, 0) };
+}
 
 function arg(args: string[], name: string, def: string): string {
   const i = args.indexOf(name);
@@ -92,11 +113,19 @@ export async function run(args: string[]): Promise<void> {
   // 50 epochs of 174 steps, 51 evaluations (epoch 0, the untrained generator, and each epoch),
   // the realism reference once. Checkpoint and report writing are not included.
   const protocolMin = (50 * 174 * median + 51 * evalMs + referenceMs) / 60_000;
+  // Convolution work per step (GFLOP = 2 x multiply-adds / 1e9), for the shared-forward step:
+  // forward, G backward (input gradients, all layers), D backward (weight gradients, all layers;
+  // input gradients but the first layer's).
+  const { first, rest } = discMacs(t.disc, patch, 2 * config.batch);
+  const all = first + rest;
+  const stepGflop = (3 * all + rest) * 2 / 1e9;
+  const peerGflop = stepGflop + all * 2 / 1e9;
   const result = {
     backend: getBackend().name, patch, filters, steps, medianStepMs: median, minStepMs: Math.min(...times),
     medianStepCpuMs: medianOf(cpu), peerMedianStepCpuMs: p ? medianOf(peerCpu) : null,
     peerMedianStepMs: peerMedian, peerMinStepMs: p ? Math.min(...peerTimes) : null, ratioToPeer: peerMedian ? median / peerMedian : null,
     pairRatios: p ? times.map((x, i) => x / peerTimes[i]) : null,
+    convGflopPerStep: stepGflop, peerConvGflopPerStep: peerGflop,
     evalRenderMs: renderMs, realismScoreMs: scoreMs, realismReferenceMs: referenceMs, evalMs,
     epoch174s: epochS, protocol50Min: protocolMin, loadavgBefore: load0, loadavg: loadavg(), rssMB: process.memoryUsage().rss / 2 ** 20,
   };
@@ -110,6 +139,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  peer: two D forwards (median of ${steps})    ${peerMedian!.toFixed(0)} ms (min ${result.peerMinStepMs!.toFixed(0)} ms; CPU ${result.peerMedianStepCpuMs!.toFixed(0)} ms); ratio ${result.ratioToPeer!.toFixed(2)}` +
       ` (per pair ${result.pairRatios!.map((r) => r.toFixed(2)).join(' ')}; CPU ${(result.medianStepCpuMs / result.peerMedianStepCpuMs!).toFixed(2)})`);
   }
+  console.log(`  D convolutions per step                   ${stepGflop.toFixed(1)} GFLOP (two-pass ${peerGflop.toFixed(1)}); at 50 GFLOP/s that alone is ${(stepGflop / 50).toFixed(2)} s, ${(8700 * stepGflop / 50 / 60).toFixed(0)} min for 8700 steps`);
   console.log(`  per-epoch evaluation                      ${evalMs.toFixed(0)} ms (16 renders ${renderMs.toFixed(0)} ms, realism score ${scoreMs.toFixed(0)} ms; reference side once per run ${referenceMs.toFixed(0)} ms)`);
   console.log(`  one epoch of 174 patches                  ${epochS.toFixed(0)} s`);
   console.log(`  reference protocol (50 epochs)            ${protocolMin.toFixed(0)} min (target <= 75 min; the reference took ~75 min on an A40)`);
