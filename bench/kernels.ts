@@ -5,10 +5,11 @@
  * this process.
  *
  *   node dist/bench.js kernels [--json] [--filter SUBSTR] [--no-tfjs] [--no-gpujs] [--single]
- *                              [--relaxed-simd] [--breakdown] [--min-reps N] [--budget-ms MS]
+ *                              [--no-relaxed-simd] [--breakdown] [--min-reps N] [--budget-ms MS]
  *
- * --relaxed-simd (or DIFFRENDERGAN_RELAXED_SIMD=1) turns on V8's relaxed-SIMD flag first, so the
- * micro-kernel uses f32x4.relaxed_madd (FMA); without it, separate mul + add.
+ * Like the CLI, the bench turns on V8's relaxed-SIMD flag first, so the kernels use
+ * f32x4.relaxed_madd (FMA); --no-relaxed-simd or DIFFRENDERGAN_RELAXED_SIMD=0 keeps separate
+ * mul + add (the header line says which ran).
  *
  * Timings are medians. TensorFlow.js (and gpu.js) are far slower, so for big cases they are
  * timed (median of the runs fitting ~0.6 s, often one) on a scaled-down copy (fewer output/input channels, then smaller images) and their
@@ -19,7 +20,7 @@ import { convOutSize, type Conv2dGeom, type Kernels, type MatmulArgs } from '../
 import { WasmBackend } from '../src/autodiff/backends/wasm/backend.js';
 import { GpujsBackend } from '../src/autodiff/backends/gpujs.js';
 import { wasmPoolFactory } from '../src/node/wasm-pool.js';
-import { enableRelaxedSimd, relaxedSimdRequested } from '../src/node/relaxed-simd.js';
+import { enableRelaxedSimd } from '../src/node/relaxed-simd.js';
 
 type ConvKernel = 'conv2d' | 'conv2dGradInput' | 'conv2dGradWeight';
 type Op = { kind: 'matmul'; m: number; k: number; n: number } | { kind: ConvKernel; g: Conv2dGeom };
@@ -37,7 +38,7 @@ interface Opts {
 }
 
 function parse(args: string[]): Opts {
-  const o: Opts = { json: false, filter: null, tfjs: true, gpujs: true, single: false, relaxed: false, breakdown: false, minReps: 5, budgetMs: 3000 };
+  const o: Opts = { json: false, filter: null, tfjs: true, gpujs: true, single: false, relaxed: process.env.DIFFRENDERGAN_RELAXED_SIMD !== '0', breakdown: false, minReps: 5, budgetMs: 3000 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--json') o.json = true;
@@ -46,6 +47,7 @@ function parse(args: string[]): Opts {
     else if (a === '--no-gpujs') o.gpujs = false;
     else if (a === '--single') o.single = true;
     else if (a === '--relaxed-simd') o.relaxed = true;
+    else if (a === '--no-relaxed-simd') o.relaxed = false;
     else if (a === '--breakdown') o.breakdown = true;
     else if (a === '--min-reps') o.minReps = Number(args[++i]);
     else if (a === '--budget-ms') o.budgetMs = Number(args[++i]);
@@ -318,7 +320,7 @@ function printTable(rows: Row[]): void {
 async function run(args: string[]): Promise<void> {
   const o = parse(args);
   const log = (s: string) => (o.json ? process.stderr.write(s + '\n') : console.log(s));
-  if (o.relaxed || relaxedSimdRequested()) enableRelaxedSimd();
+  if (o.relaxed) enableRelaxedSimd();
   const wasm = new WasmBackend({ name: 'wasm', runnerFactory: wasmPoolFactory() });
   await wasm.init();
   const wasm1 = o.single ? new WasmBackend({ name: 'wasm-1t' }) : null;
