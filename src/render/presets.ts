@@ -222,6 +222,10 @@ export function presetConfig(preset: PresetName): SceneConfig {
       // renders at sigma 0.2 and 3.1 at sigma 0.5 (docs/tio2-sem-gan.md).
       c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.45 };
       c.shading = { ...c.shading, edgeWidth: 4 };
+      // Sharp soft-raster edges (geometry is fixed, so the soft edge only has to blend, not to
+      // pass gradients far): with sigma 0.1 the first background pixel outside a particle's exact
+      // mask stays near the substrate's grey level, as on the real micrographs.
+      c.raster = { ...c.raster, sigma: 0.1 };
       break;
     case 'tio2-him':
       // lognormal(0, 0.1), packed 3-D, irregular rounded polyhedra, filter 3.0 px

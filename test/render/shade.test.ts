@@ -106,6 +106,36 @@ describe('image formation', () => {
   });
 });
 
+describe('registration of the image with its masks', () => {
+  it('tio2-sem: the first background pixel outside the exact mask is near the substrate, not the particle (coverage alpha mixes, not the blended indicator)', () => {
+    const cfg = mergeSceneConfig(presetConfig('tio2-sem'), { width: 96, height: 96, particles: { count: { min: 4, max: 6 } }, shading: { noise: false } });
+    const p = defaultParams('tio2-sem');
+    const set = (name: string, v: number) => (p[PARAMETER_TABLE.findIndex((q) => q.name === name)] = v);
+    set('blurSigma', 0.3);
+    set('textureAmplitude', 0);
+    set('shadowStrength', 0);
+    const rng = new Rng(21);
+    const W = 96, H = 96;
+    let ring = 0, nRing = 0, inner = 0, nInner = 0;
+    for (let k = 0; k < 4; k++) {
+      const r = renderScene(sampleScene(cfg, rng), p);
+      const fg = (x: number, y: number) => x >= 0 && y >= 0 && x < W && y < H && r.instances![y * W + x] > 0;
+      for (let y = 1; y < H - 1; y++) {
+        for (let x = 1; x < W - 1; x++) {
+          const nb = [fg(x - 1, y), fg(x + 1, y), fg(x, y - 1), fg(x, y + 1)];
+          if (!fg(x, y) && nb.some(Boolean)) { ring += r.image.data[y * W + x]; nRing++; }
+          if (fg(x, y) && !nb.every(Boolean)) { inner += r.image.data[y * W + x]; nInner++; }
+        }
+      }
+    }
+    const sub = p[PARAMETER_TABLE.findIndex((q) => q.name === 'substrateBrightness')];
+    ring /= nRing;
+    inner /= nInner;
+    // halfway between substrate and the particle's boundary pixels or below
+    expect(ring).toBeLessThan(sub + 0.5 * (inner - sub));
+  });
+});
+
 describe('blur passes', () => {
   it('blurRaw (which skips all-zero rows) equals the blur op on sparse images', () => {
     const rng = new Rng(8);

@@ -2,7 +2,7 @@
  * Image formation on the soft-rasterized channels, composed from engine ops (so every parameter
  * gets its gradient from the tape) plus the custom blur and texture ops.
  *
- * Inputs: raster [5, H, W] = blended normal (nx, ny, nz), blended particle indicator m, alpha.
+ * Inputs: raster [5, H, W] = blended normal (nx, ny, nz), blended particle indicator m (unused), alpha.
  * SEM ('sem'):
  *   cos   = clamp(nz, 0.05, 1)                         (clamped cosine of the tilt theta)
  *   yield = (substrateBrightness + particleBrightness) * cos^(-tiltExponent)
@@ -15,7 +15,12 @@
  *           * (1 - shadowStrength * Sh)                 from textureScale / Width / Level;
  *                                                       Sh: fixed soft shadow map, cast away
  *                                                       from the detector)
- *   I     = m P + (1 - m) Sub
+ *   I     = a P + (1 - a) Sub                        (a: the soft coverage alpha, raster channel 4.
+ *                                                       Not the blended indicator m: blending
+ *                                                       normalises by the faces' weights, so m is
+ *                                                       ~1 a pixel or two beyond the silhouette
+ *                                                       and mixing by it drew particles about 1 px
+ *                                                       larger than their exact masks)
  * HIM ('him'): P = yield * ((1 - diffuse) + diffuse relu(n . l))
  *   + specular relu(n . h)^shininess + edgeGain * E, light l from above-left, no shadow term.
  * Then: blur with blurSigma (gaussianBlur), clamp [0, 1], noise
@@ -92,7 +97,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   const shadow = (i: number): number => (sem ? 1 - ksh * Sh[i] : 1);
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
   for (let i = 0; i < HW; i++) {
-    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[4 * HW + i]; // coverage alpha
     const Sub = (sb + ta * Td[i]) * shadow(i);
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
@@ -122,7 +127,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
     for (let i = 0; i < HW; i++) {
       const g = G[i];
       if (g === 0) continue;
-      const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[3 * HW + i];
+      const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[4 * HW + i]; // coverage alpha
       // substrate terms, weighted by (1 - m)
       const gSub = g * (1 - m);
       const sh = shadow(i), sub0 = sb + ta * Td[i];
@@ -171,7 +176,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
       gR[i] += gr * dx;
       gR[HW + i] += gr * dy;
       gR[2 * HW + i] += gr * dz + (inRange ? (gFac * Y * -n) / c : 0);
-      gR[3 * HW + i] += g * (P - Sub);
+      gR[4 * HW + i] += g * (P - Sub);
     }
     const gPv = allocData(params.dtype, params.size);
     gPv[ix('particleBrightness')] = gpb; gPv[ix('tiltExponent')] = gn; gPv[ix('edgeGain')] = geg;
