@@ -15,7 +15,9 @@
  *           * (1 - shadowStrength * Sh)                 from textureScale / Width / Level;
  *                                                       Sh: fixed soft shadow map, cast away
  *                                                       from the detector)
- *   I     = a P + (1 - a) Sub                        (a: the soft coverage alpha, raster channel 4.
+ *   I     = w P + (1 - w) Sub                        (w = min(1, alpha / 0.75): the soft coverage
+ *                                                       alpha, raster channel 4, saturated so that
+ *                                                       seams between a mesh's triangles vanish.
  *                                                       Not the blended indicator m: blending
  *                                                       normalises by the faces' weights, so m is
  *                                                       ~1 a pixel or two beyond the silhouette
@@ -50,6 +52,18 @@ export interface ShadingContext {
   /** Rim width (px) of the edge map and length (px) of the shadow offset. */
   edgeWidth?: number;
   shadowLength?: number;
+}
+
+/**
+ * Soft coverage alpha = 1 - prod_f (1 - D_f) dips to 0.75 on the shared edge of two triangles of
+ * one mesh (each covers it with D = 1/2), so mixing or edge maps taken from alpha draw the mesh's
+ * wireframe inside particles. Coverage w = min(1, alpha / ALPHA_FULL) is 1 everywhere inside a
+ * watertight silhouette and falls to 2/3 on its outline (the half-level moves outwards by
+ * sqrt(0.51 sigma) px, 0.23 px at the tio2-sem preset's sigma 0.1).
+ */
+export const ALPHA_FULL = 0.75;
+function coverage(alpha: ArrayLike<number>): Float64Array {
+  return Float64Array.from(alpha, (a) => (a >= ALPHA_FULL ? 1 : a / ALPHA_FULL));
 }
 
 /** Fixed rim map from the (detached) alpha: 2 relu(alpha - blur(alpha)), in [0, 1]. */
@@ -97,7 +111,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   const shadow = (i: number): number => (sem ? 1 - ksh * Sh[i] : 1);
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
   for (let i = 0; i < HW; i++) {
-    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[4 * HW + i]; // coverage alpha
+    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
     const Sub = (sb + ta * Td[i]) * shadow(i);
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
@@ -127,7 +141,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
     for (let i = 0; i < HW; i++) {
       const g = G[i];
       if (g === 0) continue;
-      const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], m = R[4 * HW + i]; // coverage alpha
+      const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
       // substrate terms, weighted by (1 - m)
       const gSub = g * (1 - m);
       const sh = shadow(i), sub0 = sb + ta * Td[i];
@@ -176,7 +190,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
       gR[i] += gr * dx;
       gR[HW + i] += gr * dy;
       gR[2 * HW + i] += gr * dz + (inRange ? (gFac * Y * -n) / c : 0);
-      gR[4 * HW + i] += g * (P - Sub);
+      if (a < ALPHA_FULL) gR[4 * HW + i] += (g * (P - Sub)) / ALPHA_FULL;
     }
     const gPv = allocData(params.dtype, params.size);
     gPv[ix('particleBrightness')] = gpb; gPv[ix('tiltExponent')] = gn; gPv[ix('edgeGain')] = geg;
@@ -235,7 +249,7 @@ function noiseOp(x: Tensor, params: Tensor, R: ArrayLike<number> | null): Tensor
 export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): Tensor {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const p = (name: string): Tensor => ops.slice(params, [[PARAM_INDEX[name], PARAM_INDEX[name] + 1]]);
-  const alpha = Float64Array.from(raster.data.subarray(4 * HW, 5 * HW));
+  const alpha = coverage(raster.data.subarray(4 * HW, 5 * HW));
   const E = edgeMap(alpha, H, W, ctx.edgeWidth);
   const Sh = ctx.model === 'sem' ? shadowMap(alpha, H, W, ctx.detectorAzimuthDeg, ctx.shadowLength) : new Float64Array(HW);
   const T = substrateTexture(p('textureScale'), p('textureWidth'), p('textureLevel'), { width: W, height: H, seed: ctx.textureSeed });
