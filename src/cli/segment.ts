@@ -65,6 +65,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'val', type: 'number', meta: 'FRACTION', default: 0, min: 0, max: 0.9, help: 'fraction of images held out for validation' },
       { name: 'seed', type: 'int', meta: 'S', default: 0, min: 0, help: 'seed of initialisation, split, crops and augmentation' },
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
+      { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
       backendFlag,
@@ -218,7 +219,7 @@ function fmtTime(s: number): string {
 export function progressLine(p: TrainProgress): string {
   switch (p.kind) {
     case 'start':
-      return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
+      return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}, masks grown by ${p.grownBy} px${p.edgeOffset !== null ? ` (measured edge offset ${p.edgeOffset.toFixed(2)} px)` : ''}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
     case 'step':
       return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
     case 'epoch': {
@@ -257,6 +258,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     valFraction: Number(flags.val),
     classWeightPower: Number(flags['class-weight-power']),
     normalisation: flags.normalisation as Normalisation,
+    growMasks: parseGrowMasks(String(flags['grow-masks'])),
     augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
   if (resume) {
@@ -278,6 +280,14 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   );
   out.log(`model written to ${dir} (${fmtTime((performance.now() - t0) / 1000)})`);
   return ExitCode.ok;
+}
+
+/** --grow-masks: 'auto' or a whole number of px. */
+export function parseGrowMasks(s: string): number | 'auto' {
+  if (s === 'auto') return 'auto';
+  const v = Number(s);
+  if (!/^\d+$/.test(s.trim()) || !Number.isInteger(v) || v > 64) throw new UserError(`--grow-masks must be 'auto' or a whole number of px (0-64), got '${s}'`, ExitCode.usage);
+  return v;
 }
 
 /** "2.1nm" -> { size: 2.1, unit: 'nm' }; "0.5um" / "0.5µm" -> um; a bare number -> px of that size. */

@@ -8,8 +8,10 @@
  * with the class weights w of cross-entropy balanced over the whole training set
  * (w_c = (total / (3 count_c))^classWeightPower, classBalancedWeights tempered), -> Adam. The learning rate follows
  * nnU-Net's poly schedule lr0 (1 - step / totalSteps)^0.9 (a function of the step count only, so
- * resuming needs no extra state). Images are normalised by their own mean and standard
- * deviation (computed on the whole image, before augmentation), exactly as inference does.
+ * resuming needs no extra state). Images are normalised as inference does (`normalisation`:
+ * fixed by default; or by the whole image's mean and standard deviation, before augmentation).
+ * Before training, the masks' particles are grown to the images' visible edges when the
+ * training pairs show them outside their masks (`growMasks`, align.ts).
  *
  * Reproducibility: weights are initialised from Rng(seed).fork(); the split from the next fork;
  * crops and augmentation from the third. A checkpoint is taken at the end of every epoch and
@@ -18,6 +20,7 @@
  */
 import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
+import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
 
 /** One training image with its 3-class mask. */
@@ -51,31 +54,47 @@ export interface TrainConfig {
   /** Weight of the soft Dice term. */
   diceWeight: number;
   /**
-   * Cross-entropy class weights are (total / (C count_c))^power: 1 = fully class-balanced
-   * (default: on the TiO2-SEM dev pool contours are ~2 % of the pixels and weigh 17x a
-   * background pixel; 180 steps at power 0.5 instead gave a better foreground DSC, 0.94 vs 0.82,
-   * but contours too faint to separate touching particles, AP50 0.10 vs 0.27), 0 = unweighted.
+   * Cross-entropy class weights are (total / (C count_c))^power: 1 = fully class-balanced, 0 =
+   * unweighted. Default 0.5: on the TiO2-SEM dev pool contours are ~2 % of the pixels and weigh
+   * 17x a background pixel at power 1, which makes the network paint contour (hence foreground)
+   * over the substrate texture; Model-Real, 180 steps: foreground DSC 0.94 at power 0.5 vs 0.82
+   * at power 1 (class-1 seed instances). The fainter contours of power 0.5 no longer cost AP50
+   * since instances come from the distance watershed (instancesFromProbabilities): 0.364 vs 0.379.
    */
   classWeightPower: number;
   augment: AugmentOptions;
   /** Input normalisation (augment.ts, `Normalisation`; default 'fixed'). */
   normalisation: Normalisation;
+  /**
+   * Particles of the training masks are grown by this many px before training, to follow the
+   * images' visible edges (align.ts); 'auto' (default) = the edge offset measured on the training
+   * images themselves, rounded (0 for masks that already follow the edges, as real annotations do).
+   */
+  growMasks: number | 'auto';
 }
 
+/**
+ * Defaults, measured on TiO2-SEM dev-test (docs/segmentation.md): lr 2e-3 with poly decay and
+ * class-weight power 0.5 (every run there); 6 epochs of one crop per image, which for 1,000
+ * synthetic pairs is 1,500 steps of batch 4 at 128 px, ~40-55 min at 1.4-2.2 s per step on 2
+ * shared cores (bench/segment.ts). 128 px crops of 256 px pairs: a 256 px crop costs 4x per
+ * step and the U-Net's receptive field (~180 px at depth 4) does not need it.
+ */
 export const DEFAULT_TRAIN: TrainConfig = {
-  epochs: 20,
+  epochs: 6,
   batch: 4,
   crop: 128,
-  lr: 1e-3,
+  lr: 2e-3,
   poly: true,
   seed: 0,
   stepsPerEpoch: 0,
   valFraction: 0,
   foreground: 0.33,
   diceWeight: 1,
-  classWeightPower: 1,
+  classWeightPower: 0.5,
   augment: DEFAULT_AUGMENT,
   normalisation: 'fixed',
+  growMasks: 'auto',
 };
 
 /** What the model needs at inference besides its weights. */
@@ -114,7 +133,7 @@ export interface Checkpoint {
 }
 
 export type TrainProgress =
-  | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number }
+  | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number; edgeOffset: number | null; grownBy: number }
   | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; lr: number; stepsPerSecond: number; etaSeconds: number }
   | { kind: 'epoch'; record: EpochRecord; etaSeconds: number };
 
@@ -235,8 +254,23 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
       return prepare(s, normalisation);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
-  const train = take(split.train);
-  const val = take(split.val);
+  let train = take(split.train);
+  let val = take(split.val);
+  // Masks grown to the visible edges (align.ts); the offset is measured on the training images
+  // only, and a resumed run reuses the growth its checkpoint recorded.
+  let edge: number | null = null;
+  let grownBy = 0;
+  if (resume) grownBy = typeof resume.train.growMasks === 'number' ? resume.train.growMasks : 0;
+  else if (cfg.growMasks === 'auto') {
+    edge = edgeOffset(edgeProfile(train));
+    grownBy = Math.max(0, Math.round(edge));
+  } else grownBy = Math.max(0, Math.round(cfg.growMasks));
+  cfg.growMasks = grownBy;
+  if (grownBy > 0) {
+    const grow = (list: Prepared[]) => list.map((s) => ({ ...s, classes: growClassMask(s.classes, s.width, s.height, grownBy) }));
+    train = grow(train);
+    val = grow(val);
+  }
   const crop = resume ? resume.model.crop : cfg.crop;
   let classWeights: number[];
   if (resume) classWeights = resume.classWeights;
@@ -262,7 +296,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   const stepsPerEpoch = cfg.stepsPerEpoch > 0 ? cfg.stepsPerEpoch : Math.ceil(train.length / cfg.batch);
   const totalSteps = cfg.epochs * stepsPerEpoch;
   const modelInfo: ModelInfo = { unet: model.config, normalisation, crop };
-  hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step });
+  hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy });
 
   // Fixed validation crops (their own Rng, the same every epoch).
   const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false) : null;

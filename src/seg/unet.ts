@@ -32,10 +32,12 @@ export interface UNetConfig {
  * Defaults: depth 4 (5 levels, a 16x coarser bottleneck: 8 x 8 on a 128 px crop; the receptive
  * field, ~180 px, spans the largest TiO2 particles of ~150 px) and base 8 (8..128 channels,
  * 0.49 M parameters), batch norm. Measured with the wasm backend on 2 shared cores
- * (bench/segment.ts, batch 4 of 128 px crops): base 8 takes ~2.2 s per step, base 16 (1.9 M
- * parameters) ~3.7 s, so 20 epochs of one crop per image over 1,000 images (5,000 steps) take
- * ~3 h with base 8 against ~5 h with base 16. Depth 3 at base 8 (~1 s per step) sees only
- * ~90 px, less than the largest particles.
+ * (`node dist/bench.js segment --configs d4b8,d3b8,d4b16 --reps 3`, batch 4 of 128 px crops,
+ * load average ~3): base 8 1.44 s per step, depth 3 / base 8 1.07 s (only 25 % less: most of the
+ * work is at full resolution, and it sees ~90 px), depth 4 / base 16 2.46 s. So the default run
+ * of train.ts (1,500 steps for 1,000 pairs) takes ~40-55 min with base 8, ~1.2 h with base 16.
+ * Base 8 reached dev-test DSC 0.94 when trained on real masks (docs/segmentation.md): capacity is
+ * not what limits it.
  */
 export const DEFAULT_UNET: UNetConfig = { inChannels: 1, classes: 3, depth: 4, base: 8, norm: 'batch' };
 
