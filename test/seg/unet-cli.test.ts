@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePngGrey8 } from '../../src/io/files.js';
 import { InputError, UserError } from '../../src/errors.js';
-import { runSegment, parsePixelSize, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
+import { runSegment, parseGrowMasks, parsePixelSize, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
 import { readAnnotatedSet, readSegDataset } from '../../src/node/seg-dataset.js';
 import { classesFromInstances } from '../../src/seg/classmask.js';
 import { discSet } from './unet-helpers.js';
@@ -106,6 +106,9 @@ describe('segment CLI', () => {
     expect(parsePixelSize('0.5µm')).toEqual({ size: 0.5, unit: 'um' });
     expect(parsePixelSize(undefined)).toEqual({ size: 1, unit: 'px' });
     expect(() => parsePixelSize('-1nm')).toThrow(UserError);
+    expect(parseGrowMasks('auto')).toBe('auto');
+    expect(parseGrowMasks('3')).toBe(3);
+    for (const bad of ['-1', '1.5', 'x', '', '65']) expect(() => parseGrowMasks(bad), bad).toThrow(UserError);
   });
 
   it('train -> predict -> eval end to end on tiny discs (and --resume continues)', async () => {
@@ -119,6 +122,16 @@ describe('segment CLI', () => {
     expect(await runSegment(['train', ...common, '--epochs', '2', '--resume'], log)).toBe(0);
     expect(lines.some((l) => /resumed at step 2/.test(l))).toBe(true);
     expect(JSON.parse(readFileSync(join(model, 'train-state.json'), 'utf8')).epoch).toBe(2);
+    expect(JSON.parse(readFileSync(join(model, 'done'), 'utf8'))).toMatchObject({ epoch: 2, finished: true });
+    // A finished run resumed with the same length has nothing to do.
+    expect(await runSegment(['train', ...common, '--epochs', '2', '--resume'], log)).toBe(0);
+    expect(lines.at(-1)).toMatch(/nothing to do/);
+    // Both instance methods and test-time flips run through eval.
+    for (const extra of [['--instances', 'seeds'], ['--flips']]) {
+      const out: string[] = [];
+      expect(await runSegment(['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference', ...extra], { log: (l) => out.push(l), error: () => {} })).toBe(0);
+      expect(JSON.parse(out.join('\n')).images).toHaveLength(4);
+    }
     const out = join(root, 'pred');
     expect(await runSegment(['predict', '--model', model, '--in', join(root, 'ds', 'images'), '--out', out, '--pixel-size', '2nm', '--min-area', '1', '--backend', 'reference'], log)).toBe(0);
     for (const f of ['d000_instances.png', 'd000_classes.png', 'd000_overlay.png', 'particles.csv', 'summary.json', 'size-distribution.svg']) expect(existsSync(join(out, f)), f).toBe(true);
