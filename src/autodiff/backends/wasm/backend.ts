@@ -300,7 +300,8 @@ export class WasmBackend implements Backend {
     const mPad = Math.ceil(m / mr) * mr;
     const dst = this.alloc(mPad * k);
     const panels = mPad / mr;
-    const lanes = Math.min(this.lanes, panels);
+    // A small A is packed on the calling thread: waking a worker costs more than the copy.
+    const lanes = m * k >= this.minWork ? Math.min(this.lanes, panels) : 1;
     const params: number[] = [];
     for (let t = 0; t < lanes; t++) {
       const r0 = Math.floor((panels * t) / lanes) * mr, r1 = Math.min(m, Math.floor((panels * (t + 1)) / lanes) * mr);
