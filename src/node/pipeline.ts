@@ -53,14 +53,14 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     seg: { epochs: 2, batch: 4, crop: 64, base: 4, depth: 3, stepsPerEpoch: 6 },
   },
   standard: {
-    gan: { patch: 128, baseFilters: 16, epochs: 10, stepsPerEpoch: 60, configs: 120, evalSamples: 8 },
+    gan: { patch: 128, baseFilters: 32, epochs: 8, stepsPerEpoch: 60, configs: 120, evalSamples: 8 },
     synth: { n: 400 },
-    seg: { epochs: 10, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
+    seg: { epochs: 6, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
   },
   full: {
     gan: { patch: 256, baseFilters: 64, epochs: 50, evalSamples: 16 },
     synth: { n: 1000 },
-    seg: { epochs: 20, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
+    seg: { epochs: 6, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
   },
 };
 
