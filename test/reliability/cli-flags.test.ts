@@ -135,3 +135,17 @@ describe('scene configs', () => {
     expect(listTree(join(dir, 't2'))).toEqual([]);
   });
 });
+
+describe('gradcheck --backend', () => {
+  it('every listed backend runs the checks (wasm used to crash with exit 1); an unknown one is a usage error', () => {
+    for (const b of ['reference', 'wasm', 'wasm-1t']) {
+      const r = runCli(['gradcheck', '--backend', b, '--op', 'matmul', '--json']);
+      expect(r.code, `${b}: ${r.stderr}`).toBe(0);
+      const out = JSON.parse(r.stdout) as { backend: string; failed: number; passed: number };
+      expect(out.backend).toBe(b);
+      expect(out.failed).toBe(0);
+      expect(out.passed).toBeGreaterThan(0);
+    }
+    oneError(runCli(['gradcheck', '--backend', 'cuda']), 2, /--backend/);
+  });
+});
