@@ -41,8 +41,8 @@ export interface Budget {
 }
 
 /**
- * quick: a smoke test of every stage (minutes on 2 cores); standard: a laptop run of about an
- * hour and a half; full: the reference protocol of METHOD.md (patch 256, 64 base filters, 50
+ * quick: a smoke test of every stage (minutes on 2 cores); standard: a laptop run of about half
+ * an hour (25.8 min measured on 2 cores); full: the reference protocol of METHOD.md (patch 256, 64 base filters, 50
  * epochs over all patches, 1,000 pairs) with the project's default U-Net. Measured times:
  * docs/pipeline.md.
  */
