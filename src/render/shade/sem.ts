@@ -63,7 +63,55 @@ export interface ShadingContext {
  */
 export const ALPHA_FULL = 0.75;
 function coverage(alpha: ArrayLike<number>): Float64Array {
-  return Float64Array.from(alpha, (a) => (a >= ALPHA_FULL ? 1 : a / ALPHA_FULL));
+  const n = alpha.length;
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = alpha[i];
+    w[i] = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
+  }
+  return w;
+}
+
+/**
+ * The fixed maps (edge E, shadow Sh) depend only on the raster's alpha channel and the context's
+ * geometry settings, never on the parameters, so they are memoised: a few recent alphas are kept
+ * as copies and a new alpha reuses an entry only when it is equal element by element (exact, so
+ * the results are the same as recomputing; a mismatch usually stops at the first few pixels).
+ */
+interface FixedMaps {
+  key: string;
+  alpha: Float64Array;
+  E: Float64Array;
+  Sh: Float64Array;
+}
+const fixedCache: FixedMaps[] = [];
+const FIXED_CACHE_SIZE = 4;
+
+function sameAlpha(a: Float64Array, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function fixedMaps(alphaRaw: ArrayLike<number>, ctx: ShadingContext): { E: Float64Array; Sh: Float64Array } {
+  const H = ctx.height, W = ctx.width;
+  const key = `${H},${W},${ctx.model},${ctx.edgeWidth},${ctx.shadowLength},${ctx.detectorAzimuthDeg}`;
+  for (let j = 0; j < fixedCache.length; j++) {
+    const c = fixedCache[j];
+    if (c.key === key && sameAlpha(c.alpha, alphaRaw)) {
+      if (j > 0) {
+        fixedCache.splice(j, 1);
+        fixedCache.unshift(c);
+      }
+      return c;
+    }
+  }
+  const alpha = coverage(alphaRaw);
+  const E = edgeMap(alpha, H, W, ctx.edgeWidth);
+  const Sh = ctx.model === 'sem' ? shadowMap(alpha, H, W, ctx.detectorAzimuthDeg, ctx.shadowLength) : new Float64Array(H * W);
+  fixedCache.unshift({ key, alpha: Float64Array.from(alphaRaw), E, Sh });
+  if (fixedCache.length > FIXED_CACHE_SIZE) fixedCache.pop();
+  return { E, Sh };
 }
 
 /** Fixed rim map from the (detached) alpha: 2 relu(alpha - blur(alpha)), in [0, 1]. */
@@ -249,9 +297,7 @@ function noiseOp(x: Tensor, params: Tensor, R: ArrayLike<number> | null): Tensor
 export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): Tensor {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const p = (name: string): Tensor => ops.slice(params, [[PARAM_INDEX[name], PARAM_INDEX[name] + 1]]);
-  const alpha = coverage(raster.data.subarray(4 * HW, 5 * HW));
-  const E = edgeMap(alpha, H, W, ctx.edgeWidth);
-  const Sh = ctx.model === 'sem' ? shadowMap(alpha, H, W, ctx.detectorAzimuthDeg, ctx.shadowLength) : new Float64Array(HW);
+  const { E, Sh } = fixedMaps(raster.data.subarray(4 * HW, 5 * HW), ctx);
   const T = substrateTexture(p('textureScale'), p('textureWidth'), p('textureLevel'), { width: W, height: H, seed: ctx.textureSeed });
   const I = shadeOp(raster, params, T, E, Sh, ctx);
   const img = noiseOp(gaussianBlur(I, p('blurSigma')), params, ctx.noise);

@@ -51,6 +51,50 @@ const octaveAngle = (o: number): number => 0.61 + 1.37 * o;
 export function bandNoise(s: number, W: number, H: number, seed: number, octaves = 3, withGrad = false): { n: Float64Array; dn: Float64Array | null } {
   const n = new Float64Array(W * H);
   const dn = withGrad ? new Float64Array(W * H) : null;
+  bandNoiseInto(n, dn, s, W, H, seed, octaves);
+  return { n, dn };
+}
+
+/**
+ * bandNoise memoised per (scale, size, seed, octaves): the field depends on nothing else, and a
+ * render with a fixed (not learned, or not yet updated) textureScale asks for the same field
+ * again. The returned arrays are shared with the cache: read only.
+ */
+interface NoiseEntry {
+  s: number;
+  W: number;
+  H: number;
+  seed: number;
+  octaves: number;
+  n: Float64Array;
+  dn: Float64Array | null;
+}
+const noiseCache: NoiseEntry[] = [];
+const NOISE_CACHE_SIZE = 4;
+
+function bandNoiseCached(s: number, W: number, H: number, seed: number, octaves: number, withGrad: boolean): { n: Float64Array; dn: Float64Array | null } {
+  for (let j = 0; j < noiseCache.length; j++) {
+    const e = noiseCache[j];
+    if (e.s === s && e.W === W && e.H === H && e.seed === seed && e.octaves === octaves) {
+      if (withGrad && !e.dn) break; // recompute with the derivative below
+      if (j > 0) {
+        noiseCache.splice(j, 1);
+        noiseCache.unshift(e);
+      }
+      return { n: e.n, dn: withGrad ? e.dn : null };
+    }
+  }
+  const r = bandNoise(s, W, H, seed, octaves, withGrad);
+  for (let j = 0; j < noiseCache.length; j++) {
+    const e = noiseCache[j];
+    if (e.s === s && e.W === W && e.H === H && e.seed === seed && e.octaves === octaves) noiseCache.splice(j--, 1);
+  }
+  noiseCache.unshift({ s, W, H, seed, octaves, n: r.n, dn: r.dn });
+  if (noiseCache.length > NOISE_CACHE_SIZE) noiseCache.pop();
+  return r;
+}
+
+function bandNoiseInto(n: Float64Array, dn: Float64Array | null, s: number, W: number, H: number, seed: number, octaves: number): void {
   let norm = 0;
   for (let o = 0; o < octaves; o++) norm += Math.pow(0.5, o);
   for (let o = 0; o < octaves; o++) {
@@ -81,7 +125,6 @@ export function bandNoise(s: number, W: number, H: number, seed: number, octaves
       }
     }
   }
-  return { n, dn };
 }
 
 /** The ridge texture T (see the header), [H, W], differentiable w.r.t. scale, width and level (each [1]). */
@@ -89,7 +132,7 @@ export function substrateTexture(scale: Tensor, width: Tensor, level: Tensor, op
   const { width: W, height: H } = opts;
   const s = scale.data[0], w = width.data[0], L = level.data[0];
   const needGrad = (scale.requiresGrad || width.requiresGrad || level.requiresGrad) && isGradEnabled();
-  const { n, dn } = bandNoise(s, W, H, opts.seed, opts.octaves ?? 3, needGrad && scale.requiresGrad);
+  const { n, dn } = bandNoiseCached(s, W, H, opts.seed, opts.octaves ?? 3, needGrad && scale.requiresGrad);
   const val = allocData(scale.dtype, W * H);
   const inv2w2 = 1 / (2 * w * w);
   for (let i = 0; i < W * H; i++) {
