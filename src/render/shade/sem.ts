@@ -33,7 +33,7 @@ import * as ops from '../../autodiff/ops/index.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
 import { record } from '../../autodiff/tape.js';
 import { gaussianBlur, blurRaw } from './blur.js';
-import { substrateTexture } from './texture.js';
+import { substrateTexture, clearNoiseCache } from './texture.js';
 import { PARAM_INDEX } from './params.js';
 
 export type ShadingModel = 'sem' | 'him';
@@ -86,6 +86,11 @@ interface FixedMaps {
 }
 const fixedCache: FixedMaps[] = [];
 const FIXED_CACHE_SIZE = 4;
+/** Empties the memos of the fixed maps and of the texture noise (tests compare them with fresh results). */
+export function clearShadeCaches(): void {
+  fixedCache.length = 0;
+  clearNoiseCache();
+}
 
 function sameAlpha(a: Float64Array, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;

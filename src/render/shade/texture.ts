@@ -71,6 +71,10 @@ interface NoiseEntry {
 }
 const noiseCache: NoiseEntry[] = [];
 const NOISE_CACHE_SIZE = 4;
+/** Empties the noise memo (tests compare memoised against fresh results). */
+export function clearNoiseCache(): void {
+  noiseCache.length = 0;
+}
 
 function bandNoiseCached(s: number, W: number, H: number, seed: number, octaves: number, withGrad: boolean): { n: Float64Array; dn: Float64Array | null } {
   for (let j = 0; j < noiseCache.length; j++) {
