@@ -172,7 +172,8 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
       continue;
     }
     const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
-    const Y = y0 * Math.exp(-n * Math.log(c));
+    // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
+    const Y = c === 1 ? y0 : y0 * Math.exp(-n * Math.log(c));
     const nd = nx * dx + ny * dy + nz * dz;
     const r = nd > 0 ? nd : 0;
     let P: number;
@@ -185,72 +186,94 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
     }
     out[i] = m * P + (1 - m) * Sub;
   }
-  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => {
-    const G = gOut.data;
-    const gR = allocData(raster.dtype, raster.size);
-    const gT = allocData(T.dtype, HW);
-    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, gkd = 0, gks = 0, gshin = 0;
-    const needR = raster.requiresGrad;
-    for (let i = 0; i < HW; i++) {
-      const g = G[i];
-      if (g === 0) continue;
-      const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
-      // substrate terms, weighted by (1 - m)
-      const gSub = g * (1 - m);
-      const sh = shadow(i), sub0 = sb + ta * Td[i];
-      gsb += gSub * sh;
-      gta += gSub * Td[i] * sh;
-      gT[i] = gSub * ta * sh;
-      if (sem) gksh -= gSub * sub0 * Sh[i];
-      if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
-      const Sub = sub0 * sh;
-      const inRange = nz >= 0.05 && nz <= 1;
-      const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
-      const L = Math.log(c);
-      const Yn = Math.exp(-n * L); // Y / y0
-      const Y = y0 * Yn;
-      const nd = nx * dx + ny * dy + nz * dz;
-      const r = nd > 0 ? nd : 0;
-      let P: number, gFac: number, gr: number;
-      const gP = g * m;
-      if (sem) {
-        const det = 1 + kdet * (2 * r - 1);
-        P = Y * det + eg * E[i];
-        gFac = gP * det; // dI/dY
-        gkdet += gP * Y * (2 * r - 1);
-        gr = nd > 0 ? gP * Y * kdet * 2 : 0;
-      } else {
-        const nh = nx * hx + ny * hy + nz * hz;
-        const qIn = nh >= 1e-6 && nh <= 1;
-        const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
-        const qs = Math.pow(q, shin);
-        const diff = 1 - kd + kd * r;
-        P = Y * diff + ks * qs + eg * E[i];
-        gFac = gP * diff;
-        gkd += gP * Y * (r - 1);
-        gr = nd > 0 ? gP * Y * kd : 0;
-        gks += gP * qs;
-        gshin += gP * ks * qs * Math.log(q);
-        const gq = qIn ? gP * ks * shin * Math.pow(q, shin - 1) : 0;
-        gR[i] += gq * hx;
-        gR[HW + i] += gq * hy;
-        gR[2 * HW + i] += gq * hz;
-      }
-      geg += gP * E[i];
-      gpb += gFac * Yn;
-      gsb += gFac * Yn; // y0 = sb + pb
-      gn -= gFac * Y * L;
-      gR[i] += gr * dx;
-      gR[HW + i] += gr * dy;
-      gR[2 * HW + i] += gr * dz + (inRange ? (gFac * Y * -n) / c : 0);
-      if (a < ALPHA_FULL) gR[4 * HW + i] += (g * (P - Sub)) / ALPHA_FULL;
+  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, T, E, Sh, ctx));
+}
+
+/**
+ * The backward of shadeOp (its vector-Jacobian product). A top-level function rather than the
+ * tape closure itself: a closure created anew on every render keeps losing its optimised code
+ * (V8 deoptimises it on fresh type feedback), a named function keeps it.
+ */
+function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
+  const H = ctx.height, W = ctx.width, HW = H * W;
+  const R = raster.data, Pv = params.data, Td = T.data;
+  const ix = (n: string): number => PARAM_INDEX[n];
+  const pb = Pv[ix('particleBrightness')], n = Pv[ix('tiltExponent')], eg = Pv[ix('edgeGain')];
+  const kdet = Pv[ix('detectorStrength')], ksh = Pv[ix('shadowStrength')], sb = Pv[ix('substrateBrightness')];
+  const ta = Pv[ix('textureAmplitude')], kd = Pv[ix('diffuse')], ks = Pv[ix('specular')], shin = Pv[ix('shininess')];
+  const y0 = sb + pb; // flat-face yield: the substrate's plus the particle's positive contrast
+  const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
+  const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
+  let hx = dx, hy = dy, hz = dz + 1;
+  const hl = Math.hypot(hx, hy, hz);
+  hx /= hl; hy /= hl; hz /= hl;
+  const sem = ctx.model === 'sem';
+  // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
+  const shadow = (i: number): number => (sem ? 1 - ksh * Sh[i] : 1);
+  const G = gOut.data;
+  const gR = allocData(raster.dtype, raster.size);
+  const gT = allocData(T.dtype, HW);
+  let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, gkd = 0, gks = 0, gshin = 0;
+  const needR = raster.requiresGrad;
+  for (let i = 0; i < HW; i++) {
+    const g = G[i];
+    if (g === 0) continue;
+    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
+    // substrate terms, weighted by (1 - m)
+    const gSub = g * (1 - m);
+    const sh = shadow(i), sub0 = sb + ta * Td[i];
+    gsb += gSub * sh;
+    gta += gSub * Td[i] * sh;
+    gT[i] = gSub * ta * sh;
+    if (sem) gksh -= gSub * sub0 * Sh[i];
+    if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
+    const Sub = sub0 * sh;
+    const inRange = nz >= 0.05 && nz <= 1;
+    const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+    const L = c === 1 ? 0 : Math.log(c);
+    const Yn = c === 1 ? 1 : Math.exp(-n * L); // Y / y0
+    const Y = y0 * Yn;
+    const nd = nx * dx + ny * dy + nz * dz;
+    const r = nd > 0 ? nd : 0;
+    let P: number, gFac: number, gr: number;
+    const gP = g * m;
+    if (sem) {
+      const det = 1 + kdet * (2 * r - 1);
+      P = Y * det + eg * E[i];
+      gFac = gP * det; // dI/dY
+      gkdet += gP * Y * (2 * r - 1);
+      gr = nd > 0 ? gP * Y * kdet * 2 : 0;
+    } else {
+      const nh = nx * hx + ny * hy + nz * hz;
+      const qIn = nh >= 1e-6 && nh <= 1;
+      const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
+      const qs = Math.pow(q, shin);
+      const diff = 1 - kd + kd * r;
+      P = Y * diff + ks * qs + eg * E[i];
+      gFac = gP * diff;
+      gkd += gP * Y * (r - 1);
+      gr = nd > 0 ? gP * Y * kd : 0;
+      gks += gP * qs;
+      gshin += gP * ks * qs * Math.log(q);
+      const gq = qIn ? gP * ks * shin * Math.pow(q, shin - 1) : 0;
+      gR[i] += gq * hx;
+      gR[HW + i] += gq * hy;
+      gR[2 * HW + i] += gq * hz;
     }
-    const gPv = allocData(params.dtype, params.size);
-    gPv[ix('particleBrightness')] = gpb; gPv[ix('tiltExponent')] = gn; gPv[ix('edgeGain')] = geg;
-    gPv[ix('detectorStrength')] = gkdet; gPv[ix('shadowStrength')] = gksh; gPv[ix('substrateBrightness')] = gsb;
-    gPv[ix('textureAmplitude')] = gta; gPv[ix('diffuse')] = gkd; gPv[ix('specular')] = gks; gPv[ix('shininess')] = gshin;
-    return [new Tensor(gR, raster.shape), new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
-  });
+    geg += gP * E[i];
+    gpb += gFac * Yn;
+    gsb += gFac * Yn; // y0 = sb + pb
+    gn -= gFac * Y * L;
+    gR[i] += gr * dx;
+    gR[HW + i] += gr * dy;
+    gR[2 * HW + i] += gr * dz + (inRange ? (gFac * Y * -n) / c : 0);
+    if (a < ALPHA_FULL) gR[4 * HW + i] += (g * (P - Sub)) / ALPHA_FULL;
+  }
+  const gPv = allocData(params.dtype, params.size);
+  gPv[ix('particleBrightness')] = gpb; gPv[ix('tiltExponent')] = gn; gPv[ix('edgeGain')] = geg;
+  gPv[ix('detectorStrength')] = gkdet; gPv[ix('shadowStrength')] = gksh; gPv[ix('substrateBrightness')] = gsb;
+  gPv[ix('textureAmplitude')] = gta; gPv[ix('diffuse')] = gkd; gPv[ix('specular')] = gks; gPv[ix('shininess')] = gshin;
+  return [new Tensor(gR, raster.shape), new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
 }
 
 /**
