@@ -157,7 +157,15 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const sRaw = sigma.data[0];
   const s = Math.max(sRaw, MIN_BLUR_SIGMA);
   const { k, dk, R } = kernels(s);
-  const xd = x.data;
+  // float32 input: widened (exactly) into a float64 scratch once, so the passes only ever see
+  // Float64Arrays (monomorphic element loads)
+  let xd: Float64Array;
+  if (x.data instanceof Float64Array) xd = x.data;
+  else {
+    xd = takeF64Dirty(HW);
+    xd.set(x.data);
+  }
+  const xWide = xd !== x.data;
   const tmp = takeF64Dirty(HW);
   passH(xd, tmp, H, W, k, R);
   const out = allocData(x.dtype, HW);
@@ -201,9 +209,13 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
       gsT = new Tensor(d, sigma.shape);
     }
     giveF64(gt, tmp);
+    if (xWide) giveF64(xd);
     return [gxT, gsT];
   });
-  if (!rec.node) giveF64(tmp);
+  if (!rec.node) {
+    giveF64(tmp);
+    if (xWide) giveF64(xd);
+  }
   return rec;
 }
 
