@@ -228,6 +228,23 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, 
     if (sem) gksh -= gSub * sub0 * Sh[i];
     if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
     const Sub = sub0 * sh;
+    if (m === 0) {
+      // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / ALPHA_FULL (every
+      // other term below is multiplied by g m = 0)
+      const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+      const Y = c === 1 ? y0 : y0 * Math.exp(-n * Math.log(c));
+      const nd = nx * dx + ny * dy + nz * dz;
+      const r = nd > 0 ? nd : 0;
+      let P: number;
+      if (sem) P = Y * (1 + kdet * (2 * r - 1)) + eg * E[i];
+      else {
+        const nh = nx * hx + ny * hy + nz * hz;
+        const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
+        P = Y * (1 - kd + kd * r) + ks * Math.pow(q, shin) + eg * E[i];
+      }
+      gR[4 * HW + i] += (g * (P - Sub)) / ALPHA_FULL;
+      continue;
+    }
     const inRange = nz >= 0.05 && nz <= 1;
     const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
     const L = c === 1 ? 0 : Math.log(c);
