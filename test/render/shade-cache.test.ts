@@ -23,10 +23,17 @@ function run(sc: ReturnType<typeof scene>, dtype: DType, edit?: (p: Tensor) => v
 describe('image formation memos (fixed maps, texture noise)', () => {
   for (const preset of ['tio2-sem', 'sio2-him'] as const) {
     for (const dtype of ['float32', 'float64'] as DType[]) {
-      it(`${preset} ${dtype}: memoised renders equal fresh ones exactly, across scenes and texture scales`, () => {
+      it(`${preset} ${dtype}: memoised renders equal fresh ones exactly, across scenes and texture parameters`, () => {
         const a = scene(preset, 1), b = scene(preset, 2);
-        const scale = (v: number) => (p: Tensor) => (p.data[PARAM_INDEX.textureScale] = v);
-        const cases: [ReturnType<typeof scene>, number][] = [[a, 0.05], [b, 0.05], [a, 0.07], [a, 0.05], [b, 0.07], [a, 0.05]];
+        // texture scale, line width, level
+        type Tex = [number, number, number];
+        const scale = ([s, w, l]: Tex) => (p: Tensor) => {
+          p.data[PARAM_INDEX.textureScale] = s;
+          p.data[PARAM_INDEX.textureWidth] = w;
+          p.data[PARAM_INDEX.textureLevel] = l;
+        };
+        const t0: Tex = [0.05, 0.03, 0.62], t1: Tex = [0.07, 0.03, 0.62], t2: Tex = [0.05, 0.05, 0.62], t3: Tex = [0.05, 0.03, 0.55];
+        const cases: [ReturnType<typeof scene>, Tex][] = [[a, t0], [b, t0], [a, t1], [a, t2], [a, t3], [a, t0], [b, t1], [b, t3], [a, t0]];
         const fresh = cases.map(([sc, s]) => {
           clearShadeCaches();
           return run(sc, dtype, scale(s));

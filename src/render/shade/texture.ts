@@ -74,6 +74,7 @@ const NOISE_CACHE_SIZE = 4;
 /** Empties the noise memo (tests compare memoised against fresh results). */
 export function clearNoiseCache(): void {
   noiseCache.length = 0;
+  ridgeCache.length = 0;
 }
 
 function bandNoiseCached(s: number, W: number, H: number, seed: number, octaves: number, withGrad: boolean): { n: Float64Array; dn: Float64Array | null } {
@@ -131,31 +132,58 @@ function bandNoiseInto(n: Float64Array, dn: Float64Array | null, s: number, W: n
   }
 }
 
+/**
+ * T = exp(-(n - level)^2 / (2 width^2)) in float64, memoised per (field array, width, level): a
+ * render with fixed texture parameters gets the same field array from the noise memo and the
+ * same T here. Read only (shared with the memo).
+ */
+interface RidgeEntry {
+  n: Float64Array;
+  w: number;
+  L: number;
+  t: Float64Array;
+}
+const ridgeCache: RidgeEntry[] = [];
+function ridge(n: Float64Array, w: number, L: number): Float64Array {
+  for (const e of ridgeCache) if (e.n === n && e.w === w && e.L === L) return e.t;
+  const t = new Float64Array(n.length);
+  const inv2w2 = 1 / (2 * w * w);
+  for (let i = 0; i < n.length; i++) {
+    const e = n[i] - L;
+    t[i] = Math.exp(-e * e * inv2w2);
+  }
+  ridgeCache.unshift({ n, w, L, t });
+  if (ridgeCache.length > NOISE_CACHE_SIZE) ridgeCache.pop();
+  return t;
+}
+
+/** Gradients (scale, width, level) of <g, T> (see the header); a named function, not the tape closure. */
+function textureBackward(gd: ArrayLike<number>, n: Float64Array, dn: Float64Array | null, t: Float64Array, w: number, L: number): [number, number, number] {
+  let gs = 0, gw = 0, gl = 0;
+  const w2 = w * w, w3 = w2 * w;
+  for (let i = 0; i < n.length; i++) {
+    const gi = gd[i];
+    if (gi === 0) continue;
+    const e = n[i] - L;
+    const ti = t[i];
+    if (dn) gs -= gi * ti * (e / w2) * dn[i];
+    gw += gi * ti * (e * e) / w3;
+    gl += gi * ti * (e / w2);
+  }
+  return [gs, gw, gl];
+}
+
 /** The ridge texture T (see the header), [H, W], differentiable w.r.t. scale, width and level (each [1]). */
 export function substrateTexture(scale: Tensor, width: Tensor, level: Tensor, opts: TextureOptions): Tensor {
   const { width: W, height: H } = opts;
   const s = scale.data[0], w = width.data[0], L = level.data[0];
   const needGrad = (scale.requiresGrad || width.requiresGrad || level.requiresGrad) && isGradEnabled();
   const { n, dn } = bandNoiseCached(s, W, H, opts.seed, opts.octaves ?? 3, needGrad && scale.requiresGrad);
+  const t = ridge(n, w, L);
   const val = allocData(scale.dtype, W * H);
-  const inv2w2 = 1 / (2 * w * w);
-  for (let i = 0; i < W * H; i++) {
-    const e = n[i] - L;
-    val[i] = Math.exp(-e * e * inv2w2);
-  }
+  val.set(t);
   return record('substrateTexture', new Tensor(val, [H, W]), [scale, width, level], (g) => {
-    const gd = g.data;
-    let gs = 0, gw = 0, gl = 0;
-    const w2 = w * w, w3 = w2 * w;
-    for (let i = 0; i < W * H; i++) {
-      const gi = gd[i];
-      if (gi === 0) continue;
-      const e = n[i] - L;
-      const t = Math.exp(-e * e * inv2w2);
-      if (dn) gs -= gi * t * (e / w2) * dn[i];
-      gw += gi * t * (e * e) / w3;
-      gl += gi * t * (e / w2);
-    }
+    const [gs, gw, gl] = textureBackward(g.data, n, dn, t, w, L);
     const one = (v: number, like: Tensor): Tensor => {
       const d = allocData(like.dtype, 1);
       d[0] = v;
