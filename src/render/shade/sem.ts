@@ -149,10 +149,10 @@ export function shadowMap(alpha: ArrayLike<number>, H: number, W: number, azimut
 function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const R = raster.data, Pv = params.data, Td = T.data;
-  const ix = (n: string): number => PARAM_INDEX[n];
-  const pb = Pv[ix('particleBrightness')], n = Pv[ix('tiltExponent')], eg = Pv[ix('edgeGain')];
-  const kdet = Pv[ix('detectorStrength')], ksh = Pv[ix('shadowStrength')], sb = Pv[ix('substrateBrightness')];
-  const ta = Pv[ix('textureAmplitude')], kd = Pv[ix('diffuse')], ks = Pv[ix('specular')], shin = Pv[ix('shininess')];
+  const ix = PARAM_INDEX; // a plain object, not a per-call closure (V8 deoptimises on a new call target)
+  const pb = Pv[ix.particleBrightness], n = Pv[ix.tiltExponent], eg = Pv[ix.edgeGain];
+  const kdet = Pv[ix.detectorStrength], ksh = Pv[ix.shadowStrength], sb = Pv[ix.substrateBrightness];
+  const ta = Pv[ix.textureAmplitude], kd = Pv[ix.diffuse], ks = Pv[ix.specular], shin = Pv[ix.shininess];
   const y0 = sb + pb; // flat-face yield: the substrate's plus the particle's positive contrast
   const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
   const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
@@ -161,11 +161,10 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   hx /= hl; hy /= hl; hz /= hl;
   const sem = ctx.model === 'sem';
   // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
-  const shadow = (i: number): number => (sem ? 1 - ksh * Sh[i] : 1);
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
   for (let i = 0; i < HW; i++) {
     const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
-    const Sub = (sb + ta * Td[i]) * shadow(i);
+    const Sub = (sb + ta * Td[i]) * (sem ? 1 - ksh * Sh[i] : 1);
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
       out[i] = Sub;
@@ -197,10 +196,10 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
 function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const R = raster.data, Pv = params.data, Td = T.data;
-  const ix = (n: string): number => PARAM_INDEX[n];
-  const pb = Pv[ix('particleBrightness')], n = Pv[ix('tiltExponent')], eg = Pv[ix('edgeGain')];
-  const kdet = Pv[ix('detectorStrength')], ksh = Pv[ix('shadowStrength')], sb = Pv[ix('substrateBrightness')];
-  const ta = Pv[ix('textureAmplitude')], kd = Pv[ix('diffuse')], ks = Pv[ix('specular')], shin = Pv[ix('shininess')];
+  const ix = PARAM_INDEX; // a plain object, not a per-call closure (V8 deoptimises on a new call target)
+  const pb = Pv[ix.particleBrightness], n = Pv[ix.tiltExponent], eg = Pv[ix.edgeGain];
+  const kdet = Pv[ix.detectorStrength], ksh = Pv[ix.shadowStrength], sb = Pv[ix.substrateBrightness];
+  const ta = Pv[ix.textureAmplitude], kd = Pv[ix.diffuse], ks = Pv[ix.specular], shin = Pv[ix.shininess];
   const y0 = sb + pb; // flat-face yield: the substrate's plus the particle's positive contrast
   const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
   const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
@@ -209,7 +208,6 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, 
   hx /= hl; hy /= hl; hz /= hl;
   const sem = ctx.model === 'sem';
   // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
-  const shadow = (i: number): number => (sem ? 1 - ksh * Sh[i] : 1);
   const G = gOut.data;
   const gR = allocData(raster.dtype, raster.size);
   const gT = allocData(T.dtype, HW);
@@ -221,7 +219,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, 
     const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
     // substrate terms, weighted by (1 - m)
     const gSub = g * (1 - m);
-    const sh = shadow(i), sub0 = sb + ta * Td[i];
+    const sh = (sem ? 1 - ksh * Sh[i] : 1), sub0 = sb + ta * Td[i];
     gsb += gSub * sh;
     gta += gSub * Td[i] * sh;
     gT[i] = gSub * ta * sh;
@@ -287,9 +285,9 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, 
     if (a < ALPHA_FULL) gR[4 * HW + i] += (g * (P - Sub)) / ALPHA_FULL;
   }
   const gPv = allocData(params.dtype, params.size);
-  gPv[ix('particleBrightness')] = gpb; gPv[ix('tiltExponent')] = gn; gPv[ix('edgeGain')] = geg;
-  gPv[ix('detectorStrength')] = gkdet; gPv[ix('shadowStrength')] = gksh; gPv[ix('substrateBrightness')] = gsb;
-  gPv[ix('textureAmplitude')] = gta; gPv[ix('diffuse')] = gkd; gPv[ix('specular')] = gks; gPv[ix('shininess')] = gshin;
+  gPv[ix.particleBrightness] = gpb; gPv[ix.tiltExponent] = gn; gPv[ix.edgeGain] = geg;
+  gPv[ix.detectorStrength] = gkdet; gPv[ix.shadowStrength] = gksh; gPv[ix.substrateBrightness] = gsb;
+  gPv[ix.textureAmplitude] = gta; gPv[ix.diffuse] = gkd; gPv[ix.specular] = gks; gPv[ix.shininess] = gshin;
   return [new Tensor(gR, raster.shape), new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
 }
 
