@@ -150,13 +150,57 @@ function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k
   }
 }
 
+/**
+ * The backward of gaussianBlur (image and sigma gradients); a named function rather than the
+ * per-call tape closure, so that V8 keeps its optimised code across renders.
+ */
+function blurBackward(g: Tensor, x: Tensor, sigma: Tensor, sRaw: number, xd: Float64Array, xWide: boolean, tmp: Float64Array, kern: Kernel, H: number, W: number): (Tensor | null)[] {
+  const { k, dk, R } = kern;
+  const HW = H * W;
+  const gd = g.data;
+  const gt = takeF64Dirty(HW);
+  passVT(gd, gt, H, W, k, R);
+  let gxT: Tensor | null = null;
+  if (x.requiresGrad) {
+    const gx = allocData(x.dtype, HW);
+    if (gx instanceof Float64Array) passHT(gt, gx, H, W, k, R);
+    else {
+      const b = takeF64Dirty(HW);
+      passHT(gt, b, H, W, k, R);
+      gx.set(b);
+      giveF64(b);
+    }
+    gxT = new Tensor(gx, x.shape);
+  }
+  let gsT: Tensor | null = null;
+  if (sigma.requiresGrad) {
+    let gs = 0;
+    if (sRaw >= MIN_BLUR_SIGMA) {
+      // d out / d s = V'(H(x)) + V(H'(x)); contracted with g: <g, V' tmp> + <V^T g, H' x>
+      const a = takeF64Dirty(HW);
+      passV(tmp, a, H, W, dk, R);
+      for (let i = 0; i < HW; i++) gs += gd[i] * a[i];
+      passH(xd, a, H, W, dk, R);
+      for (let i = 0; i < HW; i++) gs += gt[i] * a[i];
+      giveF64(a);
+    }
+    const d = allocData(sigma.dtype, sigma.size);
+    d[0] = gs;
+    gsT = new Tensor(d, sigma.shape);
+  }
+  giveF64(gt, tmp);
+  if (xWide) giveF64(xd);
+  return [gxT, gsT];
+}
+
 /** Gaussian blur of x ([H, W] or [1, 1, H, W]) with standard deviation sigma (tensor [1] or []). */
 export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1], HW = H * W;
   if (x.size !== HW) throw new Error(`gaussianBlur: expects one image, got shape [${x.shape}]`);
   const sRaw = sigma.data[0];
   const s = Math.max(sRaw, MIN_BLUR_SIGMA);
-  const { k, dk, R } = kernels(s);
+  const kern = kernels(s);
+  const { k, R } = kern;
   // float32 input: widened (exactly) into a float64 scratch once, so the passes only ever see
   // Float64Arrays (monomorphic element loads)
   let xd: Float64Array;
@@ -176,42 +220,7 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
     out.set(res);
     giveF64(res);
   }
-  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => {
-    const gd = g.data;
-    const gt = takeF64Dirty(HW);
-    passVT(gd, gt, H, W, k, R);
-    let gxT: Tensor | null = null;
-    if (x.requiresGrad) {
-      const gx = allocData(x.dtype, HW);
-      if (gx instanceof Float64Array) passHT(gt, gx, H, W, k, R);
-      else {
-        const b = takeF64Dirty(HW);
-        passHT(gt, b, H, W, k, R);
-        gx.set(b);
-        giveF64(b);
-      }
-      gxT = new Tensor(gx, x.shape);
-    }
-    let gsT: Tensor | null = null;
-    if (sigma.requiresGrad) {
-      let gs = 0;
-      if (sRaw >= MIN_BLUR_SIGMA) {
-        // d out / d s = V'(H(x)) + V(H'(x)); contracted with g: <g, V' tmp> + <V^T g, H' x>
-        const a = takeF64Dirty(HW);
-        passV(tmp, a, H, W, dk, R);
-        for (let i = 0; i < HW; i++) gs += gd[i] * a[i];
-        passH(xd, a, H, W, dk, R);
-        for (let i = 0; i < HW; i++) gs += gt[i] * a[i];
-        giveF64(a);
-      }
-      const d = allocData(sigma.dtype, sigma.size);
-      d[0] = gs;
-      gsT = new Tensor(d, sigma.shape);
-    }
-    giveF64(gt, tmp);
-    if (xWide) giveF64(xd);
-    return [gxT, gsT];
-  });
+  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => blurBackward(g, x, sigma, sRaw, xd, xWide, tmp, kern, H, W));
   if (!rec.node) {
     giveF64(tmp);
     if (xWide) giveF64(xd);
