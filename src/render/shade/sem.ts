@@ -185,7 +185,8 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
     }
     out[i] = m * P + (1 - m) * Sub;
   }
-  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, T, E, Sh, ctx));
+  const Pv0 = Float64Array.from(Pv); // the parameter values of this forward, for the backward
+  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, Pv0, T, E, Sh, ctx));
 }
 
 /**
@@ -193,9 +194,9 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
  * tape closure itself: a closure created anew on every render keeps losing its optimised code
  * (V8 deoptimises it on fresh type feedback), a named function keeps it.
  */
-function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
+function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, Pv: ArrayLike<number>, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
   const H = ctx.height, W = ctx.width, HW = H * W;
-  const R = raster.data, Pv = params.data, Td = T.data;
+  const R = raster.data, Td = T.data;
   const ix = PARAM_INDEX; // a plain object, not a per-call closure (V8 deoptimises on a new call target)
   const pb = Pv[ix.particleBrightness], n = Pv[ix.tiltExponent], eg = Pv[ix.edgeGain];
   const kdet = Pv[ix.detectorStrength], ksh = Pv[ix.shadowStrength], sb = Pv[ix.substrateBrightness];
@@ -310,31 +311,36 @@ function noiseOp(x: Tensor, params: Tensor, R: ArrayLike<number> | null): Tensor
     const z = y + (ng + ns * Math.sqrt(y > 1e-4 ? y : 1e-4)) * R[i];
     out[i] = z < 0 ? 0 : z > 1 ? 1 : z;
   }
-  return record('sensorNoise', new Tensor(out, x.shape), [x, params], (gOut) => {
-    const G = gOut.data;
-    const gx = allocData(x.dtype, n);
-    let gng = 0, gns = 0;
-    for (let i = 0; i < n; i++) {
-      const b = X[i];
-      const y = b < 0 ? 0 : b > 1 ? 1 : b;
-      const dy = b >= 0 && b <= 1 ? 1 : 0;
-      if (!R) {
-        gx[i] = G[i] * dy;
-        continue;
-      }
-      const s = Math.sqrt(y > 1e-4 ? y : 1e-4);
-      const z = y + (ng + ns * s) * R[i];
-      const gz = z >= 0 && z <= 1 ? G[i] : 0;
-      gng += gz * R[i];
-      gns += gz * s * R[i];
-      const ds = y > 1e-4 ? 0.5 / s : 0;
-      gx[i] = gz * (1 + ns * ds * R[i]) * dy;
+  return record('sensorNoise', new Tensor(out, x.shape), [x, params], (gOut) => noiseBackward(gOut, x, params, ng, ns, R));
+}
+
+/** The backward of noiseOp; a named function rather than the per-call tape closure (V8 keeps its optimised code). */
+function noiseBackward(gOut: Tensor, x: Tensor, params: Tensor, ng: number, ns: number, R: ArrayLike<number> | null): Tensor[] {
+  const n = x.size;
+  const X = x.data;
+  const G = gOut.data;
+  const gx = allocData(x.dtype, n);
+  let gng = 0, gns = 0;
+  for (let i = 0; i < n; i++) {
+    const b = X[i];
+    const y = b < 0 ? 0 : b > 1 ? 1 : b;
+    const dy = b >= 0 && b <= 1 ? 1 : 0;
+    if (!R) {
+      gx[i] = G[i] * dy;
+      continue;
     }
-    const gp = allocData(params.dtype, params.size);
-    gp[PARAM_INDEX.noiseGaussian] = gng;
-    gp[PARAM_INDEX.noiseShot] = gns;
-    return [new Tensor(gx, x.shape), new Tensor(gp, params.shape)];
-  });
+    const s = Math.sqrt(y > 1e-4 ? y : 1e-4);
+    const z = y + (ng + ns * s) * R[i];
+    const gz = z >= 0 && z <= 1 ? G[i] : 0;
+    gng += gz * R[i];
+    gns += gz * s * R[i];
+    const ds = y > 1e-4 ? 0.5 / s : 0;
+    gx[i] = gz * (1 + ns * ds * R[i]) * dy;
+  }
+  const gp = allocData(params.dtype, params.size);
+  gp[PARAM_INDEX.noiseGaussian] = gng;
+  gp[PARAM_INDEX.noiseShot] = gns;
+  return [new Tensor(gx, x.shape), new Tensor(gp, params.shape)];
 }
 
 export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): Tensor {
