@@ -148,18 +148,10 @@ export function shadowMap(alpha: ArrayLike<number>, H: number, W: number, azimut
  */
 function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor {
   const H = ctx.height, W = ctx.width, HW = H * W;
-  const R = raster.data, Pv = params.data, Td = T.data;
-  const ix = PARAM_INDEX; // a plain object, not a per-call closure (V8 deoptimises on a new call target)
-  const pb = Pv[ix.particleBrightness], n = Pv[ix.tiltExponent], eg = Pv[ix.edgeGain];
-  const kdet = Pv[ix.detectorStrength], ksh = Pv[ix.shadowStrength], sb = Pv[ix.substrateBrightness];
-  const ta = Pv[ix.textureAmplitude], kd = Pv[ix.diffuse], ks = Pv[ix.specular], shin = Pv[ix.shininess];
-  const y0 = sb + pb; // flat-face yield: the substrate's plus the particle's positive contrast
-  const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
-  const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
-  let hx = dx, hy = dy, hz = dz + 1;
-  const hl = Math.hypot(hx, hy, hz);
-  hx /= hl; hy /= hl; hz /= hl;
-  const sem = ctx.model === 'sem';
+  const R = raster.data, Td = T.data;
+  // The constants of this forward, also the backward's: parameter values as they are now.
+  const k = shadeConstants(params.data, ctx);
+  const { ksh, sb, ta, sem } = k;
   // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
   for (let i = 0; i < HW; i++) {
@@ -170,23 +162,47 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
       out[i] = Sub;
       continue;
     }
-    const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
-    // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
-    const Y = c === 1 ? y0 : y0 * Math.exp(-n * Math.log(c));
-    const nd = nx * dx + ny * dy + nz * dz;
-    const r = nd > 0 ? nd : 0;
-    let P: number;
-    if (sem) {
-      P = Y * (1 + kdet * (2 * r - 1)) + eg * E[i];
-    } else {
-      const nh = nx * hx + ny * hy + nz * hz;
-      const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
-      P = Y * (1 - kd + kd * r) + ks * Math.pow(q, shin) + eg * E[i];
-    }
-    out[i] = m * P + (1 - m) * Sub;
+    out[i] = m * particleTerm(k, nx, ny, nz, E[i]) + (1 - m) * Sub;
   }
-  const Pv0 = Float64Array.from(Pv); // the parameter values of this forward, for the backward
-  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, Pv0, T, E, Sh, ctx));
+  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, k, T, E, Sh, ctx));
+}
+
+/** Parameter values and light directions one shading pass uses (a plain object of numbers). */
+interface ShadeConstants {
+  n: number; eg: number; kdet: number; ksh: number; sb: number; ta: number; kd: number; ks: number; shin: number;
+  /** Flat-face yield: the substrate's plus the particle's positive contrast. */
+  y0: number;
+  /** Detector (SEM) / light (HIM) direction and the HIM half vector between it and the beam. */
+  dx: number; dy: number; dz: number; hx: number; hy: number; hz: number;
+  sem: boolean;
+}
+
+function shadeConstants(Pv: ArrayLike<number>, ctx: ShadingContext): ShadeConstants {
+  const ix = PARAM_INDEX;
+  const pb = Pv[ix.particleBrightness], sb = Pv[ix.substrateBrightness];
+  const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
+  const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
+  const hl = Math.hypot(dx, dy, dz + 1);
+  return {
+    n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
+    ta: Pv[ix.textureAmplitude], kd: Pv[ix.diffuse], ks: Pv[ix.specular], shin: Pv[ix.shininess],
+    y0: sb + pb,
+    dx, dy, dz, hx: dx / hl, hy: dy / hl, hz: (dz + 1) / hl,
+    sem: ctx.model === 'sem',
+  };
+}
+
+/** The particle term P at one pixel with normal (nx, ny, nz) and edge-map value e. */
+function particleTerm(k: ShadeConstants, nx: number, ny: number, nz: number, e: number): number {
+  const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+  // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
+  const Y = c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c));
+  const nd = nx * k.dx + ny * k.dy + nz * k.dz;
+  const r = nd > 0 ? nd : 0;
+  if (k.sem) return Y * (1 + k.kdet * (2 * r - 1)) + k.eg * e;
+  const nh = nx * k.hx + ny * k.hy + nz * k.hz;
+  const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
+  return Y * (1 - k.kd + k.kd * r) + k.ks * Math.pow(q, k.shin) + k.eg * e;
 }
 
 /**
@@ -194,20 +210,11 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
  * tape closure itself: a closure created anew on every render keeps losing its optimised code
  * (V8 deoptimises it on fresh type feedback), a named function keeps it.
  */
-function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, Pv: ArrayLike<number>, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
+function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeConstants, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const R = raster.data, Td = T.data;
-  const ix = PARAM_INDEX; // a plain object, not a per-call closure (V8 deoptimises on a new call target)
-  const pb = Pv[ix.particleBrightness], n = Pv[ix.tiltExponent], eg = Pv[ix.edgeGain];
-  const kdet = Pv[ix.detectorStrength], ksh = Pv[ix.shadowStrength], sb = Pv[ix.substrateBrightness];
-  const ta = Pv[ix.textureAmplitude], kd = Pv[ix.diffuse], ks = Pv[ix.specular], shin = Pv[ix.shininess];
-  const y0 = sb + pb; // flat-face yield: the substrate's plus the particle's positive contrast
-  const az = (ctx.detectorAzimuthDeg * Math.PI) / 180, el = (ctx.detectorElevationDeg * Math.PI) / 180;
-  const dx = Math.cos(az) * Math.cos(el), dy = Math.sin(az) * Math.cos(el), dz = Math.sin(el);
-  let hx = dx, hy = dy, hz = dz + 1;
-  const hl = Math.hypot(hx, hy, hz);
-  hx /= hl; hy /= hl; hz /= hl;
-  const sem = ctx.model === 'sem';
+  const ix = PARAM_INDEX;
+  const { n, eg, kdet, ksh, sb, ta, kd, ks, shin, y0, dx, dy, dz, hx, hy, hz, sem } = k;
   // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
   const G = gOut.data;
   const gR = allocData(raster.dtype, raster.size);
@@ -230,18 +237,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, Pv: ArrayLi
     if (m === 0) {
       // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / ALPHA_FULL (every
       // other term below is multiplied by g m = 0)
-      const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
-      const Y = c === 1 ? y0 : y0 * Math.exp(-n * Math.log(c));
-      const nd = nx * dx + ny * dy + nz * dz;
-      const r = nd > 0 ? nd : 0;
-      let P: number;
-      if (sem) P = Y * (1 + kdet * (2 * r - 1)) + eg * E[i];
-      else {
-        const nh = nx * hx + ny * hy + nz * hz;
-        const q = nh < 1e-6 ? 1e-6 : nh > 1 ? 1 : nh;
-        P = Y * (1 - kd + kd * r) + ks * Math.pow(q, shin) + eg * E[i];
-      }
-      gR[4 * HW + i] += (g * (P - Sub)) / ALPHA_FULL;
+      gR[4 * HW + i] += (g * (particleTerm(k, nx, ny, nz, E[i]) - Sub)) / ALPHA_FULL;
       continue;
     }
     const inRange = nz >= 0.05 && nz <= 1;
