@@ -29,7 +29,8 @@ function twoTriangles(): { verts: Tensor; attrs: Tensor; faces: Uint32Array } {
   };
 }
 
-function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
+/** A 16 x 16 scene with two particles and a soft raster: small enough for finite differences. */
+export function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
   const cfg = mergeSceneConfig(presetConfig(preset), {
     width: 16, height: 16,
     particles: { count: { min: 2, max: 2 }, baseRadius: 4, freq: 2, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'uniform' } },

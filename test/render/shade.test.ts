@@ -3,16 +3,7 @@ import { Tensor, Rng } from '../../src/autodiff/index.js';
 import { gradcheck } from '../../src/autodiff/gradcheck.js';
 import { gaussianBlur, blurRaw, substrateTexture, PARAMETER_TABLE, defaultParams, fromUnit, PRESET_NAMES } from '../../src/render/shade/index.js';
 import { sampleScene, renderScene, presetConfig, mergeSceneConfig } from '../../src/render/index.js';
-
-function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
-  // 16 x 16, one or two particles, no masks rejection concerns
-  const cfg = mergeSceneConfig(presetConfig(preset), {
-    width: 16, height: 16,
-    particles: { count: { min: 2, max: 2 }, baseRadius: 4, freq: 2, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'uniform' } },
-    raster: { sigma: 0.5, gamma: 1, cutoff: 1e-12 },
-  });
-  return sampleScene(cfg, new Rng(5));
-}
+import { tinyScene } from '../../src/render/gradcheck-cases.js';
 
 describe('image formation', () => {
   it('gaussianBlur: gradcheck w.r.t. image and sigma', () => {
