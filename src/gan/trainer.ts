@@ -142,16 +142,8 @@ export class GanTrainer {
    * normalises by the batch) are updated once per step instead of twice with the same batch.
    */
   trainStep(): StepResult {
-    const { batch } = this.config;
-    const scenes = Array.from({ length: batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
-    this.fcn.train();
-    this.disc.train();
-    const real = this.realBatch();
-    const B = real.shape[0];
-
     // Generator: render with parameters from the FCN; D scores real and fake in one pass.
-    const s = this.fcn.forward(featureBatch(scenes));
-    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
+    const { real, fake, B } = this.stepInputs();
     const both = this.disc.forward(concat([real, fake], 0));
     const dRealT = sliceBatch(both, 0, B);
     const dFakeT = sliceBatch(both, B, 2 * B);
@@ -187,14 +179,7 @@ export class GanTrainer {
    * training. It also updates BatchNorm's running statistics twice per step.
    */
   trainStepTwoPass(): StepResult {
-    const { batch } = this.config;
-    const scenes = Array.from({ length: batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
-    this.fcn.train();
-    this.disc.train();
-    const real = this.realBatch();
-    const B = real.shape[0];
-    const s = this.fcn.forward(featureBatch(scenes));
-    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
+    const { real, fake, B } = this.stepInputs();
     const dParams = this.disc.parameters();
     for (const p of dParams) p.requiresGrad = false;
     let lossGValue: number;
@@ -217,6 +202,21 @@ export class GanTrainer {
     this.optD.zeroGrad();
     this.step++;
     return { lossG: lossGValue, lossD: lossDValue, dReal: meanOf(dRealT), dFake: meanOf(dFakeT) };
+  }
+
+  /**
+   * What both step variants start from, in this order of random draws: a batch of the stored
+   * scene configurations, a batch of real patches, and the scenes rendered with the FCN's
+   * parameters (both networks in training mode).
+   */
+  private stepInputs(): { real: Tensor; fake: Tensor; B: number } {
+    const scenes = Array.from({ length: this.config.batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
+    this.fcn.train();
+    this.disc.train();
+    const real = this.realBatch();
+    const s = this.fcn.forward(featureBatch(scenes));
+    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
+    return { real, fake, B: real.shape[0] };
   }
 
   private checkGradients(net: string, params: [string, Tensor][]): void {
