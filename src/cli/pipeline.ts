@@ -24,7 +24,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'preset', type: 'string', default: 'tio2-sem', choices: PRESET_NAMES, help: 'scene and image-formation preset (docs/presets.md)' },
     { name: 'config', type: 'string', meta: 'FILE', help: 'JSON scene config whose fields override the preset' },
     { name: 'out', type: 'string', meta: 'RUN_DIR', help: 'run folder (required; the same folder continues a run)' },
-    { name: 'budget', type: 'string', default: 'standard', choices: BUDGET_NAMES, help: 'quick: smoke test (about a minute); standard: 1-2.5 h on 2 shared cores; full: the reference protocol, days on 2 cores (docs/pipeline.md)' },
+    { name: 'budget', type: 'string', default: 'standard', choices: BUDGET_NAMES, help: 'quick: smoke test (about a minute); standard: about 26 min on 2 cores; full: the reference networks, patch size and 1,000 pairs with 5 GAN epochs, about 2 h on 2 cores (docs/pipeline.md)' },
     { name: 'learn', type: 'string', meta: 'A,B,...', help: "parameters the GAN learns (default: the preset's list; docs/parameters.md)" },
     { name: 'set', type: 'strings', meta: 'G.F=N', help: "override a budget setting, e.g. --set gan.epochs=4 seg.epochs=6 (recorded in the report)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px (auto: estimated from the real images without annotations)' },
