@@ -5,7 +5,7 @@
  *   node dist/bench.js memory [--steps 3] [--patch 256] [--base-filters 64] [--json]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerSuite } from './registry.js';
@@ -19,15 +19,25 @@ function flag(args: string[], name: string, def: number): number {
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Bundles the GAN memory child (test/reliability/fixtures/gan-memory-child.ts); shared by this
- * suite and the flat-heap test. The bundle goes under node_modules/.cache so that its external
- * packages (gpu.js, pulled in by the backend selection) resolve from the repository.
+ * Bundles the GAN memory child (test/reliability/fixtures/gan-memory-child.ts) and runs `use`
+ * with the bundle's path; shared by this suite and the flat-heap test. The bundle goes under
+ * node_modules/.cache so that its external packages (gpu.js, pulled in by the backend selection)
+ * resolve from the repository, in a folder of its own (parallel runs) that is removed when `use`
+ * returns or throws.
  */
-export async function bundleMemoryChild(): Promise<string> {
+export async function withMemoryChild<T>(use: (file: string) => T | Promise<T>): Promise<T> {
   const { build } = await import('esbuild');
   const cache = join(ROOT, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
-  const outfile = join(mkdtempSync(join(cache, 'drg-memory-')), 'gan-memory-child.mjs');
+  const dir = mkdtempSync(join(cache, 'drg-memory-'));
+  try {
+    return await use(await bundleInto(build, join(dir, 'gan-memory-child.mjs')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bundleInto(build: typeof import('esbuild').build, outfile: string): Promise<string> {
   await build({
     entryPoints: [join(ROOT, 'test/reliability/fixtures/gan-memory-child.ts')],
     outfile,
@@ -47,9 +57,8 @@ export async function run(args: string[]): Promise<void> {
   const patch = flag(args, 'patch', 256);
   const base = flag(args, 'base-filters', 64);
   const root = ROOT;
-  const outfile = await bundleMemoryChild();
   // The reference protocol's sizes need the fast backend (the reference loops take minutes a step).
-  const out = execFileSync(process.execPath, ['--expose-gc', outfile, String(steps), '1', String(patch), String(base), 'wasm'], { encoding: 'utf8', cwd: root });
+  const out = await withMemoryChild((outfile) => execFileSync(process.execPath, ['--expose-gc', outfile, String(steps), '1', String(patch), String(base), 'wasm'], { encoding: 'utf8', cwd: root }));
   const r = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[]; maxRssBytes: number; seconds: number };
   const result = { suite: 'memory', steps, patch, baseFilters: base, peakRssMiB: r.maxRssBytes / 2 ** 20, liveAfterGcMiB: r.samples.map((s) => s.bytes / 2 ** 20), secondsPerStep: r.seconds / steps };
   if (args.includes('--json')) console.log(JSON.stringify(result));

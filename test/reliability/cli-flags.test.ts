@@ -3,10 +3,10 @@
  * top-level help, so a command added later is covered too), unknown flags, wrong types,
  * out-of-range values, missing folders, unknown presets, bad scene JSON.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBuilt, errorLines, listTree, runCli, tempDir, type CliResult } from './helpers.js';
+import { ensureBuilt, errorLines, listTree, runCli, removeTempDirs, tempDir, type CliResult } from './helpers.js';
 
 let dir = '';
 let commands: string[] = [];
@@ -32,6 +32,7 @@ beforeAll(() => {
   }
   commands = withSubs;
 });
+afterAll(removeTempDirs);
 
 function oneError(r: CliResult, code: number, ...res: RegExp[]): void {
   expect(r.code, r.stderr).toBe(code);

@@ -3,10 +3,10 @@
  * (`node dist/cli.js`, a child process): the exit code the README documents, one error line
  * naming the file and the reason, and nothing written to the output folder.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBuilt, errorLines, greyPng, greyTiff, listTree, pngHeaderOnly, runCli, tempDir, tiffHeaderOnly, discs, type CliResult } from './helpers.js';
+import { ensureBuilt, errorLines, greyPng, greyTiff, listTree, pngHeaderOnly, runCli, removeTempDirs, tempDir, tiffHeaderOnly, discs, type CliResult } from './helpers.js';
 import { encodeTiff } from '../io/helpers/tiff-writer.js';
 import { buildPng } from '../io/helpers/png-builder.js';
 
@@ -57,6 +57,7 @@ beforeAll(() => {
   ensureBuilt();
   dir = tempDir('inputs');
 });
+afterAll(removeTempDirs);
 
 describe('bad image files: exit code 3, one line naming the file and reason, no output', () => {
   for (const [name, spec] of Object.entries(bad)) {

@@ -3,7 +3,7 @@
  * mock of node:fs in this process): a clean UserError (exit code 5) naming the file and "no space
  * left", no temp file left behind, the half-written epoch not counted, the previous one intact.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -37,7 +37,12 @@ vi.mock('node:fs', async (importOriginal) => {
 const ckpt = await import('../../src/node/gan-checkpoint.js');
 const { Tensor } = await import('../../src/autodiff/tensor.js');
 const { ExitCode, UserError } = await import('../../src/errors.js');
-const { tempDir } = await import('./helpers.js');
+const { removeTempDirs, tempDir } = await import('./helpers.js');
+
+afterEach(() => {
+  fail.match = null;
+  removeTempDirs();
+});
 
 function data(v: number) {
   return {

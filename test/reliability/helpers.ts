@@ -4,7 +4,7 @@
  * naming the vitest main process), run the CLI as a child process, and craft bad input files.
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,8 +76,38 @@ export function errorLines(r: CliResult): string[] {
   return r.stderr.split('\n').filter((l) => l.startsWith('diffrendergan:'));
 }
 
+const madeDirs = new Set<string>();
+
+/**
+ * A fresh folder under the temp directory, remembered until removeTempDirs(): every test file
+ * that makes one calls removeTempDirs from afterAll / afterEach (the temp-directory guard,
+ * tmp-guard.setup.ts, fails a file that leaves anything behind).
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `drg-rel-${prefix}-`));
+  const d = mkdtempSync(join(tmpdir(), `drg-rel-${prefix}-`));
+  madeDirs.add(d);
+  return d;
+}
+
+/** Removes every folder tempDir() made in this test file (read-only ones included). */
+export function removeTempDirs(): void {
+  for (const d of madeDirs) {
+    makeWritable(d);
+    rmSync(d, { recursive: true, force: true });
+  }
+  madeDirs.clear();
+}
+
+/** chmod u+rwx every folder under `dir`, so that a non-root user can remove a chmod 555 one. */
+function makeWritable(dir: string): void {
+  let entries: import('node:fs').Dirent[];
+  try {
+    chmodSync(dir, 0o755);
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.isDirectory()) makeWritable(join(dir, e.name));
 }
 
 /** Every file under `dir` (relative paths), [] when it does not exist. */

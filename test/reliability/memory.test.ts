@@ -5,13 +5,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { bundleMemoryChild } from '../../bench/memory.js';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { withMemoryChild } from '../../bench/memory.js';
 
 describe('memory', () => {
   it('300 GAN steps (patch 32, 4 filters): live heap + array buffers flat after warm-up', async () => {
-    const child = await bundleMemoryChild();
     const steps = 300;
-    const out = execFileSync(process.execPath, ['--expose-gc', child, String(steps), '10', '32', '4'], { encoding: 'utf8', timeout: 240_000 });
+    let child = '';
+    const out = await withMemoryChild((file) => {
+      child = file;
+      return execFileSync(process.execPath, ['--expose-gc', file, String(steps), '10', '32', '4'], { encoding: 'utf8', timeout: 240_000 });
+    });
+    // The bundle's folder (under node_modules/.cache) is gone once the child has run.
+    expect(existsSync(dirname(child))).toBe(false);
     const { samples } = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[] };
     expect(samples).toHaveLength(steps / 10);
     // gc() leaves some garbage-in-flight noise: compare the lowest reading of each window.

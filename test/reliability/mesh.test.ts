@@ -3,18 +3,19 @@
  * refused with an InputError naming the file and the fault, or repaired / accepted with a warning
  * that says what was done.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMeshFile } from '../../src/io/files.js';
 import { ExitCode, InputError } from '../../src/errors.js';
-import { tempDir } from './helpers.js';
+import { removeTempDirs, tempDir } from './helpers.js';
 import { CUBE_QUADS, CUBE_VERTICES, writePly } from '../io/helpers/ply-writer.js';
 
 let dir = '';
 beforeAll(() => {
   dir = tempDir('mesh');
 });
+afterAll(removeTempDirs);
 
 const TETRA_V = 'v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\n';
 const TETRA_F = 'f 1 3 2\nf 1 2 4\nf 2 3 4\nf 1 4 3\n';

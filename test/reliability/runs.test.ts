@@ -5,12 +5,12 @@
  * `--resume`; a numerical fault stops the run with exit code 6 naming the loss / parameter and
  * keeps the last good checkpoint; an unwritable --out fails with exit code 5 before any work.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensorsRaw } from '../../src/gan/safetensors.js';
-import { CLI, ensureBuilt, errorLines, listTree, runCli, tempDir, type CliResult } from './helpers.js';
+import { CLI, ensureBuilt, errorLines, listTree, runCli, removeTempDirs, tempDir, type CliResult } from './helpers.js';
 
 const TINY = ['--patch', '32', '--epochs', '3', '--steps-per-epoch', '4', '--base-filters', '4', '--configs', '4', '--eval-samples', '2', '--backend', 'reference', '--seed', '3'];
 let dir = '';
@@ -65,6 +65,7 @@ beforeAll(() => {
   const r = runCli(['train', ...TINY, '--out', runA, '--quiet']);
   expect(r.code, r.stderr).toBe(0);
 }, 300_000);
+afterAll(removeTempDirs);
 
 describe('kill and resume', () => {
   it('SIGKILL mid-epoch 2, then --resume: the final checkpoint equals the uninterrupted run bit for bit', async () => {
@@ -84,6 +85,8 @@ describe('kill and resume', () => {
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 5));
     }
+    // Timed out without seeing epoch 2: stop the child anyway, so it writes nothing after the test.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     expect(killedAt, 'the run ended before a step of epoch 2 was seen').toBeDefined();
     // The kill left epoch 2 unfinished: no complete checkpoint for it (epoch 1 at most).
