@@ -119,10 +119,12 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   const mb = new ModuleBuilder(memory);
 
   // ---------- micro-kernel: C[mr x nr] (+)= Apanel[kc x MR]^T-ish * Bpanel[kc x NR] ----------
-  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch
-  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
+  // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch, tiles. With tiles > 1 it runs that
+  // many consecutive tiles along a row block (each NR columns: B panels are contiguous, so pb
+  // simply runs on; c steps by NR), which saves a call per tile when the depth is small.
+  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
   {
-    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch, tiles] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     const acc: number[][] = [];
     for (let i = 0; i < MR; i++) acc.push(Array.from({ length: NV }, () => mk.local(V128)));
     const bv = Array.from({ length: NV }, () => mk.local(V128));
@@ -131,7 +133,10 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const i = mk.local(I32);
     const j = mk.local(I32);
     const addr = mk.local(I32);
-    for (const row of acc) for (const a of row) mk.emit(set(a, v128zero()));
+    const pa0 = mk.local(I32);
+    const t = mk.local(I32);
+    const zero: E[] = [];
+    for (const row of acc) for (const a of row) zero.push(set(a, v128zero()));
     const step = (u: number): Bytes => {
       const code: E[] = [];
       for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), (u * NR + v * 4) * 4)));
@@ -146,8 +151,10 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     };
     const unrolled: E[] = [];
     for (let u = 0; u < U; u++) unrolled.push(step(u));
-    mk.emit(
+    const body: E[] = [
+      ...zero,
       set(p, get(kc)),
+      set(pa, get(pa0)),
       // do { U steps } while ((p -= U) >= U): one conditional branch per iteration.
       if_(geS(get(p), U), [
         loop(
@@ -165,7 +172,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         set(p, sub(get(p), 1)),
         br(0),
       )),
-    );
+    ];
     // Write back.
     const full: E[] = [];
     const fullBeta: E[] = [];
@@ -179,7 +186,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     }
     const toScratch: E[] = [];
     for (let r = 0; r < MR; r++) for (let v = 0; v < NV; v++) toScratch.push(v128store(get(scratch), get(acc[r]![v]!), (r * NR + v * 4) * 4));
-    mk.emit(
+    body.push(
       if_(and(eq(get(mr), MR), eq(get(nr), NR)),
         [if_(get(beta), fullBeta, full)],
         [
@@ -195,7 +202,9 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
           ),
         ],
       ),
+      set(c, add(get(c), NR * 4)),
     );
+    mk.emit(set(pa0, get(pa)), forRange(t, 0, get(tiles), 1, ...body));
   }
 
   // ---------- packA: rows [0, mc) x depth [0, kc) of A (element strides rs, cs) into MR-row panels ----------
@@ -489,7 +498,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
       set(kcb, divS(add(get(P.k), sub(get(nb), 1)), get(nb))),
       set(mPad, mul(divS(add(get(P.m), MR - 1), MR), MR)),
     );
-    const tile = call(mb.index(mk),
+    const tiles = (count: E, width: E): Bytes => call(mb.index(mk),
       get(kc),
       add(get(pa), shl(mul(get(ir), get(kc)), 2)),
       add(get(P.packB), shl(mul(get(jr), get(kc)), 2)),
@@ -497,8 +506,19 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
       shl(get(P.ldc), 2),
       get(bet),
       minS(MR, sub(get(mc), get(ir))),
-      minS(NR, sub(get(nc), get(jr))),
+      width,
       get(P.scratch),
+      count,
+    );
+    const tile = tiles(1, minS(NR, sub(get(nc), get(jr))));
+    // Small depth, one row block: all full-width tiles in one call, then the partial one.
+    const nFull = L();
+    const rowOfTiles = cat(
+      set(jr, 0),
+      set(nFull, divS(get(nc), NR)),
+      if_(gtS(get(nFull), 0), [tiles(get(nFull), NR)]),
+      set(jr, mul(get(nFull), NR)),
+      if_(ltS(get(jr), get(nc)), [tiles(1, sub(get(nc), get(jr)))]),
     );
     gemm.emit(
       forRange(bi, 0, get(P.batch), 1,
@@ -531,7 +551,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
               // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer).
               if_(gtS(get(kc), 64),
                 [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tile))],
-                [forRange(ir, 0, get(mc), MR, forRange(jr, 0, get(nc), NR, tile))],
+                [forRange(ir, 0, get(mc), MR, rowOfTiles)],
               ),
             ),
           ),
