@@ -30,6 +30,7 @@ export const trainCommand: CommandSpec = {
     { name: 'eval-samples', type: 'int', min: 1, default: 16, meta: 'N', help: 'images rendered per epoch for the realism score and samples' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed (runs are reproducible)' },
     { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
+    { name: 'raster-threads', type: 'int', min: 1, max: 64, meta: 'N', help: 'soft-rasterizer threads incl. the main one (default: the cores, at most 4; 1 = no worker threads; rendered values do not depend on it)' },
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
   ],
 };
@@ -66,6 +67,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     seed: Number(flags.seed),
     quiet: !!flags.quiet,
     particleRadius: parseRadius(String(flags['particle-radius'])),
+    rasterThreads: flags['raster-threads'] as number | undefined,
   };
   await runTraining(opts);
   return 0;

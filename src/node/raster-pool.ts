@@ -189,6 +189,33 @@ export class RasterWorkerPool implements RasterLanes {
   }
 }
 
+/**
+ * Raster lanes the Node commands (train, generate, bench render) use unless told otherwise: the
+ * available parallelism, at most 4 (2 on the 2-core reference machine). The lanes change no
+ * rendered value (every pixel is computed by one lane with the same expressions), so runs stay
+ * reproducible with any count; 1 keeps the rasterizer on the calling thread.
+ */
+export function defaultRasterThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/**
+ * Runs fn with a raster pool of `threads` lanes installed (none for 1 or fewer), then disposes
+ * it and restores the lanes installed before, also when fn throws.
+ */
+export async function withRasterPool<T>(threads: number, fn: () => Promise<T>): Promise<T> {
+  if (!(threads > 1)) return fn();
+  const before = rasterLanes();
+  const pool = new RasterWorkerPool({ threads });
+  setRasterLanes(pool);
+  try {
+    return await fn();
+  } finally {
+    pool.dispose();
+    setRasterLanes(before);
+  }
+}
+
 /** Starts a pool and installs it as the soft rasterizer's lanes; returns it (dispose() ends it). */
 export function useRasterPool(opts: RasterPoolOptions = {}): RasterWorkerPool {
   const pool = new RasterWorkerPool(opts);

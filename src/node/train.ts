@@ -25,6 +25,7 @@ import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
 import { getBackend } from '../autodiff/backend.js';
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
+import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
 
 export interface TrainOptions {
   real?: string[];
@@ -50,6 +51,11 @@ export interface TrainOptions {
   particleRadius?: number | 'auto';
   /** Test hook: stop (as if killed) after this many steps of this process. */
   stopAfterSteps?: number;
+  /**
+   * Soft-rasterizer lanes (threads including this one, src/node/raster-pool.ts; 1: no worker
+   * threads). Default defaultRasterThreads(). Rendered values do not depend on it.
+   */
+  rasterThreads?: number;
 }
 
 /** What config.json holds: the trainer's config plus where the real patches came from. */
@@ -212,6 +218,10 @@ export function patchGridPng(patches: Float32Array[], size: number, cols = Math.
 }
 
 export async function runTraining(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null }> {
+  return withRasterPool(opts.rasterThreads ?? defaultRasterThreads(), () => trainRun(opts));
+}
+
+async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null }> {
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(s + '\n');
   };
