@@ -210,17 +210,18 @@ function particleTerm(k: ShadeConstants, nx: number, ny: number, nz: number, e: 
  * tape closure itself: a closure created anew on every render keeps losing its optimised code
  * (V8 deoptimises it on fresh type feedback), a named function keeps it.
  */
-function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeConstants, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): Tensor[] {
+function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeConstants, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): (Tensor | null)[] {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const R = raster.data, Td = T.data;
   const ix = PARAM_INDEX;
   const { n, eg, kdet, ksh, sb, ta, kd, ks, shin, y0, dx, dy, dz, hx, hy, hz, sem } = k;
   // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
   const G = gOut.data;
-  const gR = allocData(raster.dtype, raster.size);
+  // the raster's gradient only when it needs one (not for a cached raster: the GAN's case)
+  const needR = raster.requiresGrad;
+  const gR = needR ? allocData(raster.dtype, raster.size) : null;
   const gT = allocData(T.dtype, HW);
   let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, gkd = 0, gks = 0, gshin = 0;
-  const needR = raster.requiresGrad;
   for (let i = 0; i < HW; i++) {
     const g = G[i];
     if (g === 0) continue;
@@ -237,7 +238,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
     if (m === 0) {
       // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / ALPHA_FULL (every
       // other term below is multiplied by g m = 0)
-      gR[4 * HW + i] += (g * (particleTerm(k, nx, ny, nz, E[i]) - Sub)) / ALPHA_FULL;
+      gR![4 * HW + i] += (g * (particleTerm(k, nx, ny, nz, E[i]) - Sub)) / ALPHA_FULL;
       continue;
     }
     const inRange = nz >= 0.05 && nz <= 1;
@@ -267,15 +268,18 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
       gr = nd > 0 ? gP * Y * kd : 0;
       gks += gP * qs;
       gshin += gP * ks * qs * Math.log(q);
-      const gq = qIn ? gP * ks * shin * Math.pow(q, shin - 1) : 0;
-      gR[i] += gq * hx;
-      gR[HW + i] += gq * hy;
-      gR[2 * HW + i] += gq * hz;
+      if (gR) {
+        const gq = qIn ? gP * ks * shin * Math.pow(q, shin - 1) : 0;
+        gR[i] += gq * hx;
+        gR[HW + i] += gq * hy;
+        gR[2 * HW + i] += gq * hz;
+      }
     }
     geg += gP * E[i];
     gpb += gFac * Yn;
     gsb += gFac * Yn; // y0 = sb + pb
     gn -= gFac * Y * L;
+    if (!gR) continue;
     gR[i] += gr * dx;
     gR[HW + i] += gr * dy;
     gR[2 * HW + i] += gr * dz + (inRange ? (gFac * Y * -n) / c : 0);
@@ -285,7 +289,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
   gPv[ix.particleBrightness] = gpb; gPv[ix.tiltExponent] = gn; gPv[ix.edgeGain] = geg;
   gPv[ix.detectorStrength] = gkdet; gPv[ix.shadowStrength] = gksh; gPv[ix.substrateBrightness] = gsb;
   gPv[ix.textureAmplitude] = gta; gPv[ix.diffuse] = gkd; gPv[ix.specular] = gks; gPv[ix.shininess] = gshin;
-  return [new Tensor(gR, raster.shape), new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
+  return [gR ? new Tensor(gR, raster.shape) : null, new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
 }
 
 /**
