@@ -233,14 +233,14 @@ export class WasmBackend implements Backend {
   }
 
   // ---------------- memory ----------------
+  // Layout above HEAP_BASE: resident blocks (resident(), live until release()) up to resTop,
+  // then the per-call scratch heap, which every kernel call starts afresh at resTop.
   private reset(): void {
-    this.heapTop = HEAP_BASE;
+    this.heapTop = this.resTop;
   }
 
-  /** Reserves `floats` f32 slots (64-byte aligned, with slack after), growing memory as needed. */
-  private alloc(floats: number): number {
-    const ptr = this.heapTop;
-    const end = ptr + Math.ceil((floats * 4 + 64) / 64) * 64;
+  /** Grows the memory so that it holds `end` bytes (throws OutOfWasmMemory past maxPages). */
+  private ensure(end: number): void {
     const memory = this.context().memory;
     const need = Math.ceil(end / PAGE);
     const have = memory.buffer.byteLength / PAGE;
@@ -248,8 +248,135 @@ export class WasmBackend implements Backend {
       if (need > this.maxPages) throw new OutOfWasmMemory();
       memory.grow(need - have);
     }
+  }
+
+  /** Reserves `floats` f32 slots (64-byte aligned, with slack after), growing memory as needed. */
+  private alloc(floats: number): number {
+    const ptr = this.heapTop;
+    const end = ptr + Math.ceil((floats * 4 + 64) / 64) * 64;
+    this.ensure(end);
     this.heapTop = end;
     return ptr;
+  }
+
+  // ---------------- resident buffers (zero-copy operands) ----------------
+  /** Live resident blocks: start byte -> size in bytes. */
+  private readonly blocks = new Map<number, number>();
+  /** Free holes below resTop, sorted by address. */
+  private holes: { at: number; bytes: number }[] = [];
+  private resTop = HEAP_BASE;
+  /** The memory's buffer objects that resident views were made on (a shared memory's buffer object changes when it grows; old ones stay valid). */
+  private readonly ownBuffers = new WeakSet<ArrayBufferLike>();
+
+  /**
+   * A zeroed Float32Array of n elements that lives in this backend's WebAssembly memory. Kernels
+   * read such operands in place and write such outputs in place (no copy in or out), which is
+   * what a caller that keeps its tensors on this backend gets. The view stays valid until
+   * release(view) (also across memory growth: the memory is shared); using it afterwards is a
+   * use-after-free. Needs a shared memory (SharedArrayBuffer), else throws.
+   */
+  resident(n: number): Float32Array {
+    const memory = this.context().memory;
+    if (!(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer)) {
+      throw new Error('wasm backend: resident buffers need a shared WebAssembly memory (SharedArrayBuffer)');
+    }
+    if (!Number.isInteger(n) || n < 0) throw new Error(`wasm backend: bad resident length ${n}`);
+    // Slack after the data, as for scratch buffers: vector packing may read (never write) a few floats past the end.
+    const bytes = Math.ceil((n * 4 + 64) / 64) * 64;
+    let at = -1;
+    for (let i = 0; i < this.holes.length; i++) {
+      const h = this.holes[i]!;
+      if (h.bytes < bytes) continue;
+      at = h.at;
+      if (h.bytes === bytes) this.holes.splice(i, 1);
+      else { h.at += bytes; h.bytes -= bytes; }
+      break;
+    }
+    if (at < 0) {
+      at = this.resTop;
+      if (Math.ceil((at + bytes) / PAGE) > this.maxPages) throw new Error(`wasm backend: no room for a resident buffer of ${n} floats (memory ceiling ${this.maxPages} pages)`);
+      this.ensure(at + bytes);
+      this.resTop = at + bytes;
+      this.heapTop = this.resTop;
+    }
+    this.blocks.set(at, bytes);
+    const buf = memory.buffer;
+    this.ownBuffers.add(buf);
+    const view = new Float32Array(buf, at, n);
+    view.fill(0);
+    return view;
+  }
+
+  /** Frees a view returned by resident() (throws on anything else, or on a second release). */
+  release(view: Float32Array): void {
+    const at = view.byteOffset;
+    const bytes = this.blocks.get(at);
+    if (!this.ownBuffers.has(view.buffer) || bytes === undefined || view.length * 4 > bytes) {
+      throw new Error('wasm backend: release() of a view that is not a live resident buffer of this backend');
+    }
+    this.blocks.delete(at);
+    // Insert the hole in address order and merge it with its neighbours.
+    let i = 0;
+    while (i < this.holes.length && this.holes[i]!.at < at) i++;
+    this.holes.splice(i, 0, { at, bytes });
+    if (i + 1 < this.holes.length && at + bytes === this.holes[i + 1]!.at) {
+      this.holes[i]!.bytes += this.holes[i + 1]!.bytes;
+      this.holes.splice(i + 1, 1);
+    }
+    if (i > 0 && this.holes[i - 1]!.at + this.holes[i - 1]!.bytes === at) {
+      this.holes[i - 1]!.bytes += this.holes[i]!.bytes;
+      this.holes.splice(i, 1);
+      i--;
+    }
+    // A hole at the top gives its space back to the scratch heap.
+    const last = this.holes[this.holes.length - 1];
+    if (last && last.at + last.bytes === this.resTop) {
+      this.resTop = last.at;
+      this.holes.pop();
+      this.heapTop = this.resTop;
+    }
+  }
+
+  /** Bytes held by live resident buffers (for tests and memory reports). */
+  residentBytes(): number {
+    let s = 0;
+    for (const b of this.blocks.values()) s += b;
+    return s;
+  }
+
+  /** Byte address of x if it is a float32 view inside a live resident block, else -1. */
+  private addrOf(x: Data): number {
+    if (!(x instanceof Float32Array) || !this.ownBuffers.has(x.buffer)) return -1;
+    const at = x.byteOffset, end = at + x.length * 4;
+    for (const [b, bytes] of this.blocks) if (at >= b && end <= b + bytes) return at;
+    return -1;
+  }
+
+  /** An input operand's address: in place when resident, else copied into scratch. */
+  private input(x: Data, len = x.length): number {
+    const at = this.addrOf(x);
+    if (at >= 0) return at;
+    const p = this.alloc(len);
+    this.put(p, x, len);
+    return p;
+  }
+
+  /**
+   * An output's address: in place when resident and not overlapping any input (the kernels read
+   * inputs while writing), else scratch that take() copies out.
+   */
+  private output(out: Data, len: number, inputs: Data[]): number {
+    const at = this.addrOf(out);
+    if (at >= 0) {
+      const end = at + len * 4;
+      const overlaps = inputs.some((x) => {
+        if (x.buffer !== out.buffer && !(this.ownBuffers.has(x.buffer) && this.ownBuffers.has(out.buffer))) return false;
+        const a = x.byteOffset, b = a + x.length * 4;
+        return a < end && at < b;
+      });
+      if (!overlaps) return at;
+    }
+    return this.alloc(len);
   }
 
   private f32(): Float32Array {
@@ -264,7 +391,9 @@ export class WasmBackend implements Backend {
     this.f32().set(len === src.length ? src : src.subarray(0, len), ptr >> 2);
   }
 
+  /** Copies a result out of scratch (nothing to do when dst is the resident output at ptr). */
   private take(ptr: number, dst: Data): void {
+    if (this.addrOf(dst) === ptr) return;
     dst.set(this.f32().subarray(ptr >> 2, (ptr >> 2) + dst.length));
   }
 
@@ -409,9 +538,7 @@ export class WasmBackend implements Backend {
       }
       const lenA = strideA === 0 ? m * k : (batch - 1) * strideA + m * k;
       const lenB = strideB === 0 ? k * n : (batch - 1) * strideB + k * n;
-      const pa = this.alloc(lenA), pb = this.alloc(lenB), pc = this.alloc(batch * m * n);
-      this.put(pa, a, lenA);
-      this.put(pb, b, lenB);
+      const pa = this.input(a, lenA), pb = this.input(b, lenB), pc = this.output(out, batch * m * n, [a, b]);
       this.gemm({
         m, n, k, batch,
         a: pa, rsA: transA ? 1 : k, csA: transA ? m : 1,
@@ -595,10 +722,8 @@ export class WasmBackend implements Backend {
     return this.guard(isF32(x, w, out) && !WasmBackend.degenerate(g), () => {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
-      const px = this.alloc(g.n * g.cIn * hw), pw = this.alloc(g.cOut * kc), po = this.alloc(g.n * g.cOut * nsp);
+      const px = this.input(x, g.n * g.cIn * hw), pw = this.input(w, g.cOut * kc), po = this.output(out, g.n * g.cOut * nsp, [x, w]);
       if (this.direct(g) && !this.tapsFirst(g) && !WasmBackend.pointwise(g)) {
-        this.put(px, x);
-        this.put(pw, w);
         for (let img = 0; img < g.n; img++) {
           if (this.padded) {
             this.paddedDirect('fwd', g, px + 4 * img * g.cIn * hw, po + 4 * img * g.cOut * nsp, pw);
@@ -614,8 +739,6 @@ export class WasmBackend implements Backend {
         this.take(po, out);
         return;
       }
-      this.put(px, x);
-      this.put(pw, w);
       if (this.tapsFirst(g)) {
         for (let img = 0; img < g.n; img++) this.tapsFirstConv(px + 4 * img * g.cIn * hw, pw, po + 4 * img * g.cOut * nsp, g);
       } else {
@@ -717,9 +840,9 @@ export class WasmBackend implements Backend {
     return this.guard(isF32(dy, w, dx) && !WasmBackend.degenerate(g), () => {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
-      const pdy = this.alloc(g.n * g.cOut * nsp), pw = this.alloc(g.cOut * kc), pdx = this.alloc(g.n * g.cIn * hw);
+      const pdy = this.input(dy, g.n * g.cOut * nsp), pdx = this.output(dx, g.n * g.cIn * hw, [dy, w]);
       if (this.flippedGin(g)) {
-        this.put(pdy, dy);
+        const pw = this.alloc(g.cOut * kc);
         const f = this.f32(), khw = g.kh * g.kw, W = pw >> 2;
         for (let co = 0; co < g.cOut; co++) {
           for (let ci = 0; ci < g.cIn; ci++) {
@@ -735,9 +858,8 @@ export class WasmBackend implements Backend {
         this.take(pdx, dx);
         return;
       }
+      const pw = this.input(w, g.cOut * kc);
       if (this.direct(g)) {
-        this.put(pdy, dy);
-        this.put(pw, w);
         for (let img = 0; img < g.n; img++) {
           if (this.padded && g.padH <= g.kh - 1 && g.padW <= g.kw - 1) {
             this.paddedDirect('gin', g, pdy + 4 * img * g.cOut * nsp, pdx + 4 * img * g.cIn * hw, pw);
@@ -755,8 +877,6 @@ export class WasmBackend implements Backend {
       }
       const direct = WasmBackend.pointwise(g);
       const pcol = direct ? 0 : this.alloc(kc * nsp);
-      this.put(pdy, dy);
-      this.put(pw, w);
       for (let img = 0; img < g.n; img++) {
         for (let gr = 0; gr < g.groups; gr++) {
           const dxg = pdx + 4 * (img * g.cIn + gr * cInG) * hw;
@@ -778,10 +898,8 @@ export class WasmBackend implements Backend {
     return this.guard(isF32(x, dy, dw) && !WasmBackend.degenerate(g), () => {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
-      const px = this.alloc(g.n * g.cIn * hw), pdy = this.alloc(g.n * g.cOut * nsp), pdw = this.alloc(g.cOut * kc);
+      const px = this.input(x, g.n * g.cIn * hw), pdy = this.input(dy, g.n * g.cOut * nsp), pdw = this.output(dw, g.cOut * kc, [x, dy]);
       if (this.direct(g)) {
-        this.put(px, x);
-        this.put(pdy, dy);
         const pairs = g.cOut * g.cIn;
         for (let img = 0; img < g.n; img++) {
           const lanes = g.cOut * nsp * kc >= this.minWork ? Math.min(this.lanes, pairs) : 1;
@@ -804,8 +922,6 @@ export class WasmBackend implements Backend {
       const direct = WasmBackend.pointwise(g);
       const pcol = direct || this.implicit ? 0 : this.alloc(kc * nsp);
       const pconv = this.alloc(PARAM_SLOTS);
-      this.put(px, x);
-      this.put(pdy, dy);
       for (let img = 0; img < g.n; img++) {
         for (let gr = 0; gr < g.groups; gr++) {
           const xg = px + 4 * (img * g.cIn + gr * cInG) * hw;
