@@ -59,6 +59,22 @@ describe('tap-major blur passes = per-pixel reference', () => {
         ref.passVT(Float64Array.from(x32), b, H, W, k, R);
         expectClose(a, b, `passVT ${H}x${W} s=${s}`);
         expectClose(P.subarray(R * W, (R + H) * W), Float64Array.from(x32), 'padded copy');
+        // the fused adjoints: k and dk over the same source rows = two reference adjoints
+        const { dtail } = blurPasses.kernels(s);
+        const a2 = new Float64Array(H * W).fill(NaN), b2 = new Float64Array(H * W).fill(NaN);
+        a.fill(NaN);
+        blurPasses.passHT(x, a, H, W, k, R, tail, dk, a2, dtail);
+        ref.passHT(x, b, H, W, k, R);
+        ref.passHT(x, b2, H, W, dk, R);
+        expectClose(a, b, `passHT (fused, k) ${H}x${W} s=${s}`);
+        expectClose(a2, b2, `passHT (fused, dk) ${H}x${W} s=${s}`);
+        a.fill(NaN);
+        a2.fill(NaN);
+        blurPasses.passVT(x32, a, H, W, k, R, tail, dk, a2, dtail);
+        ref.passVT(Float64Array.from(x32), b, H, W, k, R);
+        ref.passVT(Float64Array.from(x32), b2, H, W, dk, R);
+        expectClose(a, b, `passVT (fused, k) ${H}x${W} s=${s}`);
+        expectClose(a2, b2, `passVT (fused, dk) ${H}x${W} s=${s}`);
       }),
       { numRuns: 300, seed: 11 },
     );

@@ -24,8 +24,9 @@ interface Kernel {
   k: Float64Array;
   dk: Float64Array;
   R: number;
-  /** Clamped-tap weights of the adjoint passes (see tails). */
+  /** Clamped-tap weights of the adjoint passes (see tails), for k and for dk. */
   tail: Float64Array;
+  dtail: Float64Array;
 }
 const kernelCache = new Map<number, Kernel>();
 
@@ -45,7 +46,7 @@ function kernels(s: number): Kernel {
   const s3 = s * s * s;
   for (let i = -R; i <= R; i++) dk[i + R] = (k[i + R] * (i * i - m2)) / s3;
   if (kernelCache.size > 32) kernelCache.clear();
-  const kern = { k, dk, R, tail: tails(k, R) };
+  const kern = { k, dk, R, tail: tails(k, R), dtail: tails(dk, R) };
   kernelCache.set(s, kern);
   return kern;
 }
@@ -103,6 +104,50 @@ function sweepRow(S: Float64Array, out: Float64Array, o: number, W: number, k: F
   }
 }
 
+/**
+ * sweepRow with two kernels over the same source row (the backward's filter k and its sigma
+ * derivative dk): out from k, out2 from k2, each pair of source values loaded and summed once.
+ */
+function sweepRow2(S: Float64Array, out: Float64Array, out2: Float64Array, o: number, W: number, k: Float64Array, k2: Float64Array, R: number, c: number, up: Int32Array, dn: Int32Array): void {
+  const kc = k[R], hc = k2[R];
+  let i = 1;
+  if (R & 1) {
+    const w = k[R + 1], v = k2[R + 1], a = up[1], b = dn[1];
+    for (let x = 0; x < W; x++) {
+      const s0 = S[c + x], s1 = S[a + x] + S[b + x];
+      out[o + x] = kc * s0 + w * s1;
+      out2[o + x] = hc * s0 + v * s1;
+    }
+    i = 2;
+  } else {
+    for (let x = 0; x < W; x++) {
+      const s0 = S[c + x];
+      out[o + x] = kc * s0;
+      out2[o + x] = hc * s0;
+    }
+  }
+  if (((R - i + 1) & 3) === 2) {
+    const w0 = k[R + i], w1 = k[R + i + 1], v0 = k2[R + i], v1 = k2[R + i + 1];
+    const a0 = up[i], b0 = dn[i], a1 = up[i + 1], b1 = dn[i + 1];
+    for (let x = 0; x < W; x++) {
+      const s0 = S[a0 + x] + S[b0 + x], s1 = S[a1 + x] + S[b1 + x];
+      out[o + x] += w0 * s0 + w1 * s1;
+      out2[o + x] += v0 * s0 + v1 * s1;
+    }
+    i += 2;
+  }
+  for (; i <= R; i += 4) {
+    const w0 = k[R + i], w1 = k[R + i + 1], w2 = k[R + i + 2], w3 = k[R + i + 3];
+    const v0 = k2[R + i], v1 = k2[R + i + 1], v2 = k2[R + i + 2], v3 = k2[R + i + 3];
+    const a0 = up[i], b0 = dn[i], a1 = up[i + 1], b1 = dn[i + 1], a2 = up[i + 2], b2 = dn[i + 2], a3 = up[i + 3], b3 = dn[i + 3];
+    for (let x = 0; x < W; x++) {
+      const s0 = S[a0 + x] + S[b0 + x], s1 = S[a1 + x] + S[b1 + x], s2 = S[a2 + x] + S[b2 + x], s3 = S[a3 + x] + S[b3 + x];
+      out[o + x] += w0 * s0 + w1 * s1 + w2 * s2 + w3 * s3;
+      out2[o + x] += v0 * s0 + v1 * s1 + v2 * s2 + v3 * s3;
+    }
+  }
+}
+
 /** Tap offset tables (length R + 1, index 0 unused), reused across calls. */
 let upBuf = new Int32Array(16), dnBuf = new Int32Array(16);
 function offsets(R: number): void {
@@ -117,7 +162,7 @@ function offsets(R: number): void {
  * outside it (`zero` true); rows without a nonzero (per nz) are written as 0. Each row is copied
  * into a padded row buffer first, so the sweeps need no bounds tests.
  */
-function passH(src: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null, zero = false): void {
+function passH(src: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null, zero = false, k2: Float64Array | null = null, out2: Float64Array | null = null): void {
   offsets(R);
   const up = upBuf, dn = dnBuf;
   for (let i = 1; i <= R; i++) {
@@ -137,7 +182,8 @@ function passH(src: Float64Array, out: Float64Array, H: number, W: number, k: Fl
       pad[R + W + i] = r;
     }
     for (let x = 0; x < W; x++) pad[R + x] = src[row + x];
-    sweepRow(pad, out, row, W, k, R, R, up, dn);
+    if (k2 && out2) sweepRow2(pad, out, out2, row, W, k, k2, R, R, up, dn);
+    else sweepRow(pad, out, row, W, k, R, R, up, dn);
   }
   giveF64(pad);
 }
@@ -179,18 +225,27 @@ function tails(k: Float64Array, R: number): Float64Array {
  * symmetric kernel the unclamped part is the zero-padded filter itself; the clamped taps add
  * sum_x tail[x] g[y, x] on the first pixel of the row and sum_x tail[W - 1 - x] g[y, x] on the last.
  */
-function passHT(g: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array): void {
-  passH(g, out, H, W, k, R, null, true);
+function passHT(g: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array, k2: Float64Array | null = null, out2: Float64Array | null = null, tail2: Float64Array | null = null): void {
+  passH(g, out, H, W, k, R, null, true, k2, out2);
   const m = Math.min(R, W);
   for (let y = 0; y < H; y++) {
     const row = y * W;
-    let l = 0, r = 0;
+    let l = 0, r = 0, l2 = 0, r2 = 0;
     for (let x = 0; x < m; x++) {
-      l += tail[x] * g[row + x];
-      r += tail[x] * g[row + W - 1 - x];
+      const gl = g[row + x], gr = g[row + W - 1 - x];
+      l += tail[x] * gl;
+      r += tail[x] * gr;
+      if (tail2) {
+        l2 += tail2[x] * gl;
+        r2 += tail2[x] * gr;
+      }
     }
     out[row] += l;
     out[row + W - 1] += r;
+    if (out2) {
+      out2[row] += l2;
+      out2[row + W - 1] += r2;
+    }
   }
 }
 
@@ -200,7 +255,7 @@ function passHT(g: Float64Array, out: Float64Array, H: number, W: number, k: Flo
  * clamped taps' rows: sum_y tail[y] g[y, :] onto row 0 and sum_y tail[H - 1 - y] g[y, :] onto
  * row H - 1. Returns the padded copy (a pooled buffer; g[y, x] is at (y + R) W + x).
  */
-function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array): Float64Array {
+function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array, k2: Float64Array | null = null, out2: Float64Array | null = null, tail2: Float64Array | null = null): Float64Array {
   const P = takeF64Dirty((H + 2 * R) * W);
   P.fill(0, 0, R * W);
   P.fill(0, (H + R) * W);
@@ -213,14 +268,22 @@ function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k
       up[i] = c - i * W;
       dn[i] = c + i * W;
     }
-    sweepRow(P, out, y * W, W, k, R, c, up, dn);
+    if (k2 && out2) sweepRow2(P, out, out2, y * W, W, k, k2, R, c, up, dn);
+    else sweepRow(P, out, y * W, W, k, R, c, up, dn);
   }
   const m = Math.min(R, H), last = (H - 1) * W;
   for (let d = 0; d < m; d++) {
-    const t = tail[d], a = (d + R) * W, b = (H - 1 - d + R) * W;
+    const a = (d + R) * W, b = (H - 1 - d + R) * W;
+    const t = tail[d];
     for (let x = 0; x < W; x++) {
       out[x] += t * P[a + x];
       out[last + x] += t * P[b + x];
+    }
+    if (!tail2 || !out2) continue;
+    const t2 = tail2[d];
+    for (let x = 0; x < W; x++) {
+      out2[x] += t2 * P[a + x];
+      out2[last + x] += t2 * P[b + x];
     }
   }
   return P;
@@ -231,41 +294,36 @@ function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k
  * per-call tape closure, so that V8 keeps its optimised code across renders.
  */
 function blurBackward(g: Tensor, x: Tensor, sigma: Tensor, sRaw: number, xd: Float64Array, xWide: boolean, tmp: Float64Array, kern: Kernel, H: number, W: number): (Tensor | null)[] {
-  const { k, dk, R, tail } = kern;
+  const { k, dk, R, tail, dtail } = kern;
   const HW = H * W;
+  // d out / d s = V'(H(x)) + V(H'(x)); contracted with g:
+  //   <g, V' tmp> + <V^T g, H' x> = <V'^T g, tmp> + <H'^T (V^T g), x>
+  // V'^T g is swept together with V^T g, H'^T gt together with H^T gt (same source rows)
+  const needS = sigma.requiresGrad && sRaw >= MIN_BLUR_SIGMA;
+  const a = needS ? takeF64Dirty(HW) : null;
+  let gs = 0;
   const gt = takeF64Dirty(HW);
-  // gP: g widened to float64 with R zero rows above and below (g[i] = gP[R W + i])
-  const gP = passVT(g.data, gt, H, W, k, R, tail);
+  const gP = passVT(g.data, gt, H, W, k, R, tail, a && dk, a, a && dtail);
+  if (a) for (let i = 0; i < HW; i++) gs += a[i] * tmp[i];
   let gxT: Tensor | null = null;
   if (x.requiresGrad) {
     const gx = allocData(x.dtype, HW);
-    if (gx instanceof Float64Array) passHT(gt, gx, H, W, k, R, tail);
-    else {
-      const b = takeF64Dirty(HW);
-      passHT(gt, b, H, W, k, R, tail);
+    const b = gx instanceof Float64Array ? gx : takeF64Dirty(HW);
+    passHT(gt, b, H, W, k, R, tail, a && dk, a, a && dtail);
+    if (b !== gx) {
       gx.set(b);
       giveF64(b);
     }
     gxT = new Tensor(gx, x.shape);
-  }
+  } else if (a) passHT(gt, a, H, W, dk, R, dtail);
+  if (a) for (let i = 0; i < HW; i++) gs += a[i] * xd[i];
   let gsT: Tensor | null = null;
   if (sigma.requiresGrad) {
-    let gs = 0;
-    if (sRaw >= MIN_BLUR_SIGMA) {
-      // d out / d s = V'(H(x)) + V(H'(x)); contracted with g: <g, V' tmp> + <V^T g, H' x>
-      const a = takeF64Dirty(HW);
-      passV(tmp, a, H, W, dk, R);
-      const o = R * W;
-      for (let i = 0; i < HW; i++) gs += gP[o + i] * a[i];
-      passH(xd, a, H, W, dk, R);
-      for (let i = 0; i < HW; i++) gs += gt[i] * a[i];
-      giveF64(a);
-    }
     const d = allocData(sigma.dtype, sigma.size);
     d[0] = gs;
     gsT = new Tensor(d, sigma.shape);
   }
-  giveF64(gt, tmp, gP);
+  giveF64(gt, tmp, gP, a);
   if (xWide) giveF64(xd);
   return [gxT, gsT];
 }
