@@ -12,8 +12,16 @@
  * mul + add (the header line says which ran).
  *
  * Timings are medians. TensorFlow.js (and gpu.js) are far slower, so for big cases they are
- * timed (median of the runs fitting ~0.6 s, often one) on a scaled-down copy (fewer output/input channels, then smaller images) and their
- * throughput is extrapolated linearly in FLOPs; the `peer case` column says when.
+ * timed (one warm-up run, then the median of the runs fitting ~0.6 s, at least 3) on a scaled-down
+ * copy (fewer output/input channels, then smaller images) and their throughput is extrapolated
+ * linearly in FLOPs; the `peer case` column says when.
+ *
+ * Every case runs twice on the wasm backend, interleaved: with plain Float32Array operands (the
+ * kernel copies them into its WebAssembly memory and the result out; what the autodiff ops do
+ * today) and with resident operands (views from backend.resident(): read and written in place,
+ * as tfjs's tensors live in its backend). The per-case lines print tfjs ms, the 100x budget
+ * (tfjs ms / 100), both of our times and ratios, and a compute floor: FLOPs at the GEMM's own
+ * peak (matmul 1024^3 GFLOP per CPU-second, times the lanes).
  */
 import { registerSuite } from './registry.js';
 import { convOutSize, type Conv2dGeom, type Kernels, type MatmulArgs } from '../src/autodiff/backend.js';
@@ -143,21 +151,32 @@ function rand(n: number, seed: number): Float32Array {
   return out;
 }
 
-interface Bound { op: Op; run(k: Partial<Kernels>): boolean; inputs: Float32Array[] }
+interface Bound { op: Op; run(k: Partial<Kernels>): boolean; inputs: Float32Array[]; release(): void }
 
-function bind(op: Op, seed = 1): Bound {
+/** Binds an op to operands: plain arrays, or resident views of `be` when given (same values). */
+function bind(op: Op, seed = 1, be: WasmBackend | null = null): Bound {
+  const held: Float32Array[] = [];
+  const mkArr = (n: number, fill?: Float32Array): Float32Array => {
+    if (!be) return fill ?? new Float32Array(n);
+    const v = be.resident(n);
+    if (fill) v.set(fill);
+    held.push(v);
+    return v;
+  };
+  const rnd = (n: number, sd: number) => mkArr(n, rand(n, sd));
+  const release = () => { if (be) for (const v of held.splice(0)) be.release(v); };
   if (op.kind === 'matmul') {
     const { m, k, n } = op;
-    const a = rand(m * k, seed), b = rand(k * n, seed + 1), out = new Float32Array(m * n);
+    const a = rnd(m * k, seed), b = rnd(k * n, seed + 1), out = mkArr(m * n);
     const args: MatmulArgs = { a, b, out, batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0 };
-    return { op, inputs: [a, b], run: (ks) => ks.matmul?.(args) ?? false };
+    return { op, inputs: [a, b], run: (ks) => ks.matmul?.(args) ?? false, release };
   }
   const g = op.g;
   const nx = g.n * g.cIn * g.h * g.w, nw = g.cOut * (g.cIn / g.groups) * g.kh * g.kw, ny = g.n * g.cOut * g.outH * g.outW;
   const kind = op.kind;
-  const [p, q, len] = kind === 'conv2d' ? [rand(nx, seed), rand(nw, seed + 1), ny] : kind === 'conv2dGradInput' ? [rand(ny, seed), rand(nw, seed + 1), nx] : [rand(nx, seed), rand(ny, seed + 1), nw];
-  const out = new Float32Array(len);
-  return { op, inputs: [p, q], run: (ks) => ks[kind]?.(p, q, out, g) ?? false };
+  const [p, q, len] = kind === 'conv2d' ? [rnd(nx, seed), rnd(nw, seed + 1), ny] : kind === 'conv2dGradInput' ? [rnd(ny, seed), rnd(nw, seed + 1), nx] : [rnd(nx, seed), rnd(ny, seed + 1), nw];
+  const out = mkArr(len);
+  return { op, inputs: [p, q], run: (ks) => ks[kind]?.(p, q, out, g) ?? false, release };
 }
 
 /** Wall-clock and CPU-time (all threads) medians of one measurement. */
@@ -185,6 +204,27 @@ function timeItCpu(fn: () => void, minReps: number, budgetMs: number, warm = tru
   ts.sort((a, b) => a - b);
   cs.sort((a, b) => a - b);
   return { ms: ts[Math.floor(ts.length / 2)]!, cpuMs: cs[Math.floor(cs.length / 2)]! };
+}
+
+/** Two functions timed alternately (1 warm-up each), as timeItCpu: medians for each. */
+function timePair(a: () => void, b: () => void, minReps: number, budgetMs: number): [Timing, Timing] {
+  a();
+  b();
+  const ts: number[][] = [[], []], cs: number[][] = [[], []];
+  const t0 = performance.now();
+  while (ts[0]!.length < minReps || (performance.now() - t0 < budgetMs && ts[0]!.length < 25)) {
+    [a, b].forEach((fn, i) => {
+      const c0 = process.cpuUsage();
+      const s = performance.now();
+      fn();
+      ts[i]!.push(performance.now() - s);
+      const c = process.cpuUsage(c0);
+      cs[i]!.push((c.user + c.system) / 1000);
+    });
+    if (ts[0]!.length >= 2 && performance.now() - t0 > budgetMs * 4) break;
+  }
+  const med = (x: number[]) => x.slice().sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
+  return [{ ms: med(ts[0]!), cpuMs: med(cs[0]!) }, { ms: med(ts[1]!), cpuMs: med(cs[1]!) }];
 }
 
 // ---------------- scaled peer cases ----------------
@@ -267,8 +307,9 @@ function tfjsGflops(tf: TF, op: Op): { wall: number; cpu: number } {
       fn = () => tf.tidy(() => void (tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { strides, pad, dataFormat: 'NHWC', filterShape: [g.kh, g.kw, g.cIn, g.cOut] } as never) as import('@tensorflow/tfjs-core').Tensor).dataSync());
     }
   }
-  // Median of the runs that fit in ~0.6 s (at least one; no warm-up: tfjs cpu kernels are plain JS).
-  const t = timeItCpu(fn, 1, 600, false);
+  // One warm-up run (as ours get: the first call of a tfjs kernel is slower), then the median
+  // of the runs that fit in ~0.6 s, at least 3.
+  const t = timeItCpu(fn, 3, 600, true);
   return { wall: flopsOf(op) / t.ms / 1e6, cpu: flopsOf(op) / t.cpuMs / 1e6 };
 }
 
@@ -294,8 +335,18 @@ interface Row {
   gpujsCase?: string;
   tfjsGflops?: number;
   tfjsCase?: string;
+  /** Estimated tfjs time for the full case (ms, wall) and the 100x budget (tfjs ms / 100). */
+  tfjsMs?: number;
+  budgetMs?: number;
+  /** Our time with resident (zero-copy) operands, and its GFLOP per CPU-second. */
+  residentMs?: number;
+  residentCpuGflops?: number;
+  /** Compute floor: FLOPs at the GEMM's peak (matmul 1024^3 GFLOP/CPU-s x lanes), ms. */
+  floorMs?: number;
   /** Estimated tfjs time / our time (wall clock, same process). */
   vsTfjs?: number;
+  /** tfjs time / our resident time. */
+  vsTfjsResident?: number;
   /** Same ratio from CPU time: (our GFLOP/CPU-s x lanes) / tfjs GFLOP/CPU-s, i.e. projected to an idle machine. */
   vsTfjsCpu?: number;
   rssMB: number;
@@ -304,11 +355,14 @@ interface Row {
 
 const f1 = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 
+const fx = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${Math.round(x)}x`);
+const fms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(1));
+
 function printTable(rows: Row[]): void {
-  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'x tfjs', 'x tfjs (CPU)', 'RSS MB', 'peak RSS MB'];
+  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'ms resident', 'floor ms', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'tfjs ms', '100x budget ms', 'x tfjs', 'x tfjs resident', 'x tfjs (CPU)', 'RSS MB', 'peak RSS MB'];
   const cells = rows.map((r) => [
-    r.case, r.shape, f1(r.gflop, 3), f1(r.ms, 1), f1(r.gflops, 1), f1(r.cpuGflops, 1), r.path, f1(r.wasm1tGflops), f1(r.gpujsGflops, 2),
-    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', r.vsTfjs === undefined ? '-' : `${Math.round(r.vsTfjs)}x`, r.vsTfjsCpu === undefined ? '-' : `${Math.round(r.vsTfjsCpu)}x`, f1(r.rssMB, 0), f1(r.peakRssMB, 0),
+    r.case, r.shape, f1(r.gflop, 3), fms(r.ms), fms(r.residentMs), fms(r.floorMs), f1(r.gflops, 1), f1(r.cpuGflops, 1), r.path, f1(r.wasm1tGflops), f1(r.gpujsGflops, 2),
+    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', fms(r.tfjsMs), fms(r.budgetMs), fx(r.vsTfjs), fx(r.vsTfjsResident), fx(r.vsTfjsCpu), f1(r.rssMB, 0), f1(r.peakRssMB, 0),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(widths[i]!)).join(' | ') + ' |';
@@ -348,7 +402,10 @@ async function run(args: string[]): Promise<void> {
       }
       row.tfjsGflops = r.gflops;
       row.tfjsCase = r.label;
-      row.vsTfjs = row.gflops / r.gflops;
+      row.tfjsMs = flopsOf(op) / r.gflops / 1e6;
+      row.budgetMs = row.tfjsMs / 100;
+      row.vsTfjs = row.tfjsMs / row.ms;
+      if (row.residentMs !== undefined) row.vsTfjsResident = row.tfjsMs / row.residentMs;
       row.vsTfjsCpu = (row.cpuGflops * lanes) / r.cpu;
     }
     if (gpujs) {
@@ -366,17 +423,33 @@ async function run(args: string[]): Promise<void> {
     // Which path is faster for this kernel: the benchmark's decision.
     if (row.gpujsGflops !== undefined && row.gpujsGflops > row.gflops) row.path += ' (gpu.js faster: prefer gpujs here)';
     rows.push(row);
-    log(`  ${row.case}: ${f1(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${row.vsTfjs ? `, ${Math.round(row.vsTfjs)}x tfjs (CPU-normalised ${Math.round(row.vsTfjsCpu ?? 0)}x)` : ''}`);
+    const res = row.residentMs !== undefined ? `; resident operands ${fms(row.residentMs)} ms` : '';
+    const tf = row.tfjsMs !== undefined
+      ? `; tfjs ${fms(row.tfjsMs)} ms (100x budget ${fms(row.budgetMs)} ms): ${fx(row.vsTfjs)}${row.vsTfjsResident !== undefined ? `, resident ${fx(row.vsTfjsResident)}` : ''} (CPU-normalised ${fx(row.vsTfjsCpu)})`
+      : '';
+    const floor = row.floorMs !== undefined ? `; compute floor ${fms(row.floorMs)} ms` : '';
+    log(`  ${row.case}: ${fms(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${res}${floor}${tf}; path ${row.path}`);
   };
 
+  // The GEMM's peak per CPU-second (matmul 1024^3, measured first), for the compute floors.
+  let peakCpuGflops = 0;
+  const floorOf = (op: Op) => (peakCpuGflops > 0 ? flopsOf(op) / (peakCpuGflops * lanes) / 1e6 : undefined);
+
   const single = (name: string, op: Op) => {
-    if (!want(name)) return;
+    if (!want(name) && !(name === 'matmul 1024^3' && peakCpuGflops === 0)) return;
     const b = bind(op);
-    if (!b.run(wasm.kernels)) throw new Error(`wasm declined ${name}`);
-    const { ms, cpuMs } = timeItCpu(() => b.run(wasm.kernels), o.minReps, o.budgetMs);
+    const br = bind(op, 1, wasm);
+    if (!b.run(wasm.kernels) || !br.run(wasm.kernels)) throw new Error(`wasm declined ${name}`);
+    const [t, tr] = timePair(() => b.run(wasm.kernels), () => br.run(wasm.kernels), o.minReps, o.budgetMs);
+    br.release();
     const fl = flopsOf(op);
-    const path = op.kind === 'matmul' ? wasm.pathFor('matmul') : wasm.pathFor(op.kind, op.g);
-    const row: Row = { case: name, shape: shapeOf(op), gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path, rssMB: 0, peakRssMB: 0 };
+    if (name === 'matmul 1024^3') peakCpuGflops = fl / t.cpuMs / 1e6;
+    if (!want(name)) return;
+    const path = (op.kind === 'matmul' ? wasm.pathFor('matmul') : wasm.pathFor(op.kind, op.g)) + '; copies operands in / result out (resident: in place)';
+    const row: Row = {
+      case: name, shape: shapeOf(op), gflop: fl / 1e9, ms: t.ms, gflops: fl / t.ms / 1e6, cpuGflops: fl / t.cpuMs / 1e6, path, rssMB: 0, peakRssMB: 0,
+      residentMs: tr.ms, residentCpuGflops: fl / tr.cpuMs / 1e6, floorMs: floorOf(op),
+    };
     if (wasm1) row.wasm1tGflops = fl / timeIt(() => b.run(wasm1.kernels), Math.min(3, o.minReps), o.budgetMs / 2) / 1e6;
     peers(op, row);
     finish(row);
@@ -385,8 +458,11 @@ async function run(args: string[]): Promise<void> {
   const network = (name: string, ops: Op[]) => {
     if (!want(name)) return;
     const bound = ops.map((op, i) => bind(op, 11 + i));
+    const boundRes = ops.map((op, i) => bind(op, 11 + i, wasm));
     const runAll = () => { for (const b of bound) if (!b.run(wasm.kernels)) throw new Error('declined'); };
-    const { ms, cpuMs } = timeItCpu(runAll, Math.max(3, Math.min(o.minReps, 5)), o.budgetMs);
+    const runRes = () => { for (const b of boundRes) if (!b.run(wasm.kernels)) throw new Error('declined'); };
+    const [{ ms, cpuMs }, tr] = timePair(runAll, runRes, Math.max(3, Math.min(o.minReps, 5)), o.budgetMs);
+    for (const b of boundRes) b.release();
     const fl = ops.reduce((s, op) => s + flopsOf(op), 0);
     if (o.breakdown) {
       // Per-call CPU time (best of 3), largest first.
@@ -403,7 +479,10 @@ async function run(args: string[]): Promise<void> {
       per.sort((a, b) => b.cpuMs - a.cpuMs);
       for (const p of per.slice(0, 12)) log(`    ${p.cpuMs.toFixed(1).padStart(7)} CPU-ms ${p.gf.toFixed(1).padStart(5)} GFLOP/CPU-s  ${p.what}`);
     }
-    const row: Row = { case: name, shape: `${ops.length} conv calls`, gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: `wasm (per-op paths as above)`, rssMB: 0, peakRssMB: 0 };
+    const row: Row = {
+      case: name, shape: `${ops.length} conv calls`, gflop: fl / 1e9, ms, gflops: fl / ms / 1e6, cpuGflops: fl / cpuMs / 1e6, path: `wasm (per-op paths as above)`, rssMB: 0, peakRssMB: 0,
+      residentMs: tr.ms, residentCpuGflops: fl / tr.cpuMs / 1e6, floorMs: ops.reduce((s, op) => s + (floorOf(op) ?? NaN), 0),
+    };
     if (wasm1) {
       const run1 = () => { for (const b of bound) b.run(wasm1.kernels); };
       row.wasm1tGflops = fl / timeIt(run1, 1, 0) / 1e6;
@@ -425,13 +504,17 @@ async function run(args: string[]): Promise<void> {
       }
       row.tfjsGflops = fl / tfMs / 1e6;
       row.tfjsCase = 'sum of per-op';
+      row.tfjsMs = tfMs;
+      row.budgetMs = tfMs / 100;
       row.vsTfjs = tfMs / ms;
+      row.vsTfjsResident = tfMs / tr.ms;
       row.vsTfjsCpu = (row.cpuGflops * lanes) / (fl / tfCpuMs / 1e6);
     }
     finish(row);
   };
 
-  for (const n of [256, 512, 1024]) single(`matmul ${n}^3`, { kind: 'matmul', m: n, k: n, n });
+  // matmul 1024^3 first: its GFLOP/CPU-s is the GEMM peak behind the compute floors (measured even when filtered out).
+  for (const n of [1024, 256, 512]) single(`matmul ${n}^3`, { kind: 'matmul', m: n, k: n, n });
   patchganLayers(64).forEach((g, i) => {
     single(`patchgan64 L${i + 1} fwd`, { kind: 'conv2d', g });
     single(`patchgan64 L${i + 1} grad-in`, { kind: 'conv2dGradInput', g });
@@ -447,7 +530,7 @@ async function run(args: string[]): Promise<void> {
   else {
     console.log('');
     printTable(rows);
-    console.log('\nNotes: ms = median wall time; GFLOP/CPU-s = FLOPs / CPU time of all threads (what each busy core delivers;\nwall GFLOP/s approaches lanes x that on an idle machine); peers timed once, on the "peer case" (scaled-down copy) when not "full", throughput extrapolated linearly in FLOPs.\nx tfjs = tfjs wall time / ours (same process); x tfjs (CPU) = (our GFLOP/CPU-s x lanes) / tfjs GFLOP/CPU-s, the ratio projected to an idle machine.');
+    console.log('\nNotes: ms = median wall time; GFLOP/CPU-s = FLOPs / CPU time of all threads (what each busy core delivers;\nwall GFLOP/s approaches lanes x that on an idle machine); peers timed once, on the "peer case" (scaled-down copy) when not "full", throughput extrapolated linearly in FLOPs.\nx tfjs = tfjs wall time / ours (same process); x tfjs resident = the same with our operands resident in wasm memory (no copies);\nx tfjs (CPU) = (our GFLOP/CPU-s x lanes) / tfjs GFLOP/CPU-s, the ratio projected to an idle machine;\n100x budget = tfjs ms / 100; floor ms = FLOPs / (matmul 1024^3 GFLOP/CPU-s x lanes), the time at the GEMM\'s own peak on every lane.');
   }
 }
 
