@@ -14,7 +14,8 @@
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { RASTER_KERNELS, rasterLanes, setRasterLanes, type RasterLanes } from '../render/raster/soft.js';
+import { RASTER_KERNELS, rasterLanes, setRasterLanes, type RasterLanes, type LaneKernelName } from '../render/raster/soft.js';
+import { BLUR_KERNELS, BLUR_HELPERS } from '../render/shade/blur.js';
 
 export interface RasterPoolOptions {
   /** Total lanes including the calling thread (default: available parallelism, at most 4). */
@@ -24,18 +25,25 @@ export interface RasterPoolOptions {
   /** Renders with fewer surviving faces / pixels stay on the calling thread (default 256 / 4096). */
   minFaces?: number;
   minPixels?: number;
+  /** Blurs of smaller images stay on the calling thread (default 128 x 128). */
+  minBlurPixels?: number;
 }
 
 const SLOT = 8;
 /** Control slot fields. */
 const SEQ = 0, DONE = 1, STATUS = 2, RESULT = 3;
-const KERNEL_NAMES = Object.keys(RASTER_KERNELS) as (keyof typeof RASTER_KERNELS)[];
+/** Every kernel a lane runs (the rasterizer's bands, the blur's rows) and the helpers they call. */
+const KERNELS: Record<LaneKernelName, (job: never) => number | void> = { ...RASTER_KERNELS, ...BLUR_KERNELS };
+const KERNEL_NAMES = Object.keys(KERNELS) as LaneKernelName[];
 
 function workerCode(): string {
-  const kernels = KERNEL_NAMES.map((k) => `${JSON.stringify(k)}: (${RASTER_KERNELS[k].toString()})`).join(',\n');
+  const kernels = KERNEL_NAMES.map((k) => `${JSON.stringify(k)}: (${KERNELS[k].toString()})`).join(',\n');
+  // helpers as top-level function declarations (their source carries their name)
+  const helpers = BLUR_HELPERS.map((f) => f.toString()).join('\n');
   return `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { ctrl, port, index } = workerData;
+${helpers}
 const K = {\n${kernels}\n};
 const C = new Int32Array(ctrl);
 const o = index * ${SLOT};
@@ -79,6 +87,7 @@ export class RasterWorkerPool implements RasterLanes {
   readonly lanes: number;
   readonly minFaces: number;
   readonly minPixels: number;
+  readonly minBlurPixels: number;
   /** Runs completed on several threads (tests check that the lanes were really used). */
   completedRuns = 0;
   private workers: { w: Worker; port: MessagePort }[] = [];
@@ -91,6 +100,7 @@ export class RasterWorkerPool implements RasterLanes {
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.minFaces = opts.minFaces ?? 256;
     this.minPixels = opts.minPixels ?? 4096;
+    this.minBlurPixels = opts.minBlurPixels ?? 128 * 128;
     this.ctrl = new Int32Array(new SharedArrayBuffer(Math.max(1, this.lanes - 1) * SLOT * 4));
   }
 
@@ -139,8 +149,8 @@ export class RasterWorkerPool implements RasterLanes {
     return st === 1 ? 'the kernel threw' : st === 2 ? 'worker thread exited' : null;
   }
 
-  run(kernel: keyof typeof RASTER_KERNELS, jobs: readonly object[]): number[] {
-    const fn = RASTER_KERNELS[kernel] as (j: object) => number | void;
+  run(kernel: LaneKernelName, jobs: readonly object[]): number[] {
+    const fn = KERNELS[kernel] as (j: object) => number | void;
     if (this.lanes === 1 || jobs.length === 1) return jobs.map((j) => (fn(j) as number) ?? 0);
     if (jobs.length > this.lanes) throw new Error(`raster lanes: ${jobs.length} jobs for ${this.lanes} lanes`);
     for (const j of jobs) checkShared(j);

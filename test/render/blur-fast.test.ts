@@ -1,8 +1,10 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Rng, Tensor } from '../../src/autodiff/index.js';
 import { gaussianBlur, blurRaw } from '../../src/render/shade/index.js';
-import { blurPasses } from '../../src/render/shade/blur.js';
+import { blurPasses, BLUR_KERNELS } from '../../src/render/shade/blur.js';
+import { setRasterLanes, type RasterLanes } from '../../src/render/raster/soft.js';
+import { RasterWorkerPool } from '../../src/node/raster-pool.js';
 import * as ref from './blur-ref.js';
 
 // The tap-major blur passes (src/render/shade/blur.ts) against the per-pixel reference passes
@@ -125,5 +127,80 @@ describe('tap-major blur passes = per-pixel reference', () => {
     const rng = new Rng(5);
     const x = Float32Array.from(image(rng, 19, 33, true));
     expectClose(blurRaw(x, 19, 33, 1.7), blurRaw(Float64Array.from(x), 19, 33, 1.7), 'blurRaw');
+  });
+});
+
+describe('gaussianBlur on raster lanes (row bands)', () => {
+  const pools: RasterWorkerPool[] = [];
+  afterAll(() => {
+    setRasterLanes(null);
+    for (const p of pools) p.dispose();
+  });
+
+  /** Image, image gradient and sigma gradient of one blur with the given lanes installed. */
+  function blurRun(lanes: RasterLanes | null, H: number, W: number, s: number, seed: number, dtype: 'float32' | 'float64') {
+    const rng = new Rng(seed);
+    const xd = image(rng, H, W, false), gd = image(rng, H, W, false);
+    const mk = (v: Float64Array) => (dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
+    setRasterLanes(lanes);
+    try {
+      const x = new Tensor(mk(xd), [H, W], true);
+      const sig = new Tensor(dtype === 'float64' ? Float64Array.of(s) : Float32Array.of(s), [1], true);
+      const out = gaussianBlur(x, sig);
+      out.backward(new Tensor(mk(gd), [H, W]));
+      return { out: Array.from(out.data), gx: Array.from(x.grad!.data), gs: sig.grad!.data[0] };
+    } finally {
+      setRasterLanes(null);
+    }
+  }
+
+  /** Lanes run in this thread, one job after the other (any split of the rows). */
+  const inThread = (lanes: number): RasterLanes & { runs: number } => {
+    const r = {
+      lanes, minBlurPixels: 1, runs: 0,
+      run(kernel: string, jobs: readonly object[]) {
+        expect(kernel).toBe('blurRows');
+        expect(jobs.length).toBeLessThanOrEqual(lanes);
+        r.runs++;
+        return jobs.map((j) => BLUR_KERNELS.blurRows(j as never));
+      },
+    };
+    return r;
+  };
+
+  it('2 and 3 row bands give bit-identical images and gradients (float32/64, any size and radius)', () => {
+    const two = inThread(2), three = inThread(3);
+    fc.assert(
+      fc.property(sizes, fc.boolean(), ([H, W, s, seed], f64) => {
+        const dtype = f64 ? 'float64' : 'float32';
+        const one = blurRun(null, H, W, s, seed, dtype);
+        expect(blurRun(two, H, W, s, seed, dtype)).toEqual(one);
+        expect(blurRun(three, H, W, s, seed, dtype)).toEqual(one);
+      }),
+      { numRuns: 120, seed: 13 },
+    );
+    // forward: 2 passes, backward: 2 fused passes
+    expect(two.runs).toBe(4 * 120);
+  });
+
+  it('worker-thread lanes (RasterWorkerPool) give the same result; a failing runner falls back to this thread', () => {
+    const p = new RasterWorkerPool({ threads: 2, minBlurPixels: 1 });
+    pools.push(p);
+    const one = blurRun(null, 61, 47, 1.3, 4, 'float32');
+    expect(blurRun(p, 61, 47, 1.3, 4, 'float32')).toEqual(one);
+    expect(p.completedRuns).toBe(4);
+    let calls = 0;
+    const broken: RasterLanes = { lanes: 2, minBlurPixels: 1, run: () => { calls++; throw new Error('lane died'); } };
+    expect(blurRun(broken, 61, 47, 1.3, 4, 'float32')).toEqual(one);
+    expect(calls).toBe(4);
+  });
+
+  it('the default threshold keeps small images on the calling thread', () => {
+    const p = new RasterWorkerPool({ threads: 2 });
+    pools.push(p);
+    blurRun(p, 100, 100, 1, 1, 'float32');
+    expect(p.completedRuns).toBe(0);
+    blurRun(p, 128, 128, 1, 1, 'float32');
+    expect(p.completedRuns).toBe(4);
   });
 });

@@ -505,11 +505,18 @@ export interface RasterLanes {
   /** Renders with fewer surviving faces or pixels stay on the calling thread (default 256, 4096). */
   readonly minFaces?: number;
   readonly minPixels?: number;
-  run(kernel: keyof typeof RASTER_KERNELS, jobs: readonly object[]): number[];
+  /** Blurs of smaller images stay on the calling thread (default 128 x 128; src/render/shade/blur.ts). */
+  readonly minBlurPixels?: number;
+  run(kernel: LaneKernelName, jobs: readonly object[]): number[];
 }
 
 /** The band kernels a worker evaluates (self-contained functions: their source is posted). */
 export const RASTER_KERNELS = { forwardBand, backwardBand } as const;
+/**
+ * Names a lane runner accepts: the rasterizer's band kernels and the blur's row kernel
+ * (src/render/shade/blur.ts, BLUR_KERNELS), which also runs on the raster lanes.
+ */
+export type LaneKernelName = keyof typeof RASTER_KERNELS | 'blurRows';
 
 let lanesRunner: RasterLanes | null = null;
 

@@ -16,7 +16,8 @@
  */
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
-import { takeF64Dirty, giveF64 } from '../scratch.js';
+import { takeF64Dirty, takeF64Shared, giveF64 } from '../scratch.js';
+import { rasterLanes, type RasterLanes } from '../raster/soft.js';
 
 export const MIN_BLUR_SIGMA = 1e-3;
 
@@ -30,11 +31,16 @@ interface Kernel {
 }
 const kernelCache = new Map<number, Kernel>();
 
+/** A Float64Array over shared memory where the host has it (so lane jobs can hold it). */
+function f64(n: number): Float64Array {
+  return typeof SharedArrayBuffer !== 'undefined' ? new Float64Array(new SharedArrayBuffer(8 * n)) : new Float64Array(n);
+}
+
 function kernels(s: number): Kernel {
   const hit = kernelCache.get(s);
   if (hit) return hit;
   const R = Math.ceil(4 * s) + 1;
-  const k = new Float64Array(2 * R + 1);
+  const k = f64(2 * R + 1);
   let Z = 0;
   for (let i = -R; i <= R; i++) Z += k[i + R] = Math.exp(-(i * i) / (2 * s * s));
   let m2 = 0;
@@ -42,7 +48,7 @@ function kernels(s: number): Kernel {
     k[i + R] /= Z;
     m2 += k[i + R] * i * i;
   }
-  const dk = new Float64Array(2 * R + 1);
+  const dk = f64(2 * R + 1);
   const s3 = s * s * s;
   for (let i = -R; i <= R; i++) dk[i + R] = (k[i + R] * (i * i - m2)) / s3;
   if (kernelCache.size > 32) kernelCache.clear();
@@ -148,65 +154,168 @@ function sweepRow2(S: Float64Array, out: Float64Array, out2: Float64Array, o: nu
   }
 }
 
-/** Tap offset tables (length R + 1, index 0 unused), reused across calls. */
-let upBuf = new Int32Array(16), dnBuf = new Int32Array(16);
-function offsets(R: number): void {
-  if (upBuf.length < R + 1) {
-    upBuf = new Int32Array(2 * R + 2);
-    dnBuf = new Int32Array(2 * R + 2);
-  }
+/** What blurRows does to its rows (see BlurRowsJob). */
+const H_CLAMP = 0, V_CLAMP = 1, VT_PADDED = 2, HT_ZERO = 3;
+
+/**
+ * One lane's share of a blur pass: output rows [rowLo, rowHi). Plain data (typed arrays and
+ * numbers), so that it can be posted to a raster lane (src/node/raster-pool.ts); with lanes,
+ * every array lives in shared memory.
+ *  mode H_CLAMP:   out[y, x] = sum_i k[i] S[y, clamp(x + i)]
+ *  mode V_CLAMP:   out[y, x] = sum_i k[i] S[clamp(y + i), x]
+ *  mode VT_PADDED: adjoint of V_CLAMP: S holds g with R zero rows above and below (g[y, x] at
+ *                  (y + R) W + x); out = the zero-padded filter, plus the clamped taps' rows
+ *                  sum_d tail[d] g[d, :] onto row 0 and sum_d tail[d] g[H - 1 - d, :] onto row H - 1
+ *  mode HT_ZERO:   adjoint of H_CLAMP: the zero-padded filter, plus sum_d tail[d] g[y, d] onto
+ *                  pixel 0 and sum_d tail[d] g[y, W - 1 - d] onto pixel W - 1 of each row
+ * With k2 / out2 / tail2 a second kernel is applied to the same source rows into out2, and with
+ * dotWith / rowDot the row's dot product sum_x out2[y, x] dotWith[y, x] goes to rowDot[y] (the
+ * caller sums rowDot in row order, so the result does not depend on how rows were split).
+ * nz (H_CLAMP / V_CLAMP only): rows without a nonzero source in their window are written as 0.
+ */
+export interface BlurRowsJob {
+  mode: number;
+  S: Float64Array; out: Float64Array; k: Float64Array; tail: Float64Array | null;
+  out2: Float64Array | null; k2: Float64Array | null; tail2: Float64Array | null;
+  dotWith: Float64Array | null; rowDot: Float64Array | null;
+  nz: Int32Array | null;
+  H: number; W: number; R: number; rowLo: number; rowHi: number;
 }
 
 /**
- * out[y, x] = sum_i k[i] src[y, pad(x + i)] with pad = clamp to the row (`zero` false) or zero
- * outside it (`zero` true); rows without a nonzero (per nz) are written as 0. Each row is copied
- * into a padded row buffer first, so the sweeps need no bounds tests.
+ * The rows of one blur pass (see BlurRowsJob). Self-contained but for sweepRow / sweepRow2
+ * (the raster lanes' workers evaluate its source with BLUR_HELPERS declared beside it).
  */
-function passH(src: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null, zero = false, k2: Float64Array | null = null, out2: Float64Array | null = null): void {
-  offsets(R);
-  const up = upBuf, dn = dnBuf;
-  for (let i = 1; i <= R; i++) {
-    up[i] = R - i;
-    dn[i] = R + i;
-  }
-  const pad = takeF64Dirty(W + 2 * R);
-  for (let y = 0; y < H; y++) {
-    const row = y * W;
-    if (nz && nz[y + 1] === nz[y]) {
-      out.fill(0, row, row + W);
-      continue;
-    }
-    const l = zero ? 0 : src[row], r = zero ? 0 : src[row + W - 1];
-    for (let i = 0; i < R; i++) {
-      pad[i] = l;
-      pad[R + W + i] = r;
-    }
-    for (let x = 0; x < W; x++) pad[R + x] = src[row + x];
-    if (k2 && out2) sweepRow2(pad, out, out2, row, W, k, k2, R, R, up, dn);
-    else sweepRow(pad, out, row, W, k, R, R, up, dn);
-  }
-  giveF64(pad);
-}
-
-/**
- * out[y, x] = sum_i k[i] src[clamp(y + i), x], per output row as tap-major sweeps over the
- * clamped source rows; rows whose whole window is zero (per nz) are written as 0.
- */
-function passV(src: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null): void {
-  offsets(R);
-  const up = upBuf, dn = dnBuf;
-  for (let y = 0; y < H; y++) {
-    const row = y * W;
-    if (nz && nz[Math.min(H, y + R + 1)] === nz[Math.max(0, y - R)]) {
-      out.fill(0, row, row + W);
-      continue;
-    }
+export function blurRows(job: BlurRowsJob): number {
+  const { mode, S, out, k, tail, out2, k2, tail2, dotWith, rowDot, nz, H, W, R, rowLo, rowHi } = job;
+  const dual = k2 !== null && out2 !== null;
+  const up = new Int32Array(R + 1), dn = new Int32Array(R + 1);
+  const horiz = mode === 0 || mode === 3;
+  const zero = mode === 3;
+  const pad = horiz ? new Float64Array(W + 2 * R) : S;
+  if (horiz) {
     for (let i = 1; i <= R; i++) {
-      up[i] = (y - i < 0 ? 0 : y - i) * W;
-      dn[i] = (y + i > H - 1 ? H - 1 : y + i) * W;
+      up[i] = R - i;
+      dn[i] = R + i;
     }
-    sweepRow(src, out, row, W, k, R, row, up, dn);
   }
+  for (let y = rowLo; y < rowHi; y++) {
+    const row = y * W;
+    if (nz && (mode === 0 ? nz[y + 1] === nz[y] : nz[Math.min(H, y + R + 1)] === nz[Math.max(0, y - R)])) {
+      out.fill(0, row, row + W);
+      if (dual) out2!.fill(0, row, row + W);
+      if (rowDot) rowDot[y] = 0;
+      continue;
+    }
+    if (horiz) {
+      const l = zero ? 0 : S[row], r = zero ? 0 : S[row + W - 1];
+      for (let i = 0; i < R; i++) {
+        pad[i] = l;
+        pad[R + W + i] = r;
+      }
+      for (let x = 0; x < W; x++) pad[R + x] = S[row + x];
+      if (dual) sweepRow2(pad, out, out2!, row, W, k, k2!, R, R, up, dn);
+      else sweepRow(pad, out, row, W, k, R, R, up, dn);
+      if (mode === 3) {
+        const m = R < W ? R : W;
+        let l0 = 0, r0 = 0, l2 = 0, r2 = 0;
+        for (let d = 0; d < m; d++) {
+          const gl = S[row + d], gr = S[row + W - 1 - d];
+          l0 += tail![d] * gl;
+          r0 += tail![d] * gr;
+          if (dual) {
+            l2 += tail2![d] * gl;
+            r2 += tail2![d] * gr;
+          }
+        }
+        out[row] += l0;
+        out[row + W - 1] += r0;
+        if (dual) {
+          out2![row] += l2;
+          out2![row + W - 1] += r2;
+        }
+      }
+    } else {
+      const c = mode === 1 ? row : (y + R) * W;
+      for (let i = 1; i <= R; i++) {
+        if (mode === 1) {
+          up[i] = (y - i < 0 ? 0 : y - i) * W;
+          dn[i] = (y + i > H - 1 ? H - 1 : y + i) * W;
+        } else {
+          up[i] = c - i * W;
+          dn[i] = c + i * W;
+        }
+      }
+      if (dual) sweepRow2(S, out, out2!, row, W, k, k2!, R, c, up, dn);
+      else sweepRow(S, out, row, W, k, R, c, up, dn);
+      if (mode === 2) {
+        const m = R < H ? R : H;
+        for (let e = 0; e < 2; e++) {
+          // e = 0: row 0 takes the clamped taps of rows d; e = 1: row H - 1 those of rows H - 1 - d
+          if ((e === 0 && y !== 0) || (e === 1 && y !== H - 1)) continue;
+          for (let d = 0; d < m; d++) {
+            const a = ((e === 0 ? d : H - 1 - d) + R) * W;
+            const t = tail![d];
+            for (let x = 0; x < W; x++) out[row + x] += t * S[a + x];
+            if (!dual) continue;
+            const t2 = tail2![d];
+            for (let x = 0; x < W; x++) out2![row + x] += t2 * S[a + x];
+          }
+        }
+      }
+    }
+    if (rowDot && dotWith && out2) {
+      let acc = 0;
+      for (let x = 0; x < W; x++) acc += out2[row + x] * dotWith[row + x];
+      rowDot[y] = acc;
+    }
+  }
+  return 0;
+}
+
+/** The lane kernels of this file, and the helpers their source calls (declared in the workers). */
+export const BLUR_KERNELS = { blurRows } as const;
+export const BLUR_HELPERS = [sweepRow, sweepRow2] as const;
+
+/** Images with fewer pixels than this blur on the calling thread (default of RasterLanes.minBlurPixels). */
+const MIN_LANE_PIXELS = 128 * 128;
+
+function blurLanes(HW: number): RasterLanes | null {
+  const r = rasterLanes();
+  return r && r.lanes > 1 && HW >= (r.minBlurPixels ?? MIN_LANE_PIXELS) ? r : null;
+}
+
+/**
+ * Runs a pass: split into row bands over the lanes, or on this thread (no lanes, or a lane
+ * failed: every row is recomputed from the inputs, so redoing all of them is safe).
+ */
+function runRows(job: BlurRowsJob, lanes: RasterLanes | null): void {
+  if (lanes) {
+    const n = Math.min(lanes.lanes, job.H);
+    const jobs: BlurRowsJob[] = [];
+    for (let b = 0; b < n; b++) jobs.push({ ...job, rowLo: Math.floor((job.H * b) / n), rowHi: Math.floor((job.H * (b + 1)) / n) });
+    try {
+      lanes.run('blurRows', jobs);
+      return;
+    } catch {
+      // fall through: this thread redoes the whole pass
+    }
+  }
+  blurRows({ ...job, rowLo: 0, rowHi: job.H });
+}
+
+function rowsJob(mode: number, S: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, extra: Partial<BlurRowsJob> = {}): BlurRowsJob {
+  return { mode, S, out, k, tail: null, out2: null, k2: null, tail2: null, dotWith: null, rowDot: null, nz: null, H, W, R, rowLo: 0, rowHi: H, ...extra };
+}
+
+/** out = the clamped horizontal filter of src; sparse rows per nz. */
+function passH(src: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null): void {
+  blurRows(rowsJob(H_CLAMP, src, out, H, W, k, R, { nz }));
+}
+
+/** out = the clamped vertical filter of src; sparse rows per nz. */
+function passV(src: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null): void {
+  blurRows(rowsJob(V_CLAMP, src, out, H, W, k, R, { nz }));
 }
 
 /**
@@ -214,121 +323,94 @@ function passV(src: Float64Array, out: Float64Array, H: number, W: number, k: Fl
  * border sends onto the border pixel through the clamped taps.
  */
 function tails(k: Float64Array, R: number): Float64Array {
-  const t = new Float64Array(R);
+  const t = f64(R);
   let acc = 0;
   for (let d = R - 1; d >= 0; d--) t[d] = acc += k[R + d + 1];
   return t;
 }
 
-/**
- * Adjoint of passH: out[y, s] = sum over (x, i) with clamp(x + i) = s of k[i] g[y, x]. With a
- * symmetric kernel the unclamped part is the zero-padded filter itself; the clamped taps add
- * sum_x tail[x] g[y, x] on the first pixel of the row and sum_x tail[W - 1 - x] g[y, x] on the last.
- */
+/** Adjoint of passH (and with k2 / out2 / tail2, of the same pass with k2). */
 function passHT(g: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array, k2: Float64Array | null = null, out2: Float64Array | null = null, tail2: Float64Array | null = null): void {
-  passH(g, out, H, W, k, R, null, true, k2, out2);
-  const m = Math.min(R, W);
-  for (let y = 0; y < H; y++) {
-    const row = y * W;
-    let l = 0, r = 0, l2 = 0, r2 = 0;
-    for (let x = 0; x < m; x++) {
-      const gl = g[row + x], gr = g[row + W - 1 - x];
-      l += tail[x] * gl;
-      r += tail[x] * gr;
-      if (tail2) {
-        l2 += tail2[x] * gl;
-        r2 += tail2[x] * gr;
-      }
-    }
-    out[row] += l;
-    out[row + W - 1] += r;
-    if (out2) {
-      out2[row] += l2;
-      out2[row + W - 1] += r2;
-    }
-  }
+  blurRows(rowsJob(HT_ZERO, g, out, H, W, k, R, { tail, k2, out2, tail2 }));
 }
 
 /**
- * Adjoint of passV: the zero-padded vertical filter of g (g is copied, widened to float64, into
- * a buffer with R zero rows above and below, so the sweeps need no bounds tests), plus the
- * clamped taps' rows: sum_y tail[y] g[y, :] onto row 0 and sum_y tail[H - 1 - y] g[y, :] onto
- * row H - 1. Returns the padded copy (a pooled buffer; g[y, x] is at (y + R) W + x).
+ * g widened to float64 into a buffer with R zero rows above and below (g[y, x] at (y + R) W + x),
+ * from `take` (shared memory for lanes).
  */
-function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array, k2: Float64Array | null = null, out2: Float64Array | null = null, tail2: Float64Array | null = null): Float64Array {
-  const P = takeF64Dirty((H + 2 * R) * W);
+function paddedRows(g: ArrayLike<number>, H: number, W: number, R: number, take: (n: number) => Float64Array): Float64Array {
+  const P = take((H + 2 * R) * W);
   P.fill(0, 0, R * W);
   P.fill(0, (H + R) * W);
   P.set(g as Float64Array, R * W);
-  offsets(R);
-  const up = upBuf, dn = dnBuf;
-  for (let y = 0; y < H; y++) {
-    const c = (y + R) * W;
-    for (let i = 1; i <= R; i++) {
-      up[i] = c - i * W;
-      dn[i] = c + i * W;
-    }
-    if (k2 && out2) sweepRow2(P, out, out2, y * W, W, k, k2, R, c, up, dn);
-    else sweepRow(P, out, y * W, W, k, R, c, up, dn);
-  }
-  const m = Math.min(R, H), last = (H - 1) * W;
-  for (let d = 0; d < m; d++) {
-    const a = (d + R) * W, b = (H - 1 - d + R) * W;
-    const t = tail[d];
-    for (let x = 0; x < W; x++) {
-      out[x] += t * P[a + x];
-      out[last + x] += t * P[b + x];
-    }
-    if (!tail2 || !out2) continue;
-    const t2 = tail2[d];
-    for (let x = 0; x < W; x++) {
-      out2[x] += t2 * P[a + x];
-      out2[last + x] += t2 * P[b + x];
-    }
-  }
   return P;
+}
+
+/** Adjoint of passV (and with k2 / out2 / tail2, of the same pass with k2); returns the padded copy of g. */
+function passVT(g: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, tail: Float64Array, k2: Float64Array | null = null, out2: Float64Array | null = null, tail2: Float64Array | null = null): Float64Array {
+  const P = paddedRows(g, H, W, R, takeF64Dirty);
+  blurRows(rowsJob(VT_PADDED, P, out, H, W, k, R, { tail, k2, out2, tail2 }));
+  return P;
+}
+
+/** Sum of rowDot[0..H) in row order (the same whatever the lanes' split). */
+function rowSum(rowDot: Float64Array, H: number): number {
+  let s = 0;
+  for (let y = 0; y < H; y++) s += rowDot[y];
+  return s;
 }
 
 /**
  * The backward of gaussianBlur (image and sigma gradients); a named function rather than the
  * per-call tape closure, so that V8 keeps its optimised code across renders.
+ *   d out / d s = V'(H(x)) + V(H'(x)); contracted with g:
+ *   <g, V' tmp> + <V^T g, H' x> = <V'^T g, tmp> + <H'^T (V^T g), x>
+ * V'^T g is swept together with V^T g, H'^T gt together with H^T gt (same source rows), and each
+ * row's dot products are taken as the row is finished.
  */
-function blurBackward(g: Tensor, x: Tensor, sigma: Tensor, sRaw: number, xd: Float64Array, xWide: boolean, tmp: Float64Array, kern: Kernel, H: number, W: number): (Tensor | null)[] {
+function blurBackward(g: Tensor, x: Tensor, sigma: Tensor, sRaw: number, xd: Float64Array, xWide: boolean, tmp: Float64Array, kern: Kernel, H: number, W: number, lanes: RasterLanes | null): (Tensor | null)[] {
   const { k, dk, R, tail, dtail } = kern;
   const HW = H * W;
-  // d out / d s = V'(H(x)) + V(H'(x)); contracted with g:
-  //   <g, V' tmp> + <V^T g, H' x> = <V'^T g, tmp> + <H'^T (V^T g), x>
-  // V'^T g is swept together with V^T g, H'^T gt together with H^T gt (same source rows)
+  const take = lanes ? takeF64Shared : takeF64Dirty;
   const needS = sigma.requiresGrad && sRaw >= MIN_BLUR_SIGMA;
-  const a = needS ? takeF64Dirty(HW) : null;
+  const a = needS ? take(HW) : null;
+  const rowDot = needS ? take(H) : null;
   let gs = 0;
-  const gt = takeF64Dirty(HW);
-  const gP = passVT(g.data, gt, H, W, k, R, tail, a && dk, a, a && dtail);
-  if (a) for (let i = 0; i < HW; i++) gs += a[i] * tmp[i];
+  const gt = take(HW);
+  const gP = paddedRows(g.data, H, W, R, take);
+  runRows(rowsJob(VT_PADDED, gP, gt, H, W, k, R, { tail, k2: a && dk, out2: a, tail2: a && dtail, dotWith: a && tmp, rowDot }), lanes);
+  if (rowDot) gs += rowSum(rowDot, H);
   let gxT: Tensor | null = null;
-  if (x.requiresGrad) {
-    const gx = allocData(x.dtype, HW);
-    const b = gx instanceof Float64Array ? gx : takeF64Dirty(HW);
-    passHT(gt, b, H, W, k, R, tail, a && dk, a, a && dtail);
-    if (b !== gx) {
-      gx.set(b);
-      giveF64(b);
+  if (x.requiresGrad || a) {
+    const gx = x.requiresGrad ? allocData(x.dtype, HW) : null;
+    const b = gx instanceof Float64Array && !lanes ? gx : take(HW);
+    if (x.requiresGrad) runRows(rowsJob(HT_ZERO, gt, b, H, W, k, R, { tail, k2: a && dk, out2: a, tail2: a && dtail, dotWith: a && xd, rowDot }), lanes);
+    else runRows(rowsJob(HT_ZERO, gt, a!, H, W, dk, R, { tail: dtail, out2: a, dotWith: xd, rowDot }), lanes);
+    if (rowDot) gs += rowSum(rowDot, H);
+    if (gx) {
+      if (b !== gx) gx.set(b);
+      gxT = new Tensor(gx, x.shape);
     }
-    gxT = new Tensor(gx, x.shape);
-  } else if (a) passHT(gt, a, H, W, dk, R, dtail);
-  if (a) for (let i = 0; i < HW; i++) gs += a[i] * xd[i];
+    if (b !== gx) giveF64(b);
+  }
   let gsT: Tensor | null = null;
   if (sigma.requiresGrad) {
     const d = allocData(sigma.dtype, sigma.size);
     d[0] = gs;
     gsT = new Tensor(d, sigma.shape);
   }
-  giveF64(gt, tmp, gP, a);
+  giveF64(gt, tmp, gP, a, rowDot);
   if (xWide) giveF64(xd);
   return [gxT, gsT];
 }
 
-/** Gaussian blur of x ([H, W] or [1, 1, H, W]) with standard deviation sigma (tensor [1] or []). */
+/**
+ * Gaussian blur of x ([H, W] or [1, 1, H, W]) with standard deviation sigma (tensor [1] or []).
+ * With raster lanes installed (setRasterLanes; src/node/raster-pool.ts under Node) and an image
+ * of at least 128 x 128, each pass is split into row bands over the lanes; every output value
+ * is computed by one lane with the same expressions and the sigma gradient's dot products are
+ * summed per row in row order, so the results do not depend on the number of lanes.
+ */
 export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1], HW = H * W;
   if (x.size !== HW) throw new Error(`gaussianBlur: expects one image, got shape [${x.shape}]`);
@@ -336,26 +418,28 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const s = Math.max(sRaw, MIN_BLUR_SIGMA);
   const kern = kernels(s);
   const { k, R } = kern;
-  // float32 input: widened (exactly) into a float64 scratch once, so the passes only ever see
-  // Float64Arrays (monomorphic element loads)
+  const lanes = blurLanes(HW);
+  const take = lanes ? takeF64Shared : takeF64Dirty;
+  // a float32 input (or any input, for lanes) is widened (exactly) into a float64 scratch once,
+  // so the passes only ever see Float64Arrays (monomorphic element loads)
   let xd: Float64Array;
-  if (x.data instanceof Float64Array) xd = x.data;
+  if (x.data instanceof Float64Array && !lanes) xd = x.data;
   else {
-    xd = takeF64Dirty(HW);
+    xd = take(HW);
     xd.set(x.data);
   }
   const xWide = xd !== x.data;
-  const tmp = takeF64Dirty(HW);
-  passH(xd, tmp, H, W, k, R);
+  const tmp = take(HW);
+  runRows(rowsJob(H_CLAMP, xd, tmp, H, W, k, R), lanes);
   const out = allocData(x.dtype, HW);
-  if (out instanceof Float64Array) passV(tmp, out, H, W, k, R);
+  if (out instanceof Float64Array && !lanes) runRows(rowsJob(V_CLAMP, tmp, out, H, W, k, R), lanes);
   else {
-    const res = takeF64Dirty(HW);
-    passV(tmp, res, H, W, k, R);
+    const res = take(HW);
+    runRows(rowsJob(V_CLAMP, tmp, res, H, W, k, R), lanes);
     out.set(res);
     giveF64(res);
   }
-  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => blurBackward(g, x, sigma, sRaw, xd, xWide, tmp, kern, H, W));
+  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => blurBackward(g, x, sigma, sRaw, xd, xWide, tmp, kern, H, W, lanes));
   if (!rec.node) {
     giveF64(tmp);
     if (xWide) giveF64(xd);
