@@ -6,8 +6,9 @@
  * main thread, default: what `train` uses by default, defaultRasterThreads(): the cores, at most
  * 4; 1 = single-threaded only). The first line after the scene is the forward + backward median
  * with that default configuration (the issue's target: <= 50 ms on the 2-core machine).
- * The rasterizer runs single-threaded and on N lanes (src/node/raster-pool.ts) in alternation
- * in the same process, so the two rows see the same machine load. Reports median and minimum
+ * The renderer runs single-threaded and on N lanes (src/node/raster-pool.ts: the rasterizer's
+ * row bands and the blur's passes) in alternation in the same process, so the two rows see the
+ * same machine load. Reports median and minimum
  * wall time, the split into the rasterizer alone and image formation (shading, blur, noise:
  * the rest of the render), the process CPU time (user + system, all threads) per repetition,
  * and the load average before and after: on a shared machine the wall time of one repetition
@@ -123,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
     const t = times.get(lanes)!;
     const shade = t.total.map((v, i) => v - t.rasterFwd[i] - t.rasterBwd[i]);
     rows.push(
-      [`raster lanes: ${lanes}`, lanes > 1 ? `(main thread + worker_threads; ${laneRuns} rasterizer passes ran on them)` : '(single thread)'],
+      [`raster lanes: ${lanes}`, lanes > 1 ? `(main thread + worker_threads; ${laneRuns} lane runs: rasterizer bands, blur passes)` : '(single thread)'],
       ['  render forward (median / min ms)', mm(t.forward)],
       ['  render backward (median / min ms)', mm(t.backward)],
       ['  forward + backward (median / min ms)', mm(t.total) + ' (target <= 50)'],

@@ -1,7 +1,9 @@
 /**
- * Node worker-thread lanes for the soft rasterizer (src/render/raster/soft.ts, RasterLanes):
- * each worker evaluates the source of the band kernels (RASTER_KERNELS: self-contained
- * functions over typed arrays), then waits on a shared control array. For a run the main thread
+ * Node worker-thread lanes for the soft rasterizer (src/render/raster/soft.ts, RasterLanes) and
+ * the image formation's Gaussian blur (src/render/shade/blur.ts, row bands): each worker
+ * evaluates the source of the kernels (RASTER_KERNELS and BLUR_KERNELS: self-contained
+ * functions over typed arrays, plus the BLUR_HELPERS they call, declared beside them), then
+ * waits on a shared control array. For a run the main thread
  * posts every worker its job (plain objects of SharedArrayBuffer-backed typed arrays: they are
  * shared, not copied) on a MessagePort, bumps the worker's sequence number, runs job 0 itself
  * and waits with Atomics.wait; the worker takes the job with receiveMessageOnPort (synchronous,
@@ -10,7 +12,8 @@
  * Failure handling as in wasm-pool.ts: an exception in a worker is caught and reported through
  * the control array, a worker that exits marks itself dead, and the main thread gives up after
  * `timeoutMs`; each case throws on the main thread and retires the workers (the next run starts
- * fresh ones; softRasterize then redoes the bands on the calling thread). Workers are unref'd.
+ * fresh ones; softRasterize / gaussianBlur then redo the bands on the calling thread). Workers
+ * are unref'd. The train command installs a pool by default (withRasterPool, defaultRasterThreads).
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
