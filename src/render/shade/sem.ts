@@ -35,6 +35,7 @@ import { record } from '../../autodiff/tape.js';
 import { gaussianBlur, blurRaw } from './blur.js';
 import { substrateTexture, clearNoiseCache } from './texture.js';
 import { PARAM_INDEX } from './params.js';
+import { takeF64Dirty, giveF64 } from '../scratch.js';
 
 export type ShadingModel = 'sem' | 'him';
 
@@ -154,6 +155,8 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   const { ksh, sb, ta, sem } = k;
   // substrate: (sb + ta T) (1 - ksh Sh); HIM has no shadow term
   const out = allocData(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW);
+  // per covered pixel (coverage m > 0): L and Y / y0 (pixel i at 2 i, 2 i + 1; the rest unset)
+  const LY = takeF64Dirty(2 * HW);
   for (let i = 0; i < HW; i++) {
     const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
     const Sub = (sb + ta * Td[i]) * (sem ? 1 - ksh * Sh[i] : 1);
@@ -162,9 +165,18 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
       out[i] = Sub;
       continue;
     }
-    out[i] = m * particleTerm(k, nx, ny, nz, E[i]) + (1 - m) * Sub;
+    // the yield's log-cosine L and Y / y0 = exp(-n L), kept for the backward (which then needs
+    // no transcendental of its own on covered pixels)
+    const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+    const L = c === 1 ? 0 : Math.log(c);
+    const Yn = c === 1 ? 1 : Math.exp(-k.n * L);
+    LY[2 * i] = L;
+    LY[2 * i + 1] = Yn;
+    out[i] = m * particleTermY(k, k.y0 * Yn, nx, ny, nz, E[i]) + (1 - m) * Sub;
   }
-  return record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, k, T, E, Sh, ctx));
+  const rec = record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, k, T, E, Sh, ctx, LY));
+  if (!rec.node) giveF64(LY);
+  return rec;
 }
 
 /** Parameter values and light directions one shading pass uses (a plain object of numbers). */
@@ -196,7 +208,11 @@ function shadeConstants(Pv: ArrayLike<number>, ctx: ShadingContext): ShadeConsta
 function particleTerm(k: ShadeConstants, nx: number, ny: number, nz: number, e: number): number {
   const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
   // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
-  const Y = c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c));
+  return particleTermY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e);
+}
+
+/** particleTerm given the yield Y = y0 cos^-n. */
+function particleTermY(k: ShadeConstants, Y: number, nx: number, ny: number, nz: number, e: number): number {
   const nd = nx * k.dx + ny * k.dy + nz * k.dz;
   const r = nd > 0 ? nd : 0;
   if (k.sem) return Y * (1 + k.kdet * (2 * r - 1)) + k.eg * e;
@@ -210,7 +226,7 @@ function particleTerm(k: ShadeConstants, nx: number, ny: number, nz: number, e: 
  * tape closure itself: a closure created anew on every render keeps losing its optimised code
  * (V8 deoptimises it on fresh type feedback), a named function keeps it.
  */
-function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeConstants, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext): (Tensor | null)[] {
+function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeConstants, T: Tensor, E: Float64Array, Sh: Float64Array, ctx: ShadingContext, LY: Float64Array): (Tensor | null)[] {
   const H = ctx.height, W = ctx.width, HW = H * W;
   const R = raster.data, Td = T.data;
   const ix = PARAM_INDEX;
@@ -243,8 +259,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
     }
     const inRange = nz >= 0.05 && nz <= 1;
     const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
-    const L = c === 1 ? 0 : Math.log(c);
-    const Yn = c === 1 ? 1 : Math.exp(-n * L); // Y / y0
+    const L = LY[2 * i], Yn = LY[2 * i + 1]; // log c and Y / y0, from the forward
     const Y = y0 * Yn;
     const nd = nx * dx + ny * dy + nz * dz;
     const r = nd > 0 ? nd : 0;
@@ -289,6 +304,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
   gPv[ix.particleBrightness] = gpb; gPv[ix.tiltExponent] = gn; gPv[ix.edgeGain] = geg;
   gPv[ix.detectorStrength] = gkdet; gPv[ix.shadowStrength] = gksh; gPv[ix.substrateBrightness] = gsb;
   gPv[ix.textureAmplitude] = gta; gPv[ix.diffuse] = gkd; gPv[ix.specular] = gks; gPv[ix.shininess] = gshin;
+  giveF64(LY);
   return [gR ? new Tensor(gR, raster.shape) : null, new Tensor(gPv, params.shape), new Tensor(gT, T.shape)];
 }
 
