@@ -45,6 +45,8 @@ const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, p
 const tiny = new WasmBackend({ name: 'wasm-tiny', gemm: { kc: 5, mc: 8, nc: 16, unroll: 2 } });
 const explicit = new WasmBackend({ name: 'wasm-explicit-im2col', im2col: 'explicit', gemm: { kc: 6, mc: 8, nc: 16 } });
 const tinyWide = new WasmBackend({ name: 'wasm-tiny-12', gemm: { mr: 3, nr: 12, kc: 7, mc: 9, nc: 24, unroll: 3 } });
+// GEMMs with <= 32 rows read B in place by default; this one packs B for every GEMM.
+const packedB = new WasmBackend({ name: 'wasm-tiny-packed-b', directB: false, gemm: { kc: 6, mc: 8, nc: 16 } });
 const rowsDirect = new WasmBackend({ name: 'wasm-direct-rows', direct: 'rows', fewOut: 'direct' });
 // Few-output-channel convs on the direct SIMD kernels instead of the taps-first / flipped GEMMs,
 // with source channels in chunks of 2 so the accumulate-into-output path of dconvP runs.
@@ -53,7 +55,7 @@ const paddedDirectMt = createNodeWasmBackend({ name: 'wasm-direct-padded-mt', fe
 afterAll(() => paddedDirectMt.dispose());
 const threadedStatic = createNodeWasmBackend({ name: 'wasm-mt-static', dynamic: false, parallelMinFlops: 0, parallelMinWork: 0, pool: { threads: 2 } });
 afterAll(() => threadedStatic.dispose());
-const backends = [single, threaded, tiny, tinyWide, explicit];
+const backends = [single, threaded, tiny, tinyWide, explicit, packedB];
 afterAll(() => { rowsDirect.dispose(); paddedDirect.dispose(); });
 afterAll(() => backends.forEach((b) => b.dispose()));
 
@@ -102,7 +104,7 @@ describe('wasm matmul vs reference', () => {
       n: fc.integer({ min: 1, max: 1100 }), transA: fc.boolean(), transB: fc.constant(false),
       bcastA: fc.boolean(), bcastB: fc.boolean(), seed: fc.integer({ min: 1, max: 1 << 30 }),
     });
-    for (const be of [single, threaded, tiny, tinyWide]) fc.assert(fc.property(arb, (c) => checkMatmul(be, c)), { numRuns: 12 });
+    for (const be of [single, threaded, tiny, tinyWide, packedB]) fc.assert(fc.property(arb, (c) => checkMatmul(be, c)), { numRuns: 12 });
     for (const be of [single, threaded]) {
       checkMatmul(be, { batch: 1, m: 16, k: 64, n: 1024, transA: true, transB: false, bcastA: false, bcastB: false, seed: 5 });
       checkMatmul(be, { batch: 1, m: 7, k: 300, n: 961, transA: false, transB: false, bcastA: false, bcastB: false, seed: 6 });

@@ -44,9 +44,11 @@ export const GP = {
   n0: 21,
   /** 0, or the address of all of A already packed by `packAll` (then A is not packed here). */
   aPre: 22,
+  /** 1: B (bMode 0, csB = 1) is read in place by microkernelB instead of being packed. */
+  bDirect: 23,
 } as const;
 /** gemm task slots after the GP fields: dyn (0 static, 1 column chunks, 2 row chunks), counter address, chunk, total. */
-export const GP_DYN = 23;
+export const GP_DYN = 24;
 /**
  * `packAll`: packs rows [r0, r1) (a multiple of MR apart, or up to m) of A for every depth block
  * of the GEMM, the layout `gemm` reads with aPre: depth block at pc (of kc rows), row block at ic
@@ -122,9 +124,14 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   // params: kc, pa, pb, c, ldcBytes, beta, mr, nr, scratch, tiles. With tiles > 1 it runs that
   // many consecutive tiles along a row block (each NR columns: B panels are contiguous, so pb
   // simply runs on; c steps by NR), which saves a call per tile when the depth is small.
-  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
-  {
-    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch, tiles] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  //
+  // microkernelB (directB): the same, reading B in place from a row-major matrix (ldb = bytes
+  // between its rows; one more parameter) instead of a packed panel: for GEMMs with few rows
+  // (m <= 32) every B panel serves at most 8 tiles, so packing B costs about as much as using it.
+  // Partial tiles read (never use) up to NR-1 floats past a row's end: inside the next row or a
+  // buffer's 64-byte slack.
+  const emitMicro = (mk: Fn, directB: boolean): void => {
+    const [kc, pa, pb, c, ldc, beta, mr, nr, scratch, tiles, ldb] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     const acc: number[][] = [];
     for (let i = 0; i < MR; i++) acc.push(Array.from({ length: NV }, () => mk.local(V128)));
     const bv = Array.from({ length: NV }, () => mk.local(V128));
@@ -134,12 +141,18 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
     const j = mk.local(I32);
     const addr = mk.local(I32);
     const pa0 = mk.local(I32);
+    const pb0 = mk.local(I32);
     const t = mk.local(I32);
     const zero: E[] = [];
     for (const row of acc) for (const a of row) zero.push(set(a, v128zero()));
     const step = (u: number): Bytes => {
       const code: E[] = [];
-      for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), (u * NR + v * 4) * 4)));
+      if (directB) {
+        for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), v * 16)));
+        code.push(set(pb, add(get(pb), get(ldb))));
+      } else {
+        for (let v = 0; v < NV; v++) code.push(set(bv[v]!, v128load(get(pb), (u * NR + v * 4) * 4)));
+      }
       for (let r = 0; r < MR; r++) {
         code.push(set(av, v128load32splat(get(pa), (u * MR + r) * 4)));
         for (let v = 0; v < NV; v++) {
@@ -155,12 +168,13 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
       ...zero,
       set(p, get(kc)),
       set(pa, get(pa0)),
+      ...(directB ? [set(pb, add(get(pb0), mul(get(t), NR * 4)))] : []),
       // do { U steps } while ((p -= U) >= U): one conditional branch per iteration.
       if_(geS(get(p), U), [
         loop(
           ...unrolled,
           set(pa, add(get(pa), U * MR * 4)),
-          set(pb, add(get(pb), U * NR * 4)),
+          ...(directB ? [] : [set(pb, add(get(pb), U * NR * 4))]),
           brIf(0, geS(tee(p, sub(get(p), U)), U)),
         ),
       ]),
@@ -168,7 +182,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
         brIf(1, eqz(get(p))),
         step(0),
         set(pa, add(get(pa), MR * 4)),
-        set(pb, add(get(pb), NR * 4)),
+        ...(directB ? [] : [set(pb, add(get(pb), NR * 4))]),
         set(p, sub(get(p), 1)),
         br(0),
       )),
@@ -204,8 +218,12 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
       ),
       set(c, add(get(c), NR * 4)),
     );
-    mk.emit(set(pa0, get(pa)), forRange(t, 0, get(tiles), 1, ...body));
-  }
+    mk.emit(set(pa0, get(pa)), set(pb0, get(pb)), forRange(t, 0, get(tiles), 1, ...body));
+  };
+  const mk = mb.fn('microkernel', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
+  emitMicro(mk, false);
+  const mkB = mb.fn('microkernelB', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], false);
+  emitMicro(mkB, true);
 
   // ---------- packA: rows [0, mc) x depth [0, kc) of A (element strides rs, cs) into MR-row panels ----------
   // params: src, rs, cs, mc, kc, dst
@@ -511,6 +529,19 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
       count,
     );
     const tile = tiles(1, minS(NR, sub(get(nc), get(jr))));
+    const tileDirect = call(mb.index(mkB),
+      get(kc),
+      add(get(pa), shl(mul(get(ir), get(kc)), 2)),
+      add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), add(get(jc), get(jr))), 2)),
+      add(get(P.c), shl(add(mul(add(get(ic), get(ir)), get(P.ldc)), add(get(jc), get(jr))), 2)),
+      shl(get(P.ldc), 2),
+      get(bet),
+      minS(MR, sub(get(mc), get(ir))),
+      minS(NR, sub(get(nc), get(jr))),
+      get(P.scratch),
+      1,
+      shl(get(P.rsB), 2),
+    );
     // Small depth, one row block: all full-width tiles in one call, then the partial one.
     const nFull = L();
     const rowOfTiles = cat(
@@ -526,7 +557,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
           set(nc, minS(NC, sub(get(P.n), get(jc)))),
           forRange(pc, 0, get(P.k), get(kcb),
             set(kc, minS(get(kcb), sub(get(P.k), get(pc)))),
-            if_(eqz(get(P.bMode)),
+            if_(get(P.bDirect), [], [if_(eqz(get(P.bMode)),
               [call(mb.index(packB),
                 add(get(P.b), shl(add(mul(get(pc), get(P.rsB)), mul(get(jc), get(P.csB))), 2)),
                 get(P.rsB), get(P.csB), get(kc), get(nc), get(P.packB))],
@@ -534,7 +565,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
                 [call(mb.index(packBConv), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
                 [call(mb.index(packBConvT), get(P.conv), get(pc), get(kc), add(get(P.n0), get(jc)), get(nc), get(P.packB))],
               )],
-            ),
+            )]),
             set(bet, or(get(P.beta), gtS(get(pc), 0))),
             forRange(ic, 0, get(P.m), MC,
               set(mc, minS(MC, sub(get(P.m), get(ic)))),
@@ -549,9 +580,13 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
               ),
               // Large depth: keep one B micro-panel in L1 and stream A panels (jr outer). Small
               // depth: C traffic dominates, so sweep each row block along contiguous C (ir outer).
-              if_(gtS(get(kc), 64),
-                [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tile))],
-                [forRange(ir, 0, get(mc), MR, rowOfTiles)],
+              if_(get(P.bDirect),
+                // B in place: keep one B panel's lines in L1 across the few row tiles.
+                [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tileDirect))],
+                [if_(gtS(get(kc), 64),
+                  [forRange(jr, 0, get(nc), NR, forRange(ir, 0, get(mc), MR, tile))],
+                  [forRange(ir, 0, get(mc), MR, rowOfTiles)],
+                )],
               ),
             ),
           ),
