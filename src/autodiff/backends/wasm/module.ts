@@ -322,15 +322,27 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   {
     const [src, rs, cs, kc, nc, dst] = [0, 1, 2, 3, 4, 5];
     const j0 = packB.local(I32), jj = packB.local(I32), p = packB.local(I32), n = packB.local(I32);
-    const s = packB.local(I32), d = packB.local(I32), rsb = packB.local(I32);
+    const s = packB.local(I32), d = packB.local(I32), rsb = packB.local(I32), d2 = packB.local(I32);
     const copyRow: E[] = [];
     for (let v = 0; v < NV; v++) copyRow.push(v128store(get(d), v128load(get(s), v * 16), v * 16));
+    const copyRow2: E[] = [];
+    for (let v = 0; v < NV; v++) copyRow2.push(v128store(get(d2), v128load(get(s), (NR + v * 4) * 4), v * 16));
     packB.emit(
       set(rsb, shl(get(rs), 2)),
       forRange(j0, 0, get(nc), NR,
         set(n, minS(NR, sub(get(nc), get(j0)))),
         set(d, add(get(dst), shl(mul(get(j0), get(kc)), 2))),
-        if_(and(eq(get(cs), 1), eq(get(n), NR)),
+        // Two full panels per pass down the rows: each row's read then covers 2 * NR floats (a
+        // whole cache line for NR = 8), so no line is fetched twice when the row pitch is a
+        // multiple of 4 KiB and the rows all land in one L1 set.
+        if_(and(eq(get(cs), 1), geS(sub(get(nc), get(j0)), 2 * NR)),
+          [
+            set(s, add(get(src), shl(get(j0), 2))),
+            set(d2, add(get(d), shl(mul(get(kc), NR), 2))),
+            forRange(p, 0, get(kc), 1, ...copyRow, ...copyRow2, set(s, add(get(s), get(rsb))), set(d, add(get(d), NR * 4)), set(d2, add(get(d2), NR * 4))),
+            set(j0, add(get(j0), NR)),
+          ],
+          [if_(and(eq(get(cs), 1), eq(get(n), NR)),
           [
             set(s, add(get(src), shl(get(j0), 2))),
             forRange(p, 0, get(kc), 1, ...copyRow, set(s, add(get(s), get(rsb))), set(d, add(get(d), NR * 4))),
@@ -349,7 +361,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
               ),
             ),
           ],
-        ),
+        )]),
       ),
     );
   }
