@@ -318,20 +318,26 @@ function noiseOp(x: Tensor, params: Tensor, R: ArrayLike<number> | null): Tensor
   const ng = params.data[PARAM_INDEX.noiseGaussian], ns = params.data[PARAM_INDEX.noiseShot];
   const out = allocData(x.dtype, n);
   const X = x.data;
+  // sqrt(max(y, 1e-4)) per pixel, kept for the backward
+  const S = R ? takeF64Dirty(n) : null;
   for (let i = 0; i < n; i++) {
     const y = X[i] < 0 ? 0 : X[i] > 1 ? 1 : X[i];
-    if (!R) {
+    if (!R || !S) {
       out[i] = y;
       continue;
     }
-    const z = y + (ng + ns * Math.sqrt(y > 1e-4 ? y : 1e-4)) * R[i];
+    const s = Math.sqrt(y > 1e-4 ? y : 1e-4);
+    S[i] = s;
+    const z = y + (ng + ns * s) * R[i];
     out[i] = z < 0 ? 0 : z > 1 ? 1 : z;
   }
-  return record('sensorNoise', new Tensor(out, x.shape), [x, params], (gOut) => noiseBackward(gOut, x, params, ng, ns, R));
+  const rec = record('sensorNoise', new Tensor(out, x.shape), [x, params], (gOut) => noiseBackward(gOut, x, params, ng, ns, R, S));
+  if (!rec.node) giveF64(S);
+  return rec;
 }
 
 /** The backward of noiseOp; a named function rather than the per-call tape closure (V8 keeps its optimised code). */
-function noiseBackward(gOut: Tensor, x: Tensor, params: Tensor, ng: number, ns: number, R: ArrayLike<number> | null): Tensor[] {
+function noiseBackward(gOut: Tensor, x: Tensor, params: Tensor, ng: number, ns: number, R: ArrayLike<number> | null, S: Float64Array | null): Tensor[] {
   const n = x.size;
   const X = x.data;
   const G = gOut.data;
@@ -341,11 +347,11 @@ function noiseBackward(gOut: Tensor, x: Tensor, params: Tensor, ng: number, ns: 
     const b = X[i];
     const y = b < 0 ? 0 : b > 1 ? 1 : b;
     const dy = b >= 0 && b <= 1 ? 1 : 0;
-    if (!R) {
+    if (!R || !S) {
       gx[i] = G[i] * dy;
       continue;
     }
-    const s = Math.sqrt(y > 1e-4 ? y : 1e-4);
+    const s = S[i]; // sqrt(max(y, 1e-4)), from the forward
     const z = y + (ng + ns * s) * R[i];
     const gz = z >= 0 && z <= 1 ? G[i] : 0;
     gng += gz * R[i];
@@ -356,6 +362,7 @@ function noiseBackward(gOut: Tensor, x: Tensor, params: Tensor, ng: number, ns: 
   const gp = allocData(params.dtype, params.size);
   gp[PARAM_INDEX.noiseGaussian] = gng;
   gp[PARAM_INDEX.noiseShot] = gns;
+  giveF64(S);
   return [new Tensor(gx, x.shape), new Tensor(gp, params.shape)];
 }
 

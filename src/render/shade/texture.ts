@@ -159,18 +159,19 @@ function ridge(n: Float64Array, w: number, L: number): Float64Array {
 
 /** Gradients (scale, width, level) of <g, T> (see the header); a named function, not the tape closure. */
 function textureBackward(gd: ArrayLike<number>, n: Float64Array, dn: Float64Array | null, t: Float64Array, w: number, L: number): [number, number, number] {
-  let gs = 0, gw = 0, gl = 0;
-  const w2 = w * w, w3 = w2 * w;
+  // the sums of g T e dn, g T e^2 and g T e; the divisions by width^2 / width^3 once at the end
+  let ss = 0, sw = 0, sl = 0;
   for (let i = 0; i < n.length; i++) {
     const gi = gd[i];
     if (gi === 0) continue;
     const e = n[i] - L;
-    const ti = t[i];
-    if (dn) gs -= gi * ti * (e / w2) * dn[i];
-    gw += gi * ti * (e * e) / w3;
-    gl += gi * ti * (e / w2);
+    const ge = gi * t[i] * e;
+    if (dn) ss += ge * dn[i];
+    sw += ge * e;
+    sl += ge;
   }
-  return [gs, gw, gl];
+  const w2 = w * w, w3 = w2 * w;
+  return [-ss / w2, sw / w3, sl / w2];
 }
 
 /** The ridge texture T (see the header), [H, W], differentiable w.r.t. scale, width and level (each [1]). */
