@@ -185,8 +185,12 @@ export class WasmBackend implements Backend {
   pathFor(kernel: keyof Kernels, g?: Conv2dGeom): string {
     const lanes = this.runner ? `${this.runner.lanes}t` : '1t';
     const simd = this.cfg.fma ? 'simd-fma' : 'simd';
-    if (kernel === 'matmul' || !g) return `wasm-${simd} gemm ${lanes}`;
-    if (kernel === 'conv2d' && this.tapsFirst(g)) return `wasm-${simd} taps-first gemm+gather ${lanes}`;
+    if (kernel === 'matmul' || !g) return `wasm-${simd} gemm${this.directB ? ' (B read in place when m <= 32)' : ''} ${lanes}`;
+    if (kernel === 'conv2d' && this.tapsFirst(g)) {
+      // The taps-first GEMM has kh*kw rows and B = x (row pitch h*w): see gemm()'s bDirect.
+      const inPlace = this.directB && g.kh * g.kw <= 32 && (g.h * g.w) % 32 !== 0;
+      return `wasm-${simd} taps-first gemm${inPlace ? ' (B read in place)' : ''}+gather ${lanes}`;
+    }
     if (kernel === 'conv2dGradInput' && this.flippedGin(g)) return `wasm-${simd} flipped-weights implicit-gemm ${lanes}`;
     if (this.direct(g) && !(kernel === 'conv2d' && WasmBackend.pointwise(g))) {
       const padded = this.padded && (kernel !== 'conv2dGradInput' || (g.padH <= g.kh - 1 && g.padW <= g.kw - 1));
