@@ -158,13 +158,14 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   // per covered pixel (coverage m > 0): L and Y / y0 (pixel i at 2 i, 2 i + 1; the rest unset)
   const LY = takeF64Dirty(2 * HW);
   for (let i = 0; i < HW; i++) {
-    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
+    const a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
     const Sub = (sb + ta * Td[i]) * (sem ? 1 - ksh * Sh[i] : 1);
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
       out[i] = Sub;
       continue;
     }
+    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i];
     // the yield's log-cosine L and Y / y0 = exp(-n L), kept for the backward (which then needs
     // no transcendental of its own on covered pixels)
     const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
@@ -241,7 +242,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
   for (let i = 0; i < HW; i++) {
     const g = G[i];
     if (g === 0) continue;
-    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i], a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
+    const a = R[4 * HW + i], m = a >= ALPHA_FULL ? 1 : a / ALPHA_FULL;
     // substrate terms, weighted by (1 - m)
     const gSub = g * (1 - m);
     const sh = (sem ? 1 - ksh * Sh[i] : 1), sub0 = sb + ta * Td[i];
@@ -250,6 +251,7 @@ function shadeBackward(gOut: Tensor, raster: Tensor, params: Tensor, k: ShadeCon
     gT[i] = gSub * ta * sh;
     if (sem) gksh -= gSub * sub0 * Sh[i];
     if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
+    const nx = R[i], ny = R[HW + i], nz = R[2 * HW + i];
     const Sub = sub0 * sh;
     if (m === 0) {
       // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / ALPHA_FULL (every
