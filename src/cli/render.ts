@@ -13,11 +13,11 @@
  * way is an error. One progress line per sample goes to stderr.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
 import { ExitCode, UserError } from '../errors.js';
-import { writeFileAtomic, writePngGrey16, writePngGrey8 } from '../io/files.js';
+import { makeDirs, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8 } from '../io/files.js';
 import { mergeSceneConfig, presetConfig, renderScene, sampleScene, sceneParams, type SceneConfig } from '../render/index.js';
 import { PARAMETER_TABLE, PRESET_NAMES, type PresetName } from '../render/shade/params.js';
 import type { CommandSpec, ParsedFlags } from './args.js';
@@ -61,21 +61,16 @@ function why(e: unknown): string {
   return (code && text[code]) ?? code ?? (e as Error).message;
 }
 
-/** mkdir -p, one level at a time (Node's recursive mkdir can spin forever on e.g. /proc). */
-function mkdirs(dir: string): void {
-  if (existsSync(dir)) return;
-  const parent = dirname(dir);
-  if (parent !== dir) mkdirs(parent);
-  mkdirSync(dir);
-}
-
-function ensureDir(dir: string): void {
+/** Creates the output folder (mkdir -p); returns the topmost folder created, if any. */
+function ensureDir(dir: string): string | undefined {
+  let top: string | undefined;
   try {
-    mkdirs(resolve(dir));
+    top = makeDirs(dir);
   } catch (e) {
     throw new UserError(`${dir}: cannot create the output folder: ${why(e)}`, ExitCode.badOutput);
   }
   if (!statSync(dir).isDirectory()) throw new UserError(`${dir}: the output path exists and is not a folder`, ExitCode.badOutput);
+  return top;
 }
 
 export async function renderMain(flags: ParsedFlags, io: RenderIO = { error: (l) => console.error(l) }): Promise<number> {
@@ -84,7 +79,16 @@ export async function renderMain(flags: ParsedFlags, io: RenderIO = { error: (l)
   const out = String(flags.out);
   const n = Number(flags.n), seed = Number(flags.seed);
   const config = loadSceneConfig(preset, flags.config as string | undefined, flags.size === undefined ? undefined : Number(flags.size));
-  ensureDir(out);
+  const made = ensureDir(out);
+  try {
+    return renderSamples(flags, io, preset, config, out, n, seed);
+  } catch (e) {
+    removeIfEmpty(made, out); // a folder this run created and never wrote a sample into
+    throw e;
+  }
+}
+
+function renderSamples(flags: ParsedFlags, io: RenderIO, preset: PresetName, config: SceneConfig, out: string, n: number, seed: number): number {
   const W = config.width, H = config.height;
   let kept = 0;
   for (let i = 0; i < n; i++) {
@@ -120,7 +124,9 @@ export async function renderMain(flags: ParsedFlags, io: RenderIO = { error: (l)
       renameSync(tmp, final);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
-      if (e instanceof UserError) throw e;
+      // Name the sample folder, not the hidden temporary one (gone now): writeFileAtomic's
+      // message starts with the temporary path.
+      if (e instanceof UserError) throw new UserError(e.message.split(tmp).join(final), e.exitCode);
       throw new UserError(`${final}: cannot write the sample: ${why(e)}`, ExitCode.badOutput);
     }
     if (!res.rejected) kept++;

@@ -7,11 +7,12 @@
  * (`diffrendergan segment train ...` -> the train flags); segmentMain parses again with the
  * subcommand's spec, which is what tests call.
  */
+import { rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { helpText, parseFlags, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { setBackend } from '../autodiff/index.js';
-import { listImageFiles, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../io/files.js';
+import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../io/files.js';
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
@@ -246,7 +247,16 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   const resume = flags.resume ? loadCheckpoint(dir) : undefined;
   if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
   // Fail on an unusable --out before hours of training, not at the first checkpoint.
-  ensureDir(dir);
+  const made = ensureDir(dir);
+  try {
+    return await trainInto(dir, samples, resume, flags, out);
+  } catch (e) {
+    removeIfEmpty(made, dir); // created by this run and nothing saved in it
+    throw e;
+  }
+}
+
+async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<typeof loadCheckpoint> | undefined, flags: ParsedFlags, out: Console): Promise<number> {
   const backend = await useBackend(String(flags.backend));
   const trainCfg: Partial<TrainConfig> = {
     epochs: Number(flags.epochs),
@@ -377,7 +387,38 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
   const images = files.map((f) => readCroppedImage(f, cropBottom));
   // An unusable --out fails now, before minutes of segmentation (the folder stays empty until the end).
-  ensureDir(outDir);
+  const made = ensureDir(outDir);
+  const written: string[] = [];
+  try {
+    return await predictInto(outDir, written, flags, out, { model, tile, normalisation, px, minArea, files, names, images });
+  } catch (e) {
+    // No half-written result set: remove what this run wrote (each file was written whole, but
+    // without particles.csv and the rest they look like a finished run), and the folder if this
+    // run created it.
+    for (const p of written) rmSync(p, { force: true });
+    removeIfEmpty(made, outDir);
+    throw e;
+  }
+}
+
+interface PredictInputs {
+  model: UNet | null;
+  tile: number;
+  normalisation: Normalisation;
+  px: { size: number; unit: string };
+  minArea: number;
+  files: string[];
+  names: string[];
+  images: GreyImage[];
+}
+
+async function predictInto(outDir: string, written: string[], flags: ParsedFlags, out: Console, inp: PredictInputs): Promise<number> {
+  const { model, tile, normalisation, px, minArea, files, names, images } = inp;
+  const put = (name: string, write: (path: string) => void): void => {
+    const path = join(outDir, name);
+    write(path);
+    written.push(path);
+  };
   if (model) out.log(`backend ${await useBackend(String(flags.backend))}`);
   const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[] }[] = [];
   for (let k = 0; k < images.length; k++) {
@@ -391,17 +432,17 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   }
   for (const r of results) {
     const { width: w, height: h } = r.img;
-    writePngGrey16(join(outDir, `${r.name}_instances.png`), w, h, Uint16Array.from(r.instances.labels));
-    writePngGrey8(join(outDir, `${r.name}_classes.png`), w, h, r.classes);
-    writePngRgb8(join(outDir, `${r.name}_overlay.png`), w, h, overlayRgb(r.img, r.instances.labels));
+    put(`${r.name}_instances.png`, (p) => writePngGrey16(p, w, h, Uint16Array.from(r.instances.labels)));
+    put(`${r.name}_classes.png`, (p) => writePngGrey8(p, w, h, r.classes));
+    put(`${r.name}_overlay.png`, (p) => writePngRgb8(p, w, h, overlayRgb(r.img, r.instances.labels)));
   }
   const all = results.flatMap((r) => r.particles);
-  writeFileAtomic(join(outDir, 'particles.csv'), particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit }));
+  put('particles.csv', (p) => writeFileAtomic(p, particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit })));
   const summary = summarizeSizes(all);
   const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...summarizeSizes(r.particles) }]));
-  writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.size, unit: px.unit, images: results.length, overall: summary, perImage }, null, 2) + '\n');
+  put('summary.json', (p) => writeFileAtomic(p, JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.size, unit: px.unit, images: results.length, overall: summary, perImage }, null, 2) + '\n'));
   const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
-  writeFileAtomic(join(outDir, 'size-distribution.svg'), sizeDistributionSvg(kept, summary.lognormal, px.unit));
+  put('size-distribution.svg', (p) => writeFileAtomic(p, sizeDistributionSvg(kept, summary.lognormal, px.unit)));
   out.log(`${all.length} particles in ${results.length} images; ECD median ${summary.median.toFixed(2)} ${px.unit} (${summary.count} not touching the border); outputs in ${outDir}`);
   return ExitCode.ok;
 }

@@ -4,8 +4,8 @@
  * user can cause is a UserError naming the path: InputError (exit code badInput) for inputs,
  * UserError with ExitCode.badOutput for outputs.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { decodeImage, decodeMesh } from './decode.js';
 import type { GreyImage } from './grey-image.js';
@@ -101,6 +101,59 @@ export function listImageFiles(dirOrFiles: string[]): string[] {
     throw new InputError(dirOrFiles.join(', ') || '(no paths given)', `no ${IMAGE_EXTENSIONS.join(' / ')} images found`);
   }
   return out;
+}
+
+/**
+ * mkdir -p, one level at a time. Node 20's mkdirSync(dir, { recursive: true }) never returns for
+ * a path under /proc (mkdir there fails with ENOENT although the parent exists, and Node keeps
+ * retrying); here that is an Error saying so (no errno code, so callers print its message). A
+ * folder made meanwhile by a parallel process (EEXIST) is fine. Returns the topmost folder this
+ * call created (for removeIfEmpty on a later failure), or undefined when `dir` was there.
+ */
+export function makeDirs(dir: string): string | undefined {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); ) {
+    missing.push(d);
+    const parent = dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  let top: string | undefined;
+  let deepest = '';
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      mkdirSync(missing[i]);
+      top ??= missing[i];
+      deepest = missing[i];
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(missing[i]).isDirectory()) continue;
+      removeIfEmpty(top, deepest); // the levels made before the failure
+      if (code === 'ENOENT' && existsSync(dirname(missing[i]))) {
+        throw new Error(`the file system does not allow new folders in ${dirname(missing[i])} (mkdir: ENOENT although it exists)`);
+      }
+      throw e;
+    }
+  }
+  return top;
+}
+
+/**
+ * Removes `top` and the folders below it on the way to `dir` (both as makeDirs returned / was
+ * given them) where they are empty, deepest first: what a failed command created but never
+ * filled. Never throws; a folder that holds anything stays.
+ */
+export function removeIfEmpty(top: string | undefined, dir: string): void {
+  if (top === undefined) return;
+  const stop = resolve(top);
+  for (let d = resolve(dir); d === stop || d.startsWith(stop + sep); d = dirname(d)) {
+    try {
+      rmdirSync(d); // fails unless empty
+    } catch {
+      return;
+    }
+    if (d === stop) return;
+  }
 }
 
 let tempCounter = 0;

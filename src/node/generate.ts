@@ -4,7 +4,7 @@
  * the work is split across child processes by index and a rerun skips the samples already
  * written; dataset-level files (dataset.json, annotations) are written last, atomically.
  */
-import { existsSync, mkdirSync, readFileSync, accessSync, constants } from 'node:fs';
+import { existsSync, readFileSync, rmSync, accessSync, constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -15,7 +15,7 @@ import * as ckpt from './gan-checkpoint.js';
 import type { RunConfig } from './train.js';
 import { pickBest } from './train.js';
 import { Rng } from '../autodiff/rng.js';
-import { writeFileAtomic } from '../io/files.js';
+import { makeDirs, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8, encodePngGrey16 } from '../io/png.js';
 import { decodePng } from '../io/png.js';
 import { ExitCode, InputError, UserError } from '../errors.js';
@@ -75,11 +75,17 @@ function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { config: 
 
 function writeSample(out: string, format: DatasetFormat, s: SyntheticSample): void {
   const p = samplePaths(out, format, s.index);
-  writeFileAtomic(p.image, encodePngGrey8(s.width, s.height, s.image));
-  writeFileAtomic(p.instances, encodePngGrey16(s.width, s.height, s.instances));
-  writeFileAtomic(p.meta, JSON.stringify({ index: s.index, params: s.params, rejected: s.rejected }) + '\n');
-  // The mask is written last: a sample counts as done when its mask exists.
-  writeFileAtomic(p.mask, encodePngGrey8(s.width, s.height, s.classes));
+  try {
+    writeFileAtomic(p.image, encodePngGrey8(s.width, s.height, s.image));
+    writeFileAtomic(p.instances, encodePngGrey16(s.width, s.height, s.instances));
+    writeFileAtomic(p.meta, JSON.stringify({ index: s.index, params: s.params, rejected: s.rejected }) + '\n');
+    // The mask is written last: a sample counts as done when its mask exists.
+    writeFileAtomic(p.mask, encodePngGrey8(s.width, s.height, s.classes));
+  } catch (e) {
+    // No half-written sample (an image without its mask): remove the parts already written.
+    for (const f of [p.image, p.instances, p.meta]) rmSync(f, { force: true });
+    throw e;
+  }
 }
 
 /** Generates this process's share of the samples; returns how many it wrote. */
@@ -104,7 +110,7 @@ export async function runGenerate(opts: GenerateOptions): Promise<{ out: string;
   };
   const dirs = opts.format === 'nnunet' ? ['imagesTr', 'labelsTr', 'instancesTr', 'meta'] : ['images', 'masks', 'instances', 'meta'];
   try {
-    for (const d of dirs) mkdirSync(join(out, d), { recursive: true });
+    for (const d of dirs) makeDirs(join(out, d)); // not mkdirSync(recursive): it never returns under /proc
     accessSync(out, constants.W_OK);
   } catch (e) {
     throw new UserError(`--out ${opts.out}: cannot create or write the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.badOutput);
@@ -119,37 +125,50 @@ export async function runGenerate(opts: GenerateOptions): Promise<{ out: string;
   log(`generating ${todo.length} of ${opts.n} samples (${opts.n - todo.length} already there) from ${runDir}, epoch ${run.epoch}, format ${opts.format}`);
   const t0 = Date.now();
   const workers = Math.max(1, Math.min(opts.workers || availableParallelism(), todo.length));
+  let progressShown = false;
+  let failed = false;
   const progress = (done: number) => {
-    if (opts.quiet) return;
+    if (opts.quiet || failed) return; // after a failure, the other workers' progress is noise
     const rate = done / Math.max(1e-3, (Date.now() - t0) / 1000);
     process.stderr.write(`\r${done}/${todo.length} samples  ${rate.toFixed(1)}/s  ETA ${Math.round((todo.length - done) / Math.max(rate, 1e-9))} s   `);
+    progressShown = true;
   };
-  if (workers <= 1 || !process.argv[1]) {
-    generateShard(opts, run, todo, progress);
-  } else {
-    // Child processes of this same CLI, each with a shard of the indices.
-    const counts = new Array<number>(workers).fill(0);
-    await Promise.all(
-      counts.map(
-        (_, w) =>
-          new Promise<void>((ok, fail) => {
-            const args = ['generate', '--run', runDir, '--epoch', String(run.epoch), '--n', String(opts.n), '--out', out, '--format', opts.format, '--seed', String(opts.seed), '--shard', `${w}/${workers}`, '--quiet'];
-            const child = fork(process.argv[1], args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-            let err = '';
-            child.stderr?.on('data', (d) => (err += d));
-            child.on('message', (m: { done: number }) => {
-              counts[w] = m.done;
-              progress(counts.reduce((a, b) => a + b, 0));
-            });
-            child.on('exit', (code) => {
-              if (code === 0) return ok();
-              const lines = err.trim().split('\n');
-              const msg = lines.find((l) => l.startsWith('diffrendergan:')) ?? lines.find((l) => /Error/.test(l)) ?? lines.pop();
-              fail(new UserError(`generate worker ${w} failed (exit ${code}): ${msg?.replace(/^diffrendergan: /, '')}`, code === ExitCode.badConfig ? ExitCode.badConfig : ExitCode.internal));
-            });
-          }),
-      ),
-    );
+  try {
+    if (workers <= 1 || !process.argv[1]) {
+      generateShard(opts, run, todo, progress);
+    } else {
+      // Child processes of this same CLI, each with a shard of the indices.
+      const counts = new Array<number>(workers).fill(0);
+      await Promise.all(
+        counts.map(
+          (_, w) =>
+            new Promise<void>((ok, fail) => {
+              const args = ['generate', '--run', runDir, '--epoch', String(run.epoch), '--n', String(opts.n), '--out', out, '--format', opts.format, '--seed', String(opts.seed), '--shard', `${w}/${workers}`, '--quiet'];
+              const child = fork(process.argv[1], args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+              let err = '';
+              child.stderr?.on('data', (d) => (err += d));
+              child.on('message', (m: { done: number }) => {
+                counts[w] = m.done;
+                progress(counts.reduce((a, b) => a + b, 0));
+              });
+              child.on('exit', (code) => {
+                if (code === 0) return ok();
+                // The other workers run on to their end or their own error: a kill could leave a
+                // temporary file behind, and what they finish is kept for the rerun to continue.
+                const lines = err.trim().split('\n');
+                const msg = lines.find((l) => l.startsWith('diffrendergan:')) ?? lines.find((l) => /Error/.test(l)) ?? lines.pop();
+                // A user error of the worker keeps its exit code (5 for an unwritable / full disk).
+                const userCode = Object.values(ExitCode).find((c) => c === code && c !== ExitCode.ok && c !== ExitCode.internal);
+                fail(new UserError(`generate worker ${w} failed (exit ${code}): ${msg?.replace(/^diffrendergan: /, '')}`, userCode ?? ExitCode.internal));
+              });
+            }),
+        ),
+      );
+    }
+  } catch (e) {
+    failed = true;
+    if (progressShown) process.stderr.write('\n'); // the error line after the progress line, not on it
+    throw e;
   }
   if (!opts.quiet) process.stderr.write('\n');
   writeDatasetFiles(out, opts, run);

@@ -17,7 +17,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { readInputFile, writeFileAtomic } from '../io/files.js';
+import { makeDirs, readInputFile, writeFileAtomic } from '../io/files.js';
 import { decodeSafetensors, encodeSafetensors } from '../gan/safetensors.js';
 import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
@@ -38,10 +38,13 @@ export interface DoneMarker {
   files: Record<string, number>;
 }
 
-/** Creates the directory (and parents); an unusable path -> UserError (badOutput). */
-export function ensureDir(dir: string): void {
+/**
+ * Creates the directory (and parents); an unusable path -> UserError (badOutput). Returns the
+ * topmost folder it created (see makeDirs), undefined when the directory was there.
+ */
+export function ensureDir(dir: string): string | undefined {
   try {
-    mkdirSync(dir, { recursive: true });
+    return makeDirs(dir);
   } catch (e) {
     throw new UserError(`${dir}: cannot create the directory: ${(e as Error).message}`, ExitCode.badOutput);
   }

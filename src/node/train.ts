@@ -19,7 +19,7 @@ import { buildReport } from '../gan/report.js';
 import { ProgressBar } from '../gan/progress.js';
 import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
 import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
-import { listImageFiles, readImageFile, writeFileAtomic } from '../io/files.js';
+import { listImageFiles, makeDirs, readImageFile, removeIfEmpty, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
 import { getBackend } from '../autodiff/backend.js';
@@ -82,10 +82,12 @@ function prepareRunDir(dir: string): void {
     if (!statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a folder`, ExitCode.badOutput);
     if (readdirSync(dir).length > 0) throw new UserError(`--out ${dir}: folder exists and is not empty; use --resume ${dir} to continue that run, or choose another folder`, ExitCode.badOutput);
   }
+  let made: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true });
+    made = makeDirs(dir); // not mkdirSync(recursive): that never returns for a path under /proc
     accessSync(dir, constants.W_OK);
   } catch (e) {
+    removeIfEmpty(made, dir);
     throw new UserError(`--out ${dir}: cannot create or write the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.badOutput);
   }
 }

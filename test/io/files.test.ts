@@ -1,11 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExitCode, InputError, UserError } from '../../src/errors.js';
 import {
   listImageFiles,
+  makeDirs,
   readImageFile,
+  removeIfEmpty,
   readMeshFile,
   writeFileAtomic,
   writePngGrey16,
@@ -91,5 +93,41 @@ describe('file layer', () => {
     expect(e.message).toBe(`${empty}: no .png / .tif / .tiff images found`);
     expect(thrown(() => listImageFiles([join(dir, 'nope')]))).toBeInstanceOf(InputError);
     expect(thrown(() => listImageFiles([]))).toBeInstanceOf(InputError);
+  });
+
+  it('makeDirs creates the missing levels and returns the topmost one it made', () => {
+    const top = join(dir, 'mk');
+    expect(makeDirs(join(top, 'a', 'b'))).toBe(top);
+    expect(readdirSync(join(top, 'a'))).toEqual(['b']);
+    expect(makeDirs(join(top, 'a', 'b'))).toBeUndefined(); // there already
+    expect(makeDirs(join(top, 'a', 'c'))).toBe(join(top, 'a', 'c'));
+  });
+
+  it('makeDirs under a regular file fails (ENOTDIR) and leaves nothing behind', () => {
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, 'x');
+    expect((thrown(() => makeDirs(join(file, 'a', 'b'))) as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('makeDirs under /proc fails at once with a sentence, where mkdirSync(recursive) never returns', () => {
+    const e = thrown(() => makeDirs('/proc/drg-no-such-folder/a/b'));
+    expect(e.message).toMatch(/the file system does not allow new folders in \/proc|EACCES|EROFS|EPERM/);
+  });
+
+  it('removeIfEmpty removes the empty chain up to the folder makeDirs made, nothing above, nothing full', () => {
+    const base = join(dir, 'rm');
+    mkdirSync(base);
+    const top = makeDirs(join(base, 'x', 'y', 'z'));
+    expect(top).toBe(join(base, 'x'));
+    removeIfEmpty(top, join(base, 'x', 'y', 'z'));
+    expect(readdirSync(base)).toEqual([]); // x, y, z gone; base (there before) kept
+    const top2 = makeDirs(join(base, 'p', 'q'));
+    writeFileSync(join(base, 'p', 'keep.txt'), 'k');
+    removeIfEmpty(top2, join(base, 'p', 'q'));
+    expect(readdirSync(join(base, 'p'))).toEqual(['keep.txt']); // q removed, p holds a file
+    removeIfEmpty(undefined, base); // nothing made: nothing removed
+    removeIfEmpty(join(base, 'p'), join(dir, 'elsewhere')); // not below top: ignored
+    expect(existsSync(base)).toBe(true);
   });
 });
