@@ -347,6 +347,8 @@ interface Row {
   vsTfjs?: number;
   /** tfjs time / our resident time. */
   vsTfjsResident?: number;
+  /** vsTfjsCpu for the resident run. */
+  vsTfjsResidentCpu?: number;
   /** Same ratio from CPU time: (our GFLOP/CPU-s x lanes) / tfjs GFLOP/CPU-s, i.e. projected to an idle machine. */
   vsTfjsCpu?: number;
   rssMB: number;
@@ -359,10 +361,10 @@ const fx = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' 
 const fms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 
 function printTable(rows: Row[]): void {
-  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'ms resident', 'floor ms', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'tfjs ms', '100x budget ms', 'x tfjs', 'x tfjs resident', 'x tfjs (CPU)', 'RSS MB', 'peak RSS MB'];
+  const head = ['case', 'shape', 'GFLOP', 'ms (median)', 'ms resident', 'floor ms', 'GFLOP/s', 'GFLOP/CPU-s', 'path', '1-thread GFLOP/s', 'gpu.js GFLOP/s', 'tfjs GFLOP/s', 'tfjs peer case', 'tfjs ms', '100x budget ms', 'x tfjs', 'x tfjs resident', 'x tfjs (CPU)', 'x tfjs resident (CPU)', 'RSS MB', 'peak RSS MB'];
   const cells = rows.map((r) => [
     r.case, r.shape, f1(r.gflop, 3), fms(r.ms), fms(r.residentMs), fms(r.floorMs), f1(r.gflops, 1), f1(r.cpuGflops, 1), r.path, f1(r.wasm1tGflops), f1(r.gpujsGflops, 2),
-    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', fms(r.tfjsMs), fms(r.budgetMs), fx(r.vsTfjs), fx(r.vsTfjsResident), fx(r.vsTfjsCpu), f1(r.rssMB, 0), f1(r.peakRssMB, 0),
+    f1(r.tfjsGflops, 3), r.tfjsCase ?? '-', fms(r.tfjsMs), fms(r.budgetMs), fx(r.vsTfjs), fx(r.vsTfjsResident), fx(r.vsTfjsCpu), fx(r.vsTfjsResidentCpu), f1(r.rssMB, 0), f1(r.peakRssMB, 0),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(widths[i]!)).join(' | ') + ' |';
@@ -407,6 +409,7 @@ async function run(args: string[]): Promise<void> {
       row.vsTfjs = row.tfjsMs / row.ms;
       if (row.residentMs !== undefined) row.vsTfjsResident = row.tfjsMs / row.residentMs;
       row.vsTfjsCpu = (row.cpuGflops * lanes) / r.cpu;
+      if (row.residentCpuGflops !== undefined) row.vsTfjsResidentCpu = (row.residentCpuGflops * lanes) / r.cpu;
     }
     if (gpujs) {
       const s = scaleOp(op, GPUJS_TARGET[op.kind]);
@@ -425,7 +428,7 @@ async function run(args: string[]): Promise<void> {
     rows.push(row);
     const res = row.residentMs !== undefined ? `; resident operands ${fms(row.residentMs)} ms` : '';
     const tf = row.tfjsMs !== undefined
-      ? `; tfjs ${fms(row.tfjsMs)} ms (100x budget ${fms(row.budgetMs)} ms): ${fx(row.vsTfjs)}${row.vsTfjsResident !== undefined ? `, resident ${fx(row.vsTfjsResident)}` : ''} (CPU-normalised ${fx(row.vsTfjsCpu)})`
+      ? `; tfjs ${fms(row.tfjsMs)} ms (100x budget ${fms(row.budgetMs)} ms): ${fx(row.vsTfjs)}${row.vsTfjsResident !== undefined ? `, resident ${fx(row.vsTfjsResident)}` : ''} (CPU-normalised ${fx(row.vsTfjsCpu)}${row.vsTfjsResidentCpu !== undefined ? `, resident ${fx(row.vsTfjsResidentCpu)}` : ''})`
       : '';
     const floor = row.floorMs !== undefined ? `; compute floor ${fms(row.floorMs)} ms` : '';
     log(`  ${row.case}: ${fms(row.ms)} ms, ${f1(row.gflops)} GFLOP/s (${f1(row.cpuGflops)} GFLOP/CPU-s)${res}${floor}${tf}; path ${row.path}`);
@@ -509,6 +512,7 @@ async function run(args: string[]): Promise<void> {
       row.vsTfjs = tfMs / ms;
       row.vsTfjsResident = tfMs / tr.ms;
       row.vsTfjsCpu = (row.cpuGflops * lanes) / (fl / tfCpuMs / 1e6);
+      row.vsTfjsResidentCpu = ((row.residentCpuGflops ?? NaN) * lanes) / (fl / tfCpuMs / 1e6);
     }
     finish(row);
   };
