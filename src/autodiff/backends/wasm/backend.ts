@@ -188,7 +188,7 @@ export class WasmBackend implements Backend {
     if (kernel === 'matmul' || !g) return `wasm-${simd} gemm${this.directB ? ' (B read in place when m <= 32)' : ''} ${lanes}`;
     if (kernel === 'conv2d' && this.tapsFirst(g)) {
       // The taps-first GEMM has kh*kw rows and B = x (row pitch h*w): see gemm()'s bDirect.
-      const inPlace = this.directB && g.kh * g.kw <= 32 && (g.h * g.w) % 32 !== 0;
+      const inPlace = this.directB && g.kh * g.kw <= 32 && (g.h * g.w) % 32 !== 0 && g.h * g.w <= 4096;
       return `wasm-${simd} taps-first gemm${inPlace ? ' (B read in place)' : ''}+gather ${lanes}`;
     }
     if (kernel === 'conv2dGradInput' && this.flippedGin(g)) return `wasm-${simd} flipped-weights implicit-gemm ${lanes}`;
@@ -498,10 +498,11 @@ export class WasmBackend implements Backend {
     const colSplit = slices.length > 1 && batch === 1 && (dyn ? dyn.axis === 1 : slices.every((s) => s.m0 === 0 && s.m1 === m));
     const aPre = colSplit ? this.packAllA(job) : 0;
     // Few rows: B (a plain row-major matrix) is read in place instead of packed, unless its row
-    // pitch is a multiple of 128 bytes: then a panel's rows fall into few L1 sets (4 KiB
-    // aliasing; measured: PatchGAN L1's input-grad GEMM, rows 64 KiB apart, ran 15-20 % slower
-    // in place, L5's taps-first GEMM, rows 3844 bytes apart, 10-15 % faster).
-    const bDirect = this.directB && !job.bMode && job.csB === 1 && m <= 32 && job.rsB % 32 !== 0;
+    // pitch is a multiple of 128 bytes (a panel's rows then fall into few L1 sets) or over 16 KiB
+    // (a panel then touches a page per row). Measured: PatchGAN L1's input-grad GEMM (rows 64
+    // KiB apart) ran 15-20 % slower in place, 10 % slower with rows 64 KiB + 32 bytes apart; L5's
+    // taps-first GEMM (rows 3844 bytes apart) 10-20 % faster.
+    const bDirect = this.directB && !job.bMode && job.csB === 1 && m <= 32 && job.rsB % 32 !== 0 && job.rsB <= 4096;
     const i32 = this.i32();
     const params: number[] = [];
     slices.forEach((s, t) => {
