@@ -155,8 +155,8 @@ describe('numerical faults', () => {
 
 describe('unwritable output: exit code 5 before any work', () => {
   // Tests run as root in CI, where chmod does not stop writes: a path under a regular file
-  // cannot be created by anyone (ENOTDIR). (Not /proc: Node's recursive mkdirSync loops forever
-  // there, mkdir gives ENOENT for a parent that exists.)
+  // cannot be created by anyone (ENOTDIR). (An --out under /proc, where Node's recursive
+  // mkdirSync never returns, is covered by outputs.test.ts.)
   let blocker = '';
   beforeAll(() => {
     blocker = join(dir, 'a-regular-file');
