@@ -513,10 +513,11 @@ export interface RasterLanes {
 /** The band kernels a worker evaluates (self-contained functions: their source is posted). */
 export const RASTER_KERNELS = { forwardBand, backwardBand } as const;
 /**
- * Names a lane runner accepts: the rasterizer's band kernels and the blur's row kernel
- * (src/render/shade/blur.ts, BLUR_KERNELS), which also runs on the raster lanes.
+ * Names a lane runner accepts: the rasterizer's band kernels and the image formation's row
+ * kernels (src/render/shade/blur.ts BLUR_KERNELS, src/render/shade/sem.ts SHADE_KERNELS), which
+ * also run on the raster lanes.
  */
-export type LaneKernelName = keyof typeof RASTER_KERNELS | 'blurRows';
+export type LaneKernelName = keyof typeof RASTER_KERNELS | 'blurRows' | 'shadeRows' | 'shadeBackRows' | 'noiseRows' | 'noiseBackRows';
 
 let lanesRunner: RasterLanes | null = null;
 
@@ -584,6 +585,11 @@ function runLanes(runner: RasterLanes | null, kernel: keyof typeof RASTER_KERNEL
   return jobs.map((j) => (kernel === 'forwardBand' ? forwardBand(j as ForwardJob) : (backwardBand(j as BackwardJob), 0)));
 }
 
+/** A zeroed float32 / float64 array over a SharedArrayBuffer. */
+function sharedData(dtype: Tensor['dtype'], n: number): Float32Array | Float64Array {
+  return dtype === 'float64' ? new Float64Array(new SharedArrayBuffer(8 * n)) : new Float32Array(new SharedArrayBuffer(4 * n));
+}
+
 export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, opts: SoftRasterOptions): Tensor {
   const W = opts.width, H = opts.height, HW = W * H;
   if (verts.ndim !== 2 || verts.shape[1] !== 3) throw new Error(`softRasterize: verts must be [V, 3], got [${verts.shape}]`);
@@ -647,7 +653,9 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     jobs[k].frag = take(fragCap);
     if (forwardBand(jobs[k]) < 0) throw new Error('softRasterize: fragment store overflow');
   }
-  const out = allocData(verts.dtype, (C + 1) * HW);
+  // with lanes installed the raster goes to shared memory, so that the image formation's row
+  // kernels can run on the lanes too (src/render/shade/lanes.ts)
+  const out = lr && lr.lanes > 1 && typeof SharedArrayBuffer !== 'undefined' ? sharedData(verts.dtype, (C + 1) * HW) : allocData(verts.dtype, (C + 1) * HW);
   out.set(outS);
   giveF64(bg);
   const result = new Tensor(out, [C + 1, H, W]);

@@ -17,7 +17,8 @@
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
 import { takeF64Dirty, takeF64Shared, giveF64 } from '../scratch.js';
-import { rasterLanes, type RasterLanes } from '../raster/soft.js';
+import type { RasterLanes } from '../raster/soft.js';
+import { imageLanes, allShared, allocOut, lanesInstalled, runBands } from './lanes.js';
 
 export const MIN_BLUR_SIGMA = 1e-3;
 
@@ -277,31 +278,9 @@ export function blurRows(job: BlurRowsJob): number {
 export const BLUR_KERNELS = { blurRows } as const;
 export const BLUR_HELPERS = [sweepRow, sweepRow2] as const;
 
-/** Images with fewer pixels than this blur on the calling thread (default of RasterLanes.minBlurPixels). */
-const MIN_LANE_PIXELS = 128 * 128;
-
-function blurLanes(HW: number): RasterLanes | null {
-  const r = rasterLanes();
-  return r && r.lanes > 1 && HW >= (r.minBlurPixels ?? MIN_LANE_PIXELS) ? r : null;
-}
-
-/**
- * Runs a pass: split into row bands over the lanes, or on this thread (no lanes, or a lane
- * failed: every row is recomputed from the inputs, so redoing all of them is safe).
- */
+/** Runs a pass: split into row bands over the lanes, or on this thread (src/render/shade/lanes.ts). */
 function runRows(job: BlurRowsJob, lanes: RasterLanes | null): void {
-  if (lanes) {
-    const n = Math.min(lanes.lanes, job.H);
-    const jobs: BlurRowsJob[] = [];
-    for (let b = 0; b < n; b++) jobs.push({ ...job, rowLo: Math.floor((job.H * b) / n), rowHi: Math.floor((job.H * (b + 1)) / n) });
-    try {
-      lanes.run('blurRows', jobs);
-      return;
-    } catch {
-      // fall through: this thread redoes the whole pass
-    }
-  }
-  blurRows({ ...job, rowLo: 0, rowHi: job.H });
+  runBands(lanes, 'blurRows', job, job.H, blurRows);
 }
 
 function rowsJob(mode: number, S: Float64Array, out: Float64Array, H: number, W: number, k: Float64Array, R: number, extra: Partial<BlurRowsJob> = {}): BlurRowsJob {
@@ -382,8 +361,8 @@ function blurBackward(g: Tensor, x: Tensor, sigma: Tensor, sRaw: number, xd: Flo
   if (rowDot) gs += rowSum(rowDot, H);
   let gxT: Tensor | null = null;
   if (x.requiresGrad || a) {
-    const gx = x.requiresGrad ? allocData(x.dtype, HW) : null;
-    const b = gx instanceof Float64Array && !lanes ? gx : take(HW);
+    const gx = x.requiresGrad ? allocOut(x.dtype, HW, lanes !== null) : null;
+    const b = gx instanceof Float64Array ? gx : take(HW);
     if (x.requiresGrad) runRows(rowsJob(HT_ZERO, gt, b, H, W, k, R, { tail, k2: a && dk, out2: a, tail2: a && dtail, dotWith: a && xd, rowDot }), lanes);
     else runRows(rowsJob(HT_ZERO, gt, a!, H, W, dk, R, { tail: dtail, out2: a, dotWith: xd, rowDot }), lanes);
     if (rowDot) gs += rowSum(rowDot, H);
@@ -418,12 +397,12 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const s = Math.max(sRaw, MIN_BLUR_SIGMA);
   const kern = kernels(s);
   const { k, R } = kern;
-  const lanes = blurLanes(HW);
+  const lanes = imageLanes(HW);
   const take = lanes ? takeF64Shared : takeF64Dirty;
   // a float32 input (or any input, for lanes) is widened (exactly) into a float64 scratch once,
   // so the passes only ever see Float64Arrays (monomorphic element loads)
   let xd: Float64Array;
-  if (x.data instanceof Float64Array && !lanes) xd = x.data;
+  if (x.data instanceof Float64Array && (!lanes || allShared(x.data))) xd = x.data;
   else {
     xd = take(HW);
     xd.set(x.data);
@@ -431,8 +410,9 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
   const xWide = xd !== x.data;
   const tmp = take(HW);
   runRows(rowsJob(H_CLAMP, xd, tmp, H, W, k, R), lanes);
-  const out = allocData(x.dtype, HW);
-  if (out instanceof Float64Array && !lanes) runRows(rowsJob(V_CLAMP, tmp, out, H, W, k, R), lanes);
+  // with lanes installed the output goes to shared memory, for the next op's lanes
+  const out = allocOut(x.dtype, HW, lanesInstalled());
+  if (out instanceof Float64Array && (!lanes || allShared(out))) runRows(rowsJob(V_CLAMP, tmp, out, H, W, k, R), lanes);
   else {
     const res = take(HW);
     runRows(rowsJob(V_CLAMP, tmp, res, H, W, k, R), lanes);

@@ -24,6 +24,7 @@
  */
 import { record, isGradEnabled } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
+import { allocOut, lanesInstalled } from './lanes.js';
 
 function hash(ix: number, iy: number, o: number, seed: number): number {
   let h = Math.imul(ix | 0, 0x27d4eb2d) ^ Math.imul(iy | 0, 0x165667b1) ^ Math.imul(o + 1, 0x9e3779b9) ^ seed;
@@ -181,7 +182,8 @@ export function substrateTexture(scale: Tensor, width: Tensor, level: Tensor, op
   const needGrad = (scale.requiresGrad || width.requiresGrad || level.requiresGrad) && isGradEnabled();
   const { n, dn } = bandNoiseCached(s, W, H, opts.seed, opts.octaves ?? 3, needGrad && scale.requiresGrad);
   const t = ridge(n, w, L);
-  const val = allocData(scale.dtype, W * H);
+  // shared memory when raster lanes are installed (the shading op's rows may run on them)
+  const val = allocOut(scale.dtype, W * H, lanesInstalled());
   val.set(t);
   return record('substrateTexture', new Tensor(val, [H, W]), [scale, width, level], (g) => {
     const [gs, gw, gl] = textureBackward(g.data, n, dn, t, w, L);
