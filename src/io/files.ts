@@ -108,7 +108,8 @@ export function listImageFiles(dirOrFiles: string[]): string[] {
  * a path under /proc (mkdir there fails with ENOENT although the parent exists, and Node keeps
  * retrying); here that is an Error saying so (no errno code, so callers print its message). A
  * folder made meanwhile by a parallel process (EEXIST) is fine. Returns the topmost folder this
- * call created (for removeIfEmpty on a later failure), or undefined when `dir` was there.
+ * call created (for removeIfEmpty on a later failure), or undefined when `dir` was there. A
+ * `dir` that exists as something else than a folder is an Error saying so.
  */
 export function makeDirs(dir: string): string | undefined {
   const missing: string[] = [];
@@ -118,6 +119,7 @@ export function makeDirs(dir: string): string | undefined {
     if (parent === d) break;
     d = parent;
   }
+  if (missing.length === 0 && !statSync(dir).isDirectory()) throw new Error('exists and is not a folder');
   let top: string | undefined;
   let deepest = '';
   for (let i = missing.length - 1; i >= 0; i--) {

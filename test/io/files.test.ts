@@ -103,10 +103,11 @@ describe('file layer', () => {
     expect(makeDirs(join(top, 'a', 'c'))).toBe(join(top, 'a', 'c'));
   });
 
-  it('makeDirs under a regular file fails (ENOTDIR) and leaves nothing behind', () => {
+  it('makeDirs on or under a regular file fails and leaves nothing behind', () => {
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'x');
     expect((thrown(() => makeDirs(join(file, 'a', 'b'))) as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+    expect(thrown(() => makeDirs(file)).message).toBe('exists and is not a folder');
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 

@@ -102,6 +102,19 @@ describe('the disk fills up halfway (ENOSPC)', () => {
   });
 });
 
+describe('an --out that is a regular file: exit code 5 before any work', () => {
+  it('segment predict and segment train', () => {
+    const file = join(dir, 'a-regular-file');
+    writeFileSync(file, 'x');
+    const p = runCli(['segment', 'predict', '--method', 'otsu', '--in', images, '--out', file]);
+    oneError(p, /a-regular-file: cannot create the directory: exists and is not a folder/);
+    expect(p.stdout).not.toMatch(/particles \(/); // nothing segmented first
+    const t = runCli(['segment', 'train', '--images', images, '--masks', masks, ...SEG_TRAIN, '--out', file]);
+    oneError(t, /a-regular-file: cannot create the directory: exists and is not a folder/);
+    expect(t.stdout).not.toMatch(/epoch 1/);
+  });
+});
+
 describe('an output folder under /proc: a clear error at once, not a hang', () => {
   const out = '/proc/drg-no-such-folder/out';
   const cases: [string, () => string[]][] = [
