@@ -356,6 +356,9 @@ export class WasmBackend implements Backend {
   private addrOf(x: Data): number {
     if (!(x instanceof Float32Array) || !this.ownBuffers.has(x.buffer)) return -1;
     const at = x.byteOffset, end = at + x.length * 4;
+    // Usually the view resident() returned (O(1)); a sub-view needs a scan.
+    const own = this.blocks.get(at);
+    if (own !== undefined && end <= at + own) return at;
     for (const [b, bytes] of this.blocks) if (at >= b && end <= b + bytes) return at;
     return -1;
   }
