@@ -66,17 +66,20 @@ describe('raster pool by default', () => {
   });
 
   it('runTraining: the same losses and evaluation with 2 raster threads as with 1, and the lanes were used', async () => {
+    // patch 128: the rasterizer and the image formation (blur, shading, noise rows) run on the lanes
     const spy = vi.spyOn(RasterWorkerPool.prototype, 'run');
     const opts = (out: string, rasterThreads: number): TrainOptions => ({
       preset: 'tio2-sem', cropBottom: 0, batch: 1, lrD: 1e-4, norm: 'batch', evalSamples: 2, seed: 5, quiet: true,
-      patch: 64, epochs: 1, stepsPerEpoch: 3, baseFilters: 4, configs: 3, out, rasterThreads,
+      patch: 128, epochs: 1, stepsPerEpoch: 3, baseFilters: 4, configs: 3, out, rasterThreads,
     });
     const dir = mkdtempSync(join(tmpdir(), 'drg-raster-'));
     try {
       await runTraining(opts(join(dir, 'a'), 1));
       expect(spy).not.toHaveBeenCalled();
       await runTraining(opts(join(dir, 'b'), 2));
-      expect(spy.mock.calls.length).toBeGreaterThan(0);
+      const kernels = new Set(spy.mock.calls.map((c) => c[0]));
+      for (const k of ['forwardBand', 'blurRows', 'shadeRows', 'shadeBackRows', 'noiseRows', 'noiseBackRows']) expect(kernels.has(k as never), k).toBe(true);
+      expect(spy.mock.results.every((r) => r.type === 'return')).toBe(true); // no lane failed
       expect(rasterLanes()).toBeNull();
       const rows = (r: string) => readFileSync(join(dir, r, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
         const o = JSON.parse(l);
