@@ -29,7 +29,7 @@ export interface RasterPoolOptions {
   /** Renders with fewer surviving faces / pixels stay on the calling thread (default 256 / 4096). */
   minFaces?: number;
   minPixels?: number;
-  /** Blurs of smaller images stay on the calling thread (default 128 x 128). */
+  /** Image-formation ops (blur, shading, noise) on smaller images stay on the calling thread (default 128 x 128). */
   minBlurPixels?: number;
 }
 

@@ -505,7 +505,7 @@ export interface RasterLanes {
   /** Renders with fewer surviving faces or pixels stay on the calling thread (default 256, 4096). */
   readonly minFaces?: number;
   readonly minPixels?: number;
-  /** Blurs of smaller images stay on the calling thread (default 128 x 128; src/render/shade/blur.ts). */
+  /** Image-formation ops (blur, shading, noise; src/render/shade/lanes.ts) on smaller images stay on the calling thread (default 128 x 128). */
   readonly minBlurPixels?: number;
   run(kernel: LaneKernelName, jobs: readonly object[]): number[];
 }
