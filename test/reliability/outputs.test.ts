@@ -123,6 +123,7 @@ describe('an output folder under /proc: a clear error at once, not a hang', () =
     ['generate', () => ['generate', '--run', run, '--n', '1', '--workers', '1', '--out', out]],
     ['segment predict', () => ['segment', 'predict', '--method', 'otsu', '--in', images, '--out', out]],
     ['segment train', () => ['segment', 'train', '--images', images, '--masks', masks, ...SEG_TRAIN, '--out', out]],
+    ['pipeline', () => ['pipeline', '--real', images, '--budget', 'quick', '--out', out]],
   ];
   for (const [name, args] of cases) {
     it(name, () => {
