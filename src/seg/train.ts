@@ -362,8 +362,9 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     history.push(rec);
     checkpoint = snapshot();
     const rate = (step - startStep) / Math.max(1e-9, (now() - t0) / 1000);
-    hooks.progress?.({ kind: 'epoch', record: rec, etaSeconds: (totalSteps - step) / rate });
+    // Save first: the epoch line says "checkpoint saved", which must not print when the save fails.
     hooks.checkpoint?.(checkpoint);
+    hooks.progress?.({ kind: 'epoch', record: rec, etaSeconds: (totalSteps - step) / rate });
   }
   model.eval();
   return { model, checkpoint: checkpoint ?? snapshot() };
