@@ -105,6 +105,16 @@ export function coverageSupport(sigma: number, cutoff = 1e-4): number {
  */
 const FS = 15;
 
+/**
+ * |(dx, dy)| as sqrt(dx^2 + dy^2), with Math.hypot only where the squares would overflow or
+ * underflow: V8's Math.hypot allocates on every call (about 1 MB of garbage per render of 15k
+ * faces, several young-generation collections).
+ */
+function edgeLength(dx: number, dy: number): number {
+  const l2 = dx * dx + dy * dy;
+  return l2 > 1e-290 && l2 < 1e290 ? Math.sqrt(l2) : Math.hypot(dx, dy);
+}
+
 /** Writes the table; returns the number of surviving faces. */
 function setupFaces(V: ArrayLike<number>, faces: Uint32Array, W: number, H: number, support: number, cull: boolean, geo: Float64Array): number {
   const nf = faces.length / 3;
@@ -126,9 +136,9 @@ function setupFaces(V: ArrayLike<number>, faces: Uint32Array, W: number, H: numb
     const o = n * FS;
     geo[o] = x0; geo[o + 1] = y0; geo[o + 2] = x1; geo[o + 3] = y1; geo[o + 4] = x2; geo[o + 5] = y2;
     geo[o + 6] = area2 > 0 ? 1 : -1;
-    geo[o + 7] = 1 / Math.max(Math.hypot(x2 - x1, y2 - y1), 1e-15);
-    geo[o + 8] = 1 / Math.max(Math.hypot(x0 - x2, y0 - y2), 1e-15);
-    geo[o + 9] = 1 / Math.max(Math.hypot(x1 - x0, y1 - y0), 1e-15);
+    geo[o + 7] = 1 / Math.max(edgeLength(x2 - x1, y2 - y1), 1e-15);
+    geo[o + 8] = 1 / Math.max(edgeLength(x0 - x2, y0 - y2), 1e-15);
+    geo[o + 9] = 1 / Math.max(edgeLength(x1 - x0, y1 - y0), 1e-15);
     geo[o + 10] = i0; geo[o + 11] = i1; geo[o + 12] = j0; geo[o + 13] = j1;
     geo[o + 14] = f;
     n++;
