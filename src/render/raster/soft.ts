@@ -190,6 +190,12 @@ export interface BackwardJob {
   G: Float64Array; BX: Float64Array;
   /** This lane's gradient accumulators (zeroed here; the caller sums the lanes). */
   gV: Float64Array | null; gA: Float64Array | null;
+  /**
+   * Leave the records of pixels no fragment reached unwritten. Exact when every stored fragment
+   * has 1 - D < 1, i.e. cutoff >= 1e-15 (1 + cutoff / (1 - cutoff) > 1 in float64): a reached
+   * pixel then has P < 1 or an exact zero.
+   */
+  skipUntouched: boolean;
 }
 
 /**
@@ -384,11 +390,14 @@ export function forwardBand(job: ForwardJob): number {
  * forwardBand.
  */
 export function backwardBand(job: BackwardJob): void {
-  const { FS, FR, V, faces, A, geo, nAct, C, W, rowLo, rowHi, invSigma, invGamma, PX, out, frag, range, G, BX, gV, gA } = job;
+  const { FS, FR, V, faces, A, geo, nAct, C, W, rowLo, rowHi, invSigma, invGamma, PX, out, frag, range, G, BX, gV, gA, skipUntouched } = job;
   const PS = C + 4;
   const HW = PX.length / PS;
   for (let p = rowLo * W, p1 = rowHi * W; p < p1; p++) {
     const o = p * PS;
+    // a pixel no fragment reached (its product P is still 1, no exact zero): no fragment reads
+    // its record, so it is not written (most of the image's background)
+    if (skipUntouched && PX[o + 2] === 1 && PX[o + 3] === 0) continue;
     const is = 1 / PX[o + 1];
     let dot = 0;
     for (let c = 0; c < C; c++) {
@@ -682,7 +691,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     G.set(gOut.data);
     const BX = take((C + 4) * HW);
     const bjobs: BackwardJob[] = jobs.map((j) => ({
-      FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: j.rowLo, rowHi: j.rowHi, invSigma, invGamma,
+      FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: j.rowLo, rowHi: j.rowHi, invSigma, invGamma, skipUntouched: cutoff >= 1e-15,
       PX, out: outS, frag: j.frag, range: j.range, G, BX,
       gV: needV ? take(bucket(verts.size)) : null, gA: needA ? take(bucket(attrs.size)) : null,
     }));
