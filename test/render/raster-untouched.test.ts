@@ -5,12 +5,18 @@ import { giveF64, takeF64Dirty } from '../../src/render/scratch.js';
 import { mergeSceneConfig, presetConfig, sampleScene } from '../../src/render/index.js';
 import { project } from '../../src/render/camera.js';
 
-// The rasterizer's backward leaves the per-pixel records of pixels no fragment reached unwritten
-// (backwardBand, skipUntouched). Its work buffers come dirty from the scratch pool: poisoning
-// the pool with NaN shows that no fragment reads such a record (the gradients stay equal to a
-// run with a clean pool), for the cutoffs that skip and for one too small to skip.
+// The rasterizer writes the per-pixel records (forward PX, backward BX) only for pixels some
+// fragment reached (the forward's hit flags). Its work buffers come dirty from the scratch pool:
+// poisoning the pool with NaN shows that no unwritten record is ever read (outputs and gradients
+// stay equal to a run with a clean pool), down to cutoffs where fragments have D = 0 exactly.
 
 const W = 48, H = 40, C = 4;
+
+function poisonRecords(): void {
+  const bufs = Array.from({ length: 8 }, () => takeF64Dirty((C + 4) * W * H));
+  for (const b of bufs) b.fill(NaN);
+  giveF64(...bufs);
+}
 
 function run(cutoff: number, poison: boolean) {
   const cfg = mergeSceneConfig(presetConfig('tio2-sem'), { width: W, height: H, particles: { count: { min: 5, max: 5 } } });
@@ -19,11 +25,13 @@ function run(cutoff: number, poison: boolean) {
   const nv = proj.length / 3;
   const A = new Float64Array(nv * C);
   for (let i = 0; i < nv; i++) A.set([scene.normals[3 * i], scene.normals[3 * i + 1], scene.normals[3 * i + 2], 1], 4 * i);
+  // the forward's PX gets a NaN buffer too
+  if (poison) poisonRecords();
   const v = new Tensor(Float64Array.from(proj), [nv, 3], true);
   const a = new Tensor(A, [nv, C], true);
   const out = softRasterize(v, scene.mesh.faces, a, { width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff, background: [0, 0, 1, 0] });
   if (poison) {
-    // every pooled buffer of the per-pixel record size now holds NaN
+    // every pooled buffer of the per-pixel record size now holds NaN (the backward's BX)
     const bufs = Array.from({ length: 8 }, () => takeF64Dirty((C + 4) * W * H));
     for (const b of bufs) b.fill(NaN);
     giveF64(...bufs);

@@ -55,9 +55,13 @@
  *    input needs no gradient). Before the stored fragments, the forward's second pass and the
  *    backward each redid the geometry: 23 -> 19 ms forward, 12 -> 10 ms backward on the bench
  *    scene, single thread;
- *  - per-pixel state is one record of C + 4 numbers per pixel (m, S, P, NZ, N_c; the backward's
- *    g_c / S, ... likewise), so a fragment touches one place; all work arrays come from a
- *    scratch pool and go back after the backward (or at once when no gradient is recorded);
+ *  - per-pixel state is one record of C + 4 numbers per pixel (S, P, NZ, N_c; the backward's
+ *    g_c / S, ... likewise), so a fragment touches one place; the stabiliser m and a "some
+ *    fragment reached this pixel" flag are dense per-pixel arrays (the geometry pass's scattered
+ *    max stays in cache), and the records are only written for reached pixels (the rest of the
+ *    image, mostly background, gets the background's output directly): raster fwd 0.935x, bwd
+ *    0.93x on the bench scene; all work arrays come from a scratch pool and go back after the
+ *    backward (or at once when no gradient is recorded);
  *  - bands: the forward and the backward are written per band of image rows (forwardBand,
  *    backwardBand: every pixel belongs to one band; a face crossing a band border is clipped to
  *    each band's rows). With a RasterLanes runner installed (setRasterLanes; under Node
@@ -167,10 +171,16 @@ export interface ForwardJob {
   support: number; invSigma: number; invGamma: number; logitCut: number; bgz: number; bg: Float64Array;
   /**
    * Per-pixel state, one record of C + 4 numbers per pixel (one or two cache lines, so that a
-   * fragment touches one place): 0 stabiliser M, 1 sum S, 2 product P of the nonzero 1 - D,
-   * 3 count NZ of exact zeros, 4.. numerators N_c.
+   * fragment touches one place): 0 unused, 1 sum S, 2 product P of the nonzero 1 - D,
+   * 3 count NZ of exact zeros, 4.. numerators N_c. Written only for pixels some fragment
+   * reached (hit); the others' outputs are the background's.
    */
   PX: Float64Array;
+  /**
+   * Per pixel (dense, so that the geometry pass's scattered updates stay in cache): the softmax
+   * stabiliser M = max(bgDepth, max_f z_f), and hit = 1 where a fragment was stored, else 0.
+   */
+  Mz: Float64Array; hit: Float64Array;
   /** Output [C + 1, H, W] channel-major (float64). */
   out: Float64Array;
   /** This lane's fragment records and, per face q, its range [range[2q], range[2q + 1]). */
@@ -183,6 +193,8 @@ export interface BackwardJob {
   V: Float64Array; faces: Uint32Array; A: Float64Array; geo: Float64Array; nAct: number;
   C: number; W: number; rowLo: number; rowHi: number; invSigma: number; invGamma: number;
   PX: Float64Array; out: Float64Array; frag: Float64Array; range: Float64Array;
+  /** The forward's per-pixel hit flags (pixels without a fragment have no record and need none here). */
+  hit: Float64Array;
   /**
    * Output gradient [C + 1, H, W] channel-major; per-pixel work records of C + 4 numbers:
    * 0 gd = (sum_c g_c out_c) / S, 1 ga = g_alpha, 2 P, 3 NZ, 4.. gs_c = g_c / S.
@@ -190,12 +202,6 @@ export interface BackwardJob {
   G: Float64Array; BX: Float64Array;
   /** This lane's gradient accumulators (zeroed here; the caller sums the lanes). */
   gV: Float64Array | null; gA: Float64Array | null;
-  /**
-   * Leave the records of pixels no fragment reached unwritten. Exact when every stored fragment
-   * has 1 - D < 1, i.e. cutoff >= 1e-15 (1 + cutoff / (1 - cutoff) > 1 in float64): a reached
-   * pixel then has P < 1 or an exact zero.
-   */
-  skipUntouched: boolean;
 }
 
 /**
@@ -210,10 +216,11 @@ export interface BackwardJob {
  * Self-contained (no free identifiers but globals): a worker thread evaluates its source.
  */
 export function forwardBand(job: ForwardJob): number {
-  const { FS, FR, V, faces, A, geo, nAct, C, W, rowLo, rowHi, support, invSigma, invGamma, logitCut, bgz, bg, PX, out, frag, range } = job;
+  const { FS, FR, V, faces, A, geo, nAct, C, W, rowLo, rowHi, support, invSigma, invGamma, logitCut, bgz, bg, PX, Mz, hit, out, frag, range } = job;
   const PS = C + 4;
   const p0 = rowLo * W, p1 = rowHi * W;
-  for (let p = p0; p < p1; p++) PX[p * PS] = bgz;
+  Mz.fill(bgz, p0, p1);
+  hit.fill(0, p0, p1);
   const cap = frag.length;
   const ms = -support;
   // ---------------------------------------------------------------------------- geometry pass
@@ -306,7 +313,8 @@ export function forwardBand(job: ForwardJob): number {
         }
         const zf = w0 * za + w1 * zb + w2 * zc;
         const pix = row + i;
-        if (zf > PX[pix * PS]) PX[pix * PS] = zf;
+        if (zf > Mz[pix]) Mz[pix] = zf;
+        hit[pix] = 1;
         if (nb + FR <= cap) {
           frag[nb] = pix;
           frag[nb + 1] = code;
@@ -326,8 +334,9 @@ export function forwardBand(job: ForwardJob): number {
   if (nb > cap) return -(nb / FR);
   // ------------------------------------------------------------------------ accumulation pass
   for (let p = p0; p < p1; p++) {
+    if (hit[p] === 0) continue;
     const o = p * PS;
-    const m = PX[o];
+    const m = Mz[p];
     const eb = m > bgz ? Math.exp((bgz - m) * invGamma) : 1;
     PX[o + 1] = eb;
     PX[o + 2] = 1;
@@ -341,7 +350,7 @@ export function forwardBand(job: ForwardJob): number {
     const f = geo[q * FS + 14];
     const ac = faces[3 * f] * C, bc = faces[3 * f + 1] * C, cc = faces[3 * f + 2] * C;
     for (; b < end; b += FR) {
-      const px = frag[b] * PS;
+      const pix = frag[b], px = pix * PS;
       const x = frag[b + 2];
       let D: number, omD: number;
       if (x >= 0) {
@@ -353,7 +362,7 @@ export function forwardBand(job: ForwardJob): number {
         omD = 1 / (1 + e);
         D = e * omD;
       }
-      const E = Math.exp((frag[b + 3] - PX[px]) * invGamma);
+      const E = Math.exp((frag[b + 3] - Mz[pix]) * invGamma);
       frag[b + 2] = omD;
       frag[b + 3] = E;
       frag[b + 9] = D;
@@ -372,9 +381,15 @@ export function forwardBand(job: ForwardJob): number {
       } else for (let k = 0; k < C; k++) PX[pn + k] += e * (w0 * A[ac + k] + w1 * A[bc + k] + w2 * A[cc + k]);
     }
   }
-  // out_c = N_c / S (channel-major), alpha = NZ > 0 ? 1 : 1 - P
+  // out_c = N_c / S (channel-major), alpha = NZ > 0 ? 1 : 1 - P; a pixel no fragment reached
+  // has S = 1, N_c = bg_c, P = 1: the background, alpha 0
   const HW = PX.length / PS;
   for (let p = p0; p < p1; p++) {
+    if (hit[p] === 0) {
+      for (let c = 0; c < C; c++) out[c * HW + p] = bg[c];
+      out[C * HW + p] = 0;
+      continue;
+    }
     const o = p * PS;
     const is = 1 / PX[o + 1];
     for (let c = 0; c < C; c++) out[c * HW + p] = PX[o + 4 + c] * is;
@@ -390,14 +405,13 @@ export function forwardBand(job: ForwardJob): number {
  * forwardBand.
  */
 export function backwardBand(job: BackwardJob): void {
-  const { FS, FR, V, faces, A, geo, nAct, C, W, rowLo, rowHi, invSigma, invGamma, PX, out, frag, range, G, BX, gV, gA, skipUntouched } = job;
+  const { FS, FR, V, faces, A, geo, nAct, C, W, rowLo, rowHi, invSigma, invGamma, PX, out, frag, range, hit, G, BX, gV, gA } = job;
   const PS = C + 4;
   const HW = PX.length / PS;
   for (let p = rowLo * W, p1 = rowHi * W; p < p1; p++) {
     const o = p * PS;
-    // a pixel no fragment reached (its product P is still 1, no exact zero): no fragment reads
-    // its record, so it is not written (most of the image's background)
-    if (skipUntouched && PX[o + 2] === 1 && PX[o + 3] === 0) continue;
+    // a pixel no fragment reached: no fragment reads its record (most of the background)
+    if (hit[p] === 0) continue;
     const is = 1 / PX[o + 1];
     let dot = 0;
     for (let c = 0; c < C; c++) {
@@ -653,13 +667,14 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
 
   // Per-pixel state (records of C + 4, see ForwardJob.PX) and the float64 output.
   const PX = take((C + 4) * HW);
+  const Mz = take(HW), hit = take(HW);
   const outS = take((C + 1) * HW);
   const bands = lanes > 1 ? splitRows(geo, nAct, H, lanes) : [0, H];
   const jobs: ForwardJob[] = [];
   for (let k = 0; k < lanes; k++) {
     jobs.push({
       FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: bands[k], rowHi: bands[k + 1],
-      support, invSigma, invGamma, logitCut, bgz, bg, PX, out: outS,
+      support, invSigma, invGamma, logitCut, bgz, bg, PX, Mz, hit, out: outS,
       frag: take(fragCap), range: take(bucket((2 * faces.length) / 3)),
     });
   }
@@ -679,7 +694,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
   giveF64(bg);
   const result = new Tensor(out, [C + 1, H, W]);
   const release = (): void => {
-    giveF64(geo, V, A, PX, outS);
+    giveF64(geo, V, A, PX, Mz, hit, outS);
     for (const j of jobs) giveF64(j.frag, j.range);
   };
 
@@ -691,8 +706,8 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     G.set(gOut.data);
     const BX = take((C + 4) * HW);
     const bjobs: BackwardJob[] = jobs.map((j) => ({
-      FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: j.rowLo, rowHi: j.rowHi, invSigma, invGamma, skipUntouched: cutoff >= 1e-15,
-      PX, out: outS, frag: j.frag, range: j.range, G, BX,
+      FS, FR, V, faces: F, A, geo, nAct, C, W, rowLo: j.rowLo, rowHi: j.rowHi, invSigma, invGamma,
+      PX, out: outS, frag: j.frag, range: j.range, hit, G, BX,
       gV: needV ? take(bucket(verts.size)) : null, gA: needA ? take(bucket(attrs.size)) : null,
     }));
     runLanes(runner, 'backwardBand', bjobs);
