@@ -94,6 +94,8 @@ describe('wasm matmul vs reference', () => {
   }
   it('larger shapes crossing the default blocks (k > kc, m > mc)', () => {
     for (const be of [single, threaded, threadedStatic]) {
+      // More row than column panels but >= 64 column panels: threaded GEMMs split columns.
+      checkMatmul(be, { batch: 1, m: 700, k: 37, n: 530, transA: true, transB: false, bcastA: false, bcastB: false, seed: 8 });
       checkMatmul(be, { batch: 1, m: 133, k: 300, n: 45, transA: false, transB: true, bcastA: false, bcastB: false, seed: 7 });
       checkMatmul(be, { batch: 2, m: 9, k: 513, n: 150, transA: true, transB: false, bcastA: true, bcastB: false, seed: 9 });
     }
@@ -213,6 +215,7 @@ describe('wasm conv2d passes vs reference', () => {
       checkConv(be, mk(1, 6, 5, 8, 2, 2, 0));
       checkConv(be, mk(1, 24, 3, 16, 3, 1, 1));
       checkConv(be, mk(2, 40, 1, 17, 4, 1, 1)); // PatchGAN output layer (1 channel)
+      checkConv(be, mk(1, 40, 8, 48, 4, 2, 1)); // input-grad GEMM 640 x 576: more row panels, >= 64 column panels
     }
     for (const be of [single, threaded, paddedDirect, paddedDirectMt]) checkConv(be, mk(1, 70, 1, 31, 4, 1, 1)); // wide B in place, chunks
   });
