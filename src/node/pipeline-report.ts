@@ -77,7 +77,7 @@ function settingsLines(r: PipelineReport): string[] {
   const tile = r.stages.find((x) => x.stage === 'tile')?.info as { kept?: number } | undefined;
   return [
     ...((r.overrides ?? []).length ? [`- budget \`${r.budget}\` with overrides: ${(r.overrides ?? []).join(', ')}`] : []),
-    `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${g.stepsPerEpoch ?? 'all patches'} steps (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
+    `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${g.stepsPerEpoch !== undefined ? `${g.stepsPerEpoch} steps` : 'one step per real patch'} (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per real patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
     `- synthetic pairs: ${r.settings.synth.n} (${g.patch} x ${g.patch} px)`,
     `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch ? `${s.stepsPerEpoch} steps per epoch` : 'an epoch = one crop per training image / batch steps'}`,
   ];
@@ -182,7 +182,7 @@ export function resultsMarkdown(r: PipelineReport): string {
     `- Renderer: a hand-written differentiable soft rasterizer with an analytic SEM shading model (secondary-electron tilt law, edge gain, side detector, shadow, textured substrate, Gaussian blur, Gaussian + shot noise) instead of Mitsuba 3 path tracing with a principled BSDF; the learned parameters are that model's (docs/parameters.md, docs/presets.md).`,
     `- Segmenter: the project's own U-Net (depth ${r.settings.seg.depth}, base ${r.settings.seg.base}, ${r.settings.seg.epochs} epochs on ${r.settings.seg.crop} px crops, CPU) instead of nnU-Net (5 stages, 1,000 epochs of 250 steps, GPU), one run instead of three.`,
     `- Image size: GAN patches of ${g.patch} px${g.patch === 256 ? ' as in the paper' : ' instead of 256 px'}; synthetic pairs of ${g.patch} x ${g.patch} px; the test images are segmented whole (tiled inference).`,
-    `- GAN schedule: ${g.epochs} epoch(s) of ${g.stepsPerEpoch ?? 'one step per real patch'} steps with a ${g.baseFilters}-filter PatchGAN${g.epochs === 50 && g.baseFilters === 64 ? ' (the reference)' : ' instead of 50 epochs over all patches with 64 filters'}; realism score for the best epoch: Laplacian SWD + grey-level W1 + spectrum instead of FID.`,
+    `- GAN schedule: ${g.epochs} epoch(s) of ${g.stepsPerEpoch !== undefined ? `${g.stepsPerEpoch} steps` : 'one step per real patch'} with a ${g.baseFilters}-filter PatchGAN${g.epochs === 50 && g.baseFilters === 64 && g.stepsPerEpoch === undefined ? ' (the reference)' : ' instead of 50 epochs over all patches with 64 filters'}; realism score for the best epoch: Laplacian SWD + grey-level W1 + spectrum instead of FID.`,
     `- Dataset size: ${r.settings.synth.n} synthetic pairs${r.settings.synth.n === 1000 ? ' (as in the paper)' : ' instead of 1,000'}.`,
     `- Test set: the ${r.testImages.length} dev-test image(s) of this split, not the paper's test images.`,
     '',
