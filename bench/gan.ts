@@ -19,6 +19,7 @@ import { defaultParams } from '../src/render/shade/params.js';
 import { selectBackend } from '../src/cli/backend-flag.js';
 import { getBackend } from '../src/autodiff/backend.js';
 import { registerSuite, loadavg } from './registry.js';
+import { defaultRasterThreads, withRasterPool } from '../src/node/raster-pool.js';
 import { Conv2d } from '../src/autodiff/nn/index.js';
 import { conv2dGeom } from '../src/autodiff/ops/conv.js';
 import type { PatchDiscriminator } from '../src/gan/models.js';
@@ -49,7 +50,7 @@ function arg(args: string[], name: string, def: string): string {
 
 export async function run(args: string[]): Promise<void> {
   if (args.includes('--help')) {
-    console.log('usage: node dist/bench.js gan [--patch 256] [--filters 64] [--steps 5] [--backend auto] [--no-peer] [--json]\n' +
+    console.log(`usage: node dist/bench.js gan [--patch 256] [--filters 64] [--steps 5] [--backend auto] [--raster-threads N (${defaultRasterThreads()}: the train command's default)] [--no-peer] [--json]\n` +
       '  times trainStep (one shared D forward) and, interleaved in the same process, its peer trainStepTwoPass (D run twice);\n' +
       '  then the per-epoch evaluation (renders + realism score) and the reference protocol estimate.');
     return;
@@ -58,7 +59,13 @@ export async function run(args: string[]): Promise<void> {
   const filters = Number(arg(args, '--filters', '64'));
   const steps = Number(arg(args, '--steps', '5'));
   const peer = !args.includes('--no-peer');
+  const rasterThreads = Number(arg(args, '--raster-threads', String(defaultRasterThreads())));
   await selectBackend(arg(args, '--backend', 'auto'), false);
+  // The renderer on the same raster lanes as `train` uses by default.
+  await withRasterPool(rasterThreads, async () => measure(args, patch, filters, steps, peer, rasterThreads));
+}
+
+async function measure(args: string[], patch: number, filters: number, steps: number, peer: boolean, rasterThreads: number): Promise<void> {
   const scene = scaleSceneConfig(presetConfig('tio2-sem'), patch, { keepParticleSize: true });
   // "Real" patches: renders with the preset's defaults (the cost does not depend on their content).
   const rng = new Rng(5);
@@ -127,13 +134,13 @@ export async function run(args: string[]): Promise<void> {
     pairRatios: p ? times.map((x, i) => x / peerTimes[i]) : null,
     convGflopPerStep: stepGflop, peerConvGflopPerStep: peerGflop,
     evalRenderMs: renderMs, realismScoreMs: scoreMs, realismReferenceMs: referenceMs, evalMs,
-    epoch174s: epochS, protocol50Min: protocolMin, loadavgBefore: load0, loadavg: loadavg(), rssMB: process.memoryUsage().rss / 2 ** 20,
+    rasterThreads, epoch174s: epochS, protocol50Min: protocolMin, loadavgBefore: load0, loadavg: loadavg(), rssMB: process.memoryUsage().rss / 2 ** 20,
   };
   if (args.includes('--json')) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  console.log(`GAN training step, ${patch} x ${patch}, ${filters} base filters, backend ${result.backend} (load ${load0} before, ${result.loadavg} after)`);
+  console.log(`GAN training step, ${patch} x ${patch}, ${filters} base filters, backend ${result.backend}, ${rasterThreads} raster lane(s) (load ${load0} before, ${result.loadavg} after)`);
   console.log(`  step, shared D forward (median of ${steps})   ${median.toFixed(0)} ms (min ${result.minStepMs.toFixed(0)} ms; CPU ${result.medianStepCpuMs.toFixed(0)} ms)`);
   if (p) {
     console.log(`  peer: two D forwards (median of ${steps})    ${peerMedian!.toFixed(0)} ms (min ${result.peerMinStepMs!.toFixed(0)} ms; CPU ${result.peerMedianStepCpuMs!.toFixed(0)} ms); ratio ${result.ratioToPeer!.toFixed(2)}` +
