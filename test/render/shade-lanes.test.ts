@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Rng, Tensor, parameter } from '../../src/autodiff/index.js';
 import type { DType } from '../../src/autodiff/tensor.js';
-import { RASTER_KERNELS, setRasterLanes, type RasterLanes, type LaneKernelName } from '../../src/render/raster/soft.js';
+import { RASTER_KERNELS, laneFailures, setRasterLanes, type RasterLanes, type LaneKernelName } from '../../src/render/raster/soft.js';
 import { BLUR_KERNELS } from '../../src/render/shade/blur.js';
 import { SHADE_KERNELS, clearShadeCaches } from '../../src/render/shade/sem.js';
 import { RasterWorkerPool } from '../../src/node/raster-pool.js';
@@ -104,8 +104,12 @@ describe('image formation on raster lanes', () => {
     const one = render(null, 'sio2-him', 'float64', false);
     let calls = 0;
     const broken: RasterLanes = { lanes: 2, minFaces: 1, minPixels: 1, minBlurPixels: 1, run: () => { calls++; throw new Error('lane died'); } };
+    const failuresBefore = laneFailures();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const fb = render(broken, 'sio2-him', 'float64', false);
+    warn.mockRestore();
     expect(calls).toBeGreaterThan(5);
+    expect(laneFailures() - failuresBefore).toBe(calls); // every recovered failure is counted
     expect(fb.img).toEqual(one.img);
     expect(fb.gp).toEqual(one.gp);
     closeTo(fb.gv, one.gv);

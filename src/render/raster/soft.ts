@@ -605,14 +605,33 @@ function bucket(n: number): number {
   return Math.ceil(n / step) * step;
 }
 
+let laneFailureCount = 0;
+
+/**
+ * Records a lane failure that the caller recovers from by redoing the bands on its own thread:
+ * the results stay right, so this only warns (once per process, with the first error) and
+ * counts, so that a pool that fails every time shows up instead of silently costing speed.
+ */
+export function noteLaneFailure(error: unknown): void {
+  if (laneFailureCount++ === 0) {
+    console.warn(`diffrendergan: a raster lane failed (${error instanceof Error ? error.message : String(error)}); its rows are redone on the calling thread (further failures are counted, not printed)`);
+  }
+}
+
+/** Lane failures recovered from so far in this process (see noteLaneFailure). */
+export function laneFailures(): number {
+  return laneFailureCount;
+}
+
 /** Runs the jobs on the lanes, or on this thread when there is one lane or the pool fails. */
 function runLanes(runner: RasterLanes | null, kernel: keyof typeof RASTER_KERNELS, jobs: (ForwardJob | BackwardJob)[]): number[] {
   if (runner && jobs.length > 1) {
     try {
       return runner.run(kernel, jobs);
-    } catch {
+    } catch (e) {
       // a failed lane (its pool retires the workers): every band job is rerunnable from its
       // inputs, so the calling thread redoes all of them
+      noteLaneFailure(e);
     }
   }
   return jobs.map((j) => (kernel === 'forwardBand' ? forwardBand(j as ForwardJob) : (backwardBand(j as BackwardJob), 0)));

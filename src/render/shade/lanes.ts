@@ -9,7 +9,7 @@
  * order: a failed lane can be redone on the calling thread, and results do not depend on the
  * number of lanes. Pure JS (no Node modules).
  */
-import { rasterLanes, type RasterLanes, type LaneKernelName } from '../raster/soft.js';
+import { noteLaneFailure, rasterLanes, type RasterLanes, type LaneKernelName } from '../raster/soft.js';
 import { allocData, type DType } from '../../autodiff/tensor.js';
 
 /** Images with fewer pixels than this stay on the calling thread (default of RasterLanes.minBlurPixels). */
@@ -53,8 +53,8 @@ export function runBands<J extends { rowLo: number; rowHi: number }>(lanes: Rast
     try {
       lanes.run(kernel, jobs);
       return;
-    } catch {
-      // fall through: this thread redoes every row
+    } catch (e) {
+      noteLaneFailure(e); // and this thread redoes every row
     }
   }
   fn({ ...job, rowLo: 0, rowHi: H });
