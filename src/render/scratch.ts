@@ -49,3 +49,17 @@ export function giveF64(...bufs: (Float64Array | null | undefined)[]): void {
     if (list.length < MAX_PER_SIZE && !list.includes(b)) list.push(b);
   }
 }
+
+/**
+ * Wraps an op's backward that gives its work buffers back to this pool: a second call (a graph
+ * kept with retainGraph and backpropagated again through the renderer) would read buffers that
+ * may already hold another render's data, so it is an error instead of a silently wrong gradient.
+ */
+export function releasingBackward<A extends unknown[], R>(op: string, backward: (...args: A) => R): (...args: A) => R {
+  let ran = false;
+  return (...args: A): R => {
+    if (ran) throw new Error(`${op}: backward called a second time on one render; its work buffers were released after the first, so render again instead of backpropagating a retained graph through the renderer twice`);
+    ran = true;
+    return backward(...args);
+  };
+}

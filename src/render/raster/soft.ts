@@ -76,7 +76,7 @@
  */
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
-import { takeF64Dirty, takeF64Shared, giveF64 } from '../scratch.js';
+import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
 
 export const AREA_EPS = 1e-10;
 
@@ -718,7 +718,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
   };
 
   // The fragments are kept for the backward only when a gradient will be recorded.
-  const recorded = record('softRasterize', result, [verts, attrs], (gOut) => {
+  const recorded = record('softRasterize', result, [verts, attrs], releasingBackward('softRasterize', (gOut: Tensor) => {
     // --------------------------------------------------------------------------------- backward
     const needV = verts.requiresGrad, needA = attrs.requiresGrad;
     const G = take((C + 1) * HW);
@@ -746,7 +746,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     for (const j of bjobs) giveF64(j.gV, j.gA);
     release();
     return res;
-  });
+  }));
   if (!recorded.node) release();
   return recorded;
 }

@@ -16,7 +16,7 @@
  */
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
-import { takeF64Dirty, takeF64Shared, giveF64 } from '../scratch.js';
+import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
 import type { RasterLanes } from '../raster/soft.js';
 import { imageLanes, allShared, allocOut, lanesInstalled, runBands } from './lanes.js';
 
@@ -419,7 +419,7 @@ export function gaussianBlur(x: Tensor, sigma: Tensor): Tensor {
     out.set(res);
     giveF64(res);
   }
-  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], (g) => blurBackward(g, x, sigma, sRaw, xd, xWide, tmp, kern, H, W, lanes));
+  const rec = record('gaussianBlur', new Tensor(out, x.shape), [x, sigma], releasingBackward('gaussianBlur', (g: Tensor) => blurBackward(g, x, sigma, sRaw, xd, xWide, tmp, kern, H, W, lanes)));
   if (!rec.node) {
     giveF64(tmp);
     if (xWide) giveF64(xd);

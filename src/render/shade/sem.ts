@@ -35,7 +35,7 @@ import { record } from '../../autodiff/tape.js';
 import { gaussianBlur, blurRaw } from './blur.js';
 import { substrateTexture, clearNoiseCache } from './texture.js';
 import { PARAM_INDEX } from './params.js';
-import { takeF64Dirty, takeF64Shared, giveF64 } from '../scratch.js';
+import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
 import { imageLanes, allShared, allocOut, lanesInstalled, runBands, sumRows } from './lanes.js';
 
 export type ShadingModel = 'sem' | 'him';
@@ -210,7 +210,7 @@ function shadeOp(raster: Tensor, params: Tensor, T: Tensor, E: Float64Array, Sh:
   // per covered pixel (coverage m > 0): L and Y / y0 (pixel i at 2 i, 2 i + 1; the rest unset)
   const LY = lanes ? takeF64Shared(2 * HW) : takeF64Dirty(2 * HW);
   runBands(lanes, 'shadeRows', { R, Td, E, Sh, LY, out, k, alphaFull: ALPHA_FULL, HW, W, rowLo: 0, rowHi: H }, H, shadeRows);
-  const rec = record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], (gOut) => shadeBackward(gOut, raster, params, k, T, E, Sh, ctx, LY));
+  const rec = record('shadeSEM', new Tensor(out, [H, W]), [raster, params, T], releasingBackward('shadeSEM', (gOut: Tensor) => shadeBackward(gOut, raster, params, k, T, E, Sh, ctx, LY)));
   if (!rec.node) giveF64(LY);
   return rec;
 }
@@ -425,7 +425,7 @@ function noiseOp(x: Tensor, params: Tensor, noise: ArrayLike<number> | null): Te
   const out = allocOut(x.dtype, n, lanesInstalled());
   const S = noise ? take(n) : null;
   runBands(lanes, 'noiseRows', { X, N, S, out, ng, ns, W, rowLo: 0, rowHi: H }, H, noiseRows);
-  const rec = record('sensorNoise', new Tensor(out, x.shape), [x, params], (gOut) => noiseBackward(gOut, x, params, ng, ns, N, S, N !== noise));
+  const rec = record('sensorNoise', new Tensor(out, x.shape), [x, params], releasingBackward('sensorNoise', (gOut: Tensor) => noiseBackward(gOut, x, params, ng, ns, N, S, N !== noise)));
   if (!rec.node) giveF64(S, N !== noise ? (N as Float64Array) : null);
   return rec;
 }
