@@ -4,26 +4,11 @@ import fc from 'fast-check';
 import { convOutSize, type Conv2dGeom, type Kernels } from '../../src/autodiff/backend.js';
 import { referenceBackend } from '../../src/autodiff/backends/reference.js';
 import { GpujsBackend } from '../../src/autodiff/backends/gpujs.js';
+import { rand, abs, expectClose } from './float32-check.js';
 
 const ref = referenceBackend.kernels as Kernels;
 const be = new GpujsBackend({ mode: 'webasm' });
 afterAll(() => be.dispose());
-
-const rand = (n: number, seed: number) => {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    return ((s >>> 0) / 4294967296) * 2 - 1;
-  });
-};
-const abs = (a: Float32Array) => a.map(Math.abs);
-/** Same bound as wasm.test.ts: (K + 2) * 2^-23 * sum |a||b|. */
-function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array, terms: number, what: string): void {
-  for (let i = 0; i < want.length; i++) {
-    const tol = (terms + 2) * 2 ** -23 * bound[i]! + 1e-30;
-    if (!(Math.abs(got[i]! - want[i]!) <= tol)) throw new Error(`${what}: [${i}] got ${got[i]} want ${want[i]} tol ${tol}`);
-  }
-}
 
 describe('gpu.js kernels vs reference', () => {
   it('matmul (transposes, broadcast batch)', () => {

@@ -15,27 +15,9 @@ import { convOutSize, type Conv2dGeom, type Kernels } from '../../src/autodiff/b
 import { referenceBackend } from '../../src/autodiff/backends/reference.js';
 import { WasmBackend } from '../../src/autodiff/backends/wasm/backend.js';
 import { createNodeWasmBackend } from '../../src/node/wasm-backend.js';
+import { rand, abs, expectClose } from './float32-check.js';
 
 const ref = referenceBackend.kernels as Kernels;
-
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-const abs = (a: Float32Array) => a.map(Math.abs);
-
-function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array, terms: number, what: string): void {
-  const f = (terms + 2) * 2 ** -23;
-  for (let i = 0; i < want.length; i++) {
-    const tol = f * bound[i]! + 1e-30;
-    if (!(Math.abs(got[i]! - want[i]!) <= tol)) throw new Error(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
-  }
-}
 
 const single = new WasmBackend({ name: 'wasm-1' });
 const threaded = createNodeWasmBackend({ name: 'wasm-mt', parallelMinFlops: 0, parallelMinWork: 0, pool: { threads: 2 } });
