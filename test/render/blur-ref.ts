@@ -4,25 +4,8 @@
  * written directly from the definition: a gather for passHT, a row scatter for passVT). Kept as
  * the reference the fast passes are property-tested against (test/render/blur-fast.test.ts).
  */
-/**
- * Per-row "any nonzero" flags of an [H, W] image as a prefix count (nz[y + 1] - nz[y] = 1 when
- * row y has a nonzero), so that the passes skip the all-zero rows of sparse maps (alpha) exactly.
- */
-export function rowPrefix(src: ArrayLike<number>, H: number, W: number): Int32Array {
-  const nz = new Int32Array(H + 1);
-  for (let y = 0; y < H; y++) {
-    let any = 0;
-    const row = y * W;
-    for (let x = 0; x < W; x++) {
-      if (src[row + x] !== 0) {
-        any = 1;
-        break;
-      }
-    }
-    nz[y + 1] = nz[y] + any;
-  }
-  return nz;
-}
+/** The row-skip flags the fast passes use too (not a pass; the tests hand the same flags to both). */
+export { rowPrefix } from '../../src/render/shade/blur.js';
 
 /** out[y, x] = sum_i k[i] src[y, clamp(x + i)]; rows without a nonzero (per nz) are written as 0. */
 export function passH(src: ArrayLike<number>, out: Float64Array, H: number, W: number, k: Float64Array, R: number, nz: Int32Array | null = null): void {

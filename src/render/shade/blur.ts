@@ -62,7 +62,7 @@ function kernels(s: number): Kernel {
  * Per-row "any nonzero" flags of an [H, W] image as a prefix count (nz[y + 1] - nz[y] = 1 when
  * row y has a nonzero), so that the passes skip the all-zero rows of sparse maps (alpha) exactly.
  */
-function rowPrefix(src: ArrayLike<number>, H: number, W: number): Int32Array {
+export function rowPrefix(src: ArrayLike<number>, H: number, W: number): Int32Array {
   const nz = new Int32Array(H + 1);
   for (let y = 0; y < H; y++) {
     let any = 0;
