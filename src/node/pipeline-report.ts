@@ -70,6 +70,14 @@ function stageTable(r: PipelineReport): string[] {
   ];
 }
 
+type GanBudget = PipelineReport['settings']['gan'];
+/** The steps of one GAN epoch, in words. */
+const epochSteps = (g: GanBudget) => (g.stepsPerEpoch !== undefined ? `${g.stepsPerEpoch} steps` : 'one step per real patch');
+/** The paper's GAN patches (256 px) and discriminator (64 base filters). */
+const paperNetworks = (g: GanBudget) => g.patch === 256 && g.baseFilters === 64;
+/** The paper's GAN schedule: 50 epochs of one step per real patch. */
+const paperSchedule = (g: GanBudget) => g.epochs === 50 && g.stepsPerEpoch === undefined;
+
 function settingsLines(r: PipelineReport): string[] {
   const g = r.settings.gan;
   const s = r.settings.seg;
@@ -77,7 +85,7 @@ function settingsLines(r: PipelineReport): string[] {
   const tile = r.stages.find((x) => x.stage === 'tile')?.info as { kept?: number } | undefined;
   return [
     ...((r.overrides ?? []).length ? [`- budget \`${r.budget}\` with overrides: ${(r.overrides ?? []).join(', ')}`] : []),
-    `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${g.stepsPerEpoch !== undefined ? `${g.stepsPerEpoch} steps` : 'one step per real patch'} (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per real patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
+    `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${epochSteps(g)} (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per real patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
     `- synthetic pairs: ${r.settings.synth.n} (${g.patch} x ${g.patch} px)`,
     `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch ? `${s.stepsPerEpoch} steps per epoch` : 'an epoch = one crop per training image / batch steps'}`,
   ];
@@ -143,7 +151,7 @@ export function resultsMarkdown(r: PipelineReport): string {
     '',
     `<!-- Written by \`diffrendergan pipeline ... --results-md docs/results.md\` (src/node/pipeline-report.ts, resultsMarkdown) from ${r.runDir}/report.json on ${r.generatedAt}. Do not edit by hand; rerun the pipeline. -->`,
     '',
-    `**Budget: \`${r.budget}\`${(r.overrides ?? []).length ? ` shortened by --set ${(r.overrides ?? []).join(' ')}` : ''}** (seed ${r.seed}). ${g.patch === 256 && g.baseFilters === 64 && r.settings.synth.n === 1000 ? `The GAN's patch size and discriminator and the dataset size follow the paper's protocol; ${g.epochs === 50 && g.stepsPerEpoch === undefined ? 'so does the GAN schedule; ' : `the GAN ran ${g.epochs} epoch(s) instead of 50; `}the segmenter and the renderer do not (see the differences below).` : `This is not the paper's protocol but a much shorter run on a 2-core CPU (see the differences below); a longer budget may give different numbers.`}`,
+    `**Budget: \`${r.budget}\`${(r.overrides ?? []).length ? ` shortened by --set ${(r.overrides ?? []).join(' ')}` : ''}** (seed ${r.seed}). ${paperNetworks(g) && r.settings.synth.n === 1000 ? `The GAN's patch size and discriminator and the dataset size follow the paper's protocol; ${paperSchedule(g) ? 'so does the GAN schedule; ' : `the GAN ran ${g.epochs} epoch(s) of ${epochSteps(g)} instead of 50 of one step per real patch; `}the segmenter and the renderer do not (see the differences below).` : `This is not the paper's protocol but a much shorter run on a 2-core CPU (see the differences below); a longer budget may give different numbers.`}`,
     '',
     'Data: TiO2 nanoparticles imaged by SEM, B. Ruehle, J. F. Krumrey, V.-D. Hodoroaba, "Workflow towards automated segmentation of agglomerated, non-spherical particles from electron microscopy images using artificial neural networks", Sci. Rep. 11, 4942 (2021), doi:10.1038/s41598-021-84287-6 (CC BY-NC-ND 4.0; not in this repository).',
     `The GAN trained against ${r.trainImages.length} dev-pool images as unannotated real images (their masks were not read for it); the segmenters were tested on ${r.testImages.length} dev-test image(s) (${r.testImages.join(', ')}), bottom ${r.cropBottom} rows (data bar) cropped, 1024 x ${768 - r.cropBottom} px each.`,
@@ -182,7 +190,7 @@ export function resultsMarkdown(r: PipelineReport): string {
     `- Renderer: a hand-written differentiable soft rasterizer with an analytic SEM shading model (secondary-electron tilt law, edge gain, side detector, shadow, textured substrate, Gaussian blur, Gaussian + shot noise) instead of Mitsuba 3 path tracing with a principled BSDF; the learned parameters are that model's (docs/parameters.md, docs/presets.md).`,
     `- Segmenter: the project's own U-Net (depth ${r.settings.seg.depth}, base ${r.settings.seg.base}, ${r.settings.seg.epochs} epochs on ${r.settings.seg.crop} px crops, CPU) instead of nnU-Net (5 stages, 1,000 epochs of 250 steps, GPU), one run instead of three.`,
     `- Image size: GAN patches of ${g.patch} px${g.patch === 256 ? ' as in the paper' : ' instead of 256 px'}; synthetic pairs of ${g.patch} x ${g.patch} px; the test images are segmented whole (tiled inference).`,
-    `- GAN schedule: ${g.epochs} epoch(s) of ${g.stepsPerEpoch !== undefined ? `${g.stepsPerEpoch} steps` : 'one step per real patch'} with a ${g.baseFilters}-filter PatchGAN${g.epochs === 50 && g.baseFilters === 64 && g.stepsPerEpoch === undefined ? ' (the reference)' : ' instead of 50 epochs over all patches with 64 filters'}; realism score for the best epoch: Laplacian SWD + grey-level W1 + spectrum instead of FID.`,
+    `- GAN schedule: ${g.epochs} epoch(s) of ${epochSteps(g)} with a ${g.baseFilters}-filter PatchGAN${paperSchedule(g) && g.baseFilters === 64 ? ' (the reference)' : ' instead of 50 epochs over all patches with 64 filters'}; realism score for the best epoch: Laplacian SWD + grey-level W1 + spectrum instead of FID.`,
     `- Dataset size: ${r.settings.synth.n} synthetic pairs${r.settings.synth.n === 1000 ? ' (as in the paper)' : ' instead of 1,000'}.`,
     `- Test set: the ${r.testImages.length} dev-test image(s) of this split, not the paper's test images.`,
     '',
