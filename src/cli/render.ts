@@ -69,7 +69,6 @@ function ensureDir(dir: string): string | undefined {
   } catch (e) {
     throw new UserError(`${dir}: cannot create the output folder: ${why(e)}`, ExitCode.badOutput);
   }
-  if (!statSync(dir).isDirectory()) throw new UserError(`${dir}: the output path exists and is not a folder`, ExitCode.badOutput);
   return top;
 }
 
