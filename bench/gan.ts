@@ -19,6 +19,7 @@ import { defaultParams } from '../src/render/shade/params.js';
 import { selectBackend } from '../src/cli/backend-flag.js';
 import { getBackend } from '../src/autodiff/backend.js';
 import { registerSuite, loadavg } from './registry.js';
+import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 import { defaultRasterThreads, withRasterPool } from '../src/node/raster-pool.js';
 import { Conv2d } from '../src/autodiff/nn/index.js';
 import { conv2dGeom } from '../src/autodiff/ops/conv.js';
@@ -42,25 +43,24 @@ function discMacs(disc: PatchDiscriminator, patch: number, batch: number): { fir
   return { first: macs[0], rest: macs.slice(1).reduce((a, b) => a + b, 0) };
 }
 
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-}
-
+const FLAGS = {
+  patch: { kind: 'number', def: 256, int: true, min: 8, help: 'patch side in pixels' },
+  filters: { kind: 'number', def: 64, int: true, min: 1, help: 'discriminator base filters' },
+  steps: { kind: 'number', def: 5, int: true, min: 1, help: 'timed steps (after one warm-up)' },
+  backend: { kind: 'string', def: 'auto', help: 'compute backend, as the CLI\'s --backend' },
+  'raster-threads': { kind: 'number', def: defaultRasterThreads(), int: true, min: 1, help: "raster lanes incl. the main thread (the train command's default)" },
+  'no-peer': { kind: 'bool', help: 'skip the interleaved two-pass peer step' },
+  json: { kind: 'bool', help: 'print one JSON object' },
+} as const satisfies FlagSpecs;
 
 export async function run(args: string[]): Promise<void> {
-  if (args.includes('--help')) {
-    console.log(`usage: node dist/bench.js gan [--patch 256] [--filters 64] [--steps 5] [--backend auto] [--raster-threads N (${defaultRasterThreads()}: the train command's default)] [--no-peer] [--json]\n` +
-      '  times trainStep (one shared D forward) and, interleaved in the same process, its peer trainStepTwoPass (D run twice);\n' +
-      '  then the per-epoch evaluation (renders + realism score) and the reference protocol estimate.');
-    return;
-  }
-  const patch = Number(arg(args, '--patch', '256'));
-  const filters = Number(arg(args, '--filters', '64'));
-  const steps = Number(arg(args, '--steps', '5'));
-  const peer = !args.includes('--no-peer');
-  const rasterThreads = Number(arg(args, '--raster-threads', String(defaultRasterThreads())));
-  await selectBackend(arg(args, '--backend', 'auto'), false);
+  const f = parseFlags('gan', args, FLAGS);
+  const patch = f.patch;
+  const filters = f.filters;
+  const steps = f.steps;
+  const peer = !f['no-peer'];
+  const rasterThreads = f['raster-threads'];
+  await selectBackend(f.backend, false);
   // The renderer on the same raster lanes as `train` uses by default.
   await withRasterPool(rasterThreads, async () => measure(args, patch, filters, steps, peer, rasterThreads));
 }
@@ -158,4 +158,10 @@ function medianOf(v: number[]): number {
   return s[s.length >> 1];
 }
 
-registerSuite({ name: 'gan', description: 'one DiffRenderGAN training step, epoch and reference-protocol estimate', run });
+registerSuite({
+  name: 'gan',
+  description: 'one DiffRenderGAN training step, epoch and reference-protocol estimate',
+  usage: usageOf('gan', 'Times trainStep (one shared D forward) and, interleaved in the same process, its peer trainStepTwoPass\n' +
+    '(D run twice); then the per-epoch evaluation (renders + realism score) and the reference protocol estimate.', FLAGS),
+  run,
+});

@@ -24,6 +24,7 @@
  * peak (matmul 1024^3 GFLOP per CPU-second, times the lanes).
  */
 import { registerSuite } from './registry.js';
+import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 import { convOutSize, type Conv2dGeom, type Kernels, type MatmulArgs } from '../src/autodiff/backend.js';
 import { WasmBackend } from '../src/autodiff/backends/wasm/backend.js';
 import { GpujsBackend } from '../src/autodiff/backends/gpujs.js';
@@ -45,23 +46,26 @@ interface Opts {
   budgetMs: number;
 }
 
+const FLAGS = {
+  json: { kind: 'bool', help: 'print the rows as JSON (progress goes to stderr)' },
+  filter: { kind: 'string', def: '', help: 'only cases whose name contains this text' },
+  'no-tfjs': { kind: 'bool', help: 'skip the TensorFlow.js cpu peer' },
+  'no-gpujs': { kind: 'bool', help: 'skip the gpu.js peer' },
+  single: { kind: 'bool', help: 'also time the single-threaded wasm backend' },
+  'relaxed-simd': { kind: 'bool', help: 'use relaxed-SIMD FMA (the default unless DIFFRENDERGAN_RELAXED_SIMD=0)' },
+  'no-relaxed-simd': { kind: 'bool', help: 'plain SIMD mul + add' },
+  breakdown: { kind: 'bool', help: 'per-layer breakdown of the network cases' },
+  'min-reps': { kind: 'number', def: 5, int: true, min: 1, help: 'fewest timed runs per case' },
+  'budget-ms': { kind: 'number', def: 3000, min: 0, help: 'time budget per case' },
+} as const satisfies FlagSpecs;
+
 function parse(args: string[]): Opts {
-  const o: Opts = { json: false, filter: null, tfjs: true, gpujs: true, single: false, relaxed: process.env.DIFFRENDERGAN_RELAXED_SIMD !== '0', breakdown: false, minReps: 5, budgetMs: 3000 };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--json') o.json = true;
-    else if (a === '--filter') o.filter = args[++i] ?? null;
-    else if (a === '--no-tfjs') o.tfjs = false;
-    else if (a === '--no-gpujs') o.gpujs = false;
-    else if (a === '--single') o.single = true;
-    else if (a === '--relaxed-simd') o.relaxed = true;
-    else if (a === '--no-relaxed-simd') o.relaxed = false;
-    else if (a === '--breakdown') o.breakdown = true;
-    else if (a === '--min-reps') o.minReps = Number(args[++i]);
-    else if (a === '--budget-ms') o.budgetMs = Number(args[++i]);
-    else throw new Error(`kernels bench: unknown flag ${a}`);
-  }
-  return o;
+  const f = parseFlags('kernels', args, FLAGS);
+  const relaxed = f['no-relaxed-simd'] ? false : f['relaxed-simd'] ? true : process.env.DIFFRENDERGAN_RELAXED_SIMD !== '0';
+  return {
+    json: f.json, filter: f.filter || null, tfjs: !f['no-tfjs'], gpujs: !f['no-gpujs'], single: f.single, relaxed,
+    breakdown: f.breakdown, minReps: f['min-reps'], budgetMs: f['budget-ms'],
+  };
 }
 
 // ---------------- shapes ----------------
@@ -538,4 +542,11 @@ async function run(args: string[]): Promise<void> {
   }
 }
 
-registerSuite({ name: 'kernels', description: 'matmul / conv2d kernels: wasm SIMD vs gpu.js vs TensorFlow.js cpu', run });
+registerSuite({
+  name: 'kernels',
+  description: 'matmul / conv2d kernels: wasm SIMD vs gpu.js vs TensorFlow.js cpu',
+  usage: usageOf('kernels', 'matmul, every PatchGAN conv layer (forward, input grad, weight grad), the whole PatchGAN forward + backward\n' +
+    'and a U-Net-like conv stack on the threaded wasm backend, with plain and resident operands interleaved, against\n' +
+    'gpu.js (webasm) and TensorFlow.js cpu in this process.', FLAGS),
+  run,
+});

@@ -1,14 +1,12 @@
 /** Entry point of dist/bench.js: runs benchmark suites by name (see bench/registry.ts). */
 import { getSuite, listSuites } from './registry.js';
+import { BenchFlagError } from './flags.js';
 // Suites (each registers itself on import). Add new suite modules here.
 import './kernels.js';
 import './memory.js';
 import './gan.js';
 import './segment.js';
-import { registerSuite } from './registry.js';
-import { run as runRender } from './render.js';
-
-registerSuite({ name: 'render', description: 'soft rasterizer + image formation forward/backward, masks for many samples', run: runRender });
+import './render.js';
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);
@@ -25,6 +23,10 @@ async function main(): Promise<void> {
       process.exitCode = 2;
       return;
     }
+    if (args.includes('--help') || args.includes('-h')) {
+      console.log(suite.usage);
+      continue;
+    }
     await suite.run(args);
   }
 }
@@ -32,6 +34,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(process.exitCode ?? 0),
   (e) => {
+    if (e instanceof BenchFlagError) {
+      console.error(e.message);
+      process.exit(2);
+    }
     console.error(e);
     process.exit(1);
   },

@@ -9,11 +9,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerSuite } from './registry.js';
+import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 
-function flag(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-}
+const FLAGS = {
+  steps: { kind: 'number', def: 3, int: true, min: 1, help: 'GAN steps of the child run' },
+  patch: { kind: 'number', def: 256, int: true, min: 8, help: 'patch side in pixels' },
+  'base-filters': { kind: 'number', def: 64, int: true, min: 1, help: 'discriminator base filters' },
+  json: { kind: 'bool', help: 'print one JSON object' },
+} as const satisfies FlagSpecs;
 
 /** The repository root (dist/bench.js and bench/memory.ts both sit one level below it). */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,15 +56,16 @@ async function bundleInto(build: typeof import('esbuild').build, outfile: string
 }
 
 export async function run(args: string[]): Promise<void> {
-  const steps = flag(args, 'steps', 3);
-  const patch = flag(args, 'patch', 256);
-  const base = flag(args, 'base-filters', 64);
+  const f = parseFlags('memory', args, FLAGS);
+  const steps = f.steps;
+  const patch = f.patch;
+  const base = f['base-filters'];
   const root = ROOT;
   // The reference protocol's sizes need the fast backend (the reference loops take minutes a step).
   const out = await withMemoryChild((outfile) => execFileSync(process.execPath, ['--expose-gc', outfile, String(steps), '1', String(patch), String(base), 'wasm'], { encoding: 'utf8', cwd: root }));
   const r = JSON.parse(out.trim().split('\n').pop()!) as { samples: { step: number; bytes: number }[]; maxRssBytes: number; seconds: number };
   const result = { suite: 'memory', steps, patch, baseFilters: base, peakRssMiB: r.maxRssBytes / 2 ** 20, liveAfterGcMiB: r.samples.map((s) => s.bytes / 2 ** 20), secondsPerStep: r.seconds / steps };
-  if (args.includes('--json')) console.log(JSON.stringify(result));
+  if (f.json) console.log(JSON.stringify(result));
   else {
     console.log(`memory: ${steps} GAN steps, patch ${patch}, ${base} base filters (wasm backend)`);
     console.log(`  peak RSS            ${result.peakRssMiB.toFixed(1)} MiB`);
@@ -70,4 +74,9 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-registerSuite({ name: 'memory', description: 'peak RSS of a short reference-protocol GAN run (patch 256, 64 filters)', run });
+registerSuite({
+  name: 'memory',
+  description: 'peak RSS of a short reference-protocol GAN run (patch 256, 64 filters)',
+  usage: usageOf('memory', 'Peak RSS and live heap after gc of a short GAN run, in a child process (the run\'s own numbers).', FLAGS),
+  run,
+});

@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 export interface Suite {
   name: string;
   description: string;
+  /** What `node dist/bench.js <suite> --help` prints (bench/flags.ts usageOf()). */
+  usage: string;
   /** Runs the suite; `args` are the command-line arguments after the suite name. */
   run(args: string[]): Promise<void>;
 }

@@ -17,27 +17,26 @@
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
-import { loadavg } from './registry.js';
+import { loadavg, registerSuite } from './registry.js';
+import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 import { Rng, Tensor, parameter } from '../src/autodiff/index.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneMasks, sceneParams } from '../src/render/index.js';
 import { project } from '../src/render/camera.js';
 import { setRasterLanes, softRasterize } from '../src/render/raster/soft.js';
 import { RasterWorkerPool, defaultRasterThreads } from '../src/node/raster-pool.js';
 
-function arg(args: string[], name: string, def: number): number {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-}
+const FLAGS = {
+  reps: { kind: 'number', def: 10, int: true, min: 1, help: 'timed repetitions (after two warm-ups)' },
+  masks: { kind: 'number', def: 1000, int: true, min: 0, help: 'sampled scenes whose exact masks are timed' },
+  threads: { kind: 'number', def: defaultRasterThreads(), int: true, min: 1, help: "raster lanes incl. the main thread (the train command's default)" },
+} as const satisfies FlagSpecs;
 
 export async function run(args: string[]): Promise<void> {
-  if (args.includes('--help')) {
-    console.log(`node dist/bench.js render [--reps N (10)] [--masks N (1000)] [--threads N (${defaultRasterThreads()}: the train command's default)]`);
-    return;
-  }
-  const reps = arg(args, '--reps', 10);
-  const nMasks = arg(args, '--masks', 1000);
+  const f = parseFlags('render', args, FLAGS);
+  const reps = f.reps;
+  const nMasks = f.masks;
   const cliThreads = defaultRasterThreads();
-  const threads = Math.max(1, arg(args, '--threads', cliThreads));
+  const threads = f.threads;
   const cfg = mergeSceneConfig(presetConfig('tio2-sem'), { particles: { count: { min: 30, max: 30 } } });
   const scene = sampleScene(cfg, new Rng(42));
   const W = cfg.width, H = cfg.height;
@@ -145,6 +144,13 @@ export async function run(args: string[]): Promise<void> {
   console.log('render benchmark');
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
 }
+
+registerSuite({
+  name: 'render',
+  description: 'soft rasterizer + image formation forward/backward, masks for many samples',
+  usage: usageOf('render', 'A 30-particle 256 px TiO2-SEM render forward + backward, single-threaded and on raster lanes in\nalternation; then exact masks for many sampled scenes.', FLAGS),
+  run,
+});
 
 const isMain = typeof process !== 'undefined' && process.argv[1] !== undefined && /bench[/\\]render\.(ts|js|mjs)$/.test(process.argv[1]);
 if (isMain) await run(process.argv.slice(2));

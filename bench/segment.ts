@@ -13,19 +13,26 @@ import { autoSelectBackendNode, registerFastBackendsNode } from '../src/node/bac
 import { UNet } from '../src/seg/unet.js';
 import { segmentImage } from '../src/seg/infer.js';
 import { registerSuite } from './registry.js';
+import { BenchFlagError, parseFlags, usageOf, type FlagSpecs } from './flags.js';
 
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-}
+const FLAGS = {
+  backend: { kind: 'string', def: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'reference'], help: 'compute backend' },
+  reps: { kind: 'number', def: 5, int: true, min: 1, help: 'timed steps per configuration (after one warm-up)' },
+  crop: { kind: 'number', def: 128, int: true, min: 16, help: 'crop side in pixels' },
+  batch: { kind: 'number', def: 4, int: true, min: 1, help: 'crops per step' },
+  configs: { kind: 'string', def: 'd4b16,d4b8,d3b16', help: 'U-Nets as d<depth>b<base>, comma-separated' },
+  infer: { kind: 'bool', help: 'also time tiled inference of one 1024 x 704 image' },
+  json: { kind: 'bool', help: 'print one JSON object' },
+} as const satisfies FlagSpecs;
 
 export async function run(args: string[]): Promise<void> {
-  const backendName = arg(args, '--backend', 'auto');
-  const reps = Number(arg(args, '--reps', '5'));
-  const crop = Number(arg(args, '--crop', '128'));
-  const batch = Number(arg(args, '--batch', '4'));
-  const configs = arg(args, '--configs', 'd4b16,d4b8,d3b16').split(',');
-  const json = args.includes('--json');
+  const f = parseFlags('segment', args, FLAGS);
+  const backendName = f.backend;
+  const reps = f.reps;
+  const crop = f.crop;
+  const batch = f.batch;
+  const configs = f.configs.split(',');
+  const json = f.json;
   let backend: string;
   if (backendName === 'auto') backend = (await autoSelectBackendNode({ noGpu: true })).backend.name;
   else {
@@ -35,7 +42,7 @@ export async function run(args: string[]): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   for (const c of configs) {
     const m = /^d(\d+)b(\d+)$/.exec(c);
-    if (!m) throw new Error(`--configs: '${c}' is not of the form d<depth>b<base>`);
+    if (!m) throw new BenchFlagError(`bench segment: --configs: '${c}' is not of the form d<depth>b<base>`);
     const rng = new Rng(1);
     const net = new UNet({ depth: Number(m[1]), base: Number(m[2]) }, rng);
     const opt = new Adam(net.parameters(), { lr: 1e-3 });
@@ -60,7 +67,7 @@ export async function run(args: string[]): Promise<void> {
       stepsPerSecond: +(1000 / med).toFixed(3),
       hours1000x20: +(((1000 / batch) * 20 * med) / 3.6e6).toFixed(2),
     };
-    if (args.includes('--infer')) {
+    if (f.infer) {
       net.eval();
       const img = new Float32Array(1024 * 704).map((_, i) => ((i * 2654435761) % 1000) / 1000);
       const t0 = performance.now();
@@ -74,4 +81,10 @@ export async function run(args: string[]): Promise<void> {
   else console.log(`backend ${backend}; hours1000x20 = 20 epochs of one ${crop} px crop per image over 1,000 images`);
 }
 
-registerSuite({ name: 'segment', description: 'U-Net training step and tiled inference (seg/unet, seg/infer)', run });
+registerSuite({
+  name: 'segment',
+  description: 'U-Net training step and tiled inference (seg/unet, seg/infer)',
+  usage: usageOf('segment', 'Wall time of one U-Net training step (forward, CE + Dice loss, backward, Adam) on random crops per\n' +
+    'configuration, and optionally of tiled inference on one 1024 x 704 image.', FLAGS),
+  run,
+});
