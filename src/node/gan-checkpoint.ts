@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { Tensor } from '../autodiff/tensor.js';
 import { writeFileAtomic } from '../io/files.js';
-import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, type SafeData, type SafeTensor } from '../gan/safetensors.js';
+import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, safeToTensor, torchStateDict, type SafeTensor } from '../gan/safetensors.js';
 
 export interface CheckpointData {
   fcn: Record<string, Tensor>;
@@ -87,7 +87,7 @@ function readText(path: string): string {
 // ---------------------------------------------------------------------------------------------
 // State <-> JSON + tensors.
 
-const TYPED: Record<string, new (n: number) => SafeData> = {
+const TYPED: Record<string, new (n: number) => Float32Array | Float64Array | Int32Array | Uint8Array> = {
   Float32Array,
   Float64Array,
   Int32Array,
@@ -138,12 +138,12 @@ export function joinState(json: unknown, tensors: Record<string, SafeTensor>, fi
         if (typeof o.array === 'string') {
           const Ctor = TYPED[o.array];
           if (!Ctor) throw new InputError(file, `unknown array type '${o.array}'`);
+          if (t.data instanceof BigInt64Array) throw new InputError(file, `tensor '${o.$tensor}' is I64, not a ${o.array}`);
           const out = new Ctor(t.data.length);
           out.set(t.data);
           return out;
         }
-        const data = t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : Float64Array.from(t.data);
-        return new Tensor(data, t.shape);
+        return safeToTensor(t, o.$tensor, file);
       }
       if (typeof o.$number === 'string') return Number(o.$number);
       const out: Record<string, unknown> = {};
@@ -173,8 +173,8 @@ export function saveCheckpoint(runDir: string, epoch: number, data: CheckpointDa
   }
   const meta = { format: 'pt', epoch: String(epoch), ...metadata };
   const files: Record<string, Uint8Array | string> = {
-    'fcn.safetensors': encodeSafetensors(data.fcn, meta),
-    'disc.safetensors': encodeSafetensors(data.disc, meta),
+    'fcn.safetensors': encodeSafetensors(torchStateDict(data.fcn), meta),
+    'disc.safetensors': encodeSafetensors(torchStateDict(data.disc), meta),
   };
   const { json, tensors } = splitState(data.state);
   if (Object.keys(tensors).length > 0) files['optim.safetensors'] = encodeSafetensors(tensors, { epoch: String(epoch) });

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { makeDirs, readInputFile, writeFileAtomic } from '../io/files.js';
-import { decodeSafetensors, encodeSafetensors } from '../gan/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, torchStateDict } from '../gan/safetensors.js';
 import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
 import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
@@ -55,7 +55,7 @@ export function saveCheckpoint(dir: string, c: Checkpoint): void {
   const done = join(dir, DONE_FILE);
   if (existsSync(done)) unlinkSync(done);
   const meta = { format: 'diffrendergan-unet', epoch: String(c.epoch), step: String(c.step) };
-  writeFileAtomic(join(dir, MODEL_FILES.weights), encodeSafetensors(c.weights, meta));
+  writeFileAtomic(join(dir, MODEL_FILES.weights), encodeSafetensors(torchStateDict(c.weights), meta));
   writeFileAtomic(join(dir, MODEL_FILES.optimizer), JSON.stringify({ step: c.step, optimizer: c.optimizer }));
   writeFileAtomic(join(dir, MODEL_FILES.config), JSON.stringify({ ...c.model, train: c.train, epoch: c.epoch, step: c.step }, null, 2) + '\n');
   const { epoch, step, rng, classWeights, split, history, train } = c;

@@ -60,7 +60,7 @@ describe('safetensors', () => {
     for (const [k, t] of Object.entries(tensors)) {
       expect(back.tensors[k].dtype).toBe(t.dtype);
       expect(back.tensors[k].shape).toEqual(t.shape);
-      expect(Array.from(back.tensors[k].data)).toEqual(Array.from(t.data));
+      expect(Array.from(back.tensors[k].data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
     }
   });
 
@@ -112,7 +112,7 @@ describe('safetensors', () => {
 
   it('accepts a header without padding (any reader-valid file)', () => {
     const h = { x: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } };
-    expect(Array.from(decodeSafetensorsRaw(file(h, [7, 8], false), 'f').tensors.x.data)).toEqual([7, 8]);
+    expect(Array.from(decodeSafetensorsRaw(file(h, [7, 8], false), 'f').tensors.x.data as Uint8Array)).toEqual([7, 8]);
   });
 
   const bad: [string, Uint8Array, RegExp][] = [
@@ -121,7 +121,8 @@ describe('safetensors', () => {
     ['huge header length', (() => { const b = file({}, []); new DataView(b.buffer).setBigUint64(0, 2n ** 62n, true); return b; })(), /exceeds/],
     ['not JSON', file('{"a": ', []), /not valid JSON/],
     ['not an object', file('[1, 2]', []), /start with '\{'/],
-    ['unknown dtype', file({ x: { dtype: 'F16', shape: [1], data_offsets: [0, 2] } }, [0, 0]), /unsupported dtype 'F16'/],
+    ['unknown dtype', file({ x: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, [0]), /unsupported dtype 'F8_E4M3'/],
+    ['a BOOL byte above 1', file({ x: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, [1, 2]), /BOOL element 1 is 2/],
     ['missing dtype', file({ x: { shape: [1], data_offsets: [0, 1] } }, [0]), /missing dtype/],
     ['bad shape', file({ x: { dtype: 'U8', shape: [-1], data_offsets: [0, 1] } }, [0]), /shape/],
     ['bad offsets', file({ x: { dtype: 'U8', shape: [1], data_offsets: [0] } }, [0]), /data_offsets/],
