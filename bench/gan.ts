@@ -18,6 +18,7 @@ import { sampleScene, renderScene } from '../src/render/scene.js';
 import { defaultParams } from '../src/render/shade/params.js';
 import { selectBackend } from '../src/cli/backend-flag.js';
 import { getBackend } from '../src/autodiff/backend.js';
+import { formatProfile, startProfile, stopProfile } from '../src/autodiff/profile.js';
 import { registerSuite, loadavg } from './registry.js';
 import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 import { defaultRasterThreads, withRasterPool } from '../src/node/raster-pool.js';
@@ -50,6 +51,7 @@ const FLAGS = {
   backend: { kind: 'string', def: 'auto', help: 'compute backend, as the CLI\'s --backend' },
   'raster-threads': { kind: 'number', def: defaultRasterThreads(), int: true, min: 1, help: "raster lanes incl. the main thread (the train command's default)" },
   'no-peer': { kind: 'bool', help: 'skip the interleaved two-pass peer step' },
+  profile: { kind: 'bool', help: 'then profile --steps more steps (time per op kind, allocations, copies; to stderr with --json)' },
   json: { kind: 'bool', help: 'print one JSON object' },
 } as const satisfies FlagSpecs;
 
@@ -62,10 +64,10 @@ export async function run(args: string[]): Promise<void> {
   const rasterThreads = f['raster-threads'];
   await selectBackend(f.backend, false);
   // The renderer on the same raster lanes as `train` uses by default.
-  await withRasterPool(rasterThreads, async () => measure(args, patch, filters, steps, peer, rasterThreads));
+  await withRasterPool(rasterThreads, async () => measure(args, patch, filters, steps, peer, rasterThreads, f.profile));
 }
 
-async function measure(args: string[], patch: number, filters: number, steps: number, peer: boolean, rasterThreads: number): Promise<void> {
+async function measure(args: string[], patch: number, filters: number, steps: number, peer: boolean, rasterThreads: number, profile: boolean): Promise<void> {
   const scene = scaleSceneConfig(presetConfig('tio2-sem'), patch, { keepParticleSize: true });
   // "Real" patches: renders with the preset's defaults (the cost does not depend on their content).
   const rng = new Rng(5);
@@ -100,6 +102,12 @@ async function measure(args: string[], patch: number, filters: number, steps: nu
     p.trainStepTwoPass();
     peerTimes.push(performance.now() - t0);
     peerCpu.push(cpuMs(process.cpuUsage(c0)));
+  }
+  if (profile) {
+    startProfile();
+    for (let i = 0; i < steps; i++) t.trainStep();
+    const text = `profile of trainStep, load ${loadavg()}: ${formatProfile(stopProfile()!)}\n`;
+    (args.includes('--json') ? console.error : console.log)(text);
   }
   const median = medianOf(times);
   const peerMedian = p ? medianOf(peerTimes) : null;

@@ -8,11 +8,11 @@
  *
  * (Registered as suite 'segment'; bench/main.ts must import './segment.js' to list it.)
  */
-import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, setBackend } from '../src/autodiff/index.js';
+import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, setBackend, startProfile, stopProfile, formatProfile, phase, profileStepStart, profileStepEnd } from '../src/autodiff/index.js';
 import { autoSelectBackendNode, registerFastBackendsNode } from '../src/node/backends.js';
 import { UNet } from '../src/seg/unet.js';
 import { segmentImage } from '../src/seg/infer.js';
-import { registerSuite } from './registry.js';
+import { loadavg, registerSuite } from './registry.js';
 import { BenchFlagError, parseFlags, usageOf, type FlagSpecs } from './flags.js';
 
 const FLAGS = {
@@ -21,6 +21,7 @@ const FLAGS = {
   crop: { kind: 'number', def: 128, int: true, min: 16, help: 'crop side in pixels' },
   batch: { kind: 'number', def: 4, int: true, min: 1, help: 'crops per step' },
   configs: { kind: 'string', def: 'd4b16,d4b8,d3b16', help: 'U-Nets as d<depth>b<base>, comma-separated' },
+  profile: { kind: 'bool', help: 'then profile as many more steps per configuration (time per op kind, allocations, copies)' },
   infer: { kind: 'bool', help: 'also time tiled inference of one 1024 x 704 image' },
   json: { kind: 'bool', help: 'print one JSON object' },
 } as const satisfies FlagSpecs;
@@ -58,6 +59,21 @@ export async function run(args: string[]): Promise<void> {
       if (r > 0) shared.push(performance.now() - t0); // the first step warms up
     }
     const med = [...shared].sort((a, b) => a - b)[Math.floor(shared.length / 2)];
+    let profile: string | null = null;
+    if (f.profile) {
+      startProfile();
+      for (let r = 0; r < reps; r++) {
+        profileStepStart();
+        const logits = net.forward(x);
+        add(crossEntropy(logits, t, { weight: [0.6, 1.9, 4.1] }), softDiceLoss(logits, t)).backward();
+        phase('optimizer', () => {
+          opt.step();
+          opt.zeroGrad();
+        });
+        profileStepEnd();
+      }
+      profile = formatProfile(stopProfile()!);
+    }
     const row: Record<string, unknown> = {
       config: c,
       parameters: net.parameterCount(),
@@ -76,6 +92,7 @@ export async function run(args: string[]): Promise<void> {
     }
     rows.push(row);
     if (!json) console.log(Object.entries(row).map(([k, v]) => `${k}=${String(v)}`).join(' '));
+    if (profile) (json ? console.error : console.log)(`\n${c}, load ${loadavg()}: ${profile}\n`);
   }
   if (json) console.log(JSON.stringify({ suite: 'segment', backend, rows }, null, 2));
   else console.log(`backend ${backend}; hours1000x20 = 20 epochs of one ${crop} px crop per image over 1,000 images`);

@@ -75,6 +75,7 @@ export interface Backend {
 }
 
 import { referenceBackend } from './backends/reference.js';
+import { profileKernel, profiling } from './profile.js';
 
 const registry = new Map<string, Backend>([[referenceBackend.name, referenceBackend]]);
 let active: Backend = referenceBackend;
@@ -104,6 +105,11 @@ export async function setBackend(name: string): Promise<Backend> {
 
 /** Runs kernel `name` on the active backend, falling back to the reference implementation. */
 export function runKernel<K extends keyof Kernels>(name: K, ...args: Parameters<Kernels[K]>): void {
+  if (profiling()) return profileKernel(name, () => dispatchKernel(name, ...args));
+  dispatchKernel(name, ...args);
+}
+
+function dispatchKernel<K extends keyof Kernels>(name: K, ...args: Parameters<Kernels[K]>): void {
   const fast = active.kernels[name] as ((...a: Parameters<Kernels[K]>) => boolean) | undefined;
   if (fast && fast(...args)) return;
   const ref = referenceBackend.kernels[name] as (...a: Parameters<Kernels[K]>) => boolean;

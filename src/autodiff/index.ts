@@ -34,3 +34,4 @@ export * as nn from './nn/index.js';
 export * from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './optim/index.js';
+export { startProfile, stopProfile, formatProfile, phase, profileStepStart, profileStepEnd, profiling, type ProfileReport, type ProfileRow } from './profile.js';

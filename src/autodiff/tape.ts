@@ -13,6 +13,7 @@
  * gradient, a path into another network is not followed at all).
  */
 import type { Tensor } from './tensor.js';
+import { profileBackward, profileForward } from './profile.js';
 
 export interface TapeNode {
   op: string;
@@ -42,6 +43,7 @@ export function record(op: string, out: Tensor, inputs: Tensor[], vjp: TapeNode[
   if (noGradDepth === 0 && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, vjp };
+    profileForward(op);
   }
   return out;
 }
@@ -120,10 +122,10 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
         if (!g || !t.requiresGrad) continue;
         if (!node) {
           // A leaf: accumulate into .grad (copying, so later in-place optimiser work cannot alias).
-          t.grad = t.grad ? add(t.grad, g) : copy(g);
+          t.grad = profileBackward('grad accumulate', () => (t.grad ? add(t.grad, g) : copy(g)));
           continue;
         }
-        const inGrads = node.vjp(g);
+        const inGrads = profileBackward(node.op, () => node.vjp(g));
         for (let i = 0; i < node.inputs.length; i++) {
           const x = node.inputs[i];
           const gx = inGrads[i];
@@ -133,7 +135,7 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
           }
           if (gradHook) gradHook(node.op, x, gx);
           const prev = grads.get(x);
-          grads.set(x, prev ? add(prev, gx) : gx);
+          grads.set(x, prev ? profileBackward('grad accumulate', () => add(prev, gx)) : gx);
         }
       }
     } finally {

@@ -8,6 +8,7 @@ import type { Data } from './backend.js';
 import { sizeOf, shapeStr, type Shape } from './shape.js';
 import type { Rng } from './rng.js';
 import { backward as runBackward, type TapeNode } from './tape.js';
+import { profileTensorData } from './profile.js';
 
 export type DType = 'float32' | 'float64';
 export type { Data };
@@ -42,6 +43,7 @@ export class Tensor {
       throw new Error(`tensor data has ${data.length} elements but shape ${shapeStr(shape)} needs ${sizeOf(shape)}`);
     }
     this.data = data;
+    profileTensorData(data.buffer, data.byteLength);
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
   }

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { helpText, parseFlags, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
-import { setBackend } from '../autodiff/index.js';
+import { formatProfile, setBackend, startProfile, stopProfile } from '../autodiff/index.js';
 import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../io/files.js';
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
@@ -69,6 +69,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
+      { name: 'profile', type: 'boolean', help: 'print a table of the training steps: time per op kind (forward, backward), kernels, optimizer, and the allocations and copies per step' },
       backendFlag,
     ],
   },
@@ -281,13 +282,19 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
   }
   out.log(`backend ${backend}; U-Net depth ${resume?.model.unet.depth ?? flags.depth} base ${resume?.model.unet.base ?? flags.base} norm ${resume?.model.unet.norm ?? flags.norm}; crop ${trainCfg.crop} batch ${trainCfg.batch}`);
   const t0 = performance.now();
-  trainUNet(
-    samples,
-    { depth: Number(flags.depth), base: Number(flags.base), norm: flags.norm as NormKind },
-    trainCfg,
-    { progress: (p) => out.log(progressLine(p)), checkpoint: (c) => saveCheckpoint(dir, c) },
-    resume,
-  );
+  if (flags.profile) startProfile();
+  try {
+    trainUNet(
+      samples,
+      { depth: Number(flags.depth), base: Number(flags.base), norm: flags.norm as NormKind },
+      trainCfg,
+      { progress: (p) => out.log(progressLine(p)), checkpoint: (c) => saveCheckpoint(dir, c) },
+      resume,
+    );
+  } finally {
+    const r = stopProfile();
+    if (r) out.log(formatProfile(r));
+  }
   out.log(`model written to ${dir} (${fmtTime((performance.now() - t0) / 1000)})`);
   return ExitCode.ok;
 }

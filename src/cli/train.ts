@@ -32,6 +32,7 @@ export const trainCommand: CommandSpec = {
     { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
     { name: 'raster-threads', type: 'int', min: 1, max: 64, meta: 'N', help: 'soft-rasterizer threads incl. the main one (default: the cores, at most 4; 1 = no worker threads; rendered values do not depend on it)' },
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
+    { name: 'profile', type: 'boolean', help: 'print a table of the training steps: time per op kind (forward, backward), kernels, optimizer, and the allocations and copies per step' },
   ],
 };
 
@@ -68,6 +69,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     quiet: !!flags.quiet,
     particleRadius: parseRadius(String(flags['particle-radius'])),
     rasterThreads: flags['raster-threads'] as number | undefined,
+    profile: !!flags.profile,
   };
   await runTraining(opts);
   return 0;

@@ -6,6 +6,7 @@
  */
 import { Tensor, allocData } from '../autodiff/tensor.js';
 import { noGrad, setGradHook, backward, type BackwardOptions } from '../autodiff/tape.js';
+import { phase, profileStepEnd, profileStepStart } from '../autodiff/profile.js';
 import { Rng, type RngState } from '../autodiff/rng.js';
 import { Adam, type OptimizerState } from '../autodiff/optim/index.js';
 import type { StateDict } from '../autodiff/nn/index.js';
@@ -142,6 +143,7 @@ export class GanTrainer {
    * normalises by the batch) are updated once per step instead of twice with the same batch.
    */
   trainStep(): StepResult {
+    profileStepStart();
     // Generator: render with parameters from the FCN; D scores real and fake in one pass.
     const { real, fake, B } = this.stepInputs();
     const both = this.disc.forward(concat([real, fake], 0));
@@ -153,21 +155,26 @@ export class GanTrainer {
     const lossGValue = lossG.item();
     if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
     this.faultyOp = tracedBackward(lossG, { inputs: this.fcn.parameters(), retainGraph: true });
-    this.checkGradients('generator', this.fcn.namedParameters());
-    this.optG.step();
-    this.optG.zeroGrad();
-    this.checkParameters('generator', this.fcn.namedParameters());
+    phase('checks', () => this.checkGradients('generator', this.fcn.namedParameters()));
+    phase('optimizer', () => {
+      this.optG.step();
+      this.optG.zeroGrad();
+    });
+    phase('checks', () => this.checkParameters('generator', this.fcn.namedParameters()));
 
     // D: real towards 1, the same fake towards 0 (computed before the G update, as in the reference).
     const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);
     const lossDValue = lossD.item();
     if (!Number.isFinite(lossDValue)) throw new NumericalError(`discriminator loss is ${lossDValue} at step ${this.step}`);
     this.faultyOp = tracedBackward(lossD, { inputs: this.disc.parameters() });
-    this.checkGradients('discriminator', this.disc.namedParameters());
-    this.optD.step();
-    this.optD.zeroGrad();
-    this.checkParameters('discriminator', this.disc.namedParameters());
+    phase('checks', () => this.checkGradients('discriminator', this.disc.namedParameters()));
+    phase('optimizer', () => {
+      this.optD.step();
+      this.optD.zeroGrad();
+    });
+    phase('checks', () => this.checkParameters('discriminator', this.disc.namedParameters()));
     this.step++;
+    profileStepEnd();
     return { lossG: lossGValue, lossD: lossDValue, dReal: meanOf(dRealT), dFake: meanOf(dFakeT) };
   }
 

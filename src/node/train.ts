@@ -23,6 +23,7 @@ import { listImageFiles, makeDirs, readImageFile, removeIfEmpty, writeFileAtomic
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
 import { getBackend } from '../autodiff/backend.js';
+import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js';
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
@@ -56,6 +57,8 @@ export interface TrainOptions {
    * threads). Default defaultRasterThreads(). Rendered values do not depend on it.
    */
   rasterThreads?: number;
+  /** Print a per-step profile (src/autodiff/profile.ts) of this process's steps when training ends. */
+  profile?: boolean;
 }
 
 /** What config.json holds: the trainer's config plus where the real patches came from. */
@@ -255,6 +258,11 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     writeFileAtomic(join(runDir, 'samples', 'epoch-0000.png'), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
     bar.log(`epoch 0 (untrained generator): realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)})`);
   }
+  if (opts.profile) startProfile();
+  const printProfile = () => {
+    const r = stopProfile();
+    if (r) process.stderr.write(formatProfile(r) + '\n');
+  };
   while (trainer.epoch < gan.epochs) {
     const epoch = trainer.epoch + 1;
     // Wall time of this epoch's steps in this process (a resumed epoch counts the redone ones).
@@ -278,6 +286,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
       bar.update(trainer.step, { epoch: `${epoch}/${gan.epochs}`, lossG: r.lossG, lossD: r.lossD });
       if (opts.stopAfterSteps !== undefined && stepsThisProcess >= opts.stopAfterSteps) {
         bar.stop();
+        printProfile();
         return { runDir, trainer, best: null };
       }
     }
@@ -296,6 +305,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
       Object.entries(ev.paramMean).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(', '));
   }
   bar.stop();
+  printProfile();
   const best = pickBest(runDir);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');

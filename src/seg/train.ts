@@ -18,7 +18,7 @@
  * holds the weights (with batch-norm statistics), Adam's moments, the data Rng's state and the
  * history, so a resumed run continues exactly as the uninterrupted run would have.
  */
-import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
@@ -328,7 +328,8 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     let sumLoss = 0, sumCe = 0, sumDice = 0;
     model.train();
     for (let s = 0; s < stepsPerEpoch; s++) {
-      const { x, target } = makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true);
+      profileStepStart();
+      const { x, target } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true));
       const lr = cfg.poly ? cfg.lr * Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : cfg.lr;
       opt.lr = lr;
       const logits = model.forward(x);
@@ -336,8 +337,11 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
       const lv = loss.item();
       if (!Number.isFinite(lv)) throw new Error(`trainUNet: the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}); lower --lr`);
       loss.backward();
-      opt.step();
-      opt.zeroGrad();
+      phase('optimizer', () => {
+        opt.step();
+        opt.zeroGrad();
+      });
+      profileStepEnd();
       step++;
       sumLoss += lv;
       sumCe += ce.item();

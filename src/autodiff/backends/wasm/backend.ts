@@ -12,6 +12,7 @@
  */
 import type { Backend, Conv2dGeom, Data, Kernels, MatmulArgs } from '../../backend.js';
 import { relaxedSimdSupported, simdSupported } from './asm.js';
+import { profileCopy } from '../../profile.js';
 import { buildModule, defaultGemmConfig, AP, CP, DP, GP, GP_DYN, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './module.js';
 
 export interface WasmExports {
@@ -399,12 +400,14 @@ export class WasmBackend implements Backend {
   }
 
   private put(ptr: number, src: Data, len = src.length): void {
+    profileCopy(len * 4);
     this.f32().set(len === src.length ? src : src.subarray(0, len), ptr >> 2);
   }
 
   /** Copies a result out of scratch (nothing to do when dst is the resident output at ptr). */
   private take(ptr: number, dst: Data): void {
     if (this.addrOf(dst) === ptr) return;
+    profileCopy(dst.length * 4);
     dst.set(this.f32().subarray(ptr >> 2, (ptr >> 2) + dst.length));
   }
 
