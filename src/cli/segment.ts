@@ -21,6 +21,7 @@ import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import { otsuInstances } from '../seg/instances.js';
 import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
 import { measureParticles, type Particle } from '../seg/measure.js';
+import { sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
 import { summarizeSizes } from '../seg/summary.js';
 import { particlesCsv } from '../seg/csv.js';
 import { sizeDistributionSvg } from '../seg/svg.js';
@@ -461,14 +462,19 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
   const { model, tile, normalisation } = loadSegmenter(flags, 'eval');
   const set = readAnnotatedSet(imagesDir, masksDir, { cropBottom: Number(flags['crop-bottom']), ids: idList(flags) });
   const backend = model ? await useBackend(String(flags.backend)) : null;
-  const rows: (EvalResult & { image: string; predicted: number; truth: number })[] = [];
+  const rows: (EvalResult & { image: string; predicted: number; truth: number; sizing: SizingResult })[] = [];
+  const parts: SizingParts[] = [];
+  const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
   for (const a of set) {
     const { instances } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, normalisation));
-    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height) });
+    const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
+    parts.push(part);
+    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts) });
   }
   const mean = meanOf(rows);
+  const sizing = sizingFromParts(parts, sizingOpts);
   if (flags.json) {
-    out.log(JSON.stringify({ method: flags.method, model: flags.model ?? null, backend, images: rows, mean }, null, 2));
+    out.log(JSON.stringify({ method: flags.method, model: flags.model ?? null, backend, images: rows, mean, sizing, sizingRules: sizingRules(minArea) }, null, 2));
     return ExitCode.ok;
   }
   const f = (v: number) => v.toFixed(3);
@@ -477,5 +483,31 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
     out.log(`${r.image.padEnd(12)} ${f(r.dsc).padStart(6)} ${f(r.ap50).padStart(6)} ${f(r.pq).padStart(6)} ${f(r.sq).padStart(6)} ${f(r.rq).padStart(6)} ${String(r.tp).padStart(5)} ${String(r.fp).padStart(5)} ${String(r.fn).padStart(5)}`);
   }
   out.log(`${'mean'.padEnd(12)} ${f(mean.dsc).padStart(6)} ${f(mean.ap50).padStart(6)} ${f(mean.pq).padStart(6)} ${f(mean.sq).padStart(6)} ${f(mean.rq).padStart(6)} ${mean.tp.toFixed(1).padStart(5)} ${mean.fp.toFixed(1).padStart(5)} ${mean.fn.toFixed(1).padStart(5)}`);
+  out.log('');
+  for (const line of sizingTable(rows.map((r) => ({ name: r.image, sizing: r.sizing })), sizing)) out.log(line);
+  out.log(sizingRules(minArea));
   return ExitCode.ok;
+}
+
+/** How the sizing figures were made (printed under the table and carried in --json). */
+export function sizingRules(minArea: number): string {
+  return `sizing: interior particles (not touching the border) of >= ${minArea} px on both sides; errors = predicted / manual - 1; KS of the ECDs; [95 % bootstrap over particles]; outline bias = mean signed distance of matched predicted outlines to the manual ones (+ = outside); merges / splits against the manual particles`;
+}
+
+const pct = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}%` : 'n/a');
+const ci = (c: [number, number]): string => (Number.isFinite(c[0]) ? `[${pct(c[0])}, ${pct(c[1])}]` : '');
+
+/** The sizing table of `segment eval`: one row per image and the pooled row, then the pooled intervals. */
+export function sizingTable(images: readonly { name: string; sizing: SizingResult }[], pooled: SizingResult): string[] {
+  const head = `${'image'.padEnd(12)} ${'pred'.padStart(5)} ${'manual'.padStart(6)} ${'count'.padStart(7)} ${'ECD D10'.padStart(8)} ${'D50'.padStart(7)} ${'D90'.padStart(7)} ${'KS'.padStart(6)} ${'Feret D10'.padStart(9)} ${'D50'.padStart(7)} ${'D90'.padStart(7)} ${'bias px'.padStart(7)} ${'merges'.padStart(6)} ${'splits'.padStart(6)}`;
+  const row = (name: string, s: SizingResult): string =>
+    `${name.padEnd(12)} ${String(s.count.pred).padStart(5)} ${String(s.count.truth).padStart(6)} ${pct(s.count.relError).padStart(7)} ${pct(s.ecd.relError.d10).padStart(8)} ${pct(s.ecd.relError.d50).padStart(7)} ${pct(s.ecd.relError.d90).padStart(7)} ${(Number.isFinite(s.ecd.ks) ? s.ecd.ks.toFixed(3) : 'n/a').padStart(6)} ${pct(s.feretMax.relError.d10).padStart(9)} ${pct(s.feretMax.relError.d50).padStart(7)} ${pct(s.feretMax.relError.d90).padStart(7)} ${(Number.isFinite(s.outlineBias) ? s.outlineBias.toFixed(2) : 'n/a').padStart(7)} ${String(s.merges).padStart(6)} ${String(s.splits).padStart(6)}`;
+  const e = pooled.ecd;
+  const fm = pooled.feretMax;
+  return [
+    head,
+    ...images.map((i) => row(i.name, i.sizing)),
+    row('pooled', pooled),
+    `pooled 95 % intervals: ECD D10 ${ci(e.relErrorCI.d10)} D50 ${ci(e.relErrorCI.d50)} D90 ${ci(e.relErrorCI.d90)} KS ${Number.isFinite(e.ksCI[0]) ? `[${e.ksCI[0].toFixed(3)}, ${e.ksCI[1].toFixed(3)}]` : ''}; Feret max D10 ${ci(fm.relErrorCI.d10)} D50 ${ci(fm.relErrorCI.d50)} D90 ${ci(fm.relErrorCI.d90)}`,
+  ];
 }

@@ -76,6 +76,11 @@ describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool image
     const md = readFileSync(join(run, 'report.md'), 'utf8');
     expect(md).toContain('| gan |');
     expect(resultsMarkdown(report)).toContain('Possart');
+    // The sizing figures travel from segment eval into the report and results.md.
+    expect(report.evals.otsu.sizing.count.truth).toBeGreaterThan(0);
+    expect(report.evals.otsu.images[0].sizing.ecd.relError).toHaveProperty('d50');
+    expect(md).toMatch(/## Particle counts and sizes against the masks\n\| segmenter \| particles/);
+    expect(resultsMarkdown(report)).toMatch(/\| this run: Otsu \+ distance watershed \| \d+ \/ \d+ \(/);
 
     // Rerun: every stage is skipped, fast, and nothing is rewritten but the report.
     const modelTime = statSync(join(run, 'seg-model', 'model.safetensors')).mtimeMs;

@@ -141,5 +141,13 @@ describe('segment CLI', () => {
     const r = JSON.parse(json.join('\n'));
     expect(r.images).toHaveLength(4);
     expect(r.mean.dsc).toBeGreaterThan(0.8);
+    // The sizing figures, per image and pooled, in the JSON and in the table.
+    expect(r.sizing.count.truth).toBeGreaterThan(0);
+    expect(r.images[0].sizing.ecd.relError).toHaveProperty('d50');
+    expect(r.sizing.count.truth).toBe(r.images.reduce((s: number, i: { sizing: { count: { truth: number } } }) => s + i.sizing.count.truth, 0));
+    const table: string[] = [];
+    expect(await runSegment(['eval', '--method', 'otsu', '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks')], { log: (l) => table.push(l), error: () => {} })).toBe(0);
+    expect(table.some((l) => /^pooled +\d+ +\d+ /.test(l))).toBe(true);
+    expect(table.some((l) => /^pooled 95 % intervals: ECD D10/.test(l))).toBe(true);
   });
 });
