@@ -33,6 +33,22 @@ export interface GenerateOptions {
   quiet: boolean;
   /** Only this shard of the indices (internal: set in child processes). */
   shard?: { index: number; count: number };
+  /** nnU-Net v2 dataset id (format nnunet): the dataset goes to OUT/DatasetNNN_<datasetName>. */
+  datasetId?: number;
+  /** nnU-Net dataset name (default DiffRenderGAN). */
+  datasetName?: string;
+}
+
+export const DEFAULT_NNUNET_NAME = 'DiffRenderGAN';
+
+/**
+ * nnU-Net v2's folder name for a dataset: Dataset + the id in three digits + _ + name
+ * (nnUNet_raw/Dataset001_Name is where nnUNetv2_plan_and_preprocess -d 1 looks).
+ */
+export function nnunetDatasetFolder(id: number, name = DEFAULT_NNUNET_NAME): string {
+  if (!Number.isInteger(id) || id < 1 || id > 999) throw new UserError(`--dataset-id must be an integer from 1 to 999 (nnU-Net's three digits), got ${id}`, ExitCode.usage);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) throw new UserError(`--dataset-name must be letters, digits, '-' or '_', got '${name}'`, ExitCode.usage);
+  return `Dataset${String(id).padStart(3, '0')}_${name}`;
 }
 
 export function sampleName(i: number): string {
@@ -102,9 +118,12 @@ function generateShard(opts: GenerateOptions, run: ReturnType<typeof loadRun>, i
 }
 
 export async function runGenerate(opts: GenerateOptions): Promise<{ out: string; epoch: number }> {
+  if (opts.datasetId !== undefined && opts.format !== 'nnunet') throw new UserError(`--dataset-id is for --format nnunet (got --format ${opts.format})`, ExitCode.usage);
+  if (opts.datasetName !== undefined && opts.datasetId === undefined) throw new UserError('--dataset-name needs --dataset-id', ExitCode.usage);
   const runDir = resolve(opts.run);
   const run = loadRun(runDir, opts.epoch);
-  const out = resolve(opts.out);
+  const out = opts.datasetId !== undefined ? join(resolve(opts.out), nnunetDatasetFolder(opts.datasetId, opts.datasetName)) : resolve(opts.out);
+  opts = { ...opts, out };
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(s + '\n');
   };
@@ -180,7 +199,7 @@ function writeDatasetFiles(out: string, opts: GenerateOptions, run: ReturnType<t
   const source = { run: resolve(opts.run), epoch: run.epoch, seed: opts.seed, preset: run.config.gan.preset, learned: run.config.gan.learned };
   const labels = { background: 0, particle: 1, contour: 2 };
   if (opts.format === 'nnunet') {
-    writeFileAtomic(join(out, 'dataset.json'), JSON.stringify({ channel_names: { '0': 'SEM' }, labels, numTraining: opts.n, file_ending: '.png', name: 'diffrendergan', diffrendergan: source }, null, 2) + '\n');
+    writeFileAtomic(join(out, 'dataset.json'), JSON.stringify({ channel_names: { '0': 'SEM' }, labels, numTraining: opts.n, file_ending: '.png', name: opts.datasetName ?? (opts.datasetId !== undefined ? DEFAULT_NNUNET_NAME : 'diffrendergan'), diffrendergan: source }, null, 2) + '\n');
     return;
   }
   if (opts.format === 'coco') {

@@ -132,11 +132,19 @@ describe('dataset export', () => {
       const r = await runTraining(trainOpts({ out: join(dir, 'run'), epochs: 1, stepsPerEpoch: 1, patch: 48 }));
       for (const format of ['png', 'nnunet', 'coco'] as const) {
         const out = join(dir, format);
-        await runGenerate({ run: r.runDir, epoch: 'best', n: 3, out, format, seed: 2, workers: 1, quiet: true });
-        expect(existsSync(join(out, 'dataset.json'))).toBe(true);
+        const datasetId = format === 'nnunet' ? 7 : undefined;
+        await runGenerate({ run: r.runDir, epoch: 'best', n: 3, out, format, seed: 2, workers: 1, quiet: true, datasetId });
+        expect(existsSync(join(out, format === 'nnunet' ? 'Dataset007_DiffRenderGAN' : '', 'dataset.json'))).toBe(true);
       }
-      expect(existsSync(join(dir, 'nnunet', 'imagesTr', 'synth_00002_0000.png'))).toBe(true);
-      expect(existsSync(join(dir, 'nnunet', 'labelsTr', 'synth_00002.png'))).toBe(true);
+      // nnU-Net v2's layout: nnUNet_raw/DatasetNNN_Name/{imagesTr,labelsTr}, dataset.json named so.
+      const nn = join(dir, 'nnunet', 'Dataset007_DiffRenderGAN');
+      expect(existsSync(join(nn, 'imagesTr', 'synth_00002_0000.png'))).toBe(true);
+      expect(existsSync(join(nn, 'labelsTr', 'synth_00002.png'))).toBe(true);
+      expect(JSON.parse(readFileSync(join(nn, 'dataset.json'), 'utf8'))).toMatchObject({ name: 'DiffRenderGAN', numTraining: 3, file_ending: '.png' });
+      const gen = (o: Partial<Parameters<typeof runGenerate>[0]>) => runGenerate({ run: r.runDir, epoch: 'best', n: 1, out: join(dir, 'y'), format: 'nnunet', seed: 1, workers: 1, quiet: true, ...o });
+      await expect(gen({ datasetId: 1000 })).rejects.toThrow(/--dataset-id must be an integer from 1 to 999/);
+      await expect(gen({ datasetId: 3, format: 'png' })).rejects.toThrow(/--dataset-id is for --format nnunet/);
+      await expect(gen({ datasetId: 3, datasetName: 'a b' })).rejects.toThrow(/--dataset-name/);
       const coco = JSON.parse(readFileSync(join(dir, 'coco', 'annotations.json'), 'utf8'));
       expect(coco.images).toHaveLength(3);
       expect(coco.annotations.length).toBeGreaterThan(0);
