@@ -18,15 +18,16 @@ import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type Trai
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { segmentImage } from '../seg/infer.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
-import { otsuInstances } from '../seg/instances.js';
+import { otsuInstances, type LowConfidence } from '../seg/instances.js';
 import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
 import { measureParticles, type Particle } from '../seg/measure.js';
-import { sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
+import { bootstrapQuantiles, sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
 import { summarizeSizes } from '../seg/summary.js';
 import { particlesCsv } from '../seg/csv.js';
 import { sizeDistributionSvg } from '../seg/svg.js';
 import type { Labelled } from '../seg/labels.js';
-import { readAnnotatedSet, readCroppedImage, readSegDataset } from '../node/seg-dataset.js';
+import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, type SegSampleWithInstances } from '../node/seg-dataset.js';
+import { addTouchingBand } from '../seg/classmask.js';
 import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
 import type { UNet } from '../seg/unet.js';
 
@@ -67,6 +68,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'val', type: 'number', meta: 'FRACTION', default: 0, min: 0, max: 0.9, help: 'fraction of images held out for validation' },
       { name: 'seed', type: 'int', meta: 'S', default: 0, min: 0, help: 'seed of initialisation, split, crops and augmentation' },
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
+      { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
@@ -237,15 +239,18 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   const dir = req(flags, 'out', 'train');
   const cropBottom = Number(flags['crop-bottom']);
   const ids = idList(flags);
+  const band = Number(flags['touch-band']);
   let samples: SegSample[];
   if (typeof flags.data === 'string') {
     if (flags.images || flags.masks) throw new UserError('segment train: give --data, or --images with --masks, not both', ExitCode.usage);
     samples = readSegDataset(flags.data, { cropBottom, ids });
+    if (band > 0) samples = readSegInstances(flags.data, samples, cropBottom);
   } else if (typeof flags.images === 'string' || typeof flags.masks === 'string') {
     samples = readAnnotatedSet(req(flags, 'images', 'train'), req(flags, 'masks', 'train'), { cropBottom, ids });
   } else {
     throw new UserError("segment train: give --data DIR, or --images DIR --masks DIR (see 'diffrendergan segment train --help')", ExitCode.usage);
   }
+  if (band > 0) for (const s of samples as SegSampleWithInstances[]) addTouchingBand(s.classes, s.instances, s.width, s.height, band);
   const resume = flags.resume ? loadCheckpoint(dir) : undefined;
   if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
   // Fail on an unusable --out before hours of training, not at the first checkpoint.
@@ -328,7 +333,7 @@ function segmentFlags(flags: ParsedFlags, normalisation: Normalisation): Segment
   return { normalisation, flips: Boolean(flags.flips), instances: flags.instances === 'seeds' ? 'seeds' : 'watershed' };
 }
 
-function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array } {
+function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
   if (method === 'otsu') {
     const r = otsuInstances(img.data, img.width, img.height, { minArea });
     const classes = new Uint8Array(r.labels.length);
@@ -336,7 +341,7 @@ function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: n
     return { instances: { labels: r.labels, count: r.count }, classes };
   }
   const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, flips: sf.flips, instances: sf.instances });
-  return { instances: s.instances, classes: s.classes };
+  return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
 }
 
 /** A visible RGB overlay: the micrograph in grey, each particle's outline in a colour of its id. */
@@ -428,15 +433,16 @@ async function predictInto(outDir: string, written: string[], flags: ParsedFlags
     written.push(path);
   };
   if (model) out.log(`backend ${await useBackend(String(flags.backend))}`);
-  const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[] }[] = [];
+  const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[]; lowConfidence?: LowConfidence }[] = [];
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
     const t0 = performance.now();
-    const { instances, classes } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, normalisation));
+    const { instances, classes, lowConfidence } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, normalisation));
     if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
     const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.size });
-    results.push({ name: names[k], img, instances, classes, particles });
-    out.log(`${files[k]}: ${instances.count} particles (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
+    const unsure = lowConfidence ? `; at low confidence ${lowConfidence.splits} split, ${lowConfidence.merges} merged` : '';
+    out.log(`${files[k]}: ${instances.count} particles${unsure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   for (const r of results) {
     const { width: w, height: h } = r.img;
@@ -446,8 +452,8 @@ async function predictInto(outDir: string, written: string[], flags: ParsedFlags
   }
   const all = results.flatMap((r) => r.particles);
   put('particles.csv', (p) => writeFileAtomic(p, particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit })));
-  const summary = summarizeSizes(all);
-  const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...summarizeSizes(r.particles) }]));
+  const summary = { ...summarizeSizes(all), ...sizeIntervals(all) };
+  const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...(r.lowConfidence ? { lowConfidence: r.lowConfidence } : {}), ...summarizeSizes(r.particles), ...sizeIntervals(r.particles) }]));
   put('summary.json', (p) => writeFileAtomic(p, JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.size, unit: px.unit, images: results.length, overall: summary, perImage }, null, 2) + '\n'));
   const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
   put('size-distribution.svg', (p) => writeFileAtomic(p, sizeDistributionSvg(kept, summary.lognormal, px.unit)));
@@ -462,14 +468,14 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
   const { model, tile, normalisation } = loadSegmenter(flags, 'eval');
   const set = readAnnotatedSet(imagesDir, masksDir, { cropBottom: Number(flags['crop-bottom']), ids: idList(flags) });
   const backend = model ? await useBackend(String(flags.backend)) : null;
-  const rows: (EvalResult & { image: string; predicted: number; truth: number; sizing: SizingResult })[] = [];
+  const rows: (EvalResult & { image: string; predicted: number; truth: number; sizing: SizingResult; lowConfidence: LowConfidence | null })[] = [];
   const parts: SizingParts[] = [];
   const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
   for (const a of set) {
-    const { instances } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, normalisation));
+    const { instances, lowConfidence } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, normalisation));
     const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
     parts.push(part);
-    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts) });
+    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts), lowConfidence: lowConfidence ?? null });
   }
   const mean = meanOf(rows);
   const sizing = sizingFromParts(parts, sizingOpts);
@@ -484,29 +490,36 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
   }
   out.log(`${'mean'.padEnd(12)} ${f(mean.dsc).padStart(6)} ${f(mean.ap50).padStart(6)} ${f(mean.pq).padStart(6)} ${f(mean.sq).padStart(6)} ${f(mean.rq).padStart(6)} ${mean.tp.toFixed(1).padStart(5)} ${mean.fp.toFixed(1).padStart(5)} ${mean.fn.toFixed(1).padStart(5)}`);
   out.log('');
-  for (const line of sizingTable(rows.map((r) => ({ name: r.image, sizing: r.sizing })), sizing)) out.log(line);
+  for (const line of sizingTable(rows.map((r) => ({ name: r.image, sizing: r.sizing, lowConfidence: r.lowConfidence })), sizing)) out.log(line);
   out.log(sizingRules(minArea));
   return ExitCode.ok;
 }
 
+/** 95 % bootstrap intervals over particles of D10 / D50 / D90 of the ECD (interior particles, as summarizeSizes). */
+function sizeIntervals(particles: readonly Particle[]): { d10CI: [number, number]; d50CI: [number, number]; d90CI: [number, number] } {
+  const ecd = particles.filter((p) => !p.touchesBorder).map((p) => p.ecd);
+  const b = bootstrapQuantiles(ecd, { bootstrap: 200, seed: 0 });
+  return { d10CI: b.d10, d50CI: b.d50, d90CI: b.d90 };
+}
+
 /** How the sizing figures were made (printed under the table and carried in --json). */
 export function sizingRules(minArea: number): string {
-  return `sizing: interior particles (not touching the border) of >= ${minArea} px on both sides; errors = predicted / manual - 1; KS of the ECDs; [95 % bootstrap over particles]; outline bias = mean signed distance of matched predicted outlines to the manual ones (+ = outside); merges / splits against the manual particles`;
+  return `sizing: interior particles (not touching the border) of >= ${minArea} px on both sides; errors = predicted / manual - 1; KS of the ECDs; [95 % bootstrap over particles]; outline bias = mean signed distance of matched predicted outlines to the manual ones (+ = outside); merges / splits against the manual particles; unsure split / merge = particles split or merged at low confidence (marker prominence within a factor 2 of the threshold; no masks needed, also in predict's summary.json)`;
 }
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}%` : 'n/a');
 const ci = (c: [number, number]): string => (Number.isFinite(c[0]) ? `[${pct(c[0])}, ${pct(c[1])}]` : '');
 
 /** The sizing table of `segment eval`: one row per image and the pooled row, then the pooled intervals. */
-export function sizingTable(images: readonly { name: string; sizing: SizingResult }[], pooled: SizingResult): string[] {
-  const head = `${'image'.padEnd(12)} ${'pred'.padStart(5)} ${'manual'.padStart(6)} ${'count'.padStart(7)} ${'ECD D10'.padStart(8)} ${'D50'.padStart(7)} ${'D90'.padStart(7)} ${'KS'.padStart(6)} ${'Feret D10'.padStart(9)} ${'D50'.padStart(7)} ${'D90'.padStart(7)} ${'bias px'.padStart(7)} ${'merges'.padStart(6)} ${'splits'.padStart(6)}`;
-  const row = (name: string, s: SizingResult): string =>
-    `${name.padEnd(12)} ${String(s.count.pred).padStart(5)} ${String(s.count.truth).padStart(6)} ${pct(s.count.relError).padStart(7)} ${pct(s.ecd.relError.d10).padStart(8)} ${pct(s.ecd.relError.d50).padStart(7)} ${pct(s.ecd.relError.d90).padStart(7)} ${(Number.isFinite(s.ecd.ks) ? s.ecd.ks.toFixed(3) : 'n/a').padStart(6)} ${pct(s.feretMax.relError.d10).padStart(9)} ${pct(s.feretMax.relError.d50).padStart(7)} ${pct(s.feretMax.relError.d90).padStart(7)} ${(Number.isFinite(s.outlineBias) ? s.outlineBias.toFixed(2) : 'n/a').padStart(7)} ${String(s.merges).padStart(6)} ${String(s.splits).padStart(6)}`;
+export function sizingTable(images: readonly { name: string; sizing: SizingResult; lowConfidence?: LowConfidence | null }[], pooled: SizingResult): string[] {
+  const head = `${'image'.padEnd(12)} ${'pred'.padStart(5)} ${'manual'.padStart(6)} ${'count'.padStart(7)} ${'ECD D10'.padStart(8)} ${'D50'.padStart(7)} ${'D90'.padStart(7)} ${'KS'.padStart(6)} ${'Feret D10'.padStart(9)} ${'D50'.padStart(7)} ${'D90'.padStart(7)} ${'bias px'.padStart(7)} ${'merges'.padStart(6)} ${'splits'.padStart(6)} ${'unsure split/merge'.padStart(18)}`;
+  const row = (name: string, s: SizingResult, lc?: LowConfidence | null): string =>
+    `${name.padEnd(12)} ${String(s.count.pred).padStart(5)} ${String(s.count.truth).padStart(6)} ${pct(s.count.relError).padStart(7)} ${pct(s.ecd.relError.d10).padStart(8)} ${pct(s.ecd.relError.d50).padStart(7)} ${pct(s.ecd.relError.d90).padStart(7)} ${(Number.isFinite(s.ecd.ks) ? s.ecd.ks.toFixed(3) : 'n/a').padStart(6)} ${pct(s.feretMax.relError.d10).padStart(9)} ${pct(s.feretMax.relError.d50).padStart(7)} ${pct(s.feretMax.relError.d90).padStart(7)} ${(Number.isFinite(s.outlineBias) ? s.outlineBias.toFixed(2) : 'n/a').padStart(7)} ${String(s.merges).padStart(6)} ${String(s.splits).padStart(6)} ${(lc ? `${lc.splits} / ${lc.merges}` : '').padStart(18)}`;
   const e = pooled.ecd;
   const fm = pooled.feretMax;
   return [
     head,
-    ...images.map((i) => row(i.name, i.sizing)),
+    ...images.map((i) => row(i.name, i.sizing, i.lowConfidence)),
     row('pooled', pooled),
     `pooled 95 % intervals: ECD D10 ${ci(e.relErrorCI.d10)} D50 ${ci(e.relErrorCI.d50)} D90 ${ci(e.relErrorCI.d90)} KS ${Number.isFinite(e.ksCI[0]) ? `[${e.ksCI[0].toFixed(3)}, ${e.ksCI[1].toFixed(3)}]` : ''}; Feret max D10 ${ci(fm.relErrorCI.d10)} D50 ${ci(fm.relErrorCI.d50)} D90 ${ci(fm.relErrorCI.d90)}`,
   ];

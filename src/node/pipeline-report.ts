@@ -4,11 +4,12 @@
  */
 import type { Budget, BudgetName } from './pipeline.js';
 import type { SizingResult } from '../seg/sizing.js';
+import type { LowConfidence } from '../seg/instances.js';
 
 export interface EvalSummary {
   mean: { dsc: number; ap50: number; pq: number; sq: number; rq: number };
   /** sizing: absent in runs evaluated before the sizing metrics existed. */
-  images: { image: string; dsc: number; ap50: number; pq: number; predicted: number; truth: number; sizing?: SizingResult }[];
+  images: { image: string; dsc: number; ap50: number; pq: number; predicted: number; truth: number; sizing?: SizingResult; lowConfidence?: LowConfidence | null }[];
   /** Sizing figures pooled over the test images (src/seg/sizing.ts). */
   sizing?: SizingResult;
 }
@@ -127,7 +128,7 @@ function sizingTable(r: PipelineReport, label: (k: string) => string): string[] 
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    'Pooled over the test images; particles not touching the image border and of at least 50 px on both sides (as in particles.csv); size errors are predicted / manual quantile - 1 with 95 % bootstrap intervals over particles; KS = Kolmogorov-Smirnov distance of the two ECD distributions; outline bias = mean signed distance of the matched predicted outlines to the manual ones (+ = outside); merges = predicted particles covering more than half of two or more manual ones, splits = manual particles holding more than half of two or more predicted ones (src/seg/sizing.ts).',
+    'Pooled over the test images; particles not touching the image border and of at least 50 px on both sides (as in particles.csv); size errors are predicted / manual quantile - 1 with 95 % bootstrap intervals over particles; KS = Kolmogorov-Smirnov distance of the two ECD distributions; outline bias = mean signed distance of the matched predicted outlines to the manual ones (+ = outside); merges = predicted particles covering more than half of two or more manual ones, splits = manual particles holding more than half of two or more predicted ones (src/seg/sizing.ts); low-confidence splits / merges (per image) need no masks: particles whose split or merge flips when the watershed marker prominence is doubled or halved (src/seg/instances.ts).',
   ];
 }
 
@@ -156,10 +157,10 @@ export function reportMarkdown(r: PipelineReport): string {
     const sizing = sizingTable(r, (k) => k);
     if (sizing.length) out.push('## Particle counts and sizes against the masks', ...sizing, '');
     for (const [k, e] of Object.entries(r.evals)) {
-      out.push(`### ${k}`, '| image | DSC | AP50 | PQ | predicted | true | count error | ECD D50 error | KS | outline bias, px | merges / splits |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+      out.push(`### ${k}`, '| image | DSC | AP50 | PQ | predicted | true | count error | ECD D50 error | KS | outline bias, px | merges / splits | low-confidence splits / merges |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
       for (const i of e.images) {
         const s = i.sizing;
-        out.push(`| ${i.image} | ${f3(i.dsc)} | ${f3(i.ap50)} | ${f3(i.pq)} | ${i.predicted} | ${i.truth} | ${s ? `${pct(s.count.relError)} | ${pct(s.ecd.relError.d50)} | ${f3(s.ecd.ks)} | ${f3(s.outlineBias)} | ${s.merges} / ${s.splits}` : 'n/a | n/a | n/a | n/a | n/a'} |`);
+        out.push(`| ${i.image} | ${f3(i.dsc)} | ${f3(i.ap50)} | ${f3(i.pq)} | ${i.predicted} | ${i.truth} | ${s ? `${pct(s.count.relError)} | ${pct(s.ecd.relError.d50)} | ${f3(s.ecd.ks)} | ${f3(s.outlineBias)} | ${s.merges} / ${s.splits}` : 'n/a | n/a | n/a | n/a | n/a'} | ${i.lowConfidence ? `${i.lowConfidence.splits} / ${i.lowConfidence.merges}` : 'n/a'} |`);
       }
       out.push('');
     }

@@ -30,6 +30,7 @@ import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
 import type { SizingResult } from '../seg/sizing.js';
+import type { LowConfidence } from '../seg/instances.js';
 
 export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
 export type BudgetName = (typeof BUDGET_NAMES)[number];
@@ -279,13 +280,13 @@ function machine(): PipelineReport['machine'] {
 
 function parseEvalJson(lines: string[]): EvalSummary {
   const j = JSON.parse(lines.join('\n')) as {
-    images: { image: string; dsc: number; ap50: number; pq: number; sq: number; rq: number; predicted: number; truth: number; sizing: SizingResult }[];
+    images: { image: string; dsc: number; ap50: number; pq: number; sq: number; rq: number; predicted: number; truth: number; sizing: SizingResult; lowConfidence?: LowConfidence | null }[];
     mean: { dsc: number; ap50: number; pq: number; sq: number; rq: number };
     sizing: SizingResult;
   };
   return {
     mean: { dsc: j.mean.dsc, ap50: j.mean.ap50, pq: j.mean.pq, sq: j.mean.sq, rq: j.mean.rq },
-    images: j.images.map((r) => ({ image: r.image, dsc: r.dsc, ap50: r.ap50, pq: r.pq, predicted: r.predicted, truth: r.truth, sizing: r.sizing })),
+    images: j.images.map((r) => ({ image: r.image, dsc: r.dsc, ap50: r.ap50, pq: r.pq, predicted: r.predicted, truth: r.truth, sizing: r.sizing, lowConfidence: r.lowConfidence ?? null })),
     sizing: j.sizing,
   };
 }

@@ -19,6 +19,7 @@ import { InputError } from '../errors.js';
 import { listImageFiles, readImageFile } from '../io/files.js';
 import type { GreyImage } from '../io/grey-image.js';
 import { instancesFromBinaryMask } from '../seg/labels.js';
+import { instancesFromClassMap } from '../seg/instances.js';
 import { classesFromInstances, classesFromValues, cropBottomRows, integerMaskValues } from '../seg/classmask.js';
 import type { SegSample } from '../seg/train.js';
 
@@ -27,6 +28,11 @@ export interface ReadOptions {
   cropBottom?: number;
   /** Only these names (file names without extension); every one must exist. */
   ids?: string[];
+}
+
+/** A class-mask sample with its instance map (`readSegInstances`). */
+export interface SegSampleWithInstances extends SegSample {
+  instances: Int32Array;
 }
 
 /** A real annotated image: grey values, its instance map and the derived 3-class mask. */
@@ -111,6 +117,25 @@ export function readSegDataset(dir: string, opts: ReadOptions = {}): SegSample[]
       }
     }
     return { name, width: img.width, height: img.height, image: img.data, classes };
+  });
+}
+
+/**
+ * The instance maps of a class-mask dataset's samples (as read by readSegDataset from `dir`):
+ * the exact ones `generate` writes (DIR/instances/NAME.png or DIR/instancesTr/NAME.png, 16-bit)
+ * when present, otherwise the instances of the class mask itself (class-1 pieces grown over the
+ * contour, instancesFromClassMap with no minimum size).
+ */
+export function readSegInstances(dir: string, samples: readonly SegSample[], cropBottom = 0): SegSampleWithInstances[] {
+  const instDir = [join(dir, 'instances'), join(dir, 'instancesTr')].find(isDir);
+  return samples.map((s) => {
+    const f = instDir ? join(instDir, `${s.name}.png`) : null;
+    if (f && existsSync(f)) {
+      const m = readCroppedImage(f, cropBottom);
+      if (m.width !== s.width || m.height !== s.height) throw new InputError(f, `is ${m.width} x ${m.height} but its image is ${s.width} x ${s.height}`);
+      return { ...s, instances: Int32Array.from(integerMaskValues(m.data, m.bitDepth)) };
+    }
+    return { ...s, instances: instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels };
   });
 }
 

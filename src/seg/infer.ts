@@ -20,7 +20,7 @@
 import { Tensor, noGrad, softmax } from '../autodiff/index.js';
 import type { UNet } from './unet.js';
 import { normalisationStats, type Normalisation } from './augment.js';
-import { instancesFromClassMap, instancesFromProbabilities, type ProbabilityInstanceOptions } from './instances.js';
+import { instancesFromClassMap, instancesFromProbabilities, type LowConfidence, type ProbabilityInstanceOptions } from './instances.js';
 import type { Labelled } from './labels.js';
 import { checkShape } from './labels.js';
 
@@ -177,6 +177,8 @@ export interface Segmentation {
   /** 0 background, 1 particle, 2 contour. */
   classes: Uint8Array;
   instances: Labelled;
+  /** Particles split or merged at low confidence (watershed instances only; see instances.ts). */
+  lowConfidence?: LowConfidence;
 }
 
 /** Segments one greyscale image (values in [0, 1]) into classes and particle instances. */
@@ -188,11 +190,11 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
     const probabilities = predictWithFlips(model, normaliseImage(image, opts.normalisation), width, height, opts);
     const classes = argmaxClasses(probabilities, model.config.classes, width * height);
     const minArea = opts.minArea ?? 50;
-    const instances =
-      opts.instances === 'seeds' || model.config.classes !== 3
-        ? instancesFromClassMap(classes, width, height, { minArea })
-        : instancesFromProbabilities(probabilities, width, height, { ...opts.watershed, minArea });
-    return { width, height, probabilities, classes, instances };
+    if (opts.instances === 'seeds' || model.config.classes !== 3) {
+      return { width, height, probabilities, classes, instances: instancesFromClassMap(classes, width, height, { minArea }) };
+    }
+    const { lowConfidence, ...instances } = instancesFromProbabilities(probabilities, width, height, { ...opts.watershed, minArea });
+    return { width, height, probabilities, classes, instances, lowConfidence };
   } finally {
     model.train(wasTraining);
   }

@@ -101,7 +101,7 @@ export interface ProbabilityInstanceOptions {
  * Foreground pieces that hold no marker (no core pixel) stay background.
  * Returns instances numbered 1..count in raster order.
  */
-export function instancesFromProbabilities(probabilities: ArrayLike<number>, width: number, height: number, options: ProbabilityInstanceOptions = {}): Labelled {
+export function instancesFromProbabilities(probabilities: ArrayLike<number>, width: number, height: number, options: ProbabilityInstanceOptions = {}): Labelled & { lowConfidence: LowConfidence } {
   const n = width * height;
   checkShape(probabilities.length, 3 * width, height, 'class probabilities (3 classes)');
   const { background = 0.5, contour = 0.5, h = 1, minCore = 10, minArea = 50, lines = true } = options;
@@ -119,7 +119,41 @@ export function instancesFromProbabilities(probabilities: ArrayLike<number>, wid
   const coreCount = new Int32Array(markers.count + 1);
   for (let i = 0; i < n; i++) if (core[i]) coreCount[labels[i]]++;
   for (let i = 0; i < n; i++) if (coreCount[labels[i]] < minCore) labels[i] = 0;
-  return removeSmallComponents(labels, minArea);
+  const out = removeSmallComponents(labels, minArea);
+  return { ...out, lowConfidence: lowConfidenceCounts(out, dist, core, width, height, h) };
+}
+
+/**
+ * Splits and merges that hang on the marker prominence h (`instancesFromProbabilities`):
+ * - splits: particles that hold no maximum of prominence > 2h, so they stand apart from a
+ *   neighbour on a distance maximum only up to twice the threshold;
+ * - merges: particles that hold two or more maxima of prominence > h / 2, so they would split
+ *   at half the threshold.
+ * These are the particles a user should look at first in the overlay.
+ */
+export interface LowConfidence {
+  splits: number;
+  merges: number;
+}
+
+function lowConfidenceCounts(inst: Labelled, dist: Float32Array, core: Uint8Array, width: number, height: number, h: number): LowConfidence {
+  const strong = findMaxima(dist, width, height, { mask: core, h: 2 * h, connectivity: 4 }).labels;
+  const weak = findMaxima(dist, width, height, { mask: core, h: h / 2, connectivity: 4 }).labels;
+  const strongIn = new Int32Array(inst.count + 1);
+  const weakIn = new Int32Array(inst.count + 1);
+  for (let i = 0; i < inst.labels.length; i++) {
+    const l = inst.labels[i];
+    if (!l) continue;
+    if (strong[i]) strongIn[l]++;
+    if (weak[i]) weakIn[l]++;
+  }
+  let splits = 0;
+  let merges = 0;
+  for (let l = 1; l <= inst.count; l++) {
+    if (strongIn[l] === 0) splits++;
+    if (weakIn[l] >= 2) merges++;
+  }
+  return { splits, merges };
 }
 
 /**

@@ -124,6 +124,24 @@ function percentileInterval(samples: number[]): Interval {
   return s.length ? [quantileSorted(s, 0.025), quantileSorted(s, 0.975)] : [NaN, NaN];
 }
 
+/** 95 % percentile-bootstrap intervals of the D10 / D50 / D90 of one sample (NaN when empty). */
+export function bootstrapQuantiles(values: ArrayLike<number>, options: SizingOptions = {}): { d10: Interval; d50: Interval; d90: Interval } {
+  const { bootstrap = 200, seed = 0 } = options;
+  const v = Float64Array.from(values).sort();
+  const boot = { d10: [] as number[], d50: [] as number[], d90: [] as number[] };
+  if (v.length) {
+    const rand = rng(seed);
+    const b = new Float64Array(v.length);
+    for (let k = 0; k < bootstrap; k++) {
+      const q = quantiles(resampleSorted(v, rand, b));
+      boot.d10.push(q.d10);
+      boot.d50.push(q.d50);
+      boot.d90.push(q.d90);
+    }
+  }
+  return { d10: percentileInterval(boot.d10), d50: percentileInterval(boot.d50), d90: percentileInterval(boot.d90) };
+}
+
 /** Compares two samples of one diameter (need not be sorted). */
 export function compareDiameters(pred: ArrayLike<number>, truth: ArrayLike<number>, options: SizingOptions = {}): DiameterComparison {
   const { bootstrap = 200, seed = 0 } = options;

@@ -127,6 +127,25 @@ describe('instancesFromProbabilities', () => {
     expect(instancesFromProbabilities(probsOf(one), w, h, { minArea: 1 }).count).toBe(1);
   });
 
+  it('counts the splits and merges that hang on the marker prominence (low confidence)', () => {
+    // Two discs of radius 8 whose centres lie d px apart: the waist between them sets the
+    // prominence of the lower distance maximum (h = 1): 17 px apart it is > 2h, 12 px in (h, 2h],
+    // 8 px in (h / 2, h].
+    const pair = (d: number) => {
+      const w = 48, h = 20;
+      const cls = new Int32Array(w * h);
+      drawDisk(cls, w, h, 14, 10, 8);
+      drawDisk(cls, w, h, 14 + d, 10, 8);
+      return instancesFromProbabilities(probsOf(cls), w, h, { minArea: 1 });
+    };
+    const far = pair(17);
+    expect([far.count, far.lowConfidence.splits, far.lowConfidence.merges]).toEqual([2, 0, 0]);
+    const weakSplit = pair(12);
+    expect([weakSplit.count, weakSplit.lowConfidence.splits, weakSplit.lowConfidence.merges]).toEqual([2, 1, 0]);
+    const weakMerge = pair(8);
+    expect([weakMerge.count, weakMerge.lowConfidence.splits, weakMerge.lowConfidence.merges]).toEqual([1, 0, 1]);
+  });
+
   it('drops contour-only structures, particles with a small core, and small particles', () => {
     const c = grid(['2222222222', '..........', '.111......', '.111...11.', '.111...11.']);
     const p = probsOf(c.data);

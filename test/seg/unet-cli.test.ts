@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { writePngGrey8 } from '../../src/io/files.js';
 import { InputError, UserError } from '../../src/errors.js';
 import { runSegment, parseGrowMasks, parsePixelSize, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
-import { readAnnotatedSet, readSegDataset } from '../../src/node/seg-dataset.js';
-import { classesFromInstances } from '../../src/seg/classmask.js';
+import { readAnnotatedSet, readSegDataset, readSegInstances } from '../../src/node/seg-dataset.js';
+import { addTouchingBand, classesFromInstances } from '../../src/seg/classmask.js';
+import { writePngGrey16 } from '../../src/io/files.js';
 import { discSet } from './unet-helpers.js';
 
 const quiet = { log: (_: string) => {}, error: (_: string) => {} };
@@ -99,6 +100,40 @@ describe('segment CLI', () => {
     const big = new Int32Array(25).fill(0);
     for (let y = 1; y < 4; y++) for (let x = 1; x < 4; x++) big[y * 5 + x] = 1;
     expect(Array.from(classesFromInstances(big, 5, 5)).join('')).toBe('0000002220021200222000000');
+  });
+
+  it('addTouchingBand: particle pixels near another particle become contour, nowhere else', () => {
+    // Two 5x5 squares touching along x = 4 | 5, and a lone square far away.
+    const w = 20, h = 7;
+    const lab = new Int32Array(w * h);
+    for (let y = 1; y < 6; y++) for (let x = 0; x < 15; x++) lab[y * w + x] = x < 5 ? 1 : x < 10 ? 2 : 0;
+    for (let y = 1; y < 6; y++) for (let x = 14; x < 19; x++) lab[y * w + x] = 3;
+    const c = classesFromInstances(lab, w, h);
+    const before = c.slice();
+    addTouchingBand(c, lab, w, h, 2);
+    const row = (y: number) => Array.from(c.subarray(y * w, y * w + w)).join('');
+    // Row 3: x = 3, 4 (instance 1) and 5, 6 (instance 2) lie within 2 px of the other one; the lone square is unchanged.
+    expect(row(3).slice(0, 12)).toBe('111222211200');
+    expect(Array.from(before.subarray(3 * w, 3 * w + 12)).join('')).toBe('111122111200');
+    for (let y = 0; y < h; y++) for (let x = 12; x < w; x++) expect(c[y * w + x]).toBe(before[y * w + x]);
+    expect(Array.from(addTouchingBand(before.slice(), lab, w, h, 0))).toEqual(Array.from(before));
+    expect(() => addTouchingBand(c, lab, w, h, 17)).toThrow(UserError);
+  });
+
+  it('readSegInstances: the exact instance maps when the dataset has them, else the class masks\' instances', () => {
+    const ds = readSegDataset(join(root, 'ds'));
+    const derived = readSegInstances(join(root, 'ds'), ds);
+    expect(Math.max(...derived[0].instances)).toBeGreaterThan(0);
+    const withInst = join(root, 'ds-inst');
+    mkdirSync(join(withInst, 'images'), { recursive: true });
+    mkdirSync(join(withInst, 'masks'), { recursive: true });
+    mkdirSync(join(withInst, 'instances'), { recursive: true });
+    const s = discSet('e', 1, 24, 5)[0];
+    writePngGrey8(join(withInst, 'images', 'e000.png'), 24, 24, s.image);
+    writePngGrey8(join(withInst, 'masks', 'e000.png'), 24, 24, s.classes);
+    writePngGrey16(join(withInst, 'instances', 'e000.png'), 24, 24, Uint16Array.from(s.instances, (v) => v * 7));
+    const exact = readSegInstances(withInst, readSegDataset(withInst));
+    expect(Array.from(exact[0].instances)).toEqual(Array.from(s.instances, (v) => v * 7));
   });
 
   it('parses pixel sizes', () => {
