@@ -5,7 +5,7 @@
  */
 import {
   DEMO_HIDDEN, GanTrainer, LEARNED_BY_PRESET, PARAMETER_TABLE, PRESET_NAMES, Rng, WasmBackend, decodeImage, defaultParams,
-  extractPatches, noGrad, presetConfig, registerBackend, renderScene, sampleScene, scaleSceneConfig, setBackend,
+  detectPolarity, extractPatches, noGrad, presetConfig, registerBackend, renderScene, sampleScene, scaleSceneConfig, setBackend,
   type Grey, type PresetName, type Scene,
 } from '../src/browser.js';
 import type { FromWorker, ToWorker } from './protocol.js';
@@ -65,9 +65,11 @@ let stopRequested = false;
 let training = false;
 
 function useImage(name: string, img: Grey): void {
-  let set = extractPatches(img, name, { patch: PATCH });
+  // Tiles that hold a particle, with the image's own contrast polarity (bright or dark particles).
+  const { polarity } = detectPolarity([img]);
+  let set = extractPatches(img, name, { patch: PATCH, polarity });
   // A uniform-looking image keeps no tile under the empty-patch rule; take them all then.
-  if (set.kept.length === 0) set = extractPatches(img, name, { patch: PATCH, filter: false });
+  if (set.kept.length === 0) set = extractPatches(img, name, { patch: PATCH, filter: false, polarity });
   reals = set.kept.map((p) => p.data);
   realsVersion++;
   trainer = null;

@@ -120,3 +120,11 @@ export function helpText(spec: CommandSpec): string {
   lines.push('  --help                       show this help');
   return lines.join('\n');
 }
+
+/**
+ * `--polarity auto|bright|dark`: whether particles are brighter or darker than the background
+ * (src/seg/polarity.ts); the commands that analyse images by brightness share this one flag.
+ */
+export function polarityFlag(auto: string): FlagSpec {
+  return { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: `particles brighter or darker than the background (auto: ${auto})` };
+}

@@ -3,7 +3,8 @@
  * (-> eval) -> report, in one resumable run folder (src/node/pipeline.ts; docs/pipeline.md).
  */
 import { availableParallelism } from 'node:os';
-import type { CommandSpec, ParsedFlags } from './args.js';
+import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
+import type { PolaritySetting } from '../seg/polarity.js';
 import { PRESET_NAMES } from '../render/shade/params.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
 import { selectBackend } from './backend-flag.js';
@@ -28,6 +29,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'learn', type: 'string', meta: 'A,B,...', help: "parameters the GAN learns (default: the preset's list; docs/parameters.md)" },
     { name: 'set', type: 'strings', meta: 'G.F=N', help: "override a budget setting, e.g. --set gan.epochs=4 seg.epochs=6 (recorded in the report)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px (auto: estimated from the real images without annotations)' },
+    polarityFlag('detected from the training images'),
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar; 64 for TiO2-SEM)" },
     { name: 'pixel-size', type: 'string', meta: 'SIZE', help: 'physical pixel size for the measurements, e.g. 2.1nm (default: px)' },
     { name: 'results-md', type: 'string', meta: 'FILE', help: 'also write the results page (docs/results.md format) there' },
@@ -58,6 +60,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     learn: flags.learn ? String(flags.learn).split(',').map((x) => x.trim()).filter(Boolean) : undefined,
     set: flags.set as string[] | undefined,
     particleRadius: parseRadius(String(flags['particle-radius'])),
+    polarity: flags.polarity as PolaritySetting,
     seed: Number(flags.seed),
     workers: Number(flags.workers),
     quiet: !!flags.quiet,

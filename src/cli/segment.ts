@@ -10,7 +10,7 @@
 import { rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { helpText, parseFlags, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
+import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { formatProfile, setBackend, startProfile, stopProfile } from '../autodiff/index.js';
 import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../io/files.js';
 import type { GreyImage } from '../io/grey-image.js';
@@ -19,6 +19,7 @@ import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { segmentImage } from '../seg/infer.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import { otsuInstances, type LowConfidence } from '../seg/instances.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
 import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
 import { measureParticles, type Particle } from '../seg/measure.js';
 import { bootstrapQuantiles, sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
@@ -41,6 +42,7 @@ const methodFlag: FlagSpec = { name: 'method', type: 'string', default: 'unet', 
 const tileFlag: FlagSpec = { name: 'tile', type: 'int', meta: 'PX', min: 16, max: 4096, help: 'inference tile side (default: twice the training crop)' };
 const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', default: 50, min: 0, help: 'particles smaller than this are removed' };
 const flipsFlag: FlagSpec = { name: 'flips', type: 'boolean', help: 'test-time augmentation: average the image and its three mirror images (4x slower)' };
+const otsuPolarityFlag: FlagSpec = polarityFlag('detected from the images; --method otsu only: a U-Net uses the polarity it was trained with');
 const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'watershed', choices: ['watershed', 'seeds'], help: "particles from the U-Net's probabilities: distance watershed of the foreground cut by contours, or class-1 seeds grown over the contour" };
 
 const SPECS: Record<Subcommand, CommandSpec> = {
@@ -71,6 +73,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
+      polarityFlag('read off the training masks; dark-particle images are inverted before training, and the model remembers it'),
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
       { name: 'profile', type: 'boolean', help: 'print a table of the training steps: time per op kind (forward, backward), kernels, optimizer, and the allocations and copies per step' },
       backendFlag,
@@ -92,6 +95,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       minAreaFlag,
       flipsFlag,
       instancesFlag,
+      otsuPolarityFlag,
       backendFlag,
     ],
   },
@@ -111,6 +115,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       minAreaFlag,
       flipsFlag,
       instancesFlag,
+      otsuPolarityFlag,
       { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
       backendFlag,
     ],
@@ -275,6 +280,7 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
     valFraction: Number(flags.val),
     classWeightPower: Number(flags['class-weight-power']),
     normalisation: flags.normalisation as Normalisation,
+    polarity: flags.polarity as PolaritySetting,
     growMasks: parseGrowMasks(String(flags['grow-masks'])),
     augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
@@ -325,22 +331,24 @@ export function parsePixelSize(s: string | undefined): { size: number; unit: str
 
 interface SegmentFlags {
   normalisation: Normalisation;
+  /** The model's polarity, or for Otsu the given / detected one. */
+  polarity: Polarity;
   flips: boolean;
   instances: 'watershed' | 'seeds';
 }
 
-function segmentFlags(flags: ParsedFlags, normalisation: Normalisation): SegmentFlags {
-  return { normalisation, flips: Boolean(flags.flips), instances: flags.instances === 'seeds' ? 'seeds' : 'watershed' };
+function segmentFlags(flags: ParsedFlags, seg: Segmenter): SegmentFlags {
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(flags.flips), instances: flags.instances === 'seeds' ? 'seeds' : 'watershed' };
 }
 
 function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
   if (method === 'otsu') {
-    const r = otsuInstances(img.data, img.width, img.height, { minArea });
+    const r = otsuInstances(img.data, img.width, img.height, { minArea, invert: sf.polarity === 'dark' });
     const classes = new Uint8Array(r.labels.length);
     for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
     return { instances: { labels: r.labels, count: r.count }, classes };
   }
-  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, flips: sf.flips, instances: sf.instances });
+  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances });
   return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
 }
 
@@ -378,11 +386,29 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
   return [f(5), f(3), f(1)];
 }
 
-function loadSegmenter(flags: ParsedFlags, sub: string): { model: UNet | null; tile: number; normalisation: Normalisation } {
-  if (flags.method === 'otsu') return { model: null, tile: 0, normalisation: 'fixed' };
+interface Segmenter {
+  model: UNet | null;
+  tile: number;
+  normalisation: Normalisation;
+  polarity: Polarity;
+}
+
+/**
+ * The U-Net of --model (with the normalisation and polarity it was trained with), or for
+ * --method otsu the classical baseline with --polarity, 'auto' detected from `images` (all of
+ * them together; seg/polarity.ts).
+ */
+function loadSegmenter(flags: ParsedFlags, sub: string, images: () => readonly { data: ArrayLike<number> }[], out: Console): Segmenter {
+  if (flags.method === 'otsu') {
+    const setting = flags.polarity as PolaritySetting;
+    if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting };
+    const d = detectPolarity(images());
+    out.log(`contrast polarity: ${d.polarity} particles, detected (${(100 * d.brightFraction).toFixed(1)} % of the pixels above their Otsu threshold; override with --polarity)`);
+    return { model: null, tile: 0, normalisation: 'fixed', polarity: d.polarity };
+  }
   const dir = req(flags, 'model', sub);
   const { model, info } = loadModel(dir);
-  return { model, tile: typeof flags.tile === 'number' ? flags.tile : 2 * info.crop, normalisation: info.normalisation };
+  return { model, tile: typeof flags.tile === 'number' ? flags.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity };
 }
 
 async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
@@ -392,18 +418,18 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   const px = parsePixelSize(flags['pixel-size'] as string | undefined);
   const cropBottom = Number(flags['crop-bottom']);
   const minArea = Number(flags['min-area']);
-  const { model, tile, normalisation } = loadSegmenter(flags, 'predict');
   // Read and check everything before writing anything.
   const files = listImageFiles(inputs);
   const names = files.map((f) => basename(f, extname(f)));
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
   const images = files.map((f) => readCroppedImage(f, cropBottom));
+  const segmenter = loadSegmenter(flags, 'predict', () => images, out);
   // An unusable --out fails now, before minutes of segmentation (the folder stays empty until the end).
   const made = ensureDir(outDir);
   const written: string[] = [];
   try {
-    return await predictInto(outDir, written, flags, out, { model, tile, normalisation, px, minArea, files, names, images });
+    return await predictInto(outDir, written, flags, out, { segmenter, px, minArea, files, names, images });
   } catch (e) {
     // No half-written result set: remove what this run wrote (each file was written whole, but
     // without particles.csv and the rest they look like a finished run), and the folder if this
@@ -415,9 +441,7 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
 }
 
 interface PredictInputs {
-  model: UNet | null;
-  tile: number;
-  normalisation: Normalisation;
+  segmenter: Segmenter;
   px: { size: number; unit: string };
   minArea: number;
   files: string[];
@@ -426,7 +450,8 @@ interface PredictInputs {
 }
 
 async function predictInto(outDir: string, written: string[], flags: ParsedFlags, out: Console, inp: PredictInputs): Promise<number> {
-  const { model, tile, normalisation, px, minArea, files, names, images } = inp;
+  const { segmenter, px, minArea, files, names, images } = inp;
+  const { model, tile } = segmenter;
   const put = (name: string, write: (path: string) => void): void => {
     const path = join(outDir, name);
     write(path);
@@ -437,7 +462,7 @@ async function predictInto(outDir: string, written: string[], flags: ParsedFlags
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
     const t0 = performance.now();
-    const { instances, classes, lowConfidence } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, normalisation));
+    const { instances, classes, lowConfidence } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, segmenter));
     if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
     const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.size });
     results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
@@ -465,14 +490,16 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
   const imagesDir = req(flags, 'images', 'eval');
   const masksDir = req(flags, 'masks', 'eval');
   const minArea = Number(flags['min-area']);
-  const { model, tile, normalisation } = loadSegmenter(flags, 'eval');
   const set = readAnnotatedSet(imagesDir, masksDir, { cropBottom: Number(flags['crop-bottom']), ids: idList(flags) });
+  // The images only: the baseline's polarity is detected as on unannotated images, masks unread.
+  const segmenter = loadSegmenter(flags, 'eval', () => set.map((a) => ({ data: a.image })), flags.json ? { log: (l) => out.error(l), error: (l) => out.error(l) } : out);
+  const { model, tile } = segmenter;
   const backend = model ? await useBackend(String(flags.backend)) : null;
   const rows: (EvalResult & { image: string; predicted: number; truth: number; sizing: SizingResult; lowConfidence: LowConfidence | null })[] = [];
   const parts: SizingParts[] = [];
   const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
   for (const a of set) {
-    const { instances, lowConfidence } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, normalisation));
+    const { instances, lowConfidence } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, segmenter));
     const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
     parts.push(part);
     rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts), lowConfidence: lowConfidence ?? null });
@@ -480,7 +507,7 @@ async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
   const mean = meanOf(rows);
   const sizing = sizingFromParts(parts, sizingOpts);
   if (flags.json) {
-    out.log(JSON.stringify({ method: flags.method, model: flags.model ?? null, backend, images: rows, mean, sizing, sizingRules: sizingRules(minArea) }, null, 2));
+    out.log(JSON.stringify({ method: flags.method, model: flags.model ?? null, backend, polarity: segmenter.polarity, images: rows, mean, sizing, sizingRules: sizingRules(minArea) }, null, 2));
     return ExitCode.ok;
   }
   const f = (v: number) => v.toFixed(3);

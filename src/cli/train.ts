@@ -1,5 +1,6 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
-import type { CommandSpec, ParsedFlags } from './args.js';
+import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
+import type { PolaritySetting } from '../seg/polarity.js';
 import { PRESET_NAMES } from '../render/shade/params.js';
 import { runTraining, savedBackend, type TrainOptions } from '../node/train.js';
 import { selectBackend } from './backend-flag.js';
@@ -16,6 +17,7 @@ export const trainCommand: CommandSpec = {
     { name: 'learn', type: 'string', meta: 'A,B,...', help: "parameters to learn (default: the preset's list; see docs/parameters.md)" },
     { name: 'out', type: 'string', meta: 'RUN_DIR', help: 'run folder to create (default runs/demo or runs/train-<time>)' },
     { name: 'resume', type: 'string', meta: 'RUN_DIR', help: 'continue a run where it stopped (all other settings come from its config.json)' },
+    polarityFlag('detected from the real images'),
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px; auto estimates it from the real images without annotations' },
     { name: 'patch', type: 'int', min: 32, max: 1024, meta: 'PX', help: 'patch size (default 256; demo 64)' },
@@ -68,6 +70,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     seed: Number(flags.seed),
     quiet: !!flags.quiet,
     particleRadius: parseRadius(String(flags['particle-radius'])),
+    polarity: flags.polarity as PolaritySetting,
     rasterThreads: flags['raster-threads'] as number | undefined,
     profile: !!flags.profile,
   };

@@ -10,14 +10,18 @@
  * The same estimator is run on renders of the scene, and the scene's radius is scaled by the
  * ratio of the two estimates: what the estimator gets wrong (merged agglomerates, the gap
  * between a particle's bounding radius and its projected equivalent radius) cancels out.
+ *
+ * Both sides are analysed with their own contrast polarity (seg/polarity.ts): the real images'
+ * detected or given one, the renders' from their image-formation model (render/polarity.ts).
  */
 import { otsuInstances } from '../seg/instances.js';
 import { measureParticles } from '../seg/measure.js';
-import { otsuThreshold } from '../seg/otsu.js';
+import { particleFraction, type Polarity } from '../seg/polarity.js';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
 import { sampleScene, renderScene } from '../render/scene.js';
+import { modelPolarity } from '../render/polarity.js';
 import { PARAMETER_TABLE } from '../render/shade/params.js';
 
 export interface RadiusEstimate {
@@ -27,10 +31,10 @@ export interface RadiusEstimate {
   count: number;
 }
 
-export function estimateParticleRadius(images: readonly { width: number; height: number; data: ArrayLike<number> }[]): RadiusEstimate | null {
+export function estimateParticleRadius(images: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity): RadiusEstimate | null {
   const radii: number[] = [];
   for (const img of images) {
-    const { labels } = otsuInstances(img.data, img.width, img.height);
+    const { labels } = otsuInstances(img.data, img.width, img.height, { invert: polarity === 'dark' });
     for (const p of measureParticles(labels, img.width, img.height)) if (!p.touchesBorder) radii.push(p.ecd / 2);
   }
   if (radii.length === 0) return null;
@@ -61,30 +65,22 @@ export function calibrateBaseRadius(scene: SceneConfig, real: RadiusEstimate, re
       return { width: scene.width, height: scene.height, data: r.image.data };
     }),
   );
-  const synthetic = estimateParticleRadius(images);
+  const synthetic = estimateParticleRadius(images, modelPolarity(scene.shading.model));
   if (!synthetic) return null;
   return { baseRadius: (scene.particles.baseRadius * real.radius) / synthetic.radius, real, synthetic };
-}
-
-/** Fraction of pixels at or above the image's Otsu threshold (the same rule the patch filter uses). */
-export function brightFraction(data: ArrayLike<number>): number {
-  const t = otsuThreshold(data);
-  let n = 0;
-  for (let i = 0; i < data.length; i++) if (data[i] >= t) n++;
-  return n / data.length;
 }
 
 export interface CoverageCalibration {
   /** Factor applied to the particle counts. */
   countScale: number;
-  /** Mean bright fraction of the real patches and of renders before scaling. */
+  /** Mean particle fraction (seg/polarity.ts) of the real patches and of renders before scaling. */
   real: number;
   synthetic: number;
 }
 
 /**
  * Particle counts that make the renders cover as much of a patch as the particles in the real
- * patches do (mean Otsu bright fraction, no annotations). Without it the discriminator can tell
+ * patches do (mean Otsu particle fraction, each side with its own polarity; no annotations). Without it the discriminator can tell
  * real from fake by the amount of particle alone, and the generator learns to hide particles
  * (darken them) instead of matching their appearance.
  */
@@ -94,9 +90,10 @@ export function calibrateCoverage(scene: SceneConfig, realFractions: readonly nu
   const rng = new Rng(seed + 5151);
   const params = Float64Array.from(PARAMETER_TABLE, (p) => scene.params[p.name] ?? p.defaults['tio2-sem']);
   const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
+  const polarity = modelPolarity(scene.shading.model);
   let synthetic = 0;
   noGrad(() => {
-    for (let i = 0; i < renders; i++) synthetic += brightFraction(renderScene(sampleScene(noiseless, rng), params, { masks: false }).image.data) / renders;
+    for (let i = 0; i < renders; i++) synthetic += particleFraction(renderScene(sampleScene(noiseless, rng), params, { masks: false }).image.data, polarity) / renders;
   });
   if (!(synthetic > 0)) return null;
   return { countScale: Math.min(5, Math.max(0.2, real / synthetic)), real, synthetic };

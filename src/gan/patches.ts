@@ -4,13 +4,14 @@
  * of the 8 symmetries of the square. Pure: runs in a browser.
  *
  * The "empty patch" rule needs no annotation. Per source image (after the crop), Otsu's threshold
- * t splits the pixels into bright (particle-like: SEM particles and their rims are brighter than
- * the stage) and dark ones. A patch is kept when
- *   - its bright fraction lies in [minBright, maxBright] = [1 %, 95 %]: below 1 % it holds at
+ * t splits the pixels into particle-like and background ones, on the side the images' contrast
+ * polarity says (seg/polarity.ts): SEM particles and their rims are brighter than the stage,
+ * transmission (TSEM / TEM) particles darker than the film. A patch is kept when
+ *   - its particle fraction lies in [minParticle, maxParticle] = [1 %, 95 %]: below 1 % it holds at
  *     most a sliver of a particle cut by the tile edge or a speck of debris; above 95 % it is the
  *     inside of an agglomerate with no background in it;
  *   - and the standard deviation of its grey values is at least minStd = 0.035 (grey units in
- *     [0, 1]): a second guard against flat or smoothly shaded stage whose bright fraction passes.
+ *     [0, 1]): a second guard against flat or smoothly shaded stage whose particle fraction passes.
  * Checked on the 24 dev-pool TiO2-SEM images (data bar cropped to 1024 x 704; 256 px tiles,
  * non-overlapping, the last column / row aligned to the edge: 12 tiles per image, 288 in all),
  * with the dev-pool masks read only to report this statistic. 215 tiles hold >= 1 % particle
@@ -18,13 +19,14 @@
  * and one with 0.96 %; no kept tile has less than 0.5 %; mean particle fraction of the kept
  * tiles 14 %. It drops 73: 72 with < 1 % particle (56 empty) and one with 1.9 %. The std floor
  * lies between the largest std of an empty tile (0.029) and the smallest of a kept one (0.041);
- * on this data the bright-fraction test alone already decides every tile. The highest bright
+ * on this data the particle-fraction test alone already decides every tile. The highest particle
  * fraction of any tile is 0.49, so the upper bound never binds here (it matters for dense HIM
  * agglomerates).
  */
 import { InputError, UserError } from '../errors.js';
 import type { Rng } from '../autodiff/rng.js';
 import { otsuThreshold } from '../seg/otsu.js';
+import { brightParticleView, particleFractionAt, type Polarity } from '../seg/polarity.js';
 
 /** A greyscale image: row-major, values in [0, 1]. `GreyImage` from src/io satisfies it. */
 export interface Grey {
@@ -34,18 +36,20 @@ export interface Grey {
 }
 
 export interface PatchFilter {
-  /** Lowest accepted fraction of pixels at or above the image's Otsu threshold. */
-  minBright: number;
+  /** Lowest accepted fraction of pixels on the particle side of the image's Otsu threshold. */
+  minParticle: number;
   /** Highest accepted fraction of such pixels. */
-  maxBright: number;
+  maxParticle: number;
   /** Lowest accepted standard deviation of the patch's grey values. */
   minStd: number;
 }
 
 /** Defaults of the empty-patch rule; the numbers are justified in the module comment. */
-export const DEFAULT_PATCH_FILTER: PatchFilter = { minBright: 0.01, maxBright: 0.95, minStd: 0.035 };
+export const DEFAULT_PATCH_FILTER: PatchFilter = { minParticle: 0.01, maxParticle: 0.95, minStd: 0.035 };
 
 export interface PatchOptions {
+  /** Whether particles are brighter or darker than the background (detected or given; seg/polarity.ts). */
+  polarity: Polarity;
   /** Side of the square patches (default 256). */
   patch?: number;
   /** Step between patch origins (default = patch: non-overlapping). */
@@ -65,8 +69,8 @@ export interface Patch {
   size: number;
   /** size * size grey values, row-major. */
   data: Float32Array;
-  /** Fraction of pixels at or above the source image's Otsu threshold. */
-  brightFraction: number;
+  /** Fraction of pixels on the particle side of the source image's Otsu threshold. */
+  particleFraction: number;
   /** Standard deviation of the grey values. */
   std: number;
 }
@@ -114,15 +118,15 @@ function meanStd(d: Float32Array): { mean: number; std: number } {
 }
 
 /** Why a patch fails the rule, or null when it is kept. */
-export function rejectReason(brightFraction: number, std: number, filter: PatchFilter): string | null {
-  if (brightFraction < filter.minBright) return `bright fraction ${brightFraction.toFixed(4)} < ${filter.minBright}`;
-  if (brightFraction > filter.maxBright) return `bright fraction ${brightFraction.toFixed(4)} > ${filter.maxBright}`;
+export function rejectReason(particleFraction: number, std: number, filter: PatchFilter): string | null {
+  if (particleFraction < filter.minParticle) return `particle fraction ${particleFraction.toFixed(4)} < ${filter.minParticle}`;
+  if (particleFraction > filter.maxParticle) return `particle fraction ${particleFraction.toFixed(4)} > ${filter.maxParticle}`;
   if (std < filter.minStd) return `std ${std.toFixed(4)} < ${filter.minStd}`;
   return null;
 }
 
 /** Tiles one image (after cropping its data bar) and splits the tiles into kept and skipped. */
-export function extractPatches(image: Grey, name: string, options: PatchOptions = {}): PatchSet {
+export function extractPatches(image: Grey, name: string, options: PatchOptions): PatchSet {
   const patch = options.patch ?? 256;
   const stride = options.stride ?? patch;
   checkPositiveInt(patch, 'patch');
@@ -141,7 +145,7 @@ export function extractPatches(image: Grey, name: string, options: PatchOptions 
     );
   }
   const filter = options.filter === false ? null : { ...DEFAULT_PATCH_FILTER, ...options.filter };
-  const threshold = otsuThreshold(img.data);
+  const threshold = otsuThreshold(brightParticleView(img.data, options.polarity));
   const out: PatchSet = { kept: [], skipped: [] };
   for (const y of tileOrigins(img.height, patch, stride)) {
     for (const x of tileOrigins(img.width, patch, stride)) {
@@ -150,12 +154,10 @@ export function extractPatches(image: Grey, name: string, options: PatchOptions 
         const o = (y + r) * img.width + x;
         data.set(img.data.subarray(o, o + patch), r * patch);
       }
-      let bright = 0;
-      for (let i = 0; i < data.length; i++) if (data[i] >= threshold) bright++;
-      const brightFraction = bright / data.length;
+      const particleFraction = particleFractionAt(data, threshold, options.polarity);
       const { std } = meanStd(data);
-      const p: Patch = { source: name, x, y, size: patch, data, brightFraction, std };
-      const reason = filter ? rejectReason(brightFraction, std, filter) : null;
+      const p: Patch = { source: name, x, y, size: patch, data, particleFraction, std };
+      const reason = filter ? rejectReason(particleFraction, std, filter) : null;
       if (reason) out.skipped.push({ patch: p, reason });
       else out.kept.push(p);
     }
@@ -164,7 +166,7 @@ export function extractPatches(image: Grey, name: string, options: PatchOptions 
 }
 
 /** extractPatches over many images; the kept patches in image order, then row-major. */
-export function extractPatchesFromImages(images: { name: string; image: Grey }[], options: PatchOptions = {}): PatchSet {
+export function extractPatchesFromImages(images: { name: string; image: Grey }[], options: PatchOptions): PatchSet {
   const all: PatchSet = { kept: [], skipped: [] };
   for (const { name, image } of images) {
     const s = extractPatches(image, name, options);

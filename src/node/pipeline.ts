@@ -21,7 +21,8 @@ import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { listImageFiles, makeDirs, readImageFile, writeFileAtomic } from '../io/files.js';
-import { extractPatchesFromImages } from '../gan/patches.js';
+import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets.js';
@@ -95,6 +96,8 @@ export interface PipelineOptions {
   learn?: string[];
   /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
   particleRadius?: number | 'auto';
+  /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
+  polarity?: PolaritySetting;
   /** Budget overrides 'gan.epochs=4' (recorded in the report). */
   set?: string[];
   /** Budget overrides (tests / experiments). */
@@ -141,6 +144,7 @@ interface RunSpec {
   settings: Budget;
   config: string | null;
   particleRadius: number | 'auto';
+  polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
   seed: number;
@@ -223,6 +227,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
     config: opts.config ? resolve(opts.config) : null,
     particleRadius: opts.particleRadius ?? 'auto',
+    polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
     seed: opts.seed,
@@ -305,6 +310,14 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const skipped: StageName[] = [];
   const realDir = (f: string) => resolve(f, '..');
   const imagesDir = realDir(spec.testFiles[0]);
+  // The contrast polarity every stage analyses the images with: given, or detected once from the
+  // training images (cheap: one Otsu threshold per image), so every stage agrees.
+  let polarity: Polarity;
+  if (spec.polarity === 'auto') {
+    const d = detectPolarity(spec.trainFiles.map((f) => cropBottom(readImageFile(f), spec.cropBottom, f)));
+    polarity = d.polarity;
+    log(`contrast polarity: ${polarity} particles, detected on the ${d.images} training images (${(100 * d.brightFraction).toFixed(1)} % of the pixels above their Otsu threshold)`);
+  } else polarity = spec.polarity;
 
   async function stage(s: StageName, body: () => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<void> {
     if (readStage(runDir, s)) {
@@ -326,7 +339,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // 1. tile: the real training patches (what the GAN's discriminator sees).
   await stage('tile', () => {
     const images = spec.trainFiles.map((f) => ({ name: stem(f), image: readImageFile(f) }));
-    const set = extractPatchesFromImages(images, { patch: b.gan.patch, cropBottom: spec.cropBottom });
+    const set = extractPatchesFromImages(images, { patch: b.gan.patch, cropBottom: spec.cropBottom, polarity });
     if (set.kept.length === 0) throw new UserError(`no usable ${b.gan.patch} px patches in the training images (check --crop-bottom)`, ExitCode.badInput);
     const perImage: Record<string, { kept: number; skipped: number }> = {};
     for (const im of images) perImage[im.name] = { kept: 0, skipped: 0 };
@@ -335,7 +348,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     mkdirSync(join(runDir, 'tiles'), { recursive: true });
     writeFileAtomic(join(runDir, 'tiles', 'tiles.json'), JSON.stringify({ patch: b.gan.patch, cropBottom: spec.cropBottom, kept: set.kept.length, skipped: set.skipped.length, perImage }, null, 2) + '\n');
     writeFileAtomic(join(runDir, 'tiles', 'preview.png'), patchGridPng(set.kept.slice(0, 16).map((p) => p.data), b.gan.patch));
-    return { patch: b.gan.patch, kept: set.kept.length, skipped: set.skipped.length, images: images.length };
+    return { patch: b.gan.patch, kept: set.kept.length, skipped: set.skipped.length, images: images.length, polarity };
   });
 
   // 2. gan: DiffRenderGAN against the training images (resumes from its last epoch checkpoint).
@@ -347,6 +360,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       preset: spec.preset,
       configFile: spec.config ?? undefined,
       particleRadius: spec.particleRadius,
+      polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
       resume: existsSync(join(ganDir, 'config.json')) ? ganDir : undefined,
@@ -426,7 +440,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     await stage('eval', async () => {
       mkdirSync(evalDir, { recursive: true });
       const results: Record<string, EvalSummary> = {};
-      for (const [name, extra] of [['unet', ['--model', segDir]], ['otsu', ['--method', 'otsu']]] as [string, string[]][]) results[name] = await evalOne(name, extra);
+      for (const [name, extra] of [['unet', ['--model', segDir]], ['otsu', ['--method', 'otsu', '--polarity', polarity]]] as [string, string[]][]) results[name] = await evalOne(name, extra);
       return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.mean]));
     });
   }
@@ -475,6 +489,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.overrides.length) parts.push('--set', ...spec.overrides);
   if (spec.learn) parts.push('--learn', spec.learn.join(','));
   if (spec.particleRadius !== 'auto') parts.push('--particle-radius', String(spec.particleRadius));
+  if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.seed) parts.push('--seed', String(spec.seed));
   parts.push('--out', rel(runDir));

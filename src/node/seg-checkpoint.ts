@@ -23,6 +23,7 @@ import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
 import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
 import { NORMALISATIONS, type Normalisation } from '../seg/augment.js';
+import { POLARITIES, type Polarity } from '../seg/polarity.js';
 
 export const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', optimizer: 'optimizer.json', state: 'train-state.json' } as const;
 
@@ -124,8 +125,11 @@ function readModelInfo(dir: string): ModelInfo {
     const unet = validateUNetConfig(cfg.unet as ModelInfo['unet']);
     const normalisation = cfg.normalisation as Normalisation;
     if (!NORMALISATIONS.includes(normalisation)) throw new Error(`unknown normalisation '${String(cfg.normalisation)}'`);
+    // Models written before polarity existed were all trained on bright-particle images.
+    const polarity = (cfg.polarity ?? 'bright') as Polarity;
+    if (!POLARITIES.includes(polarity)) throw new Error(`unknown polarity '${String(cfg.polarity)}'`);
     const crop = Number(cfg.crop);
-    return { unet, normalisation, crop: Number.isInteger(crop) && crop > 0 ? crop : 128 };
+    return { unet, normalisation, polarity, crop: Number.isInteger(crop) && crop > 0 ? crop : 128 };
   } catch (e) {
     throw new InputError(path, (e as Error).message);
   }

@@ -13,6 +13,8 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { LEARNED_BY_PRESET, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage } from '../gan/calibrate.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
+import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
 import * as ckpt from './gan-checkpoint.js';
 import { buildReport } from '../gan/report.js';
@@ -50,6 +52,8 @@ export interface TrainOptions {
   quiet: boolean;
   /** Base radius of the particles in px, or 'auto' to estimate it from the real images (default). */
   particleRadius?: number | 'auto';
+  /** Contrast polarity of the real images, or 'auto' to detect it from them (default; seg/polarity.ts). */
+  polarity?: PolaritySetting;
   /** Test hook: stop (as if killed) after this many steps of this process. */
   stopAfterSteps?: number;
   /**
@@ -65,7 +69,11 @@ export interface TrainOptions {
 export interface RunConfig {
   version: 1;
   gan: GanConfig;
-  data: { kind: 'demo'; hidden: Record<string, number>; count: number } | { kind: 'real'; files: string[]; cropBottom: number };
+  /**
+   * Real data: the files, the crop and the contrast polarity the patches were selected with (runs
+   * written before polarity existed lack it: they were bright-particle SEM / HIM runs).
+   */
+  data: { kind: 'demo'; hidden: Record<string, number>; count: number } | { kind: 'real'; files: string[]; cropBottom: number; polarity?: Polarity };
   /** The compute backend the run started on; --resume uses it again (results are bit-identical only on the same backend). */
   backend?: string;
 }
@@ -95,23 +103,52 @@ function prepareRunDir(dir: string): void {
   }
 }
 
-function loadReal(files: string[], patch: number, cropRows: number, log: (s: string) => void): { patches: Float32Array[]; images: Grey[]; brightFractions: number[] } {
-  const images = files.map((f) => {
+/** The real images' polarity: the one given, or detected from the (cropped) images. */
+function resolvePolarity(setting: PolaritySetting, images: Grey[], log: (s: string) => void): Polarity {
+  if (setting !== 'auto') {
+    log(`contrast polarity: ${setting} particles (--polarity)`);
+    return setting;
+  }
+  const d = detectPolarity(images);
+  log(`contrast polarity: ${d.polarity} particles, detected (${(100 * d.brightFraction).toFixed(1)} % of the pixels of ${d.images} images lie above their Otsu threshold; override with --polarity)`);
+  return d.polarity;
+}
+
+/**
+ * Training against images of the other polarity than the scene renders cannot work (the
+ * discriminator tells them apart by the sign of the contrast alone): a mismatch stops the run.
+ */
+function checkPolarity(polarity: Polarity, scene: SceneConfig, preset: string): void {
+  const rendered = modelPolarity(scene.shading.model);
+  if (rendered === polarity) return;
+  throw new UserError(
+    `the real images show ${polarity} particles but preset '${preset}' (shading model '${scene.shading.model}') renders ${rendered} ones; ` +
+      `use a preset of the other contrast (docs/presets.md), or --polarity ${rendered} if the detection is wrong`,
+    ExitCode.badConfig,
+  );
+}
+
+function readReal(files: string[], log: (s: string) => void): { name: string; image: Grey }[] {
+  return files.map((f) => {
     const img = readImageFile(f);
     for (const w of img.warnings) log(`warning: ${f}: ${w}`);
     return { name: f, image: img };
   });
-  const set = extractPatchesFromImages(images, { patch, cropBottom: cropRows });
+}
+
+function loadReal(images: { name: string; image: Grey }[], patch: number, cropRows: number, polarity: Polarity, log: (s: string) => void): { patches: Float32Array[]; particleFractions: number[] } {
+  const files = images.map((i) => i.name);
+  const set = extractPatchesFromImages(images, { patch, cropBottom: cropRows, polarity });
   log(`real data: ${files.length} images -> ${set.kept.length} patches of ${patch} px (${set.skipped.length} empty tiles skipped)`);
   if (set.kept.length === 0) throw new UserError(`no usable ${patch} px patches in the given images (all ${set.skipped.length} tiles were judged empty); try a smaller --patch or check --crop-bottom`, ExitCode.badInput);
-  return { patches: set.kept.map((p) => p.data), images: images.map((i) => cropBottom(i.image, cropRows, i.name)), brightFractions: set.kept.map((p) => p.brightFraction) };
+  return { patches: set.kept.map((p) => p.data), particleFractions: set.kept.map((p) => p.particleFraction) };
 }
 
 /** Sets the scene's particle scale from the real images (see calibrate.ts), keeping the area covered. */
-function calibrateRadius(scene: SceneConfig, images: Grey[], setting: number | 'auto', log: (s: string) => void): SceneConfig {
+function calibrateRadius(scene: SceneConfig, images: Grey[], polarity: Polarity, setting: number | 'auto', log: (s: string) => void): SceneConfig {
   let radius: number;
   if (setting === 'auto') {
-    const est = estimateParticleRadius(images);
+    const est = estimateParticleRadius(images, polarity);
     const cal = est && calibrateBaseRadius(scene, est);
     if (!cal) {
       log(`particle radius: the classical baseline found no particles to measure; keeping the preset's ${scene.particles.baseRadius} px`);
@@ -148,22 +185,27 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
     log(`demo: "real" patches are ${reals.length} renders with hidden parameters ${JSON.stringify(d.hidden)}`);
   } else {
     const files = listImageFiles(opts.real!).map((f) => resolve(f));
-    const loaded = loadReal(files, patch, opts.cropBottom, log);
+    const raw = readReal(files, log);
+    const cropped = raw.map((i) => cropBottom(i.image, opts.cropBottom, i.name));
+    const polarity = resolvePolarity(opts.polarity ?? 'auto', cropped, log);
+    checkPolarity(polarity, scene, opts.preset);
+    const loaded = loadReal(raw, patch, opts.cropBottom, polarity, log);
     reals = loaded.patches;
-    scene = calibrateRadius(scene, loaded.images, opts.particleRadius ?? 'auto', log);
+    scene = calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
     if ((opts.particleRadius ?? 'auto') === 'auto') {
-      const cov = calibrateCoverage(scene, loaded.brightFractions);
+      const cov = calibrateCoverage(scene, loaded.particleFractions);
       if (cov) {
         const c = (v: number) => Math.max(1, Math.round(v * cov.countScale));
         scene = mergeSceneConfig(scene, { particles: { count: { min: c(scene.particles.count.min), max: c(scene.particles.count.max) } } });
-        log(`particle count: x${cov.countScale.toFixed(2)} -> ${scene.particles.count.min}-${scene.particles.count.max} per patch, so renders cover as much as the real particles (bright fraction ${cov.real.toFixed(3)} real vs ${cov.synthetic.toFixed(3)} rendered)`);
+        log(`particle count: x${cov.countScale.toFixed(2)} -> ${scene.particles.count.min}-${scene.particles.count.max} per patch, so renders cover as much as the real particles (particle fraction ${cov.real.toFixed(3)} real vs ${cov.synthetic.toFixed(3)} rendered)`);
       }
     }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
-    data = { kind: 'real', files, cropBottom: opts.cropBottom };
+    data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };
   }
   // The user's scene config is applied last, so its fields win over presets and calibration.
   if (opts.configFile) scene = applySceneConfigFile(scene, opts.configFile);
+  if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
   validateLearned(learned);
   const gan: GanConfig = {
     preset: opts.preset,
@@ -204,7 +246,7 @@ function resumeRun(dir: string, log: (s: string) => void): { runDir: string; con
   const reals =
     config.data.kind === 'demo'
       ? demoSetup({ preset: config.gan.preset as PresetName, size: config.gan.patch, count: config.data.count, seed: config.gan.seed, hidden: config.data.hidden }).reals
-      : loadReal(config.data.files, config.gan.patch, config.data.cropBottom, log).patches;
+      : loadReal(readReal(config.data.files, log), config.gan.patch, config.data.cropBottom, config.data.polarity ?? 'bright', log).patches;
   return { runDir, config, reals };
 }
 

@@ -7,9 +7,13 @@
  *     4-adjacent); image borders are not contours;
  *  3. optional dilation of the contour class by `contourDilation` 4-neighbour steps;
  * class mask: 0 background, 1 particle, 2 contour.
- * Rejection (reference): fewer than `minBackground` (15 %) background pixels, or
- * mean(background) * contrastFactor (1.15) > mean(particle).
+ * Rejection (reference): fewer than `minBackground` (15 %) background pixels, or too little
+ * contrast: for bright particles (SEM, HIM) mean(background) * contrastFactor (1.15) >
+ * mean(particle); for dark particles (transmission) the same rule with the roles swapped,
+ * mean(particle) * contrastFactor > mean(background).
  */
+import type { Polarity } from '../seg/polarity.js';
+
 export interface MaskOptions {
   minArea?: number;
   contourDilation?: number;
@@ -84,6 +88,8 @@ export function buildMasks(instancesIn: Uint16Array, W: number, H: number, opts:
 export interface RejectOptions {
   minBackground?: number;
   contrastFactor?: number;
+  /** Whether particles must be brighter (default) or darker than the background. */
+  polarity?: Polarity;
 }
 
 /** Reason the sample is rejected, or null when it is kept. */
@@ -97,6 +103,10 @@ export function rejectReason(image: ArrayLike<number>, instances: Uint16Array, o
   const minBg = opts.minBackground ?? 0.15;
   if (nb / n < minBg) return `background ${((100 * nb) / n).toFixed(1)} % < ${100 * minBg} %`;
   const f = opts.contrastFactor ?? 1.15;
-  if (nb > 0 && (sb / nb) * f > sp / np) return `low contrast: mean background ${(sb / nb).toFixed(3)} x ${f} > mean particle ${(sp / np).toFixed(3)}`;
+  if (nb === 0) return null;
+  const bg = sb / nb, fg = sp / np;
+  if ((opts.polarity ?? 'bright') === 'bright') {
+    if (bg * f > fg) return `low contrast: mean background ${bg.toFixed(3)} x ${f} > mean particle ${fg.toFixed(3)}`;
+  } else if (fg * f > bg) return `low contrast (dark particles): mean particle ${fg.toFixed(3)} x ${f} > mean background ${bg.toFixed(3)}`;
   return null;
 }

@@ -17,6 +17,7 @@ import { hardRasterize, type HardRaster } from './raster/hard.js';
 import { formImage } from './shade/sem.js';
 import { defaultParams, PARAMETER_TABLE } from './shade/params.js';
 import { buildMasks, rejectReason } from './masks.js';
+import { modelPolarity } from './polarity.js';
 import { presetConfig, type PresetName, type SceneConfig } from './presets.js';
 
 export interface Scene {
@@ -195,7 +196,7 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = d
       res.hard = hard;
       res.instances = m.instances;
       res.classes = m.classes;
-      res.rejected = rejectReason(image.data, m.instances, { minBackground: cfg.masks.minBackground, contrastFactor: cfg.masks.contrastFactor });
+      res.rejected = rejectReason(image.data, m.instances, { minBackground: cfg.masks.minBackground, contrastFactor: cfg.masks.contrastFactor, polarity: modelPolarity(cfg.shading.model) });
     });
   }
   return res;

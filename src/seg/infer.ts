@@ -15,11 +15,13 @@
  * of the contour-free core), or with `instances: 'seeds'` `instancesFromClassMap` (class-1 seeds
  * of the argmax map, grown back over the contour).
  *
- * The image is normalised first as in training (`normalisation`, the model's ModelInfo field).
+ * The image is normalised first as in training (`normalisation` and `polarity`, the model's
+ * ModelInfo fields: dark-particle images are inverted, as training inverted them).
  */
 import { Tensor, noGrad, softmax } from '../autodiff/index.js';
 import type { UNet } from './unet.js';
 import { normalisationStats, type Normalisation } from './augment.js';
+import { brightParticleView, type Polarity } from './polarity.js';
 import { instancesFromClassMap, instancesFromProbabilities, type LowConfidence, type ProbabilityInstanceOptions } from './instances.js';
 import type { Labelled } from './labels.js';
 import { checkShape } from './labels.js';
@@ -35,6 +37,8 @@ export interface InferOptions {
   minArea?: number;
   /** The input normalisation the model was trained with (ModelInfo; default 'fixed', the training default). */
   normalisation?: Normalisation;
+  /** The contrast polarity the model was trained on (ModelInfo; default 'bright', models of bright-particle pairs). */
+  polarity?: Polarity;
   /** Average the predictions of the image and its three mirror images (default false). */
   flips?: boolean;
   /** From probabilities to particles: 'watershed' (default) or 'seeds' (see the module comment). */
@@ -65,11 +69,14 @@ export function blendWindow(len: number, overlap: number, taperStart: boolean, t
   return w;
 }
 
-/** Normalises a whole image as training did (default 'fixed', the training default). */
-export function normaliseImage(image: ArrayLike<number>, normalisation: Normalisation = 'fixed'): Float32Array {
-  const { mean, std } = normalisationStats(image, normalisation);
-  const out = new Float32Array(image.length);
-  for (let i = 0; i < out.length; i++) out[i] = (image[i] - mean) / std;
+/**
+ * Normalises a whole image as training did: dark-particle images inverted first (`polarity`),
+ * then `normalisation` (default 'fixed', the training default).
+ */
+export function normaliseImage(image: ArrayLike<number>, normalisation: Normalisation = 'fixed', polarity: Polarity = 'bright'): Float32Array {
+  const out = brightParticleView(image, polarity);
+  const { mean, std } = normalisationStats(out, normalisation);
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] - mean) / std;
   return out;
 }
 
@@ -187,7 +194,7 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
   const wasTraining = model.training;
   model.eval();
   try {
-    const probabilities = predictWithFlips(model, normaliseImage(image, opts.normalisation), width, height, opts);
+    const probabilities = predictWithFlips(model, normaliseImage(image, opts.normalisation, opts.polarity), width, height, opts);
     const classes = argmaxClasses(probabilities, model.config.classes, width * height);
     const minArea = opts.minArea ?? 50;
     if (opts.instances === 'seeds' || model.config.classes !== 3) {

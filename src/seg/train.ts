@@ -21,6 +21,7 @@
 import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
+import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from './polarity.js';
 import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
 
 /** One training image with its 3-class mask. */
@@ -66,6 +67,12 @@ export interface TrainConfig {
   /** Input normalisation (augment.ts, `Normalisation`; default 'fixed'). */
   normalisation: Normalisation;
   /**
+   * Contrast polarity of the training images (seg/polarity.ts); 'auto' (default) reads it off the
+   * training pairs' masks. Dark-particle images are inverted before anything else (augmentation,
+   * mask growth, normalisation), so the network always sees bright particles.
+   */
+  polarity: PolaritySetting;
+  /**
    * Particles of the training masks are grown by this many px before training, to follow the
    * images' visible edges (align.ts); 'auto' (default) = the edge offset measured on the training
    * images themselves, rounded (0 for masks that already follow the edges, as real annotations do).
@@ -94,6 +101,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   classWeightPower: 0.5,
   augment: DEFAULT_AUGMENT,
   normalisation: 'fixed',
+  polarity: 'auto',
   growMasks: 'auto',
 };
 
@@ -102,6 +110,8 @@ export interface ModelInfo {
   unet: UNetConfig;
   /** Input normalisation (augment.ts, `Normalisation`). */
   normalisation: Normalisation;
+  /** Contrast polarity of the images it was trained on: inference inverts dark-particle images as training did. */
+  polarity: Polarity;
   /** The crop size it was trained on (a sensible inference tile is twice this). */
   crop: number;
 }
@@ -133,7 +143,7 @@ export interface Checkpoint {
 }
 
 export type TrainProgress =
-  | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number; edgeOffset: number | null; grownBy: number }
+  | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number; edgeOffset: number | null; grownBy: number; polarity: Polarity }
   | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; lr: number; stepsPerSecond: number; etaSeconds: number }
   | { kind: 'epoch'; record: EpochRecord; etaSeconds: number };
 
@@ -169,11 +179,12 @@ interface Prepared extends SegSample {
   std: number;
 }
 
-function prepare(s: SegSample, normalisation: Normalisation): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
-  return { ...s, ...normalisationStats(s.image, normalisation) };
+  const image = brightParticleView(s.image, polarity);
+  return { ...s, image, ...normalisationStats(image, normalisation) };
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
@@ -251,9 +262,10 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s, normalisation);
+      return prepare(s, normalisation, polarity);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
+  const polarity: Polarity = resume ? resume.model.polarity : cfg.polarity === 'auto' ? polarityFromMasks(samples) : cfg.polarity;
   let train = take(split.train);
   let val = take(split.val);
   // Masks grown to the visible edges (align.ts); the offset is measured on the training images
@@ -295,8 +307,8 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   }
   const stepsPerEpoch = cfg.stepsPerEpoch > 0 ? cfg.stepsPerEpoch : Math.ceil(train.length / cfg.batch);
   const totalSteps = cfg.epochs * stepsPerEpoch;
-  const modelInfo: ModelInfo = { unet: model.config, normalisation, crop };
-  hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy });
+  const modelInfo: ModelInfo = { unet: model.config, normalisation, polarity, crop };
+  hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy, polarity });
 
   // Fixed validation crops (their own Rng, the same every epoch).
   const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false) : null;

@@ -59,6 +59,7 @@ describe('tiling', () => {
       patch: 32,
       cropBottom: 10,
       filter: false,
+      polarity: 'bright',
     });
     expect(s.kept.map((p) => [p.x, p.y])).toEqual(
       [0, 32, 48].flatMap((y) => [0, 32, 64, 68].map((x) => [x, y])),
@@ -71,9 +72,9 @@ describe('tiling', () => {
 
   it('throws a UserError naming an image smaller than the patch', () => {
     const img = synthetic(300, 300, []);
-    expect(() => extractPatches(img, 'small.tif', { patch: 256, cropBottom: 64 })).toThrow(UserError);
-    expect(() => extractPatches(img, 'small.tif', { patch: 256, cropBottom: 64 })).toThrow(/small\.tif.*300 x 236/);
-    expect(() => extractPatches(img, 'x', { patch: 0 })).toThrow(UserError);
+    expect(() => extractPatches(img, 'small.tif', { patch: 256, cropBottom: 64, polarity: 'bright' })).toThrow(UserError);
+    expect(() => extractPatches(img, 'small.tif', { patch: 256, cropBottom: 64, polarity: 'bright' })).toThrow(/small\.tif.*300 x 236/);
+    expect(() => extractPatches(img, 'x', { patch: 0, polarity: 'bright' })).toThrow(UserError);
   });
 });
 
@@ -82,7 +83,7 @@ describe('empty-patch rule', () => {
     // 4 x 2 tiles of 64 px: a disc in tile (0,0), a disc in tile (2,1), tile (3,0) entirely bright.
     const img = synthetic(256, 128, [[30, 30, 15], [160, 100, 20]]);
     for (let y = 0; y < 64; y++) for (let x = 192; x < 256; x++) img.data[y * 256 + x] = 0.8;
-    const s = extractPatches(img, 'synthetic', { patch: 64 });
+    const s = extractPatches(img, 'synthetic', { patch: 64, polarity: 'bright' });
     expect(s.kept.map((p) => [p.x, p.y])).toEqual([[0, 0], [128, 64]]);
     expect(s.skipped).toHaveLength(6);
     const full = s.skipped.find((k) => k.patch.x === 192 && k.patch.y === 0)!;
@@ -95,16 +96,16 @@ describe('empty-patch rule', () => {
     // std = 0.3 * sqrt(p (1 - p)) = 0.031 < 0.035.
     const img = synthetic(128, 64, [[96, 32, 20]]);
     for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) img.data[y * 128 + x] = y * 64 + x < 43 ? 0.55 : 0.25;
-    const s = extractPatches(img, 'g', { patch: 64 });
+    const s = extractPatches(img, 'g', { patch: 64, polarity: 'bright' });
     expect(s.kept.map((p) => p.x)).toEqual([64]);
     expect(s.skipped[0].reason).toMatch(/^std/);
-    expect(extractPatches(img, 'g', { patch: 64, filter: { minStd: 0 } }).kept).toHaveLength(2);
+    expect(extractPatches(img, 'g', { patch: 64, filter: { minStd: 0 }, polarity: 'bright' }).kept).toHaveLength(2);
   });
 
   it('extractPatchesFromImages concatenates in image order', () => {
     const a = synthetic(64, 64, [[32, 32, 10]]);
     const b = synthetic(64, 64, [[10, 10, 8]], 2);
-    const s = extractPatchesFromImages([{ name: 'a', image: a }, { name: 'b', image: b }], { patch: 64 });
+    const s = extractPatchesFromImages([{ name: 'a', image: a }, { name: 'b', image: b }], { patch: 64, polarity: 'bright' });
     expect(s.kept.map((p) => p.source)).toEqual(['a', 'b']);
   });
 });
@@ -169,7 +170,7 @@ describe('TiO2-SEM dev pool', () => {
       .sort();
     expect(files).toHaveLength(24);
     const images = files.map((f) => ({ name: f, image: decodeImage(readFileSync(join(dataDir, f)), f) }));
-    const s = extractPatchesFromImages(images, { cropBottom: 64 });
+    const s = extractPatchesFromImages(images, { cropBottom: 64, polarity: 'bright' });
     expect(s.kept.length + s.skipped.length).toBe(288);
     expect(s.kept.length).toBe(215);
   });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/autodiff/index.js';
@@ -91,7 +91,16 @@ describe('training runs', () => {
       const cfg = JSON.parse(readFileSync(join(r.runDir, 'config.json'), 'utf8'));
       expect(cfg.data.kind).toBe('real');
       expect(cfg.data.files).toHaveLength(1);
+      expect(cfg.data.polarity).toBe('bright');
       await expect(runTraining(trainOpts({ real: [dir], out: join(dir, 'run') }))).rejects.toThrow(/not empty; use --resume/);
+      // The same image with dark particles on a bright film: the SEM preset renders the other contrast.
+      const dark = join(dir, 'dark');
+      mkdirSync(dark);
+      writeFileSync(join(dark, 'b.png'), encodePngGrey8(W, H, img.map((v) => 1 - v)));
+      const wrong = runTraining(trainOpts({ real: [dark], out: join(dir, 'run3'), cropBottom: 6 }));
+      await expect(wrong).rejects.toThrow(/real images show dark particles but preset 'tio2-sem' \(shading model 'sem'\) renders bright ones/);
+      await expect(runTraining(trainOpts({ real: [dark], out: join(dir, 'run4'), cropBottom: 6 }))).rejects.toMatchObject({ exitCode: 4 });
+      expect(existsSync(join(dir, 'run3'))).toBe(false);
       await expect(runTraining(trainOpts({ real: [join(dir, 'missing.tif')], out: join(dir, 'run2') }))).rejects.toBeInstanceOf(UserError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
