@@ -1,0 +1,390 @@
+/**
+ * The conv driver: the three conv2d passes on the module's kernels, by strategy.
+ * - GEMM: forward and weight gradient pack GEMM panels straight from the image (implicit
+ *   im2col; 'explicit' materialises the column matrix first), input gradient = GEMM + col2im;
+ *   1x1 stride-1 convs are plain GEMMs.
+ * - Few output channels (cOut < micro-kernel rows): taps-first GEMM + gather (forward, enough
+ *   taps), flipped-weight implicit GEMM (stride-1 input gradient), else direct SIMD kernels
+ *   (padded planes or row AXPYs; weight gradient as row dot products).
+ * Operands are staged through the heap (in place when resident); every pass declines float64
+ * and degenerate shapes (the reference backend takes them).
+ */
+import type { Conv2dGeom, Data } from '../../backend.js';
+import { CP, DP, KP, PP, WP, PARAM_SLOTS, type GemmConfig } from './params.js';
+import { MAX_TASKS, type WasmHeap } from './memory.js';
+import type { Dispatch } from './dispatch.js';
+import type { GemmDriver } from './gemm.js';
+
+export interface ConvDriverOptions {
+  /** Conv forward / weight grad pack GEMM panels from the image (true) or materialise im2col. */
+  implicit: boolean;
+  /** Few-output-channel direct kernel: padded planes (true) or row AXPYs. */
+  padded: boolean;
+  fewOut: 'taps' | 'direct';
+  /** Most source channels per pass of the padded direct kernel. */
+  directChunk: number;
+  /** As GemmDriverOptions.directB (pathFor reports it). */
+  directB: boolean;
+}
+
+function isF32(...xs: Data[]): boolean {
+  for (const x of xs) if (!(x instanceof Float32Array)) return false;
+  return true;
+}
+
+export class ConvDriver {
+  constructor(
+    private readonly cfg: GemmConfig,
+    private readonly heap: WasmHeap,
+    private readonly dispatch: Dispatch,
+    private readonly gemms: GemmDriver,
+    private readonly opts: ConvDriverOptions,
+  ) {}
+
+  /** Fills the conv parameter block for task t: geometry, image, column matrix and row range. */
+  private convParams(t: number, g: Conv2dGeom, x: number, col: number, r0: number, r1: number): number {
+    const p = this.dispatch.param(t);
+    this.convBlock(p, g, x);
+    const i32 = this.heap.i32(), o = p >> 2;
+    i32[o + CP.col] = col;
+    i32[o + CP.r0] = r0;
+    i32[o + CP.r1] = r1;
+    return p;
+  }
+
+  /** Writes a conv parameter block (for implicit im2col packing) at `at`. */
+  private convBlock(at: number, g: Conv2dGeom, x: number): void {
+    const i32 = this.heap.i32();
+    const o = at >> 2;
+    const vals: [number, number][] = [
+      [CP.x, x], [CP.h, g.h], [CP.w, g.w], [CP.kh, g.kh], [CP.kw, g.kw], [CP.sh, g.strideH], [CP.sw, g.strideW],
+      [CP.ph, g.padH], [CP.pw, g.padW], [CP.dh, g.dilH], [CP.dw, g.dilW], [CP.outH, g.outH], [CP.outW, g.outW],
+    ];
+    for (const [k, v] of vals) i32[o + k] = v;
+  }
+
+  /** Explicit im2col of rows [0, rows) of the column matrix, split over lanes when the work is large enough. */
+  private runIm2col(rows: number, work: number, g: Conv2dGeom, x: number, col: number): void {
+    this.dispatch.split('im2col', rows, work, CP.r0, CP.r1, 1, (i32, o) => {
+      this.convBlock(o << 2, g, x);
+      i32[o + CP.col] = col;
+    });
+  }
+
+  /**
+   * Convs with fewer output channels than the micro-kernel has rows (e.g. a 1-channel output
+   * layer) waste most of each GEMM tile and are dominated by packing; at stride 1, dilation 1,
+   * groups 1 they run as direct SIMD row AXPYs / dot products instead (unless tapsFirst /
+   * flippedGin take them; a 1x1 forward stays a plain GEMM: it packs no image and the direct
+   * kernel's padded copies cost more than the idle micro-kernel rows).
+   */
+  direct(g: Conv2dGeom): boolean {
+    return g.cOut < this.cfg.mr && g.groups === 1 && g.strideH === 1 && g.strideW === 1 && g.dilH === 1 && g.dilW === 1;
+  }
+
+  /** copy2d of `planes` planes (rows x cols) between pitched layouts. */
+  private copyPlanes(planes: number, rows: number, cols: number, src: number, sPlane: number, sPitch: number, dst: number, dPlane: number, dPitch: number): void {
+    this.dispatch.split('copy2d', planes, planes * rows * cols, KP.p0, KP.p1, 1, (i32, o) => {
+      i32[o + KP.src] = src; i32[o + KP.sPlane] = sPlane; i32[o + KP.sPitch] = sPitch;
+      i32[o + KP.dst] = dst; i32[o + KP.dPlane] = dPlane; i32[o + KP.dPitch] = dPitch;
+      i32[o + KP.rows] = rows; i32[o + KP.cols] = cols;
+    });
+  }
+
+  /**
+   * Direct stride-1 conv over zero-padded planes, for few output channels. Forward: planes of
+   * x padded by (padH, padW), one output plane per cOut. Input gradient (transposed): planes of
+   * dy padded by (kh-1-padH, kw-1-padW), flipped taps, one plane per cIn.
+   */
+  private paddedDirect(kind: 'fwd' | 'gin', g: Conv2dGeom, src: number, dst: number, wts: number): void {
+    const fwd = kind === 'fwd';
+    const kc = g.cIn * g.kh * g.kw;
+    const [sC, sh, sw, dC, dh, dw] = fwd ? [g.cIn, g.h, g.w, g.cOut, g.outH, g.outW] : [g.cOut, g.outH, g.outW, g.cIn, g.h, g.w];
+    const top = fwd ? g.padH : g.kh - 1 - g.padH, left = fwd ? g.padW : g.kw - 1 - g.padW;
+    const wp = dw + g.kw - 1, hp = dh + g.kh - 1;
+    const sPlane = hp * wp, len = dh * wp, len32 = Math.ceil(len / 32) * 32;
+    const padLen = sC * sPlane + len32 + g.kh * wp + g.kw + 32;
+    const psrc = this.heap.alloc(padLen), ptmp = this.heap.alloc(dC * len32);
+    this.heap.f32().fill(0, psrc >> 2, (psrc >> 2) + padLen);
+    this.copyPlanes(sC, sh, sw, src, sh * sw, sw, psrc + 4 * (top * wp + left), sPlane, wp);
+    // Source channels per pass over the output: a chunk's planes fit in ~256 KiB (L2), but at
+    // least enough channels that the output read-modify-write per chunk stays small.
+    const ch = Math.min(sC, this.opts.directChunk, Math.max(Math.floor(65536 / sPlane), Math.ceil(32 / (g.kh * g.kw)), 1));
+    const fill = (i32: Int32Array, o: number) => {
+      i32[o + PP.src] = psrc; i32[o + PP.sPlane] = sPlane; i32[o + PP.sC] = sC; i32[o + PP.wp] = wp; i32[o + PP.ch] = ch;
+      i32[o + PP.dst] = ptmp; i32[o + PP.dPlane] = len32; i32[o + PP.kh] = g.kh; i32[o + PP.kw] = g.kw; i32[o + PP.w] = wts;
+      if (fwd) {
+        i32[o + PP.wsD] = kc; i32[o + PP.wsS] = g.kh * g.kw; i32[o + PP.wOff] = 0; i32[o + PP.wsT] = g.kw; i32[o + PP.wsU] = 1;
+      } else {
+        i32[o + PP.wsD] = g.kh * g.kw; i32[o + PP.wsS] = kc; i32[o + PP.wOff] = (g.kh - 1) * g.kw + g.kw - 1; i32[o + PP.wsT] = -g.kw; i32[o + PP.wsU] = -1;
+      }
+    };
+    const work = dC * len * sC * g.kh * g.kw;
+    if (dC >= this.dispatch.lanes) {
+      this.dispatch.split('dconvP', dC, work, PP.d0, PP.d1, 1, (i32, o) => { fill(i32, o); i32[o + PP.q0] = 0; i32[o + PP.q1] = len32; });
+    } else {
+      this.dispatch.split('dconvP', len32, work, PP.q0, PP.q1, 32, (i32, o) => { fill(i32, o); i32[o + PP.d0] = 0; i32[o + PP.d1] = dC; });
+    }
+    this.copyPlanes(dC, dh, dw, ptmp, len32, wp, dst, dh * dw, dw);
+  }
+
+  /** Runs dconv over `rows` destination rows split across lanes; `fill` writes the DP fields. */
+  private runDconv(rows: number, work: number, fill: (i32: Int32Array, o: number) => void): void {
+    this.dispatch.split('dconv', rows, work, DP.r0, DP.r1, 1, fill);
+  }
+
+  /** col2im over channels, or over image rows when there are fewer channels than lanes. */
+  private runCol2im(channels: number, work: number, g: Conv2dGeom, dx: number, col: number): void {
+    const lanes = work >= this.dispatch.minWork ? this.dispatch.lanes : 1;
+    const params: number[] = [];
+    const add = (t: number, c0: number, c1: number, y0: number, y1: number) => {
+      const p = this.convParams(t, g, dx, col, c0, c1);
+      const i32 = this.heap.i32();
+      i32[(p >> 2) + CP.y0] = y0;
+      i32[(p >> 2) + CP.y1] = y1;
+      params.push(p);
+    };
+    if (channels >= lanes || g.h < lanes) {
+      const l = Math.min(lanes, channels);
+      for (let t = 0; t < l; t++) add(t, Math.floor((channels * t) / l), Math.floor((channels * (t + 1)) / l), 0, g.h);
+    } else {
+      // Few channels: every task takes all channels and a band of rows.
+      for (let t = 0; t < lanes; t++) add(t, 0, channels, Math.floor((g.h * t) / lanes), Math.floor((g.h * (t + 1)) / lanes));
+    }
+    this.dispatch.run('col2im', params.filter((_, i) => i < MAX_TASKS));
+  }
+
+  static pointwise(g: Conv2dGeom): boolean {
+    return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+  }
+
+  static degenerate(g: Conv2dGeom): boolean {
+    return g.n <= 0 || g.cIn <= 0 || g.cOut <= 0 || g.outH <= 0 || g.outW <= 0 || g.h <= 0 || g.w <= 0 ||
+      g.cIn % g.groups !== 0 || g.cOut % g.groups !== 0;
+  }
+
+  conv2d(x: Data, w: Data, out: Data, g: Conv2dGeom): boolean {
+    return this.heap.guard(isF32(x, w, out) && !ConvDriver.degenerate(g), () => {
+      const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+      const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+      const px = this.heap.input(x, g.n * g.cIn * hw), pw = this.heap.input(w, g.cOut * kc), po = this.heap.output(out, g.n * g.cOut * nsp, [x, w]);
+      if (this.direct(g) && !this.tapsFirst(g) && !ConvDriver.pointwise(g)) {
+        for (let img = 0; img < g.n; img++) {
+          if (this.opts.padded) {
+            this.paddedDirect('fwd', g, px + 4 * img * g.cIn * hw, po + 4 * img * g.cOut * nsp, pw);
+            continue;
+          }
+          this.runDconv(g.cOut * g.outH, g.cOut * nsp * kc, (i32, o) => {
+            i32[o + DP.src] = px + 4 * img * g.cIn * hw; i32[o + DP.dst] = po + 4 * img * g.cOut * nsp;
+            i32[o + DP.sC] = g.cIn; i32[o + DP.sH] = g.h; i32[o + DP.sW] = g.w; i32[o + DP.dH] = g.outH; i32[o + DP.dW] = g.outW;
+            i32[o + DP.kh] = g.kh; i32[o + DP.kw] = g.kw; i32[o + DP.w] = pw; i32[o + DP.wsD] = kc; i32[o + DP.wsS] = g.kh * g.kw;
+            i32[o + DP.vSign] = 1; i32[o + DP.vOff] = -g.padH; i32[o + DP.hSign] = 1; i32[o + DP.hOff] = -g.padW;
+          });
+        }
+        this.heap.take(po, out);
+        return;
+      }
+      if (this.tapsFirst(g)) {
+        for (let img = 0; img < g.n; img++) this.tapsFirstConv(px + 4 * img * g.cIn * hw, pw, po + 4 * img * g.cOut * nsp, g);
+      } else {
+        this.forwardGemm(px, pw, po, g);
+      }
+      this.heap.take(po, out);
+    });
+  }
+
+  /**
+   * Few output channels, several taps (e.g. PatchGAN's 512 -> 1, 4x4 output layer): a GEMM
+   * with one output row wastes most of the micro-kernel, so the taps become the rows instead:
+   * per output channel co, Y[(t, u), p] = sum over s of w[co, s, t, u] * x[s, p] over every input
+   * pixel p (a plain GEMM on x, no im2col), then out[co, r, c] = sum over taps of
+   * Y[(t, u), r*sh - ph + t*dh, c*sw - pw + u*dw] (in-range taps only).
+   */
+  tapsFirst(g: Conv2dGeom): boolean {
+    return this.opts.fewOut === 'taps' && g.groups === 1 && g.cOut < this.cfg.mr && g.kh * g.kw >= this.cfg.mr;
+  }
+
+  private tapsFirstConv(px: number, pw: number, po: number, g: Conv2dGeom): void {
+    const hw = g.h * g.w, khw = g.kh * g.kw, nsp = g.outH * g.outW;
+    const py = this.heap.alloc(khw * hw);
+    for (let co = 0; co < g.cOut; co++) {
+      // Y[tap x hw] = W_co^T[tap x cIn] * X[cIn x hw]; W_co^T's element (tap, s) is w[co, s, tap].
+      this.gemms.gemm({
+        m: khw, n: hw, k: g.cIn, batch: 1,
+        a: pw + 4 * co * g.cIn * khw, rsA: 1, csA: khw,
+        b: px, rsB: hw, csB: 1,
+        c: py, ldc: hw, beta: 0, strideA: 0, strideB: 0, strideC: 0,
+      });
+      this.gatherTaps(py, po + 4 * co * nsp, g);
+    }
+  }
+
+  /** out[r, c] = sum over taps (t, u) of Y[t*kw + u, iy, ix] at in-range iy, ix (tapsFirstConv). */
+  private gatherTaps(py: number, po: number, g: Conv2dGeom): void {
+    const f = this.heap.f32(), hw = g.h * g.w, Y = py >> 2, O = po >> 2;
+    f.fill(0, O, O + g.outH * g.outW);
+    for (let t = 0; t < g.kh; t++) {
+      for (let u = 0; u < g.kw; u++) {
+        const ox = u * g.dilW - g.padW;
+        // Output columns c with 0 <= c*sw + ox < w.
+        const c0 = Math.max(0, Math.ceil(-ox / g.strideW)), c1 = Math.min(g.outW, Math.floor((g.w - 1 - ox) / g.strideW) + 1);
+        if (c1 <= c0) continue;
+        const yt = Y + (t * g.kw + u) * hw;
+        for (let r = 0; r < g.outH; r++) {
+          const iy = r * g.strideH - g.padH + t * g.dilH;
+          if (iy < 0 || iy >= g.h) continue;
+          const row = O + r * g.outW, src = yt + iy * g.w + ox;
+          for (let c = c0; c < c1; c++) f[row + c]! += f[src + c * g.strideW]!;
+        }
+      }
+    }
+  }
+
+  /**
+   * Stride-1 input gradient with few output channels: the transposed conv is a forward conv of
+   * dy (cOut channels) with the flipped, transposed weights w'[ci, co, t, u] = w[co, ci, kh-1-t,
+   * kw-1-u] and padding k-1-p, run as an implicit-im2col GEMM with cIn output rows (instead of a
+   * GEMM of depth cOut, which is nearly empty, plus col2im).
+   */
+  flippedGin(g: Conv2dGeom): boolean {
+    return this.opts.fewOut === 'taps' && g.groups === 1 && g.cOut < this.cfg.mr && g.strideH === 1 && g.strideW === 1 &&
+      g.dilH === 1 && g.dilW === 1 && g.padH <= g.kh - 1 && g.padW <= g.kw - 1;
+  }
+
+  /** Scratch of the image operand of a conv's GEMMs: the explicit column matrix (if any), then the implicit-packing conv block. */
+  private imageScratch(g: Conv2dGeom): { pcol: number; pconv: number } {
+    const kc = (g.cIn / g.groups) * g.kh * g.kw, nsp = g.outH * g.outW;
+    const pcol = ConvDriver.pointwise(g) || this.opts.implicit ? 0 : this.heap.alloc(kc * nsp);
+    return { pcol, pconv: this.heap.alloc(PARAM_SLOTS) };
+  }
+
+  /**
+   * The B operand of a conv GEMM over the image block at xg (one image, one group): the image
+   * itself for a 1x1 stride-1 conv; else its im2col (mode 1, forward) or transposed im2col
+   * (mode 2, weight gradient), packed implicitly from the image through the conv block, or
+   * materialised in the column matrix first ('explicit').
+   */
+  private imageOperand(g: Conv2dGeom, xg: number, mode: 1 | 2, s: { pcol: number; pconv: number }): { b: number; bMode: 0 | 1 | 2; conv: number } {
+    if (ConvDriver.pointwise(g)) return { b: xg, bMode: 0, conv: s.pconv };
+    if (this.opts.implicit) {
+      this.convBlock(s.pconv, g, xg);
+      return { b: xg, bMode: mode, conv: s.pconv };
+    }
+    const kc = (g.cIn / g.groups) * g.kh * g.kw, nsp = g.outH * g.outW;
+    this.runIm2col(kc, kc * nsp, g, xg, s.pcol);
+    return { b: s.pcol, bMode: 0, conv: s.pconv };
+  }
+
+  /** Forward conv as (implicit) im2col GEMMs, on buffers already in wasm memory. */
+  private forwardGemm(px: number, pw: number, po: number, g: Conv2dGeom): void {
+    const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+    const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+    const scratch = this.imageScratch(g);
+    for (let img = 0; img < g.n; img++) {
+      for (let gr = 0; gr < g.groups; gr++) {
+        const { b, bMode, conv } = this.imageOperand(g, px + 4 * (img * g.cIn + gr * cInG) * hw, 1, scratch);
+        this.gemms.gemm({
+          m: cOutG, n: nsp, k: kc, batch: 1,
+          a: pw + 4 * gr * cOutG * kc, rsA: kc, csA: 1,
+          b, rsB: nsp, csB: 1,
+          c: po + 4 * (img * g.cOut + gr * cOutG) * nsp, ldc: nsp, beta: 0,
+          strideA: 0, strideB: 0, strideC: 0, bMode, conv,
+        });
+      }
+    }
+  }
+
+  conv2dGradInput(dy: Data, w: Data, dx: Data, g: Conv2dGeom): boolean {
+    return this.heap.guard(isF32(dy, w, dx) && !ConvDriver.degenerate(g), () => {
+      const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+      const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+      const pdy = this.heap.input(dy, g.n * g.cOut * nsp), pdx = this.heap.output(dx, g.n * g.cIn * hw, [dy, w]);
+      if (this.flippedGin(g)) {
+        const pw = this.heap.alloc(g.cOut * kc);
+        const f = this.heap.f32(), khw = g.kh * g.kw, W = pw >> 2;
+        for (let co = 0; co < g.cOut; co++) {
+          for (let ci = 0; ci < g.cIn; ci++) {
+            const src = (co * g.cIn + ci) * khw, dst = W + (ci * g.cOut + co) * khw + khw - 1;
+            for (let t = 0; t < khw; t++) f[dst - t] = w[src + t]!;
+          }
+        }
+        const gt: Conv2dGeom = {
+          n: g.n, cIn: g.cOut, cOut: g.cIn, h: g.outH, w: g.outW, outH: g.h, outW: g.w, kh: g.kh, kw: g.kw,
+          strideH: 1, strideW: 1, padH: g.kh - 1 - g.padH, padW: g.kw - 1 - g.padW, dilH: 1, dilW: 1, groups: 1,
+        };
+        this.forwardGemm(pdy, pw, pdx, gt);
+        this.heap.take(pdx, dx);
+        return;
+      }
+      const pw = this.heap.input(w, g.cOut * kc);
+      if (this.direct(g)) {
+        for (let img = 0; img < g.n; img++) {
+          if (this.opts.padded && g.padH <= g.kh - 1 && g.padW <= g.kw - 1) {
+            this.paddedDirect('gin', g, pdy + 4 * img * g.cOut * nsp, pdx + 4 * img * g.cIn * hw, pw);
+            continue;
+          }
+          this.runDconv(g.cIn * g.h, g.cOut * nsp * kc, (i32, o) => {
+            i32[o + DP.src] = pdy + 4 * img * g.cOut * nsp; i32[o + DP.dst] = pdx + 4 * img * g.cIn * hw;
+            i32[o + DP.sC] = g.cOut; i32[o + DP.sH] = g.outH; i32[o + DP.sW] = g.outW; i32[o + DP.dH] = g.h; i32[o + DP.dW] = g.w;
+            i32[o + DP.kh] = g.kh; i32[o + DP.kw] = g.kw; i32[o + DP.w] = pw; i32[o + DP.wsD] = g.kh * g.kw; i32[o + DP.wsS] = kc;
+            i32[o + DP.vSign] = -1; i32[o + DP.vOff] = g.padH; i32[o + DP.hSign] = -1; i32[o + DP.hOff] = g.padW;
+          });
+        }
+        this.heap.take(pdx, dx);
+        return;
+      }
+      const direct = ConvDriver.pointwise(g);
+      const pcol = direct ? 0 : this.heap.alloc(kc * nsp);
+      for (let img = 0; img < g.n; img++) {
+        for (let gr = 0; gr < g.groups; gr++) {
+          const dxg = pdx + 4 * (img * g.cIn + gr * cInG) * hw;
+          this.gemms.gemm({
+            m: kc, n: nsp, k: cOutG, batch: 1,
+            a: pw + 4 * gr * cOutG * kc, rsA: 1, csA: kc,
+            b: pdy + 4 * (img * g.cOut + gr * cOutG) * nsp, rsB: nsp, csB: 1,
+            c: direct ? dxg : pcol, ldc: nsp, beta: 0,
+            strideA: 0, strideB: 0, strideC: 0,
+          });
+          if (!direct) this.runCol2im(cInG, kc * nsp, g, dxg, pcol);
+        }
+      }
+      this.heap.take(pdx, dx);
+    });
+  }
+
+  conv2dGradWeight(x: Data, dy: Data, dw: Data, g: Conv2dGeom): boolean {
+    return this.heap.guard(isF32(x, dy, dw) && !ConvDriver.degenerate(g), () => {
+      const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
+      const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
+      const px = this.heap.input(x, g.n * g.cIn * hw), pdy = this.heap.input(dy, g.n * g.cOut * nsp), pdw = this.heap.output(dw, g.cOut * kc, [x, dy]);
+      if (this.direct(g)) {
+        const pairs = g.cOut * g.cIn;
+        for (let img = 0; img < g.n; img++) {
+          this.dispatch.split('dconvW', pairs, g.cOut * nsp * kc, WP.r0, WP.r1, 1, (i32, o) => {
+            i32[o + WP.x] = px + 4 * img * g.cIn * hw; i32[o + WP.dy] = pdy + 4 * img * g.cOut * nsp; i32[o + WP.dw] = pdw;
+            i32[o + WP.cIn] = g.cIn; i32[o + WP.h] = g.h; i32[o + WP.w] = g.w; i32[o + WP.outH] = g.outH; i32[o + WP.outW] = g.outW;
+            i32[o + WP.kh] = g.kh; i32[o + WP.kw] = g.kw; i32[o + WP.ph] = g.padH; i32[o + WP.pw] = g.padW;
+            i32[o + WP.acc] = img > 0 ? 1 : 0;
+          });
+        }
+        this.heap.take(pdw, dw);
+        return;
+      }
+      const scratch = this.imageScratch(g);
+      for (let img = 0; img < g.n; img++) {
+        for (let gr = 0; gr < g.groups; gr++) {
+          const { b, bMode, conv } = this.imageOperand(g, px + 4 * (img * g.cIn + gr * cInG) * hw, 2, scratch);
+          // dW_g[cOutG x kc] (+)= dY_g[cOutG x nsp] * col^T[nsp x kc]
+          this.gemms.gemm({
+            m: cOutG, n: kc, k: nsp, batch: 1,
+            a: pdy + 4 * (img * g.cOut + gr * cOutG) * nsp, rsA: nsp, csA: 1,
+            b, rsB: 1, csB: nsp,
+            c: pdw + 4 * gr * cOutG * kc, ldc: kc, beta: img > 0 ? 1 : 0,
+            strideA: 0, strideB: 0, strideC: 0, bMode, conv,
+          });
+        }
+      }
+      this.heap.take(pdw, dw);
+    });
+  }
+}
