@@ -10,7 +10,8 @@
  * binary {0, 255} with one-pixel separation lines: instances = 4-connected components
  * (instancesFromBinaryMask); for training they become 3-class masks with classesFromInstances.
  *
- * `cropBottom` removes that many rows from the bottom of images and masks (the data bar).
+ * `cropBottom` removes that many rows from the bottom of images and masks (the data bar); a real
+ * mask that already has the cropped image's size (drawn without the data bar) is kept as it is.
  * Every problem is an InputError naming the file.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -149,6 +150,17 @@ function findMask(masksDir: string, name: string, files: Set<string>): string | 
   return null;
 }
 
+/**
+ * A real image's mask, cropped like the image: a mask of the full micrograph loses the same
+ * bottom rows, a mask drawn on the image without its data bar (already the cropped size, as the
+ * TiO2-TSEM masks are) is taken as it is.
+ */
+function readAnnotationMask(maskPath: string, croppedImage: { width: number; height: number }, cropBottom = 0): GreyImage {
+  const m = readCroppedImage(maskPath);
+  if (cropBottom > 0 && m.width === croppedImage.width && m.height === croppedImage.height) return m;
+  return readCroppedImage(maskPath, cropBottom);
+}
+
 /** Reads real annotated images (NAME.tif + NAME_m.tif), see the module comment. */
 export function readAnnotatedSet(imagesDir: string, masksDir: string, opts: ReadOptions = {}): AnnotatedImage[] {
   if (!isDir(imagesDir)) throw new InputError(imagesDir, 'image directory not found');
@@ -162,7 +174,7 @@ export function readAnnotatedSet(imagesDir: string, masksDir: string, opts: Read
     const maskPath = findMask(masksDir, name, maskFiles);
     if (!maskPath) throw new InputError(join(masksDir, `${name}_m.tif`), `missing: the mask of ${path}`);
     const img = readCroppedImage(path, opts.cropBottom);
-    const m = readCroppedImage(maskPath, opts.cropBottom);
+    const m = readAnnotationMask(maskPath, img, opts.cropBottom);
     checkSameSize(path, img, maskPath, m);
     const fg = new Uint8Array(m.data.length);
     for (let i = 0; i < fg.length; i++) fg[i] = m.data[i] > 0.5 ? 1 : 0;

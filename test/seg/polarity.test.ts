@@ -170,7 +170,10 @@ describe('Otsu baseline CLI on dark particles', () => {
     const rng = new Rng(21);
     for (let k = 0; k < 3; k++) {
       const s = discs(64, rng);
-      writePngGrey8(join(root, 'images', `t${k}.png`), 64, 64, invert(s.image));
+      // An 8-row data bar under each image; the masks are drawn on the image without it (as TSEM's are).
+      const withBar = new Float32Array(64 * 72).fill(0.1);
+      withBar.set(invert(s.image));
+      writePngGrey8(join(root, 'images', `t${k}.png`), 64, 72, withBar);
       writePngGrey8(join(root, 'masks', `t${k}_m.png`), 64, 64, Uint8Array.from(s.instances, (v) => (v ? 255 : 0)));
     }
   });
@@ -179,7 +182,7 @@ describe('Otsu baseline CLI on dark particles', () => {
   const evalOtsu = async (extra: string[]): Promise<{ polarity: string; mean: { dsc: number } }> => {
     const lines: string[] = [];
     const notes: string[] = [];
-    expect(await runSegment(['eval', '--method', 'otsu', '--images', join(root, 'images'), '--masks', join(root, 'masks'), '--min-area', '10', '--json', ...extra], { log: (l) => lines.push(l), error: (l) => notes.push(l) })).toBe(0);
+    expect(await runSegment(['eval', '--method', 'otsu', '--images', join(root, 'images'), '--masks', join(root, 'masks'), '--min-area', '10', '--crop-bottom', '8', '--json', ...extra], { log: (l) => lines.push(l), error: (l) => notes.push(l) })).toBe(0);
     return JSON.parse(lines.join('\n'));
   };
 
@@ -194,7 +197,7 @@ describe('Otsu baseline CLI on dark particles', () => {
   it('predict writes the dark particles', async () => {
     const out = join(root, 'pred');
     const lines: string[] = [];
-    expect(await runSegment(['predict', '--method', 'otsu', '--in', join(root, 'images'), '--out', out, '--min-area', '10'], { log: (l) => lines.push(l), error: () => {} })).toBe(0);
+    expect(await runSegment(['predict', '--method', 'otsu', '--in', join(root, 'images'), '--out', out, '--min-area', '10', '--crop-bottom', '8'], { log: (l) => lines.push(l), error: () => {} })).toBe(0);
     expect(lines.some((l) => /contrast polarity: dark particles, detected/.test(l))).toBe(true);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.overall.count + 0).toBeGreaterThan(0);
