@@ -31,6 +31,7 @@ import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, t
 import { addTouchingBand } from '../seg/classmask.js';
 import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
 import type { UNet } from '../seg/unet.js';
+import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from '../node/pixel-size.js';
 
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -82,13 +83,13 @@ const SPECS: Record<Subcommand, CommandSpec> = {
   predict: {
     name: 'segment',
     summary: 'segment micrographs and measure their particles',
-    usage: 'diffrendergan segment predict --model MODEL_DIR --in IMAGES... --out DIR [--pixel-size 2.1nm] [--crop-bottom 64] [--method unet|otsu]',
+    usage: 'diffrendergan segment predict --model MODEL_DIR --in IMAGES... --out DIR [--pixel-size auto|2.1nm] [--crop-bottom 64] [--method unet|otsu]',
     positionals: 'predict',
     flags: [
       { name: 'model', type: 'string', meta: 'MODEL_DIR', help: 'a directory written by segment train (not needed with --method otsu)' },
       { name: 'in', type: 'strings', meta: 'IMAGES...', help: 'images or directories of images (.png/.tif)' },
       { name: 'out', type: 'string', meta: 'DIR', help: 'output directory (required)' },
-      { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical size of a pixel, e.g. 2.1nm or 0.5um (default: results in px)" },
+      { name: 'pixel-size', type: 'string', default: 'auto', meta: 'auto|SIZE', help: "physical size of a pixel, e.g. 2.1nm or 0.5um; auto reads it from the image's metadata (FEI/Thermo, Zeiss, ImageJ, OME-TIFF, JEOL/Hitachi .txt), px when there is none" },
       cropBottomFlag,
       methodFlag,
       tileFlag,
@@ -319,16 +320,6 @@ export function parseGrowMasks(s: string): number | 'auto' {
   return v;
 }
 
-/** "2.1nm" -> { size: 2.1, unit: 'nm' }; "0.5um" / "0.5µm" -> um; a bare number -> px of that size. */
-export function parsePixelSize(s: string | undefined): { size: number; unit: string } {
-  if (s === undefined) return { size: 1, unit: 'px' };
-  const m = /^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(nm|um|µm|pm|mm|px)?\s*$/.exec(s);
-  const size = m ? Number(m[1]) : NaN;
-  if (!m || !(size > 0)) throw new UserError(`--pixel-size must be a positive length such as 2.1nm or 0.5um, got '${s}'`, ExitCode.usage);
-  const unit = m[2] === 'µm' ? 'um' : (m[2] ?? 'px');
-  return { size, unit };
-}
-
 interface SegmentFlags {
   normalisation: Normalisation;
   /** The model's polarity, or for Otsu the given / detected one. */
@@ -415,11 +406,14 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   const outDir = req(flags, 'out', 'predict');
   const inputs = flags.in;
   if (!Array.isArray(inputs) || inputs.length === 0) throw new UserError("segment predict: --in IMAGES... is required (see 'diffrendergan segment predict --help')", ExitCode.usage);
-  const px = parsePixelSize(flags['pixel-size'] as string | undefined);
+  const pxFlag = String(flags['pixel-size']);
+  if (pxFlag !== 'auto') parsePixelSize(pxFlag); // a bad flag is a usage error before any file is read
   const cropBottom = Number(flags['crop-bottom']);
   const minArea = Number(flags['min-area']);
   // Read and check everything before writing anything.
   const files = listImageFiles(inputs);
+  const px = resolvePixelSizes(files, pxFlag);
+  for (const m of px.messages) out.error(m);
   const names = files.map((f) => basename(f, extname(f)));
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
@@ -442,7 +436,7 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
 
 interface PredictInputs {
   segmenter: Segmenter;
-  px: { size: number; unit: string };
+  px: RunPixelSizes;
   minArea: number;
   files: string[];
   names: string[];
@@ -464,7 +458,7 @@ async function predictInto(outDir: string, written: string[], flags: ParsedFlags
     const t0 = performance.now();
     const { instances, classes, lowConfidence } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, segmenter));
     if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
-    const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.size });
+    const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.sizes[k] });
     results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
     const unsure = lowConfidence ? `; at low confidence ${lowConfidence.splits} split, ${lowConfidence.merges} merged` : '';
     out.log(`${files[k]}: ${instances.count} particles${unsure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
@@ -479,7 +473,7 @@ async function predictInto(outDir: string, written: string[], flags: ParsedFlags
   put('particles.csv', (p) => writeFileAtomic(p, particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit })));
   const summary = { ...summarizeSizes(all), ...sizeIntervals(all) };
   const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...(r.lowConfidence ? { lowConfidence: r.lowConfidence } : {}), ...summarizeSizes(r.particles), ...sizeIntervals(r.particles) }]));
-  put('summary.json', (p) => writeFileAtomic(p, JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.size, unit: px.unit, images: results.length, overall: summary, perImage }, null, 2) + '\n'));
+  put('summary.json', (p) => writeFileAtomic(p, JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.sizes.every((v) => v === px.sizes[0]) ? px.sizes[0] : null, unit: px.unit, pixelSizes: Object.fromEntries(names.map((n, i) => [n, { size: px.sizes[i], source: px.sources[i] }])), images: results.length, overall: summary, perImage }, null, 2) + '\n'));
   const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
   put('size-distribution.svg', (p) => writeFileAtomic(p, sizeDistributionSvg(kept, summary.lognormal, px.unit)));
   out.log(`${all.length} particles in ${results.length} images; ECD median ${summary.median.toFixed(2)} ${px.unit} (${summary.count} not touching the border); outputs in ${outDir}`);

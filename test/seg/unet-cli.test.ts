@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePngGrey8 } from '../../src/io/files.js';
 import { InputError, UserError } from '../../src/errors.js';
-import { runSegment, parseGrowMasks, parsePixelSize, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
+import { runSegment, parseGrowMasks, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
+import { parsePixelSize } from '../../src/node/pixel-size.js';
 import { readAnnotatedSet, readSegDataset, readSegInstances } from '../../src/node/seg-dataset.js';
 import { addTouchingBand, classesFromInstances } from '../../src/seg/classmask.js';
 import { writePngGrey16 } from '../../src/io/files.js';
@@ -139,7 +140,6 @@ describe('segment CLI', () => {
   it('parses pixel sizes', () => {
     expect(parsePixelSize('2.1nm')).toEqual({ size: 2.1, unit: 'nm' });
     expect(parsePixelSize('0.5µm')).toEqual({ size: 0.5, unit: 'um' });
-    expect(parsePixelSize(undefined)).toEqual({ size: 1, unit: 'px' });
     expect(() => parsePixelSize('-1nm')).toThrow(UserError);
     expect(parseGrowMasks('auto')).toBe('auto');
     expect(parseGrowMasks('3')).toBe(3);

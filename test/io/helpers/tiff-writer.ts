@@ -241,8 +241,10 @@ export function encodeTiff(spec: TiffSpec): Uint8Array {
         else if (type === 11) vdv.setFloat32(k * s, v, le);
         else if (type === 12) vdv.setFloat64(k * s, v, le);
         else if (type === 5) {
-          vdv.setUint32(k * s, v, le);
-          vdv.setUint32(k * s + 4, 1, le);
+          // A whole number as v/1, anything else as a fraction over 10^6.
+          const den = Number.isInteger(v) ? 1 : 1_000_000;
+          vdv.setUint32(k * s, Math.round(v * den), le);
+          vdv.setUint32(k * s + 4, den, le);
         } else vdv.setUint8(k * s, v);
       });
       if (size <= 4) ifd.set(vb.subarray(0, 4), e + 8);
