@@ -10,6 +10,7 @@ import { trainCommand, trainMain } from './cli/train.js';
 import { generateCommand, generateMain } from './cli/generate.js';
 import { renderCommand, renderMain } from './cli/render.js';
 import { pipelineCommand, pipelineMain } from './cli/pipeline.js';
+import { realismCommand, realismMain } from './cli/realism.js';
 import './autodiff/index.js';
 
 interface Command {
@@ -24,6 +25,7 @@ const commands: Command[] = [
   { spec: segmentCommand, main: segmentMain },
   { spec: renderCommand, main: renderMain },
   { spec: pipelineCommand, main: pipelineMain },
+  { spec: realismCommand, main: realismMain },
 ];
 
 function topHelp(): string {

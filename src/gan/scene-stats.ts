@@ -1,0 +1,148 @@
+/**
+ * Annotation-free scene statistics of micrographs: how many particles, how large, how densely
+ * agglomerated, measured the same way on real images and on renders, so the two can be compared
+ * without any mask. Both sides go through the classical baseline of src/seg (Gaussian smoothing
+ * sigma 1 px, Otsu threshold, holes < 100 px filled): its connected components (8-connected, at
+ * least 50 px) are the "Otsu components" (agglomerates and lone particles), and the
+ * distance-transform watershed of `otsuInstances` splits them into particles (instances >= 50 px).
+ *
+ *  - coverage: fraction of pixels in Otsu components;
+ *  - medianParticleArea: median area (px) of the particles that do not touch the image border
+ *    (all particles when every one touches it);
+ *  - particlesPerComponent: particles / components, over the components holding a particle;
+ *  - largeComponentAreaFraction: share of the component area that lies in components larger than
+ *    LARGE_COMPONENT_PARTICLES (12) median particles (dense agglomerates).
+ *
+ * Statistics of a set pool its images (sums of counts and areas, the median over all particles),
+ * so large and small images weigh by their pixels. Compare sets of images of the same size: a
+ * component cut by the image edge counts as smaller, so the field of view matters (the realism
+ * command cuts real micrographs into tiles of the synthetic images' size for that reason).
+ * Pure: runs in a browser.
+ */
+import { otsuInstances } from '../seg/instances.js';
+import { fillHoles } from '../seg/instances.js';
+import { applyThreshold, gaussianBlur, otsuThreshold } from '../seg/otsu.js';
+import { connectedComponents } from '../seg/labels.js';
+import { UserError } from '../errors.js';
+
+/** Components larger than this many median particles count as dense agglomerates. */
+export const LARGE_COMPONENT_PARTICLES = 12;
+/** Smallest component / particle kept, px (the baseline's and the paper's 50 px). */
+const MIN_AREA = 50;
+
+export interface SceneStatistics {
+  images: number;
+  /** Fraction of pixels in Otsu components. */
+  coverage: number;
+  /** Median area of the interior particles, px. */
+  medianParticleArea: number;
+  /** Particles per Otsu component. */
+  particlesPerComponent: number;
+  /** Share of the component area in components > 12 median particles. */
+  largeComponentAreaFraction: number;
+  components: number;
+  particles: number;
+}
+
+interface ImageCounts {
+  pixels: number;
+  /** Area of each component (>= MIN_AREA px) and the particles found in it. */
+  components: { area: number; particles: number }[];
+  /** Areas of the particles not touching the border, and of all particles. */
+  interior: number[];
+  all: number[];
+}
+
+function countImage(data: ArrayLike<number>, width: number, height: number): ImageCounts {
+  if (data.length !== width * height) throw new UserError(`scene statistics: ${data.length} values for a ${width} x ${height} image`);
+  const smooth = gaussianBlur(data, width, height, 1);
+  const mask = fillHoles(applyThreshold(smooth, otsuThreshold(smooth)), width, height, 100);
+  const comps = connectedComponents(mask, width, height, 8);
+  const compArea = new Int32Array(comps.count + 1);
+  for (let i = 0; i < mask.length; i++) compArea[comps.labels[i]]++;
+  const inst = otsuInstances(data, width, height);
+  const instArea = new Int32Array(inst.count + 1);
+  const instComp = new Int32Array(inst.count + 1);
+  const instBorder = new Uint8Array(inst.count + 1);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const l = inst.labels[i];
+      if (!l) continue;
+      instArea[l]++;
+      instComp[l] = comps.labels[i];
+      if (x === 0 || y === 0 || x === width - 1 || y === height - 1) instBorder[l] = 1;
+    }
+  const perComp = new Int32Array(comps.count + 1);
+  const interior: number[] = [];
+  const all: number[] = [];
+  for (let l = 1; l <= inst.count; l++) {
+    if (instArea[l] === 0) continue;
+    perComp[instComp[l]]++;
+    all.push(instArea[l]);
+    if (!instBorder[l]) interior.push(instArea[l]);
+  }
+  const components: ImageCounts['components'] = [];
+  for (let c = 1; c <= comps.count; c++) if (compArea[c] >= MIN_AREA) components.push({ area: compArea[c], particles: perComp[c] });
+  return { pixels: width * height, components, interior, all };
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+}
+
+/** The statistics of a set of greyscale [0, 1] images (bright particles on a darker stage). */
+export function sceneStatistics(images: readonly { width: number; height: number; data: ArrayLike<number> }[]): SceneStatistics {
+  if (images.length === 0) throw new UserError('scene statistics: no images');
+  const counts = images.map((img) => countImage(img.data, img.width, img.height));
+  const interior = counts.flatMap((c) => c.interior);
+  const medianParticleArea = median(interior.length ? interior : counts.flatMap((c) => c.all));
+  let pixels = 0;
+  let covered = 0;
+  let large = 0;
+  let withParticles = 0;
+  let particles = 0;
+  for (const c of counts) {
+    pixels += c.pixels;
+    for (const comp of c.components) {
+      covered += comp.area;
+      if (comp.area > LARGE_COMPONENT_PARTICLES * medianParticleArea) large += comp.area;
+      if (comp.particles > 0) {
+        withParticles++;
+        particles += comp.particles;
+      }
+    }
+  }
+  return {
+    images: images.length,
+    coverage: covered / pixels,
+    medianParticleArea,
+    particlesPerComponent: withParticles ? particles / withParticles : NaN,
+    largeComponentAreaFraction: covered ? large / covered : NaN,
+    components: withParticles,
+    particles,
+  };
+}
+
+export const SCENE_STAT_ROWS: { key: keyof SceneStatistics; label: string; digits: number }[] = [
+  { key: 'particlesPerComponent', label: 'particles per Otsu component', digits: 2 },
+  { key: 'largeComponentAreaFraction', label: `area fraction in components > ${LARGE_COMPONENT_PARTICLES} median particles`, digits: 3 },
+  { key: 'coverage', label: 'coverage (Otsu foreground)', digits: 3 },
+  { key: 'medianParticleArea', label: 'median particle area (px)', digits: 0 },
+];
+
+/** Markdown table: real vs synthetic, with the relative difference (synthetic / real - 1). */
+export function sceneStatsTable(real: SceneStatistics, synthetic: SceneStatistics): string {
+  const lines = ['| statistic | real | synthetic | synthetic / real - 1 |', '| --- | --- | --- | --- |'];
+  for (const r of SCENE_STAT_ROWS) {
+    const a = real[r.key];
+    const b = synthetic[r.key];
+    const rel = a ? b / a - 1 : NaN;
+    lines.push(`| ${r.label} | ${a.toFixed(r.digits)} | ${b.toFixed(r.digits)} | ${Number.isFinite(rel) ? `${rel >= 0 ? '+' : ''}${(100 * rel).toFixed(0)} %` : '-'} |`);
+  }
+  lines.push(`| images / particles / components | ${real.images} / ${real.particles} / ${real.components} | ${synthetic.images} / ${synthetic.particles} / ${synthetic.components} | |`);
+  return lines.join('\n');
+}
