@@ -19,6 +19,7 @@ export const realismCommand: CommandSpec = {
     { name: 'epochs', type: 'int', min: 1, max: 1000, default: 20, meta: 'N', help: 'passes over the training patches per seed' },
     { name: 'max-patches', type: 'int', min: 1, default: 240, meta: 'N', help: 'patches per class at most on each side of the split (bounds the run time)' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'seed of the first repetition' },
+    { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: 'particles brighter or darker than the stage (auto: detected from the real images)' },
     { name: 'stats-only', type: 'boolean', help: 'only the scene statistics (no classifier)' },
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of text' },
     { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
@@ -44,6 +45,7 @@ export async function realismMain(flags: ParsedFlags): Promise<number> {
     maxPerClass: Number(flags['max-patches']),
     seed: Number(flags.seed),
     statsOnly: !!flags['stats-only'],
+    polarity: flags.polarity as 'auto' | 'bright' | 'dark',
     log,
     onSeed: (r, i) => log(`seed ${i + 1}: test accuracy ${r.accuracy.toFixed(3)} (${r.testPerClass} test / ${r.trainPerClass} training patches per class, final loss ${r.finalLoss.toFixed(3)})`),
   });

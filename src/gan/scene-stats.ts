@@ -23,6 +23,7 @@ import { otsuInstances } from '../seg/instances.js';
 import { fillHoles } from '../seg/instances.js';
 import { applyThreshold, gaussianBlur, otsuThreshold } from '../seg/otsu.js';
 import { connectedComponents } from '../seg/labels.js';
+import { brightParticleView, type Polarity } from '../seg/polarity.js';
 import { UserError } from '../errors.js';
 
 /** Components larger than this many median particles count as dense agglomerates. */
@@ -94,10 +95,13 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
-/** The statistics of a set of greyscale [0, 1] images (bright particles on a darker stage). */
-export function sceneStatistics(images: readonly { width: number; height: number; data: ArrayLike<number> }[]): SceneStatistics {
+/**
+ * The statistics of a set of greyscale [0, 1] images; `polarity` says whether the particles are
+ * brighter (default) or darker than the stage (dark images are measured on 1 - image).
+ */
+export function sceneStatistics(images: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity = 'bright'): SceneStatistics {
   if (images.length === 0) throw new UserError('scene statistics: no images');
-  const counts = images.map((img) => countImage(img.data, img.width, img.height));
+  const counts = images.map((img) => countImage(polarity === 'bright' ? img.data : brightParticleView(img.data, polarity), img.width, img.height));
   const interior = counts.flatMap((c) => c.interior);
   const medianParticleArea = median(interior.length ? interior : counts.flatMap((c) => c.all));
   let pixels = 0;

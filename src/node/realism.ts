@@ -10,6 +10,7 @@ import { extractPatches, type Grey } from '../gan/patches.js';
 import { classifierTwoSampleTest, type C2stResult, type C2stSeedResult, type C2stSource } from '../gan/c2st.js';
 import { sceneStatistics, type SceneStatistics } from '../gan/scene-stats.js';
 import { InputError, UserError, ExitCode } from '../errors.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
 
 export interface RealismOptions {
   real: string[];
@@ -20,6 +21,8 @@ export interface RealismOptions {
   epochs?: number;
   maxPerClass?: number;
   seed: number;
+  /** Particles brighter or darker than the stage, or 'auto' to detect it from the real images. */
+  polarity?: PolaritySetting;
   /** Skip the classifier test (statistics only). */
   statsOnly?: boolean;
   onSeed?: (r: C2stSeedResult, index: number) => void;
@@ -29,6 +32,7 @@ export interface RealismOptions {
 export interface RealismReport {
   c2st: C2stResult | null;
   stats: { real: SceneStatistics; synthetic: SceneStatistics; tile: number };
+  polarity: Polarity;
   files: { real: number; synthetic: number };
 }
 
@@ -65,12 +69,12 @@ function load(files: string[], cropBottom: number): Loaded[] {
  * Kept patches of `size` px per image (sources with none are dropped); with `trainStride`, also
  * the overlapping patches at that stride for the classifier's training side.
  */
-function patchSources(images: Loaded[], size: number, trainStride?: number): C2stSource[] {
+function patchSources(images: Loaded[], size: number, polarity: Polarity, trainStride?: number): C2stSource[] {
   return images
     .map(({ name, image }) => ({
       name: basename(name),
-      patches: extractPatches(image, name, { patch: size }).kept.map((p) => p.data),
-      trainPatches: trainStride && trainStride < size ? extractPatches(image, name, { patch: size, stride: trainStride }).kept.map((p) => p.data) : undefined,
+      patches: extractPatches(image, name, { patch: size, polarity }).kept.map((p) => p.data),
+      trainPatches: trainStride && trainStride < size ? extractPatches(image, name, { patch: size, stride: trainStride, polarity }).kept.map((p) => p.data) : undefined,
     }))
     .filter((s) => s.patches.length > 0);
 }
@@ -81,6 +85,9 @@ export function runRealism(opts: RealismOptions): RealismReport {
   const synthFiles = synthImageFiles(opts.synth);
   const real = load(realFiles, opts.cropBottom);
   const synth = load(synthFiles, 0);
+  const setting = opts.polarity ?? 'auto';
+  const polarity = setting === 'auto' ? detectPolarity(real.map((r) => r.image)).polarity : setting;
+  log(`contrast polarity: ${polarity} particles${setting === 'auto' ? ' (detected from the real images; override with --polarity)' : ''}`);
   // Scene statistics over the same field of view: real micrographs cut into tiles of the
   // synthetic images' size.
   const tile = synth[0].image.width;
@@ -93,16 +100,16 @@ export function runRealism(opts: RealismOptions): RealismReport {
     }
   }
   if (tile < opts.patch) throw new UserError(`--patch ${opts.patch} is larger than the ${tile} px synthetic images`, ExitCode.usage);
-  const realTiles = patchSources(real, tile).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
-  const synthTiles = patchSources(synth, tile).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
+  const realTiles = patchSources(real, tile, polarity).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
+  const synthTiles = patchSources(synth, tile, polarity).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
   if (realTiles.length === 0 || synthTiles.length === 0) throw new UserError(`no ${tile} px tile holds particles by the empty-patch rule (real ${realTiles.length}, synthetic ${synthTiles.length})`, ExitCode.badInput);
-  const stats = { real: sceneStatistics(realTiles), synthetic: sceneStatistics(synthTiles), tile };
+  const stats = { real: sceneStatistics(realTiles, polarity), synthetic: sceneStatistics(synthTiles, polarity), tile };
   let c2st: C2stResult | null = null;
   if (!opts.statsOnly) {
-    const realSources = patchSources(real, opts.patch, opts.patch / 2);
-    const synthSources = patchSources(synth, opts.patch, opts.patch / 2);
+    const realSources = patchSources(real, opts.patch, polarity, opts.patch / 2);
+    const synthSources = patchSources(synth, opts.patch, polarity, opts.patch / 2);
     log(`C2ST: ${realSources.reduce((a, s) => a + s.patches.length, 0)} real patches from ${realSources.length} images, ${synthSources.reduce((a, s) => a + s.patches.length, 0)} synthetic patches from ${synthSources.length} images (${opts.patch} px)`);
     c2st = classifierTwoSampleTest(realSources, synthSources, { patch: opts.patch, seeds: opts.seeds, epochs: opts.epochs, maxPerClass: opts.maxPerClass, seed: opts.seed, onSeed: opts.onSeed });
   }
-  return { c2st, stats, files: { real: realFiles.length, synthetic: synthFiles.length } };
+  return { c2st, stats, polarity, files: { real: realFiles.length, synthetic: synthFiles.length } };
 }
