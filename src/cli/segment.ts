@@ -32,6 +32,8 @@ import { addTouchingBand } from '../seg/classmask.js';
 import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
 import type { UNet } from '../seg/unet.js';
 import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from '../node/pixel-size.js';
+import { writeFijiOutputs } from '../node/fiji-outputs.js';
+import { fijiCsv } from '../seg/fiji.js';
 
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -89,6 +91,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'model', type: 'string', meta: 'MODEL_DIR', help: 'a directory written by segment train (not needed with --method otsu)' },
       { name: 'in', type: 'strings', meta: 'IMAGES...', help: 'images or directories of images (.png/.tif)' },
       { name: 'out', type: 'string', meta: 'DIR', help: 'output directory (required)' },
+      { name: 'columns', type: 'string', default: 'ours', choices: ['ours', 'fiji'], help: "particles.csv columns: ours (area, ecd, feret_max, ...; units in a comment line) or fiji (Fiji Analyze Particles: Area, Perim., Feret, MinFeret, Circ., AR, Round, Solidity, X, Y; units as summary.json's)" },
       { name: 'pixel-size', type: 'string', default: 'auto', meta: 'auto|SIZE', help: "physical size of a pixel, e.g. 2.1nm or 0.5um; auto reads it from the image's metadata (FEI/Thermo, Zeiss, ImageJ, OME-TIFF, JEOL/Hitachi .txt), px when there is none" },
       cropBottomFlag,
       methodFlag,
@@ -469,8 +472,10 @@ async function predictInto(outDir: string, written: string[], flags: ParsedFlags
     put(`${r.name}_classes.png`, (p) => writePngGrey8(p, w, h, r.classes));
     put(`${r.name}_overlay.png`, (p) => writePngRgb8(p, w, h, overlayRgb(r.img, r.instances.labels)));
   }
+  const fiji = results.map((r, k) => ({ image: r.name, rows: writeFijiOutputs(put, { name: r.name, width: r.img.width, height: r.img.height, labels: r.instances.labels, particles: r.particles }, { size: px.sizes[k], unit: px.unit }) }));
   const all = results.flatMap((r) => r.particles);
-  put('particles.csv', (p) => writeFileAtomic(p, particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit })));
+  const csv = flags.columns === 'fiji' ? fijiCsv(fiji) : particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit });
+  put('particles.csv', (p) => writeFileAtomic(p, csv));
   const summary = { ...summarizeSizes(all), ...sizeIntervals(all) };
   const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...(r.lowConfidence ? { lowConfidence: r.lowConfidence } : {}), ...summarizeSizes(r.particles), ...sizeIntervals(r.particles) }]));
   put('summary.json', (p) => writeFileAtomic(p, JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.sizes.every((v) => v === px.sizes[0]) ? px.sizes[0] : null, unit: px.unit, pixelSizes: Object.fromEntries(names.map((n, i) => [n, { size: px.sizes[i], source: px.sources[i] }])), images: results.length, overall: summary, perImage }, null, 2) + '\n'));
