@@ -11,7 +11,7 @@
  * input's H x W. Parameter names follow the module tree ("enc0.conv1.weight", "up2.weight", ...),
  * which is what checkpoints store.
  */
-import { Module, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, Rng, Tensor, relu, maxPool2d, concat, pad } from '../autodiff/index.js';
+import { Module, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, Rng, Tensor, maxPool2d, concat, pad } from '../autodiff/index.js';
 
 export type NormKind = 'batch' | 'instance';
 
@@ -55,7 +55,7 @@ export function validateUNetConfig(c: UNetConfig): UNetConfig {
   return c;
 }
 
-function makeNorm(kind: NormKind, channels: number): Module {
+function makeNorm(kind: NormKind, channels: number): BatchNorm2d | InstanceNorm2d {
   // Instance norm with a learned affine transform, as nnU-Net uses it.
   return kind === 'batch' ? new BatchNorm2d(channels) : new InstanceNorm2d(channels, { affine: true });
 }
@@ -63,9 +63,9 @@ function makeNorm(kind: NormKind, channels: number): Module {
 /** conv3x3 -> norm -> ReLU, twice. */
 export class ConvBlock extends Module {
   readonly conv1: Conv2d;
-  readonly norm1: Module;
+  readonly norm1: BatchNorm2d | InstanceNorm2d;
   readonly conv2: Conv2d;
-  readonly norm2: Module;
+  readonly norm2: BatchNorm2d | InstanceNorm2d;
 
   constructor(inCh: number, outCh: number, norm: NormKind, rng: Rng) {
     super();
@@ -76,8 +76,9 @@ export class ConvBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = relu(this.norm1.forward(this.conv1.forward(x)));
-    return relu(this.norm2.forward(this.conv2.forward(y)));
+    // norm -> ReLU as one fused op (the same values as relu(norm(.)); ops/norm.ts).
+    const y = this.norm1.forwardRelu(this.conv1.forward(x));
+    return this.norm2.forwardRelu(this.conv2.forward(y));
   }
 }
 

@@ -7,7 +7,7 @@ import { Tensor, zeros, ones, type DType } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { add, mul, div, sqrt, sum, square, matmul, reshape, relu, leakyRelu, sigmoid, tanh } from '../ops/index.js';
 import { conv2d, convTranspose2d, pair, type Conv2dOptions, type ConvTranspose2dOptions, type Pair } from '../ops/conv.js';
-import { batchNorm2d, instanceNorm2d, type BatchNormState } from '../ops/norm.js';
+import { batchNorm2d, instanceNorm2d, instanceNorm2dRelu, type BatchNormState } from '../ops/norm.js';
 import { dropout } from '../ops/dropout.js';
 import { shapeStr } from '../shape.js';
 import { Module } from './module.js';
@@ -181,6 +181,11 @@ export class BatchNorm2d extends Module {
   forward(x: Tensor): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.state, { training: this.training, momentum: this.momentum, eps: this.eps });
   }
+
+  /** relu(forward(x)) with the ReLU fused into the norm's passes (the same values). */
+  forwardRelu(x: Tensor): Tensor {
+    return batchNorm2d(x, this.weight, this.bias, this.state, { training: this.training, momentum: this.momentum, eps: this.eps, relu: true });
+  }
 }
 
 export interface InstanceNorm2dOptions {
@@ -207,6 +212,11 @@ export class InstanceNorm2d extends Module {
 
   forward(x: Tensor): Tensor {
     return instanceNorm2d(x, this.weight, this.bias, this.eps);
+  }
+
+  /** relu(forward(x)) with the ReLU fused into the norm's passes (the same values). */
+  forwardRelu(x: Tensor): Tensor {
+    return instanceNorm2dRelu(x, this.weight, this.bias, this.eps);
   }
 }
 

@@ -8,9 +8,16 @@
  * and the gradient through the batch statistics is
  *   dx = invstd / m * (m dxhat - sum(dxhat) - xhat sum(dxhat xhat)),   dxhat = dy weight[c].
  * Statistics are accumulated in float64 whatever the tensor dtype.
+ *
+ * With `relu` the ReLU that follows a norm in most networks (the U-Net's conv -> norm -> ReLU)
+ * runs in the same output pass, y = max(0, weight[c] xhat + bias[c]), and its backward masks dy
+ * once before the norm's backward: one masked-gradient buffer instead of the ReLU's output, mask
+ * and product.
+ * The values are those of relu(norm(x)) exactly. xhat is not kept between the passes: the
+ * backward recomputes it from x (rounded to the tensor's dtype, as a stored xhat would be).
  */
 import { record } from '../tape.js';
-import { Tensor, allocData, resultDType } from '../tensor.js';
+import { Tensor, allocData, resultDType, type Data } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { randomInput, type GradcheckCase } from '../gradcheck.js';
 
@@ -30,6 +37,8 @@ export interface BatchNormOptions {
   /** Weight of the new batch in the running averages (PyTorch's default 0.1). */
   momentum?: number;
   eps?: number;
+  /** Apply a ReLU to the output in the same pass (op 'batchNorm2dRelu'; see the file header). */
+  relu?: boolean;
 }
 
 /** A fresh state: running mean 0, running variance 1 (as PyTorch initialises them). */
@@ -38,6 +47,13 @@ export function batchNormState(channels: number, dtype: 'float32' | 'float64' = 
   const v = allocData(dtype, channels);
   v.fill(1);
   return { runningMean: mean, runningVar: new Tensor(v, [channels]), numBatchesTracked: new Tensor(allocData('float64', 1), []) };
+}
+
+/** g where out > 0, else 0 (the ReLU's vector-Jacobian product, given its output). */
+function reluMasked(g: Data, out: Data): Data {
+  const r = allocData(g instanceof Float64Array || out instanceof Float64Array ? 'float64' : 'float32', g.length);
+  for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : 0;
+  return r;
 }
 
 function checkAffine(op: string, t: Tensor | null | undefined, c: number, what: string): void {
@@ -57,6 +73,7 @@ function normalise(
   eps: number,
   perSample: boolean,
   fixed: { mean: ArrayLike<number>; variance: ArrayLike<number> } | null,
+  relu = false,
 ): { out: Tensor; mean: Float64Array; variance: Float64Array; count: number } {
   if (x.ndim !== 4) throw new Error(`${op}: input must be [N, C, H, W], got ${shapeStr(x.shape)}`);
   const [n, c, h, w] = x.shape;
@@ -101,7 +118,8 @@ function normalise(
   for (let s = 0; s < slots; s++) invStd[s] = 1 / Math.sqrt(variance[s] + eps);
 
   const dtype = resultDType(x, ...[weight, bias].filter((t): t is Tensor => !!t));
-  const xhat = allocData(dtype, x.size);
+  // xhat in the backward as a stored float32 xhat would hold it (recomputed there rather than kept).
+  const round: (v: number) => number = dtype === 'float32' ? Math.fround : (v) => v;
   const out = allocData(dtype, x.size);
   const wd = weight?.data;
   const bd = bias?.data;
@@ -113,16 +131,20 @@ function normalise(
       const is = invStd[s];
       const a = wd ? wd[ch] : 1;
       const b = bd ? bd[ch] : 0;
-      for (let k = 0; k < hw; k++) {
-        const v = (xd[o + k] - m) * is;
-        xhat[o + k] = v;
-        out[o + k] = a * v + b;
+      if (relu) {
+        for (let k = 0; k < hw; k++) {
+          const y = a * ((xd[o + k] - m) * is) + b;
+          out[o + k] = y > 0 ? y : 0;
+        }
+      } else {
+        for (let k = 0; k < hw; k++) out[o + k] = a * ((xd[o + k] - m) * is) + b;
       }
     }
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
   const result = record(op, new Tensor(out, x.shape), inputs, (g) => {
-    const gd = g.data;
+    // Through the fused ReLU: dy where the output is positive, else 0.
+    const gd = relu ? reluMasked(g.data, out) : g.data;
     const grads: (Tensor | null)[] = [];
     if (x.requiresGrad) {
       const gx = allocData(g.dtype, x.size);
@@ -143,12 +165,14 @@ function normalise(
             const o = (i * c + ch) * hw;
             const s = slotOf(i, ch);
             const a = wd ? wd[ch] : 1;
+            const m = mean[s];
+            const is = invStd[s];
             let p = 0;
             let q = 0;
             for (let k = 0; k < hw; k++) {
               const d = gd[o + k] * a;
               p += d;
-              q += d * xhat[o + k];
+              q += d * round((xd[o + k] - m) * is);
             }
             sd[s] += p;
             sdx[s] += q;
@@ -162,7 +186,9 @@ function normalise(
             const f = invStd[s] / count;
             const md = sd[s];
             const mdx = sdx[s];
-            for (let k = 0; k < hw; k++) gx[o + k] = f * (count * gd[o + k] * a - md - xhat[o + k] * mdx);
+            const m = mean[s];
+            const is = invStd[s];
+            for (let k = 0; k < hw; k++) gx[o + k] = f * (count * gd[o + k] * a - md - round((xd[o + k] - m) * is) * mdx);
           }
         }
       }
@@ -179,10 +205,12 @@ function normalise(
       for (let i = 0; i < n; i++) {
         for (let ch = 0; ch < c; ch++) {
           const o = (i * c + ch) * hw;
+          const m = mean[slotOf(i, ch)];
+          const is = invStd[slotOf(i, ch)];
           let p = 0;
           let q = 0;
           for (let k = 0; k < hw; k++) {
-            p += gd[o + k] * xhat[o + k];
+            p += gd[o + k] * round((xd[o + k] - m) * is);
             q += gd[o + k];
           }
           gw[ch] += p;
@@ -221,15 +249,17 @@ export function batchNorm2d(
 ): Tensor {
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum ?? 0.1;
+  const relu = opts.relu ?? false;
+  const op = relu ? 'batchNorm2dRelu' : 'batchNorm2d';
   const c = x.shape[1];
   if (state) {
     checkAffine('batchNorm2d', state.runningMean, c, 'runningMean');
     checkAffine('batchNorm2d', state.runningVar, c, 'runningVar');
   }
   if (!opts.training && state) {
-    return normalise('batchNorm2d', x, weight, bias, eps, false, { mean: state.runningMean.data, variance: state.runningVar.data }).out;
+    return normalise(op, x, weight, bias, eps, false, { mean: state.runningMean.data, variance: state.runningVar.data }, relu).out;
   }
-  const { out, mean, variance, count } = normalise('batchNorm2d', x, weight, bias, eps, false, null);
+  const { out, mean, variance, count } = normalise(op, x, weight, bias, eps, false, null, relu);
   if (opts.training && state) {
     // Buffers, not parameters: updated in place, never on the tape.
     const rm = state.runningMean.data;
@@ -253,11 +283,16 @@ export function instanceNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor 
   return normalise('instanceNorm2d', x, weight, bias, eps, true, null).out;
 }
 
+/** relu(instanceNorm2d(x, weight, bias, eps)) in one pass (see the file header). */
+export function instanceNorm2dRelu(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  return normalise('instanceNorm2dRelu', x, weight, bias, eps, true, null, true).out;
+}
+
 // ---------------------------------------------------------------------------------------------
 
-function bnCase(variant: string, shape: number[], affine: boolean, training: boolean): GradcheckCase {
+function bnCase(variant: string, shape: number[], affine: boolean, training: boolean, relu = false): GradcheckCase {
   return {
-    op: 'batchNorm2d',
+    op: relu ? 'batchNorm2dRelu' : 'batchNorm2d',
     variant,
     make: (rng) => {
       const c = shape[1];
@@ -269,20 +304,20 @@ function bnCase(variant: string, shape: number[], affine: boolean, training: boo
         state.runningMean.data[i] = rng.range(-1, 1);
         state.runningVar.data[i] = rng.range(0.5, 2);
       }
-      return { f: (x, w, b) => batchNorm2d(x, w, b, state, { training }), inputs };
+      return { f: (x, w, b) => batchNorm2d(x, w, b, state, { training, relu }), inputs };
     },
   };
 }
 
-function inCase(variant: string, shape: number[], affine: boolean): GradcheckCase {
+function inCase(variant: string, shape: number[], affine: boolean, relu = false): GradcheckCase {
   return {
-    op: 'instanceNorm2d',
+    op: relu ? 'instanceNorm2dRelu' : 'instanceNorm2d',
     variant,
     make: (rng) => {
       const c = shape[1];
       const inputs = [randomInput(rng, shape, -2, 3)];
       if (affine) inputs.push(randomInput(rng, [c], 0.5, 1.5), randomInput(rng, [c]));
-      return { f: (x, w, b) => instanceNorm2d(x, w, b), inputs };
+      return { f: (x, w, b) => (relu ? instanceNorm2dRelu(x, w, b) : instanceNorm2d(x, w, b)), inputs };
     },
   };
 }
@@ -294,4 +329,10 @@ export const gradcheckCases: GradcheckCase[] = [
   bnCase('eval (running statistics), affine', [2, 2, 3, 2], true, false),
   inCase('affine, batch 2, odd size 3x3', [2, 3, 3, 3], true),
   inCase('no affine, size-1 width', [1, 2, 5, 1], false),
+  // The fused ReLU: inputs in [-2, 3) put outputs on both sides of the kink; finite differences
+  // straddle it only with vanishing probability.
+  bnCase('fused ReLU, training, affine, batch 2, odd size 3x5', [2, 3, 3, 5], true, true, true),
+  bnCase('fused ReLU, training, no affine, batch 3 of 1x1 images', [3, 2, 1, 1], false, true, true),
+  bnCase('fused ReLU, eval (running statistics), affine', [2, 2, 3, 2], true, false, true),
+  inCase('fused ReLU, affine, batch 2, odd size 3x3', [2, 3, 3, 3], true, true),
 ];
