@@ -79,9 +79,21 @@ export function parseFlags(spec: CommandSpec, argv: string[]): ParsedFlags {
   return out;
 }
 
+/**
+ * The largest value of an integer flag that declares no max of its own: 2^31 - 1. Every integer
+ * flag is a count, a size or a seed; none is meaningful above this, and larger values lose
+ * precision (99999999999999999999 reads as 100000000000000000000) or overflow allocations.
+ */
+export const INT_FLAG_MAX = 2 ** 31 - 1;
+
+function maxOf(f: FlagSpec): number | undefined {
+  return f.max ?? (f.type === 'int' ? INT_FLAG_MAX : undefined);
+}
+
 function describeType(f: FlagSpec): string {
   if (f.choices) return `one of ${f.choices.join(', ')}`;
-  const range = f.min !== undefined || f.max !== undefined ? ` in [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]` : '';
+  const max = maxOf(f);
+  const range = f.min !== undefined || max !== undefined ? ` in [${f.min ?? '-inf'}, ${max ?? 'inf'}]` : '';
   switch (f.type) {
     case 'int':
       return `an integer${range}`;
@@ -100,7 +112,7 @@ function convert(f: FlagSpec, raw: string): string | number {
     return raw;
   }
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || (f.type === 'int' && !Number.isInteger(v)) || (f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max)) {
+  if (raw.trim() === '' || !Number.isFinite(v) || (f.type === 'int' && !Number.isInteger(v)) || (f.min !== undefined && v < f.min) || (maxOf(f) !== undefined && v > maxOf(f)!)) {
     throw new UserError(`--${f.name} must be ${describeType(f)}, got '${raw}'`, ExitCode.usage);
   }
   return v;

@@ -33,7 +33,7 @@ export const renderCommand: CommandSpec = {
     { name: 'config', type: 'string', meta: 'FILE', help: 'JSON object merged over the preset (field names as in scene.json "config")' },
     { name: 'seed', type: 'int', min: 0, max: 2 ** 31 - 1, default: 1, meta: 'S', help: 'seed; sample i depends only on the seed and i' },
     { name: 'n', type: 'int', min: 1, max: 100000, default: 16, meta: 'N', help: 'number of samples' },
-    { name: 'size', type: 'int', min: 8, max: 4096, meta: 'PX', help: 'image width and height (overrides the config)' },
+    { name: 'size', type: 'int', min: 8, max: 2048, meta: 'PX', help: 'image width and height (overrides the config)' },
     { name: 'out', type: 'string', meta: 'DIR', help: 'output folder (created if needed)' },
     { name: 'quiet', type: 'boolean', help: 'no progress lines' },
   ],

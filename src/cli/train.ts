@@ -5,6 +5,9 @@ import { PRESET_NAMES } from '../render/shade/params.js';
 import { runTraining, savedBackend, type TrainOptions } from '../node/train.js';
 import { selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
+import { GAN_LIMITS, ganSizeProblem } from '../gan/limits.js';
+
+const limit = (name: keyof typeof GAN_LIMITS) => ({ min: GAN_LIMITS[name][0], max: GAN_LIMITS[name][1] });
 
 export const trainCommand: CommandSpec = {
   name: 'train',
@@ -18,18 +21,18 @@ export const trainCommand: CommandSpec = {
     { name: 'out', type: 'string', meta: 'RUN_DIR', help: 'run folder to create (default runs/demo or runs/train-<time>)' },
     { name: 'resume', type: 'string', meta: 'RUN_DIR', help: 'continue a run where it stopped (all other settings come from its config.json)' },
     polarityFlag('detected from the real images'),
-    { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar)" },
+    { name: 'crop-bottom', type: 'int', min: 0, max: 65535, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px; auto estimates it from the real images without annotations' },
-    { name: 'patch', type: 'int', min: 32, max: 1024, meta: 'PX', help: 'patch size (default 256; demo 64)' },
-    { name: 'epochs', type: 'int', min: 1, meta: 'N', help: 'epochs (default 50; demo 8)' },
-    { name: 'steps-per-epoch', type: 'int', min: 1, meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
-    { name: 'configs', type: 'int', min: 1, meta: 'N', help: 'scene configurations drawn before training (default: one per real patch)' },
-    { name: 'batch', type: 'int', min: 1, default: 1, meta: 'N', help: 'batch size' },
-    { name: 'lr-g', type: 'number', min: 0, meta: 'LR', help: 'generator (ParamNet) learning rate (default 2e-4; demo 1e-3)' },
-    { name: 'lr-d', type: 'number', min: 0, default: 1e-4, meta: 'LR', help: 'discriminator learning rate' },
-    { name: 'base-filters', type: 'int', min: 1, meta: 'N', help: 'discriminator base filters (default 64; demo 16)' },
+    { name: 'patch', type: 'int', ...limit('patch'), meta: 'PX', help: 'patch size (default 256; demo 64)' },
+    { name: 'epochs', type: 'int', ...limit('epochs'), meta: 'N', help: 'epochs (default 50; demo 8)' },
+    { name: 'steps-per-epoch', type: 'int', ...limit('steps-per-epoch'), meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
+    { name: 'configs', type: 'int', ...limit('configs'), meta: 'N', help: 'scene configurations drawn before training (default: one per real patch)' },
+    { name: 'batch', type: 'int', ...limit('batch'), default: 1, meta: 'N', help: 'batch size' },
+    { name: 'lr-g', type: 'number', min: 0, max: 10, meta: 'LR', help: 'generator (ParamNet) learning rate (default 2e-4; demo 1e-3)' },
+    { name: 'lr-d', type: 'number', min: 0, max: 10, default: 1e-4, meta: 'LR', help: 'discriminator learning rate' },
+    { name: 'base-filters', type: 'int', ...limit('base-filters'), meta: 'N', help: 'discriminator base filters (default 64; demo 16)' },
     { name: 'norm', type: 'string', default: 'batch', choices: ['batch', 'instance', 'none'], help: 'discriminator normalisation' },
-    { name: 'eval-samples', type: 'int', min: 1, default: 16, meta: 'N', help: 'images rendered per epoch for the realism score and samples' },
+    { name: 'eval-samples', type: 'int', ...limit('eval-samples'), default: 16, meta: 'N', help: 'images rendered per epoch for the realism score and samples' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed (runs are reproducible)' },
     { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
     { name: 'raster-threads', type: 'int', min: 1, max: 64, meta: 'N', help: 'soft-rasterizer threads incl. the main one (default: the cores, at most 4; 1 = no worker threads; rendered values do not depend on it)' },
@@ -46,6 +49,14 @@ function parseRadius(v: string): number | 'auto' {
 }
 
 export async function trainMain(flags: ParsedFlags): Promise<number> {
+  // Sizes checked together before anything is created (the defaults stand in for flags not given).
+  const demo = !flags.real;
+  const sizeProblem = ganSizeProblem({
+    patch: (flags.patch as number | undefined) ?? (demo ? 64 : 256),
+    batch: Number(flags.batch),
+    'base-filters': (flags['base-filters'] as number | undefined) ?? (demo ? 16 : 64),
+  });
+  if (!flags.resume && sizeProblem) throw new UserError(sizeProblem, ExitCode.usage);
   // A resumed run continues on the backend it started on unless told otherwise.
   const backend = flags.resume && flags.backend === 'auto' ? (savedBackend(String(flags.resume)) ?? 'auto') : String(flags.backend);
   await selectBackend(backend, !flags.quiet);

@@ -14,12 +14,29 @@ import { decodeTiff, isTiff } from './tiff.js';
 export { type GreyImage, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './grey-image.js';
 export { type Mesh, validateMesh } from './mesh.js';
 
-/** Decodes a PNG or TIFF file held in `bytes`; `name` (usually the path) appears in every error. */
+/**
+ * Decodes a PNG or TIFF file held in `bytes`; `name` (usually the path) appears in every error.
+ * Whatever decoder runs, the result is checked: every pixel a number in [0, 1] (a file whose
+ * fields decode to other values, e.g. a palette of the wrong type, is an InputError, exit 3).
+ */
 export function decodeImage(bytes: Uint8Array, name: string): GreyImage {
-  if (isPng(bytes)) return decodePng(bytes, name);
-  if (isTiff(bytes)) return decodeTiff(bytes, name);
+  if (isPng(bytes)) return checkPixels(decodePng(bytes, name), name);
+  if (isTiff(bytes)) return checkPixels(decodeTiff(bytes, name), name);
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new InputError(name, `not a PNG or TIFF file (magic bytes ${head || 'none: the file is empty'})`);
+}
+
+/** `img` when every pixel is in [0, 1]; else an InputError naming the first one outside. */
+export function checkPixels(img: GreyImage, name: string): GreyImage {
+  const d = img.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (!(v >= 0 && v <= 1)) {
+      const x = i % img.width, y = Math.floor(i / img.width);
+      throw new InputError(name, `decodes to pixel value ${v} at (${x}, ${y}), outside [0, 1]: the file's fields are inconsistent (e.g. a colour map of the wrong type)`);
+    }
+  }
+  return img;
 }
 
 /** Decodes a PLY file (recognised by its `ply` first line) or an OBJ file (by its .obj name), then validates it. */

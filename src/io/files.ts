@@ -4,7 +4,7 @@
  * user can cause is a UserError naming the path: InputError (exit code badInput) for inputs,
  * UserError with ExitCode.badOutput for outputs.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { decodeImage, decodeMesh } from './decode.js';
@@ -45,14 +45,72 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** Reads a whole input file; a missing file, a directory or an unreadable file -> InputError. */
-export function readInputFile(path: string): Uint8Array {
-  if (isDirectory(path)) throw new InputError(path, 'is a directory, not a file');
+/**
+ * The largest input file any command reads (images, meshes, configs, checkpoints, run-folder
+ * JSON): 512 MiB. Larger files, and anything that is not a regular file (a device such as
+ * /dev/zero, a FIFO, a socket), are refused before a byte is read, so no input can exhaust
+ * memory or block forever.
+ */
+export const MAX_INPUT_FILE_BYTES = 512 * 2 ** 20;
+
+/**
+ * Reads a whole input file: checked first to be a regular file (a FIFO, a device or a directory
+ * -> InputError, without opening it) of at most `maxBytes` bytes. Every reader of user or run
+ * files goes through here. A missing or unreadable file -> InputError naming it (exit 3).
+ */
+export function readInputFile(path: string, maxBytes: number = MAX_INPUT_FILE_BYTES): Uint8Array {
+  let st;
   try {
-    const buf = readFileSync(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    st = statSync(path);
   } catch (e) {
     throw new InputError(path, `cannot read: ${reason(e)}`);
+  }
+  if (st.isDirectory()) throw new InputError(path, 'is a directory, not a file');
+  if (!st.isFile()) throw new InputError(path, `is not a regular file (${fileKind(st)}); only regular files are read`);
+  if (st.size > maxBytes) throw new InputError(path, `file of ${st.size} bytes is larger than the limit of ${maxBytes} bytes`);
+  let fd: number | undefined;
+  try {
+    // O_NONBLOCK: should the path have been swapped for a FIFO since the stat, open does not wait for a writer
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const again = fstatSync(fd);
+    if (!again.isFile()) throw new InputError(path, `is not a regular file (${fileKind(again)}); only regular files are read`);
+    if (again.size > maxBytes) throw new InputError(path, `file of ${again.size} bytes is larger than the limit of ${maxBytes} bytes`);
+    const buf = new Uint8Array(again.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break; // shrank while reading: what was there
+      off += n;
+    }
+    return off === buf.length ? buf : buf.subarray(0, off);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(path, `cannot read: ${reason(e)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** An input file read as UTF-8 text (see readInputFile). */
+export function readInputText(path: string, maxBytes: number = MAX_INPUT_FILE_BYTES): string {
+  return new TextDecoder().decode(readInputFile(path, maxBytes));
+}
+
+/** An input file parsed as JSON (see readInputFile); invalid JSON -> InputError naming the file. */
+export function readInputJson(path: string, maxBytes: number = MAX_INPUT_FILE_BYTES): unknown {
+  const text = readInputText(path, maxBytes);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputError(path, `invalid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 
@@ -159,6 +217,45 @@ export function removeIfEmpty(top: string | undefined, dir: string): void {
 }
 
 let tempCounter = 0;
+
+/** Names writeFileAtomic gives its temporary files: .NAME.PID.TIME.N.tmp */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-z]+\.\d+\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
+}
+
+/**
+ * Removes the temporary files writeFileAtomic left in `dir` when its process was killed
+ * mid-write (a rerun calls this on the folders it writes to); files of a process still running
+ * are left alone. Returns how many were removed; never throws.
+ */
+export function removeStaleTempFiles(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const n of names) {
+    const m = TEMP_NAME.exec(n);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      unlinkSync(join(dir, n));
+      removed++;
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
 
 /**
  * Writes `data` to `path` so that readers never see a partial file: a temporary file in the same

@@ -12,21 +12,27 @@
  *                                     {"$tensor": key} reference into
  *   <run>/epoch-NNNN/optim.safetensors  (only when the state holds any; Adam moments are as big
  *                                     as the weights and would not belong in JSON)
- *   <run>/epoch-NNNN/done             written last: {"epoch": N, "files": {name: bytes}}
+ *   <run>/epoch-NNNN/done             written last: {"epoch": N, "files": {name: {"bytes": B, "sha256": hex}}}
  *
  * NNNN is the epoch number padded to 4 digits. Every file is written atomically (temp file in the
  * same directory, fsync, rename; then the directory is fsync'ed where the OS allows), so a killed
  * run leaves whole files or none. A checkpoint counts only when its `done` marker exists and every
  * file it lists has the listed size: a run killed while saving falls back to the previous epoch.
+ * Loading also verifies each file's SHA-256 against the marker (a flipped bit is an error naming
+ * the file, exit 3), and, given the modules' state dicts, every tensor's name, shape, dtype and
+ * values (src/node/state-dict-check.ts).
  * metrics.jsonl is appended line by line; a line cut short by a kill is ignored by readMetrics
  * and cut off by the next appendMetrics; truncateMetrics drops the rows logged after the step a
  * resumed run restarts from.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { Tensor } from '../autodiff/tensor.js';
-import { writeFileAtomic } from '../io/files.js';
+import { readInputFile, readInputText, writeFileAtomic } from '../io/files.js';
+import type { StateDict } from '../autodiff/nn/module.js';
+import { checkFiniteTensors, checkStateDict } from './state-dict-check.js';
 import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, safeToTensor, torchStateDict, type SafeTensor } from '../gan/safetensors.js';
 
 export interface CheckpointData {
@@ -77,11 +83,22 @@ function fsyncDir(dir: string): void {
 }
 
 function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new InputError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  return readInputText(path);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** One file's entry in the done marker. */
+interface FileRecord {
+  bytes: number;
+  sha256: string;
+}
+
+/** The listed size of a marker entry ({bytes, sha256}; a bare number in markers without checksums). */
+function listedBytes(entry: unknown): unknown {
+  return entry !== null && typeof entry === 'object' ? (entry as { bytes?: unknown }).bytes : entry;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,14 +196,14 @@ export function saveCheckpoint(runDir: string, epoch: number, data: CheckpointDa
   const { json, tensors } = splitState(data.state);
   if (Object.keys(tensors).length > 0) files['optim.safetensors'] = encodeSafetensors(tensors, { epoch: String(epoch) });
   files['optim.json'] = JSON.stringify(json) + '\n';
-  const sizes: Record<string, number> = {};
+  const records: Record<string, FileRecord> = {};
   for (const [name, content] of Object.entries(files)) {
     const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
     writeFileAtomic(join(dir, name), bytes);
-    sizes[name] = bytes.length;
+    records[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
   fsyncDir(dir);
-  writeFileAtomic(done, JSON.stringify({ epoch, files: sizes }) + '\n');
+  writeFileAtomic(done, JSON.stringify({ epoch, files: records }) + '\n');
   fsyncDir(dir);
   fsyncDir(runDir);
 }
@@ -195,15 +212,12 @@ export function saveCheckpoint(runDir: string, epoch: number, data: CheckpointDa
 function incompleteReason(dir: string, epoch: number): string | null {
   const done = join(dir, DONE_FILE);
   if (!existsSync(done)) return 'no done marker (the run was stopped while saving it)';
-  let marker: { epoch?: unknown; files?: unknown };
-  try {
-    marker = JSON.parse(readFileSync(done, 'utf8'));
-  } catch {
-    return 'the done marker is not valid JSON';
-  }
+  const marker = readMarker(done);
+  if (typeof marker === 'string') return marker;
   if (marker.epoch !== epoch) return `the done marker names epoch ${String(marker.epoch)}`;
-  if (typeof marker.files !== 'object' || marker.files === null) return 'the done marker lists no files';
-  for (const [name, size] of Object.entries(marker.files as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(marker.files)) {
+    const size = listedBytes(entry);
+    if (!CHECKPOINT_FILES.includes(name)) return `the done marker lists '${name}', which is not a checkpoint file`;
     let actual: number;
     try {
       actual = statSync(join(dir, name)).size;
@@ -213,6 +227,23 @@ function incompleteReason(dir: string, epoch: number): string | null {
     if (actual !== size) return `${name} has ${actual} bytes, the done marker says ${String(size)}`;
   }
   return null;
+}
+
+/** The checkpoint files a done marker may list (anything else would let it point outside the folder). */
+const CHECKPOINT_FILES = ['fcn.safetensors', 'disc.safetensors', 'optim.json', 'optim.safetensors'];
+
+/** The done marker as {epoch, files}, or a sentence saying why it is unusable. */
+function readMarker(done: string): { epoch: unknown; files: Record<string, unknown> } | string {
+  let marker: unknown;
+  try {
+    marker = JSON.parse(readInputText(done));
+  } catch {
+    return 'the done marker is not valid JSON';
+  }
+  if (marker === null || typeof marker !== 'object' || Array.isArray(marker)) return 'the done marker is not a JSON object';
+  const { epoch, files } = marker as { epoch?: unknown; files?: unknown };
+  if (typeof files !== 'object' || files === null || Array.isArray(files)) return 'the done marker lists no files';
+  return { epoch, files: files as Record<string, unknown> };
 }
 
 /** Epoch numbers of the complete checkpoints in `runDir`, ascending ([] when none or no dir). */
@@ -239,32 +270,58 @@ export function latestCheckpoint(runDir: string): number | null {
   return all.length ? all[all.length - 1] : null;
 }
 
-/** Loads a complete checkpoint; InputError naming the directory or file otherwise. */
-export function loadCheckpoint(runDir: string, epoch: number): CheckpointData & { metadata: Record<string, string> } {
+/**
+ * Loads a complete checkpoint, each file verified against the SHA-256 in the done marker. With
+ * `expect` (the modules' own state dicts) every weight tensor is checked against its module
+ * (names, shapes, dtypes, finite values); without, the values are still checked to be finite.
+ * Any fault -> InputError naming the directory or file (and tensor).
+ */
+export function loadCheckpoint(
+  runDir: string,
+  epoch: number,
+  expect: { fcn?: StateDict; disc?: StateDict } = {},
+): CheckpointData & { metadata: Record<string, string> } {
   const dir = epochDir(runDir, epoch);
   if (!existsSync(dir)) throw new InputError(dir, 'no such checkpoint');
   const why = incompleteReason(dir, epoch);
   if (why) throw new InputError(dir, `incomplete checkpoint: ${why}`);
+  const marker = readMarker(join(dir, DONE_FILE)) as { files: Record<string, unknown> };
   const readBytes = (name: string): Uint8Array => {
     const path = join(dir, name);
-    try {
-      return readFileSync(path);
-    } catch (e) {
-      throw new InputError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+    const entry = marker.files[name];
+    if (entry === undefined) throw new InputError(path, 'not listed in the done marker');
+    const sha = entry !== null && typeof entry === 'object' ? (entry as { sha256?: unknown }).sha256 : undefined;
+    if (typeof sha !== 'string') throw new InputError(join(dir, DONE_FILE), `no SHA-256 for ${name}: written by an older version, the checkpoint cannot be verified`);
+    const bytes = readInputFile(path);
+    const actual = sha256Hex(bytes);
+    if (actual !== sha) throw new InputError(path, `SHA-256 ${actual} differs from the ${sha} recorded in the done marker: the file is corrupted`);
+    return bytes;
   };
-  const fcnFile = decodeSafetensors(readBytes('fcn.safetensors'), join(dir, 'fcn.safetensors'));
-  const disc = decodeSafetensors(readBytes('disc.safetensors'), join(dir, 'disc.safetensors')).tensors;
+  const fcnPath = join(dir, 'fcn.safetensors');
+  const discPath = join(dir, 'disc.safetensors');
+  const weights = (name: string, own: StateDict | undefined): { tensors: Record<string, Tensor>; metadata: Record<string, string> } => {
+    const path = join(dir, name);
+    const bytes = readBytes(name);
+    const raw = decodeSafetensorsRaw(bytes, path);
+    if (own) return { tensors: checkStateDict(own, raw.tensors, path), metadata: raw.metadata };
+    checkFiniteTensors(raw.tensors, path);
+    return decodeSafetensors(bytes, path);
+  };
+  const fcnFile = weights('fcn.safetensors', expect.fcn);
+  const disc = weights('disc.safetensors', expect.disc).tensors;
   const optimPath = join(dir, 'optim.json');
+  const optimText = new TextDecoder().decode(readBytes('optim.json'));
   let json: unknown;
   try {
-    json = JSON.parse(readText(optimPath));
+    json = JSON.parse(optimText);
   } catch (e) {
-    if (e instanceof InputError) throw e;
     throw new InputError(optimPath, `not valid JSON (${(e as Error).message})`);
   }
   const tensorsPath = join(dir, 'optim.safetensors');
-  const tensors = existsSync(tensorsPath) ? decodeSafetensorsRaw(readBytes('optim.safetensors'), tensorsPath).tensors : {};
+  let tensors: Record<string, SafeTensor> = {};
+  if (marker.files['optim.safetensors'] !== undefined) {
+    tensors = decodeSafetensorsRaw(readBytes('optim.safetensors'), tensorsPath).tensors;
+  }
   return { fcn: fcnFile.tensors, disc, state: joinState(json, tensors, optimPath), metadata: fcnFile.metadata };
 }
 
@@ -311,7 +368,7 @@ export function appendMetricsRows(runDir: string, rows: readonly Record<string, 
   try {
     let prefix = '';
     if (existsSync(path)) {
-      const bytes = readFileSync(path);
+      const bytes = readInputFile(path);
       if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) {
         // A last line without its newline: keep it when it is a whole row (as readMetrics does),
         // else cut it off.

@@ -4,7 +4,7 @@
  * the work is split across child processes by index and a rerun skips the samples already
  * written; dataset-level files (dataset.json, annotations) are written last, atomically.
  */
-import { existsSync, readFileSync, rmSync, accessSync, constants } from 'node:fs';
+import { existsSync, rmSync, accessSync, constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -13,9 +13,9 @@ import { ParamMapping, FEATURE_SIZE } from '../gan/generator.js';
 import { generateSample, cocoAnnotations, type SyntheticSample } from '../gan/export.js';
 import * as ckpt from './gan-checkpoint.js';
 import type { RunConfig } from './train.js';
-import { pickBest } from './train.js';
+import { pickBest, readRunConfig } from './train.js';
 import { Rng } from '../autodiff/rng.js';
-import { makeDirs, writeFileAtomic } from '../io/files.js';
+import { makeDirs, readInputFile, readInputJson, removeStaleTempFiles, writeFileAtomic } from '../io/files.js';
 import { encodePngGrey8, encodePngGrey16 } from '../io/png.js';
 import { decodePng } from '../io/png.js';
 import { ExitCode, InputError, UserError } from '../errors.js';
@@ -64,27 +64,42 @@ export function samplePaths(out: string, format: DatasetFormat, i: number): { im
   return { image: join(out, 'images', `${name}.png`), mask: join(out, 'masks', `${name}.png`), instances: join(out, 'instances', `${name}.png`), meta: join(out, 'meta', `${name}.json`) };
 }
 
+/**
+ * The epoch --epoch best selects: the one best.json names (written when training finishes), which
+ * must be a complete checkpoint; a best.json that is not that is an InputError, never a silent
+ * fallback. A run without best.json (training not finished) uses the best-epoch rule on the
+ * epochs so far, and without any scored epoch the last checkpoint, saying so.
+ */
+export function bestEpoch(runDir: string, epochs: number[]): number {
+  const file = join(runDir, 'best.json');
+  if (existsSync(file)) {
+    const best = readInputJson(file) as { epoch?: unknown } | null;
+    const e = best !== null && typeof best === 'object' ? best.epoch : undefined;
+    if (typeof e !== 'number' || !Number.isInteger(e) || e < 1) throw new InputError(file, `field 'epoch' must be an integer >= 1 (got ${JSON.stringify(e) ?? 'nothing'})`);
+    if (!epochs.includes(e)) throw new InputError(file, `names epoch ${e}, which has no complete checkpoint (have: ${epochs.join(', ')})`);
+    return e;
+  }
+  const picked = pickBest(runDir)?.epoch;
+  if (picked !== undefined && epochs.includes(picked)) return picked;
+  process.stderr.write(`note: ${runDir} has no best.json and no scored epoch with a checkpoint; using the last checkpoint, epoch ${epochs[epochs.length - 1]}\n`);
+  return epochs[epochs.length - 1];
+}
+
 function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { config: RunConfig; epoch: number; fcn: ParamNet; mapping: ParamMapping } {
   const file = join(runDir, 'config.json');
   if (!existsSync(file)) throw new UserError(`--run ${runDir}: no config.json there (not a training run folder)`, ExitCode.badInput);
-  let config: RunConfig;
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
-  } catch (e) {
-    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
-  }
+  const config = readRunConfig(file);
   const epochs = ckpt.listCheckpoints(runDir);
   if (epochs.length === 0) throw new UserError(`--run ${runDir}: no complete checkpoint yet (train at least one epoch)`, ExitCode.badInput);
   let epoch: number;
   if (epochSel === 'last') epoch = epochs[epochs.length - 1];
-  else if (epochSel === 'best') epoch = pickBest(runDir)?.epoch ?? epochs[epochs.length - 1];
+  else if (epochSel === 'best') epoch = bestEpoch(runDir, epochs);
   else {
     if (!epochs.includes(epochSel)) throw new UserError(`--epoch ${epochSel}: no complete checkpoint for that epoch in ${runDir} (have: ${epochs.join(', ')})`, ExitCode.usage);
     epoch = epochSel;
   }
-  const c = ckpt.loadCheckpoint(runDir, epoch);
   const fcn = new ParamNet(FEATURE_SIZE, config.gan.learned.length, new Rng(0), new Rng(0));
-  fcn.loadStateDict(c.fcn);
+  fcn.loadStateDict(ckpt.loadCheckpoint(runDir, epoch, { fcn: fcn.stateDict() }).fcn);
   fcn.eval();
   return { config, epoch, fcn, mapping: new ParamMapping(config.gan.learned, config.gan.scene.params) };
 }
@@ -102,6 +117,12 @@ function writeSample(out: string, format: DatasetFormat, s: SyntheticSample): vo
     for (const f of [p.image, p.instances, p.meta]) rmSync(f, { force: true });
     throw e;
   }
+}
+
+/** Ends a worker whose parent is gone (what it finished is kept; a rerun continues). */
+function exitOrphan(): never {
+  process.stderr.write('diffrendergan: generate worker: the parent process is gone; stopping\n');
+  process.exit(ExitCode.internal);
 }
 
 /** Generates this process's share of the samples; returns how many it wrote. */
@@ -137,9 +158,19 @@ export async function runGenerate(opts: GenerateOptions): Promise<{ out: string;
   const all = Array.from({ length: opts.n }, (_, i) => i);
   if (opts.shard) {
     const mine = all.filter((i) => i % opts.shard!.count === opts.shard!.index);
-    generateShard(opts, run, mine, (d) => process.send?.({ done: d }));
+    const parent = process.ppid;
+    generateShard(opts, run, mine, (d) => {
+      // A worker whose parent died (kill -9) stops instead of running on as an orphan: the shard
+      // loop is synchronous, so the IPC 'disconnect' event would only fire at the end; the
+      // parent pid changes as soon as the worker is re-parented.
+      if (process.ppid !== parent || (process.send !== undefined && !process.connected)) exitOrphan();
+      process.send?.({ done: d });
+    });
     return { out, epoch: run.epoch };
   }
+  // Temporary files of a previous run killed mid-write (by whoever: a worker or this process).
+  const stale = dirs.reduce((n, d) => n + removeStaleTempFiles(join(out, d)), removeStaleTempFiles(out));
+  if (stale > 0) log(`removed ${stale} temporary file(s) left by an interrupted run`);
   const todo = all.filter((i) => !existsSync(samplePaths(out, opts.format, i).mask));
   log(`generating ${todo.length} of ${opts.n} samples (${opts.n - todo.length} already there) from ${runDir}, epoch ${run.epoch}, format ${opts.format}`);
   const t0 = Date.now();
@@ -207,7 +238,7 @@ function writeDatasetFiles(out: string, opts: GenerateOptions, run: ReturnType<t
     const annotations: unknown[] = [];
     for (let i = 0; i < opts.n; i++) {
       const p = samplePaths(out, 'coco', i);
-      const inst = decodePng(readFileSync(p.instances), p.instances);
+      const inst = decodePng(readInputFile(p.instances), p.instances);
       const ids = new Uint16Array(inst.data.length);
       const scale = (1 << inst.bitDepth) - 1;
       for (let k = 0; k < ids.length; k++) ids[k] = Math.round(inst.data[k] * scale);

@@ -9,8 +9,29 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError, ConfigError } from '../errors.js';
 import { readInputFile, readMeshFile } from '../io/files.js';
-import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
+import { MAX_CONFIG_DEPTH, mergeSceneConfig, type SceneConfig } from '../render/presets.js';
 import { normaliseMesh, userMeshData } from '../render/mesh/user.js';
+
+/**
+ * Offset of the first bracket nested deeper than `limit` in JSON text (strings skipped), or -1:
+ * checked before parsing, so that neither the parser's error locator (recursive) nor the merge
+ * ever sees a 100,000-level document.
+ */
+export function jsonDepthExceeded(text: string, limit: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return i;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return -1;
+}
 
 /** Offset of the first JSON syntax error in text (JSON.parse does not always say where). */
 export function jsonErrorOffset(text: string): number {
@@ -109,6 +130,8 @@ export function loadParticleMesh(path: string, warn: (line: string) => void = ()
  */
 export function applySceneConfigFile(base: SceneConfig, file: string, warn: (line: string) => void = (l) => process.stderr.write(`note: ${l}\n`)): SceneConfig {
   const text = new TextDecoder().decode(readInputFile(file));
+  const deep = jsonDepthExceeded(text, MAX_CONFIG_DEPTH);
+  if (deep >= 0) throw new InputError(file, `nested more than ${MAX_CONFIG_DEPTH} levels deep (at offset ${deep}); a scene config is at most a few levels deep`);
   let patch: unknown;
   try {
     patch = JSON.parse(text);
@@ -119,8 +142,10 @@ export function applySceneConfigFile(base: SceneConfig, file: string, warn: (lin
     const near = at < text.length ? `near ${JSON.stringify(text.slice(at, at + 12))}` : 'at the end of the file';
     throw new InputError(file, `invalid JSON at line ${line}, column ${col} (offset ${at}), ${near}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const parts = (patch as { particles?: unknown } | null)?.particles;
-  if (parts && typeof parts === 'object' && typeof (parts as { mesh?: unknown }).mesh === 'string') {
+  // Own fields only: a "__proto__" key is an unknown field for the merge to refuse, never a source of inherited ones.
+  const own = (o: unknown, k: string): unknown => (o !== null && typeof o === 'object' && Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
+  const parts = own(patch, 'particles');
+  if (parts && typeof parts === 'object' && typeof own(parts, 'mesh') === 'string') {
     const rel = (parts as { mesh: string }).mesh;
     const path = isAbsolute(rel) ? rel : resolve(dirname(file), rel);
     patch = { ...(patch as object), particles: { ...parts, mesh: loadParticleMesh(path, warn) } };

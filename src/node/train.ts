@@ -5,9 +5,9 @@
  * redone from it with the saved random states, so a resumed run ends with the same weights as an
  * uninterrupted one.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GanTrainer, NumericalError, type GanConfig, type TrainerState } from '../gan/trainer.js';
+import { GanTrainer, NumericalError, type GanConfig } from '../gan/trainer.js';
 import { demoSetup } from '../gan/demo.js';
 import { scaleSceneConfig } from '../gan/demo.js';
 import { LEARNED_BY_PRESET, validateLearned } from '../gan/generator.js';
@@ -17,11 +17,13 @@ import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/pola
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
 import * as ckpt from './gan-checkpoint.js';
+import { checkTrainerState } from './trainer-state-check.js';
 import { buildReport } from '../gan/report.js';
 import { ProgressBar } from '../gan/progress.js';
 import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
 import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
-import { listImageFiles, makeDirs, readImageFile, removeIfEmpty, writeFileAtomic } from '../io/files.js';
+import { listImageFiles, makeDirs, readImageFile, readInputFile, readInputJson, removeIfEmpty, removeStaleTempFiles, writeFileAtomic } from '../io/files.js';
+import { ganSizeProblem } from '../gan/limits.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
 import { getBackend } from '../autodiff/backend.js';
@@ -81,18 +83,80 @@ export interface RunConfig {
 /** The backend a run was started on (for --resume), or undefined when unknown. */
 export function savedBackend(runDir: string): string | undefined {
   try {
-    return (JSON.parse(readFileSync(join(resolve(runDir), 'config.json'), 'utf8')) as RunConfig).backend;
+    const backend = (readInputJson(join(resolve(runDir), 'config.json')) as Partial<RunConfig> | null)?.backend;
+    return typeof backend === 'string' ? backend : undefined;
   } catch {
-    return undefined;
+    return undefined; // resumeRun reports the problem
   }
 }
 
-/** Fails early (before any long work) when the run folder cannot be created or written. */
-function prepareRunDir(dir: string): void {
+/** Why a GanConfig's sizes are out of bounds (naming the setting and its limit), or null. */
+function ganConfigProblem(gan: GanConfig): string | null {
+  return ganSizeProblem({
+    patch: gan.patch,
+    epochs: gan.epochs,
+    'steps-per-epoch': gan.stepsPerEpoch,
+    configs: gan.numConfigs,
+    batch: gan.batch,
+    'base-filters': gan.baseFilters,
+    'eval-samples': gan.evalSamples,
+  });
+}
+
+/**
+ * A run's config.json, checked field by field before use (sizes within GAN_LIMITS, a valid scene,
+ * known learned parameters, the data source): a damaged or hand-edited file is an InputError
+ * naming it and the field (exit 3), never a crash.
+ */
+export function readRunConfig(file: string): RunConfig {
+  const config = readInputJson(file) as RunConfig;
+  const fail = (problem: string): never => {
+    throw new InputError(file, problem);
+  };
+  if (!config || typeof config !== 'object' || config.version !== 1 || !config.gan || typeof config.gan !== 'object' || !config.data || typeof config.data !== 'object') {
+    fail('not a diffrendergan run config (version 1)');
+  }
+  const gan = config.gan;
+  const problem = ganConfigProblem(gan);
+  if (problem) fail(`field 'gan': ${problem.replace(/--([a-z-]+)/g, (_m, f: string) => f.replace(/-([a-z])/g, (_n, c: string) => c.toUpperCase()))}`);
+  if (!Array.isArray(gan.learned) || !gan.learned.every((n) => typeof n === 'string')) fail("field 'gan.learned' must be a list of parameter names");
+  for (const k of ['lrG', 'lrD', 'seed'] as const) {
+    if (typeof gan[k] !== 'number' || !Number.isFinite(gan[k]) || gan[k] < 0) fail(`field 'gan.${k}' must be a finite number >= 0`);
+  }
+  if (!Number.isSafeInteger(gan.seed)) fail("field 'gan.seed' must be an integer");
+  if (!Array.isArray(gan.betas) || gan.betas.length !== 2 || !gan.betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) fail("field 'gan.betas' must be two numbers in [0, 1)");
+  if (gan.discLayers !== 3) fail("field 'gan.discLayers' must be 3");
+  if (!['batch', 'instance', 'none'].includes(gan.norm)) fail("field 'gan.norm' must be batch, instance or none");
+  if (typeof gan.preset !== 'string') fail("field 'gan.preset' must be a string");
+  try {
+    validateLearned(gan.learned);
+    gan.scene = mergeSceneConfig(presetConfig('tio2-sem'), gan.scene);
+  } catch (e) {
+    fail(`field 'gan': ${(e as Error).message}`);
+  }
+  if (gan.scene.width !== gan.patch || gan.scene.height !== gan.patch) fail(`field 'gan.scene': the scene must be ${gan.patch} x ${gan.patch} (the patch size)`);
+  const data = config.data;
+  if (data.kind === 'demo') {
+    if (!Number.isInteger(data.count) || data.count < 1 || data.count > 4096) fail("field 'data.count' must be an integer in [1, 4096]");
+    if (!data.hidden || typeof data.hidden !== 'object' || !Object.values(data.hidden).every((v) => typeof v === 'number' && Number.isFinite(v))) fail("field 'data.hidden' must map parameter names to numbers");
+  } else if (data.kind === 'real') {
+    if (!Array.isArray(data.files) || data.files.length === 0 || !data.files.every((f) => typeof f === 'string')) fail("field 'data.files' must be a non-empty list of paths");
+    if (!Number.isInteger(data.cropBottom) || data.cropBottom < 0 || data.cropBottom > 65535) fail("field 'data.cropBottom' must be an integer in [0, 65535]");
+  } else fail("field 'data.kind' must be demo or real");
+  return config;
+}
+
+/** Fails early (before any long work, without creating anything) when the run folder is taken. */
+function checkRunDir(dir: string): void {
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a folder`, ExitCode.badOutput);
     if (readdirSync(dir).length > 0) throw new UserError(`--out ${dir}: folder exists and is not empty; use --resume ${dir} to continue that run, or choose another folder`, ExitCode.badOutput);
   }
+}
+
+/** Creates the run folder once every setting is validated; fails when it cannot be created or written. */
+function prepareRunDir(dir: string): void {
+  checkRunDir(dir);
   let made: string | undefined;
   try {
     made = makeDirs(dir); // not mkdirSync(recursive): that never returns for a path under /proc
@@ -226,9 +290,10 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
     evalSamples: opts.evalSamples,
   };
   const runDir = resolve(opts.out ?? (demo ? 'runs/demo' : `runs/train-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
-  prepareRunDir(runDir);
+  const problem = ganConfigProblem(gan);
+  if (problem) throw new UserError(problem, ExitCode.usage);
+  checkRunDir(runDir);
   const config: RunConfig = { version: 1, gan, data, backend: getBackend().name };
-  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   return { runDir, config, reals };
 }
 
@@ -236,13 +301,7 @@ function resumeRun(dir: string, log: (s: string) => void): { runDir: string; con
   const runDir = resolve(dir);
   const file = join(runDir, 'config.json');
   if (!existsSync(file)) throw new UserError(`--resume ${dir}: no config.json there (not a run folder, or the run never started)`, ExitCode.badInput);
-  let config: RunConfig;
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
-  } catch (e) {
-    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
-  }
-  if (config.version !== 1 || !config.gan || !config.data) throw new InputError(file, 'not a diffrendergan run config (version 1)');
+  const config = readRunConfig(file);
   const reals =
     config.data.kind === 'demo'
       ? demoSetup({ preset: config.gan.preset as PresetName, size: config.gan.patch, count: config.data.count, seed: config.gan.seed, hidden: config.data.hidden }).reals
@@ -273,17 +332,48 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     if (!opts.quiet) process.stderr.write(s + '\n');
   };
   const { runDir, config, reals } = opts.resume ? resumeRun(opts.resume, log) : newRun(opts, log);
+  if (opts.resume) {
+    // Temporary files of the interrupted process (killed mid-write) are not part of the run.
+    const dirs = [runDir, join(runDir, 'samples'), ...readdirSync(runDir).filter((n) => /^epoch-\d{4,}$/.test(n)).map((n) => join(runDir, n))];
+    const stale = dirs.reduce((n, d) => n + removeStaleTempFiles(d), 0);
+    if (stale > 0) log(`removed ${stale} temporary file(s) left by the interrupted run`);
+  }
+  const latest = ckpt.latestCheckpoint(runDir);
+  if (opts.resume && opts.epochs !== undefined && opts.epochs !== config.gan.epochs) {
+    // --resume --epochs N: the run continues to N epochs in all (the schedule has no decay, so
+    // more epochs only append steps); fewer than the checkpoints already hold cannot be undone.
+    if (latest !== null && opts.epochs < latest) {
+      throw new UserError(`--epochs ${opts.epochs}: ${runDir} already holds ${latest} epochs; give --epochs ${latest} or more to continue it`, ExitCode.usage);
+    }
+    log(`--epochs ${opts.epochs}: the run now goes to ${opts.epochs} epochs (was ${config.gan.epochs})`);
+    config.gan.epochs = opts.epochs;
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  }
   const gan = config.gan;
   const trainer = new GanTrainer(gan, reals);
-  const latest = ckpt.latestCheckpoint(runDir);
+  if (!opts.resume) {
+    // Created only now that every setting passed and the models were built.
+    prepareRunDir(runDir);
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  }
   if (latest !== null) {
-    const c = ckpt.loadCheckpoint(runDir, latest);
-    trainer.load(c.state as TrainerState, { fcn: c.fcn, disc: c.disc });
+    const c = ckpt.loadCheckpoint(runDir, latest, trainer.weights());
+    const optimPath = join(ckpt.epochDir(runDir, latest), 'optim.json');
+    const state = checkTrainerState(c.state, optimPath);
+    if (state.epoch !== latest) throw new InputError(optimPath, `field 'epoch' is ${state.epoch}, but the checkpoint is epoch ${latest}`);
+    try {
+      trainer.load(state, { fcn: c.fcn, disc: c.disc });
+    } catch (e) {
+      throw new InputError(optimPath, `does not fit this run's models: ${(e as Error).message}`);
+    }
     ckpt.truncateMetrics(runDir, trainer.step);
     log(`resuming ${runDir} after epoch ${latest} (step ${trainer.step})`);
   } else if (opts.resume) {
     ckpt.truncateMetrics(runDir, 0);
     log(`resuming ${runDir}: no complete epoch yet, starting from the beginning`);
+  }
+  if (latest !== null && latest >= gan.epochs) {
+    log(`${runDir}: all ${gan.epochs} epochs are done; nothing to train (pass --epochs N with N > ${gan.epochs} to train further)`);
   }
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   const bar = new ProgressBar({ total: trainer.totalSteps, write: (s) => process.stderr.write(s), isTTY: !!process.stderr.isTTY, silent: opts.quiet });
@@ -371,7 +461,18 @@ export function pickBest(runDir: string, learned?: readonly string[]): ReturnTyp
   // Epoch 0 (the untrained generator) has no checkpoint and is never chosen.
   const epochs = ckpt.readMetrics(runDir).filter((r) => r.type === 'epoch' && (r.epoch as number) > 0);
   if (epochs.length === 0) return null;
-  const names = learned ?? Object.keys(epochs[0].paramStd as Record<string, number>);
+  const file = join(runDir, ckpt.METRICS_FILE);
+  for (const r of epochs) {
+    const bad = (what: string): never => {
+      throw new InputError(file, `the row of epoch ${JSON.stringify(r.epoch)} ${what}`);
+    };
+    if (!Number.isInteger(r.epoch)) bad("has no integer 'epoch'");
+    const realism = r.realism as { combined?: unknown } | null;
+    if (!realism || typeof realism !== 'object' || typeof realism.combined !== 'number') bad("has no number 'realism.combined'");
+    const std = r.paramStd as Record<string, unknown> | null;
+    if (!std || typeof std !== 'object' || Array.isArray(std) || !Object.values(std).every((v) => typeof v === 'number')) bad("has no 'paramStd' object of numbers");
+  }
+  const names = (learned ?? Object.keys(epochs[0].paramStd as Record<string, number>)).filter((n) => n in PARAM_INDEX);
   const scores: EpochScore[] = epochs.map((r) => ({
     epoch: r.epoch as number,
     score: (r.realism as { combined: number }).combined,
@@ -386,7 +487,7 @@ function writeReport(runDir: string, config: RunConfig, realSamples: Float32Arra
     .listCheckpoints(runDir)
     .map((epoch) => ({ epoch, file: join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`) }))
     .filter((s) => existsSync(s.file))
-    .map((s) => ({ epoch: s.epoch, png: new Uint8Array(readFileSync(s.file)) }));
+    .map((s) => ({ epoch: s.epoch, png: readInputFile(s.file) }));
   const learned = config.gan.learned;
   const html = buildReport({
     config,

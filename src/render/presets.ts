@@ -58,8 +58,8 @@ const SIZE_VARIANTS: Record<string, Record<string, Field>> = {
 };
 
 export const SCENE_SCHEMA: Field = obj({
-  width: num(8, 4096, true),
-  height: num(8, 4096, true),
+  width: num(8, 2048, true),
+  height: num(8, 2048, true),
   camera: obj({ kind: en('orthographic', 'perspective'), fovDeg: num(1, 120) }),
   particles: obj({
     shape: en('sphere', 'polyhedron', 'wire', 'mesh'),
@@ -119,13 +119,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function validateSize(path: string, v: unknown): SizeDistribution {
-  if (!isPlainObject(v) || typeof v.type !== 'string' || !(v.type in SIZE_VARIANTS)) {
+  if (!isPlainObject(v) || typeof v.type !== 'string' || !hasField(SIZE_VARIANTS, v.type)) {
     throw new ConfigError(`${path}.type`, `got ${JSON.stringify(isPlainObject(v) ? v.type : v)}; must be one of "lognormal", "gaussian", "bimodal"`);
   }
   const fields = SIZE_VARIANTS[v.type];
-  for (const k of Object.keys(v)) if (!(k in fields)) throw new ConfigError(`${path}.${k}`, `unknown field for a ${v.type} size distribution; allowed: ${Object.keys(fields).join(', ')}`);
+  for (const k of Object.keys(v)) if (!hasField(fields, k)) throw new ConfigError(`${path}.${k}`, `unknown field for a ${v.type} size distribution; allowed: ${Object.keys(fields).join(', ')}`);
   for (const [k, f] of Object.entries(fields)) {
-    if (!(k in v)) throw new ConfigError(`${path}.${k}`, `missing; must be ${describe(f)}`);
+    if (!hasField(v, k)) throw new ConfigError(`${path}.${k}`, `missing; must be ${describe(f)}`);
     if (f.kind !== 'size') checkLeaf(`${path}.${k}`, f, v[k]);
   }
   if (v.type === 'bimodal') {
@@ -135,12 +135,36 @@ function validateSize(path: string, v: unknown): SizeDistribution {
       const cp = `${path}.components[${i}]`;
       if (!isPlainObject(c)) throw new ConfigError(cp, 'must be an object {mean, std, weight}');
       const cf: Record<string, Field> = { mean: num(0.01, 10), std: num(0, 5), weight: num(0, 1e6) };
-      for (const k of Object.keys(c)) if (!(k in cf)) throw new ConfigError(`${cp}.${k}`, 'unknown field; allowed: mean, std, weight');
+      for (const k of Object.keys(c)) if (!hasField(cf, k)) throw new ConfigError(`${cp}.${k}`, 'unknown field; allowed: mean, std, weight');
       for (const [k, f] of Object.entries(cf)) checkLeaf(`${cp}.${k}`, f, c[k]);
     });
     if (!comps.some((c) => (c as { weight: number }).weight > 0)) throw new ConfigError(`${path}.components`, 'at least one weight must be > 0');
   }
   return structuredClone(v) as unknown as SizeDistribution;
+}
+
+/**
+ * How deep a config may nest (objects and arrays). The schema's deepest field is 4 levels down
+ * (particles.size.components[i].mean); anything far deeper is not a scene config, and is refused
+ * before any recursive step could overflow the stack on it.
+ */
+export const MAX_CONFIG_DEPTH = 16;
+
+/** The dotted path of the first value nested deeper than `limit` levels in `v`, or null (iterative). */
+export function tooDeep(v: unknown, limit: number): string | null {
+  const stack: [unknown, number, string][] = [[v, 0, '']];
+  while (stack.length > 0) {
+    const [x, depth, path] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (depth >= limit) return path || '(root)';
+    for (const [k, y] of Object.entries(x)) stack.push([y, depth + 1, path ? `${path}.${k}` : k]);
+  }
+  return null;
+}
+
+/** Whether `key` is one of `fields`' own names (never an inherited one such as __proto__ or toString). */
+function hasField(fields: object, key: string): boolean {
+  return Object.hasOwn(fields, key);
 }
 
 function mergeInto(path: string, schema: Field, base: unknown, patch: unknown): unknown {
@@ -154,9 +178,8 @@ function mergeInto(path: string, schema: Field, base: unknown, patch: unknown): 
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(patch)) {
     const sub = path ? `${path}.${k}` : k;
-    const f = schema.fields[k];
-    if (!f) throw new ConfigError(sub, `unknown field; allowed: ${Object.keys(schema.fields).join(', ')}`);
-    out[k] = mergeInto(sub, f, out[k], v);
+    if (!hasField(schema.fields, k)) throw new ConfigError(sub, `unknown field; allowed: ${Object.keys(schema.fields).join(', ')}`);
+    out[k] = mergeInto(sub, schema.fields[k], out[k], v);
   }
   return out;
 }
@@ -166,10 +189,12 @@ function mergeInto(path: string, schema: Field, base: unknown, patch: unknown): 
  * cross-field rules (count.min <= count.max). Returns a new config; the base is not changed.
  */
 export function mergeSceneConfig(base: SceneConfig, patch: unknown): SceneConfig {
+  const deep = tooDeep(patch, MAX_CONFIG_DEPTH);
+  if (deep !== null) throw new ConfigError(deep, `nested more than ${MAX_CONFIG_DEPTH} levels deep; a scene config is at most a few levels deep`);
   const merged = mergeInto('', SCENE_SCHEMA, structuredClone(base), patch) as SceneConfig;
   // a mesh given without a shape means: use it
-  const pp = isPlainObject(patch) && isPlainObject(patch.particles) ? patch.particles : {};
-  if ('mesh' in pp && !('shape' in pp)) merged.particles.shape = 'mesh';
+  const pp = isPlainObject(patch) && hasField(patch, 'particles') && isPlainObject(patch.particles) ? patch.particles : {};
+  if (hasField(pp, 'mesh') && !hasField(pp, 'shape')) merged.particles.shape = 'mesh';
   if (merged.particles.shape === 'mesh' && !merged.particles.mesh) {
     throw new ConfigError('particles.mesh', 'missing: particles.shape "mesh" needs a mesh file (particles.mesh: "grain.ply")');
   }

@@ -4,7 +4,7 @@
  * out-of-range values, missing folders, unknown presets, bad scene JSON.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, errorLines, listTree, runCli, removeTempDirs, tempDir, type CliResult } from './helpers.js';
 
@@ -68,10 +68,18 @@ describe('--help', () => {
 describe('unknown flags, wrong types, out-of-range values: exit code 2 naming the flag', () => {
 
   const cases: [string[], RegExp][] = [
-    [['train', '--epochs', 'abc'], /--epochs must be an integer in \[1, inf\], got 'abc'/],
+    [['train', '--epochs', 'abc'], /--epochs must be an integer in \[1, 100000\], got 'abc'/],
+    // Sizes bounded before anything is allocated or created (each used to crash, hang or abort).
+    [['train', '--epochs', '1e12'], /--epochs must be an integer in \[1, 100000\], got '1e12'/],
+    [['train', '--base-filters', '1e6'], /--base-filters must be an integer in \[1, 256\], got '1e6'/],
+    [['train', '--batch', '1e9'], /--batch must be an integer in \[1, 256\], got '1e9'/],
+    [['train', '--batch', '256', '--base-filters', '256', '--patch', '1024'], /--batch 256 x --base-filters 256 at --patch 1024 needs about \d+\.\d GiB .* above the limit of 4\.0 GiB/],
+    [['train', '--patch', '255'], /--patch must be a multiple of 8 \(got 255\)/],
+    [['train', '--seed', '99999999999999999999'], /--seed must be an integer in \[0, 2147483647\]/],
+    [['generate', '--run', '.', '--n', '1e12'], /--n must be an integer in \[1, 1000000\], got '1e12'/],
     [['train', '--epochs', '1.5'], /--epochs must be an integer/],
     [['train', '--patch', '8'], /--patch must be an integer in \[32, 1024\], got '8'/],
-    [['train', '--lr-d', '-1'], /--lr-d must be a number in \[0, inf\]/],
+    [['train', '--lr-d', '-1'], /--lr-d must be a number in \[0, 10\]/],
     [['train', '--norm', 'group'], /--norm must be one of batch, instance, none, got 'group'/],
     [['train', '--preset', 'nope'], /--preset must be one of .*tio2-sem/],
     [['train', '--epochs'], /--epochs needs a value/],
@@ -86,7 +94,11 @@ describe('unknown flags, wrong types, out-of-range values: exit code 2 naming th
     [['nope'], /unknown command 'nope'/],
   ];
   for (const [argv, re] of cases) {
-    it(argv.join(' '), () => oneError(runCli(argv, { cwd: dir }), 2, re));
+    it(argv.join(' '), () => {
+      oneError(runCli(argv, { cwd: dir }), 2, re);
+      // Refused before anything is created: no default run folder appears.
+      expect(existsSync(join(dir, 'runs')), 'a run folder was created').toBe(false);
+    });
   }
 });
 

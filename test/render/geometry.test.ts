@@ -175,7 +175,7 @@ describe('presets and config', () => {
     expect(merged.params.blurSigma).toBe(2);
     expect(base.width).toBe(256);
     const bad: [unknown, string, RegExp][] = [
-      [{ width: 3 }, 'width', /integer in \[8, 4096\]/],
+      [{ width: 3 }, 'width', /integer in \[8, 2048\]/],
       [{ camera: { kind: 'fisheye' } }, 'camera.kind', /"orthographic", "perspective"/],
       [{ particles: { colour: 1 } }, 'particles.colour', /unknown field; allowed: shape/],
       [{ particles: { size: { type: 'weibull' } } }, 'particles.size.type', /lognormal/],
