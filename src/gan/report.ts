@@ -122,6 +122,19 @@ function lossCharts(steps: Row[], bestStep: number | undefined): string {
   });
 }
 
+/** The classifier two-sample test of the chosen epoch (a metrics row {type: 'c2st', ...C2stResult}). */
+function c2stSection(r: Row): string {
+  const ci = Array.isArray(r.ci) ? r.ci.map(num) : [NaN, NaN];
+  const seeds = Array.isArray(r.seeds) ? r.seeds.filter(isRecord) : [];
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+  return (
+    `<h2>Classifier two-sample test, chosen epoch ${num(r.epoch)}</h2>` +
+    `<p>A small CNN trained to tell real from rendered ${num(r.patch)} px patches (split by source image, each patch normalised to zero mean and unit std) ` +
+    `is right <b>${f(num(r.accuracy))}</b> of the time on held-out patches (95 % interval ${f(ci[0])}-${f(ci[1])}; 0.5 = it cannot tell them apart). ` +
+    `Per seed: ${seeds.map((s) => f(num(s.accuracy))).join(', ')}.</p>`
+  );
+}
+
 function realismCharts(epochs: Row[], best: number | undefined): string {
   const get = (r: Row, path: string[]): number => {
     let v: unknown = r.realism;
@@ -243,6 +256,8 @@ export function buildReport(input: ReportInput): string {
   if (citation) html.push(`<p class="muted">${escapeXml(citation)}</p>`);
   html.push(best ? `<p class="best"><b>Chosen epoch: ${best.epoch}</b>. ${escapeXml(best.reason)}</p>` : '<p class="muted">No epoch chosen yet.</p>');
 
+  const c2st = rows.filter((r) => rowType(r) === 'c2st' && best && num(r.epoch) === best.epoch).pop();
+  if (c2st) html.push(c2stSection(c2st));
   html.push('<h2>Losses</h2>', lossCharts(steps, Number.isFinite(bestStep) ? bestStep : undefined));
   if (epochs.length) {
     html.push('<h2>Realism scores per epoch (lower is better)</h2><div class="grid">', realismCharts(epochs, best?.epoch), '</div>');

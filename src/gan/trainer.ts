@@ -287,6 +287,24 @@ export class GanTrainer {
     });
   }
 
+  /**
+   * `n` images of fresh configurations (drawn from the scene config with a stream of their own,
+   * not the stored training ones) at the current weights, eval mode: what `generate` renders.
+   */
+  renderFresh(n: number, seed: number): Float32Array[] {
+    return noGrad(() => {
+      this.fcn.eval();
+      const rng = new Rng(seed);
+      const out: Float32Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const scene = sampleScene(this.config.scene, rng);
+        out.push(Float32Array.from(renderBatch([scene], this.mapping.map(this.fcn.forward(featureBatch([scene]))), rng).data));
+      }
+      this.fcn.train();
+      return out;
+    });
+  }
+
   state(): TrainerState {
     return {
       epoch: this.epoch,

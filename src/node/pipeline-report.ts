@@ -146,6 +146,7 @@ export function reportMarkdown(r: PipelineReport): string {
     '## Settings',
     ...settingsLines(r),
     '',
+    ...realismLines(r),
     '## Time per stage',
     ...stageTable(r),
     '',
@@ -170,6 +171,18 @@ export function reportMarkdown(r: PipelineReport): string {
     out.push('## Predictions', `${o.count} particles not touching the border in ${r.predictions.images} image(s); ECD median ${f3(o.median)} ${r.predictions.unit} (d10 ${f3(o.d10)}, d90 ${f3(o.d90)}). Files: predictions/ (instances, classes, overlay PNGs, particles.csv, summary.json, size-distribution.svg).`, '');
   }
   return out.join('\n');
+}
+
+/** The GAN stage's classifier two-sample test of the chosen epoch (train's c2st row), when it ran. */
+export function realismLines(r: PipelineReport): string[] {
+  const c = (r.stages.find((x) => x.stage === 'gan')?.info as { c2st?: { epoch: number; accuracy: number; ci: [number, number]; patch: number; seeds: number[] } } | undefined)?.c2st;
+  if (!c) return [];
+  return [
+    '## Realism of the chosen epoch',
+    `Classifier two-sample test (a small CNN tells the training images' ${c.patch} px patches from renders of epoch ${c.epoch}, split by source image, per-patch normalised; \`diffrendergan realism\` measures the same for any image sets): ` +
+      `accuracy ${f3(c.accuracy)} (95 % interval ${f3(c.ci[0])}-${f3(c.ci[1])}; seeds ${c.seeds.map(f3).join(', ')}; 0.5 = indistinguishable).`,
+    '',
+  ];
 }
 
 /** docs/results.md for the TiO2-SEM experiment, from a run's report json. */

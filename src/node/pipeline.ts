@@ -24,6 +24,7 @@ import { listImageFiles, makeDirs, readImageFile, writeFileAtomic } from '../io/
 import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
+import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets.js';
 import { runSegment, type Console as SegConsole } from '../cli/segment.js';
@@ -38,7 +39,7 @@ export type BudgetName = (typeof BUDGET_NAMES)[number];
 
 /** Everything a budget fixes. */
 export interface Budget {
-  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number };
+  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number; c2stSeeds: number };
   synth: { n: number };
   seg: { epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number };
 }
@@ -53,17 +54,17 @@ export interface Budget {
  */
 export const BUDGETS: Record<BudgetName, Budget> = {
   quick: {
-    gan: { patch: 64, baseFilters: 4, epochs: 1, stepsPerEpoch: 8, configs: 8, evalSamples: 4 },
+    gan: { patch: 64, baseFilters: 4, epochs: 1, stepsPerEpoch: 8, configs: 8, evalSamples: 4, c2stSeeds: 1 },
     synth: { n: 48 },
     seg: { epochs: 2, batch: 4, crop: 64, base: 4, depth: 3, stepsPerEpoch: 6 },
   },
   standard: {
-    gan: { patch: 128, baseFilters: 32, epochs: 8, stepsPerEpoch: 60, configs: 120, evalSamples: 8 },
+    gan: { patch: 128, baseFilters: 32, epochs: 8, stepsPerEpoch: 60, configs: 120, evalSamples: 8, c2stSeeds: 3 },
     synth: { n: 400 },
     seg: { epochs: 6, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
   },
   full: {
-    gan: { patch: 256, baseFilters: 64, epochs: 5, evalSamples: 16 },
+    gan: { patch: 256, baseFilters: 64, epochs: 5, evalSamples: 16, c2stSeeds: 3 },
     synth: { n: 1000 },
     seg: { epochs: 6, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
   },
@@ -374,12 +375,17 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       baseFilters: b.gan.baseFilters,
       norm: 'batch',
       evalSamples: b.gan.evalSamples,
+      c2stSeeds: b.gan.c2stSeeds,
       seed: spec.seed,
       quiet: opts.quiet,
     };
     const r = await runTraining(topts);
     const steps = r.trainer.step;
-    return { epochs: r.trainer.epoch, steps, best: r.best?.epoch ?? null, backend: getBackend().name };
+    const c2st = readMetrics(ganDir).filter((row) => row.type === 'c2st' && row.epoch === r.best?.epoch).pop();
+    return {
+      epochs: r.trainer.epoch, steps, best: r.best?.epoch ?? null, backend: getBackend().name,
+      ...(c2st ? { c2st: { epoch: c2st.epoch, accuracy: c2st.accuracy, ci: c2st.ci, patch: c2st.patch, seeds: (c2st.seeds as { accuracy: number }[]).map((x) => x.accuracy) } } : {}),
+    };
   });
 
   // 3. best: the best-epoch rule over the recorded realism scores.

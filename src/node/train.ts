@@ -16,6 +16,7 @@ import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage } from '
 import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
+import { classifierTwoSampleTest, formatC2st, tileSquare, type C2stResult } from '../gan/c2st.js';
 import * as ckpt from './gan-checkpoint.js';
 import { checkTrainerState } from './trainer-state-check.js';
 import { buildReport } from '../gan/report.js';
@@ -56,6 +57,11 @@ export interface TrainOptions {
   particleRadius?: number | 'auto';
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; seg/polarity.ts). */
   polarity?: PolaritySetting;
+  /**
+   * Seeds of the classifier two-sample test at the chosen epoch (default 3; 0: skip it). Runs
+   * with real images only (the demo's "real" patches are renders).
+   */
+  c2stSeeds?: number;
   /** Test hook: stop (as if killed) after this many steps of this process. */
   stopAfterSteps?: number;
   /**
@@ -200,12 +206,12 @@ function readReal(files: string[], log: (s: string) => void): { name: string; im
   });
 }
 
-function loadReal(images: { name: string; image: Grey }[], patch: number, cropRows: number, polarity: Polarity, log: (s: string) => void): { patches: Float32Array[]; particleFractions: number[] } {
+function loadReal(images: { name: string; image: Grey }[], patch: number, cropRows: number, polarity: Polarity, log: (s: string) => void): { patches: Float32Array[]; sources: string[]; particleFractions: number[] } {
   const files = images.map((i) => i.name);
   const set = extractPatchesFromImages(images, { patch, cropBottom: cropRows, polarity });
   log(`real data: ${files.length} images -> ${set.kept.length} patches of ${patch} px (${set.skipped.length} empty tiles skipped)`);
   if (set.kept.length === 0) throw new UserError(`no usable ${patch} px patches in the given images (all ${set.skipped.length} tiles were judged empty); try a smaller --patch or check --crop-bottom`, ExitCode.badInput);
-  return { patches: set.kept.map((p) => p.data), particleFractions: set.kept.map((p) => p.particleFraction) };
+  return { patches: set.kept.map((p) => p.data), sources: set.kept.map((p) => p.source), particleFractions: set.kept.map((p) => p.particleFraction) };
 }
 
 /** Sets the scene's particle scale from the real images (see calibrate.ts), keeping the area covered. */
@@ -232,12 +238,21 @@ function calibrateRadius(scene: SceneConfig, images: Grey[], polarity: Polarity,
   });
 }
 
-function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string; config: RunConfig; reals: Float32Array[] } {
+/** A run's real patches, and the image each came from (null for the demo's renders). */
+interface RealSet {
+  runDir: string;
+  config: RunConfig;
+  reals: Float32Array[];
+  sources: string[] | null;
+}
+
+function newRun(opts: TrainOptions, log: (s: string) => void): RealSet {
   const demo = !opts.real || opts.real.length === 0;
   const patch = opts.patch ?? (demo ? 64 : 256);
   let scene = scaleSceneConfig(presetConfig(opts.preset), patch, { keepParticleSize: !demo });
   if (scene.width !== patch || scene.height !== patch) throw new ConfigError('width', `the scene must be ${patch} x ${patch} (the patch size), got ${scene.width} x ${scene.height}`);
   let reals: Float32Array[];
+  let sources: string[] | null = null;
   let data: RunConfig['data'];
   let learned: string[];
   if (demo) {
@@ -255,6 +270,7 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
     checkPolarity(polarity, scene, opts.preset);
     const loaded = loadReal(raw, patch, opts.cropBottom, polarity, log);
     reals = loaded.patches;
+    sources = loaded.sources;
     scene = calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
     if ((opts.particleRadius ?? 'auto') === 'auto') {
       const cov = calibrateCoverage(scene, loaded.particleFractions);
@@ -294,19 +310,20 @@ function newRun(opts: TrainOptions, log: (s: string) => void): { runDir: string;
   if (problem) throw new UserError(problem, ExitCode.usage);
   checkRunDir(runDir);
   const config: RunConfig = { version: 1, gan, data, backend: getBackend().name };
-  return { runDir, config, reals };
+  return { runDir, config, reals, sources };
 }
 
-function resumeRun(dir: string, log: (s: string) => void): { runDir: string; config: RunConfig; reals: Float32Array[] } {
+function resumeRun(dir: string, log: (s: string) => void): RealSet {
   const runDir = resolve(dir);
   const file = join(runDir, 'config.json');
   if (!existsSync(file)) throw new UserError(`--resume ${dir}: no config.json there (not a run folder, or the run never started)`, ExitCode.badInput);
   const config = readRunConfig(file);
-  const reals =
-    config.data.kind === 'demo'
-      ? demoSetup({ preset: config.gan.preset as PresetName, size: config.gan.patch, count: config.data.count, seed: config.gan.seed, hidden: config.data.hidden }).reals
-      : loadReal(readReal(config.data.files, log), config.gan.patch, config.data.cropBottom, config.data.polarity ?? 'bright', log).patches;
-  return { runDir, config, reals };
+  if (config.data.kind === 'demo') {
+    const reals = demoSetup({ preset: config.gan.preset as PresetName, size: config.gan.patch, count: config.data.count, seed: config.gan.seed, hidden: config.data.hidden }).reals;
+    return { runDir, config, reals, sources: null };
+  }
+  const loaded = loadReal(readReal(config.data.files, log), config.gan.patch, config.data.cropBottom, config.data.polarity ?? 'bright', log);
+  return { runDir, config, reals: loaded.patches, sources: loaded.sources };
 }
 
 /** Square greyscale patches as one PNG sheet, `cols` per row (default up to 4), 2 px white gaps. */
@@ -331,7 +348,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(s + '\n');
   };
-  const { runDir, config, reals } = opts.resume ? resumeRun(opts.resume, log) : newRun(opts, log);
+  const { runDir, config, reals, sources } = opts.resume ? resumeRun(opts.resume, log) : newRun(opts, log);
   if (opts.resume) {
     // Temporary files of the interrupted process (killed mid-write) are not part of the run.
     const dirs = [runDir, join(runDir, 'samples'), ...readdirSync(runDir).filter((n) => /^epoch-\d{4,}$/.test(n)).map((n) => join(runDir, n))];
@@ -441,11 +458,44 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   const best = pickBest(runDir);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
+    const seeds = opts.c2stSeeds ?? 3;
+    const done = ckpt.readMetrics(runDir).some((r) => r.type === 'c2st' && r.epoch === best.epoch);
+    const images = new Set(sources ?? []).size;
+    if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
+    if (sources && seeds > 0 && !done && images >= 2) {
+      const c2st = chosenEpochC2st(gan, reals, sources, runDir, best.epoch, seeds);
+      ckpt.appendMetrics(runDir, { type: 'c2st', epoch: best.epoch, step: trainer.step, ...c2st });
+      log(`chosen epoch ${best.epoch}: ${formatC2st(c2st)}`);
+    }
     writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
     log(`best epoch: ${best.epoch} (${best.reason})`);
   }
   log(`run folder: ${runDir} (open report.html)`);
   return { runDir, trainer, best };
+}
+
+/**
+ * The classifier two-sample test (gan/c2st.ts) of the chosen epoch: the run's real patches (split
+ * by the image they came from) against fresh renders of that epoch's generator, in patches of
+ * min(128, patch) px. As many renders as it takes to match the real patches (at most 240).
+ */
+function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[], runDir: string, epoch: number, seeds: number): C2stResult {
+  const P = Math.min(128, gan.patch);
+  const t = new GanTrainer(gan, reals);
+  const c = ckpt.loadCheckpoint(runDir, epoch, t.weights());
+  t.load(checkTrainerState(c.state, join(ckpt.epochDir(runDir, epoch), 'optim.json')), { fcn: c.fcn, disc: c.disc });
+  const bySource = new Map<string, Float32Array[]>();
+  reals.forEach((r, i) => {
+    const list = bySource.get(sources[i]) ?? [];
+    list.push(...tileSquare(r, gan.patch, P));
+    bySource.set(sources[i], list);
+  });
+  const realSources = [...bySource].map(([name, patches]) => ({ name, patches }));
+  const nReal = realSources.reduce((a, s) => a + s.patches.length, 0);
+  const perImage = tileSquare(new Float32Array(gan.patch * gan.patch), gan.patch, P).length;
+  const n = Math.max(8, Math.min(240, Math.ceil(nReal / perImage)));
+  const synth = t.renderFresh(n, gan.seed + 0xc2).map((img, i) => ({ name: `render ${i}`, patches: tileSquare(img, gan.patch, P) }));
+  return classifierTwoSampleTest(realSources, synth, { patch: P, seeds, seed: gan.seed });
 }
 
 /** [min, max] of each learned parameter, in the order of `learned`. */

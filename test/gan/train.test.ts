@@ -80,6 +80,30 @@ describe('training runs', () => {
     }
   }, 600_000);
 
+  it('with two or more real images: the classifier two-sample test of the chosen epoch in metrics.jsonl and report.html', async () => {
+    const dir = tmp();
+    try {
+      const W = 80, H = 70;
+      for (const [name, cx] of [['a', 30], ['b', 50]] as const) {
+        const img = new Float32Array(W * H);
+        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + ((x - cx) ** 2 + (y - 30) ** 2 < 150 ? 0.6 : 0);
+        writeFileSync(join(dir, `${name}.png`), encodePngGrey8(W, H, img));
+      }
+      const r = await runTraining(trainOpts({ real: [dir], out: join(dir, 'run'), cropBottom: 6, epochs: 1, stepsPerEpoch: 2, c2stSeeds: 2 }));
+      const rows = readFileSync(join(r.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const c = rows.filter((x) => x.type === 'c2st');
+      expect(c).toHaveLength(1);
+      expect(c[0].epoch).toBe(r.best!.epoch);
+      expect(c[0].seeds).toHaveLength(2);
+      expect(c[0].patch).toBe(32);
+      expect(c[0].accuracy).toBeGreaterThanOrEqual(0);
+      expect(c[0].accuracy).toBeLessThanOrEqual(1);
+      expect(readFileSync(join(r.runDir, 'report.html'), 'utf8')).toMatch(/Classifier two-sample test, chosen epoch 1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('trains on real image files and refuses a non-empty output folder', async () => {
     const dir = tmp();
     try {
