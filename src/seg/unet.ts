@@ -77,8 +77,8 @@ export class ConvBlock extends Module {
 
   forward(x: Tensor): Tensor {
     // norm -> ReLU as one fused op (the same values as relu(norm(.)); ops/norm.ts).
-    const y = this.norm1.forwardRelu(this.conv1.forward(x));
-    return this.norm2.forwardRelu(this.conv2.forward(y));
+    const y = this.norm1.forwardAct(this.conv1.forward(x), 'relu');
+    return this.norm2.forwardAct(this.conv2.forward(y), 'relu');
   }
 }
 

@@ -7,7 +7,7 @@ import { Tensor, zeros, ones, type DType } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { add, mul, div, sqrt, sum, square, matmul, reshape, relu, leakyRelu, sigmoid, tanh } from '../ops/index.js';
 import { conv2d, convTranspose2d, pair, type Conv2dOptions, type ConvTranspose2dOptions, type Pair } from '../ops/conv.js';
-import { batchNorm2d, instanceNorm2d, instanceNorm2dRelu, type BatchNormState } from '../ops/norm.js';
+import { batchNorm2d, instanceNorm2d, type BatchNormState, type NormActivation } from '../ops/norm.js';
 import { dropout } from '../ops/dropout.js';
 import { shapeStr } from '../shape.js';
 import { Module } from './module.js';
@@ -182,9 +182,9 @@ export class BatchNorm2d extends Module {
     return batchNorm2d(x, this.weight, this.bias, this.state, { training: this.training, momentum: this.momentum, eps: this.eps });
   }
 
-  /** relu(forward(x)) with the ReLU fused into the norm's passes (the same values). */
-  forwardRelu(x: Tensor): Tensor {
-    return batchNorm2d(x, this.weight, this.bias, this.state, { training: this.training, momentum: this.momentum, eps: this.eps, relu: true });
+  /** act(forward(x)) with the activation fused into the norm's passes (the same values). */
+  forwardAct(x: Tensor, activation: NormActivation): Tensor {
+    return batchNorm2d(x, this.weight, this.bias, this.state, { training: this.training, momentum: this.momentum, eps: this.eps, activation });
   }
 }
 
@@ -214,9 +214,9 @@ export class InstanceNorm2d extends Module {
     return instanceNorm2d(x, this.weight, this.bias, this.eps);
   }
 
-  /** relu(forward(x)) with the ReLU fused into the norm's passes (the same values). */
-  forwardRelu(x: Tensor): Tensor {
-    return instanceNorm2dRelu(x, this.weight, this.bias, this.eps);
+  /** act(forward(x)) with the activation fused into the norm's passes (the same values). */
+  forwardAct(x: Tensor, activation: NormActivation): Tensor {
+    return instanceNorm2d(x, this.weight, this.bias, this.eps, activation);
   }
 }
 
@@ -232,7 +232,18 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const m = layers[i]!;
+      // A norm followed by a ReLU / LeakyReLU runs as one fused op (the same values; ops/norm.ts).
+      const act = i + 1 < layers.length ? activationOf(layers[i + 1]!) : null;
+      if (act && (m instanceof BatchNorm2d || m instanceof InstanceNorm2d)) {
+        y = m.forwardAct(y, act);
+        i++;
+      } else {
+        y = m.forward(y);
+      }
+    }
     return y;
   }
 }
@@ -255,9 +266,16 @@ export class ReLU extends Lambda {
 }
 
 export class LeakyReLU extends Lambda {
-  constructor(slope = 0.01) {
+  constructor(readonly slope = 0.01) {
     super((x) => leakyRelu(x, slope));
   }
+}
+
+/** The activation a norm can fuse for this layer (Sequential), or null. */
+function activationOf(m: Module): NormActivation | null {
+  if (m instanceof ReLU) return 'relu';
+  if (m instanceof LeakyReLU && m.slope >= 0 && Number.isFinite(m.slope)) return { leakyRelu: m.slope };
+  return null;
 }
 
 export class Sigmoid extends Lambda {

@@ -9,12 +9,12 @@
  *   dx = invstd / m * (m dxhat - sum(dxhat) - xhat sum(dxhat xhat)),   dxhat = dy weight[c].
  * Statistics are accumulated in float64 whatever the tensor dtype.
  *
- * With `relu` the ReLU that follows a norm in most networks (the U-Net's conv -> norm -> ReLU)
- * runs in the same output pass, y = max(0, weight[c] xhat + bias[c]), and its backward masks dy
- * once before the norm's backward: one masked-gradient buffer instead of the ReLU's output, mask
- * and product.
- * The values are those of relu(norm(x)) exactly. xhat is not kept between the passes: the
- * backward recomputes it from x (rounded to the tensor's dtype, as a stored xhat would be).
+ * With an `activation` the ReLU or LeakyReLU that follows a norm in most networks (the U-Net's
+ * conv -> norm -> ReLU, the PatchGAN's conv -> norm -> LeakyReLU) runs in the same output pass,
+ * and its backward scales dy once before the norm's backward: one gradient buffer instead of
+ * the activation's output, mask and product. The values are exactly those of act(norm(x)).
+ * xhat is not kept between the passes: the backward recomputes it from x (rounded to the
+ * tensor's dtype, as a stored xhat would be).
  */
 import { record } from '../tape.js';
 import { Tensor, allocData, resultDType, type Data } from '../tensor.js';
@@ -37,8 +37,23 @@ export interface BatchNormOptions {
   /** Weight of the new batch in the running averages (PyTorch's default 0.1). */
   momentum?: number;
   eps?: number;
-  /** Apply a ReLU to the output in the same pass (op 'batchNorm2dRelu'; see the file header). */
-  relu?: boolean;
+  /** An activation applied in the same pass (ops 'batchNorm2dRelu' / 'batchNorm2dLeakyRelu'; see the file header). */
+  activation?: NormActivation;
+}
+
+/** ReLU, or LeakyReLU with a slope >= 0 for negative inputs (as ops/elementwise.ts leakyRelu). */
+export type NormActivation = 'relu' | { leakyRelu: number };
+
+/** The activation's negative-side slope (0 for ReLU), null for none; checks it. */
+function slopeOf(act: NormActivation | undefined, op: string): number | null {
+  if (act === undefined) return null;
+  if (act === 'relu') return 0;
+  if (!(act.leakyRelu >= 0 && Number.isFinite(act.leakyRelu))) throw new Error(`${op}: the fused LeakyReLU needs a finite slope >= 0, got ${act.leakyRelu}`);
+  return act.leakyRelu;
+}
+
+function actName(op: string, slope: number | null): string {
+  return slope === null ? op : slope === 0 ? `${op}Relu` : `${op}LeakyRelu`;
 }
 
 /** A fresh state: running mean 0, running variance 1 (as PyTorch initialises them). */
@@ -49,10 +64,20 @@ export function batchNormState(channels: number, dtype: 'float32' | 'float64' = 
   return { runningMean: mean, runningVar: new Tensor(v, [channels]), numBatchesTracked: new Tensor(allocData('float64', 1), []) };
 }
 
-/** g where out > 0, else 0 (the ReLU's vector-Jacobian product, given its output). */
-function reluMasked(g: Data, out: Data): Data {
-  const r = allocData(g instanceof Float64Array || out instanceof Float64Array ? 'float64' : 'float32', g.length);
-  for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : 0;
+/**
+ * The activation's vector-Jacobian product given its output: g where out > 0, else 0 (ReLU) or
+ * g * slope (LeakyReLU, slope > 0: out > 0 exactly where its input is), as relu / leakyRelu
+ * compute it (the slope rounded to float32 for float32 data).
+ */
+function actBackward(g: Data, out: Data, slope: number): Data {
+  const f64 = g instanceof Float64Array || out instanceof Float64Array;
+  const r = allocData(f64 ? 'float64' : 'float32', g.length);
+  if (slope === 0) {
+    for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : 0;
+  } else {
+    const s = out instanceof Float32Array ? Math.fround(slope) : slope;
+    for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : g[i] * s;
+  }
   return r;
 }
 
@@ -73,7 +98,7 @@ function normalise(
   eps: number,
   perSample: boolean,
   fixed: { mean: ArrayLike<number>; variance: ArrayLike<number> } | null,
-  relu = false,
+  slope: number | null = null,
 ): { out: Tensor; mean: Float64Array; variance: Float64Array; count: number } {
   if (x.ndim !== 4) throw new Error(`${op}: input must be [N, C, H, W], got ${shapeStr(x.shape)}`);
   const [n, c, h, w] = x.shape;
@@ -131,10 +156,16 @@ function normalise(
       const is = invStd[s];
       const a = wd ? wd[ch] : 1;
       const b = bd ? bd[ch] : 0;
-      if (relu) {
+      if (slope === 0) {
         for (let k = 0; k < hw; k++) {
           const y = a * ((xd[o + k] - m) * is) + b;
           out[o + k] = y > 0 ? y : 0;
+        }
+      } else if (slope !== null) {
+        // LeakyReLU of the norm's output as stored (rounded to the dtype), as the unfused ops.
+        for (let k = 0; k < hw; k++) {
+          const y = round(a * ((xd[o + k] - m) * is) + b);
+          out[o + k] = y > 0 ? y : slope * y;
         }
       } else {
         for (let k = 0; k < hw; k++) out[o + k] = a * ((xd[o + k] - m) * is) + b;
@@ -143,8 +174,8 @@ function normalise(
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
   const result = record(op, new Tensor(out, x.shape), inputs, (g) => {
-    // Through the fused ReLU: dy where the output is positive, else 0.
-    const gd = relu ? reluMasked(g.data, out) : g.data;
+    // Through the fused activation first.
+    const gd = slope !== null ? actBackward(g.data, out, slope) : g.data;
     const grads: (Tensor | null)[] = [];
     if (x.requiresGrad) {
       const gx = allocData(g.dtype, x.size);
@@ -249,17 +280,17 @@ export function batchNorm2d(
 ): Tensor {
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum ?? 0.1;
-  const relu = opts.relu ?? false;
-  const op = relu ? 'batchNorm2dRelu' : 'batchNorm2d';
+  const slope = slopeOf(opts.activation, 'batchNorm2d');
+  const op = actName('batchNorm2d', slope);
   const c = x.shape[1];
   if (state) {
     checkAffine('batchNorm2d', state.runningMean, c, 'runningMean');
     checkAffine('batchNorm2d', state.runningVar, c, 'runningVar');
   }
   if (!opts.training && state) {
-    return normalise(op, x, weight, bias, eps, false, { mean: state.runningMean.data, variance: state.runningVar.data }, relu).out;
+    return normalise(op, x, weight, bias, eps, false, { mean: state.runningMean.data, variance: state.runningVar.data }, slope).out;
   }
-  const { out, mean, variance, count } = normalise(op, x, weight, bias, eps, false, null, relu);
+  const { out, mean, variance, count } = normalise(op, x, weight, bias, eps, false, null, slope);
   if (opts.training && state) {
     // Buffers, not parameters: updated in place, never on the tape.
     const rm = state.runningMean.data;
@@ -279,20 +310,16 @@ export function batchNorm2d(
  * and biased variance, in training and eval alike (PyTorch's default
  * track_running_stats = false, so there are no running statistics). weight / bias optional.
  */
-export function instanceNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return normalise('instanceNorm2d', x, weight, bias, eps, true, null).out;
-}
-
-/** relu(instanceNorm2d(x, weight, bias, eps)) in one pass (see the file header). */
-export function instanceNorm2dRelu(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return normalise('instanceNorm2dRelu', x, weight, bias, eps, true, null, true).out;
+export function instanceNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5, activation?: NormActivation): Tensor {
+  const slope = slopeOf(activation, 'instanceNorm2d');
+  return normalise(actName('instanceNorm2d', slope), x, weight, bias, eps, true, null, slope).out;
 }
 
 // ---------------------------------------------------------------------------------------------
 
-function bnCase(variant: string, shape: number[], affine: boolean, training: boolean, relu = false): GradcheckCase {
+function bnCase(variant: string, shape: number[], affine: boolean, training: boolean, activation?: NormActivation): GradcheckCase {
   return {
-    op: relu ? 'batchNorm2dRelu' : 'batchNorm2d',
+    op: actName('batchNorm2d', slopeOf(activation, 'bnCase')),
     variant,
     make: (rng) => {
       const c = shape[1];
@@ -304,20 +331,20 @@ function bnCase(variant: string, shape: number[], affine: boolean, training: boo
         state.runningMean.data[i] = rng.range(-1, 1);
         state.runningVar.data[i] = rng.range(0.5, 2);
       }
-      return { f: (x, w, b) => batchNorm2d(x, w, b, state, { training, relu }), inputs };
+      return { f: (x, w, b) => batchNorm2d(x, w, b, state, { training, activation }), inputs };
     },
   };
 }
 
-function inCase(variant: string, shape: number[], affine: boolean, relu = false): GradcheckCase {
+function inCase(variant: string, shape: number[], affine: boolean, activation?: NormActivation): GradcheckCase {
   return {
-    op: relu ? 'instanceNorm2dRelu' : 'instanceNorm2d',
+    op: actName('instanceNorm2d', slopeOf(activation, 'inCase')),
     variant,
     make: (rng) => {
       const c = shape[1];
       const inputs = [randomInput(rng, shape, -2, 3)];
       if (affine) inputs.push(randomInput(rng, [c], 0.5, 1.5), randomInput(rng, [c]));
-      return { f: (x, w, b) => (relu ? instanceNorm2dRelu(x, w, b) : instanceNorm2d(x, w, b)), inputs };
+      return { f: (x, w, b) => instanceNorm2d(x, w, b, 1e-5, activation), inputs };
     },
   };
 }
@@ -331,8 +358,11 @@ export const gradcheckCases: GradcheckCase[] = [
   inCase('no affine, size-1 width', [1, 2, 5, 1], false),
   // The fused ReLU: inputs in [-2, 3) put outputs on both sides of the kink; finite differences
   // straddle it only with vanishing probability.
-  bnCase('fused ReLU, training, affine, batch 2, odd size 3x5', [2, 3, 3, 5], true, true, true),
-  bnCase('fused ReLU, training, no affine, batch 3 of 1x1 images', [3, 2, 1, 1], false, true, true),
-  bnCase('fused ReLU, eval (running statistics), affine', [2, 2, 3, 2], true, false, true),
-  inCase('fused ReLU, affine, batch 2, odd size 3x3', [2, 3, 3, 3], true, true),
+  bnCase('fused ReLU, training, affine, batch 2, odd size 3x5', [2, 3, 3, 5], true, true, 'relu'),
+  bnCase('fused ReLU, training, no affine, batch 3 of 1x1 images', [3, 2, 1, 1], false, true, 'relu'),
+  bnCase('fused ReLU, eval (running statistics), affine', [2, 2, 3, 2], true, false, 'relu'),
+  bnCase('fused LeakyReLU 0.2, training, affine, batch 2, 4x3', [2, 3, 4, 3], true, true, { leakyRelu: 0.2 }),
+  bnCase('fused LeakyReLU 0.2, eval (running statistics), no affine', [1, 2, 3, 3], false, false, { leakyRelu: 0.2 }),
+  inCase('fused ReLU, affine, batch 2, odd size 3x3', [2, 3, 3, 3], true, 'relu'),
+  inCase('fused LeakyReLU 0.01, affine, 3x4', [1, 2, 3, 4], true, { leakyRelu: 0.01 }),
 ];
