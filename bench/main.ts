@@ -7,6 +7,7 @@ import './memory.js';
 import './gan.js';
 import './segment.js';
 import './render.js';
+import './codecs.js';
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 /**
  * PNG decoding to a GreyImage and PNG encoding (grey 8 / grey 16 / RGB 8), in plain TypeScript with
- * no Node modules (inflate.ts / deflate.ts do the compression), so it runs in a browser too.
+ * no Node modules (inflate.ts decompresses; fflate, pure JS, compresses), so it runs in a browser too.
  *
  * Decoding accepts every standard PNG: bit depths 1/2/4/8/16, grey, grey+alpha, RGB, RGBA and
  * palette, interlaced or not. Colour is converted to grey with Rec. 601 luma
@@ -10,7 +10,7 @@
  * raises InputError naming the file.
  */
 import { InputError } from '../errors.js';
-import { zlibDeflate } from './deflate.js';
+import { zlibSync } from 'fflate';
 import { COLOUR_WARNING, type GreyImage, LUMA_B, LUMA_G, LUMA_R, checkImageSize } from './grey-image.js';
 import { DEFLATE_MAX_RATIO, zlibInflate } from './inflate.js';
 
@@ -331,7 +331,7 @@ function encodePng(width: number, height: number, colorType: number, bitDepth: n
   dv.setUint32(4, height);
   ihdr[8] = bitDepth;
   ihdr[9] = colorType;
-  return concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibDeflate(filtered)), chunk('IEND', new Uint8Array(0))]);
+  return concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibSync(filtered, { level: 6 })), chunk('IEND', new Uint8Array(0))]);
 }
 
 /**
