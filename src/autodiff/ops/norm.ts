@@ -65,19 +65,15 @@ export function batchNormState(channels: number, dtype: 'float32' | 'float64' = 
 }
 
 /**
- * The activation's vector-Jacobian product given its output: g where out > 0, else 0 (ReLU) or
- * g * slope (LeakyReLU, slope > 0: out > 0 exactly where its input is), as relu / leakyRelu
- * compute it (the slope rounded to float32 for float32 data).
+ * The fused activation's vector-Jacobian product given its output, as relu / leakyRelu compute
+ * it: g where out > 0 (exactly where the activation's input is > 0, slope >= 0), else g * slope
+ * (ReLU: g * 0), the slope rounded to float32 for float32 data, in a buffer of g's dtype (float64
+ * when either is).
  */
-function actBackward(g: Data, out: Data, slope: number): Data {
-  const f64 = g instanceof Float64Array || out instanceof Float64Array;
-  const r = allocData(f64 ? 'float64' : 'float32', g.length);
-  if (slope === 0) {
-    for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : 0;
-  } else {
-    const s = out instanceof Float32Array ? Math.fround(slope) : slope;
-    for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : g[i] * s;
-  }
+function activationGrad(g: Data, out: Data, slope: number, f32: boolean): Data {
+  const r = allocData(f32 && g instanceof Float32Array ? 'float32' : 'float64', g.length);
+  const s = f32 ? Math.fround(slope) : slope;
+  for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : g[i] * s;
   return r;
 }
 
@@ -143,8 +139,6 @@ function normalise(
   for (let s = 0; s < slots; s++) invStd[s] = 1 / Math.sqrt(variance[s] + eps);
 
   const dtype = resultDType(x, ...[weight, bias].filter((t): t is Tensor => !!t));
-  // xhat in the backward as a stored float32 xhat would hold it (recomputed there rather than kept).
-  const round: (v: number) => number = dtype === 'float32' ? Math.fround : (v) => v;
   const out = allocData(dtype, x.size);
   const wd = weight?.data;
   const bd = bias?.data;
@@ -162,9 +156,9 @@ function normalise(
           out[o + k] = y > 0 ? y : 0;
         }
       } else if (slope !== null) {
-        // LeakyReLU of the norm's output as stored (rounded to the dtype), as the unfused ops.
         for (let k = 0; k < hw; k++) {
-          const y = round(a * ((xd[o + k] - m) * is) + b);
+          // the norm's output as stored (rounded to the dtype), as the unfused ops see it
+          const y = dtype === 'float32' ? Math.fround(a * ((xd[o + k] - m) * is) + b) : a * ((xd[o + k] - m) * is) + b;
           out[o + k] = y > 0 ? y : slope * y;
         }
       } else {
@@ -174,87 +168,71 @@ function normalise(
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
   const result = record(op, new Tensor(out, x.shape), inputs, (g) => {
-    // Through the fused activation first.
-    const gd = slope !== null ? actBackward(g.data, out, slope) : g.data;
+    const f32 = dtype === 'float32';
+    // dy through the fused activation first, as relu / leakyRelu hand it over.
+    const gd = slope === null ? g.data : activationGrad(g.data, out, slope, f32);
+    const needAffine = !!(weight?.requiresGrad || bias?.requiresGrad);
+    // One pass for every gradient: per slot, sum(dy) and sum(dy * xhat) (dy after the activation).
+    const sumG = new Float64Array(slots);
+    const sumGX = new Float64Array(slots);
+    if (!fixed || needAffine) {
+      for (let i = 0; i < n; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const o = (i * c + ch) * hw;
+          const s = slotOf(i, ch);
+          const m = mean[s];
+          const is = invStd[s];
+          let p = 0;
+          let q = 0;
+          for (let k = 0; k < hw; k++) {
+            const d = gd[o + k];
+            p += d;
+            q += d * (f32 ? Math.fround((xd[o + k] - m) * is) : (xd[o + k] - m) * is);
+          }
+          sumG[s] += p;
+          sumGX[s] += q;
+        }
+      }
+    }
     const grads: (Tensor | null)[] = [];
     if (x.requiresGrad) {
       const gx = allocData(g.dtype, x.size);
-      if (fixed) {
-        for (let i = 0; i < n; i++) {
-          for (let ch = 0; ch < c; ch++) {
-            const o = (i * c + ch) * hw;
-            const f = (wd ? wd[ch] : 1) * invStd[slotOf(i, ch)];
+      for (let i = 0; i < n; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const o = (i * c + ch) * hw;
+          const s = slotOf(i, ch);
+          const a = wd ? wd[ch] : 1;
+          const is = invStd[s];
+          if (fixed) {
+            const f = a * is;
             for (let k = 0; k < hw; k++) gx[o + k] = gd[o + k] * f;
+            continue;
           }
-        }
-      } else {
-        // Per slot: sum(dxhat) and sum(dxhat * xhat).
-        const sd = new Float64Array(slots);
-        const sdx = new Float64Array(slots);
-        for (let i = 0; i < n; i++) {
-          for (let ch = 0; ch < c; ch++) {
-            const o = (i * c + ch) * hw;
-            const s = slotOf(i, ch);
-            const a = wd ? wd[ch] : 1;
-            const m = mean[s];
-            const is = invStd[s];
-            let p = 0;
-            let q = 0;
-            for (let k = 0; k < hw; k++) {
-              const d = gd[o + k] * a;
-              p += d;
-              q += d * round((xd[o + k] - m) * is);
-            }
-            sd[s] += p;
-            sdx[s] += q;
-          }
-        }
-        for (let i = 0; i < n; i++) {
-          for (let ch = 0; ch < c; ch++) {
-            const o = (i * c + ch) * hw;
-            const s = slotOf(i, ch);
-            const a = wd ? wd[ch] : 1;
-            const f = invStd[s] / count;
-            const md = sd[s];
-            const mdx = sdx[s];
-            const m = mean[s];
-            const is = invStd[s];
-            for (let k = 0; k < hw; k++) gx[o + k] = f * (count * gd[o + k] * a - md - round((xd[o + k] - m) * is) * mdx);
-          }
+          // dxhat = dy * a, so sum(dxhat) = a sum(dy) and sum(dxhat xhat) = a sum(dy xhat).
+          const f = is / count;
+          const md = a * sumG[s];
+          const mdx = a * sumGX[s];
+          const m = mean[s];
+          for (let k = 0; k < hw; k++) gx[o + k] = f * (count * gd[o + k] * a - md - (f32 ? Math.fround((xd[o + k] - m) * is) : (xd[o + k] - m) * is) * mdx);
         }
       }
       grads.push(new Tensor(gx, x.shape));
     } else grads.push(null);
     // Affine parameters: dweight[c] = sum(dy xhat), dbias[c] = sum(dy) over everything but c
     // (skipped when neither needs a gradient, e.g. a discriminator frozen for the generator step).
-    if (!weight?.requiresGrad && !bias?.requiresGrad) {
+    if (!needAffine) {
       if (weight) grads.push(null);
       if (bias) grads.push(null);
-    } else if (weight || bias) {
-      const gw = new Float64Array(c);
-      const gb = new Float64Array(c);
-      for (let i = 0; i < n; i++) {
-        for (let ch = 0; ch < c; ch++) {
-          const o = (i * c + ch) * hw;
-          const m = mean[slotOf(i, ch)];
-          const is = invStd[slotOf(i, ch)];
-          let p = 0;
-          let q = 0;
-          for (let k = 0; k < hw; k++) {
-            p += gd[o + k] * round((xd[o + k] - m) * is);
-            q += gd[o + k];
-          }
-          gw[ch] += p;
-          gb[ch] += q;
-        }
-      }
-      const asTensor = (d: Float64Array): Tensor => {
+    } else {
+      const asTensor = (sums: Float64Array): Tensor => {
+        const perChannel = new Float64Array(c);
+        for (let s = 0; s < slots; s++) perChannel[perSample ? s % c : s] += sums[s];
         const t = allocData(g.dtype, c);
-        t.set(d);
+        t.set(perChannel);
         return new Tensor(t, [c]);
       };
-      if (weight) grads.push(asTensor(gw));
-      if (bias) grads.push(asTensor(gb));
+      if (weight) grads.push(asTensor(sumGX));
+      if (bias) grads.push(asTensor(sumG));
     }
     return grads;
   });
