@@ -22,6 +22,7 @@ const entries = [
   { in: 'src/index.ts', out: 'dist/index.js' },
 ];
 if (existsSync('bench/main.ts')) entries.push({ in: 'bench/main.ts', out: 'dist/bench.js' });
+if (existsSync('fuzz/main.ts')) entries.push({ in: 'fuzz/main.ts', out: 'dist/fuzz.js' });
 for (const e of entries) {
   if (!existsSync(e.in)) continue;
   await build({

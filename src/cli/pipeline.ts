@@ -34,7 +34,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical pixel size for the measurements, e.g. 2.1nm (default: auto, from the images' metadata; px when there is none)" },
     { name: 'results-md', type: 'string', meta: 'FILE', help: 'also write the results page (docs/results.md format) there' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed' },
-    { name: 'workers', type: 'int', min: 1, default: availableParallelism(), meta: 'N', help: 'processes that generate synthetic pairs' },
+    { name: 'workers', type: 'int', min: 1, max: 64, default: availableParallelism(), meta: 'N', help: 'processes that generate synthetic pairs' },
     { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend of the GAN (the U-Net stages use the fastest CPU backend)' },
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
   ],

@@ -85,7 +85,8 @@ export function bestEpoch(runDir: string, epochs: number[]): number {
   return epochs[epochs.length - 1];
 }
 
-function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { config: RunConfig; epoch: number; fcn: ParamNet; mapping: ParamMapping } {
+/** A training run's generator at the selected epoch (what `generate --run` loads), every file checked. */
+export function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { config: RunConfig; epoch: number; fcn: ParamNet; mapping: ParamMapping } {
   const file = join(runDir, 'config.json');
   if (!existsSync(file)) throw new UserError(`--run ${runDir}: no config.json there (not a training run folder)`, ExitCode.badInput);
   const config = readRunConfig(file);

@@ -374,15 +374,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   if (latest !== null) {
-    const c = ckpt.loadCheckpoint(runDir, latest, trainer.weights());
-    const optimPath = join(ckpt.epochDir(runDir, latest), 'optim.json');
-    const state = checkTrainerState(c.state, optimPath);
-    if (state.epoch !== latest) throw new InputError(optimPath, `field 'epoch' is ${state.epoch}, but the checkpoint is epoch ${latest}`);
-    try {
-      trainer.load(state, { fcn: c.fcn, disc: c.disc });
-    } catch (e) {
-      throw new InputError(optimPath, `does not fit this run's models: ${(e as Error).message}`);
-    }
+    restoreCheckpoint(runDir, latest, trainer);
     ckpt.truncateMetrics(runDir, trainer.step);
     log(`resuming ${runDir} after epoch ${latest} (step ${trainer.step})`);
   } else if (opts.resume) {
@@ -475,6 +467,24 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
 }
 
 /**
+ * Restores `trainer` from the run's checkpoint of `epoch`: every file verified against the done
+ * marker, the weights against the trainer's modules, the optimiser and RNG state checked; any
+ * fault is an InputError naming the file (exit 3). The checks run before the trainer is changed;
+ * a failure inside load itself (an optimiser state that does not fit) is reported the same way.
+ */
+export function restoreCheckpoint(runDir: string, epoch: number, trainer: GanTrainer): void {
+  const c = ckpt.loadCheckpoint(runDir, epoch, trainer.weights());
+  const optimPath = join(ckpt.epochDir(runDir, epoch), 'optim.json');
+  const state = checkTrainerState(c.state, optimPath);
+  if (state.epoch !== epoch) throw new InputError(optimPath, `field 'epoch' is ${state.epoch}, but the checkpoint is epoch ${epoch}`);
+  try {
+    trainer.load(state, { fcn: c.fcn, disc: c.disc });
+  } catch (e) {
+    throw new InputError(optimPath, `does not fit this run's models: ${(e as Error).message}`);
+  }
+}
+
+/**
  * The classifier two-sample test (gan/c2st.ts) of the chosen epoch: the run's real patches (split
  * by the image they came from) against fresh renders of that epoch's generator, in patches of
  * min(128, patch) px. As many renders as it takes to match the real patches (at most 240).
@@ -482,8 +492,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
 function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[], runDir: string, epoch: number, seeds: number): C2stResult {
   const P = Math.min(128, gan.patch);
   const t = new GanTrainer(gan, reals);
-  const c = ckpt.loadCheckpoint(runDir, epoch, t.weights());
-  t.load(checkTrainerState(c.state, join(ckpt.epochDir(runDir, epoch), 'optim.json')), { fcn: c.fcn, disc: c.disc });
+  restoreCheckpoint(runDir, epoch, t);
   const bySource = new Map<string, Float32Array[]>();
   reals.forEach((r, i) => {
     const list = bySource.get(sources[i]) ?? [];

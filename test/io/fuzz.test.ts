@@ -1,7 +1,8 @@
 /**
  * Fuzzing: random bytes, and byte mutations / truncations of valid PNG, TIFF, PLY and OBJ files,
- * must give either a result or an InputError naming the file, never another exception, and each
- * case must finish quickly. Fixed seeds keep failures reproducible.
+ * must give either a result or an InputError naming the file, never another exception. Fixed
+ * seeds keep failures reproducible. (Hangs and memory are watched by `npm run fuzz`, whose child
+ * processes can be killed; no wall-clock bound here, where the cores are shared.)
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +15,6 @@ import { buildPng } from './helpers/png-builder.js';
 import { CUBE_QUADS, CUBE_VERTICES, writePly } from './helpers/ply-writer.js';
 import { encodeTiff } from './helpers/tiff-writer.js';
 
-const CASE_MS = 1000;
 /** For a longer hunt: IO_FUZZ_SCALE=50 IO_FUZZ_SEED=123 npx vitest run test/io/fuzz.test.ts */
 const SCALE = Number(process.env.IO_FUZZ_SCALE ?? 1);
 const SEED = process.env.IO_FUZZ_SEED === undefined ? undefined : Number(process.env.IO_FUZZ_SEED);
@@ -22,15 +22,12 @@ const opts = (numRuns: number, seed: number): { numRuns: number; seed: number } 
 
 /** Runs `decode` and fails the property on anything but success or an InputError naming `name`. */
 function survives(decode: () => unknown, name: string): void {
-  const t0 = performance.now();
   try {
     decode();
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     if (!e.message.startsWith(`${name}: `)) throw new Error(`InputError without the file name: ${e.message}`);
   }
-  const ms = performance.now() - t0;
-  if (ms > CASE_MS) throw new Error(`decoding took ${ms.toFixed(0)} ms`);
 }
 
 /** Rewrites every PNG chunk CRC so that mutations reach the stages behind the CRC check. */
@@ -92,7 +89,7 @@ const MESH_SEEDS: [string, Uint8Array][] = [
   ['cube.obj', enc(CUBE_VERTICES.map((v) => `v ${v.join(' ')}`).join('\n') + '\n' + CUBE_QUADS.map((q) => `f ${q.map((i) => `${i + 1}/1/${i - 8}`).join(' ')}`).join('\n') + '\n')],
 ];
 
-describe('fuzzing: decoders raise only InputError, quickly', () => {
+describe('fuzzing: decoders raise only InputError', () => {
   it('the seeds themselves decode', () => {
     for (const s of [...PNG_SEEDS, ...TIFF_SEEDS]) expect(decodeImage(s, 'seed').width).toBe(W);
     for (const [n, s] of MESH_SEEDS) expect(decodeMesh(s, n).faces.length).toBe(36);
