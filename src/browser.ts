@@ -17,7 +17,7 @@ export * from './render/index.js';
 
 export { GanTrainer, NumericalError, type GanConfig, type StepResult, type EpochEval, type TrainerState } from './gan/trainer.js';
 export { demoSetup, scaleSceneConfig, DEMO_HIDDEN, type DemoSetup } from './gan/demo.js';
-export { LEARNED_BY_PRESET, FEATURE_SIZE, validateLearned } from './gan/generator.js';
+export { FEATURE_SIZE, validateLearned } from './gan/generator.js';
 export { detectPolarity, type Polarity } from './seg/polarity.js';
 export { extractPatches, extractPatchesFromImages, cropBottom, augment, dihedral, DEFAULT_PATCH_FILTER, type Grey, type Patch, type PatchSet, type PatchOptions } from './gan/patches.js';
 

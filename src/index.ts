@@ -19,7 +19,7 @@ export * from './render/index.js';
 export { GanTrainer, NumericalError, type GanConfig, type StepResult, type EpochEval, type TrainerState } from './gan/trainer.js';
 export { ParamNet, PatchDiscriminator, type ParamNetOptions, type DiscriminatorOptions } from './gan/models.js';
 export { demoSetup, scaleSceneConfig, DEMO_HIDDEN, type DemoSetup } from './gan/demo.js';
-export { LEARNED_BY_PRESET, FEATURE_SIZE, ParamMapping, validateLearned } from './gan/generator.js';
+export { FEATURE_SIZE, ParamMapping, validateLearned } from './gan/generator.js';
 export { extractPatches, extractPatchesFromImages, cropBottom, type Patch, type PatchSet, type PatchOptions } from './gan/patches.js';
 export { generateSample, cocoAnnotations, type SyntheticSample } from './gan/export.js';
 export {

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../seg/polarity.js';
-import { PRESET_NAMES } from '../render/shade/params.js';
+import { PRESET_NAMES } from '../render/presets/index.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
 import { selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';

@@ -19,10 +19,10 @@ import { measureParticles } from '../seg/measure.js';
 import { particleFraction, type Polarity } from '../seg/polarity.js';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
-import { mergeSceneConfig, type SceneConfig } from '../render/presets.js';
+import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { sampleScene, renderScene } from '../render/scene.js';
 import { modelPolarity } from '../render/polarity.js';
-import { PARAMETER_TABLE } from '../render/shade/params.js';
+import { paramsVector } from '../render/params.js';
 
 export interface RadiusEstimate {
   /** Median equivalent-circle radius (px) of the interior particles found. */
@@ -57,7 +57,7 @@ export interface RadiusCalibration {
  */
 export function calibrateBaseRadius(scene: SceneConfig, real: RadiusEstimate, renders = 8, seed = 0): RadiusCalibration | null {
   const rng = new Rng(seed + 4242);
-  const params = Float64Array.from(PARAMETER_TABLE, (p) => scene.params[p.name] ?? p.defaults['tio2-sem']);
+  const params = paramsVector(scene);
   const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
   const images = noGrad(() =>
     Array.from({ length: renders }, () => {
@@ -88,7 +88,7 @@ export function calibrateCoverage(scene: SceneConfig, realFractions: readonly nu
   if (realFractions.length === 0) return null;
   const real = realFractions.reduce((a, b) => a + b, 0) / realFractions.length;
   const rng = new Rng(seed + 5151);
-  const params = Float64Array.from(PARAMETER_TABLE, (p) => scene.params[p.name] ?? p.defaults['tio2-sem']);
+  const params = paramsVector(scene);
   const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
   const polarity = modelPolarity(scene.shading.model);
   let synthetic = 0;

@@ -6,9 +6,10 @@
  */
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
-import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
+import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
+import { presetConfig, type PresetName } from '../render/presets/index.js';
 import { sampleScene, renderScene } from '../render/scene.js';
-import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
+import { PARAMETER_TABLE, PARAM_INDEX } from '../render/params.js';
 import { refreshStochastics } from './generator.js';
 
 /**

@@ -7,7 +7,7 @@
  */
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
-import type { SceneConfig } from '../render/presets.js';
+import type { SceneConfig } from '../render/config.js';
 import { sampleScene, renderScene } from '../render/scene.js';
 import type { ParamNet } from './models.js';
 import { featureBatch, refreshStochastics, type ParamMapping } from './generator.js';

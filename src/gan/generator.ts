@@ -7,36 +7,17 @@
 import { Tensor, allocData, type DType } from '../autodiff/tensor.js';
 import { add, matmul, reshape, slice, concat } from '../autodiff/ops/index.js';
 import type { Rng } from '../autodiff/rng.js';
-import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
+import { PARAMETER_TABLE, PARAM_NAMES, isParamName, paramIndex, paramsVector } from '../render/params.js';
 import { layoutFeatures } from '../render/layout.js';
 import { renderScene, type Scene } from '../render/scene.js';
 import { ConfigError } from '../errors.js';
-
-/** Which parameters the GAN learns per preset (the rest stay at the preset's values). */
-export const LEARNED_BY_PRESET: Record<PresetName, string[]> = {
-  // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
-  // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.
-  'tio2-sem': [
-    'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
-    'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot',
-  ],
-  'agnw-sem': [
-    'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
-    'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot',
-  ],
-  // HIM parity with the reference: material (diffuse / specular / shininess), stage colour and
-  // noise are learned; the reconstruction filter (blur 3 px) is fixed as in the reference.
-  'tio2-him': ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],
-  'sio2-him': ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],
-};
 
 /** Number of particles whose features the ParamNet sees (zero-padded; see layoutFeatures). */
 export const FEATURE_PARTICLES = 32;
 export const FEATURE_SIZE = 5 * FEATURE_PARTICLES + 1;
 
 export function validateLearned(names: readonly string[]): string[] {
-  const allowed = PARAMETER_TABLE.map((p) => p.name);
-  for (const n of names) if (!(n in PARAM_INDEX)) throw new ConfigError('learned', `unknown parameter '${n}'; allowed: ${allowed.join(', ')}`);
+  for (const n of names) if (!isParamName(n)) throw new ConfigError('learned', `unknown parameter '${n}'; allowed: ${PARAM_NAMES.join(', ')}`);
   if (names.length === 0) throw new ConfigError('learned', 'at least one parameter must be learned');
   if (new Set(names).size !== names.length) throw new ConfigError('learned', 'a parameter is listed twice');
   return [...names];
@@ -54,9 +35,9 @@ export class ParamMapping {
     const P = PARAMETER_TABLE.length;
     const base = allocData(dtype, P);
     const S = allocData(dtype, learned.length * P);
-    PARAMETER_TABLE.forEach((p, i) => (base[i] = fixedValues[p.name] ?? p.defaults['tio2-sem']));
+    base.set(paramsVector({ params: fixedValues }));
     learned.forEach((name, l) => {
-      const i = PARAM_INDEX[name];
+      const i = paramIndex(name);
       const p = PARAMETER_TABLE[i];
       base[i] = p.min;
       S[l * P + i] = p.max - p.min;
@@ -73,7 +54,7 @@ export class ParamMapping {
   physical(s: ArrayLike<number>): Record<string, number> {
     const out: Record<string, number> = {};
     this.learned.forEach((name, l) => {
-      const p = PARAMETER_TABLE[PARAM_INDEX[name]];
+      const p = PARAMETER_TABLE[paramIndex(name)];
       out[name] = p.min + s[l] * (p.max - p.min);
     });
     return out;

@@ -16,7 +16,7 @@ import { ParamMapping, featureBatch, renderBatch, FEATURE_SIZE } from './generat
 import { lsganDiscriminatorLoss, lsganGeneratorLoss } from './losses.js';
 import { augment } from './patches.js';
 import { sampleScene, type Scene } from '../render/scene.js';
-import type { SceneConfig } from '../render/presets.js';
+import type { SceneConfig } from '../render/config.js';
 import { ExitCode, UserError } from '../errors.js';
 
 export interface GanConfig {

@@ -26,7 +26,7 @@ import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/pola
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
-import { PRESET_NAMES, type PresetName } from '../render/presets.js';
+import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
 import { runSegment, type Console as SegConsole } from '../cli/segment.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
@@ -93,7 +93,7 @@ export interface PipelineOptions {
   quiet: boolean;
   /** Write docs/results.md-style markdown here at the end. */
   resultsMd?: string;
-  /** Parameters the GAN learns (default: the preset's LEARNED_BY_PRESET). */
+  /** Parameters the GAN learns (default: the preset record's `learned`). */
   learn?: string[];
   /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
   particleRadius?: number | 'auto';

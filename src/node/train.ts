@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { GanTrainer, NumericalError, type GanConfig } from '../gan/trainer.js';
 import { demoSetup } from '../gan/demo.js';
 import { scaleSceneConfig } from '../gan/demo.js';
-import { LEARNED_BY_PRESET, validateLearned } from '../gan/generator.js';
+import { validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
@@ -21,8 +21,9 @@ import * as ckpt from './gan-checkpoint.js';
 import { checkTrainerState } from './trainer-state-check.js';
 import { buildReport } from '../gan/report.js';
 import { ProgressBar } from '../gan/progress.js';
-import { mergeSceneConfig, presetConfig, type SceneConfig } from '../render/presets.js';
-import { PARAMETER_TABLE, PARAM_INDEX, type PresetName } from '../render/shade/params.js';
+import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
+import { presetConfig, LEARNED_BY_PRESET, type PresetName } from '../render/presets/index.js';
+import { PARAMETER_TABLE, isParamName, paramIndex } from '../render/params.js';
 import { listImageFiles, makeDirs, readImageFile, readInputFile, readInputJson, removeIfEmpty, removeStaleTempFiles, writeFileAtomic } from '../io/files.js';
 import { ganSizeProblem } from '../gan/limits.js';
 import { encodePngGrey8 } from '../io/png.js';
@@ -510,7 +511,7 @@ function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[
 /** [min, max] of each learned parameter, in the order of `learned`. */
 function ranges(learned: readonly string[]): [number, number][] {
   return learned.map((n) => {
-    const p = PARAMETER_TABLE[PARAM_INDEX[n]];
+    const p = PARAMETER_TABLE[paramIndex(n)];
     return [p.min, p.max];
   });
 }
@@ -531,7 +532,7 @@ export function pickBest(runDir: string, learned?: readonly string[]): ReturnTyp
     const std = r.paramStd as Record<string, unknown> | null;
     if (!std || typeof std !== 'object' || Array.isArray(std) || !Object.values(std).every((v) => typeof v === 'number')) bad("has no 'paramStd' object of numbers");
   }
-  const names = (learned ?? Object.keys(epochs[0].paramStd as Record<string, number>)).filter((n) => n in PARAM_INDEX);
+  const names = (learned ?? Object.keys(epochs[0].paramStd as Record<string, number>)).filter(isParamName);
   const scores: EpochScore[] = epochs.map((r) => ({
     epoch: r.epoch as number,
     score: (r.realism as { combined: number }).combined,

@@ -14,11 +14,12 @@ import { mergeMeshes, transformMesh, vertexNormals, type Mesh } from './mesh/typ
 import { project, type Camera } from './camera.js';
 import { softRasterize } from './raster/soft.js';
 import { hardRasterize, type HardRaster } from './raster/hard.js';
-import { formImage } from './shade/sem.js';
-import { defaultParams, PARAMETER_TABLE } from './shade/params.js';
+import { formImage } from './form-image.js';
+import { paramsVector } from './params.js';
 import { buildMasks, rejectReason } from './masks.js';
 import { modelPolarity } from './polarity.js';
-import { presetConfig, type PresetName, type SceneConfig } from './presets.js';
+import type { SceneConfig } from './config.js';
+import { presetConfig, type PresetName } from './presets/index.js';
 
 export interface Scene {
   config: SceneConfig;
@@ -136,7 +137,7 @@ const rasterCache = new WeakMap<Scene, RasterCacheEntry>();
 export interface RenderResult {
   /** [1, 1, H, W] in [0, 1], differentiable w.r.t. params (and the vertices when asked). */
   image: Tensor;
-  /** [5, H, W]: blended normal xyz, particle indicator, soft alpha. */
+  /** [5, H, W]: the soft raster's channels (raster/fragments.ts: normal xyz, particle indicator, soft alpha). */
   raster: Tensor;
   /** The projected vertices (a leaf when vertsRequireGrad). */
   verts: Tensor;
@@ -147,8 +148,8 @@ export interface RenderResult {
   rejected?: string | null;
 }
 
-/** Renders a scene with a parameter vector [P] (table order; see shade/params.ts). */
-export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = defaultParams('tio2-sem'), opts: RenderOptions = {}): RenderResult {
+/** Renders a scene with a parameter vector [P] (table order, src/render/params.ts; default: the scene config's). */
+export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = paramsVector(scene.config), opts: RenderOptions = {}): RenderResult {
   const cfg = scene.config;
   const W = cfg.width, H = cfg.height;
   const p = params instanceof Tensor ? params : new Tensor(Float64Array.from(params), [params.length]);
@@ -213,7 +214,8 @@ export function sceneMasks(scene: Scene): { instances: Uint16Array; classes: Uin
 
 /** Scene params from its config (table order). */
 export function sceneParams(scene: Scene, dtype: DType = 'float32'): Tensor {
-  const d = allocData(dtype, PARAMETER_TABLE.length);
-  PARAMETER_TABLE.forEach((q, i) => (d[i] = scene.config.params[q.name] ?? q.defaults['tio2-sem']));
+  const v = paramsVector(scene.config);
+  const d = allocData(dtype, v.length);
+  d.set(v);
   return new Tensor(d, [d.length]);
 }

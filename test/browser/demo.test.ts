@@ -17,8 +17,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { Rng } from '../../src/autodiff/rng.js';
 import { noGrad } from '../../src/autodiff/tape.js';
 import { sampleScene, renderScene } from '../../src/render/scene.js';
-import { presetConfig } from '../../src/render/presets.js';
-import { PARAMETER_TABLE, defaultParams } from '../../src/render/shade/params.js';
+import { presetConfig, defaultParams } from '../../src/render/presets/index.js';
+import { PARAMETER_TABLE } from '../../src/render/params.js';
 import { DEMO_HIDDEN } from '../../src/gan/demo.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 // @ts-expect-error: a plain .mjs script without declarations

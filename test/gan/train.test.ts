@@ -10,7 +10,7 @@ import { runGenerate } from '../../src/node/generate.js';
 import { generateSample, cocoRle } from '../../src/gan/export.js';
 import { ParamMapping } from '../../src/gan/generator.js';
 import { loadCheckpoint } from '../../src/node/gan-checkpoint.js';
-import { PARAMETER_TABLE, PARAM_INDEX } from '../../src/render/shade/params.js';
+import { PARAMETER_TABLE, paramIndex } from '../../src/render/params.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import { UserError } from '../../src/errors.js';
 
@@ -26,7 +26,7 @@ function trainOpts(over: Partial<TrainOptions>): TrainOptions {
 function normalisedDistance(values: Record<string, number>, hidden: Record<string, number>): number {
   const names = Object.keys(hidden);
   return names.reduce((s, n) => {
-    const p = PARAMETER_TABLE[PARAM_INDEX[n]];
+    const p = PARAMETER_TABLE[paramIndex(n)];
     return s + Math.abs(values[n] - hidden[n]) / (p.max - p.min);
   }, 0) / names.length;
 }

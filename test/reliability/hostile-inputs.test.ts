@@ -20,7 +20,8 @@ import { epochDir, loadCheckpoint, saveCheckpoint, sha256Hex } from '../../src/n
 import { checkTrainerState } from '../../src/node/trainer-state-check.js';
 import { bestEpoch } from '../../src/node/generate.js';
 import { applySceneConfigFile } from '../../src/node/scene-config.js';
-import { mergeSceneConfig, presetConfig } from '../../src/render/presets.js';
+import { mergeSceneConfig } from '../../src/render/config.js';
+import { presetConfig } from '../../src/render/presets/index.js';
 import { encodeTiff } from '../io/helpers/tiff-writer.js';
 
 let dir: string;

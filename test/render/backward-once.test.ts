@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, parameter, sum, mul } from '../../src/autodiff/index.js';
 import { backward } from '../../src/autodiff/tape.js';
 import { renderScene } from '../../src/render/index.js';
-import { defaultParams, gaussianBlur } from '../../src/render/shade/index.js';
+import { gaussianBlur } from '../../src/render/shade/index.js';
+import { defaultParams } from '../../src/render/presets/index.js';
 import { tinyScene } from '../../src/render/gradcheck-cases.js';
 
 // The renderer's ops give their work buffers back to the scratch pool in their backward, so a

@@ -78,7 +78,7 @@ describe('raster pool by default', () => {
       expect(spy).not.toHaveBeenCalled();
       await runTraining(opts(join(dir, 'b'), 2));
       const kernels = new Set(spy.mock.calls.map((c) => c[0]));
-      for (const k of ['forwardBand', 'blurRows', 'shadeRows', 'shadeBackRows', 'noiseRows', 'noiseBackRows']) expect(kernels.has(k as never), k).toBe(true);
+      for (const k of ['forwardBand', 'blurRows', 'semRows', 'semBackRows', 'noiseRows', 'noiseBackRows']) expect(kernels.has(k as never), k).toBe(true);
       expect(spy.mock.results.every((r) => r.type === 'return')).toBe(true); // no lane failed
       expect(rasterLanes()).toBeNull();
       const rows = (r: string) => readFileSync(join(dir, r, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {

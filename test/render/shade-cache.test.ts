@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, Rng, parameter } from '../../src/autodiff/index.js';
 import { sampleScene, renderScene, presetConfig, mergeSceneConfig, sceneParams } from '../../src/render/index.js';
-import { clearShadeCaches } from '../../src/render/shade/sem.js';
-import { PARAM_INDEX } from '../../src/render/shade/params.js';
+import { clearShadeCaches } from '../../src/render/form-image.js';
+import { PARAM_INDEX } from '../../src/render/params.js';
 import type { DType } from '../../src/autodiff/tensor.js';
 
 function scene(preset: 'tio2-sem' | 'sio2-him', seed: number) {

@@ -3,7 +3,9 @@ import { Rng, Tensor, parameter } from '../../src/autodiff/index.js';
 import type { DType } from '../../src/autodiff/tensor.js';
 import { RASTER_KERNELS, laneFailures, setRasterLanes, type RasterLanes, type LaneKernelName } from '../../src/render/raster/soft.js';
 import { BLUR_KERNELS } from '../../src/render/shade/blur.js';
-import { SHADE_KERNELS, clearShadeCaches } from '../../src/render/shade/sem.js';
+import { SHADE_KERNELS } from '../../src/render/shade/models.js';
+import { NOISE_KERNELS } from '../../src/render/noise.js';
+import { clearShadeCaches } from '../../src/render/form-image.js';
 import { RasterWorkerPool } from '../../src/node/raster-pool.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneParams } from '../../src/render/index.js';
 
@@ -12,7 +14,7 @@ import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneParams }
 // expressions and every reduction is summed per row, in row order. (Vertex gradients come from
 // the rasterizer, whose lanes sum their own gradient arrays: equal up to that order.)
 
-const KERNELS = { ...RASTER_KERNELS, ...BLUR_KERNELS, ...SHADE_KERNELS } as Record<LaneKernelName, (j: never) => number | void>;
+const KERNELS = { ...RASTER_KERNELS, ...BLUR_KERNELS, ...SHADE_KERNELS, ...NOISE_KERNELS } as Record<LaneKernelName, (j: never) => number | void>;
 
 /** Lanes that run their jobs one after the other on this thread, insisting on shared memory as the worker pool does. */
 function inThread(lanes: number) {
@@ -69,6 +71,7 @@ afterEach(() => {
 
 describe('image formation on raster lanes', () => {
   for (const preset of ['tio2-sem', 'sio2-him'] as const) {
+    const model = preset === 'tio2-sem' ? 'sem' : 'him'; // the image-formation model's row kernels (shade/models.ts)
     for (const dtype of ['float32', 'float64'] as DType[]) {
       for (const cached of [false, true]) {
         it(`${preset} ${dtype} ${cached ? 'cached raster (the GAN)' : 'vertex gradients'}: 2 and 3 lanes = 1 lane`, () => {
@@ -80,7 +83,7 @@ describe('image formation on raster lanes', () => {
             expect(par.gp).toEqual(one.gp);
             closeTo(par.gv, one.gv, dtype === 'float32' ? 1e-6 : 1e-9); // float32: one rounding of the float64 sums
             // every image-formation kernel ran on the lanes (the forward and the backward)
-            for (const k of ['blurRows', 'shadeRows', 'shadeBackRows', 'noiseRows', 'noiseBackRows']) expect(l.runs.get(k) ?? 0, k).toBeGreaterThan(0);
+            for (const k of ['blurRows', `${model}Rows`, `${model}BackRows`, 'noiseRows', 'noiseBackRows']) expect(l.runs.get(k) ?? 0, k).toBeGreaterThan(0);
           }
         });
       }
@@ -96,7 +99,7 @@ describe('image formation on raster lanes', () => {
     expect(par.img).toEqual(one.img);
     expect(par.gp).toEqual(one.gp);
     const kernels = new Set(spy.mock.calls.map((c) => c[0]));
-    for (const k of ['forwardBand', 'backwardBand', 'blurRows', 'shadeRows', 'shadeBackRows', 'noiseRows', 'noiseBackRows']) expect(kernels.has(k as LaneKernelName), k).toBe(true);
+    for (const k of ['forwardBand', 'backwardBand', 'blurRows', 'semRows', 'semBackRows', 'noiseRows', 'noiseBackRows']) expect(kernels.has(k as LaneKernelName), k).toBe(true);
     expect(pool.completedRuns).toBe(spy.mock.calls.length);
   });
 

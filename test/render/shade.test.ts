@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, Rng } from '../../src/autodiff/index.js';
 import { gradcheck } from '../../src/autodiff/gradcheck.js';
-import { gaussianBlur, blurRaw, substrateTexture, PARAMETER_TABLE, defaultParams, fromUnit, PRESET_NAMES } from '../../src/render/shade/index.js';
+import { gaussianBlur, blurRaw, substrateTexture } from '../../src/render/shade/index.js';
+import { PARAMETER_TABLE, defaultParams, fromUnit, PRESET_NAMES, PRESETS } from '../../src/render/index.js';
 import { sampleScene, renderScene, presetConfig, mergeSceneConfig } from '../../src/render/index.js';
 import { tinyScene } from '../../src/render/gradcheck-cases.js';
 
@@ -69,8 +70,8 @@ describe('image formation', () => {
     for (const q of PARAMETER_TABLE) {
       expect(q.min).toBeLessThan(q.max);
       for (const pr of PRESET_NAMES) {
-        expect(q.defaults[pr]).toBeGreaterThanOrEqual(q.min);
-        expect(q.defaults[pr]).toBeLessThanOrEqual(q.max);
+        expect(PRESETS[pr].params[q.name]).toBeGreaterThanOrEqual(q.min);
+        expect(PRESETS[pr].params[q.name]).toBeLessThanOrEqual(q.max);
       }
     }
     const lo = fromUnit(new Float64Array(PARAMETER_TABLE.length));

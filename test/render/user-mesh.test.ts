@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { normaliseMesh, checkUserMesh, userMeshData, MAX_USER_MESH_FACES } from '../../src/render/mesh/user.js';
-import { mergeSceneConfig, presetConfig } from '../../src/render/presets.js';
+import { mergeSceneConfig } from '../../src/render/config.js';
+import { presetConfig } from '../../src/render/presets/index.js';
 import { ConfigError } from '../../src/errors.js';
 
 // A tetrahedron with outward counter-clockwise faces, off-centre and scaled, plus an unused vertex.

@@ -52,15 +52,12 @@
  *    and writes (D, 1 - D, exp((z - m) / gamma)) back into each record; the backward streams
  *    the same records and evaluates no exp / log and no distance at all (it accumulates the
  *    vertex gradients of a face in locals and skips the vertex / attribute halves when that
- *    input needs no gradient). Before the stored fragments, the forward's second pass and the
- *    backward each redid the geometry: 23 -> 19 ms forward, 12 -> 10 ms backward on the bench
- *    scene, single thread;
+ *    input needs no gradient);
  *  - per-pixel state is one record of C + 4 numbers per pixel (S, P, NZ, N_c; the backward's
  *    g_c / S, ... likewise), so a fragment touches one place; the stabiliser m and a "some
  *    fragment reached this pixel" flag are dense per-pixel arrays (the geometry pass's scattered
  *    max stays in cache), and the records are only written for reached pixels (the rest of the
- *    image, mostly background, gets the background's output directly): raster fwd 0.935x, bwd
- *    0.93x on the bench scene; all work arrays come from a scratch pool and go back after the
+ *    image, mostly background, gets the background's output directly); all work arrays come from a scratch pool and go back after the
  *    backward (or at once when no gradient is recorded);
  *  - bands: the forward and the backward are written per band of image rows (forwardBand,
  *    backwardBand: every pixel belongs to one band; a face crossing a band border is clipped to
@@ -547,10 +544,10 @@ export interface RasterLanes {
 export const RASTER_KERNELS = { forwardBand, backwardBand } as const;
 /**
  * Names a lane runner accepts: the rasterizer's band kernels and the image formation's row
- * kernels (src/render/shade/blur.ts BLUR_KERNELS, src/render/shade/sem.ts SHADE_KERNELS), which
- * also run on the raster lanes.
+ * kernels (src/render/shade/blur.ts BLUR_KERNELS, src/render/shade/models.ts SHADE_KERNELS,
+ * src/render/noise.ts NOISE_KERNELS), which also run on the raster lanes.
  */
-export type LaneKernelName = keyof typeof RASTER_KERNELS | 'blurRows' | 'shadeRows' | 'shadeBackRows' | 'noiseRows' | 'noiseBackRows';
+export type LaneKernelName = string;
 
 let lanesRunner: RasterLanes | null = null;
 

@@ -34,6 +34,13 @@ export function allShared(...arrays: (ArrayBufferView | null | undefined)[]): bo
   return true;
 }
 
+/** A copy of `a` over shared memory. */
+export function copyShared(a: Float64Array): Float64Array {
+  const c = new Float64Array(new SharedArrayBuffer(8 * a.length));
+  c.set(a);
+  return c;
+}
+
 /** A zeroed array of dtype (allocData), over shared memory when `shared` and the host has it. */
 export function allocOut(dtype: DType, n: number, shared: boolean): Float32Array | Float64Array {
   if (!shared || typeof SharedArrayBuffer === 'undefined') return allocData(dtype, n);

@@ -1,16 +1,15 @@
 /**
- * Scene configurations for the four paper cases, and a validating JSON merge. Every field has a
- * schema entry (type, range or allowed values); a wrong field throws ConfigError(field, problem)
- * naming the dotted field path and what is allowed. Scene units are pixels (camera.ts).
+ * The scene configuration and its validating JSON merge. Every field has a schema entry (type,
+ * range or allowed values); a wrong field throws ConfigError(field, problem) naming the dotted
+ * field path and what is allowed. A built-in preset (src/render/presets/) and a user's --config
+ * file are both patches merged by mergeSceneConfig. Scene units are pixels (camera.ts).
  */
 import { ConfigError } from '../errors.js';
 import type { SizeDistribution, PlacementSpec } from './layout.js';
-import { PARAMETER_TABLE, PRESET_NAMES, type PresetName } from './shade/params.js';
-import type { ShadingModel } from './shade/sem.js';
+import { PARAMETER_TABLE, type ParamName } from './params.js';
+import { SHADING_MODELS, type ShadingModel } from './shade/models.js';
 import type { CameraKind } from './camera.js';
 import { checkUserMesh, type UserMeshData } from './mesh/user.js';
-
-export { PRESET_NAMES, type PresetName };
 
 export interface SceneConfig {
   width: number;
@@ -33,7 +32,8 @@ export interface SceneConfig {
   raster: { sigma: number; gamma: number; cutoff: number };
   shading: { model: ShadingModel; detectorAzimuthDeg: number; detectorElevationDeg: number; edgeWidth: number; shadowLength: number; noise: boolean };
   masks: { minArea: number; contourDilation: number; minBackground: number; contrastFactor: number };
-  params: Record<string, number>;
+  /** Every image-formation parameter's value (src/render/params.ts). */
+  params: Record<ParamName, number>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ export const SCENE_SCHEMA: Field = obj({
   }),
   raster: obj({ sigma: num(1e-8, 100), gamma: num(1e-8, 1000), cutoff: num(1e-12, 0.1) }),
   shading: obj({
-    model: en('sem', 'him'),
+    model: en(...SHADING_MODELS),
     detectorAzimuthDeg: num(-360, 360),
     detectorElevationDeg: num(0, 90),
     edgeWidth: num(0.1, 20),
@@ -198,85 +198,11 @@ export function mergeSceneConfig(base: SceneConfig, patch: unknown): SceneConfig
   if (merged.particles.shape === 'mesh' && !merged.particles.mesh) {
     throw new ConfigError('particles.mesh', 'missing: particles.shape "mesh" needs a mesh file (particles.mesh: "grain.ply")');
   }
+  for (const p of PARAMETER_TABLE) {
+    if (!(p.name in merged.params)) throw new ConfigError(`params.${p.name}`, `missing; must be a number in [${p.min}, ${p.max}]`);
+  }
   if (merged.particles.count.min > merged.particles.count.max) {
     throw new ConfigError('particles.count.min', `${merged.particles.count.min} is larger than particles.count.max (${merged.particles.count.max})`);
   }
   return merged;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The four paper cases (METHOD.md). Sizes in pixels of a 256 x 256 patch.
-
-function params(preset: PresetName): Record<string, number> {
-  return Object.fromEntries(PARAMETER_TABLE.map((p) => [p.name, p.defaults[preset]]));
-}
-
-function base(preset: PresetName): SceneConfig {
-  return {
-    width: 256,
-    height: 256,
-    camera: { kind: 'orthographic', fovDeg: 40 },
-    particles: {
-      shape: 'polyhedron',
-      count: { min: 8, max: 30 },
-      baseRadius: 14,
-      size: { type: 'lognormal', mu: 0, sigma: 0.2 },
-      placement: { type: 'packed', dims: 3, maxAgglomerates: 5, rotation: 'uniform' },
-      freq: 5,
-      polyhedron: { facets: 14, irregularity: 0.15, roundness: 0.35, elongation: 1.5 },
-      wire: { length: 180, lengthJitter: 0.3, sides: 5, ends: 'rounded', segments: 8 },
-    },
-    raster: { sigma: 0.25, gamma: 0.5, cutoff: 1e-4 },
-    shading: { model: 'sem', detectorAzimuthDeg: -60, detectorElevationDeg: 35, edgeWidth: 2, shadowLength: 4, noise: true },
-    masks: { minArea: 50, contourDilation: 0, minBackground: 0.15, contrastFactor: 1.15 },
-    params: params(preset),
-  };
-}
-
-export function presetConfig(preset: PresetName): SceneConfig {
-  if (!PRESET_NAMES.includes(preset)) throw new ConfigError('preset', `got ${JSON.stringify(preset)}; must be one of ${PRESET_NAMES.join(', ')}`);
-  const c = base(preset);
-  switch (preset) {
-    case 'tio2-sem':
-      // lognormal(0, 0.2), packed 3-D, up to 5 agglomerates, irregular particles, filter 0.5 px.
-      // The dev-pool micrographs show rounded, smoothly shaded bodies (no sharp facets) with a
-      // broad bright band inside the outline (the SE edge effect, about 4 px at full resolution).
-      c.particles.polyhedron = { facets: 14, irregularity: 0.25, roundness: 0.6, elongation: 1.6 };
-      // Wider than the reference's lognormal(0, 0.2): the annotation-free particle finder
-      // (calibrate.ts) gives a 90 % / 10 % radius ratio of 4.4 on the dev-pool images, 1.9 on
-      // renders at sigma 0.2 and 3.1 at sigma 0.5 (docs/tio2-sem-gan.md).
-      c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.45 };
-      c.shading = { ...c.shading, edgeWidth: 4 };
-      // Sharp soft-raster edges (geometry is fixed, so the soft edge only has to blend, not to
-      // pass gradients far): with sigma 0.1 the first background pixel outside a particle's exact
-      // mask stays near the substrate's grey level, as on the real micrographs.
-      c.raster = { ...c.raster, sigma: 0.1 };
-      break;
-    case 'tio2-him':
-      // lognormal(0, 0.1), packed 3-D, irregular rounded polyhedra, filter 3.0 px
-      c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.1 };
-      c.particles.baseRadius = 18;
-      c.particles.count = { min: 6, max: 20 };
-      c.particles.placement = { type: 'packed', dims: 3, maxAgglomerates: 3, rotation: 'uniform' };
-      c.shading = { ...c.shading, model: 'him', detectorAzimuthDeg: -135, detectorElevationDeg: 55 };
-      break;
-    case 'sio2-him':
-      // bimodal N(0.8, 0.05) p = 0.7, N(0.3, 0.05) p = 0.3, packed, spheres
-      c.particles.shape = 'sphere';
-      c.particles.size = { type: 'bimodal', components: [{ mean: 0.8, std: 0.05, weight: 0.7 }, { mean: 0.3, std: 0.05, weight: 0.3 }] };
-      c.particles.baseRadius = 24;
-      c.particles.count = { min: 8, max: 24 };
-      c.particles.placement = { type: 'packed', dims: 2, maxAgglomerates: 3, rotation: 'uniform' };
-      c.shading = { ...c.shading, model: 'him', detectorAzimuthDeg: -135, detectorElevationDeg: 55 };
-      break;
-    case 'agnw-sem':
-      // lognormal(0, 0.1), uniform random, long thin wires (may cross)
-      c.particles.shape = 'wire';
-      c.particles.size = { type: 'lognormal', mu: 0, sigma: 0.1 };
-      c.particles.baseRadius = 3;
-      c.particles.count = { min: 5, max: 12 };
-      c.particles.placement = { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'z' };
-      break;
-  }
-  return c;
 }

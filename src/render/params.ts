@@ -1,0 +1,72 @@
+/**
+ * The image-formation parameters theta as one named vector. `PARAMETER_TABLE` holds what each
+ * parameter means and its range; the values a preset starts from live in its record
+ * (src/render/presets/). The generator maps its sigmoid outputs s in (0, 1) linearly to
+ * min + s (max - min). Parameters an image-formation model does not use receive zero gradient
+ * (HIM ignores detector / shadow; SEM ignores diffuse / specular / shininess).
+ */
+import { ConfigError } from '../errors.js';
+
+export interface ParameterSpec {
+  readonly name: string;
+  readonly meaning: string;
+  readonly min: number;
+  readonly max: number;
+}
+
+export const PARAMETER_TABLE = [
+  // Particle material. Domain fact built into the parametrisation: TiO2, SiO2 and Ag emit many
+  // more secondary electrons than the carbon / polymer film under them, so a particle's yield is
+  // the substrate's plus a contrast of at least 0.3 grey levels (on the 24 TiO2-SEM dev-pool
+  // images the median bright pixel lies 0.29-0.56 above the median dark one, median 0.42, from
+  // an Otsu split without annotations); the GAN cannot hide particles by darkening them.
+  { name: 'particleBrightness', meaning: 'SE yield of a particle face normal to the beam ABOVE the substrate\'s (grey levels): a flat face shows substrateBrightness + particleBrightness', min: 0.3, max: 0.9 },
+  { name: 'tiltExponent', meaning: 'n in yield = (substrateBrightness + particleBrightness) / cos(theta)^n: how fast the yield rises with surface tilt', min: 0.1, max: 1.3 },
+  { name: 'edgeGain', meaning: 'extra brightness just inside particle silhouettes (edge effect)', min: 0, max: 0.4 },
+  { name: 'detectorStrength', meaning: 'weight of the side-detector Lambertian term (faces towards the detector brighter, faces away at least 1 - this of their yield)', min: 0, max: 0.6 },
+  { name: 'shadowStrength', meaning: 'darkening of the substrate on the side of particles away from the detector', min: 0, max: 0.5 },
+  { name: 'substrateBrightness', meaning: 'grey level of the bare substrate film (between its ridges)', min: 0.02, max: 0.4 },
+  { name: 'textureAmplitude', meaning: 'grey level the film\'s ridge lines add on the substrate (0: a flat substrate)', min: 0, max: 0.2 },
+  { name: 'textureScale', meaning: 'spatial frequency of the band-passed noise whose iso-lines are the ridges (cycles / pixel; rings about 1 / this across)', min: 0.01, max: 0.15 },
+  { name: 'textureWidth', meaning: 'half-width of the ridge lines in noise units (larger: thicker lines, blobs where the film is flat)', min: 0.01, max: 0.08 },
+  { name: 'textureLevel', meaning: 'iso-level of the ridges in the noise field (0.5: a connected network of lines; higher: fewer, isolated rings)', min: 0.5, max: 0.8 },
+  { name: 'blurSigma', meaning: 'standard deviation of the Gaussian beam / reconstruction blur (pixels)', min: 0.2, max: 4 },
+  { name: 'noiseGaussian', meaning: 'std of additive Gaussian detector noise (grey levels)', min: 0, max: 0.06 },
+  { name: 'noiseShot', meaning: 'shot-noise factor: noise std += noiseShot * sqrt(signal)', min: 0, max: 0.1 },
+  { name: 'diffuse', meaning: 'HIM: weight of the Lambertian term towards the light (vs. flat ambient)', min: 0, max: 1 },
+  { name: 'specular', meaning: 'HIM: specular highlight strength (Blinn-Phong)', min: 0, max: 1 },
+  { name: 'shininess', meaning: 'HIM: Blinn-Phong exponent (higher = sharper highlights)', min: 1, max: 64 },
+] as const satisfies readonly ParameterSpec[];
+
+
+export type ParamName = (typeof PARAMETER_TABLE)[number]['name'];
+export const PARAM_NAMES: readonly ParamName[] = PARAMETER_TABLE.map((p) => p.name);
+export const PARAM_INDEX = Object.fromEntries(PARAMETER_TABLE.map((p, i) => [p.name, i])) as Record<ParamName, number>;
+
+/** True when `name` is a parameter of the table. */
+export function isParamName(name: string): name is ParamName {
+  return Object.prototype.hasOwnProperty.call(PARAM_INDEX, name);
+}
+
+/** The table index of a parameter named by a string (a run's config, a flag); throws on an unknown name. */
+export function paramIndex(name: string): number {
+  if (!isParamName(name)) throw new ConfigError('learned', `unknown parameter '${name}'; allowed: ${PARAM_NAMES.join(', ')}`);
+  return PARAM_INDEX[name];
+}
+
+/**
+ * A config's parameter values as a vector in table order. Every parameter must be set: a preset
+ * sets all of them and a user's config is merged over a preset (mergeSceneConfig checks both).
+ */
+export function paramsVector(config: { params: Readonly<Record<string, number>> }): Float64Array {
+  return Float64Array.from(PARAMETER_TABLE, (p) => {
+    const v = config.params[p.name];
+    if (typeof v !== 'number') throw new ConfigError(`params.${p.name}`, 'missing; a scene config must set every image-formation parameter');
+    return v;
+  });
+}
+
+/** Maps s in [0, 1]^P to [min, max] per parameter (the generator's output mapping), no tape. */
+export function fromUnit(s: ArrayLike<number>): Float64Array {
+  return Float64Array.from(PARAMETER_TABLE, (p, i) => p.min + s[i] * (p.max - p.min));
+}

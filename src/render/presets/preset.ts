@@ -1,0 +1,23 @@
+/**
+ * What a built-in preset is: one data record. Its `scene` and `params` are a patch over
+ * BASE_SCENE (base.ts) merged by mergeSceneConfig, exactly as a user's --config file is merged
+ * over a preset, so a preset is validated like any user config. To add a preset: one file in this
+ * folder exporting a Preset, and its line in index.ts.
+ */
+import type { SceneConfig } from '../config.js';
+import type { ParamName } from '../params.js';
+
+/** Every field optional, recursively (arrays and typed arrays are given whole). */
+export type DeepPartial<T> = T extends ArrayLike<unknown> ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+export interface Preset<Name extends string = string> {
+  readonly name: Name;
+  /** One line for docs and --help. */
+  readonly description: string;
+  /** The scene fields that differ from BASE_SCENE (base.ts). */
+  readonly scene: DeepPartial<Omit<SceneConfig, 'params'>>;
+  /** The value of every image-formation parameter (src/render/params.ts), the GAN's starting point. */
+  readonly params: Readonly<Record<ParamName, number>>;
+  /** The parameters the GAN learns for this preset; the rest stay at `params`. */
+  readonly learned: readonly ParamName[];
+}
