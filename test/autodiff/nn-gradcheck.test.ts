@@ -49,6 +49,16 @@ for (const [mod, cases] of Object.entries(modules)) {
   });
 }
 
-it('reports the largest error per op', () => {
+it('every op was checked, its largest error finite and small (printed with GRADCHECK_REPORT=1)', () => {
   if (process.env.GRADCHECK_REPORT) console.log([...worst].map(([op, e]) => `${op}: ${e.toExponential(2)}`).join('\n'));
+  const ops = new Set(Object.values(modules).flatMap((cases) => cases.map((c) => c.op)));
+  // Runs after the per-case tests (file order): each op has a recorded error.
+  expect([...worst.keys()].sort()).toEqual([...ops].sort());
+  for (const [op, e] of worst) {
+    expect(Number.isFinite(e), op).toBe(true);
+    // Central differences in float64 (eps 1e-6) agree to 1e-7 or better on these cases (largest
+    // 6e-8, logSoftmax); the per-element tolerance is atol 1e-6 + rtol 1e-4 |numeric|, so a worst
+    // error above 1e-6 means an op passed only through the relative slack on a large gradient.
+    expect(e, op).toBeLessThan(1e-6);
+  }
 });
