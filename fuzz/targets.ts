@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeImage, decodeMesh } from '../src/io/decode.js';
 import { crc32, encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../src/io/png.js';
-import { decodeSafetensors, encodeSafetensors } from '../src/gan/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { applySceneConfigFile } from '../src/node/scene-config.js';
 import { presetConfig } from '../src/render/presets/index.js';
 import { loadRun } from '../src/node/generate.js';

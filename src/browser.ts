@@ -18,14 +18,14 @@ export * from './render/index.js';
 export { GanTrainer, NumericalError, type GanConfig, type StepResult, type EpochEval, type TrainerState } from './gan/trainer.js';
 export { demoSetup, scaleSceneConfig, DEMO_HIDDEN, type DemoSetup } from './gan/demo.js';
 export { FEATURE_SIZE, validateLearned } from './gan/generator.js';
-export { detectPolarity, type Polarity } from './seg/polarity.js';
+export { detectPolarity, type Polarity } from './particles/polarity.js';
 export { extractPatches, extractPatchesFromImages, cropBottom, augment, dihedral, DEFAULT_PATCH_FILTER, type Grey, type Patch, type PatchSet, type PatchOptions } from './gan/patches.js';
 
 export {
   decodeImage, decodeMesh, decodePng, decodeTiff, decodePly, decodeObj, encodePngGrey8, encodePngGrey16, encodePngRgb8, validateMesh,
   MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, type GreyImage, type Mesh as DecodedMesh,
 } from './io/index.js';
-export { encodeSafetensors, decodeSafetensors, decodeSafetensorsRaw, torchStateDict, type SafeTensor } from './gan/safetensors.js';
+export { encodeSafetensors, decodeSafetensors, decodeSafetensorsRaw, torchStateDict, type SafeTensor } from './io/safetensors.js';
 export { encodeTiffGrey16 } from './io/tiff-encode.js';
 export { pixelSizeFromTiff, pixelSizeFromSidecar } from './io/pixel-size.js';
 export { UserError, InputError, ConfigError, ExitCode } from './errors.js';

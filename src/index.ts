@@ -29,7 +29,7 @@ export {
 export {
   encodeSafetensors, decodeSafetensors, decodeSafetensorsRaw, torchStateDict, safeToTensor, halfToFloat, bfloat16ToFloat, floatToHalf, floatToBfloat16,
   type SafeDType, type SafeData, type SafeTensor, type SafetensorsFile,
-} from './gan/safetensors.js';
+} from './io/safetensors.js';
 export { runTraining, type TrainOptions, type RunConfig } from './node/train.js';
 export { runGenerate, nnunetDatasetFolder, type GenerateOptions, type DatasetFormat } from './node/generate.js';
 
@@ -37,8 +37,8 @@ export { runGenerate, nnunetDatasetFolder, type GenerateOptions, type DatasetFor
 export { UNet, DEFAULT_UNET, type UNetConfig } from './seg/unet.js';
 export { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainConfig as SegTrainConfig, type ModelInfo, type TrainResult as SegTrainResult } from './seg/train.js';
 export { segmentImage, type InferOptions, type Segmentation } from './seg/infer.js';
-export { otsuInstances, instancesFromClassMap, instancesFromProbabilities, type OtsuInstancesOptions } from './seg/instances.js';
-export { measureParticles, type Particle, type MeasureOptions } from './seg/measure.js';
+export { otsuInstances, instancesFromClassMap, instancesFromProbabilities, type OtsuInstancesOptions } from './particles/instances.js';
+export { measureParticles, type Particle, type MeasureOptions } from './particles/measure.js';
 export { summarizeSizes, fitLognormal, type SizeSummary } from './seg/summary.js';
 export { evaluate, dice, matchInstances, type EvalResult } from './seg/metrics.js';
 export { particlesCsv, type ParticlesCsvOptions } from './seg/csv.js';
@@ -54,5 +54,5 @@ export {
 export { encodeTiffGrey16, type LabelTiffOptions } from './io/tiff-encode.js';
 export { encodeTracedRoi, encodeRoiSet, type RoiPolygon } from './io/imagej-roi.js';
 export { pixelSizeFromTiff, pixelSizeFromSidecar, type MetadataPixelSize } from './io/pixel-size.js';
-export { readImageFile, readMeshFile, listImageFiles, writeFileAtomic } from './io/files.js';
+export { readImageFile, readMeshFile, listImageFiles, writeFileAtomic } from './node/files.js';
 export { resolvePixelSizes, metadataPixelSize } from './node/pixel-size.js';

@@ -135,7 +135,7 @@ export function helpText(spec: CommandSpec): string {
 
 /**
  * `--polarity auto|bright|dark`: whether particles are brighter or darker than the background
- * (src/seg/polarity.ts); the commands that analyse images by brightness share this one flag.
+ * (src/particles/polarity.ts); the commands that analyse images by brightness share this one flag.
  */
 export function polarityFlag(auto: string): FlagSpec {
   return { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: `particles brighter or darker than the background (auto: ${auto})` };

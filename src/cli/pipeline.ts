@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
-import type { PolaritySetting } from '../seg/polarity.js';
+import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
 import { selectBackend } from './backend-flag.js';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
 import { ExitCode, UserError } from '../errors.js';
-import { makeDirs, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8 } from '../io/files.js';
+import { makeDirs, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8 } from '../node/files.js';
 import { mergeSceneConfig, presetConfig, renderScene, sampleScene, sceneParams, type SceneConfig } from '../render/index.js';
 import { PARAMETER_TABLE } from '../render/params.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';

@@ -12,21 +12,21 @@ import { basename, extname, join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { formatProfile, setBackend, startProfile, stopProfile } from '../autodiff/index.js';
-import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../io/files.js';
+import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../node/files.js';
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { segmentImage } from '../seg/infer.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
-import { otsuInstances, type LowConfidence } from '../seg/instances.js';
-import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
+import { otsuInstances, type LowConfidence } from '../particles/instances.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
-import { measureParticles, type Particle } from '../seg/measure.js';
+import { measureParticles, type Particle } from '../particles/measure.js';
 import { bootstrapQuantiles, sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
 import { summarizeSizes } from '../seg/summary.js';
 import { particlesCsv } from '../seg/csv.js';
 import { sizeDistributionSvg } from '../seg/svg.js';
-import type { Labelled } from '../seg/labels.js';
+import type { Labelled } from '../particles/labels.js';
 import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, type SegSampleWithInstances } from '../node/seg-dataset.js';
 import { addTouchingBand } from '../seg/classmask.js';
 import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
@@ -390,7 +390,7 @@ interface Segmenter {
 /**
  * The U-Net of --model (with the normalisation and polarity it was trained with), or for
  * --method otsu the classical baseline with --polarity, 'auto' detected from `images` (all of
- * them together; seg/polarity.ts).
+ * them together; particles/polarity.ts).
  */
 function loadSegmenter(flags: ParsedFlags, sub: string, images: () => readonly { data: ArrayLike<number> }[], out: Console): Segmenter {
   if (flags.method === 'otsu') {

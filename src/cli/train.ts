@@ -1,6 +1,6 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
 import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
-import type { PolaritySetting } from '../seg/polarity.js';
+import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { runTraining, savedBackend, type TrainOptions } from '../node/train.js';
 import { selectBackend } from './backend-flag.js';

@@ -11,12 +11,12 @@
  * ratio of the two estimates: what the estimator gets wrong (merged agglomerates, the gap
  * between a particle's bounding radius and its projected equivalent radius) cancels out.
  *
- * Both sides are analysed with their own contrast polarity (seg/polarity.ts): the real images'
+ * Both sides are analysed with their own contrast polarity (particles/polarity.ts): the real images'
  * detected or given one, the renders' from their image-formation model (render/polarity.ts).
  */
-import { otsuInstances } from '../seg/instances.js';
-import { measureParticles } from '../seg/measure.js';
-import { particleFraction, type Polarity } from '../seg/polarity.js';
+import { otsuInstances } from '../particles/instances.js';
+import { measureParticles } from '../particles/measure.js';
+import { particleFraction, type Polarity } from '../particles/polarity.js';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
@@ -73,7 +73,7 @@ export function calibrateBaseRadius(scene: SceneConfig, real: RadiusEstimate, re
 export interface CoverageCalibration {
   /** Factor applied to the particle counts. */
   countScale: number;
-  /** Mean particle fraction (seg/polarity.ts) of the real patches and of renders before scaling. */
+  /** Mean particle fraction (particles/polarity.ts) of the real patches and of renders before scaling. */
   real: number;
   synthetic: number;
 }

@@ -5,7 +5,7 @@
  *
  * The "empty patch" rule needs no annotation. Per source image (after the crop), Otsu's threshold
  * t splits the pixels into particle-like and background ones, on the side the images' contrast
- * polarity says (seg/polarity.ts): SEM particles and their rims are brighter than the stage,
+ * polarity says (particles/polarity.ts): SEM particles and their rims are brighter than the stage,
  * transmission (TSEM / TEM) particles darker than the film. A patch is kept when
  *   - its particle fraction lies in [minParticle, maxParticle] = [1 %, 95 %]: below 1 % it holds at
  *     most a sliver of a particle cut by the tile edge or a speck of debris; above 95 % it is the
@@ -25,8 +25,8 @@
  */
 import { InputError, UserError } from '../errors.js';
 import type { Rng } from '../autodiff/rng.js';
-import { otsuThreshold } from '../seg/otsu.js';
-import { brightParticleView, particleFractionAt, type Polarity } from '../seg/polarity.js';
+import { otsuThreshold } from '../particles/otsu.js';
+import { brightParticleView, particleFractionAt, type Polarity } from '../particles/polarity.js';
 
 /** A greyscale image: row-major, values in [0, 1]. `GreyImage` from src/io satisfies it. */
 export interface Grey {
@@ -48,7 +48,7 @@ export interface PatchFilter {
 export const DEFAULT_PATCH_FILTER: PatchFilter = { minParticle: 0.01, maxParticle: 0.95, minStd: 0.035 };
 
 export interface PatchOptions {
-  /** Whether particles are brighter or darker than the background (detected or given; seg/polarity.ts). */
+  /** Whether particles are brighter or darker than the background (detected or given; particles/polarity.ts). */
   polarity: Polarity;
   /** Side of the square patches (default 256). */
   patch?: number;

@@ -19,11 +19,11 @@
  * command cuts real micrographs into tiles of the synthetic images' size for that reason).
  * Pure: runs in a browser.
  */
-import { otsuInstances } from '../seg/instances.js';
-import { fillHoles } from '../seg/instances.js';
-import { applyThreshold, gaussianBlur, otsuThreshold } from '../seg/otsu.js';
-import { connectedComponents } from '../seg/labels.js';
-import { brightParticleView, type Polarity } from '../seg/polarity.js';
+import { otsuInstances } from '../particles/instances.js';
+import { fillHoles } from '../particles/instances.js';
+import { applyThreshold, gaussianBlur, otsuThreshold } from '../particles/otsu.js';
+import { connectedComponents } from '../particles/labels.js';
+import { brightParticleView, type Polarity } from '../particles/polarity.js';
 import { UserError } from '../errors.js';
 
 /** Components larger than this many median particles count as dense agglomerates. */

@@ -4,11 +4,11 @@
  * outline, named particle-NNNN after its id, for Fiji's ROI Manager); and the rows of a
  * particles.csv with Fiji's "Analyze Particles" columns (--columns fiji).
  */
-import { writeFileAtomic } from '../io/files.js';
+import { writeFileAtomic } from './files.js';
 import { encodeTiffGrey16 } from '../io/tiff-encode.js';
 import { encodeRoiSet } from '../io/imagej-roi.js';
 import { fijiMeasurements, type FijiParticle } from '../seg/fiji.js';
-import type { Particle } from '../seg/measure.js';
+import type { Particle } from '../particles/measure.js';
 
 export function roiName(id: number): string {
   return `particle-${String(id).padStart(4, '0')}`;

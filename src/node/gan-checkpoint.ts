@@ -30,10 +30,10 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, sta
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { Tensor } from '../autodiff/tensor.js';
-import { readInputFile, readInputText, writeFileAtomic } from '../io/files.js';
+import { readInputFile, readInputText, writeFileAtomic } from './files.js';
 import type { StateDict } from '../autodiff/nn/module.js';
 import { checkFiniteTensors, checkStateDict } from './state-dict-check.js';
-import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, safeToTensor, torchStateDict, type SafeTensor } from '../gan/safetensors.js';
+import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, safeToTensor, torchStateDict, type SafeTensor } from '../io/safetensors.js';
 
 export interface CheckpointData {
   fcn: Record<string, Tensor>;

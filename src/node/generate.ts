@@ -15,7 +15,7 @@ import * as ckpt from './gan-checkpoint.js';
 import type { RunConfig } from './train.js';
 import { pickBest, readRunConfig } from './train.js';
 import { Rng } from '../autodiff/rng.js';
-import { makeDirs, readInputFile, readInputJson, removeStaleTempFiles, writeFileAtomic } from '../io/files.js';
+import { makeDirs, readInputFile, readInputJson, removeStaleTempFiles, writeFileAtomic } from './files.js';
 import { encodePngGrey8, encodePngGrey16 } from '../io/png.js';
 import { decodePng } from '../io/png.js';
 import { ExitCode, InputError, UserError } from '../errors.js';

@@ -4,7 +4,7 @@
  */
 import type { Budget, BudgetName } from './pipeline.js';
 import type { SizingResult } from '../seg/sizing.js';
-import type { LowConfidence } from '../seg/instances.js';
+import type { LowConfidence } from '../particles/instances.js';
 
 export interface EvalSummary {
   mean: { dsc: number; ap50: number; pq: number; sq: number; rq: number };
@@ -128,7 +128,7 @@ function sizingTable(r: PipelineReport, label: (k: string) => string): string[] 
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    'Pooled over the test images; particles not touching the image border and of at least 50 px on both sides (as in particles.csv); size errors are predicted / manual quantile - 1 with 95 % bootstrap intervals over particles; KS = Kolmogorov-Smirnov distance of the two ECD distributions; outline bias = mean signed distance of the matched predicted outlines to the manual ones (+ = outside); merges = predicted particles covering more than half of two or more manual ones, splits = manual particles holding more than half of two or more predicted ones (src/seg/sizing.ts); low-confidence splits / merges (per image) need no masks: particles whose split or merge flips when the watershed marker prominence is doubled or halved (src/seg/instances.ts).',
+    'Pooled over the test images; particles not touching the image border and of at least 50 px on both sides (as in particles.csv); size errors are predicted / manual quantile - 1 with 95 % bootstrap intervals over particles; KS = Kolmogorov-Smirnov distance of the two ECD distributions; outline bias = mean signed distance of the matched predicted outlines to the manual ones (+ = outside); merges = predicted particles covering more than half of two or more manual ones, splits = manual particles holding more than half of two or more predicted ones (src/seg/sizing.ts); low-confidence splits / merges (per image) need no masks: particles whose split or merge flips when the watershed marker prominence is doubled or halved (src/particles/instances.ts).',
   ];
 }
 

@@ -20,9 +20,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:f
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { listImageFiles, makeDirs, readImageFile, writeFileAtomic } from '../io/files.js';
+import { listImageFiles, makeDirs, readImageFile, writeFileAtomic } from './files.js';
 import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
-import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
@@ -32,7 +32,7 @@ import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
 import type { SizingResult } from '../seg/sizing.js';
-import type { LowConfidence } from '../seg/instances.js';
+import type { LowConfidence } from '../particles/instances.js';
 
 export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
 export type BudgetName = (typeof BUDGET_NAMES)[number];

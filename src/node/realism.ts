@@ -5,12 +5,12 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { listImageFiles, readImageFile } from '../io/files.js';
+import { listImageFiles, readImageFile } from './files.js';
 import { extractPatches, type Grey } from '../gan/patches.js';
 import { classifierTwoSampleTest, type C2stResult, type C2stSeedResult, type C2stSource } from '../gan/c2st.js';
 import { sceneStatistics, type SceneStatistics } from '../gan/scene-stats.js';
 import { InputError, UserError, ExitCode } from '../errors.js';
-import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 
 export interface RealismOptions {
   real: string[];

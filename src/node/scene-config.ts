@@ -8,7 +8,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError, ConfigError } from '../errors.js';
-import { readInputFile, readMeshFile } from '../io/files.js';
+import { readInputFile, readMeshFile } from './files.js';
 import { MAX_CONFIG_DEPTH, mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { normaliseMesh, userMeshData } from '../render/mesh/user.js';
 

@@ -17,13 +17,13 @@
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { makeDirs, readInputFile, writeFileAtomic } from '../io/files.js';
-import { decodeSafetensors, encodeSafetensors, torchStateDict } from '../gan/safetensors.js';
+import { makeDirs, readInputFile, writeFileAtomic } from './files.js';
+import { decodeSafetensors, encodeSafetensors, torchStateDict } from '../io/safetensors.js';
 import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
 import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
 import { NORMALISATIONS, type Normalisation } from '../seg/augment.js';
-import { POLARITIES, type Polarity } from '../seg/polarity.js';
+import { POLARITIES, type Polarity } from '../particles/polarity.js';
 
 export const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', optimizer: 'optimizer.json', state: 'train-state.json' } as const;
 

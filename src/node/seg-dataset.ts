@@ -17,10 +17,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { listImageFiles, readImageFile } from '../io/files.js';
+import { listImageFiles, readImageFile } from './files.js';
 import type { GreyImage } from '../io/grey-image.js';
-import { instancesFromBinaryMask } from '../seg/labels.js';
-import { instancesFromClassMap } from '../seg/instances.js';
+import { instancesFromBinaryMask } from '../particles/labels.js';
+import { instancesFromClassMap } from '../particles/instances.js';
 import { classesFromInstances, classesFromValues, cropBottomRows, integerMaskValues } from '../seg/classmask.js';
 import type { SegSample } from '../seg/train.js';
 

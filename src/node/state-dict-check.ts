@@ -8,7 +8,7 @@
 import { InputError } from '../errors.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { StateDict } from '../autodiff/nn/module.js';
-import { safeToTensor, torchStateDict, type SafeTensor } from '../gan/safetensors.js';
+import { safeToTensor, torchStateDict, type SafeTensor } from '../io/safetensors.js';
 
 /**
  * The largest weight magnitude accepted. Trained weights and batch-norm statistics are many

@@ -13,7 +13,7 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage } from '../gan/calibrate.js';
-import { detectPolarity, type Polarity, type PolaritySetting } from '../seg/polarity.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
 import { classifierTwoSampleTest, formatC2st, tileSquare, type C2stResult } from '../gan/c2st.js';
@@ -24,7 +24,7 @@ import { ProgressBar } from '../gan/progress.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { presetConfig, LEARNED_BY_PRESET, type PresetName } from '../render/presets/index.js';
 import { PARAMETER_TABLE, isParamName, paramIndex } from '../render/params.js';
-import { listImageFiles, makeDirs, readImageFile, readInputFile, readInputJson, removeIfEmpty, removeStaleTempFiles, writeFileAtomic } from '../io/files.js';
+import { listImageFiles, makeDirs, readImageFile, readInputFile, readInputJson, removeIfEmpty, removeStaleTempFiles, writeFileAtomic } from './files.js';
 import { ganSizeProblem } from '../gan/limits.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
@@ -56,7 +56,7 @@ export interface TrainOptions {
   quiet: boolean;
   /** Base radius of the particles in px, or 'auto' to estimate it from the real images (default). */
   particleRadius?: number | 'auto';
-  /** Contrast polarity of the real images, or 'auto' to detect it from them (default; seg/polarity.ts). */
+  /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
    * Seeds of the classifier two-sample test at the chosen epoch (default 3; 0: skip it). Runs

@@ -12,7 +12,7 @@
  * mean(particle); for dark particles (transmission) the same rule with the roles swapped,
  * mean(particle) * contrastFactor > mean(background).
  */
-import type { Polarity } from '../seg/polarity.js';
+import type { Polarity } from '../particles/polarity.js';
 
 export interface MaskOptions {
   minArea?: number;

@@ -4,7 +4,7 @@
  * they lie on). The rejection rules (masks.ts) and the annotation-free calibration against real
  * images (gan/calibrate.ts) read it from here, never assume it.
  */
-import type { Polarity } from '../seg/polarity.js';
+import type { Polarity } from '../particles/polarity.js';
 import { imageFormationModel, type ShadingModel } from './shade/models.js';
 
 export function modelPolarity(model: ShadingModel): Polarity {

@@ -14,10 +14,10 @@
  * as annotators draw it. With a generator whose masks already match its images the measured
  * offset rounds to 0 and nothing changes.
  */
-import { checkShape } from './labels.js';
-import { distanceTransform } from './distance.js';
+import { checkShape } from '../particles/labels.js';
+import { distanceTransform } from '../particles/distance.js';
 import { classesFromInstances } from './classmask.js';
-import { instancesFromClassMap } from './instances.js';
+import { instancesFromClassMap } from '../particles/instances.js';
 
 /** An image with its 3-class mask (0 background, 1 particle, 2 contour). */
 export interface MaskedImage {

@@ -26,7 +26,7 @@
  *    the real substrate shows it nearly everywhere, it is applied with probability 2p.
  */
 import type { Rng } from '../autodiff/index.js';
-import { gaussianBlur } from './otsu.js';
+import { gaussianBlur } from '../particles/otsu.js';
 
 export interface AugmentOptions {
   /** Random 90-degree rotations and flips (default true). */

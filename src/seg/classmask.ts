@@ -3,8 +3,8 @@
  * 2 contour). Pure: no Node modules.
  */
 import { UserError } from '../errors.js';
-import { checkShape } from './labels.js';
-import { CLASS_BACKGROUND, CLASS_CONTOUR, CLASS_PARTICLE } from './instances.js';
+import { checkShape } from '../particles/labels.js';
+import { CLASS_BACKGROUND, CLASS_CONTOUR, CLASS_PARTICLE } from '../particles/instances.js';
 
 /**
  * A 3-class mask from an instance map, for training a segmenter on real annotations:

@@ -16,7 +16,7 @@
  * line break.
  */
 import { UserError } from '../errors.js';
-import type { Particle } from './measure.js';
+import type { Particle } from '../particles/measure.js';
 
 export const PARTICLES_CSV_HEADER =
   'image,id,area,ecd,feret_max,feret_min,aspect_ratio,circularity,centroid_x,centroid_y,touches_border';

@@ -11,7 +11,7 @@
  *   Round     4 Area / (pi major^2) = 1 / AR (ImageJ's ellipse keeps the particle's area)
  *   Solidity  Area / area of the convex hull of the outline
  */
-import { convexHull, type Particle, type Point } from './measure.js';
+import { convexHull, type Particle, type Point } from '../particles/measure.js';
 import { polygonArea, traceOutlines, type Outline } from './outline.js';
 import { csvField } from './csv.js';
 

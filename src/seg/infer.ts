@@ -10,7 +10,7 @@
  * divided by the sum of weights. With `flips`, the whole image is also predicted mirrored in x, in
  * y and in both, and the four probability maps (mirrored back) are averaged (test-time
  * augmentation, as nnU-Net does; 4x the time). argmax gives the 3-class map, and
- * src/seg/instances.ts turns the probabilities into particles: by default
+ * src/particles/instances.ts turns the probabilities into particles: by default
  * `instancesFromProbabilities` (foreground = not background, split by a distance-map watershed
  * of the contour-free core), or with `instances: 'seeds'` `instancesFromClassMap` (class-1 seeds
  * of the argmax map, grown back over the contour).
@@ -21,10 +21,10 @@
 import { Tensor, noGrad, softmax } from '../autodiff/index.js';
 import type { UNet } from './unet.js';
 import { normalisationStats, type Normalisation } from './augment.js';
-import { brightParticleView, type Polarity } from './polarity.js';
-import { instancesFromClassMap, instancesFromProbabilities, type LowConfidence, type ProbabilityInstanceOptions } from './instances.js';
-import type { Labelled } from './labels.js';
-import { checkShape } from './labels.js';
+import { brightParticleView, type Polarity } from '../particles/polarity.js';
+import { instancesFromClassMap, instancesFromProbabilities, type LowConfidence, type ProbabilityInstanceOptions } from '../particles/instances.js';
+import type { Labelled } from '../particles/labels.js';
+import { checkShape } from '../particles/labels.js';
 
 export interface InferOptions {
   /** Tile side in px (default 256). */

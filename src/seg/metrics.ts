@@ -27,7 +27,7 @@
  *   pairs is taken as 0, as in the COCO panoptic API), so PQ = 0.
  */
 import { UserError } from '../errors.js';
-import { checkShape, relabelSequential } from './labels.js';
+import { checkShape, relabelSequential } from '../particles/labels.js';
 
 /** Foreground Dice of two masks (non-zero = foreground); both empty -> 1. */
 export function dice(pred: ArrayLike<number>, gt: ArrayLike<number>): number {

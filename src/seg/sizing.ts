@@ -25,9 +25,9 @@
  *   predicted particles lie more than half inside it.
  */
 import { UserError } from '../errors.js';
-import { checkShape } from './labels.js';
-import { squaredDistanceTransform } from './distance.js';
-import { measureParticles, type Particle } from './measure.js';
+import { checkShape } from '../particles/labels.js';
+import { squaredDistanceTransform } from '../particles/distance.js';
+import { measureParticles, type Particle } from '../particles/measure.js';
 import { matchFromTable, iouTable } from './metrics.js';
 import { quantileSorted } from './summary.js';
 

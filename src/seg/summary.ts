@@ -2,7 +2,7 @@
  * Size-distribution summary of measured particles.
  */
 import { UserError } from '../errors.js';
-import type { Particle } from './measure.js';
+import type { Particle } from '../particles/measure.js';
 
 /** Lognormal distribution: log(d) ~ N(mu, sigma^2). */
 export interface LognormalFit {

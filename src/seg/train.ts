@@ -21,7 +21,7 @@
 import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
-import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from './polarity.js';
+import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
 
 /** One training image with its 3-class mask. */
@@ -67,7 +67,7 @@ export interface TrainConfig {
   /** Input normalisation (augment.ts, `Normalisation`; default 'fixed'). */
   normalisation: Normalisation;
   /**
-   * Contrast polarity of the training images (seg/polarity.ts); 'auto' (default) reads it off the
+   * Contrast polarity of the training images (particles/polarity.ts); 'auto' (default) reads it off the
    * training pairs' masks. Dark-particle images are inverted before anything else (augmentation,
    * mask growth, normalisation), so the network always sees bright particles.
    */

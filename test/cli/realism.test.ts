@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, errorLines, removeTempDirs, runCli, tempDir } from '../reliability/helpers.js';
-import { writePngGrey8 } from '../../src/io/files.js';
+import { writePngGrey8 } from '../../src/node/files.js';
 import { Rng } from '../../src/autodiff/rng.js';
 
 let dir = '';

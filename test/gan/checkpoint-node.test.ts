@@ -22,7 +22,7 @@ import {
   writeConfig,
   writeSample,
 } from '../../src/node/gan-checkpoint.js';
-import { decodeSafetensorsRaw } from '../../src/gan/safetensors.js';
+import { decodeSafetensorsRaw } from '../../src/io/safetensors.js';
 
 let dir: string;
 beforeEach(() => {

@@ -13,7 +13,7 @@ import {
   type EpochScore,
   type Grey,
 } from '../../src/gan/realism.js';
-import { gaussianBlur } from '../../src/seg/otsu.js';
+import { gaussianBlur } from '../../src/particles/otsu.js';
 
 const S = 64;
 const clamp = (v: number) => Math.min(1, Math.max(0, v));

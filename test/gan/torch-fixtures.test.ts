@@ -14,7 +14,7 @@ import { noGrad } from '../../src/autodiff/tape.js';
 import { ParamNet, PatchDiscriminator } from '../../src/gan/models.js';
 import {
   decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, floatToBfloat16, floatToHalf, safeToTensor, torchStateDict, type SafeTensor,
-} from '../../src/gan/safetensors.js';
+} from '../../src/io/safetensors.js';
 import type { Module } from '../../src/autodiff/nn/index.js';
 
 const DIR = join(import.meta.dirname, '../fixtures/torch');

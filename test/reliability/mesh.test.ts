@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readMeshFile } from '../../src/io/files.js';
+import { readMeshFile } from '../../src/node/files.js';
 import { ExitCode, InputError } from '../../src/errors.js';
 import { removeTempDirs, tempDir } from './helpers.js';
 import { CUBE_QUADS, CUBE_VERTICES, writePly } from '../io/helpers/ply-writer.js';

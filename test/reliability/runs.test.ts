@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeSafetensorsRaw } from '../../src/gan/safetensors.js';
+import { decodeSafetensorsRaw } from '../../src/io/safetensors.js';
 import { CLI, ensureBuilt, errorLines, listTree, runCli, removeTempDirs, tempDir, type CliResult } from './helpers.js';
 
 const TINY = ['--patch', '32', '--epochs', '3', '--steps-per-epoch', '4', '--base-filters', '4', '--configs', '4', '--eval-samples', '2', '--backend', 'reference', '--seed', '3'];

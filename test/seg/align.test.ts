@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { edgeOffset, edgeProfile, growClassMask, growInstances } from '../../src/seg/align.js';
 import { classesFromInstances } from '../../src/seg/classmask.js';
-import { gaussianBlur } from '../../src/seg/otsu.js';
+import { gaussianBlur } from '../../src/particles/otsu.js';
 import { drawDisk } from './helpers.js';
 
 const W = 64;

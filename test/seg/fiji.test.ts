@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { polygonArea, traceOutline, traceOutlines } from '../../src/seg/outline.js';
 import { fijiMeasurements, tracedPerimeter, FIJI_CSV_HEADER } from '../../src/seg/fiji.js';
-import { measureParticles } from '../../src/seg/measure.js';
+import { measureParticles } from '../../src/particles/measure.js';
 import { encodeRoiSet } from '../../src/io/imagej-roi.js';
 import { encodeTiffGrey16 } from '../../src/io/tiff-encode.js';
 import { encodePngGrey8 } from '../../src/io/png.js';

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/io/index.js';
-import { otsuInstances } from '../../src/seg/instances.js';
-import { instancesFromBinaryMask } from '../../src/seg/labels.js';
-import { measureParticles } from '../../src/seg/measure.js';
+import { otsuInstances } from '../../src/particles/instances.js';
+import { instancesFromBinaryMask } from '../../src/particles/labels.js';
+import { measureParticles } from '../../src/particles/measure.js';
 import { evaluate, meanOf, type EvalResult } from '../../src/seg/metrics.js';
 import { summarizeSizes } from '../../src/seg/summary.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PARTICLES_CSV_HEADER, csvField, particlesCsv } from '../../src/seg/csv.js';
 import { escapeXml, histogramBins, niceStep, sizeDistributionSvg } from '../../src/seg/svg.js';
-import type { Particle } from '../../src/seg/measure.js';
+import type { Particle } from '../../src/particles/measure.js';
 import { Rng } from '../../src/autodiff/rng.js';
 
 const particle: Particle = {

@@ -2,13 +2,13 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writePngGrey8 } from '../../src/io/files.js';
+import { writePngGrey8 } from '../../src/node/files.js';
 import { InputError, UserError } from '../../src/errors.js';
 import { runSegment, parseGrowMasks, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
 import { parsePixelSize } from '../../src/node/pixel-size.js';
 import { readAnnotatedSet, readSegDataset, readSegInstances } from '../../src/node/seg-dataset.js';
 import { addTouchingBand, classesFromInstances } from '../../src/seg/classmask.js';
-import { writePngGrey16 } from '../../src/io/files.js';
+import { writePngGrey16 } from '../../src/node/files.js';
 import { discSet } from './unet-helpers.js';
 
 const quiet = { log: (_: string) => {}, error: (_: string) => {} };

@@ -8,7 +8,7 @@
  * lanes' workers declare beside them.
  */
 import type { ParamName } from '../params.js';
-import type { Polarity } from '../../seg/polarity.js';
+import type { Polarity } from '../../particles/polarity.js';
 
 export interface ShadingContext {
   /** The image-formation model's name (models.ts). */

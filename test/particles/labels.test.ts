@@ -6,9 +6,9 @@ import {
   instancesFromBinaryMask,
   relabelSequential,
   removeSmallComponents,
-} from '../../src/seg/labels.js';
+} from '../../src/particles/labels.js';
 import { UserError } from '../../src/errors.js';
-import { grid, naiveComponents } from './helpers.js';
+import { grid, naiveComponents } from '../seg/helpers.js';
 
 describe('connectedComponents', () => {
   it('labels a hand-made mask with 4- and 8-connectivity', () => {

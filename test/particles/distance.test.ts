@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { distanceTransform, squaredDistanceTransform } from '../../src/seg/distance.js';
+import { distanceTransform, squaredDistanceTransform } from '../../src/particles/distance.js';
 
 function bruteForce(mask: ArrayLike<number>, w: number, h: number, border: boolean): Float64Array {
   const out = new Float64Array(w * h);

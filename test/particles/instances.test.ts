@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fillHoles, instancesFromClassMap, instancesFromProbabilities, otsuInstances } from '../../src/seg/instances.js';
+import { fillHoles, instancesFromClassMap, instancesFromProbabilities, otsuInstances } from '../../src/particles/instances.js';
 import { evaluate } from '../../src/seg/metrics.js';
-import { connectedComponents } from '../../src/seg/labels.js';
+import { connectedComponents } from '../../src/particles/labels.js';
 import { Rng } from '../../src/autodiff/rng.js';
-import { drawDisk, grid } from './helpers.js';
+import { drawDisk, grid } from '../seg/helpers.js';
 
 describe('instancesFromClassMap', () => {
   it('grows class-1 seeds over contour pixels; a contour pixel takes the nearest seed', () => {

@@ -13,7 +13,7 @@ import {
   writePngGrey16,
   writePngGrey8,
   writePngRgb8,
-} from '../../src/io/files.js';
+} from '../../src/node/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drg-io-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

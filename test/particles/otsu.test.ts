@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyThreshold, gaussianBlur, otsuThreshold } from '../../src/seg/otsu.js';
+import { applyThreshold, gaussianBlur, otsuThreshold } from '../../src/particles/otsu.js';
 import { Rng } from '../../src/autodiff/rng.js';
 
 describe('otsuThreshold', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/autodiff/tensor.js';
 import { InputError } from '../../src/errors.js';
-import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, type SafeTensor } from '../../src/gan/safetensors.js';
+import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
 
 const enc = new TextEncoder();
 

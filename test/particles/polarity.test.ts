@@ -1,5 +1,5 @@
 /**
- * Contrast polarity (src/seg/polarity.ts) and every place that looks for particles by brightness:
+ * Contrast polarity (src/particles/polarity.ts) and every place that looks for particles by brightness:
  * the export's rejection rule, the annotation-free size / coverage calibration, the Otsu baseline
  * (segment eval / predict --method otsu), tile selection and the segmenter's input. Each is run
  * on small synthetic images of dark particles on a bright film (transmission contrast) and on
@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../../src/autodiff/index.js';
-import { brightParticleView, detectPolarity, particleFraction, polarityFromMasks } from '../../src/seg/polarity.js';
+import { brightParticleView, detectPolarity, particleFraction, polarityFromMasks } from '../../src/particles/polarity.js';
 import { rejectReason } from '../../src/render/masks.js';
 import { estimateParticleRadius } from '../../src/gan/calibrate.js';
 import { extractPatches } from '../../src/gan/patches.js';
 import { normaliseImage } from '../../src/seg/infer.js';
 import { trainUNet } from '../../src/seg/train.js';
 import { runSegment } from '../../src/cli/segment.js';
-import { writePngGrey8 } from '../../src/io/files.js';
+import { writePngGrey8 } from '../../src/node/files.js';
 import { decodeImage } from '../../src/io/decode.js';
 import { classesFromInstances } from '../../src/seg/classmask.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { convexHull, feretDiameters, measureParticles, type Particle } from '../../src/seg/measure.js';
+import { convexHull, feretDiameters, measureParticles, type Particle } from '../../src/particles/measure.js';
 import { fitLognormal, lognormalPdf, quantileSorted, summarizeSizes } from '../../src/seg/summary.js';
-import { drawDisk } from './helpers.js';
+import { drawDisk } from '../seg/helpers.js';
 
 function rectangle(w: number, h: number, x0: number, y0: number, a: number, b: number): Int32Array {
   const out = new Int32Array(w * h);

@@ -7,10 +7,10 @@
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { decodeImage, decodeMesh } from './decode.js';
-import type { GreyImage } from './grey-image.js';
-import type { Mesh } from './mesh.js';
-import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from './png.js';
+import { decodeImage, decodeMesh } from '../io/decode.js';
+import type { GreyImage } from '../io/grey-image.js';
+import type { Mesh } from '../io/mesh.js';
+import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../io/png.js';
 
 /** File name endings that listImageFiles picks up in a directory (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.png', '.tif', '.tiff'];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { distanceWatershed, findMaxima, markerWatershed } from '../../src/seg/watershed.js';
-import { componentAreas, connectedComponents } from '../../src/seg/labels.js';
-import { drawDisk } from './helpers.js';
+import { distanceWatershed, findMaxima, markerWatershed } from '../../src/particles/watershed.js';
+import { componentAreas, connectedComponents } from '../../src/particles/labels.js';
+import { drawDisk } from '../seg/helpers.js';
 
 function noFourNeighbourClash(labels: Int32Array, w: number, h: number): boolean {
   for (let y = 0; y < h; y++) {
