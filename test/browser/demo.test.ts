@@ -23,11 +23,11 @@ import { DEMO_HIDDEN } from '../../src/gan/demo.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 // @ts-expect-error: a plain .mjs script without declarations
 import { serveDemo } from '../../scripts/serve-demo.mjs';
+import { requireInput } from '../required-input.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`test/browser/demo.test.ts: skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+const haveChromium = requireInput(`Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`, existsSync(CHROMIUM), 'test/browser/demo.test.ts');
 
 /** Pixel statistics of a canvas, read in the page. */
 async function canvasStats(page: Page, id: string): Promise<{ w: number; h: number; variance: number; sum: number; hash: number }> {

@@ -15,6 +15,7 @@ import {
   type Grey,
 } from '../../src/gan/patches.js';
 import { decodeImage } from '../../src/io/decode.js';
+import { requireInput } from '../required-input.js';
 
 /** A dark noisy stage with bright discs at the given centres. */
 function synthetic(width: number, height: number, discs: [number, number, number][], seed = 1): Grey {
@@ -160,7 +161,7 @@ describe('dihedral augmentation', () => {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(root, '../shared/data/tio2-sem/images');
-const haveData = existsSync(dataDir);
+const haveData = requireInput(`the TiO2-SEM images (${dataDir})`, existsSync(dataDir), 'test/gan/patches.test.ts');
 const DEV_TEST = new Set(['1908250', '1908266', '1908282', '1908298', '1908314', '1908324']);
 
 describe('TiO2-SEM dev pool', () => {

@@ -7,11 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/io/decode.js';
+import { requireInput } from '../required-input.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(root, '../shared/data/tio2-sem');
-const exists = existsSync(join(dataDir, 'images')) && existsSync(join(dataDir, 'masks'));
-if (!exists) console.warn(`[io] ${dataDir} not found: skipping the TiO2-SEM decoding test`);
+const exists = requireInput(`the TiO2-SEM images and masks (${dataDir})`, existsSync(join(dataDir, 'images')) && existsSync(join(dataDir, 'masks')), 'test/io/tio2-data.test.ts');
 
 describe('TiO2-SEM data set', () => {
   it.skipIf(!exists)('every image decodes to 1024 x 768 and every mask to values {0, 1}', () => {

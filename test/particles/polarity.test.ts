@@ -22,6 +22,7 @@ import { runSegment } from '../../src/cli/segment.js';
 import { writePngGrey8 } from '../../src/node/files.js';
 import { decodeImage } from '../../src/io/decode.js';
 import { classesFromInstances } from '../../src/seg/classmask.js';
+import { requireInput } from '../required-input.js';
 
 /** Discs (instances) on a film: bright particles 0.75 on 0.25, quantised to k / 256 (exact under 1 - v). */
 function discs(size: number, rng: Rng, maxDiscs = 4): { image: Float32Array; instances: Int32Array } {
@@ -205,7 +206,7 @@ describe('Otsu baseline CLI on dark particles', () => {
 });
 
 const dataRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
-const haveData = existsSync(join(dataRoot, 'tio2-tsem/images')) && existsSync(join(dataRoot, 'tio2-sem/images'));
+const haveData = requireInput(`the TiO2-SEM and TSEM images (${dataRoot})`, existsSync(join(dataRoot, 'tio2-tsem/images')) && existsSync(join(dataRoot, 'tio2-sem/images')), 'test/seg/polarity.test.ts');
 
 describe('TiO2 SEM and TSEM images', () => {
   it.skipIf(!haveData)('SEM images show bright particles, TSEM images dark ones (detected without masks)', () => {

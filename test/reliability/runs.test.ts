@@ -169,11 +169,10 @@ describe('unwritable output: exit code 5 before any work', () => {
 
   it('train (demo and real): fails before the first step', () => {
     for (const [why, out] of outs()) {
-      const t0 = Date.now();
       const r = runCli(['train', ...TINY, '--out', out]);
       oneError(r, 5, new RegExp(`--out ${out}: cannot create or write the folder`));
-      expect(r.stderr, why).not.toMatch(/epoch 1|step 1\//);
-      expect(Date.now() - t0).toBeLessThan(60_000);
+      // No training happened (shown by the output, not by wall time): no epoch, step or evaluation line.
+      expect(r.stderr, why).not.toMatch(/epoch \d|step \d+\/|realism/);
     }
   });
 

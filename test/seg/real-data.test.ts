@@ -15,9 +15,10 @@ import { instancesFromBinaryMask } from '../../src/particles/labels.js';
 import { measureParticles } from '../../src/particles/measure.js';
 import { evaluate, meanOf, type EvalResult } from '../../src/seg/metrics.js';
 import { summarizeSizes } from '../../src/seg/summary.js';
+import { requireInput } from '../required-input.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/tio2-sem/', import.meta.url));
-const present = existsSync(join(DATA, 'images')) && existsSync(join(DATA, 'masks'));
+const present = requireInput(`the TiO2-SEM images and masks (${DATA})`, existsSync(join(DATA, 'images')) && existsSync(join(DATA, 'masks')), 'test/seg/real-data.test.ts');
 if (!present) console.warn(`test/seg/real-data.test.ts skipped: ${DATA} not found (TiO2-SEM data are not in the repository)`);
 
 const DEV_TEST = ['1908250', '1908266', '1908282', '1908298', '1908314', '1908324'];
