@@ -7,6 +7,7 @@ import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
+import { runSegment } from './segment.js';
 import { selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 
@@ -52,6 +53,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     modelReal: !!flags['model-real'],
     preset: flags.preset as PipelineOptions['preset'],
     config: flags.config as string | undefined,
+    segment: runSegment,
     out: String(flags.out),
     budget: flags.budget as PipelineOptions['budget'],
     cropBottom: Number(flags['crop-bottom']),

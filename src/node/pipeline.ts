@@ -27,7 +27,6 @@ import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.
 import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
-import { runSegment, type Console as SegConsole } from '../cli/segment.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
@@ -70,7 +69,22 @@ export const BUDGETS: Record<BudgetName, Budget> = {
   },
 };
 
+/** Where a stage's output lines go. */
+export interface SegConsole {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/**
+ * Runs the `segment` command with the arguments after the word `segment`, returning its exit
+ * code. The pipeline's seg, predict and eval stages are that command; the CLI hands its own in
+ * (src/cli/segment.ts runSegment), so this layer does not import the one above it.
+ */
+export type SegmentCommand = (argv: string[], out: SegConsole) => Promise<number>;
+
 export interface PipelineOptions {
+  /** The `segment` command (see SegmentCommand). */
+  segment: SegmentCommand;
   /** Folder (or files) of the real micrographs. */
   real: string[];
   preset: PresetName;
@@ -412,7 +426,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     '--depth', String(b.seg.depth), '--steps-per-epoch', String(stepsPerEpoch), '--seed', String(spec.seed), ...(hasCheckpoint(dir) ? ['--resume'] : []),
   ];
   const segRun = async (argv: string[]) => {
-    const code = await runSegment(argv, segOut);
+    const code = await opts.segment(argv, segOut);
     if (code !== ExitCode.ok) throw new UserError(`segment ${argv[0]} failed with exit code ${code}`, ExitCode.internal);
   };
   await stage('seg', async () => {
@@ -435,7 +449,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     mkdirSync(evalDir, { recursive: true });
     const common = ['--images', imagesDir, '--masks', spec.evalMasks!, '--ids', spec.testIds.join(','), '--crop-bottom', String(spec.cropBottom), '--json'];
     const lines: string[] = [];
-    const code = await runSegment(['eval', ...common, ...extra], { log: (s) => lines.push(s), error: (s) => log(`  ${s}`) });
+    const code = await opts.segment(['eval', ...common, ...extra], { log: (s) => lines.push(s), error: (s) => log(`  ${s}`) });
     if (code !== ExitCode.ok) throw new UserError(`segment eval (${name}) failed with exit code ${code}`, ExitCode.internal);
     const r = parseEvalJson(lines);
     writeFileAtomic(join(evalDir, `${name}.json`), JSON.stringify(r, null, 2) + '\n');
