@@ -25,7 +25,7 @@ export function usageOf(suite: string, summary: string, specs: FlagSpecs): strin
   const cell = (name: string, s: FlagSpec) => (s.kind === 'bool' ? `--${name}` : `--${name} ${s.kind === 'number' ? 'N' : 'S'}`);
   const width = Math.max(10, ...Object.entries(specs).map(([n, s]) => cell(n, s).length));
   for (const [name, s] of Object.entries(specs)) {
-    const def = s.kind === 'bool' ? '' : ` (default ${s.def}${s.kind === 'string' && s.choices ? `; one of ${s.choices.join(', ')}` : ''})`;
+    const def = s.kind === 'bool' || s.def === '' ? '' : ` (default ${s.def}${s.kind === 'string' && s.choices ? `; one of ${s.choices.join(', ')}` : ''})`;
     lines.push(`  ${cell(name, s).padEnd(width)}  ${s.help}${def}`);
   }
   lines.push(`  ${'--help'.padEnd(width)}  this text`);

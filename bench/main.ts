@@ -6,6 +6,7 @@ import './kernels.js';
 import './memory.js';
 import './gan.js';
 import './segment.js';
+import './pipeline.js';
 import './render.js';
 import './codecs.js';
 

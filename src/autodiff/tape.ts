@@ -14,6 +14,7 @@
  */
 import type { Tensor } from './tensor.js';
 import { profileBackward, profileForward } from './profile.js';
+import { recycle, trackBorn } from './pool.js';
 
 export interface TapeNode {
   op: string;
@@ -109,6 +110,10 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
   noGrad(() => {
     const order = topoOrder(root);
     const pruned = opts.inputs ? pruneTo(order, opts.inputs) : [];
+    // Gradients that die here go back to the pool (pool.ts), unless a hook sees every gradient
+    // or the graph is kept for another pass.
+    const born = opts.retainGraph || gradHook ? null : new WeakSet<ArrayBufferLike>();
+    const prevBorn = trackBorn(born);
     try {
       const grads = new Map<Tensor, Tensor>();
       grads.set(root, seed ?? onesLikeFn!(root));
@@ -123,9 +128,11 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
         if (!node) {
           // A leaf: accumulate into .grad (copying, so later in-place optimiser work cannot alias).
           t.grad = profileBackward('grad accumulate', () => (t.grad ? add(t.grad, g) : copy(g)));
+          if (born) recycleDead([g], grads, born);
           continue;
         }
         const inGrads = profileBackward(node.op, () => node.vjp(g));
+        const dead: Tensor[] = born ? [g] : [];
         for (let i = 0; i < node.inputs.length; i++) {
           const x = node.inputs[i];
           const gx = inGrads[i];
@@ -136,12 +143,29 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
           if (gradHook) gradHook(node.op, x, gx);
           const prev = grads.get(x);
           grads.set(x, prev ? profileBackward('grad accumulate', () => add(prev, gx)) : gx);
+          if (born && prev) dead.push(prev, gx);
+        }
+        if (born) {
+          for (const gx of inGrads) if (gx) dead.push(gx);
+          recycleDead(dead, grads, born);
         }
       }
     } finally {
+      trackBorn(prevBorn);
       for (const t of pruned) t.requiresGrad = true;
     }
   });
+}
+
+/** Recycles the buffers of `dead` gradients that no gradient still held in `live` shares. */
+function recycleDead(dead: Tensor[], live: Map<Tensor, Tensor>, born: WeakSet<ArrayBufferLike>): void {
+  const held = new Set<ArrayBufferLike>();
+  for (const g of live.values()) held.add(g.data.buffer);
+  for (const g of dead) {
+    if (held.has(g.data.buffer)) continue;
+    held.add(g.data.buffer); // the same buffer may be listed twice
+    recycle(g.data, born);
+  }
 }
 
 /**

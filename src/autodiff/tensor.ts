@@ -9,12 +9,14 @@ import { sizeOf, shapeStr, type Shape } from './shape.js';
 import type { Rng } from './rng.js';
 import { backward as runBackward, type TapeNode } from './tape.js';
 import { profileTensorData } from './profile.js';
+import { pooledFloat32 } from './pool.js';
 
 export type DType = 'float32' | 'float64';
 export type { Data };
 
+/** A zeroed array of n elements (float32 ones may come from the gradient pool, pool.ts). */
 export function allocData(dtype: DType, n: number): Data {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  return dtype === 'float64' ? new Float64Array(n) : pooledFloat32(n);
 }
 
 export function dtypeOf(data: Data): DType {

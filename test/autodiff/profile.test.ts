@@ -36,8 +36,9 @@ describe('step profiler', () => {
     expect(row('phase', 'optimizer')?.calls).toBe(2);
     for (const q of r.rows) expect(q.forwardMs + q.backwardMs).toBeGreaterThanOrEqual(0);
     expect(row('op', 'conv2d')!.backwardMs).toBeGreaterThan(0);
-    // per step at least: conv out, relu out, sum out, the seed, 3 backward gradients
-    expect(r.allocations).toBeGreaterThanOrEqual(2 * 7);
+    // per step at least the forward outputs (conv, relu, sum); backward gradients may come from
+    // the gradient pool (pool.ts) after the first step
+    expect(r.allocations).toBeGreaterThanOrEqual(2 * 3);
     expect(r.allocatedBytes).toBeGreaterThan(0);
     const text = formatProfile(r);
     expect(text).toMatch(/\| op \| conv2d \| 1\.0 \|/);

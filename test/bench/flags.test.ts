@@ -6,6 +6,7 @@ import '../../bench/memory.js';
 import '../../bench/gan.js';
 import '../../bench/segment.js';
 import '../../bench/render.js';
+import '../../bench/pipeline.js';
 
 const SPECS = {
   reps: { kind: 'number', def: 5, int: true, min: 1, help: 'timed steps' },
@@ -28,7 +29,7 @@ describe('bench flags', () => {
 
   it('every suite registers a usage text (what --help prints)', () => {
     const suites = listSuites();
-    expect(suites.map((s) => s.name).sort()).toEqual(['gan', 'kernels', 'memory', 'render', 'segment']);
+    expect(suites.map((s) => s.name).sort()).toEqual(['gan', 'kernels', 'memory', 'pipeline', 'render', 'segment']);
     for (const s of suites) {
       expect(s.usage).toContain(`node dist/bench.js ${s.name}`);
       expect(s.usage).toContain('--help');
