@@ -23,6 +23,7 @@ import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { sampleScene, renderScene } from '../render/scene.js';
 import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
+import { sceneStatistics, type SceneStatistics } from './scene-stats.js';
 
 export interface RadiusEstimate {
   /** Median equivalent-circle radius (px) of the interior particles found. */
@@ -97,4 +98,106 @@ export function calibrateCoverage(scene: SceneConfig, realFractions: readonly nu
   });
   if (!(synthetic > 0)) return null;
   return { countScale: Math.min(5, Math.max(0.2, real / synthetic)), real, synthetic };
+}
+
+export interface AgglomerateCandidate {
+  maxAgglomerates: number;
+  contact: number;
+  particlesPerComponent: number;
+  largeComponentAreaFraction: number;
+  cost: number;
+}
+
+export interface AgglomerateCalibration {
+  maxAgglomerates: number;
+  contact: number;
+  real: SceneStatistics;
+  synthetic: SceneStatistics;
+  candidates: AgglomerateCandidate[];
+}
+
+/** Agglomerate settings tried by calibrateAgglomerates (packed placement only). */
+export const AGGLOMERATE_GRID = { maxAgglomerates: [1, 2, 3, 5], contact: [1, 0.85, 0.7] };
+
+/**
+ * Agglomerate density from the unannotated real patches, the way size and coverage are
+ * calibrated: the scene statistics of src/gan/scene-stats.ts (particles per Otsu component and
+ * the share of the particle area in components larger than 12 median particles) are measured on
+ * the real patches and on noiseless renders of each setting in AGGLOMERATE_GRID (number of
+ * agglomerate seeds, contact factor: how far touching particles interpenetrate / stack), and the
+ * setting with the smallest cost |ln(ppc_s / ppc_r)| + |ln((large_s + 0.05) / (large_r + 0.05))|
+ * is kept (the 0.05 keeps near-empty shares from dominating). Every setting renders the same
+ * `renders` layouts' random streams. Returns null for uniform placement or when the real patches
+ * show no particle.
+ */
+export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity, renders = 12, seed = 0): AgglomerateCalibration | null {
+  if (scene.particles.placement.type !== 'packed' || realPatches.length === 0) return null;
+  const real = sceneStatistics(realPatches, polarity);
+  if (!(real.particles > 0)) return null;
+  const params = paramsVector(scene);
+  const rendered = modelPolarity(scene.shading.model);
+  const candidates: (AgglomerateCandidate & { stats: SceneStatistics })[] = [];
+  for (const maxAgglomerates of AGGLOMERATE_GRID.maxAgglomerates) {
+    for (const contact of AGGLOMERATE_GRID.contact) {
+      const cfg = mergeSceneConfig(scene, { shading: { noise: false }, particles: { placement: { maxAgglomerates, contact } } });
+      const rng = new Rng(seed + 6161);
+      const images = noGrad(() =>
+        Array.from({ length: renders }, () => ({ width: scene.width, height: scene.height, data: renderScene(sampleScene(cfg, rng), params, { masks: false }).image.data })),
+      );
+      const s = sceneStatistics(images, rendered);
+      const cost =
+        Math.abs(Math.log((s.particlesPerComponent || 1e-3) / real.particlesPerComponent)) +
+        Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05)));
+      candidates.push({ maxAgglomerates, contact, particlesPerComponent: s.particlesPerComponent, largeComponentAreaFraction: s.largeComponentAreaFraction, cost: Number.isFinite(cost) ? cost : Infinity, stats: s });
+    }
+  }
+  const best = candidates.reduce((a, b) => (b.cost < a.cost ? b : a));
+  return {
+    maxAgglomerates: best.maxAgglomerates,
+    contact: best.contact,
+    real,
+    synthetic: best.stats,
+    candidates: candidates.map(({ stats: _s, ...c }) => c),
+  };
+}
+
+export interface CountSpreadCalibration {
+  min: number;
+  max: number;
+  /** 5th and 95th percentile of the real patches' particle fraction. */
+  real: [number, number];
+  /** Particle fraction per rendered particle (mean over the renders). */
+  perParticle: number;
+}
+
+/**
+ * The spread of the particle count per patch. Real micrographs are uneven: some patches hold a
+ * dense agglomerate, others a few lone particles, so the covered fraction varies far more from
+ * patch to patch than a narrow count range renders (and large agglomerates need patches with many
+ * particles). The count range is set so that its ends cover what the 5th and 95th percentiles of
+ * the real patches' particle fraction (no annotations) cover, at the renders' mean fraction per
+ * particle. Returns null when the renders show no particle.
+ */
+export function calibrateCountSpread(scene: SceneConfig, realFractions: readonly number[], renders = 16, seed = 0): CountSpreadCalibration | null {
+  if (realFractions.length < 2) return null;
+  const sorted = [...realFractions].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))];
+  const rng = new Rng(seed + 7171);
+  const params = paramsVector(scene);
+  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
+  const polarity = modelPolarity(scene.shading.model);
+  let covered = 0;
+  let particles = 0;
+  noGrad(() => {
+    for (let i = 0; i < renders; i++) {
+      const sc = sampleScene(noiseless, rng);
+      covered += particleFraction(renderScene(sc, params, { masks: false }).image.data, polarity);
+      particles += sc.layout.particles.length;
+    }
+  });
+  if (!(covered > 0) || particles === 0) return null;
+  const perParticle = covered / particles;
+  const min = Math.max(1, Math.round(q(0.05) / perParticle));
+  const max = Math.max(min, Math.round(q(0.95) / perParticle));
+  return { min, max, real: [q(0.05), q(0.95)], perParticle };
 }

@@ -12,7 +12,7 @@ import { demoSetup } from '../gan/demo.js';
 import { scaleSceneConfig } from '../gan/demo.js';
 import { validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
-import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage } from '../gan/calibrate.js';
+import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -274,11 +274,29 @@ function newRun(opts: TrainOptions, log: (s: string) => void): RealSet {
     sources = loaded.sources;
     scene = calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
     if ((opts.particleRadius ?? 'auto') === 'auto') {
-      const cov = calibrateCoverage(scene, loaded.particleFractions);
-      if (cov) {
+      const coverage = () => {
+        const cov = calibrateCoverage(scene, loaded.particleFractions);
+        if (!cov) return;
         const c = (v: number) => Math.max(1, Math.round(v * cov.countScale));
         scene = mergeSceneConfig(scene, { particles: { count: { min: c(scene.particles.count.min), max: c(scene.particles.count.max) } } });
         log(`particle count: x${cov.countScale.toFixed(2)} -> ${scene.particles.count.min}-${scene.particles.count.max} per patch, so renders cover as much as the real particles (particle fraction ${cov.real.toFixed(3)} real vs ${cov.synthetic.toFixed(3)} rendered)`);
+      };
+      coverage();
+      const spread = calibrateCountSpread(scene, loaded.particleFractions);
+      if (spread) {
+        scene = mergeSceneConfig(scene, { particles: { count: { min: spread.min, max: spread.max } } });
+        log(`particle count spread: ${spread.min}-${spread.max} per patch, so renders cover as unevenly as the real patches (particle fraction 5-95 % ${spread.real[0].toFixed(3)}-${spread.real[1].toFixed(3)}, ${spread.perParticle.toFixed(4)} per rendered particle)`);
+      }
+      // Agglomerate density next, then the counts again: denser packing hides particles behind
+      // others, which changes the covered area.
+      const agg = calibrateAgglomerates(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })), polarity);
+      if (agg) {
+        scene = mergeSceneConfig(scene, { particles: { placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact } } });
+        log(
+          `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, so renders agglomerate like the real particles (particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
+            `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)})`,
+        );
+        coverage();
       }
     }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];

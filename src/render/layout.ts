@@ -13,7 +13,10 @@
  *    agglomerate and an existing member and is put in contact with it (bounding spheres touch:
  *    |c_new - c_j| = r_new + r_j) in a random direction (in the stage plane for dims 2, on the
  *    upper hemisphere-ish for dims 3, never below the stage), rejected and redrawn if its
- *    bounding sphere would overlap any other particle (tolerance 1e-6 relative).
+ *    bounding sphere would overlap any other particle (tolerance 1e-6 relative). With
+ *    `contact` c < 1 both distances shrink by c: touching particles interpenetrate and partly
+ *    stack (sintered / pressed agglomerates; bounding spheres of irregular particles also leave
+ *    visible gaps at c = 1), and no two particles come closer than c (r_i + r_j).
  */
 import type { Rng } from '../autodiff/rng.js';
 import type { Quat } from './mesh/types.js';
@@ -28,6 +31,11 @@ export interface PlacementSpec {
   type: 'uniform' | 'packed';
   dims: 2 | 3;
   maxAgglomerates: number;
+  /**
+   * Packed placement: centre distance of touching particles as a fraction of the sum of their
+   * bounding radii (default 1: bounding spheres touch; smaller: denser, stacked agglomerates).
+   */
+  contact?: number;
   /** Rotation: full uniform random (particles) or about z only (wires lying on the stage). */
   rotation: 'uniform' | 'z';
 }
@@ -102,10 +110,11 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
     return { width: W, height: H, particles };
   }
   const k = Math.max(1, Math.min(n, 1 + rng.int(pl.maxAgglomerates)));
+  const contact = pl.contact ?? 1;
   const overlaps = (x: number, y: number, z: number, r: number): boolean => {
     for (const p of particles) {
       const d = Math.hypot(x - p.x, y - p.y, z - p.z);
-      if (d < (r + p.scale) * (1 - 1e-6)) return true;
+      if (d < contact * (r + p.scale) * (1 - 1e-6)) return true;
     }
     return false;
   };
@@ -139,7 +148,7 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
         const l = Math.hypot(dx, dy, dz) || 1;
         dx /= l; dy /= l; dz /= l;
       }
-      const d = host.scale + s;
+      const d = contact * (host.scale + s);
       const x = host.x + dx * d, y = host.y + dy * d;
       // 2-D: everything rests on the stage (z = own radius); contact is then measured in 3-D,
       // so differing radii are placed at the in-plane distance that makes the spheres touch.

@@ -42,10 +42,23 @@ const spec = (over: Partial<LayoutSpec> = {}): LayoutSpec => ({
 });
 
 describe('layouts', () => {
-  it('packed particles touch a neighbour and never overlap (2-D and 3-D); counts; above the stage', () => {
+  it('contact 1 is the default (same layouts); contact < 1 brings touching particles closer than their bounding spheres', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const a = sampleLayout(spec({ placement: { type: 'packed', dims: 3, maxAgglomerates: 3, rotation: 'uniform' } }), new Rng(seed));
+      const b = sampleLayout(spec({ placement: { type: 'packed', dims: 3, maxAgglomerates: 3, contact: 1, rotation: 'uniform' } }), new Rng(seed));
+      expect(b).toEqual(a);
+    }
+    const L = sampleLayout(spec({ placement: { type: 'packed', dims: 3, maxAgglomerates: 1, contact: 0.7, rotation: 'uniform' } }), new Rng(3));
+    const ps = L.particles;
+    let closest = Infinity;
+    for (let i = 0; i < ps.length; i++)
+      for (let j = i + 1; j < ps.length; j++) closest = Math.min(closest, Math.hypot(ps[i].x - ps[j].x, ps[i].y - ps[j].y, ps[i].z - ps[j].z) / (ps[i].scale + ps[j].scale));
+    expect(closest).toBeCloseTo(0.7, 5);
+  });
+  it('packed particles touch a neighbour and never overlap (2-D and 3-D, contact factor c: centre distance >= c (r_i + r_j)); counts; above the stage', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(2, 3), (seed, dims) => {
-        const L = sampleLayout(spec({ placement: { type: 'packed', dims: dims as 2 | 3, maxAgglomerates: 3, rotation: 'uniform' } }), new Rng(seed));
+      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(2, 3), fc.constantFrom(1, 0.85, 0.6), (seed, dims, c) => {
+        const L = sampleLayout(spec({ placement: { type: 'packed', dims: dims as 2 | 3, maxAgglomerates: 3, contact: c, rotation: 'uniform' } }), new Rng(seed));
         const ps = L.particles;
         expect(ps.length).toBeLessThanOrEqual(25);
         const groups = new Set(ps.map((p) => p.group));
@@ -56,8 +69,8 @@ describe('layouts', () => {
           for (let j = 0; j < ps.length; j++) {
             if (i === j) continue;
             const d = Math.hypot(ps[i].x - ps[j].x, ps[i].y - ps[j].y, ps[i].z - ps[j].z);
-            expect(d).toBeGreaterThanOrEqual((ps[i].scale + ps[j].scale) * (1 - 1e-5));
-            if (Math.abs(d - ps[i].scale - ps[j].scale) < 1e-6 * d) touches = true;
+            expect(d).toBeGreaterThanOrEqual(c * (ps[i].scale + ps[j].scale) * (1 - 1e-5));
+            if (Math.abs(d - c * (ps[i].scale + ps[j].scale)) < 1e-6 * d) touches = true;
           }
           // every member of a multi-particle agglomerate touches someone
           if (ps.filter((p) => p.group === ps[i].group).length > 1) expect(touches).toBe(true);

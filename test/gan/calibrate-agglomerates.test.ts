@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import '../../src/autodiff/index.js';
+import { Rng } from '../../src/autodiff/rng.js';
+import { noGrad } from '../../src/autodiff/tape.js';
+import { calibrateAgglomerates, calibrateCountSpread, AGGLOMERATE_GRID } from '../../src/gan/calibrate.js';
+import { scaleSceneConfig } from '../../src/gan/demo.js';
+import { mergeSceneConfig, presetConfig, renderScene, sampleScene } from '../../src/render/index.js';
+import { paramsVector } from '../../src/render/params.js';
+
+const base = mergeSceneConfig(scaleSceneConfig(presetConfig('tio2-sem'), 96, { keepParticleSize: true }), { particles: { baseRadius: 10, count: { min: 6, max: 10 } } });
+
+function renders(cfg: typeof base, n: number, seed: number) {
+  const rng = new Rng(seed);
+  const noiseless = mergeSceneConfig(cfg, { shading: { noise: false } });
+  const params = paramsVector(cfg);
+  return noGrad(() => Array.from({ length: n }, () => ({ width: cfg.width, height: cfg.height, data: renderScene(sampleScene(noiseless, rng), params, { masks: false }).image.data })));
+}
+
+describe('agglomerate calibration', () => {
+  it('recovers dense agglomerates from "real" patches rendered with them (from a sparse start)', () => {
+    const dense = mergeSceneConfig(base, { particles: { placement: { maxAgglomerates: 1, contact: 0.7 } } });
+    const sparse = mergeSceneConfig(base, { particles: { placement: { maxAgglomerates: 5, contact: 1 } } });
+    const r = calibrateAgglomerates(sparse, renders(dense, 16, 99), 'bright', 16)!;
+    expect(r.candidates).toHaveLength(AGGLOMERATE_GRID.maxAgglomerates.length * AGGLOMERATE_GRID.contact.length);
+    const start = r.candidates.find((c) => c.maxAgglomerates === 5 && c.contact === 1)!;
+    const chosen = r.candidates.find((c) => c.maxAgglomerates === r.maxAgglomerates && c.contact === r.contact)!;
+    expect(chosen.cost).toBe(Math.min(...r.candidates.map((c) => c.cost)));
+    expect(chosen.cost).toBeLessThan(start.cost);
+    expect(r.contact).toBeLessThan(1);
+    expect(r.maxAgglomerates).toBeLessThan(5);
+    expect(r.real.particlesPerComponent).toBeGreaterThan(start.particlesPerComponent);
+  });
+
+  it('uniform placement or no real particles: null', () => {
+    const uniform = mergeSceneConfig(base, { particles: { placement: { type: 'uniform' } } });
+    expect(calibrateAgglomerates(uniform, renders(base, 2, 1), 'bright', 2)).toBeNull();
+    expect(calibrateAgglomerates(base, [{ width: 96, height: 96, data: new Float32Array(96 * 96).fill(0.2) }], 'bright', 2)).toBeNull();
+  });
+
+  it('count spread: the ends of the count range cover the 5th / 95th percentile of the real particle fraction', () => {
+    const fractions = Array.from({ length: 101 }, (_, i) => 0.01 + 0.004 * i); // 0.01 .. 0.41
+    const r = calibrateCountSpread(base, fractions, 8)!;
+    expect(r.real[0]).toBeCloseTo(0.03, 9);
+    expect(r.real[1]).toBeCloseTo(0.39, 9);
+    expect(r.min).toBe(Math.max(1, Math.round(0.03 / r.perParticle)));
+    expect(r.max).toBe(Math.round(0.39 / r.perParticle));
+    expect(r.max).toBeGreaterThan(3 * r.min);
+    expect(calibrateCountSpread(base, [0.1], 4)).toBeNull();
+  });
+});
