@@ -22,7 +22,8 @@ import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 import { Rng, Tensor, parameter } from '../src/autodiff/index.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneMasks, sceneParams } from '../src/render/index.js';
 import { project } from '../src/render/camera.js';
-import { setRasterLanes, softRasterize } from '../src/render/raster/soft.js';
+import { softRasterize } from '../src/render/raster/soft.js';
+import { setRasterLanes } from '../src/render/lanes/lanes.js';
 import { RasterWorkerPool, defaultRasterThreads } from '../src/node/raster-pool.js';
 
 const FLAGS = {

@@ -12,7 +12,7 @@ import { setBackend } from '../autodiff/backend.js';
 import { autoSelectBackendNode, registerFastBackendsNode } from './backends.js';
 import { enableRelaxedSimd } from './relaxed-simd.js';
 import { defaultRasterThreads, useRasterPool, type RasterWorkerPool } from './raster-pool.js';
-import { setRasterLanes } from '../render/raster/soft.js';
+import { setRasterLanes } from '../render/lanes/lanes.js';
 import { ExitCode, UserError } from '../errors.js';
 
 export const BACKEND_CHOICES = ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'] as const;

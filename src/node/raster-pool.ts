@@ -1,7 +1,7 @@
 /**
- * Node worker-thread lanes for the soft rasterizer (src/render/raster/soft.ts, RasterLanes) and
- * the image formation's blur, shading and noise (src/render/shade/lanes.ts, row bands): each
- * worker evaluates the source of the kernels (RASTER_KERNELS, BLUR_KERNELS, SHADE_KERNELS, NOISE_KERNELS:
+ * Node worker-thread lanes (RasterLanes, src/render/lanes/lanes.ts) for the soft rasterizer and
+ * the image formation's blur, shading and noise (row bands; src/render/lanes/lanes.ts): each
+ * worker evaluates the source of the registered kernels (src/render/lanes/kernels.ts:
  * self-contained functions over typed arrays, plus the helpers they call, declared beside
  * them), then waits on a shared control array. For a run the main thread
  * posts every worker its job (plain objects of SharedArrayBuffer-backed typed arrays: they are
@@ -17,10 +17,8 @@
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { RASTER_KERNELS, rasterLanes, setRasterLanes, type RasterLanes, type LaneKernelName } from '../render/raster/soft.js';
-import { BLUR_KERNELS, BLUR_HELPERS } from '../render/shade/blur.js';
-import { SHADE_KERNELS, SHADE_HELPERS } from '../render/shade/models.js';
-import { NOISE_KERNELS } from '../render/noise.js';
+import { rasterLanes, setRasterLanes, type RasterLanes, type LaneKernelName } from '../render/lanes/lanes.js';
+import { LANE_KERNELS, LANE_HELPERS } from '../render/lanes/kernels.js';
 
 export interface RasterPoolOptions {
   /** Total lanes including the calling thread (default: available parallelism, at most 4). */
@@ -37,14 +35,14 @@ export interface RasterPoolOptions {
 const SLOT = 8;
 /** Control slot fields. */
 const SEQ = 0, DONE = 1, STATUS = 2, RESULT = 3;
-/** Every kernel a lane runs (the rasterizer's bands, the blur's rows) and the helpers they call. */
-const KERNELS: Record<LaneKernelName, (job: never) => number | void> = { ...RASTER_KERNELS, ...BLUR_KERNELS, ...SHADE_KERNELS, ...NOISE_KERNELS };
+/** Every kernel a lane runs and the helpers they call (the registry, src/render/lanes/kernels.ts). */
+const KERNELS: Record<LaneKernelName, (job: never) => number | void> = LANE_KERNELS;
 const KERNEL_NAMES = Object.keys(KERNELS) as LaneKernelName[];
 
 function workerCode(): string {
   const kernels = KERNEL_NAMES.map((k) => `${JSON.stringify(k)}: (${KERNELS[k].toString()})`).join(',\n');
   // helpers as top-level function declarations (their source carries their name)
-  const helpers = [...BLUR_HELPERS, ...SHADE_HELPERS].map((f) => f.toString()).join('\n');
+  const helpers = LANE_HELPERS.map((f) => f.toString()).join('\n');
   return `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { ctrl, port, index } = workerData;

@@ -8,13 +8,14 @@ import { Tensor, allocData } from '../autodiff/tensor.js';
 import { record } from '../autodiff/tape.js';
 import { PARAM_INDEX } from './params.js';
 import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from './scratch.js';
-import { imageLanes, allShared, allocOut, lanesInstalled, runBands, sumRows } from './shade/lanes.js';
+import { imageLanes, lanesInstalled, runBands, sumRows } from './lanes/lanes.js';
+import { allShared, allocOut } from './lanes/shared.js';
 
 /**
  * Clamp, then reparameterised noise, then clamp, as one op:
  *   y = clamp(b, 0, 1);  out = clamp(y + (noiseGaussian + noiseShot sqrt(max(y, 1e-4))) R, 0, 1)
  * (clamp gradients pass on the closed interval, as the engine's clamp). Rows over the raster lanes
- * as the shading's (shade/lanes.ts).
+ * as the shading's (lanes/lanes.ts).
  */
 export interface NoiseRowsJob {
   X: Float32Array | Float64Array; N: ArrayLike<number> | null; S: Float64Array | null; out: Float32Array | Float64Array;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Rng, Tensor } from '../../src/autodiff/index.js';
 import { gaussianBlur, blurRaw } from '../../src/render/shade/index.js';
 import { blurPasses, BLUR_KERNELS } from '../../src/render/shade/blur.js';
-import { setRasterLanes, type RasterLanes } from '../../src/render/raster/soft.js';
+import { setRasterLanes, type RasterLanes } from '../../src/render/lanes/lanes.js';
 import { RasterWorkerPool } from '../../src/node/raster-pool.js';
 import * as ref from './blur-ref.js';
 

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Rng, Tensor } from '../../src/autodiff/index.js';
-import { setRasterLanes, softRasterize, type RasterLanes, RASTER_KERNELS } from '../../src/render/raster/soft.js';
+import { softRasterize, RASTER_KERNELS } from '../../src/render/raster/soft.js';
+import { setRasterLanes, type RasterLanes } from '../../src/render/lanes/lanes.js';
 import { RasterWorkerPool } from '../../src/node/raster-pool.js';
 import { mergeSceneConfig, presetConfig, sampleScene } from '../../src/render/index.js';
 import { project } from '../../src/render/camera.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, Tensor, parameter } from '../../src/autodiff/index.js';
-import { rasterLanes, setRasterLanes, type RasterLanes } from '../../src/render/raster/soft.js';
+import { rasterLanes, setRasterLanes, type RasterLanes } from '../../src/render/lanes/lanes.js';
 import { RasterWorkerPool, defaultRasterThreads, withRasterPool } from '../../src/node/raster-pool.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneParams } from '../../src/render/index.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';

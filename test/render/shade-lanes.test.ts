@@ -1,10 +1,8 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Rng, Tensor, parameter } from '../../src/autodiff/index.js';
 import type { DType } from '../../src/autodiff/tensor.js';
-import { RASTER_KERNELS, laneFailures, setRasterLanes, type RasterLanes, type LaneKernelName } from '../../src/render/raster/soft.js';
-import { BLUR_KERNELS } from '../../src/render/shade/blur.js';
-import { SHADE_KERNELS } from '../../src/render/shade/models.js';
-import { NOISE_KERNELS } from '../../src/render/noise.js';
+import { laneFailures, setRasterLanes, type RasterLanes, type LaneKernelName } from '../../src/render/lanes/lanes.js';
+import { LANE_KERNELS } from '../../src/render/lanes/kernels.js';
 import { clearShadeCaches } from '../../src/render/form-image.js';
 import { RasterWorkerPool } from '../../src/node/raster-pool.js';
 import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneParams } from '../../src/render/index.js';
@@ -14,7 +12,7 @@ import { mergeSceneConfig, presetConfig, sampleScene, renderScene, sceneParams }
 // expressions and every reduction is summed per row, in row order. (Vertex gradients come from
 // the rasterizer, whose lanes sum their own gradient arrays: equal up to that order.)
 
-const KERNELS = { ...RASTER_KERNELS, ...BLUR_KERNELS, ...SHADE_KERNELS, ...NOISE_KERNELS } as Record<LaneKernelName, (j: never) => number | void>;
+const KERNELS = LANE_KERNELS as Record<LaneKernelName, (j: never) => number | void>;
 
 /** Lanes that run their jobs one after the other on this thread, insisting on shared memory as the worker pool does. */
 function inThread(lanes: number) {

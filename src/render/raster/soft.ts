@@ -74,6 +74,8 @@
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
 import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
+import { noteLaneFailure, rasterLanes, lanesInstalled, type RasterLanes } from '../lanes/lanes.js';
+import { allocOut, copyShared } from '../lanes/shared.js';
 
 export const AREA_EPS = 1e-10;
 
@@ -524,40 +526,8 @@ export function backwardBand(job: BackwardJob): void {
   }
 }
 
-/**
- * Runs band jobs on several threads (injected: the render core imports nothing from Node; the
- * Node worker pool is src/node/raster-pool.ts). `run` calls RASTER_KERNELS[kernel](jobs[k]) for
- * every k, job 0 on the calling thread, concurrently, and returns the results in order; it
- * throws (never hangs) when a lane fails. Every typed array in a job lives in shared memory.
- */
-export interface RasterLanes {
-  readonly lanes: number;
-  /** Renders with fewer surviving faces or pixels stay on the calling thread (default 256, 4096). */
-  readonly minFaces?: number;
-  readonly minPixels?: number;
-  /** Image-formation ops (blur, shading, noise; src/render/shade/lanes.ts) on smaller images stay on the calling thread (default 128 x 128). */
-  readonly minBlurPixels?: number;
-  run(kernel: LaneKernelName, jobs: readonly object[]): number[];
-}
-
 /** The band kernels a worker evaluates (self-contained functions: their source is posted). */
 export const RASTER_KERNELS = { forwardBand, backwardBand } as const;
-/**
- * Names a lane runner accepts: the rasterizer's band kernels and the image formation's row
- * kernels (src/render/shade/blur.ts BLUR_KERNELS, src/render/shade/models.ts SHADE_KERNELS,
- * src/render/noise.ts NOISE_KERNELS), which also run on the raster lanes.
- */
-export type LaneKernelName = string;
-
-let lanesRunner: RasterLanes | null = null;
-
-/** Installs (or with null removes) the thread pool softRasterize splits its bands over. */
-export function setRasterLanes(r: RasterLanes | null): void {
-  lanesRunner = r;
-}
-export function rasterLanes(): RasterLanes | null {
-  return lanesRunner;
-}
 
 /**
  * Row bands [b[k], b[k + 1]) with about equal work: the weight of a row is the summed width of
@@ -602,24 +572,6 @@ function bucket(n: number): number {
   return Math.ceil(n / step) * step;
 }
 
-let laneFailureCount = 0;
-
-/**
- * Records a lane failure that the caller recovers from by redoing the bands on its own thread:
- * the results stay right, so this only warns (once per process, with the first error) and
- * counts, so that a pool that fails every time shows up instead of silently costing speed.
- */
-export function noteLaneFailure(error: unknown): void {
-  if (laneFailureCount++ === 0) {
-    console.warn(`diffrendergan: a raster lane failed (${error instanceof Error ? error.message : String(error)}); its rows are redone on the calling thread (further failures are counted, not printed)`);
-  }
-}
-
-/** Lane failures recovered from so far in this process (see noteLaneFailure). */
-export function laneFailures(): number {
-  return laneFailureCount;
-}
-
 /** Runs the jobs on the lanes, or on this thread when there is one lane or the pool fails. */
 function runLanes(runner: RasterLanes | null, kernel: keyof typeof RASTER_KERNELS, jobs: (ForwardJob | BackwardJob)[]): number[] {
   if (runner && jobs.length > 1) {
@@ -632,11 +584,6 @@ function runLanes(runner: RasterLanes | null, kernel: keyof typeof RASTER_KERNEL
     }
   }
   return jobs.map((j) => (kernel === 'forwardBand' ? forwardBand(j as ForwardJob) : (backwardBand(j as BackwardJob), 0)));
-}
-
-/** A zeroed float32 / float64 array over a SharedArrayBuffer. */
-function sharedData(dtype: Tensor['dtype'], n: number): Float32Array | Float64Array {
-  return dtype === 'float64' ? new Float64Array(new SharedArrayBuffer(8 * n)) : new Float32Array(new SharedArrayBuffer(4 * n));
 }
 
 export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, opts: SoftRasterOptions): Tensor {
@@ -659,7 +606,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
   // Face table first (on this thread): it decides whether the render is worth splitting.
   const geo0 = takeF64Dirty(bucket((faces.length / 3) * FS));
   const nAct = setupFaces(verts.data, faces, W, H, support, cull, geo0);
-  const lr = lanesRunner;
+  const lr = rasterLanes();
   const runner = lr && lr.lanes > 1 && nAct >= (lr.minFaces ?? 256) && HW >= (lr.minPixels ?? 4096) ? lr : null;
   const lanes = runner ? runner.lanes : 1;
   // With lanes, every array a job holds lives in shared memory.
@@ -675,8 +622,7 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
   V.set(verts.data);
   const A = take(bucket(attrs.size));
   A.set(attrs.data);
-  const F = runner ? new Uint32Array(new SharedArrayBuffer(faces.byteLength)) : faces;
-  if (runner) F.set(faces);
+  const F = runner ? copyShared(faces) : faces;
   const bg = runner ? take(C) : new Float64Array(C);
   bg.fill(0);
   if (opts.background) for (let c = 0; c < C; c++) bg[c] = opts.background[c] ?? 0;
@@ -704,8 +650,8 @@ export function softRasterize(verts: Tensor, faces: Uint32Array, attrs: Tensor, 
     if (forwardBand(jobs[k]) < 0) throw new Error('softRasterize: fragment store overflow');
   }
   // with lanes installed the raster goes to shared memory, so that the image formation's row
-  // kernels can run on the lanes too (src/render/shade/lanes.ts)
-  const out = lr && lr.lanes > 1 && typeof SharedArrayBuffer !== 'undefined' ? sharedData(verts.dtype, (C + 1) * HW) : allocData(verts.dtype, (C + 1) * HW);
+  // kernels can run on the lanes too (src/render/lanes/lanes.ts)
+  const out = allocOut(verts.dtype, (C + 1) * HW, lanesInstalled());
   out.set(outS);
   giveF64(bg);
   const result = new Tensor(out, [C + 1, H, W]);

@@ -15,8 +15,8 @@
 import { record } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
 import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
-import type { RasterLanes } from '../raster/soft.js';
-import { imageLanes, allShared, allocOut, lanesInstalled, runBands } from './lanes.js';
+import { imageLanes, lanesInstalled, runBands, type RasterLanes } from '../lanes/lanes.js';
+import { allShared, allocOut } from '../lanes/shared.js';
 
 export const MIN_BLUR_SIGMA = 1e-3;
 
@@ -32,7 +32,7 @@ const kernelCache = new Map<number, Kernel>();
 
 /** A Float64Array over shared memory where the host has it (so lane jobs can hold it). */
 function f64(n: number): Float64Array {
-  return typeof SharedArrayBuffer !== 'undefined' ? new Float64Array(new SharedArrayBuffer(8 * n)) : new Float64Array(n);
+  return allocOut('float64', n, true) as Float64Array;
 }
 
 function kernels(s: number): Kernel {
@@ -276,7 +276,7 @@ export function blurRows(job: BlurRowsJob): number {
 export const BLUR_KERNELS = { blurRows } as const;
 export const BLUR_HELPERS = [sweepRow, sweepRow2] as const;
 
-/** Runs a pass: split into row bands over the lanes, or on this thread (src/render/shade/lanes.ts). */
+/** Runs a pass: split into row bands over the lanes, or on this thread (src/render/lanes/lanes.ts). */
 function runRows(job: BlurRowsJob, lanes: RasterLanes | null): void {
   runBands(lanes, 'blurRows', job, job.H, blurRows);
 }

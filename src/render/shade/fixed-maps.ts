@@ -6,7 +6,8 @@
  * are the same as recomputing; a mismatch usually stops at the first few pixels).
  */
 import { blurRaw } from './blur.js';
-import { allShared, copyShared, lanesInstalled } from './lanes.js';
+import { lanesInstalled } from '../lanes/lanes.js';
+import { allShared, copyShared } from '../lanes/shared.js';
 
 /**
  * Soft coverage alpha = 1 - prod_f (1 - D_f) dips to 0.75 on the shared edge of two triangles of

@@ -11,7 +11,8 @@ import { PARAM_INDEX } from '../params.js';
 import { fragmentChannels, type Fragments } from '../raster/fragments.js';
 import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
 import { ALPHA_FULL, type FixedMaps } from './fixed-maps.js';
-import { imageLanes, allShared, allocOut, lanesInstalled, runBands, sumRows } from './lanes.js';
+import { imageLanes, lanesInstalled, runBands, sumRows } from '../lanes/lanes.js';
+import { allShared, allocOut } from '../lanes/shared.js';
 import type { ImageFormationModel, ShadeBackRowsJob, ShadeRowsJob, ShadingContext } from './model.js';
 
 /** The pre-blur image I [H, W] of a model on the fragments. */

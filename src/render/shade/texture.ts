@@ -24,7 +24,8 @@
  */
 import { record, isGradEnabled } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
-import { allocOut, lanesInstalled } from './lanes.js';
+import { lanesInstalled } from '../lanes/lanes.js';
+import { allocOut } from '../lanes/shared.js';
 
 function hash(ix: number, iy: number, o: number, seed: number): number {
   let h = Math.imul(ix | 0, 0x27d4eb2d) ^ Math.imul(iy | 0, 0x165667b1) ^ Math.imul(o + 1, 0x9e3779b9) ^ seed;
