@@ -1,0 +1,56 @@
+/**
+ * Transmission image formation (TEM / STEM bright field, transmission SEM): dark particles on a
+ * bright, mottled support film. Composed from engine ops (each gradient-checked with its op), so
+ * every parameter gets its gradient from the tape; no hand-written backward.
+ *
+ * Input: the raster of a transmission scene [5, H, W], whose first two channels are the blended
+ * per-vertex path lengths (thickness.ts): t, the material the beam crosses at the pixel, and
+ * t_d, the same weighted by each particle's diffraction strength u_k in [0, 1] (pixels).
+ *
+ *   film(x, y) = filmBrightness (1 + filmGradientX (x / W - 1/2) + filmGradientY (y / H - 1/2))
+ *                               (1 - filmMottle T(x, y))
+ *   I          = film exp(-massAttenuation t - diffractionContrast t_d)
+ *
+ * - mass-thickness contrast: the unscattered fraction of the beam falls off exponentially with
+ *   the path length through the particle (Beer-Lambert with an effective attenuation per pixel
+ *   of path, which folds in the material's density and the objective aperture);
+ * - diffraction contrast: a crystalline particle oriented near a Bragg condition scatters more
+ *   out of the aperture than its mass thickness says, so particles of one material differ in
+ *   darkness (per-particle u_k, drawn with the scene; diffractionContrast 0 turns it off);
+ * - the support film (amorphous carbon): the transmitted brightness filmBrightness, its mottle
+ *   (T: the band-passed noise pattern of texture.ts, from textureScale / textureWidth /
+ *   textureLevel, darkening by up to filmMottle) and a linear brightness gradient across the
+ *   field (uneven illumination / film thickness);
+ * then the common stages: Gaussian blur (blurSigma) and Gaussian + shot noise (noise.ts). The
+ * film term multiplies the particles too: the beam crosses the film under them as well.
+ * t -> 0 towards a silhouette (the chords shrink), so particle edges are soft but exact where the
+ * masks put them; the coverage alpha is not needed.
+ */
+import * as ops from '../../autodiff/ops/index.js';
+import { Tensor, allocData } from '../../autodiff/tensor.js';
+
+/** The raster channels of a transmission scene (the rest of its [5, H, W] raster is unused). */
+export const TRANSMISSION_CHANNELS = { thickness: 0, diffractionThickness: 1 } as const;
+
+/** x / W - 1/2 (column) or y / H - 1/2 (row) at pixel centres, as an [H, W] constant. */
+function ramp(W: number, H: number, axis: 'x' | 'y', dtype: 'float32' | 'float64'): Tensor {
+  const d = allocData(dtype, W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[y * W + x] = axis === 'x' ? (x + 0.5) / W - 0.5 : (y + 0.5) / H - 0.5;
+  return new Tensor(d, [H, W]);
+}
+
+/**
+ * The pre-blur transmission image [H, W]. `p(name)` gives a parameter as a [1] tensor (a slice of
+ * the parameter vector), `T` the film's noise pattern [H, W] in [0, 1].
+ */
+export function transmissionImage(raster: Tensor, p: (name: string) => Tensor, T: Tensor): Tensor {
+  const [, H, W] = raster.shape;
+  const channel = (c: number): Tensor => ops.reshape(ops.slice(raster, [[c, c + 1]]), [H, W]);
+  const t = channel(TRANSMISSION_CHANNELS.thickness);
+  const td = channel(TRANSMISSION_CHANNELS.diffractionThickness);
+  const dtype = raster.dtype === 'float64' || p('filmBrightness').dtype === 'float64' ? 'float64' : 'float32';
+  const gradient = ops.add(ops.add(ops.mul(p('filmGradientX'), ramp(W, H, 'x', dtype)), ops.mul(p('filmGradientY'), ramp(W, H, 'y', dtype))), 1);
+  const film = ops.mul(ops.mul(p('filmBrightness'), gradient), ops.sub(1, ops.mul(p('filmMottle'), T)));
+  const attenuation = ops.add(ops.mul(p('massAttenuation'), t), ops.mul(p('diffractionContrast'), td));
+  return ops.mul(film, ops.exp(ops.neg(attenuation)));
+}
