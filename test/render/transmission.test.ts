@@ -78,7 +78,7 @@ describe('path lengths', () => {
   });
 });
 
-const NAMES = ['filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmGradientX', 'filmGradientY'];
+const NAMES = ['filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmGradientX', 'filmGradientY', 'filmResidue'];
 const pOf = (v: Tensor) => (name: string): Tensor => {
   const i = NAMES.indexOf(name);
   if (i < 0) throw new Error(name);
@@ -94,20 +94,21 @@ describe('transmission image', () => {
     t.forEach((v, i) => (raster.data[i] = v));
     td.forEach((v, i) => (raster.data[H * W + i] = v));
     const T = t64([0, 1, 0.5, 0.2, 0, 1], [H, W]);
-    const pv = t64([0.8, 0.05, 0.03, 0.2, 0.1, -0.2], [6]);
-    const I = transmissionImage(raster, pOf(pv), T);
+    const B = t64([1, 0, 0.5, 0.1, 0.3, 0], [H, W]);
+    const pv = t64([0.8, 0.05, 0.03, 0.2, 0.1, -0.2, 0.3], [7]);
+    const I = transmissionImage(raster, pOf(pv), T, B);
     expect(I.shape).toEqual([H, W]);
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++) {
         const i = y * W + x;
-        const film = 0.8 * (1 + 0.1 * ((x + 0.5) / W - 0.5) - 0.2 * ((y + 0.5) / H - 0.5)) * (1 - 0.2 * T.data[i]);
+        const film = 0.8 * (1 + 0.1 * ((x + 0.5) / W - 0.5) - 0.2 * ((y + 0.5) / H - 0.5)) * (1 - 0.2 * T.data[i]) * (1 - 0.3 * B.data[i]);
         expect(I.data[i]).toBeCloseTo(film * Math.exp(-0.05 * t[i] - 0.03 * td[i]), 12);
       }
     // Thicker is darker, never negative; the film alone where t = 0.
     expect(I.data[2]).toBeLessThan(I.data[1]);
   });
 
-  it('float64 gradients match finite differences (raster, every parameter, the film pattern; random inputs and edge values)', () => {
+  it('float64 gradients match finite differences (raster, every parameter, the film patterns; random inputs and edge values)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 1e6 }),
@@ -117,9 +118,10 @@ describe('transmission image', () => {
           const H = 4, W = 5;
           const r = new Float64Array(5 * H * W);
           for (let i = 0; i < 2 * H * W; i++) r[i] = edge === 'bare film' ? 0 : rng.range(0, edge === 'opaque' ? 80 : 20);
-          const pv = [rng.range(0.3, 1), rng.range(0.002, 0.2), rng.range(0, 0.1), edge === 'no mottle' ? 0 : rng.range(0, 0.4), rng.range(-0.3, 0.3), rng.range(-0.3, 0.3)];
+          const pv = [rng.range(0.3, 1), rng.range(0.002, 0.2), rng.range(0, 0.1), edge === 'no mottle' ? 0 : rng.range(0, 0.4), rng.range(-0.3, 0.3), rng.range(-0.3, 0.3), edge === 'no mottle' ? 0 : rng.range(0, 0.4)];
           const T = Float64Array.from({ length: H * W }, () => rng.uniform());
-          const res = gradcheck((ra, p, tx) => transmissionImage(ra, pOf(p), tx), [new Tensor(r, [5, H, W]), t64(pv, [6]), new Tensor(T, [H, W])], { seed, atol: 1e-7, rtol: 1e-5 });
+          const B = Float64Array.from({ length: H * W }, () => rng.uniform());
+          const res = gradcheck((ra, p, tx, b) => transmissionImage(ra, pOf(p), tx, b), [new Tensor(r, [5, H, W]), t64(pv, [7]), new Tensor(T, [H, W]), new Tensor(B, [H, W])], { seed, atol: 1e-7, rtol: 1e-5 });
           expect(res.failure).toBeUndefined();
           expect(res.ok).toBe(true);
         },

@@ -8,7 +8,7 @@
  * t_d, the same weighted by each particle's diffraction strength u_k in [0, 1] (pixels).
  *
  *   film(x, y) = filmBrightness (1 + filmGradientX (x / W - 1/2) + filmGradientY (y / H - 1/2))
- *                               (1 - filmMottle T(x, y))
+ *                               (1 - filmMottle T(x, y)) (1 - filmResidue B(x, y))
  *   I          = film exp(-massAttenuation t - diffractionContrast t_d)
  *
  * - mass-thickness contrast: the unscattered fraction of the beam falls off exponentially with
@@ -19,8 +19,11 @@
  *   darkness (per-particle u_k, drawn with the scene; diffractionContrast 0 turns it off);
  * - the support film (amorphous carbon): the transmitted brightness filmBrightness, its mottle
  *   (T: the band-passed noise pattern of texture.ts, from textureScale / textureWidth /
- *   textureLevel, darkening by up to filmMottle) and a linear brightness gradient across the
- *   field (uneven illumination / film thickness);
+ *   textureLevel, darkening by up to filmMottle), grey patches of residue on it (contamination,
+ *   thicker film: B, a fixed large-scale blotch pattern of the same noise, RESIDUE_PATTERN, darkening
+ *   by up to filmResidue; some TiO2-TSEM micrographs show them, and a segmenter that never saw
+ *   them takes them for particles) and a linear brightness gradient across the field (uneven
+ *   illumination / film thickness);
  * then the common stages: Gaussian blur (blurSigma) and Gaussian + shot noise (noise.ts). The
  * film term multiplies the particles too: the beam crosses the film under them as well.
  * t -> 0 towards a silhouette (the chords shrink), so particle edges are soft but exact where the
@@ -28,9 +31,24 @@
  */
 import * as ops from '../../autodiff/ops/index.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
+import { substrateTexture } from './texture.js';
 
 /** The raster channels of a transmission scene (the rest of its [5, H, W] raster is unused). */
 export const TRANSMISSION_CHANNELS = { thickness: 0, diffractionThickness: 1 } as const;
+
+/**
+ * The residue pattern B: texture.ts's noise with fixed settings that give large soft blotches with
+ * darker rims (about 50 px across) rather than thin lines; its own seed, so it does not follow the
+ * mottle.
+ */
+export const RESIDUE_PATTERN = { scale: 0.02, width: 0.12, level: 0.7, octaves: 3, seedXor: 0x2c1b3c6d } as const;
+
+/** The residue pattern B [H, W] in (0, 1] of a scene (a constant: its settings are fixed). */
+export function residuePattern(W: number, H: number, textureSeed: number): Tensor {
+  const c = (v: number): Tensor => new Tensor(Float64Array.from([v]), [1]);
+  const r = RESIDUE_PATTERN;
+  return substrateTexture(c(r.scale), c(r.width), c(r.level), { width: W, height: H, seed: (textureSeed ^ r.seedXor) | 0, octaves: r.octaves });
+}
 
 /** x / W - 1/2 (column) or y / H - 1/2 (row) at pixel centres, as an [H, W] constant. */
 function ramp(W: number, H: number, axis: 'x' | 'y', dtype: 'float32' | 'float64'): Tensor {
@@ -41,16 +59,16 @@ function ramp(W: number, H: number, axis: 'x' | 'y', dtype: 'float32' | 'float64
 
 /**
  * The pre-blur transmission image [H, W]. `p(name)` gives a parameter as a [1] tensor (a slice of
- * the parameter vector), `T` the film's noise pattern [H, W] in [0, 1].
+ * the parameter vector), `T` the film's mottle pattern and `B` its residue pattern, [H, W] in [0, 1].
  */
-export function transmissionImage(raster: Tensor, p: (name: string) => Tensor, T: Tensor): Tensor {
+export function transmissionImage(raster: Tensor, p: (name: string) => Tensor, T: Tensor, B: Tensor): Tensor {
   const [, H, W] = raster.shape;
   const channel = (c: number): Tensor => ops.reshape(ops.slice(raster, [[c, c + 1]]), [H, W]);
   const t = channel(TRANSMISSION_CHANNELS.thickness);
   const td = channel(TRANSMISSION_CHANNELS.diffractionThickness);
   const dtype = raster.dtype === 'float64' || p('filmBrightness').dtype === 'float64' ? 'float64' : 'float32';
   const gradient = ops.add(ops.add(ops.mul(p('filmGradientX'), ramp(W, H, 'x', dtype)), ops.mul(p('filmGradientY'), ramp(W, H, 'y', dtype))), 1);
-  const film = ops.mul(ops.mul(p('filmBrightness'), gradient), ops.sub(1, ops.mul(p('filmMottle'), T)));
+  const film = ops.mul(ops.mul(ops.mul(p('filmBrightness'), gradient), ops.sub(1, ops.mul(p('filmMottle'), T))), ops.sub(1, ops.mul(p('filmResidue'), B)));
   const attenuation = ops.add(ops.mul(p('massAttenuation'), t), ops.mul(p('diffractionContrast'), td));
   return ops.mul(film, ops.exp(ops.neg(attenuation)));
 }
