@@ -2,7 +2,7 @@
  * Renders every preset to PNG so the defaults can be checked by eye, and writes the parameter
  * table; the outputs are the pictures and tables of docs/presets.md and docs/parameters.md.
  *   docs/preset-<name>.png    the preset's image (default parameters) beside its class mask
- *   docs/render-presets.png   the four side by side (2 x 2 grid, masks beside)
+ *   docs/render-presets.png   all of them, two per row (masks beside)
  *   docs/parameters.md        parameterTableMarkdown() with a header
  * Usage (bundle with esbuild, then run):
  *   npx esbuild scripts/render-presets.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/render-presets.mjs
@@ -20,7 +20,8 @@ mkdirSync(outDir, { recursive: true });
 const W = 256, H = 256, GAP = 4;
 const MASK_GREY = [0, 128, 255];
 // grid: each row = preset image | class mask (0 black, 1 grey, 2 white)
-const GW = 4 * W + 3 * GAP, GH = 2 * H + GAP;
+const ROWS = Math.ceil(PRESET_NAMES.length / 2);
+const GW = 4 * W + 3 * GAP, GH = ROWS * H + (ROWS - 1) * GAP;
 const grid = new Uint8Array(GW * GH).fill(255);
 PRESET_NAMES.forEach((preset, k) => {
   const scene = sampleScene(preset, new Rng(seed + 17 * k));
@@ -56,6 +57,7 @@ writeFileSync(
     'parameters that are not learned keep the preset default (or the value set in a scene config\'s `params`). Which ones each preset learns:',
     'the `learned` list of each preset\'s record in src/render/presets/ (listed in docs/presets.md); choose others with `train --learn a,b,c`.',
     'SEM shading ignores diffuse / specular / shininess; HIM shading ignores detectorStrength / shadowStrength (they get zero gradient).',
+    'The transmission model (presets tio2-tsem, tem-spheres) uses the film* parameters, massAttenuation, diffractionContrast, textureScale / Width / Level (the film\'s mottle), blurSigma and the noise; the shaded models ignore the transmission rows.',
     '',
     parameterTableMarkdown(),
     '',

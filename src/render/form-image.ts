@@ -1,6 +1,7 @@
 /**
- * The image formation f_r after the rasterizer: shade (the scene's image-formation model,
- * shade/models.ts, over the fixed maps and the substrate texture) -> blur -> sensor noise.
+ * The image formation f_r after the rasterizer: the scene's image-formation model (shade/models.ts:
+ * a shaded model over the fixed maps and the substrate texture, or the transmission model over
+ * the rasterized path lengths) -> blur -> sensor noise.
  */
 import * as ops from '../autodiff/ops/index.js';
 import type { Tensor } from '../autodiff/tensor.js';
@@ -9,7 +10,8 @@ import { toFragments } from './raster/fragments.js';
 import { gaussianBlur } from './shade/blur.js';
 import { substrateTexture, clearNoiseCache } from './shade/texture.js';
 import { fixedMaps, clearFixedMapCache } from './shade/fixed-maps.js';
-import { imageFormationModel } from './shade/models.js';
+import { imageFormationModel, isTransmission } from './shade/models.js';
+import { residuePattern, transmissionImage } from './shade/transmission.js';
 import type { ShadingContext } from './shade/model.js';
 import { shade } from './shade/shade-op.js';
 import { sensorNoise } from './noise.js';
@@ -24,14 +26,21 @@ export function clearShadeCaches(): void {
 export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): Tensor {
   const H = ctx.height, W = ctx.width;
   const p = (name: ParamName): Tensor => ops.slice(params, [[PARAM_INDEX[name], PARAM_INDEX[name] + 1]]);
+  const T = substrateTexture(p('textureScale'), p('textureWidth'), p('textureLevel'), { width: W, height: H, seed: ctx.textureSeed });
+  let I: Tensor;
+  if (isTransmission(ctx.model)) I = transmissionImage(raster, p, T, residuePattern(W, H, ctx.textureSeed));
+  else I = shadedImage(raster, params, T, ctx);
+  const img = sensorNoise(gaussianBlur(I, p('blurSigma')), params, ctx.noise);
+  return ops.reshape(img, [1, 1, H, W]);
+}
+
+/** The pre-blur image [H, W] of a shaded model (sem, him) on the raster's fragments. */
+function shadedImage(raster: Tensor, params: Tensor, T: Tensor, ctx: ShadingContext): Tensor {
   const model = imageFormationModel(ctx.model);
   const fr = toFragments(raster);
   const maps = fixedMaps(fr.alpha, {
-    width: W, height: H, edgeWidth: ctx.edgeWidth,
+    width: ctx.width, height: ctx.height, edgeWidth: ctx.edgeWidth,
     shadow: model.castsShadow ? { azimuthDeg: ctx.detectorAzimuthDeg, length: ctx.shadowLength } : null,
   });
-  const T = substrateTexture(p('textureScale'), p('textureWidth'), p('textureLevel'), { width: W, height: H, seed: ctx.textureSeed });
-  const I = shade(model, fr, params, T, maps, ctx);
-  const img = sensorNoise(gaussianBlur(I, p('blurSigma')), params, ctx.noise);
-  return ops.reshape(img, [1, 1, H, W]);
+  return shade(model, fr, params, T, maps, ctx);
 }

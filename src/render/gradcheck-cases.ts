@@ -2,7 +2,7 @@
  * The renderer's gradient checks for `diffrendergan gradcheck` (registered in
  * src/cli/gradcheck.ts): the soft rasterizer (vertices and attributes, soft and sharp, culling
  * on and off), the blur (image and sigma, borders included), the substrate texture (its scale, line width and level)
- * and the whole image formation (every parameter through rasterize -> shade -> blur -> noise) on
+ * and the whole image formation (every parameter through rasterize -> shade or transmission -> blur -> noise) on
  * the small scenes the tests use. Each case runs in well under a second.
  */
 import type { GradcheckCase } from '../autodiff/gradcheck.js';
@@ -31,7 +31,8 @@ function twoTriangles(): { verts: Tensor; attrs: Tensor; faces: Uint32Array } {
 }
 
 /** A 16 x 16 scene with two particles and a soft raster: small enough for finite differences. */
-export function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
+type TinyPreset = 'tio2-sem' | 'sio2-him' | 'tio2-tsem' | 'tem-spheres';
+export function tinyScene(preset: TinyPreset) {
   const cfg = mergeSceneConfig(presetConfig(preset), {
     width: 16, height: 16,
     particles: { count: { min: 2, max: 2 }, baseRadius: 4, freq: 2, placement: { type: 'uniform', dims: 2, maxAgglomerates: 1, rotation: 'uniform' } },
@@ -40,7 +41,7 @@ export function tinyScene(preset: 'tio2-sem' | 'sio2-him') {
   return sampleScene(cfg, new Rng(5));
 }
 
-function pipelineParams(preset: 'tio2-sem' | 'sio2-him'): Float64Array {
+function pipelineParams(preset: TinyPreset): Float64Array {
   // off the clamp limits, blur radius ceil(4 sigma) + 1 away from a jump (as in the tests)
   const p = defaultParams(preset);
   const set = (name: string, v: number): void => {
@@ -50,7 +51,14 @@ function pipelineParams(preset: 'tio2-sem' | 'sio2-him'): Float64Array {
   set('noiseGaussian', 0.01);
   set('noiseShot', 0.01);
   set('edgeGain', 0.1);
-  set('blurSigma', preset === 'tio2-sem' ? 0.7 : 2.9);
+  set('blurSigma', preset === 'sio2-him' ? 2.9 : 0.7);
+  // transmission: every film term on, the particles not fully opaque
+  set('massAttenuation', 0.1);
+  set('diffractionContrast', 0.03);
+  set('filmMottle', 0.1);
+  set('filmResidue', 0.1);
+  set('filmGradientX', 0.05);
+  set('filmGradientY', -0.05);
   return p;
 }
 
@@ -110,10 +118,10 @@ export const gradcheckCases: GradcheckCase[] = [
     make: () => ({ f: (s: Tensor, w: Tensor, l: Tensor) => substrateTexture(s, w, l, { width: 20, height: 16, seed: 11, octaves: 2 }), inputs: [t64([0.06], [1]), t64([0.03], [1]), t64([0.62], [1])] }),
     options: { rtol: 1e-3 },
   },
-  ...(['tio2-sem', 'sio2-him'] as const).map(
+  ...(['tio2-sem', 'sio2-him', 'tio2-tsem', 'tem-spheres'] as const).map(
     (preset): GradcheckCase => ({
       op: 'renderImage',
-      variant: `${preset}: all parameters through rasterize, shade, blur, noise (16 x 16)`,
+      variant: `${preset}: all parameters through rasterize, ${preset.includes('tem') ? 'path lengths, transmission' : 'shade'}, blur, noise (16 x 16)`,
       make: () => {
         const scene = tinyScene(preset);
         const p = pipelineParams(preset);

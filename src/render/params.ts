@@ -3,7 +3,9 @@
  * parameter means and its range; the values a preset starts from live in its record
  * (src/render/presets/). The generator maps its sigmoid outputs s in (0, 1) linearly to
  * min + s (max - min). Parameters an image-formation model does not use receive zero gradient
- * (HIM ignores detector / shadow; SEM ignores diffuse / specular / shininess).
+ * (HIM ignores detector / shadow; SEM ignores diffuse / specular / shininess; the transmission
+ * model uses only the film*, massAttenuation, diffractionContrast, texture scale / width / level,
+ * blur and noise parameters, and the shaded models ignore those film* and attenuation ones).
  */
 import { ConfigError } from '../errors.js';
 
@@ -36,6 +38,16 @@ export const PARAMETER_TABLE = [
   { name: 'diffuse', meaning: 'HIM: weight of the Lambertian term towards the light (vs. flat ambient)', min: 0, max: 1 },
   { name: 'specular', meaning: 'HIM: specular highlight strength (Blinn-Phong)', min: 0, max: 1 },
   { name: 'shininess', meaning: 'HIM: Blinn-Phong exponent (higher = sharper highlights)', min: 1, max: 64 },
+  // Transmission (TEM / STEM bright field, TSEM; shade/transmission.ts). On the 24 TiO2-TSEM
+  // dev-pool images (Otsu split, no annotations) the film's median grey level is 0.68-0.91 and the
+  // particles' 0.00-0.07: TiO2 particles ~30 px across are nearly opaque (mu t ~ 3 at the centre).
+  { name: 'filmBrightness', meaning: 'transmission: grey level of the bare support film (the transmitted beam, I0)', min: 0.3, max: 1 },
+  { name: 'massAttenuation', meaning: 'transmission: mu in I = I0 exp(-mu t), attenuation per pixel of path length t through the particles (mass-thickness contrast)', min: 0.005, max: 0.5 },
+  { name: 'diffractionContrast', meaning: 'transmission: extra attenuation per pixel of path times each particle\'s diffraction strength u in [0, 1] (crystalline particles differ in darkness; 0: off)', min: 0, max: 0.2 },
+  { name: 'filmMottle', meaning: 'transmission: darkening of the film by its mottle (the noise pattern of textureScale / textureWidth / textureLevel), as a fraction of filmBrightness', min: 0, max: 0.3 },
+  { name: 'filmResidue', meaning: 'transmission: darkening of the film by grey residue patches (a fixed large-scale blotch pattern), as a fraction of filmBrightness', min: 0, max: 0.4 },
+  { name: 'filmGradientX', meaning: 'transmission: relative change of the film brightness from the left to the right edge (uneven illumination or film thickness)', min: -0.2, max: 0.2 },
+  { name: 'filmGradientY', meaning: 'transmission: relative change of the film brightness from the top to the bottom edge', min: -0.2, max: 0.2 },
 ] as const satisfies readonly ParameterSpec[];
 
 

@@ -18,6 +18,8 @@ import { formImage } from './form-image.js';
 import { paramsVector } from './params.js';
 import { buildMasks, rejectReason } from './masks.js';
 import { modelPolarity } from './polarity.js';
+import { isTransmission } from './shade/models.js';
+import { pathLengths, type PathLengths } from './thickness.js';
 import type { SceneConfig } from './config.js';
 import { presetConfig, type PresetName } from './presets/index.js';
 
@@ -109,6 +111,25 @@ export function sampleScene(preset: PresetName | SceneConfig, rng: Rng): Scene {
   };
 }
 
+/**
+ * Each particle's diffraction strength u in [0, 1] (transmission: how near its crystal lattice is
+ * to a Bragg orientation makes it darker than its mass thickness says), drawn from its shape seed:
+ * fixed per particle, like its shape.
+ */
+export function diffractionStrengths(layout: Layout): Float64Array {
+  return Float64Array.from(layout.particles, (pt) => new Rng((pt.shapeSeed ^ 0x5bd1e995) >>> 0).uniform());
+}
+
+const pathLengthCache = new WeakMap<Scene, { positions: Float32Array; pl: PathLengths }>();
+/** The scene's per-vertex path lengths (thickness.ts), memoised per scene and mesh positions. */
+function scenePathLengths(scene: Scene, proj: Float64Array): PathLengths {
+  const hit = pathLengthCache.get(scene);
+  if (hit && hit.positions === scene.mesh.positions) return hit.pl;
+  const pl = pathLengths(proj, scene.mesh.faces, scene.faceOwner, diffractionStrengths(scene.layout));
+  pathLengthCache.set(scene, { positions: scene.mesh.positions, pl });
+  return pl;
+}
+
 export interface RenderOptions {
   /** Compute instance / class masks and the rejection test (default true). */
   masks?: boolean;
@@ -160,11 +181,23 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
   vd.set(proj);
   const verts = new Tensor(vd, [nv, 3], !!opts.vertsRequireGrad);
   const ad = allocData(dtype, nv * 4);
-  for (let i = 0; i < nv; i++) {
-    ad[4 * i] = scene.normals[3 * i];
-    ad[4 * i + 1] = scene.normals[3 * i + 1];
-    ad[4 * i + 2] = scene.normals[3 * i + 2];
-    ad[4 * i + 3] = 1;
+  const transmission = isTransmission(cfg.shading.model);
+  if (transmission) {
+    // The transmission model reads path lengths (thickness.ts), not normals: (t, t_d, 0, 1).
+    const pl = scenePathLengths(scene, proj);
+    for (let i = 0; i < nv; i++) {
+      ad[4 * i] = pl.thickness[i];
+      ad[4 * i + 1] = pl.diffractionThickness[i];
+      ad[4 * i + 2] = 0;
+      ad[4 * i + 3] = 1;
+    }
+  } else {
+    for (let i = 0; i < nv; i++) {
+      ad[4 * i] = scene.normals[3 * i];
+      ad[4 * i + 1] = scene.normals[3 * i + 1];
+      ad[4 * i + 2] = scene.normals[3 * i + 2];
+      ad[4 * i + 3] = 1;
+    }
   }
   const attrs = new Tensor(ad, [nv, 4]);
   const useCache = !!opts.cacheRaster && !opts.vertsRequireGrad;
@@ -174,7 +207,7 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
   if (hit && hit.positions === scene.mesh.positions && hit.key === key && hit.dtype === dtype) raster = hit.raster;
   else {
     raster = softRasterize(verts, scene.mesh.faces, attrs, {
-      width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: [0, 0, 1, 0],
+      width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: transmission ? [0, 0, 0, 0] : [0, 0, 1, 0],
     });
     if (useCache) rasterCache.set(scene, { positions: scene.mesh.positions, key, dtype, raster });
   }

@@ -206,7 +206,7 @@ describe('Otsu baseline CLI on dark particles', () => {
 });
 
 const dataRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
-const haveData = requireInput(`the TiO2-SEM and TSEM images (${dataRoot})`, existsSync(join(dataRoot, 'tio2-tsem/images')) && existsSync(join(dataRoot, 'tio2-sem/images')), 'test/seg/polarity.test.ts');
+const haveData = requireInput(`the TiO2-SEM and TSEM images (${dataRoot})`, existsSync(join(dataRoot, 'tio2-tsem/images')) && existsSync(join(dataRoot, 'tio2-sem/images')), 'test/particles/polarity.test.ts');
 
 describe('TiO2 SEM and TSEM images', () => {
   it.skipIf(!haveData)('SEM images show bright particles, TSEM images dark ones (detected without masks)', () => {

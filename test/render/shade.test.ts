@@ -1,3 +1,4 @@
+import { modelPolarity } from '../../src/render/polarity.js';
 import { describe, it, expect } from 'vitest';
 import { Tensor, Rng } from '../../src/autodiff/index.js';
 import { gradcheck } from '../../src/autodiff/gradcheck.js';
@@ -82,7 +83,7 @@ describe('image formation', () => {
     });
   });
 
-  it('rendered presets are finite, in [0, 1], and particles are brighter than the substrate', () => {
+  it('rendered presets are finite, in [0, 1], and particles differ from the substrate as their model\'s polarity says', () => {
     for (const preset of PRESET_NAMES) {
       const cfg = mergeSceneConfig(presetConfig(preset), { width: 96, height: 96, particles: { count: { min: 3, max: 5 } } });
       const scene = sampleScene(cfg, new Rng(11));
@@ -93,7 +94,8 @@ describe('image formation', () => {
         if (r.instances![i]) { sp += v; np++; } else { sb += v; nb++; }
       });
       expect(np).toBeGreaterThan(0);
-      expect(sp / np, preset).toBeGreaterThan(sb / nb);
+      if (modelPolarity(cfg.shading.model) === 'bright') expect(sp / np, preset).toBeGreaterThan(sb / nb);
+      else expect(sp / np, preset).toBeLessThan(sb / nb);
     }
   });
 });

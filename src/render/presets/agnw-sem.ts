@@ -31,6 +31,8 @@ export const agnwSem = {
     diffuse: 0.5,
     specular: 0.2,
     shininess: 8,
+    // transmission parameters (unused by this preset's model)
+    filmBrightness: 0.8, massAttenuation: 0.15, diffractionContrast: 0.02, filmMottle: 0.03, filmResidue: 0, filmGradientX: 0, filmGradientY: 0,
   },
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',

@@ -12,12 +12,14 @@ import { tio2Sem } from './tio2-sem.js';
 import { tio2Him } from './tio2-him.js';
 import { sio2Him } from './sio2-him.js';
 import { agnwSem } from './agnw-sem.js';
+import { tio2Tsem } from './tio2-tsem.js';
+import { temSpheres } from './tem-spheres.js';
 
 export type { Preset } from './preset.js';
 export { BASE_SCENE } from './base.js';
 
 /** Every built-in preset; a new one is added here (and in its own file). */
-const PRESET_LIST = [tio2Sem, tio2Him, sio2Him, agnwSem] as const;
+const PRESET_LIST = [tio2Sem, tio2Him, sio2Him, agnwSem, tio2Tsem, temSpheres] as const;
 
 export type PresetName = (typeof PRESET_LIST)[number]['name'];
 export const PRESET_NAMES: readonly PresetName[] = PRESET_LIST.map((p) => p.name);

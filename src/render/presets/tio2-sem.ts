@@ -38,6 +38,8 @@ export const tio2Sem = {
     diffuse: 0.5,
     specular: 0.2,
     shininess: 8,
+    // transmission parameters (unused by this preset's model)
+    filmBrightness: 0.8, massAttenuation: 0.15, diffractionContrast: 0.02, filmMottle: 0.03, filmResidue: 0, filmGradientX: 0, filmGradientY: 0,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.

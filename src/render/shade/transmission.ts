@@ -32,8 +32,17 @@
 import * as ops from '../../autodiff/ops/index.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
 import { substrateTexture } from './texture.js';
+import type { ParamName } from '../params.js';
 
-/** The raster channels of a transmission scene (the rest of its [5, H, W] raster is unused). */
+/** The transmission model's record (models.ts). */
+export const transmissionModel = { name: 'transmission', polarity: 'dark' } as const;
+
+/**
+ * The raster channels of a transmission scene: the renderer rasterizes per-vertex attributes
+ * (t, t_d, 0, 1) instead of the shaded models' (normal x, y, z, 1), so of its [5, H, W] raster
+ * channel 0 holds t, channel 1 t_d (the Fragments names normalX / normalY do not apply) and
+ * channel 4 the coverage alpha (unused here).
+ */
 export const TRANSMISSION_CHANNELS = { thickness: 0, diffractionThickness: 1 } as const;
 
 /**
@@ -61,7 +70,7 @@ function ramp(W: number, H: number, axis: 'x' | 'y', dtype: 'float32' | 'float64
  * The pre-blur transmission image [H, W]. `p(name)` gives a parameter as a [1] tensor (a slice of
  * the parameter vector), `T` the film's mottle pattern and `B` its residue pattern, [H, W] in [0, 1].
  */
-export function transmissionImage(raster: Tensor, p: (name: string) => Tensor, T: Tensor, B: Tensor): Tensor {
+export function transmissionImage(raster: Tensor, p: (name: ParamName) => Tensor, T: Tensor, B: Tensor): Tensor {
   const [, H, W] = raster.shape;
   const channel = (c: number): Tensor => ops.reshape(ops.slice(raster, [[c, c + 1]]), [H, W]);
   const t = channel(TRANSMISSION_CHANNELS.thickness);
