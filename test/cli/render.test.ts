@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
+import { decode as fastPngDecode } from 'fast-png';
 import { parseFlags } from '../../src/cli/args.js';
 import { renderCommand, renderMain, jsonErrorOffset } from '../../src/cli/render.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../../src/errors.js';
@@ -26,9 +26,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** pngjs reports the bit depth at run time, though its type declarations omit it. */
-function readPng(path: string): PNG & { depth: number } {
-  return PNG.sync.read(readFileSync(path), { skipRescale: true } as never) as PNG & { depth: number };
+/** An independent PNG decoder (fast-png): grey files come back one sample per pixel, unscaled. */
+function readPng(path: string): ReturnType<typeof fastPngDecode> {
+  const png = fastPngDecode(readFileSync(path));
+  expect(png.channels).toBe(1);
+  return png;
 }
 
 describe('render command', () => {
@@ -48,7 +50,7 @@ describe('render command', () => {
       const cls = readPng(join(dir, 'classes.png'));
       expect(cls.depth).toBe(8);
       const classValues = new Set<number>();
-      for (let p = 0; p < 32 * 32; p++) classValues.add(cls.data[4 * p]);
+      for (let p = 0; p < 32 * 32; p++) classValues.add(cls.data[p]);
       for (const v of classValues) expect([0, 1, 2]).toContain(v); // unscaled labels
       const scene = JSON.parse(readFileSync(join(dir, 'scene.json'), 'utf8'));
       expect(scene.preset).toBe('tio2-sem');
@@ -158,7 +160,7 @@ describe('render --config with a particle mesh file (PLY ascii / binary LE / BE,
   const instances = (out: string, s: string): Uint16Array => {
     const png = readPng(join(out, s, 'instances.png'));
     const v = new Uint16Array(png.width * png.height);
-    for (let p = 0; p < v.length; p++) v[p] = png.data[4 * p]; // 16-bit ids, unscaled (skipRescale)
+    for (let p = 0; p < v.length; p++) v[p] = png.data[p]; // 16-bit ids, unscaled
     return v;
   };
 
