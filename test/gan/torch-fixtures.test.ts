@@ -5,7 +5,8 @@
  * torch's outputs; and what this package writes for them has PyTorch's dtypes and bytes, tensor by
  * tensor (make_fixtures.py's `check` mode loads such files into torch.nn).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/autodiff/rng.js';
@@ -16,6 +17,7 @@ import {
   decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, floatToBfloat16, floatToHalf, safeToTensor, torchStateDict, type SafeTensor,
 } from '../../src/io/safetensors.js';
 import type { Module } from '../../src/autodiff/nn/index.js';
+import { epochDir, loadCheckpoint, saveCheckpoint } from '../../src/node/gan-checkpoint.js';
 
 const DIR = join(import.meta.dirname, '../fixtures/torch');
 const read = (f: string) => readFileSync(join(DIR, f));
@@ -100,5 +102,24 @@ describe('PyTorch-saved networks load and save back', () => {
     const raw = decodeSafetensorsRaw(read('patchgan.safetensors'), 'p').tensors;
     expect(raw['net.3.num_batches_tracked']).toEqual({ dtype: 'I64', shape: [], data: BigInt64Array.from([3n]) });
     roundTrip('patchgan.safetensors', new PatchDiscriminator(new Rng(1), { baseFilters: 4, layers: 2 }), 'io.x');
+  });
+
+  it("a GAN run's checkpoint on disk holds num_batches_tracked as I64 and loads back", () => {
+    const disc = new PatchDiscriminator(new Rng(1), { baseFilters: 4, layers: 2 });
+    const state: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(decodeSafetensors(read('patchgan.safetensors'), 'p').tensors)) if (!k.startsWith('io.')) state[k] = t;
+    disc.loadStateDict(state);
+    const fcn = new ParamNet(5, 3, new Rng(1), new Rng(2), { hidden: 8, layers: 2 });
+    const dir = mkdtempSync(join(tmpdir(), 'drg-ckpt-'));
+    try {
+      saveCheckpoint(dir, 1, { fcn: fcn.stateDict(), disc: disc.stateDict(), state: { step: 1 } });
+      const raw = decodeSafetensorsRaw(readFileSync(join(epochDir(dir, 1), 'disc.safetensors')), 'disc').tensors;
+      expect(raw['net.3.num_batches_tracked']).toEqual({ dtype: 'I64', shape: [], data: BigInt64Array.from([3n]) });
+      expect(raw['net.3.running_var'].dtype).toBe('F32');
+      const back = loadCheckpoint(dir, 1, { fcn: fcn.stateDict(), disc: disc.stateDict() });
+      expect(back.disc['net.6.num_batches_tracked'].toArray()).toEqual([3]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
