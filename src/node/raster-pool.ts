@@ -3,22 +3,21 @@
  * the image formation's blur, shading and noise (row bands; src/render/lanes/lanes.ts): each
  * worker evaluates the source of the registered kernels (src/render/lanes/kernels.ts:
  * self-contained functions over typed arrays, plus the helpers they call, declared beside
- * them), then waits on a shared control array. For a run the main thread
- * posts every worker its job (plain objects of SharedArrayBuffer-backed typed arrays: they are
- * shared, not copied) on a MessagePort, bumps the worker's sequence number, runs job 0 itself
- * and waits with Atomics.wait; the worker takes the job with receiveMessageOnPort (synchronous,
- * so it never needs an event-loop turn).
+ * them), then waits on its slot of the shared control array (atomics-pool.ts, the protocol the
+ * wasm pool uses too). For a run the main thread posts every worker its job (plain objects of
+ * SharedArrayBuffer-backed typed arrays: they are shared, not copied) on a MessagePort, bumps the
+ * worker's slot, runs job 0 itself and waits; the worker takes the job with receiveMessageOnPort
+ * (synchronous, so it never needs an event-loop turn).
  *
- * Failure handling as in wasm-pool.ts: an exception in a worker is caught and reported through
- * the control array, a worker that exits marks itself dead, and the main thread gives up after
- * `timeoutMs`; each case throws on the main thread and retires the workers (the next run starts
- * fresh ones; softRasterize / gaussianBlur then redo the bands on the calling thread). Workers
- * are unref'd. The train command installs a pool by default (withRasterPool, defaultRasterThreads).
+ * A job that throws, a worker that exits and a timeout (`timeoutMs`) each throw on the main
+ * thread and retire the workers (the next run starts fresh ones; the render stages then redo
+ * the bands on the calling thread). The train command installs a pool by default (withRasterPool, defaultRasterThreads).
  */
-import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { rasterLanes, setRasterLanes, type RasterLanes, type LaneKernelName } from '../render/lanes/lanes.js';
 import { LANE_KERNELS, LANE_HELPERS } from '../render/lanes/kernels.js';
+import { AtomicsPool } from './atomics-pool.js';
 
 export interface RasterPoolOptions {
   /** Total lanes including the calling thread (default: available parallelism, at most 4). */
@@ -32,49 +31,27 @@ export interface RasterPoolOptions {
   minBlurPixels?: number;
 }
 
-const SLOT = 8;
-/** Control slot fields. */
-const SEQ = 0, DONE = 1, STATUS = 2, RESULT = 3;
 /** Every kernel a lane runs and the helpers they call (the registry, src/render/lanes/kernels.ts). */
 const KERNELS: Record<LaneKernelName, (job: never) => number | void> = LANE_KERNELS;
 const KERNEL_NAMES = Object.keys(KERNELS) as LaneKernelName[];
 
-function workerCode(): string {
+/** Runs inside each worker (see AtomicsPoolSpec.setup): the job itself comes on the worker's port. */
+function setupCode(): string {
   const kernels = KERNEL_NAMES.map((k) => `${JSON.stringify(k)}: (${KERNELS[k].toString()})`).join(',\n');
-  // helpers as top-level function declarations (their source carries their name)
+  // helpers as function declarations (their source carries their name)
   const helpers = LANE_HELPERS.map((f) => f.toString()).join('\n');
   return `
-const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const { ctrl, port, index } = workerData;
+const { port } = workerData;
 ${helpers}
 const K = {\n${kernels}\n};
-const C = new Int32Array(ctrl);
-const o = index * ${SLOT};
-process.on('exit', () => {
-  if (Atomics.load(C, o + ${STATUS}) === 0) Atomics.store(C, o + ${STATUS}, 2);
-  Atomics.store(C, o + ${DONE}, Atomics.load(C, o + ${SEQ}));
-  Atomics.notify(C, o + ${DONE});
-});
-let seen = 0;
-for (;;) {
-  let s;
-  while ((s = Atomics.load(C, o + ${SEQ})) === seen) Atomics.wait(C, o + ${SEQ}, seen, 1000);
-  seen = s;
+function handle() {
+  // posted just before the slot was bumped; rarely not delivered yet
+  const s = Atomics.load(C, o); // the slot's SEQ field (atomics-pool.ts)
   let m = receiveMessageOnPort(port);
-  for (let i = 0; !m && i < 1000; i++) { Atomics.wait(C, o + ${SEQ}, s, 1); m = receiveMessageOnPort(port); }
-  try {
-    if (!m) throw new Error('no job on the port');
-    const { kernel, job } = m.message;
-    if (kernel === 'stop') break;
-    if (kernel === 'exit') process.exit(3);
-    const r = K[kernel](job);
-    Atomics.store(C, o + ${RESULT}, typeof r === 'number' ? r : 0);
-    Atomics.store(C, o + ${STATUS}, 0);
-  } catch (e) {
-    Atomics.store(C, o + ${STATUS}, 1);
-  }
-  Atomics.store(C, o + ${DONE}, seen);
-  Atomics.notify(C, o + ${DONE});
+  for (let i = 0; !m && i < 1000; i++) { Atomics.wait(C, o, s, 1); m = receiveMessageOnPort(port); }
+  if (!m) throw new Error('no job on the port');
+  const { kernel, job } = m.message;
+  return K[kernel](job);
 }
 `;
 }
@@ -93,63 +70,43 @@ export class RasterWorkerPool implements RasterLanes {
   readonly minBlurPixels: number;
   /** Runs completed on several threads (tests check that the lanes were really used). */
   completedRuns = 0;
-  private workers: { w: Worker; port: MessagePort }[] = [];
-  private readonly ctrl: Int32Array;
-  private seq = 0;
-  private readonly timeoutMs: number;
+  private readonly pool: AtomicsPool;
+  private ports: MessagePort[] = [];
 
   constructor(opts: RasterPoolOptions = {}) {
     this.lanes = Math.max(1, Math.floor(opts.threads ?? Math.min(4, availableParallelism())));
-    this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.minFaces = opts.minFaces ?? 256;
     this.minPixels = opts.minPixels ?? 4096;
     this.minBlurPixels = opts.minBlurPixels ?? 128 * 128;
-    this.ctrl = new Int32Array(new SharedArrayBuffer(Math.max(1, this.lanes - 1) * SLOT * 4));
+    this.pool = new AtomicsPool({
+      name: 'raster',
+      workers: this.lanes - 1,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      startTimeoutMs: 30_000,
+      setup: setupCode(),
+      data: (i) => {
+        const ch = new MessageChannel();
+        ch.port1.unref();
+        this.ports[i] = ch.port1;
+        return { workerData: { port: ch.port2 }, transferList: [ch.port2] };
+      },
+    });
   }
 
   private start(): void {
-    if (this.workers.length === this.lanes - 1) return;
-    this.ctrl.fill(0);
-    this.seq = 0;
-    const code = workerCode();
-    for (let i = 0; i < this.lanes - 1; i++) {
-      const ch = new MessageChannel();
-      const w = new Worker(code, { eval: true, workerData: { ctrl: this.ctrl.buffer, port: ch.port2, index: i }, transferList: [ch.port2] });
-      w.unref();
-      ch.port1.unref();
-      w.on('error', () => {});
-      this.workers.push({ w, port: ch.port1 });
-    }
+    if (this.pool.started) return;
+    this.closePorts();
+    this.pool.start();
   }
 
   private retire(): void {
-    for (const { w, port } of this.workers) {
-      port.close();
-      void w.terminate();
-    }
-    this.workers = [];
+    this.pool.retire();
+    this.closePorts();
   }
 
-  private post(i: number, msg: unknown): void {
-    const o = i * SLOT;
-    this.workers[i].port.postMessage(msg);
-    Atomics.store(this.ctrl, o + STATUS, 0);
-    Atomics.store(this.ctrl, o + SEQ, this.seq);
-    Atomics.notify(this.ctrl, o + SEQ);
-  }
-
-  /** Waits until worker i finished job this.seq; returns an error message or null. */
-  private await(i: number): string | null {
-    const o = i * SLOT;
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const d = Atomics.load(this.ctrl, o + DONE);
-      if (d === this.seq) break;
-      Atomics.wait(this.ctrl, o + DONE, d, 100);
-      if (Atomics.load(this.ctrl, o + DONE) !== this.seq && Date.now() > deadline) return `no answer after ${this.timeoutMs} ms`;
-    }
-    const st = Atomics.load(this.ctrl, o + STATUS);
-    return st === 1 ? 'the kernel threw' : st === 2 ? 'worker thread exited' : null;
+  private closePorts(): void {
+    for (const p of this.ports) p?.close();
+    this.ports = [];
   }
 
   run(kernel: LaneKernelName, jobs: readonly object[]): number[] {
@@ -158,8 +115,11 @@ export class RasterWorkerPool implements RasterLanes {
     if (jobs.length > this.lanes) throw new Error(`raster lanes: ${jobs.length} jobs for ${this.lanes} lanes`);
     for (const j of jobs) checkShared(j);
     this.start();
-    this.seq++;
-    for (let i = 1; i < jobs.length; i++) this.post(i - 1, { kernel, job: jobs[i] });
+    this.pool.nextRound();
+    for (let i = 1; i < jobs.length; i++) {
+      this.ports[i - 1].postMessage({ kernel, job: jobs[i] });
+      this.pool.post(i - 1, 0);
+    }
     const results = new Array<number>(jobs.length).fill(0);
     let mainError: unknown = null;
     try {
@@ -169,9 +129,9 @@ export class RasterWorkerPool implements RasterLanes {
     }
     const errors: string[] = [];
     for (let i = 1; i < jobs.length; i++) {
-      const e = this.await(i - 1);
+      const e = this.pool.await(i - 1);
       if (e !== null) errors.push(`raster worker ${i - 1} failed in ${kernel}: ${e}`);
-      else results[i] = Atomics.load(this.ctrl, (i - 1) * SLOT + RESULT);
+      else results[i] = this.pool.result(i - 1);
     }
     if (errors.length) {
       this.retire();
@@ -185,20 +145,17 @@ export class RasterWorkerPool implements RasterLanes {
   /** Test hook: makes worker `i` exit its thread while running a job (the run throws). */
   killWorkerForTest(i = 0): void {
     this.start();
-    this.seq++;
-    this.post(i, { kernel: 'exit', job: {} });
-    const e = this.await(i);
-    this.retire();
-    throw new Error(`raster worker ${i} failed: ${e ?? 'exited'}`);
+    try {
+      this.pool.killWorkerForTest(i);
+    } finally {
+      this.closePorts();
+    }
   }
 
   dispose(): void {
     if (rasterLanes() === this) setRasterLanes(null);
-    for (let i = 0; i < this.workers.length; i++) {
-      this.seq++;
-      this.post(i, { kernel: 'stop', job: {} });
-    }
-    this.retire();
+    this.pool.stop();
+    this.closePorts();
   }
 }
 
