@@ -5,7 +5,8 @@
  *   model.safetensors   the U-Net's weights and batch-norm buffers (metadata: epoch, step)
  *   optimizer.json      Adam's state (step counts and moments), for --resume
  *   train-state.json    epoch, step, data-Rng state, class weights, split, history, for --resume
- *   done                written last: {"epoch", "step", "finished", "files": {name: bytes}}
+ *   done                written last: {"epoch", "step", "finished", "files": {name: bytes},
+ *                       "sha256": {name: hex}}; loading verifies every file's SHA-256 against it
  *
  * Every file is written atomically (temporary file + rename). A save first removes `done`, then
  * writes the four files, then `done` (as the GAN's epoch checkpoints do, src/node/gan-checkpoint.ts),
@@ -14,11 +15,13 @@
  * checkpoints. `finished` says the run reached its last epoch (`readDoneMarker` / `isFinished`:
  * a finished run needs no resume).
  */
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { makeDirs, readInputFile, writeFileAtomic } from './files.js';
-import { decodeSafetensors, encodeSafetensors, torchStateDict } from '../io/safetensors.js';
+import { decodeSafetensorsRaw, encodeSafetensors, torchStateDict } from '../io/safetensors.js';
+import { sha256Hex } from './gan-checkpoint.js';
+import { checkStateDict } from './state-dict-check.js';
 import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
 import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
@@ -37,6 +40,8 @@ export interface DoneMarker {
   finished: boolean;
   /** Bytes of every file of the checkpoint. */
   files: Record<string, number>;
+  /** SHA-256 of every file (absent in markers written before checksums: those load unverified). */
+  sha256?: Record<string, string>;
 }
 
 /**
@@ -62,7 +67,8 @@ export function saveCheckpoint(dir: string, c: Checkpoint): void {
   const { epoch, step, rng, classWeights, split, history, train } = c;
   writeFileAtomic(join(dir, MODEL_FILES.state), JSON.stringify({ epoch, step, rng, classWeights, split, history, train }, null, 2) + '\n');
   const files = Object.fromEntries(Object.values(MODEL_FILES).map((f) => [f, statSync(join(dir, f)).size]));
-  const marker: DoneMarker = { epoch, step, finished: epoch >= train.epochs, files };
+  const sha256 = Object.fromEntries(Object.values(MODEL_FILES).map((f) => [f, sha256Hex(readInputFile(join(dir, f)))]));
+  const marker: DoneMarker = { epoch, step, finished: epoch >= train.epochs, files, sha256 };
   writeFileAtomic(done, JSON.stringify(marker) + '\n');
 }
 
@@ -75,7 +81,7 @@ export function readDoneMarker(dir: string): DoneMarker | string {
   if (!existsSync(path)) return 'no done marker (the save was interrupted, or the run never finished an epoch)';
   let m: DoneMarker;
   try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as DoneMarker;
+    m = JSON.parse(new TextDecoder().decode(readInputFile(path))) as DoneMarker;
   } catch {
     return 'the done marker is not valid JSON';
   }
@@ -94,8 +100,8 @@ export function isFinished(dir: string): boolean {
   return typeof m !== 'string' && m.finished === true;
 }
 
-function readJson(path: string): Record<string, unknown> {
-  const text = new TextDecoder().decode(readInputFile(path));
+function readJson(path: string, bytes: Uint8Array = readInputFile(path)): Record<string, unknown> {
+  const text = new TextDecoder().decode(bytes);
   try {
     const v = JSON.parse(text) as unknown;
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
@@ -135,14 +141,27 @@ function readModelInfo(dir: string): ModelInfo {
   }
 }
 
+/**
+ * A model file's bytes, checked against the SHA-256 the done marker records for it (when there is
+ * a marker with checksums); a mismatch is an InputError naming the file.
+ */
+function readVerified(dir: string, name: string): Uint8Array {
+  const path = join(dir, name);
+  const bytes = readInputFile(path);
+  const marker = readDoneMarker(dir);
+  const want = typeof marker === 'string' ? undefined : marker.sha256?.[name];
+  if (want !== undefined) {
+    const got = sha256Hex(bytes);
+    if (got !== want) throw new InputError(path, `SHA-256 ${got} differs from the ${String(want)} recorded in the done marker: the file is corrupted`);
+  }
+  return bytes;
+}
+
 function readWeights(dir: string, model: UNet): number {
   const path = join(dir, MODEL_FILES.weights);
-  const file = decodeSafetensors(readInputFile(path), path);
-  try {
-    model.loadStateDict(file.tensors);
-  } catch (e) {
-    throw new InputError(path, `does not fit the architecture in ${MODEL_FILES.config}: ${(e as Error).message}`);
-  }
+  const file = decodeSafetensorsRaw(readVerified(dir, MODEL_FILES.weights), path);
+  // Names, shapes, dtypes and finite values, each fault naming the file and the tensor.
+  model.loadStateDict(checkStateDict(model.stateDict(), file.tensors, path));
   return Number(file.metadata.step ?? NaN);
 }
 
@@ -176,9 +195,9 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const model = new UNet(info.unet, new Rng(0));
   const wStep = readWeights(dir, model);
   const optPath = join(dir, MODEL_FILES.optimizer);
-  const opt = readJson(optPath);
+  const opt = readJson(optPath, readVerified(dir, MODEL_FILES.optimizer));
   const statePath = join(dir, MODEL_FILES.state);
-  const st = readJson(statePath);
+  const st = readJson(statePath, readVerified(dir, MODEL_FILES.state));
   if (opt.step !== st.step || wStep !== st.step || marker.step !== st.step) {
     throw new InputError(dir, `checkpoint files disagree (weights at step ${wStep}, optimizer at ${String(opt.step)}, train-state at ${String(st.step)}); an interrupted save? delete the directory or retrain`);
   }

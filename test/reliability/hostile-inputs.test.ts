@@ -226,3 +226,35 @@ describe('optimiser / RNG state and best.json are validated', () => {
     expect(bestEpoch(run, [1, 2])).toBe(2);
   });
 });
+
+describe('U-Net model folders: SHA-256 verified, weights checked against the architecture', () => {
+  it('a flipped bit and a renamed tensor are InputErrors naming the file (and tensor)', async () => {
+    const { trainUNet } = await import('../../src/seg/train.js');
+    const { saveCheckpoint: saveSeg, loadModel, loadCheckpoint: loadSeg } = await import('../../src/node/seg-checkpoint.js');
+    const { discSet } = await import('../seg/unet-helpers.js');
+    const { checkpoint } = trainUNet(discSet('h', 4, 16, 2), { depth: 2, base: 4 }, { epochs: 1, batch: 2, crop: 12, lr: 1e-3, seed: 1, stepsPerEpoch: 1 });
+    const model = mkdtempSync(join(dir, 'unet-'));
+    saveSeg(model, checkpoint);
+    expect(loadModel(model).info.unet.depth).toBe(2);
+    const w = join(model, 'model.safetensors');
+    const original = readFileSync(w);
+    const flipped = Uint8Array.from(original);
+    flipped[flipped.length - 1] ^= 1;
+    writeFileSync(w, flipped);
+    inputError(() => loadModel(model), w, /SHA-256 [0-9a-f]{64} differs/);
+    inputError(() => loadSeg(model), w, /SHA-256 [0-9a-f]{64} differs/);
+    // A file that parses with a renamed tensor, its checksum re-recorded: the tensor is named.
+    const t = decodeSafetensorsRaw(original, 'w').tensors;
+    const [k] = Object.keys(t);
+    t[`${k}x`] = t[k];
+    delete t[k];
+    const renamed = encodeSafetensors(t);
+    writeFileSync(w, renamed);
+    const doneFile = join(model, 'done');
+    const marker = JSON.parse(readFileSync(doneFile, 'utf8'));
+    marker.files['model.safetensors'] = renamed.length;
+    marker.sha256['model.safetensors'] = sha256Hex(renamed);
+    writeFileSync(doneFile, JSON.stringify(marker));
+    inputError(() => loadModel(model), w, new RegExp(`tensor '${k.replace(/\./g, '\\.')}' is missing`));
+  });
+});

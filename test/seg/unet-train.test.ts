@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { trainUNet, splitNames, type Checkpoint, type TrainProgress } from '../../src/seg/train.js';
 import { segmentImage } from '../../src/seg/infer.js';
 import { dice } from '../../src/seg/metrics.js';
@@ -79,7 +80,14 @@ describe('U-Net training', () => {
       trainUNet(data, { depth: 1, base: 2 }, { epochs: 1, batch: 1, crop: 8, stepsPerEpoch: 1 }, { checkpoint: (c) => saveCheckpoint(dir, c) });
       expect(loadCheckpoint(dir).step).toBe(1);
       const p = join(dir, 'train-state.json');
-      writeFileSync(p, readFileSync(p, 'utf8').replace('"step": 1', '"step": 2'));
+      const edited = readFileSync(p, 'utf8').replace('"step": 1', '"step": 2');
+      writeFileSync(p, edited);
+      // Caught first by the checksum; with the checksum re-recorded (files of two whole saves), by the steps.
+      expect(() => loadCheckpoint(dir)).toThrow(/train-state\.json: SHA-256 [0-9a-f]{64} differs/);
+      const done = join(dir, 'done');
+      const marker = JSON.parse(readFileSync(done, 'utf8'));
+      marker.sha256['train-state.json'] = createHash('sha256').update(edited).digest('hex');
+      writeFileSync(done, JSON.stringify(marker));
       expect(() => loadCheckpoint(dir)).toThrow(/disagree/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
