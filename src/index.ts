@@ -45,6 +45,7 @@ export { particlesCsv, type ParticlesCsvOptions } from './seg/csv.js';
 export { fijiMeasurements, fijiCsv, tracedPerimeter, type FijiParticle } from './seg/fiji.js';
 export { traceOutline, traceOutlines, polygonArea, type Outline } from './seg/outline.js';
 export { loadModel as loadSegmentModel, saveCheckpoint as saveSegmentCheckpoint } from './node/seg-checkpoint.js';
+export { readSegDataset, readAnnotatedSet, readCroppedImage } from './node/seg-dataset.js';
 
 // Files: decoders and encoders (pure), metadata, and the Node file layer.
 export {

@@ -31,7 +31,7 @@ describe('the package, imported as a user does', () => {
 
   it('exports the stages, typed, and initBackend selects the fast backend', () => {
     expect(existsSync(join(ROOT, 'dist', 'types', 'index.d.ts'))).toBe(true);
-    const names = ['initBackend', 'renderScene', 'GanTrainer', 'runTraining', 'generateSample', 'runGenerate', 'trainUNet', 'segmentImage',
+    const names = ['initBackend', 'renderScene', 'GanTrainer', 'runTraining', 'generateSample', 'runGenerate', 'trainUNet', 'segmentImage', 'readSegDataset', 'loadSegmentModel',
       'measureParticles', 'fijiMeasurements', 'realismScores', 'decodeImage', 'decodeTiff', 'decodePng', 'encodePngGrey16', 'encodeTiffGrey16',
       'encodeRoiSet', 'encodeSafetensors', 'decodeSafetensors', 'pixelSizeFromTiff'];
     const r = runNode(`
