@@ -1,16 +1,4 @@
-/**
- * The autodiff engine: tensors, the tape, ops, backends.
- * Importing this module wires the tape's helpers (gradient accumulation) to the ops.
- */
-import { installTapeHelpers } from './tape.js';
-import { add } from './ops/elementwise.js';
-import { Tensor, onesLike } from './tensor.js';
-
-installTapeHelpers({
-  add: (a, b) => add(a, b),
-  onesLike,
-  copy: (t) => t.clone(),
-});
+/** The autodiff engine: tensors, the tape, ops, backends. */
 
 export * from './tensor.js';
 export { noGrad, isGradEnabled, record, setGradHook } from './tape.js';

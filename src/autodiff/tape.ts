@@ -12,7 +12,9 @@
  * as not requiring gradients during the pass, so the ops skip that work (a conv skips its weight
  * gradient, a path into another network is not followed at all).
  */
-import type { Tensor } from './tensor.js';
+// tensor.ts imports backward() from here; the cycle is safe: neither module uses the other's
+// bindings while it is being evaluated, only inside functions.
+import { Tensor, allocData, ones, resultDType } from './tensor.js';
 import { profileBackward, profileForward } from './profile.js';
 import { recycle, trackBorn } from './pool.js';
 
@@ -49,14 +51,15 @@ export function record(op: string, out: Tensor, inputs: Tensor[], vjp: TapeNode[
   return out;
 }
 
-// Injected by ops/index to avoid an import cycle (tape <- tensor <- ops).
-let addFn: ((a: Tensor, b: Tensor) => Tensor) | null = null;
-let onesLikeFn: ((t: Tensor) => Tensor) | null = null;
-let copyFn: ((t: Tensor) => Tensor) | null = null;
-export function installTapeHelpers(h: { add: typeof addFn; onesLike: typeof onesLikeFn; copy: typeof copyFn }): void {
-  addFn = h.add;
-  onesLikeFn = h.onesLike;
-  copyFn = h.copy;
+/** a + b for two gradients of one tensor (same shape), off the tape. */
+function addGrads(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, k) => d !== b.shape[k])) {
+    throw new Error(`internal: accumulating gradients of shapes [${a.shape}] and [${b.shape}]`);
+  }
+  const out = allocData(resultDType(a, b), a.size);
+  const ad = a.data, bd = b.data;
+  for (let i = 0; i < out.length; i++) out[i] = ad[i] + bd[i];
+  return new Tensor(out, a.shape);
 }
 
 /** Optional hook that sees every gradient produced (used to locate the op that made a NaN). */
@@ -104,9 +107,6 @@ export interface BackwardOptions {
 export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) throw new Error('backward(): this tensor does not require gradients (no parameter reaches it, or it was computed under noGrad)');
   if (!seed && root.size !== 1) throw new Error(`backward(): a non-scalar output (shape [${root.shape.join(', ')}]) needs a seed gradient`);
-  if (!addFn || !onesLikeFn || !copyFn) throw new Error('tape helpers not installed (import the package index)');
-  const add = addFn;
-  const copy = copyFn;
   noGrad(() => {
     const order = topoOrder(root);
     const pruned = opts.inputs ? pruneTo(order, opts.inputs) : [];
@@ -116,7 +116,7 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
     const prevBorn = trackBorn(born);
     try {
       const grads = new Map<Tensor, Tensor>();
-      grads.set(root, seed ?? onesLikeFn!(root));
+      grads.set(root, seed ?? ones(root.shape, root.dtype));
       for (const t of order) {
         const g = grads.get(t);
         grads.delete(t);
@@ -127,7 +127,7 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
         if (!g || !t.requiresGrad) continue;
         if (!node) {
           // A leaf: accumulate into .grad (copying, so later in-place optimiser work cannot alias).
-          t.grad = profileBackward('grad accumulate', () => (t.grad ? add(t.grad, g) : copy(g)));
+          t.grad = profileBackward('grad accumulate', () => (t.grad ? addGrads(t.grad, g) : g.clone()));
           if (born) recycleDead([g], grads, born);
           continue;
         }
@@ -142,7 +142,7 @@ export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}
           }
           if (gradHook) gradHook(node.op, x, gx);
           const prev = grads.get(x);
-          grads.set(x, prev ? profileBackward('grad accumulate', () => add(prev, gx)) : gx);
+          grads.set(x, prev ? profileBackward('grad accumulate', () => addGrads(prev, gx)) : gx);
           if (born && prev) dead.push(prev, gx);
         }
         if (born) {

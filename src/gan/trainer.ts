@@ -10,7 +10,7 @@ import { phase, profileStepEnd, profileStepStart } from '../autodiff/profile.js'
 import { Rng, type RngState } from '../autodiff/rng.js';
 import { Adam, type OptimizerState } from '../autodiff/optim/index.js';
 import type { StateDict } from '../autodiff/nn/index.js';
-import { concat } from '../autodiff/ops/index.js';
+import { concat, slice as sliceOp } from '../autodiff/ops/index.js';
 import { PatchDiscriminator, ParamNet, type NormKind } from './models.js';
 import { ParamMapping, featureBatch, renderBatch, FEATURE_SIZE } from './generator.js';
 import { lsganDiscriminatorLoss, lsganGeneratorLoss } from './losses.js';
@@ -333,11 +333,10 @@ export class GanTrainer {
   }
 }
 
+/** Rows [from, to) of a batch (along axis 0). */
 function sliceBatch(t: Tensor, from: number, to: number): Tensor {
-  // Imported lazily to keep this file's imports readable; slice along the batch axis.
   return sliceOp(t, [[from, to]]);
 }
-import { slice as sliceOp } from '../autodiff/ops/index.js';
 
 /**
  * Optimiser moments as Float32Arrays (exact: the parameters are float32), which the checkpoint
