@@ -1,21 +1,36 @@
-/** The --backend flag shared by the commands that compute: auto-select or a named backend. */
-import { autoSelectBackendNode, registerFastBackendsNode } from '../node/backends.js';
-import { enableRelaxedSimd } from '../node/relaxed-simd.js';
-import { setBackend } from '../autodiff/backend.js';
+/**
+ * The --backend flag of the commands that compute, and the one way from its value to a backend:
+ * auto-select or a named backend, wasm on worker threads, relaxed SIMD as below.
+ */
+import type { FlagSpec } from './args.js';
+import { activateBackend } from '../node/backends.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../node/init-backend.js';
+import { enableRelaxedSimd, relaxedSimdSetting } from '../node/relaxed-simd.js';
 
-export async function selectBackend(name: string, verbose: boolean): Promise<string> {
-  // The command owns its process, so it turns on V8's relaxed SIMD (Node 20 keeps it behind a
-  // flag): the wasm kernels then use FMA, measured 1.5x on matmul 1024^3 (35 -> 54 GFLOP/s) and
-  // 10 % on the PatchGAN. DIFFRENDERGAN_RELAXED_SIMD=0 keeps plain mul + add. The library leaves
-  // the process-wide flag alone (see src/node/relaxed-simd.ts).
-  if (name !== 'reference' && process.env.DIFFRENDERGAN_RELAXED_SIMD !== '0') enableRelaxedSimd();
-  if (name === 'auto') {
-    const sel = await autoSelectBackendNode();
-    if (verbose) console.error(`backend: ${sel.backend.name} (${sel.reason})`);
-    return sel.backend.name;
-  }
-  if (name !== 'reference') await registerFastBackendsNode();
-  await setBackend(name);
-  if (verbose) console.error(`backend: ${name}`);
-  return name;
+export interface BackendFlagOptions {
+  default?: BackendChoice;
+  /** false: CPU backends only (gpujs not offered, auto never picks it). */
+  gpu?: boolean;
+  help?: string;
+}
+
+/** The --backend flag (each command may narrow it to the CPU backends, or change its default). */
+export function backendFlag(opts: BackendFlagOptions = {}): FlagSpec {
+  return {
+    name: 'backend', type: 'string', meta: 'NAME', default: opts.default ?? 'auto',
+    choices: BACKEND_CHOICES.filter((n) => opts.gpu !== false || n !== 'gpujs'),
+    help: opts.help ?? 'compute backend (auto: the fastest available)',
+  };
+}
+
+/** Makes the flag's backend the active one; returns its name. */
+export async function selectBackend(name: string, verbose: boolean, opts: { gpu?: boolean } = {}): Promise<string> {
+  // The command owns its process, so unless DIFFRENDERGAN_RELAXED_SIMD=0 it turns on V8's relaxed
+  // SIMD (Node 20 keeps it behind a flag): the wasm kernels then use FMA, measured 1.5x on
+  // matmul 1024^3 and 10 % on the PatchGAN. The library leaves the process-wide flag alone
+  // unless asked (src/node/relaxed-simd.ts).
+  if (name !== 'reference' && (relaxedSimdSetting() ?? true)) enableRelaxedSimd();
+  const { backend, reason } = await activateBackend(name, { noGpu: opts.gpu === false });
+  if (verbose) console.error(name === 'auto' ? `backend: ${backend} (${reason})` : `backend: ${backend}`);
+  return backend;
 }

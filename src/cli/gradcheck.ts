@@ -3,7 +3,7 @@ import { allGradcheckCases, registerGradcheckCases } from '../autodiff/gradcheck
 import { gradcheckCases as renderGradcheckCases } from '../render/gradcheck-cases.js';
 import { gradcheck } from '../autodiff/gradcheck.js';
 import { Rng } from '../autodiff/rng.js';
-import { selectBackend } from './backend-flag.js';
+import { backendFlag, selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { CommandSpec, ParsedFlags } from './args.js';
 
@@ -17,7 +17,7 @@ export const gradcheckCommand: CommandSpec = {
     { name: 'op', type: 'string', meta: 'NAME', help: 'check only this op (see the list printed without it)' },
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
     { name: 'seed', type: 'int', meta: 'N', default: 1, help: 'seed of the random inputs' },
-    { name: 'backend', type: 'string', meta: 'NAME', default: 'reference', choices: ['reference', 'auto', 'wasm', 'wasm-1t', 'gpujs'], help: 'compute backend; the checks run in float64, which float32-only backends (wasm, gpujs) hand to the reference kernels: their float32 kernels are checked against the reference by the test suite (test/kernels)' },
+    backendFlag({ default: 'reference', help: 'compute backend; the checks run in float64, which float32-only backends (wasm, gpujs) hand to the reference kernels: their float32 kernels are checked against the reference by the test suite (test/kernels)' }),
   ],
 };
 

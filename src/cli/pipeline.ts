@@ -8,7 +8,7 @@ import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
 import { runSegment } from './segment.js';
-import { selectBackend } from './backend-flag.js';
+import { backendFlag, selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 
 export const pipelineCommand: CommandSpec = {
@@ -36,7 +36,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'results-md', type: 'string', meta: 'FILE', help: 'also write the results page (docs/results.md format) there' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed' },
     { name: 'workers', type: 'int', min: 1, max: 64, default: availableParallelism(), meta: 'N', help: 'processes that generate synthetic pairs' },
-    { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend of the GAN (the U-Net stages use the fastest CPU backend)' },
+    backendFlag({ help: 'compute backend of the GAN (the U-Net stages use the fastest CPU backend)' }),
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
   ],
 };

@@ -1,6 +1,6 @@
 /** `diffrendergan realism`: how well a small CNN tells real from synthetic patches, plus scene statistics. */
 import type { CommandSpec, ParsedFlags } from './args.js';
-import { selectBackend } from './backend-flag.js';
+import { backendFlag, selectBackend } from './backend-flag.js';
 import { runRealism } from '../node/realism.js';
 import { formatC2st } from '../gan/c2st.js';
 import { sceneStatsTable } from '../gan/scene-stats.js';
@@ -22,7 +22,7 @@ export const realismCommand: CommandSpec = {
     { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: 'particles brighter or darker than the stage (auto: detected from the real images)' },
     { name: 'stats-only', type: 'boolean', help: 'only the scene statistics (no classifier)' },
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of text' },
-    { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
+    backendFlag({ help: 'compute backend' }),
     { name: 'quiet', type: 'boolean', help: 'no progress lines' },
   ],
 };

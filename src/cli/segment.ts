@@ -11,7 +11,8 @@ import { rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
-import { formatProfile, setBackend, startProfile, stopProfile } from '../autodiff/index.js';
+import { backendFlag, selectBackend } from './backend-flag.js';
+import { formatProfile, startProfile, stopProfile } from '../autodiff/index.js';
 import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../node/files.js';
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
@@ -38,7 +39,8 @@ import { fijiCsv } from '../seg/fiji.js';
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
-const backendFlag: FlagSpec = { name: 'backend', type: 'string', meta: 'NAME', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'reference'], help: 'compute backend (auto: the fastest available, wasm SIMD on CPUs)' };
+// the U-Net runs on the CPU backends
+const cpuBackendFlag: FlagSpec = backendFlag({ gpu: false, help: 'compute backend (auto: the fastest available, wasm SIMD on CPUs)' });
 const cropBottomFlag: FlagSpec = { name: 'crop-bottom', type: 'int', meta: 'PX', default: 0, min: 0, help: 'rows removed from the bottom of images and masks (the microscope data bar; 64 for TiO2-SEM)' };
 const idsFlag: FlagSpec = { name: 'ids', type: 'strings', meta: 'ID,ID...', help: 'only these image names (comma or space separated)' };
 const methodFlag: FlagSpec = { name: 'method', type: 'string', default: 'unet', choices: ['unet', 'otsu'], help: 'segmenter: the trained U-Net, or the classical Otsu + watershed baseline (needs no model)' };
@@ -79,7 +81,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       polarityFlag('read off the training masks; dark-particle images are inverted before training, and the model remembers it'),
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
       { name: 'profile', type: 'boolean', help: 'print a table of the training steps: time per op kind (forward, backward), kernels, optimizer, and the allocations and copies per step' },
-      backendFlag,
+      cpuBackendFlag,
     ],
   },
   predict: {
@@ -100,7 +102,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       flipsFlag,
       instancesFlag,
       otsuPolarityFlag,
-      backendFlag,
+      cpuBackendFlag,
     ],
   },
   eval: {
@@ -121,7 +123,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       instancesFlag,
       otsuPolarityFlag,
       { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
-      backendFlag,
+      cpuBackendFlag,
     ],
   },
 };
@@ -210,15 +212,9 @@ function idList(flags: ParsedFlags): string[] | undefined {
   return ids.length ? ids : undefined;
 }
 
-async function useBackend(name: string): Promise<string> {
-  if (name === 'reference') {
-    await setBackend('reference');
-    return 'reference';
-  }
-  const { registerFastBackendsNode, autoSelectBackendNode } = await import('../node/backends.js');
-  if (name === 'auto') return (await autoSelectBackendNode({ noGpu: true })).backend.name;
-  await registerFastBackendsNode({ noGpu: true });
-  return (await setBackend(name)).name;
+/** The flag's backend, CPU only (the one path from --backend to a backend, src/cli/backend-flag.ts). */
+function useBackend(name: string): Promise<string> {
+  return selectBackend(name, false, { gpu: false });
 }
 
 function fmtTime(s: number): string {

@@ -3,7 +3,7 @@ import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { runTraining, savedBackend, type TrainOptions } from '../node/train.js';
-import { selectBackend } from './backend-flag.js';
+import { backendFlag, selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 import { GAN_LIMITS, ganSizeProblem } from '../gan/limits.js';
 
@@ -35,7 +35,7 @@ export const trainCommand: CommandSpec = {
     { name: 'eval-samples', type: 'int', ...limit('eval-samples'), default: 16, meta: 'N', help: 'images rendered per epoch for the realism score and samples' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed (runs are reproducible)' },
     { name: 'c2st-seeds', type: 'int', min: 0, max: 100, default: 3, meta: 'N', help: 'seeds of the classifier two-sample test at the chosen epoch (0: skip it; real images only)' },
-    { name: 'backend', type: 'string', default: 'auto', choices: ['auto', 'wasm', 'wasm-1t', 'gpujs', 'reference'], help: 'compute backend' },
+    backendFlag({ help: 'compute backend' }),
     { name: 'raster-threads', type: 'int', min: 1, max: 64, meta: 'N', help: 'soft-rasterizer threads incl. the main one (default: the cores, at most 4; 1 = no worker threads; rendered values do not depend on it)' },
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
     { name: 'profile', type: 'boolean', help: 'print a table of the training steps: time per op kind (forward, backward), kernels, optimizer, and the allocations and copies per step' },

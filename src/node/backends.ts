@@ -8,6 +8,7 @@
  */
 import { autoSelectBackend, registerFastBackends, type AutoSelectOptions, type AutoSelection } from '../autodiff/backends/auto.js';
 import { wasmPoolFactory, type WasmPoolOptions } from './wasm-pool.js';
+import { setBackend } from '../autodiff/backend.js';
 
 export interface NodeAutoSelectOptions extends AutoSelectOptions {
   /** Options of the worker-thread pool (ignored when `runnerFactory` is given). */
@@ -27,4 +28,19 @@ export function registerFastBackendsNode(opts: NodeAutoSelectOptions = {}): Retu
 /** autoSelectBackend with the worker-thread pool for 'wasm'. */
 export function autoSelectBackendNode(opts: NodeAutoSelectOptions = {}): Promise<AutoSelection> {
   return autoSelectBackend(withPool(opts));
+}
+
+/**
+ * The one way from a backend name ('auto' or a registered backend's) to the active backend:
+ * auto-selection, or the named one with the fast backends registered first (wasm on the
+ * worker-thread pool). Used by initBackend (the library) and the CLI's --backend flag.
+ */
+export async function activateBackend(name: string, opts: NodeAutoSelectOptions = {}): Promise<{ backend: string; reason: string }> {
+  if (name === 'auto') {
+    const sel = await autoSelectBackendNode(opts);
+    return { backend: sel.backend.name, reason: sel.reason };
+  }
+  if (name !== 'reference') await registerFastBackendsNode(opts);
+  await setBackend(name);
+  return { backend: name, reason: 'named' };
 }

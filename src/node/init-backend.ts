@@ -8,9 +8,8 @@
  *   import { initBackend, GanTrainer, demoSetup } from 'diffrendergan';
  *   const { backend } = await initBackend('auto');   // e.g. 'wasm'
  */
-import { setBackend } from '../autodiff/backend.js';
-import { autoSelectBackendNode, registerFastBackendsNode } from './backends.js';
-import { enableRelaxedSimd } from './relaxed-simd.js';
+import { activateBackend } from './backends.js';
+import { enableRelaxedSimd, relaxedSimdSetting } from './relaxed-simd.js';
 import { defaultRasterThreads, useRasterPool, type RasterWorkerPool } from './raster-pool.js';
 import { setRasterLanes } from '../render/lanes/lanes.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -25,7 +24,7 @@ export interface InitBackendOptions {
   rasterThreads?: number;
   /**
    * Turn on V8's relaxed SIMD (FMA in the wasm kernels; the CLI does, 1.5x on large matmuls).
-   * A process-wide V8 flag, so off unless asked for.
+   * A process-wide V8 flag, so off unless asked for (here or by DIFFRENDERGAN_RELAXED_SIMD=1).
    */
   relaxedSimd?: boolean;
 }
@@ -45,20 +44,9 @@ export async function initBackend(name: BackendChoice = 'auto', opts: InitBacken
   if (!(BACKEND_CHOICES as readonly string[]).includes(name)) {
     throw new UserError(`unknown backend '${name}'; choose one of ${BACKEND_CHOICES.join(', ')}`, ExitCode.usage);
   }
-  if (opts.relaxedSimd && name !== 'reference') enableRelaxedSimd();
+  if ((opts.relaxedSimd ?? relaxedSimdSetting() ?? false) && name !== 'reference') enableRelaxedSimd();
   const pool = opts.threads !== undefined ? { pool: { threads: opts.threads } } : {};
-  let backend: string;
-  let reason: string;
-  if (name === 'auto') {
-    const sel = await autoSelectBackendNode(pool);
-    backend = sel.backend.name;
-    reason = sel.reason;
-  } else {
-    if (name !== 'reference') await registerFastBackendsNode(pool);
-    await setBackend(name);
-    backend = name;
-    reason = 'named';
-  }
+  const { backend, reason } = await activateBackend(name, pool);
   rasterPool?.dispose();
   rasterPool = null;
   setRasterLanes(null);

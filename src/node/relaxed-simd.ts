@@ -3,8 +3,9 @@
  * Node 20 ships V8 11.3 where it sits behind --experimental-wasm-relaxed-simd. This turns the
  * flag on at runtime (v8.setFlagsFromString; it is read when a module is validated/compiled, so
  * it must run before the wasm backend is constructed) and reports whether relaxed_madd now
- * validates. Opt-in, since it changes a process-wide V8 setting: call it yourself, pass
- * `relaxedSimd: true` to createNodeWasmBackend, or set DIFFRENDERGAN_RELAXED_SIMD=1.
+ * validates. DIFFRENDERGAN_RELAXED_SIMD means the same everywhere: 1 turns it on, 0 off; unset,
+ * the CLI turns it on (the command owns its process) and the library leaves it off (it changes
+ * a process-wide V8 setting: pass `relaxedSimd: true` to createNodeWasmBackend / initBackend).
  */
 import v8 from 'node:v8';
 import { relaxedSimdSupported } from '../autodiff/backends/wasm/asm.js';
@@ -19,7 +20,8 @@ export function enableRelaxedSimd(): boolean {
   return relaxedSimdSupported();
 }
 
-/** Whether the environment asks for relaxed SIMD (DIFFRENDERGAN_RELAXED_SIMD=1). */
-export function relaxedSimdRequested(): boolean {
-  return process.env.DIFFRENDERGAN_RELAXED_SIMD === '1';
+/** DIFFRENDERGAN_RELAXED_SIMD: true for 1, false for 0, undefined when unset (or anything else). */
+export function relaxedSimdSetting(): boolean | undefined {
+  const v = process.env.DIFFRENDERGAN_RELAXED_SIMD;
+  return v === '1' ? true : v === '0' ? false : undefined;
 }

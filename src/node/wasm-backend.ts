@@ -5,7 +5,7 @@
  */
 import { WasmBackend, type WasmBackendOptions } from '../autodiff/backends/wasm/backend.js';
 import { wasmPoolFactory, type WasmPoolOptions } from './wasm-pool.js';
-import { enableRelaxedSimd, relaxedSimdRequested } from './relaxed-simd.js';
+import { enableRelaxedSimd, relaxedSimdSetting } from './relaxed-simd.js';
 
 export interface NodeWasmOptions extends WasmBackendOptions {
   pool?: WasmPoolOptions;
@@ -18,6 +18,6 @@ export interface NodeWasmOptions extends WasmBackendOptions {
 
 export function createNodeWasmBackend(opts: NodeWasmOptions = {}): WasmBackend {
   const { pool, relaxedSimd, ...rest } = opts;
-  if (relaxedSimd ?? relaxedSimdRequested()) enableRelaxedSimd();
+  if (relaxedSimd ?? relaxedSimdSetting() ?? false) enableRelaxedSimd();
   return new WasmBackend({ runnerFactory: wasmPoolFactory(pool), ...rest });
 }
