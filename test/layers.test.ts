@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FLOORS: Record<string, number> = {
   errors: 0,
   autodiff: 1,
-  io: 2, particles: 2, render: 2, seg: 2,
+  charts: 2, io: 2, particles: 2, render: 2, seg: 2,
   gan: 3,
   node: 4,
   cli: 5, index: 5, browser: 5,

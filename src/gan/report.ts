@@ -14,7 +14,7 @@
  * Pure: runs in a browser.
  */
 import { encodePngGrey8 } from '../io/png.js';
-import { escapeXml, histogram, histogramChart, lineChart, PALETTE, type Series } from './svg-chart.js';
+import { escapeXml, histogram, histogramChart, lineChart, PALETTE, type Series } from '../charts/svg.js';
 
 export interface ReportInput {
   title?: string;

@@ -4,6 +4,7 @@
  */
 import { UserError } from '../errors.js';
 import { lognormalPdf, quantileSorted, type LognormalFit } from './summary.js';
+import { escapeXml, niceStep } from '../charts/svg.js';
 
 export interface SizeSvgOptions {
   /** Picture size in px (default 640 x 400). */
@@ -13,20 +14,6 @@ export interface SizeSvgOptions {
   title?: string;
   /** Axis label of the diameters (default 'Diameter'); the unit is appended in brackets. */
   xLabel?: string;
-}
-
-/** Escapes the five XML special characters. */
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
-
-/** A "nice" step (1, 2 or 5 x 10^k) near range / target. */
-export function niceStep(range: number, target = 5): number {
-  if (!(range > 0) || !Number.isFinite(range)) return 1;
-  const raw = range / target;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / mag;
-  return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
 /**

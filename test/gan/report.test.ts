@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { base64, buildReport, downsample, TIO2_SEM_CITATION } from '../../src/gan/report.js';
-import { escapeXml, histogram, histogramChart, lineChart, niceTicks } from '../../src/gan/svg-chart.js';
+import { escapeXml, histogram, histogramChart, lineChart, niceTicks } from '../../src/charts/svg.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 
 /** Every element opened is closed in order (a cheap well-formedness check for our own output). */

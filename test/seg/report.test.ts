@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PARTICLES_CSV_HEADER, csvField, particlesCsv } from '../../src/seg/csv.js';
-import { escapeXml, histogramBins, niceStep, sizeDistributionSvg } from '../../src/seg/svg.js';
+import { histogramBins, sizeDistributionSvg } from '../../src/seg/svg.js';
+import { escapeXml, niceStep } from '../../src/charts/svg.js';
 import type { Particle } from '../../src/particles/measure.js';
 import { Rng } from '../../src/autodiff/rng.js';
 
@@ -68,6 +69,6 @@ describe('sizeDistributionSvg', () => {
     expect(one).toContain('N = 1, mean = 12 px, D50 = 12 px');
     expect(one).not.toContain('<polyline');
     expect(() => sizeDistributionSvg([NaN], null, 'px')).toThrow();
-    expect(escapeXml(`a&b<'"`)).toBe('a&amp;b&lt;&apos;&quot;');
+    expect(escapeXml(`a&b<'"`)).toBe('a&amp;b&lt;&#39;&quot;');
   });
 });

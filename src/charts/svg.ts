@@ -1,12 +1,14 @@
 /**
- * Small inline-SVG charts for report.html: line charts (with optional +-band, reference lines,
- * legend) and histograms, with "nice" axis ticks. Output is a self-contained <svg> string; no
- * scripts, no external styles. Non-finite points are skipped (they break the line).
- * Pure: runs in a browser.
+ * Small inline-SVG charts and their helpers, for the GAN's report.html (gan/report.ts) and the
+ * segmenter's size histogram (seg/svg.ts): line charts (with optional +-band, reference lines,
+ * legend) and histograms, "nice" axis ticks, XML escaping, histogram binning. Output is a
+ * self-contained <svg> string; no scripts, no external styles. Non-finite points are skipped
+ * (they break the line). Pure: runs in a browser.
  */
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 
+/** Escapes the five XML special characters (&#39; for the apostrophe: valid in XML and every HTML). */
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
@@ -23,15 +25,21 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
     min -= d;
     max += d;
   }
-  const raw = (max - min) / Math.max(1, count);
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const norm = raw / mag;
-  const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+  const step = niceStep(max - min, Math.max(1, count));
   const out: number[] = [];
   const first = Math.ceil(min / step - 1e-9);
   const last = Math.floor(max / step + 1e-9);
   for (let i = first; i <= last; i++) out.push(+(i * step).toPrecision(12));
   return out;
+}
+
+/** A "nice" step (1, 2 or 5 x 10^k) near range / target. */
+export function niceStep(range: number, target = 5): number {
+  if (!(range > 0) || !Number.isFinite(range)) return 1;
+  const raw = range / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / mag;
+  return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
 /** Tick label: short, no float noise. */
