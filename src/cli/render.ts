@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
 import { ExitCode, UserError } from '../errors.js';
-import { makeDirs, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8 } from '../node/files.js';
+import { fsErrorText, makeOutputDir, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8 } from '../node/files.js';
 import { mergeSceneConfig, presetConfig, renderScene, sampleScene, sceneParams, type SceneConfig } from '../render/index.js';
 import { PARAMETER_TABLE } from '../render/params.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
@@ -53,33 +53,13 @@ export function loadSceneConfig(preset: PresetName, file: string | undefined, si
   return cfg;
 }
 
-function why(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const text: Record<string, string> = {
-    ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'permission denied', ENOTDIR: 'a part of the path is not a folder',
-    EROFS: 'read-only file system', ENOSPC: 'no space left on the device', EEXIST: 'exists',
-  };
-  return (code && text[code]) ?? code ?? (e as Error).message;
-}
-
-/** Creates the output folder (mkdir -p); returns the topmost folder created, if any. */
-function ensureDir(dir: string): string | undefined {
-  let top: string | undefined;
-  try {
-    top = makeDirs(dir);
-  } catch (e) {
-    throw new UserError(`${dir}: cannot create the output folder: ${why(e)}`, ExitCode.badOutput);
-  }
-  return top;
-}
-
 export async function renderMain(flags: ParsedFlags, io: RenderIO = { error: (l) => console.error(l) }): Promise<number> {
   if (!flags.out) throw new UserError('render: --out DIR is required', ExitCode.usage);
   const preset = String(flags.preset) as PresetName;
   const out = String(flags.out);
   const n = Number(flags.n), seed = Number(flags.seed);
   const config = loadSceneConfig(preset, flags.config as string | undefined, flags.size === undefined ? undefined : Number(flags.size));
-  const made = ensureDir(out);
+  const made = makeOutputDir(out);
   try {
     return renderSamples(flags, io, preset, config, out, n, seed);
   } catch (e) {
@@ -127,7 +107,7 @@ function renderSamples(flags: ParsedFlags, io: RenderIO, preset: PresetName, con
       // Name the sample folder, not the hidden temporary one (gone now): writeFileAtomic's
       // message starts with the temporary path.
       if (e instanceof UserError) throw new UserError(e.message.split(tmp).join(final), e.exitCode);
-      throw new UserError(`${final}: cannot write the sample: ${why(e)}`, ExitCode.badOutput);
+      throw new UserError(`${final}: cannot write the sample: ${fsErrorText(e)}`, ExitCode.badOutput);
     }
     if (!res.rejected) kept++;
     if (!flags.quiet) {

@@ -13,7 +13,7 @@ import { ExitCode, InputError, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { backendFlag, selectBackend } from './backend-flag.js';
 import { formatProfile, startProfile, stopProfile } from '../autodiff/index.js';
-import { listImageFiles, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../node/files.js';
+import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../node/files.js';
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
@@ -30,7 +30,7 @@ import { sizeDistributionSvg } from '../seg/svg.js';
 import type { Labelled } from '../particles/labels.js';
 import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, type SegSampleWithInstances } from '../node/seg-dataset.js';
 import { addTouchingBand } from '../seg/classmask.js';
-import { ensureDir, hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
 import type { UNet } from '../seg/unet.js';
 import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from '../node/pixel-size.js';
 import { writeFijiOutputs } from '../node/fiji-outputs.js';
@@ -259,7 +259,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   const resume = flags.resume ? loadCheckpoint(dir) : undefined;
   if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
   // Fail on an unusable --out before hours of training, not at the first checkpoint.
-  const made = ensureDir(dir);
+  const made = makeOutputDir(dir);
   try {
     return await trainInto(dir, samples, resume, flags, out);
   } catch (e) {
@@ -419,7 +419,7 @@ async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   const images = files.map((f) => readCroppedImage(f, cropBottom));
   const segmenter = loadSegmenter(flags, 'predict', () => images, out);
   // An unusable --out fails now, before minutes of segmentation (the folder stays empty until the end).
-  const made = ensureDir(outDir);
+  const made = makeOutputDir(outDir);
   const written: string[] = [];
   try {
     return await predictInto(outDir, written, flags, out, { segmenter, px, minArea, files, names, images });

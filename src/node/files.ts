@@ -198,6 +198,29 @@ export function makeDirs(dir: string): string | undefined {
   return top;
 }
 
+/** Why a file-system call failed, in words (its errno code, else its message). */
+export function fsErrorText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const text: Record<string, string> = {
+    ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'permission denied', ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'read-only file system', ENOSPC: 'no space left on the device', EEXIST: 'exists',
+  };
+  return (code && text[code]) ?? code ?? (e as Error).message;
+}
+
+/**
+ * Creates an output folder and its parents (makeDirs); an unusable path is a UserError (exit
+ * code badOutput): "DIR: cannot create the output folder: WHY". Returns the topmost folder it
+ * created (for removeIfEmpty on a later failure), undefined when the folder was there.
+ */
+export function makeOutputDir(dir: string): string | undefined {
+  try {
+    return makeDirs(dir);
+  } catch (e) {
+    throw new UserError(`${dir}: cannot create the output folder: ${fsErrorText(e)}`, ExitCode.badOutput);
+  }
+}
+
 /**
  * Removes `top` and the folders below it on the way to `dir` (both as makeDirs returned / was
  * given them) where they are empty, deepest first: what a failed command created but never

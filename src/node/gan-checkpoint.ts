@@ -30,7 +30,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, sta
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { Tensor } from '../autodiff/tensor.js';
-import { readInputFile, readInputText, writeFileAtomic } from './files.js';
+import { makeOutputDir, readInputFile, readInputText, writeFileAtomic } from './files.js';
 import type { StateDict } from '../autodiff/nn/module.js';
 import { checkFiniteTensors, checkStateDict } from './state-dict-check.js';
 import { decodeSafetensors, decodeSafetensorsRaw, encodeSafetensors, safeToTensor, torchStateDict, type SafeTensor } from '../io/safetensors.js';
@@ -59,14 +59,6 @@ export function epochDir(runDir: string, epoch: number): string {
 
 export function samplePath(runDir: string, epoch: number): string {
   return join(runDir, SAMPLES_DIR, `${epochDirName(epoch)}.png`);
-}
-
-function ensureDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UserError(`${dir}: cannot create the directory (${(e as Error).message})`, ExitCode.badOutput);
-  }
 }
 
 /** fsync a directory so that renames in it are durable; a no-op where the OS does not allow it. */
@@ -182,7 +174,7 @@ export function joinState(json: unknown, tensors: Record<string, SafeTensor>, fi
  */
 export function saveCheckpoint(runDir: string, epoch: number, data: CheckpointData, metadata: Record<string, string> = {}): void {
   const dir = epochDir(runDir, epoch);
-  ensureDir(dir);
+  makeOutputDir(dir);
   const done = join(dir, DONE_FILE);
   if (existsSync(done)) {
     unlinkSync(done);
@@ -329,7 +321,7 @@ export function loadCheckpoint(
 // Config, samples, metrics.
 
 export function writeConfig(runDir: string, config: unknown): void {
-  ensureDir(runDir);
+  makeOutputDir(runDir);
   writeFileAtomic(join(runDir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 }
 
@@ -346,7 +338,7 @@ export function readConfig(runDir: string): unknown {
 /** Writes samples/epoch-NNNN.png (PNG bytes encoded by the caller). */
 export function writeSample(runDir: string, epoch: number, png: Uint8Array): string {
   const path = samplePath(runDir, epoch);
-  ensureDir(join(runDir, SAMPLES_DIR));
+  makeOutputDir(join(runDir, SAMPLES_DIR));
   writeFileAtomic(path, png);
   return path;
 }
@@ -361,7 +353,7 @@ export function appendMetrics(runDir: string, row: Record<string, unknown>): voi
 
 /** appendMetrics for several rows with one write. */
 export function appendMetricsRows(runDir: string, rows: readonly Record<string, unknown>[]): void {
-  ensureDir(runDir);
+  makeOutputDir(runDir);
   const path = join(runDir, METRICS_FILE);
   const text = rows.map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) + '\n').join('');
   let fd: number | undefined;

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:f
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { listImageFiles, makeDirs, readImageFile, writeFileAtomic } from './files.js';
+import { listImageFiles, makeOutputDir, readImageFile, writeFileAtomic } from './files.js';
 import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
@@ -270,11 +270,7 @@ function openRun(runDir: string, spec: RunSpec): void {
     return;
   }
   if (existsSync(runDir) && readdirSync(runDir).length > 0) throw new UserError(`--out ${runDir}: folder exists, is not empty and is not a pipeline run`, ExitCode.badOutput);
-  try {
-    makeDirs(runDir); // not mkdirSync(recursive): it never returns under /proc
-  } catch (e) {
-    throw new UserError(`--out ${runDir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.badOutput);
-  }
+  makeOutputDir(runDir);
   writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');
 }
 

@@ -18,7 +18,7 @@
 import { existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { makeDirs, readInputFile, writeFileAtomic } from './files.js';
+import { makeOutputDir, readInputFile, writeFileAtomic } from './files.js';
 import { decodeSafetensorsRaw, encodeSafetensors, torchStateDict } from '../io/safetensors.js';
 import { sha256Hex } from './gan-checkpoint.js';
 import { checkStateDict } from './state-dict-check.js';
@@ -44,20 +44,8 @@ export interface DoneMarker {
   sha256?: Record<string, string>;
 }
 
-/**
- * Creates the directory (and parents); an unusable path -> UserError (badOutput). Returns the
- * topmost folder it created (see makeDirs), undefined when the directory was there.
- */
-export function ensureDir(dir: string): string | undefined {
-  try {
-    return makeDirs(dir);
-  } catch (e) {
-    throw new UserError(`${dir}: cannot create the directory: ${(e as Error).message}`, ExitCode.badOutput);
-  }
-}
-
 export function saveCheckpoint(dir: string, c: Checkpoint): void {
-  ensureDir(dir);
+  makeOutputDir(dir);
   const done = join(dir, DONE_FILE);
   if (existsSync(done)) unlinkSync(done);
   const meta = { format: 'diffrendergan-unet', epoch: String(c.epoch), step: String(c.step) };

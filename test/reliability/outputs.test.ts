@@ -107,10 +107,10 @@ describe('an --out that is a regular file: exit code 5 before any work', () => {
     const file = join(dir, 'a-regular-file');
     writeFileSync(file, 'x');
     const p = runCli(['segment', 'predict', '--method', 'otsu', '--in', images, '--out', file]);
-    oneError(p, /a-regular-file: cannot create the directory: exists and is not a folder/);
+    oneError(p, /a-regular-file: cannot create the output folder: exists and is not a folder/);
     expect(p.stdout).not.toMatch(/particles \(/); // nothing segmented first
     const t = runCli(['segment', 'train', '--images', images, '--masks', masks, ...SEG_TRAIN, '--out', file]);
-    oneError(t, /a-regular-file: cannot create the directory: exists and is not a folder/);
+    oneError(t, /a-regular-file: cannot create the output folder: exists and is not a folder/);
     expect(t.stdout).not.toMatch(/epoch 1/);
   });
 });
