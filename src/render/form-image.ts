@@ -1,7 +1,8 @@
 /**
  * The image formation f_r after the rasterizer: the scene's image-formation model (shade/models.ts:
  * a shaded model over the fixed maps and the substrate texture, or the transmission model over
- * the rasterized path lengths) -> blur -> sensor noise.
+ * the rasterized path lengths) -> blur -> scan artifacts
+ * (scan.ts) -> sensor noise.
  */
 import * as ops from '../autodiff/ops/index.js';
 import type { Tensor } from '../autodiff/tensor.js';
@@ -15,6 +16,7 @@ import { residuePattern, transmissionImage } from './shade/transmission.js';
 import type { ShadingContext } from './shade/model.js';
 import { shade } from './shade/shade-op.js';
 import { sensorNoise } from './noise.js';
+import { scanArtifacts } from './scan.js';
 
 /** Empties the memos of the fixed maps and of the texture noise (tests compare them with fresh results). */
 export function clearShadeCaches(): void {
@@ -30,7 +32,8 @@ export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): 
   let I: Tensor;
   if (isTransmission(ctx.model)) I = transmissionImage(raster, p, T, residuePattern(W, H, ctx.textureSeed));
   else I = shadedImage(raster, params, T, ctx);
-  const img = sensorNoise(gaussianBlur(I, p('blurSigma')), params, ctx.noise);
+  const blurred = scanArtifacts(gaussianBlur(I, p('blurSigma')), params, ctx.textureSeed, ctx.noise !== null);
+  const img = sensorNoise(blurred, params, ctx.noise);
   return ops.reshape(img, [1, 1, H, W]);
 }
 

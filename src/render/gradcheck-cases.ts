@@ -12,6 +12,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import { softRasterize } from './raster/soft.js';
 import { gaussianBlur } from './shade/blur.js';
 import { substrateTexture } from './shade/texture.js';
+import { scanArtifacts } from './scan.js';
 import { PARAMETER_TABLE } from './params.js';
 import { mergeSceneConfig } from './config.js';
 import { presetConfig, defaultParams } from './presets/index.js';
@@ -118,7 +119,18 @@ export const gradcheckCases: GradcheckCase[] = [
     make: () => ({ f: (s: Tensor, w: Tensor, l: Tensor) => substrateTexture(s, w, l, { width: 20, height: 16, seed: 11, octaves: 2 }), inputs: [t64([0.06], [1]), t64([0.03], [1]), t64([0.62], [1])] }),
     options: { rtol: 1e-3 },
   },
+  {
+    op: 'scanArtifacts',
+    variant: '9 x 7 image, row offsets and brightness gradient (scanNoise, brightnessGradient; the other parameters get 0)',
+    make: (rng: Rng) => {
+      const p = pipelineParams('tio2-sem');
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'scanNoise')] = 0.02;
+      p[PARAMETER_TABLE.findIndex((q) => q.name === 'brightnessGradient')] = 0.05;
+      return { f: (b: Tensor, x: Tensor) => scanArtifacts(b, x, 17, true), inputs: [randomInput(rng, [9, 7], 0, 1), new Tensor(p, [p.length])] };
+    },
+  },
   ...(['tio2-sem', 'sio2-him', 'tio2-tsem', 'tem-spheres'] as const).map(
+
     (preset): GradcheckCase => ({
       op: 'renderImage',
       variant: `${preset}: all parameters through rasterize, ${preset.includes('tem') ? 'path lengths, transmission' : 'shade'}, blur, noise (16 x 16)`,

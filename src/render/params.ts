@@ -48,6 +48,12 @@ export const PARAMETER_TABLE = [
   { name: 'filmResidue', meaning: 'transmission: darkening of the film by grey residue patches (a fixed large-scale blotch pattern), as a fraction of filmBrightness', min: 0, max: 0.4 },
   { name: 'filmGradientX', meaning: 'transmission: relative change of the film brightness from the left to the right edge (uneven illumination or film thickness)', min: -0.2, max: 0.2 },
   { name: 'filmGradientY', meaning: 'transmission: relative change of the film brightness from the top to the bottom edge', min: -0.2, max: 0.2 },
+  // Terms the TiO2-SEM side-by-side comparison asked for (issue 14): the SE edge effect falls off
+  // over the electrons' escape depth, several px at this resolution, not only in a thin band; SEM
+  // frames carry line-to-line offsets of the scan and slow brightness drifts.
+  { name: 'rimGain', meaning: 'SEM: brightness of the wide rim band (3 x shading.edgeWidth inside the silhouette, fading with the distance to it: the escape-depth edge effect beyond the narrow edgeGain band)', min: 0, max: 0.3 },
+  { name: 'scanNoise', meaning: 'std of a grey-level offset shared by all pixels of one scan line (row-correlated scan noise)', min: 0, max: 0.03 },
+  { name: 'brightnessGradient', meaning: 'amplitude of a slow brightness gradient across the image (grey levels at the image edge; a fixed random direction and curvature per image)', min: 0, max: 0.08 },
 ] as const satisfies readonly ParameterSpec[];
 
 

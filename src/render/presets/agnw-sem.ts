@@ -33,9 +33,12 @@ export const agnwSem = {
     shininess: 8,
     // transmission parameters (unused by this preset's model)
     filmBrightness: 0.8, massAttenuation: 0.15, diffractionContrast: 0.02, filmMottle: 0.03, filmResidue: 0, filmGradientX: 0, filmGradientY: 0,
+    rimGain: 0.05,
+    scanNoise: 0.004,
+    brightnessGradient: 0.02,
   },
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
-    'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot',
+    'textureAmplitude', 'textureScale', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient',
   ],
 } as const satisfies Preset;

@@ -34,6 +34,9 @@ export const sio2Him = {
     shininess: 20,
     // transmission parameters (unused by this preset's model)
     filmBrightness: 0.8, massAttenuation: 0.15, diffractionContrast: 0.02, filmMottle: 0.03, filmResidue: 0, filmGradientX: 0, filmGradientY: 0,
+    rimGain: 0,
+    scanNoise: 0,
+    brightnessGradient: 0,
   },
   // as tio2-him: the reconstruction filter stays fixed
   learned: ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],

@@ -37,6 +37,8 @@ export const temSpheres = {
     filmResidue: 0,
     filmGradientX: 0,
     filmGradientY: 0,
+    // SEM scan terms (issue 14), off here
+    rimGain: 0, scanNoise: 0, brightnessGradient: 0,
   },
   learned: [
     'filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmResidue', 'filmGradientX', 'filmGradientY',

@@ -33,6 +33,9 @@ export const tio2Him = {
     shininess: 12,
     // transmission parameters (unused by this preset's model)
     filmBrightness: 0.8, massAttenuation: 0.15, diffractionContrast: 0.02, filmMottle: 0.03, filmResidue: 0, filmGradientX: 0, filmGradientY: 0,
+    rimGain: 0,
+    scanNoise: 0,
+    brightnessGradient: 0,
   },
   // HIM parity with the reference: material (diffuse / specular / shininess), stage colour and
   // noise are learned; the reconstruction filter (blur 3 px) is fixed as in the reference.

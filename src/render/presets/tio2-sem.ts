@@ -40,11 +40,14 @@ export const tio2Sem = {
     shininess: 8,
     // transmission parameters (unused by this preset's model)
     filmBrightness: 0.8, massAttenuation: 0.15, diffractionContrast: 0.02, filmMottle: 0.03, filmResidue: 0, filmGradientX: 0, filmGradientY: 0,
+    rimGain: 0.1,
+    scanNoise: 0.004,
+    brightnessGradient: 0.02,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
-    'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot',
+    'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient',
   ],
 } as const satisfies Preset;

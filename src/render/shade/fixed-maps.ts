@@ -39,6 +39,8 @@ export interface FixedMapSettings {
 
 export interface FixedMaps {
   E: Float64Array;
+  /** The wide rim map: the edge map at 3 x the rim width (fades over a longer distance to the silhouette). */
+  E2: Float64Array;
   /** null when the settings ask for no shadow map. */
   Sh: Float64Array | null;
 }
@@ -72,9 +74,10 @@ export function fixedMaps(alphaRaw: ArrayLike<number>, s: FixedMapSettings): Fix
         fixedCache.splice(j, 1);
         fixedCache.unshift(c);
       }
-      if (lanesInstalled() && !allShared(c.E, c.Sh)) {
+      if (lanesInstalled() && !allShared(c.E, c.E2, c.Sh)) {
         // made before the lanes were installed: move to shared memory (same values)
         c.E = copyShared(c.E);
+        c.E2 = copyShared(c.E2);
         c.Sh = c.Sh && copyShared(c.Sh);
       }
       return c;
@@ -84,10 +87,11 @@ export function fixedMaps(alphaRaw: ArrayLike<number>, s: FixedMapSettings): Fix
   // in shared memory when raster lanes are installed (the shading op's rows may run on them)
   const sh = (a: Float64Array): Float64Array => (lanesInstalled() ? copyShared(a) : a);
   const E = sh(edgeMap(alpha, H, W, s.edgeWidth));
+  const E2 = sh(edgeMap(alpha, H, W, 3 * (s.edgeWidth ?? 2)));
   const Sh = s.shadow ? sh(shadowMap(alpha, H, W, s.shadow.azimuthDeg, s.shadow.length)) : null;
-  fixedCache.unshift({ key, alpha: Float64Array.from(alphaRaw), E, Sh });
+  fixedCache.unshift({ key, alpha: Float64Array.from(alphaRaw), E, E2, Sh });
   if (fixedCache.length > FIXED_CACHE_SIZE) fixedCache.pop();
-  return { E, Sh };
+  return { E, E2, Sh };
 }
 
 /** Fixed rim map from the (detached) alpha: 2 relu(alpha - blur(alpha)), in [0, 1]. */

@@ -36,8 +36,8 @@ type Data = Float32Array | Float64Array;
  */
 export interface ShadeRowsJob<K> {
   normalX: Data; normalY: Data; normalZ: Data; alpha: Data;
-  /** Substrate texture T, edge map E, shadow map Sh (null when the model casts none). */
-  T: Data; E: Float64Array; Sh: Float64Array | null;
+  /** Substrate texture T, edge map E, wide rim map E2, shadow map Sh (null when the model casts none). */
+  T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null;
   LY: Float64Array; out: Data;
   k: K; alphaFull: number; W: number; rowLo: number; rowHi: number;
 }
@@ -50,7 +50,7 @@ export interface ShadeRowsJob<K> {
  */
 export interface ShadeBackRowsJob<K> {
   G: Data; normalX: Data; normalY: Data; normalZ: Data; alpha: Data;
-  T: Data; E: Float64Array; Sh: Float64Array | null; LY: Float64Array;
+  T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null; LY: Float64Array;
   /** Gradients of the raster's normal and alpha channels, or null (no raster gradient wanted). */
   gNormalX: Data | null; gNormalY: Data | null; gNormalZ: Data | null; gAlpha: Data | null;
   gT: Data; sums: Float64Array;

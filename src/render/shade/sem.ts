@@ -6,7 +6,9 @@
  *                                                       the particle emits more than the
  *                                                       substrate by a positive contrast)
  *   det   = 1 + detectorStrength (2 relu(n . d) - 1)   (side detector at azimuth / elevation d)
- *   P     = Y det + edgeGain E                         (E: fixed rim map, fixed-maps.ts)
+ *   P     = Y det + edgeGain E + rimGain E2            (E: fixed rim map, fixed-maps.ts; E2: the
+ *                                                       same at 3 x the width, fading over the
+ *                                                       escape depth)
  *   Sub   = (substrateBrightness + textureAmplitude T) (T: the film's ridge lines, texture.ts;
  *           * (1 - shadowStrength Sh)                  Sh: fixed soft shadow map, cast away
  *                                                       from the detector)
@@ -24,7 +26,7 @@ import { PARAM_INDEX } from '../params.js';
 import { detectorDirection, type ImageFormationModel, type ShadeBackRowsJob, type ShadeRowsJob, type ShadingContext } from './model.js';
 
 export interface SemConstants {
-  n: number; eg: number; kdet: number; ksh: number; sb: number; ta: number;
+  n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number;
   /** Flat-face yield: the substrate's plus the particle's positive contrast. */
   y0: number;
   /** Towards the detector. */
@@ -35,27 +37,27 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
   const ix = PARAM_INDEX;
   const sb = Pv[ix.substrateBrightness];
   return {
-    n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
+    n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], eg2: Pv[ix.rimGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
     ta: Pv[ix.textureAmplitude], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
   };
 }
 
 /** P at one pixel given the yield Y = y0 c^-n. */
-export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number): number {
+export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number, e2: number): number {
   const nd = nx * k.dx + ny * k.dy + nz * k.dz;
   const r = nd > 0 ? nd : 0;
-  return Y * (1 + k.kdet * (2 * r - 1)) + k.eg * e;
+  return Y * (1 + k.kdet * (2 * r - 1)) + k.eg * e + k.eg2 * e2;
 }
 
-/** P at one pixel with normal (nx, ny, nz) and edge-map value e. */
-export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number): number {
+/** P at one pixel with normal (nx, ny, nz) and edge-map values e (narrow) and e2 (wide). */
+export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number, e2: number): number {
   const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
   // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
-  return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e);
+  return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2);
 }
 
 export function semRows(job: ShadeRowsJob<SemConstants>): number {
-  const { normalX, normalY, normalZ, alpha, T, E, Sh, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
+  const { normalX, normalY, normalZ, alpha, T, E, E2, Sh, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
   const { ksh, sb, ta } = k;
   const S = Sh!;
   for (let i = rowLo * W, i1 = rowHi * W; i < i1; i++) {
@@ -73,21 +75,21 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
     const Yn = c === 1 ? 1 : Math.exp(-k.n * L);
     LY[2 * i] = L;
     LY[2 * i + 1] = Yn;
-    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i]) + (1 - m) * Sub;
+    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i]) + (1 - m) * Sub;
   }
   return 0;
 }
 
 /** The gradients semBackRows sums per row, in its order. */
-const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude'] as const;
+const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain'] as const;
 
 export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
-  const { G, normalX, normalY, normalZ, alpha, T, E, Sh, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
-  const { n, eg, kdet, ksh, sb, ta, y0, dx, dy, dz } = k;
+  const { G, normalX, normalY, normalZ, alpha, T, E, E2, Sh, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
+  const { n, eg, eg2, kdet, ksh, sb, ta, y0, dx, dy, dz } = k;
   const S = Sh!;
   const needR = gAlpha !== null;
   for (let y = rowLo; y < rowHi; y++) {
-    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0;
+    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0;
     for (let i = y * W, i1 = i + W; i < i1; i++) {
       const g = G[i];
       if (g === 0) continue;
@@ -106,7 +108,7 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / alphaFull
         // (every other term below is multiplied by g m = 0)
         let r4 = 0;
-        r4 += (g * (semParticle(k, nx, ny, nz, E[i]) - Sub)) / alphaFull;
+        r4 += (g * (semParticle(k, nx, ny, nz, E[i], E2[i]) - Sub)) / alphaFull;
         gAlpha![i] = r4;
         continue;
       }
@@ -118,11 +120,12 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       const r = nd > 0 ? nd : 0;
       const gP = g * m;
       const det = 1 + kdet * (2 * r - 1);
-      const P = Y * det + eg * E[i];
+      const P = Y * det + eg * E[i] + eg2 * E2[i];
       const gFac = gP * det; // dI/dY
       gkdet += gP * Y * (2 * r - 1);
       const gr = nd > 0 ? gP * Y * kdet * 2 : 0;
       geg += gP * E[i];
+      geg2 += gP * E2[i];
       gpb += gFac * Yn;
       gsb += gFac * Yn; // y0 = sb + pb
       gn -= gFac * Y * L;
@@ -141,9 +144,9 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         gAlpha![i] = r4;
       }
     }
-    const o = 7 * y;
+    const o = 8 * y;
     sums[o] = gpb; sums[o + 1] = gn; sums[o + 2] = geg; sums[o + 3] = gkdet; sums[o + 4] = gksh;
-    sums[o + 5] = gsb; sums[o + 6] = gta;
+    sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2;
   }
   return 0;
 }
