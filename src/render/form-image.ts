@@ -30,7 +30,7 @@ export function formImage(raster: Tensor, params: Tensor, ctx: ShadingContext): 
   const p = (name: ParamName): Tensor => ops.slice(params, [[PARAM_INDEX[name], PARAM_INDEX[name] + 1]]);
   const T = substrateTexture(p('textureScale'), p('textureWidth'), p('textureLevel'), { width: W, height: H, seed: ctx.textureSeed });
   let I: Tensor;
-  if (isTransmission(ctx.model)) I = transmissionImage(raster, p, T, residuePattern(W, H, ctx.textureSeed));
+  if (isTransmission(ctx.model)) I = transmissionImage(raster, p, T, residuePattern(W, H, ctx.textureSeed, params.dtype));
   else I = shadedImage(raster, params, T, ctx);
   const blurred = scanArtifacts(gaussianBlur(I, p('blurSigma')), params, ctx.textureSeed, ctx.noise !== null);
   const img = sensorNoise(blurred, params, ctx.noise);

@@ -3,7 +3,7 @@
  * dark particles on the film, the rejection rule with dark polarity, and what each parameter does.
  */
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/autodiff/index.js';
+import { Rng, Tensor } from '../../src/autodiff/index.js';
 import { PARAM_INDEX, defaultParams, mergeSceneConfig, presetConfig, renderScene, sampleScene } from '../../src/render/index.js';
 import { modelPolarity } from '../../src/render/polarity.js';
 
@@ -33,6 +33,14 @@ describe('transmission presets', () => {
       expect(kept).toBeGreaterThan(0);
     });
   }
+
+  it('a float32 parameter vector gives a float32 image (no float64 constant promotes it: the discriminator would run on the slow float64 path)', () => {
+    const scene = sampleScene(quiet('tio2-tsem'), new Rng(2));
+    const p = defaultParams('tio2-tsem');
+    const img = renderScene(scene, new Tensor(Float32Array.from(p), [p.length]), { masks: false }).image;
+    expect(img.dtype).toBe('float32');
+    expect(renderScene(scene, new Tensor(Float64Array.from(p), [p.length]), { masks: false }).image.dtype).toBe('float64');
+  });
 
   it('mass attenuation darkens the particles only; the film gradient tilts the film', () => {
     const cfg = quiet('tem-spheres');

@@ -30,7 +30,7 @@
  * masks put them; the coverage alpha is not needed.
  */
 import * as ops from '../../autodiff/ops/index.js';
-import { Tensor, allocData } from '../../autodiff/tensor.js';
+import { Tensor, allocData, type DType } from '../../autodiff/tensor.js';
 import { substrateTexture } from './texture.js';
 import type { ParamName } from '../params.js';
 
@@ -52,9 +52,13 @@ export const TRANSMISSION_CHANNELS = { thickness: 0, diffractionThickness: 1 } a
  */
 export const RESIDUE_PATTERN = { scale: 0.02, width: 0.12, level: 0.7, octaves: 3, seedXor: 0x2c1b3c6d } as const;
 
-/** The residue pattern B [H, W] in (0, 1] of a scene (a constant: its settings are fixed). */
-export function residuePattern(W: number, H: number, textureSeed: number): Tensor {
-  const c = (v: number): Tensor => new Tensor(Float64Array.from([v]), [1]);
+/**
+ * The residue pattern B [H, W] in (0, 1] of a scene (a constant: its settings are fixed), in the
+ * parameters' dtype: a float64 constant would turn a float32 render into float64 (and every
+ * discriminator convolution after it onto the slow float64 path).
+ */
+export function residuePattern(W: number, H: number, textureSeed: number, dtype: DType): Tensor {
+  const c = (v: number): Tensor => new Tensor(allocData(dtype, 1).fill(v), [1]);
   const r = RESIDUE_PATTERN;
   return substrateTexture(c(r.scale), c(r.width), c(r.level), { width: W, height: H, seed: (textureSeed ^ r.seedXor) | 0, octaves: r.octaves });
 }
