@@ -16,11 +16,11 @@
  * through that stage's own resume logic (GAN checkpoints, generate's per-sample files, the
  * U-Net's epoch checkpoints).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { listImageFiles, makeOutputDir, readImageFile, writeFileAtomic } from './files.js';
+import { listImageFiles, makeOutputDir, readImageFile, readInputJson, writeFileAtomic } from './files.js';
 import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
@@ -253,7 +253,8 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
 function openRun(runDir: string, spec: RunSpec): void {
   const file = join(runDir, 'pipeline.json');
   if (existsSync(file)) {
-    const old = JSON.parse(readFileSync(file, 'utf8')) as RunSpec;
+    const old = readInputJson(file) as RunSpec;
+    if (old === null || typeof old !== 'object' || Array.isArray(old)) throw new InputError(file, 'not a pipeline run record (a JSON object)');
     const a = JSON.stringify(old);
     const b = JSON.stringify(spec);
     if (a !== b) {
@@ -279,7 +280,7 @@ const startedPath = (runDir: string, s: StageName) => join(runDir, 'stages', `${
 
 export function readStage(runDir: string, s: StageName): StageRecord | null {
   const f = markerPath(runDir, s);
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as StageRecord) : null;
+  return existsSync(f) ? (readInputJson(f) as StageRecord) : null;
 }
 
 function machine(): PipelineReport['machine'] {
@@ -434,7 +435,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const predDir = join(runDir, 'predictions');
   await stage('predict', async () => {
     await segRun(['predict', '--model', segDir, '--in', ...spec.testFiles, '--out', predDir, '--crop-bottom', String(spec.cropBottom), ...(spec.pixelSize ? ['--pixel-size', spec.pixelSize] : [])]);
-    const summary = JSON.parse(readFileSync(join(predDir, 'summary.json'), 'utf8')) as { overall: { count: number; median: number }; unit: string };
+    const summary = readInputJson(join(predDir, 'summary.json')) as { overall: { count: number; median: number }; unit: string };
     return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit };
   });
 
@@ -517,7 +518,7 @@ function buildReport(runDir: string, spec: RunSpec): PipelineReport {
   const evals: Record<string, EvalSummary> = {};
   for (const name of ['unet', 'otsu', 'model-real']) {
     const f = join(runDir, 'eval', `${name}.json`);
-    if (existsSync(f)) evals[name] = JSON.parse(readFileSync(f, 'utf8')) as EvalSummary;
+    if (existsSync(f)) evals[name] = readInputJson(f) as EvalSummary;
   }
   const predSummary = join(runDir, 'predictions', 'summary.json');
   return {
@@ -535,7 +536,7 @@ function buildReport(runDir: string, spec: RunSpec): PipelineReport {
     stages: stages.map((s) => ({ stage: s.stage, seconds: s.seconds, resumed: s.resumed, loadAverage: s.loadAverage, info: s.info })),
     totalSeconds: stages.reduce((a, s) => a + s.seconds, 0),
     evals,
-    predictions: existsSync(predSummary) ? (JSON.parse(readFileSync(predSummary, 'utf8')) as PipelineReport['predictions']) : null,
+    predictions: existsSync(predSummary) ? (readInputJson(predSummary) as PipelineReport['predictions']) : null,
     machine: machine(),
     backend: getBackend().name,
     command: commandLine(spec, runDir),

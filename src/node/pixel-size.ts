@@ -5,7 +5,8 @@
  * image has no size in its metadata, the whole run stays in px (one unit per particles.csv), with
  * a warning that names the image. An explicit length (2.1nm, 0.5um) applies to every image.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputFile } from './files.js';
 import { basename, dirname, extname, join } from 'node:path';
 import { pixelSizeFromSidecar, pixelSizeFromTiff, type MetadataPixelSize } from '../io/pixel-size.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -32,10 +33,10 @@ export function parsePixelSize(s: string): { size: number; unit: string } {
 /** The metadata pixel size of one image file: its TIFF tags, else a sidecar NAME.txt beside it. */
 export function metadataPixelSize(file: string): MetadataPixelSize | null {
   let found: MetadataPixelSize | null = null;
-  if (/\.tiff?$/i.test(file)) found = pixelSizeFromTiff(readFileSync(file));
+  if (/\.tiff?$/i.test(file)) found = pixelSizeFromTiff(readInputFile(file));
   if (found) return found;
   const sidecar = join(dirname(file), basename(file, extname(file)) + '.txt');
-  return existsSync(sidecar) ? pixelSizeFromSidecar(readFileSync(sidecar)) : null;
+  return existsSync(sidecar) ? pixelSizeFromSidecar(readInputFile(sidecar)) : null;
 }
 
 export function resolvePixelSizes(files: string[], flag: string | undefined): RunPixelSizes {
