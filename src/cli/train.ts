@@ -56,6 +56,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     patch: (flags.patch as number | undefined) ?? (demo ? 64 : 256),
     batch: Number(flags.batch),
     'base-filters': (flags['base-filters'] as number | undefined) ?? (demo ? 16 : 64),
+    'eval-samples': Number(flags['eval-samples']),
   });
   if (!flags.resume && sizeProblem) throw new UserError(sizeProblem, ExitCode.usage);
   // A resumed run continues on the backend it started on unless told otherwise.

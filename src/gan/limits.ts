@@ -22,6 +22,9 @@ export const PATCH_MULTIPLE = 8;
 /** Budget for the discriminator's activations of one step (forward + backward), in bytes. */
 export const MAX_STEP_ACTIVATION_BYTES = 4 * 2 ** 30;
 
+/** Budget for the rendered evaluation samples kept per epoch (eval-samples x patch^2 float32). */
+export const MAX_EVAL_SAMPLE_BYTES = 2 ** 30;
+
 /**
  * Bytes of the discriminator's float32 activations for one step, an upper estimate: its first
  * layer has `baseFilters` channels at half the patch side, each later one twice the channels at
@@ -44,7 +47,7 @@ export function ganSizeProblem(sizes: Partial<Record<keyof typeof GAN_LIMITS, un
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) return `--${name} must be an integer in [${lo}, ${hi}] (got ${String(v)})`;
   }
-  const { patch, batch, 'base-filters': filters } = sizes as { patch?: number; batch?: number; 'base-filters'?: number };
+  const { patch, batch, 'base-filters': filters, 'eval-samples': evalSamples } = sizes as { patch?: number; batch?: number; 'base-filters'?: number; 'eval-samples'?: number };
   if (patch !== undefined && patch % PATCH_MULTIPLE !== 0) return `--patch must be a multiple of ${PATCH_MULTIPLE} (got ${patch}): the discriminator halves it three times`;
   if (patch !== undefined && batch !== undefined && filters !== undefined) {
     const bytes = stepActivationBytes(batch, patch, filters);
@@ -52,6 +55,9 @@ export function ganSizeProblem(sizes: Partial<Record<keyof typeof GAN_LIMITS, un
       const gib = (b: number) => (b / 2 ** 30).toFixed(1);
       return `--batch ${batch} x --base-filters ${filters} at --patch ${patch} needs about ${gib(bytes)} GiB of activations per step, above the limit of ${gib(MAX_STEP_ACTIVATION_BYTES)} GiB; lower one of them`;
     }
+  }
+  if (patch !== undefined && evalSamples !== undefined && evalSamples * patch * patch * 4 > MAX_EVAL_SAMPLE_BYTES) {
+    return `--eval-samples ${evalSamples} at --patch ${patch} keeps ${((evalSamples * patch * patch * 4) / 2 ** 30).toFixed(1)} GiB of samples per epoch, above the limit of 1 GiB; lower one of them`;
   }
   return null;
 }

@@ -75,6 +75,7 @@ describe('unknown flags, wrong types, out-of-range values: exit code 2 naming th
     [['train', '--batch', '1e9'], /--batch must be an integer in \[1, 256\], got '1e9'/],
     [['train', '--batch', '256', '--base-filters', '256', '--patch', '1024'], /--batch 256 x --base-filters 256 at --patch 1024 needs about \d+\.\d GiB .* above the limit of 4\.0 GiB/],
     [['train', '--patch', '255'], /--patch must be a multiple of 8 \(got 255\)/],
+    [['train', '--patch', '1024', '--eval-samples', '1024'], /--eval-samples 1024 at --patch 1024 keeps 4\.0 GiB of samples per epoch, above the limit of 1 GiB/],
     [['train', '--seed', '99999999999999999999'], /--seed must be an integer in \[0, 2147483647\]/],
     [['generate', '--run', '.', '--n', '1e12'], /--n must be an integer in \[1, 1000000\], got '1e12'/],
     [['train', '--epochs', '1.5'], /--epochs must be an integer/],
