@@ -172,7 +172,19 @@ export function formatTable(rows: TargetResult[]): string {
   return [head, sep, ...rows.map((r) => `| ${r.target} | ${r.inputs} | ${r.ok} | ${r.clean} | ${r.crashes} | ${r.hangs} | ${r.peakRssMb.toFixed(0)} MB | ${r.seconds.toFixed(0)} |`)].join('\n');
 }
 
+const PARENT_FLAGS = ['only', 'seed', 'from', 'inputs', 'seconds', 'hang-seconds', 'work', 'json'];
+
 async function parent(argv: string[]): Promise<number> {
+  // Refuse anything else (e.g. a CLI command line, should code under test fork this script).
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--verbose') continue;
+    if (!a.startsWith('--') || !PARENT_FLAGS.includes(a.slice(2)) || i + 1 >= argv.length) {
+      console.error(`fuzz: unexpected argument '${a}' (flags: ${PARENT_FLAGS.map((f) => `--${f} V`).join(', ')}, --verbose)`);
+      return 2;
+    }
+    i++;
+  }
   const only = flag(argv, 'only', Object.keys(TARGETS).join(',')).split(',').filter(Boolean);
   for (const t of only) if (!TARGETS[t]) throw new Error(`unknown target '${t}' (targets: ${Object.keys(TARGETS).join(', ')})`);
   const opts = {

@@ -353,6 +353,8 @@ function cliTarget(): Target {
         else if (k < 9) argv.push(rng.pick(['--__proto__', '--constructor', '--no-such-flag', 'stray', '--help=x', '--quiet=maybe']), 'x');
         else argv = argv.slice(0, 1 + rng.int(argv.length));
       }
+      // generate forks workers of process.argv[1], which here is the fuzzer, not the CLI: keep one.
+      if (argv[0] === 'generate') argv = [...argv.filter((_, i) => argv[i] !== '--workers' && argv[i - 1] !== '--workers'), '--workers', '1'];
       try {
         await runCli(argv);
       } finally {
