@@ -92,16 +92,22 @@ async function child(argv: string[]): Promise<void> {
   await target.setup(work);
   const fd = openSync(progress, 'w');
   const report: ChildReport = { next: from, clean: 0, ok: 0, failures: [], maxRssKb: 0 };
-  const buf = Buffer.alloc(16);
+  // The progress file holds "index ok clean" (the input running now, and the outcomes so far), so
+  // that a child killed in a hang loses no counts; each crash is also sent to the parent at once.
+  const buf = Buffer.alloc(48);
   let i = from;
   for (; i < to && Date.now() < deadline; i++) {
     buf.fill(32);
-    buf.write(String(i));
-    writeSync(fd, buf, 0, 16, 0);
+    buf.write(`${i} ${report.ok} ${report.clean}`);
+    writeSync(fd, buf, 0, buf.length, 0);
     const outcome = await runInput(target, seed, i);
     if (outcome === 'ok') report.ok++;
     else if (outcome === 'clean') report.clean++;
-    else report.failures.push({ index: i, kind: 'crash', error: outcome.crash });
+    else {
+      const f: Failure = { index: i, kind: 'crash', error: outcome.crash };
+      report.failures.push(f);
+      process.send!({ crash: f });
+    }
   }
   closeSync(fd);
   report.next = i;
@@ -118,15 +124,20 @@ async function runTarget(name: string, opts: { seed: number; from: number; input
   const end = opts.from + opts.inputs;
   const progress = join(opts.work, `${name}.progress`);
   while (next < end && Date.now() < deadline) {
-    writeFileSync(progress, String(next).padEnd(16));
+    writeFileSync(progress, `${next} 0 0`);
     const work = mkdtempSync(join(opts.work, `${name}-`));
     const args = ['--child', '--target', name, '--seed', String(opts.seed), '--from', String(next), '--to', String(end), '--deadline', String(deadline), '--progress', progress, '--work', work, ...(opts.verbose ? ['--verbose'] : [])];
     const c = fork(process.argv[1]!, args, { execArgv: ['--max-old-space-size=2048', '--stack-size=984'], stdio: ['ignore', opts.verbose ? 'inherit' : 'ignore', opts.verbose ? 'inherit' : 'pipe', 'ipc'] });
     let stderr = '';
     c.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     let report: ChildReport | undefined;
-    c.on('message', (m) => (report = m as ChildReport));
-    const current = () => Number(readFileSync(progress, 'utf8').trim() || next);
+    const crashes: Failure[] = [];
+    c.on('message', (m) => {
+      if ((m as { crash?: Failure }).crash) crashes.push((m as { crash: Failure }).crash);
+      else report = m as ChildReport;
+    });
+    const fields = () => readFileSync(progress, 'utf8').trim().split(/\s+/).map(Number);
+    const current = () => fields()[0] ?? next;
     let last = current();
     let since = Date.now();
     let hung = false;
@@ -153,13 +164,16 @@ async function runTarget(name: string, opts: { seed: number; from: number; input
       next = report.next;
       continue;
     }
-    // No report: the child hung or died at input `current()`; continue after it.
-    const at = current();
+    // No report: the child hung or died at input `current()`; keep what it counted, continue after it.
+    const [at = next, ok = 0, clean = 0] = fields();
     res.inputs += at - next + 1;
+    res.ok += ok;
+    res.clean += clean;
+    res.failures.push(...crashes);
+    res.crashes += crashes.length;
     res.failures.push({ index: at, kind: hung ? 'hang' : 'crash', error: hung ? `no progress for ${opts.hangSeconds} s` : `child exited with ${code}: ${stderr.trim().split('\n').slice(-4).join(' | ')}` });
     if (hung) res.hangs++;
     else res.crashes++;
-    // What the inputs before `at` did is lost with the child: rerun them would double-count; count them as run.
     next = at + 1;
   }
   res.seconds = (Date.now() - t0) / 1000;

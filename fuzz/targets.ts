@@ -280,7 +280,8 @@ function hostilePaths(work: string): string[] {
   mkdirSync(join(d, 'empty-dir'));
   mkdirSync(join(d, 'fake-run'));
   writeFileSync(join(d, 'fake-run', 'config.json'), '{"version": 1, "gan": {"patch": 1e9}, "data": {}}');
-  return ['/dev/zero', '/dev/urandom', '/dev/null', fifo, big, join(d, 'garbage.png'), join(d, 'empty.tif'), join(d, 'deep.json'), join(d, 'proto.json'), join(d, 'zero-mesh.json'), join(d, 'empty-dir'), join(d, 'fake-run'), '/nonexistent/x', '/proc/self/mem', '', '-', '--', 'x'.repeat(5000)];
+  // (A missing path under /proc: nothing can be created there, so an --out given it writes nothing.)
+  return ['/dev/zero', '/dev/urandom', '/dev/null', fifo, big, join(d, 'garbage.png'), join(d, 'empty.tif'), join(d, 'deep.json'), join(d, 'proto.json'), join(d, 'zero-mesh.json'), join(d, 'empty-dir'), join(d, 'fake-run'), '/proc/nonexistent/x', '/proc/self/mem', '', '-', '--', 'x'.repeat(5000)];
 }
 
 /** Values that no numeric flag accepts (below / above its range, non-integers, not numbers). */
@@ -295,6 +296,8 @@ function invalidNumber(rng: FuzzRng, f: FlagSpec): string {
 
 interface Template {
   spec: CommandSpec;
+  /** Flags put back when a mutation cut them off, so that no input starts a long run. */
+  keep: [string, string][];
   argv: (ctx: { out: string; run: string; img: string; hostile: string }) => string[];
   /** Flags given a hostile path on a path mutation. */
   pathFlags: string[];
@@ -310,18 +313,19 @@ function cliTarget(): Target {
     return c ?? segmentCommand;
   };
   const templates: Template[] = [
-    { spec: cmd('train'), argv: (c) => ['train', '--patch', '32', '--epochs', '1', '--steps-per-epoch', '1', '--base-filters', '4', '--configs', '1', '--eval-samples', '1', '--backend', 'reference', '--quiet', '--out', c.out, '--real', c.hostile], pathFlags: ['real', 'config', 'resume', 'out'] },
-    { spec: cmd('generate'), argv: (c) => ['generate', '--run', c.run, '--out', c.out, '--n', '1', '--workers', '1', '--quiet'], pathFlags: ['run', 'out'] },
-    { spec: cmd('render'), argv: (c) => ['render', '--n', '1', '--size', '16', '--out', c.out, '--quiet', '--config', c.hostile], pathFlags: ['config', 'out'] },
-    { spec: cmd('pipeline'), argv: (c) => ['pipeline', '--real', c.hostile, '--out', c.out, '--budget', 'quick', '--backend', 'reference', '--quiet'], pathFlags: ['real', 'config', 'eval-masks', 'out'] },
-    { spec: cmd('realism'), argv: (c) => ['realism', '--real', c.hostile, '--synth', c.img, '--stats-only', '--backend', 'reference', '--quiet'], pathFlags: ['real', 'synth'] },
-    { spec: cmd('segment'), argv: (c) => ['segment', 'predict', '--method', 'otsu', '--in', c.img, '--out', c.out], pathFlags: ['in', 'out', 'model'] },
-    { spec: cmd('segment'), argv: (c) => ['segment', 'eval', '--method', 'otsu', '--images', c.hostile, '--masks', c.hostile], pathFlags: ['images', 'masks'] },
+    { spec: cmd('train'), keep: [['epochs', '1'], ['steps-per-epoch', '1'], ['patch', '32'], ['base-filters', '4'], ['configs', '1'], ['eval-samples', '1'], ['backend', 'reference']], argv: (c) => ['train', '--patch', '32', '--epochs', '1', '--steps-per-epoch', '1', '--base-filters', '4', '--configs', '1', '--eval-samples', '1', '--backend', 'reference', '--quiet', '--out', c.out, '--real', c.hostile], pathFlags: ['real', 'config', 'resume', 'out'] },
+    { spec: cmd('generate'), keep: [['n', '2']], argv: (c) => ['generate', '--run', c.run, '--out', c.out, '--n', '1', '--workers', '1', '--quiet'], pathFlags: ['run', 'out'] },
+    { spec: cmd('render'), keep: [['n', '1'], ['size', '16']], argv: (c) => ['render', '--n', '1', '--size', '16', '--out', c.out, '--quiet', '--config', c.hostile], pathFlags: ['config', 'out'] },
+    { spec: cmd('pipeline'), keep: [['budget', 'quick'], ['backend', 'reference'], ['workers', '1']], argv: (c) => ['pipeline', '--real', c.hostile, '--out', c.out, '--budget', 'quick', '--backend', 'reference', '--quiet'], pathFlags: ['real', 'config', 'eval-masks', 'out'] },
+    { spec: cmd('realism'), keep: [['backend', 'reference']], argv: (c) => ['realism', '--real', c.hostile, '--synth', c.img, '--stats-only', '--backend', 'reference', '--quiet'], pathFlags: ['real', 'synth'] },
+    { spec: cmd('segment'), keep: [], argv: (c) => ['segment', 'predict', '--method', 'otsu', '--in', c.img, '--out', c.out], pathFlags: ['in', 'out', 'model'] },
+    { spec: cmd('segment'), keep: [], argv: (c) => ['segment', 'eval', '--method', 'otsu', '--images', c.hostile, '--masks', c.hostile], pathFlags: ['images', 'masks'] },
   ];
   return {
     name: 'cli',
     setup: async (w) => {
       work = w;
+      process.chdir(w); // relative paths ('-', '') land in the work folder, which is removed after
       paths = hostilePaths(w);
       run = await makeRun(w);
       const d = mkdtempSync(join(w, 'img-'));
@@ -353,8 +357,11 @@ function cliTarget(): Target {
         else if (k < 9) argv.push(rng.pick(['--__proto__', '--constructor', '--no-such-flag', 'stray', '--help=x', '--quiet=maybe']), 'x');
         else argv = argv.slice(0, 1 + rng.int(argv.length));
       }
+      for (const [name, value] of t.keep) if (!argv.includes(`--${name}`)) argv.push(`--${name}`, value);
+      if (t.argv === templates[3]!.argv && !argv.includes('--real')) argv.push('--real', rng.pick(paths)); // pipeline: never on valid images
       // generate forks workers of process.argv[1], which here is the fuzzer, not the CLI: keep one.
       if (argv[0] === 'generate') argv = [...argv.filter((_, i) => argv[i] !== '--workers' && argv[i - 1] !== '--workers'), '--workers', '1'];
+      if (process.env.DRG_FUZZ_TRACE) process.stdout.write(`cli input ${index}: ${JSON.stringify(argv)}\n`);
       try {
         await runCli(argv);
       } finally {
