@@ -16,7 +16,7 @@
  * through that stage's own resume logic (GAN checkpoints, generate's per-sample files, the
  * U-Net's epoch checkpoints).
  */
-import { existsSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
@@ -270,6 +270,7 @@ function openRun(runDir: string, spec: RunSpec): void {
     }
     return;
   }
+  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new UserError(`--out ${runDir}: exists and is not a folder`, ExitCode.badOutput);
   if (existsSync(runDir) && readdirSync(runDir).length > 0) throw new UserError(`--out ${runDir}: folder exists, is not empty and is not a pipeline run`, ExitCode.badOutput);
   makeOutputDir(runDir);
   writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');

@@ -258,3 +258,15 @@ describe('U-Net model folders: SHA-256 verified, weights checked against the arc
     inputError(() => loadModel(model), w, new RegExp(`tensor '${k.replace(/\./g, '\\.')}' is missing`));
   });
 });
+
+describe('outputs that are not folders (found by npm run fuzz)', () => {
+  it('pipeline --out /dev/null: exit 5 naming it, not an ENOTDIR stack trace', async () => {
+    const { ensureBuilt, runCli } = await import('./helpers.js');
+    ensureBuilt();
+    const img = join(dir, 'not-read.png');
+    writeFileSync(img, 'x');
+    const r = runCli(['pipeline', '--real', img, '--out', '/dev/null', '--budget', 'quick', '--backend', 'reference', '--quiet']);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/diffrendergan: --out \/dev\/null: exists and is not a folder/);
+  });
+});
