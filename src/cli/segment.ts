@@ -257,6 +257,8 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   }
   if (band > 0) for (const s of samples as SegSampleWithInstances[]) addTouchingBand(s.classes, s.instances, s.width, s.height, band);
   const resume = flags.resume ? loadCheckpoint(dir) : undefined;
+  // The band changes the masks: a resumed run must keep the one it started with.
+  if (resume && (resume.train.touchBand ?? 0) !== band) throw new UserError(`segment train: ${dir} was trained with --touch-band ${resume.train.touchBand ?? 0}; resume it with the same value (got ${band})`, ExitCode.usage);
   if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
   // Fail on an unusable --out before hours of training, not at the first checkpoint.
   const made = makeOutputDir(dir);
@@ -282,6 +284,7 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
     normalisation: flags.normalisation as Normalisation,
     polarity: flags.polarity as PolaritySetting,
     growMasks: parseGrowMasks(String(flags['grow-masks'])),
+    touchBand: Number(flags['touch-band']),
     augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
   if (resume) {

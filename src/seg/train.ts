@@ -78,6 +78,11 @@ export interface TrainConfig {
    * images themselves, rounded (0 for masks that already follow the edges, as real annotations do).
    */
   growMasks: number | 'auto';
+  /**
+   * The touching band the caller marked in the masks (classmask.ts addTouchingBand, px; 0 = none).
+   * trainUNet does not apply it; it is recorded so that a resumed run can refuse another band.
+   */
+  touchBand: number;
 }
 
 /**
@@ -103,6 +108,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   normalisation: 'fixed',
   polarity: 'auto',
   growMasks: 'auto',
+  touchBand: 0,
 };
 
 /** What the model needs at inference besides its weights. */

@@ -154,6 +154,8 @@ describe('segment CLI', () => {
     expect(await runSegment(['train', ...common, '--epochs', '1'], log)).toBe(0);
     expect(lines.some((l) => /^epoch 1 step 2\/2 loss [0-9.]+ .* steps\/s ETA/.test(l))).toBe(true);
     await expect(runSegment(['train', ...common, '--epochs', '2'], log)).rejects.toThrow(/already holds a model/);
+    // The touching band changes the masks, so a resumed run may not change it.
+    await expect(runSegment(['train', ...common, '--epochs', '2', '--resume', '--touch-band', '1'], log)).rejects.toThrow(/trained with --touch-band 0; resume it with the same value \(got 1\)/);
     expect(await runSegment(['train', ...common, '--epochs', '2', '--resume'], log)).toBe(0);
     expect(lines.some((l) => /resumed at step 2/.test(l))).toBe(true);
     expect(JSON.parse(readFileSync(join(model, 'train-state.json'), 'utf8')).epoch).toBe(2);
