@@ -5,7 +5,7 @@
 import type { FlagSpec } from './args.js';
 import { activateBackend } from '../node/backends.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../node/init-backend.js';
-import { enableRelaxedSimd, relaxedSimdSetting } from '../node/relaxed-simd.js';
+import { relaxedSimdSetting } from '../node/relaxed-simd.js';
 
 export interface BackendFlagOptions {
   default?: BackendChoice;
@@ -23,14 +23,18 @@ export function backendFlag(opts: BackendFlagOptions = {}): FlagSpec {
   };
 }
 
+/** Whether a command turns on relaxed SIMD: DIFFRENDERGAN_RELAXED_SIMD, else on (see selectBackend). */
+export function commandRelaxedSimd(): boolean {
+  return relaxedSimdSetting() ?? true;
+}
+
 /** Makes the flag's backend the active one; returns its name. */
 export async function selectBackend(name: string, verbose: boolean, opts: { gpu?: boolean } = {}): Promise<string> {
   // The command owns its process, so unless DIFFRENDERGAN_RELAXED_SIMD=0 it turns on V8's relaxed
   // SIMD (Node 20 keeps it behind a flag): the wasm kernels then use FMA, measured 1.5x on
   // matmul 1024^3 and 10 % on the PatchGAN. The library leaves the process-wide flag alone
   // unless asked (src/node/relaxed-simd.ts).
-  if (name !== 'reference' && (relaxedSimdSetting() ?? true)) enableRelaxedSimd();
-  const { backend, reason } = await activateBackend(name, { noGpu: opts.gpu === false });
+  const { backend, reason } = await activateBackend(name, { noGpu: opts.gpu === false, relaxedSimd: commandRelaxedSimd() });
   if (verbose) console.error(name === 'auto' ? `backend: ${backend} (${reason})` : `backend: ${backend}`);
   return backend;
 }

@@ -9,6 +9,7 @@
 import { autoSelectBackend, registerFastBackends, type AutoSelectOptions, type AutoSelection } from '../autodiff/backends/auto.js';
 import { wasmPoolFactory, type WasmPoolOptions } from './wasm-pool.js';
 import { setBackend } from '../autodiff/backend.js';
+import { enableRelaxedSimd } from './relaxed-simd.js';
 
 export interface NodeAutoSelectOptions extends AutoSelectOptions {
   /** Options of the worker-thread pool (ignored when `runnerFactory` is given). */
@@ -33,14 +34,18 @@ export function autoSelectBackendNode(opts: NodeAutoSelectOptions = {}): Promise
 /**
  * The one way from a backend name ('auto' or a registered backend's) to the active backend:
  * auto-selection, or the named one with the fast backends registered first (wasm on the
- * worker-thread pool). Used by initBackend (the library) and the CLI's --backend flag.
+ * worker-thread pool), after turning on relaxed SIMD when asked. Used by initBackend (the
+ * library), the segment runners and the CLI's --backend flag.
  */
-export async function activateBackend(name: string, opts: NodeAutoSelectOptions = {}): Promise<{ backend: string; reason: string }> {
+export async function activateBackend(name: string, opts: NodeAutoSelectOptions & { relaxedSimd?: boolean } = {}): Promise<{ backend: string; reason: string }> {
+  const { relaxedSimd, ...select } = opts;
+  // Relaxed SIMD is read when a wasm module is compiled, so it is turned on before the backend is made.
+  if (relaxedSimd && name !== 'reference') enableRelaxedSimd();
   if (name === 'auto') {
-    const sel = await autoSelectBackendNode(opts);
+    const sel = await autoSelectBackendNode(select);
     return { backend: sel.backend.name, reason: sel.reason };
   }
-  if (name !== 'reference') await registerFastBackendsNode(opts);
+  if (name !== 'reference') await registerFastBackendsNode(select);
   await setBackend(name);
   return { backend: name, reason: 'named' };
 }

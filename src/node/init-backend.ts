@@ -9,7 +9,7 @@
  *   const { backend } = await initBackend('auto');   // e.g. 'wasm'
  */
 import { activateBackend } from './backends.js';
-import { enableRelaxedSimd, relaxedSimdSetting } from './relaxed-simd.js';
+import { relaxedSimdSetting } from './relaxed-simd.js';
 import { defaultRasterThreads, useRasterPool, type RasterWorkerPool } from './raster-pool.js';
 import { setRasterLanes } from '../render/lanes/lanes.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -44,9 +44,8 @@ export async function initBackend(name: BackendChoice = 'auto', opts: InitBacken
   if (!(BACKEND_CHOICES as readonly string[]).includes(name)) {
     throw new UserError(`unknown backend '${name}'; choose one of ${BACKEND_CHOICES.join(', ')}`, ExitCode.usage);
   }
-  if ((opts.relaxedSimd ?? relaxedSimdSetting() ?? false) && name !== 'reference') enableRelaxedSimd();
   const pool = opts.threads !== undefined ? { pool: { threads: opts.threads } } : {};
-  const { backend, reason } = await activateBackend(name, pool);
+  const { backend, reason } = await activateBackend(name, { ...pool, relaxedSimd: opts.relaxedSimd ?? relaxedSimdSetting() ?? false });
   rasterPool?.dispose();
   rasterPool = null;
   setRasterLanes(null);
