@@ -33,7 +33,8 @@ export {
 export { runTraining, type TrainOptions, type RunConfig } from './node/train.js';
 export { runGenerate, nnunetDatasetFolder, type GenerateOptions, type DatasetFormat } from './node/generate.js';
 
-// Segmentation: U-Net training and prediction, instances, measurements, metrics.
+// Segmentation: U-Net training and prediction, instances, measurements, metrics, and the
+// runners of `segment train | predict | eval` (segmentTrain, segmentPredict, segmentEval).
 export { UNet, DEFAULT_UNET, type UNetConfig } from './seg/unet.js';
 export { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainConfig as SegTrainConfig, type ModelInfo, type TrainResult as SegTrainResult } from './seg/train.js';
 export { segmentImage, type InferOptions, type Segmentation } from './seg/infer.js';
@@ -46,6 +47,11 @@ export { fijiMeasurements, fijiCsv, tracedPerimeter, type FijiParticle } from '.
 export { traceOutline, traceOutlines, polygonArea, type Outline } from './seg/outline.js';
 export { loadModel as loadSegmentModel, saveCheckpoint as saveSegmentCheckpoint } from './node/seg-checkpoint.js';
 export { readSegDataset, readAnnotatedSet, readCroppedImage } from './node/seg-dataset.js';
+export {
+  segmentTrain, segmentPredict, segmentEval,
+  type SegmentTrainOptions, type SegmentPredictOptions, type SegmentEvalOptions, type SegmenterOptions, type SegmentBackendOptions,
+  type SegmentConsole, type PredictSummary, type SegmentEvalReport, type SegmentEvalRow,
+} from './node/segment.js';
 
 // Files: decoders and encoders (pure), metadata, and the Node file layer.
 export {

@@ -33,7 +33,7 @@ describe('the package, imported as a user does', () => {
     expect(existsSync(join(ROOT, 'dist', 'types', 'index.d.ts'))).toBe(true);
     const names = ['initBackend', 'renderScene', 'GanTrainer', 'runTraining', 'generateSample', 'runGenerate', 'trainUNet', 'segmentImage', 'readSegDataset', 'loadSegmentModel',
       'measureParticles', 'fijiMeasurements', 'realismScores', 'decodeImage', 'decodeTiff', 'decodePng', 'encodePngGrey16', 'encodeTiffGrey16',
-      'encodeRoiSet', 'encodeSafetensors', 'decodeSafetensors', 'pixelSizeFromTiff'];
+      'encodeRoiSet', 'encodeSafetensors', 'decodeSafetensors', 'pixelSizeFromTiff', 'segmentTrain', 'segmentPredict', 'segmentEval'];
     const r = runNode(`
       import * as api from 'diffrendergan';
       const missing = ${JSON.stringify(names)}.filter((n) => typeof api[n] !== 'function');

@@ -7,8 +7,7 @@ import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
-import { runSegment } from './segment.js';
-import { backendFlag, selectBackend } from './backend-flag.js';
+import { backendFlag, commandRelaxedSimd, selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 
 export const pipelineCommand: CommandSpec = {
@@ -53,7 +52,6 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     modelReal: !!flags['model-real'],
     preset: flags.preset as PipelineOptions['preset'],
     config: flags.config as string | undefined,
-    segment: runSegment,
     out: String(flags.out),
     budget: flags.budget as PipelineOptions['budget'],
     cropBottom: Number(flags['crop-bottom']),
@@ -66,6 +64,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     seed: Number(flags.seed),
     workers: Number(flags.workers),
     quiet: !!flags.quiet,
+    relaxedSimd: commandRelaxedSimd(),
   };
   const r = await runPipeline(opts);
   if (!opts.quiet) console.error(`pipeline: ran ${r.ran.join(', ') || 'nothing'}${r.skipped.length ? `; skipped (done) ${r.skipped.join(', ')}` : ''}; report ${r.runDir}/report.md`);

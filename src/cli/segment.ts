@@ -5,36 +5,19 @@
  * CLI entry parses the flags of the spec it is given before calling segmentMain, so the spec
  * exported here is the one of the subcommand named on this process's command line
  * (`diffrendergan segment train ...` -> the train flags); segmentMain parses again with the
- * subcommand's spec, which is what tests call.
+ * subcommand's spec, which is what tests call. This file turns the flags into the options of
+ * the runners in src/node/segment.ts and prints; the runners do the work.
  */
-import { rmSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
-import { ExitCode, InputError, UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
-import { backendFlag, selectBackend } from './backend-flag.js';
-import { formatProfile, startProfile, stopProfile } from '../autodiff/index.js';
-import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from '../node/files.js';
-import type { GreyImage } from '../io/grey-image.js';
-import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
+import { backendFlag, commandRelaxedSimd } from './backend-flag.js';
+import { DEFAULT_TRAIN, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
-import { segmentImage } from '../seg/infer.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
-import { otsuInstances, type LowConfidence } from '../particles/instances.js';
-import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
-import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
-import { measureParticles, type Particle } from '../particles/measure.js';
-import { bootstrapQuantiles, sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
-import { summarizeSizes } from '../seg/summary.js';
-import { particlesCsv } from '../seg/csv.js';
-import { sizeDistributionSvg } from '../seg/svg.js';
-import type { Labelled } from '../particles/labels.js';
-import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, type SegSampleWithInstances } from '../node/seg-dataset.js';
-import { addTouchingBand } from '../seg/classmask.js';
-import { hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from '../node/seg-checkpoint.js';
-import type { UNet } from '../seg/unet.js';
-import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from '../node/pixel-size.js';
-import { writeFijiOutputs } from '../node/fiji-outputs.js';
-import { fijiCsv } from '../seg/fiji.js';
+import type { LowConfidence } from '../particles/instances.js';
+import type { PolaritySetting } from '../particles/polarity.js';
+import type { SizingResult } from '../seg/sizing.js';
+import { segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from '../node/segment.js';
 
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -151,10 +134,7 @@ export function subcommandOf(argv: readonly string[]): string | undefined {
 export const segmentCommand: CommandSpec = segmentSpec(typeof process !== 'undefined' ? subcommandOf(process.argv.slice(2)) : undefined);
 
 /** Where output lines go (tests capture them). */
-export interface Console {
-  log(line: string): void;
-  error(line: string): void;
-}
+export type Console = SegmentConsole;
 
 function checkSub(sub: string | undefined): Subcommand {
   if (!sub) throw new UserError(`segment: name a subcommand: ${SUBCOMMANDS.join(', ')} (see 'diffrendergan segment --help')`, ExitCode.usage);
@@ -212,67 +192,23 @@ function idList(flags: ParsedFlags): string[] | undefined {
   return ids.length ? ids : undefined;
 }
 
-/** The flag's backend, CPU only (the one path from --backend to a backend, src/cli/backend-flag.ts). */
-function useBackend(name: string): Promise<string> {
-  return selectBackend(name, false, { gpu: false });
-}
-
-function fmtTime(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = Math.floor(s % 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
-
-/** One progress line per event (the format the CLI prints). */
-export function progressLine(p: TrainProgress): string {
-  switch (p.kind) {
-    case 'start':
-      return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}, masks grown by ${p.grownBy} px${p.edgeOffset !== null ? ` (measured edge offset ${p.edgeOffset.toFixed(2)} px)` : ''}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
-    case 'step':
-      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
-    case 'epoch': {
-      const r = p.record;
-      const val = r.valLoss !== undefined ? ` val loss ${r.valLoss.toFixed(4)} val DSC ${r.valDsc!.toFixed(4)}` : '';
-      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
-    }
-  }
+/** The flags of the backend (the command turns relaxed SIMD on unless DIFFRENDERGAN_RELAXED_SIMD=0). */
+function backendOf(flags: ParsedFlags): { backend: string; relaxedSimd: boolean } {
+  return { backend: String(flags.backend), relaxedSimd: commandRelaxedSimd() };
 }
 
 async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   const dir = req(flags, 'out', 'train');
-  const cropBottom = Number(flags['crop-bottom']);
-  const ids = idList(flags);
-  const band = Number(flags['touch-band']);
-  let samples: SegSample[];
+  let source: SegmentTrainOptions['source'];
   if (typeof flags.data === 'string') {
     if (flags.images || flags.masks) throw new UserError('segment train: give --data, or --images with --masks, not both', ExitCode.usage);
-    samples = readSegDataset(flags.data, { cropBottom, ids });
-    if (band > 0) samples = readSegInstances(flags.data, samples, cropBottom);
+    source = { data: flags.data };
   } else if (typeof flags.images === 'string' || typeof flags.masks === 'string') {
-    samples = readAnnotatedSet(req(flags, 'images', 'train'), req(flags, 'masks', 'train'), { cropBottom, ids });
+    source = { images: req(flags, 'images', 'train'), masks: req(flags, 'masks', 'train') };
   } else {
     throw new UserError("segment train: give --data DIR, or --images DIR --masks DIR (see 'diffrendergan segment train --help')", ExitCode.usage);
   }
-  if (band > 0) for (const s of samples as SegSampleWithInstances[]) addTouchingBand(s.classes, s.instances, s.width, s.height, band);
-  const resume = flags.resume ? loadCheckpoint(dir) : undefined;
-  // The band changes the masks: a resumed run must keep the one it started with.
-  if (resume && (resume.train.touchBand ?? 0) !== band) throw new UserError(`segment train: ${dir} was trained with --touch-band ${resume.train.touchBand ?? 0}; resume it with the same value (got ${band})`, ExitCode.usage);
-  if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
-  // Fail on an unusable --out before hours of training, not at the first checkpoint.
-  const made = makeOutputDir(dir);
-  try {
-    return await trainInto(dir, samples, resume, flags, out);
-  } catch (e) {
-    removeIfEmpty(made, dir); // created by this run and nothing saved in it
-    throw e;
-  }
-}
-
-async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<typeof loadCheckpoint> | undefined, flags: ParsedFlags, out: Console): Promise<number> {
-  const backend = await useBackend(String(flags.backend));
-  const trainCfg: Partial<TrainConfig> = {
+  const train: Partial<TrainConfig> = {
     epochs: Number(flags.epochs),
     batch: Number(flags.batch),
     crop: Number(flags.crop),
@@ -287,30 +223,14 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
     touchBand: Number(flags['touch-band']),
     augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
-  if (resume) {
-    // The resumed run keeps its data-dependent settings; only the length may change.
-    Object.assign(trainCfg, { ...resume.train, epochs: Number(flags.epochs) });
-    if (resume.epoch >= Number(flags.epochs)) {
-      out.log(`${dir}: already trained for ${resume.epoch} epochs (--epochs ${flags.epochs}); nothing to do`);
-      return ExitCode.ok;
-    }
-  }
-  out.log(`backend ${backend}; U-Net depth ${resume?.model.unet.depth ?? flags.depth} base ${resume?.model.unet.base ?? flags.base} norm ${resume?.model.unet.norm ?? flags.norm}; crop ${trainCfg.crop} batch ${trainCfg.batch}`);
-  const t0 = performance.now();
-  if (flags.profile) startProfile();
-  try {
-    trainUNet(
-      samples,
-      { depth: Number(flags.depth), base: Number(flags.base), norm: flags.norm as NormKind },
-      trainCfg,
-      { progress: (p) => out.log(progressLine(p)), checkpoint: (c) => saveCheckpoint(dir, c) },
-      resume,
-    );
-  } finally {
-    const r = stopProfile();
-    if (r) out.log(formatProfile(r));
-  }
-  out.log(`model written to ${dir} (${fmtTime((performance.now() - t0) / 1000)})`);
+  await segmentTrain(
+    {
+      out: dir, source, cropBottom: Number(flags['crop-bottom']), ids: idList(flags),
+      unet: { depth: Number(flags.depth), base: Number(flags.base), norm: flags.norm as NormKind },
+      train, resume: Boolean(flags.resume), profile: Boolean(flags.profile), ...backendOf(flags),
+    },
+    out,
+  );
   return ExitCode.ok;
 }
 
@@ -322,214 +242,52 @@ export function parseGrowMasks(s: string): number | 'auto' {
   return v;
 }
 
-interface SegmentFlags {
-  normalisation: Normalisation;
-  /** The model's polarity, or for Otsu the given / detected one. */
-  polarity: Polarity;
-  flips: boolean;
-  instances: 'watershed' | 'seeds';
-}
-
-function segmentFlags(flags: ParsedFlags, seg: Segmenter): SegmentFlags {
-  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(flags.flips), instances: flags.instances === 'seeds' ? 'seeds' : 'watershed' };
-}
-
-function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
-  if (method === 'otsu') {
-    const r = otsuInstances(img.data, img.width, img.height, { minArea, invert: sf.polarity === 'dark' });
-    const classes = new Uint8Array(r.labels.length);
-    for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
-    return { instances: { labels: r.labels, count: r.count }, classes };
-  }
-  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances });
-  return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
-}
-
-/** A visible RGB overlay: the micrograph in grey, each particle's outline in a colour of its id. */
-export function overlayRgb(img: GreyImage, labels: Int32Array): Uint8Array {
-  const { width: w, height: h } = img;
-  const rgb = new Uint8Array(w * h * 3);
-  for (let i = 0; i < w * h; i++) {
-    const g = Math.round(Math.min(1, Math.max(0, img.data[i])) * 255);
-    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g;
-  }
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      const l = labels[i];
-      if (!l) continue;
-      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || labels[i - 1] !== l || labels[i + 1] !== l || labels[i - w] !== l || labels[i + w] !== l;
-      if (!edge) continue;
-      // Golden-angle hues: neighbours get clearly different colours.
-      const hue = (l * 137.508) % 360;
-      const [r, g, b] = hsvToRgb(hue, 0.9, 1);
-      rgb[3 * i] = r;
-      rgb[3 * i + 1] = g;
-      rgb[3 * i + 2] = b;
-    }
-  }
-  return rgb;
-}
-
-function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
-  const f = (n: number) => {
-    const k = (n + h / 60) % 6;
-    return Math.round(255 * (v - v * s * Math.max(0, Math.min(k, 4 - k, 1))));
+/** The flags predict and eval share: which segmenter, and how it finds particles. */
+function segmenterOf(flags: ParsedFlags): SegmenterOptions {
+  return {
+    method: flags.method === 'otsu' ? 'otsu' : 'unet',
+    model: typeof flags.model === 'string' ? flags.model : undefined,
+    tile: typeof flags.tile === 'number' ? flags.tile : undefined,
+    minArea: Number(flags['min-area']),
+    flips: Boolean(flags.flips),
+    instances: flags.instances === 'seeds' ? 'seeds' : 'watershed',
+    polarity: flags.polarity as PolaritySetting,
+    cropBottom: Number(flags['crop-bottom']),
+    ...backendOf(flags),
   };
-  return [f(5), f(3), f(1)];
-}
-
-interface Segmenter {
-  model: UNet | null;
-  tile: number;
-  normalisation: Normalisation;
-  polarity: Polarity;
-}
-
-/**
- * The U-Net of --model (with the normalisation and polarity it was trained with), or for
- * --method otsu the classical baseline with --polarity, 'auto' detected from `images` (all of
- * them together; particles/polarity.ts).
- */
-function loadSegmenter(flags: ParsedFlags, sub: string, images: () => readonly { data: ArrayLike<number> }[], out: Console): Segmenter {
-  if (flags.method === 'otsu') {
-    const setting = flags.polarity as PolaritySetting;
-    if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting };
-    const d = detectPolarity(images());
-    out.log(`contrast polarity: ${d.polarity} particles, detected (${(100 * d.brightFraction).toFixed(1)} % of the pixels above their Otsu threshold; override with --polarity)`);
-    return { model: null, tile: 0, normalisation: 'fixed', polarity: d.polarity };
-  }
-  const dir = req(flags, 'model', sub);
-  const { model, info } = loadModel(dir);
-  return { model, tile: typeof flags.tile === 'number' ? flags.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity };
 }
 
 async function predictMain(flags: ParsedFlags, out: Console): Promise<number> {
   const outDir = req(flags, 'out', 'predict');
   const inputs = flags.in;
   if (!Array.isArray(inputs) || inputs.length === 0) throw new UserError("segment predict: --in IMAGES... is required (see 'diffrendergan segment predict --help')", ExitCode.usage);
-  const pxFlag = String(flags['pixel-size']);
-  if (pxFlag !== 'auto') parsePixelSize(pxFlag); // a bad flag is a usage error before any file is read
-  const cropBottom = Number(flags['crop-bottom']);
-  const minArea = Number(flags['min-area']);
-  // Read and check everything before writing anything.
-  const files = listImageFiles(inputs);
-  const px = resolvePixelSizes(files, pxFlag);
-  for (const m of px.messages) out.error(m);
-  const names = files.map((f) => basename(f, extname(f)));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
-  const images = files.map((f) => readCroppedImage(f, cropBottom));
-  const segmenter = loadSegmenter(flags, 'predict', () => images, out);
-  // An unusable --out fails now, before minutes of segmentation (the folder stays empty until the end).
-  const made = makeOutputDir(outDir);
-  const written: string[] = [];
-  try {
-    return await predictInto(outDir, written, flags, out, { segmenter, px, minArea, files, names, images });
-  } catch (e) {
-    // No half-written result set: remove what this run wrote (each file was written whole, but
-    // without particles.csv and the rest they look like a finished run), and the folder if this
-    // run created it.
-    for (const p of written) rmSync(p, { force: true });
-    removeIfEmpty(made, outDir);
-    throw e;
-  }
-}
-
-interface PredictInputs {
-  segmenter: Segmenter;
-  px: RunPixelSizes;
-  minArea: number;
-  files: string[];
-  names: string[];
-  images: GreyImage[];
-}
-
-async function predictInto(outDir: string, written: string[], flags: ParsedFlags, out: Console, inp: PredictInputs): Promise<number> {
-  const { segmenter, px, minArea, files, names, images } = inp;
-  const { model, tile } = segmenter;
-  const put = (name: string, write: (path: string) => void): void => {
-    const path = join(outDir, name);
-    write(path);
-    written.push(path);
-  };
-  if (model) out.log(`backend ${await useBackend(String(flags.backend))}`);
-  const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[]; lowConfidence?: LowConfidence }[] = [];
-  for (let k = 0; k < images.length; k++) {
-    const img = images[k];
-    const t0 = performance.now();
-    const { instances, classes, lowConfidence } = segmentWith(String(flags.method), model, img, tile, minArea, segmentFlags(flags, segmenter));
-    if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
-    const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.sizes[k] });
-    results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
-    const unsure = lowConfidence ? `; at low confidence ${lowConfidence.splits} split, ${lowConfidence.merges} merged` : '';
-    out.log(`${files[k]}: ${instances.count} particles${unsure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  }
-  for (const r of results) {
-    const { width: w, height: h } = r.img;
-    put(`${r.name}_instances.png`, (p) => writePngGrey16(p, w, h, Uint16Array.from(r.instances.labels)));
-    put(`${r.name}_classes.png`, (p) => writePngGrey8(p, w, h, r.classes));
-    put(`${r.name}_overlay.png`, (p) => writePngRgb8(p, w, h, overlayRgb(r.img, r.instances.labels)));
-  }
-  const fiji = results.map((r, k) => ({ image: r.name, rows: writeFijiOutputs(put, { name: r.name, width: r.img.width, height: r.img.height, labels: r.instances.labels, particles: r.particles }, { size: px.sizes[k], unit: px.unit }) }));
-  const all = results.flatMap((r) => r.particles);
-  const csv = flags.columns === 'fiji' ? fijiCsv(fiji) : particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit });
-  put('particles.csv', (p) => writeFileAtomic(p, csv));
-  const summary = { ...summarizeSizes(all), ...sizeIntervals(all) };
-  const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...(r.lowConfidence ? { lowConfidence: r.lowConfidence } : {}), ...summarizeSizes(r.particles), ...sizeIntervals(r.particles) }]));
-  put('summary.json', (p) => writeFileAtomic(p, JSON.stringify({ method: flags.method, model: flags.model ?? null, pixelSize: px.sizes.every((v) => v === px.sizes[0]) ? px.sizes[0] : null, unit: px.unit, pixelSizes: Object.fromEntries(names.map((n, i) => [n, { size: px.sizes[i], source: px.sources[i] }])), images: results.length, overall: summary, perImage }, null, 2) + '\n'));
-  const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
-  put('size-distribution.svg', (p) => writeFileAtomic(p, sizeDistributionSvg(kept, summary.lognormal, px.unit)));
-  out.log(`${all.length} particles in ${results.length} images; ECD median ${summary.median.toFixed(2)} ${px.unit} (${summary.count} not touching the border); outputs in ${outDir}`);
+  await segmentPredict({ ...segmenterOf(flags), inputs, out: outDir, columns: flags.columns === 'fiji' ? 'fiji' : 'ours', pixelSize: String(flags['pixel-size']) }, out);
   return ExitCode.ok;
 }
 
 async function evalMain(flags: ParsedFlags, out: Console): Promise<number> {
-  const imagesDir = req(flags, 'images', 'eval');
-  const masksDir = req(flags, 'masks', 'eval');
-  const minArea = Number(flags['min-area']);
-  const set = readAnnotatedSet(imagesDir, masksDir, { cropBottom: Number(flags['crop-bottom']), ids: idList(flags) });
-  // The images only: the baseline's polarity is detected as on unannotated images, masks unread.
-  const segmenter = loadSegmenter(flags, 'eval', () => set.map((a) => ({ data: a.image })), flags.json ? { log: (l) => out.error(l), error: (l) => out.error(l) } : out);
-  const { model, tile } = segmenter;
-  const backend = model ? await useBackend(String(flags.backend)) : null;
-  const rows: (EvalResult & { image: string; predicted: number; truth: number; sizing: SizingResult; lowConfidence: LowConfidence | null })[] = [];
-  const parts: SizingParts[] = [];
-  const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
-  for (const a of set) {
-    const { instances, lowConfidence } = segmentWith(String(flags.method), model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(flags, segmenter));
-    const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
-    parts.push(part);
-    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts), lowConfidence: lowConfidence ?? null });
-  }
-  const mean = meanOf(rows);
-  const sizing = sizingFromParts(parts, sizingOpts);
-  if (flags.json) {
-    out.log(JSON.stringify({ method: flags.method, model: flags.model ?? null, backend, polarity: segmenter.polarity, images: rows, mean, sizing, sizingRules: sizingRules(minArea) }, null, 2));
-    return ExitCode.ok;
-  }
-  const f = (v: number) => v.toFixed(3);
-  out.log(`${'image'.padEnd(12)} ${'DSC'.padStart(6)} ${'AP50'.padStart(6)} ${'PQ'.padStart(6)} ${'SQ'.padStart(6)} ${'RQ'.padStart(6)} ${'TP'.padStart(5)} ${'FP'.padStart(5)} ${'FN'.padStart(5)}`);
-  for (const r of rows) {
-    out.log(`${r.image.padEnd(12)} ${f(r.dsc).padStart(6)} ${f(r.ap50).padStart(6)} ${f(r.pq).padStart(6)} ${f(r.sq).padStart(6)} ${f(r.rq).padStart(6)} ${String(r.tp).padStart(5)} ${String(r.fp).padStart(5)} ${String(r.fn).padStart(5)}`);
-  }
-  out.log(`${'mean'.padEnd(12)} ${f(mean.dsc).padStart(6)} ${f(mean.ap50).padStart(6)} ${f(mean.pq).padStart(6)} ${f(mean.sq).padStart(6)} ${f(mean.rq).padStart(6)} ${mean.tp.toFixed(1).padStart(5)} ${mean.fp.toFixed(1).padStart(5)} ${mean.fn.toFixed(1).padStart(5)}`);
-  out.log('');
-  for (const line of sizingTable(rows.map((r) => ({ name: r.image, sizing: r.sizing, lowConfidence: r.lowConfidence })), sizing)) out.log(line);
-  out.log(sizingRules(minArea));
+  const images = req(flags, 'images', 'eval');
+  const masks = req(flags, 'masks', 'eval');
+  // With --json stdout holds the one JSON object: the runner's lines go to stderr.
+  const runnerOut: Console = flags.json ? { log: (l) => out.error(l), error: (l) => out.error(l) } : out;
+  const r = await segmentEval({ ...segmenterOf(flags), images, masks, ids: idList(flags) }, runnerOut);
+  if (flags.json) out.log(JSON.stringify(r, null, 2));
+  else for (const line of evalTable(r)) out.log(line);
   return ExitCode.ok;
 }
 
-/** 95 % bootstrap intervals over particles of D10 / D50 / D90 of the ECD (interior particles, as summarizeSizes). */
-function sizeIntervals(particles: readonly Particle[]): { d10CI: [number, number]; d50CI: [number, number]; d90CI: [number, number] } {
-  const ecd = particles.filter((p) => !p.touchesBorder).map((p) => p.ecd);
-  const b = bootstrapQuantiles(ecd, { bootstrap: 200, seed: 0 });
-  return { d10CI: b.d10, d50CI: b.d50, d90CI: b.d90 };
-}
-
-/** How the sizing figures were made (printed under the table and carried in --json). */
-export function sizingRules(minArea: number): string {
-  return `sizing: interior particles (not touching the border) of >= ${minArea} px on both sides; errors = predicted / manual - 1; KS of the ECDs; [95 % bootstrap over particles]; outline bias = mean signed distance of matched predicted outlines to the manual ones (+ = outside); merges / splits against the manual particles; unsure split / merge = particles split or merged at low confidence (marker prominence within a factor 2 of the threshold; no masks needed, also in predict's summary.json)`;
+/** The table of `segment eval`: scores per image and their mean, then the sizing table and its rules. */
+function evalTable(r: SegmentEvalReport): string[] {
+  const { images: rows, mean } = r;
+  const f = (v: number) => v.toFixed(3);
+  return [
+    `${'image'.padEnd(12)} ${'DSC'.padStart(6)} ${'AP50'.padStart(6)} ${'PQ'.padStart(6)} ${'SQ'.padStart(6)} ${'RQ'.padStart(6)} ${'TP'.padStart(5)} ${'FP'.padStart(5)} ${'FN'.padStart(5)}`,
+    ...rows.map((r) => `${r.image.padEnd(12)} ${f(r.dsc).padStart(6)} ${f(r.ap50).padStart(6)} ${f(r.pq).padStart(6)} ${f(r.sq).padStart(6)} ${f(r.rq).padStart(6)} ${String(r.tp).padStart(5)} ${String(r.fp).padStart(5)} ${String(r.fn).padStart(5)}`),
+    `${'mean'.padEnd(12)} ${f(mean.dsc).padStart(6)} ${f(mean.ap50).padStart(6)} ${f(mean.pq).padStart(6)} ${f(mean.sq).padStart(6)} ${f(mean.rq).padStart(6)} ${mean.tp.toFixed(1).padStart(5)} ${mean.fp.toFixed(1).padStart(5)} ${mean.fn.toFixed(1).padStart(5)}`,
+    '',
+    ...sizingTable(rows.map((r) => ({ name: r.image, sizing: r.sizing, lowConfidence: r.lowConfidence })), r.sizing),
+    r.sizingRules,
+  ];
 }
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}%` : 'n/a');

@@ -30,8 +30,7 @@ import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
-import type { SizingResult } from '../seg/sizing.js';
-import type { LowConfidence } from '../particles/instances.js';
+import { segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from './segment.js';
 
 export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
 export type BudgetName = (typeof BUDGET_NAMES)[number];
@@ -69,22 +68,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
   },
 };
 
-/** Where a stage's output lines go. */
-export interface SegConsole {
-  log(line: string): void;
-  error(line: string): void;
-}
-
-/**
- * Runs the `segment` command with the arguments after the word `segment`, returning its exit
- * code. The pipeline's seg, predict and eval stages are that command; the CLI hands its own in
- * (src/cli/segment.ts runSegment), so this layer does not import the one above it.
- */
-export type SegmentCommand = (argv: string[], out: SegConsole) => Promise<number>;
-
 export interface PipelineOptions {
-  /** The `segment` command (see SegmentCommand). */
-  segment: SegmentCommand;
   /** Folder (or files) of the real micrographs. */
   real: string[];
   preset: PresetName;
@@ -107,6 +91,8 @@ export interface PipelineOptions {
   quiet: boolean;
   /** Write docs/results.md-style markdown here at the end. */
   resultsMd?: string;
+  /** Relaxed SIMD for the U-Net stages' backend (segment runners' option; default: DIFFRENDERGAN_RELAXED_SIMD, else off). */
+  relaxedSimd?: boolean;
   /** Parameters the GAN learns (default: the preset record's `learned`). */
   learn?: string[];
   /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
@@ -296,12 +282,8 @@ function machine(): PipelineReport['machine'] {
   };
 }
 
-function parseEvalJson(lines: string[]): EvalSummary {
-  const j = JSON.parse(lines.join('\n')) as {
-    images: { image: string; dsc: number; ap50: number; pq: number; sq: number; rq: number; predicted: number; truth: number; sizing: SizingResult; lowConfidence?: LowConfidence | null }[];
-    mean: { dsc: number; ap50: number; pq: number; sq: number; rq: number };
-    sizing: SizingResult;
-  };
+/** What the run keeps of an evaluation (eval/NAME.json). */
+function evalSummary(j: SegmentEvalReport): EvalSummary {
   return {
     mean: { dsc: j.mean.dsc, ap50: j.mean.ap50, pq: j.mean.pq, sq: j.mean.sq, rq: j.mean.rq },
     images: j.images.map((r) => ({ image: r.image, dsc: r.dsc, ap50: r.ap50, pq: r.pq, predicted: r.predicted, truth: r.truth, sizing: r.sizing, lowConfidence: r.lowConfidence ?? null })),
@@ -313,7 +295,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(`[pipeline] ${s}\n`);
   };
-  const segOut: SegConsole = { log: (s) => log(`  ${s}`), error: (s) => log(`  ${s}`) };
+  const segOut: SegmentConsole = { log: (s) => log(`  ${s}`), error: (s) => log(`  ${s}`) };
   const runDir = resolve(opts.out);
   const spec = resolveSpec(opts);
   openRun(runDir, spec);
@@ -419,37 +401,31 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // 5. seg: the U-Net trained on the synthetic pairs (resumes from its epoch checkpoint).
   const segDir = join(runDir, 'seg-model');
   // Model-Real gets as many steps as the synthetic-trained U-Net (it has fewer, larger images).
-  const segTrainArgs = (dir: string, stepsPerEpoch = b.seg.stepsPerEpoch) => [
-    '--out', dir, '--epochs', String(b.seg.epochs), '--batch', String(b.seg.batch), '--crop', String(b.seg.crop), '--base', String(b.seg.base),
-    '--depth', String(b.seg.depth), '--steps-per-epoch', String(stepsPerEpoch), '--seed', String(spec.seed), ...(hasCheckpoint(dir) ? ['--resume'] : []),
-  ];
-  const segRun = async (argv: string[]) => {
-    const code = await opts.segment(argv, segOut);
-    if (code !== ExitCode.ok) throw new UserError(`segment ${argv[0]} failed with exit code ${code}`, ExitCode.internal);
-  };
+  // The U-Net stages run on the fastest CPU backend.
+  const segBackend = { backend: 'auto', relaxedSimd: opts.relaxedSimd };
+  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch) =>
+    segmentTrain({
+      source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed }, resume: hasCheckpoint(dir), ...segBackend,
+    }, segOut);
   await stage('seg', async () => {
-    await segRun(['train', '--data', synthDir, ...segTrainArgs(segDir)]);
+    await segTrain({ data: synthDir }, segDir);
     return { ...b.seg, trainImages: b.synth.n };
   });
 
   // 6. predict: segment and measure the test images.
   const predDir = join(runDir, 'predictions');
   await stage('predict', async () => {
-    await segRun(['predict', '--model', segDir, '--in', ...spec.testFiles, '--out', predDir, '--crop-bottom', String(spec.cropBottom), ...(spec.pixelSize ? ['--pixel-size', spec.pixelSize] : [])]);
-    const summary = readInputJson(join(predDir, 'summary.json')) as { overall: { count: number; median: number }; unit: string };
+    const summary = await segmentPredict({ model: segDir, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...segBackend }, segOut);
     return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit };
   });
 
   // 7. eval: DSC / AP50 / PQ of the synthetic-trained U-Net, the Otsu baseline (and Model-Real).
   const evalDir = join(runDir, 'eval');
   /** Scores one segmenter on the test images against --eval-masks; writes eval/NAME.json. */
-  const evalOne = async (name: string, extra: string[]): Promise<EvalSummary> => {
+  const evalOne = async (name: string, segmenter: SegmenterOptions): Promise<EvalSummary> => {
     mkdirSync(evalDir, { recursive: true });
-    const common = ['--images', imagesDir, '--masks', spec.evalMasks!, '--ids', spec.testIds.join(','), '--crop-bottom', String(spec.cropBottom), '--json'];
-    const lines: string[] = [];
-    const code = await opts.segment(['eval', ...common, ...extra], { log: (s) => lines.push(s), error: (s) => log(`  ${s}`) });
-    if (code !== ExitCode.ok) throw new UserError(`segment eval (${name}) failed with exit code ${code}`, ExitCode.internal);
-    const r = parseEvalJson(lines);
+    const r = evalSummary(await segmentEval({ images: imagesDir, masks: spec.evalMasks!, ids: spec.testIds, cropBottom: spec.cropBottom, ...segmenter, ...segBackend }, segOut));
     writeFileAtomic(join(evalDir, `${name}.json`), JSON.stringify(r, null, 2) + '\n');
     log(`  ${name}: DSC ${r.mean.dsc.toFixed(3)} AP50 ${r.mean.ap50.toFixed(3)} PQ ${r.mean.pq.toFixed(3)}`);
     return r;
@@ -458,7 +434,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     await stage('eval', async () => {
       mkdirSync(evalDir, { recursive: true });
       const results: Record<string, EvalSummary> = {};
-      for (const [name, extra] of [['unet', ['--model', segDir]], ['otsu', ['--method', 'otsu', '--polarity', polarity]]] as [string, string[]][]) results[name] = await evalOne(name, extra);
+      for (const [name, segmenter] of [['unet', { model: segDir }], ['otsu', { method: 'otsu', polarity }]] as [string, SegmenterOptions][]) results[name] = await evalOne(name, segmenter);
       return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.mean]));
     });
   }
@@ -468,8 +444,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const realSegDir = join(runDir, 'seg-model-real');
   if (spec.modelReal) {
     await stage('model-real', async () => {
-      await segRun(['train', '--images', realDir(spec.trainFiles[0]), '--masks', spec.evalMasks!, '--ids', spec.trainFiles.map(stem).join(','), '--crop-bottom', String(spec.cropBottom), ...segTrainArgs(realSegDir, b.seg.stepsPerEpoch || Math.ceil(b.synth.n / b.seg.batch))]);
-      const r = await evalOne('model-real', ['--model', realSegDir]);
+      await segTrain({ images: realDir(spec.trainFiles[0]), masks: spec.evalMasks! }, realSegDir, { ids: spec.trainFiles.map(stem), cropBottom: spec.cropBottom }, b.seg.stepsPerEpoch || Math.ceil(b.synth.n / b.seg.batch));
+      const r = await evalOne('model-real', { model: realSegDir });
       return { ...b.seg, trainImages: spec.trainFiles.length, note: 'trained on the real masks of the training images (Model-Real baseline)', ...r.mean };
     });
   }

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
-import { runSegment } from '../../src/cli/segment.js';
 import { resultsMarkdown } from '../../src/node/pipeline-report.js';
 import { autoSelectBackendNode } from '../../src/node/backends.js';
 import { UserError } from '../../src/errors.js';
@@ -24,7 +23,6 @@ const dir = mkdtempSync(join(tmpdir(), 'drg-pipeline-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const opts = (over: Partial<PipelineOptions> = {}): PipelineOptions => ({
-  segment: runSegment,
   real: [join(DATA, 'images')],
   trainIds: ['1908248', '1908252'],
   testIds: ['1908250'],

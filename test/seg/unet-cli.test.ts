@@ -1,11 +1,12 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePngGrey8 } from '../../src/node/files.js';
 import { InputError, UserError } from '../../src/errors.js';
 import { runSegment, parseGrowMasks, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
 import { parsePixelSize } from '../../src/node/pixel-size.js';
+import { segmentEval, segmentPredict } from '../../src/node/segment.js';
 import { readAnnotatedSet, readSegDataset, readSegInstances } from '../../src/node/seg-dataset.js';
 import { addTouchingBand, classesFromInstances } from '../../src/seg/classmask.js';
 import { writePngGrey16 } from '../../src/node/files.js';
@@ -186,5 +187,24 @@ describe('segment CLI', () => {
     expect(await runSegment(['eval', '--method', 'otsu', '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks')], { log: (l) => table.push(l), error: () => {} })).toBe(0);
     expect(table.some((l) => /^pooled +\d+ +\d+ /.test(l))).toBe(true);
     expect(table.some((l) => /^pooled 95 % intervals: ECD D10/.test(l))).toBe(true);
+  });
+
+  it("the library's typed runners give what the command prints and writes", async () => {
+    const images = join(root, 'ds', 'real-images');
+    const masks = join(root, 'ds', 'real-masks');
+    const json: string[] = [];
+    expect(await runSegment(['eval', '--method', 'otsu', '--images', images, '--masks', masks, '--min-area', '5', '--json'], { log: (l) => json.push(l), error: () => {} })).toBe(0);
+    const report = await segmentEval({ method: 'otsu', images, masks, minArea: 5 }, quiet);
+    expect(JSON.parse(JSON.stringify(report))).toEqual(JSON.parse(json.join('\n')));
+    expect(report.images).toHaveLength(4);
+    const cliOut = join(root, 'pred-cli');
+    const libOut = join(root, 'pred-lib');
+    expect(await runSegment(['predict', '--method', 'otsu', '--in', images, '--out', cliOut, '--pixel-size', '2nm', '--columns', 'fiji'], quiet)).toBe(0);
+    const summary = await segmentPredict({ method: 'otsu', inputs: [images], out: libOut, pixelSize: '2nm', columns: 'fiji' }, quiet);
+    expect(summary.images).toBe(4);
+    expect(JSON.parse(JSON.stringify(summary))).toEqual(JSON.parse(readFileSync(join(libOut, 'summary.json'), 'utf8')));
+    const files = readdirSync(cliOut).sort();
+    expect(readdirSync(libOut).sort()).toEqual(files);
+    for (const f of files) expect(readFileSync(join(libOut, f)).equals(readFileSync(join(cliOut, f))), f).toBe(true);
   });
 });

@@ -1,0 +1,446 @@
+/**
+ * The segmentation runners: train a U-Net into a folder, segment and measure a folder of images
+ * with all its outputs, score a segmenter against annotated masks. Typed options in, results
+ * out; `diffrendergan segment train | predict | eval` (src/cli/segment.ts) turns its flags into
+ * these options, and the pipeline (node/pipeline.ts) calls them directly.
+ *
+ *   import { segmentPredict } from 'diffrendergan';
+ *   await segmentPredict({ model: 'model/', inputs: ['images/'], out: 'predictions/' });
+ *
+ * Progress lines go to `out` (default: the console); messages name the command's flags, as the
+ * command prints them.
+ */
+import { rmSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { ExitCode, InputError, UserError } from '../errors.js';
+import { formatProfile, getBackend, startProfile, stopProfile } from '../autodiff/index.js';
+import { activateBackend } from './backends.js';
+import { relaxedSimdSetting } from './relaxed-simd.js';
+import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from './files.js';
+import type { GreyImage } from '../io/grey-image.js';
+import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
+import { DEFAULT_UNET, type UNetConfig } from '../seg/unet.js';
+import { segmentImage } from '../seg/infer.js';
+import type { Normalisation } from '../seg/augment.js';
+import { otsuInstances, type LowConfidence } from '../particles/instances.js';
+import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
+import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
+import { measureParticles, type Particle } from '../particles/measure.js';
+import { bootstrapQuantiles, sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
+import { summarizeSizes } from '../seg/summary.js';
+import { particlesCsv } from '../seg/csv.js';
+import { sizeDistributionSvg } from '../seg/svg.js';
+import type { Labelled } from '../particles/labels.js';
+import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, type SegSampleWithInstances } from './seg-dataset.js';
+import { addTouchingBand } from '../seg/classmask.js';
+import { hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from './seg-checkpoint.js';
+import type { UNet } from '../seg/unet.js';
+import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from './pixel-size.js';
+import { writeFijiOutputs } from './fiji-outputs.js';
+import { fijiCsv } from '../seg/fiji.js';
+
+/** Where output lines go (tests capture them). */
+export interface SegmentConsole {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** The compute backend of a runner that runs the U-Net (CPU backends only). */
+export interface SegmentBackendOptions {
+  /** 'auto', 'wasm', 'wasm-1t' or 'reference'; default: keep the active backend. */
+  backend?: string;
+  /**
+   * Turn on V8's relaxed SIMD before the backend is made (a process-wide flag, as initBackend's
+   * option); default: DIFFRENDERGAN_RELAXED_SIMD, else off. The command passes on unless 0.
+   */
+  relaxedSimd?: boolean;
+}
+
+/** How particles are found (predict and eval). */
+export interface SegmenterOptions extends SegmentBackendOptions {
+  /** The trained U-Net, or the classical Otsu + watershed baseline (needs no model); default 'unet'. */
+  method?: 'unet' | 'otsu';
+  /** A folder written by segmentTrain (required for 'unet'). */
+  model?: string;
+  /** Inference tile side; default: twice the training crop. */
+  tile?: number;
+  /** Particles smaller than this (px) are removed; default 50. */
+  minArea?: number;
+  /** Test-time augmentation: average the image and its three mirror images. */
+  flips?: boolean;
+  /** Particles from the U-Net's probabilities; default 'watershed'. */
+  instances?: 'watershed' | 'seeds';
+  /** Otsu only (a U-Net uses the polarity it was trained with); default 'auto': detected from the images. */
+  polarity?: PolaritySetting;
+  /** Rows removed from the bottom of every image (the microscope's data bar); default 0. */
+  cropBottom?: number;
+}
+
+/** Makes the named CPU backend the active one (or keeps the active one); returns its name. */
+async function useBackend(o: SegmentBackendOptions): Promise<string> {
+  if (o.backend === undefined) return getBackend().name;
+  const relaxedSimd = o.relaxedSimd ?? relaxedSimdSetting() ?? false;
+  return (await activateBackend(o.backend, { noGpu: true, relaxedSimd })).backend;
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+/** One progress line per event (the format the CLI prints). */
+export function progressLine(p: TrainProgress): string {
+  switch (p.kind) {
+    case 'start':
+      return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}, masks grown by ${p.grownBy} px${p.edgeOffset !== null ? ` (measured edge offset ${p.edgeOffset.toFixed(2)} px)` : ''}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
+    case 'step':
+      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
+    case 'epoch': {
+      const r = p.record;
+      const val = r.valLoss !== undefined ? ` val loss ${r.valLoss.toFixed(4)} val DSC ${r.valDsc!.toFixed(4)}` : '';
+      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
+    }
+  }
+}
+
+// --- train -----------------------------------------------------------------------------------
+
+export interface SegmentTrainOptions extends SegmentBackendOptions {
+  /** Where the model and its checkpoints go. */
+  out: string;
+  /**
+   * The training pairs: a class-mask dataset (DIR/images + DIR/masks of 0/1/2 PNGs, or nnU-Net
+   * imagesTr + labelsTr), or real annotated images (NAME.tif) with their binary masks (NAME_m.tif).
+   */
+  source: { data: string } | { images: string; masks: string };
+  /** Rows removed from the bottom of images and masks; default 0. */
+  cropBottom?: number;
+  /** Only these image names. */
+  ids?: string[];
+  /** The network (default DEFAULT_UNET; ignored on resume, the checkpoint's is kept). */
+  unet?: Partial<Pick<UNetConfig, 'depth' | 'base' | 'norm'>>;
+  /** Training settings (default DEFAULT_TRAIN; on resume only `epochs`, the total to reach, is used). */
+  train?: Partial<TrainConfig>;
+  /** Continue from the checkpoint in `out`. */
+  resume?: boolean;
+  /** Print a table of the training steps' time per op kind, kernels and allocations. */
+  profile?: boolean;
+}
+
+/** Trains the U-Net into `out` (resumable from its epoch checkpoints). */
+export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole = console): Promise<void> {
+  const dir = o.out;
+  const cropBottom = o.cropBottom ?? 0;
+  const ids = o.ids;
+  const band = o.train?.touchBand ?? DEFAULT_TRAIN.touchBand;
+  let samples: SegSample[];
+  if ('data' in o.source) {
+    samples = readSegDataset(o.source.data, { cropBottom, ids });
+    if (band > 0) samples = readSegInstances(o.source.data, samples, cropBottom);
+  } else {
+    samples = readAnnotatedSet(o.source.images, o.source.masks, { cropBottom, ids });
+  }
+  if (band > 0) for (const s of samples as SegSampleWithInstances[]) addTouchingBand(s.classes, s.instances, s.width, s.height, band);
+  const resume = o.resume ? loadCheckpoint(dir) : undefined;
+  // The band changes the masks: a resumed run must keep the one it started with.
+  if (resume && (resume.train.touchBand ?? 0) !== band) throw new UserError(`segment train: ${dir} was trained with --touch-band ${resume.train.touchBand ?? 0}; resume it with the same value (got ${band})`, ExitCode.usage);
+  if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
+  // Fail on an unusable --out before hours of training, not at the first checkpoint.
+  const made = makeOutputDir(dir);
+  try {
+    await trainInto(dir, samples, resume, o, out);
+  } catch (e) {
+    removeIfEmpty(made, dir); // created by this run and nothing saved in it
+    throw e;
+  }
+}
+
+async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<typeof loadCheckpoint> | undefined, o: SegmentTrainOptions, out: SegmentConsole): Promise<void> {
+  const backend = await useBackend(o);
+  const trainCfg: Partial<TrainConfig> = { ...o.train };
+  const epochs = trainCfg.epochs ?? DEFAULT_TRAIN.epochs;
+  const unet = { ...DEFAULT_UNET, ...o.unet };
+  if (resume) {
+    // The resumed run keeps its data-dependent settings; only the length may change.
+    Object.assign(trainCfg, { ...resume.train, epochs });
+    if (resume.epoch >= epochs) {
+      out.log(`${dir}: already trained for ${resume.epoch} epochs (--epochs ${epochs}); nothing to do`);
+      return;
+    }
+  }
+  out.log(`backend ${backend}; U-Net depth ${resume?.model.unet.depth ?? unet.depth} base ${resume?.model.unet.base ?? unet.base} norm ${resume?.model.unet.norm ?? unet.norm}; crop ${trainCfg.crop ?? DEFAULT_TRAIN.crop} batch ${trainCfg.batch ?? DEFAULT_TRAIN.batch}`);
+  const t0 = performance.now();
+  if (o.profile) startProfile();
+  try {
+    trainUNet(
+      samples,
+      { depth: unet.depth, base: unet.base, norm: unet.norm },
+      trainCfg,
+      { progress: (p) => out.log(progressLine(p)), checkpoint: (c) => saveCheckpoint(dir, c) },
+      resume,
+    );
+  } finally {
+    const r = stopProfile();
+    if (r) out.log(formatProfile(r));
+  }
+  out.log(`model written to ${dir} (${fmtTime((performance.now() - t0) / 1000)})`);
+}
+
+// --- segmenting --------------------------------------------------------------------------------
+
+interface SegmentFlags {
+  normalisation: Normalisation;
+  /** The model's polarity, or for Otsu the given / detected one. */
+  polarity: Polarity;
+  flips: boolean;
+  instances: 'watershed' | 'seeds';
+}
+
+function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances === 'seeds' ? 'seeds' : 'watershed' };
+}
+
+function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
+  if (method === 'otsu') {
+    const r = otsuInstances(img.data, img.width, img.height, { minArea, invert: sf.polarity === 'dark' });
+    const classes = new Uint8Array(r.labels.length);
+    for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
+    return { instances: { labels: r.labels, count: r.count }, classes };
+  }
+  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances });
+  return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
+}
+
+/** A visible RGB overlay: the micrograph in grey, each particle's outline in a colour of its id. */
+export function overlayRgb(img: GreyImage, labels: Int32Array): Uint8Array {
+  const { width: w, height: h } = img;
+  const rgb = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) {
+    const g = Math.round(Math.min(1, Math.max(0, img.data[i])) * 255);
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g;
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const l = labels[i];
+      if (!l) continue;
+      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || labels[i - 1] !== l || labels[i + 1] !== l || labels[i - w] !== l || labels[i + w] !== l;
+      if (!edge) continue;
+      // Golden-angle hues: neighbours get clearly different colours.
+      const hue = (l * 137.508) % 360;
+      const [r, g, b] = hsvToRgb(hue, 0.9, 1);
+      rgb[3 * i] = r;
+      rgb[3 * i + 1] = g;
+      rgb[3 * i + 2] = b;
+    }
+  }
+  return rgb;
+}
+
+function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
+  const f = (n: number) => {
+    const k = (n + h / 60) % 6;
+    return Math.round(255 * (v - v * s * Math.max(0, Math.min(k, 4 - k, 1))));
+  };
+  return [f(5), f(3), f(1)];
+}
+
+interface Segmenter {
+  model: UNet | null;
+  tile: number;
+  normalisation: Normalisation;
+  polarity: Polarity;
+}
+
+/**
+ * The U-Net of `model` (with the normalisation and polarity it was trained with), or for
+ * method 'otsu' the classical baseline with `polarity`, 'auto' detected from `images` (all of
+ * them together; particles/polarity.ts).
+ */
+function loadSegmenter(o: SegmenterOptions, sub: string, images: () => readonly { data: ArrayLike<number> }[], out: SegmentConsole): Segmenter {
+  if (o.method === 'otsu') {
+    const setting = o.polarity ?? 'auto';
+    if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting };
+    const d = detectPolarity(images());
+    out.log(`contrast polarity: ${d.polarity} particles, detected (${(100 * d.brightFraction).toFixed(1)} % of the pixels above their Otsu threshold; override with --polarity)`);
+    return { model: null, tile: 0, normalisation: 'fixed', polarity: d.polarity };
+  }
+  if (!o.model) throw new UserError(`segment ${sub}: --model is required (see 'diffrendergan segment ${sub} --help')`, ExitCode.usage);
+  const { model, info } = loadModel(o.model);
+  return { model, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity };
+}
+
+// --- predict -----------------------------------------------------------------------------------
+
+export interface SegmentPredictOptions extends SegmenterOptions {
+  /** Images or folders of images (.png/.tif). */
+  inputs: string[];
+  /** Output folder (created; left as it was if the run fails). */
+  out: string;
+  /** particles.csv columns: ours, or Fiji's Analyze Particles; default 'ours'. */
+  columns?: 'ours' | 'fiji';
+  /** Physical size of a pixel, e.g. '2.1nm'; default 'auto': from each image's metadata, px when there is none. */
+  pixelSize?: string;
+}
+
+/** What summary.json holds. */
+export interface PredictSummary {
+  method: string;
+  model: string | null;
+  pixelSize: number | null;
+  unit: string;
+  pixelSizes: Record<string, { size: number; source: string | null }>;
+  images: number;
+  overall: ReturnType<typeof summarizeSizes> & ReturnType<typeof sizeIntervals>;
+  perImage: Record<string, unknown>;
+}
+
+/**
+ * Segments and measures every input image and writes, into `out`, per image NAME_instances.png
+ * (16-bit ids), NAME_classes.png, NAME_overlay.png and the Fiji outputs, and for the run
+ * particles.csv, summary.json (returned) and size-distribution.svg. All or nothing: a failure
+ * removes what the run wrote.
+ */
+export async function segmentPredict(o: SegmentPredictOptions, out: SegmentConsole = console): Promise<PredictSummary> {
+  const outDir = o.out;
+  const pxSetting = o.pixelSize ?? 'auto';
+  if (pxSetting !== 'auto') parsePixelSize(pxSetting); // a bad size is a usage error before any file is read
+  const cropBottom = o.cropBottom ?? 0;
+  const minArea = o.minArea ?? 50;
+  // Read and check everything before writing anything.
+  const files = listImageFiles(o.inputs);
+  const px = resolvePixelSizes(files, pxSetting);
+  for (const m of px.messages) out.error(m);
+  const names = files.map((f) => basename(f, extname(f)));
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new InputError(files[names.lastIndexOf(dup)], `two inputs are named '${dup}'; their outputs would overwrite each other`);
+  const images = files.map((f) => readCroppedImage(f, cropBottom));
+  const segmenter = loadSegmenter(o, 'predict', () => images, out);
+  // An unusable --out fails now, before minutes of segmentation (the folder stays empty until the end).
+  const made = makeOutputDir(outDir);
+  const written: string[] = [];
+  try {
+    return await predictInto(outDir, written, o, out, { segmenter, px, minArea, files, names, images });
+  } catch (e) {
+    // No half-written result set: remove what this run wrote (each file was written whole, but
+    // without particles.csv and the rest they look like a finished run), and the folder if this
+    // run created it.
+    for (const p of written) rmSync(p, { force: true });
+    removeIfEmpty(made, outDir);
+    throw e;
+  }
+}
+
+interface PredictInputs {
+  segmenter: Segmenter;
+  px: RunPixelSizes;
+  minArea: number;
+  files: string[];
+  names: string[];
+  images: GreyImage[];
+}
+
+async function predictInto(outDir: string, written: string[], o: SegmentPredictOptions, out: SegmentConsole, inp: PredictInputs): Promise<PredictSummary> {
+  const { segmenter, px, minArea, files, names, images } = inp;
+  const { model, tile } = segmenter;
+  const method = o.method ?? 'unet';
+  const put = (name: string, write: (path: string) => void): void => {
+    const path = join(outDir, name);
+    write(path);
+    written.push(path);
+  };
+  if (model) out.log(`backend ${await useBackend(o)}`);
+  const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[]; lowConfidence?: LowConfidence }[] = [];
+  for (let k = 0; k < images.length; k++) {
+    const img = images[k];
+    const t0 = performance.now();
+    const { instances, classes, lowConfidence } = segmentWith(method, model, img, tile, minArea, segmentFlags(o, segmenter));
+    if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
+    const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.sizes[k] });
+    results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
+    const unsure = lowConfidence ? `; at low confidence ${lowConfidence.splits} split, ${lowConfidence.merges} merged` : '';
+    out.log(`${files[k]}: ${instances.count} particles${unsure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  for (const r of results) {
+    const { width: w, height: h } = r.img;
+    put(`${r.name}_instances.png`, (p) => writePngGrey16(p, w, h, Uint16Array.from(r.instances.labels)));
+    put(`${r.name}_classes.png`, (p) => writePngGrey8(p, w, h, r.classes));
+    put(`${r.name}_overlay.png`, (p) => writePngRgb8(p, w, h, overlayRgb(r.img, r.instances.labels)));
+  }
+  const fiji = results.map((r, k) => ({ image: r.name, rows: writeFijiOutputs(put, { name: r.name, width: r.img.width, height: r.img.height, labels: r.instances.labels, particles: r.particles }, { size: px.sizes[k], unit: px.unit }) }));
+  const all = results.flatMap((r) => r.particles);
+  const csv = o.columns === 'fiji' ? fijiCsv(fiji) : particlesCsv(results.map((r) => ({ image: r.name, particles: r.particles })), { unit: px.unit });
+  put('particles.csv', (p) => writeFileAtomic(p, csv));
+  const summary = { ...summarizeSizes(all), ...sizeIntervals(all) };
+  const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...(r.lowConfidence ? { lowConfidence: r.lowConfidence } : {}), ...summarizeSizes(r.particles), ...sizeIntervals(r.particles) }]));
+  const result: PredictSummary = { method, model: o.model ?? null, pixelSize: px.sizes.every((v) => v === px.sizes[0]) ? px.sizes[0] : null, unit: px.unit, pixelSizes: Object.fromEntries(names.map((n, i) => [n, { size: px.sizes[i], source: px.sources[i] }])), images: results.length, overall: summary, perImage };
+  put('summary.json', (p) => writeFileAtomic(p, JSON.stringify(result, null, 2) + '\n'));
+  const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
+  put('size-distribution.svg', (p) => writeFileAtomic(p, sizeDistributionSvg(kept, summary.lognormal, px.unit)));
+  out.log(`${all.length} particles in ${results.length} images; ECD median ${summary.median.toFixed(2)} ${px.unit} (${summary.count} not touching the border); outputs in ${outDir}`);
+  return result;
+}
+
+/** 95 % bootstrap intervals over particles of D10 / D50 / D90 of the ECD (interior particles, as summarizeSizes). */
+function sizeIntervals(particles: readonly Particle[]): { d10CI: [number, number]; d50CI: [number, number]; d90CI: [number, number] } {
+  const ecd = particles.filter((p) => !p.touchesBorder).map((p) => p.ecd);
+  const b = bootstrapQuantiles(ecd, { bootstrap: 200, seed: 0 });
+  return { d10CI: b.d10, d50CI: b.d50, d90CI: b.d90 };
+}
+
+// --- eval --------------------------------------------------------------------------------------
+
+export interface SegmentEvalOptions extends SegmenterOptions {
+  /** Annotated images (NAME.tif). */
+  images: string;
+  /** Their masks (NAME_m.tif). */
+  masks: string;
+  /** Only these image names. */
+  ids?: string[];
+}
+
+export type SegmentEvalRow = EvalResult & { image: string; predicted: number; truth: number; sizing: SizingResult; lowConfidence: LowConfidence | null };
+
+/** The scores of one segmenter on an annotated set (what `segment eval --json` prints). */
+export interface SegmentEvalReport {
+  method: string;
+  model: string | null;
+  /** The backend the U-Net ran on (null for Otsu). */
+  backend: string | null;
+  polarity: Polarity;
+  images: SegmentEvalRow[];
+  mean: ReturnType<typeof meanOf>;
+  sizing: SizingResult;
+  sizingRules: string;
+}
+
+/** Scores a segmenter against annotated masks: foreground DSC, AP50, PQ / SQ / RQ and the sizing errors, per image and pooled. */
+export async function segmentEval(o: SegmentEvalOptions, out: SegmentConsole = console): Promise<SegmentEvalReport> {
+  const minArea = o.minArea ?? 50;
+  const method = o.method ?? 'unet';
+  const set = readAnnotatedSet(o.images, o.masks, { cropBottom: o.cropBottom ?? 0, ids: o.ids });
+  // The images only: the baseline's polarity is detected as on unannotated images, masks unread.
+  const segmenter = loadSegmenter(o, 'eval', () => set.map((a) => ({ data: a.image })), out);
+  const { model, tile } = segmenter;
+  const backend = model ? await useBackend(o) : null;
+  const rows: SegmentEvalRow[] = [];
+  const parts: SizingParts[] = [];
+  const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
+  for (const a of set) {
+    const { instances, lowConfidence } = segmentWith(method, model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(o, segmenter));
+    const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
+    parts.push(part);
+    rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts), lowConfidence: lowConfidence ?? null });
+  }
+  const mean = meanOf(rows);
+  const sizing = sizingFromParts(parts, sizingOpts);
+  return { method, model: o.model ?? null, backend, polarity: segmenter.polarity, images: rows, mean, sizing, sizingRules: sizingRules(minArea) };
+}
+
+/** How the sizing figures were made (printed under the table and carried in --json). */
+export function sizingRules(minArea: number): string {
+  return `sizing: interior particles (not touching the border) of >= ${minArea} px on both sides; errors = predicted / manual - 1; KS of the ECDs; [95 % bootstrap over particles]; outline bias = mean signed distance of matched predicted outlines to the manual ones (+ = outside); merges / splits against the manual particles; unsure split / merge = particles split or merged at low confidence (marker prominence within a factor 2 of the threshold; no masks needed, also in predict's summary.json)`;
+}
