@@ -17,7 +17,7 @@ import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import type { LowConfidence } from '../particles/instances.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import type { SizingResult } from '../seg/sizing.js';
-import { segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from '../node/segment.js';
+import { SEG_TRAIN_RANGES as R, segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from '../node/segment.js';
 
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -46,17 +46,17 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       cropBottomFlag,
       idsFlag,
       { name: 'out', type: 'string', meta: 'MODEL_DIR', help: 'where the model and its checkpoints go (required)' },
-      { name: 'epochs', type: 'int', meta: 'N', default: DEFAULT_TRAIN.epochs, min: 1, help: 'epochs (with --resume: the total to reach)' },
-      { name: 'steps-per-epoch', type: 'int', meta: 'N', default: 0, min: 0, help: 'optimiser steps per epoch (0: one crop per training image)' },
-      { name: 'batch', type: 'int', meta: 'B', default: DEFAULT_TRAIN.batch, min: 1, max: 256, help: 'crops per step' },
-      { name: 'crop', type: 'int', meta: 'PX', default: DEFAULT_TRAIN.crop, min: 16, max: 1024, help: 'training crop side' },
-      { name: 'base', type: 'int', meta: 'C', default: DEFAULT_UNET.base, min: 1, max: 256, help: 'channels of the first U-Net level (doubled per level)' },
-      { name: 'depth', type: 'int', meta: 'D', default: DEFAULT_UNET.depth, min: 1, max: 7, help: 'number of 2x downsamplings' },
+      { name: 'epochs', type: 'int', meta: 'N', default: DEFAULT_TRAIN.epochs, min: R.epochs.min, help: 'epochs (with --resume: the total to reach)' },
+      { name: 'steps-per-epoch', type: 'int', meta: 'N', default: 0, min: R.stepsPerEpoch.min, help: 'optimiser steps per epoch (0: one crop per training image)' },
+      { name: 'batch', type: 'int', meta: 'B', default: DEFAULT_TRAIN.batch, min: R.batch.min, max: R.batch.max, help: 'crops per step' },
+      { name: 'crop', type: 'int', meta: 'PX', default: DEFAULT_TRAIN.crop, min: R.crop.min, max: R.crop.max, help: 'training crop side' },
+      { name: 'base', type: 'int', meta: 'C', default: DEFAULT_UNET.base, min: R.base.min, max: R.base.max, help: 'channels of the first U-Net level (doubled per level)' },
+      { name: 'depth', type: 'int', meta: 'D', default: DEFAULT_UNET.depth, min: R.depth.min, max: R.depth.max, help: 'number of 2x downsamplings' },
       { name: 'norm', type: 'string', default: DEFAULT_UNET.norm, choices: ['batch', 'instance'], help: 'normalisation layers' },
       { name: 'lr', type: 'number', meta: 'LR', default: DEFAULT_TRAIN.lr, min: 1e-7, max: 1, help: 'Adam learning rate (poly decay to 0)' },
       { name: 'class-weight-power', type: 'number', meta: 'P', default: DEFAULT_TRAIN.classWeightPower, min: 0, max: 1, help: 'cross-entropy class weights = (inverse class frequency)^P (1: fully balanced, 0: none)' },
       { name: 'val', type: 'number', meta: 'FRACTION', default: 0, min: 0, max: 0.9, help: 'fraction of images held out for validation' },
-      { name: 'seed', type: 'int', meta: 'S', default: 0, min: 0, help: 'seed of initialisation, split, crops and augmentation' },
+      { name: 'seed', type: 'int', meta: 'S', default: 0, min: R.seed.min, help: 'seed of initialisation, split, crops and augmentation' },
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
       { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },

@@ -130,8 +130,37 @@ export interface SegmentTrainOptions extends SegmentBackendOptions {
   profile?: boolean;
 }
 
+/** The largest whole-number setting, as the command's integer flags (cli/args.ts INT_FLAG_MAX). */
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * The ranges of segmentTrain's whole-number settings, named by their flags: the command's flags
+ * declare them (cli/segment.ts), and segmentTrain checks them for callers that bypass the flags
+ * (the library, the pipeline's --set), with the flag parser's message.
+ */
+export const SEG_TRAIN_RANGES = {
+  epochs: { flag: 'epochs', min: 1, max: INT_MAX },
+  batch: { flag: 'batch', min: 1, max: 256 },
+  crop: { flag: 'crop', min: 16, max: 1024 },
+  base: { flag: 'base', min: 1, max: 256 },
+  depth: { flag: 'depth', min: 1, max: 7 },
+  stepsPerEpoch: { flag: 'steps-per-epoch', min: 0, max: INT_MAX },
+  seed: { flag: 'seed', min: 0, max: INT_MAX },
+} as const;
+
+function checkRanges(o: SegmentTrainOptions): void {
+  const given: [keyof typeof SEG_TRAIN_RANGES, number | undefined][] = [
+    ['epochs', o.train?.epochs], ['batch', o.train?.batch], ['crop', o.train?.crop], ['base', o.unet?.base], ['depth', o.unet?.depth], ['stepsPerEpoch', o.train?.stepsPerEpoch], ['seed', o.train?.seed],
+  ];
+  for (const [key, v] of given) {
+    const r = SEG_TRAIN_RANGES[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= r.min && v <= r.max)) throw new UserError(`--${r.flag} must be an integer in [${r.min}, ${r.max}], got '${v}'`, ExitCode.usage);
+  }
+}
+
 /** Trains the U-Net into `out` (resumable from its epoch checkpoints). */
 export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole = console): Promise<void> {
+  checkRanges(o);
   const dir = o.out;
   const cropBottom = o.cropBottom ?? 0;
   const ids = o.ids;

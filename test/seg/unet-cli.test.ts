@@ -6,7 +6,7 @@ import { writePngGrey8 } from '../../src/node/files.js';
 import { InputError, UserError } from '../../src/errors.js';
 import { runSegment, parseGrowMasks, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
 import { parsePixelSize } from '../../src/node/pixel-size.js';
-import { segmentEval, segmentPredict } from '../../src/node/segment.js';
+import { segmentEval, segmentPredict, segmentTrain } from '../../src/node/segment.js';
 import { readAnnotatedSet, readSegDataset, readSegInstances } from '../../src/node/seg-dataset.js';
 import { addTouchingBand, classesFromInstances } from '../../src/seg/classmask.js';
 import { writePngGrey16 } from '../../src/node/files.js';
@@ -206,5 +206,16 @@ describe('segment CLI', () => {
     const files = readdirSync(cliOut).sort();
     expect(readdirSync(libOut).sort()).toEqual(files);
     for (const f of files) expect(readFileSync(join(libOut, f)).equals(readFileSync(join(cliOut, f))), f).toBe(true);
+  });
+
+  it('segmentTrain refuses out-of-range settings as the flags do (the pipeline\'s --set bypasses the flags), before creating anything', async () => {
+    const out = join(root, 'never-trained');
+    const data = join(root, 'ds');
+    await expect(runSegment(['train', '--data', data, '--out', out, '--crop', '8'], quiet)).rejects.toThrow("--crop must be an integer in [16, 1024], got '8'");
+    await expect(segmentTrain({ source: { data }, out, train: { crop: 8 } }, quiet)).rejects.toThrow("--crop must be an integer in [16, 1024], got '8'");
+    await expect(segmentTrain({ source: { data }, out, train: { batch: 2 ** 40 } }, quiet)).rejects.toThrow(/--batch must be an integer in \[1, 256\]/);
+    await expect(segmentTrain({ source: { data }, out, unet: { depth: 0 } }, quiet)).rejects.toThrow(/--depth must be an integer in \[1, 7\], got '0'/);
+    await expect(segmentTrain({ source: { data }, out, train: { epochs: 0 } }, quiet)).rejects.toThrow(/--epochs must be an integer in \[1, 2147483647\]/);
+    expect(existsSync(out)).toBe(false);
   });
 });
