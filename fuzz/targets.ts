@@ -9,7 +9,7 @@ import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSyn
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeImage, decodeMesh } from '../src/io/decode.js';
-import { crc32, encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../src/io/png.js';
+import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../src/io/png.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { applySceneConfigFile } from '../src/node/scene-config.js';
 import { presetConfig } from '../src/render/presets/index.js';
@@ -28,7 +28,7 @@ import { realismCommand } from '../src/cli/realism.js';
 import type { CommandSpec, FlagSpec } from '../src/cli/args.js';
 import type { PresetName } from '../src/render/presets/index.js';
 import { pattern } from '../test/io/helpers/common.js';
-import { buildPng } from '../test/io/helpers/png-builder.js';
+import { buildPng, fixPngCrcs } from '../test/io/helpers/png-builder.js';
 import { CUBE_QUADS, CUBE_VERTICES, writePly } from '../test/io/helpers/ply-writer.js';
 import { encodeTiff } from '../test/io/helpers/tiff-writer.js';
 import { type FuzzRng, jsonText, mutateBytes, mutateJson } from './mutate.js';
@@ -42,19 +42,6 @@ export interface Target {
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const W = 9, H = 6;
-
-/** Rewrites every PNG chunk CRC so that mutations reach the stages behind the CRC check. */
-function fixPngCrcs(b: Uint8Array): Uint8Array {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let p = 8;
-  while (p + 12 <= b.length) {
-    const len = dv.getUint32(p);
-    if (p + 12 + len > b.length) break;
-    dv.setUint32(p + 8 + len, crc32(b, p + 4, p + 8 + len));
-    p += 12 + len;
-  }
-  return b;
-}
 
 const PNG_SEEDS = (): Uint8Array[] => [
   encodePngGrey8(W, H, new Uint8Array(pattern(W * H, 255))),

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { decodeImage, decodeMesh } from '../../src/io/decode.js';
 import { zlibInflate } from '../../src/io/inflate.js';
-import { crc32, encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../../src/io/png.js';
+import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../../src/io/png.js';
 import { pattern } from './helpers/common.js';
-import { buildPng } from './helpers/png-builder.js';
+import { buildPng, fixPngCrcs } from './helpers/png-builder.js';
 import { CUBE_QUADS, CUBE_VERTICES, writePly } from './helpers/ply-writer.js';
 import { encodeTiff } from './helpers/tiff-writer.js';
 
@@ -28,19 +28,6 @@ function survives(decode: () => unknown, name: string): void {
     if (!(e instanceof InputError)) throw e;
     if (!e.message.startsWith(`${name}: `)) throw new Error(`InputError without the file name: ${e.message}`);
   }
-}
-
-/** Rewrites every PNG chunk CRC so that mutations reach the stages behind the CRC check. */
-function fixPngCrcs(b: Uint8Array): Uint8Array {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let p = 8;
-  while (p + 12 <= b.length) {
-    const len = dv.getUint32(p);
-    if (p + 12 + len > b.length) break;
-    dv.setUint32(p + 8 + len, crc32(b, p + 4, p + 8 + len));
-    p += 12 + len;
-  }
-  return b;
 }
 
 const mutation = fc.record({

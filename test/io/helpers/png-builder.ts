@@ -111,3 +111,16 @@ export function buildPng(spec: PngSpec): Uint8Array {
   }
   return out;
 }
+
+/** Rewrites every PNG chunk CRC so that mutations reach the stages behind the CRC check. */
+export function fixPngCrcs(b: Uint8Array): Uint8Array {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let p = 8;
+  while (p + 12 <= b.length) {
+    const len = dv.getUint32(p);
+    if (p + 12 + len > b.length) break;
+    dv.setUint32(p + 8 + len, crc32(b, p + 4, p + 8 + len));
+    p += 12 + len;
+  }
+  return b;
+}
