@@ -9,7 +9,7 @@ import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSyn
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeImage, decodeMesh } from '../src/io/decode.js';
-import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../src/io/png.js';
+import { encodePngGrey8 } from '../src/io/png.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { applySceneConfigFile } from '../src/node/scene-config.js';
 import { presetConfig } from '../src/render/presets/index.js';
@@ -28,9 +28,8 @@ import { realismCommand } from '../src/cli/realism.js';
 import type { CommandSpec, FlagSpec } from '../src/cli/args.js';
 import type { PresetName } from '../src/render/presets/index.js';
 import { pattern } from '../test/io/helpers/common.js';
-import { buildPng, fixPngCrcs } from '../test/io/helpers/png-builder.js';
-import { CUBE_QUADS, CUBE_VERTICES, writePly } from '../test/io/helpers/ply-writer.js';
-import { encodeTiff } from '../test/io/helpers/tiff-writer.js';
+import { fixPngCrcs } from '../test/io/helpers/png-builder.js';
+import { objSeed, plySeeds, pngSeeds, tiffSeeds } from '../test/io/helpers/seed-corpus.js';
 import { type FuzzRng, jsonText, mutateBytes, mutateJson } from './mutate.js';
 
 export interface Target {
@@ -41,36 +40,6 @@ export interface Target {
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const W = 9, H = 6;
-
-const PNG_SEEDS = (): Uint8Array[] => [
-  encodePngGrey8(W, H, new Uint8Array(pattern(W * H, 255))),
-  encodePngGrey16(W, H, new Uint16Array(pattern(W * H, 65535))),
-  encodePngRgb8(W, H, new Uint8Array(pattern(W * H * 3, 255))),
-  buildPng({ width: W, height: H, bitDepth: 2, colorType: 3, interlace: 1, samples: pattern(W * H, 3), palette: pattern(12, 255) }),
-  buildPng({ width: W, height: H, bitDepth: 16, colorType: 6, interlace: 1, samples: pattern(W * H * 4, 65535) }),
-  buildPng({ width: W, height: H, bitDepth: 1, colorType: 0, samples: pattern(W * H, 1) }),
-];
-const grey = pattern(W * H, 255);
-const ramp = [...Array(256).keys()].map((v) => v * 257);
-const TIFF_SEEDS = (): Uint8Array[] => [
-  encodeTiff({ width: W, height: H, samples: grey, bits: 8, photometric: 1, rowsPerStrip: 2 }),
-  encodeTiff({ width: W, height: H, samples: grey, bits: 8, photometric: 1, compression: 32773, bigEndian: true }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H, 65535), bits: 16, photometric: 1, compression: 5, predictor: 2 }),
-  encodeTiff({ width: W, height: H, samples: grey, bits: 8, photometric: 3, colorMap: [...ramp, ...ramp, ...ramp], compression: 8 }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H * 3, 255), bits: 8, photometric: 2, tile: [16, 16], compression: 5, pages: 3 }),
-  encodeTiff({ width: W, height: H, samples: grey.map((v) => v / 255), bits: 32, float: true, photometric: 1, compression: 8, predictor: 3 }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H * 3, 255), bits: 8, photometric: 2, planar: 2, rowsPerStrip: 4 }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H, 1), bits: 1, photometric: 0 }),
-];
-const cubeElements = [
-  { name: 'vertex', props: ['x', 'y', 'z'].map((n) => ({ name: n, type: 'float' as const })), rows: CUBE_VERTICES },
-  { name: 'face', props: [{ name: 'vertex_indices', type: 'int' as const, countType: 'uchar' as const }], rows: CUBE_QUADS.map((q) => [q]) },
-];
-const PLY_SEEDS = (): Uint8Array[] => [writePly('ascii', cubeElements), writePly('binary_little_endian', cubeElements), writePly('binary_big_endian', cubeElements)];
-const OBJ_SEED = (): Uint8Array =>
-  enc(CUBE_VERTICES.map((v) => `v ${v.join(' ')}`).join('\n') + '\n' + CUBE_QUADS.map((q) => `f ${q.map((i) => `${i + 1}/1/${i - 8}`).join(' ')}`).join('\n') + '\n');
-
 /** Textual edits for text formats: tokens that change numbers, signs, keywords and counts. */
 const TOKENS = ['-', '0', '9', '/', ' ', '\n', 'e', '.', 'nan', 'inf', 'f ', 'v ', '99999999999', '4294967295', '-1', 'list', 'uint', 'double', 'element vertex 1000000000\n'];
 function mutateText(rng: FuzzRng, seed: Uint8Array): Uint8Array {
@@ -111,7 +80,7 @@ function meshTarget(name: 'ply' | 'obj'): Target {
   return {
     name,
     setup: () => {
-      list = name === 'ply' ? PLY_SEEDS() : [OBJ_SEED()];
+      list = name === 'ply' ? plySeeds() : [objSeed()];
     },
     run: (rng) => {
       const seed = rng.pick(list);
@@ -168,7 +137,7 @@ function sceneConfigTarget(): Target {
     name: 'scene-config',
     setup: (work) => {
       dir = mkdtempSync(join(work, 'cfg-'));
-      writeFileSync(join(dir, 'grain.ply'), writePly('ascii', cubeElements));
+      writeFileSync(join(dir, 'grain.ply'), plySeeds()[0]!);
     },
     run: (rng, index) => {
       const file = join(dir, `c${index % 8}.json`);
@@ -359,8 +328,8 @@ function cliTarget(): Target {
 }
 
 export const TARGETS: Record<string, () => Target> = {
-  tiff: () => imageTarget('tiff', TIFF_SEEDS, [[0x49, 0x49, 42, 0], [0x4d, 0x4d, 0, 42]]),
-  png: () => imageTarget('png', PNG_SEEDS, [[137, 80, 78, 71, 13, 10, 26, 10]]),
+  tiff: () => imageTarget('tiff', tiffSeeds, [[0x49, 0x49, 42, 0], [0x4d, 0x4d, 0, 42]]),
+  png: () => imageTarget('png', pngSeeds, [[137, 80, 78, 71, 13, 10, 26, 10]]),
   ply: () => meshTarget('ply'),
   obj: () => meshTarget('obj'),
   safetensors: safetensorsTarget,

@@ -9,11 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { decodeImage, decodeMesh } from '../../src/io/decode.js';
 import { zlibInflate } from '../../src/io/inflate.js';
-import { encodePngGrey16, encodePngGrey8, encodePngRgb8 } from '../../src/io/png.js';
-import { pattern } from './helpers/common.js';
-import { buildPng, fixPngCrcs } from './helpers/png-builder.js';
-import { CUBE_QUADS, CUBE_VERTICES, writePly } from './helpers/ply-writer.js';
-import { encodeTiff } from './helpers/tiff-writer.js';
+import { fixPngCrcs } from './helpers/png-builder.js';
+import { objSeed, plySeeds, pngSeeds, SEED_W, tiffSeeds } from './helpers/seed-corpus.js';
 
 /** For a longer hunt: IO_FUZZ_SCALE=50 IO_FUZZ_SEED=123 npx vitest run test/io/fuzz.test.ts */
 const SCALE = Number(process.env.IO_FUZZ_SCALE ?? 1);
@@ -42,48 +39,18 @@ function mutate(seed: Uint8Array, m: { edits: [number, number][]; truncateTo?: n
   return m.truncateTo === undefined ? b : b.subarray(0, m.truncateTo % (b.length + 1));
 }
 
-const W = 9;
-const H = 6;
-const PNG_SEEDS: Uint8Array[] = [
-  encodePngGrey8(W, H, new Uint8Array(pattern(W * H, 255))),
-  encodePngGrey16(W, H, new Uint16Array(pattern(W * H, 65535))),
-  encodePngRgb8(W, H, new Uint8Array(pattern(W * H * 3, 255))),
-  buildPng({ width: W, height: H, bitDepth: 2, colorType: 3, interlace: 1, samples: pattern(W * H, 3), palette: pattern(12, 255) }),
-  buildPng({ width: W, height: H, bitDepth: 16, colorType: 6, interlace: 1, samples: pattern(W * H * 4, 65535) }),
-  buildPng({ width: W, height: H, bitDepth: 1, colorType: 0, samples: pattern(W * H, 1) }),
-];
-const grey = pattern(W * H, 255);
-const ramp = [...Array(256).keys()].map((v) => v * 257);
-const TIFF_SEEDS: Uint8Array[] = [
-  encodeTiff({ width: W, height: H, samples: grey, bits: 8, photometric: 1, rowsPerStrip: 2 }),
-  encodeTiff({ width: W, height: H, samples: grey, bits: 8, photometric: 1, compression: 32773, bigEndian: true }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H, 65535), bits: 16, photometric: 1, compression: 5, predictor: 2 }),
-  encodeTiff({ width: W, height: H, samples: grey, bits: 8, photometric: 3, colorMap: [...ramp, ...ramp, ...ramp], compression: 8 }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H * 3, 255), bits: 8, photometric: 2, tile: [16, 16], compression: 5, pages: 3 }),
-  encodeTiff({ width: W, height: H, samples: grey.map((v) => v / 255), bits: 32, float: true, photometric: 1, compression: 8, predictor: 3 }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H * 3, 255), bits: 8, photometric: 2, planar: 2, rowsPerStrip: 4 }),
-  encodeTiff({ width: W, height: H, samples: pattern(W * H, 1), bits: 1, photometric: 0 }),
-];
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const cubeElements = [
-  { name: 'vertex', props: ['x', 'y', 'z'].map((n) => ({ name: n, type: 'float' as const })), rows: CUBE_VERTICES },
-  { name: 'face', props: [{ name: 'vertex_indices', type: 'int' as const, countType: 'uchar' as const }], rows: CUBE_QUADS.map((q) => [q]) },
-];
-const MESH_SEEDS: [string, Uint8Array][] = [
-  ['cube.ply', writePly('ascii', cubeElements)],
-  ['cube.ply', writePly('binary_little_endian', cubeElements)],
-  ['cube.ply', writePly('binary_big_endian', cubeElements)],
-  ['cube.obj', enc(CUBE_VERTICES.map((v) => `v ${v.join(' ')}`).join('\n') + '\n' + CUBE_QUADS.map((q) => `f ${q.map((i) => `${i + 1}/1/${i - 8}`).join(' ')}`).join('\n') + '\n')],
-];
+const PNG_SEEDS = pngSeeds();
+const TIFF_SEEDS = tiffSeeds();
+const MESH_SEEDS: [string, Uint8Array][] = [...plySeeds().map((b): [string, Uint8Array] => ['cube.ply', b]), ['cube.obj', objSeed()]];
 
 describe('fuzzing: decoders raise only InputError', () => {
   it('the seeds themselves decode', () => {
-    for (const s of [...PNG_SEEDS, ...TIFF_SEEDS]) expect(decodeImage(s, 'seed').width).toBe(W);
+    for (const s of [...PNG_SEEDS, ...TIFF_SEEDS]) expect(decodeImage(s, 'seed').width).toBe(SEED_W);
     for (const [n, s] of MESH_SEEDS) expect(decodeMesh(s, n).faces.length).toBe(36);
   });
 
   it('random bytes, with and without an image or mesh signature', () => {
-    const prefixes = [[], [137, 80, 78, 71, 13, 10, 26, 10], [0x49, 0x49, 42, 0], [0x4d, 0x4d, 0, 42], [...enc('ply\n')]];
+    const prefixes = [[], [137, 80, 78, 71, 13, 10, 26, 10], [0x49, 0x49, 42, 0], [0x4d, 0x4d, 0, 42], [...new TextEncoder().encode('ply\n')]];
     fc.assert(
       fc.property(fc.integer({ min: 0, max: prefixes.length - 1 }), fc.uint8Array({ maxLength: 600 }), (k, body) => {
         const bytes = new Uint8Array([...prefixes[k]!, ...body]);
