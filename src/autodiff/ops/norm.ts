@@ -73,8 +73,117 @@ export function batchNormState(channels: number, dtype: 'float32' | 'float64' = 
 function activationGrad(g: Data, out: Data, slope: number, f32: boolean): Data {
   const r = allocData(f32 && g instanceof Float32Array ? 'float32' : 'float64', g.length);
   const s = f32 ? Math.fround(slope) : slope;
+  if (out instanceof Float32Array) {
+    activationGradF32(g, new Int32Array(out.buffer, out.byteOffset, out.length), r, s);
+    return r;
+  }
   for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : g[i] * s;
   return r;
+}
+
+/**
+ * activationGrad for float32 outputs without a data-dependent branch (half the outputs of a
+ * norm are negative, in no order a branch predictor can learn): the factor 1 or s is picked by
+ * the output's bits. outBits > 0 as int32 is out > 0 for every float but a NaN with its sign
+ * bit clear (there: g instead of g * s); -0 and +0 take the slope, as out > 0 is false for them.
+ */
+function activationGradF32(g: Data, outBits: Int32Array, r: Data, s: number): void {
+  const factor = new Float64Array([1, s]);
+  for (let i = 0; i < r.length; i++) {
+    const b = outBits[i];
+    // 1 when b <= 0 as int32 (b - 1 wraps only for b = -2^31, i.e. -0, where b >> 31 gives the 1)
+    r[i] = g[i] * factor[((b >> 31) | ((b - 1) >> 31)) & 1];
+  }
+}
+
+// The per-plane loops, as top-level functions: V8 keeps their arrays and scalars in registers
+// (in normalise, the variables its closures capture live in a heap context, which made these
+// loops several times slower). Same arithmetic, in the same order, as written inline.
+
+function planeSum(xd: Data, o: number, hw: number): number {
+  let s = 0;
+  for (let k = o, e = o + hw; k < e; k++) s += xd[k];
+  return s;
+}
+
+function planeSquaredDeviation(xd: Data, o: number, hw: number, m: number): number {
+  let s = 0;
+  for (let k = o, e = o + hw; k < e; k++) {
+    const d = xd[k] - m;
+    s += d * d;
+  }
+  return s;
+}
+
+function normalisePlane(xd: Data, out: Data, o: number, hw: number, m: number, is: number, a: number, b: number): void {
+  for (let k = o, e = o + hw; k < e; k++) out[k] = a * ((xd[k] - m) * is) + b;
+}
+
+function normalisePlaneRelu(xd: Data, out: Data, o: number, hw: number, m: number, is: number, a: number, b: number): void {
+  if (out instanceof Float32Array) return normalisePlaneReluF32(xd, out, new Int32Array(out.buffer, out.byteOffset, out.length), o, hw, m, is, a, b);
+  for (let k = o, e = o + hw; k < e; k++) {
+    const y = a * ((xd[k] - m) * is) + b;
+    out[k] = y > 0 ? y : 0;
+  }
+}
+
+/**
+ * The float32 ReLU without a data-dependent branch: the value is stored, then its bits are
+ * cleared when the sign bit is set (negative values and -0 become +0, as y > 0 ? y : 0 gives;
+ * a NaN with its sign bit clear stays NaN instead of becoming 0).
+ */
+function normalisePlaneReluF32(xd: Data, out: Float32Array, bits: Int32Array, o: number, hw: number, m: number, is: number, a: number, b: number): void {
+  for (let k = o, e = o + hw; k < e; k++) {
+    out[k] = a * ((xd[k] - m) * is) + b;
+    const v = bits[k];
+    bits[k] = v & ~(v >> 31);
+  }
+}
+
+/** `round`: the norm's output as stored (rounded to float32), as the unfused ops see it. */
+function normalisePlaneLeaky(xd: Data, out: Data, o: number, hw: number, m: number, is: number, a: number, b: number, slope: number, round: boolean): void {
+  if (round && out instanceof Float32Array) return normalisePlaneLeakyF32(xd, out, new Int32Array(out.buffer, out.byteOffset, out.length), o, hw, m, is, a, b, slope);
+  for (let k = o, e = o + hw; k < e; k++) {
+    const y = round ? Math.fround(a * ((xd[k] - m) * is) + b) : a * ((xd[k] - m) * is) + b;
+    out[k] = y > 0 ? y : slope * y;
+  }
+}
+
+/**
+ * The float32 LeakyReLU without a data-dependent branch: y (rounded to float32) times 1 or the
+ * slope, picked by the sign bit of the stored y. Exactly y > 0 ? y : slope * y: a positive y
+ * keeps its value, -0 and NaN give slope * y either way.
+ */
+function normalisePlaneLeakyF32(xd: Data, out: Float32Array, bits: Int32Array, o: number, hw: number, m: number, is: number, a: number, b: number, slope: number): void {
+  const factor = new Float64Array([1, slope]);
+  for (let k = o, e = o + hw; k < e; k++) {
+    const y = Math.fround(a * ((xd[k] - m) * is) + b);
+    out[k] = y;
+    out[k] = y * factor[bits[k] >>> 31];
+  }
+}
+
+/** Adds sum(dy) to sumG[s] and sum(dy xhat) to sumGX[s] for one plane (xhat rounded as stored when f32). */
+function planeGradSums(gd: Data, xd: Data, o: number, hw: number, m: number, is: number, f32: boolean, sumG: Float64Array, sumGX: Float64Array, s: number): void {
+  let p = 0;
+  let q = 0;
+  for (let k = o, e = o + hw; k < e; k++) {
+    const d = gd[k];
+    p += d;
+    q += d * (f32 ? Math.fround((xd[k] - m) * is) : (xd[k] - m) * is);
+  }
+  sumG[s] += p;
+  sumGX[s] += q;
+}
+
+function planeScale(gd: Data, gx: Data, o: number, hw: number, f: number): void {
+  for (let k = o, e = o + hw; k < e; k++) gx[k] = gd[k] * f;
+}
+
+/** dx = is / m * (m dy a - md - xhat mdx) for one plane (see the file header). */
+function planeInputGrad(gd: Data, xd: Data, gx: Data, o: number, hw: number, m: number, is: number, a: number, count: number, md: number, mdx: number, f32: boolean): void {
+  const f = is / count;
+  for (let k = o, e = o + hw; k < e; k++) gx[k] = f * (count * gd[k] * a - md - (f32 ? Math.fround((xd[k] - m) * is) : (xd[k] - m) * is) * mdx);
 }
 
 function checkAffine(op: string, t: Tensor | null | undefined, c: number, what: string): void {
@@ -116,22 +225,11 @@ function normalise(
     if (count < 2) throw new Error(`${op}: expected more than 1 value per ${perSample ? 'instance' : 'channel'} in training, got input ${shapeStr(x.shape)}`);
     // Two passes (mean, then squared deviations): stable for large offsets.
     for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
-        const o = (i * c + ch) * hw;
-        let s = 0;
-        for (let k = 0; k < hw; k++) s += xd[o + k];
-        mean[slotOf(i, ch)] += s;
-      }
+      for (let ch = 0; ch < c; ch++) mean[slotOf(i, ch)] += planeSum(xd, (i * c + ch) * hw, hw);
     }
     for (let s = 0; s < slots; s++) mean[s] /= count;
     for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
-        const o = (i * c + ch) * hw;
-        const m = mean[slotOf(i, ch)];
-        let s = 0;
-        for (let k = 0; k < hw; k++) s += (xd[o + k] - m) * (xd[o + k] - m);
-        variance[slotOf(i, ch)] += s;
-      }
+      for (let ch = 0; ch < c; ch++) variance[slotOf(i, ch)] += planeSquaredDeviation(xd, (i * c + ch) * hw, hw, mean[slotOf(i, ch)]);
     }
     for (let s = 0; s < slots; s++) variance[s] /= count;
   }
@@ -150,20 +248,9 @@ function normalise(
       const is = invStd[s];
       const a = wd ? wd[ch] : 1;
       const b = bd ? bd[ch] : 0;
-      if (slope === 0) {
-        for (let k = 0; k < hw; k++) {
-          const y = a * ((xd[o + k] - m) * is) + b;
-          out[o + k] = y > 0 ? y : 0;
-        }
-      } else if (slope !== null) {
-        for (let k = 0; k < hw; k++) {
-          // the norm's output as stored (rounded to the dtype), as the unfused ops see it
-          const y = dtype === 'float32' ? Math.fround(a * ((xd[o + k] - m) * is) + b) : a * ((xd[o + k] - m) * is) + b;
-          out[o + k] = y > 0 ? y : slope * y;
-        }
-      } else {
-        for (let k = 0; k < hw; k++) out[o + k] = a * ((xd[o + k] - m) * is) + b;
-      }
+      if (slope === 0) normalisePlaneRelu(xd, out, o, hw, m, is, a, b);
+      else if (slope !== null) normalisePlaneLeaky(xd, out, o, hw, m, is, a, b, slope, dtype === 'float32');
+      else normalisePlane(xd, out, o, hw, m, is, a, b);
     }
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => !!t);
@@ -180,17 +267,7 @@ function normalise(
         for (let ch = 0; ch < c; ch++) {
           const o = (i * c + ch) * hw;
           const s = slotOf(i, ch);
-          const m = mean[s];
-          const is = invStd[s];
-          let p = 0;
-          let q = 0;
-          for (let k = 0; k < hw; k++) {
-            const d = gd[o + k];
-            p += d;
-            q += d * (f32 ? Math.fround((xd[o + k] - m) * is) : (xd[o + k] - m) * is);
-          }
-          sumG[s] += p;
-          sumGX[s] += q;
+          planeGradSums(gd, xd, o, hw, mean[s], invStd[s], f32, sumG, sumGX, s);
         }
       }
     }
@@ -204,16 +281,11 @@ function normalise(
           const a = wd ? wd[ch] : 1;
           const is = invStd[s];
           if (fixed) {
-            const f = a * is;
-            for (let k = 0; k < hw; k++) gx[o + k] = gd[o + k] * f;
+            planeScale(gd, gx, o, hw, a * is);
             continue;
           }
           // dxhat = dy * a, so sum(dxhat) = a sum(dy) and sum(dxhat xhat) = a sum(dy xhat).
-          const f = is / count;
-          const md = a * sumG[s];
-          const mdx = a * sumGX[s];
-          const m = mean[s];
-          for (let k = 0; k < hw; k++) gx[o + k] = f * (count * gd[o + k] * a - md - (f32 ? Math.fround((xd[o + k] - m) * is) : (xd[o + k] - m) * is) * mdx);
+          planeInputGrad(gd, xd, gx, o, hw, mean[s], is, a, count, a * sumG[s], a * sumGX[s], f32);
         }
       }
       grads.push(new Tensor(gx, x.shape));
