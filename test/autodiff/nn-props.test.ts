@@ -196,6 +196,41 @@ describe('pooling against naive loops', () => {
   });
 });
 
+describe('maxPool2d 2 x 2 / stride 2 (the branch-free path)', () => {
+  it('gives the first maximum of each window in scan order, as a direct scan, with ties, infinities, signed zeros and NaN, float32 and float64', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 9 }), fc.integer({ min: 2, max: 9 }), fc.constantFrom<'float32' | 'float64'>('float32', 'float64'), fc.boolean(), fc.integer({ min: 0, max: 1e6 }), (h, w, dtype, nan, seed) => {
+        const rng = new Rng(seed);
+        const x = randn([2, 2, h, w], rng, 1, dtype);
+        const specials = [0, -0, Infinity, -Infinity, 3e38, -3e38, 1e-40, 1, 1];
+        if (nan) specials.push(NaN);
+        for (let i = 0; i < x.size; i++) if (rng.int(2)) x.data[i] = specials[rng.int(specials.length)];
+        const oh = Math.floor(h / 2), ow = Math.floor(w / 2);
+        const want = new Float64Array(2 * 2 * oh * ow);
+        const wantGrad = new Float64Array(x.size);
+        for (let p = 0; p < 4; p++)
+          for (let oy = 0; oy < oh; oy++)
+            for (let ox = 0; ox < ow; ox++) {
+              let at = -1;
+              for (let k = 0; k < 4 && !(at >= 0 && Number.isNaN(x.data[at])); k++) {
+                const i = (p * h + 2 * oy + (k >> 1)) * w + 2 * ox + (k & 1);
+                if (at < 0 || x.data[i] > x.data[at] || Number.isNaN(x.data[i])) at = i;
+              }
+              const o = (p * oh + oy) * ow + ox;
+              want[o] = x.data[at];
+              wantGrad[at] += o + 1;
+            }
+        const xp = new Tensor(x.data, x.shape, true);
+        const y = maxPool2d(xp, 2);
+        y.backward(new Tensor(Float64Array.from({ length: y.size }, (_, o) => o + 1), y.shape));
+        for (let o = 0; o < want.length; o++) expect(Object.is(y.data[o], dtype === 'float32' ? Math.fround(want[o]) : want[o])).toBe(true);
+        for (let i = 0; i < x.size; i++) expect(xp.grad!.data[i]).toBe(wantGrad[i]);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('resizing', () => {
   const sizeArb = fc.record({
     h: fc.integer({ min: 1, max: 5 }),

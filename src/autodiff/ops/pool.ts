@@ -4,7 +4,7 @@
  * PyTorch), so every window holds at least one real input element.
  */
 import { record } from '../tape.js';
-import { Tensor, allocData } from '../tensor.js';
+import { Tensor, allocData, type Data } from '../tensor.js';
 import { shapeStr } from '../shape.js';
 import { convOutSize } from '../backend.js';
 import { randomInput, type GradcheckCase } from '../gradcheck.js';
@@ -39,6 +39,64 @@ function poolGeom(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined,
   return { n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW };
 }
 
+/** Output (p, oy, ox) of maxPool2d: the first maximal element of its window (see maxPool2d). */
+function maxWindow(xd: Data, out: Data, argmax: Int32Array, g: PoolGeom, p: number, oy: number, ox: number): void {
+  const base = p * g.h * g.w;
+  let best = -Infinity;
+  let at = -1;
+  for (let ky = 0; ky < g.kh; ky++) {
+    const iy = oy * g.sh - g.ph + ky;
+    if (iy < 0 || iy >= g.h) continue;
+    for (let kx = 0; kx < g.kw; kx++) {
+      const ix = ox * g.sw - g.pw + kx;
+      if (ix < 0 || ix >= g.w) continue;
+      const i = base + iy * g.w + ix;
+      const v = xd[i];
+      // Strict '>' keeps the first maximum; 'at < 0' takes the first element even if it
+      // is -Infinity or NaN, so every output has a real winner.
+      if (at < 0 || v > best || Number.isNaN(v)) {
+        best = v;
+        at = i;
+        if (Number.isNaN(v)) break;
+      }
+    }
+    if (Number.isNaN(best)) break;
+  }
+  const o = p * g.outH * g.outW + oy * g.outW + ox;
+  out[o] = best;
+  argmax[o] = at;
+}
+
+/**
+ * maxPool2d with 2 x 2 windows, stride 2, no padding (the U-Net's), without data-dependent
+ * branches: which element wins is half the time a coin toss, which a branch predictor cannot
+ * learn. The winner's index is computed from the comparisons (first maximum of each row, then
+ * the bottom row's only when strictly greater: the first maximum in scan order, as maxWindow),
+ * the values compared and returned read through the indices. Windows holding a NaN (or both infinities) go to maxWindow.
+ */
+function maxPool2x2(xd: Data, out: Data, argmax: Int32Array, g: PoolGeom, planes: number): void {
+  const w = g.w;
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * g.h * w;
+    for (let oy = 0; oy < g.outH; oy++) {
+      let i0 = base + 2 * oy * w;
+      for (let ox = 0; ox < g.outW; ox++, i0 += 2, o++) {
+        const v0 = xd[i0], v1 = xd[i0 + 1], v2 = xd[i0 + w], v3 = xd[i0 + w + 1];
+        const s = v0 + v1 + v2 + v3;
+        if (s !== s) {
+          maxWindow(xd, out, argmax, g, p, oy, ox);
+          continue;
+        }
+        const top = i0 + +(v1 > v0), bottom = i0 + w + +(v3 > v2);
+        const at = top + +(xd[bottom] > xd[top]) * (bottom - top);
+        out[o] = xd[at];
+        argmax[o] = at;
+      }
+    }
+  }
+}
+
 /**
  * Max pooling. Padded positions never win (they act as -Infinity). At ties the whole gradient
  * goes to the first maximal element in window scan order (row by row, left to right), as in
@@ -52,36 +110,8 @@ export function maxPool2d(x: Tensor, kernel: Pair, stride?: Pair, padding: Pair 
   // Flat input index of each output's winner: the backward pass is a scatter through it.
   const argmax = new Int32Array(out.length);
   const xd = x.data;
-  for (let p = 0; p < planes; p++) {
-    const base = p * g.h * g.w;
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++) {
-        let best = -Infinity;
-        let at = -1;
-        for (let ky = 0; ky < g.kh; ky++) {
-          const iy = oy * g.sh - g.ph + ky;
-          if (iy < 0 || iy >= g.h) continue;
-          for (let kx = 0; kx < g.kw; kx++) {
-            const ix = ox * g.sw - g.pw + kx;
-            if (ix < 0 || ix >= g.w) continue;
-            const i = base + iy * g.w + ix;
-            const v = xd[i];
-            // Strict '>' keeps the first maximum; 'at < 0' takes the first element even if it
-            // is -Infinity or NaN, so every output has a real winner.
-            if (at < 0 || v > best || Number.isNaN(v)) {
-              best = v;
-              at = i;
-              if (Number.isNaN(v)) break;
-            }
-          }
-          if (Number.isNaN(best)) break;
-        }
-        const o = p * outPlane + oy * g.outW + ox;
-        out[o] = best;
-        argmax[o] = at;
-      }
-    }
-  }
+  if (g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.ph === 0 && g.pw === 0) maxPool2x2(xd, out, argmax, g, planes);
+  else for (let p = 0; p < planes; p++) for (let oy = 0; oy < g.outH; oy++) for (let ox = 0; ox < g.outW; ox++) maxWindow(xd, out, argmax, g, p, oy, ox);
   return record('maxPool2d', new Tensor(out, [g.n, g.c, g.outH, g.outW]), [x], (gy) => {
     const gx = allocData(gy.dtype, x.size);
     const gd = gy.data;
