@@ -246,3 +246,51 @@ export function resultsMarkdown(r: PipelineReport): string {
   ];
   return out.join('\n');
 }
+
+/**
+ * docs/tio2-tsem-results.md for the TiO2-TSEM experiment (issue 16), from a run's report json: the
+ * dev-test tables (DSC / AP50 / PQ, counts and size errors), the chosen epoch's C2ST, the time per
+ * stage with the load average and the settings. Pooled figures only: per-image numbers of this
+ * data set stay in the run folder (licence).
+ */
+export function tsemResultsMarkdown(r: PipelineReport): string {
+  const short: Record<string, string> = { unet: 'U-Net trained on synthetic pairs only', otsu: 'Otsu + distance watershed (polarity detected)', 'model-real': 'Model-Real (U-Net on the dev-pool masks)' };
+  const sizing = sizingTable(r, (k) => short[k] ?? k);
+  const out = [
+    '# Results: TiO2 TSEM (generated)',
+    '',
+    `<!-- Written by \`diffrendergan pipeline ... --results-md docs/tio2-tsem-results.md\` (src/node/pipeline-report.ts, tsemResultsMarkdown) from ${r.runDir}/report.json on ${r.generatedAt}. Do not edit by hand; rerun the pipeline. -->`,
+    '',
+    `**Budget: \`${r.budget}\`${(r.overrides ?? []).length ? ` shortened by --set ${(r.overrides ?? []).join(' ')}` : ''}** (seed ${r.seed}), preset \`${r.preset}\`. Method and discussion: docs/tio2-tsem.md.`,
+    '',
+    'Data: the TSEM images of B. Ruehle, J. F. Krumrey, V.-D. Hodoroaba, "Workflow towards automated segmentation of agglomerated, non-spherical particles from electron microscopy images using artificial neural networks", Sci. Rep. 11, 4942 (2021), doi:10.1038/s41598-021-84287-6 (CC BY-NC-ND 4.0; not in this repository).',
+    `The GAN trained against ${r.trainImages.length} dev-pool images as unannotated real images (their masks were not read for it); the segmenters were tested on ${r.testImages.length} dev-test image(s) (${r.testImages.join(', ')}), bottom ${r.cropBottom} rows (data bar) cropped.`,
+    '',
+    ...(r.command ? ['Command (rerunning it continues or re-reports the run):', '', '```', `${r.command} --results-md docs/tio2-tsem-results.md`, '```', ''] : []),
+    '## Segmentation on dev-test (mean over the images)',
+    '',
+    ...evalTable(r),
+    '',
+    ...(sizing.length ? ['## Particle counts and size distributions on dev-test', '', ...sizing, ''] : []),
+    ...(r.predictions && r.predictions.overall.count > 0
+      ? [`Particle sizes measured by the synthetic-trained U-Net on these images: ${r.predictions.overall.count} particles not touching the border, equivalent circular diameter median ${f3(r.predictions.overall.median)} ${r.predictions.unit} (d10 ${f3(r.predictions.overall.d10)}, d90 ${f3(r.predictions.overall.d90)}).`, '']
+      : []),
+    ...realismLines(r),
+    '## Wall-clock time per stage, this machine',
+    '',
+    ...stageTable(r),
+    '',
+    `Machine: ${machineLine(r)}.`,
+    '',
+    '## Settings of this run',
+    '',
+    ...settingsLines(r),
+    '',
+  ];
+  return out.join('\n');
+}
+
+/** The results page `pipeline --results-md` writes for a run of this preset. */
+export function resultsPage(r: PipelineReport): string {
+  return r.preset === 'tio2-tsem' ? tsemResultsMarkdown(r) : resultsMarkdown(r);
+}

@@ -29,7 +29,7 @@ import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
-import { resultsMarkdown, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
+import { resultsPage, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
 import { segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from './segment.js';
 
 export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
@@ -454,7 +454,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const report = buildReport(runDir, spec);
   writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileAtomic(join(runDir, 'report.md'), reportMarkdown(report));
-  if (opts.resultsMd) writeFileAtomic(resolve(opts.resultsMd), resultsMarkdown(report));
+  if (opts.resultsMd) writeFileAtomic(resolve(opts.resultsMd), resultsPage(report));
   if (!readStage(runDir, 'report')) {
     writeFileAtomic(markerPath(runDir, 'report'), JSON.stringify({ stage: 'report', seconds: 0, resumed: false, finishedAt: new Date().toISOString(), info: {} }, null, 2) + '\n');
     ran.push('report');

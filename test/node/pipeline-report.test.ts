@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { resultsPage, type EvalSummary, type PipelineReport } from '../../src/node/pipeline-report.js';
+import { BUDGETS } from '../../src/node/pipeline.js';
+
+const evalSummary = (dsc: number, pred: number): EvalSummary => ({
+  mean: { dsc, ap50: 0.6, pq: 0.6, sq: 0.9, rq: 0.7 },
+  images: [],
+  sizing: {
+    count: { pred, truth: 100, relError: pred / 100 - 1 },
+    ecd: { pred: { d10: 1, d50: 2, d90: 3 }, truth: { d10: 1, d50: 2, d90: 3 }, relError: { d10: 0, d50: -0.05, d90: 0 }, relErrorCI: { d10: [0, 0], d50: [-0.1, 0], d90: [0, 0] }, ks: 0.1, ksCI: [0, 0.2] },
+    feretMax: { pred: { d10: 1, d50: 2, d90: 3 }, truth: { d10: 1, d50: 2, d90: 3 }, relError: { d10: 0, d50: 0.01, d90: 0 }, relErrorCI: { d10: [0, 0], d50: [0, 0.02], d90: [0, 0] }, ks: 0.1, ksCI: [0, 0.2] },
+    outlineBias: 0.2,
+    merges: 1,
+    splits: 2,
+  } as unknown as EvalSummary['sizing'],
+});
+
+function report(preset: string): PipelineReport {
+  return {
+    version: 1, runDir: '/tmp/run', preset, budget: 'standard', overrides: [], settings: BUDGETS.standard, seed: 0, cropBottom: 56,
+    trainImages: ['a', 'b'], testImages: ['c'], modelReal: true,
+    stages: [{ stage: 'gan', seconds: 120, resumed: false, loadAverage: [3, 2, 1], info: { c2st: { epoch: 7, accuracy: 0.71, ci: [0.65, 0.77], patch: 128, seeds: [0.7, 0.72, 0.71] } } }],
+    totalSeconds: 120,
+    evals: { unet: evalSummary(0.951, 93), otsu: evalSummary(0.97, 101), 'model-real': evalSummary(0.9, 130) },
+    predictions: null,
+    machine: { cpu: 'cpu', cores: 2, memoryGiB: 8, node: 'v22', platform: 'linux', loadAverage: [1, 1, 1] },
+    backend: 'wasm', command: 'node dist/cli.js pipeline --preset ' + preset, generatedAt: '2026-12-06T00:00:00Z',
+  };
+}
+
+describe('results pages', () => {
+  it('tio2-tsem: the TSEM page (dev-test scores, counts and D50, C2ST, stages with load), no SEM paper rows', () => {
+    const md = resultsPage(report('tio2-tsem'));
+    expect(md).toMatch(/^# Results: TiO2 TSEM \(generated\)/);
+    expect(md).toContain('| U-Net trained on DiffRenderGAN synthetic pairs | 0.951 | 0.600 | 0.600 |');
+    expect(md).toContain('| U-Net trained on synthetic pairs only | 93 / 100 (-7.0 %) |');
+    expect(md).toContain('-5.0 % [-10.0 %, +0.0 %]');
+    expect(md).toContain('accuracy 0.710 (95 % interval 0.650-0.770');
+    expect(md).toContain('| gan | DiffRenderGAN training | 2.0 min | 3 / 2 / 1 |');
+    expect(md).toContain('--results-md docs/tio2-tsem-results.md');
+    expect(md).not.toContain('Possart');
+  });
+
+  it('other presets: docs/results.md (TiO2 SEM, with the paper rows)', () => {
+    const md = resultsPage(report('tio2-sem'));
+    expect(md).toMatch(/^# Results: TiO2 SEM \(generated\)/);
+    expect(md).toContain('Possart');
+  });
+});
