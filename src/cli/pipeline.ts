@@ -32,7 +32,7 @@ export const pipelineCommand: CommandSpec = {
     polarityFlag('detected from the training images'),
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar; 64 for TiO2-SEM)" },
     { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical pixel size for the measurements, e.g. 2.1nm (default: auto, from the images' metadata; px when there is none)" },
-    { name: 'results-md', type: 'string', meta: 'FILE', help: "also write the preset's results page there (docs/results.md; tio2-tsem: docs/tio2-tsem-results.md)" },
+    { name: 'results-md', type: 'string', meta: 'FILE', help: "also write the preset's results page there (docs/results.md; tio2-tsem: the generated part of docs/tio2-tsem.md, between its results markers)" },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed' },
     { name: 'workers', type: 'int', min: 1, max: 64, default: availableParallelism(), meta: 'N', help: 'processes that generate synthetic pairs' },
     backendFlag({ help: 'compute backend of the GAN (the U-Net stages use the fastest CPU backend)' }),

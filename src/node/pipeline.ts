@@ -16,7 +16,7 @@
  * through that stage's own resume logic (GAN checkpoints, generate's per-sample files, the
  * U-Net's epoch checkpoints).
  */
-import { existsSync, mkdirSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { cpus, loadavg, totalmem, availableParallelism } from 'node:os';
 import { ExitCode, InputError, UserError } from '../errors.js';
@@ -29,7 +29,7 @@ import { runGenerate } from './generate.js';
 import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
-import { resultsPage, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
+import { resultsPage, withResultsBlock, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
 import { segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from './segment.js';
 
 export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
@@ -454,7 +454,10 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const report = buildReport(runDir, spec);
   writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileAtomic(join(runDir, 'report.md'), reportMarkdown(report));
-  if (opts.resultsMd) writeFileAtomic(resolve(opts.resultsMd), resultsPage(report));
+  if (opts.resultsMd) {
+    const file = resolve(opts.resultsMd);
+    writeFileAtomic(file, withResultsBlock(existsSync(file) && statSync(file).isFile() ? readFileSync(file, 'utf8') : null, resultsPage(report)));
+  }
   if (!readStage(runDir, 'report')) {
     writeFileAtomic(markerPath(runDir, 'report'), JSON.stringify({ stage: 'report', seconds: 0, resumed: false, finishedAt: new Date().toISOString(), info: {} }, null, 2) + '\n');
     ran.push('report');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resultsPage, type EvalSummary, type PipelineReport } from '../../src/node/pipeline-report.js';
+import { resultsPage, withResultsBlock, RESULTS_BEGIN, RESULTS_END, type EvalSummary, type PipelineReport } from '../../src/node/pipeline-report.js';
 import { BUDGETS } from '../../src/node/pipeline.js';
 
 const evalSummary = (dsc: number, pred: number): EvalSummary => ({
@@ -31,13 +31,13 @@ function report(preset: string): PipelineReport {
 describe('results pages', () => {
   it('tio2-tsem: the TSEM page (dev-test scores, counts and D50, C2ST, stages with load), no SEM paper rows', () => {
     const md = resultsPage(report('tio2-tsem'));
-    expect(md).toMatch(/^# Results: TiO2 TSEM \(generated\)/);
+    expect(md).toMatch(/^<!-- Written by `diffrendergan pipeline ... --results-md docs\/tio2-tsem.md`/);
     expect(md).toContain('| U-Net trained on DiffRenderGAN synthetic pairs | 0.951 | 0.600 | 0.600 |');
     expect(md).toContain('| U-Net trained on synthetic pairs only | 93 / 100 (-7.0 %) |');
     expect(md).toContain('-5.0 % [-10.0 %, +0.0 %]');
     expect(md).toContain('accuracy 0.710 (95 % interval 0.650-0.770');
     expect(md).toContain('| gan | DiffRenderGAN training | 2.0 min | 3 / 2 / 1 |');
-    expect(md).toContain('--results-md docs/tio2-tsem-results.md');
+    expect(md).toContain('node dist/cli.js pipeline --preset tio2-tsem --results-md docs/tio2-tsem.md');
     expect(md).not.toContain('Possart');
   });
 
@@ -45,5 +45,16 @@ describe('results pages', () => {
     const md = resultsPage(report('tio2-sem'));
     expect(md).toMatch(/^# Results: TiO2 SEM \(generated\)/);
     expect(md).toContain('Possart');
+  });
+
+  it('goes between the results markers of an existing page, keeping the prose around; no markers: the page alone', () => {
+    const page = '## generated\n\n| a |\n';
+    const doc = `# TSEM\n\nprose before\n\n${RESULTS_BEGIN}\nold table\n${RESULTS_END}\n\nprose after\n`;
+    const once = withResultsBlock(doc, page);
+    expect(once).toBe(`# TSEM\n\nprose before\n\n${RESULTS_BEGIN}\n## generated\n\n| a |\n${RESULTS_END}\n\nprose after\n`);
+    expect(withResultsBlock(once, page)).toBe(once);
+    expect(withResultsBlock(null, page)).toBe(page);
+    expect(withResultsBlock('# no markers\n', page)).toBe(page);
+    expect(withResultsBlock(`${RESULTS_END}\n${RESULTS_BEGIN}\n`, page)).toBe(page);
   });
 });
