@@ -152,11 +152,16 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     offset += rowIn;
   }
   return record('concat', new Tensor(out, outShape), [...xs], (g) => {
+    // Each input's gradient is its block of every outer row of g: contiguous copies.
     let at = 0;
     return xs.map((t) => {
-      const r = outShape.map((_, d) => (d === a ? ([at, at + t.shape[a]] as [number, number]) : null));
-      at += t.shape[a];
-      return t.requiresGrad ? slice(g, r) : null;
+      const rowIn = t.shape[a] * inner;
+      const from = at;
+      at += rowIn;
+      if (!t.requiresGrad) return null;
+      const gx = allocData(g.dtype, t.size);
+      for (let o = 0; o < outer; o++) gx.set(g.data.subarray(o * rowOut + from, o * rowOut + from + rowIn), o * rowIn);
+      return new Tensor(gx, t.shape);
     });
   });
 }
