@@ -103,58 +103,96 @@ export function calibrateCoverage(scene: SceneConfig, realFractions: readonly nu
 export interface AgglomerateCandidate {
   maxAgglomerates: number;
   contact: number;
+  attach: 'uniform' | 'size';
+  /** Particle count range of this setting after its coverage step. */
+  count: { min: number; max: number };
   particlesPerComponent: number;
   largeComponentAreaFraction: number;
+  coverage: number;
   cost: number;
 }
 
 export interface AgglomerateCalibration {
   maxAgglomerates: number;
   contact: number;
+  attach: 'uniform' | 'size';
+  count: { min: number; max: number };
   real: SceneStatistics;
   synthetic: SceneStatistics;
   candidates: AgglomerateCandidate[];
 }
 
 /** Agglomerate settings tried by calibrateAgglomerates (packed placement only). */
-export const AGGLOMERATE_GRID = { maxAgglomerates: [1, 2, 3, 5], contact: [1, 0.85, 0.7] };
+export const AGGLOMERATE_GRID = { maxAgglomerates: [1, 2, 3, 5], contact: [1, 0.85, 0.7, 0.6], attach: ['uniform', 'size'] as const };
+
+/**
+ * Most particles per patch the calibration may ask for: the generator's layout features hold 32
+ * slots (layoutFeatures), and the renderer's cost grows with the count.
+ */
+export const MAX_CALIBRATED_COUNT = 32;
 
 /**
  * Agglomerate density from the unannotated real patches, the way size and coverage are
- * calibrated: the scene statistics of src/gan/scene-stats.ts (particles per Otsu component and
- * the share of the particle area in components larger than 12 median particles) are measured on
- * the real patches and on noiseless renders of each setting in AGGLOMERATE_GRID (number of
- * agglomerate seeds, contact factor: how far touching particles interpenetrate / stack), and the
- * setting with the smallest cost |ln(ppc_s / ppc_r)| + |ln((large_s + 0.05) / (large_r + 0.05))|
- * is kept (the 0.05 keeps near-empty shares from dominating). Every setting renders the same
- * `renders` layouts' random streams. Returns null for uniform placement or when the real patches
- * show no particle.
+ * calibrated: the scene statistics of src/gan/scene-stats.ts (particles per Otsu component, the
+ * share of the particle area in components larger than 12 median particles, and the coverage) are
+ * measured on the real patches and on noiseless renders of each setting in AGGLOMERATE_GRID
+ * (number of agglomerate seeds; contact factor: how far touching particles interpenetrate /
+ * stack; attach: whether agglomerates grow evenly or in proportion to their size), and the setting with the smallest cost
+ *   |ln(ppc_s / ppc_r)| + |ln((large_s + 0.05) / (large_r + 0.05))| + |ln(cov_s / cov_r)|
+ * is kept (the 0.05 keeps near-empty shares from dominating). Denser packing hides particles
+ * behind others, so each setting first gets its own particle counts (the scene's count range
+ * scaled until its renders' coverage matches the real patches', at most MAX_CALIBRATED_COUNT), and is judged at those counts: calibrating at the scene's counts and
+ * rescaling the counts afterwards would lose the density the setting was chosen for. Every setting
+ * renders the same `renders` layouts' random streams. Returns null for uniform placement or when
+ * the real patches show no particle.
  */
-export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity, renders = 12, seed = 0): AgglomerateCalibration | null {
+export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity, renders = 32, seed = 0): AgglomerateCalibration | null {
   if (scene.particles.placement.type !== 'packed' || realPatches.length === 0) return null;
   const real = sceneStatistics(realPatches, polarity);
   if (!(real.particles > 0)) return null;
   const params = paramsVector(scene);
   const rendered = modelPolarity(scene.shading.model);
+  const render = (cfg: SceneConfig) => {
+    const rng = new Rng(seed + 6161);
+    return noGrad(() => Array.from({ length: renders }, () => ({ width: scene.width, height: scene.height, data: renderScene(sampleScene(cfg, rng), params, { masks: false }).image.data })));
+  };
   const candidates: (AgglomerateCandidate & { stats: SceneStatistics })[] = [];
   for (const maxAgglomerates of AGGLOMERATE_GRID.maxAgglomerates) {
     for (const contact of AGGLOMERATE_GRID.contact) {
-      const cfg = mergeSceneConfig(scene, { shading: { noise: false }, particles: { placement: { maxAgglomerates, contact } } });
-      const rng = new Rng(seed + 6161);
-      const images = noGrad(() =>
-        Array.from({ length: renders }, () => ({ width: scene.width, height: scene.height, data: renderScene(sampleScene(cfg, rng), params, { masks: false }).image.data })),
-      );
-      const s = sceneStatistics(images, rendered);
+     for (const attach of AGGLOMERATE_GRID.attach) {
+      if (maxAgglomerates === 1 && attach === 'size') continue; // one agglomerate: the same layouts
+      let count = { ...scene.particles.count };
+      const at = (c: typeof count) => mergeSceneConfig(scene, { shading: { noise: false }, particles: { count: c, placement: { maxAgglomerates, contact, attach } } });
+      let s = sceneStatistics(render(at(count)), rendered);
+      // Two coverage steps: the covered area grows less than linearly with the count in dense
+      // agglomerates (particles hide each other).
+      for (let step = 0; step < 2; step++) {
+        if (!(s.coverage > 0)) break;
+        const scale = Math.min(5, Math.max(0.2, real.coverage / s.coverage));
+        if (Math.abs(scale - 1) < 0.05) break;
+        const max = Math.min(MAX_CALIBRATED_COUNT, Math.max(1, Math.round(count.max * scale)));
+        const next = { min: Math.min(max, Math.max(1, Math.round(count.min * scale))), max };
+        if (next.min === count.min && next.max === count.max) break;
+        count = next;
+        s = sceneStatistics(render(at(count)), rendered);
+      }
       const cost =
         Math.abs(Math.log((s.particlesPerComponent || 1e-3) / real.particlesPerComponent)) +
-        Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05)));
-      candidates.push({ maxAgglomerates, contact, particlesPerComponent: s.particlesPerComponent, largeComponentAreaFraction: s.largeComponentAreaFraction, cost: Number.isFinite(cost) ? cost : Infinity, stats: s });
+        Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05))) +
+        Math.abs(Math.log((s.coverage || 1e-3) / real.coverage));
+      candidates.push({
+        maxAgglomerates, contact, attach, count, particlesPerComponent: s.particlesPerComponent, largeComponentAreaFraction: s.largeComponentAreaFraction, coverage: s.coverage,
+        cost: Number.isFinite(cost) ? cost : Infinity, stats: s,
+      });
+     }
     }
   }
   const best = candidates.reduce((a, b) => (b.cost < a.cost ? b : a));
   return {
     maxAgglomerates: best.maxAgglomerates,
     contact: best.contact,
+    attach: best.attach,
+    count: best.count,
     real,
     synthetic: best.stats,
     candidates: candidates.map(({ stats: _s, ...c }) => c),

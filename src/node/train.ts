@@ -287,16 +287,17 @@ function newRun(opts: TrainOptions, log: (s: string) => void): RealSet {
         scene = mergeSceneConfig(scene, { particles: { count: { min: spread.min, max: spread.max } } });
         log(`particle count spread: ${spread.min}-${spread.max} per patch, so renders cover as unevenly as the real patches (particle fraction 5-95 % ${spread.real[0].toFixed(3)}-${spread.real[1].toFixed(3)}, ${spread.perParticle.toFixed(4)} per rendered particle)`);
       }
-      // Agglomerate density next, then the counts again: denser packing hides particles behind
-      // others, which changes the covered area.
+      // Agglomerate density last, each setting judged at its own coverage-matched counts (denser
+      // packing hides particles behind others, which changes the covered area).
       const agg = calibrateAgglomerates(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })), polarity);
       if (agg) {
-        scene = mergeSceneConfig(scene, { particles: { placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact } } });
+        scene = mergeSceneConfig(scene, { particles: { count: agg.count, placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach } } });
         log(
-          `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, so renders agglomerate like the real particles (particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
-            `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)})`,
+          `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ${agg.count.min}-${agg.count.max} particles per patch, so renders agglomerate like the real particles ` +
+            `(particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
+            `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)}; ` +
+            `coverage ${agg.real.coverage.toFixed(3)} vs ${agg.synthetic.coverage.toFixed(3)})`,
         );
-        coverage();
       }
     }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];

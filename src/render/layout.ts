@@ -16,7 +16,9 @@
  *    bounding sphere would overlap any other particle (tolerance 1e-6 relative). With
  *    `contact` c < 1 both distances shrink by c: touching particles interpenetrate and partly
  *    stack (sintered / pressed agglomerates; bounding spheres of irregular particles also leave
- *    visible gaps at c = 1), and no two particles come closer than c (r_i + r_j).
+ *    visible gaps at c = 1), and no two particles come closer than c (r_i + r_j). `attach`
+ *    'size' picks the host among all particles (agglomerates grow in proportion to their size)
+ *    instead of an agglomerate first.
  */
 import type { Rng } from '../autodiff/rng.js';
 import type { Quat } from './mesh/types.js';
@@ -36,6 +38,13 @@ export interface PlacementSpec {
    * bounding radii (default 1: bounding spheres touch; smaller: denser, stacked agglomerates).
    */
   contact?: number;
+  /**
+   * Packed placement: which agglomerate a new particle joins. 'uniform' (default): each
+   * agglomerate equally often, so they grow to similar sizes; 'size': in proportion to its size
+   * (a random existing particle is the host; a Polya urn), so a few agglomerates grow large and
+   * others stay small, as in real powders where one dense cluster sits among small ones.
+   */
+  attach?: 'uniform' | 'size';
   /** Rotation: full uniform random (particles) or about z only (wires lying on the stage). */
   rotation: 'uniform' | 'z';
 }
@@ -136,9 +145,14 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
     const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
     let placed = false;
     for (let attempt = 0; attempt < 60 && !placed; attempt++) {
-      const g = rng.int(groups);
-      const members = particles.filter((p) => p.group === g);
-      const host = members[rng.int(members.length)];
+      let host: Particle;
+      if (pl.attach === 'size') host = particles[rng.int(particles.length)];
+      else {
+        const g = rng.int(groups);
+        const members = particles.filter((p) => p.group === g);
+        host = members[rng.int(members.length)];
+      }
+      const g = host.group;
       let dx: number, dy: number, dz: number;
       if (pl.dims === 2) {
         const a = rng.range(0, 2 * Math.PI);

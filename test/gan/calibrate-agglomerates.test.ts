@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
 import { Rng } from '../../src/autodiff/rng.js';
 import { noGrad } from '../../src/autodiff/tape.js';
-import { calibrateAgglomerates, calibrateCountSpread, AGGLOMERATE_GRID } from '../../src/gan/calibrate.js';
+import { calibrateAgglomerates, calibrateCountSpread, AGGLOMERATE_GRID, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
 import { scaleSceneConfig } from '../../src/gan/demo.js';
 import { mergeSceneConfig, presetConfig, renderScene, sampleScene } from '../../src/render/index.js';
 import { paramsVector } from '../../src/render/params.js';
@@ -21,14 +21,31 @@ describe('agglomerate calibration', () => {
     const dense = mergeSceneConfig(base, { particles: { placement: { maxAgglomerates: 1, contact: 0.7 } } });
     const sparse = mergeSceneConfig(base, { particles: { placement: { maxAgglomerates: 5, contact: 1 } } });
     const r = calibrateAgglomerates(sparse, renders(dense, 16, 99), 'bright', 16)!;
-    expect(r.candidates).toHaveLength(AGGLOMERATE_GRID.maxAgglomerates.length * AGGLOMERATE_GRID.contact.length);
-    const start = r.candidates.find((c) => c.maxAgglomerates === 5 && c.contact === 1)!;
-    const chosen = r.candidates.find((c) => c.maxAgglomerates === r.maxAgglomerates && c.contact === r.contact)!;
+    // every setting once; one agglomerate grows the same way with either attach rule
+    const { maxAgglomerates: ks, contact: cs, attach: as } = AGGLOMERATE_GRID;
+    expect(r.candidates).toHaveLength((ks.length * as.length - ks.filter((k) => k === 1).length * (as.length - 1)) * cs.length);
+    const start = r.candidates.find((c) => c.maxAgglomerates === 5 && c.contact === 1 && c.attach === 'uniform')!;
+    const chosen = r.candidates.find((c) => c.maxAgglomerates === r.maxAgglomerates && c.contact === r.contact && c.attach === r.attach)!;
+    expect(chosen.count).toEqual(r.count);
     expect(chosen.cost).toBe(Math.min(...r.candidates.map((c) => c.cost)));
     expect(chosen.cost).toBeLessThan(start.cost);
     expect(r.contact).toBeLessThan(1);
     expect(r.maxAgglomerates).toBeLessThan(5);
     expect(r.real.particlesPerComponent).toBeGreaterThan(start.particlesPerComponent);
+    // each setting is judged at its own coverage-matched counts: the chosen one covers about as much as the "real" patches
+    expect(Math.abs(Math.log(chosen.coverage / r.real.coverage))).toBeLessThan(0.25);
+  });
+
+  it('counts are scaled per setting, at most MAX_CALIBRATED_COUNT', () => {
+    // "real" patches far denser than the scene's few particles: every setting needs more particles
+    const dense = mergeSceneConfig(base, { particles: { count: { min: 14, max: 18 }, placement: { maxAgglomerates: 3, contact: 0.85 } } });
+    const few = mergeSceneConfig(base, { particles: { count: { min: 2, max: 3 } } });
+    const r = calibrateAgglomerates(few, renders(dense, 8, 5), 'bright', 8)!;
+    for (const c of r.candidates) {
+      expect(c.count.max).toBeGreaterThan(3);
+      expect(c.count.max).toBeLessThanOrEqual(MAX_CALIBRATED_COUNT);
+      expect(c.count.min).toBeLessThanOrEqual(c.count.max);
+    }
   });
 
   it('uniform placement or no real particles: null', () => {

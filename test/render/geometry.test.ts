@@ -57,8 +57,8 @@ describe('layouts', () => {
   });
   it('packed particles touch a neighbour and never overlap (2-D and 3-D, contact factor c: centre distance >= c (r_i + r_j)); counts; above the stage', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(2, 3), fc.constantFrom(1, 0.85, 0.6), (seed, dims, c) => {
-        const L = sampleLayout(spec({ placement: { type: 'packed', dims: dims as 2 | 3, maxAgglomerates: 3, contact: c, rotation: 'uniform' } }), new Rng(seed));
+      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(2, 3), fc.constantFrom(1, 0.85, 0.6), fc.constantFrom('uniform' as const, 'size' as const), (seed, dims, c, attach) => {
+        const L = sampleLayout(spec({ placement: { type: 'packed', dims: dims as 2 | 3, maxAgglomerates: 3, contact: c, attach, rotation: 'uniform' } }), new Rng(seed));
         const ps = L.particles;
         expect(ps.length).toBeLessThanOrEqual(25);
         const groups = new Set(ps.map((p) => p.group));
@@ -78,6 +78,26 @@ describe('layouts', () => {
       }),
       { numRuns: 30 },
     );
+  });
+  it("attach 'size' grows agglomerates in proportion to their size: more uneven than 'uniform'", () => {
+    // share of the particles in the largest agglomerate, 5 seeds, 20 particles, over 200 layouts
+    const largestShare = (attach: 'uniform' | 'size') => {
+      let sum = 0;
+      for (let seed = 0; seed < 200; seed++) {
+        const L = sampleLayout(spec({ count: { min: 20, max: 20 }, baseRadius: 6, placement: { type: 'packed', dims: 3, maxAgglomerates: 5, contact: 0.85, attach, rotation: 'uniform' } }), new Rng(seed));
+        const sizes = new Map<number, number>();
+        for (const p of L.particles) sizes.set(p.group, (sizes.get(p.group) ?? 0) + 1);
+        sum += Math.max(...sizes.values()) / L.particles.length;
+      }
+      return sum / 200;
+    };
+    const uniform = largestShare('uniform');
+    const size = largestShare('size');
+    expect(size).toBeGreaterThan(uniform + 0.05);
+    // 'uniform' is the default: the same layouts without the field
+    const a = sampleLayout(spec(), new Rng(9));
+    const b = sampleLayout(spec({ placement: { type: 'packed', dims: 3, maxAgglomerates: 3, attach: 'uniform', rotation: 'uniform' } }), new Rng(9));
+    expect(b).toEqual(a);
   });
   it('crowded seeds (agglomerate seeds that find no free place) still give a valid packed layout', () => {
     // large particles in a small image: later seeds fail all their attempts; the growth loop must
