@@ -13,6 +13,10 @@ import { softRasterize } from './raster/soft.js';
 import { gaussianBlur } from './shade/blur.js';
 import { substrateTexture } from './shade/texture.js';
 import { scanArtifacts } from './scan.js';
+import { shade } from './shade/shade-op.js';
+import { semModel } from './shade/sem.js';
+import { fixedMaps, ALPHA_FULL } from './shade/fixed-maps.js';
+import { toFragments } from './raster/fragments.js';
 import { PARAMETER_TABLE } from './params.js';
 import { mergeSceneConfig } from './config.js';
 import { presetConfig, defaultParams } from './presets/index.js';
@@ -52,6 +56,7 @@ function pipelineParams(preset: TinyPreset): Float64Array {
   set('noiseGaussian', 0.01);
   set('noiseShot', 0.01);
   set('edgeGain', 0.1);
+  set('particleVariation', 0.2);
   set('blurSigma', preset === 'sio2-him' ? 2.9 : 0.7);
   // transmission: every film term on, the particles not fully opaque
   set('massAttenuation', 0.1);
@@ -128,6 +133,30 @@ export const gradcheckCases: GradcheckCase[] = [
       p[PARAMETER_TABLE.findIndex((q) => q.name === 'brightnessGradient')] = 0.05;
       return { f: (b: Tensor, x: Tensor) => scanArtifacts(b, x, 17, true), inputs: [randomInput(rng, [9, 7], 0, 1), new Tensor(p, [p.length])] };
     },
+  },
+  {
+    op: 'shadeSEM',
+    variant: '7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter; fixed maps from the starting coverage',
+    make: (rng: Rng) => {
+      const H = 5, W = 7, HW = H * W;
+      const r = new Float64Array(5 * HW);
+      for (let i = 0; i < HW; i++) {
+        r[i] = rng.range(-0.6, 0.6);
+        r[HW + i] = rng.range(-0.6, 0.6);
+        r[2 * HW + i] = rng.range(0.2, 0.95);
+        r[3 * HW + i] = rng.range(-1, 1);
+        // alpha: a third bare substrate, the rest partial or full coverage
+        r[4 * HW + i] = rng.uniform() < 0.33 ? 0 : rng.range(0.05, 1.4 * ALPHA_FULL);
+      }
+      const p = pipelineParams('tio2-sem');
+      const maps = fixedMaps(r.subarray(4 * HW), { width: W, height: H, edgeWidth: 1.5, shadow: { azimuthDeg: 30, length: 2 } });
+      const ctx = { model: 'sem', width: W, height: H, detectorAzimuthDeg: 30, detectorElevationDeg: 40, textureSeed: 3, noise: null, edgeWidth: 1.5, shadowLength: 2 };
+      return {
+        f: (raster: Tensor, x: Tensor, T: Tensor) => shade(semModel, toFragments(raster), x, T, maps, ctx),
+        inputs: [new Tensor(r, [5, H, W]), new Tensor(p, [p.length]), randomInput(rng, [H, W], 0, 1)],
+      };
+    },
+    options: { atol: 1e-6, rtol: 1e-4 },
   },
   ...(['tio2-sem', 'sio2-him', 'tio2-tsem', 'tem-spheres'] as const).map(
 

@@ -120,6 +120,32 @@ export function diffractionStrengths(layout: Layout): Float64Array {
   return Float64Array.from(layout.particles, (pt) => new Rng((pt.shapeSeed ^ 0x5bd1e995) >>> 0).uniform());
 }
 
+/**
+ * Each particle's brightness factor u in [-1, 1] (the shaded models' particleVariation), drawn
+ * from its shape seed: fixed per particle, like its shape.
+ */
+export function particleVariations(layout: Layout): Float64Array {
+  return Float64Array.from(layout.particles, (pt) => 2 * new Rng((pt.shapeSeed ^ 0x2c1b3c6d) >>> 0).uniform() - 1);
+}
+
+const variationCache = new WeakMap<Scene, Float64Array>();
+/** u of the particle each vertex belongs to (the merged mesh's faces name their particle). */
+function vertexVariation(scene: Scene): Float64Array {
+  let v = variationCache.get(scene);
+  if (v) return v;
+  const perParticle = particleVariations(scene.layout);
+  const faces = scene.mesh.faces;
+  v = new Float64Array(scene.mesh.positions.length / 3);
+  for (let f = 0; f < scene.faceOwner.length; f++) {
+    const u = perParticle[scene.faceOwner[f]];
+    v[faces[3 * f]] = u;
+    v[faces[3 * f + 1]] = u;
+    v[faces[3 * f + 2]] = u;
+  }
+  variationCache.set(scene, v);
+  return v;
+}
+
 const pathLengthCache = new WeakMap<Scene, { positions: Float32Array; pl: PathLengths }>();
 /** The scene's per-vertex path lengths (thickness.ts), memoised per scene and mesh positions. */
 function scenePathLengths(scene: Scene, proj: Float64Array): PathLengths {
@@ -192,11 +218,13 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
       ad[4 * i + 3] = 1;
     }
   } else {
+    // Shaded models read normals and each particle's brightness factor u (raster channel 'variation').
+    const u = vertexVariation(scene);
     for (let i = 0; i < nv; i++) {
       ad[4 * i] = scene.normals[3 * i];
       ad[4 * i + 1] = scene.normals[3 * i + 1];
       ad[4 * i + 2] = scene.normals[3 * i + 2];
-      ad[4 * i + 3] = 1;
+      ad[4 * i + 3] = u[i];
     }
   }
   const attrs = new Tensor(ad, [nv, 4]);

@@ -9,7 +9,7 @@ describe('renderer gradcheck cases (as run by `diffrendergan gradcheck`)', () =>
   it('are registered with the gradcheck command', () => {
     const all = allGradcheckCases();
     for (const c of gradcheckCases) expect(all).toContain(c);
-    expect(new Set(gradcheckCases.map((c) => c.op))).toEqual(new Set(['softRasterize', 'gaussianBlur', 'substrateTexture', 'scanArtifacts', 'renderImage']));
+    expect(new Set(gradcheckCases.map((c) => c.op))).toEqual(new Set(['softRasterize', 'gaussianBlur', 'substrateTexture', 'scanArtifacts', 'shadeSEM', 'renderImage']));
   });
   for (const [i, c] of gradcheckCases.entries()) {
     it(`${c.op}: ${c.variant}`, () => {

@@ -36,6 +36,7 @@ export const agnwSem = {
     rimGain: 0.05,
     scanNoise: 0.004,
     brightnessGradient: 0.02,
+    particleVariation: 0,
   },
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',

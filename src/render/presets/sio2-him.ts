@@ -37,6 +37,7 @@ export const sio2Him = {
     rimGain: 0,
     scanNoise: 0,
     brightnessGradient: 0,
+    particleVariation: 0,
   },
   // as tio2-him: the reconstruction filter stays fixed
   learned: ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],

@@ -43,11 +43,13 @@ export const tio2Sem = {
     rimGain: 0.1,
     scanNoise: 0.004,
     brightnessGradient: 0.02,
+    // the dev-pool micrographs show light and dark grey particles side by side
+    particleVariation: 0.15,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
-    'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient',
+    'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient', 'particleVariation',
   ],
 } as const satisfies Preset;

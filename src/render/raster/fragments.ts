@@ -1,14 +1,15 @@
 /**
  * The soft rasterizer's output as the image formation reads it. softRasterize returns a tensor
  * [C + 1, H, W]; the renderer rasterizes the attributes (normal x, y, z, 1), so its raster is
- * [5, H, W], channel-major: the blended unit normal (x, y, z), the blended particle indicator
- * and the soft coverage alpha (soft.ts). Fragments names those channels (as PyTorch3D's
+ * [5, H, W], channel-major: the blended unit normal (x, y, z), the blended per-particle
+ * brightness factor u in [-1, 1] (shaded models; 1, the particle indicator, for transmission,
+ * which does not read it) and the soft coverage alpha (soft.ts). Fragments names those channels (as PyTorch3D's
  * Fragments names the rasterizer's outputs) with views of the tensor's data, no copies.
  */
 import type { Tensor } from '../../autodiff/tensor.js';
 
 /** The channels of the renderer's raster, in order. */
-export const FRAGMENT_CHANNELS = ['normalX', 'normalY', 'normalZ', 'indicator', 'alpha'] as const;
+export const FRAGMENT_CHANNELS = ['normalX', 'normalY', 'normalZ', 'variation', 'alpha'] as const;
 export type FragmentChannel = (typeof FRAGMENT_CHANNELS)[number];
 
 export type Fragments = {

@@ -36,6 +36,8 @@ type Data = Float32Array | Float64Array;
  */
 export interface ShadeRowsJob<K> {
   normalX: Data; normalY: Data; normalZ: Data; alpha: Data;
+  /** Blended per-particle brightness factor u in [-1, 1] (raster channel 'variation'). */
+  variation: Data;
   /** Substrate texture T, edge map E, wide rim map E2, shadow map Sh (null when the model casts none). */
   T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null;
   LY: Float64Array; out: Data;
@@ -49,10 +51,12 @@ export interface ShadeRowsJob<K> {
  * written with `=` (a redo gives the same arrays).
  */
 export interface ShadeBackRowsJob<K> {
-  G: Data; normalX: Data; normalY: Data; normalZ: Data; alpha: Data;
+  G: Data; normalX: Data; normalY: Data; normalZ: Data; alpha: Data; variation: Data;
   T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null; LY: Float64Array;
   /** Gradients of the raster's normal and alpha channels, or null (no raster gradient wanted). */
   gNormalX: Data | null; gNormalY: Data | null; gNormalZ: Data | null; gAlpha: Data | null;
+  /** Gradient of the variation channel, or null (with the others); models that do not read it leave it 0. */
+  gVariation: Data | null;
   gT: Data; sums: Float64Array;
   k: K; alphaFull: number; W: number; rowLo: number; rowHi: number;
 }

@@ -6,9 +6,11 @@
  *                                                       the particle emits more than the
  *                                                       substrate by a positive contrast)
  *   det   = 1 + detectorStrength (2 relu(n . d) - 1)   (side detector at azimuth / elevation d)
- *   P     = Y det + edgeGain E + rimGain E2            (E: fixed rim map, fixed-maps.ts; E2: the
- *                                                       same at 3 x the width, fading over the
- *                                                       escape depth)
+ *   P     = Y det (1 + particleVariation u)            (u in [-1, 1]: the particle's own
+ *           + edgeGain E + rimGain E2                   brightness factor, fixed per particle,
+ *                                                       blended by the rasterizer; E: fixed rim
+ *                                                       map, fixed-maps.ts; E2: the same at 3 x
+ *                                                       the width, fading over the escape depth)
  *   Sub   = (substrateBrightness + textureAmplitude T) (T: the film's ridge lines, texture.ts;
  *           * (1 - shadowStrength Sh)                  Sh: fixed soft shadow map, cast away
  *                                                       from the detector)
@@ -26,7 +28,7 @@ import { PARAM_INDEX } from '../params.js';
 import { detectorDirection, type ImageFormationModel, type ShadeBackRowsJob, type ShadeRowsJob, type ShadingContext } from './model.js';
 
 export interface SemConstants {
-  n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number;
+  n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number; kv: number;
   /** Flat-face yield: the substrate's plus the particle's positive contrast. */
   y0: number;
   /** Towards the detector. */
@@ -38,26 +40,26 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
   const sb = Pv[ix.substrateBrightness];
   return {
     n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], eg2: Pv[ix.rimGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
-    ta: Pv[ix.textureAmplitude], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
+    ta: Pv[ix.textureAmplitude], kv: Pv[ix.particleVariation], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
   };
 }
 
-/** P at one pixel given the yield Y = y0 c^-n. */
-export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number, e2: number): number {
+/** P at one pixel given the yield Y = y0 c^-n and the particle's brightness factor u. */
+export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number, e2: number, u: number): number {
   const nd = nx * k.dx + ny * k.dy + nz * k.dz;
   const r = nd > 0 ? nd : 0;
-  return Y * (1 + k.kdet * (2 * r - 1)) + k.eg * e + k.eg2 * e2;
+  return Y * (1 + k.kv * u) * (1 + k.kdet * (2 * r - 1)) + k.eg * e + k.eg2 * e2;
 }
 
-/** P at one pixel with normal (nx, ny, nz) and edge-map values e (narrow) and e2 (wide). */
-export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number, e2: number): number {
+/** P at one pixel with normal (nx, ny, nz), edge-map values e (narrow) and e2 (wide) and brightness factor u. */
+export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number, e2: number, u: number): number {
   const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
   // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
-  return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2);
+  return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2, u);
 }
 
 export function semRows(job: ShadeRowsJob<SemConstants>): number {
-  const { normalX, normalY, normalZ, alpha, T, E, E2, Sh, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
+  const { normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
   const { ksh, sb, ta } = k;
   const S = Sh!;
   for (let i = rowLo * W, i1 = rowHi * W; i < i1; i++) {
@@ -75,21 +77,21 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
     const Yn = c === 1 ? 1 : Math.exp(-k.n * L);
     LY[2 * i] = L;
     LY[2 * i + 1] = Yn;
-    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i]) + (1 - m) * Sub;
+    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i], V[i]) + (1 - m) * Sub;
   }
   return 0;
 }
 
 /** The gradients semBackRows sums per row, in its order. */
-const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain'] as const;
+const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain', 'particleVariation'] as const;
 
 export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
-  const { G, normalX, normalY, normalZ, alpha, T, E, E2, Sh, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
-  const { n, eg, eg2, kdet, ksh, sb, ta, y0, dx, dy, dz } = k;
+  const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
+  const { n, eg, eg2, kdet, ksh, sb, ta, kv, y0, dx, dy, dz } = k;
   const S = Sh!;
   const needR = gAlpha !== null;
   for (let y = rowLo; y < rowHi; y++) {
-    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0;
+    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0;
     for (let i = y * W, i1 = i + W; i < i1; i++) {
       const g = G[i];
       if (g === 0) continue;
@@ -108,7 +110,7 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / alphaFull
         // (every other term below is multiplied by g m = 0)
         let r4 = 0;
-        r4 += (g * (semParticle(k, nx, ny, nz, E[i], E2[i]) - Sub)) / alphaFull;
+        r4 += (g * (semParticle(k, nx, ny, nz, E[i], E2[i], V[i]) - Sub)) / alphaFull;
         gAlpha![i] = r4;
         continue;
       }
@@ -116,14 +118,17 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
       const L = LY[2 * i], Yn = LY[2 * i + 1]; // log c and Y / y0, from the forward
       const Y = y0 * Yn;
+      const u = V[i], f = 1 + kv * u; // the particle's brightness factor
+      const Yf = Y * f;
       const nd = nx * dx + ny * dy + nz * dz;
       const r = nd > 0 ? nd : 0;
       const gP = g * m;
       const det = 1 + kdet * (2 * r - 1);
-      const P = Y * det + eg * E[i] + eg2 * E2[i];
-      const gFac = gP * det; // dI/dY
-      gkdet += gP * Y * (2 * r - 1);
-      const gr = nd > 0 ? gP * Y * kdet * 2 : 0;
+      const P = Yf * det + eg * E[i] + eg2 * E2[i];
+      const gFac = gP * det * f; // dI/dY
+      gkdet += gP * Yf * (2 * r - 1);
+      gkv += gP * Y * det * u;
+      const gr = nd > 0 ? gP * Yf * kdet * 2 : 0;
       geg += gP * E[i];
       geg2 += gP * E2[i];
       gpb += gFac * Yn;
@@ -138,15 +143,16 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       gNormalX![i] = r0;
       gNormalY![i] = r1;
       gNormalZ![i] = r2;
+      gVariation![i] = gP * Y * det * kv;
       if (a < alphaFull) {
         let r4 = 0;
         r4 += (g * (P - Sub)) / alphaFull;
         gAlpha![i] = r4;
       }
     }
-    const o = 8 * y;
+    const o = 9 * y;
     sums[o] = gpb; sums[o + 1] = gn; sums[o + 2] = geg; sums[o + 3] = gkdet; sums[o + 4] = gksh;
-    sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2;
+    sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2; sums[o + 8] = gkv;
   }
   return 0;
 }

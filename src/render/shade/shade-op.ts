@@ -27,7 +27,7 @@ export function shade(model: ImageFormationModel, fr: Fragments, params: Tensor,
   // per covered pixel (coverage > 0): L and Y / y0 (pixel i at 2 i, 2 i + 1; the rest unset)
   const LY = lanes ? takeF64Shared(2 * HW) : takeF64Dirty(2 * HW);
   const job: ShadeRowsJob<unknown> = {
-    normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha,
+    normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation,
     T: T.data, E, E2, Sh, LY, out, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
   };
   runBands(lanes, model.rows, job, H, model.kernels[model.rows] as (j: typeof job) => number);
@@ -54,8 +54,8 @@ function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, 
   const m = model.grads.length;
   const sums = lanes ? takeF64Shared(m * H) : takeF64Dirty(m * H);
   const job: ShadeBackRowsJob<unknown> = {
-    G, normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, T: T.data, E, E2, Sh, LY,
-    gNormalX: gc && gc.normalX, gNormalY: gc && gc.normalY, gNormalZ: gc && gc.normalZ, gAlpha: gc && gc.alpha,
+    G, normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation, T: T.data, E, E2, Sh, LY,
+    gNormalX: gc && gc.normalX, gNormalY: gc && gc.normalY, gNormalZ: gc && gc.normalZ, gAlpha: gc && gc.alpha, gVariation: gc && gc.variation,
     gT, sums, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
   };
   runBands(lanes, model.backRows, job, H, model.kernels[model.backRows] as (j: typeof job) => number);
