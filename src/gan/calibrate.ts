@@ -104,26 +104,37 @@ export interface AgglomerateCandidate {
   maxAgglomerates: number;
   contact: number;
   attach: 'uniform' | 'size';
-  /** Particle count range of this setting after its coverage step. */
-  count: { min: number; max: number };
+  /** Count distribution (CountSpec.dist) and range of this setting after its coverage step. */
+  count: { min: number; max: number; dist: 'uniform' | 'logUniform' };
   particlesPerComponent: number;
   largeComponentAreaFraction: number;
   coverage: number;
   cost: number;
+  /** The cost on REFINE_FACTOR x more renders, for the REFINE_BEST cheapest settings. */
+  refinedCost?: number;
 }
 
 export interface AgglomerateCalibration {
   maxAgglomerates: number;
   contact: number;
   attach: 'uniform' | 'size';
-  count: { min: number; max: number };
+  count: { min: number; max: number; dist: 'uniform' | 'logUniform' };
   real: SceneStatistics;
+  /** The chosen setting's statistics on the refinement renders. */
   synthetic: SceneStatistics;
   candidates: AgglomerateCandidate[];
 }
 
 /** Agglomerate settings tried by calibrateAgglomerates (packed placement only). */
-export const AGGLOMERATE_GRID = { maxAgglomerates: [1, 2, 3, 5], contact: [1, 0.85, 0.7, 0.6], attach: ['uniform', 'size'] as const };
+export const AGGLOMERATE_GRID = {
+  maxAgglomerates: [1, 2, 3, 5],
+  contact: [1, 0.85, 0.7],
+  attach: ['uniform', 'size'] as const,
+  countDist: ['uniform', 'logUniform'] as const,
+};
+/** The cheapest settings of the first pass measured again on REFINE_FACTOR x as many renders. */
+const REFINE_BEST = 4;
+const REFINE_FACTOR = 4;
 
 /**
  * Most particles per patch the calibration may ask for: the generator's layout features hold 32
@@ -137,14 +148,19 @@ export const MAX_CALIBRATED_COUNT = 32;
  * share of the particle area in components larger than 12 median particles, and the coverage) are
  * measured on the real patches and on noiseless renders of each setting in AGGLOMERATE_GRID
  * (number of agglomerate seeds; contact factor: how far touching particles interpenetrate /
- * stack; attach: whether agglomerates grow evenly or in proportion to their size), and the setting with the smallest cost
+ * stack; attach: whether agglomerates grow evenly or in proportion to their size; the count
+ * distribution: uniform, or log-uniform with many sparse patches and a few crowded ones), and the
+ * setting with the smallest cost
  *   |ln(ppc_s / ppc_r)| + |ln((large_s + 0.05) / (large_r + 0.05))| + |ln(cov_s / cov_r)|
  * is kept (the 0.05 keeps near-empty shares from dominating). Denser packing hides particles
  * behind others, so each setting first gets its own particle counts (the scene's count range
- * scaled until its renders' coverage matches the real patches', at most MAX_CALIBRATED_COUNT), and is judged at those counts: calibrating at the scene's counts and
- * rescaling the counts afterwards would lose the density the setting was chosen for. Every setting
- * renders the same `renders` layouts' random streams. Returns null for uniform placement or when
- * the real patches show no particle.
+ * scaled until its renders' coverage matches the real patches', at most MAX_CALIBRATED_COUNT),
+ * and is judged at those counts: calibrating at the scene's counts and rescaling the counts
+ * afterwards would lose the density the setting was chosen for. The large-agglomerate share rests
+ * on the few crowded patches, so it is noisy on `renders` patches: the REFINE_BEST cheapest
+ * settings are measured again on REFINE_FACTOR x as many, and the cheapest of those is kept.
+ * Every setting renders the same layouts' random streams. Returns null for uniform placement or
+ * when the real patches show no particle.
  */
 export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity, renders = 32, seed = 0): AgglomerateCalibration | null {
   if (scene.particles.placement.type !== 'packed' || realPatches.length === 0) return null;
@@ -152,51 +168,60 @@ export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly 
   if (!(real.particles > 0)) return null;
   const params = paramsVector(scene);
   const rendered = modelPolarity(scene.shading.model);
-  const render = (cfg: SceneConfig) => {
-    const rng = new Rng(seed + 6161);
-    return noGrad(() => Array.from({ length: renders }, () => ({ width: scene.width, height: scene.height, data: renderScene(sampleScene(cfg, rng), params, { masks: false }).image.data })));
-  };
-  const candidates: (AgglomerateCandidate & { stats: SceneStatistics })[] = [];
-  for (const maxAgglomerates of AGGLOMERATE_GRID.maxAgglomerates) {
-    for (const contact of AGGLOMERATE_GRID.contact) {
-     for (const attach of AGGLOMERATE_GRID.attach) {
-      if (maxAgglomerates === 1 && attach === 'size') continue; // one agglomerate: the same layouts
-      let count = { ...scene.particles.count };
-      const at = (c: typeof count) => mergeSceneConfig(scene, { shading: { noise: false }, particles: { count: c, placement: { maxAgglomerates, contact, attach } } });
-      let s = sceneStatistics(render(at(count)), rendered);
-      // Two coverage steps: the covered area grows less than linearly with the count in dense
-      // agglomerates (particles hide each other).
-      for (let step = 0; step < 2; step++) {
-        if (!(s.coverage > 0)) break;
-        const scale = Math.min(5, Math.max(0.2, real.coverage / s.coverage));
-        if (Math.abs(scale - 1) < 0.05) break;
-        const max = Math.min(MAX_CALIBRATED_COUNT, Math.max(1, Math.round(count.max * scale)));
-        const next = { min: Math.min(max, Math.max(1, Math.round(count.min * scale))), max };
-        if (next.min === count.min && next.max === count.max) break;
-        count = next;
-        s = sceneStatistics(render(at(count)), rendered);
-      }
-      const cost =
-        Math.abs(Math.log((s.particlesPerComponent || 1e-3) / real.particlesPerComponent)) +
-        Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05))) +
-        Math.abs(Math.log((s.coverage || 1e-3) / real.coverage));
-      candidates.push({
-        maxAgglomerates, contact, attach, count, particlesPerComponent: s.particlesPerComponent, largeComponentAreaFraction: s.largeComponentAreaFraction, coverage: s.coverage,
-        cost: Number.isFinite(cost) ? cost : Infinity, stats: s,
-      });
-     }
+  type Setting = Pick<AgglomerateCandidate, 'maxAgglomerates' | 'contact' | 'attach'> & { dist: 'uniform' | 'logUniform' };
+  const settings: Setting[] = [];
+  for (const maxAgglomerates of AGGLOMERATE_GRID.maxAgglomerates)
+    for (const contact of AGGLOMERATE_GRID.contact)
+      for (const attach of AGGLOMERATE_GRID.attach)
+        for (const dist of AGGLOMERATE_GRID.countDist) {
+          if (maxAgglomerates === 1 && attach === 'size') continue; // one agglomerate: the same layouts
+          settings.push({ maxAgglomerates, contact, attach, dist });
+        }
+  const evaluate = (st: Setting, n: number) => {
+    const at = (c: { min: number; max: number }) =>
+      mergeSceneConfig(scene, { shading: { noise: false }, particles: { count: { ...c, dist: st.dist }, placement: { maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach } } });
+    const stats = (c: { min: number; max: number }) => {
+      const cfg = at(c);
+      const rng = new Rng(seed + 6161);
+      return sceneStatistics(noGrad(() => Array.from({ length: n }, () => ({ width: scene.width, height: scene.height, data: renderScene(sampleScene(cfg, rng), params, { masks: false }).image.data }))), rendered);
+    };
+    let count = { min: scene.particles.count.min, max: scene.particles.count.max };
+    let s = stats(count);
+    // Two coverage steps: the covered area grows less than linearly with the count in dense
+    // agglomerates (particles hide each other).
+    for (let step = 0; step < 2; step++) {
+      if (!(s.coverage > 0)) break;
+      const scale = Math.min(5, Math.max(0.2, real.coverage / s.coverage));
+      if (Math.abs(scale - 1) < 0.05) break;
+      const max = Math.min(MAX_CALIBRATED_COUNT, Math.max(1, Math.round(count.max * scale)));
+      const next = { min: Math.min(max, Math.max(1, Math.round(count.min * scale))), max };
+      if (next.min === count.min && next.max === count.max) break;
+      count = next;
+      s = stats(count);
     }
-  }
-  const best = candidates.reduce((a, b) => (b.cost < a.cost ? b : a));
-  return {
-    maxAgglomerates: best.maxAgglomerates,
-    contact: best.contact,
-    attach: best.attach,
-    count: best.count,
-    real,
-    synthetic: best.stats,
-    candidates: candidates.map(({ stats: _s, ...c }) => c),
+    const cost =
+      Math.abs(Math.log((s.particlesPerComponent || 1e-3) / real.particlesPerComponent)) +
+      Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05))) +
+      Math.abs(Math.log((s.coverage || 1e-3) / real.coverage));
+    return { count: { ...count, dist: st.dist }, stats: s, cost: Number.isFinite(cost) ? cost : Infinity };
   };
+  const candidates: AgglomerateCandidate[] = settings.map((st) => {
+    const e = evaluate(st, renders);
+    return {
+      maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach, count: e.count,
+      particlesPerComponent: e.stats.particlesPerComponent, largeComponentAreaFraction: e.stats.largeComponentAreaFraction, coverage: e.stats.coverage, cost: e.cost,
+    };
+  });
+  const order = candidates.map((_, i) => i).sort((a, b) => candidates[a].cost - candidates[b].cost);
+  let best: { i: number; count: AgglomerateCandidate['count']; stats: SceneStatistics; cost: number } | null = null;
+  for (const i of order.slice(0, REFINE_BEST)) {
+    const e = evaluate({ ...settings[i] }, REFINE_FACTOR * renders);
+    candidates[i].refinedCost = e.cost;
+    if (!best || e.cost < best.cost) best = { i, ...e };
+  }
+  const b = best!;
+  const chosen = candidates[b.i];
+  return { maxAgglomerates: chosen.maxAgglomerates, contact: chosen.contact, attach: chosen.attach, count: b.count, real, synthetic: b.stats, candidates };
 }
 
 export interface CountSpreadCalibration {

@@ -293,7 +293,7 @@ function newRun(opts: TrainOptions, log: (s: string) => void): RealSet {
       if (agg) {
         scene = mergeSceneConfig(scene, { particles: { count: agg.count, placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach } } });
         log(
-          `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ${agg.count.min}-${agg.count.max} particles per patch, so renders agglomerate like the real particles ` +
+          `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ${agg.count.min}-${agg.count.max} particles per patch (${agg.count.dist === 'logUniform' ? 'log-uniform' : 'uniform'}), so renders agglomerate like the real particles ` +
             `(particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
             `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)}; ` +
             `coverage ${agg.real.coverage.toFixed(3)} vs ${agg.synthetic.coverage.toFixed(3)})`,

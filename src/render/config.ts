@@ -5,7 +5,7 @@
  * file are both patches merged by mergeSceneConfig. Scene units are pixels (camera.ts).
  */
 import { ConfigError } from '../errors.js';
-import type { SizeDistribution, PlacementSpec } from './layout.js';
+import type { SizeDistribution, PlacementSpec, CountSpec } from './layout.js';
 import { PARAMETER_TABLE, type ParamName } from './params.js';
 import { SHADING_MODELS, type ShadingModel } from './shade/models.js';
 import type { CameraKind } from './camera.js';
@@ -19,7 +19,7 @@ export interface SceneConfig {
     shape: 'sphere' | 'polyhedron' | 'wire' | 'mesh';
     /** shape 'mesh': the user's particle mesh, normalised (mesh/user.ts; --config reads a file path). */
     mesh?: UserMeshData;
-    count: { min: number; max: number };
+    count: CountSpec;
     /** Bounding radius (px) of a particle of relative size 1 (wires: the wire radius). */
     baseRadius: number;
     size: SizeDistribution;
@@ -64,7 +64,7 @@ export const SCENE_SCHEMA: Field = obj({
   particles: obj({
     shape: en('sphere', 'polyhedron', 'wire', 'mesh'),
     mesh: { kind: 'mesh' },
-    count: obj({ min: num(0, 1000, true), max: num(0, 1000, true) }),
+    count: obj({ min: num(0, 1000, true), max: num(0, 1000, true), dist: en('uniform', 'logUniform') }),
     baseRadius: num(0.5, 1000),
     size: { kind: 'size' },
     placement: obj({ type: en('uniform', 'packed'), dims: en(2, 3), maxAgglomerates: num(1, 100, true), contact: num(0.3, 1), attach: en('uniform', 'size'), rotation: en('uniform', 'z') }),

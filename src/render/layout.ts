@@ -49,10 +49,21 @@ export interface PlacementSpec {
   rotation: 'uniform' | 'z';
 }
 
+/**
+ * Particles per image: min..max, each count equally likely ('uniform', default) or log-uniform
+ * ('logUniform': n = floor(exp(U(ln max(1, min), ln(max + 1)))), clamped to [min, max]: many
+ * sparse images and a few crowded ones, as patches of real micrographs are, at the same range).
+ */
+export interface CountSpec {
+  min: number;
+  max: number;
+  dist?: 'uniform' | 'logUniform';
+}
+
 export interface LayoutSpec {
   width: number;
   height: number;
-  count: { min: number; max: number };
+  count: CountSpec;
   baseRadius: number;
   size: SizeDistribution;
   placement: PlacementSpec;
@@ -99,13 +110,20 @@ export function sampleSize(d: SizeDistribution, rng: Rng, minRelative = 0.05): n
   return Math.max(s, minRelative);
 }
 
+/** One draw of the particle count (CountSpec). */
+export function sampleCount(c: CountSpec, rng: Rng): number {
+  if (c.dist !== 'logUniform' || c.max <= c.min) return c.min + rng.int(c.max - c.min + 1);
+  const n = Math.floor(Math.exp(rng.range(Math.log(Math.max(1, c.min)), Math.log(c.max + 1))));
+  return Math.min(c.max, Math.max(c.min, n));
+}
+
 function rotationFor(spec: PlacementSpec, rng: Rng): Quat {
   return spec.rotation === 'z' ? zRotation(rng.range(0, 2 * Math.PI)) : randomRotation(rng);
 }
 
 export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
   const { width: W, height: H } = spec;
-  const n = spec.count.min + rng.int(spec.count.max - spec.count.min + 1);
+  const n = sampleCount(spec.count, rng);
   const particles: Particle[] = [];
   const pl = spec.placement;
   const newParticle = (x: number, y: number, z: number, scale: number, group: number): Particle => ({

@@ -22,18 +22,21 @@ describe('agglomerate calibration', () => {
     const sparse = mergeSceneConfig(base, { particles: { placement: { maxAgglomerates: 5, contact: 1 } } });
     const r = calibrateAgglomerates(sparse, renders(dense, 16, 99), 'bright', 16)!;
     // every setting once; one agglomerate grows the same way with either attach rule
-    const { maxAgglomerates: ks, contact: cs, attach: as } = AGGLOMERATE_GRID;
-    expect(r.candidates).toHaveLength((ks.length * as.length - ks.filter((k) => k === 1).length * (as.length - 1)) * cs.length);
-    const start = r.candidates.find((c) => c.maxAgglomerates === 5 && c.contact === 1 && c.attach === 'uniform')!;
-    const chosen = r.candidates.find((c) => c.maxAgglomerates === r.maxAgglomerates && c.contact === r.contact && c.attach === r.attach)!;
-    expect(chosen.count).toEqual(r.count);
-    expect(chosen.cost).toBe(Math.min(...r.candidates.map((c) => c.cost)));
+    const { maxAgglomerates: ks, contact: cs, attach: as, countDist: ds } = AGGLOMERATE_GRID;
+    expect(r.candidates).toHaveLength((ks.length * as.length - ks.filter((k) => k === 1).length * (as.length - 1)) * cs.length * ds.length);
+    const start = r.candidates.find((c) => c.maxAgglomerates === 5 && c.contact === 1 && c.attach === 'uniform' && c.count.dist === 'uniform')!;
+    const chosen = r.candidates.find((c) => c.maxAgglomerates === r.maxAgglomerates && c.contact === r.contact && c.attach === r.attach && c.count.dist === r.count.dist)!;
+    // the cheapest few are measured again on more renders; the chosen one is the cheapest of those
+    const refined = r.candidates.filter((c) => c.refinedCost !== undefined);
+    expect(refined.length).toBe(4);
+    expect(chosen.refinedCost).toBe(Math.min(...refined.map((c) => c.refinedCost!)));
+    expect(Math.max(...refined.map((c) => c.cost))).toBeLessThanOrEqual(Math.min(...r.candidates.filter((c) => c.refinedCost === undefined).map((c) => c.cost)));
     expect(chosen.cost).toBeLessThan(start.cost);
     expect(r.contact).toBeLessThan(1);
     expect(r.maxAgglomerates).toBeLessThan(5);
     expect(r.real.particlesPerComponent).toBeGreaterThan(start.particlesPerComponent);
     // each setting is judged at its own coverage-matched counts: the chosen one covers about as much as the "real" patches
-    expect(Math.abs(Math.log(chosen.coverage / r.real.coverage))).toBeLessThan(0.25);
+    expect(Math.abs(Math.log(r.synthetic.coverage / r.real.coverage))).toBeLessThan(0.25);
   });
 
   it('counts are scaled per setting, at most MAX_CALIBRATED_COUNT', () => {

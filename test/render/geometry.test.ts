@@ -7,6 +7,7 @@ import {
   sampleLayout, layoutFeatures, hardRasterize, buildMasks, rejectReason, presetConfig, mergeSceneConfig,
   sampleScene, PRESET_NAMES, vertexNormals, type LayoutSpec,
 } from '../../src/render/index.js';
+import { sampleCount } from '../../src/render/layout.js';
 
 describe('meshes', () => {
   it('geodesic sphere: 20 f^2 faces, outward, closed (volume close to 4/3 pi)', () => {
@@ -78,6 +79,18 @@ describe('layouts', () => {
       }),
       { numRuns: 30 },
     );
+  });
+  it('log-uniform counts: within min..max, mostly small, the same range as uniform; uniform is the default', () => {
+    const rng = new Rng(4);
+    const draws = Array.from({ length: 4000 }, () => sampleCount({ min: 1, max: 30, dist: 'logUniform' }, rng));
+    expect(Math.min(...draws)).toBe(1);
+    expect(Math.max(...draws)).toBe(30);
+    const below = (k: number) => draws.filter((n) => n <= k).length / draws.length;
+    // P(n <= k) = ln(k + 1) / ln 31
+    for (const k of [1, 3, 10]) expect(below(k)).toBeCloseTo(Math.log(k + 1) / Math.log(31), 1);
+    const u = new Rng(4), v = new Rng(4);
+    for (let i = 0; i < 50; i++) expect(sampleCount({ min: 2, max: 9 }, u)).toBe(sampleCount({ min: 2, max: 9, dist: 'uniform' }, v));
+    expect(sampleCount({ min: 5, max: 5, dist: 'logUniform' }, rng)).toBe(5);
   });
   it("attach 'size' grows agglomerates in proportion to their size: more uneven than 'uniform'", () => {
     // share of the particles in the largest agglomerate, 5 seeds, 20 particles, over 200 layouts
