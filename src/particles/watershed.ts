@@ -198,6 +198,55 @@ export interface MaximaOptions {
   minDistance?: number;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * `idx` (pixel indices in ascending order) ordered by decreasing values[i], equal values in
+ * ascending index order: the order of idx.sort((a, b) => values[b] - values[a] || a - b) for
+ * values without NaN (-0 and +0 are equal, as there), found by a stable LSD radix sort of the
+ * values' float64 bits (16-bit digits; a digit all keys share is skipped) instead of a
+ * comparison sort calling back into JavaScript ~m log m times (450 ms for a 1024 x 704 image).
+ */
+export function sortByValueDesc(values: ArrayLike<number>, idx: Uint32Array): Uint32Array {
+  const m = idx.length;
+  const f = new Float64Array(1);
+  const u = new Uint32Array(f.buffer);
+  const [iLo, iHi] = LITTLE_ENDIAN ? [0, 1] : [1, 0];
+  const hi = new Uint32Array(m);
+  const lo = new Uint32Array(m);
+  for (let k = 0; k < m; k++) {
+    f[0] = values[idx[k]] + 0; // -0 + 0 = +0
+    let h = u[iHi];
+    let l = u[iLo];
+    // Bits in ascending order of the value: flip negatives entirely, set the sign bit of the rest;
+    // then complement for decreasing order.
+    if (h & 0x80000000) {
+      h = ~h;
+      l = ~l;
+    } else h ^= 0x80000000;
+    hi[k] = ~h;
+    lo[k] = ~l;
+  }
+  let pos = new Uint32Array(m);
+  for (let k = 0; k < m; k++) pos[k] = k;
+  let next = new Uint32Array(m);
+  const count = new Uint32Array(65537);
+  for (const [keys, shift] of [[lo, 0], [lo, 16], [hi, 0], [hi, 16]] as const) {
+    count.fill(0);
+    for (let k = 0; k < m; k++) count[((keys[k] >>> shift) & 0xffff) + 1]++;
+    if (m === 0 || count[((keys[0] >>> shift) & 0xffff) + 1] === m) continue;
+    for (let d = 1; d <= 65536; d++) count[d] += count[d - 1];
+    for (let k = 0; k < m; k++) {
+      const p = pos[k];
+      next[count[(keys[p] >>> shift) & 0xffff]++] = p;
+    }
+    [pos, next] = [next, pos];
+  }
+  const out = new Uint32Array(m);
+  for (let k = 0; k < m; k++) out[k] = idx[pos[k]];
+  return out;
+}
+
 /**
  * Significant maxima of `values`: one pixel per maximum (the first pixel in raster order among the
  * highest of its plateau), found by merging pixels in decreasing value order with union-find and
@@ -216,7 +265,7 @@ export function findMaxima(values: ArrayLike<number>, width: number, height: num
   let m = 0;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) if (!mask || mask[i]) order[m++] = i;
-  const sorted = order.subarray(0, m).sort((a, b) => values[b] - values[a] || a - b);
+  const sorted = sortByValueDesc(values, order.subarray(0, m));
   const parent = new Int32Array(n).fill(-1);
   const peak = new Int32Array(n); // peak pixel of a root's component
   // Rank of each pixel in the sorted order: a lower rank is a higher (or earlier equal) peak.

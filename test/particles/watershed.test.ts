@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { distanceWatershed, findMaxima, markerWatershed } from '../../src/particles/watershed.js';
+import { distanceWatershed, findMaxima, markerWatershed, sortByValueDesc } from '../../src/particles/watershed.js';
 import { componentAreas, connectedComponents } from '../../src/particles/labels.js';
 import { drawDisk } from '../seg/helpers.js';
 
@@ -108,6 +108,27 @@ describe('distanceWatershed', () => {
         expect(noFourNeighbourClash(inst.labels, 12, 12)).toBe(true);
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('sortByValueDesc (the order findMaxima merges pixels in)', () => {
+  it('equals the comparison sort by decreasing value, ties by index, for float64, float32 and plain arrays with ties, signed zeros, infinities and extremes', () => {
+    const specials = [0, -0, 1, -1, 0.5, Infinity, -Infinity, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, -Number.MIN_VALUE, 3.4e38, 1e-45, 2 ** 52 + 1];
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...specials), fc.double({ noNaN: true }), fc.integer({ min: -3, max: 3 })), { maxLength: 300 }),
+        fc.constantFrom('float64', 'float32', 'array'),
+        fc.integer({ min: 0, max: 1e6 }),
+        (vals, kind, seed) => {
+          const values = kind === 'float64' ? Float64Array.from(vals) : kind === 'float32' ? Float32Array.from(vals) : vals;
+          // a subset of indices, ascending, as findMaxima's mask leaves them
+          const idx = Uint32Array.from(vals.map((_, i) => i).filter((i) => (i * 7919 + seed) % 5 !== 0));
+          const want = idx.slice().sort((a, b) => values[b] - values[a] || a - b);
+          expect(Array.from(sortByValueDesc(values, idx))).toEqual(Array.from(want));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
