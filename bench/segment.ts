@@ -8,8 +8,9 @@
  *
  * (Registered as suite 'segment'; bench/main.ts must import './segment.js' to list it.)
  */
-import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, setBackend, startProfile, stopProfile, formatProfile, phase, profileStepStart, profileStepEnd } from '../src/autodiff/index.js';
-import { autoSelectBackendNode, registerFastBackendsNode } from '../src/node/backends.js';
+import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, startProfile, stopProfile, formatProfile, phase, profileStepStart, profileStepEnd } from '../src/autodiff/index.js';
+import { selectBackend } from '../src/cli/backend-flag.js';
+import { relaxedSimdSupported } from '../src/autodiff/backends/wasm/asm.js';
 import { UNet } from '../src/seg/unet.js';
 import { segmentImage } from '../src/seg/infer.js';
 import { loadavg, registerSuite } from './registry.js';
@@ -34,12 +35,8 @@ export async function run(args: string[]): Promise<void> {
   const batch = f.batch;
   const configs = f.configs.split(',');
   const json = f.json;
-  let backend: string;
-  if (backendName === 'auto') backend = (await autoSelectBackendNode({ noGpu: true })).backend.name;
-  else {
-    if (backendName !== 'reference') await registerFastBackendsNode({ noGpu: true });
-    backend = (await setBackend(backendName)).name;
-  }
+  // As `segment train` selects it: relaxed SIMD (FMA) on unless DIFFRENDERGAN_RELAXED_SIMD=0.
+  const backend = await selectBackend(backendName, false, { gpu: false });
   const rows: Record<string, unknown>[] = [];
   for (const c of configs) {
     const m = /^d(\d+)b(\d+)$/.exec(c);
@@ -94,8 +91,9 @@ export async function run(args: string[]): Promise<void> {
     if (!json) console.log(Object.entries(row).map(([k, v]) => `${k}=${String(v)}`).join(' '));
     if (profile) (json ? console.error : console.log)(`\n${c}, load ${loadavg()}: ${profile}\n`);
   }
-  if (json) console.log(JSON.stringify({ suite: 'segment', backend, rows }, null, 2));
-  else console.log(`backend ${backend}; hours1000x20 = 20 epochs of one ${crop} px crop per image over 1,000 images`);
+  const relaxedSimd = backend !== 'reference' && relaxedSimdSupported();
+  if (json) console.log(JSON.stringify({ suite: 'segment', backend, relaxedSimd, rows }, null, 2));
+  else console.log(`backend ${backend}${relaxedSimd ? ' (relaxed-SIMD FMA)' : ''}; hours1000x20 = 20 epochs of one ${crop} px crop per image over 1,000 images`);
 }
 
 registerSuite({
