@@ -11,7 +11,8 @@
 import { ExitCode, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { backendFlag, commandRelaxedSimd } from './backend-flag.js';
-import { DEFAULT_TRAIN, type TrainConfig } from '../seg/train.js';
+import { DEFAULT_TRAIN, INSTANCE_TARGETS, type InstanceTarget, type TrainConfig } from '../seg/train.js';
+import { INSTANCE_METHODS, type InstanceMethod } from '../seg/infer.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import type { LowConfidence } from '../particles/instances.js';
@@ -31,7 +32,7 @@ const tileFlag: FlagSpec = { name: 'tile', type: 'int', meta: 'PX', min: 16, max
 const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', default: 50, min: 0, help: 'particles smaller than this are removed' };
 const flipsFlag: FlagSpec = { name: 'flips', type: 'boolean', help: 'test-time augmentation: average the image and its three mirror images (4x slower)' };
 const otsuPolarityFlag: FlagSpec = polarityFlag('detected from the images; --method otsu only: a U-Net uses the polarity it was trained with');
-const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'watershed', choices: ['watershed', 'seeds'], help: "particles from the U-Net's probabilities: distance watershed of the foreground cut by contours, or class-1 seeds grown over the contour" };
+const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'auto', choices: ['auto', ...INSTANCE_METHODS], help: "particles from the U-Net's outputs: distance (watershed seeded from the predicted distance map; needs a model trained with --instance-target distance), watershed (distance watershed of the foreground cut by contours), or seeds (class-1 seeds grown over the contour); auto: distance when the model has a distance head, else watershed" };
 
 const SPECS: Record<Subcommand, CommandSpec> = {
   train: {
@@ -59,6 +60,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'seed', type: 'int', meta: 'S', default: 0, min: R.seed.min, help: 'seed of initialisation, split, crops and augmentation' },
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
       { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
+      { name: 'instance-target', type: 'string', default: DEFAULT_TRAIN.instanceTarget, choices: [...INSTANCE_TARGETS], help: "distance: one more output channel learns each particle pixel's normalised distance to its outline, from the instance maps (generated data's exact ones, or the annotations' components), and predict / eval seed the watershed from it; none: the three classes only" },
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       polarityFlag('read off the training masks; dark-particle images are inverted before training, and the model remembers it'),
@@ -221,6 +223,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     polarity: flags.polarity as PolaritySetting,
     growMasks: parseGrowMasks(String(flags['grow-masks'])),
     touchBand: Number(flags['touch-band']),
+    instanceTarget: flags['instance-target'] as InstanceTarget,
     augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
   await segmentTrain(
@@ -250,7 +253,7 @@ function segmenterOf(flags: ParsedFlags): SegmenterOptions {
     tile: typeof flags.tile === 'number' ? flags.tile : undefined,
     minArea: Number(flags['min-area']),
     flips: Boolean(flags.flips),
-    instances: flags.instances === 'seeds' ? 'seeds' : 'watershed',
+    instances: flags.instances === 'auto' ? undefined : (flags.instances as InstanceMethod),
     polarity: flags.polarity as PolaritySetting,
     cropBottom: Number(flags['crop-bottom']),
     ...backendOf(flags),

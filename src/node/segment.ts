@@ -20,7 +20,7 @@ import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePng
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type UNetConfig } from '../seg/unet.js';
-import { segmentImage } from '../seg/infer.js';
+import { segmentImage, type InstanceMethod } from '../seg/infer.js';
 import type { Normalisation } from '../seg/augment.js';
 import { otsuInstances, type LowConfidence } from '../particles/instances.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -68,8 +68,11 @@ export interface SegmenterOptions extends SegmentBackendOptions {
   minArea?: number;
   /** Test-time augmentation: average the image and its three mirror images. */
   flips?: boolean;
-  /** Particles from the U-Net's probabilities; default 'watershed'. */
-  instances?: 'watershed' | 'seeds';
+  /**
+   * Particles from the U-Net's outputs; default: 'distance' for a model with a distance head
+   * (markers from its predicted distance), else 'watershed'.
+   */
+  instances?: InstanceMethod;
   /** Otsu only (a U-Net uses the polarity it was trained with); default 'auto': detected from the images. */
   polarity?: PolaritySetting;
   /** Rows removed from the bottom of every image (the microscope's data bar); default 0. */
@@ -97,11 +100,11 @@ export function progressLine(p: TrainProgress): string {
     case 'start':
       return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}, masks grown by ${p.grownBy} px${p.edgeOffset !== null ? ` (measured edge offset ${p.edgeOffset.toFixed(2)} px)` : ''}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
     case 'step':
-      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
+      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}${p.dist !== undefined ? ` dist ${p.dist.toFixed(4)}` : ''}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
     case 'epoch': {
       const r = p.record;
       const val = r.valLoss !== undefined ? ` val loss ${r.valLoss.toFixed(4)} val DSC ${r.valDsc!.toFixed(4)}` : '';
-      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
+      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)}${r.dist !== undefined ? ` dist ${r.dist.toFixed(4)}` : ''})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
     }
   }
 }
@@ -165,10 +168,12 @@ export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole =
   const cropBottom = o.cropBottom ?? 0;
   const ids = o.ids;
   const band = o.train?.touchBand ?? DEFAULT_TRAIN.touchBand;
+  // The distance target comes from instance maps: a resumed run needs them if its model has the head.
+  const wantsInstances = band > 0 || (o.train?.instanceTarget ?? DEFAULT_TRAIN.instanceTarget) === 'distance' || Boolean(o.resume && hasCheckpoint(o.out));
   let samples: SegSample[];
   if ('data' in o.source) {
     samples = readSegDataset(o.source.data, { cropBottom, ids });
-    if (band > 0) samples = readSegInstances(o.source.data, samples, cropBottom);
+    if (wantsInstances) samples = readSegInstances(o.source.data, samples, cropBottom);
   } else {
     samples = readAnnotatedSet(o.source.images, o.source.masks, { cropBottom, ids });
   }
@@ -225,11 +230,12 @@ interface SegmentFlags {
   /** The model's polarity, or for Otsu the given / detected one. */
   polarity: Polarity;
   flips: boolean;
-  instances: 'watershed' | 'seeds';
+  /** undefined: the model's default ('distance' with a distance head, else 'watershed'). */
+  instances?: InstanceMethod;
 }
 
 function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
-  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances === 'seeds' ? 'seeds' : 'watershed' };
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances };
 }
 
 function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {

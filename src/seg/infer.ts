@@ -18,13 +18,14 @@
  * The image is normalised first as in training (`normalisation` and `polarity`, the model's
  * ModelInfo fields: dark-particle images are inverted, as training inverted them).
  */
-import { Tensor, noGrad, softmax } from '../autodiff/index.js';
-import type { UNet } from './unet.js';
+import { Tensor, noGrad, sigmoid, slice, softmax, concat } from '../autodiff/index.js';
+import { outputChannels, type UNet } from './unet.js';
 import { normalisationStats, type Normalisation } from './augment.js';
 import { brightParticleView, type Polarity } from '../particles/polarity.js';
-import { instancesFromClassMap, instancesFromProbabilities, type LowConfidence, type ProbabilityInstanceOptions } from '../particles/instances.js';
+import { instancesFromClassMap, instancesFromDistance, instancesFromProbabilities, type DistanceInstanceOptions, type LowConfidence, type ProbabilityInstanceOptions } from '../particles/instances.js';
 import type { Labelled } from '../particles/labels.js';
 import { checkShape } from '../particles/labels.js';
+import { UserError } from '../errors.js';
 
 export interface InferOptions {
   /** Tile side in px (default 256). */
@@ -41,11 +42,20 @@ export interface InferOptions {
   polarity?: Polarity;
   /** Average the predictions of the image and its three mirror images (default false). */
   flips?: boolean;
-  /** From probabilities to particles: 'watershed' (default) or 'seeds' (see the module comment). */
-  instances?: 'watershed' | 'seeds';
+  /**
+   * From probabilities to particles: 'distance' (the default for a model with a distance head:
+   * markers from its predicted distance map), 'watershed' (the default otherwise) or 'seeds' (see
+   * the module comment).
+   */
+  instances?: InstanceMethod;
   /** Options of the watershed post-processing (instancesFromProbabilities). */
   watershed?: Omit<ProbabilityInstanceOptions, 'minArea'>;
+  /** Options of the distance post-processing (instancesFromDistance). */
+  distance?: Omit<DistanceInstanceOptions, 'minArea'>;
 }
+
+export type InstanceMethod = 'distance' | 'watershed' | 'seeds';
+export const INSTANCE_METHODS: readonly InstanceMethod[] = ['distance', 'watershed', 'seeds'];
 
 /** Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared px. */
 export function tileStarts(size: number, tile: number, overlap: number): number[] {
@@ -82,7 +92,9 @@ export function normaliseImage(image: ArrayLike<number>, normalisation: Normalis
 
 /**
  * Class probabilities [C, H, W] (row-major per class) of an already-normalised image, by blended
- * overlapping tiles. The model must be in eval mode for batch norm to use its running statistics.
+ * overlapping tiles; a model with a distance head adds one plane after the classes, the
+ * predicted normalised distance (the sigmoid of its channel). The model must be in eval mode for
+ * batch norm to use its running statistics.
  */
 export function predictNormalised(model: UNet, x: Float32Array, width: number, height: number, opts: InferOptions = {}): Float32Array {
   checkShape(x.length, width, height, 'image');
@@ -95,7 +107,8 @@ export function predictNormalised(model: UNet, x: Float32Array, width: number, h
   const xs = tileStarts(width, tile, overlap);
   const tiles: [number, number][] = [];
   for (const y0 of ys) for (const x0 of xs) tiles.push([x0, y0]);
-  const c = model.config.classes;
+  const c = outputChannels(model.config);
+  const classes = model.config.classes;
   const n = width * height;
   const acc = new Float32Array(c * n);
   const wsum = new Float32Array(n);
@@ -106,7 +119,11 @@ export function predictNormalised(model: UNet, x: Float32Array, width: number, h
     group.forEach(([x0, y0], b) => {
       for (let y = 0; y < th; y++) input.set(x.subarray((y0 + y) * width + x0, (y0 + y) * width + x0 + tw), b * plane + y * tw);
     });
-    const probs = noGrad(() => softmax(model.forward(new Tensor(input, [group.length, 1, th, tw])), 1));
+    const probs = noGrad(() => {
+      const out = model.forward(new Tensor(input, [group.length, 1, th, tw]));
+      if (c === classes) return softmax(out, 1);
+      return concat([softmax(slice(out, [null, [0, classes]]), 1), sigmoid(slice(out, [null, [classes, c]]))], 1);
+    });
     const pd = probs.data;
     group.forEach(([x0, y0], b) => {
       const wy = blendWindow(th, overlap, y0 > 0, y0 + th < height);
@@ -146,7 +163,7 @@ export function predictWithFlips(model: UNet, x: Float32Array, width: number, he
   const acc = predictNormalised(model, x, width, height, opts);
   if (!opts.flips) return acc;
   const n = width * height;
-  const c = model.config.classes;
+  const c = outputChannels(model.config);
   for (const [fx, fy] of [[true, false], [false, true], [true, true]] as const) {
     const p = predictNormalised(model, mirrorPlane(x, width, height, fx, fy), width, height, opts);
     for (let k = 0; k < c; k++) {
@@ -179,7 +196,7 @@ export function argmaxClasses(probs: Float32Array, classes: number, n: number): 
 export interface Segmentation {
   width: number;
   height: number;
-  /** [C, H, W] probabilities. */
+  /** [C, H, W] probabilities (+ the predicted distance plane of a model with a distance head). */
   probabilities: Float32Array;
   /** 0 background, 1 particle, 2 contour. */
   classes: Uint8Array;
@@ -197,10 +214,16 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
     const probabilities = predictWithFlips(model, normaliseImage(image, opts.normalisation, opts.polarity), width, height, opts);
     const classes = argmaxClasses(probabilities, model.config.classes, width * height);
     const minArea = opts.minArea ?? 50;
-    if (opts.instances === 'seeds' || model.config.classes !== 3) {
+    const n = width * height;
+    const method = opts.instances ?? (model.config.distanceHead ? 'distance' : 'watershed');
+    if (method === 'seeds' || model.config.classes !== 3) {
       return { width, height, probabilities, classes, instances: instancesFromClassMap(classes, width, height, { minArea }) };
     }
-    const { lowConfidence, ...instances } = instancesFromProbabilities(probabilities, width, height, { ...opts.watershed, minArea });
+    if (method === 'distance' && !model.config.distanceHead) throw new UserError("instances 'distance' needs a model trained with a distance head (segment train --instance-target distance)");
+    const { lowConfidence, ...instances } =
+      method === 'distance'
+        ? instancesFromDistance(probabilities.subarray(0, 3 * n), probabilities.subarray(3 * n, 4 * n), width, height, { ...opts.distance, minArea })
+        : instancesFromProbabilities(probabilities.subarray(0, 3 * n), width, height, { ...opts.watershed, minArea });
     return { width, height, probabilities, classes, instances, lowConfidence };
   } finally {
     model.train(wasTraining);

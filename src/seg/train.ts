@@ -4,7 +4,10 @@
  * checkpoint sink; src/node/seg-checkpoint.ts stores checkpoints on disk.
  *
  * One step: `batch` random crops (augment.ts) -> U-Net logits -> loss
- *   L = CE_w(logits, mask) + diceWeight * softDice(logits, mask)
+ *   L = CE_w(logits, mask) + diceWeight * softDice(logits, mask) [+ distanceWeight * BCE(d, t)]
+ * where, with `instanceTarget: 'distance'` (the default), the U-Net has one more output channel d
+ * whose sigmoid learns the normalised distance to the particle's outline t (seg/targets.ts; the
+ * samples' instance maps give it), binary cross-entropy over every pixel;
  * with the class weights w of cross-entropy balanced over the whole training set
  * (w_c = (total / (3 count_c))^classWeightPower, classBalancedWeights tempered), -> Adam. The learning rate follows
  * nnU-Net's poly schedule lr0 (1 - step / totalSteps)^0.9 (a function of the step count only, so
@@ -18,8 +21,10 @@
  * holds the weights (with batch-norm statistics), Adam's moments, the data Rng's state and the
  * history, so a resumed run continues exactly as the uninterrupted run would have.
  */
-import { Adam, Rng, Tensor, add, crossEntropy, mul, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { Adam, Rng, Tensor, add, bceWithLogits, crossEntropy, mul, slice, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
+import { instanceDistanceTarget } from './targets.js';
+import { instancesFromClassMap } from '../particles/instances.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
@@ -33,7 +38,16 @@ export interface SegSample {
   image: Float32Array;
   /** Row-major classes 0 / 1 / 2. */
   classes: Uint8Array;
+  /**
+   * Row-major instance ids (0 = background) for `instanceTarget: 'distance'`; when absent, the
+   * class mask's instances (class-1 pieces grown over the contour) stand in.
+   */
+  instances?: Int32Array;
 }
+
+/** What the U-Net learns besides the classes: 'distance' (seg/targets.ts) or nothing ('none'). */
+export type InstanceTarget = 'distance' | 'none';
+export const INSTANCE_TARGETS: readonly InstanceTarget[] = ['distance', 'none'];
 
 export interface TrainConfig {
   epochs: number;
@@ -83,6 +97,14 @@ export interface TrainConfig {
    * trainUNet does not apply it; it is recorded so that a resumed run can refuse another band.
    */
   touchBand: number;
+  /**
+   * 'distance' (default): the U-Net gets a distance channel trained on the samples' instance maps
+   * (SegSample.instances), and inference seeds its watershed from it; 'none': the
+   * three classes only. A resumed run keeps what its model has.
+   */
+  instanceTarget: InstanceTarget;
+  /** Weight of the distance term (instanceTarget 'distance'). */
+  distanceWeight: number;
 }
 
 /**
@@ -109,6 +131,8 @@ export const DEFAULT_TRAIN: TrainConfig = {
   polarity: 'auto',
   growMasks: 'auto',
   touchBand: 0,
+  instanceTarget: 'distance',
+  distanceWeight: 1,
 };
 
 /** What the model needs at inference besides its weights. */
@@ -128,6 +152,8 @@ export interface EpochRecord {
   loss: number;
   ce: number;
   dice: number;
+  /** The distance term (models with a distance head). */
+  dist?: number;
   seconds: number;
   valLoss?: number;
   valDsc?: number;
@@ -150,7 +176,7 @@ export interface Checkpoint {
 
 export type TrainProgress =
   | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number; edgeOffset: number | null; grownBy: number; polarity: Polarity }
-  | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; lr: number; stepsPerSecond: number; etaSeconds: number }
+  | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; dist?: number; lr: number; stepsPerSecond: number; etaSeconds: number }
   | { kind: 'epoch'; record: EpochRecord; etaSeconds: number };
 
 export interface TrainHooks {
@@ -183,28 +209,37 @@ export function splitNames(names: readonly string[], valFraction: number, rng: R
 interface Prepared extends SegSample {
   mean: number;
   std: number;
+  /** The distance target (models with a distance head). */
+  distance?: Float32Array;
 }
 
-function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
   const image = brightParticleView(s.image, polarity);
-  return { ...s, image, ...normalisationStats(image, normalisation) };
+  let distance: Float32Array | undefined;
+  if (withDistance) {
+    // Without an instance map, the class mask's own instances stand in (as readSegInstances does).
+    const instances = s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels;
+    distance = instanceDistanceTarget(instances, s.width, s.height);
+  }
+  return { ...s, image, distance, ...normalisationStats(image, normalisation) };
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
-function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean): { x: Tensor; target: Int32Array } {
+function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null } {
   const n = size * size;
   const xd = new Float32Array(count * n);
   const target = new Int32Array(count * n);
+  const dd = withDistance ? new Float32Array(count * n) : null;
   const img = new Float32Array(n);
   const mask = new Uint8Array(n);
   for (let b = 0; b < count; b++) {
     const s = samples[pickIndex()];
     const [x0, y0] = cropOrigin(s, size, cfg.foreground, rng);
     const sym = augment && cfg.augment.geometric ? rng.int(8) : 0;
-    extractCrop(s, x0, y0, size, sym, img, mask);
+    extractCrop(s, x0, y0, size, sym, img, mask, dd && s.distance ? { from: s.distance, to: dd.subarray(b * n, (b + 1) * n) } : undefined);
     if (augment) augmentIntensity(img, size, cfg.augment, rng, mask);
     const inv = 1 / s.std;
     for (let i = 0; i < n; i++) {
@@ -212,27 +247,39 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
       target[b * n + i] = mask[i];
     }
   }
-  return { x: new Tensor(xd, [count, 1, size, size]), target };
+  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: dd ? new Tensor(dd, [count, 1, size, size]) : null };
 }
 
-function lossOf(logits: Tensor, target: Int32Array, classWeights: number[], diceWeight: number): { loss: Tensor; ce: Tensor; dice: Tensor } {
+/**
+ * The training loss of U-Net outputs [N, classes (+1), H, W]: class-weighted CE + diceWeight *
+ * soft Dice on the class logits, + distanceWeight * BCE of the distance channel against its
+ * target when `distance` is given (the channel after the classes).
+ */
+export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null } {
+  const logits = distance ? slice(out, [null, [0, classes]]) : out;
   const ce = crossEntropy(logits, target, { weight: classWeights });
   const dice = softDiceLoss(logits, target);
-  return { loss: add(ce, mul(dice, diceWeight)), ce, dice };
+  let loss = add(ce, mul(dice, diceWeight));
+  let dist: Tensor | null = null;
+  if (distance) {
+    dist = bceWithLogits(slice(out, [null, [classes, classes + 1]]), distance);
+    loss = add(loss, mul(dist, distanceWeight));
+  }
+  return { loss, ce, dice, dist };
 }
 
 /** Foreground Dice of argmax(logits) != 0 against target != 0. */
-function foregroundDice(logits: Tensor, target: Int32Array): { inter: number; sum: number } {
-  const [n, c, h, w] = logits.shape;
+function foregroundDice(logits: Tensor, c: number, target: Int32Array): { inter: number; sum: number } {
+  const [n, cOut, h, w] = logits.shape;
   const hw = h * w;
   let inter = 0;
   let sum = 0;
   for (let b = 0; b < n; b++) {
     for (let i = 0; i < hw; i++) {
       let best = 0;
-      let bv = logits.data[b * c * hw + i];
+      let bv = logits.data[b * cOut * hw + i];
       for (let k = 1; k < c; k++) {
-        const v = logits.data[(b * c + k) * hw + i];
+        const v = logits.data[(b * cOut + k) * hw + i];
         if (v > bv) {
           bv = v;
           best = k;
@@ -261,14 +308,19 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   const initRng = root.fork();
   const splitRng = root.fork();
   let dataRng = root.fork();
-  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig }, initRng);
+  if (!INSTANCE_TARGETS.includes(cfg.instanceTarget)) throw new Error(`trainUNet: instanceTarget must be ${INSTANCE_TARGETS.join(' or ')}, got ${String(cfg.instanceTarget)}`);
+  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget === 'distance' }, initRng);
+  // A resumed run trains what its model has (checkpoints from before the distance head have none).
+  const withDistance = Boolean(model.config.distanceHead);
+  cfg.instanceTarget = withDistance ? 'distance' : 'none';
+  const classes = model.config.classes;
   const split = resume ? resume.split : splitNames(names, cfg.valFraction, splitRng);
   const byName = new Map(samples.map((s) => [s.name, s]));
   const take = (list: string[]) =>
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s, normalisation, polarity);
+      return prepare(s, normalisation, polarity, withDistance);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
   const polarity: Polarity = resume ? resume.model.polarity : cfg.polarity === 'auto' ? polarityFromMasks(samples) : cfg.polarity;
@@ -317,7 +369,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy, polarity });
 
   // Fixed validation crops (their own Rng, the same every epoch).
-  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false) : null;
+  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false, withDistance) : null;
 
   const every = hooks.every ?? 10;
   const t0 = now();
@@ -343,15 +395,15 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     const order: number[] = [];
     while (order.length < stepsPerEpoch * cfg.batch) order.push(...dataRng.shuffle(train.map((_, i) => i)));
     let k = 0;
-    let sumLoss = 0, sumCe = 0, sumDice = 0;
+    let sumLoss = 0, sumCe = 0, sumDice = 0, sumDist = 0;
     model.train();
     for (let s = 0; s < stepsPerEpoch; s++) {
       profileStepStart();
-      const { x, target } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true));
+      const { x, target, distance } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance));
       const lr = cfg.poly ? cfg.lr * Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : cfg.lr;
       opt.lr = lr;
-      const logits = model.forward(x);
-      const { loss, ce, dice } = lossOf(logits, target, classWeights, cfg.diceWeight);
+      const out = model.forward(x);
+      const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight);
       const lv = loss.item();
       if (!Number.isFinite(lv)) throw new Error(`trainUNet: the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}); lower --lr`);
       loss.backward();
@@ -364,19 +416,20 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
       sumLoss += lv;
       sumCe += ce.item();
       sumDice += dice.item();
+      if (dist) sumDist += dist.item();
       if (hooks.progress && (step % every === 0 || s === stepsPerEpoch - 1)) {
         const rate = (step - startStep) / Math.max(1e-9, (now() - t0) / 1000);
-        hooks.progress({ kind: 'step', epoch: epoch + 1, step, totalSteps, loss: lv, ce: ce.item(), dice: dice.item(), lr, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / rate });
+        hooks.progress({ kind: 'step', epoch: epoch + 1, step, totalSteps, loss: lv, ce: ce.item(), dice: dice.item(), ...(dist ? { dist: dist.item() } : {}), lr, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / rate });
       }
     }
     epoch++;
-    const rec: EpochRecord = { epoch, step, loss: sumLoss / stepsPerEpoch, ce: sumCe / stepsPerEpoch, dice: sumDice / stepsPerEpoch, seconds: (now() - te) / 1000 };
+    const rec: EpochRecord = { epoch, step, loss: sumLoss / stepsPerEpoch, ce: sumCe / stepsPerEpoch, dice: sumDice / stepsPerEpoch, ...(withDistance ? { dist: sumDist / stepsPerEpoch } : {}), seconds: (now() - te) / 1000 };
     if (valBatch) {
       model.eval();
       noGrad(() => {
-        const logits = model.forward(valBatch.x);
-        rec.valLoss = lossOf(logits, valBatch.target, classWeights, cfg.diceWeight).loss.item();
-        const d = foregroundDice(logits, valBatch.target);
+        const out = model.forward(valBatch.x);
+        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight).loss.item();
+        const d = foregroundDice(out, classes, valBatch.target);
         rec.valDsc = d.sum === 0 ? 1 : (2 * d.inter) / d.sum;
       });
       model.train();

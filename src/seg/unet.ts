@@ -1,7 +1,9 @@
 /**
  * The segmentation U-Net (Ronneberger et al. 2015, in nnU-Net's plain form): an encoder of
  * `depth` 2x max-poolings, a decoder of learned 2x2 transposed convolutions with skip
- * concatenations, and a 1x1 head giving one logit per class (3: background, particle, contour).
+ * concatenations, and a 1x1 head giving one logit per class (3: background, particle, contour),
+ * plus, with `distanceHead`, one more channel: the logit of each pixel's normalised distance to
+ * its particle's outline (seg/targets.ts), which seeds the instance watershed.
  *
  *   level l (0..depth) has base * 2^l channels; each level is a block
  *   conv3x3 -> norm -> ReLU -> conv3x3 -> norm -> ReLU   (convs without bias: the norm has one)
@@ -26,6 +28,11 @@ export interface UNetConfig {
   base: number;
   /** Normalisation after every 3x3 conv. */
   norm: NormKind;
+  /**
+   * One extra output channel after the class logits: the logit of the normalised distance to the
+   * particle's outline (seg/targets.ts). Absent (checkpoints from before it) = false.
+   */
+  distanceHead?: boolean;
 }
 
 /**
@@ -52,6 +59,7 @@ export function validateUNetConfig(c: UNetConfig): UNetConfig {
   int('depth', 1, 7);
   int('base', 1, 256);
   if (c.norm !== 'batch' && c.norm !== 'instance') throw new Error(`U-Net config: norm must be 'batch' or 'instance', got ${String(c.norm)}`);
+  if (c.distanceHead !== undefined && typeof c.distanceHead !== 'boolean') throw new Error(`U-Net config: distanceHead must be true or false, got ${String(c.distanceHead)}`);
   return c;
 }
 
@@ -92,7 +100,7 @@ export class UNet extends Module {
   constructor(config: Partial<UNetConfig>, rng: Rng) {
     super();
     this.config = validateUNetConfig({ ...DEFAULT_UNET, ...config });
-    const { inChannels, classes, depth, base, norm } = this.config;
+    const { inChannels, depth, base, norm } = this.config;
     let cin = inChannels;
     for (let l = 0; l <= depth; l++) {
       const c = base << l;
@@ -104,10 +112,10 @@ export class UNet extends Module {
       this.ups[l] = this.registerModule(`up${l}`, new ConvTranspose2d(2 * c, c, 2, rng, { stride: 2 }));
       this.dec[l] = this.registerModule(`dec${l}`, new ConvBlock(2 * c, c, norm, rng));
     }
-    this.head = this.registerModule('head', new Conv2d(base, classes, 1, rng));
+    this.head = this.registerModule('head', new Conv2d(base, outputChannels(this.config), 1, rng));
   }
 
-  /** x [N, inChannels, H, W] -> logits [N, classes, H, W]. */
+  /** x [N, inChannels, H, W] -> logits [N, outputChannels(config), H, W] (the classes first). */
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.config.inChannels) {
       throw new Error(`UNet: input must be [N, ${this.config.inChannels}, H, W], got [${x.shape.join(', ')}]`);
@@ -138,6 +146,11 @@ export class UNet extends Module {
   parameterCount(): number {
     return this.parameters().reduce((s, p) => s + p.size, 0);
   }
+}
+
+/** Channels of the U-Net's output: the class logits, then the distance logit when it has that head. */
+export function outputChannels(config: Pick<UNetConfig, 'classes' | 'distanceHead'>): number {
+  return config.classes + (config.distanceHead ? 1 : 0);
 }
 
 /** Input sizes that keep every pooling exact (multiples of 2^depth) avoid padded seams. */

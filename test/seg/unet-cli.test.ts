@@ -138,6 +138,17 @@ describe('segment CLI', () => {
     expect(Array.from(exact[0].instances)).toEqual(Array.from(s.instances, (v) => v * 7));
   });
 
+  it("--instance-target none trains the three classes only; --instances distance then refuses the model", async () => {
+    const model = join(root, 'model-none');
+    const common = ['--data', join(root, 'ds'), '--out', model, '--batch', '2', '--crop', '16', '--base', '2', '--depth', '1', '--steps-per-epoch', '1', '--epochs', '1', '--backend', 'reference'];
+    expect(await runSegment(['train', ...common, '--instance-target', 'none'], quiet)).toBe(0);
+    expect(JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).unet.distanceHead).toBeFalsy();
+    const ev = ['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference'];
+    expect(await runSegment(ev, quiet)).toBe(0);
+    await expect(runSegment([...ev, '--instances', 'distance'], quiet)).rejects.toThrow(/needs a model trained with a distance head/);
+    await expect(runSegment(['train', ...common, '--out', join(root, 'model-bad'), '--instance-target', 'centre'], quiet)).rejects.toThrow(/instance-target/);
+  });
+
   it('parses pixel sizes', () => {
     expect(parsePixelSize('2.1nm')).toEqual({ size: 2.1, unit: 'nm' });
     expect(parsePixelSize('0.5µm')).toEqual({ size: 0.5, unit: 'um' });
@@ -165,7 +176,8 @@ describe('segment CLI', () => {
     expect(await runSegment(['train', ...common, '--epochs', '2', '--resume'], log)).toBe(0);
     expect(lines.at(-1)).toMatch(/nothing to do/);
     // Both instance methods and test-time flips run through eval.
-    for (const extra of [['--instances', 'seeds'], ['--flips']]) {
+    expect(JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).unet.distanceHead).toBe(true);
+    for (const extra of [['--instances', 'seeds'], ['--instances', 'watershed'], ['--instances', 'distance'], ['--flips']]) {
       const out: string[] = [];
       expect(await runSegment(['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference', ...extra], { log: (l) => out.push(l), error: () => {} })).toBe(0);
       expect(JSON.parse(out.join('\n')).images).toHaveLength(4);

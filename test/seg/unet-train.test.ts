@@ -66,7 +66,7 @@ describe('U-Net training', () => {
       expect(resumed.checkpoint.history.map((h) => h.loss)).toEqual(full.checkpoint.history.map((h) => h.loss));
       // The saved model loads for inference.
       const { model, info } = loadModel(dir);
-      expect(info.unet).toEqual({ inChannels: 1, classes: 3, depth: 2, base: 4, norm: 'batch' });
+      expect(info.unet).toEqual({ inChannels: 1, classes: 3, depth: 2, distanceHead: true, base: 4, norm: 'batch' });
       expect(model.training).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
