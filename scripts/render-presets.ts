@@ -4,9 +4,9 @@
  *   docs/preset-<name>.png    the preset's image (default parameters) beside its class mask
  *   docs/render-presets.png   all of them, two per row (masks beside)
  *   docs/parameters.md        parameterTableMarkdown() with a header
- * Usage (bundle with esbuild, then run):
- *   npx esbuild scripts/render-presets.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/render-presets.mjs
- *   node /tmp/render-presets.mjs [outDir=docs] [seed=1]
+ * Usage (bundle with esbuild into the ignored .tmp/ of the repository, where the packages resolve, then run):
+ *   npx esbuild scripts/render-presets.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/render-presets.mjs
+ *   node .tmp/render-presets.mjs [outDir=docs] [seed=1]
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Rng } from '../src/autodiff/rng.js';
