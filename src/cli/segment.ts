@@ -11,14 +11,14 @@
 import { ExitCode, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { backendFlag, commandRelaxedSimd } from './backend-flag.js';
-import { DEFAULT_TRAIN, INSTANCE_TARGETS, type InstanceTarget, type TrainConfig } from '../seg/train.js';
+import { BOUNDARY_SIGMA, DEFAULT_TRAIN, INSTANCE_TARGETS, type InstanceTarget, type TrainConfig } from '../seg/train.js';
 import { INSTANCE_METHODS, type InstanceMethod } from '../seg/infer.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import type { LowConfidence } from '../particles/instances.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import type { SizingResult } from '../seg/sizing.js';
-import { SEG_TRAIN_RANGES as R, segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from '../node/segment.js';
+import { BOUNDARY_WEIGHT_MAX, SEG_TRAIN_RANGES as R, segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from '../node/segment.js';
 
 export const SUBCOMMANDS = ['train', 'predict', 'eval'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -61,6 +61,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
       { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
       { name: 'instance-target', type: 'string', default: DEFAULT_TRAIN.instanceTarget, choices: [...INSTANCE_TARGETS], help: "distance: one more output channel learns each particle pixel's normalised distance to its outline, from the instance maps (generated data's exact ones, or the annotations' components), and predict / eval seed the watershed from it; none: the three classes only" },
+      { name: 'boundary-weight', type: 'number', meta: 'W0', default: DEFAULT_TRAIN.boundaryWeight, min: 0, max: BOUNDARY_WEIGHT_MAX, help: `the U-Net paper's separation weight map: background and contour pixels weigh W0 exp(-(d1 + d2)^2 / (2 * ${BOUNDARY_SIGMA}^2)) more in cross-entropy, d1 / d2 = distances to the nearest and second-nearest particle (from the instance maps, as --instance-target); 0: off` },
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       polarityFlag('read off the training masks; dark-particle images are inverted before training, and the model remembers it'),
@@ -224,6 +225,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     growMasks: parseGrowMasks(String(flags['grow-masks'])),
     touchBand: Number(flags['touch-band']),
     instanceTarget: flags['instance-target'] as InstanceTarget,
+    boundaryWeight: Number(flags['boundary-weight']),
     augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
   };
   await segmentTrain(

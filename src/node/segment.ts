@@ -151,6 +151,9 @@ export const SEG_TRAIN_RANGES = {
   seed: { flag: 'seed', min: 0, max: INT_MAX },
 } as const;
 
+/** The largest --boundary-weight (the paper's 10 is well inside it). */
+export const BOUNDARY_WEIGHT_MAX = 100;
+
 function checkRanges(o: SegmentTrainOptions): void {
   const given: [keyof typeof SEG_TRAIN_RANGES, number | undefined][] = [
     ['epochs', o.train?.epochs], ['batch', o.train?.batch], ['crop', o.train?.crop], ['base', o.unet?.base], ['depth', o.unet?.depth], ['stepsPerEpoch', o.train?.stepsPerEpoch], ['seed', o.train?.seed],
@@ -159,6 +162,8 @@ function checkRanges(o: SegmentTrainOptions): void {
     const r = SEG_TRAIN_RANGES[key];
     if (v !== undefined && !(Number.isInteger(v) && v >= r.min && v <= r.max)) throw new UserError(`--${r.flag} must be an integer in [${r.min}, ${r.max}], got '${v}'`, ExitCode.usage);
   }
+  const bw = o.train?.boundaryWeight;
+  if (bw !== undefined && !(bw >= 0 && bw <= BOUNDARY_WEIGHT_MAX)) throw new UserError(`--boundary-weight must be a number in [0, ${BOUNDARY_WEIGHT_MAX}], got '${bw}'`, ExitCode.usage);
 }
 
 /** Trains the U-Net into `out` (resumable from its epoch checkpoints). */
@@ -169,7 +174,7 @@ export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole =
   const ids = o.ids;
   const band = o.train?.touchBand ?? DEFAULT_TRAIN.touchBand;
   // The distance target comes from instance maps: a resumed run needs them if its model has the head.
-  const wantsInstances = band > 0 || (o.train?.instanceTarget ?? DEFAULT_TRAIN.instanceTarget) === 'distance' || Boolean(o.resume && hasCheckpoint(o.out));
+  const wantsInstances = band > 0 || (o.train?.boundaryWeight ?? 0) > 0 || (o.train?.instanceTarget ?? DEFAULT_TRAIN.instanceTarget) === 'distance' || Boolean(o.resume && hasCheckpoint(o.out));
   let samples: SegSample[];
   if ('data' in o.source) {
     samples = readSegDataset(o.source.data, { cropBottom, ids });

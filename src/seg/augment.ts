@@ -105,7 +105,7 @@ export function cropOrigin(src: CropSource, size: number, foreground: number, rn
  * bits 0-1 = flips of x and y) into image / mask buffers (and a per-pixel plane `extra.from` into
  * `extra.to`, e.g. a distance target).
  */
-export function extractCrop(src: CropSource, x0: number, y0: number, size: number, sym: number, image: Float32Array, mask: Uint8Array, extra?: { from: Float32Array; to: Float32Array }): void {
+export function extractCrop(src: CropSource, x0: number, y0: number, size: number, sym: number, image: Float32Array, mask: Uint8Array, ...extras: { from: Float32Array; to: Float32Array }[]): void {
   const fx = sym & 1, fy = sym & 2, tr = sym & 4;
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
@@ -118,7 +118,7 @@ export function extractCrop(src: CropSource, x0: number, y0: number, size: numbe
       const s = sy * src.width + sx;
       image[y * size + x] = src.image[s];
       mask[y * size + x] = src.classes[s];
-      if (extra) extra.to[y * size + x] = extra.from[s];
+      for (const e of extras) e.to[y * size + x] = e.from[s];
     }
   }
 }

@@ -23,7 +23,7 @@
  */
 import { Adam, Rng, Tensor, add, bceWithLogits, crossEntropy, mul, slice, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
-import { instanceDistanceTarget } from './targets.js';
+import { boundaryWeightMap, instanceDistanceTarget } from './targets.js';
 import { instancesFromClassMap } from '../particles/instances.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -105,7 +105,21 @@ export interface TrainConfig {
   instanceTarget: InstanceTarget;
   /** Weight of the distance term (instanceTarget 'distance'). */
   distanceWeight: number;
+  /**
+   * w0 of the U-Net paper's separation weight map (targets.ts boundaryWeightMap, sigma
+   * BOUNDARY_SIGMA): each pixel's cross-entropy weight becomes its class weight + w0 exp(-(d1 +
+   * d2)^2 / (2 sigma^2)) outside the particles, from the samples' instance maps. 0 (default) = off.
+   */
+  boundaryWeight: number;
 }
+
+/**
+ * sigma of the separation weight, px. The paper's 5 px is for cells several tens of px across;
+ * our particles are ~20 px and touch or nearly touch, so the weight should mark gaps of a few px
+ * and fade before a particle radius: at 3 px a 1-px contact line (d1 + d2 = 1) gets 0.95 w0, a
+ * 3-px gap (d1 + d2 ~ 4) 0.41 w0, a 9-px gap 0.004 w0.
+ */
+export const BOUNDARY_SIGMA = 3;
 
 /**
  * Defaults, measured on TiO2-SEM dev-test (docs/segmentation.md): lr 2e-3 with poly decay and
@@ -133,6 +147,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   touchBand: 0,
   instanceTarget: 'distance',
   distanceWeight: 1,
+  boundaryWeight: 0,
 };
 
 /** What the model needs at inference besides its weights. */
@@ -211,6 +226,10 @@ interface Prepared extends SegSample {
   std: number;
   /** The distance target (models with a distance head). */
   distance?: Float32Array;
+  /** The instance map the targets come from (its own or the class mask's). */
+  labels: ArrayLike<number>;
+  /** The separation weight map (TrainConfig.boundaryWeight > 0). */
+  boundary?: Float32Array;
 }
 
 function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean): Prepared {
@@ -218,28 +237,29 @@ function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity,
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
   const image = brightParticleView(s.image, polarity);
-  let distance: Float32Array | undefined;
-  if (withDistance) {
-    // Without an instance map, the class mask's own instances stand in (as readSegInstances does).
-    const instances = s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels;
-    distance = instanceDistanceTarget(instances, s.width, s.height);
-  }
-  return { ...s, image, distance, ...normalisationStats(image, normalisation) };
+  // Without an instance map, the class mask's own instances stand in (as readSegInstances does).
+  const labels = s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels;
+  const distance = withDistance ? instanceDistanceTarget(labels, s.width, s.height) : undefined;
+  return { ...s, image, distance, labels, ...normalisationStats(image, normalisation) };
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
-function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null } {
+function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null; boundary: Float32Array | null } {
   const n = size * size;
   const xd = new Float32Array(count * n);
   const target = new Int32Array(count * n);
   const dd = withDistance ? new Float32Array(count * n) : null;
+  const bd = cfg.boundaryWeight > 0 ? new Float32Array(count * n) : null;
   const img = new Float32Array(n);
   const mask = new Uint8Array(n);
   for (let b = 0; b < count; b++) {
     const s = samples[pickIndex()];
     const [x0, y0] = cropOrigin(s, size, cfg.foreground, rng);
     const sym = augment && cfg.augment.geometric ? rng.int(8) : 0;
-    extractCrop(s, x0, y0, size, sym, img, mask, dd && s.distance ? { from: s.distance, to: dd.subarray(b * n, (b + 1) * n) } : undefined);
+    const extras: { from: Float32Array; to: Float32Array }[] = [];
+    if (dd && s.distance) extras.push({ from: s.distance, to: dd.subarray(b * n, (b + 1) * n) });
+    if (bd && s.boundary) extras.push({ from: s.boundary, to: bd.subarray(b * n, (b + 1) * n) });
+    extractCrop(s, x0, y0, size, sym, img, mask, ...extras);
     if (augment) augmentIntensity(img, size, cfg.augment, rng, mask);
     const inv = 1 / s.std;
     for (let i = 0; i < n; i++) {
@@ -247,17 +267,18 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
       target[b * n + i] = mask[i];
     }
   }
-  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: dd ? new Tensor(dd, [count, 1, size, size]) : null };
+  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: dd ? new Tensor(dd, [count, 1, size, size]) : null, boundary: bd };
 }
 
 /**
  * The training loss of U-Net outputs [N, classes (+1), H, W]: class-weighted CE + diceWeight *
  * soft Dice on the class logits, + distanceWeight * BCE of the distance channel against its
- * target when `distance` is given (the channel after the classes).
+ * target when `distance` is given (the channel after the classes). With `boundary` (per pixel,
+ * boundaryWeightMap), a pixel's CE weight is its class weight + its boundary weight (U-Net eq. 2).
  */
-export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null } {
+export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number, boundary: ArrayLike<number> | null = null): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null } {
   const logits = distance ? slice(out, [null, [0, classes]]) : out;
-  const ce = crossEntropy(logits, target, { weight: classWeights });
+  const ce = boundary ? crossEntropy(logits, target, { positionWeight: pixelWeights(target, classWeights, boundary) }) : crossEntropy(logits, target, { weight: classWeights });
   const dice = softDiceLoss(logits, target);
   let loss = add(ce, mul(dice, diceWeight));
   let dist: Tensor | null = null;
@@ -266,6 +287,14 @@ export function segLoss(out: Tensor, classes: number, target: Int32Array, distan
     loss = add(loss, mul(dist, distanceWeight));
   }
   return { loss, ce, dice, dist };
+}
+
+/** w(x) = w_c(x) + boundary(x) per target pixel. */
+function pixelWeights(target: Int32Array, classWeights: number[], boundary: ArrayLike<number>): Float64Array {
+  if (boundary.length !== target.length) throw new Error(`segLoss: the boundary weights have ${boundary.length} entries but the target ${target.length}`);
+  const w = new Float64Array(target.length);
+  for (let i = 0; i < w.length; i++) w[i] = (classWeights[target[i]] ?? 0) + boundary[i];
+  return w;
 }
 
 /** Foreground Dice of argmax(logits) != 0 against target != 0. */
@@ -341,6 +370,13 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     train = grow(train);
     val = grow(val);
   }
+  if (!(cfg.boundaryWeight >= 0)) throw new Error(`trainUNet: boundaryWeight must be >= 0, got ${cfg.boundaryWeight}`);
+  if (cfg.boundaryWeight > 0) {
+    // After the growth: the weights follow the masks the network is trained on.
+    const weigh = (list: Prepared[]) => list.map((s) => ({ ...s, boundary: boundaryWeightMap(s.labels, s.classes, s.width, s.height, cfg.boundaryWeight, BOUNDARY_SIGMA) }));
+    train = weigh(train);
+    val = weigh(val);
+  }
   const crop = resume ? resume.model.crop : cfg.crop;
   let classWeights: number[];
   if (resume) classWeights = resume.classWeights;
@@ -399,11 +435,11 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     model.train();
     for (let s = 0; s < stepsPerEpoch; s++) {
       profileStepStart();
-      const { x, target, distance } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance));
+      const { x, target, distance, boundary } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance));
       const lr = cfg.poly ? cfg.lr * Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : cfg.lr;
       opt.lr = lr;
       const out = model.forward(x);
-      const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight);
+      const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight, boundary);
       const lv = loss.item();
       if (!Number.isFinite(lv)) throw new Error(`trainUNet: the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}); lower --lr`);
       loss.backward();
@@ -428,7 +464,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
       model.eval();
       noGrad(() => {
         const out = model.forward(valBatch.x);
-        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight).loss.item();
+        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight, valBatch.boundary).loss.item();
         const d = foregroundDice(out, classes, valBatch.target);
         rec.valDsc = d.sum === 0 ? 1 : (2 * d.inter) / d.sum;
       });

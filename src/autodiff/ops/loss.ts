@@ -83,6 +83,11 @@ export interface ClassLossOptions {
   ignoreIndex?: number;
   /** The class axis of the input (default 1: [N, C] or [N, C, H, W] ...). */
   classAxis?: number;
+  /**
+   * Per-position weights, one per target entry (constants, no gradient), multiplied into the
+   * class weight; 'mean' divides by the sum of the combined weights, as for class weights.
+   */
+  positionWeight?: ArrayLike<number>;
 }
 
 function weightData(w: Tensor | ArrayLike<number> | undefined, c: number, op: string): ArrayLike<number> | null {
@@ -109,6 +114,8 @@ export function nllLoss(logProbs: Tensor, target: Int32Array | readonly number[]
   if (target.length !== outer * inner) throw new Error(`${op}: target has ${target.length} entries but input ${shapeStr(logProbs.shape)} needs ${outer * inner} (shape ${shapeStr(tShape)})`);
   const ignore = opts.ignoreIndex ?? -100;
   const w = weightData(opts.weight, c, op);
+  const pw = opts.positionWeight;
+  if (pw && pw.length !== target.length) throw new Error(`${op}: positionWeight has ${pw.length} entries but the target ${target.length}`);
   const reduction = opts.reduction ?? 'mean';
   const ld = logProbs.data;
   // Per position: the flat index of the picked log-probability (-1 when ignored) and its weight.
@@ -125,7 +132,7 @@ export function nllLoss(logProbs: Tensor, target: Int32Array | readonly number[]
       }
       if (!Number.isInteger(t) || t < 0 || t >= c) throw new Error(`${op}: target ${t} at position ${p} is not a class in [0, ${c})`);
       pick[p] = (o * c + t) * inner + i;
-      wt[p] = w ? w[t] : 1;
+      wt[p] = (w ? w[t] : 1) * (pw ? pw[p] : 1);
       wsum += wt[p];
     }
   }
@@ -282,6 +289,17 @@ export const gradcheckCases: GradcheckCase[] = [
     make: (rng) => {
       const t = labels(rng, 2, 4);
       return { f: (x) => add(crossEntropy(x, t, { reduction: 'sum' }), sum(crossEntropy(x, t, { reduction: 'none', weight: [1, 2, 3, 4] }))), inputs: [randomInput(rng, [2, 4, 1, 1], -2, 2)] };
+    },
+  },
+  {
+    op: 'crossEntropy',
+    variant: 'spatial [2, 3, 2, 3], class weights x per-position weights (weighted mean), zero-weight and ignored pixels',
+    make: (rng) => {
+      const t = labels(rng, 12, 3);
+      t[3] = -100;
+      const pw = Float64Array.from({ length: 12 }, () => 1 + 10 * rng.uniform());
+      pw[7] = 0;
+      return { f: (x) => crossEntropy(x, t, { weight: [0.6, 1.9, 4.1], positionWeight: pw }), inputs: [randomInput(rng, [2, 3, 2, 3], -2, 2)] };
     },
   },
   {
