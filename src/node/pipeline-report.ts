@@ -185,6 +185,18 @@ export function realismLines(r: PipelineReport): string[] {
   ];
 }
 
+/** The results pages' line on the sizes the synthetic-trained U-Net measured, when it predicted particles. */
+function predictedSizesLines(r: PipelineReport): string[] {
+  const o = r.predictions?.overall;
+  if (!r.predictions || !o || o.count === 0) return [];
+  return [`Particle sizes measured by the synthetic-trained U-Net on these images: ${o.count} particles not touching the border, equivalent circular diameter median ${f3(o.median)} ${r.predictions.unit} (d10 ${f3(o.d10)}, d90 ${f3(o.d90)}).`, ''];
+}
+
+/** The results pages' time per stage, machine and settings, under headings of `level`. */
+function runFactsLines(r: PipelineReport, level: '##' | '###'): string[] {
+  return [`${level} Wall-clock time per stage, this machine`, '', ...stageTable(r), '', `Machine: ${machineLine(r)}.`, '', `${level} Settings of this run`, '', ...settingsLines(r), ''];
+}
+
 /** docs/results.md for the TiO2-SEM experiment, from a run's report json. */
 export function resultsMarkdown(r: PipelineReport): string {
   const g = r.settings.gan;
@@ -213,9 +225,7 @@ export function resultsMarkdown(r: PipelineReport): string {
     ...(r.evals.unet && r.evals.otsu
       ? [`In this run the synthetic-trained U-Net is ${r.evals.unet.mean.dsc >= r.evals.otsu.mean.dsc ? 'at or above' : 'below'} the Otsu baseline on DSC (${f3(r.evals.unet.mean.dsc)} vs ${f3(r.evals.otsu.mean.dsc)}) and ${r.evals.unet.mean.pq >= r.evals.otsu.mean.pq ? 'at or above' : 'below'} it on PQ (${f3(r.evals.unet.mean.pq)} vs ${f3(r.evals.otsu.mean.pq)}); the paper's DiffRenderGAN row is ${f3(PAPER_TIO2_SEM[2].dsc)} / ${f3(PAPER_TIO2_SEM[2].pq)}.`, '']
       : []),
-    ...(r.predictions && r.predictions.overall.count > 0
-      ? [`Particle sizes measured by the synthetic-trained U-Net on these images: ${r.predictions.overall.count} particles not touching the border, equivalent circular diameter median ${f3(r.predictions.overall.median)} ${r.predictions.unit} (d10 ${f3(r.predictions.overall.d10)}, d90 ${f3(r.predictions.overall.d90)}).`, '']
-      : []),
+    ...predictedSizesLines(r),
     `${r.evals.otsu ? 'The Otsu row is `segment eval --method otsu` (Otsu threshold + distance-transform watershed, no training) run by the pipeline; a' : 'A'} separate measurement of that classical baseline on dev-test by a colleague gave DSC 0.848, AP50 0.245, PQ 0.307.`,
     r.modelReal ? 'Model-Real was trained on the dev-pool images and their manual masks (allowed for this baseline by the data README); the synthetic-data path never reads them.' : 'Model-Real (a U-Net trained on the dev-pool masks) was not part of this run.',
     '',
@@ -224,16 +234,7 @@ export function resultsMarkdown(r: PipelineReport): string {
       const t = sizingTable(r, (k) => short[k] ?? k);
       return t.length ? ['## Particle counts and size distributions on dev-test', '', ...t, ''] : [];
     })(),
-    '## Wall-clock time per stage, this machine',
-    '',
-    ...stageTable(r),
-    '',
-    `Machine: ${machineLine(r)}.`,
-    '',
-    '## Settings of this run',
-    '',
-    ...settingsLines(r),
-    '',
+    ...runFactsLines(r, '##'),
     '## What differs from the paper\'s protocol',
     '',
     `- Renderer: a hand-written differentiable soft rasterizer with an analytic SEM shading model (secondary-electron tilt law, edge gain, side detector, shadow, textured substrate, Gaussian blur, Gaussian + shot noise) instead of Mitsuba 3 path tracing with a principled BSDF; the learned parameters are that model's (docs/parameters.md, docs/presets.md).`,
@@ -271,20 +272,9 @@ export function tsemResultsMarkdown(r: PipelineReport): string {
     ...evalTable(r),
     '',
     ...(sizing.length ? ['### Particle counts and size distributions on dev-test', '', ...sizing, ''] : []),
-    ...(r.predictions && r.predictions.overall.count > 0
-      ? [`Particle sizes measured by the synthetic-trained U-Net on these images: ${r.predictions.overall.count} particles not touching the border, equivalent circular diameter median ${f3(r.predictions.overall.median)} ${r.predictions.unit} (d10 ${f3(r.predictions.overall.d10)}, d90 ${f3(r.predictions.overall.d90)}).`, '']
-      : []),
+    ...predictedSizesLines(r),
     ...realismLines(r).map((l) => l.replace(/^## /, '### ')),
-    '### Wall-clock time per stage, this machine',
-    '',
-    ...stageTable(r),
-    '',
-    `Machine: ${machineLine(r)}.`,
-    '',
-    '### Settings of this run',
-    '',
-    ...settingsLines(r),
-    '',
+    ...runFactsLines(r, '###'),
   ];
   return out.join('\n');
 }
