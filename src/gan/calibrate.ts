@@ -25,6 +25,20 @@ import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
 import { sceneStatistics, type SceneStatistics } from './scene-stats.js';
 
+/**
+ * `n` renders of `scene` without noise (images only: no masks, no gradients), the scenes drawn
+ * from `rng` in turn, each with its particle count: what every calibration below measures.
+ */
+export function noiselessRenders(scene: SceneConfig, params: ReturnType<typeof paramsVector>, n: number, rng: Rng): { width: number; height: number; data: ArrayLike<number>; particles: number }[] {
+  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
+  return noGrad(() =>
+    Array.from({ length: n }, () => {
+      const sc = sampleScene(noiseless, rng);
+      return { width: scene.width, height: scene.height, data: renderScene(sc, params, { masks: false }).image.data, particles: sc.layout.particles.length };
+    }),
+  );
+}
+
 export interface RadiusEstimate {
   /** Median equivalent-circle radius (px) of the interior particles found. */
   radius: number;
@@ -57,15 +71,7 @@ export interface RadiusCalibration {
  * null when the estimator finds no particles on either side.
  */
 export function calibrateBaseRadius(scene: SceneConfig, real: RadiusEstimate, renders = 8, seed = 0): RadiusCalibration | null {
-  const rng = new Rng(seed + 4242);
-  const params = paramsVector(scene);
-  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
-  const images = noGrad(() =>
-    Array.from({ length: renders }, () => {
-      const r = renderScene(sampleScene(noiseless, rng), params, { masks: false });
-      return { width: scene.width, height: scene.height, data: r.image.data };
-    }),
-  );
+  const images = noiselessRenders(scene, paramsVector(scene), renders, new Rng(seed + 4242));
   const synthetic = estimateParticleRadius(images, modelPolarity(scene.shading.model));
   if (!synthetic) return null;
   return { baseRadius: (scene.particles.baseRadius * real.radius) / synthetic.radius, real, synthetic };
@@ -88,14 +94,9 @@ export interface CoverageCalibration {
 export function calibrateCoverage(scene: SceneConfig, realFractions: readonly number[], renders = 12, seed = 0): CoverageCalibration | null {
   if (realFractions.length === 0) return null;
   const real = realFractions.reduce((a, b) => a + b, 0) / realFractions.length;
-  const rng = new Rng(seed + 5151);
-  const params = paramsVector(scene);
-  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
   const polarity = modelPolarity(scene.shading.model);
   let synthetic = 0;
-  noGrad(() => {
-    for (let i = 0; i < renders; i++) synthetic += particleFraction(renderScene(sampleScene(noiseless, rng), params, { masks: false }).image.data, polarity) / renders;
-  });
+  for (const r of noiselessRenders(scene, paramsVector(scene), renders, new Rng(seed + 5151))) synthetic += particleFraction(r.data, polarity) / renders;
   if (!(synthetic > 0)) return null;
   return { countScale: Math.min(5, Math.max(0.2, real / synthetic)), real, synthetic };
 }
@@ -178,12 +179,9 @@ export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly 
           settings.push({ maxAgglomerates, contact, attach, dist });
         }
   const evaluate = (st: Setting, n: number) => {
-    const at = (c: { min: number; max: number }) =>
-      mergeSceneConfig(scene, { shading: { noise: false }, particles: { count: { ...c, dist: st.dist }, placement: { maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach } } });
     const stats = (c: { min: number; max: number }) => {
-      const cfg = at(c);
-      const rng = new Rng(seed + 6161);
-      return sceneStatistics(noGrad(() => Array.from({ length: n }, () => ({ width: scene.width, height: scene.height, data: renderScene(sampleScene(cfg, rng), params, { masks: false }).image.data }))), rendered);
+      const cfg = mergeSceneConfig(scene, { particles: { count: { ...c, dist: st.dist }, placement: { maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach } } });
+      return sceneStatistics(noiselessRenders(cfg, params, n, new Rng(seed + 6161)), rendered);
     };
     let count = { min: scene.particles.count.min, max: scene.particles.count.max };
     let s = stats(count);
@@ -245,19 +243,13 @@ export function calibrateCountSpread(scene: SceneConfig, realFractions: readonly
   if (realFractions.length < 2) return null;
   const sorted = [...realFractions].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))];
-  const rng = new Rng(seed + 7171);
-  const params = paramsVector(scene);
-  const noiseless = mergeSceneConfig(scene, { shading: { noise: false } });
   const polarity = modelPolarity(scene.shading.model);
   let covered = 0;
   let particles = 0;
-  noGrad(() => {
-    for (let i = 0; i < renders; i++) {
-      const sc = sampleScene(noiseless, rng);
-      covered += particleFraction(renderScene(sc, params, { masks: false }).image.data, polarity);
-      particles += sc.layout.particles.length;
-    }
-  });
+  for (const r of noiselessRenders(scene, paramsVector(scene), renders, new Rng(seed + 7171))) {
+    covered += particleFraction(r.data, polarity);
+    particles += r.particles;
+  }
   if (!(covered > 0) || particles === 0) return null;
   const perParticle = covered / particles;
   const min = Math.max(1, Math.round(q(0.05) / perParticle));

@@ -1,19 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
 import { Rng } from '../../src/autodiff/rng.js';
-import { noGrad } from '../../src/autodiff/tape.js';
-import { calibrateAgglomerates, calibrateCountSpread, AGGLOMERATE_GRID, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
+import { calibrateAgglomerates, calibrateCountSpread, noiselessRenders, AGGLOMERATE_GRID, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
 import { scaleSceneConfig } from '../../src/gan/demo.js';
-import { mergeSceneConfig, presetConfig, renderScene, sampleScene } from '../../src/render/index.js';
+import { mergeSceneConfig, presetConfig } from '../../src/render/index.js';
 import { paramsVector } from '../../src/render/params.js';
 
 const base = mergeSceneConfig(scaleSceneConfig(presetConfig('tio2-sem'), 96, { keepParticleSize: true }), { particles: { baseRadius: 10, count: { min: 6, max: 10 } } });
 
 function renders(cfg: typeof base, n: number, seed: number) {
-  const rng = new Rng(seed);
-  const noiseless = mergeSceneConfig(cfg, { shading: { noise: false } });
-  const params = paramsVector(cfg);
-  return noGrad(() => Array.from({ length: n }, () => ({ width: cfg.width, height: cfg.height, data: renderScene(sampleScene(noiseless, rng), params, { masks: false }).image.data })));
+  return noiselessRenders(cfg, paramsVector(cfg), n, new Rng(seed));
 }
 
 describe('agglomerate calibration', () => {
