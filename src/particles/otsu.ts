@@ -86,34 +86,46 @@ export function applyThreshold(image: ArrayLike<number>, threshold: number): Uin
 export function gaussianBlur(image: ArrayLike<number>, width: number, height: number, sigma: number): Float32Array {
   checkShape(image.length, width, height, 'image');
   if (!Number.isFinite(sigma) || sigma < 0) throw new UserError(`sigma must be a finite number >= 0 (got ${sigma})`);
-  const out = Float32Array.from(image);
+  // A plain copy: Float32Array.from(image) goes through the iterator protocol.
+  const out = new Float32Array(image.length);
+  out.set(image);
   if (sigma === 0) return out;
   const r = Math.max(1, Math.ceil(3 * sigma));
   const kernel = new Float64Array(2 * r + 1);
   let s = 0;
   for (let i = -r; i <= r; i++) s += kernel[i + r] = Math.exp((-i * i) / (2 * sigma * sigma));
   for (let i = 0; i < kernel.length; i++) kernel[i] /= s;
-  // Each row / column is copied into `line` with r reflected samples on both sides.
-  const reflect = (i: number, n: number): number => {
-    if (n === 1) return 0;
-    const period = 2 * (n - 1);
-    let j = ((i % period) + period) % period;
-    if (j >= n) j = period - j;
-    return j;
-  };
   const line = new Float64Array(Math.max(width, height) + 2 * r);
-  const pass = (n: number, count: number, stride: number, step: number): void => {
-    for (let c = 0; c < count; c++) {
-      const base = c * stride;
-      for (let i = -r; i < n + r; i++) line[i + r] = out[base + reflect(i, n) * step];
-      for (let i = 0; i < n; i++) {
-        let acc = 0;
-        for (let k = 0; k <= 2 * r; k++) acc += kernel[k] * line[i + k];
-        out[base + i * step] = acc;
-      }
-    }
-  };
-  pass(width, height, width, 1); // rows
-  pass(height, width, 1, width); // columns
+  blurPass(out, line, kernel, r, width, height, width, 1); // rows
+  blurPass(out, line, kernel, r, height, width, 1, width); // columns
   return out;
+}
+
+/** Index i of a line of n samples reflected about its edge pixels (... 2 1 | 0 1 2 ...). */
+function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  let j = ((i % period) + period) % period;
+  if (j >= n) j = period - j;
+  return j;
+}
+
+/**
+ * One separable pass in place: `count` lines of n samples (line c starts at c * stride, samples
+ * `step` apart), each copied into `line` with r reflected samples on both sides, then convolved.
+ * Only the 2r border samples need the reflection.
+ */
+function blurPass(out: Float32Array, line: Float64Array, kernel: Float64Array, r: number, n: number, count: number, stride: number, step: number): void {
+  const taps = 2 * r + 1;
+  for (let c = 0; c < count; c++) {
+    const base = c * stride;
+    for (let i = -r; i < 0; i++) line[i + r] = out[base + reflectIndex(i, n) * step];
+    for (let i = 0, o = base; i < n; i++, o += step) line[i + r] = out[o];
+    for (let i = n; i < n + r; i++) line[i + r] = out[base + reflectIndex(i, n) * step];
+    for (let i = 0, o = base; i < n; i++, o += step) {
+      let acc = 0;
+      for (let k = 0; k < taps; k++) acc += kernel[k] * line[i + k];
+      out[o] = acc;
+    }
+  }
 }
