@@ -291,6 +291,36 @@ function checkEncodeArgs(width: number, height: number, dataLength: number, perP
 }
 
 /**
+ * fflate's deflate level for every PNG written. 3 instead of zlib's usual 6: a 1024 x 704 RGB
+ * overlay (segment predict) encodes in 0.6x the CPU time for a 12 % larger file (level 1:
+ * 0.45x, 23 % larger); pixels are the same at every level.
+ */
+const PNG_DEFLATE_LEVEL = 3;
+
+/**
+ * Writes row `cur` filtered with PNG filter f (0 None, 1 Sub, 2 Up, 4 Paeth; `prev` = the row
+ * above, zeros for the first) into `out` and returns the sum of absolute signed residuals. One
+ * loop per filter: a per-byte choice of the predictor costs more than the filtering itself.
+ */
+function filterRow(f: number, cur: Uint8Array, prev: Uint8Array, bpp: number, out: Uint8Array): number {
+  const n = cur.length;
+  let cost = 0;
+  const add = (i: number, pred: number): void => {
+    const r = (cur[i]! - pred) & 255;
+    out[i] = r;
+    cost += r < 128 ? r : 256 - r;
+  };
+  if (f === 0) for (let i = 0; i < n; i++) add(i, 0);
+  else if (f === 1) for (let i = 0; i < n; i++) add(i, i >= bpp ? cur[i - bpp]! : 0);
+  else if (f === 2) for (let i = 0; i < n; i++) add(i, prev[i]!);
+  else {
+    for (let i = 0; i < bpp && i < n; i++) add(i, paeth(0, prev[i]!, 0));
+    for (let i = bpp; i < n; i++) add(i, paeth(cur[i - bpp]!, prev[i]!, prev[i - bpp]!));
+  }
+  return cost;
+}
+
+/**
  * Builds a PNG from rows of `rowBytes` bytes each; every row is filtered with the one of
  * None / Sub / Up / Paeth that has the smallest sum of absolute (signed) residuals.
  */
@@ -306,15 +336,7 @@ function encodePng(width: number, height: number, colorType: number, bitDepth: n
     let bestFilter = -1;
     let bestCost = Infinity;
     for (const f of [0, 1, 2, 4]) {
-      let cost = 0;
-      for (let i = 0; i < rowBytes; i++) {
-        const a = i >= bpp ? cur[i - bpp]! : 0;
-        const b = prev[i]!;
-        const pred = f === 0 ? 0 : f === 1 ? a : f === 2 ? b : paeth(a, b, i >= bpp ? prev[i - bpp]! : 0);
-        const r = (cur[i]! - pred) & 255;
-        trial[i] = r;
-        cost += r < 128 ? r : 256 - r;
-      }
+      const cost = filterRow(f, cur, prev, bpp, trial);
       if (cost < bestCost) {
         bestCost = cost;
         bestFilter = f;
@@ -331,7 +353,7 @@ function encodePng(width: number, height: number, colorType: number, bitDepth: n
   dv.setUint32(4, height);
   ihdr[8] = bitDepth;
   ihdr[9] = colorType;
-  return concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibSync(filtered, { level: 6 })), chunk('IEND', new Uint8Array(0))]);
+  return concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibSync(filtered, { level: PNG_DEFLATE_LEVEL })), chunk('IEND', new Uint8Array(0))]);
 }
 
 /**

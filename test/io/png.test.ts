@@ -20,7 +20,7 @@ describe('deflate / inflate', () => {
         const data = new Uint8Array(bytes.length * 2);
         data.set(bytes);
         for (let i = bytes.length; i < data.length; i++) data[i] = data[i - 1 - (period % Math.max(1, i))]!;
-        const mine = zlibSync(data, { level: 6 }); // the PNG encoder's deflate
+        const mine = zlibSync(data, { level: 3 }); // the PNG encoder's deflate (PNG_DEFLATE_LEVEL)
         expect(new Uint8Array(zlib.inflateSync(mine))).toEqual(data);
         for (const level of [1, 9]) {
           expect(zlibInflate(new Uint8Array(zlib.deflateSync(data, { level })), 'x', 'data', data.length)).toEqual(data);
