@@ -1,17 +1,19 @@
 /**
- * Segmentation U-Net benchmark: wall time of one training step (forward, CE + Dice loss,
- * backward, Adam) on random crops, for a few architectures, and of tiled inference on one
- * 1024 x 704 micrograph. Prints what a training run of 1,000 images would cost.
+ * Segmentation U-Net benchmark: wall time of one training step (forward, the loss of `segment
+ * train` (segLoss: CE + Dice, plus the distance head's BCE), backward, Adam) on random crops, for
+ * a few architectures, and of tiled inference on one 1024 x 704 micrograph. Prints what a
+ * training run of 1,000 images would cost.
  *
  *   node dist/bench.js segment [--backend auto|wasm|wasm-1t|reference] [--reps N] [--crop PX]
- *       [--batch B] [--configs d4b16,d4b8,d3b16] [--infer] [--json]
+ *       [--batch B] [--configs d4b16,d4b8,d3b16] [--head distance|classes] [--infer] [--json]
  *
  * (Registered as suite 'segment'; bench/main.ts must import './segment.js' to list it.)
  */
-import { Adam, Rng, add, crossEntropy, randn, softDiceLoss, startProfile, stopProfile, formatProfile, phase, profileStepStart, profileStepEnd } from '../src/autodiff/index.js';
+import { Adam, Rng, Tensor, rand, randn, startProfile, stopProfile, formatProfile, phase, profileStepStart, profileStepEnd } from '../src/autodiff/index.js';
 import { selectBackend } from '../src/cli/backend-flag.js';
 import { relaxedSimdSupported } from '../src/autodiff/backends/wasm/asm.js';
 import { UNet } from '../src/seg/unet.js';
+import { segLoss } from '../src/seg/train.js';
 import { segmentImage } from '../src/seg/infer.js';
 import { loadavg, registerSuite } from './registry.js';
 import { BenchFlagError, parseFlags, usageOf, type FlagSpecs } from './flags.js';
@@ -22,6 +24,7 @@ const FLAGS = {
   crop: { kind: 'number', def: 128, int: true, min: 16, help: 'crop side in pixels' },
   batch: { kind: 'number', def: 4, int: true, min: 1, help: 'crops per step' },
   configs: { kind: 'string', def: 'd4b16,d4b8,d3b16', help: 'U-Nets as d<depth>b<base>, comma-separated' },
+  head: { kind: 'string', def: 'distance', choices: ['distance', 'classes'], help: "output head: distance = the 3 classes + the distance channel, as segment train's default --instance-target distance; classes = the 3 classes only (CE + Dice; the figures before the distance head)" },
   profile: { kind: 'bool', help: 'then profile as many more steps per configuration (time per op kind, allocations, copies)' },
   infer: { kind: 'bool', help: 'also time tiled inference of one 1024 x 704 image' },
   json: { kind: 'bool', help: 'print one JSON object' },
@@ -42,15 +45,18 @@ export async function run(args: string[]): Promise<void> {
     const m = /^d(\d+)b(\d+)$/.exec(c);
     if (!m) throw new BenchFlagError(`bench segment: --configs: '${c}' is not of the form d<depth>b<base>`);
     const rng = new Rng(1);
-    const net = new UNet({ depth: Number(m[1]), base: Number(m[2]) }, rng);
+    const distanceHead = f.head === 'distance';
+    const net = new UNet({ depth: Number(m[1]), base: Number(m[2]), distanceHead }, rng);
     const opt = new Adam(net.parameters(), { lr: 1e-3 });
     const x = randn([batch, 1, crop, crop], rng);
     const t = Int32Array.from({ length: batch * crop * crop }, () => rng.int(3));
+    const distance: Tensor | null = distanceHead ? rand([batch, 1, crop, crop], rng) : null;
+    // segment train's loss: class weights of the order it computes, Dice and distance weights 1.
+    const loss = (out: Tensor) => segLoss(out, 3, t, distance, [0.6, 1.9, 4.1], 1, 1).loss;
     const shared: number[] = [];
     for (let r = 0; r < reps + 1; r++) {
       const t0 = performance.now();
-      const logits = net.forward(x);
-      add(crossEntropy(logits, t, { weight: [0.6, 1.9, 4.1] }), softDiceLoss(logits, t)).backward();
+      loss(net.forward(x)).backward();
       opt.step();
       opt.zeroGrad();
       if (r > 0) shared.push(performance.now() - t0); // the first step warms up
@@ -61,8 +67,7 @@ export async function run(args: string[]): Promise<void> {
       startProfile();
       for (let r = 0; r < reps; r++) {
         profileStepStart();
-        const logits = net.forward(x);
-        add(crossEntropy(logits, t, { weight: [0.6, 1.9, 4.1] }), softDiceLoss(logits, t)).backward();
+        loss(net.forward(x)).backward();
         phase('optimizer', () => {
           opt.step();
           opt.zeroGrad();
@@ -73,6 +78,7 @@ export async function run(args: string[]): Promise<void> {
     }
     const row: Record<string, unknown> = {
       config: c,
+      head: f.head,
       parameters: net.parameterCount(),
       crop,
       batch,
@@ -99,7 +105,7 @@ export async function run(args: string[]): Promise<void> {
 registerSuite({
   name: 'segment',
   description: 'U-Net training step and tiled inference (seg/unet, seg/infer)',
-  usage: usageOf('segment', 'Wall time of one U-Net training step (forward, CE + Dice loss, backward, Adam) on random crops per\n' +
+  usage: usageOf('segment', 'Wall time of one U-Net training step (forward, segment train\'s loss, backward, Adam) on random crops per\n' +
     'configuration, and optionally of tiled inference on one 1024 x 704 image.', FLAGS),
   run,
 });
