@@ -12,7 +12,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { backendFlag, commandRelaxedSimd } from './backend-flag.js';
 import { BOUNDARY_SIGMA, DEFAULT_TRAIN, INSTANCE_TARGETS, type InstanceTarget, type TrainConfig } from '../seg/train.js';
-import { INSTANCE_METHODS, type InstanceMethod } from '../seg/infer.js';
+import { INSTANCE_METHODS, OUTLINE_PLACEMENTS, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
 import type { LowConfidence } from '../particles/instances.js';
@@ -33,6 +33,8 @@ const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', defau
 const flipsFlag: FlagSpec = { name: 'flips', type: 'boolean', help: 'test-time augmentation: average the image and its three mirror images (4x slower)' };
 const otsuPolarityFlag: FlagSpec = polarityFlag('detected from the images; --method otsu only: a U-Net uses the polarity it was trained with');
 const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'auto', choices: ['auto', ...INSTANCE_METHODS], help: "particles from the U-Net's outputs: distance (watershed seeded from the predicted distance map; needs a model trained with --instance-target distance), watershed (distance watershed of the foreground cut by contours), or seeds (class-1 seeds grown over the contour); auto: distance when the model has a distance head, else watershed" };
+
+const outlinesFlag: FlagSpec = { name: 'outlines', type: 'string', default: 'half-level', choices: [...OUTLINE_PLACEMENTS], help: "where the U-Net's particle outlines go: half-level (grown, at most 2 px, over the neighbouring pixels brighter than half way between the image's background and particle levels: where annotators draw the edge) or network (as the network drew them)" };
 
 const SPECS: Record<Subcommand, CommandSpec> = {
   train: {
@@ -87,6 +89,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       minAreaFlag,
       flipsFlag,
       instancesFlag,
+      outlinesFlag,
       otsuPolarityFlag,
       cpuBackendFlag,
     ],
@@ -107,6 +110,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       minAreaFlag,
       flipsFlag,
       instancesFlag,
+      outlinesFlag,
       otsuPolarityFlag,
       { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
       cpuBackendFlag,
@@ -256,6 +260,7 @@ function segmenterOf(flags: ParsedFlags): SegmenterOptions {
     minArea: Number(flags['min-area']),
     flips: Boolean(flags.flips),
     instances: flags.instances === 'auto' ? undefined : (flags.instances as InstanceMethod),
+    outlines: flags.outlines as OutlinePlacement,
     polarity: flags.polarity as PolaritySetting,
     cropBottom: Number(flags['crop-bottom']),
     ...backendOf(flags),

@@ -20,7 +20,7 @@ import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePng
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type UNetConfig } from '../seg/unet.js';
-import { segmentImage, type InstanceMethod } from '../seg/infer.js';
+import { segmentImage, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
 import type { Normalisation } from '../seg/augment.js';
 import { otsuInstances, type LowConfidence } from '../particles/instances.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -73,6 +73,8 @@ export interface SegmenterOptions extends SegmentBackendOptions {
    * (markers from its predicted distance), else 'watershed'.
    */
   instances?: InstanceMethod;
+  /** Where the U-Net's outlines go; default 'half-level' (moved out to the image's edge half level, seg/edge-outline.ts), or 'network'. */
+  outlines?: OutlinePlacement;
   /** Otsu only (a U-Net uses the polarity it was trained with); default 'auto': detected from the images. */
   polarity?: PolaritySetting;
   /** Rows removed from the bottom of every image (the microscope's data bar); default 0. */
@@ -235,12 +237,13 @@ interface SegmentFlags {
   /** The model's polarity, or for Otsu the given / detected one. */
   polarity: Polarity;
   flips: boolean;
+  outlines?: OutlinePlacement;
   /** undefined: the model's default ('distance' with a distance head, else 'watershed'). */
   instances?: InstanceMethod;
 }
 
 function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
-  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances };
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances, outlines: o.outlines };
 }
 
 function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
@@ -250,7 +253,7 @@ function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: n
     for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
     return { instances: { labels: r.labels, count: r.count }, classes };
   }
-  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances });
+  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines });
   return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
 }
 

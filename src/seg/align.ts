@@ -64,13 +64,9 @@ export function edgeProfile(images: readonly MaskedImage[], maxDist = 12): Float
 export function edgeOffset(profile: Float64Array): number {
   const maxDist = (profile.length - 1) / 2;
   const at = (d: number) => profile[d + maxDist];
-  const bgVals = [-maxDist, -maxDist + 1, -maxDist + 2].map(at).filter(Number.isFinite);
-  const fgVals = [0, 1, 2, 3, 4].map(at).filter(Number.isFinite);
-  if (!bgVals.length || !fgVals.length) return 0;
-  const bg = bgVals.reduce((s, v) => s + v, 0) / bgVals.length;
-  const fg = Math.max(...fgVals);
-  if (!(fg - bg > 0.02)) return 0;
-  const half = (bg + fg) / 2;
+  const levels = edgeLevels(profile);
+  if (!levels) return 0;
+  const half = (levels.background + levels.particle) / 2;
   for (let d = -maxDist; d < 4; d++) {
     const a = at(d);
     const b = at(d + 1);
@@ -78,6 +74,22 @@ export function edgeOffset(profile: Float64Array): number {
     if (a < half && b >= half) return -0.5 - (d + (half - a) / (b - a));
   }
   return 0;
+}
+
+/**
+ * The background level (mean of the 3 outermost background distances) and the particle level
+ * (the maximum over distances 0..4) of an edgeProfile; null when a side has no pixels or the
+ * contrast is below 0.02 (no edge to measure).
+ */
+export function edgeLevels(profile: Float64Array): { background: number; particle: number } | null {
+  const maxDist = (profile.length - 1) / 2;
+  const at = (d: number) => profile[d + maxDist];
+  const bgVals = [-maxDist, -maxDist + 1, -maxDist + 2].map(at).filter(Number.isFinite);
+  const fgVals = [0, 1, 2, 3, 4].map(at).filter(Number.isFinite);
+  if (!bgVals.length || !fgVals.length) return null;
+  const background = bgVals.reduce((s, v) => s + v, 0) / bgVals.length;
+  const particle = Math.max(...fgVals);
+  return particle - background > 0.02 ? { background, particle } : null;
 }
 
 /**

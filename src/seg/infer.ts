@@ -13,7 +13,8 @@
  * src/particles/instances.ts turns the probabilities into particles: by default
  * `instancesFromProbabilities` (foreground = not background, split by a distance-map watershed
  * of the contour-free core), or with `instances: 'seeds'` `instancesFromClassMap` (class-1 seeds
- * of the argmax map, grown back over the contour).
+ * of the argmax map, grown back over the contour). Last, the outlines are moved out to the
+ * half level of the image's own edge (seg/edge-outline.ts; `outlines: 'network'` keeps them).
  *
  * The image is normalised first as in training (`normalisation` and `polarity`, the model's
  * ModelInfo fields: dark-particle images are inverted, as training inverted them).
@@ -22,6 +23,7 @@ import { Tensor, noGrad, sigmoid, slice, softmax, concat } from '../autodiff/ind
 import { outputChannels, type UNet } from './unet.js';
 import { normalisationStats, type Normalisation } from './augment.js';
 import { brightParticleView, type Polarity } from '../particles/polarity.js';
+import { growToHalfLevel } from './edge-outline.js';
 import { instancesFromClassMap, instancesFromDistance, instancesFromProbabilities, type DistanceInstanceOptions, type LowConfidence, type ProbabilityInstanceOptions } from '../particles/instances.js';
 import type { Labelled } from '../particles/labels.js';
 import { checkShape } from '../particles/labels.js';
@@ -48,6 +50,12 @@ export interface InferOptions {
    * the module comment).
    */
   instances?: InstanceMethod;
+  /**
+   * Where the particles' outlines go: 'half-level' (default) grows each particle over the
+   * neighbouring pixels brighter than the half level of the image's edge (seg/edge-outline.ts,
+   * at most 2 px), as annotators draw; 'network' keeps the outlines the network drew.
+   */
+  outlines?: OutlinePlacement;
   /** Options of the watershed post-processing (instancesFromProbabilities). */
   watershed?: Omit<ProbabilityInstanceOptions, 'minArea'>;
   /** Options of the distance post-processing (instancesFromDistance). */
@@ -55,6 +63,8 @@ export interface InferOptions {
 }
 
 export type InstanceMethod = 'distance' | 'watershed' | 'seeds';
+export type OutlinePlacement = 'half-level' | 'network';
+export const OUTLINE_PLACEMENTS: readonly OutlinePlacement[] = ['half-level', 'network'];
 export const INSTANCE_METHODS: readonly InstanceMethod[] = ['distance', 'watershed', 'seeds'];
 
 /** Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared px. */
@@ -216,15 +226,19 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
     const minArea = opts.minArea ?? 50;
     const n = width * height;
     const method = opts.instances ?? (model.config.distanceHead ? 'distance' : 'watershed');
+    const place = (l: Labelled): Labelled => {
+      if ((opts.outlines ?? 'half-level') === 'network') return l;
+      return { labels: growToHalfLevel(l.labels, brightParticleView(image, opts.polarity ?? 'bright'), width, height), count: l.count };
+    };
     if (method === 'seeds' || model.config.classes !== 3) {
-      return { width, height, probabilities, classes, instances: instancesFromClassMap(classes, width, height, { minArea }) };
+      return { width, height, probabilities, classes, instances: place(instancesFromClassMap(classes, width, height, { minArea })) };
     }
     if (method === 'distance' && !model.config.distanceHead) throw new UserError("instances 'distance' needs a model trained with a distance head (segment train --instance-target distance)");
     const { lowConfidence, ...instances } =
       method === 'distance'
         ? instancesFromDistance(probabilities.subarray(0, 3 * n), probabilities.subarray(3 * n, 4 * n), width, height, { ...opts.distance, minArea })
         : instancesFromProbabilities(probabilities.subarray(0, 3 * n), width, height, { ...opts.watershed, minArea });
-    return { width, height, probabilities, classes, instances, lowConfidence };
+    return { width, height, probabilities, classes, instances: place(instances), lowConfidence };
   } finally {
     model.train(wasTraining);
   }
