@@ -19,6 +19,7 @@
 import { record } from '../tape.js';
 import { Tensor, allocData, resultDType, type Data } from '../tensor.js';
 import { shapeStr } from '../shape.js';
+import { activationGrad } from './elementwise.js';
 import { randomInput, type GradcheckCase } from '../gradcheck.js';
 
 /**
@@ -62,38 +63,6 @@ export function batchNormState(channels: number, dtype: 'float32' | 'float64' = 
   const v = allocData(dtype, channels);
   v.fill(1);
   return { runningMean: mean, runningVar: new Tensor(v, [channels]), numBatchesTracked: new Tensor(allocData('float64', 1), []) };
-}
-
-/**
- * The fused activation's vector-Jacobian product given its output, as relu / leakyRelu compute
- * it: g where out > 0 (exactly where the activation's input is > 0, slope >= 0), else g * slope
- * (ReLU: g * 0), the slope rounded to float32 for float32 data, in a buffer of g's dtype (float64
- * when either is).
- */
-function activationGrad(g: Data, out: Data, slope: number, f32: boolean): Data {
-  const r = allocData(f32 && g instanceof Float32Array ? 'float32' : 'float64', g.length);
-  const s = f32 ? Math.fround(slope) : slope;
-  if (out instanceof Float32Array) {
-    activationGradF32(g, new Int32Array(out.buffer, out.byteOffset, out.length), r, s);
-    return r;
-  }
-  for (let i = 0; i < r.length; i++) r[i] = out[i] > 0 ? g[i] : g[i] * s;
-  return r;
-}
-
-/**
- * activationGrad for float32 outputs without a data-dependent branch (half the outputs of a
- * norm are negative, in no order a branch predictor can learn): the factor 1 or s is picked by
- * the output's bits. outBits > 0 as int32 is out > 0 for every float but a NaN with its sign
- * bit clear (there: g instead of g * s); -0 and +0 take the slope, as out > 0 is false for them.
- */
-function activationGradF32(g: Data, outBits: Int32Array, r: Data, s: number): void {
-  const factor = new Float64Array([1, s]);
-  for (let i = 0; i < r.length; i++) {
-    const b = outBits[i];
-    // 1 when b <= 0 as int32 (b - 1 wraps only for b = -2^31, i.e. -0, where b >> 31 gives the 1)
-    r[i] = g[i] * factor[((b >> 31) | ((b - 1) >> 31)) & 1];
-  }
 }
 
 // The per-plane loops, as top-level functions: V8 keeps their arrays and scalars in registers
