@@ -162,7 +162,7 @@ export const gradcheckCases: GradcheckCase[] = [
 
     (preset): GradcheckCase => ({
       op: 'renderImage',
-      variant: `${preset}: all parameters through rasterize, ${preset.includes('tem') ? 'path lengths, transmission' : 'shade'}, blur, noise (16 x 16)`,
+      variant: `${preset}: all parameters through rasterize, ${presetConfig(preset).shading.model === 'transmission' ? 'path lengths, transmission' : 'shade'}, blur, noise (16 x 16)`,
       make: () => {
         const scene = tinyScene(preset);
         const p = pipelineParams(preset);
