@@ -26,7 +26,8 @@ import { detectPolarity, type Polarity, type PolaritySetting } from '../particle
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
-import { PRESET_NAMES, type PresetName } from '../render/presets/index.js';
+import { PRESETS, PRESET_NAMES, type PresetName } from '../render/presets/index.js';
+import { DEFAULT_AUGMENT } from '../seg/augment.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsPage, withResultsBlock, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
@@ -403,14 +404,17 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // Model-Real gets as many steps as the synthetic-trained U-Net (it has fewer, larger images).
   // The U-Net stages run on the fastest CPU backend.
   const segBackend = { backend: 'auto', relaxedSimd: opts.relaxedSimd };
+  // Both U-Nets get the preset's augmentation overrides (preset.ts segAugment), if it has any.
+  const segAugment = PRESETS[spec.preset].segAugment;
+  const augment = { ...DEFAULT_AUGMENT, ...segAugment };
   const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
-      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed }, resume: hasCheckpoint(dir), ...segBackend,
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment }, resume: hasCheckpoint(dir), ...segBackend,
     }, segOut);
   await stage('seg', async () => {
     await segTrain({ data: synthDir }, segDir);
-    return { ...b.seg, trainImages: b.synth.n };
+    return { ...b.seg, trainImages: b.synth.n, ...(segAugment ? { augmentOverrides: segAugment } : {}) };
   });
 
   // 6. predict: segment and measure the test images.

@@ -20,4 +20,10 @@ export interface Preset<Name extends string = string> {
   readonly params: Readonly<Record<ParamName, number>>;
   /** The parameters the GAN learns for this preset; the rest stay at `params`. */
   readonly learned: readonly ParamName[];
+  /**
+   * Settings of the segmenter's training augmentation (src/seg/augment.ts AugmentOptions) that
+   * this modality makes wrong, by name; the pipeline trains its U-Nets with the augmentation
+   * defaults overridden by these. Absent: the defaults.
+   */
+  readonly segAugment?: { readonly fgContrast?: number };
 }

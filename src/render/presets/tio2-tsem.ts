@@ -48,4 +48,12 @@ export const tio2Tsem = {
     'filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmResidue', 'filmGradientX', 'filmGradientY',
     'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot',
   ],
+  // No particle-contrast augmentation for the segmenter. It dims particles towards the background
+  // (down to 30 % of their contrast) because real SEM particles are grey where renders saturate;
+  // here the particles are nearly opaque in every dev-pool image (above) and the GAN fits their
+  // darkness (massAttenuation), so dimmed particles only teach the U-Net that grey film residue is
+  // particle. Measured on the run of main fbaa817 (its synthetic pairs, the same U-Net budget):
+  // predicted components without an opaque core (darkest pixel above 0.3 x film) on the 24
+  // dev-pool images, no masks read, 23 (3221 px) with it, 12 (810 px) without (docs/tio2-tsem.md).
+  segAugment: { fgContrast: 0 },
 } as const satisfies Preset;
