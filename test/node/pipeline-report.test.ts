@@ -41,6 +41,13 @@ describe('results pages', () => {
     expect(md).not.toContain('Possart');
   });
 
+  it("the U-Net settings line names the preset's augmentation overrides, and nothing without them", () => {
+    const r = report('tio2-tsem');
+    r.stages.push({ stage: 'seg', seconds: 60, resumed: false, info: { augmentOverrides: { fgContrast: 0 } } });
+    expect(resultsPage(r)).toMatch(/- U-Net: depth 4, .*; augmentation as the defaults except fgContrast 0 \(the preset's\)/);
+    expect(resultsPage(report('tio2-tsem'))).not.toContain('augmentation as the defaults');
+  });
+
   it('other presets: docs/results.md (TiO2 SEM, with the paper rows)', () => {
     const md = resultsPage(report('tio2-sem'));
     expect(md).toMatch(/^# Results: TiO2 SEM \(generated\)/);

@@ -4,6 +4,7 @@ import { mergeSceneConfig } from '../../src/render/config.js';
 import { BASE_SCENE, LEARNED_BY_PRESET, PRESETS, PRESET_NAMES, defaultParams, presetConfig } from '../../src/render/presets/index.js';
 import { PARAMETER_TABLE, PARAM_NAMES, paramsVector } from '../../src/render/params.js';
 import { SHADING_MODELS } from '../../src/render/shade/models.js';
+import { DEFAULT_AUGMENT } from '../../src/seg/augment.js';
 
 // A preset is one data record (src/render/presets/<name>.ts) merged over BASE_SCENE by the
 // same validating merge as a user's --config file. Every registered record is checked here.
@@ -29,6 +30,21 @@ describe('presets as data', () => {
       expect(presetConfig(name)).not.toBe(cfg);
     });
   }
+
+  it("segAugment: only the segmenter's augmentation settings, in their range; shaded presets keep the defaults", () => {
+    for (const name of PRESET_NAMES) {
+      const a = PRESETS[name].segAugment ?? {};
+      for (const [k, v] of Object.entries(a)) {
+        expect(Object.keys(DEFAULT_AUGMENT), `${name}: ${k}`).toContain(k);
+        expect(v, `${name}: ${k}`).toBeGreaterThanOrEqual(0);
+        expect(v, `${name}: ${k}`).toBeLessThanOrEqual(1);
+      }
+      // the shaded (SEM, HIM) presets keep the seg defaults: their pipeline outputs are unchanged
+      if (presetConfig(name).shading.model !== 'transmission') expect(PRESETS[name].segAugment, name).toBeUndefined();
+    }
+    // nearly opaque TSEM particles: no particle-contrast augmentation (tio2-tsem.ts says why)
+    expect(PRESETS['tio2-tsem'].segAugment?.fgContrast).toBe(0);
+  });
 
   it('a record is validated like a user config: a parameter out of range or missing names the field', () => {
     const rec = PRESETS['tio2-sem'];
