@@ -31,7 +31,7 @@ import { DEFAULT_AUGMENT } from '../seg/augment.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsPage, withResultsBlock, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
-import { segmentEval, segmentPredict, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from './segment.js';
+import { segmentEval, segmentPredict, segmentReuse, segmentTrain, type SegmentConsole, type SegmenterOptions, type SegmentEvalReport, type SegmentTrainOptions } from './segment.js';
 
 export const BUDGET_NAMES = ['quick', 'standard', 'full'] as const;
 export type BudgetName = (typeof BUDGET_NAMES)[number];
@@ -407,6 +407,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // Both U-Nets get the preset's augmentation overrides (preset.ts segAugment), if it has any.
   const segAugment = PRESETS[spec.preset].segAugment;
   const augment = { ...DEFAULT_AUGMENT, ...segAugment };
+  // The eval stage scores the test images the predict stage segmented: it takes those results
+  // (same model, pixels and settings) instead of segmenting them again (segment-cache.ts).
+  const reuse = segmentReuse();
   const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
@@ -420,7 +423,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // 6. predict: segment and measure the test images.
   const predDir = join(runDir, 'predictions');
   await stage('predict', async () => {
-    const summary = await segmentPredict({ model: segDir, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...segBackend }, segOut);
+    const summary = await segmentPredict({ model: segDir, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...segBackend, reuse }, segOut);
     return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit };
   });
 
@@ -429,7 +432,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   /** Scores one segmenter on the test images against --eval-masks; writes eval/NAME.json. */
   const evalOne = async (name: string, segmenter: SegmenterOptions): Promise<EvalSummary> => {
     mkdirSync(evalDir, { recursive: true });
-    const r = evalSummary(await segmentEval({ images: imagesDir, masks: spec.evalMasks!, ids: spec.testIds, cropBottom: spec.cropBottom, ...segmenter, ...segBackend }, segOut));
+    const r = evalSummary(await segmentEval({ images: imagesDir, masks: spec.evalMasks!, ids: spec.testIds, cropBottom: spec.cropBottom, ...segmenter, ...segBackend, reuse }, segOut));
     writeFileAtomic(join(evalDir, `${name}.json`), JSON.stringify(r, null, 2) + '\n');
     log(`  ${name}: DSC ${r.mean.dsc.toFixed(3)} AP50 ${r.mean.ap50.toFixed(3)} PQ ${r.mean.pq.toFixed(3)}`);
     return r;

@@ -38,6 +38,7 @@ import type { UNet } from '../seg/unet.js';
 import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from './pixel-size.js';
 import { writeFijiOutputs } from './fiji-outputs.js';
 import { fijiCsv } from '../seg/fiji.js';
+import { SegmentationCache } from './segment-cache.js';
 
 /** Where output lines go (tests capture them). */
 export interface SegmentConsole {
@@ -79,6 +80,19 @@ export interface SegmenterOptions extends SegmentBackendOptions {
   polarity?: PolaritySetting;
   /** Rows removed from the bottom of every image (the microscope's data bar); default 0. */
   cropBottom?: number;
+  /**
+   * Results shared between calls of one process (the pipeline's predict and eval stages): an
+   * image segmented before with the same segmenter and settings is not segmented again.
+   */
+  reuse?: SegmentReuse;
+}
+
+/** What SegmenterOptions.reuse holds: segmentWith's results. */
+export type SegmentReuse = SegmentationCache<ReturnType<typeof segmentWith>>;
+
+/** A cache for SegmenterOptions.reuse (see segment-cache.ts). */
+export function segmentReuse(capacity?: number): SegmentReuse {
+  return new SegmentationCache(capacity);
 }
 
 /** Makes the named CPU backend the active one (or keeps the active one); returns its name. */
@@ -246,6 +260,14 @@ function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
   return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances, outlines: o.outlines };
 }
 
+/** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
+function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ReturnType<typeof segmentWith> {
+  const compute = () => segmentWith(method, model, img, tile, minArea, sf);
+  if (!o.reuse) return compute();
+  const settings = { method, model: method === 'otsu' ? null : o.model ?? null, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
+  return o.reuse.get(settings, img.width, img.height, img.data, compute);
+}
+
 function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
   if (method === 'otsu') {
     const r = otsuInstances(img.data, img.width, img.height, { minArea, invert: sf.polarity === 'dark' });
@@ -400,7 +422,7 @@ async function predictInto(outDir: string, written: string[], o: SegmentPredictO
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
     const t0 = performance.now();
-    const { instances, classes, lowConfidence } = segmentWith(method, model, img, tile, minArea, segmentFlags(o, segmenter));
+    const { instances, classes, lowConfidence } = segmentReused(o, method, model, img, tile, minArea, segmentFlags(o, segmenter));
     if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
     const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.sizes[k] });
     results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
@@ -473,7 +495,7 @@ export async function segmentEval(o: SegmentEvalOptions, out: SegmentConsole = c
   const parts: SizingParts[] = [];
   const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
   for (const a of set) {
-    const { instances, lowConfidence } = segmentWith(method, model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(o, segmenter));
+    const { instances, lowConfidence } = segmentReused(o, method, model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(o, segmenter));
     const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
     parts.push(part);
     rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts), lowConfidence: lowConfidence ?? null });

@@ -6,7 +6,7 @@ import { writePngGrey8 } from '../../src/node/files.js';
 import { InputError, UserError } from '../../src/errors.js';
 import { runSegment, parseGrowMasks, segmentSpec, subcommandOf } from '../../src/cli/segment.js';
 import { parsePixelSize } from '../../src/node/pixel-size.js';
-import { segmentEval, segmentPredict, segmentTrain } from '../../src/node/segment.js';
+import { segmentEval, segmentPredict, segmentReuse, segmentTrain } from '../../src/node/segment.js';
 import { readAnnotatedSet, readSegDataset, readSegInstances } from '../../src/node/seg-dataset.js';
 import { addTouchingBand, classesFromInstances } from '../../src/seg/classmask.js';
 import { writePngGrey16 } from '../../src/node/files.js';
@@ -199,6 +199,41 @@ describe('segment CLI', () => {
     expect(await runSegment(['eval', '--method', 'otsu', '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks')], { log: (l) => table.push(l), error: () => {} })).toBe(0);
     expect(table.some((l) => /^pooled +\d+ +\d+ /.test(l))).toBe(true);
     expect(table.some((l) => /^pooled 95 % intervals: ECD D10/.test(l))).toBe(true);
+  });
+
+  it('reuse: eval takes the segmentations predict made of the same images (same model and settings), with the same report', async () => {
+    const model = join(root, 'model-reuse');
+    const images = join(root, 'ds', 'real-images');
+    const masks = join(root, 'ds', 'real-masks');
+    await segmentTrain({ source: { data: join(root, 'ds') }, out: model, unet: { base: 2, depth: 1 }, train: { epochs: 1, batch: 2, crop: 16, stepsPerEpoch: 2 }, backend: 'reference' }, quiet);
+    const seg = { model, minArea: 1, backend: 'reference' };
+    const reuse = segmentReuse();
+    await segmentPredict({ ...seg, inputs: [images], out: join(root, 'pred-reuse'), reuse }, quiet);
+    expect([reuse.hits, reuse.misses]).toEqual([0, 4]);
+    const reused = await segmentEval({ ...seg, images, masks, reuse }, quiet);
+    expect([reuse.hits, reuse.misses]).toEqual([4, 4]);
+    expect(reused).toEqual(await segmentEval({ ...seg, images, masks }, quiet));
+    // Other settings or another segmenter segment again.
+    await segmentEval({ ...seg, images, masks, reuse, flips: true }, quiet);
+    await segmentEval({ method: 'otsu', images, masks, minArea: 1, reuse }, quiet);
+    expect([reuse.hits, reuse.misses]).toEqual([4, 12]);
+  });
+
+  it('reuse keeps at most its capacity of results, the oldest going first', () => {
+    const reuse = segmentReuse(2);
+    const px = (v: number) => new Float32Array(4).fill(v);
+    let computed = 0;
+    const seg = (v: number) => reuse.get({ s: 1 }, 2, 2, px(v), () => ({ instances: { labels: new Int32Array(4), count: computed++ }, classes: new Uint8Array(4) }));
+    seg(1);
+    seg(2);
+    expect(seg(1).instances.count).toBe(0);
+    seg(3); // evicts 1, the oldest stored
+    expect(seg(2).instances.count).toBe(1);
+    expect(seg(1).instances.count).toBe(3);
+    expect(computed).toBe(4);
+    // The same pixels under another size or settings are another key.
+    expect(reuse.get({ s: 1 }, 4, 1, px(1), () => ({ instances: { labels: new Int32Array(4), count: -1 }, classes: new Uint8Array(4) })).instances.count).toBe(-1);
+    expect(() => segmentReuse(0)).toThrow(/capacity/);
   });
 
   it("the library's typed runners give what the command prints and writes", async () => {
