@@ -67,7 +67,7 @@ export interface SegmenterOptions extends SegmentBackendOptions {
   tile?: number;
   /** Particles smaller than this (px) are removed; default 50. */
   minArea?: number;
-  /** Test-time augmentation: average the image and its three mirror images. */
+  /** Test-time augmentation: average the image and its three mirror images (default true; false: one pass, ~3.6x faster). */
   flips?: boolean;
   /**
    * Particles from the U-Net's outputs; default: 'distance' for a model with a distance head
@@ -257,7 +257,7 @@ interface SegmentFlags {
 }
 
 function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
-  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: Boolean(o.flips), instances: o.instances, outlines: o.outlines };
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines };
 }
 
 /** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
