@@ -214,7 +214,7 @@ describe('segment CLI', () => {
     expect([reuse.hits, reuse.misses]).toEqual([4, 4]);
     expect(reused).toEqual(await segmentEval({ ...seg, images, masks }, quiet));
     // Other settings or another segmenter segment again.
-    await segmentEval({ ...seg, images, masks, reuse, flips: true }, quiet);
+    await segmentEval({ ...seg, images, masks, reuse, flips: false }, quiet);
     await segmentEval({ method: 'otsu', images, masks, minArea: 1, reuse }, quiet);
     expect([reuse.hits, reuse.misses]).toEqual([4, 12]);
   });
