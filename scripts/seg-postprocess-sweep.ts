@@ -1,0 +1,128 @@
+/**
+ * The instance post-processing of a trained U-Net, swept on cached probabilities: how the tables of
+ * docs/segmentation.md ("Choosing the post-processing on held-out synthetic pairs") were made.
+ *   predict: runs the model once over a set and caches its probabilities (v8-serialised):
+ *     a synthetic dataset folder (`generate` output: images/, masks/, instances/; the truth is the
+ *     exact instance map with the contact line each higher id carves out of itself set to
+ *     background, the convention of the manual masks), or annotated real images (--images /
+ *     --masks with --crop-bottom and --ids, as segment eval reads them);
+ *   sweep: scores every post-processing setting of a JSON list on a cache: per-image mean DSC /
+ *     AP50 / PQ and the pooled sizing figures of segment eval (count, ECD D50, KS, outline bias,
+ *     merges / splits; no bootstrap).
+ * A setting: { "method": "distance" | "watershed", "background", "contour", "relative", "coreH"
+ * (distance) or "h" (watershed), "outlines": "half-level" | "network" (default "network") }.
+ * Usage (bundle with esbuild into the ignored .tmp/ of the repository, where the packages resolve, then run):
+ *   npx esbuild scripts/seg-postprocess-sweep.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/sweep.mjs
+ *   node .tmp/sweep.mjs predict MODEL_DIR SYNTH_DIR CACHE [--flips]
+ *   node .tmp/sweep.mjs predict MODEL_DIR IMAGES_DIR CACHE --masks MASKS_DIR --crop-bottom 64 --ids ID,ID,... [--flips]
+ *   node .tmp/sweep.mjs sweep CACHE SETTINGS.json
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { serialize, deserialize } from 'node:v8';
+import { initBackend } from '../src/node/init-backend.js';
+import { loadModel } from '../src/node/seg-checkpoint.js';
+import { readAnnotatedSet, readSegDataset, readSegInstances } from '../src/node/seg-dataset.js';
+import { normaliseImage, predictWithFlips } from '../src/seg/infer.js';
+import { instancesFromDistance, instancesFromProbabilities } from '../src/particles/instances.js';
+import { brightParticleView, type Polarity } from '../src/particles/polarity.js';
+import { growToHalfLevel } from '../src/seg/edge-outline.js';
+import { evaluate, meanOf } from '../src/seg/metrics.js';
+import { sizingParts, sizingFromParts } from '../src/seg/sizing.js';
+
+interface Cached {
+  name: string;
+  width: number;
+  height: number;
+  /** The bright-particle view of the image (for the half-level outlines). */
+  image: Float32Array;
+  probabilities: Float32Array;
+  truth: Int32Array;
+}
+
+interface Setting {
+  method: 'distance' | 'watershed';
+  background?: number;
+  contour?: number;
+  relative?: number;
+  coreH?: number;
+  h?: number;
+  outlines?: 'half-level' | 'network';
+}
+
+/** The manual masks' convention on an exact instance map: the line each higher id carves out of itself where it touches a lower one is background. */
+function carveContacts(inst: Int32Array, w: number, h: number): Int32Array {
+  const out = Int32Array.from(inst);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      const id = inst[p];
+      if (!id) continue;
+      const lower = (q: number) => q !== 0 && q < id;
+      if ((x > 0 && lower(inst[p - 1])) || (x < w - 1 && lower(inst[p + 1])) || (y > 0 && lower(inst[p - w])) || (y < h - 1 && lower(inst[p + w]))) out[p] = 0;
+    }
+  }
+  return out;
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function predict(modelDir: string, set: string, cache: string, args: string[]): Promise<void> {
+  await initBackend('auto', { relaxedSimd: true });
+  const { model, info } = loadModel(modelDir);
+  const polarity: Polarity = info.polarity;
+  const masks = flag(args, '--masks');
+  const items = masks
+    ? readAnnotatedSet(set, masks, { cropBottom: Number(flag(args, '--crop-bottom') ?? 0), ids: flag(args, '--ids')?.split(',') }).map((a) => ({ ...a, truth: a.instances }))
+    : readSegInstances(set, readSegDataset(set)).map((s) => ({ ...s, truth: carveContacts(s.instances, s.width, s.height) }));
+  const out: Cached[] = items.map((it) => ({
+    name: it.name,
+    width: it.width,
+    height: it.height,
+    image: brightParticleView(it.image, polarity),
+    probabilities: predictWithFlips(model, normaliseImage(it.image, info.normalisation, polarity), it.width, it.height, { tile: 2 * info.crop, flips: args.includes('--flips') }),
+    truth: it.truth,
+  }));
+  writeFileSync(cache, serialize(out));
+  console.log(`${out.length} images -> ${cache}`);
+}
+
+function instances(c: Cached, s: Setting): Int32Array {
+  const n = c.width * c.height;
+  const p = c.probabilities;
+  const labels =
+    s.method === 'distance'
+      ? instancesFromDistance(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), c.width, c.height, { background: s.background, contour: s.contour, relative: s.relative, coreH: s.coreH }).labels
+      : instancesFromProbabilities(p.subarray(0, 3 * n), c.width, c.height, { background: s.background, contour: s.contour, h: s.h }).labels;
+  return s.outlines === 'half-level' ? growToHalfLevel(labels, c.image, c.width, c.height) : labels;
+}
+
+function sweep(cache: string, settingsFile: string): void {
+  const items = deserialize(readFileSync(cache)) as Cached[];
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Setting[];
+  const pc = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)} %`;
+  console.log('| setting | DSC | AP50 | PQ | count | ECD D50 | KS | outline bias | merges / splits |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const s of settings) {
+    const rows = [];
+    const parts = [];
+    for (const c of items) {
+      const labels = instances(c, s);
+      rows.push(evaluate(labels, c.truth, c.width, c.height));
+      parts.push(sizingParts(labels, c.truth, c.width, c.height, 50));
+    }
+    const m = meanOf(rows);
+    const z = sizingFromParts(parts, { minArea: 50, bootstrap: 0 });
+    console.log(`| ${JSON.stringify(s)} | ${m.dsc.toFixed(3)} | ${m.ap50.toFixed(3)} | ${m.pq.toFixed(3)} | ${z.count.pred} / ${z.count.truth} (${pc(z.count.relError)}) | ${pc(z.ecd.relError.d50)} | ${z.ecd.ks.toFixed(3)} | ${z.outlineBias.toFixed(2)} px | ${z.merges} / ${z.splits} |`);
+  }
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (cmd === 'predict' && rest.length >= 3) await predict(rest[0], rest[1], rest[2], rest.slice(3));
+else if (cmd === 'sweep' && rest.length === 2) sweep(rest[0], rest[1]);
+else {
+  console.error('usage: sweep.mjs predict MODEL_DIR SET CACHE [--masks DIR --crop-bottom N --ids A,B] [--flips] | sweep CACHE SETTINGS.json');
+  process.exit(2);
+}
