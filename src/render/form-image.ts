@@ -11,6 +11,7 @@ import { toFragments } from './raster/fragments.js';
 import { gaussianBlur } from './shade/blur.js';
 import { substrateTexture, clearNoiseCache } from './shade/texture.js';
 import { fixedMaps, clearFixedMapCache } from './shade/fixed-maps.js';
+import { clearGrainCache } from './shade/grain.js';
 import { imageFormationModel, isTransmission } from './shade/models.js';
 import { residuePattern, transmissionImage } from './shade/transmission.js';
 import type { ShadingContext } from './shade/model.js';
@@ -18,10 +19,11 @@ import { shade } from './shade/shade-op.js';
 import { sensorNoise } from './noise.js';
 import { scanArtifacts } from './scan.js';
 
-/** Empties the memos of the fixed maps and of the texture noise (tests compare them with fresh results). */
+/** Empties the memos of the fixed maps, the texture noise and the grain (tests compare them with fresh results). */
 export function clearShadeCaches(): void {
   clearFixedMapCache();
   clearNoiseCache();
+  clearGrainCache();
 }
 
 /** The image [1, 1, H, W] from the raster [5, H, W] (fragments.ts) and the parameter vector [P]. */

@@ -57,6 +57,7 @@ function pipelineParams(preset: TinyPreset): Float64Array {
   set('noiseShot', 0.01);
   set('edgeGain', 0.1);
   set('particleVariation', 0.2);
+  set('particleGrain', 0.15);
   set('blurSigma', preset === 'sio2-him' ? 2.9 : 0.7);
   // transmission: every film term on, the particles not fully opaque
   set('massAttenuation', 0.1);
@@ -136,7 +137,7 @@ export const gradcheckCases: GradcheckCase[] = [
   },
   {
     op: 'shadeSEM',
-    variant: '7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter; fixed maps from the starting coverage',
+    variant: '7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter (surface grain on); fixed maps from the starting coverage',
     make: (rng: Rng) => {
       const H = 5, W = 7, HW = H * W;
       const r = new Float64Array(5 * HW);

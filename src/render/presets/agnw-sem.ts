@@ -37,6 +37,7 @@ export const agnwSem = {
     scanNoise: 0.004,
     brightnessGradient: 0.02,
     particleVariation: 0,
+    particleGrain: 0,
   },
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',

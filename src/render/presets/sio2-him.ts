@@ -38,6 +38,7 @@ export const sio2Him = {
     scanNoise: 0,
     brightnessGradient: 0,
     particleVariation: 0,
+    particleGrain: 0,
   },
   // as tio2-him: the reconstruction filter stays fixed
   learned: ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],

@@ -38,7 +38,7 @@ export const temSpheres = {
     filmGradientX: 0,
     filmGradientY: 0,
     // SEM scan terms (issue 14), off here
-    rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0,
+    rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0, particleGrain: 0,
   },
   learned: [
     'filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmResidue', 'filmGradientX', 'filmGradientY',

@@ -37,6 +37,7 @@ export const tio2Him = {
     scanNoise: 0,
     brightnessGradient: 0,
     particleVariation: 0,
+    particleGrain: 0,
   },
   // HIM parity with the reference: material (diffuse / specular / shininess), stage colour and
   // noise are learned; the reconstruction filter (blur 3 px) is fixed as in the reference.

@@ -40,7 +40,7 @@ export const tio2Tsem = {
     filmGradientX: 0,
     filmGradientY: 0,
     // SEM scan terms (issue 14), off here
-    rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0,
+    rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0, particleGrain: 0,
   },
   // The film (brightness, mottle pattern and amplitude, residue, gradient), mass-thickness and
   // diffraction contrast, blur, noise.

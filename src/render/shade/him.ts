@@ -154,6 +154,7 @@ export const himModel: ImageFormationModel<HimConstants, 'him'> = {
   opName: 'shadeHIM',
   polarity: 'bright',
   castsShadow: false,
+  grain: false,
   constants: himConstants,
   grads: HIM_GRADS,
   rows: 'himRows',

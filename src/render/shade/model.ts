@@ -40,6 +40,8 @@ export interface ShadeRowsJob<K> {
   variation: Data;
   /** Substrate texture T, edge map E, wide rim map E2, shadow map Sh (null when the model casts none). */
   T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null;
+  /** The particles' surface grain g (grain.ts), or null for a model without it. */
+  Gr: Float64Array | null;
   LY: Float64Array; out: Data;
   k: K; alphaFull: number; W: number; rowLo: number; rowHi: number;
 }
@@ -52,7 +54,7 @@ export interface ShadeRowsJob<K> {
  */
 export interface ShadeBackRowsJob<K> {
   G: Data; normalX: Data; normalY: Data; normalZ: Data; alpha: Data; variation: Data;
-  T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null; LY: Float64Array;
+  T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null; Gr: Float64Array | null; LY: Float64Array;
   /** Gradients of the raster's normal and alpha channels, or null (no raster gradient wanted). */
   gNormalX: Data | null; gNormalY: Data | null; gNormalZ: Data | null; gAlpha: Data | null;
   /** Gradient of the variation channel, or null (with the others); models that do not read it leave it 0. */
@@ -69,6 +71,8 @@ export interface ImageFormationModel<K = unknown, Name extends string = string> 
   readonly polarity: Polarity;
   /** Whether the model darkens the substrate by the fixed shadow map (fixed-maps.ts). */
   readonly castsShadow: boolean;
+  /** Whether the model reads the particles' surface grain (grain.ts). */
+  readonly grain: boolean;
   /** The numbers one shading pass uses, from the parameter vector (table order) and the context. */
   constants(params: ArrayLike<number>, ctx: ShadingContext): K;
   /** The parameters the backward kernel sums gradients of, in its sums' order; the others get 0. */

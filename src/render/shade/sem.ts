@@ -7,9 +7,11 @@
  *                                                       substrate by a positive contrast)
  *   det   = 1 + detectorStrength (2 relu(n . d) - 1)   (side detector at azimuth / elevation d)
  *   P     = Y det (1 + particleVariation u)            (u in [-1, 1]: the particle's own
- *           + edgeGain E + rimGain E2                   brightness factor, fixed per particle,
- *                                                       blended by the rasterizer; E: fixed rim
- *                                                       map, fixed-maps.ts; E2: the same at 3 x
+ *           (1 + particleGrain g)                       brightness factor, fixed per particle,
+ *           + edgeGain E + rimGain E2                   blended by the rasterizer; g: the fixed
+ *                                                       surface grain, zero mean, unit std,
+ *                                                       grain.ts; E: fixed rim map,
+ *                                                       fixed-maps.ts; E2: the same at 3 x
  *                                                       the width, fading over the escape depth)
  *   Sub   = (substrateBrightness + textureAmplitude T) (T: the film's ridge lines, texture.ts;
  *           * (1 - shadowStrength Sh)                  Sh: fixed soft shadow map, cast away
@@ -28,7 +30,7 @@ import { PARAM_INDEX } from '../params.js';
 import { detectorDirection, type ImageFormationModel, type ShadeBackRowsJob, type ShadeRowsJob, type ShadingContext } from './model.js';
 
 export interface SemConstants {
-  n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number; kv: number;
+  n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number; kv: number; kg: number;
   /** Flat-face yield: the substrate's plus the particle's positive contrast. */
   y0: number;
   /** Towards the detector. */
@@ -40,28 +42,29 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
   const sb = Pv[ix.substrateBrightness];
   return {
     n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], eg2: Pv[ix.rimGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
-    ta: Pv[ix.textureAmplitude], kv: Pv[ix.particleVariation], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
+    ta: Pv[ix.textureAmplitude], kv: Pv[ix.particleVariation], kg: Pv[ix.particleGrain], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
   };
 }
 
-/** P at one pixel given the yield Y = y0 c^-n and the particle's brightness factor u. */
-export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number, e2: number, u: number): number {
+/** P at one pixel given the yield Y = y0 c^-n, the particle's brightness factor u and the grain g. */
+export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number, e2: number, u: number, g: number): number {
   const nd = nx * k.dx + ny * k.dy + nz * k.dz;
   const r = nd > 0 ? nd : 0;
-  return Y * (1 + k.kv * u) * (1 + k.kdet * (2 * r - 1)) + k.eg * e + k.eg2 * e2;
+  // particleGrain 0 (the other presets): a factor of exactly 1, the image as without the term
+  return Y * (1 + k.kv * u) * (1 + k.kg * g) * (1 + k.kdet * (2 * r - 1)) + k.eg * e + k.eg2 * e2;
 }
 
-/** P at one pixel with normal (nx, ny, nz), edge-map values e (narrow) and e2 (wide) and brightness factor u. */
-export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number, e2: number, u: number): number {
+/** P at one pixel with normal (nx, ny, nz), edge-map values e (narrow) and e2 (wide), brightness factor u and grain g. */
+export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number, e2: number, u: number, g: number): number {
   const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
   // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
-  return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2, u);
+  return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2, u, g);
 }
 
 export function semRows(job: ShadeRowsJob<SemConstants>): number {
-  const { normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
+  const { normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
   const { ksh, sb, ta } = k;
-  const S = Sh!;
+  const S = Sh!, Gn = Gr!;
   for (let i = rowLo * W, i1 = rowHi * W; i < i1; i++) {
     const a = alpha[i], m = a >= alphaFull ? 1 : a / alphaFull;
     const Sub = (sb + ta * T[i]) * (1 - ksh * S[i]);
@@ -77,21 +80,21 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
     const Yn = c === 1 ? 1 : Math.exp(-k.n * L);
     LY[2 * i] = L;
     LY[2 * i + 1] = Yn;
-    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i], V[i]) + (1 - m) * Sub;
+    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i], V[i], Gn[i]) + (1 - m) * Sub;
   }
   return 0;
 }
 
 /** The gradients semBackRows sums per row, in its order. */
-const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain', 'particleVariation'] as const;
+const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain', 'particleVariation', 'particleGrain'] as const;
 
 export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
-  const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
-  const { n, eg, eg2, kdet, ksh, sb, ta, kv, y0, dx, dy, dz } = k;
-  const S = Sh!;
+  const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
+  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz } = k;
+  const S = Sh!, Gn = Gr!;
   const needR = gAlpha !== null;
   for (let y = rowLo; y < rowHi; y++) {
-    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0;
+    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0, gkg = 0;
     for (let i = y * W, i1 = i + W; i < i1; i++) {
       const g = G[i];
       if (g === 0) continue;
@@ -110,7 +113,7 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / alphaFull
         // (every other term below is multiplied by g m = 0)
         let r4 = 0;
-        r4 += (g * (semParticle(k, nx, ny, nz, E[i], E2[i], V[i]) - Sub)) / alphaFull;
+        r4 += (g * (semParticle(k, nx, ny, nz, E[i], E2[i], V[i], Gn[i]) - Sub)) / alphaFull;
         gAlpha![i] = r4;
         continue;
       }
@@ -119,15 +122,17 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       const L = LY[2 * i], Yn = LY[2 * i + 1]; // log c and Y / y0, from the forward
       const Y = y0 * Yn;
       const u = V[i], f = 1 + kv * u; // the particle's brightness factor
-      const Yf = Y * f;
+      const gr0 = Gn[i], fg = 1 + kg * gr0; // the grain's factor
+      const Yf = Y * f * fg;
       const nd = nx * dx + ny * dy + nz * dz;
       const r = nd > 0 ? nd : 0;
       const gP = g * m;
       const det = 1 + kdet * (2 * r - 1);
       const P = Yf * det + eg * E[i] + eg2 * E2[i];
-      const gFac = gP * det * f; // dI/dY
+      const gFac = gP * det * f * fg; // dI/dY
       gkdet += gP * Yf * (2 * r - 1);
-      gkv += gP * Y * det * u;
+      gkv += gP * Y * fg * det * u;
+      gkg += gP * Y * f * det * gr0;
       const gr = nd > 0 ? gP * Yf * kdet * 2 : 0;
       geg += gP * E[i];
       geg2 += gP * E2[i];
@@ -143,16 +148,16 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       gNormalX![i] = r0;
       gNormalY![i] = r1;
       gNormalZ![i] = r2;
-      gVariation![i] = gP * Y * det * kv;
+      gVariation![i] = gP * Y * fg * det * kv;
       if (a < alphaFull) {
         let r4 = 0;
         r4 += (g * (P - Sub)) / alphaFull;
         gAlpha![i] = r4;
       }
     }
-    const o = 9 * y;
+    const o = 10 * y;
     sums[o] = gpb; sums[o + 1] = gn; sums[o + 2] = geg; sums[o + 3] = gkdet; sums[o + 4] = gksh;
-    sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2; sums[o + 8] = gkv;
+    sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2; sums[o + 8] = gkv; sums[o + 9] = gkg;
   }
   return 0;
 }
@@ -162,6 +167,7 @@ export const semModel: ImageFormationModel<SemConstants, 'sem'> = {
   opName: 'shadeSEM',
   polarity: 'bright',
   castsShadow: true,
+  grain: true,
   constants: semConstants,
   grads: SEM_GRADS,
   rows: 'semRows',

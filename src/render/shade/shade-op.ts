@@ -11,6 +11,7 @@ import { PARAM_INDEX } from '../params.js';
 import { fragmentChannels, type Fragments } from '../raster/fragments.js';
 import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
 import { ALPHA_FULL, type FixedMaps } from './fixed-maps.js';
+import { grainField } from './grain.js';
 import { imageLanes, lanesInstalled, runBands, sumRows } from '../lanes/lanes.js';
 import { allShared, allocOut } from '../lanes/shared.js';
 import type { ImageFormationModel, ShadeBackRowsJob, ShadeRowsJob, ShadingContext } from './model.js';
@@ -22,16 +23,17 @@ export function shade(model: ImageFormationModel, fr: Fragments, params: Tensor,
   // The constants of this forward, also the backward's: parameter values as they are now.
   const k = model.constants(params.data, ctx);
   const { E, E2, Sh } = maps;
-  const lanes = imageLanes(HW) && allShared(raster.data, T.data, E, E2, Sh) ? imageLanes(HW) : null;
+  const Gr = model.grain ? grainField(W, H, ctx.textureSeed) : null;
+  const lanes = imageLanes(HW) && allShared(raster.data, T.data, E, E2, Sh, Gr) ? imageLanes(HW) : null;
   const out = allocOut(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW, lanesInstalled());
   // per covered pixel (coverage > 0): L and Y / y0 (pixel i at 2 i, 2 i + 1; the rest unset)
   const LY = lanes ? takeF64Shared(2 * HW) : takeF64Dirty(2 * HW);
   const job: ShadeRowsJob<unknown> = {
     normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation,
-    T: T.data, E, E2, Sh, LY, out, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
+    T: T.data, E, E2, Sh, Gr, LY, out, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
   };
   runBands(lanes, model.rows, job, H, model.kernels[model.rows] as (j: typeof job) => number);
-  const rec = record(model.opName, new Tensor(out, [H, W]), [raster, params, T], releasingBackward(model.opName, (gOut: Tensor) => shadeBackward(model, gOut, fr, params, k, T, maps, LY)));
+  const rec = record(model.opName, new Tensor(out, [H, W]), [raster, params, T], releasingBackward(model.opName, (gOut: Tensor) => shadeBackward(model, gOut, fr, params, k, T, maps, Gr, LY)));
   if (!rec.node) giveF64(LY);
   return rec;
 }
@@ -41,12 +43,12 @@ export function shade(model: ImageFormationModel, fr: Fragments, params: Tensor,
  * tape closure itself: a closure created anew on every render keeps losing its optimised code
  * (V8 deoptimises it on fresh type feedback), a named function keeps it.
  */
-function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, params: Tensor, k: unknown, T: Tensor, maps: FixedMaps, LY: Float64Array): (Tensor | null)[] {
+function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, params: Tensor, k: unknown, T: Tensor, maps: FixedMaps, Gr: Float64Array | null, LY: Float64Array): (Tensor | null)[] {
   const H = fr.height, W = fr.width, HW = H * W;
   const raster = fr.tensor;
   const { E, E2, Sh } = maps;
   const G = gOut.data;
-  const lanes = imageLanes(HW) && allShared(G, raster.data, T.data, E, E2, Sh, LY) ? imageLanes(HW) : null;
+  const lanes = imageLanes(HW) && allShared(G, raster.data, T.data, E, E2, Sh, Gr, LY) ? imageLanes(HW) : null;
   // the raster's gradient only when it needs one (not for a cached raster: the GAN's case)
   const gR = raster.requiresGrad ? allocOut(raster.dtype, raster.size, lanes !== null) : null;
   const gc = gR ? fragmentChannels(gR, HW) : null;
@@ -54,7 +56,7 @@ function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, 
   const m = model.grads.length;
   const sums = lanes ? takeF64Shared(m * H) : takeF64Dirty(m * H);
   const job: ShadeBackRowsJob<unknown> = {
-    G, normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation, T: T.data, E, E2, Sh, LY,
+    G, normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation, T: T.data, E, E2, Sh, Gr, LY,
     gNormalX: gc && gc.normalX, gNormalY: gc && gc.normalY, gNormalZ: gc && gc.normalZ, gAlpha: gc && gc.alpha, gVariation: gc && gc.variation,
     gT, sums, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
   };

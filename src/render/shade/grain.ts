@@ -1,0 +1,58 @@
+/**
+ * The particles' surface grain g (SEM, particleGrain): a fixed field of 2-4 px features with zero
+ * mean and unit standard deviation over the image, per texture seed. Real TiO2 particle bodies
+ * are finely mottled (surface roughness below the resolved scale tilts the surface from pixel to
+ * pixel); the shading multiplies the particle yield by 1 + particleGrain g. Band-passed value
+ * noise (texture.ts's field) at GRAIN_SCALE cycles / pixel and twice that, normalised. Fixed (no
+ * gradient): only its amplitude is learned. Memoised per (size, seed); in shared memory when the
+ * raster lanes are installed (the shading's rows may run on them). Read only.
+ */
+import { bandNoise } from './texture.js';
+import { lanesInstalled } from '../lanes/lanes.js';
+import { allShared, copyShared } from '../lanes/shared.js';
+
+/** Spatial frequency of the grain's coarser octave (cycles / pixel; features of about 1 / (2 x this) to 1 / this px). */
+export const GRAIN_SCALE = 0.25;
+/** Mixed into the texture seed, so the grain is not the substrate's field at another scale. */
+const GRAIN_SEED_XOR = 0x5a17c3e1;
+
+interface GrainEntry {
+  W: number;
+  H: number;
+  seed: number;
+  g: Float64Array;
+}
+const grainCache: GrainEntry[] = [];
+const GRAIN_CACHE_SIZE = 4;
+
+/** Empties the memo (tests compare it with fresh results). */
+export function clearGrainCache(): void {
+  grainCache.length = 0;
+}
+
+/** The grain field (row-major H x W), memoised. */
+export function grainField(W: number, H: number, seed: number): Float64Array {
+  for (let j = 0; j < grainCache.length; j++) {
+    const e = grainCache[j];
+    if (e.W === W && e.H === H && e.seed === seed) {
+      if (lanesInstalled() && !allShared(e.g)) e.g = copyShared(e.g); // made before the lanes were installed
+      if (j > 0) {
+        grainCache.splice(j, 1);
+        grainCache.unshift(e);
+      }
+      return e.g;
+    }
+  }
+  const { n } = bandNoise(GRAIN_SCALE, W, H, (seed ^ GRAIN_SEED_XOR) | 0, 2);
+  let s = 0;
+  for (let i = 0; i < n.length; i++) s += n[i];
+  const m = s / n.length;
+  let v = 0;
+  for (let i = 0; i < n.length; i++) v += (n[i] - m) ** 2;
+  const inv = v > 0 ? 1 / Math.sqrt(v / n.length) : 0;
+  for (let i = 0; i < n.length; i++) n[i] = (n[i] - m) * inv;
+  const g = lanesInstalled() ? copyShared(n) : n;
+  grainCache.unshift({ W, H, seed, g });
+  if (grainCache.length > GRAIN_CACHE_SIZE) grainCache.pop();
+  return g;
+}
