@@ -57,7 +57,7 @@ function pipelineParams(preset: TinyPreset): Float64Array {
   set('noiseShot', 0.01);
   set('edgeGain', 0.1);
   set('particleVariation', 0.2);
-  set('particleGrain', 0.15);
+  set('particleGrain', 0.05);
   set('blurSigma', preset === 'sio2-him' ? 2.9 : 0.7);
   // transmission: every film term on, the particles not fully opaque
   set('massAttenuation', 0.1);

@@ -55,7 +55,7 @@ export const PARAMETER_TABLE = [
   { name: 'scanNoise', meaning: 'std of a grey-level offset shared by all pixels of one scan line (row-correlated scan noise)', min: 0, max: 0.03 },
   { name: 'brightnessGradient', meaning: 'amplitude of a slow brightness gradient across the image (grey levels at the image edge; a fixed random direction and curvature per image)', min: 0, max: 0.08 },
   { name: 'particleVariation', meaning: 'SEM: spread of the particles\' own brightness: each particle\'s yield is multiplied by 1 + this x u, u uniform in [-1, 1] and fixed per particle (orientation, composition and charging differ between particles; real TiO2 agglomerates show light and dark grey neighbours)', min: 0, max: 0.5 },
-  { name: 'particleGrain', meaning: 'SEM: relative depth of the particles\' surface grain: the yield is multiplied by 1 + this x g, g a fixed zero-mean, unit-std field of 2-4 px features (surface roughness below the resolved scale tilts the surface from pixel to pixel; real TiO2 particle bodies are mottled, not smooth)', min: 0, max: 0.3 },
+  { name: 'particleGrain', meaning: 'SEM: relative depth of the particles\' surface grain: the yield is multiplied by 1 + this x g, g a fixed zero-mean, unit-std field of 1-2 px features (surface roughness below the resolved scale tilts the surface from pixel to pixel; real TiO2 particle bodies are mottled, not smooth; the range ends at 0.06 because inside the dev-pool particles the whole fine residual, detector noise included, is about 4 % of the grey level, and a GAN free up to 0.3 went to 0.27, a speckle no micrograph shows)', min: 0, max: 0.06 },
 ] as const satisfies readonly ParameterSpec[];
 
 

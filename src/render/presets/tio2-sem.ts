@@ -46,7 +46,7 @@ export const tio2Sem = {
     // the dev-pool micrographs show light and dark grey particles side by side
     particleVariation: 0.15,
     // the particle bodies are finely mottled (median |high-pass| inside them 5 x ours without it)
-    particleGrain: 0.05,
+    particleGrain: 0.03,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.

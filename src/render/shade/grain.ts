@@ -1,9 +1,12 @@
 /**
- * The particles' surface grain g (SEM, particleGrain): a fixed field of 2-4 px features with zero
+ * The particles' surface grain g (SEM, particleGrain): a fixed field of 1-2 px features with zero
  * mean and unit standard deviation over the image, per texture seed. Real TiO2 particle bodies
  * are finely mottled (surface roughness below the resolved scale tilts the surface from pixel to
- * pixel); the shading multiplies the particle yield by 1 + particleGrain g. Band-passed value
- * noise (texture.ts's field) at GRAIN_SCALE cycles / pixel and twice that, normalised. Fixed (no
+ * pixel); the shading multiplies the particle yield by 1 + particleGrain g. Value noise
+ * (texture.ts's field, one octave) at GRAIN_SCALE cycles / pixel, normalised: neighbouring pixels
+ * correlate by about 0.66, pixels 2 apart by 0.18 (the dev-pool micrographs' fine residual: 0.31
+ * and 0.09 after their blur-free detector noise is mixed in). A first version at 0.25 and 0.5
+ * cycles / pixel (4-8 px blotches) let the GAN paint a coarse camouflage mottle. Fixed (no
  * gradient): only its amplitude is learned. Memoised per (size, seed); in shared memory when the
  * raster lanes are installed (the shading's rows may run on them). Read only.
  */
@@ -11,8 +14,8 @@ import { bandNoise } from './texture.js';
 import { lanesInstalled } from '../lanes/lanes.js';
 import { allShared, copyShared } from '../lanes/shared.js';
 
-/** Spatial frequency of the grain's coarser octave (cycles / pixel; features of about 1 / (2 x this) to 1 / this px). */
-export const GRAIN_SCALE = 0.25;
+/** Spatial frequency of the grain's lattice (cycles / pixel: a new value every 2 px). */
+export const GRAIN_SCALE = 0.5;
 /** Mixed into the texture seed, so the grain is not the substrate's field at another scale. */
 const GRAIN_SEED_XOR = 0x5a17c3e1;
 
@@ -43,7 +46,7 @@ export function grainField(W: number, H: number, seed: number): Float64Array {
       return e.g;
     }
   }
-  const { n } = bandNoise(GRAIN_SCALE, W, H, (seed ^ GRAIN_SEED_XOR) | 0, 2);
+  const { n } = bandNoise(GRAIN_SCALE, W, H, (seed ^ GRAIN_SEED_XOR) | 0, 1);
   let s = 0;
   for (let i = 0; i < n.length; i++) s += n[i];
   const m = s / n.length;
