@@ -17,10 +17,10 @@ export function requireInput(what: string, present: boolean, file: string): bool
   if (present) return true;
   if (inCi()) {
     it(`needs ${what} (missing in CI)`, () => {
-      throw new Error(`${file}: ${what} is missing; CI must provide it (the tests that need it would otherwise be skipped)`);
+      throw new Error(`${file}: not found: ${what}; CI must provide it (the tests that need it would otherwise be skipped)`);
     });
   } else {
-    console.warn(`${file}: skipped: ${what} is missing`);
+    console.warn(`${file}: skipped, not found: ${what}`);
   }
   return false;
 }
