@@ -226,20 +226,20 @@ interface Prepared extends SegSample {
   std: number;
   /** The distance target (models with a distance head). */
   distance?: Float32Array;
-  /** The instance map the targets come from (its own or the class mask's). */
-  labels: ArrayLike<number>;
+  /** The instance map the targets come from (its own or the class mask's); only when a target needs it. */
+  labels?: ArrayLike<number>;
   /** The separation weight map (TrainConfig.boundaryWeight > 0). */
   boundary?: Float32Array;
 }
 
-function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
   const image = brightParticleView(s.image, polarity);
   // Without an instance map, the class mask's own instances stand in (as readSegInstances does).
-  const labels = s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels;
-  const distance = withDistance ? instanceDistanceTarget(labels, s.width, s.height) : undefined;
+  const labels = withDistance || withBoundary ? (s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels) : undefined;
+  const distance = withDistance && labels ? instanceDistanceTarget(labels, s.width, s.height) : undefined;
   return { ...s, image, distance, labels, ...normalisationStats(image, normalisation) };
 }
 
@@ -349,7 +349,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s, normalisation, polarity, withDistance);
+      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
   const polarity: Polarity = resume ? resume.model.polarity : cfg.polarity === 'auto' ? polarityFromMasks(samples) : cfg.polarity;
@@ -373,7 +373,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   if (!(cfg.boundaryWeight >= 0)) throw new Error(`trainUNet: boundaryWeight must be >= 0, got ${cfg.boundaryWeight}`);
   if (cfg.boundaryWeight > 0) {
     // After the growth: the weights follow the masks the network is trained on.
-    const weigh = (list: Prepared[]) => list.map((s) => ({ ...s, boundary: boundaryWeightMap(s.labels, s.classes, s.width, s.height, cfg.boundaryWeight, BOUNDARY_SIGMA) }));
+    const weigh = (list: Prepared[]) => list.map((s) => ({ ...s, boundary: boundaryWeightMap(s.labels!, s.classes, s.width, s.height, cfg.boundaryWeight, BOUNDARY_SIGMA) }));
     train = weigh(train);
     val = weigh(val);
   }
