@@ -8,6 +8,7 @@
 import { blurRaw } from './blur.js';
 import { lanesInstalled } from '../lanes/lanes.js';
 import { allShared, copyShared } from '../lanes/shared.js';
+import { RecentResults } from './recent.js';
 
 /**
  * Soft coverage alpha = 1 - prod_f (1 - D_f) dips to 0.75 on the shared edge of two triangles of
@@ -49,12 +50,11 @@ interface CacheEntry extends FixedMaps {
   key: string;
   alpha: Float64Array;
 }
-const fixedCache: CacheEntry[] = [];
-const FIXED_CACHE_SIZE = 4;
+const fixedCache = new RecentResults<CacheEntry>(4);
 
 /** Empties the memo (tests compare it with fresh results). */
 export function clearFixedMapCache(): void {
-  fixedCache.length = 0;
+  fixedCache.clear();
 }
 
 function sameAlpha(a: Float64Array, b: ArrayLike<number>): boolean {
@@ -67,21 +67,15 @@ function sameAlpha(a: Float64Array, b: ArrayLike<number>): boolean {
 export function fixedMaps(alphaRaw: ArrayLike<number>, s: FixedMapSettings): FixedMaps {
   const H = s.height, W = s.width;
   const key = `${H},${W},${s.edgeWidth},${s.shadow ? `${s.shadow.length},${s.shadow.azimuthDeg}` : 'none'}`;
-  for (let j = 0; j < fixedCache.length; j++) {
-    const c = fixedCache[j];
-    if (c.key === key && sameAlpha(c.alpha, alphaRaw)) {
-      if (j > 0) {
-        fixedCache.splice(j, 1);
-        fixedCache.unshift(c);
-      }
-      if (lanesInstalled() && !allShared(c.E, c.E2, c.Sh)) {
-        // made before the lanes were installed: move to shared memory (same values)
-        c.E = copyShared(c.E);
-        c.E2 = copyShared(c.E2);
-        c.Sh = c.Sh && copyShared(c.Sh);
-      }
-      return c;
+  const c = fixedCache.find((e) => e.key === key && sameAlpha(e.alpha, alphaRaw));
+  if (c) {
+    if (lanesInstalled() && !allShared(c.E, c.E2, c.Sh)) {
+      // made before the lanes were installed: move to shared memory (same values)
+      c.E = copyShared(c.E);
+      c.E2 = copyShared(c.E2);
+      c.Sh = c.Sh && copyShared(c.Sh);
     }
+    return c;
   }
   const alpha = coverage(alphaRaw);
   // in shared memory when raster lanes are installed (the shading op's rows may run on them)
@@ -89,8 +83,7 @@ export function fixedMaps(alphaRaw: ArrayLike<number>, s: FixedMapSettings): Fix
   const E = sh(edgeMap(alpha, H, W, s.edgeWidth));
   const E2 = sh(edgeMap(alpha, H, W, 3 * (s.edgeWidth ?? 2)));
   const Sh = s.shadow ? sh(shadowMap(alpha, H, W, s.shadow.azimuthDeg, s.shadow.length)) : null;
-  fixedCache.unshift({ key, alpha: Float64Array.from(alphaRaw), E, E2, Sh });
-  if (fixedCache.length > FIXED_CACHE_SIZE) fixedCache.pop();
+  fixedCache.add({ key, alpha: Float64Array.from(alphaRaw), E, E2, Sh });
   return { E, E2, Sh };
 }
 

@@ -13,6 +13,7 @@
 import { bandNoise } from './texture.js';
 import { lanesInstalled } from '../lanes/lanes.js';
 import { allShared, copyShared } from '../lanes/shared.js';
+import { RecentResults } from './recent.js';
 
 /** Spatial frequency of the grain's lattice (cycles / pixel: a new value every 2 px). */
 export const GRAIN_SCALE = 0.5;
@@ -25,26 +26,19 @@ interface GrainEntry {
   seed: number;
   g: Float64Array;
 }
-const grainCache: GrainEntry[] = [];
-const GRAIN_CACHE_SIZE = 4;
+const grainCache = new RecentResults<GrainEntry>(4);
 
 /** Empties the memo (tests compare it with fresh results). */
 export function clearGrainCache(): void {
-  grainCache.length = 0;
+  grainCache.clear();
 }
 
 /** The grain field (row-major H x W), memoised. */
 export function grainField(W: number, H: number, seed: number): Float64Array {
-  for (let j = 0; j < grainCache.length; j++) {
-    const e = grainCache[j];
-    if (e.W === W && e.H === H && e.seed === seed) {
-      if (lanesInstalled() && !allShared(e.g)) e.g = copyShared(e.g); // made before the lanes were installed
-      if (j > 0) {
-        grainCache.splice(j, 1);
-        grainCache.unshift(e);
-      }
-      return e.g;
-    }
+  const e = grainCache.find((c) => c.W === W && c.H === H && c.seed === seed);
+  if (e) {
+    if (lanesInstalled() && !allShared(e.g)) e.g = copyShared(e.g); // made before the lanes were installed
+    return e.g;
   }
   const { n } = bandNoise(GRAIN_SCALE, W, H, (seed ^ GRAIN_SEED_XOR) | 0, 1);
   let s = 0;
@@ -55,7 +49,6 @@ export function grainField(W: number, H: number, seed: number): Float64Array {
   const inv = v > 0 ? 1 / Math.sqrt(v / n.length) : 0;
   for (let i = 0; i < n.length; i++) n[i] = (n[i] - m) * inv;
   const g = lanesInstalled() ? copyShared(n) : n;
-  grainCache.unshift({ W, H, seed, g });
-  if (grainCache.length > GRAIN_CACHE_SIZE) grainCache.pop();
+  grainCache.add({ W, H, seed, g });
   return g;
 }

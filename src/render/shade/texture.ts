@@ -26,6 +26,7 @@ import { record, isGradEnabled } from '../../autodiff/tape.js';
 import { Tensor, allocData } from '../../autodiff/tensor.js';
 import { lanesInstalled } from '../lanes/lanes.js';
 import { allocOut } from '../lanes/shared.js';
+import { RecentResults } from './recent.js';
 
 function hash(ix: number, iy: number, o: number, seed: number): number {
   let h = Math.imul(ix | 0, 0x27d4eb2d) ^ Math.imul(iy | 0, 0x165667b1) ^ Math.imul(o + 1, 0x9e3779b9) ^ seed;
@@ -71,33 +72,20 @@ interface NoiseEntry {
   n: Float64Array;
   dn: Float64Array | null;
 }
-const noiseCache: NoiseEntry[] = [];
-const NOISE_CACHE_SIZE = 4;
+const noiseCache = new RecentResults<NoiseEntry>(4);
 /** Empties the noise memo (tests compare memoised against fresh results). */
 export function clearNoiseCache(): void {
-  noiseCache.length = 0;
-  ridgeCache.length = 0;
+  noiseCache.clear();
+  ridgeCache.clear();
 }
 
 function bandNoiseCached(s: number, W: number, H: number, seed: number, octaves: number, withGrad: boolean): { n: Float64Array; dn: Float64Array | null } {
-  for (let j = 0; j < noiseCache.length; j++) {
-    const e = noiseCache[j];
-    if (e.s === s && e.W === W && e.H === H && e.seed === seed && e.octaves === octaves) {
-      if (withGrad && !e.dn) break; // recompute with the derivative below
-      if (j > 0) {
-        noiseCache.splice(j, 1);
-        noiseCache.unshift(e);
-      }
-      return { n: e.n, dn: withGrad ? e.dn : null };
-    }
-  }
+  const sameField = (e: NoiseEntry) => e.s === s && e.W === W && e.H === H && e.seed === seed && e.octaves === octaves;
+  // An entry without the derivative does not serve a call that needs it: recomputed below, and replaced.
+  const e = noiseCache.find((c) => sameField(c) && (!withGrad || c.dn !== null));
+  if (e) return { n: e.n, dn: withGrad ? e.dn : null };
   const r = bandNoise(s, W, H, seed, octaves, withGrad);
-  for (let j = 0; j < noiseCache.length; j++) {
-    const e = noiseCache[j];
-    if (e.s === s && e.W === W && e.H === H && e.seed === seed && e.octaves === octaves) noiseCache.splice(j--, 1);
-  }
-  noiseCache.unshift({ s, W, H, seed, octaves, n: r.n, dn: r.dn });
-  if (noiseCache.length > NOISE_CACHE_SIZE) noiseCache.pop();
+  noiseCache.add({ s, W, H, seed, octaves, n: r.n, dn: r.dn }, sameField);
   return r;
 }
 
@@ -145,17 +133,17 @@ interface RidgeEntry {
   L: number;
   t: Float64Array;
 }
-const ridgeCache: RidgeEntry[] = [];
+const ridgeCache = new RecentResults<RidgeEntry>(4);
 function ridge(n: Float64Array, w: number, L: number): Float64Array {
-  for (const e of ridgeCache) if (e.n === n && e.w === w && e.L === L) return e.t;
+  const hit = ridgeCache.find((e) => e.n === n && e.w === w && e.L === L);
+  if (hit) return hit.t;
   const t = new Float64Array(n.length);
   const inv2w2 = 1 / (2 * w * w);
   for (let i = 0; i < n.length; i++) {
     const e = n[i] - L;
     t[i] = Math.exp(-e * e * inv2w2);
   }
-  ridgeCache.unshift({ n, w, L, t });
-  if (ridgeCache.length > NOISE_CACHE_SIZE) ridgeCache.pop();
+  ridgeCache.add({ n, w, L, t });
   return t;
 }
 
