@@ -33,6 +33,7 @@
 import { UserError } from '../errors.js';
 import { Rng } from '../autodiff/rng.js';
 import { fft2d } from './fft.js';
+import { reflectIndex } from '../particles/otsu.js';
 
 /** A greyscale image, row-major, values in [0, 1]. */
 export interface Grey {
@@ -65,14 +66,6 @@ interface Plane {
 
 const BINOMIAL = [1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16];
 
-function mirror(i: number, n: number): number {
-  if (n === 1) return 0;
-  const period = 2 * (n - 1);
-  let j = ((i % period) + period) % period;
-  if (j >= n) j = period - j;
-  return j;
-}
-
 /** Separable 5-tap binomial filter, mirrored borders, optional gain. */
 function blur5(p: Plane, gain = 1): Plane {
   const { width: w, height: h } = p;
@@ -88,7 +81,7 @@ function blur5(p: Plane, gain = 1): Plane {
         tmp[i] = k0 * (src[i - 2] + src[i + 2]) + k1 * (src[i - 1] + src[i + 1]) + k2 * src[i];
       } else {
         let s = 0;
-        for (let k = -2; k <= 2; k++) s += BINOMIAL[k + 2] * src[o + mirror(x + k, w)];
+        for (let k = -2; k <= 2; k++) s += BINOMIAL[k + 2] * src[o + reflectIndex(x + k, w)];
         tmp[o + x] = s;
       }
     }
@@ -103,7 +96,7 @@ function blur5(p: Plane, gain = 1): Plane {
     } else {
       for (let x = 0; x < w; x++) {
         let s = 0;
-        for (let k = -2; k <= 2; k++) s += BINOMIAL[k + 2] * tmp[mirror(y + k, h) * w + x];
+        for (let k = -2; k <= 2; k++) s += BINOMIAL[k + 2] * tmp[reflectIndex(y + k, h) * w + x];
         out[o + x] = gain * s;
       }
     }

@@ -102,7 +102,7 @@ export function gaussianBlur(image: ArrayLike<number>, width: number, height: nu
 }
 
 /** Index i of a line of n samples reflected about its edge pixels (... 2 1 | 0 1 2 ...). */
-function reflectIndex(i: number, n: number): number {
+export function reflectIndex(i: number, n: number): number {
   if (n === 1) return 0;
   const period = 2 * (n - 1);
   let j = ((i % period) + period) % period;
