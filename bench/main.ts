@@ -9,6 +9,7 @@ import './segment.js';
 import './pipeline.js';
 import './render.js';
 import './codecs.js';
+import './winograd.js';
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

@@ -16,9 +16,19 @@ export interface NodeAutoSelectOptions extends AutoSelectOptions {
   pool?: WasmPoolOptions;
 }
 
+/**
+ * DIFFRENDERGAN_WINOGRAD: 0 = the wasm backend's stride-1 4x4 convs stay on the GEMM paths
+ * (the A/B baseline of the Winograd kernels), 1 = Winograd wherever it applies; unset = the
+ * backend's shape rule.
+ */
+export function winogradSetting(): 'auto' | 'off' | 'always' {
+  const v = process.env.DIFFRENDERGAN_WINOGRAD;
+  return v === '0' ? 'off' : v === '1' ? 'always' : 'auto';
+}
+
 function withPool(opts: NodeAutoSelectOptions): AutoSelectOptions {
   const { pool, ...rest } = opts;
-  return { ...rest, runnerFactory: rest.runnerFactory ?? wasmPoolFactory(pool) };
+  return { ...rest, wasm: { winograd: winogradSetting(), ...rest.wasm }, runnerFactory: rest.runnerFactory ?? wasmPoolFactory(pool) };
 }
 
 /** registerFastBackends with the worker-thread pool for 'wasm'. */

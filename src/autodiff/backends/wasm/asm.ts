@@ -120,7 +120,14 @@ export const f32x4shuffle = (a: E, b: E, f: [number, number, number, number]): B
   cat(a, b, simd(0x0d), f.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 export const f32x4extract = (a: E, lane: number): Bytes => cat(a, simd(0x1f), [lane]);
 export const f32x4add = (a: E, b: E): Bytes => cat(a, b, simd(0xe4));
+export const f32x4sub = (a: E, b: E): Bytes => cat(a, b, simd(0xe5));
 export const f32x4mul = (a: E, b: E): Bytes => cat(a, b, simd(0xe6));
+export const f32x4neg = (a: E): Bytes => cat(a, simd(0xe1));
+/** v128.const with the same float32 in all four lanes. */
+export function f32x4const(x: number): Bytes {
+  const b = new Uint8Array(new Float32Array([x, x, x, x]).buffer);
+  return [...simd(0x0c), ...b];
+}
 export const f32x4max = (a: E, b: E): Bytes => cat(a, b, simd(0xe9));
 /** Relaxed SIMD fused multiply-add: a * b + c (only where WebAssembly.validate accepts it). */
 export const f32x4relaxedMadd = (a: E, b: E, c: E): Bytes => cat(a, b, c, simd(0x105));

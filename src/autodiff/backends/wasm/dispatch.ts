@@ -16,6 +16,9 @@ export interface WasmExports {
   dconvP(p: number): void;
   copy2d(p: number): void;
   packAll(p: number): void;
+  winoIn(p: number): void;
+  winoOut(p: number): void;
+  winoW(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
   /** Test hook: never returns. */

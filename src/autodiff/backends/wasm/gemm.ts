@@ -59,6 +59,21 @@ export class GemmDriver {
     return dst;
   }
 
+  /**
+   * A batch of equal-shaped GEMMs: one batched call when each is small (the driver then splits
+   * the batch across lanes), else one call per GEMM, so that each packs its A once (packAllA)
+   * and splits its columns across lanes (a batched call packs A again in every column chunk).
+   */
+  gemmEach(job: GemmJob): void {
+    if (job.batch <= 1 || 2 * job.m * job.n * job.k < 4 * this.opts.parallelMinFlops) {
+      this.gemm(job);
+      return;
+    }
+    for (let i = 0; i < job.batch; i++) {
+      this.gemm({ ...job, batch: 1, a: job.a + 4 * i * job.strideA, b: job.b + 4 * i * job.strideB, c: job.c + 4 * i * job.strideC });
+    }
+  }
+
   gemm(job: GemmJob): void {
     const { m, n, k, batch } = job;
     if (m === 0 || n === 0 || batch === 0) return;

@@ -1,8 +1,8 @@
 /**
  * Emits the wasm backend's module: a cache-blocked SIMD GEMM (packed panels + a register-blocked
  * MR x NR micro-kernel), implicit and explicit im2col, col2im, direct convs for few output
- * channels and a strided copy. One emitter per kernel family under emit/; the parameter-block
- * layouts they read are in params.ts. The functions are emitted in a fixed order (their indices
+ * channels, a strided copy and the Winograd F(2x2, 4x4) transforms. One emitter per kernel
+ * family under emit/; the parameter-block layouts they read are in params.ts. The functions are emitted in a fixed order (their indices
  * are part of the module's bytes).
  *
  * No Node imports: this file runs in browsers too.
@@ -16,6 +16,7 @@ import { emitGemm } from './emit/gemm.js';
 import { emitIm2col } from './emit/im2col.js';
 import { emitDirectConv } from './emit/direct.js';
 import { emitCopy2d } from './emit/copy.js';
+import { emitWinograd } from './emit/winograd.js';
 
 export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum: number; shared: boolean }): Uint8Array {
   const { mr: MR, nr: NR, mc: MC, nc: NC } = cfg;
@@ -28,6 +29,7 @@ export function buildModule(cfg: GemmConfig, memory: { initial: number; maximum:
   emitIm2col(mb);
   emitDirectConv(mb, cfg);
   emitCopy2d(mb);
+  emitWinograd(mb);
 
   // ---------- test hooks ----------
   const nop = mb.fn('nop', [I32]);

@@ -93,3 +93,24 @@ export const PP = {
 /** `copy2d`: planes [p0, p1) of rows x cols floats from (src, sPlane, sPitch) to (dst, dPlane, dPitch). */
 export const KP = { src: 0, sPlane: 1, sPitch: 2, dst: 3, dPlane: 4, dPitch: 5, rows: 6, cols: 7, p0: 8, p1: 9 } as const;
 export const PARAM_SLOTS = 32;
+/**
+ * Winograd F(2x2, 4x4) (stride-1 4x4 convs; emit/winograd.ts, conv.ts winograd()). Tiles: 2x2
+ * outputs from 5x5 inputs, `tw` tiles per tile row (a multiple of 4: SIMD over 4 tiles), `th`
+ * tile rows per image; tile index T = img * th * tw + ty * tw + tx over all `tiles` of the batch.
+ *
+ * `winoIn`: V[xi, c, T] = (BT d BT^T)[xi] of the 5x5 patch d at rows 2ty.., columns 2tx.. of
+ * zero-padded plane p = img * cIn + c (plane pitch `wp`, `sPlane` floats apart), for planes [p0, p1).
+ */
+export const WI = { src: 0, sPlane: 1, wp: 2, th: 3, tw: 4, cIn: 5, tiles: 6, dst: 7, p0: 8, p1: 9 } as const;
+/**
+ * `winoOut`: out plane p = img * cOut + o (pitch 2 tw, `oPlane` floats apart) = AT M[., o, T] AT^T
+ * per tile, for planes [p0, p1); M[xi, o, T] at src + 4 * (xi * cOut * tiles + o * tiles + T).
+ */
+export const WO = { src: 0, th: 1, tw: 2, cOut: 3, tiles: 4, dst: 5, oPlane: 6, p0: 7, p1: 8 } as const;
+/**
+ * `winoW`: U[xi, o, i] = (G g G^T)[xi] for the 4x4 kernel g of (o, i), whose 16 floats start at
+ * w + 4 * (o*so + i*si): g[t][u] at float t*4 + u, or (flip = 1: the input gradient's flipped,
+ * transposed weights) at 15 - t*4 - u. U at dst + 4 * (xi * cO * ldu + o * ldu + i) with ldu =
+ * cI rounded up to 4 (SIMD over 4 kernels i; columns past cI repeat the last kernel), rows o in [o0, o1).
+ */
+export const WW = { w: 0, so: 1, si: 2, flip: 3, cO: 4, cI: 5, ldu: 6, dst: 7, o0: 8, o1: 9 } as const;

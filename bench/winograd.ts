@@ -1,0 +1,101 @@
+/**
+ * Winograd F(2x2, 4x4) against the GEMM paths, per conv (forward and input gradient), in one
+ * process: two wasm backends on the same worker pool size, one with `winograd: 'off'` and one
+ * with 'always', timed alternately rep by rep (so both see the same load on a shared machine).
+ * Reports median wall and CPU time (all threads of the process) per kernel call and the ratio.
+ * Default cases: the PatchGAN's stride-1 4x4 layer at the bench gan shape (256 px, 64 filters:
+ * 256 -> 512 at 32 px) and the standard training's (128 px, 32 filters: 128 -> 256 at 16 px),
+ * batch 2 (real + fake). --sweep: channel counts x sizes, to set the shape rule.
+ */
+import { convOutSize, type Conv2dGeom, type Kernels } from '../src/autodiff/backend.js';
+import { WasmBackend } from '../src/autodiff/backends/wasm/backend.js';
+import { wasmPoolFactory } from '../src/node/wasm-pool.js';
+import { enableRelaxedSimd } from '../src/node/relaxed-simd.js';
+import { registerSuite, loadavg } from './registry.js';
+import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
+
+const FLAGS = {
+  reps: { kind: 'number', def: 7, int: true, min: 1, help: 'timed calls per kernel and path (after one warm-up each)' },
+  batch: { kind: 'number', def: 2, int: true, min: 1, help: 'images per call' },
+  sweep: { kind: 'bool', help: 'channel counts 16-512 x sizes 8-64 px instead of the PatchGAN layers' },
+  'no-fma': { kind: 'bool', help: 'leave relaxed SIMD off (the CLI turns it on)' },
+  json: { kind: 'bool', help: 'print one JSON object' },
+} as const satisfies FlagSpecs;
+
+function geom(n: number, cIn: number, cOut: number, hw: number): Conv2dGeom {
+  const o = convOutSize(hw, 4, 1, 1, 1);
+  return { n, cIn, cOut, h: hw, w: hw, kh: 4, kw: 4, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1, outH: o, outW: o };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+async function run(args: string[]): Promise<void> {
+  const f = parseFlags('winograd', args, FLAGS);
+  if (!f['no-fma']) enableRelaxedSimd();
+  const gemm = new WasmBackend({ name: 'gemm', winograd: 'off', runnerFactory: wasmPoolFactory() });
+  const wino = new WasmBackend({ name: 'winograd', winograd: 'always', runnerFactory: wasmPoolFactory() });
+  await gemm.init();
+  await wino.init();
+  const cases: { name: string; g: Conv2dGeom }[] = [];
+  if (f.sweep) {
+    for (const hw of [8, 16, 32, 64]) {
+      for (const [ci, co] of [[16, 16], [32, 32], [32, 64], [64, 64], [64, 128], [128, 128], [128, 256], [256, 512]] as const) {
+        if (ci * co * hw * hw <= 256 * 512 * 32 * 32) cases.push({ name: `${ci}->${co} @${hw}`, g: geom(f.batch, ci, co, hw) });
+      }
+    }
+  } else {
+    cases.push({ name: 'PatchGAN 256/64 L4', g: geom(f.batch, 256, 512, 32) });
+    cases.push({ name: 'PatchGAN 128/32 L4', g: geom(f.batch, 128, 256, 16) });
+  }
+  const load0 = loadavg();
+  const rows = [];
+  for (const { name, g } of cases) {
+    for (const kind of ['conv2d', 'conv2dGradInput'] as const) {
+      const nx = g.n * g.cIn * g.h * g.w, ny = g.n * g.cOut * g.outH * g.outW;
+      const w = Float32Array.from({ length: g.cOut * g.cIn * 16 }, (_, i) => Math.sin(i) * 0.02);
+      const src = kind === 'conv2d' ? Float32Array.from({ length: nx }, (_, i) => Math.max(0, Math.sin(0.7 * i))) : Float32Array.from({ length: ny }, (_, i) => Math.sin(0.3 * i) * 1e-3);
+      const out = new Float32Array(kind === 'conv2d' ? ny : nx);
+      const call = (be: WasmBackend) => (be.kernels[kind] as Kernels['conv2d'])(src, w, out, g);
+      const t: Record<string, { wall: number[]; cpu: number[] }> = { gemm: { wall: [], cpu: [] }, winograd: { wall: [], cpu: [] } };
+      call(gemm);
+      call(wino);
+      for (let r = 0; r < f.reps; r++) {
+        // Alternate which path goes first.
+        for (const be of r % 2 ? [wino, gemm] : [gemm, wino]) {
+          const c0 = process.cpuUsage(), t0 = performance.now();
+          call(be);
+          t[be.name]!.wall.push(performance.now() - t0);
+          const c = process.cpuUsage(c0);
+          t[be.name]!.cpu.push((c.user + c.system) / 1000);
+        }
+      }
+      const row = {
+        case: name, kernel: kind === 'conv2d' ? 'forward' : 'input grad', shape: `${g.n}x${g.cIn}x${g.h}x${g.w} -> ${g.cOut}x${g.outH}x${g.outW}`,
+        gflop: (2 * g.n * g.cOut * g.cIn * 16 * g.outH * g.outW) / 1e9,
+        gemmMs: median(t.gemm!.wall), winoMs: median(t.winograd!.wall), gemmCpuMs: median(t.gemm!.cpu), winoCpuMs: median(t.winograd!.cpu),
+        ratioCpu: median(t.winograd!.cpu) / median(t.gemm!.cpu), ratioWall: median(t.winograd!.wall) / median(t.gemm!.wall),
+      };
+      rows.push(row);
+      if (!f.json) {
+        console.log(`${row.case.padEnd(20)} ${row.kernel.padEnd(10)} ${row.shape.padEnd(28)} gemm ${row.gemmMs.toFixed(1).padStart(7)} ms (CPU ${row.gemmCpuMs.toFixed(1).padStart(7)})  ` +
+          `winograd ${row.winoMs.toFixed(1).padStart(7)} ms (CPU ${row.winoCpuMs.toFixed(1).padStart(7)})  CPU ratio ${row.ratioCpu.toFixed(2)} wall ${row.ratioWall.toFixed(2)}`);
+      }
+    }
+  }
+  const result = { describe: wino.describe(), loadavgBefore: load0, loadavg: loadavg(), reps: f.reps, rows };
+  if (f.json) console.log(JSON.stringify(result, null, 2));
+  else console.log(`# ${result.describe}\n# load ${load0} before, ${result.loadavg} after; medians of ${f.reps} alternating calls`);
+  gemm.dispose();
+  wino.dispose();
+}
+
+registerSuite({
+  name: 'winograd',
+  description: 'Winograd F(2x2,4x4) vs the GEMM paths per stride-1 4x4 conv (forward, input grad), one process',
+  usage: usageOf('winograd', 'Times each stride-1 4x4 conv kernel on the GEMM path and as Winograd F(2x2, 4x4), alternately in one process;\n' +
+    'median wall and CPU time per call and the ratios.', FLAGS),
+  run,
+});
