@@ -9,6 +9,9 @@
  *   sweep: scores every post-processing setting of a JSON list on a cache: per-image mean DSC /
  *     AP50 / PQ and the pooled sizing figures of segment eval (count, ECD D50, KS, outline bias,
  *     merges / splits; no bootstrap).
+ *   breakdown: where AP50's errors come from (src/seg/error-breakdown.ts) with one setting (default:
+ *     the defaults of segment eval, distance instances with half-level outlines): per image, pooled
+ *     counts, recall by ground-truth area and the per-image mean AP50 with each kind of error removed.
  * A setting: { "method": "distance" | "watershed", "background", "contour", "relative", "coreH"
  * (distance) or "h" (watershed), "outlines": "half-level" | "network" (default "network") }.
  * Usage (bundle with esbuild into the ignored .tmp/ of the repository, where the packages resolve, then run):
@@ -16,6 +19,7 @@
  *   node .tmp/sweep.mjs predict MODEL_DIR SYNTH_DIR CACHE [--flips]
  *   node .tmp/sweep.mjs predict MODEL_DIR IMAGES_DIR CACHE --masks MASKS_DIR --crop-bottom 64 --ids ID,ID,... [--flips]
  *   node .tmp/sweep.mjs sweep CACHE SETTINGS.json
+ *   node .tmp/sweep.mjs breakdown CACHE [SETTING.json]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
@@ -28,6 +32,7 @@ import { brightParticleView, type Polarity } from '../src/particles/polarity.js'
 import { growToHalfLevel } from '../src/seg/edge-outline.js';
 import { evaluate, meanOf } from '../src/seg/metrics.js';
 import { sizingParts, sizingFromParts } from '../src/seg/sizing.js';
+import { errorBreakdown, type ErrorBreakdown } from '../src/seg/error-breakdown.js';
 
 interface Cached {
   name: string;
@@ -119,10 +124,35 @@ function sweep(cache: string, settingsFile: string): void {
   }
 }
 
+function breakdown(cache: string, settingFile?: string): void {
+  const items = deserialize(readFileSync(cache)) as Cached[];
+  const s: Setting = settingFile ? (JSON.parse(readFileSync(settingFile, 'utf8')) as Setting) : { method: 'distance', outlines: 'half-level' };
+  const all: ErrorBreakdown[] = [];
+  console.log('| image | truth | pred | TP | FN tiny / missed / merged / split / outline | FP spurious / merge / fragment / other | AP50 |');
+  console.log('| --- | ---: | ---: | ---: | --- | --- | ---: |');
+  for (const c of items) {
+    const b = errorBreakdown(instances(c, s), c.truth, c.width, c.height);
+    all.push(b);
+    console.log(`| ${c.name} | ${b.truth} | ${b.pred} | ${b.tp} | ${b.fn.tiny} / ${b.fn.missed} / ${b.fn.merged} / ${b.fn.split} / ${b.fn.outline} | ${b.fp.spurious} / ${b.fp.merge} / ${b.fp.fragment} / ${b.fp.other} | ${b.ap50Without.none.toFixed(3)} |`);
+  }
+  const sum = (f: (b: ErrorBreakdown) => number) => all.reduce((a, b) => a + f(b), 0);
+  const fn = (['tiny', 'missed', 'merged', 'split', 'outline'] as const).map((k) => sum((b) => b.fn[k])).join(' / ');
+  const fp = (['spurious', 'merge', 'fragment', 'other'] as const).map((k) => sum((b) => b.fp[k])).join(' / ');
+  console.log(`| all | ${sum((b) => b.truth)} | ${sum((b) => b.pred)} | ${sum((b) => b.tp)} | ${fn} | ${fp} | ${(sum((b) => b.ap50Without.none) / all.length).toFixed(3)} (mean) |`);
+  console.log('\nrecall by ground-truth area (px): ' + all[0].byArea.map((bin, i) => {
+    const truth = sum((b) => b.byArea[i].truth);
+    const tp = sum((b) => b.byArea[i].tp);
+    return `${bin.lo}-${Number.isFinite(bin.hi) ? bin.hi : 'inf'}: ${tp} / ${truth} = ${(tp / Math.max(1, truth)).toFixed(3)}`;
+  }).join(', '));
+  const kinds = Object.keys(all[0].ap50Without) as (keyof ErrorBreakdown['ap50Without'])[];
+  console.log('per-image mean AP50 with one kind of error removed: ' + kinds.map((k) => `${k} ${(sum((b) => b.ap50Without[k]) / all.length).toFixed(3)}`).join(', '));
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'predict' && rest.length >= 3) await predict(rest[0], rest[1], rest[2], rest.slice(3));
 else if (cmd === 'sweep' && rest.length === 2) sweep(rest[0], rest[1]);
+else if (cmd === 'breakdown' && (rest.length === 1 || rest.length === 2)) breakdown(rest[0], rest[1]);
 else {
-  console.error('usage: sweep.mjs predict MODEL_DIR SET CACHE [--masks DIR --crop-bottom N --ids A,B] [--flips] | sweep CACHE SETTINGS.json');
+  console.error('usage: sweep.mjs predict MODEL_DIR SET CACHE [--masks DIR --crop-bottom N --ids A,B] [--flips] | sweep CACHE SETTINGS.json | breakdown CACHE [SETTING.json]');
   process.exit(2);
 }
