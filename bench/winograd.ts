@@ -1,5 +1,6 @@
 /**
- * Winograd F(2x2, 4x4) against the GEMM paths, per conv (forward and input gradient), in one
+ * Winograd against the GEMM paths, per conv (forward, input gradient: F(2x2, 4x4); weight
+ * gradient: F(4x4, 2x2)), in one
  * process: two wasm backends on the same worker pool size, one with `winograd: 'off'` and one
  * with 'always', timed alternately rep by rep (so both see the same load on a shared machine).
  * Reports median wall and CPU time (all threads of the process) per kernel call and the ratio.
@@ -53,12 +54,13 @@ async function run(args: string[]): Promise<void> {
   const load0 = loadavg();
   const rows = [];
   for (const { name, g } of cases) {
-    for (const kind of ['conv2d', 'conv2dGradInput'] as const) {
-      const nx = g.n * g.cIn * g.h * g.w, ny = g.n * g.cOut * g.outH * g.outW;
-      const w = Float32Array.from({ length: g.cOut * g.cIn * 16 }, (_, i) => Math.sin(i) * 0.02);
-      const src = kind === 'conv2d' ? Float32Array.from({ length: nx }, (_, i) => Math.max(0, Math.sin(0.7 * i))) : Float32Array.from({ length: ny }, (_, i) => Math.sin(0.3 * i) * 1e-3);
-      const out = new Float32Array(kind === 'conv2d' ? ny : nx);
-      const call = (be: WasmBackend) => (be.kernels[kind] as Kernels['conv2d'])(src, w, out, g);
+    for (const kind of ['conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const) {
+      const nx = g.n * g.cIn * g.h * g.w, ny = g.n * g.cOut * g.outH * g.outW, nw = g.cOut * g.cIn * 16;
+      const w = Float32Array.from({ length: nw }, (_, i) => Math.sin(i) * 0.02);
+      const x = Float32Array.from({ length: nx }, (_, i) => Math.max(0, Math.sin(0.7 * i)));
+      const dy = Float32Array.from({ length: ny }, (_, i) => Math.sin(0.3 * i) * 1e-3);
+      const [a, b, out] = kind === 'conv2d' ? [x, w, new Float32Array(ny)] : kind === 'conv2dGradInput' ? [dy, w, new Float32Array(nx)] : [x, dy, new Float32Array(nw)];
+      const call = (be: WasmBackend) => (be.kernels[kind] as Kernels['conv2d'])(a, b, out, g);
       const t: Record<string, { wall: number[]; cpu: number[] }> = { gemm: { wall: [], cpu: [] }, winograd: { wall: [], cpu: [] } };
       call(gemm);
       call(wino);
@@ -73,14 +75,14 @@ async function run(args: string[]): Promise<void> {
         }
       }
       const row = {
-        case: name, kernel: kind === 'conv2d' ? 'forward' : 'input grad', shape: `${g.n}x${g.cIn}x${g.h}x${g.w} -> ${g.cOut}x${g.outH}x${g.outW}`,
+        case: name, kernel: { conv2d: 'forward', conv2dGradInput: 'input grad', conv2dGradWeight: 'weight grad' }[kind], shape: `${g.n}x${g.cIn}x${g.h}x${g.w} -> ${g.cOut}x${g.outH}x${g.outW}`,
         gflop: (2 * g.n * g.cOut * g.cIn * 16 * g.outH * g.outW) / 1e9,
         gemmMs: median(t.gemm!.wall), winoMs: median(t.winograd!.wall), gemmCpuMs: median(t.gemm!.cpu), winoCpuMs: median(t.winograd!.cpu),
         ratioCpu: median(t.winograd!.cpu) / median(t.gemm!.cpu), ratioWall: median(t.winograd!.wall) / median(t.gemm!.wall),
       };
       rows.push(row);
       if (!f.json) {
-        console.log(`${row.case.padEnd(20)} ${row.kernel.padEnd(10)} ${row.shape.padEnd(28)} gemm ${row.gemmMs.toFixed(1).padStart(7)} ms (CPU ${row.gemmCpuMs.toFixed(1).padStart(7)})  ` +
+        console.log(`${row.case.padEnd(20)} ${row.kernel.padEnd(11)} ${row.shape.padEnd(28)} gemm ${row.gemmMs.toFixed(1).padStart(7)} ms (CPU ${row.gemmCpuMs.toFixed(1).padStart(7)})  ` +
           `winograd ${row.winoMs.toFixed(1).padStart(7)} ms (CPU ${row.winoCpuMs.toFixed(1).padStart(7)})  CPU ratio ${row.ratioCpu.toFixed(2)} wall ${row.ratioWall.toFixed(2)}`);
       }
     }
@@ -94,7 +96,7 @@ async function run(args: string[]): Promise<void> {
 
 registerSuite({
   name: 'winograd',
-  description: 'Winograd F(2x2,4x4) vs the GEMM paths per stride-1 4x4 conv (forward, input grad), one process',
+  description: 'Winograd F(2x2,4x4) vs the GEMM paths per stride-1 4x4 conv (forward, input grad, weight grad), one process',
   usage: usageOf('winograd', 'Times each stride-1 4x4 conv kernel on the GEMM path and as Winograd F(2x2, 4x4), alternately in one process;\n' +
     'median wall and CPU time per call and the ratios.', FLAGS),
   run,

@@ -19,7 +19,7 @@ export interface WasmPoolOptions {
   startTimeoutMs?: number;
 }
 
-const FNS: readonly WasmFn[] = ['gemm', 'im2col', 'col2im', 'dconv', 'dconvW', 'dconvP', 'copy2d', 'packAll', 'nop', 'fail', 'spin', 'winoIn', 'winoOut', 'winoW'];
+const FNS: readonly WasmFn[] = ['gemm', 'im2col', 'col2im', 'dconv', 'dconvW', 'dconvP', 'copy2d', 'packAll', 'nop', 'fail', 'spin', 'winoIn', 'winoOut', 'winoW', 'winoDy', 'winoWOut'];
 
 // Runs inside each worker (see AtomicsPoolSpec.setup).
 const SETUP = `

@@ -1,6 +1,6 @@
 /**
  * Winograd F(2x2, 4x4) (src/autodiff/backends/wasm/emit/winograd.ts, conv.ts winogradConv):
- * the matrices' identity in float64, the forward and input-gradient kernels against the
+ * and the weight gradient as F(4x4, 2x2): the matrices' identity in float64, the three passes against the
  * reference backend on random shapes (odd sizes, padding 0-3, batch 1-2, channel counts not a
  * multiple of 4, tile rows not a multiple of 4), on one lane, on several lanes and with tiny GEMM
  * blocks; and the error on PatchGAN-like activations.
@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { convOutSize, type Conv2dGeom, type Kernels } from '../../src/autodiff/backend.js';
 import { referenceBackend } from '../../src/autodiff/backends/reference.js';
 import { WasmBackend } from '../../src/autodiff/backends/wasm/backend.js';
-import { WINO_AT, WINO_BT, WINO_G } from '../../src/autodiff/backends/wasm/emit/winograd.js';
+import { WINO4_AT, WINO4_G, WINO_AT, WINO_BT, WINO_G } from '../../src/autodiff/backends/wasm/emit/winograd.js';
 import { createNodeWasmBackend } from '../../src/node/wasm-backend.js';
 import { rand, abs } from './float32-check.js';
 
@@ -29,22 +29,37 @@ const off = new WasmBackend({ name: 'wino-off', winograd: 'off' });
 const backends = [single, threaded, tiny];
 afterAll(() => [...backends, off].forEach((b) => b.dispose()));
 
-function amplification(): number {
+type Mat = readonly (readonly number[])[];
+function amplification(at: Mat, gm: Mat): number {
   let worst = 0;
-  for (let a = 0; a < 2; a++) {
+  for (const row of at) {
     for (let y = 0; y < 5; y++) {
-      for (let t = 0; t < 4; t++) {
+      for (let t = 0; t < gm[0]!.length; t++) {
         let s = 0;
-        for (let k = 0; k < 5; k++) s += Math.abs(WINO_AT[a]![k]! * WINO_G[k]![t]! * WINO_BT[k]![y]!);
+        for (let k = 0; k < 5; k++) s += Math.abs(row[k]! * gm[k]![t]! * WINO_BT[k]![y]!);
         worst = Math.max(worst, s);
       }
     }
   }
   return worst * worst;
 }
-const AMP = amplification();
+const AMP = amplification(WINO_AT, WINO_G);
+const AMP4 = amplification(WINO4_AT, WINO4_G);
 
-describe('Winograd F(2, 4) matrices', () => {
+describe('Winograd F(2, 4) and F(4, 2) matrices', () => {
+  it('A4T [(G4 e) .* (BT d)] is the correlation of d (5) with e (2), in float64', () => {
+    fc.assert(fc.property(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 7, maxLength: 7 }), (v) => {
+      const d = v.slice(0, 5), e = v.slice(5);
+      const ee = WINO4_G.map((row) => row.reduce((s, c, t) => s + c * e[t]!, 0));
+      const dd = WINO_BT.map((row) => row.reduce((s, c, y) => s + c * d[y]!, 0));
+      for (let j = 0; j < 4; j++) {
+        const got = WINO4_AT[j]!.reduce((s, c, k) => s + c * ee[k]! * dd[k]!, 0);
+        const want = e.reduce((s, et, t) => s + et * d[j + t]!, 0);
+        expect(Math.abs(got - want)).toBeLessThan(1e-12);
+      }
+    }), { numRuns: 200 });
+  });
+
   it('AT [(G g) .* (BT d)] is the correlation of d (5) with g (4), in float64', () => {
     fc.assert(fc.property(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 9, maxLength: 9 }), (v) => {
       const d = v.slice(0, 5), g = v.slice(5);
@@ -74,7 +89,7 @@ const caseArb = fc
   .filter((c) => c.outH >= 1 && c.outW >= 1);
 
 /** Runs kernel k on the backend and the reference; returns max |got - want| and the tolerance. */
-function compare(be: WasmBackend, k: 'conv2d' | 'conv2dGradInput', p: Float32Array, q: Float32Array, len: number, terms: number, g: Conv2dGeom): { err: number; tol: number; scale: number } {
+function compare(be: WasmBackend, k: 'conv2d' | 'conv2dGradInput' | 'conv2dGradWeight', p: Float32Array, q: Float32Array, len: number, terms: number, g: Conv2dGeom): { err: number; tol: number; scale: number } {
   const got = new Float32Array(len).fill(NaN);
   expect(be.kernels[k]!(p, q, got, g)).toBe(true);
   const want = new Float32Array(len), bound = new Float32Array(len);
@@ -87,7 +102,7 @@ function compare(be: WasmBackend, k: 'conv2d' | 'conv2dGradInput', p: Float32Arr
     bmax = Math.max(bmax, bound[i]!);
     scale = Math.max(scale, Math.abs(want[i]!));
   }
-  return { err, tol: AMP * (terms + 2) * 2 ** -23 * bmax + 1e-30, scale };
+  return { err, tol: (k === 'conv2dGradWeight' ? AMP4 : AMP) * (terms + 2) * 2 ** -23 * bmax + 1e-30, scale };
 }
 
 function check(be: WasmBackend, c: Case): void {
@@ -98,11 +113,13 @@ function check(be: WasmBackend, c: Case): void {
   if (!(f.err <= f.tol)) throw new Error(`${be.name} forward ${JSON.stringify(c)}: max error ${f.err} > ${f.tol}`);
   const b = compare(be, 'conv2dGradInput', dy, w, nx, g.cOut * 16, g);
   if (!(b.err <= b.tol)) throw new Error(`${be.name} input grad ${JSON.stringify(c)}: max error ${b.err} > ${b.tol}`);
+  const gw = compare(be, 'conv2dGradWeight', x, dy, nw, g.n * g.outH * g.outW, g);
+  if (!(gw.err <= gw.tol)) throw new Error(`${be.name} weight grad ${JSON.stringify(c)}: max error ${gw.err} > ${gw.tol}`);
 }
 
 describe('Winograd conv kernels vs reference', () => {
   for (const be of backends) {
-    it(`${be.name}: forward and input gradient, random stride-1 4x4 shapes`, () => {
+    it(`${be.name}: forward, input gradient, weight gradient, random stride-1 4x4 shapes`, () => {
       fc.assert(fc.property(caseArb, (c) => check(be, c)), { numRuns: 60 });
     });
   }
@@ -121,7 +138,7 @@ describe('Winograd conv kernels vs reference', () => {
     }
   });
 
-  it('PatchGAN-like activations (post-LeakyReLU input, 256 channels): error within a few times the GEMM path error', () => {
+  it('PatchGAN-like activations (post-LeakyReLU input, 256 channels): error near the GEMM path error', () => {
     // The PatchGAN's stride-1 layer, smaller: [1, 256, 12, 12] -> 32 channels, pad 1.
     const g: Conv2dGeom = { n: 1, cIn: 256, cOut: 32, h: 12, w: 12, kh: 4, kw: 4, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1, outH: 11, outW: 11 };
     const x = rand(g.n * g.cIn * g.h * g.w, 11).map((v) => (v > 0 ? v : 0.2 * v));
@@ -131,15 +148,17 @@ describe('Winograd conv kernels vs reference', () => {
     for (const be of [single, off]) {
       const f = compare(be, 'conv2d', x, w, g.n * g.cOut * g.outH * g.outW, g.cIn * 16, g);
       const b = compare(be, 'conv2dGradInput', dy, w, g.n * g.cIn * g.h * g.w, g.cOut * 16, g);
+      const gw = compare(be, 'conv2dGradWeight', x, dy, g.cOut * g.cIn * 16, g.n * g.outH * g.outW, g);
       errs[`${be.name} fwd`] = f.err / f.scale;
       errs[`${be.name} gin`] = b.err / b.scale;
+      errs[`${be.name} gw`] = gw.err / gw.scale;
     }
-    // Relative to the largest output (seen: GEMM path 2.1e-6 / 1.4e-6, Winograd 4.1e-6 / 2.5e-6
-    // forward / input gradient at 256 -> 64 channels, 16 px): within a few times the GEMM path's.
-    for (const k of ['fwd', 'gin']) {
-      expect(errs[`wino-1 ${k}`]).toBeLessThan(1e-5);
-      expect(errs[`wino-1 ${k}`]).toBeLessThan(4 * errs[`wino-off ${k}`]!);
-    }
+    // Relative to the largest output (seen: forward / input gradient / weight gradient, GEMM path
+    // 2.0e-6 / 8.3e-7 / 2.1e-7, Winograd 4.0e-6 / 1.7e-6 / 2.7e-6): forward and input gradient
+    // within a few times the GEMM path's; the weight gradient (242 products per tap here, summed
+    // exactly enough on the GEMM path) about 13x, still ~45 float32 ulps of its scale.
+    for (const k of ['fwd', 'gin', 'gw']) expect(errs[`wino-1 ${k}`]).toBeLessThan(1e-5);
+    for (const k of ['fwd', 'gin']) expect(errs[`wino-1 ${k}`]).toBeLessThan(4 * errs[`wino-off ${k}`]!);
   });
 
   it('the shape rule takes the PatchGAN stride-1 layer, not small or strided convs; off never', () => {
@@ -150,7 +169,10 @@ describe('Winograd conv kernels vs reference', () => {
     });
     expect(auto.pathFor('conv2d', geo(256, 512, 32))).toContain('winograd');
     expect(auto.pathFor('conv2dGradInput', geo(256, 512, 32))).toContain('winograd');
+    expect(auto.pathFor('conv2dGradWeight', geo(256, 512, 32))).toContain('winograd');
     expect(auto.pathFor('conv2d', geo(512, 1, 31))).not.toContain('winograd');
+    expect(auto.pathFor('conv2dGradInput', geo(32, 64, 8))).not.toContain('winograd');
+    expect(auto.pathFor('conv2dGradInput', geo(32, 64, 16))).toContain('winograd');
     expect(auto.pathFor('conv2d', geo(128, 256, 64, 2))).not.toContain('winograd');
     expect(off.pathFor('conv2d', geo(256, 512, 32))).not.toContain('winograd');
     auto.dispose();

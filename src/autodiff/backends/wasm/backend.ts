@@ -144,8 +144,8 @@ export class WasmBackend implements Backend {
     const lanes = this.dispatch.runner ? `${this.dispatch.runner.lanes}t` : '1t';
     const simd = this.cfg.fma ? 'simd-fma' : 'simd';
     if (kernel === 'matmul' || !g) return `wasm-${simd} gemm${this.directB ? ' (B read in place when m <= 32)' : ''} ${lanes}`;
-    const gt = kernel === 'conv2dGradInput' ? ConvDriver.transposedGeom(g) : kernel === 'conv2d' ? g : null;
-    if (gt && this.conv.winograd(gt)) return `wasm-${simd} winograd F(2x2,4x4) ${lanes}`;
+    const gt = kernel === 'conv2dGradInput' ? ConvDriver.transposedGeom(g) : g;
+    if (gt && this.conv.winograd(gt)) return `wasm-${simd} winograd ${kernel === 'conv2dGradWeight' ? 'F(4x4,2x2)' : 'F(2x2,4x4)'} ${lanes}`;
     if (kernel === 'conv2d' && this.conv.tapsFirst(g)) {
       // The taps-first GEMM has kh*kw rows and B = x (row pitch h*w): see gemm()'s bDirect.
       const inPlace = this.directB && g.kh * g.kw <= 32 && (g.h * g.w) % 32 !== 0 && g.h * g.w <= 4096;

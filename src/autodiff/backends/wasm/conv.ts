@@ -3,8 +3,9 @@
  * - GEMM: forward and weight gradient pack GEMM panels straight from the image (implicit
  *   im2col; 'explicit' materialises the column matrix first), input gradient = GEMM + col2im;
  *   1x1 stride-1 convs are plain GEMMs.
- * - Stride-1 4x4 convs with enough channels (winograd()): Winograd F(2x2, 4x4), forward and input
- *   gradient (the transposed conv is a stride-1 4x4 conv too); 25 GEMMs between the transforms.
+ * - Stride-1 4x4 convs with enough channels (winograd()): Winograd F(2x2, 4x4) forward and input
+ *   gradient (the transposed conv is a stride-1 4x4 conv too), F(4x4, 2x2) weight gradient; 25
+ *   GEMMs between the transforms.
  * - Few output channels (cOut < micro-kernel rows): taps-first GEMM + gather (forward, enough
  *   taps), flipped-weight implicit GEMM (stride-1 input gradient), else direct SIMD kernels
  *   (padded planes or row AXPYs; weight gradient as row dot products).
@@ -12,7 +13,7 @@
  * and degenerate shapes (the reference backend takes them).
  */
 import type { Conv2dGeom, Data } from '../../backend.js';
-import { CP, DP, KP, PP, WP, WI, WO, WW, PARAM_SLOTS, type GemmConfig } from './params.js';
+import { CP, DP, KP, PP, WP, WD, WI, WM, WO, WW, PARAM_SLOTS, type GemmConfig } from './params.js';
 import { MAX_TASKS, type WasmHeap } from './memory.js';
 import type { Dispatch } from './dispatch.js';
 import type { GemmDriver } from './gemm.js';
@@ -175,18 +176,73 @@ export class ConvDriver {
   }
 
   /**
-   * Whether the forward conv g runs as Winograd F(2x2, 4x4): stride-1, undilated, ungrouped 4x4
-   * convs, and ('auto') only with enough channels on both sides that the 25 GEMMs stay
-   * efficient and the transforms (O(channels) per tile against O(cIn * cOut) in the GEMMs) stay
-   * small. Measured (bench winograd --sweep, CPU time, batch 2, 8-64 px): 0.48-0.65x the GEMM
-   * paths' forward and 0.53-0.93x their input gradient from 32 channels on both sides up;
-   * with 16 channels the input gradient was 1.04-1.13x (docs/performance.md).
+   * Whether the stride-1 4x4 conv g runs as Winograd (forward and weight gradient of g itself;
+   * the input gradient asks with transposedGeom(g)): stride-1, undilated, ungrouped 4x4 convs,
+   * and ('auto') only with enough channels on both sides that the 25 GEMMs stay efficient and
+   * the transforms (O(channels) per tile against O(cIn * cOut) in the GEMMs) stay small.
+   * Measured (bench winograd --sweep, batch 2, 8-64 px, CPU time against the GEMM paths): with
+   * >= 64 channels 0.38-0.94x on every pass; with 32 0.55-0.94x from 16 px up, but the input
+   * gradient 1.04-1.18x at 8 px; with 16 the input gradient 1.04-1.29x from 16 px up.
    */
   winograd(g: Conv2dGeom): boolean {
     if (this.opts.winograd === 'off' || g.kh !== 4 || g.kw !== 4 || g.groups !== 1 || g.strideH !== 1 || g.strideW !== 1 ||
       g.dilH !== 1 || g.dilW !== 1) return false;
     if (this.opts.winograd === 'always') return true;
-    return g.cIn >= 32 && g.cOut >= 32;
+    const minC = Math.min(g.cIn, g.cOut);
+    return minC >= 64 || (minC >= 32 && g.n * g.outH * g.outW >= 256);
+  }
+
+  /** Tiles of a Winograd conv over g's output (2x2 each, tile rows a multiple of 4) and its zero-padded input planes. */
+  private winoTiling(g: Conv2dGeom): { th: number; tw: number; tiles: number; wp: number; sPlane: number } {
+    const th = Math.ceil(g.outH / 2), tw = Math.ceil(g.outW / 8) * 4;
+    // Tile rows read input rows 2ty .. 2ty+4; SIMD loads read up to column 2tw+3.
+    const hp = 2 * th + 3, wp = 2 * tw + 4;
+    return { th, tw, tiles: g.n * th * tw, wp, sPlane: hp * wp };
+  }
+
+  /** winoIn of x (n x cIn planes of h x w), zero-padded by g's padding: V (25 x cIn x tiles). */
+  private winoInput(px: number, g: Conv2dGeom): number {
+    const { th, tw, tiles, wp, sPlane } = this.winoTiling(g);
+    const planes = g.n * g.cIn;
+    const psrc = this.heap.alloc(planes * sPlane);
+    this.heap.f32().fill(0, psrc >> 2, (psrc >> 2) + planes * sPlane);
+    this.copyPlanes(planes, g.h, g.w, px, g.h * g.w, g.w, psrc + 4 * (g.padH * wp + g.padW), sPlane, wp);
+    const pv = this.heap.alloc(25 * g.cIn * tiles);
+    this.dispatch.split('winoIn', planes, planes * th * tw * 25, WI.p0, WI.p1, 1, (i32, o) => {
+      i32[o + WI.src] = psrc; i32[o + WI.sPlane] = sPlane; i32[o + WI.wp] = wp; i32[o + WI.th] = th; i32[o + WI.tw] = tw;
+      i32[o + WI.cIn] = g.cIn; i32[o + WI.tiles] = tiles; i32[o + WI.dst] = pv;
+    });
+    return pv;
+  }
+
+  /**
+   * Weight gradient of the stride-1 4x4 conv g as Winograd F(4x4, 2x2): the 4x4 taps of dw[o, i]
+   * are the correlation of x[i] with dy[o], summed over images; per 2x2 tile of dy (G2 transform,
+   * winoDy) and its 5x5 patch of x (winoIn, as the forward), Mw[xi] = sum over tiles of
+   * Udy[xi] V[xi]^T (25 GEMMs of depth = tiles), then dw = A4T Mw A4T^T (winoWOut).
+   */
+  private winogradGradWeight(px: number, pdy: number, pdw: number, g: Conv2dGeom): void {
+    const { th, tw, tiles } = this.winoTiling(g);
+    const pv = this.winoInput(px, g);
+    const planes = g.n * g.cOut, dPlane = 4 * th * tw;
+    const pdp = this.heap.alloc(planes * dPlane);
+    this.heap.f32().fill(0, pdp >> 2, (pdp >> 2) + planes * dPlane);
+    this.copyPlanes(planes, g.outH, g.outW, pdy, g.outH * g.outW, g.outW, pdp, dPlane, 2 * tw);
+    const pu = this.heap.alloc(25 * g.cOut * tiles);
+    this.dispatch.split('winoDy', planes, planes * th * tw * 25, WD.p0, WD.p1, 1, (i32, o) => {
+      i32[o + WD.src] = pdp; i32[o + WD.sPlane] = dPlane; i32[o + WD.th] = th; i32[o + WD.tw] = tw;
+      i32[o + WD.cOut] = g.cOut; i32[o + WD.tiles] = tiles; i32[o + WD.dst] = pu;
+    });
+    const ldm = Math.ceil(g.cIn / 4) * 4;
+    const pm = this.heap.alloc(25 * g.cOut * ldm);
+    this.gemms.gemmEach({
+      m: g.cOut, n: g.cIn, k: tiles, batch: 25,
+      a: pu, rsA: tiles, csA: 1, b: pv, rsB: 1, csB: tiles, c: pm, ldc: ldm, beta: 0,
+      strideA: g.cOut * tiles, strideB: g.cIn * tiles, strideC: g.cOut * ldm,
+    });
+    this.dispatch.split('winoWOut', g.cOut, g.cOut * ldm * 25, WM.o0, WM.o1, 1, (i32, o) => {
+      i32[o + WM.src] = pm; i32[o + WM.cO] = g.cOut; i32[o + WM.cI] = g.cIn; i32[o + WM.ldm] = ldm; i32[o + WM.dst] = pdw;
+    });
   }
 
   /**
@@ -195,19 +251,10 @@ export class ConvDriver {
    * U[xi] V[xi] (25 GEMMs), M -> 2x2 output tiles (winoOut), cropped to outH x outW.
    */
   private winogradConv(px: number, wt: WinoWeights, po: number, g: Conv2dGeom): void {
-    const th = Math.ceil(g.outH / 2), tw = Math.ceil(g.outW / 8) * 4;
-    const tiles = g.n * th * tw;
-    // Tile rows read input rows 2ty .. 2ty+4; SIMD loads read up to column 2tw+3.
-    const hp = 2 * th + 3, wp = 2 * tw + 4, sPlane = hp * wp, planes = g.n * g.cIn;
-    const psrc = this.heap.alloc(planes * sPlane);
-    this.heap.f32().fill(0, psrc >> 2, (psrc >> 2) + planes * sPlane);
-    this.copyPlanes(planes, g.h, g.w, px, g.h * g.w, g.w, psrc + 4 * (g.padH * wp + g.padW), sPlane, wp);
+    const { th, tw, tiles } = this.winoTiling(g);
+    const pv = this.winoInput(px, g);
     const ldu = Math.ceil(g.cIn / 4) * 4;
-    const pv = this.heap.alloc(25 * g.cIn * tiles), pu = this.heap.alloc(25 * g.cOut * ldu), pm = this.heap.alloc(25 * g.cOut * tiles);
-    this.dispatch.split('winoIn', planes, planes * th * tw * 25, WI.p0, WI.p1, 1, (i32, o) => {
-      i32[o + WI.src] = psrc; i32[o + WI.sPlane] = sPlane; i32[o + WI.wp] = wp; i32[o + WI.th] = th; i32[o + WI.tw] = tw;
-      i32[o + WI.cIn] = g.cIn; i32[o + WI.tiles] = tiles; i32[o + WI.dst] = pv;
-    });
+    const pu = this.heap.alloc(25 * g.cOut * ldu), pm = this.heap.alloc(25 * g.cOut * tiles);
     this.dispatch.split('winoW', g.cOut, g.cOut * g.cIn * 25, WW.o0, WW.o1, 1, (i32, o) => {
       i32[o + WW.w] = wt.addr; i32[o + WW.so] = wt.so; i32[o + WW.si] = wt.si; i32[o + WW.flip] = wt.flip ? 1 : 0;
       i32[o + WW.cO] = g.cOut; i32[o + WW.cI] = g.cIn; i32[o + WW.ldu] = ldu; i32[o + WW.dst] = pu;
@@ -443,6 +490,11 @@ export class ConvDriver {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.heap.input(x, g.n * g.cIn * hw), pdy = this.heap.input(dy, g.n * g.cOut * nsp), pdw = this.heap.output(dw, g.cOut * kc, [x, dy]);
+      if (this.winograd(g)) {
+        this.winogradGradWeight(px, pdy, pdw, g);
+        this.heap.take(pdw, dw);
+        return;
+      }
       if (this.direct(g)) {
         const pairs = g.cOut * g.cIn;
         for (let img = 0; img < g.n; img++) {

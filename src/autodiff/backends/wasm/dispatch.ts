@@ -19,6 +19,8 @@ export interface WasmExports {
   winoIn(p: number): void;
   winoOut(p: number): void;
   winoW(p: number): void;
+  winoDy(p: number): void;
+  winoWOut(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
   /** Test hook: never returns. */

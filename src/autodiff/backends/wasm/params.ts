@@ -114,3 +114,15 @@ export const WO = { src: 0, th: 1, tw: 2, cOut: 3, tiles: 4, dst: 5, oPlane: 6, 
  * cI rounded up to 4 (SIMD over 4 kernels i; columns past cI repeat the last kernel), rows o in [o0, o1).
  */
 export const WW = { w: 0, so: 1, si: 2, flip: 3, cO: 4, cI: 5, ldu: 6, dst: 7, o0: 8, o1: 9 } as const;
+/**
+ * Weight gradient as Winograd F(4x4, 2x2) (the 4x4 taps are the outputs, 2x2 tiles of dy the
+ * filters; same points, so the same BT and winoIn for x). `winoDy`: Udy[xi, o, T] = (G2 e G2^T)[xi]
+ * of the 2x2 tile e of zero-padded dy plane p = img * cOut + o (pitch 2 tw, `sPlane` floats apart)
+ * at rows 2ty.., columns 2tx.., for planes [p0, p1).
+ */
+export const WD = { src: 0, sPlane: 1, th: 2, tw: 3, cOut: 4, tiles: 5, dst: 6, p0: 7, p1: 8 } as const;
+/**
+ * `winoWOut`: dw[o, i, t, u] = (A4T Mw[., o, i] A4T^T)[t][u], Mw[xi, o, i] at src + 4 * (xi * cO *
+ * ldm + o * ldm + i) (ldm = cI rounded up to 4: SIMD over 4 i), for rows o in [o0, o1).
+ */
+export const WM = { src: 0, cO: 1, cI: 2, ldm: 3, dst: 4, o0: 5, o1: 6 } as const;

@@ -20,7 +20,7 @@ import {
   type ModuleBuilder, I32, V128, type Bytes, type E, add, sub, mul, divS, shl, ltS, select, get, set, if_,
   v128load, v128store, f32x4add, f32x4sub, f32x4mul, f32x4neg, f32x4const, f32x4shuffle, forRange,
 } from '../asm.js';
-import { WI, WO, WW } from '../params.js';
+import { WD, WI, WM, WO, WW } from '../params.js';
 import { loadParams } from './common.js';
 
 /** Output transform (2 x 5). */
@@ -43,6 +43,24 @@ export const WINO_BT: readonly (readonly number[])[] = [
   [0, -1, 3, -2, 0],
   [0, 1, 0, -1, 0],
   [0, 1, -2, -1, 2],
+];
+
+/**
+ * F(4x4, 2x2) at the same points (the weight gradient: 4x4 taps from 5x5 patches of x and 2x2
+ * tiles of dy; its BT is WINO_BT): output transform (4 x 5) and filter transform (5 x 2).
+ */
+export const WINO4_AT: readonly (readonly number[])[] = [
+  [1, 1, 1, 1, 0],
+  [0, 1, -1, 1 / 2, 0],
+  [0, 1, 1, 1 / 4, 0],
+  [0, 1, -1, 1 / 8, 1],
+];
+export const WINO4_G: readonly (readonly number[])[] = [
+  [1, 0],
+  [1 / 2, 1 / 2],
+  [1 / 6, -1 / 6],
+  [8 / 3, 4 / 3],
+  [0, 1 / 2],
 ];
 
 type Ops = { add: (a: E, b: E) => Bytes; sub: (a: E, b: E) => Bytes; mul: (a: E, b: E) => Bytes; neg: (a: E) => Bytes; c: (x: number) => Bytes };
@@ -208,6 +226,90 @@ export function emitWinograd(mb: ModuleBuilder): void {
         set(dst, add(get(P.dst), shl(add(mul(get(oo), get(P.ldu)), get(i)), 2))),
         if_(get(P.flip), body(true), body(false)),
       )),
+    );
+  }
+
+  // ---------- winoDy(P): 2x2 tiles of dy -> Udy (see WD) ----------
+  {
+    const f = mb.fn('winoDy', [I32]);
+    const P = loadParams(f, 0, WD) as Record<keyof typeof WD, number>;
+    const L = () => f.local(I32);
+    const p = L(), img = L(), oc = L(), sb = L(), db = L(), ty = L(), tx = L(), o = L(), xiB = L(), tpi = L(), pitchB = L();
+    const ld = Array.from({ length: 2 }, () => f.local(V128));
+    const e = Array.from({ length: 4 }, () => f.local(V128));
+    const rt = Array.from({ length: 10 }, () => f.local(V128));
+    const body: Bytes[] = [set(o, add(get(sb), shl(add(mul(mul(get(ty), 2), mul(get(P.tw), 2)), mul(get(tx), 2)), 2)))];
+    for (let y = 0; y < 2; y++) {
+      const row = y === 0 ? get(o) : add(get(o), get(pitchB));
+      body.push(
+        set(ld[0]!, v128load(row)), set(ld[1]!, v128load(row, 16)),
+        set(e[y * 2]!, f32x4shuffle(get(ld[0]!), get(ld[1]!), [0, 2, 4, 6])),
+        set(e[y * 2 + 1]!, f32x4shuffle(get(ld[0]!), get(ld[1]!), [1, 3, 5, 7])),
+      );
+      for (let i = 0; i < 5; i++) body.push(set(rt[y * 5 + i]!, lin(vecOps, WINO4_G[i]!, [e[y * 2]!, e[y * 2 + 1]!])));
+    }
+    body.push(set(o, add(get(db), shl(add(mul(get(ty), get(P.tw)), get(tx)), 2))));
+    for (let k = 0; k < 5; k++) {
+      for (let i = 0; i < 5; i++) {
+        const xi = k * 5 + i;
+        body.push(v128store(xi === 0 ? get(o) : add(get(o), mul(get(xiB), xi)), lin(vecOps, WINO4_G[k]!, [rt[i]!, rt[5 + i]!])));
+      }
+    }
+    f.emit(
+      set(xiB, shl(mul(get(P.cOut), get(P.tiles)), 2)),
+      set(tpi, mul(get(P.th), get(P.tw))),
+      set(pitchB, shl(mul(get(P.tw), 2), 2)),
+      forRange(p, get(P.p0), get(P.p1), 1,
+        set(img, divS(get(p), get(P.cOut))),
+        set(oc, sub(get(p), mul(get(img), get(P.cOut)))),
+        set(sb, add(get(P.src), shl(mul(get(p), get(P.sPlane)), 2))),
+        set(db, add(get(P.dst), shl(add(mul(get(oc), get(P.tiles)), mul(get(img), get(tpi))), 2))),
+        forRange(ty, 0, get(P.th), 1, forRange(tx, 0, get(P.tw), 4, ...body)),
+      ),
+    );
+  }
+
+  // ---------- winoWOut(P): Mw -> 4x4 weight gradients (see WM), 4 kernels i at a time ----------
+  {
+    const f = mb.fn('winoWOut', [I32]);
+    const P = loadParams(f, 0, WM) as Record<keyof typeof WM, number>;
+    const L = () => f.local(I32);
+    const oo = L(), i = L(), src = L(), dst = L(), xiB = L();
+    const m = Array.from({ length: 5 }, () => f.local(V128));
+    const tc = Array.from({ length: 20 }, () => f.local(V128));
+    const y = Array.from({ length: 4 }, () => f.local(V128));
+    const tt = Array.from({ length: 4 }, () => f.local(V128));
+    const body: Bytes[] = [set(src, add(get(P.src), shl(add(mul(get(oo), get(P.ldm)), get(i)), 2)))];
+    // tc[k][b] = sum_j A4T[b][j] M[k][j] (k < 5, b < 4).
+    for (let k = 0; k < 5; k++) {
+      for (let j = 0; j < 5; j++) {
+        const xi = k * 5 + j;
+        body.push(set(m[j]!, v128load(xi === 0 ? get(src) : add(get(src), mul(get(xiB), xi)))));
+      }
+      for (let b = 0; b < 4; b++) body.push(set(tc[k * 4 + b]!, lin(vecOps, WINO4_AT[b]!, m)));
+    }
+    body.push(set(dst, add(get(P.dst), shl(mul(add(mul(get(oo), get(P.cI)), get(i)), 16), 2))));
+    for (let a = 0; a < 4; a++) {
+      // Row a of the 4 kernels' taps: y[b] (lane l = kernel i + l), transposed to one vector per kernel.
+      for (let b = 0; b < 4; b++) body.push(set(y[b]!, lin(vecOps, WINO4_AT[a]!, [0, 1, 2, 3, 4].map((k) => tc[k * 4 + b]!))));
+      body.push(
+        set(tt[0]!, f32x4shuffle(get(y[0]!), get(y[1]!), [0, 4, 1, 5])),
+        set(tt[1]!, f32x4shuffle(get(y[2]!), get(y[3]!), [0, 4, 1, 5])),
+        set(tt[2]!, f32x4shuffle(get(y[0]!), get(y[1]!), [2, 6, 3, 7])),
+        set(tt[3]!, f32x4shuffle(get(y[2]!), get(y[3]!), [2, 6, 3, 7])),
+        v128store(get(dst), f32x4shuffle(get(tt[0]!), get(tt[1]!), [0, 1, 4, 5]), a * 16),
+      );
+      // Kernels past cI are not stored.
+      const lanes: [number, [number, number, number, number], number][] = [[1, [2, 3, 6, 7], 0], [2, [0, 1, 4, 5], 2], [3, [2, 3, 6, 7], 2]];
+      for (const [l, sh, from] of lanes) {
+        body.push(if_(ltS(add(get(i), l), get(P.cI)), [
+          v128store(get(dst), f32x4shuffle(get(tt[from]!), get(tt[from + 1]!), sh), l * 64 + a * 16),
+        ]));
+      }
+    }
+    f.emit(
+      set(xiB, shl(mul(get(P.cO), get(P.ldm)), 2)),
+      forRange(oo, get(P.o0), get(P.o1), 1, forRange(i, 0, get(P.cI), 4, ...body)),
     );
   }
 }
