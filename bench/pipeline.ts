@@ -67,6 +67,8 @@ export async function run(args: string[]): Promise<void> {
       console.log(`| ${s} | ${x.seconds.toFixed(1)} | ${((100 * x.seconds) / Math.max(total, 1e-9)).toFixed(1)} % | ${x.loadAverage?.join(' ') ?? '-'} |`);
     }
     console.log(`| total | ${total.toFixed(1)} (${(total / 60).toFixed(2)} min) | 100 % | |`);
+    const gan = rep.stages.find((q) => q.stage === 'gan')?.info?.seconds as { setup: number; epochs: number; c2st: number } | undefined;
+    if (gan) console.log(`\ngan stage: setup (images, calibrations) ${gan.setup.toFixed(1)} s, epochs (steps + evaluations) ${gan.epochs.toFixed(1)} s, chosen epoch's C2ST ${gan.c2st.toFixed(1)} s`);
     for (const [name, e] of Object.entries(rep.evals)) {
       console.log(`\n${name}: dev-test DSC ${e.mean.dsc.toFixed(3)}, AP50 ${e.mean.ap50.toFixed(3)}, PQ ${e.mean.pq.toFixed(3)}`);
     }

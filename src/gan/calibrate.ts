@@ -143,6 +143,73 @@ const REFINE_FACTOR = 4;
  */
 export const MAX_CALIBRATED_COUNT = 32;
 
+/** One agglomerate setting of AGGLOMERATE_GRID (with its count distribution). */
+export interface AgglomerateSetting {
+  maxAgglomerates: number;
+  contact: number;
+  attach: 'uniform' | 'size';
+  dist: 'uniform' | 'logUniform';
+}
+
+/**
+ * One setting's measurement (what calibrateAgglomerates runs per setting and pass): plain data,
+ * so a caller may run the jobs of a pass anywhere (e.g. on worker threads) and in any order.
+ */
+export interface AgglomerateJob {
+  scene: SceneConfig;
+  /** The real patches' statistics (the cost compares against them). */
+  real: SceneStatistics;
+  setting: AgglomerateSetting;
+  renders: number;
+  seed: number;
+}
+
+export interface AgglomerateEvaluation {
+  count: AgglomerateCandidate['count'];
+  stats: SceneStatistics;
+  cost: number;
+}
+
+/** Runs the jobs of one pass and returns their evaluations in the jobs' order. */
+export type AgglomerateRunner = (jobs: AgglomerateJob[]) => Promise<AgglomerateEvaluation[]>;
+
+/** The jobs one after the other on the calling thread. */
+export const runAgglomerateJobsHere: AgglomerateRunner = async (jobs) => jobs.map(evaluateAgglomerateSetting);
+
+/**
+ * A setting's coverage-matched counts, its statistics at those counts and its cost (see
+ * calibrateAgglomerates). Depends on nothing but the job: the same job gives the same result on
+ * any thread.
+ */
+export function evaluateAgglomerateSetting(job: AgglomerateJob): AgglomerateEvaluation {
+  const { scene, real, setting: st, renders: n, seed } = job;
+  const params = paramsVector(scene);
+  const rendered = modelPolarity(scene.shading.model);
+  const stats = (c: { min: number; max: number }) => {
+    const cfg = mergeSceneConfig(scene, { particles: { count: { ...c, dist: st.dist }, placement: { maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach } } });
+    return sceneStatistics(noiselessRenders(cfg, params, n, new Rng(seed + 6161)), rendered);
+  };
+  let count = { min: scene.particles.count.min, max: scene.particles.count.max };
+  let s = stats(count);
+  // Two coverage steps: the covered area grows less than linearly with the count in dense
+  // agglomerates (particles hide each other).
+  for (let step = 0; step < 2; step++) {
+    if (!(s.coverage > 0)) break;
+    const scale = Math.min(5, Math.max(0.2, real.coverage / s.coverage));
+    if (Math.abs(scale - 1) < 0.05) break;
+    const max = Math.min(MAX_CALIBRATED_COUNT, Math.max(1, Math.round(count.max * scale)));
+    const next = { min: Math.min(max, Math.max(1, Math.round(count.min * scale))), max };
+    if (next.min === count.min && next.max === count.max) break;
+    count = next;
+    s = stats(count);
+  }
+  const cost =
+    Math.abs(Math.log((s.particlesPerComponent || 1e-3) / real.particlesPerComponent)) +
+    Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05))) +
+    Math.abs(Math.log((s.coverage || 1e-3) / real.coverage));
+  return { count: { ...count, dist: st.dist }, stats: s, cost: Number.isFinite(cost) ? cost : Infinity };
+}
+
 /**
  * Agglomerate density from the unannotated real patches, the way size and coverage are
  * calibrated: the scene statistics of src/gan/scene-stats.ts (particles per Otsu component, the
@@ -162,15 +229,23 @@ export const MAX_CALIBRATED_COUNT = 32;
  * settings are measured again on REFINE_FACTOR x as many, and the cheapest of those is kept.
  * Every setting renders the same layouts' random streams. Returns null for uniform placement or
  * when the real patches show no particle.
+ *
+ * The settings of each pass are independent jobs (evaluateAgglomerateSetting); `run` executes a
+ * pass (default: on the calling thread; the CLI spreads them over worker threads). The result
+ * does not depend on where or in which order they ran.
  */
-export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity, renders = 32, seed = 0): AgglomerateCalibration | null {
+export async function calibrateAgglomerates(
+  scene: SceneConfig,
+  realPatches: readonly { width: number; height: number; data: ArrayLike<number> }[],
+  polarity: Polarity,
+  renders = 32,
+  seed = 0,
+  run: AgglomerateRunner = runAgglomerateJobsHere,
+): Promise<AgglomerateCalibration | null> {
   if (scene.particles.placement.type !== 'packed' || realPatches.length === 0) return null;
   const real = sceneStatistics(realPatches, polarity);
   if (!(real.particles > 0)) return null;
-  const params = paramsVector(scene);
-  const rendered = modelPolarity(scene.shading.model);
-  type Setting = Pick<AgglomerateCandidate, 'maxAgglomerates' | 'contact' | 'attach'> & { dist: 'uniform' | 'logUniform' };
-  const settings: Setting[] = [];
+  const settings: AgglomerateSetting[] = [];
   for (const maxAgglomerates of AGGLOMERATE_GRID.maxAgglomerates)
     for (const contact of AGGLOMERATE_GRID.contact)
       for (const attach of AGGLOMERATE_GRID.attach)
@@ -178,42 +253,22 @@ export function calibrateAgglomerates(scene: SceneConfig, realPatches: readonly 
           if (maxAgglomerates === 1 && attach === 'size') continue; // one agglomerate: the same layouts
           settings.push({ maxAgglomerates, contact, attach, dist });
         }
-  const evaluate = (st: Setting, n: number) => {
-    const stats = (c: { min: number; max: number }) => {
-      const cfg = mergeSceneConfig(scene, { particles: { count: { ...c, dist: st.dist }, placement: { maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach } } });
-      return sceneStatistics(noiselessRenders(cfg, params, n, new Rng(seed + 6161)), rendered);
-    };
-    let count = { min: scene.particles.count.min, max: scene.particles.count.max };
-    let s = stats(count);
-    // Two coverage steps: the covered area grows less than linearly with the count in dense
-    // agglomerates (particles hide each other).
-    for (let step = 0; step < 2; step++) {
-      if (!(s.coverage > 0)) break;
-      const scale = Math.min(5, Math.max(0.2, real.coverage / s.coverage));
-      if (Math.abs(scale - 1) < 0.05) break;
-      const max = Math.min(MAX_CALIBRATED_COUNT, Math.max(1, Math.round(count.max * scale)));
-      const next = { min: Math.min(max, Math.max(1, Math.round(count.min * scale))), max };
-      if (next.min === count.min && next.max === count.max) break;
-      count = next;
-      s = stats(count);
-    }
-    const cost =
-      Math.abs(Math.log((s.particlesPerComponent || 1e-3) / real.particlesPerComponent)) +
-      Math.abs(Math.log((s.largeComponentAreaFraction + 0.05) / (real.largeComponentAreaFraction + 0.05))) +
-      Math.abs(Math.log((s.coverage || 1e-3) / real.coverage));
-    return { count: { ...count, dist: st.dist }, stats: s, cost: Number.isFinite(cost) ? cost : Infinity };
-  };
-  const candidates: AgglomerateCandidate[] = settings.map((st) => {
-    const e = evaluate(st, renders);
+  const job = (setting: AgglomerateSetting, n: number): AgglomerateJob => ({ scene, real, setting, renders: n, seed });
+  const first = await run(settings.map((st) => job(st, renders)));
+  const candidates: AgglomerateCandidate[] = settings.map((st, i) => {
+    const e = first[i];
     return {
       maxAgglomerates: st.maxAgglomerates, contact: st.contact, attach: st.attach, count: e.count,
       particlesPerComponent: e.stats.particlesPerComponent, largeComponentAreaFraction: e.stats.largeComponentAreaFraction, coverage: e.stats.coverage, cost: e.cost,
     };
   });
   const order = candidates.map((_, i) => i).sort((a, b) => candidates[a].cost - candidates[b].cost);
+  const refine = order.slice(0, REFINE_BEST);
+  const refined = await run(refine.map((i) => job(settings[i], REFINE_FACTOR * renders)));
   let best: { i: number; count: AgglomerateCandidate['count']; stats: SceneStatistics; cost: number } | null = null;
-  for (const i of order.slice(0, REFINE_BEST)) {
-    const e = evaluate({ ...settings[i] }, REFINE_FACTOR * renders);
+  for (let k = 0; k < refine.length; k++) {
+    const i = refine[k];
+    const e = refined[k];
     candidates[i].refinedCost = e.cost;
     if (!best || e.cost < best.cost) best = { i, ...e };
   }

@@ -381,6 +381,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     const c2st = readMetrics(ganDir).filter((row) => row.type === 'c2st' && row.epoch === r.best?.epoch).pop();
     return {
       epochs: r.trainer.epoch, steps, best: r.best?.epoch ?? null, backend: getBackend().name,
+      // setup (images, calibrations), epochs (steps + evaluations), the chosen epoch's C2ST
+      ...(r.seconds ? { seconds: r.seconds } : {}),
       ...(c2st ? { c2st: { epoch: c2st.epoch, accuracy: c2st.accuracy, ci: c2st.ci, patch: c2st.patch, seeds: (c2st.seeds as { accuracy: number }[]).map((x) => x.accuracy) } } : {}),
     };
   });

@@ -33,6 +33,7 @@ import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
+import { agglomerateRunner, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
   real?: string[];
@@ -72,6 +73,17 @@ export interface TrainOptions {
   rasterThreads?: number;
   /** Print a per-step profile (src/autodiff/profile.ts) of this process's steps when training ends. */
   profile?: boolean;
+}
+
+/**
+ * Wall seconds of a finished train call by part: setup (reading the images, the calibrations,
+ * building the models), the epochs (steps + evaluations, epoch 0 included) and the chosen
+ * epoch's classifier two-sample test (0 when it did not run).
+ */
+export interface TrainSeconds {
+  setup: number;
+  epochs: number;
+  c2st: number;
 }
 
 /** What config.json holds: the trainer's config plus where the real patches came from. */
@@ -247,7 +259,7 @@ interface RealSet {
   sources: string[] | null;
 }
 
-function newRun(opts: TrainOptions, log: (s: string) => void): RealSet {
+async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<RealSet> {
   const demo = !opts.real || opts.real.length === 0;
   const patch = opts.patch ?? (demo ? 64 : 256);
   let scene = scaleSceneConfig(presetConfig(opts.preset), patch, { keepParticleSize: !demo });
@@ -289,8 +301,13 @@ function newRun(opts: TrainOptions, log: (s: string) => void): RealSet {
       }
       // Agglomerate density last, each setting judged at its own coverage-matched counts (denser
       // packing hides particles behind others, which changes the covered area).
-      const agg = calibrateAgglomerates(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })), polarity);
+      // Its ~50 settings x 32-128 noiseless renders + Otsu statistics are independent single-threaded
+      // jobs: worker threads run them side by side where the CLI allows (task-workers.ts).
+      const t0 = performance.now();
+      const agg = await calibrateAgglomerates(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })), polarity, undefined, undefined, agglomerateRunner());
       if (agg) {
+        const threads = taskThreads(agg.candidates.length);
+        log(`agglomerate calibration: ${agg.candidates.length} settings in ${((performance.now() - t0) / 1000).toFixed(1)} s${threads ? ` on ${threads} worker threads` : ''}`);
         scene = mergeSceneConfig(scene, { particles: { count: agg.count, placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach } } });
         log(
           `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ${agg.count.min}-${agg.count.max} particles per patch (${agg.count.dist === 'logUniform' ? 'log-uniform' : 'uniform'}), so renders agglomerate like the real particles ` +
@@ -360,15 +377,17 @@ export function patchGridPng(patches: Float32Array[], size: number, cols = Math.
   return encodePngGrey8(W, H, grid);
 }
 
-export async function runTraining(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null }> {
+export async function runTraining(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null; seconds?: TrainSeconds }> {
   return withRasterPool(opts.rasterThreads ?? defaultRasterThreads(), () => trainRun(opts));
 }
 
-async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null }> {
+async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null; seconds?: TrainSeconds }> {
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(s + '\n');
   };
-  const { runDir, config, reals, sources } = opts.resume ? resumeRun(opts.resume, log) : newRun(opts, log);
+  const t0 = performance.now();
+  const since = (t: number) => Math.round((performance.now() - t) / 10) / 100;
+  const { runDir, config, reals, sources } = opts.resume ? resumeRun(opts.resume, log) : await newRun(opts, log);
   if (opts.resume) {
     // Temporary files of the interrupted process (killed mid-write) are not part of the run.
     const dirs = [runDir, join(runDir, 'samples'), ...readdirSync(runDir).filter((n) => /^epoch-\d{4,}$/.test(n)).map((n) => join(runDir, n))];
@@ -406,6 +425,8 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   }
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   const bar = new ProgressBar({ total: trainer.totalSteps, write: (s) => process.stderr.write(s), isTTY: !!process.stderr.isTTY, silent: opts.quiet });
+  const setupSeconds = since(t0);
+  const epochsStart = performance.now();
   bar.start(trainer.step);
   const realGreys = reals.map((data) => ({ width: gan.patch, height: gan.patch, data }));
   // The real side of the realism scores is computed once per run.
@@ -467,6 +488,8 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   }
   bar.stop();
   printProfile();
+  const epochsSeconds = since(epochsStart);
+  let c2stSeconds = 0;
   const best = pickBest(runDir);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
@@ -475,7 +498,9 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     const images = new Set(sources ?? []).size;
     if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
     if (sources && seeds > 0 && !done && images >= 2) {
+      const c2stStart = performance.now();
       const c2st = chosenEpochC2st(gan, reals, sources, runDir, best.epoch, seeds);
+      c2stSeconds = since(c2stStart);
       ckpt.appendMetrics(runDir, { type: 'c2st', epoch: best.epoch, step: trainer.step, ...c2st });
       log(`chosen epoch ${best.epoch}: ${formatC2st(c2st)}`);
     }
@@ -483,7 +508,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     log(`best epoch: ${best.epoch} (${best.reason})`);
   }
   log(`run folder: ${runDir} (open report.html)`);
-  return { runDir, trainer, best };
+  return { runDir, trainer, best, seconds: { setup: setupSeconds, epochs: epochsSeconds, c2st: c2stSeconds } };
 }
 
 /**
