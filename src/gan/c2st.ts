@@ -214,6 +214,27 @@ function checkSources(sources: readonly C2stSource[], patch: number, what: strin
 
 /** Runs the test; see the module comment. */
 export function classifierTwoSampleTest(real: readonly C2stSource[], synthetic: readonly C2stSource[], options: C2stOptions): C2stResult {
+  const jobs = c2stSeedJobs(real, synthetic, options);
+  const results = jobs.map((job, k) => {
+    const r = runC2stSeed(job);
+    options.onSeed?.(r, k);
+    return r;
+  });
+  return c2stSummary(jobs, results);
+}
+
+/**
+ * One seed of the test (runC2stSeed): plain data, so it may run on any thread; a seed's result
+ * depends on nothing else (its own split, subsample, initialisation and batch order).
+ */
+export interface C2stSeedJob {
+  real: readonly C2stSource[];
+  synthetic: readonly C2stSource[];
+  settings: C2stSeedSettings;
+}
+
+/** The seeds' jobs of classifierTwoSampleTest(real, synthetic, options), options checked. */
+export function c2stSeedJobs(real: readonly C2stSource[], synthetic: readonly C2stSource[], options: Omit<C2stOptions, 'onSeed'>): C2stSeedJob[] {
   const P = options.patch;
   if (!Number.isInteger(P) || P < 16) throw new UserError(`c2st: patch must be an integer >= 16 (got ${P})`);
   const seeds = options.seeds ?? 3;
@@ -226,29 +247,35 @@ export function classifierTwoSampleTest(real: readonly C2stSource[], synthetic: 
     if (!Number.isInteger(v) || v < 1) throw new UserError(`c2st: ${name} must be an integer >= 1 (got ${v})`);
   }
   if (!(trainFraction > 0 && trainFraction < 1)) throw new UserError(`c2st: trainFraction must lie in (0, 1) (got ${trainFraction})`);
-  const nReal = checkSources(real, P, 'real');
-  const nSynth = checkSources(synthetic, P, 'synthetic');
+  checkSources(real, P, 'real');
+  checkSources(synthetic, P, 'synthetic');
   const base = options.seed ?? 0;
-  const results: C2stSeedResult[] = [];
-  for (let k = 0; k < seeds; k++) {
-    const seed = base + k;
-    const r = runSeed(real, synthetic, { P, seed, epochs, trainFraction, maxPerClass, batch, lr });
-    results.push(r);
-    options.onSeed?.(r, k);
-  }
+  return Array.from({ length: seeds }, (_, k) => ({ real, synthetic, settings: { P, seed: base + k, epochs, trainFraction, maxPerClass, batch, lr } }));
+}
+
+/** Trains and scores one seed's classifier. */
+export function runC2stSeed(job: C2stSeedJob): C2stSeedResult {
+  return runSeed(job.real, job.synthetic, job.settings);
+}
+
+/** The test's result from its jobs and their results (in the jobs' order). */
+export function c2stSummary(jobs: readonly C2stSeedJob[], results: readonly C2stSeedResult[]): C2stResult {
+  if (jobs.length === 0 || results.length !== jobs.length) throw new Error(`c2st: ${results.length} results for ${jobs.length} seeds`);
+  const { real, synthetic, settings } = jobs[0];
+  const count = (sources: readonly C2stSource[]) => sources.reduce((a, s) => a + s.patches.length, 0);
   const acc = results.map((r) => r.accuracy);
   const testCount = (2 * results.reduce((a, r) => a + r.testPerClass, 0)) / results.length;
   return {
     accuracy: acc.reduce((a, b) => a + b, 0) / acc.length,
     ci: c2stInterval(acc, testCount),
-    seeds: results,
-    patch: P,
-    real: { sources: real.filter((s) => s.patches.length > 0).length, patches: nReal },
-    synthetic: { sources: synthetic.filter((s) => s.patches.length > 0).length, patches: nSynth },
+    seeds: [...results],
+    patch: settings.P,
+    real: { sources: real.filter((s) => s.patches.length > 0).length, patches: count(real) },
+    synthetic: { sources: synthetic.filter((s) => s.patches.length > 0).length, patches: count(synthetic) },
   };
 }
 
-interface SeedSettings {
+export interface C2stSeedSettings {
   P: number;
   seed: number;
   epochs: number;
@@ -258,7 +285,7 @@ interface SeedSettings {
   lr: number;
 }
 
-function runSeed(real: readonly C2stSource[], synthetic: readonly C2stSource[], s: SeedSettings): C2stSeedResult {
+function runSeed(real: readonly C2stSource[], synthetic: readonly C2stSource[], s: C2stSeedSettings): C2stSeedResult {
   const rng = new Rng(0xc2 + 7919 * s.seed);
   const r = splitBySource(real, s.trainFraction, rng);
   const f = splitBySource(synthetic, s.trainFraction, rng);

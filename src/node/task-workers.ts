@@ -1,6 +1,7 @@
 /**
- * Worker threads for independent, single-threaded CPU jobs of the CLI's setup (today: the
- * agglomerate calibration's settings, src/gan/calibrate.ts), so both cores work where the main
+ * Worker threads for independent CPU jobs of the CLI that would run one after the other on the
+ * main thread (the agglomerate calibration's settings, src/gan/calibrate.ts; the seeds of the
+ * chosen epoch's classifier two-sample test, src/gan/c2st.ts), so both cores work where the main
  * thread would run them one after the other. Each worker runs this same program's entry script
  * (the CLI bundle, dist/cli.js) with `workerData.taskWorker` set, which serves jobs instead of
  * running a command (src/cli.ts); jobs and results are plain data (structured clones), taken
@@ -13,12 +14,30 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { evaluateAgglomerateSetting, runAgglomerateJobsHere, type AgglomerateJob, type AgglomerateRunner } from '../gan/calibrate.js';
+import { runC2stSeed, type C2stSeedJob, type C2stSeedResult } from '../gan/c2st.js';
+import { getBackend } from '../autodiff/backend.js';
+import { activateBackend } from './backends.js';
 
-/** The job kinds a worker serves. */
+/**
+ * The job kinds a worker serves: `run` computes one job; `prepare` (once per worker, before its
+ * first job) sets up what the job needs on a fresh thread, e.g. the compute backend the calling
+ * thread uses.
+ */
 const TASKS = {
-  agglomerateSetting: (job: AgglomerateJob) => evaluateAgglomerateSetting(job),
+  agglomerateSetting: { run: (job: AgglomerateJob) => evaluateAgglomerateSetting(job) },
+  c2stSeed: {
+    run: (job: C2stSeedJob & { backend: string }) => runC2stSeed(job),
+    // One lane per worker: the seeds run side by side instead. The wasm kernels split their
+    // output between lanes, so a value does not depend on the lane count; the relaxed-SIMD flag
+    // is process-wide, so the worker's wasm module makes the same FMA choice.
+    prepare: async (job: { backend: string }) => {
+      await activateBackend(job.backend === 'wasm' ? 'wasm-1t' : job.backend, { pool: { threads: 1 }, noGpu: true });
+    },
+  },
 };
 type TaskName = keyof typeof TASKS;
+type TaskJob<T extends TaskName> = Parameters<(typeof TASKS)[T]['run']>[0];
+type TaskResult<T extends TaskName> = ReturnType<(typeof TASKS)[T]['run']>;
 
 let entryScript: string | null = null;
 let threads = 0;
@@ -29,10 +48,15 @@ export function enableTaskWorkers(script: string, maxThreads = availableParallel
   threads = maxThreads;
 }
 
-/** Workers runTasks starts for `jobs` jobs (0: it runs them on the calling thread). */
-export function taskThreads(jobs = Infinity): number {
-  const n = Math.min(threads, jobs);
-  return entryScript && n > 1 ? n : 0;
+/**
+ * Workers runTasks starts for `jobs` jobs (0: it runs them on the calling thread): one per core,
+ * or with `perCore` > 1 up to that many per core (for a few long jobs of equal size, e.g. 3 seeds
+ * on 2 cores: all three side by side finish in 1.5 jobs' time, two workers in 2).
+ */
+export function taskThreads(jobs = Infinity, perCore = 1): number {
+  if (!entryScript || threads <= 1) return 0;
+  const n = Math.min(threads * perCore, jobs);
+  return n > 1 ? n : 0;
 }
 
 /** True inside a worker started by runTasks: the entry script then calls serveTasks instead of its main. */
@@ -43,9 +67,15 @@ export function isTaskWorker(): boolean {
 /** A worker's loop: one message per job, answered with its result or its error. */
 export function serveTasks(): void {
   const port = parentPort!;
-  port.on('message', (m: { id: number; task: TaskName; job: never }) => {
+  const prepared = new Set<string>();
+  port.on('message', async (m: { id: number; task: TaskName; job: never }) => {
     try {
-      port.postMessage({ id: m.id, result: TASKS[m.task](m.job) });
+      const t = TASKS[m.task] as { run: (job: never) => unknown; prepare?: (job: never) => Promise<void> };
+      if (t.prepare && !prepared.has(m.task)) {
+        await t.prepare(m.job);
+        prepared.add(m.task);
+      }
+      port.postMessage({ id: m.id, result: t.run(m.job) });
     } catch (e) {
       port.postMessage({ id: m.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     }
@@ -53,14 +83,14 @@ export function serveTasks(): void {
 }
 
 /**
- * Runs `task` on every job and returns the results in the jobs' order: on up to `threads`
- * workers (each takes the next job when it finishes one), or on this thread when workers are
- * not enabled or would not pay (one job, one core).
+ * Runs `task` on every job and returns the results in the jobs' order: on taskThreads(jobs,
+ * perCore) workers (each takes the next job when it finishes one), or on this thread when
+ * workers are not enabled or would not pay (one job, one core).
  */
-export async function runTasks<T extends TaskName>(task: T, jobs: Parameters<(typeof TASKS)[T]>[0][]): Promise<ReturnType<(typeof TASKS)[T]>[]> {
-  type R = ReturnType<(typeof TASKS)[T]>;
-  const fn = TASKS[task] as (job: unknown) => R;
-  const n = taskThreads(jobs.length);
+export async function runTasks<T extends TaskName>(task: T, jobs: TaskJob<T>[], perCore = 1): Promise<TaskResult<T>[]> {
+  type R = TaskResult<T>;
+  const fn = TASKS[task].run as (job: unknown) => R;
+  const n = taskThreads(jobs.length, perCore);
   if (!entryScript || n === 0) return jobs.map(fn);
   const script = entryScript;
   const results = new Array<R>(jobs.length);
@@ -112,6 +142,17 @@ export async function runTasks<T extends TaskName>(task: T, jobs: Parameters<(ty
     await Promise.all(workers.map((w) => w.terminate()));
   }
   return results;
+}
+
+/**
+ * The seeds of a classifier two-sample test: on worker threads when enabled and the calling
+ * thread computes on the wasm or the reference backend (which a worker can start too), else here.
+ */
+export async function runC2stSeeds(jobs: C2stSeedJob[]): Promise<C2stSeedResult[]> {
+  const backend = getBackend().name;
+  if (!entryScript || !['wasm', 'reference'].includes(backend)) return jobs.map(runC2stSeed);
+  // Seeds take about equally long: all of them at once (up to 2 per core) finish soonest.
+  return runTasks('c2stSeed', jobs.map((j) => ({ ...j, backend })), 2);
 }
 
 /** The agglomerate calibration's runner: its jobs on worker threads when enabled, else here. */

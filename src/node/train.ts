@@ -16,7 +16,7 @@ import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage, calibra
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
-import { classifierTwoSampleTest, formatC2st, tileSquare, type C2stResult } from '../gan/c2st.js';
+import { c2stSeedJobs, c2stSummary, formatC2st, tileSquare, type C2stResult } from '../gan/c2st.js';
 import * as ckpt from './gan-checkpoint.js';
 import { checkTrainerState } from './trainer-state-check.js';
 import { buildReport } from '../gan/report.js';
@@ -33,7 +33,7 @@ import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
-import { agglomerateRunner, taskThreads } from './task-workers.js';
+import { agglomerateRunner, runC2stSeeds, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
   real?: string[];
@@ -499,7 +499,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
     if (sources && seeds > 0 && !done && images >= 2) {
       const c2stStart = performance.now();
-      const c2st = chosenEpochC2st(gan, reals, sources, runDir, best.epoch, seeds);
+      const c2st = await chosenEpochC2st(gan, reals, sources, runDir, best.epoch, seeds);
       c2stSeconds = since(c2stStart);
       ckpt.appendMetrics(runDir, { type: 'c2st', epoch: best.epoch, step: trainer.step, ...c2st });
       log(`chosen epoch ${best.epoch}: ${formatC2st(c2st)}`);
@@ -534,7 +534,7 @@ export function restoreCheckpoint(runDir: string, epoch: number, trainer: GanTra
  * by the image they came from) against fresh renders of that epoch's generator, in patches of
  * min(128, patch) px. As many renders as it takes to match the real patches (at most 240).
  */
-function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[], runDir: string, epoch: number, seeds: number): C2stResult {
+async function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[], runDir: string, epoch: number, seeds: number): Promise<C2stResult> {
   const P = Math.min(128, gan.patch);
   const t = new GanTrainer(gan, reals);
   restoreCheckpoint(runDir, epoch, t);
@@ -549,7 +549,9 @@ function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[
   const perImage = tileSquare(new Float32Array(gan.patch * gan.patch), gan.patch, P).length;
   const n = Math.max(8, Math.min(240, Math.ceil(nReal / perImage)));
   const synth = t.renderFresh(n, gan.seed + 0xc2).map((img, i) => ({ name: `render ${i}`, patches: tileSquare(img, gan.patch, P) }));
-  return classifierTwoSampleTest(realSources, synth, { patch: P, seeds, seed: gan.seed });
+  // The seeds are independent (task-workers.ts runs them side by side in the CLI).
+  const jobs = c2stSeedJobs(realSources, synth, { patch: P, seeds, seed: gan.seed });
+  return c2stSummary(jobs, await runC2stSeeds(jobs));
 }
 
 /** [min, max] of each learned parameter, in the order of `learned`. */

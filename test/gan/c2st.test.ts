@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
 import { Rng } from '../../src/autodiff/rng.js';
-import { c2stInterval, classifierTwoSampleTest, normalisePatch, splitBySource, tileSquare, type C2stSource } from '../../src/gan/c2st.js';
+import { c2stInterval, c2stSeedJobs, c2stSummary, classifierTwoSampleTest, normalisePatch, runC2stSeed, splitBySource, tileSquare, type C2stSource } from '../../src/gan/c2st.js';
 import { UserError } from '../../src/errors.js';
 
 const P = 16;
@@ -44,6 +44,20 @@ describe('classifier two-sample test', () => {
     expect(r.ci[0]).toBeLessThan(0.5);
     expect(r.ci[1]).toBeGreaterThan(0.5);
     expect(r.accuracy).toBeLessThan(0.7);
+  });
+
+  it('the seeds are independent jobs: run in any order on cloned data, they give the same result', () => {
+    const rng = new Rng(4);
+    const real = sources('r', 4, 6, () => blobs(rng));
+    const synth = sources('s', 4, 6, () => blobs(rng, 1.5));
+    const o = { patch: P, seeds: 3, epochs: 2, maxPerClass: 20, seed: 7 };
+    const whole = classifierTwoSampleTest(real, synth, o);
+    const jobs = c2stSeedJobs(real, synth, o);
+    expect(jobs.map((j) => j.settings.seed)).toEqual([7, 8, 9]);
+    const backwards = [2, 1, 0].map((k) => runC2stSeed(structuredClone(jobs[k]))).reverse();
+    expect(c2stSummary(jobs, backwards)).toEqual(whole);
+    // each seed its own classifier: the seeds' results differ, so the order above mattered
+    expect(new Set(backwards.map((r) => r.finalLoss)).size).toBe(3);
   });
 
   it('brightness and contrast alone do not decide (each patch is normalised)', () => {
