@@ -97,7 +97,7 @@ async function run(args: string[]): Promise<void> {
 registerSuite({
   name: 'winograd',
   description: 'Winograd F(2x2,4x4) vs the GEMM paths per stride-1 4x4 conv (forward, input grad, weight grad), one process',
-  usage: usageOf('winograd', 'Times each stride-1 4x4 conv kernel on the GEMM path and as Winograd F(2x2, 4x4), alternately in one process;\n' +
-    'median wall and CPU time per call and the ratios.', FLAGS),
+  usage: usageOf('winograd', 'Times each stride-1 4x4 conv kernel on the GEMM path and as Winograd (forward and input grad F(2x2, 4x4),\n' +
+    'weight grad F(4x4, 2x2)), alternately in one process; median wall and CPU time per call and the ratios.', FLAGS),
   run,
 });
