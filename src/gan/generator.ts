@@ -31,16 +31,20 @@ export function validateLearned(names: readonly string[]): string[] {
 export class ParamMapping {
   readonly base: Tensor;
   readonly scale: Tensor;
-  constructor(readonly learned: readonly string[], fixedValues: Record<string, number>, dtype: DType = 'float32') {
+  /**
+   * `ranges` narrows the [min, max] of some learned parameters (a run's GanConfig.ranges: bounds
+   * around the values calibrated from the real images); the others keep the parameter table's.
+   */
+  constructor(readonly learned: readonly string[], fixedValues: Record<string, number>, dtype: DType = 'float32', readonly ranges: Readonly<Record<string, readonly [number, number]>> = {}) {
     const P = PARAMETER_TABLE.length;
     const base = allocData(dtype, P);
     const S = allocData(dtype, learned.length * P);
     base.set(paramsVector({ params: fixedValues }));
     learned.forEach((name, l) => {
       const i = paramIndex(name);
-      const p = PARAMETER_TABLE[i];
-      base[i] = p.min;
-      S[l * P + i] = p.max - p.min;
+      const [lo, hi] = this.range(name);
+      base[i] = lo;
+      S[l * P + i] = hi - lo;
     });
     this.base = new Tensor(base, [P]);
     this.scale = new Tensor(S, [learned.length, P]);
@@ -54,10 +58,18 @@ export class ParamMapping {
   physical(s: ArrayLike<number>): Record<string, number> {
     const out: Record<string, number> = {};
     this.learned.forEach((name, l) => {
-      const p = PARAMETER_TABLE[paramIndex(name)];
-      out[name] = p.min + s[l] * (p.max - p.min);
+      const [lo, hi] = this.range(name);
+      out[name] = lo + s[l] * (hi - lo);
     });
     return out;
+  }
+
+  /** The [min, max] a learned parameter is mapped into. */
+  range(name: string): [number, number] {
+    const r = this.ranges[name];
+    if (r) return [r[0], r[1]];
+    const p = PARAMETER_TABLE[paramIndex(name)];
+    return [p.min, p.max];
   }
 }
 

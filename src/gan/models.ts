@@ -16,6 +16,12 @@ export interface ParamNetOptions {
   hidden?: number;
   layers?: number;
   dropout?: number;
+  /**
+   * Where the outputs start, one value in (0, 1) per output: the last layer's bias is set to its
+   * logit, so that the untrained net maps every configuration near it (default: 0.5 each, the
+   * middle of each parameter's range).
+   */
+  initialOutput?: readonly number[];
 }
 
 export class ParamNet extends Module {
@@ -35,6 +41,15 @@ export class ParamNet extends Module {
     mods.push(new WeightNormLinear(width, outFeatures, rng), new Sigmoid());
     this.net = this.registerModule('net', new Sequential(...mods));
     initXavier(this, rng);
+    if (opts.initialOutput) {
+      const s0 = opts.initialOutput;
+      if (s0.length !== outFeatures) throw new Error(`ParamNet: ${s0.length} initial outputs for ${outFeatures} outputs`);
+      const last = mods[mods.length - 2] as WeightNormLinear;
+      for (let o = 0; o < outFeatures; o++) {
+        if (!(s0[o] > 0 && s0[o] < 1)) throw new Error(`ParamNet: initial output ${s0[o]} is not in (0, 1)`);
+        last.bias!.data[o] = Math.log(s0[o] / (1 - s0[o]));
+      }
+    }
   }
 
   /** phi [B, inFeatures] -> s [B, outFeatures] in (0, 1). */

@@ -41,6 +41,31 @@ export interface GanConfig {
   numConfigs: number;
   /** Configurations rendered after each epoch for the realism score and the samples. */
   evalSamples: number;
+  /**
+   * Where the learned parameters start: 'scene' at the scene config's values (the preset's,
+   * after the calibration from the real images), 'midpoint' (the default, and what run configs
+   * without this field get) in the middle of each parameter's range.
+   */
+  start?: 'scene' | 'midpoint';
+  /**
+   * Narrower [min, max] for some learned parameters (inside the parameter table's range): the
+   * bounds around the values calibrated from the real images (imaging-calibration.ts). Absent:
+   * the table's ranges.
+   */
+  ranges?: Record<string, [number, number]>;
+}
+
+/**
+ * The ParamNet outputs s in (0, 1) at which the learned parameters take the scene's values,
+ * kept 2 % inside the range so that the sigmoid is not started saturated.
+ */
+export function sceneStartOutputs(mapping: ParamMapping, values: Record<string, number>): number[] {
+  return mapping.learned.map((name) => {
+    const [lo, hi] = mapping.range(name);
+    const v = values[name] ?? 0.5 * (lo + hi);
+    const s = hi > lo ? (v - lo) / (hi - lo) : 0.5;
+    return Math.min(0.98, Math.max(0.02, s));
+  });
 }
 
 export interface StepResult {
@@ -101,8 +126,9 @@ export class GanTrainer {
     this.dataRng = root.fork();
     this.dropoutRng = root.fork();
     this.renderRng = root.fork();
-    this.mapping = new ParamMapping(config.learned, config.scene.params);
-    this.fcn = new ParamNet(FEATURE_SIZE, config.learned.length, initRng, this.dropoutRng);
+    this.mapping = new ParamMapping(config.learned, config.scene.params, 'float32', config.ranges);
+    const initialOutput = config.start === 'scene' ? sceneStartOutputs(this.mapping, config.scene.params) : undefined;
+    this.fcn = new ParamNet(FEATURE_SIZE, config.learned.length, initRng, this.dropoutRng, { initialOutput });
     this.disc = new PatchDiscriminator(initRng, { baseFilters: config.baseFilters, layers: config.discLayers, norm: config.norm });
     this.optG = new Adam(this.fcn.parameters(), { lr: config.lrG, betas: config.betas });
     this.optD = new Adam(this.disc.parameters(), { lr: config.lrD, betas: config.betas });

@@ -102,7 +102,7 @@ export function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { c
   const fcn = new ParamNet(FEATURE_SIZE, config.gan.learned.length, new Rng(0), new Rng(0));
   fcn.loadStateDict(ckpt.loadCheckpoint(runDir, epoch, { fcn: fcn.stateDict() }).fcn);
   fcn.eval();
-  return { config, epoch, fcn, mapping: new ParamMapping(config.gan.learned, config.gan.scene.params) };
+  return { config, epoch, fcn, mapping: new ParamMapping(config.gan.learned, config.gan.scene.params, 'float32', config.gan.ranges) };
 }
 
 function writeSample(out: string, format: DatasetFormat, s: SyntheticSample): void {

@@ -12,6 +12,7 @@ import { demoSetup } from '../gan/demo.js';
 import { scaleSceneConfig } from '../gan/demo.js';
 import { validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
+import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
 import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
@@ -147,6 +148,17 @@ export function readRunConfig(file: string): RunConfig {
   if (gan.discLayers !== 3) fail("field 'gan.discLayers' must be 3");
   if (!['batch', 'instance', 'none'].includes(gan.norm)) fail("field 'gan.norm' must be batch, instance or none");
   if (typeof gan.preset !== 'string') fail("field 'gan.preset' must be a string");
+  if (gan.start !== undefined && gan.start !== 'scene' && gan.start !== 'midpoint') fail("field 'gan.start' must be scene or midpoint");
+  if (gan.ranges !== undefined) {
+    if (!gan.ranges || typeof gan.ranges !== 'object') fail("field 'gan.ranges' must map parameter names to [min, max]");
+    for (const [n, r] of Object.entries(gan.ranges)) {
+      const p = isParamName(n) ? PARAMETER_TABLE[paramIndex(n)] : null;
+      if (!p) fail(`field 'gan.ranges': unknown parameter '${n}'`);
+      if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || r[0] > r[1] || r[0] < p!.min || r[1] > p!.max) {
+        fail(`field 'gan.ranges.${n}' must be [min, max] inside [${p!.min}, ${p!.max}]`);
+      }
+    }
+  }
   try {
     validateLearned(gan.learned);
     gan.scene = mergeSceneConfig(presetConfig('tio2-sem'), gan.scene);
@@ -268,6 +280,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   let sources: string[] | null = null;
   let data: RunConfig['data'];
   let learned: string[];
+  let ranges: Record<string, [number, number]> | undefined;
   if (demo) {
     const d = demoSetup({ preset: opts.preset, size: patch, count: 32, seed: opts.seed });
     scene = d.scene;
@@ -317,6 +330,21 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         );
       }
     }
+    if (scene.shading.model === 'sem') {
+      // After the geometry: the levels are read at the calibrated coverage and agglomerates.
+      const img = calibrateImaging(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })));
+      if (img) {
+        scene = mergeSceneConfig(scene, { params: img.params });
+        ranges = calibratedRanges(img.params);
+        const f = (v: number) => v.toFixed(3);
+        const profile = (s: typeof img.real) => `${s.outside.map(f).reverse().join(' ')} | ${s.inside.map(f).join(' ')}`;
+        log(
+          `image formation: ${Object.entries(img.params).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}, ` +
+            `so renders show the real patches' levels (substrate ${f(img.real.substrate)} real vs ${f(img.synthetic.substrate)} rendered, particle bodies ${f(img.real.body)} vs ${f(img.synthetic.body)}, substrate residual ${img.real.residual.toFixed(4)} vs ${img.synthetic.residual.toFixed(4)}; ` +
+            `edge profile, 5 px outside | 10 px inside: ${profile(img.real)} real vs ${profile(img.synthetic)} rendered); the GAN starts there and stays within +-25 % (or 5 % of the range)`,
+        );
+      }
+    }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };
   }
@@ -341,6 +369,10 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     seed: opts.seed,
     numConfigs: opts.configs ?? reals.length,
     evalSamples: opts.evalSamples,
+    // Real data: from the preset's values as calibrated above (the demo keeps the middle of the
+    // ranges, so that its hidden parameters are not where it starts).
+    ...(demo ? {} : { start: 'scene' as const }),
+    ...(ranges ? { ranges: Object.fromEntries(Object.entries(ranges).filter(([n]) => learned.includes(n))) } : {}),
   };
   const runDir = resolve(opts.out ?? (demo ? 'runs/demo' : `runs/train-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
   const problem = ganConfigProblem(gan);

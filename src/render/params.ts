@@ -2,7 +2,7 @@
  * The image-formation parameters theta as one named vector. `PARAMETER_TABLE` holds what each
  * parameter means and its range; the values a preset starts from live in its record
  * (src/render/presets/). The generator maps its sigmoid outputs s in (0, 1) linearly to
- * min + s (max - min). Parameters an image-formation model does not use receive zero gradient
+ * min + s (max - min) (or into a run's narrower calibrated ranges, src/gan/imaging-calibration.ts). Parameters an image-formation model does not use receive zero gradient
  * (HIM ignores detector / shadow; SEM ignores diffuse / specular / shininess; the transmission
  * model uses only the film*, massAttenuation, diffractionContrast, texture scale / width / level,
  * blur and noise parameters, and the shaded models ignore those film* and attenuation ones).

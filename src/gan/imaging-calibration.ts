@@ -1,0 +1,252 @@
+/**
+ * Annotation-free calibration of the image formation from the user's real micrographs, before the
+ * GAN (calibrate.ts does the same for the scene geometry). Three grey-level statistics of the
+ * real patches are matched by renders of the scene, each measured the same way on both sides:
+ *
+ * - the substrate level: the median grey value of the pixels at least FAR px outside the Otsu
+ *   foreground (the bare film between the particles);
+ * - the particle body level: the median of the pixels at least FAR px inside it (the bodies, past
+ *   the rims);
+ * - the fine residual of the substrate: a robust standard deviation (1.4826 x the median absolute
+ *   deviation) of the pixel minus its 3 x 3 mean over the same substrate pixels. On the renders
+ *   the film's ridge texture leaves a residual too, so the noise is calibrated by its excess.
+ *
+ * Why: the GAN starts from the scene's values (GanConfig.start), and the statistics tell it where
+ * the micrographs are. On the 24 TiO2-SEM dev-pool images (128 px patches) the bodies sit at a
+ * median 0.55 and the substrate at 0.13; the preset's hand-set levels render bodies near 0.45,
+ * and a GAN that started in the middle of every range (blur 2.1 px, detector noise 0.03) drove the
+ * noise and the blur to zero and the bodies to the floor of their range (docs/realism.md).
+ *
+ * Only shaded models with bright particles (SEM) are calibrated: the levels are set through
+ * substrateBrightness and particleBrightness, the noise through noiseGaussian and noiseShot
+ * (scaled together, keeping their ratio).
+ */
+import { otsuThreshold, gaussianBlur } from '../particles/otsu.js';
+import { squaredDistanceTransform } from '../particles/distance.js';
+import { Rng } from '../autodiff/rng.js';
+import { noGrad } from '../autodiff/tape.js';
+import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
+import { sampleScene, renderScene } from '../render/scene.js';
+import { PARAMETER_TABLE, paramIndex, paramsVector, type ParamName } from '../render/params.js';
+
+/** Pixels closer than this (px) to the Otsu boundary belong to neither the substrate nor a body. */
+export const FAR = 6;
+/** Depth of the edge profile inside and outside the Otsu boundary (px). */
+export const PROFILE_IN = 10;
+export const PROFILE_OUT = 5;
+
+type Grey = { width: number; height: number; data: ArrayLike<number> };
+
+export interface ImagingStatistics {
+  /** Median grey level of the substrate far from particles. */
+  substrate: number;
+  /** Median grey level of the particle bodies far inside them. */
+  body: number;
+  /** Robust std of the 3 x 3 high-pass residual on that substrate. */
+  residual: number;
+  /**
+   * The edge profile: median grey level of the pixels at distance d = 1 .. PROFILE_IN px inside
+   * the Otsu boundary (inside[d - 1]) and d = 1 .. PROFILE_OUT px outside it (outside[d - 1]):
+   * how sharp the edge is, how bright and wide the rim, how dark the shadow ring.
+   */
+  inside: number[];
+  outside: number[];
+  /** Pixels behind each statistic. */
+  substratePixels: number;
+  bodyPixels: number;
+}
+
+function median(v: number[]): number {
+  if (v.length === 0) return NaN;
+  const s = Float64Array.from(v).sort();
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+}
+
+/**
+ * The three statistics over a set of images with bright particles. One Otsu threshold for the
+ * whole set (of the images smoothed at sigma 1, so that noise does not speckle the foreground):
+ * a patch that is almost all substrate has no threshold of its own worth the name.
+ */
+export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | null {
+  if (images.length === 0) return null;
+  const smooth = images.map((im) => gaussianBlur(im.data, im.width, im.height, 1));
+  let total = 0;
+  for (const s of smooth) total += s.length;
+  const pooled = new Float32Array(total);
+  let o = 0;
+  for (const s of smooth) {
+    pooled.set(s, o);
+    o += s.length;
+  }
+  const t = otsuThreshold(pooled);
+  const sub: number[] = [];
+  const body: number[] = [];
+  const dev: number[] = [];
+  const far2 = FAR * FAR;
+  const inBins: number[][] = Array.from({ length: PROFILE_IN }, () => []);
+  const outBins: number[][] = Array.from({ length: PROFILE_OUT }, () => []);
+  images.forEach((im, k) => {
+    const { width: W, height: H, data } = im;
+    const s = smooth[k];
+    const fg = new Uint8Array(W * H);
+    const bg = new Uint8Array(W * H);
+    for (let i = 0; i < W * H; i++) {
+      fg[i] = s[i] > t ? 1 : 0;
+      bg[i] = 1 - fg[i];
+    }
+    const inside = squaredDistanceTransform(fg, W, H);
+    const outside = squaredDistanceTransform(bg, W, H);
+    for (let y = 1; y < H - 1; y++) {
+      for (let x = 1; x < W - 1; x++) {
+        const i = y * W + x;
+        const d = Math.round(Math.sqrt(fg[i] ? inside[i] : outside[i]));
+        if (fg[i] && d <= PROFILE_IN) inBins[d - 1].push(data[i]);
+        else if (!fg[i] && d <= PROFILE_OUT) outBins[d - 1].push(data[i]);
+        if (fg[i] && inside[i] >= far2) body.push(data[i]);
+        else if (!fg[i] && outside[i] >= far2) {
+          sub.push(data[i]);
+          let m = 0;
+          for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += data[i + dy * W + dx];
+          dev.push(data[i] - m / 9);
+        }
+      }
+    }
+  });
+  if (sub.length < 100 || body.length < 100) return null;
+  const md = median(dev);
+  const residual = 1.4826 * median(dev.map((d) => Math.abs(d - md)));
+  if (inBins.some((b) => b.length === 0) || outBins.some((b) => b.length === 0)) return null;
+  return { substrate: median(sub), body: median(body), residual, inside: inBins.map(median), outside: outBins.map(median), substratePixels: sub.length, bodyPixels: body.length };
+}
+
+/** `n` renders of the scene at `params` (noise as the scene's shading says), images only. */
+function renders(scene: SceneConfig, params: Record<string, number>, n: number, seed: number): Grey[] {
+  const cfg = mergeSceneConfig(scene, { params });
+  const rng = new Rng(seed);
+  const P = paramsVector(cfg);
+  return noGrad(() => Array.from({ length: n }, () => ({ width: cfg.width, height: cfg.height, data: renderScene(sampleScene(cfg, rng), P, { masks: false }).image.data })));
+}
+
+function clampParam(name: ParamName, v: number): number {
+  const p = PARAMETER_TABLE[paramIndex(name)];
+  return Math.min(p.max, Math.max(p.min, v));
+}
+
+/** Squared distance between two edge profiles (grey levels), inside and outside bins alike. */
+export function profileDistance(a: ImagingStatistics, b: ImagingStatistics): number {
+  let d = 0;
+  for (let i = 0; i < a.inside.length; i++) d += (a.inside[i] - b.inside[i]) ** 2;
+  for (let i = 0; i < a.outside.length; i++) d += (a.outside[i] - b.outside[i]) ** 2;
+  return d;
+}
+
+/** The parameters the edge profile is fitted with, and the values each may take. */
+export const PROFILE_GRID: { name: ParamName; values: number[] }[] = [
+  { name: 'blurSigma', values: [0.5, 0.75, 1.0, 1.4] },
+  { name: 'edgeGain', values: [0, 0.1, 0.2] },
+  { name: 'rimGain', values: [0, 0.05, 0.1, 0.2] },
+  { name: 'shadowStrength', values: [0, 0.15, 0.3, 0.45] },
+];
+
+export interface ImagingCalibration {
+  /** The calibrated parameters (physical units). */
+  params: Record<'substrateBrightness' | 'particleBrightness' | 'noiseGaussian' | 'noiseShot' | 'blurSigma' | 'edgeGain' | 'rimGain' | 'shadowStrength', number>;
+  real: ImagingStatistics;
+  /** The statistics of renders at the calibrated parameters (with noise). */
+  synthetic: ImagingStatistics;
+}
+
+/**
+ * substrateBrightness and particleBrightness so that noiseless renders at `params` show the
+ * real substrate and body levels: a few fixed-point steps (the substrate level moves one for one
+ * with substrateBrightness; the body level with the flat-face yield substrateBrightness +
+ * particleBrightness, scaled by the tilt, detector, variation, grain and rim factors, whose mean
+ * ratio is read off the renders).
+ */
+function fitLevels(quiet: SceneConfig, params: Record<string, number>, real: ImagingStatistics, n: number, seed: number): Record<string, number> | null {
+  let sb = params.substrateBrightness;
+  let pb = params.particleBrightness;
+  for (let it = 0; it < 3; it++) {
+    const s = imagingStatistics(renders(quiet, { ...params, substrateBrightness: sb, particleBrightness: pb }, n, seed));
+    if (!s) return null;
+    const nsb = clampParam('substrateBrightness', sb + (real.substrate - s.substrate));
+    const g = s.body / (sb + pb);
+    pb = clampParam('particleBrightness', real.body / g - nsb);
+    sb = nsb;
+  }
+  return { ...params, substrateBrightness: sb, particleBrightness: pb };
+}
+
+/**
+ * The image formation, in three steps, so that renders of `scene` show the real patches'
+ * statistics: the levels (fitLevels); then the edge (blur, the narrow and the wide rim, the
+ * shadow) by coordinate descent over PROFILE_GRID on the edge profile, two passes, the levels
+ * refitted after each pass; then the noise: the residual of noisy renders grows as
+ * sqrt(R0^2 + f^2 (R1^2 - R0^2)) with the factor f on the scene's noise parameters (R0: the
+ * texture's residual without noise, R1: with the scene's noise), solved for the real residual.
+ * All renders of one step show the same scenes (one seed), so that candidates differ only by
+ * their parameters. Null when either side has too few substrate, body or edge pixels.
+ */
+export function calibrateImaging(scene: SceneConfig, realPatches: readonly Grey[], n = 12, seed = 0): ImagingCalibration | null {
+  const real = imagingStatistics(realPatches);
+  if (!real) return null;
+  const quiet = mergeSceneConfig(scene, { shading: { noise: false } });
+  const start: Record<string, number> = {};
+  for (const name of ['substrateBrightness', 'particleBrightness', ...PROFILE_GRID.map((g) => g.name)]) start[name] = scene.params[name as ParamName];
+  let params = fitLevels(quiet, start, real, n, seed + 8181);
+  if (!params) return null;
+  for (let pass = 0; pass < 2; pass++) {
+    for (const { name, values } of PROFILE_GRID) {
+      let best: number = params[name];
+      let bestD = Infinity;
+      for (const v of values) {
+        const s = imagingStatistics(renders(quiet, { ...params, [name]: v }, n, seed + 8282));
+        const d = s ? profileDistance(s, real) : Infinity;
+        if (d < bestD) {
+          bestD = d;
+          best = v;
+        }
+      }
+      params = { ...params, [name]: best };
+    }
+    params = fitLevels(quiet, params, real, n, seed + 8181);
+    if (!params) return null;
+  }
+  const r0 = imagingStatistics(renders(quiet, params, n, seed + 9191));
+  const r1 = imagingStatistics(renders(scene, params, n, seed + 9191));
+  if (!r0 || !r1) return null;
+  const gain = r1.residual ** 2 - r0.residual ** 2;
+  const f = gain > 0 ? Math.sqrt(Math.max(0, real.residual ** 2 - r0.residual ** 2) / gain) : 1;
+  const out = {
+    ...(params as ImagingCalibration['params']),
+    noiseGaussian: clampParam('noiseGaussian', scene.params.noiseGaussian * f),
+    noiseShot: clampParam('noiseShot', scene.params.noiseShot * f),
+  };
+  // the scenes the levels were fitted on, now with the noise
+  const synthetic = imagingStatistics(renders(scene, out, n, seed + 8181));
+  if (!synthetic) return null;
+  return { params: out, real, synthetic };
+}
+
+/** Half-width of the GAN's range around a calibrated value: this share of the value ... */
+export const RANGE_RELATIVE = 0.25;
+/** ... or this share of the parameter table's range, whichever is wider. */
+export const RANGE_ABSOLUTE = 0.05;
+
+/**
+ * The ranges the GAN may move the calibrated parameters in: value +- max(RANGE_RELATIVE x value,
+ * RANGE_ABSOLUTE x (table max - min)), inside the table's range. Why bounded: started at the
+ * calibrated values and free over the whole table, the standard budget's GAN still drove the
+ * blur from 1.0 to 0.44 px and the particle bodies back towards the floor of their range
+ * (docs/realism.md), away from what the statistics above measure on the micrographs.
+ */
+export function calibratedRanges(params: Readonly<Record<string, number>>): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (const [name, v] of Object.entries(params)) {
+    const p = PARAMETER_TABLE[paramIndex(name as ParamName)];
+    const half = Math.max(RANGE_RELATIVE * Math.abs(v), RANGE_ABSOLUTE * (p.max - p.min));
+    out[name] = [Math.max(p.min, v - half), Math.min(p.max, v + half)];
+  }
+  return out;
+}
