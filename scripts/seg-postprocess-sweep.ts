@@ -12,8 +12,8 @@
  *   breakdown: where AP50's errors come from (src/seg/error-breakdown.ts) with one setting (default:
  *     the defaults of segment eval, distance instances with half-level outlines): per image, pooled
  *     counts, recall by ground-truth area and the per-image mean AP50 with each kind of error removed.
- * A setting: { "method": "distance" | "watershed", "background", "contour", "relative", "coreH"
- * (distance) or "h" (watershed), "outlines": "half-level" | "network" (default "network") }.
+ * A setting: { "method": "distance" | "watershed", "background", "contour", "relative", "coreH",
+ * "minCore" (distance) or "h" (watershed), "outlines": "half-level" | "network" (default "network") }.
  * Usage (bundle with esbuild into the ignored .tmp/ of the repository, where the packages resolve, then run):
  *   npx esbuild scripts/seg-postprocess-sweep.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/sweep.mjs
  *   node .tmp/sweep.mjs predict MODEL_DIR SYNTH_DIR CACHE [--flips]
@@ -50,6 +50,7 @@ interface Setting {
   contour?: number;
   relative?: number;
   coreH?: number;
+  minCore?: number;
   h?: number;
   outlines?: 'half-level' | 'network';
 }
@@ -99,7 +100,7 @@ function instances(c: Cached, s: Setting): Int32Array {
   const p = c.probabilities;
   const labels =
     s.method === 'distance'
-      ? instancesFromDistance(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), c.width, c.height, { background: s.background, contour: s.contour, relative: s.relative, coreH: s.coreH }).labels
+      ? instancesFromDistance(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), c.width, c.height, { background: s.background, contour: s.contour, relative: s.relative, coreH: s.coreH, minCore: s.minCore }).labels
       : instancesFromProbabilities(p.subarray(0, 3 * n), c.width, c.height, { background: s.background, contour: s.contour, h: s.h }).labels;
   return s.outlines === 'half-level' ? growToHalfLevel(labels, c.image, c.width, c.height) : labels;
 }
