@@ -47,13 +47,24 @@ export interface RadiusEstimate {
 }
 
 export function estimateParticleRadius(images: readonly { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity): RadiusEstimate | null {
+  return medianRadius(images.flatMap((img) => interiorParticleRadii(img, polarity)));
+}
+
+/**
+ * Equivalent-circle radii (px) of the particles the classical baseline finds in one image, those
+ * touching its border left out: estimateParticleRadius's work per image (independent jobs).
+ */
+export function interiorParticleRadii(img: { width: number; height: number; data: ArrayLike<number> }, polarity: Polarity): number[] {
   const radii: number[] = [];
-  for (const img of images) {
-    const { labels } = otsuInstances(img.data, img.width, img.height, { invert: polarity === 'dark' });
-    for (const p of measureParticles(labels, img.width, img.height)) if (!p.touchesBorder) radii.push(p.ecd / 2);
-  }
-  if (radii.length === 0) return null;
-  radii.sort((a, b) => a - b);
+  const { labels } = otsuInstances(img.data, img.width, img.height, { invert: polarity === 'dark' });
+  for (const p of measureParticles(labels, img.width, img.height)) if (!p.touchesBorder) radii.push(p.ecd / 2);
+  return radii;
+}
+
+/** The median of the radii of all images (in any order), or null when there are none. */
+export function medianRadius(all: readonly number[]): RadiusEstimate | null {
+  if (all.length === 0) return null;
+  const radii = [...all].sort((a, b) => a - b);
   const mid = radii.length >> 1;
   const radius = radii.length % 2 ? radii[mid] : 0.5 * (radii[mid - 1] + radii[mid]);
   return { radius, count: radii.length };

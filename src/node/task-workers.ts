@@ -1,7 +1,8 @@
 /**
  * Worker threads for independent CPU jobs of the CLI that would run one after the other on the
- * main thread (the agglomerate calibration's settings, src/gan/calibrate.ts; the seeds of the
- * chosen epoch's classifier two-sample test, src/gan/c2st.ts), so both cores work where the main
+ * main thread (the particle-radius estimate's images and the agglomerate calibration's settings,
+ * src/gan/calibrate.ts; the seeds of the chosen epoch's classifier two-sample test,
+ * src/gan/c2st.ts), so both cores work where the main
  * thread would run them one after the other. Each worker runs this same program's entry script
  * (the CLI bundle, dist/cli.js) with `workerData.taskWorker` set, which serves jobs instead of
  * running a command (src/cli.ts); jobs and results are plain data (structured clones), taken
@@ -13,7 +14,8 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { evaluateAgglomerateSetting, runAgglomerateJobsHere, type AgglomerateJob, type AgglomerateRunner } from '../gan/calibrate.js';
+import { estimateParticleRadius, evaluateAgglomerateSetting, interiorParticleRadii, medianRadius, runAgglomerateJobsHere, type AgglomerateJob, type AgglomerateRunner, type RadiusEstimate } from '../gan/calibrate.js';
+import type { Polarity } from '../particles/polarity.js';
 import { runC2stSeed, type C2stSeedJob, type C2stSeedResult } from '../gan/c2st.js';
 import { getBackend } from '../autodiff/backend.js';
 import { activateBackend } from './backends.js';
@@ -24,6 +26,7 @@ import { activateBackend } from './backends.js';
  * thread uses.
  */
 const TASKS = {
+  particleRadii: { run: (job: { image: { width: number; height: number; data: ArrayLike<number> }; polarity: Polarity }) => interiorParticleRadii(job.image, job.polarity) },
   agglomerateSetting: { run: (job: AgglomerateJob) => evaluateAgglomerateSetting(job) },
   c2stSeed: {
     run: (job: C2stSeedJob & { backend: string }) => runC2stSeed(job),
@@ -153,6 +156,12 @@ export async function runC2stSeeds(jobs: C2stSeedJob[]): Promise<C2stSeedResult[
   if (!entryScript || !['wasm', 'reference'].includes(backend)) return jobs.map(runC2stSeed);
   // Seeds take about equally long: all of them at once (up to 2 per core) finish soonest.
   return runTasks('c2stSeed', jobs.map((j) => ({ ...j, backend })), 2);
+}
+
+/** estimateParticleRadius with one job per image: on worker threads when enabled, else here. */
+export async function estimateParticleRadiusOnWorkers(images: { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity): Promise<RadiusEstimate | null> {
+  if (!entryScript) return estimateParticleRadius(images, polarity);
+  return medianRadius((await runTasks('particleRadii', images.map((image) => ({ image, polarity })))).flat());
 }
 
 /** The agglomerate calibration's runner: its jobs on worker threads when enabled, else here. */

@@ -13,7 +13,7 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
-import { estimateParticleRadius, calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -34,7 +34,7 @@ import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
-import { agglomerateRunner, runC2stSeeds, taskThreads } from './task-workers.js';
+import { agglomerateRunner, estimateParticleRadiusOnWorkers, runC2stSeeds, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
   real?: string[];
@@ -240,10 +240,10 @@ function loadReal(images: { name: string; image: Grey }[], patch: number, cropRo
 }
 
 /** Sets the scene's particle scale from the real images (see calibrate.ts), keeping the area covered. */
-function calibrateRadius(scene: SceneConfig, images: Grey[], polarity: Polarity, setting: number | 'auto', log: (s: string) => void): SceneConfig {
+async function calibrateRadius(scene: SceneConfig, images: Grey[], polarity: Polarity, setting: number | 'auto', log: (s: string) => void): Promise<SceneConfig> {
   let radius: number;
   if (setting === 'auto') {
-    const est = estimateParticleRadius(images, polarity);
+    const est = await estimateParticleRadiusOnWorkers(images, polarity);
     const cal = est && calibrateBaseRadius(scene, est);
     if (!cal) {
       log(`particle radius: the classical baseline found no particles to measure; keeping the preset's ${scene.particles.baseRadius} px`);
@@ -297,7 +297,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     const loaded = loadReal(raw, patch, opts.cropBottom, polarity, log);
     reals = loaded.patches;
     sources = loaded.sources;
-    scene = calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
+    scene = await calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
     if ((opts.particleRadius ?? 'auto') === 'auto') {
       const coverage = () => {
         const cov = calibrateCoverage(scene, loaded.particleFractions);
