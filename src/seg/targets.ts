@@ -42,7 +42,10 @@ export function instanceDistanceTarget(labels: ArrayLike<number>, width: number,
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const p = labels[i] ? peak.get(labels[i]) : undefined;
-    if (p) out[i] = dist[i] / p;
+    // One instance filling the whole image has no outline to measure from: every distance is
+    // infinite, and the whole instance is its centre.
+    if (p === Infinity) out[i] = 1;
+    else if (p) out[i] = dist[i] / p;
   }
   return out;
 }

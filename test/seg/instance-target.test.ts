@@ -79,6 +79,11 @@ describe('instanceDistanceTarget', () => {
     expect(tc[0 * w + 15]).toBeGreaterThan(0);
   });
 
+  it('an instance filling the whole image (no outline inside it) is centre everywhere, not NaN', () => {
+    const t = instanceDistanceTarget(new Int32Array([4, 4, 4, 4]), 2, 2);
+    expect(Array.from(t)).toEqual([1, 1, 1, 1]);
+  });
+
   it('properties: in [0, 1], 0 exactly off the instances and on outlines, every instance peaks at 1 or is all outline', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 2, max: 12 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 144, maxLength: 144 }), (w, h, vals) => {
