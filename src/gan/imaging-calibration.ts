@@ -1,12 +1,14 @@
 /**
  * Annotation-free calibration of the image formation from the user's real micrographs, before the
- * GAN (calibrate.ts does the same for the scene geometry). Three grey-level statistics of the
- * real patches are matched by renders of the scene, each measured the same way on both sides:
+ * GAN (calibrate.ts does the same for the scene geometry). Grey-level statistics of the real
+ * patches are matched by renders of the scene, each measured the same way on both sides:
  *
  * - the substrate level: the median grey value of the pixels at least FAR px outside the Otsu
  *   foreground (the bare film between the particles);
  * - the particle body level: the median of the pixels at least FAR px inside it (the bodies, past
- *   the rims);
+ *   the rims), and the spread of those pixels;
+ * - the edge profile: the median grey level at each distance from the Otsu boundary, PROFILE_IN
+ *   px inside to PROFILE_OUT px outside;
  * - the fine residual of the substrate: a robust standard deviation (1.4826 x the median absolute
  *   deviation) of the pixel minus its 3 x 3 mean over the same substrate pixels. On the renders
  *   the film's ridge texture leaves a residual too, so the noise is calibrated by its excess.
@@ -18,7 +20,8 @@
  * noise and the blur to zero and the bodies to the floor of their range (docs/realism.md).
  *
  * Only shaded models with bright particles (SEM) are calibrated: the levels are set through
- * substrateBrightness and particleBrightness, the noise through noiseGaussian and noiseShot
+ * substrateBrightness and particleBrightness, the edge profile through PROFILE_GRID's parameters,
+ * the body spread through particleVariation, the noise through noiseGaussian and noiseShot
  * (scaled together, keeping their ratio).
  */
 import { otsuThreshold, gaussianBlur } from '../particles/otsu.js';
@@ -76,7 +79,7 @@ function quantile(v: number[], q: number): number {
 }
 
 /**
- * The three statistics over a set of images with bright particles. One Otsu threshold for the
+ * The statistics above over a set of images with bright particles. One Otsu threshold for the
  * whole set (of the images smoothed at sigma 1, so that noise does not speckle the foreground):
  * a patch that is almost all substrate has no threshold of its own worth the name.
  */
