@@ -1,8 +1,10 @@
 /**
  * Irregular rounded polyhedra (TiO2 particles). A geodesic sphere is pushed onto the surface of
  * a random convex polytope (the intersection of `facets` half-spaces whose normals are random
- * unit vectors and whose offsets vary by +-`irregularity`), blended with the sphere by
- * `roundness` (0 = sharp facets, 1 = sphere), then stretched along a random axis by
+ * unit vectors and whose offsets vary by +-`irregularity`), blended towards the sphere by
+ * `roundness`: along each ray the radius is (1 - roundness) r + roundness (1 + r) / 2, r the
+ * polytope's, so 0 gives sharp facets and 1 the midway between polytope and unit sphere (facets
+ * still visible, edges and corners softened; not a sphere), then stretched along a random axis by
  * `elongation` (>= 1) and rescaled so that the bounding radius is 1. The radial map keeps the
  * shape star-shaped and, for roundness 0, exactly convex; blending with the sphere rounds edges
  * and corners, which is what the SEM micrographs show.
