@@ -2,7 +2,7 @@
  * Where AP50's errors come from: every unmatched ground-truth instance (false negative) and every
  * unmatched prediction (false positive) of the IoU > 0.5 matching (metrics.ts) gets one cause,
  * from how it overlaps the other side. Used to decide which lever can move AP50
- * (docs/segmentation.md "Where AP50's errors come from"; scripts/seg-error-breakdown.ts).
+ * (docs/segmentation.md "Where AP50's errors come from"; `breakdown` in scripts/seg-postprocess-sweep.ts).
  *
  * A false negative g (area a):
  * - `tiny`: a < minArea, the size below which predictions are dropped (such a g can only be
@@ -20,7 +20,7 @@
  *   split particle, or a particle found too small);
  * - `other`: the rest.
  */
-import { iouTable, matchFromTable } from './metrics.js';
+import { iouTable, matchFromTable, scoresFromCounts } from './metrics.js';
 
 export interface MissCounts {
   tiny: number;
@@ -119,7 +119,7 @@ export function errorBreakdown(predLabels: ArrayLike<number>, gtLabels: ArrayLik
     else if (over.some((o) => o.inter >= fragmentShare * a)) fp.fragment++;
     else fp.other++;
   }
-  const ap = (tp: number, fpN: number, fnN: number) => (tp + fpN + fnN === 0 ? 1 : tp / (tp + fpN + fnN));
+  const ap = (tp: number, fpN: number, fnN: number) => scoresFromCounts(tp, fpN, fnN, 0).ap50;
   const ap50Without = {
     none: ap(m.tp, m.fp, m.fn),
     tiny: ap(m.tp, m.fp, m.fn - fn.tiny),
