@@ -297,6 +297,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     const loaded = loadReal(raw, patch, opts.cropBottom, polarity, log);
     reals = loaded.patches;
     sources = loaded.sources;
+    // The real patches as images, for the calibrations below.
+    const patchImages = loaded.patches.map((data) => ({ width: patch, height: patch, data }));
     scene = await calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
     if ((opts.particleRadius ?? 'auto') === 'auto') {
       const coverage = () => {
@@ -317,7 +319,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       // Its ~50 settings x 32-128 noiseless renders + Otsu statistics are independent single-threaded
       // jobs: worker threads run them side by side where the CLI allows (task-workers.ts).
       const t0 = performance.now();
-      const agg = await calibrateAgglomerates(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })), polarity, undefined, undefined, agglomerateRunner());
+      const agg = await calibrateAgglomerates(scene, patchImages, polarity, undefined, undefined, agglomerateRunner());
       if (agg) {
         const threads = taskThreads(agg.candidates.length);
         log(`agglomerate calibration: ${agg.candidates.length} settings in ${((performance.now() - t0) / 1000).toFixed(1)} s${threads ? ` on ${threads} worker threads` : ''}`);
@@ -332,7 +334,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     }
     if (scene.shading.model === 'sem') {
       // After the geometry: the levels are read at the calibrated coverage and agglomerates.
-      const img = calibrateImaging(scene, loaded.patches.map((data) => ({ width: patch, height: patch, data })));
+      const img = calibrateImaging(scene, patchImages);
       if (img) {
         scene = mergeSceneConfig(scene, { params: img.params });
         ranges = calibratedRanges(img.params);
