@@ -58,9 +58,10 @@ export interface WasmBackendOptions {
   /** GEMMs with at most 32 rows read a row-major B in place instead of packing it (default true). */
   directB?: boolean;
   /**
-   * Stride-1 4x4 convs (forward and input gradient) as Winograd F(2x2, 4x4): 'auto' (default)
-   * where the shape rule (ConvDriver.winograd) says it is faster, 'off' = always the GEMM paths
-   * (the A/B baseline; Node: DIFFRENDERGAN_WINOGRAD=0), 'always' = wherever it applies (tests).
+   * Stride-1 4x4 convs as Winograd (F(2x2, 4x4) forward and input gradient, F(4x4, 2x2) weight
+   * gradient): 'auto' (default) where the shape rule (ConvDriver.winograd) says it is faster,
+   * 'off' = always the GEMM paths (the A/B baseline; Node: DIFFRENDERGAN_WINOGRAD=0), 'always' =
+   * wherever it applies (tests).
    */
   winograd?: 'auto' | 'off' | 'always';
 }
