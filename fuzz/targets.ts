@@ -207,7 +207,7 @@ function runFolderTarget(): Target {
         // What `generate --run` and `train --resume` load.
         readMetricsFile(run);
         const config = readRunConfig(join(run, 'config.json'));
-        pickBest(run, config.gan.learned);
+        pickBest(run, config.gan);
         loadRun(run, rng.pick(['best', 'last', 1, 2] as const));
         const epochs = listCheckpoints(run);
         if (epochs.length > 0) restoreCheckpoint(run, epochs[epochs.length - 1], trainer!);

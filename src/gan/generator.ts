@@ -66,11 +66,20 @@ export class ParamMapping {
 
   /** The [min, max] a learned parameter is mapped into. */
   range(name: string): [number, number] {
-    const r = this.ranges[name];
-    if (r) return [r[0], r[1]];
-    const p = PARAMETER_TABLE[paramIndex(name)];
-    return [p.min, p.max];
+    return learnedRange(name, this.ranges);
   }
+}
+
+/**
+ * The [min, max] a learned parameter is mapped into: its entry in a run's GanConfig.ranges (the
+ * calibrated bounds), else the parameter table's. The generator maps into it, and the best-epoch
+ * rule and the report measure spreads against it.
+ */
+export function learnedRange(name: string, ranges: Readonly<Record<string, readonly [number, number]>> = {}): [number, number] {
+  const r = ranges[name];
+  if (r) return [r[0], r[1]];
+  const p = PARAMETER_TABLE[paramIndex(name)];
+  return [p.min, p.max];
 }
 
 /** Layout features of several scenes as one batch [B, FEATURE_SIZE]. */

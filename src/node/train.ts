@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { GanTrainer, NumericalError, type GanConfig } from '../gan/trainer.js';
 import { demoSetup } from '../gan/demo.js';
 import { scaleSceneConfig } from '../gan/demo.js';
-import { validateLearned } from '../gan/generator.js';
+import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
 import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread } from '../gan/calibrate.js';
@@ -524,7 +524,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   printProfile();
   const epochsSeconds = since(epochsStart);
   let c2stSeconds = 0;
-  const best = pickBest(runDir);
+  const best = pickBest(runDir, gan);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
     const seeds = opts.c2stSeeds ?? 3;
@@ -588,16 +588,12 @@ async function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: s
   return c2stSummary(jobs, await runC2stSeeds(jobs));
 }
 
-/** [min, max] of each learned parameter, in the order of `learned`. */
-function ranges(learned: readonly string[]): [number, number][] {
-  return learned.map((n) => {
-    const p = PARAMETER_TABLE[paramIndex(n)];
-    return [p.min, p.max];
-  });
-}
-
-/** The best-epoch rule (realism.ts) applied to the epochs recorded in metrics.jsonl. */
-export function pickBest(runDir: string, learned?: readonly string[]): ReturnType<typeof chooseBestEpoch> | null {
+/**
+ * The best-epoch rule (realism.ts) applied to the epochs recorded in metrics.jsonl. The collapse
+ * floor is a fraction of each learned parameter's range as the generator maps it (`gan.ranges`,
+ * the calibrated bounds, else the parameter table's); `gan` defaults to the run's config.json.
+ */
+export function pickBest(runDir: string, gan: Pick<GanConfig, 'learned' | 'ranges'> = readRunConfig(join(runDir, 'config.json')).gan): ReturnType<typeof chooseBestEpoch> | null {
   // Epoch 0 (the untrained generator) has no checkpoint and is never chosen.
   const epochs = ckpt.readMetrics(runDir).filter((r) => r.type === 'epoch' && (r.epoch as number) > 0);
   if (epochs.length === 0) return null;
@@ -610,15 +606,14 @@ export function pickBest(runDir: string, learned?: readonly string[]): ReturnTyp
     const realism = r.realism as { combined?: unknown } | null;
     if (!realism || typeof realism !== 'object' || typeof realism.combined !== 'number') bad("has no number 'realism.combined'");
     const std = r.paramStd as Record<string, unknown> | null;
-    if (!std || typeof std !== 'object' || Array.isArray(std) || !Object.values(std).every((v) => typeof v === 'number')) bad("has no 'paramStd' object of numbers");
+    if (!std || typeof std !== 'object' || Array.isArray(std) || !gan.learned.every((n) => typeof std[n] === 'number')) bad(`has no 'paramStd' number for each learned parameter (${gan.learned.join(', ')})`);
   }
-  const names = (learned ?? Object.keys(epochs[0].paramStd as Record<string, number>)).filter(isParamName);
   const scores: EpochScore[] = epochs.map((r) => ({
     epoch: r.epoch as number,
     score: (r.realism as { combined: number }).combined,
-    paramStd: names.map((n) => (r.paramStd as Record<string, number>)[n]),
+    paramStd: gan.learned.map((n) => (r.paramStd as Record<string, number>)[n]),
   }));
-  return chooseBestEpoch(scores, { paramRanges: ranges(names).map(([lo, hi]) => hi - lo) });
+  return chooseBestEpoch(scores, { paramRanges: gan.learned.map((n) => learnedRange(n, gan.ranges)).map(([lo, hi]) => hi - lo) });
 }
 
 function writeReport(runDir: string, config: RunConfig, realSamples: Float32Array[]): void {
@@ -635,9 +630,9 @@ function writeReport(runDir: string, config: RunConfig, realSamples: Float32Arra
     samples,
     realSamples,
     patch: config.gan.patch,
-    best: pickBest(runDir, learned),
+    best: pickBest(runDir, config.gan),
     hidden: config.data.kind === 'demo' ? config.data.hidden : undefined,
-    paramRanges: Object.fromEntries(learned.map((n, i) => [n, ranges(learned)[i]])),
+    paramRanges: Object.fromEntries(learned.map((n) => [n, learnedRange(n, config.gan.ranges)])),
     runDir,
   });
   writeFileAtomic(join(runDir, 'report.html'), html);
