@@ -17,6 +17,7 @@ import { shade } from './shade/shade-op.js';
 import { semModel } from './shade/sem.js';
 import { fixedMaps, ALPHA_FULL } from './shade/fixed-maps.js';
 import { toFragments } from './raster/fragments.js';
+import { proximityMaps } from './shade/proximity.js';
 import { PARAMETER_TABLE } from './params.js';
 import { mergeSceneConfig } from './config.js';
 import { presetConfig, defaultParams } from './presets/index.js';
@@ -58,6 +59,10 @@ function pipelineParams(preset: TinyPreset): Float64Array {
   set('edgeGain', 0.1);
   set('particleVariation', 0.2);
   set('particleGrain', 0.05);
+  set('haloStrength', 0.3);
+  set('haloWidth', 3);
+  set('creaseStrength', 0.4);
+  set('creaseWidth', 1.7);
   set('blurSigma', preset === 'sio2-him' ? 2.9 : 0.7);
   // transmission: every film term on, the particles not fully opaque
   set('massAttenuation', 0.1);
@@ -137,7 +142,7 @@ export const gradcheckCases: GradcheckCase[] = [
   },
   {
     op: 'shadeSEM',
-    variant: '7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter (surface grain on); fixed maps from the starting coverage',
+    variant: '7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter (surface grain, halo and crease on); fixed maps from the starting coverage, proximity maps from a random instance map',
     make: (rng: Rng) => {
       const H = 5, W = 7, HW = H * W;
       const r = new Float64Array(5 * HW);
@@ -151,7 +156,9 @@ export const gradcheckCases: GradcheckCase[] = [
       }
       const p = pipelineParams('tio2-sem');
       const maps = fixedMaps(r.subarray(4 * HW), { width: W, height: H, edgeWidth: 1.5, shadow: { azimuthDeg: 30, length: 2 } });
-      const ctx = { model: 'sem', width: W, height: H, detectorAzimuthDeg: 30, detectorElevationDeg: 40, textureSeed: 3, noise: null, edgeWidth: 1.5, shadowLength: 2 };
+      // particles 1-3 where covered (so contacts between them), substrate elsewhere
+      const instances = Uint16Array.from({ length: HW }, (_, i) => (r[4 * HW + i] > 0 ? 1 + rng.int(3) : 0));
+      const ctx = { model: 'sem', width: W, height: H, detectorAzimuthDeg: 30, detectorElevationDeg: 40, textureSeed: 3, noise: null, edgeWidth: 1.5, shadowLength: 2, proximity: proximityMaps(instances, W, H) };
       return {
         f: (raster: Tensor, x: Tensor, T: Tensor) => shade(semModel, toFragments(raster), x, T, maps, ctx),
         inputs: [new Tensor(r, [5, H, W]), new Tensor(p, [p.length]), randomInput(rng, [H, W], 0, 1)],

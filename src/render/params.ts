@@ -56,6 +56,16 @@ export const PARAMETER_TABLE = [
   { name: 'brightnessGradient', meaning: 'amplitude of a slow brightness gradient across the image (grey levels at the image edge; a fixed random direction and curvature per image)', min: 0, max: 0.08 },
   { name: 'particleVariation', meaning: 'SEM: spread of the particles\' own brightness: each particle\'s yield is multiplied by 1 + this x u, u uniform in [-1, 1] and fixed per particle (orientation, composition and charging differ between particles; real TiO2 agglomerates show light and dark grey neighbours)', min: 0, max: 0.5 },
   { name: 'particleGrain', meaning: 'SEM: relative depth of the particles\' surface grain: the yield is multiplied by 1 + this x g, g a fixed zero-mean, unit-std field of 1-2 px features (surface roughness below the resolved scale tilts the surface from pixel to pixel; real TiO2 particle bodies are mottled, not smooth; the range ends at 0.06 because inside the dev-pool particles the whole fine residual, detector noise included, is about 4 % of the grey level, and a GAN free up to 0.3 went to 0.27, a speckle no micrograph shows)', min: 0, max: 0.06 },
+  // SE collection shadowing (issue 14): on the 24 TiO2-SEM dev-pool micrographs the substrate
+  // 1-5 px outside every particle is darker than far from them (0.094-0.102 against 0.118, on
+  // all sides, so not the detector-side shadow above), and touching particles are parted by a
+  // dark crease. Secondary electrons leaving the film next to a particle, or the surfaces where
+  // two particles meet, are partly intercepted by the neighbouring particle before they reach
+  // the detector. Distances come from the exact instance map (shade/proximity.ts).
+  { name: 'haloStrength', meaning: 'SEM: darkening of the substrate next to particles (all sides): the substrate term is multiplied by 1 - this x (1 - d / haloWidth)^2 for d < haloWidth, d the distance (px) outside the nearest particle silhouette', min: 0, max: 0.5 },
+  { name: 'haloWidth', meaning: 'SEM: extent (px) of the substrate halo outside the silhouettes (the darkening falls to 0 there)', min: 1, max: 16 },
+  { name: 'creaseStrength', meaning: 'SEM: darkening of the particles where two silhouettes meet or overlap: the particle term is multiplied by 1 - this x (1 - d / creaseWidth)^2 for d < creaseWidth, d the distance (px) to the nearest contact pixel (the particle pixels next to another particle)', min: 0, max: 0.6 },
+  { name: 'creaseWidth', meaning: 'SEM: extent (px) of the contact crease on both particles (the darkening falls to 0 there)', min: 0.5, max: 6 },
 ] as const satisfies readonly ParameterSpec[];
 
 

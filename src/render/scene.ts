@@ -18,7 +18,8 @@ import { formImage } from './form-image.js';
 import { paramsVector } from './params.js';
 import { buildMasks, rejectReason } from './masks.js';
 import { modelPolarity } from './polarity.js';
-import { isTransmission } from './shade/models.js';
+import { imageFormationModel, isTransmission } from './shade/models.js';
+import { proximityMaps, type ProximityMaps } from './shade/proximity.js';
 import { pathLengths, type PathLengths } from './thickness.js';
 import type { SceneConfig } from './config.js';
 import { presetConfig, type PresetName } from './presets/index.js';
@@ -178,6 +179,8 @@ interface RasterCacheEntry {
   key: string;
   dtype: DType;
   raster: Tensor;
+  /** The proximity maps of the same geometry (null for a model that does not read them). */
+  proximity: ProximityMaps | null;
 }
 const rasterCache = new WeakMap<Scene, RasterCacheEntry>();
 
@@ -231,13 +234,19 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
   const useCache = !!opts.cacheRaster && !opts.vertsRequireGrad;
   const key = JSON.stringify([scene.camera, cfg.raster]);
   const hit = useCache ? rasterCache.get(scene) : undefined;
+  // The exact instance map: for the masks, and for the proximity maps of the models that read them.
+  let hard: HardRaster | undefined;
+  const hardRaster = (): HardRaster => (hard ??= noGrad(() => hardRasterize(proj, scene.mesh.faces, scene.faceOwner, { width: W, height: H }, scene.normals)));
+  const needsProximity = !transmission && imageFormationModel(cfg.shading.model).proximity;
   let raster: Tensor;
-  if (hit && hit.positions === scene.mesh.positions && hit.key === key && hit.dtype === dtype) raster = hit.raster;
+  let proximity: ProximityMaps | null;
+  if (hit && hit.positions === scene.mesh.positions && hit.key === key && hit.dtype === dtype) ({ raster, proximity } = hit);
   else {
     raster = softRasterize(verts, scene.mesh.faces, attrs, {
       width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: transmission ? [0, 0, 0, 0] : [0, 0, 1, 0],
     });
-    if (useCache) rasterCache.set(scene, { positions: scene.mesh.positions, key, dtype, raster });
+    proximity = needsProximity ? proximityMaps(hardRaster().instances, W, H) : null;
+    if (useCache) rasterCache.set(scene, { positions: scene.mesh.positions, key, dtype, raster, proximity });
   }
   const image = formImage(raster, p, {
     model: cfg.shading.model,
@@ -249,13 +258,13 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
     shadowLength: cfg.shading.shadowLength,
     textureSeed: scene.textureSeed,
     noise: cfg.shading.noise ? scene.noise : null,
+    proximity,
   });
   const res: RenderResult = { image, raster, verts };
   if (opts.masks ?? true) {
     noGrad(() => {
-      const hard = hardRasterize(proj, scene.mesh.faces, scene.faceOwner, { width: W, height: H }, scene.normals);
-      const m = buildMasks(hard.instances, W, H, { minArea: cfg.masks.minArea, contourDilation: cfg.masks.contourDilation });
-      res.hard = hard;
+      const m = buildMasks(hardRaster().instances, W, H, { minArea: cfg.masks.minArea, contourDilation: cfg.masks.contourDilation });
+      res.hard = hardRaster();
       res.instances = m.instances;
       res.classes = m.classes;
       res.rejected = rejectReason(image.data, m.instances, { minBackground: cfg.masks.minBackground, contrastFactor: cfg.masks.contrastFactor, polarity: modelPolarity(cfg.shading.model) });

@@ -38,6 +38,8 @@ export const agnwSem = {
     brightnessGradient: 0.02,
     particleVariation: 0,
     particleGrain: 0,
+    // no collection halo or contact crease (sem.ts)
+    haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',

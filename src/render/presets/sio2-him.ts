@@ -39,6 +39,8 @@ export const sio2Him = {
     brightnessGradient: 0,
     particleVariation: 0,
     particleGrain: 0,
+    // no collection halo or contact crease (sem.ts)
+    haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   // as tio2-him: the reconstruction filter stays fixed
   learned: ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],

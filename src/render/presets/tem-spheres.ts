@@ -39,6 +39,7 @@ export const temSpheres = {
     filmGradientY: 0,
     // SEM scan terms (issue 14), off here
     rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0, particleGrain: 0,
+    haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   learned: [
     'filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmResidue', 'filmGradientX', 'filmGradientY',

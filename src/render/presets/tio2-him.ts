@@ -38,6 +38,8 @@ export const tio2Him = {
     brightnessGradient: 0,
     particleVariation: 0,
     particleGrain: 0,
+    // no collection halo or contact crease (sem.ts)
+    haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   // HIM parity with the reference: material (diffuse / specular / shininess), stage colour and
   // noise are learned; the reconstruction filter (blur 3 px) is fixed as in the reference.

@@ -47,6 +47,8 @@ export const tio2Sem = {
     particleVariation: 0.15,
     // the particle bodies are finely mottled (median |high-pass| inside them 5 x ours without it)
     particleGrain: 0.03,
+    // no collection halo or contact crease (sem.ts)
+    haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.

@@ -41,6 +41,7 @@ export const tio2Tsem = {
     filmGradientY: 0,
     // SEM scan terms (issue 14), off here
     rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0, particleGrain: 0,
+    haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   // The film (brightness, mottle pattern and amplitude, residue, gradient), mass-thickness and
   // diffraction contrast, blur, noise.

@@ -155,6 +155,7 @@ export const himModel: ImageFormationModel<HimConstants, 'him'> = {
   polarity: 'bright',
   castsShadow: false,
   grain: false,
+  proximity: false,
   constants: himConstants,
   grads: HIM_GRADS,
   rows: 'himRows',

@@ -9,6 +9,7 @@
  */
 import type { ParamName } from '../params.js';
 import type { Polarity } from '../../particles/polarity.js';
+import type { ProximityMaps } from './proximity.js';
 
 export interface ShadingContext {
   /** The image-formation model's name (models.ts). */
@@ -25,6 +26,11 @@ export interface ShadingContext {
   /** Rim width (px) of the edge map and length (px) of the shadow offset. */
   edgeWidth?: number;
   shadowLength?: number;
+  /**
+   * Distances outside the silhouettes and to the contact pixels (proximity.ts), from the exact
+   * instance map; required by models that read them (ImageFormationModel.proximity).
+   */
+  proximity?: ProximityMaps | null;
 }
 
 type Data = Float32Array | Float64Array;
@@ -42,6 +48,8 @@ export interface ShadeRowsJob<K> {
   T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null;
   /** The particles' surface grain g (grain.ts), or null for a model without it. */
   Gr: Float64Array | null;
+  /** Distance outside the silhouettes Dh and to the contact pixels Dc (proximity.ts), or null for a model without the halo / crease. */
+  Dh: Float64Array | null; Dc: Float64Array | null;
   LY: Float64Array; out: Data;
   k: K; alphaFull: number; W: number; rowLo: number; rowHi: number;
 }
@@ -54,7 +62,8 @@ export interface ShadeRowsJob<K> {
  */
 export interface ShadeBackRowsJob<K> {
   G: Data; normalX: Data; normalY: Data; normalZ: Data; alpha: Data; variation: Data;
-  T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null; Gr: Float64Array | null; LY: Float64Array;
+  T: Data; E: Float64Array; E2: Float64Array; Sh: Float64Array | null; Gr: Float64Array | null;
+  Dh: Float64Array | null; Dc: Float64Array | null; LY: Float64Array;
   /** Gradients of the raster's normal and alpha channels, or null (no raster gradient wanted). */
   gNormalX: Data | null; gNormalY: Data | null; gNormalZ: Data | null; gAlpha: Data | null;
   /** Gradient of the variation channel, or null (with the others); models that do not read it leave it 0. */
@@ -73,6 +82,8 @@ export interface ImageFormationModel<K = unknown, Name extends string = string> 
   readonly castsShadow: boolean;
   /** Whether the model reads the particles' surface grain (grain.ts). */
   readonly grain: boolean;
+  /** Whether the model reads the proximity maps (the SE collection halo and contact crease). */
+  readonly proximity: boolean;
   /** The numbers one shading pass uses, from the parameter vector (table order) and the context. */
   constants(params: ArrayLike<number>, ctx: ShadingContext): K;
   /** The parameters the backward kernel sums gradients of, in its sums' order; the others get 0. */

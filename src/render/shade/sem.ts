@@ -13,9 +13,16 @@
  *                                                       grain.ts; E: fixed rim map,
  *                                                       fixed-maps.ts; E2: the same at 3 x
  *                                                       the width, fading over the escape depth)
+ *   P    *= 1 - creaseStrength q(Dc / creaseWidth)   (Dc: distance to the nearest pixel
+ *                                                       where two particles meet, proximity.ts:
+ *                                                       the dark contact crease; q(t) =
+ *                                                       (1 - t)^2 for t < 1, else 0)
  *   Sub   = (substrateBrightness + textureAmplitude T) (T: the film's ridge lines, texture.ts;
  *           * (1 - shadowStrength Sh)                  Sh: fixed soft shadow map, cast away
- *                                                       from the detector)
+ *           * (1 - haloStrength q(Dh / haloWidth))    from the detector; Dh: distance outside
+ *                                                       the silhouettes, proximity.ts: the
+ *                                                       symmetric dark halo, SE collection
+ *                                                       shadowed by the neighbouring particle)
  *   I     = w P + (1 - w) Sub                          (w = min(1, alpha / ALPHA_FULL): the
  *                                                       soft coverage, saturated so that seams
  *                                                       between a mesh's triangles vanish. Not
@@ -31,6 +38,8 @@ import { detectorDirection, type ImageFormationModel, type ShadeBackRowsJob, typ
 
 export interface SemConstants {
   n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number; kv: number; kg: number;
+  /** Halo and crease: strengths and inverse widths (1 / px). */
+  kh: number; ih: number; kc: number; ic: number;
   /** Flat-face yield: the substrate's plus the particle's positive contrast. */
   y0: number;
   /** Towards the detector. */
@@ -43,6 +52,7 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
   return {
     n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], eg2: Pv[ix.rimGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
     ta: Pv[ix.textureAmplitude], kv: Pv[ix.particleVariation], kg: Pv[ix.particleGrain], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
+    kh: Pv[ix.haloStrength], ih: 1 / Pv[ix.haloWidth], kc: Pv[ix.creaseStrength], ic: 1 / Pv[ix.creaseWidth],
   };
 }
 
@@ -61,13 +71,30 @@ export function semParticle(k: SemConstants, nx: number, ny: number, nz: number,
   return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2, u, g);
 }
 
+/**
+ * The halo's and the crease's profile over the distance d (px) for an inverse width iw:
+ * (1 - d iw)^2 inside the width, 0 beyond (smooth at the width; a ring of finite extent, and
+ * the pixels far from every particle cost one comparison).
+ */
+export function proximityProfile(d: number, iw: number): number {
+  const t = 1 - d * iw;
+  return t > 0 ? t * t : 0;
+}
+
+/** d proximityProfile / d width: 2 (1 - d / w) d / w^2. */
+export function proximityProfileDw(d: number, iw: number): number {
+  const t = 1 - d * iw;
+  return t > 0 ? 2 * t * d * iw * iw : 0;
+}
+
 export function semRows(job: ShadeRowsJob<SemConstants>): number {
-  const { normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
-  const { ksh, sb, ta } = k;
-  const S = Sh!, Gn = Gr!;
+  const { normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, Dh, Dc, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
+  const { ksh, sb, ta, kh, ih, kc, ic } = k;
+  const S = Sh!, Gn = Gr!, H0 = Dh!, C0 = Dc!;
   for (let i = rowLo * W, i1 = rowHi * W; i < i1; i++) {
     const a = alpha[i], m = a >= alphaFull ? 1 : a / alphaFull;
-    const Sub = (sb + ta * T[i]) * (1 - ksh * S[i]);
+    // the substrate term (not needed under full coverage)
+    const Sub = m === 1 ? 0 : (sb + ta * T[i]) * (1 - ksh * S[i]) * (1 - kh * proximityProfile(H0[i], ih));
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
       out[i] = Sub;
@@ -80,21 +107,25 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
     const Yn = c === 1 ? 1 : Math.exp(-k.n * L);
     LY[2 * i] = L;
     LY[2 * i + 1] = Yn;
-    out[i] = m * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i], V[i], Gn[i]) + (1 - m) * Sub;
+    const cf = 1 - kc * proximityProfile(C0[i], ic);
+    out[i] = m * cf * semParticleY(k, k.y0 * Yn, nx, ny, nz, E[i], E2[i], V[i], Gn[i]) + (1 - m) * Sub;
   }
   return 0;
 }
 
 /** The gradients semBackRows sums per row, in its order. */
-const SEM_GRADS = ['particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain', 'particleVariation', 'particleGrain'] as const;
+const SEM_GRADS = [
+  'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain', 'particleVariation', 'particleGrain',
+  'haloStrength', 'haloWidth', 'creaseStrength', 'creaseWidth',
+] as const;
 
 export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
-  const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
-  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz } = k;
-  const S = Sh!, Gn = Gr!;
+  const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, Dh, Dc, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
+  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz, kh, ih, kc, ic } = k;
+  const S = Sh!, Gn = Gr!, H0 = Dh!, C0 = Dc!;
   const needR = gAlpha !== null;
   for (let y = rowLo; y < rowHi; y++) {
-    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0, gkg = 0;
+    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0, gkg = 0, gkh = 0, gwh = 0, gkc = 0, gwc = 0;
     for (let i = y * W, i1 = i + W; i < i1; i++) {
       const g = G[i];
       if (g === 0) continue;
@@ -102,18 +133,24 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       // substrate terms, weighted by (1 - m)
       const gSub = g * (1 - m);
       const sh = 1 - ksh * S[i], sub0 = sb + ta * T[i];
-      gsb += gSub * sh;
-      gta += gSub * T[i] * sh;
-      gT[i] = gSub * ta * sh;
-      gksh -= gSub * sub0 * S[i];
+      const dh = H0[i], eh = proximityProfile(dh, ih), hf = 1 - kh * eh;
+      gT[i] = gSub * ta * sh * hf;
+      if (gSub !== 0) {
+        gsb += gSub * sh * hf;
+        gta += gSub * T[i] * sh * hf;
+        gksh -= gSub * sub0 * S[i] * hf;
+        gkh -= gSub * sub0 * sh * eh;
+        gwh -= gSub * sub0 * sh * kh * proximityProfileDw(dh, ih);
+      }
       if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
       const nx = normalX[i], ny = normalY[i], nz = normalZ[i];
-      const Sub = sub0 * sh;
+      const Sub = sub0 * sh * hf;
+      const dc = C0[i], ec = proximityProfile(dc, ic), cf = 1 - kc * ec;
       if (m === 0) {
         // pure substrate with a raster gradient: only the coverage's, g (P - Sub) / alphaFull
         // (every other term below is multiplied by g m = 0)
         let r4 = 0;
-        r4 += (g * (semParticle(k, nx, ny, nz, E[i], E2[i], V[i], Gn[i]) - Sub)) / alphaFull;
+        r4 += (g * (cf * semParticle(k, nx, ny, nz, E[i], E2[i], V[i], Gn[i]) - Sub)) / alphaFull;
         gAlpha![i] = r4;
         continue;
       }
@@ -126,9 +163,12 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       const Yf = Y * f * fg;
       const nd = nx * dx + ny * dy + nz * dz;
       const r = nd > 0 ? nd : 0;
-      const gP = g * m;
       const det = 1 + kdet * (2 * r - 1);
-      const P = Yf * det + eg * E[i] + eg2 * E2[i];
+      const P0 = Yf * det + eg * E[i] + eg2 * E2[i]; // before the crease factor
+      gkc -= g * m * P0 * ec;
+      gwc -= g * m * P0 * kc * proximityProfileDw(dc, ic);
+      const gP = g * m * cf; // dI/dP0
+      const P = cf * P0;
       const gFac = gP * det * f * fg; // dI/dY
       gkdet += gP * Yf * (2 * r - 1);
       gkv += gP * Y * fg * det * u;
@@ -155,9 +195,10 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         gAlpha![i] = r4;
       }
     }
-    const o = 10 * y;
+    const o = 14 * y;
     sums[o] = gpb; sums[o + 1] = gn; sums[o + 2] = geg; sums[o + 3] = gkdet; sums[o + 4] = gksh;
     sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2; sums[o + 8] = gkv; sums[o + 9] = gkg;
+    sums[o + 10] = gkh; sums[o + 11] = gwh; sums[o + 12] = gkc; sums[o + 13] = gwc;
   }
   return 0;
 }
@@ -168,10 +209,11 @@ export const semModel: ImageFormationModel<SemConstants, 'sem'> = {
   polarity: 'bright',
   castsShadow: true,
   grain: true,
+  proximity: true,
   constants: semConstants,
   grads: SEM_GRADS,
   rows: 'semRows',
   backRows: 'semBackRows',
   kernels: { semRows, semBackRows },
-  helpers: [semParticle, semParticleY],
+  helpers: [semParticle, semParticleY, proximityProfile, proximityProfileDw],
 };

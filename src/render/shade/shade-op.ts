@@ -24,16 +24,19 @@ export function shade(model: ImageFormationModel, fr: Fragments, params: Tensor,
   const k = model.constants(params.data, ctx);
   const { E, E2, Sh } = maps;
   const Gr = model.grain ? grainField(W, H, ctx.textureSeed) : null;
-  const lanes = imageLanes(HW) && allShared(raster.data, T.data, E, E2, Sh, Gr) ? imageLanes(HW) : null;
+  const prox = model.proximity ? ctx.proximity : null;
+  if (model.proximity && !prox) throw new Error(`shade: the ${model.name} model needs the proximity maps (ShadingContext.proximity)`);
+  const Dh = prox ? prox.outside : null, Dc = prox ? prox.contact : null;
+  const lanes = imageLanes(HW) && allShared(raster.data, T.data, E, E2, Sh, Gr, Dh, Dc) ? imageLanes(HW) : null;
   const out = allocOut(raster.dtype === 'float64' || params.dtype === 'float64' ? 'float64' : 'float32', HW, lanesInstalled());
   // per covered pixel (coverage > 0): L and Y / y0 (pixel i at 2 i, 2 i + 1; the rest unset)
   const LY = lanes ? takeF64Shared(2 * HW) : takeF64Dirty(2 * HW);
   const job: ShadeRowsJob<unknown> = {
     normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation,
-    T: T.data, E, E2, Sh, Gr, LY, out, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
+    T: T.data, E, E2, Sh, Gr, Dh, Dc, LY, out, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
   };
   runBands(lanes, model.rows, job, H, model.kernels[model.rows] as (j: typeof job) => number);
-  const rec = record(model.opName, new Tensor(out, [H, W]), [raster, params, T], releasingBackward(model.opName, (gOut: Tensor) => shadeBackward(model, gOut, fr, params, k, T, maps, Gr, LY)));
+  const rec = record(model.opName, new Tensor(out, [H, W]), [raster, params, T], releasingBackward(model.opName, (gOut: Tensor) => shadeBackward(model, gOut, fr, params, k, T, maps, Gr, Dh, Dc, LY)));
   if (!rec.node) giveF64(LY);
   return rec;
 }
@@ -43,12 +46,12 @@ export function shade(model: ImageFormationModel, fr: Fragments, params: Tensor,
  * tape closure itself: a closure created anew on every render keeps losing its optimised code
  * (V8 deoptimises it on fresh type feedback), a named function keeps it.
  */
-function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, params: Tensor, k: unknown, T: Tensor, maps: FixedMaps, Gr: Float64Array | null, LY: Float64Array): (Tensor | null)[] {
+function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, params: Tensor, k: unknown, T: Tensor, maps: FixedMaps, Gr: Float64Array | null, Dh: Float64Array | null, Dc: Float64Array | null, LY: Float64Array): (Tensor | null)[] {
   const H = fr.height, W = fr.width, HW = H * W;
   const raster = fr.tensor;
   const { E, E2, Sh } = maps;
   const G = gOut.data;
-  const lanes = imageLanes(HW) && allShared(G, raster.data, T.data, E, E2, Sh, Gr, LY) ? imageLanes(HW) : null;
+  const lanes = imageLanes(HW) && allShared(G, raster.data, T.data, E, E2, Sh, Gr, Dh, Dc, LY) ? imageLanes(HW) : null;
   // the raster's gradient only when it needs one (not for a cached raster: the GAN's case)
   const gR = raster.requiresGrad ? allocOut(raster.dtype, raster.size, lanes !== null) : null;
   const gc = gR ? fragmentChannels(gR, HW) : null;
@@ -56,7 +59,7 @@ function shadeBackward(model: ImageFormationModel, gOut: Tensor, fr: Fragments, 
   const m = model.grads.length;
   const sums = lanes ? takeF64Shared(m * H) : takeF64Dirty(m * H);
   const job: ShadeBackRowsJob<unknown> = {
-    G, normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation, T: T.data, E, E2, Sh, Gr, LY,
+    G, normalX: fr.normalX, normalY: fr.normalY, normalZ: fr.normalZ, alpha: fr.alpha, variation: fr.variation, T: T.data, E, E2, Sh, Gr, Dh, Dc, LY,
     gNormalX: gc && gc.normalX, gNormalY: gc && gc.normalY, gNormalZ: gc && gc.normalZ, gAlpha: gc && gc.alpha, gVariation: gc && gc.variation,
     gT, sums, k, alphaFull: ALPHA_FULL, W, rowLo: 0, rowHi: H,
   };
