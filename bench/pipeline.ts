@@ -1,8 +1,8 @@
 /**
  * Whole-pipeline benchmark: the `pipeline` command (dist/cli.js, in a child process, as a user
  * runs it) on the TiO2-SEM project split (dev-pool trains the GAN, dev-test is segmented and
- * evaluated), then a stage table from its report.json: seconds per stage,
- * its share of the total and the load average when it finished (the machine may be shared),
+ * evaluated), then a stage table from its report.json: seconds per stage, its share of the total,
+ * its CPU seconds and the cores it kept busy, and the load average when it finished (the machine may be shared),
  * with the synthetic-only U-Net's dev-test DSC / AP50 / PQ. The run folder is a temporary one,
  * removed afterwards unless --out is given. Needs the data set at --real (default
  * ../shared/data/tio2-sem); without it the suite says so and exits 3.
@@ -59,14 +59,19 @@ export async function run(args: string[]): Promise<void> {
     console.log(`pipeline --budget ${f.budget}, TiO2-SEM: ${rep.trainImages.length} dev-pool images -> ${rep.testImages.length} dev-test images; backend ${rep.backend}; ${cpus()[0]?.model ?? '?'} x${availableParallelism()}`);
     console.log(`load average before ${load0}, after ${loadavg()} (a shared machine inflates every stage)`);
     console.log('');
-    console.log('| stage | seconds | share | load average at its end |');
-    console.log('| --- | ---: | ---: | --- |');
+    // CPU seconds: the pipeline process's threads (synth's generator processes not counted);
+    // CPU / wall is how many of the cores the stage kept busy.
+    console.log('| stage | seconds | share | CPU seconds | cores busy | load average at its end |');
+    console.log('| --- | ---: | ---: | ---: | ---: | --- |');
+    let cpuTotal = 0;
     for (const s of STAGES) {
       const x = rep.stages.find((q) => q.stage === s);
       if (!x || s === 'report') continue;
-      console.log(`| ${s} | ${x.seconds.toFixed(1)} | ${((100 * x.seconds) / Math.max(total, 1e-9)).toFixed(1)} % | ${x.loadAverage?.join(' ') ?? '-'} |`);
+      cpuTotal += x.cpuSeconds ?? 0;
+      const cores = x.cpuSeconds !== undefined && x.seconds > 0 ? (x.cpuSeconds / x.seconds).toFixed(2) : '-';
+      console.log(`| ${s} | ${x.seconds.toFixed(1)} | ${((100 * x.seconds) / Math.max(total, 1e-9)).toFixed(1)} % | ${x.cpuSeconds?.toFixed(1) ?? '-'} | ${cores} | ${x.loadAverage?.join(' ') ?? '-'} |`);
     }
-    console.log(`| total | ${total.toFixed(1)} (${(total / 60).toFixed(2)} min) | 100 % | |`);
+    console.log(`| total | ${total.toFixed(1)} (${(total / 60).toFixed(2)} min) | 100 % | ${cpuTotal.toFixed(1)} | ${(cpuTotal / Math.max(total, 1e-9)).toFixed(2)} | |`);
     const gan = rep.stages.find((q) => q.stage === 'gan')?.info?.seconds as { setup: number; epochs: number; c2st: number } | undefined;
     if (gan) console.log(`\ngan stage: setup (images, calibrations) ${gan.setup.toFixed(1)} s, epochs (steps + evaluations) ${gan.epochs.toFixed(1)} s, chosen epoch's C2ST ${gan.c2st.toFixed(1)} s`);
     for (const [name, e] of Object.entries(rep.evals)) {
@@ -79,7 +84,7 @@ export async function run(args: string[]): Promise<void> {
 
 registerSuite({
   name: 'pipeline',
-  description: 'the whole pipeline on the TiO2-SEM split: stage table (seconds, share, load) and dev-test DSC',
-  usage: usageOf('pipeline', 'Runs `pipeline` on the TiO2-SEM project split (dev-pool -> dev-test) in a temporary folder and prints\nthe stage table: seconds per stage, share of the total, load average, and the dev-test DSC / AP50 / PQ.', FLAGS),
+  description: 'the whole pipeline on the TiO2-SEM split: stage table (seconds, share, CPU, load) and dev-test DSC',
+  usage: usageOf('pipeline', 'Runs `pipeline` on the TiO2-SEM project split (dev-pool -> dev-test) in a temporary folder and prints\nthe stage table: seconds per stage, share of the total, CPU seconds and cores busy, load average, and the dev-test DSC / AP50 / PQ.', FLAGS),
   run,
 });

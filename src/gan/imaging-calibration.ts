@@ -145,6 +145,29 @@ function renders(scene: SceneConfig, params: Record<string, number>, n: number, 
   return noGrad(() => Array.from({ length: n }, () => ({ width: cfg.width, height: cfg.height, data: renderScene(sampleScene(cfg, rng), P, { masks: false }).image.data })));
 }
 
+/**
+ * One candidate of the calibration: the statistics of `n` renders of `scene` at `params` with
+ * seed `seed`. Jobs are plain data and independent of each other, so a runner may compute them
+ * anywhere (the CLI: on worker threads, src/node/task-workers.ts) in any order; the calibration
+ * reads the results in the jobs' order.
+ */
+export interface ImagingJob {
+  scene: SceneConfig;
+  params: Record<string, number>;
+  n: number;
+  seed: number;
+}
+
+export function evaluateImagingJob(job: ImagingJob): ImagingStatistics | null {
+  return imagingStatistics(renders(job.scene, job.params, job.n, job.seed));
+}
+
+/** Computes the statistics of each job, in the jobs' order. */
+export type ImagingRunner = (jobs: ImagingJob[]) => Promise<(ImagingStatistics | null)[]>;
+
+/** The jobs one after the other on the calling thread. */
+export const runImagingJobsHere: ImagingRunner = async (jobs) => jobs.map(evaluateImagingJob);
+
 function clampParam(name: ParamName, v: number): number {
   const p = PARAMETER_TABLE[paramIndex(name)];
   return Math.min(p.max, Math.max(p.min, v));
@@ -185,11 +208,11 @@ export interface ImagingCalibration {
  * particleBrightness, scaled by the tilt, detector, variation, grain and rim factors, whose mean
  * ratio is read off the renders).
  */
-function fitLevels(quiet: SceneConfig, params: Record<string, number>, real: ImagingStatistics, n: number, seed: number): Record<string, number> | null {
+async function fitLevels(quiet: SceneConfig, params: Record<string, number>, real: ImagingStatistics, n: number, seed: number, run: ImagingRunner): Promise<Record<string, number> | null> {
   let sb = params.substrateBrightness;
   let pb = params.particleBrightness;
   for (let it = 0; it < 3; it++) {
-    const s = imagingStatistics(renders(quiet, { ...params, substrateBrightness: sb, particleBrightness: pb }, n, seed));
+    const [s] = await run([{ scene: quiet, params: { ...params, substrateBrightness: sb, particleBrightness: pb }, n, seed }]);
     if (!s) return null;
     const nsb = clampParam('substrateBrightness', sb + (real.substrate - s.substrate));
     const g = s.body / (sb + pb);
@@ -208,22 +231,25 @@ function fitLevels(quiet: SceneConfig, params: Record<string, number>, real: Ima
  * sqrt(R0^2 + f^2 (R1^2 - R0^2)) with the factor f on the scene's noise parameters (R0: the
  * texture's residual without noise, R1: with the scene's noise), solved for the real residual.
  * All renders of one step show the same scenes (one seed), so that candidates differ only by
- * their parameters. Null when either side has too few substrate, body or edge pixels.
+ * their parameters. Null when either side has too few substrate, body or edge pixels. The
+ * candidates of one coordinate (and the two noise renders) go to `run` together: they are
+ * independent, so a runner may compute them side by side.
  */
-export function calibrateImaging(scene: SceneConfig, realPatches: readonly Grey[], n = 12, seed = 0): ImagingCalibration | null {
+export async function calibrateImaging(scene: SceneConfig, realPatches: readonly Grey[], n = 12, seed = 0, run: ImagingRunner = runImagingJobsHere): Promise<ImagingCalibration | null> {
   const real = imagingStatistics(realPatches);
   if (!real) return null;
   const quiet = mergeSceneConfig(scene, { shading: { noise: false } });
   const start: Record<string, number> = {};
   for (const name of ['substrateBrightness', 'particleBrightness', 'particleVariation', ...PROFILE_GRID.map((g) => g.name)]) start[name] = scene.params[name as ParamName];
-  let params = fitLevels(quiet, start, real, n, seed + 8181);
+  let params = await fitLevels(quiet, start, real, n, seed + 8181, run);
   if (!params) return null;
   for (let pass = 0; pass < 2; pass++) {
     for (const { name, values } of PROFILE_GRID) {
       let best: number = params[name];
       let bestD = Infinity;
-      for (const v of values) {
-        const s = imagingStatistics(renders(quiet, { ...params, [name]: v }, n, seed + 8282));
+      const stats = await run(values.map((v) => ({ scene: quiet, params: { ...params!, [name]: v }, n, seed: seed + 8282 })));
+      for (const [k, v] of values.entries()) {
+        const s = stats[k];
         const d = s ? profileDistance(s, real) : Infinity;
         if (d < bestD) {
           bestD = d;
@@ -235,19 +261,22 @@ export function calibrateImaging(scene: SceneConfig, realPatches: readonly Grey[
     // the particles' own brightness spread, by the spread of the body pixels
     let bestV: number = params.particleVariation;
     let bestE = Infinity;
-    for (const v of VARIATION_VALUES) {
-      const s = imagingStatistics(renders(quiet, { ...params, particleVariation: v }, n, seed + 8282));
+    const spreads = await run(VARIATION_VALUES.map((v) => ({ scene: quiet, params: { ...params!, particleVariation: v }, n, seed: seed + 8282 })));
+    for (const [k, v] of VARIATION_VALUES.entries()) {
+      const s = spreads[k];
       const e = s ? Math.abs(s.bodySpread - real.bodySpread) : Infinity;
       if (e < bestE) {
         bestE = e;
         bestV = v;
       }
     }
-    params = fitLevels(quiet, { ...params, particleVariation: bestV }, real, n, seed + 8181);
+    params = await fitLevels(quiet, { ...params, particleVariation: bestV }, real, n, seed + 8181, run);
     if (!params) return null;
   }
-  const r0 = imagingStatistics(renders(quiet, params, n, seed + 9191));
-  const r1 = imagingStatistics(renders(scene, params, n, seed + 9191));
+  const [r0, r1] = await run([
+    { scene: quiet, params, n, seed: seed + 9191 },
+    { scene, params, n, seed: seed + 9191 },
+  ]);
   if (!r0 || !r1) return null;
   const gain = r1.residual ** 2 - r0.residual ** 2;
   const f = gain > 0 ? Math.sqrt(Math.max(0, real.residual ** 2 - r0.residual ** 2) / gain) : 1;
@@ -257,7 +286,7 @@ export function calibrateImaging(scene: SceneConfig, realPatches: readonly Grey[
     noiseShot: clampParam('noiseShot', scene.params.noiseShot * f),
   };
   // the scenes the levels were fitted on, now with the noise
-  const synthetic = imagingStatistics(renders(scene, out, n, seed + 8181));
+  const [synthetic] = await run([{ scene, params: out, n, seed: seed + 8181 }]);
   if (!synthetic) return null;
   return { params: out, real, synthetic };
 }

@@ -27,7 +27,7 @@ export interface PipelineReport {
   trainImages: string[];
   testImages: string[];
   modelReal: boolean;
-  stages: { stage: string; seconds: number; resumed: boolean; loadAverage?: number[]; info: Record<string, unknown> }[];
+  stages: { stage: string; seconds: number; resumed: boolean; loadAverage?: number[]; cpuSeconds?: number; info: Record<string, unknown> }[];
   totalSeconds: number;
   evals: Record<string, EvalSummary>;
   predictions: { unit: string; images: number; overall: { count: number; median: number; d10: number; d90: number } } | null;

@@ -121,6 +121,12 @@ export interface StageRecord {
   finishedAt: string;
   /** 1, 5 and 15 min load averages when the stage finished (the machine may be shared). */
   loadAverage?: number[];
+  /**
+   * CPU seconds (user + system) this process spent in the stage, all its threads together
+   * (compute lanes, task workers); not the synthetic-pair generator's child processes.
+   * cpuSeconds / seconds is how many cores the stage kept busy.
+   */
+  cpuSeconds?: number;
   info: Record<string, unknown>;
 }
 
@@ -327,8 +333,13 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     writeFileAtomic(startedPath(runDir, s), new Date().toISOString() + '\n');
     log(`${s}: ${resumed ? 'continuing' : 'starting'}`);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const info = await body();
-    const rec: StageRecord = { stage: s, seconds: Math.round((performance.now() - t0) / 10) / 100, resumed, finishedAt: new Date().toISOString(), loadAverage: loadavg().map((v) => Math.round(v * 100) / 100), info };
+    const cpu = process.cpuUsage(cpu0);
+    const rec: StageRecord = {
+      stage: s, seconds: Math.round((performance.now() - t0) / 10) / 100, resumed, finishedAt: new Date().toISOString(), loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
+      cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100, info,
+    };
     writeFileAtomic(markerPath(runDir, s), JSON.stringify(rec, null, 2) + '\n');
     ran.push(s);
     log(`${s}: done in ${rec.seconds.toFixed(1)} s`);
@@ -524,7 +535,7 @@ function buildReport(runDir: string, spec: RunSpec): PipelineReport {
     trainImages: spec.trainFiles.map(stem),
     testImages: spec.testIds,
     modelReal: spec.modelReal,
-    stages: stages.map((s) => ({ stage: s.stage, seconds: s.seconds, resumed: s.resumed, loadAverage: s.loadAverage, info: s.info })),
+    stages: stages.map((s) => ({ stage: s.stage, seconds: s.seconds, resumed: s.resumed, loadAverage: s.loadAverage, cpuSeconds: s.cpuSeconds, info: s.info })),
     totalSeconds: stages.reduce((a, s) => a + s.seconds, 0),
     evals,
     predictions: existsSync(predSummary) ? (readInputJson(predSummary) as PipelineReport['predictions']) : null,

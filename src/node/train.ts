@@ -34,7 +34,7 @@ import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
-import { agglomerateRunner, estimateParticleRadiusOnWorkers, runC2stSeeds, taskThreads } from './task-workers.js';
+import { agglomerateRunner, estimateParticleRadiusOnWorkers, imagingRunner, runC2stSeeds, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
   real?: string[];
@@ -334,7 +334,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     }
     if (scene.shading.model === 'sem') {
       // After the geometry: the levels are read at the calibrated coverage and agglomerates.
-      const img = calibrateImaging(scene, patchImages);
+      const img = await calibrateImaging(scene, patchImages, undefined, undefined, imagingRunner());
       if (img) {
         scene = mergeSceneConfig(scene, { params: img.params });
         ranges = calibratedRanges(img.params);

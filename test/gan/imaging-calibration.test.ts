@@ -43,13 +43,13 @@ describe('imagingStatistics', () => {
 });
 
 describe('calibrateImaging', () => {
-  it('finds the levels and the noise of renders with hidden settings', () => {
+  it('finds the levels and the noise of renders with hidden settings', async () => {
     const scene = scaleSceneConfig(presetConfig('tio2-sem'), 96, { keepParticleSize: true });
     const hidden = { substrateBrightness: 0.18, particleBrightness: 0.45, noiseGaussian: 0.02, noiseShot: 0.03, blurSigma: 1.4, edgeGain: 0.1, rimGain: 0.05, shadowStrength: 0.3 };
     const target = mergeSceneConfig(scene, { params: hidden });
     const rng = new Rng(7);
     const reals = noGrad(() => Array.from({ length: 12 }, () => ({ width: 96, height: 96, data: renderScene(sampleScene(target, rng), paramsVector(target), { masks: false }).image.data })));
-    const cal = calibrateImaging(scene, reals, 8, 3)!;
+    const cal = (await calibrateImaging(scene, reals, 8, 3))!;
     expect(cal).not.toBeNull();
     expect(Math.abs(cal.params.substrateBrightness - 0.18)).toBeLessThan(0.03);
     // the body level is matched (particleBrightness itself trades off against the rims it fits)

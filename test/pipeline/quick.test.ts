@@ -72,6 +72,9 @@ describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool image
     // The classical baseline is a fixed algorithm: it must find the particles of this image.
     expect(report.evals.otsu.mean.dsc).toBeGreaterThan(0.7);
     expect(report.stages.map((s: { stage: string }) => s.stage)).toEqual(['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval']);
+    // Each stage's CPU (all threads of the process): the U-Net's training computes.
+    for (const s of report.stages as { stage: string; cpuSeconds: number }[]) expect(s.cpuSeconds, s.stage).toBeGreaterThanOrEqual(0);
+    expect(report.stages.find((s: { stage: string }) => s.stage === 'seg').cpuSeconds).toBeGreaterThan(0);
     const md = readFileSync(join(run, 'report.md'), 'utf8');
     expect(md).toContain('| gan |');
     expect(resultsMarkdown(report)).toContain('Possart');

@@ -1,8 +1,9 @@
 /**
- * The CLI runs the agglomerate calibration's settings on worker threads (src/node/task-workers.ts,
- * started from dist/cli.js itself); an in-process runTraining runs them on the calling thread.
- * Both must calibrate the same scene: the run's config.json (which holds the calibrated counts and
- * agglomerate placement) is the same. Likewise the chosen epoch's C2ST (its seeds on workers in the
+ * The CLI runs the agglomerate calibration's settings and the image-formation calibration's
+ * candidates on worker threads (src/node/task-workers.ts, started from dist/cli.js itself); an
+ * in-process runTraining runs them on the calling thread. Both must calibrate the same scene: the
+ * run's config.json (which holds the calibrated counts, agglomerate placement and image formation)
+ * is the same. Likewise the chosen epoch's C2ST (its seeds on workers in the
  * CLI): the same row in metrics.jsonl.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
 import { runTraining } from '../../src/node/train.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
-import { ensureBuilt, removeTempDirs, runCli, tempDir } from './helpers.js';
+import { interiorParticleRadii } from '../../src/gan/calibrate.js';
+import { closeTaskWorkers, enableTaskWorkers, pooledTaskWorkers, runTasks } from '../../src/node/task-workers.js';
+import { CLI, ensureBuilt, removeTempDirs, runCli, tempDir } from './helpers.js';
 
 let dir = '';
 beforeAll(() => {
@@ -50,4 +53,55 @@ describe('agglomerate calibration and C2ST seeds on worker threads', () => {
     expect(c2st('cli')[0].seeds).toHaveLength(3);
     expect(c2st('cli')).toEqual(c2st('here'));
   });
+});
+
+describe('the task-worker pool', () => {
+  // One filled disc of radius r at (x, y) per entry, on a dark background.
+  const image = (W: number, discs: [number, number, number][]) => {
+    const data = new Float32Array(W * W).fill(0.1);
+    for (const [cx, cy, r] of discs) for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) data[y * W + x] = 0.8;
+    return { width: W, height: W, data };
+  };
+  // A large first job: the small ones behind it finish first on the other worker.
+  const jobs = [
+    image(400, [[100, 100, 30], [250, 260, 45], [300, 90, 20]]),
+    image(48, [[20, 20, 6]]),
+    image(48, [[24, 24, 9]]),
+    image(48, [[15, 30, 4], [34, 14, 5]]),
+    image(64, [[30, 30, 12]]),
+  ].map((image) => ({ image, polarity: 'bright' as const }));
+  const here = jobs.map((j) => interiorParticleRadii(j.image, j.polarity));
+
+  beforeAll(() => enableTaskWorkers(CLI, 2));
+  afterAll(() => closeTaskWorkers());
+
+  it('returns the results in the jobs order, the same as the calling thread computes', async () => {
+    expect(new Set(here.map((r) => r.length)).size).toBeGreaterThan(1);
+    expect(await runTasks('particleRadii', jobs)).toEqual(here);
+  }, 60_000);
+
+  it('keeps its workers from one call to the next and terminates them when closed', async () => {
+    await runTasks('particleRadii', jobs);
+    const first = pooledTaskWorkers();
+    expect(first).toHaveLength(2);
+    const ids = first.map((w) => w.threadId);
+    expect(await runTasks('particleRadii', jobs.slice(1))).toEqual(here.slice(1));
+    expect(pooledTaskWorkers().map((w) => w.threadId)).toEqual(ids);
+    await closeTaskWorkers();
+    expect(pooledTaskWorkers()).toEqual([]);
+    // a terminated worker's thread id reads -1
+    expect(first.map((w) => w.threadId)).toEqual([-1, -1]);
+    // the next call starts new workers
+    expect(await runTasks('particleRadii', jobs.slice(0, 2))).toEqual(here.slice(0, 2));
+    expect(pooledTaskWorkers().map((w) => w.threadId)).not.toContain(ids[0]);
+  }, 60_000);
+
+  it("fails the call when a job throws, and the next call runs on fresh workers", async () => {
+    await runTasks('particleRadii', jobs.slice(1, 3));
+    const before = pooledTaskWorkers();
+    const bad = { image: { width: 48, height: 48, data: null as unknown as Float32Array }, polarity: 'bright' as const };
+    await expect(runTasks('particleRadii', [jobs[1], bad, jobs[2]])).rejects.toThrow(/particleRadii worker: /);
+    expect(before.map((w) => w.threadId)).toEqual([-1, -1]);
+    expect(await runTasks('particleRadii', jobs)).toEqual(here);
+  }, 60_000);
 });
