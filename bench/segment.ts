@@ -53,15 +53,21 @@ export async function run(args: string[]): Promise<void> {
     const distance: Tensor | null = distanceHead ? rand([batch, 1, crop, crop], rng) : null;
     // segment train's loss: class weights of the order it computes, Dice and distance weights 1.
     const loss = (out: Tensor) => segLoss(out, 3, t, distance, [0.6, 1.9, 4.1], 1, 1).loss;
-    const shared: number[] = [];
+    const shared: number[] = [], cpu: number[] = [];
     for (let r = 0; r < reps + 1; r++) {
-      const t0 = performance.now();
+      const c0 = process.cpuUsage(), t0 = performance.now();
       loss(net.forward(x)).backward();
       opt.step();
       opt.zeroGrad();
-      if (r > 0) shared.push(performance.now() - t0); // the first step warms up
+      const c = process.cpuUsage(c0);
+      // The first step warms up.
+      if (r > 0) {
+        shared.push(performance.now() - t0);
+        cpu.push((c.user + c.system) / 1000);
+      }
     }
-    const med = [...shared].sort((a, b) => a - b)[Math.floor(shared.length / 2)];
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+    const med = median(shared);
     let profile: string | null = null;
     if (f.profile) {
       startProfile();
@@ -83,6 +89,8 @@ export async function run(args: string[]): Promise<void> {
       crop,
       batch,
       msPerStep: Math.round(med),
+      // CPU time of all the process's threads (the compute lanes), median per step.
+      cpuMsPerStep: Math.round(median(cpu)),
       stepsPerSecond: +(1000 / med).toFixed(3),
       hours1000x20: +(((1000 / batch) * 20 * med) / 3.6e6).toFixed(2),
     };

@@ -17,7 +17,7 @@ export interface NodeAutoSelectOptions extends AutoSelectOptions {
 }
 
 /**
- * DIFFRENDERGAN_WINOGRAD: 0 = the wasm backend's stride-1 4x4 convs stay on the GEMM paths
+ * DIFFRENDERGAN_WINOGRAD: 0 = the wasm backend's stride-1 3x3 / 4x4 convs stay on the GEMM paths
  * (the A/B baseline of the Winograd kernels), 1 = Winograd wherever it applies; unset = the
  * backend's shape rule.
  */

@@ -119,6 +119,8 @@ export const f32x4splat = (a: E): Bytes => cat(a, simd(0x13));
 export const f32x4shuffle = (a: E, b: E, f: [number, number, number, number]): Bytes =>
   cat(a, b, simd(0x0d), f.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 export const f32x4extract = (a: E, lane: number): Bytes => cat(a, simd(0x1f), [lane]);
+/** f32x4.replace_lane: a with lane `lane` set to the f32 v. */
+export const f32x4replace = (a: E, v: E, lane: number): Bytes => cat(a, v, simd(0x20), [lane]);
 export const f32x4add = (a: E, b: E): Bytes => cat(a, b, simd(0xe4));
 export const f32x4sub = (a: E, b: E): Bytes => cat(a, b, simd(0xe5));
 export const f32x4mul = (a: E, b: E): Bytes => cat(a, b, simd(0xe6));

@@ -58,8 +58,8 @@ export interface WasmBackendOptions {
   /** GEMMs with at most 32 rows read a row-major B in place instead of packing it (default true). */
   directB?: boolean;
   /**
-   * Stride-1 4x4 convs as Winograd (F(2x2, 4x4) forward and input gradient, F(4x4, 2x2) weight
-   * gradient): 'auto' (default) where the shape rule (ConvDriver.winograd) says it is faster,
+   * Stride-1 3x3 and 4x4 convs as Winograd (F(2x2, r x r) forward and input gradient, F(r x r,
+   * 2x2) weight gradient): 'auto' (default) where the shape rule (ConvDriver.winograd) says it is faster,
    * 'off' = always the GEMM paths (the A/B baseline; Node: DIFFRENDERGAN_WINOGRAD=0), 'always' =
    * wherever it applies (tests).
    */
@@ -136,7 +136,7 @@ export class WasmBackend implements Backend {
     const conv = (this.implicit ? 'conv: implicit im2col packing (fwd, grad-w), GEMM + col2im (grad-in)' : 'conv: explicit im2col / col2im + GEMM') +
       (this.fewOut === 'taps' ? `; cOut < ${c.mr}: taps-first GEMM + gather (fwd, >= ${c.mr} taps), flipped-weight implicit GEMM (grad-in, stride 1)` : '') +
       `, direct SIMD (${this.padded ? 'padded planes, 32-wide register blocks' : 'row AXPYs'}) for the other cOut < ${c.mr} at stride 1 (not 1x1 forward: plain GEMM)`;
-    const wino = { auto: '; Winograd F(2x2,4x4) for stride-1 4x4 convs by the shape rule', off: '; Winograd off', always: '; Winograd F(2x2,4x4) for every stride-1 4x4 conv' }[this.opts.winograd ?? 'auto'];
+    const wino = { auto: '; Winograd F(2x2,3x3) / F(2x2,4x4) for stride-1 3x3 / 4x4 convs by the shape rule', off: '; Winograd off', always: '; Winograd F(2x2,3x3) / F(2x2,4x4) for every stride-1 3x3 / 4x4 conv' }[this.opts.winograd ?? 'auto'];
     return `${this.name}: wasm SIMD f32x4 GEMM, ${c.mr}x${c.nr} micro-kernel, ${c.fma ? 'relaxed_madd FMA' : 'mul+add (no relaxed SIMD)'}, kc=${c.kc} mc=${c.mc} nc=${c.nc}; ${conv}${wino}; ${lanes}`;
   }
 
@@ -145,8 +145,11 @@ export class WasmBackend implements Backend {
     const lanes = this.dispatch.runner ? `${this.dispatch.runner.lanes}t` : '1t';
     const simd = this.cfg.fma ? 'simd-fma' : 'simd';
     if (kernel === 'matmul' || !g) return `wasm-${simd} gemm${this.directB ? ' (B read in place when m <= 32)' : ''} ${lanes}`;
-    const gt = kernel === 'conv2dGradInput' ? ConvDriver.transposedGeom(g) : g;
-    if (gt && this.conv.winograd(gt)) return `wasm-${simd} winograd ${kernel === 'conv2dGradWeight' ? 'F(4x4,2x2)' : 'F(2x2,4x4)'} ${lanes}`;
+    const pass = kernel === 'conv2d' ? 'forward' : kernel === 'conv2dGradInput' ? 'inputGrad' : 'weightGrad';
+    if (this.conv.winograd(g, pass)) {
+      const r = `${g.kh}x${g.kw}`;
+      return `wasm-${simd} winograd ${kernel === 'conv2dGradWeight' ? `F(${r},2x2)` : `F(2x2,${r})`} ${lanes}`;
+    }
     if (kernel === 'conv2d' && this.conv.tapsFirst(g)) {
       // The taps-first GEMM has kh*kw rows and B = x (row pitch h*w): see gemm()'s bDirect.
       const inPlace = this.directB && g.kh * g.kw <= 32 && (g.h * g.w) % 32 !== 0 && g.h * g.w <= 4096;

@@ -3,9 +3,9 @@
  * - GEMM: forward and weight gradient pack GEMM panels straight from the image (implicit
  *   im2col; 'explicit' materialises the column matrix first), input gradient = GEMM + col2im;
  *   1x1 stride-1 convs are plain GEMMs.
- * - Stride-1 4x4 convs with enough channels (winograd()): Winograd F(2x2, 4x4) forward and input
- *   gradient (the transposed conv is a stride-1 4x4 conv too), F(4x4, 2x2) weight gradient; 25
- *   GEMMs between the transforms.
+ * - Stride-1 3x3 and 4x4 convs with enough channels (winograd()): Winograd F(2x2, r x r) forward
+ *   and input gradient (the transposed conv is a stride-1 r x r conv too), F(r x r, 2x2) weight
+ *   gradient; (r + 1)^2 GEMMs between the transforms.
  * - Few output channels (cOut < micro-kernel rows): taps-first GEMM + gather (forward, enough
  *   taps), flipped-weight implicit GEMM (stride-1 input gradient), else direct SIMD kernels
  *   (padded planes or row AXPYs; weight gradient as row dot products).
@@ -28,11 +28,11 @@ export interface ConvDriverOptions {
   directChunk: number;
   /** As GemmDriverOptions.directB (pathFor reports it). */
   directB: boolean;
-  /** Winograd F(2x2, 4x4) for stride-1 4x4 convs: by the shape rule, never, or whenever it applies (tests). */
+  /** Winograd for stride-1 3x3 and 4x4 convs: by the shape rule, never, or whenever it applies (tests). */
   winograd: 'auto' | 'off' | 'always';
 }
 
-/** Where a Winograd conv reads its 4x4 kernels: the 16 floats of (o, i) from addr + 4 * (o*so + i*si), taps reversed if flip (params.ts WW). */
+/** Where a Winograd conv reads its r x r kernels: the r^2 floats of (o, i) from addr + 4 * (o*so + i*si), taps reversed if flip (params.ts WW). */
 interface WinoWeights { addr: number; so: number; si: number; flip: boolean }
 
 function isF32(...xs: Data[]): boolean {
@@ -176,39 +176,50 @@ export class ConvDriver {
   }
 
   /**
-   * Whether the stride-1 4x4 conv g runs as Winograd (forward and weight gradient of g itself;
-   * the input gradient asks with transposedGeom(g)): stride-1, undilated, ungrouped 4x4 convs,
-   * and ('auto') only with enough channels on both sides that the 25 GEMMs stay efficient and
-   * the transforms (O(channels) per tile against O(cIn * cOut) in the GEMMs) stay small.
-   * Measured (bench winograd --sweep, batch 2, 8-64 px, CPU time against the GEMM paths): with
-   * >= 64 channels 0.38-0.94x on every pass; with 32 0.55-0.94x from 16 px up, but the input
-   * gradient 1.04-1.18x at 8 px; with 16 the input gradient 1.04-1.29x from 16 px up.
+   * Whether pass `pass` of the conv g runs as Winograd. Forward and weight gradient need g itself
+   * to be a stride-1, undilated, ungrouped 3x3 or 4x4 conv, the input gradient its transposed
+   * conv (transposedGeom(g), which runs as a forward conv); and ('auto') the shape rule of the
+   * kernel size, from bench winograd --sweep (CPU time against the GEMM paths, one process):
+   * - 4x4 (batch 2, 8-64 px): with >= 64 channels 0.38-0.94x on every pass; with 32 0.55-0.94x
+   *   from 16 px up, but the input gradient 1.04-1.18x at 8 px; with 16 the input gradient
+   *   1.04-1.29x from 16 px up. So min(cIn, cOut) >= 64, or >= 32 with n * outH * outW >= 256.
+   * - 3x3 (batch 4, 8-128 channels, 8-128 px): forward 0.30-0.75x and weight gradient 0.35-0.90x
+   *   everywhere from 8 channels (1 input channel: 1.4x and 2.3x); the input gradient 0.33-0.95x
+   *   where cIn >= 32 or cIn >= cOut, but 8 -> 8 1.14x at 128 px, 8 -> 16 1.17-1.42x, 16 -> 32
+   *   0.90-1.06x (its GEMM path has cIn * 9 rows, Winograd's GEMMs only cIn). So min(cIn, cOut)
+   *   >= 8, and for the input gradient also cIn >= 32, or cIn >= 16 and cIn >= cOut.
    */
-  winograd(g: Conv2dGeom): boolean {
-    if (this.opts.winograd === 'off' || g.kh !== 4 || g.kw !== 4 || g.groups !== 1 || g.strideH !== 1 || g.strideW !== 1 ||
-      g.dilH !== 1 || g.dilW !== 1) return false;
+  winograd(g: Conv2dGeom, pass: 'forward' | 'inputGrad' | 'weightGrad'): boolean {
+    const run = pass === 'inputGrad' ? ConvDriver.transposedGeom(g) : g;
+    if (!run || this.opts.winograd === 'off' || run.kh !== run.kw || (run.kh !== 3 && run.kh !== 4) || run.groups !== 1 ||
+      run.strideH !== 1 || run.strideW !== 1 || run.dilH !== 1 || run.dilW !== 1) return false;
     if (this.opts.winograd === 'always') return true;
     const minC = Math.min(g.cIn, g.cOut);
-    return minC >= 64 || (minC >= 32 && g.n * g.outH * g.outW >= 256);
+    if (g.kh === 4) return minC >= 64 || (minC >= 32 && run.n * run.outH * run.outW >= 256);
+    return minC >= 8 && (pass !== 'inputGrad' || g.cIn >= 32 || (g.cIn >= 16 && g.cIn >= g.cOut));
   }
 
-  /** Tiles of a Winograd conv over g's output (2x2 each, tile rows a multiple of 4) and its zero-padded input planes. */
-  private winoTiling(g: Conv2dGeom): { th: number; tw: number; tiles: number; wp: number; sPlane: number } {
+  /**
+   * Tiles of a Winograd conv over g's output (2x2 each, tile rows a multiple of 4), its
+   * zero-padded input planes, and the transform size alpha (r + 1: alpha^2 GEMMs).
+   */
+  private winoTiling(g: Conv2dGeom): { r: 3 | 4; alpha: number; th: number; tw: number; tiles: number; wp: number; sPlane: number } {
+    const r = g.kh as 3 | 4, alpha = r + 1;
     const th = Math.ceil(g.outH / 2), tw = Math.ceil(g.outW / 8) * 4;
-    // Tile rows read input rows 2ty .. 2ty+4; SIMD loads read up to column 2tw+3.
-    const hp = 2 * th + 3, wp = 2 * tw + 4;
-    return { th, tw, tiles: g.n * th * tw, wp, sPlane: hp * wp };
+    // Tile rows read input rows 2ty .. 2ty+alpha-1; SIMD loads read up to column 2tw+alpha-2.
+    const hp = 2 * th + alpha - 2, wp = 2 * tw + alpha - 1;
+    return { r, alpha, th, tw, tiles: g.n * th * tw, wp, sPlane: hp * wp };
   }
 
-  /** winoIn of x (n x cIn planes of h x w), zero-padded by g's padding: V (25 x cIn x tiles). */
+  /** winoIn of x (n x cIn planes of h x w), zero-padded by g's padding: V (alpha^2 x cIn x tiles). */
   private winoInput(px: number, g: Conv2dGeom): number {
-    const { th, tw, tiles, wp, sPlane } = this.winoTiling(g);
+    const { r, alpha, th, tw, tiles, wp, sPlane } = this.winoTiling(g);
     const planes = g.n * g.cIn;
     const psrc = this.heap.alloc(planes * sPlane);
     this.heap.f32().fill(0, psrc >> 2, (psrc >> 2) + planes * sPlane);
     this.copyPlanes(planes, g.h, g.w, px, g.h * g.w, g.w, psrc + 4 * (g.padH * wp + g.padW), sPlane, wp);
-    const pv = this.heap.alloc(25 * g.cIn * tiles);
-    this.dispatch.split('winoIn', planes, planes * th * tw * 25, WI.p0, WI.p1, 1, (i32, o) => {
+    const pv = this.heap.alloc(alpha * alpha * g.cIn * tiles);
+    this.dispatch.split(`winoIn${r}`, planes, planes * th * tw * alpha * alpha, WI.p0, WI.p1, 1, (i32, o) => {
       i32[o + WI.src] = psrc; i32[o + WI.sPlane] = sPlane; i32[o + WI.wp] = wp; i32[o + WI.th] = th; i32[o + WI.tw] = tw;
       i32[o + WI.cIn] = g.cIn; i32[o + WI.tiles] = tiles; i32[o + WI.dst] = pv;
     });
@@ -216,58 +227,60 @@ export class ConvDriver {
   }
 
   /**
-   * Weight gradient of the stride-1 4x4 conv g as Winograd F(4x4, 2x2): the 4x4 taps of dw[o, i]
-   * are the correlation of x[i] with dy[o], summed over images; per 2x2 tile of dy (G2 transform,
-   * winoDy) and its 5x5 patch of x (winoIn, as the forward), Mw[xi] = sum over tiles of
-   * Udy[xi] V[xi]^T (25 GEMMs of depth = tiles), then dw = A4T Mw A4T^T (winoWOut).
+   * Weight gradient of the stride-1 r x r conv g as Winograd F(r x r, 2x2): the r x r taps of
+   * dw[o, i] are the correlation of x[i] with dy[o], summed over images; per 2x2 tile of dy (G2
+   * transform, winoDy) and its alpha x alpha patch of x (winoIn, as the forward), Mw[xi] = sum
+   * over tiles of Udy[xi] V[xi]^T (alpha^2 GEMMs of depth = tiles), then dw = ArT Mw ArT^T (winoWOut).
    */
   private winogradGradWeight(px: number, pdy: number, pdw: number, g: Conv2dGeom): void {
-    const { th, tw, tiles } = this.winoTiling(g);
+    const { r, alpha, th, tw, tiles } = this.winoTiling(g);
+    const xis = alpha * alpha;
     const pv = this.winoInput(px, g);
     const planes = g.n * g.cOut, dPlane = 4 * th * tw;
     const pdp = this.heap.alloc(planes * dPlane);
     this.heap.f32().fill(0, pdp >> 2, (pdp >> 2) + planes * dPlane);
     this.copyPlanes(planes, g.outH, g.outW, pdy, g.outH * g.outW, g.outW, pdp, dPlane, 2 * tw);
-    const pu = this.heap.alloc(25 * g.cOut * tiles);
-    this.dispatch.split('winoDy', planes, planes * th * tw * 25, WD.p0, WD.p1, 1, (i32, o) => {
+    const pu = this.heap.alloc(xis * g.cOut * tiles);
+    this.dispatch.split(`winoDy${r}`, planes, planes * th * tw * xis, WD.p0, WD.p1, 1, (i32, o) => {
       i32[o + WD.src] = pdp; i32[o + WD.sPlane] = dPlane; i32[o + WD.th] = th; i32[o + WD.tw] = tw;
       i32[o + WD.cOut] = g.cOut; i32[o + WD.tiles] = tiles; i32[o + WD.dst] = pu;
     });
     const ldm = Math.ceil(g.cIn / 4) * 4;
-    const pm = this.heap.alloc(25 * g.cOut * ldm);
+    const pm = this.heap.alloc(xis * g.cOut * ldm);
     this.gemms.gemmEach({
-      m: g.cOut, n: g.cIn, k: tiles, batch: 25,
+      m: g.cOut, n: g.cIn, k: tiles, batch: xis,
       a: pu, rsA: tiles, csA: 1, b: pv, rsB: 1, csB: tiles, c: pm, ldc: ldm, beta: 0,
       strideA: g.cOut * tiles, strideB: g.cIn * tiles, strideC: g.cOut * ldm,
     });
-    this.dispatch.split('winoWOut', g.cOut, g.cOut * ldm * 25, WM.o0, WM.o1, 1, (i32, o) => {
+    this.dispatch.split(`winoWOut${r}`, g.cOut, g.cOut * ldm * xis, WM.o0, WM.o1, 1, (i32, o) => {
       i32[o + WM.src] = pm; i32[o + WM.cO] = g.cOut; i32[o + WM.cI] = g.cIn; i32[o + WM.ldm] = ldm; i32[o + WM.dst] = pdw;
     });
   }
 
   /**
-   * Winograd F(2x2, 4x4) of the stride-1 4x4 conv g: zero-padded input planes -> V (25 x cIn x
-   * tiles, emit/winograd.ts winoIn), kernels -> U (25 x cOut x cIn, once per call), M[xi] =
-   * U[xi] V[xi] (25 GEMMs), M -> 2x2 output tiles (winoOut), cropped to outH x outW.
+   * Winograd F(2x2, r x r) of the stride-1 r x r conv g: zero-padded input planes -> V (alpha^2
+   * x cIn x tiles, emit/winograd.ts winoIn), kernels -> U (alpha^2 x cOut x cIn, once per call),
+   * M[xi] = U[xi] V[xi] (alpha^2 GEMMs), M -> 2x2 output tiles (winoOut), cropped to outH x outW.
    */
   private winogradConv(px: number, wt: WinoWeights, po: number, g: Conv2dGeom): void {
-    const { th, tw, tiles } = this.winoTiling(g);
+    const { r, alpha, th, tw, tiles } = this.winoTiling(g);
+    const xis = alpha * alpha;
     const pv = this.winoInput(px, g);
     const ldu = Math.ceil(g.cIn / 4) * 4;
-    const pu = this.heap.alloc(25 * g.cOut * ldu), pm = this.heap.alloc(25 * g.cOut * tiles);
-    this.dispatch.split('winoW', g.cOut, g.cOut * g.cIn * 25, WW.o0, WW.o1, 1, (i32, o) => {
+    const pu = this.heap.alloc(xis * g.cOut * ldu), pm = this.heap.alloc(xis * g.cOut * tiles);
+    this.dispatch.split(`winoW${r}`, g.cOut, g.cOut * g.cIn * xis, WW.o0, WW.o1, 1, (i32, o) => {
       i32[o + WW.w] = wt.addr; i32[o + WW.so] = wt.so; i32[o + WW.si] = wt.si; i32[o + WW.flip] = wt.flip ? 1 : 0;
       i32[o + WW.cO] = g.cOut; i32[o + WW.cI] = g.cIn; i32[o + WW.ldu] = ldu; i32[o + WW.dst] = pu;
     });
     this.gemms.gemmEach({
-      m: g.cOut, n: tiles, k: g.cIn, batch: 25,
+      m: g.cOut, n: tiles, k: g.cIn, batch: xis,
       a: pu, rsA: ldu, csA: 1, b: pv, rsB: tiles, csB: 1, c: pm, ldc: tiles, beta: 0,
       strideA: g.cOut * ldu, strideB: g.cIn * tiles, strideC: g.cOut * tiles,
     });
     // Whole tiles cover the output exactly (even sizes, tile rows a multiple of 4): written in place.
     const exact = 2 * th === g.outH && 2 * tw === g.outW;
     const oPlane = 4 * th * tw, pout = exact ? po : this.heap.alloc(g.n * g.cOut * oPlane);
-    this.dispatch.split('winoOut', g.n * g.cOut, g.n * g.cOut * oPlane * 4, WO.p0, WO.p1, 1, (i32, o) => {
+    this.dispatch.split(`winoOut${r}`, g.n * g.cOut, g.n * g.cOut * oPlane * 4, WO.p0, WO.p1, 1, (i32, o) => {
       i32[o + WO.src] = pm; i32[o + WO.th] = th; i32[o + WO.tw] = tw; i32[o + WO.cOut] = g.cOut; i32[o + WO.tiles] = tiles;
       i32[o + WO.dst] = pout; i32[o + WO.oPlane] = oPlane;
     });
@@ -288,8 +301,8 @@ export class ConvDriver {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.heap.input(x, g.n * g.cIn * hw), pw = this.heap.input(w, g.cOut * kc), po = this.heap.output(out, g.n * g.cOut * nsp, [x, w]);
-      if (this.winograd(g)) {
-        this.winogradConv(px, { addr: pw, so: kc, si: 16, flip: false }, po, g);
+      if (this.winograd(g, 'forward')) {
+        this.winogradConv(px, { addr: pw, so: kc, si: g.kh * g.kw, flip: false }, po, g);
         this.heap.take(po, out);
         return;
       }
@@ -425,10 +438,10 @@ export class ConvDriver {
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const pdy = this.heap.input(dy, g.n * g.cOut * nsp), pdx = this.heap.output(dx, g.n * g.cIn * hw, [dy, w]);
       const gt = ConvDriver.transposedGeom(g);
-      if (gt && this.winograd(gt)) {
-        // w'[ci][co][t][u] = w[co][ci][3 - t][3 - u]: o = ci, i = co, taps reversed.
+      if (gt && this.winograd(g, 'inputGrad')) {
+        // w'[ci][co][t][u] = w[co][ci][r-1-t][r-1-u]: o = ci, i = co, taps reversed.
         const pw = this.heap.input(w, g.cOut * kc);
-        this.winogradConv(pdy, { addr: pw, so: 16, si: kc, flip: true }, pdx, gt);
+        this.winogradConv(pdy, { addr: pw, so: g.kh * g.kw, si: kc, flip: true }, pdx, gt);
         this.heap.take(pdx, dx);
         return;
       }
@@ -490,7 +503,7 @@ export class ConvDriver {
       const cInG = g.cIn / g.groups, cOutG = g.cOut / g.groups;
       const hw = g.h * g.w, nsp = g.outH * g.outW, kc = cInG * g.kh * g.kw;
       const px = this.heap.input(x, g.n * g.cIn * hw), pdy = this.heap.input(dy, g.n * g.cOut * nsp), pdw = this.heap.output(dw, g.cOut * kc, [x, dy]);
-      if (this.winograd(g)) {
+      if (this.winograd(g, 'weightGrad')) {
         this.winogradGradWeight(px, pdy, pdw, g);
         this.heap.take(pdw, dw);
         return;

@@ -16,11 +16,17 @@ export interface WasmExports {
   dconvP(p: number): void;
   copy2d(p: number): void;
   packAll(p: number): void;
-  winoIn(p: number): void;
-  winoOut(p: number): void;
-  winoW(p: number): void;
-  winoDy(p: number): void;
-  winoWOut(p: number): void;
+  /** Winograd transforms (emit/winograd.ts), one set per kernel size 3 and 4. */
+  winoIn3(p: number): void;
+  winoOut3(p: number): void;
+  winoW3(p: number): void;
+  winoDy3(p: number): void;
+  winoWOut3(p: number): void;
+  winoIn4(p: number): void;
+  winoOut4(p: number): void;
+  winoW4(p: number): void;
+  winoDy4(p: number): void;
+  winoWOut4(p: number): void;
   nop(p: number): void;
   fail(p: number): void;
   /** Test hook: never returns. */

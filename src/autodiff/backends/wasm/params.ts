@@ -94,11 +94,13 @@ export const PP = {
 export const KP = { src: 0, sPlane: 1, sPitch: 2, dst: 3, dPlane: 4, dPitch: 5, rows: 6, cols: 7, p0: 8, p1: 9 } as const;
 export const PARAM_SLOTS = 32;
 /**
- * Winograd F(2x2, 4x4) (stride-1 4x4 convs; emit/winograd.ts, conv.ts winograd()). Tiles: 2x2
- * outputs from 5x5 inputs, `tw` tiles per tile row (a multiple of 4: SIMD over 4 tiles), `th`
- * tile rows per image; tile index T = img * th * tw + ty * tw + tx over all `tiles` of the batch.
+ * Winograd F(2x2, r x r) for stride-1 r x r convs, r = 3 or 4 (emit/winograd.ts, conv.ts
+ * winograd(); each function below exists per r, e.g. winoIn3, winoIn4; alpha = r + 1). Tiles:
+ * 2x2 outputs from alpha x alpha inputs, `tw` tiles per tile row (a multiple of 4: SIMD over 4
+ * tiles), `th` tile rows per image; tile index T = img * th * tw + ty * tw + tx over all `tiles`
+ * of the batch; xi < alpha^2 indexes the transformed matrices.
  *
- * `winoIn`: V[xi, c, T] = (BT d BT^T)[xi] of the 5x5 patch d at rows 2ty.., columns 2tx.. of
+ * `winoIn`: V[xi, c, T] = (BT d BT^T)[xi] of the alpha x alpha patch d at rows 2ty.., columns 2tx.. of
  * zero-padded plane p = img * cIn + c (plane pitch `wp`, `sPlane` floats apart), for planes [p0, p1).
  */
 export const WI = { src: 0, sPlane: 1, wp: 2, th: 3, tw: 4, cIn: 5, tiles: 6, dst: 7, p0: 8, p1: 9 } as const;
@@ -108,21 +110,21 @@ export const WI = { src: 0, sPlane: 1, wp: 2, th: 3, tw: 4, cIn: 5, tiles: 6, ds
  */
 export const WO = { src: 0, th: 1, tw: 2, cOut: 3, tiles: 4, dst: 5, oPlane: 6, p0: 7, p1: 8 } as const;
 /**
- * `winoW`: U[xi, o, i] = (G g G^T)[xi] for the 4x4 kernel g of (o, i), whose 16 floats start at
- * w + 4 * (o*so + i*si): g[t][u] at float t*4 + u, or (flip = 1: the input gradient's flipped,
- * transposed weights) at 15 - t*4 - u. U at dst + 4 * (xi * cO * ldu + o * ldu + i) with ldu =
+ * `winoW`: U[xi, o, i] = (G g G^T)[xi] for the r x r kernel g of (o, i), whose r^2 floats start at
+ * w + 4 * (o*so + i*si): g[t][u] at float t*r + u, or (flip = 1: the input gradient's flipped,
+ * transposed weights) at r^2 - 1 - t*r - u. U at dst + 4 * (xi * cO * ldu + o * ldu + i) with ldu =
  * cI rounded up to 4 (SIMD over 4 kernels i; columns past cI repeat the last kernel), rows o in [o0, o1).
  */
 export const WW = { w: 0, so: 1, si: 2, flip: 3, cO: 4, cI: 5, ldu: 6, dst: 7, o0: 8, o1: 9 } as const;
 /**
- * Weight gradient as Winograd F(4x4, 2x2) (the 4x4 taps are the outputs, 2x2 tiles of dy the
+ * Weight gradient as Winograd F(r x r, 2x2) (the r x r taps are the outputs, 2x2 tiles of dy the
  * filters; same points, so the same BT and winoIn for x). `winoDy`: Udy[xi, o, T] = (G2 e G2^T)[xi]
  * of the 2x2 tile e of zero-padded dy plane p = img * cOut + o (pitch 2 tw, `sPlane` floats apart)
  * at rows 2ty.., columns 2tx.., for planes [p0, p1).
  */
 export const WD = { src: 0, sPlane: 1, th: 2, tw: 3, cOut: 4, tiles: 5, dst: 6, p0: 7, p1: 8 } as const;
 /**
- * `winoWOut`: dw[o, i, t, u] = (A4T Mw[., o, i] A4T^T)[t][u], Mw[xi, o, i] at src + 4 * (xi * cO *
+ * `winoWOut`: dw[o, i, t, u] = (ArT Mw[., o, i] ArT^T)[t][u], Mw[xi, o, i] at src + 4 * (xi * cO *
  * ldm + o * ldm + i) (ldm = cI rounded up to 4: SIMD over 4 i), for rows o in [o0, o1).
  */
 export const WM = { src: 0, cO: 1, cI: 2, ldm: 3, dst: 4, o0: 5, o1: 6 } as const;

@@ -1,67 +1,116 @@
 /**
- * Winograd F(2x2, 4x4) transforms for stride-1 4x4 convs (the products in between are 25 GEMMs
- * on the GEMM driver; conv.ts winogradConv). Y = AT [ (G g G^T) .* (BT d BT^T) ] AT^T for a 5x5
- * input patch d, a 4x4 kernel g (correlation, as conv2d) and a 2x2 output tile Y: 25 multiplies
- * per 2x2 outputs instead of 64.
+ * Winograd transforms for stride-1 r x r convs, r = 3 or 4 (the products in between are GEMMs on
+ * the GEMM driver; conv.ts winogradConv). Forward F(2x2, r x r): Y = AT [ (G g G^T) .* (BT d BT^T) ] AT^T
+ * for an alpha x alpha input patch d (alpha = r + 1), an r x r kernel g (correlation, as conv2d)
+ * and a 2x2 output tile Y: alpha^2 multiplies per 2x2 outputs instead of 4 r^2 (16 vs 36 for
+ * 3x3, 25 vs 64 for 4x4). Weight gradient F(r x r, 2x2) at the same points: the r x r taps are
+ * the outputs, 2x2 tiles of dy the filters, and its input transform is the forward's BT.
  *
  * The matrices are the Toom-Cook construction for correlation (AT = Vh^T, G = Vg, BT = V^{-T}
- * for the evaluation points) at the points 0, 1, -1, 1/2 and infinity; BT's rows are scaled to
- * integers (G's rows take the inverse factors). In float32 simulation (256-channel sums of
- * post-activation-like inputs) these points had the smallest error of the sets tried (0, +-1,
- * +-1/2 or +-2, infinity; 0, +-1/2, 1, infinity; 0, +-1, +-1/2): ~2e-6 of the output's magnitude,
- * against ~1.3e-5 for the points without infinity. test/kernels/winograd.test.ts checks the
- * identity in float64.
+ * for the evaluation points); BT's rows are scaled to integers (G's rows take the inverse
+ * factors). 3x3: the points 0, 1, -1 and infinity (Lavin and Gray's F(2x2, 3x3)). 4x4: 0, 1,
+ * -1, 1/2 and infinity: in float32 simulation (256-channel sums of post-activation-like
+ * inputs) the smallest error of the sets tried (0, +-1, +-1/2 or +-2, infinity; 0, +-1/2, 1,
+ * infinity; 0, +-1, +-1/2): ~2e-6 of the output's magnitude, against ~1.3e-5 for the points
+ * without infinity. test/kernels/winograd.test.ts checks the identities in float64.
  *
  * SIMD runs over 4 consecutive tiles of a tile row (their patches start 2 columns apart: even /
- * odd lanes of two loads); the weight transform (once per call) over 4 kernels (a 4x4 transpose
- * of their taps).
+ * odd lanes of two loads); the weight transforms (once per call) over 4 kernels (4x4
+ * transposes of their taps). Every function is emitted once per kernel size, named with it
+ * (winoIn3, winoIn4, ...).
  */
 import {
   type ModuleBuilder, I32, V128, type Bytes, type E, add, sub, mul, divS, shl, ltS, select, get, set, if_,
-  v128load, v128store, f32x4add, f32x4sub, f32x4mul, f32x4neg, f32x4const, f32x4shuffle, forRange,
+  v128load, v128store, f32load, f32store, f32x4add, f32x4sub, f32x4mul, f32x4neg, f32x4const, f32x4shuffle,
+  f32x4splat, f32x4replace, f32x4extract, forRange,
 } from '../asm.js';
 import { WD, WI, WM, WO, WW } from '../params.js';
 import { loadParams } from './common.js';
 
-/** Output transform (2 x 5). */
-export const WINO_AT: readonly (readonly number[])[] = [
-  [1, 1, 1, 1, 0],
-  [0, 1, -1, 1 / 2, 1],
-];
-/** Kernel transform (5 x 4). */
-export const WINO_G: readonly (readonly number[])[] = [
-  [1, 0, 0, 0],
-  [1 / 2, 1 / 2, 1 / 2, 1 / 2],
-  [1 / 6, -1 / 6, 1 / 6, -1 / 6],
-  [8 / 3, 4 / 3, 2 / 3, 1 / 3],
-  [0, 0, 0, 1 / 2],
-];
-/** Input transform (5 x 5). */
-export const WINO_BT: readonly (readonly number[])[] = [
-  [1, -2, -1, 2, 0],
-  [0, -1, 1, 2, 0],
-  [0, -1, 3, -2, 0],
-  [0, 1, 0, -1, 0],
-  [0, 1, -2, -1, 2],
-];
+type Mat = readonly (readonly number[])[];
 
-/**
- * F(4x4, 2x2) at the same points (the weight gradient: 4x4 taps from 5x5 patches of x and 2x2
- * tiles of dy; its BT is WINO_BT): output transform (4 x 5) and filter transform (5 x 2).
- */
-export const WINO4_AT: readonly (readonly number[])[] = [
-  [1, 1, 1, 1, 0],
-  [0, 1, -1, 1 / 2, 0],
-  [0, 1, 1, 1 / 4, 0],
-  [0, 1, -1, 1 / 8, 1],
-];
-export const WINO4_G: readonly (readonly number[])[] = [
-  [1, 0],
-  [1 / 2, 1 / 2],
-  [1 / 6, -1 / 6],
-  [8 / 3, 4 / 3],
-  [0, 1 / 2],
-];
+/** The transforms of the Winograd convs of one kernel size r (alpha = r + 1 points). */
+export interface WinoSpec {
+  r: 3 | 4;
+  alpha: number;
+  /** Forward F(2x2, r x r): output transform (2 x alpha), kernel transform (alpha x r), input transform (alpha x alpha). */
+  AT: Mat;
+  G: Mat;
+  BT: Mat;
+  /** Weight gradient F(r x r, 2x2): output transform (r x alpha), dy-tile transform (alpha x 2); its input transform is BT. */
+  WAT: Mat;
+  WG: Mat;
+}
+
+export const WINO3: WinoSpec = {
+  r: 3,
+  alpha: 4,
+  AT: [
+    [1, 1, 1, 0],
+    [0, 1, -1, -1],
+  ],
+  G: [
+    [1, 0, 0],
+    [1 / 2, 1 / 2, 1 / 2],
+    [1 / 2, -1 / 2, 1 / 2],
+    [0, 0, 1],
+  ],
+  BT: [
+    [1, 0, -1, 0],
+    [0, 1, 1, 0],
+    [0, -1, 1, 0],
+    [0, 1, 0, -1],
+  ],
+  WAT: [
+    [1, 1, 1, 0],
+    [0, 1, -1, 0],
+    [0, 1, 1, -1],
+  ],
+  WG: [
+    [1, 0],
+    [1 / 2, 1 / 2],
+    [1 / 2, -1 / 2],
+    [0, 1],
+  ],
+};
+
+export const WINO4: WinoSpec = {
+  r: 4,
+  alpha: 5,
+  AT: [
+    [1, 1, 1, 1, 0],
+    [0, 1, -1, 1 / 2, 1],
+  ],
+  G: [
+    [1, 0, 0, 0],
+    [1 / 2, 1 / 2, 1 / 2, 1 / 2],
+    [1 / 6, -1 / 6, 1 / 6, -1 / 6],
+    [8 / 3, 4 / 3, 2 / 3, 1 / 3],
+    [0, 0, 0, 1 / 2],
+  ],
+  BT: [
+    [1, -2, -1, 2, 0],
+    [0, -1, 1, 2, 0],
+    [0, -1, 3, -2, 0],
+    [0, 1, 0, -1, 0],
+    [0, 1, -2, -1, 2],
+  ],
+  WAT: [
+    [1, 1, 1, 1, 0],
+    [0, 1, -1, 1 / 2, 0],
+    [0, 1, 1, 1 / 4, 0],
+    [0, 1, -1, 1 / 8, 1],
+  ],
+  WG: [
+    [1, 0],
+    [1 / 2, 1 / 2],
+    [1 / 6, -1 / 6],
+    [8 / 3, 4 / 3],
+    [0, 1 / 2],
+  ],
+};
+
+export const WINO_SPECS: readonly WinoSpec[] = [WINO3, WINO4];
 
 type Ops = { add: (a: E, b: E) => Bytes; sub: (a: E, b: E) => Bytes; mul: (a: E, b: E) => Bytes; neg: (a: E) => Bytes; c: (x: number) => Bytes };
 const vecOps: Ops = { add: f32x4add, sub: f32x4sub, mul: f32x4mul, neg: f32x4neg, c: f32x4const };
@@ -80,38 +129,45 @@ function lin(ops: Ops, coefs: readonly number[], xs: number[]): Bytes {
   return acc ?? ops.c(0);
 }
 
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Byte address base + xi * xiB (the xi-th of the alpha^2 transformed matrices). */
+const at = (base: number, xiB: number, xi: number): Bytes => (xi === 0 ? get(base) : add(get(base), mul(get(xiB), xi)));
+
 export function emitWinograd(mb: ModuleBuilder): void {
+  for (const spec of WINO_SPECS) emitSpec(mb, spec);
+}
+
+function emitSpec(mb: ModuleBuilder, spec: WinoSpec): void {
+  const { r, alpha: A, AT, G, BT, WAT, WG } = spec;
+  const rr = r * r;
+
   // ---------- winoIn(P): input tiles -> V (see WI) ----------
   {
-    const f = mb.fn('winoIn', [I32]);
+    const f = mb.fn(`winoIn${r}`, [I32]);
     const P = loadParams(f, 0, WI) as Record<keyof typeof WI, number>;
     const L = () => f.local(I32);
-    const p = L(), img = L(), c = L(), sb = L(), db = L(), ty = L(), tx = L(), r = L(), o = L(), xiB = L();
-    const col = Array.from({ length: 5 }, () => f.local(V128));
-    const ld = Array.from({ length: 5 }, () => f.local(V128));
-    const rt = Array.from({ length: 25 }, () => f.local(V128));
+    const p = L(), img = L(), c = L(), sb = L(), db = L(), ty = L(), tx = L(), row = L(), o = L(), xiB = L();
+    const col = range(A).map(() => f.local(V128));
+    // Patch column j of the 4 tiles = floats j, j+2, j+4, j+6 of the row: the even (j even) or odd
+    // lanes of the loads at floats j & ~1 and (j & ~1) + 4.
+    const offs = [...new Set(range(A).flatMap((j) => [j & ~1, (j & ~1) + 4]))];
+    const ld = new Map(offs.map((off) => [off, f.local(V128)]));
+    const rt = range(A * A).map(() => f.local(V128));
     const tpi = L();
     const rowBody = (y: number): Bytes[] => {
-      const code: Bytes[] = [set(r, add(get(o), mul(get(P.wp), 4 * y)))];
-      // Floats b, b+4 (cols 0 / 1: even / odd lanes), b+2, b+6 (cols 2 / 3), b+8 (col 4 with b+4).
-      [0, 4, 2, 6, 8].forEach((off, i) => code.push(set(ld[i]!, v128load(get(r), off * 4))));
-      code.push(
-        set(col[0]!, f32x4shuffle(get(ld[0]!), get(ld[1]!), [0, 2, 4, 6])),
-        set(col[1]!, f32x4shuffle(get(ld[0]!), get(ld[1]!), [1, 3, 5, 7])),
-        set(col[2]!, f32x4shuffle(get(ld[2]!), get(ld[3]!), [0, 2, 4, 6])),
-        set(col[3]!, f32x4shuffle(get(ld[2]!), get(ld[3]!), [1, 3, 5, 7])),
-        set(col[4]!, f32x4shuffle(get(ld[1]!), get(ld[4]!), [0, 2, 4, 6])),
-      );
-      for (let i = 0; i < 5; i++) code.push(set(rt[y * 5 + i]!, lin(vecOps, WINO_BT[i]!, col)));
+      const code: Bytes[] = [set(row, add(get(o), mul(get(P.wp), 4 * y)))];
+      for (const [off, l] of ld) code.push(set(l, v128load(get(row), off * 4)));
+      for (let j = 0; j < A; j++) {
+        const b = j & ~1;
+        code.push(set(col[j]!, f32x4shuffle(get(ld.get(b)!), get(ld.get(b + 4)!), j & 1 ? [1, 3, 5, 7] : [0, 2, 4, 6])));
+      }
+      for (let i = 0; i < A; i++) code.push(set(rt[y * A + i]!, lin(vecOps, BT[i]!, col)));
       return code;
     };
     const stores: Bytes[] = [];
-    for (let k = 0; k < 5; k++) {
-      for (let i = 0; i < 5; i++) {
-        const xi = k * 5 + i;
-        const addr = xi === 0 ? get(o) : add(get(o), mul(get(xiB), xi));
-        stores.push(v128store(addr, lin(vecOps, WINO_BT[k]!, [0, 1, 2, 3, 4].map((y) => rt[y * 5 + i]!))));
-      }
+    for (let k = 0; k < A; k++) {
+      for (let i = 0; i < A; i++) stores.push(v128store(at(o, xiB, k * A + i), lin(vecOps, BT[k]!, range(A).map((y) => rt[y * A + i]!))));
     }
     f.emit(
       set(xiB, shl(mul(get(P.cIn), get(P.tiles)), 2)),
@@ -124,7 +180,7 @@ export function emitWinograd(mb: ModuleBuilder): void {
         forRange(ty, 0, get(P.th), 1,
           forRange(tx, 0, get(P.tw), 4,
             set(o, add(get(sb), shl(add(mul(mul(get(ty), 2), get(P.wp)), mul(get(tx), 2)), 2))),
-            ...[0, 1, 2, 3, 4].flatMap(rowBody),
+            ...range(A).flatMap(rowBody),
             set(o, add(get(db), shl(add(mul(get(ty), get(P.tw)), get(tx)), 2))),
             ...stores,
           ),
@@ -135,30 +191,27 @@ export function emitWinograd(mb: ModuleBuilder): void {
 
   // ---------- winoOut(P): M -> output tiles (see WO) ----------
   {
-    const f = mb.fn('winoOut', [I32]);
+    const f = mb.fn(`winoOut${r}`, [I32]);
     const P = loadParams(f, 0, WO) as Record<keyof typeof WO, number>;
     const L = () => f.local(I32);
     const p = L(), img = L(), oc = L(), sb = L(), db = L(), ty = L(), tx = L(), o = L(), xiB = L(), tpi = L(), pitch = L();
-    const m = Array.from({ length: 5 }, () => f.local(V128));
-    const tc = Array.from({ length: 10 }, () => f.local(V128));
-    const y = Array.from({ length: 4 }, () => f.local(V128));
+    const m = range(A).map(() => f.local(V128));
+    const tc = range(2 * A).map(() => f.local(V128));
+    const y = range(4).map(() => f.local(V128));
     const body: Bytes[] = [set(o, add(get(sb), shl(add(mul(get(ty), get(P.tw)), get(tx)), 2)))];
-    for (let k = 0; k < 5; k++) {
-      for (let i = 0; i < 5; i++) {
-        const xi = k * 5 + i;
-        body.push(set(m[i]!, v128load(xi === 0 ? get(o) : add(get(o), mul(get(xiB), xi)))));
-      }
-      for (let b = 0; b < 2; b++) body.push(set(tc[k * 2 + b]!, lin(vecOps, WINO_AT[b]!, m)));
+    for (let k = 0; k < A; k++) {
+      for (let i = 0; i < A; i++) body.push(set(m[i]!, v128load(at(o, xiB, k * A + i))));
+      for (let b = 0; b < 2; b++) body.push(set(tc[k * 2 + b]!, lin(vecOps, AT[b]!, m)));
     }
     for (let a = 0; a < 2; a++) {
-      for (let b = 0; b < 2; b++) body.push(set(y[a * 2 + b]!, lin(vecOps, WINO_AT[a]!, [0, 1, 2, 3, 4].map((k) => tc[k * 2 + b]!))));
+      for (let b = 0; b < 2; b++) body.push(set(y[a * 2 + b]!, lin(vecOps, AT[a]!, range(A).map((k) => tc[k * 2 + b]!))));
     }
     body.push(set(o, add(get(db), shl(add(mul(mul(get(ty), 2), get(pitch)), mul(get(tx), 2)), 2))));
     for (let a = 0; a < 2; a++) {
-      const row = a === 0 ? get(o) : add(get(o), shl(get(pitch), 2));
+      const rowAddr = a === 0 ? get(o) : add(get(o), shl(get(pitch), 2));
       body.push(
-        v128store(row, f32x4shuffle(get(y[a * 2]!), get(y[a * 2 + 1]!), [0, 4, 1, 5])),
-        v128store(row, f32x4shuffle(get(y[a * 2]!), get(y[a * 2 + 1]!), [2, 6, 3, 7]), 16),
+        v128store(rowAddr, f32x4shuffle(get(y[a * 2]!), get(y[a * 2 + 1]!), [0, 4, 1, 5])),
+        v128store(rowAddr, f32x4shuffle(get(y[a * 2]!), get(y[a * 2 + 1]!), [2, 6, 3, 7]), 16),
       );
     }
     f.emit(
@@ -177,39 +230,44 @@ export function emitWinograd(mb: ModuleBuilder): void {
 
   // ---------- winoW(P): kernels -> U (see WW), 4 kernels i at a time ----------
   {
-    const f = mb.fn('winoW', [I32]);
+    const f = mb.fn(`winoW${r}`, [I32]);
     const P = loadParams(f, 0, WW) as Record<keyof typeof WW, number>;
     const L = () => f.local(I32);
     const oo = L(), i = L(), dst = L(), xiB = L(), last = L();
-    const b = Array.from({ length: 4 }, () => L());
-    const r = Array.from({ length: 4 }, () => f.local(V128));
-    const tt = Array.from({ length: 4 }, () => f.local(V128));
-    // tm[m] = float m of the 4 kernels' 16 (lane l = kernel i + l).
-    const tm = Array.from({ length: 16 }, () => f.local(V128));
-    const gg = Array.from({ length: 20 }, () => f.local(V128));
+    const b = range(4).map(() => L());
+    const rv = range(4).map(() => f.local(V128));
+    const tt = range(4).map(() => f.local(V128));
+    // tm[m] = float m of the 4 kernels' r^2 (lane l = kernel i + l).
+    const tm = range(rr).map(() => f.local(V128));
+    const gg = range(A * r).map(() => f.local(V128));
+    // Taps 0 .. 4 full - 1 by vector loads and 4x4 transposes; the rest (r = 3: the last tap) by
+    // scalar loads, which never read past a kernel's r^2 floats.
+    const full = Math.floor(rr / 4);
     const body = (flip: boolean): Bytes[] => {
       const code: Bytes[] = [];
-      for (let j = 0; j < 4; j++) {
-        for (let l = 0; l < 4; l++) code.push(set(r[l]!, v128load(get(b[l]!), 16 * j)));
+      for (let j = 0; j < full; j++) {
+        for (let l = 0; l < 4; l++) code.push(set(rv[l]!, v128load(get(b[l]!), 16 * j)));
         code.push(
-          set(tt[0]!, f32x4shuffle(get(r[0]!), get(r[1]!), [0, 4, 1, 5])),
-          set(tt[1]!, f32x4shuffle(get(r[2]!), get(r[3]!), [0, 4, 1, 5])),
-          set(tt[2]!, f32x4shuffle(get(r[0]!), get(r[1]!), [2, 6, 3, 7])),
-          set(tt[3]!, f32x4shuffle(get(r[2]!), get(r[3]!), [2, 6, 3, 7])),
+          set(tt[0]!, f32x4shuffle(get(rv[0]!), get(rv[1]!), [0, 4, 1, 5])),
+          set(tt[1]!, f32x4shuffle(get(rv[2]!), get(rv[3]!), [0, 4, 1, 5])),
+          set(tt[2]!, f32x4shuffle(get(rv[0]!), get(rv[1]!), [2, 6, 3, 7])),
+          set(tt[3]!, f32x4shuffle(get(rv[2]!), get(rv[3]!), [2, 6, 3, 7])),
           set(tm[4 * j]!, f32x4shuffle(get(tt[0]!), get(tt[1]!), [0, 1, 4, 5])),
           set(tm[4 * j + 1]!, f32x4shuffle(get(tt[0]!), get(tt[1]!), [2, 3, 6, 7])),
           set(tm[4 * j + 2]!, f32x4shuffle(get(tt[2]!), get(tt[3]!), [0, 1, 4, 5])),
           set(tm[4 * j + 3]!, f32x4shuffle(get(tt[2]!), get(tt[3]!), [2, 3, 6, 7])),
         );
       }
-      const tap = (t: number, u: number) => tm[flip ? 15 - 4 * t - u : 4 * t + u]!;
+      for (let t = 4 * full; t < rr; t++) {
+        let v = f32x4splat(f32load(get(b[0]!), 4 * t));
+        for (let l = 1; l < 4; l++) v = f32x4replace(v, f32load(get(b[l]!), 4 * t), l);
+        code.push(set(tm[t]!, v));
+      }
+      const tap = (t: number, u: number) => tm[flip ? rr - 1 - r * t - u : r * t + u]!;
       // gg[k][u] = sum_t G[k][t] g[t][u]; U[k][j] = sum_u gg[k][u] G[j][u].
-      for (let k = 0; k < 5; k++) for (let u = 0; u < 4; u++) code.push(set(gg[k * 4 + u]!, lin(vecOps, WINO_G[k]!, [0, 1, 2, 3].map((t) => tap(t, u)))));
-      for (let k = 0; k < 5; k++) {
-        for (let j = 0; j < 5; j++) {
-          const xi = k * 5 + j;
-          code.push(v128store(xi === 0 ? get(dst) : add(get(dst), mul(get(xiB), xi)), lin(vecOps, WINO_G[j]!, [0, 1, 2, 3].map((u) => gg[k * 4 + u]!))));
-        }
+      for (let k = 0; k < A; k++) for (let u = 0; u < r; u++) code.push(set(gg[k * r + u]!, lin(vecOps, G[k]!, range(r).map((t) => tap(t, u)))));
+      for (let k = 0; k < A; k++) {
+        for (let j = 0; j < A; j++) code.push(v128store(at(dst, xiB, k * A + j), lin(vecOps, G[j]!, range(r).map((u) => gg[k * r + u]!))));
       }
       return code;
     };
@@ -222,7 +280,7 @@ export function emitWinograd(mb: ModuleBuilder): void {
       set(xiB, shl(mul(get(P.cO), get(P.ldu)), 2)),
       set(last, sub(get(P.cI), 1)),
       forRange(oo, get(P.o0), get(P.o1), 1, forRange(i, 0, get(P.cI), 4,
-        ...[0, 1, 2, 3].map(kernelAt),
+        ...range(4).map(kernelAt),
         set(dst, add(get(P.dst), shl(add(mul(get(oo), get(P.ldu)), get(i)), 2))),
         if_(get(P.flip), body(true), body(false)),
       )),
@@ -231,29 +289,26 @@ export function emitWinograd(mb: ModuleBuilder): void {
 
   // ---------- winoDy(P): 2x2 tiles of dy -> Udy (see WD) ----------
   {
-    const f = mb.fn('winoDy', [I32]);
+    const f = mb.fn(`winoDy${r}`, [I32]);
     const P = loadParams(f, 0, WD) as Record<keyof typeof WD, number>;
     const L = () => f.local(I32);
     const p = L(), img = L(), oc = L(), sb = L(), db = L(), ty = L(), tx = L(), o = L(), xiB = L(), tpi = L(), pitchB = L();
-    const ld = Array.from({ length: 2 }, () => f.local(V128));
-    const e = Array.from({ length: 4 }, () => f.local(V128));
-    const rt = Array.from({ length: 10 }, () => f.local(V128));
+    const ld = range(2).map(() => f.local(V128));
+    const e = range(4).map(() => f.local(V128));
+    const rt = range(2 * A).map(() => f.local(V128));
     const body: Bytes[] = [set(o, add(get(sb), shl(add(mul(mul(get(ty), 2), mul(get(P.tw), 2)), mul(get(tx), 2)), 2)))];
     for (let y = 0; y < 2; y++) {
-      const row = y === 0 ? get(o) : add(get(o), get(pitchB));
+      const rowAddr = y === 0 ? get(o) : add(get(o), get(pitchB));
       body.push(
-        set(ld[0]!, v128load(row)), set(ld[1]!, v128load(row, 16)),
+        set(ld[0]!, v128load(rowAddr)), set(ld[1]!, v128load(rowAddr, 16)),
         set(e[y * 2]!, f32x4shuffle(get(ld[0]!), get(ld[1]!), [0, 2, 4, 6])),
         set(e[y * 2 + 1]!, f32x4shuffle(get(ld[0]!), get(ld[1]!), [1, 3, 5, 7])),
       );
-      for (let i = 0; i < 5; i++) body.push(set(rt[y * 5 + i]!, lin(vecOps, WINO4_G[i]!, [e[y * 2]!, e[y * 2 + 1]!])));
+      for (let i = 0; i < A; i++) body.push(set(rt[y * A + i]!, lin(vecOps, WG[i]!, [e[y * 2]!, e[y * 2 + 1]!])));
     }
     body.push(set(o, add(get(db), shl(add(mul(get(ty), get(P.tw)), get(tx)), 2))));
-    for (let k = 0; k < 5; k++) {
-      for (let i = 0; i < 5; i++) {
-        const xi = k * 5 + i;
-        body.push(v128store(xi === 0 ? get(o) : add(get(o), mul(get(xiB), xi)), lin(vecOps, WINO4_G[k]!, [rt[i]!, rt[5 + i]!])));
-      }
+    for (let k = 0; k < A; k++) {
+      for (let i = 0; i < A; i++) body.push(v128store(at(o, xiB, k * A + i), lin(vecOps, WG[k]!, [rt[i]!, rt[A + i]!])));
     }
     f.emit(
       set(xiB, shl(mul(get(P.cOut), get(P.tiles)), 2)),
@@ -269,42 +324,44 @@ export function emitWinograd(mb: ModuleBuilder): void {
     );
   }
 
-  // ---------- winoWOut(P): Mw -> 4x4 weight gradients (see WM), 4 kernels i at a time ----------
+  // ---------- winoWOut(P): Mw -> r x r weight gradients (see WM), 4 kernels i at a time ----------
   {
-    const f = mb.fn('winoWOut', [I32]);
+    const f = mb.fn(`winoWOut${r}`, [I32]);
     const P = loadParams(f, 0, WM) as Record<keyof typeof WM, number>;
     const L = () => f.local(I32);
     const oo = L(), i = L(), src = L(), dst = L(), xiB = L();
-    const m = Array.from({ length: 5 }, () => f.local(V128));
-    const tc = Array.from({ length: 20 }, () => f.local(V128));
-    const y = Array.from({ length: 4 }, () => f.local(V128));
-    const tt = Array.from({ length: 4 }, () => f.local(V128));
+    const m = range(A).map(() => f.local(V128));
+    const tc = range(A * r).map(() => f.local(V128));
+    const y = range(r).map(() => f.local(V128));
+    const tt = range(4).map(() => f.local(V128));
     const body: Bytes[] = [set(src, add(get(P.src), shl(add(mul(get(oo), get(P.ldm)), get(i)), 2)))];
-    // tc[k][b] = sum_j A4T[b][j] M[k][j] (k < 5, b < 4).
-    for (let k = 0; k < 5; k++) {
-      for (let j = 0; j < 5; j++) {
-        const xi = k * 5 + j;
-        body.push(set(m[j]!, v128load(xi === 0 ? get(src) : add(get(src), mul(get(xiB), xi)))));
-      }
-      for (let b = 0; b < 4; b++) body.push(set(tc[k * 4 + b]!, lin(vecOps, WINO4_AT[b]!, m)));
+    // tc[k][b] = sum_j WAT[b][j] M[k][j] (k < alpha, b < r).
+    for (let k = 0; k < A; k++) {
+      for (let j = 0; j < A; j++) body.push(set(m[j]!, v128load(at(src, xiB, k * A + j))));
+      for (let b = 0; b < r; b++) body.push(set(tc[k * r + b]!, lin(vecOps, WAT[b]!, m)));
     }
-    body.push(set(dst, add(get(P.dst), shl(mul(add(mul(get(oo), get(P.cI)), get(i)), 16), 2))));
-    for (let a = 0; a < 4; a++) {
-      // Row a of the 4 kernels' taps: y[b] (lane l = kernel i + l), transposed to one vector per kernel.
-      for (let b = 0; b < 4; b++) body.push(set(y[b]!, lin(vecOps, WINO4_AT[a]!, [0, 1, 2, 3, 4].map((k) => tc[k * 4 + b]!))));
-      body.push(
-        set(tt[0]!, f32x4shuffle(get(y[0]!), get(y[1]!), [0, 4, 1, 5])),
-        set(tt[1]!, f32x4shuffle(get(y[2]!), get(y[3]!), [0, 4, 1, 5])),
-        set(tt[2]!, f32x4shuffle(get(y[0]!), get(y[1]!), [2, 6, 3, 7])),
-        set(tt[3]!, f32x4shuffle(get(y[2]!), get(y[3]!), [2, 6, 3, 7])),
-        v128store(get(dst), f32x4shuffle(get(tt[0]!), get(tt[1]!), [0, 1, 4, 5]), a * 16),
-      );
-      // Kernels past cI are not stored.
-      const lanes: [number, [number, number, number, number], number][] = [[1, [2, 3, 6, 7], 0], [2, [0, 1, 4, 5], 2], [3, [2, 3, 6, 7], 2]];
-      for (const [l, sh, from] of lanes) {
-        body.push(if_(ltS(add(get(i), l), get(P.cI)), [
-          v128store(get(dst), f32x4shuffle(get(tt[from]!), get(tt[from + 1]!), sh), l * 64 + a * 16),
-        ]));
+    body.push(set(dst, add(get(P.dst), shl(mul(add(mul(get(oo), get(P.cI)), get(i)), rr), 2))));
+    // Kernels past cI are not stored.
+    const guarded = (l: number, code: Bytes): Bytes => (l === 0 ? code : if_(ltS(add(get(i), l), get(P.cI)), [code]));
+    for (let a = 0; a < r; a++) {
+      // Row a of the 4 kernels' taps: y[b] (lane l = kernel i + l).
+      for (let b = 0; b < r; b++) body.push(set(y[b]!, lin(vecOps, WAT[a]!, range(A).map((k) => tc[k * r + b]!))));
+      if (r === 4) {
+        // Transposed to one vector per kernel: its row a.
+        body.push(
+          set(tt[0]!, f32x4shuffle(get(y[0]!), get(y[1]!), [0, 4, 1, 5])),
+          set(tt[1]!, f32x4shuffle(get(y[2]!), get(y[3]!), [0, 4, 1, 5])),
+          set(tt[2]!, f32x4shuffle(get(y[0]!), get(y[1]!), [2, 6, 3, 7])),
+          set(tt[3]!, f32x4shuffle(get(y[2]!), get(y[3]!), [2, 6, 3, 7])),
+        );
+        const lanes: [[number, number, number, number], number][] = [[[0, 1, 4, 5], 0], [[2, 3, 6, 7], 0], [[0, 1, 4, 5], 2], [[2, 3, 6, 7], 2]];
+        lanes.forEach(([sh, from], l) => body.push(guarded(l, v128store(get(dst), f32x4shuffle(get(tt[from]!), get(tt[from + 1]!), sh), 4 * (l * rr + a * r)))));
+      } else {
+        // Rows of r < 4 taps: lane by lane (a vector store would overrun the kernel).
+        for (let l = 0; l < 4; l++) {
+          const code = range(r).flatMap((bb) => f32store(get(dst), f32x4extract(get(y[bb]!), l), 4 * (l * rr + a * r + bb)));
+          body.push(guarded(l, code));
+        }
       }
     }
     f.emit(
