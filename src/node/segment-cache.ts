@@ -24,20 +24,33 @@ export class SegmentationCache<T> {
 
   /** The result stored under (settings, image), or compute() stored under it. */
   get(settings: unknown, width: number, height: number, pixels: Float32Array, compute: () => T): T {
-    const h = createHash('sha256');
-    h.update(JSON.stringify(settings));
-    h.update(`\n${width}x${height}\n`);
-    h.update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
-    const key = h.digest('hex');
-    const found = this.entries.get(key);
-    if (found !== undefined) {
-      this.hits++;
-      return found;
-    }
-    this.misses++;
+    const found = this.find(settings, width, height, pixels);
+    if (found !== undefined) return found;
     const value = compute();
-    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, value);
+    this.put(settings, width, height, pixels, value);
     return value;
   }
+
+  /** The result stored under (settings, image) (a hit), or undefined. */
+  find(settings: unknown, width: number, height: number, pixels: Float32Array): T | undefined {
+    const found = this.entries.get(cacheKey(settings, width, height, pixels));
+    if (found !== undefined) this.hits++;
+    return found;
+  }
+
+  /** Stores a result computed for (settings, image) (a miss). */
+  put(settings: unknown, width: number, height: number, pixels: Float32Array, value: T): void {
+    this.misses++;
+    const key = cacheKey(settings, width, height, pixels);
+    if (!this.entries.has(key) && this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, value);
+  }
+}
+
+function cacheKey(settings: unknown, width: number, height: number, pixels: Float32Array): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(settings));
+  h.update(`\n${width}x${height}\n`);
+  h.update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+  return h.digest('hex');
 }

@@ -20,7 +20,7 @@ import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePng
 import type { GreyImage } from '../io/grey-image.js';
 import { trainUNet, DEFAULT_TRAIN, type SegSample, type TrainProgress, type TrainConfig } from '../seg/train.js';
 import { DEFAULT_UNET, type UNetConfig } from '../seg/unet.js';
-import { segmentImage, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
+import type { InstanceMethod, OutlinePlacement } from '../seg/infer.js';
 import type { Normalisation } from '../seg/augment.js';
 import { otsuInstances, type LowConfidence } from '../particles/instances.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -39,6 +39,8 @@ import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from './pixel-s
 import { writeFijiOutputs } from './fiji-outputs.js';
 import { fijiCsv } from '../seg/fiji.js';
 import { SegmentationCache } from './segment-cache.js';
+import { segmentWithModel, type ImageSegmentation, type SegmentFlags } from './segment-jobs.js';
+import { segmentImagesOnWorkers, taskThreads } from './task-workers.js';
 
 /** Where output lines go (tests capture them). */
 export interface SegmentConsole {
@@ -88,7 +90,7 @@ export interface SegmenterOptions extends SegmentBackendOptions {
 }
 
 /** What SegmenterOptions.reuse holds: segmentWith's results. */
-export type SegmentReuse = SegmentationCache<ReturnType<typeof segmentWith>>;
+export type SegmentReuse = SegmentationCache<ImageSegmentation>;
 
 /** A cache for SegmenterOptions.reuse (see segment-cache.ts). */
 export function segmentReuse(capacity?: number): SegmentReuse {
@@ -246,37 +248,57 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
 
 // --- segmenting --------------------------------------------------------------------------------
 
-interface SegmentFlags {
-  normalisation: Normalisation;
-  /** The model's polarity, or for Otsu the given / detected one. */
-  polarity: Polarity;
-  flips: boolean;
-  outlines?: OutlinePlacement;
-  /** undefined: the model's default ('distance' with a distance head, else 'watershed'). */
-  instances?: InstanceMethod;
-}
-
 function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
   return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines };
 }
 
 /** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
-function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ReturnType<typeof segmentWith> {
-  const compute = () => segmentWith(method, model, img, tile, minArea, sf);
-  if (!o.reuse) return compute();
-  const settings = { method, model: method === 'otsu' ? null : o.model ?? null, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
-  return o.reuse.get(settings, img.width, img.height, img.data, compute);
+/** What a cached segmentation depends on besides the pixels (segment-cache.ts). */
+function reuseSettings(o: SegmenterOptions, method: string, tile: number, minArea: number, sf: SegmentFlags): unknown {
+  return { method, model: method === 'otsu' ? null : o.model ?? null, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
 }
 
-function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): { instances: Labelled; classes: Uint8Array; lowConfidence?: LowConfidence } {
+function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
+  const compute = () => segmentWith(method, model, img, tile, minArea, sf);
+  if (!o.reuse) return compute();
+  return o.reuse.get(reuseSettings(o, method, tile, minArea, sf), img.width, img.height, img.data, compute);
+}
+
+/**
+ * segmentReused for every image, with the seconds each took (0 for one taken from o.reuse). In
+ * the CLI with a U-Net on the wasm or reference backend the images not in o.reuse are segmented
+ * side by side, one per task worker (each on one compute lane; a value does not depend on the
+ * lane count, so the results are the same as here), else here one after the other.
+ */
+async function segmentAll(o: SegmenterOptions, method: string, model: UNet | null, images: GreyImage[], tile: number, minArea: number, sf: SegmentFlags, out: SegmentConsole): Promise<{ segmentation: ImageSegmentation; seconds: number }[]> {
+  const backend = getBackend().name;
+  const settings = reuseSettings(o, method, tile, minArea, sf);
+  const found = images.map((img) => o.reuse?.find(settings, img.width, img.height, img.data));
+  const todo = images.flatMap((_, k) => (found[k] === undefined ? [k] : []));
+  const onWorkers = method === 'unet' && !!o.model && ['wasm', 'reference'].includes(backend) && taskThreads(todo.length) > 0;
+  let done: { segmentation: ImageSegmentation; seconds: number }[] = [];
+  if (onWorkers) {
+    out.log(`segmenting ${todo.length} images on ${taskThreads(todo.length)} worker threads, one lane each`);
+    done = await segmentImagesOnWorkers(todo.map((k) => ({ model: o.model!, image: images[k], tile, minArea, flags: sf })), backend);
+  }
+  return images.map((img, k) => {
+    const hit = found[k];
+    if (hit) return { segmentation: hit, seconds: 0 };
+    const t0 = performance.now();
+    const r = onWorkers ? done[todo.indexOf(k)] : { segmentation: segmentWith(method, model, img, tile, minArea, sf), seconds: (performance.now() - t0) / 1000 };
+    o.reuse?.put(settings, img.width, img.height, img.data, r.segmentation);
+    return r;
+  });
+}
+
+function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
   if (method === 'otsu') {
     const r = otsuInstances(img.data, img.width, img.height, { minArea, invert: sf.polarity === 'dark' });
     const classes = new Uint8Array(r.labels.length);
     for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
     return { instances: { labels: r.labels, count: r.count }, classes };
   }
-  const s = segmentImage(model!, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines });
-  return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
+  return segmentWithModel(model!, img, tile, minArea, sf);
 }
 
 /** A visible RGB overlay: the micrograph in grey, each particle's outline in a colour of its id. */
@@ -419,15 +441,15 @@ async function predictInto(outDir: string, written: string[], o: SegmentPredictO
   };
   if (model) out.log(`backend ${await useBackend(o)}`);
   const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[]; lowConfidence?: LowConfidence }[] = [];
+  const segmented = await segmentAll(o, method, model, images, tile, minArea, segmentFlags(o, segmenter), out);
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
-    const t0 = performance.now();
-    const { instances, classes, lowConfidence } = segmentReused(o, method, model, img, tile, minArea, segmentFlags(o, segmenter));
+    const { segmentation: { instances, classes, lowConfidence }, seconds } = segmented[k];
     if (instances.count > 65535) throw new UserError(`${files[k]}: ${instances.count} particles do not fit a 16-bit instance PNG`, ExitCode.badOutput);
     const particles = measureParticles(instances.labels, img.width, img.height, { pixelSize: px.sizes[k] });
     results.push({ name: names[k], img, instances, classes, particles, lowConfidence });
     const unsure = lowConfidence ? `; at low confidence ${lowConfidence.splits} split, ${lowConfidence.merges} merged` : '';
-    out.log(`${files[k]}: ${instances.count} particles${unsure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    out.log(`${files[k]}: ${instances.count} particles${unsure} (${seconds.toFixed(1)} s)`);
   }
   for (const r of results) {
     const { width: w, height: h } = r.img;

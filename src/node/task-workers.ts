@@ -3,7 +3,7 @@
  * main thread (the particle-radius estimate's images and the agglomerate calibration's settings,
  * src/gan/calibrate.ts; the image-formation calibration's candidates,
  * src/gan/imaging-calibration.ts; the seeds of the chosen epoch's classifier two-sample test,
- * src/gan/c2st.ts), so both cores work where the main
+ * src/gan/c2st.ts; the images of `segment predict`, segment-jobs.ts), so both cores work where the main
  * thread would run them one after the other. Each worker runs this same program's entry script
  * (the CLI bundle, dist/cli.js) with `workerData.taskWorker` set, which serves jobs instead of
  * running a command (src/cli.ts); jobs and results are plain data (structured clones), taken
@@ -24,8 +24,19 @@ import { estimateParticleRadius, evaluateAgglomerateSetting, interiorParticleRad
 import type { Polarity } from '../particles/polarity.js';
 import { runC2stSeed, type C2stSeedJob, type C2stSeedResult } from '../gan/c2st.js';
 import { evaluateImagingJob, runImagingJobsHere, type ImagingJob, type ImagingRunner } from '../gan/imaging-calibration.js';
+import { runSegmentImageJob, type SegmentImageJob } from './segment-jobs.js';
 import { getBackend } from '../autodiff/backend.js';
 import { activateBackend } from './backends.js';
+
+/**
+ * The calling thread's compute backend on one lane per worker: the jobs run side by side
+ * instead. The wasm kernels split their output between lanes, so a value does not depend on the
+ * lane count; the relaxed-SIMD flag is process-wide, so the worker's wasm module makes the same
+ * FMA choice.
+ */
+async function oneLaneBackend(job: { backend: string }): Promise<void> {
+  await activateBackend(job.backend === 'wasm' ? 'wasm-1t' : job.backend, { pool: { threads: 1 }, noGpu: true });
+}
 
 /**
  * The job kinds a worker serves: `run` computes one job; `prepare` (once per worker, before its
@@ -36,15 +47,8 @@ const TASKS = {
   particleRadii: { run: (job: { image: { width: number; height: number; data: ArrayLike<number> }; polarity: Polarity }) => interiorParticleRadii(job.image, job.polarity) },
   agglomerateSetting: { run: (job: AgglomerateJob) => evaluateAgglomerateSetting(job) },
   imagingCandidate: { run: (job: ImagingJob) => evaluateImagingJob(job) },
-  c2stSeed: {
-    run: (job: C2stSeedJob & { backend: string }) => runC2stSeed(job),
-    // One lane per worker: the seeds run side by side instead. The wasm kernels split their
-    // output between lanes, so a value does not depend on the lane count; the relaxed-SIMD flag
-    // is process-wide, so the worker's wasm module makes the same FMA choice.
-    prepare: async (job: { backend: string }) => {
-      await activateBackend(job.backend === 'wasm' ? 'wasm-1t' : job.backend, { pool: { threads: 1 }, noGpu: true });
-    },
-  },
+  c2stSeed: { run: (job: C2stSeedJob & { backend: string }) => runC2stSeed(job), prepare: oneLaneBackend },
+  segmentImage: { run: (job: SegmentImageJob & { backend: string }) => runSegmentImageJob(job), prepare: oneLaneBackend },
 };
 type TaskName = keyof typeof TASKS;
 type TaskJob<T extends TaskName> = Parameters<(typeof TASKS)[T]['run']>[0];
@@ -202,6 +206,14 @@ export async function runC2stSeeds(jobs: C2stSeedJob[]): Promise<C2stSeedResult[
   if (!entryScript || !['wasm', 'reference'].includes(backend)) return jobs.map(runC2stSeed);
   // Seeds take about equally long: all of them at once (up to 2 per core) finish soonest.
   return runTasks('c2stSeed', jobs.map((j) => ({ ...j, backend })), 2);
+}
+
+/**
+ * Images through a U-Net (segment-jobs.ts), one per worker, each worker computing on `backend`
+ * (the calling thread's: wasm or reference) on one lane. Results in the jobs' order.
+ */
+export async function segmentImagesOnWorkers(jobs: SegmentImageJob[], backend: string): Promise<ReturnType<typeof runSegmentImageJob>[]> {
+  return runTasks('segmentImage', jobs.map((j) => ({ ...j, backend })));
 }
 
 /** estimateParticleRadius with one job per image: on worker threads when enabled, else here. */

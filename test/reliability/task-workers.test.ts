@@ -6,7 +6,7 @@
  * is the same. Likewise the chosen epoch's C2ST (its seeds on workers in the
  * CLI): the same row in metrics.jsonl.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,10 @@ import { runTraining } from '../../src/node/train.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import { interiorParticleRadii } from '../../src/gan/calibrate.js';
 import { closeTaskWorkers, enableTaskWorkers, pooledTaskWorkers, runTasks } from '../../src/node/task-workers.js';
-import { CLI, ensureBuilt, removeTempDirs, runCli, tempDir } from './helpers.js';
+import { segmentPredict, segmentTrain } from '../../src/node/segment.js';
+import { writePngGrey8 } from '../../src/node/files.js';
+import { discSet } from '../seg/unet-helpers.js';
+import { CLI, ensureBuilt, listTree, removeTempDirs, runCli, tempDir } from './helpers.js';
 
 let dir = '';
 beforeAll(() => {
@@ -104,4 +107,32 @@ describe('the task-worker pool', () => {
     expect(before.map((w) => w.threadId)).toEqual([-1, -1]);
     expect(await runTasks('particleRadii', jobs)).toEqual(here);
   }, 60_000);
+});
+
+describe('segment predict on worker threads', () => {
+  it('the CLI (one image per worker, one lane each) writes the same files as an in-process run (calling thread)', async () => {
+    const data = join(dir, 'discs');
+    mkdirSync(join(data, 'images'), { recursive: true });
+    mkdirSync(join(data, 'masks'), { recursive: true });
+    const samples = discSet('d', 5, 48, 11);
+    for (const d of samples) {
+      writePngGrey8(join(data, 'images', `${d.name}.png`), 48, 48, d.image);
+      writePngGrey8(join(data, 'masks', `${d.name}.png`), 48, 48, d.classes);
+    }
+    const quiet = { log: () => {}, error: () => {} };
+    const model = join(dir, 'disc-model');
+    await segmentTrain({ source: { data }, out: model, unet: { base: 4, depth: 2 }, train: { epochs: 2, batch: 4, crop: 32, stepsPerEpoch: 20 }, backend: 'wasm', relaxedSimd: false }, quiet);
+    // Relaxed SIMD off on both sides (the CLI turns it on unless told): the same FMA choice.
+    const cli = runCli(['segment', 'predict', '--model', model, '--in', join(data, 'images'), '--out', join(dir, 'pred-cli'), '--min-area', '1', '--backend', 'wasm'], { env: { DIFFRENDERGAN_RELAXED_SIMD: '0' }, timeoutMs: 300_000 });
+    expect(cli.code, cli.stderr).toBe(0);
+    const threads = Math.min(availableParallelism(), samples.length);
+    if (threads > 1) expect(cli.stdout + cli.stderr).toMatch(new RegExp(`segmenting ${samples.length} images on ${threads} worker threads`));
+    await segmentPredict({ model, inputs: [join(data, 'images')], out: join(dir, 'pred-here'), minArea: 1, backend: 'wasm', relaxedSimd: false }, quiet);
+    const files = listTree(join(dir, 'pred-here')).filter((f) => !f.endsWith('/'));
+    expect(files.length).toBeGreaterThan(5 * 3);
+    expect(listTree(join(dir, 'pred-cli')).filter((f) => !f.endsWith('/'))).toEqual(files);
+    for (const f of files) expect(readFileSync(join(dir, 'pred-cli', f)).equals(readFileSync(join(dir, 'pred-here', f))), f).toBe(true);
+    // the images came out different from each other (a result in the wrong image's place shows)
+    expect(new Set(samples.map((d) => readFileSync(join(dir, 'pred-here', `${d.name}_instances.png`)).toString('base64'))).size).toBe(samples.length);
+  }, 300_000);
 });
