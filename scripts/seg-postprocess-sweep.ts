@@ -12,9 +12,8 @@
  *   breakdown: where AP50's errors come from (src/seg/error-breakdown.ts) with one setting (default:
  *     the defaults of segment eval, distance instances with half-level outlines): per image, pooled
  *     counts, recall by ground-truth area and the per-image mean AP50 with each kind of error removed.
- * A setting: { "method": "distance" | "centre" | "watershed", "background", "contour", "relative", "coreH",
- * "minCore" (distance) or "h" (watershed; centre: prominence) and "threshold" (centre), "outlines":
- * "half-level" | "network" (default "network") }.
+ * A setting: { "method": "distance" | "watershed", "background", "contour", "relative", "coreH",
+ * "minCore" (distance) or "h" (watershed), "outlines": "half-level" | "network" (default "network") }.
  * Usage (bundle with esbuild into the ignored .tmp/ of the repository, where the packages resolve, then run):
  *   npx esbuild scripts/seg-postprocess-sweep.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/sweep.mjs
  *   node .tmp/sweep.mjs predict MODEL_DIR SYNTH_DIR CACHE [--flips]
@@ -28,7 +27,7 @@ import { initBackend } from '../src/node/init-backend.js';
 import { loadModel } from '../src/node/seg-checkpoint.js';
 import { readAnnotatedSet, readSegDataset, readSegInstances } from '../src/node/seg-dataset.js';
 import { normaliseImage, predictWithFlips } from '../src/seg/infer.js';
-import { instancesFromCentres, instancesFromDistance, instancesFromProbabilities } from '../src/particles/instances.js';
+import { instancesFromDistance, instancesFromProbabilities } from '../src/particles/instances.js';
 import { brightParticleView, type Polarity } from '../src/particles/polarity.js';
 import { growToHalfLevel } from '../src/seg/edge-outline.js';
 import { evaluate, meanOf } from '../src/seg/metrics.js';
@@ -46,8 +45,7 @@ interface Cached {
 }
 
 interface Setting {
-  method: 'distance' | 'centre' | 'watershed';
-  threshold?: number;
+  method: 'distance' | 'watershed';
   background?: number;
   contour?: number;
   relative?: number;
@@ -103,8 +101,6 @@ function instances(c: Cached, s: Setting): Int32Array {
   const labels =
     s.method === 'distance'
       ? instancesFromDistance(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), c.width, c.height, { background: s.background, contour: s.contour, relative: s.relative, coreH: s.coreH, minCore: s.minCore }).labels
-      : s.method === 'centre'
-        ? instancesFromCentres(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), p.subarray(4 * n, 5 * n), c.width, c.height, { background: s.background, h: s.h, threshold: s.threshold }).labels
       : instancesFromProbabilities(p.subarray(0, 3 * n), c.width, c.height, { background: s.background, contour: s.contour, h: s.h }).labels;
   return s.outlines === 'half-level' ? growToHalfLevel(labels, c.image, c.width, c.height) : labels;
 }

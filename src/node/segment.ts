@@ -192,7 +192,7 @@ export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole =
   const ids = o.ids;
   const band = o.train?.touchBand ?? DEFAULT_TRAIN.touchBand;
   // The distance target comes from instance maps: a resumed run needs them if its model has the head.
-  const wantsInstances = band > 0 || (o.train?.boundaryWeight ?? 0) > 0 || (o.train?.instanceTarget ?? DEFAULT_TRAIN.instanceTarget) !== 'none' || Boolean(o.resume && hasCheckpoint(o.out));
+  const wantsInstances = band > 0 || (o.train?.boundaryWeight ?? 0) > 0 || (o.train?.instanceTarget ?? DEFAULT_TRAIN.instanceTarget) === 'distance' || Boolean(o.resume && hasCheckpoint(o.out));
   let samples: SegSample[];
   if ('data' in o.source) {
     samples = readSegDataset(o.source.data, { cropBottom, ids });

@@ -20,11 +20,11 @@
  * ModelInfo fields: dark-particle images are inverted, as training inverted them).
  */
 import { Tensor, noGrad, sigmoid, slice, softmax, concat } from '../autodiff/index.js';
-import { outputChannels, centreChannel, type UNet, type UNetConfig } from './unet.js';
+import { outputChannels, type UNet } from './unet.js';
 import { normalisationStats, type Normalisation } from './augment.js';
 import { brightParticleView, type Polarity } from '../particles/polarity.js';
 import { growToHalfLevel } from './edge-outline.js';
-import { instancesFromCentres, instancesFromClassMap, instancesFromDistance, instancesFromProbabilities, type CentreInstanceOptions, type DistanceInstanceOptions, type LowConfidence, type ProbabilityInstanceOptions } from '../particles/instances.js';
+import { instancesFromClassMap, instancesFromDistance, instancesFromProbabilities, type DistanceInstanceOptions, type LowConfidence, type ProbabilityInstanceOptions } from '../particles/instances.js';
 import type { Labelled } from '../particles/labels.js';
 import { checkShape } from '../particles/labels.js';
 import { UserError } from '../errors.js';
@@ -64,19 +64,12 @@ export interface InferOptions {
   watershed?: Omit<ProbabilityInstanceOptions, 'minArea'>;
   /** Options of the distance post-processing (instancesFromDistance). */
   distance?: Omit<DistanceInstanceOptions, 'minArea'>;
-  /** Options of the centre post-processing (instancesFromCentres). */
-  centre?: Omit<CentreInstanceOptions, 'minArea'>;
 }
 
-export type InstanceMethod = 'distance' | 'centre' | 'watershed' | 'seeds';
+export type InstanceMethod = 'distance' | 'watershed' | 'seeds';
 export type OutlinePlacement = 'half-level' | 'network';
 export const OUTLINE_PLACEMENTS: readonly OutlinePlacement[] = ['half-level', 'network'];
-export const INSTANCE_METHODS: readonly InstanceMethod[] = ['distance', 'centre', 'watershed', 'seeds'];
-
-/** The instances a model gets when none are asked for: 'distance' for a model with a distance head, else 'watershed'. */
-export function defaultInstanceMethod(config: UNetConfig): InstanceMethod {
-  return config.distanceHead ? 'distance' : 'watershed';
-}
+export const INSTANCE_METHODS: readonly InstanceMethod[] = ['distance', 'watershed', 'seeds'];
 
 /** Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared px. */
 export function tileStarts(size: number, tile: number, overlap: number): number[] {
@@ -236,7 +229,7 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
     const classes = argmaxClasses(probabilities, model.config.classes, width * height);
     const minArea = opts.minArea ?? 50;
     const n = width * height;
-    const method = opts.instances ?? defaultInstanceMethod(model.config);
+    const method = opts.instances ?? (model.config.distanceHead ? 'distance' : 'watershed');
     const place = (l: Labelled): Labelled => {
       if ((opts.outlines ?? 'half-level') === 'network') return l;
       return { labels: growToHalfLevel(l.labels, brightParticleView(image, opts.polarity ?? 'bright'), width, height), count: l.count };
@@ -244,15 +237,11 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
     if (method === 'seeds' || model.config.classes !== 3) {
       return { width, height, probabilities, classes, instances: place(instancesFromClassMap(classes, width, height, { minArea })) };
     }
-    if (method === 'distance' && !model.config.distanceHead) throw new UserError("instances 'distance' needs a model trained with a distance head (segment train --instance-target distance or centre)");
-    if (method === 'centre' && !model.config.centreHead) throw new UserError("instances 'centre' needs a model trained with a centre head (segment train --instance-target centre)");
-    const cc = centreChannel(model.config);
+    if (method === 'distance' && !model.config.distanceHead) throw new UserError("instances 'distance' needs a model trained with a distance head (segment train --instance-target distance)");
     const { lowConfidence, ...instances } =
       method === 'distance'
         ? instancesFromDistance(probabilities.subarray(0, 3 * n), probabilities.subarray(3 * n, 4 * n), width, height, { ...opts.distance, minArea })
-        : method === 'centre'
-          ? instancesFromCentres(probabilities.subarray(0, 3 * n), probabilities.subarray(3 * n, 4 * n), probabilities.subarray(cc * n, (cc + 1) * n), width, height, { ...opts.centre, minArea })
-          : instancesFromProbabilities(probabilities.subarray(0, 3 * n), width, height, { ...opts.watershed, minArea });
+        : instancesFromProbabilities(probabilities.subarray(0, 3 * n), width, height, { ...opts.watershed, minArea });
     return { width, height, probabilities, classes, instances: place(instances), lowConfidence };
   } finally {
     model.train(wasTraining);

@@ -19,26 +19,6 @@ import { distanceTransform } from '../particles/distance.js';
 export function instanceDistanceTarget(labels: ArrayLike<number>, width: number, height: number): Float32Array {
   checkShape(labels.length, width, height, 'instance map');
   const n = width * height;
-  const dist = interiorDistance(labels, width, height);
-  const peak = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const l = labels[i];
-    if (l && dist[i] > (peak.get(l) ?? 0)) peak.set(l, dist[i]);
-  }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = labels[i] ? peak.get(labels[i]) : undefined;
-    // One instance filling the whole image has no outline to measure from: every distance is
-    // infinite, and the whole instance is its centre.
-    if (p === Infinity) out[i] = 1;
-    else if (p) out[i] = dist[i] / p;
-  }
-  return out;
-}
-
-/** Each particle pixel's Euclidean distance to its own outline (see instanceDistanceTarget). */
-function interiorDistance(labels: ArrayLike<number>, width: number, height: number): Float32Array {
-  const n = width * height;
   const interior = new Uint8Array(n);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -53,78 +33,19 @@ function interiorDistance(labels: ArrayLike<number>, width: number, height: numb
       interior[i] = edge ? 0 : 1;
     }
   }
-  return distanceTransform(interior, width, height);
-}
-
-/**
- * sigma of the centre target's Gaussians, px: CENTRE_SIGMA_PER_RADIUS x the particle's equivalent
- * radius, kept within [CENTRE_SIGMA_MIN, CENTRE_SIGMA_MAX]. Two touching particles of radii r1, r2
- * have centres >= r1 + r2 apart, so at half the radius each peak has fallen to e^-2 (0.14) at
- * the contact and a small particle next to a large one keeps a maximum of its own. Narrower
- * peaks (r / 4 within 1.5-2.5 px, measured) are learned as a flat plateau over the particles in
- * the standard budget's 500 steps: predicted centre values 0.20 at the centres, 0.17 over the
- * particles (held-out synthetic pairs).
- */
-export const CENTRE_SIGMA_PER_RADIUS = 0.5;
-export const CENTRE_SIGMA_MIN = 2;
-export const CENTRE_SIGMA_MAX = 5;
-
-/** The Gaussian's sigma of the centre target for a particle of `area` px (see CENTRE_SIGMA_PER_RADIUS). */
-export function centreSigma(area: number): number {
-  return Math.min(CENTRE_SIGMA_MAX, Math.max(CENTRE_SIGMA_MIN, CENTRE_SIGMA_PER_RADIUS * Math.sqrt(area / Math.PI)));
-}
-
-/** The centre of every instance: the pixel farthest from its outline, ties going to the one nearest the instance's centroid. */
-export function instanceCentres(labels: ArrayLike<number>, width: number, height: number): Map<number, { x: number; y: number; area: number }> {
-  checkShape(labels.length, width, height, 'instance map');
-  const dist = interiorDistance(labels, width, height);
-  const sums = new Map<number, { sx: number; sy: number; area: number; best: number }>();
-  for (let i = 0; i < labels.length; i++) {
+  const dist = distanceTransform(interior, width, height);
+  const peak = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
     const l = labels[i];
-    if (!l) continue;
-    const s = sums.get(l) ?? sums.set(l, { sx: 0, sy: 0, area: 0, best: -1 }).get(l)!;
-    s.sx += i % width;
-    s.sy += Math.floor(i / width);
-    s.area++;
-    if (dist[i] > s.best) s.best = dist[i];
+    if (l && dist[i] > (peak.get(l) ?? 0)) peak.set(l, dist[i]);
   }
-  const out = new Map<number, { x: number; y: number; area: number }>();
-  const bestD2 = new Map<number, number>();
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i];
-    if (!l) continue;
-    const s = sums.get(l)!;
-    if (dist[i] !== s.best) continue;
-    const x = i % width, y = Math.floor(i / width);
-    const d2 = (x - s.sx / s.area) ** 2 + (y - s.sy / s.area) ** 2;
-    if (d2 < (bestD2.get(l) ?? Infinity)) {
-      bestD2.set(l, d2);
-      out.set(l, { x, y, area: s.area });
-    }
-  }
-  return out;
-}
-
-/**
- * The centre-heatmap target (CenterNet style: X. Zhou et al., "Objects as Points", 2019): for
- * every instance a Gaussian of peak 1 at its centre (instanceCentres), sigma = centreSigma(its
- * area); where Gaussians overlap the larger
- * value wins. Unlike the normalised distance, a small particle's peak does not depend on its
- * neighbours' shapes, so its own local maximum survives next to a large one.
- */
-export function instanceCentreTarget(labels: ArrayLike<number>, width: number, height: number): Float32Array {
-  const out = new Float32Array(width * height);
-  for (const { x, y, area } of instanceCentres(labels, width, height).values()) {
-    const sigma = centreSigma(area);
-    const r = Math.ceil(3 * sigma);
-    const k = 1 / (2 * sigma * sigma);
-    for (let yy = Math.max(0, y - r); yy <= Math.min(height - 1, y + r); yy++) {
-      for (let xx = Math.max(0, x - r); xx <= Math.min(width - 1, x + r); xx++) {
-        const v = Math.exp(-((xx - x) ** 2 + (yy - y) ** 2) * k);
-        const i = yy * width + xx;
-        if (v > out[i]) out[i] = v;
-      }
-    }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = labels[i] ? peak.get(labels[i]) : undefined;
+    // One instance filling the whole image has no outline to measure from: every distance is
+    // infinite, and the whole instance is its centre.
+    if (p === Infinity) out[i] = 1;
+    else if (p) out[i] = dist[i] / p;
   }
   return out;
 }

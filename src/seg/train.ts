@@ -21,9 +21,9 @@
  * holds the weights (with batch-norm statistics), Adam's moments, the data Rng's state and the
  * history, so a resumed run continues exactly as the uninterrupted run would have.
  */
-import { Adam, Rng, Tensor, add, bceWithLogits, crossEntropy, mul, sigmoid, slice, square, sub, sum, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { Adam, Rng, Tensor, add, bceWithLogits, crossEntropy, mul, slice, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
-import { boundaryWeightMap, instanceCentreTarget, instanceDistanceTarget } from './targets.js';
+import { boundaryWeightMap, instanceDistanceTarget } from './targets.js';
 import { instancesFromClassMap } from '../particles/instances.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -45,12 +45,9 @@ export interface SegSample {
   instances?: Int32Array;
 }
 
-/**
- * What the U-Net learns besides the classes: 'distance' (seg/targets.ts), 'centre' (the distance
- * channel and a centre heatmap channel, instanceCentreTarget) or nothing ('none').
- */
-export type InstanceTarget = 'distance' | 'centre' | 'none';
-export const INSTANCE_TARGETS: readonly InstanceTarget[] = ['distance', 'centre', 'none'];
+/** What the U-Net learns besides the classes: 'distance' (seg/targets.ts) or nothing ('none'). */
+export type InstanceTarget = 'distance' | 'none';
+export const INSTANCE_TARGETS: readonly InstanceTarget[] = ['distance', 'none'];
 
 export interface TrainConfig {
   epochs: number;
@@ -106,14 +103,8 @@ export interface TrainConfig {
    * three classes only. A resumed run keeps what its model has.
    */
   instanceTarget: InstanceTarget;
-  /** Weight of the distance term (instanceTarget 'distance' or 'centre'). */
+  /** Weight of the distance term (instanceTarget 'distance'). */
   distanceWeight: number;
-  /**
-   * Weight of the centre-heatmap term (instanceTarget 'centre'; centreFocalLoss). 0.2: at weight
-   * 1 the focal term (~5 per centre early on) outweighed CE + Dice + distance (~1.5) and slowed
-   * the classes (CE 0.75 against 0.44 at step 100 of the standard budget).
-   */
-  centreWeight: number;
   /**
    * w0 of the U-Net paper's separation weight map (targets.ts boundaryWeightMap, sigma
    * BOUNDARY_SIGMA): each pixel's cross-entropy weight becomes its class weight + w0 exp(-(d1 +
@@ -156,7 +147,6 @@ export const DEFAULT_TRAIN: TrainConfig = {
   touchBand: 0,
   instanceTarget: 'distance',
   distanceWeight: 1,
-  centreWeight: 0.2,
   boundaryWeight: 0,
 };
 
@@ -236,34 +226,30 @@ interface Prepared extends SegSample {
   std: number;
   /** The distance target (models with a distance head). */
   distance?: Float32Array;
-  /** The centre-heatmap target (models with a centre head). */
-  centre?: Float32Array;
   /** The instance map the targets come from (its own or the class mask's); only when a target needs it. */
   labels?: ArrayLike<number>;
   /** The separation weight map (TrainConfig.boundaryWeight > 0). */
   boundary?: Float32Array;
 }
 
-function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean, withCentre: boolean): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
   const image = brightParticleView(s.image, polarity);
   // Without an instance map, the class mask's own instances stand in (as readSegInstances does).
-  const labels = withDistance || withBoundary || withCentre ? (s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels) : undefined;
+  const labels = withDistance || withBoundary ? (s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels) : undefined;
   const distance = withDistance && labels ? instanceDistanceTarget(labels, s.width, s.height) : undefined;
-  const centre = withCentre && labels ? instanceCentreTarget(labels, s.width, s.height) : undefined;
-  return { ...s, image, distance, centre, labels, ...normalisationStats(image, normalisation) };
+  return { ...s, image, distance, labels, ...normalisationStats(image, normalisation) };
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
-function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean, withCentre: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null; centre: Tensor | null; boundary: Float32Array | null } {
+function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null; boundary: Float32Array | null } {
   const n = size * size;
   const xd = new Float32Array(count * n);
   const target = new Int32Array(count * n);
   const dd = withDistance ? new Float32Array(count * n) : null;
   const bd = cfg.boundaryWeight > 0 ? new Float32Array(count * n) : null;
-  const cd = withCentre ? new Float32Array(count * n) : null;
   const img = new Float32Array(n);
   const mask = new Uint8Array(n);
   for (let b = 0; b < count; b++) {
@@ -273,7 +259,6 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
     const extras: { from: Float32Array; to: Float32Array }[] = [];
     if (dd && s.distance) extras.push({ from: s.distance, to: dd.subarray(b * n, (b + 1) * n) });
     if (bd && s.boundary) extras.push({ from: s.boundary, to: bd.subarray(b * n, (b + 1) * n) });
-    if (cd && s.centre) extras.push({ from: s.centre, to: cd.subarray(b * n, (b + 1) * n) });
     extractCrop(s, x0, y0, size, sym, img, mask, ...extras);
     if (augment) augmentIntensity(img, size, cfg.augment, rng, mask);
     const inv = 1 / s.std;
@@ -282,19 +267,16 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
       target[b * n + i] = mask[i];
     }
   }
-  const plane = (d: Float32Array | null) => (d ? new Tensor(d, [count, 1, size, size]) : null);
-  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: plane(dd), centre: plane(cd), boundary: bd };
+  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: dd ? new Tensor(dd, [count, 1, size, size]) : null, boundary: bd };
 }
 
 /**
- * The training loss of U-Net outputs [N, classes (+1) (+1), H, W]: class-weighted CE + diceWeight *
+ * The training loss of U-Net outputs [N, classes (+1), H, W]: class-weighted CE + diceWeight *
  * soft Dice on the class logits, + distanceWeight * BCE of the distance channel against its
  * target when `distance` is given (the channel after the classes). With `boundary` (per pixel,
  * boundaryWeightMap), a pixel's CE weight is its class weight + its boundary weight (U-Net eq. 2).
- * With `centre` (the last channel; needs `distance`), + centreWeight * centreFocalLoss.
  */
-export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number, boundary: ArrayLike<number> | null = null, centre: Tensor | null = null, centreWeight = 1): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null; cent: Tensor | null } {
-  if (centre && !distance) throw new Error('segLoss: a centre target needs the distance target (the centre channel follows the distance channel)');
+export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number, boundary: ArrayLike<number> | null = null): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null } {
   const logits = distance ? slice(out, [null, [0, classes]]) : out;
   const ce = boundary ? crossEntropy(logits, target, { positionWeight: pixelWeights(target, classWeights, boundary) }) : crossEntropy(logits, target, { weight: classWeights });
   const dice = softDiceLoss(logits, target);
@@ -304,41 +286,7 @@ export function segLoss(out: Tensor, classes: number, target: Int32Array, distan
     dist = bceWithLogits(slice(out, [null, [classes, classes + 1]]), distance);
     loss = add(loss, mul(dist, distanceWeight));
   }
-  let cent: Tensor | null = null;
-  if (centre) {
-    cent = centreFocalLoss(slice(out, [null, [classes + 1, classes + 2]]), centre);
-    loss = add(loss, mul(cent, centreWeight));
-  }
-  return { loss, ce, dice, dist, cent };
-}
-
-/**
- * CenterNet's penalty-reduced focal loss (X. Zhou et al., "Objects as Points", 2019, eq. 1; alpha
- * 2, beta 4) of centre logits x against a heatmap t (instanceCentreTarget: exactly 1 at each
- * centre pixel), p = sigmoid(x):
- *   [sum over t = 1 of (1 - p)^2 (-log p) + sum over t < 1 of (1 - t)^4 p^2 (-log(1 - p))] / max(1, #(t = 1)).
- * A weighted BCE instead (pixels near a centre weighing up to 10x) was learned as a plateau over
- * each particle (predicted maxima 0.45-0.48 everywhere; docs/segmentation.md): the focal terms
- * push the centre pixels to 1 and let the Gaussian's shoulders go.
- */
-export function centreFocalLoss(logits: Tensor, target: Tensor): Tensor {
-  const td = target.data;
-  const pos = new Float64Array(td.length);
-  const neg = new Float64Array(td.length);
-  let npos = 0;
-  for (let i = 0; i < td.length; i++) {
-    if (td[i] >= 1) pos[i] = 1, npos++;
-    else neg[i] = (1 - td[i]) ** 4;
-  }
-  const dtype = <T extends Float64Array>(a: T) => (logits.data instanceof Float64Array ? a : Float32Array.from(a));
-  const p = sigmoid(logits);
-  const zeros = new Tensor(dtype(new Float64Array(td.length)), target.shape);
-  const ones = new Tensor(dtype(new Float64Array(td.length).fill(1)), target.shape);
-  const negLogP = bceWithLogits(logits, ones, 'none');
-  const negLog1mP = bceWithLogits(logits, zeros, 'none');
-  const posTerm = mul(mul(square(sub(1, p)), negLogP), new Tensor(dtype(pos), target.shape));
-  const negTerm = mul(mul(square(p), negLog1mP), new Tensor(dtype(neg), target.shape));
-  return mul(sum(add(posTerm, negTerm)), 1 / Math.max(1, npos));
+  return { loss, ce, dice, dist };
 }
 
 /** w(x) = w_c(x) + boundary(x) per target pixel. */
@@ -390,11 +338,10 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   const splitRng = root.fork();
   let dataRng = root.fork();
   if (!INSTANCE_TARGETS.includes(cfg.instanceTarget)) throw new Error(`trainUNet: instanceTarget must be ${INSTANCE_TARGETS.join(' or ')}, got ${String(cfg.instanceTarget)}`);
-  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget !== 'none', ...(cfg.instanceTarget === 'centre' ? { centreHead: true } : {}) }, initRng);
+  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget === 'distance' }, initRng);
   // A resumed run trains what its model has (checkpoints from before the distance head have none).
   const withDistance = Boolean(model.config.distanceHead);
-  const withCentre = withDistance && Boolean(model.config.centreHead);
-  cfg.instanceTarget = withCentre ? 'centre' : withDistance ? 'distance' : 'none';
+  cfg.instanceTarget = withDistance ? 'distance' : 'none';
   const classes = model.config.classes;
   const split = resume ? resume.split : splitNames(names, cfg.valFraction, splitRng);
   const byName = new Map(samples.map((s) => [s.name, s]));
@@ -402,7 +349,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0, withCentre);
+      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
   const polarity: Polarity = resume ? resume.model.polarity : cfg.polarity === 'auto' ? polarityFromMasks(samples) : cfg.polarity;
@@ -458,7 +405,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy, polarity });
 
   // Fixed validation crops (their own Rng, the same every epoch).
-  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false, withDistance, withCentre) : null;
+  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false, withDistance) : null;
 
   const every = hooks.every ?? 10;
   const t0 = now();
@@ -488,11 +435,11 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     model.train();
     for (let s = 0; s < stepsPerEpoch; s++) {
       profileStepStart();
-      const { x, target, distance, centre, boundary } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance, withCentre));
+      const { x, target, distance, boundary } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance));
       const lr = cfg.poly ? cfg.lr * Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : cfg.lr;
       opt.lr = lr;
       const out = model.forward(x);
-      const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight, boundary, centre, cfg.centreWeight);
+      const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight, boundary);
       const lv = loss.item();
       if (!Number.isFinite(lv)) throw new Error(`trainUNet: the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}); lower --lr`);
       loss.backward();
@@ -517,7 +464,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
       model.eval();
       noGrad(() => {
         const out = model.forward(valBatch.x);
-        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight, valBatch.boundary, valBatch.centre, cfg.centreWeight).loss.item();
+        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight, valBatch.boundary).loss.item();
         const d = foregroundDice(out, classes, valBatch.target);
         rec.valDsc = d.sum === 0 ? 1 : (2 * d.inter) / d.sum;
       });

@@ -3,8 +3,7 @@
  * `depth` 2x max-poolings, a decoder of learned 2x2 transposed convolutions with skip
  * concatenations, and a 1x1 head giving one logit per class (3: background, particle, contour),
  * plus, with `distanceHead`, one more channel: the logit of each pixel's normalised distance to
- * its particle's outline (seg/targets.ts), which seeds the instance watershed, and with `centreHead`
- * one more: the logit of a centre heatmap (a Gaussian at every particle's centre).
+ * its particle's outline (seg/targets.ts), which seeds the instance watershed.
  *
  *   level l (0..depth) has base * 2^l channels; each level is a block
  *   conv3x3 -> norm -> ReLU -> conv3x3 -> norm -> ReLU   (convs without bias: the norm has one)
@@ -34,11 +33,6 @@ export interface UNetConfig {
    * particle's outline (seg/targets.ts). Absent (checkpoints from before it) = false.
    */
   distanceHead?: boolean;
-  /**
-   * One more output channel after those: the logit of the centre heatmap (seg/targets.ts
-   * instanceCentreTarget), whose peaks seed the instance watershed. Absent = false.
-   */
-  centreHead?: boolean;
 }
 
 /**
@@ -66,8 +60,6 @@ export function validateUNetConfig(c: UNetConfig): UNetConfig {
   int('base', 1, 256);
   if (c.norm !== 'batch' && c.norm !== 'instance') throw new Error(`U-Net config: norm must be 'batch' or 'instance', got ${String(c.norm)}`);
   if (c.distanceHead !== undefined && typeof c.distanceHead !== 'boolean') throw new Error(`U-Net config: distanceHead must be true or false, got ${String(c.distanceHead)}`);
-  if (c.centreHead !== undefined && typeof c.centreHead !== 'boolean') throw new Error(`U-Net config: centreHead must be true or false, got ${String(c.centreHead)}`);
-  if (c.centreHead && !c.distanceHead) throw new Error('U-Net config: centreHead needs distanceHead (its markers are flooded over the predicted distance)');
   return c;
 }
 
@@ -121,11 +113,6 @@ export class UNet extends Module {
       this.dec[l] = this.registerModule(`dec${l}`, new ConvBlock(2 * c, c, norm, rng));
     }
     this.head = this.registerModule('head', new Conv2d(base, outputChannels(this.config), 1, rng));
-    // The centre logit starts at p = 0.1, as CenterNet's heatmap head does: at p = 0.5 the focal
-    // loss's sum over the (nearly all background) pixels swamps the other terms for the first
-    // hundred steps (train.ts centreFocalLoss).
-    const cc = centreChannel(this.config);
-    if (cc >= 0 && this.head.bias) this.head.bias.data[cc] = CENTRE_PRIOR_LOGIT;
   }
 
   /** x [N, inChannels, H, W] -> logits [N, outputChannels(config), H, W] (the classes first). */
@@ -161,18 +148,10 @@ export class UNet extends Module {
   }
 }
 
-/** Channels of the U-Net's output: the class logits, then the distance logit and the centre logit when it has those heads. */
-export function outputChannels(config: Pick<UNetConfig, 'classes' | 'distanceHead' | 'centreHead'>): number {
-  return config.classes + (config.distanceHead ? 1 : 0) + (config.centreHead ? 1 : 0);
+/** Channels of the U-Net's output: the class logits, then the distance logit when it has that head. */
+export function outputChannels(config: Pick<UNetConfig, 'classes' | 'distanceHead'>): number {
+  return config.classes + (config.distanceHead ? 1 : 0);
 }
-
-/** The output channel of the centre logit (-1 without that head). */
-export function centreChannel(config: Pick<UNetConfig, 'classes' | 'distanceHead' | 'centreHead'>): number {
-  return config.centreHead ? config.classes + (config.distanceHead ? 1 : 0) : -1;
-}
-
-/** Initial bias of the centre logit: log(0.1 / 0.9). */
-export const CENTRE_PRIOR_LOGIT = Math.log(0.1 / 0.9);
 
 /** Input sizes that keep every pooling exact (multiples of 2^depth) avoid padded seams. */
 export function sizeMultiple(config: Pick<UNetConfig, 'depth'>): number {

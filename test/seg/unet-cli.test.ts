@@ -146,7 +146,7 @@ describe('segment CLI', () => {
     const ev = ['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference'];
     expect(await runSegment(ev, quiet)).toBe(0);
     await expect(runSegment([...ev, '--instances', 'distance'], quiet)).rejects.toThrow(/needs a model trained with a distance head/);
-    await expect(runSegment(['train', ...common, '--out', join(root, 'model-bad'), '--instance-target', 'centroid'], quiet)).rejects.toThrow(/instance-target/);
+    await expect(runSegment(['train', ...common, '--out', join(root, 'model-bad'), '--instance-target', 'centre'], quiet)).rejects.toThrow(/instance-target/);
   });
 
   it('parses pixel sizes', () => {
