@@ -20,16 +20,16 @@ import { parseFlags, usageOf, type FlagSpecs } from './flags.js';
 const FLAGS = {
   reps: { kind: 'number', def: 7, int: true, min: 1, help: 'timed calls per kernel and path (after one warm-up each)' },
   batch: { kind: 'number', def: 2, int: true, min: 1, help: 'images per 4x4 call (the U-Net cases and the 3x3 sweep use 4, its training batch)' },
-  kernel: { kind: 'string', def: 'all', choices: ['all', '3', '4'], help: 'kernel sizes to time' },
+  kernel: { kind: 'string', def: 'all', choices: ['all', '3', '4', '4s2'], help: 'kernel sizes to time (4s2: the stride-2 4x4 convs, as four 2x2 convs)' },
   sweep: { kind: 'bool', help: 'channel counts x sizes (4x4: 16-512 channels, 8-64 px; 3x3: 8-128 channels, 8-128 px) instead of the layers' },
   'no-fma': { kind: 'bool', help: 'leave relaxed SIMD off (the CLI turns it on)' },
   json: { kind: 'bool', help: 'print one JSON object' },
 } as const satisfies FlagSpecs;
 
-/** A stride-1 r x r conv with padding 1 (the PatchGAN's 4x4, the U-Net's 3x3). */
-function geom(r: number, n: number, cIn: number, cOut: number, hw: number): Conv2dGeom {
-  const o = convOutSize(hw, r, 1, 1, 1);
-  return { n, cIn, cOut, h: hw, w: hw, kh: r, kw: r, strideH: 1, strideW: 1, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1, outH: o, outW: o };
+/** An r x r conv with padding 1 (the PatchGAN's 4x4, the U-Net's 3x3), stride 1 unless given. */
+function geom(r: number, n: number, cIn: number, cOut: number, hw: number, stride = 1): Conv2dGeom {
+  const o = convOutSize(hw, r, stride, 1, 1);
+  return { n, cIn, cOut, h: hw, w: hw, kh: r, kw: r, strideH: stride, strideW: stride, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1, outH: o, outW: o };
 }
 
 /** U-Net batch of the standard training (segment train: 4 crops of 128 px). */
@@ -60,12 +60,19 @@ async function run(args: string[]): Promise<void> {
   await gemm.init();
   await wino.init();
   const cases: { name: string; g: Conv2dGeom }[] = [];
-  const with3 = f.kernel !== '4', with4 = f.kernel !== '3';
+  const with3 = f.kernel === 'all' || f.kernel === '3', with4 = f.kernel === 'all' || f.kernel === '4', with4s2 = f.kernel === 'all' || f.kernel === '4s2';
   if (f.sweep) {
     if (with4) {
       for (const hw of [8, 16, 32, 64]) {
         for (const [ci, co] of [[16, 16], [32, 32], [32, 64], [64, 64], [64, 128], [128, 128], [128, 256], [256, 512]] as const) {
           if (ci * co * hw * hw <= 256 * 512 * 32 * 32) cases.push({ name: `4x4 ${ci}->${co} @${hw}`, g: geom(4, f.batch, ci, co, hw) });
+        }
+      }
+    }
+    if (with4s2) {
+      for (const hw of [16, 32, 64, 128, 256]) {
+        for (const [ci, co] of [[16, 32], [32, 64], [64, 128], [128, 256], [256, 512]] as const) {
+          if (ci * co * hw * hw <= 64 * 128 * 128 * 128) cases.push({ name: `4x4/2 ${ci}->${co} @${hw}`, g: geom(4, f.batch, ci, co, hw, 2) });
         }
       }
     }
@@ -80,6 +87,13 @@ async function run(args: string[]): Promise<void> {
     if (with4) {
       cases.push({ name: 'PatchGAN 256/64 L4', g: geom(4, f.batch, 256, 512, 32) });
       cases.push({ name: 'PatchGAN 128/32 L4', g: geom(4, f.batch, 128, 256, 16) });
+    }
+    if (with4s2) {
+      // The stride-2 layers after the first (whose 1 input channel leaves the GEMMs nothing to save).
+      cases.push({ name: 'PatchGAN 256/64 L2', g: geom(4, f.batch, 64, 128, 128, 2) });
+      cases.push({ name: 'PatchGAN 256/64 L3', g: geom(4, f.batch, 128, 256, 64, 2) });
+      cases.push({ name: 'PatchGAN 128/32 L2', g: geom(4, f.batch, 32, 64, 64, 2) });
+      cases.push({ name: 'PatchGAN 128/32 L3', g: geom(4, f.batch, 64, 128, 32, 2) });
     }
     if (with3) cases.push(...unetCases());
   }

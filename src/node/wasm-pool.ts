@@ -22,6 +22,7 @@ export interface WasmPoolOptions {
 // Every export, by a record so that the type checker finds one missing from the workers' table.
 const EXPORTED: Record<WasmFn, true> = {
   gemm: true, im2col: true, col2im: true, dconv: true, dconvW: true, dconvP: true, copy2d: true, packAll: true, nop: true, fail: true, spin: true,
+  winoIn2: true, winoOut2: true, winoW2: true, winoDy2: true, winoWOut2: true,
   winoIn3: true, winoOut3: true, winoW3: true, winoDy3: true, winoWOut3: true,
   winoIn4: true, winoOut4: true, winoW4: true, winoDy4: true, winoWOut4: true,
 };

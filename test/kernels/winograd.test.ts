@@ -1,10 +1,11 @@
 /**
  * Winograd convs (src/autodiff/backends/wasm/emit/winograd.ts, conv.ts winogradConv), for each
- * kernel size r (3, 4): F(2x2, r x r) forward and input gradient, F(r x r, 2x2) weight gradient.
+ * kernel size r (2, 3, 4): F(2x2, r x r) forward and input gradient, F(r x r, 2x2) weight
+ * gradient; and stride-2 4x4 convs as four stride-1 2x2 convs (conv.ts polyphase).
  * The matrices' identities in float64; the three passes against the reference backend on random
  * shapes (odd sizes, padding 0..r-1, batch 1-2, channel counts not a multiple of 4, tile rows not
  * a multiple of 4), on one lane, on several lanes and with tiny GEMM blocks; and the error on
- * U-Net-like (3x3) and PatchGAN-like (4x4) activations.
+ * U-Net-like (3x3) and PatchGAN-like (4x4, stride 1 and 2) activations.
  *
  * Tolerance: the float32 bound of the GEMM tests, (K + 2) 2^-23 times the sum of |x||w|, grows
  * by the transforms: every product passes through BT, G and AT, whose entries multiply its
@@ -71,15 +72,15 @@ describe('Winograd matrices', () => {
 
 type Case = Conv2dGeom & { seed: number };
 
-const caseArb = (r: number) => fc
+const caseArb = (r: number, stride = 1) => fc
   .record({
     n: fc.integer({ min: 1, max: 2 }), cIn: fc.integer({ min: 1, max: 9 }), cOut: fc.integer({ min: 1, max: 9 }),
     h: fc.integer({ min: 1, max: 21 }), w: fc.integer({ min: 1, max: 21 }),
     padH: fc.integer({ min: 0, max: r - 1 }), padW: fc.integer({ min: 0, max: r - 1 }), seed: fc.integer({ min: 1, max: 1 << 30 }),
   })
   .map((c): Case => ({
-    ...c, kh: r, kw: r, strideH: 1, strideW: 1, dilH: 1, dilW: 1, groups: 1,
-    outH: convOutSize(c.h, r, 1, c.padH, 1), outW: convOutSize(c.w, r, 1, c.padW, 1),
+    ...c, kh: r, kw: r, strideH: stride, strideW: stride, dilH: 1, dilW: 1, groups: 1,
+    outH: convOutSize(c.h, r, stride, c.padH, 1), outW: convOutSize(c.w, r, stride, c.padW, 1),
   }))
   .filter((c) => c.outH >= 1 && c.outW >= 1);
 
@@ -97,7 +98,8 @@ function compare(be: WasmBackend, k: 'conv2d' | 'conv2dGradInput' | 'conv2dGradW
     bmax = Math.max(bmax, bound[i]!);
     scale = Math.max(scale, Math.abs(want[i]!));
   }
-  const amp = AMP.get(g.kh)!;
+  // A stride-2 4x4 conv runs as a 2x2 conv over its phase planes (conv.ts polyphase).
+  const amp = AMP.get(g.strideH === 2 ? 2 : g.kh)!;
   return { err, tol: (k === 'conv2dGradWeight' ? amp.gw : amp.fwd) * (terms + 2) * 2 ** -23 * bmax + 1e-30, scale };
 }
 
@@ -136,6 +138,12 @@ describe('Winograd conv kernels vs reference', () => {
     }
   }
 
+  for (const be of backends) {
+    it(`${be.name}: stride-2 4x4 convs as four 2x2 convs (polyphase, F(2x2, 2x2)): forward, input gradient, weight gradient`, () => {
+      fc.assert(fc.property(caseArb(4, 2), (c) => check(be, c)), { numRuns: 60 });
+    });
+  }
+
   it('edge cases: 1x1 output, one tile column, odd sizes, exact tiling, largest padding', () => {
     const cases: [number, number, number, number, number, number, number, number][] = [
       // r, n, cIn, cOut, h, w, padH, padW
@@ -147,6 +155,17 @@ describe('Winograd conv kernels vs reference', () => {
       const c: Case = { ...geomOf(r, n, cIn, cOut, h, w, padH, padW), seed: 7 * h + w };
       for (const be of backends) check(be, c);
     }
+    // Stride-2 4x4 (polyphase): 1x1 output, odd sizes (the last input row / column unread), the PatchGAN's padding 1.
+    const strided: [number, number, number, number, number, number, number][] = [
+      [1, 1, 1, 4, 4, 0, 0], [2, 3, 5, 2, 2, 1, 1], [1, 4, 4, 17, 10, 1, 1], [2, 7, 6, 16, 16, 1, 1], [1, 5, 9, 9, 31, 3, 0],
+    ];
+    for (const [n, cIn, cOut, h, w, padH, padW] of strided) {
+      const c: Case = {
+        n, cIn, cOut, h, w, padH, padW, kh: 4, kw: 4, strideH: 2, strideW: 2, dilH: 1, dilW: 1, groups: 1, seed: 5 * h + w,
+        outH: convOutSize(h, 4, 2, padH, 1), outW: convOutSize(w, 4, 2, padW, 1),
+      };
+      for (const be of backends) check(be, c);
+    }
   });
 
   it('U-Net-like (3x3, post-ReLU input, 64 channels) and PatchGAN-like (4x4, post-LeakyReLU, 256 channels) activations: error near the GEMM path error', () => {
@@ -155,6 +174,8 @@ describe('Winograd conv kernels vs reference', () => {
       { spec: WINO3, g: geomOf(3, 2, 64, 32, 12, 12, 1, 1), act: (v) => Math.max(0, v), ws: 0.06 },
       // The PatchGAN's stride-1 layer, smaller: [1, 256, 12, 12] -> 32 channels, pad 1.
       { spec: WINO4, g: geomOf(4, 1, 256, 32, 12, 12, 1, 1), act: (v) => (v > 0 ? v : 0.2 * v), ws: 0.02 },
+      // The PatchGAN's stride-2 layer 3, smaller: [1, 128, 24, 24] -> 32 channels at 12 px (polyphase).
+      { spec: WINO4, g: { ...geomOf(4, 1, 128, 32, 24, 24, 1, 1), strideH: 2, strideW: 2, outH: 12, outW: 12 }, act: (v) => (v > 0 ? v : 0.2 * v), ws: 0.02 },
     ];
     for (const { spec, g, act, ws } of cases) {
       const x = rand(g.n * g.cIn * g.h * g.w, 11).map(act);
@@ -163,15 +184,17 @@ describe('Winograd conv kernels vs reference', () => {
       const wino = relErrors(single, g, x, w, dy), gemm = relErrors(off, g, x, w, dy);
       // Relative to the largest output. Seen, GEMM path / Winograd, forward, input gradient,
       // weight gradient: 3x3 5.8e-7 / 7.3e-7, 6.2e-7 / 6.2e-7, 3.4e-7 / 4.8e-7; 4x4 2.0e-6 /
-      // 4.0e-6, 8.3e-7 / 1.7e-6, 2.1e-7 / 2.7e-6. Forward and input
+      // 4.0e-6, 8.3e-7 / 1.7e-6, 2.1e-7 / 2.7e-6; 4x4 stride 2 1.5e-6 / 1.6e-6, 4.5e-7 / 3.6e-7,
+      // 1.7e-7 / 4.1e-7. Forward and input
       // gradient within a few times the GEMM path's; the weight gradient (hundreds of products
       // per tap, summed exactly enough on the GEMM path) more, still tens of float32 ulps of its scale.
-      for (const k of ['fwd', 'gin', 'gw'] as const) expect(wino[k], `${spec.r}x${spec.r} ${k}`).toBeLessThan(1e-5);
-      for (const k of ['fwd', 'gin'] as const) expect(wino[k], `${spec.r}x${spec.r} ${k} vs GEMM ${gemm[k]}`).toBeLessThan(4 * gemm[k]);
+      const what = `${spec.r}x${spec.r} stride ${g.strideH}`;
+      for (const k of ['fwd', 'gin', 'gw'] as const) expect(wino[k], `${what} ${k}`).toBeLessThan(1e-5);
+      for (const k of ['fwd', 'gin'] as const) expect(wino[k], `${what} ${k} vs GEMM ${gemm[k]}`).toBeLessThan(4 * gemm[k]);
     }
   });
 
-  it('the shape rule takes the PatchGAN stride-1 layer, not small or strided convs; off never', () => {
+  it('the 4x4 shape rule takes the PatchGAN stride-1 layer, not small convs; off never', () => {
     const auto = new WasmBackend({ name: 'wino-auto' });
     const geo = (cIn: number, cOut: number, hw: number, s = 1): Conv2dGeom => ({
       n: 2, cIn, cOut, h: hw, w: hw, kh: 4, kw: 4, strideH: s, strideW: s, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1,
@@ -183,8 +206,28 @@ describe('Winograd conv kernels vs reference', () => {
     expect(auto.pathFor('conv2d', geo(512, 1, 31))).not.toContain('winograd');
     expect(auto.pathFor('conv2dGradInput', geo(32, 64, 8))).not.toContain('winograd');
     expect(auto.pathFor('conv2dGradInput', geo(32, 64, 16))).toContain('winograd');
-    expect(auto.pathFor('conv2d', geo(128, 256, 64, 2))).not.toContain('winograd');
+    // A stride-2 4x4 conv goes the polyphase way (its own rule, below).
+    expect(auto.pathFor('conv2d', geo(128, 256, 64, 2))).toContain('polyphase');
     expect(off.pathFor('conv2d', geo(256, 512, 32))).not.toContain('winograd');
+    auto.dispose();
+  });
+
+  it('the stride-2 4x4 rule: polyphase from 16 channels and 512 outputs (input gradient 2048); the 1-channel first layer never', () => {
+    const auto = new WasmBackend({ name: 'wino-auto' });
+    const geo = (cIn: number, cOut: number, hw: number): Conv2dGeom => ({
+      n: 2, cIn, cOut, h: hw, w: hw, kh: 4, kw: 4, strideH: 2, strideW: 2, padH: 1, padW: 1, dilH: 1, dilW: 1, groups: 1,
+      outH: convOutSize(hw, 4, 2, 1, 1), outW: convOutSize(hw, 4, 2, 1, 1),
+    });
+    for (const k of ['conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const) {
+      expect(auto.pathFor(k, geo(64, 128, 128))).toContain('polyphase');
+      expect(auto.pathFor(k, geo(1, 64, 256))).not.toContain('polyphase');
+      expect(auto.pathFor(k, geo(128, 256, 16))).not.toContain('polyphase');
+      expect(off.pathFor(k, geo(64, 128, 128))).not.toContain('polyphase');
+    }
+    expect(auto.pathFor('conv2d', geo(64, 128, 32))).toContain('polyphase');
+    expect(auto.pathFor('conv2dGradWeight', geo(64, 128, 32))).toContain('polyphase');
+    expect(auto.pathFor('conv2dGradInput', geo(64, 128, 32))).not.toContain('polyphase');
+    expect(auto.pathFor('conv2d', { ...geo(64, 128, 32), dilH: 2, dilW: 2, outH: 14, outW: 14 })).not.toContain('polyphase');
     auto.dispose();
   });
 
@@ -204,6 +247,7 @@ describe('Winograd conv kernels vs reference', () => {
     expect(path('conv2dGradInput', 16, 32, 32)).not.toContain('winograd');
     expect(path('conv2dGradInput', 16, 16, 64)).toContain('winograd');
     // Strided or dilated 3x3 convs stay on the GEMM paths.
+    expect(auto.pathFor('conv2dGradInput', geomOf(2, 4, 64, 64, 16, 16, 0, 0))).not.toContain('winograd');
     expect(auto.pathFor('conv2d', { ...geomOf(3, 4, 64, 64, 16, 16, 1, 1), strideH: 2, strideW: 2, outH: 8, outW: 8 })).not.toContain('winograd');
     expect(auto.pathFor('conv2d', { ...geomOf(3, 4, 64, 64, 16, 16, 1, 1), dilH: 2, dilW: 2, outH: 14, outW: 14 })).not.toContain('winograd');
     auto.dispose();

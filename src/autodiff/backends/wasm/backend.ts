@@ -150,6 +150,7 @@ export class WasmBackend implements Backend {
       const r = `${g.kh}x${g.kw}`;
       return `wasm-${simd} winograd ${kernel === 'conv2dGradWeight' ? `F(${r},2x2)` : `F(2x2,${r})`} ${lanes}`;
     }
+    if (this.conv.polyphase(g, pass)) return `wasm-${simd} polyphase (stride 2 as 2x2 convs) winograd F(2x2,2x2) ${lanes}`;
     if (kernel === 'conv2d' && this.conv.tapsFirst(g)) {
       // The taps-first GEMM has kh*kw rows and B = x (row pitch h*w): see gemm()'s bDirect.
       const inPlace = this.directB && g.kh * g.kw <= 32 && (g.h * g.w) % 32 !== 0 && g.h * g.w <= 4096;

@@ -16,7 +16,12 @@ export interface WasmExports {
   dconvP(p: number): void;
   copy2d(p: number): void;
   packAll(p: number): void;
-  /** Winograd transforms (emit/winograd.ts), one set per kernel size 3 and 4. */
+  /** Winograd transforms (emit/winograd.ts), one set per kernel size 2, 3 and 4. */
+  winoIn2(p: number): void;
+  winoOut2(p: number): void;
+  winoW2(p: number): void;
+  winoDy2(p: number): void;
+  winoWOut2(p: number): void;
   winoIn3(p: number): void;
   winoOut3(p: number): void;
   winoW3(p: number): void;

@@ -1,5 +1,5 @@
 /**
- * Winograd transforms for stride-1 r x r convs, r = 3 or 4 (the products in between are GEMMs on
+ * Winograd transforms for stride-1 r x r convs, r = 2, 3 or 4 (the products in between are GEMMs on
  * the GEMM driver; conv.ts winogradConv). Forward F(2x2, r x r): Y = AT [ (G g G^T) .* (BT d BT^T) ] AT^T
  * for an alpha x alpha input patch d (alpha = r + 1), an r x r kernel g (correlation, as conv2d)
  * and a 2x2 output tile Y: alpha^2 multiplies per 2x2 outputs instead of 4 r^2 (16 vs 36 for
@@ -31,7 +31,7 @@ type Mat = readonly (readonly number[])[];
 
 /** The transforms of the Winograd convs of one kernel size r (alpha = r + 1 points). */
 export interface WinoSpec {
-  r: 3 | 4;
+  r: 2 | 3 | 4;
   alpha: number;
   /** Forward F(2x2, r x r): output transform (2 x alpha), kernel transform (alpha x r), input transform (alpha x alpha). */
   AT: Mat;
@@ -41,6 +41,39 @@ export interface WinoSpec {
   WAT: Mat;
   WG: Mat;
 }
+
+/**
+ * 2x2 (the stride-2 4x4 convs' four polyphase taps, conv.ts polyphase): points 0, 1, infinity;
+ * every entry is 0 or 1, so the transforms add without rounding beyond the sums themselves. The
+ * weight gradient's F(2x2, 2x2) is the forward's.
+ */
+export const WINO2: WinoSpec = {
+  r: 2,
+  alpha: 3,
+  AT: [
+    [1, 1, 0],
+    [0, 1, 1],
+  ],
+  G: [
+    [1, 0],
+    [1, 1],
+    [0, 1],
+  ],
+  BT: [
+    [1, -1, 0],
+    [0, 1, 0],
+    [0, -1, 1],
+  ],
+  WAT: [
+    [1, 1, 0],
+    [0, 1, 1],
+  ],
+  WG: [
+    [1, 0],
+    [1, 1],
+    [0, 1],
+  ],
+};
 
 export const WINO3: WinoSpec = {
   r: 3,
@@ -110,7 +143,7 @@ export const WINO4: WinoSpec = {
   ],
 };
 
-export const WINO_SPECS: readonly WinoSpec[] = [WINO3, WINO4];
+export const WINO_SPECS: readonly WinoSpec[] = [WINO2, WINO3, WINO4];
 
 type Ops = { add: (a: E, b: E) => Bytes; sub: (a: E, b: E) => Bytes; mul: (a: E, b: E) => Bytes; neg: (a: E) => Bytes; c: (x: number) => Bytes };
 const vecOps: Ops = { add: f32x4add, sub: f32x4sub, mul: f32x4mul, neg: f32x4neg, c: f32x4const };
