@@ -6,6 +6,8 @@
  * - Stride-1 3x3 and 4x4 convs with enough channels (winograd()): Winograd F(2x2, r x r) forward
  *   and input gradient (the transposed conv is a stride-1 r x r conv too), F(r x r, 2x2) weight
  *   gradient; (r + 1)^2 GEMMs between the transforms.
+ * - Stride-2 4x4 convs with enough channels and outputs (polyphase()): one stride-1 2x2 conv over
+ *   x's four phase planes, as Winograd F(2x2, 2x2).
  * - Few output channels (cOut < micro-kernel rows): taps-first GEMM + gather (forward, enough
  *   taps), flipped-weight implicit GEMM (stride-1 input gradient), else direct SIMD kernels
  *   (padded planes or row AXPYs; weight gradient as row dot products).
