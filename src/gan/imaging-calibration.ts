@@ -11,7 +11,12 @@
  *   px inside to PROFILE_OUT px outside;
  * - the fine residual of the substrate: a robust standard deviation (1.4826 x the median absolute
  *   deviation) of the pixel minus its 3 x 3 mean over the same substrate pixels. On the renders
- *   the film's ridge texture leaves a residual too, so the noise is calibrated by its excess.
+ *   the film's ridge texture leaves a residual too, so the noise is calibrated by its excess;
+ * - the crease contrast: the mean valley depth inside the foreground (CREASE_REACH px or more
+ *   from its boundary) over the body level, where a pixel's valley depth is how far it lies below
+ *   the darker of its two neighbours CREASE_REACH px away, in the direction where that is
+ *   largest (0 if none): the dark lines where touching particles meet, without knowing where
+ *   they meet.
  *
  * Why: the GAN starts from the scene's values (GanConfig.start), and the statistics tell it where
  * the micrographs are. On the 24 TiO2-SEM dev-pool images (128 px patches) the bodies sit at a
@@ -36,7 +41,14 @@ import { PARAMETER_TABLE, paramIndex, paramsVector, type ParamName } from '../re
 export const FAR = 6;
 /** Depth of the edge profile inside and outside the Otsu boundary (px). */
 export const PROFILE_IN = 10;
-export const PROFILE_OUT = 5;
+export const PROFILE_OUT = 12;
+/**
+ * The outside depth (px) the edge fit compares without the halo terms (the nearest bins: the blur
+ * and the shadow); with them, all PROFILE_OUT (the dev-pool's dark ring reaches past 12 px).
+ */
+export const PROFILE_OUT_EDGE = 5;
+/** Distance (px) of the neighbours a crease pixel is compared with, and its least depth inside the foreground. */
+export const CREASE_REACH = 2;
 
 type Grey = { width: number; height: number; data: ArrayLike<number> };
 
@@ -60,6 +72,8 @@ export interface ImagingStatistics {
    */
   inside: number[];
   outside: number[];
+  /** The crease contrast: mean valley depth of the interior foreground pixels over the body level. */
+  crease: number;
   /** Pixels behind each statistic. */
   substratePixels: number;
   bodyPixels: number;
@@ -99,6 +113,7 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
   const body: number[] = [];
   const dev: number[] = [];
   const far2 = FAR * FAR;
+  let valleySum = 0, valleyN = 0;
   const inBins: number[][] = Array.from({ length: PROFILE_IN }, () => []);
   const outBins: number[][] = Array.from({ length: PROFILE_OUT }, () => []);
   images.forEach((im, k) => {
@@ -118,6 +133,10 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
         const d = Math.round(Math.sqrt(fg[i] ? inside[i] : outside[i]));
         if (fg[i] && d <= PROFILE_IN) inBins[d - 1].push(data[i]);
         else if (!fg[i] && d <= PROFILE_OUT) outBins[d - 1].push(data[i]);
+        if (fg[i] && inside[i] >= CREASE_REACH * CREASE_REACH && x >= CREASE_REACH && y >= CREASE_REACH && x < W - CREASE_REACH && y < H - CREASE_REACH) {
+          valleySum += valleyDepth(s, i, W);
+          valleyN++;
+        }
         if (fg[i] && inside[i] >= far2) body.push(data[i]);
         else if (!fg[i] && outside[i] >= far2) {
           sub.push(data[i]);
@@ -134,7 +153,19 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
   if (inBins.some((b) => b.length === 0) || outBins.some((b) => b.length === 0)) return null;
   const bodyMedian = median(body);
   const bodySpread = (quantile(body, 0.9) - quantile(body, 0.1)) / bodyMedian;
-  return { substrate: median(sub), body: bodyMedian, bodySpread, residual, inside: inBins.map(median), outside: outBins.map(median), substratePixels: sub.length, bodyPixels: body.length };
+  const crease = valleyN > 0 ? valleySum / valleyN / bodyMedian : 0;
+  return { substrate: median(sub), body: bodyMedian, bodySpread, residual, inside: inBins.map(median), outside: outBins.map(median), crease, substratePixels: sub.length, bodyPixels: body.length };
+}
+
+/** How far pixel i of the smoothed image s lies below the darker of its two neighbours CREASE_REACH px away, in the best of 4 directions (>= 0). */
+function valleyDepth(s: ArrayLike<number>, i: number, W: number): number {
+  const r = CREASE_REACH;
+  let best = 0;
+  for (const o of [r, r * W, r * (W + 1), r * (W - 1)]) {
+    const v = Math.min(s[i - o], s[i + o]) - s[i];
+    if (v > best) best = v;
+  }
+  return best;
 }
 
 /** `n` renders of the scene at `params` (noise as the scene's shading says), images only. */
@@ -173,11 +204,11 @@ function clampParam(name: ParamName, v: number): number {
   return Math.min(p.max, Math.max(p.min, v));
 }
 
-/** Squared distance between two edge profiles (grey levels), inside and outside bins alike. */
-export function profileDistance(a: ImagingStatistics, b: ImagingStatistics): number {
+/** Squared distance between two edge profiles (grey levels), inside and outside bins alike, over the first `outBins` outside bins (default all). */
+export function profileDistance(a: ImagingStatistics, b: ImagingStatistics, outBins = a.outside.length): number {
   let d = 0;
   for (let i = 0; i < a.inside.length; i++) d += (a.inside[i] - b.inside[i]) ** 2;
-  for (let i = 0; i < a.outside.length; i++) d += (a.outside[i] - b.outside[i]) ** 2;
+  for (let i = 0; i < outBins; i++) d += (a.outside[i] - b.outside[i]) ** 2;
   return d;
 }
 
@@ -188,14 +219,33 @@ export const PROFILE_GRID: { name: ParamName; values: number[] }[] = [
   { name: 'edgeGain', values: [0, 0.1, 0.2] },
   { name: 'rimGain', values: [0, 0.05, 0.1, 0.2] },
   { name: 'shadowStrength', values: [0, 0.15, 0.3, 0.45] },
+  // the dark ring around the particles (the dev-pool's profile 2-12 px outside is 0.094-0.102
+  // against 0.118 far from them)
+  { name: 'haloStrength', values: [0, 0.1, 0.2, 0.3, 0.4] },
+  { name: 'haloWidth', values: [2, 4, 7, 10, 14] },
 ];
+
+/**
+ * Which of the SE collection terms (sem.ts) the calibration fits; the others keep the scene's
+ * values. train fits those the GAN learns (the preset's list or --learn).
+ */
+export interface ProximityTerms {
+  /** haloStrength and haloWidth, on the edge profile. */
+  halo: boolean;
+  /** creaseStrength, on the crease contrast. */
+  crease: boolean;
+}
+
+/** The values of creaseStrength the crease contrast is fitted with (its table range is 0-0.6). */
+export const CREASE_VALUES = [0, 0.15, 0.3, 0.45, 0.6];
 
 /** The values of particleVariation the body spread is fitted with (its table range is 0-0.5). */
 export const VARIATION_VALUES = [0, 0.1, 0.2, 0.3, 0.4, 0.5];
 
 export interface ImagingCalibration {
   /** The calibrated parameters (physical units). */
-  params: Record<'substrateBrightness' | 'particleBrightness' | 'noiseGaussian' | 'noiseShot' | 'blurSigma' | 'tiltExponent' | 'edgeGain' | 'rimGain' | 'shadowStrength' | 'particleVariation', number>;
+  params: Record<'substrateBrightness' | 'particleBrightness' | 'noiseGaussian' | 'noiseShot' | 'blurSigma' | 'tiltExponent' | 'edgeGain' | 'rimGain' | 'shadowStrength' | 'particleVariation', number> &
+    Partial<Record<'haloStrength' | 'haloWidth' | 'creaseStrength', number>>;
   real: ImagingStatistics;
   /** The statistics of renders at the calibrated parameters (with noise). */
   synthetic: ImagingStatistics;
@@ -225,8 +275,10 @@ async function fitLevels(quiet: SceneConfig, params: Record<string, number>, rea
 /**
  * The image formation, in three steps, so that renders of `scene` show the real patches'
  * statistics: the levels (fitLevels); then the edge (blur, the tilt law, the narrow and the wide
- * rim, the shadow) by coordinate descent over PROFILE_GRID on the edge profile and the particles'
- * brightness spread (particleVariation over VARIATION_VALUES, on bodySpread), two passes, the
+ * rim, the shadow, the halo when `terms` says) by coordinate descent over PROFILE_GRID on the edge
+ * profile, the contact creases when `terms` says (creaseStrength over CREASE_VALUES, on the crease
+ * contrast) and the particles' brightness spread (particleVariation over VARIATION_VALUES, on
+ * bodySpread), two passes, the
  * levels refitted after each pass; then the noise: the residual of noisy renders grows as
  * sqrt(R0^2 + f^2 (R1^2 - R0^2)) with the factor f on the scene's noise parameters (R0: the
  * texture's residual without noise, R1: with the scene's noise), solved for the real residual.
@@ -235,28 +287,51 @@ async function fitLevels(quiet: SceneConfig, params: Record<string, number>, rea
  * candidates of one coordinate (and the two noise renders) go to `run` together: they are
  * independent, so a runner may compute them side by side.
  */
-export async function calibrateImaging(scene: SceneConfig, realPatches: readonly Grey[], n = 12, seed = 0, run: ImagingRunner = runImagingJobsHere): Promise<ImagingCalibration | null> {
+export async function calibrateImaging(
+  scene: SceneConfig,
+  realPatches: readonly Grey[],
+  n = 12,
+  seed = 0,
+  run: ImagingRunner = runImagingJobsHere,
+  terms: ProximityTerms = { halo: true, crease: true },
+): Promise<ImagingCalibration | null> {
   const real = imagingStatistics(realPatches);
   if (!real) return null;
   const quiet = mergeSceneConfig(scene, { shading: { noise: false } });
+  const grid = PROFILE_GRID.filter((g) => terms.halo || (g.name !== 'haloStrength' && g.name !== 'haloWidth'));
   const start: Record<string, number> = {};
-  for (const name of ['substrateBrightness', 'particleBrightness', 'particleVariation', ...PROFILE_GRID.map((g) => g.name)]) start[name] = scene.params[name as ParamName];
+  for (const name of ['substrateBrightness', 'particleBrightness', 'particleVariation', ...(terms.crease ? ['creaseStrength'] : []), ...grid.map((g) => g.name)]) start[name] = scene.params[name as ParamName];
   let params = await fitLevels(quiet, start, real, n, seed + 8181, run);
   if (!params) return null;
   for (let pass = 0; pass < 2; pass++) {
-    for (const { name, values } of PROFILE_GRID) {
+    for (const { name, values } of grid) {
       let best: number = params[name];
       let bestD = Infinity;
       const stats = await run(values.map((v) => ({ scene: quiet, params: { ...params!, [name]: v }, n, seed: seed + 8282 })));
       for (const [k, v] of values.entries()) {
         const s = stats[k];
-        const d = s ? profileDistance(s, real) : Infinity;
+        const d = s ? profileDistance(s, real, terms.halo ? PROFILE_OUT : PROFILE_OUT_EDGE) : Infinity;
         if (d < bestD) {
           bestD = d;
           best = v;
         }
       }
       params = { ...params, [name]: best };
+    }
+    // the contact creases, by the crease contrast
+    if (terms.crease) {
+      let bestC: number = params.creaseStrength;
+      let bestCE = Infinity;
+      const creases = await run(CREASE_VALUES.map((v) => ({ scene: quiet, params: { ...params!, creaseStrength: v }, n, seed: seed + 8282 })));
+      for (const [k, v] of CREASE_VALUES.entries()) {
+        const s = creases[k];
+        const e = s ? Math.abs(s.crease - real.crease) : Infinity;
+        if (e < bestCE) {
+          bestCE = e;
+          bestC = v;
+        }
+      }
+      params = { ...params, creaseStrength: bestC };
     }
     // the particles' own brightness spread, by the spread of the body pixels
     let bestV: number = params.particleVariation;

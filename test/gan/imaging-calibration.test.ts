@@ -35,6 +35,20 @@ describe('imagingStatistics', () => {
     expect(s.outside[1]).toBeCloseTo(0.1, 1);
   });
 
+  it('the crease contrast sees a dark line across the bodies', () => {
+    const rng = new Rng(2);
+    const plain = Array.from({ length: 6 }, () => disc(0.1, 0.6, 0.005, rng));
+    const creased = plain.map((im) => {
+      const data = Float32Array.from(im.data);
+      // a 2 px line 0.25 darker through the disc (x = 30, 31), as where two particles meet
+      for (let y = 0; y < 64; y++) for (const x of [30, 31]) if ((x - 30) ** 2 + (y - 34) ** 2 < 18 ** 2) data[y * 64 + x] -= 0.25;
+      return { ...im, data };
+    });
+    const a = imagingStatistics(plain)!, b = imagingStatistics(creased)!;
+    expect(a.crease).toBeLessThan(0.02);
+    expect(b.crease).toBeGreaterThan(a.crease + 0.01);
+  });
+
   it('returns null without enough substrate or body', () => {
     const flat = { width: 32, height: 32, data: new Float32Array(32 * 32).fill(0.2) };
     expect(imagingStatistics([flat])).toBeNull();
@@ -45,7 +59,7 @@ describe('imagingStatistics', () => {
 describe('calibrateImaging', () => {
   it('finds the levels and the noise of renders with hidden settings', async () => {
     const scene = scaleSceneConfig(presetConfig('tio2-sem'), 96, { keepParticleSize: true });
-    const hidden = { substrateBrightness: 0.18, particleBrightness: 0.45, noiseGaussian: 0.02, noiseShot: 0.03, blurSigma: 1.4, edgeGain: 0.1, rimGain: 0.05, shadowStrength: 0.3 };
+    const hidden = { substrateBrightness: 0.18, particleBrightness: 0.45, noiseGaussian: 0.02, noiseShot: 0.03, blurSigma: 1.4, edgeGain: 0.1, rimGain: 0.05, shadowStrength: 0.3, haloStrength: 0.3, haloWidth: 7, creaseStrength: 0.45 };
     const target = mergeSceneConfig(scene, { params: hidden });
     const rng = new Rng(7);
     const reals = noGrad(() => Array.from({ length: 12 }, () => ({ width: 96, height: 96, data: renderScene(sampleScene(target, rng), paramsVector(target), { masks: false }).image.data })));
@@ -58,6 +72,11 @@ describe('calibrateImaging', () => {
     // the edge profile is closer to the hidden renders' than the preset's is
     const preset = imagingStatistics(noGrad(() => Array.from({ length: 12 }, () => ({ width: 96, height: 96, data: renderScene(sampleScene(scene, rng), paramsVector(scene), { masks: false }).image.data }))))!;
     expect(profileDistance(cal.synthetic, cal.real)).toBeLessThan(0.5 * profileDistance(preset, cal.real));
+    // the halo and the creases the preset does not draw are found (hidden 0.3 and 0.45; the halo
+    // trades off against the shadow and the blur on the profile: 0.1 and 0.3 when written)
+    expect(cal.params.haloStrength).toBeGreaterThanOrEqual(0.1);
+    expect(cal.params.creaseStrength).toBeGreaterThanOrEqual(0.15);
+    expect(Math.abs(cal.synthetic.crease / cal.real.crease - 1)).toBeLessThan(0.3);
     // the preset's noise is lower than the hidden one: the calibration raises it
     expect(cal.params.noiseGaussian).toBeGreaterThan(scene.params.noiseGaussian * 1.5);
   }, 120_000);

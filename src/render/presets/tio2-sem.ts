@@ -47,11 +47,14 @@ export const tio2Sem = {
     particleVariation: 0.15,
     // the particle bodies are finely mottled (median |high-pass| inside them 5 x ours without it)
     particleGrain: 0.03,
-    // no collection halo or contact crease (sem.ts)
+    // no collection halo or contact crease unless learned (train then calibrates them first)
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
-  // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise.
+  // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise. The halo
+  // around the particles and the contact creases (haloStrength, haloWidth, creaseStrength,
+  // creaseWidth) are not in the list: learned and calibrated (--learn with them added) they did
+  // not improve the standard pipeline's realism or sizing (docs/realism.md).
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
     'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient', 'particleVariation',
