@@ -44,9 +44,9 @@ export interface Budget {
 }
 
 /**
- * quick: a smoke test of every stage (minutes on 2 cores); standard: a laptop run of about half
- * an hour (25.8 min measured on 2 cores); full: the reference's networks and dataset size (patch 256, 64 base
- * filters, one step per real patch per epoch, 1,000 pairs) with the project's default U-Net, but 5
+ * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
+ * reference's networks and dataset size (patch 256, 64 base filters, one step per real patch per
+ * epoch, 1,000 pairs) with the project's default U-Net, but 5
  * GAN epochs instead of the reference's 50: 50 epochs are about 7 h on 2 cores, and on the dev-pool
  * the best epoch by the realism rule came early in every run so far (`--set gan.epochs=50` gives
  * the reference schedule). Measured times: docs/pipeline.md.

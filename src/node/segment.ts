@@ -252,12 +252,12 @@ function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
   return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines };
 }
 
-/** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
 /** What a cached segmentation depends on besides the pixels (segment-cache.ts). */
 function reuseSettings(o: SegmenterOptions, method: string, tile: number, minArea: number, sf: SegmentFlags): unknown {
   return { method, model: method === 'otsu' ? null : o.model ?? null, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
 }
 
+/** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
 function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
   const compute = () => segmentWith(method, model, img, tile, minArea, sf);
   if (!o.reuse) return compute();
