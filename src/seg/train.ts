@@ -21,7 +21,7 @@
  * holds the weights (with batch-norm statistics), Adam's moments, the data Rng's state and the
  * history, so a resumed run continues exactly as the uninterrupted run would have.
  */
-import { Adam, Rng, Tensor, add, bceWithLogits, crossEntropy, mul, slice, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { Adam, Rng, Tensor, segmentationLoss, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
 import { boundaryWeightMap, instanceDistanceTarget } from './targets.js';
 import { instancesFromClassMap } from '../particles/instances.js';
@@ -277,16 +277,18 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
  * boundaryWeightMap), a pixel's CE weight is its class weight + its boundary weight (U-Net eq. 2).
  */
 export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number, boundary: ArrayLike<number> | null = null): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null } {
-  const logits = distance ? slice(out, [null, [0, classes]]) : out;
-  const ce = boundary ? crossEntropy(logits, target, { positionWeight: pixelWeights(target, classWeights, boundary) }) : crossEntropy(logits, target, { weight: classWeights });
-  const dice = softDiceLoss(logits, target);
-  let loss = add(ce, mul(dice, diceWeight));
-  let dist: Tensor | null = null;
-  if (distance) {
-    dist = bceWithLogits(slice(out, [null, [classes, classes + 1]]), distance);
-    loss = add(loss, mul(dist, distanceWeight));
-  }
-  return { loss, ce, dice, dist };
+  // One fused op (max / exp / sum once per pixel, channels read in place); it equals
+  // crossEntropy + softDiceLoss + bceWithLogits on slices of out up to float rounding.
+  const r = segmentationLoss(out, {
+    classes: distance ? classes : out.shape[1],
+    target,
+    ...(boundary ? { positionWeight: pixelWeights(target, classWeights, boundary) } : { weight: classWeights }),
+    diceWeight,
+    distance,
+    distanceWeight,
+  });
+  const scalar = (v: number) => new Tensor(Float64Array.of(v), []);
+  return { loss: r.loss, ce: scalar(r.ce), dice: scalar(r.dice), dist: r.dist === null ? null : scalar(r.dist) };
 }
 
 /** w(x) = w_c(x) + boundary(x) per target pixel. */

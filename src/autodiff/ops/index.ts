@@ -11,6 +11,7 @@ import { gradcheckCases as normCases } from './norm.js';
 import { gradcheckCases as dropoutCases } from './dropout.js';
 import { gradcheckCases as softmaxCases } from './softmax.js';
 import { gradcheckCases as lossCases } from './loss.js';
+import { gradcheckCases as segLossCases } from './seg-loss.js';
 
 export * from './elementwise.js';
 export * from './reduce.js';
@@ -23,6 +24,7 @@ export * from './norm.js';
 export * from './dropout.js';
 export * from './softmax.js';
 export * from './loss.js';
+export * from './seg-loss.js';
 
 /**
  * The gradient checks of every op in this folder. Each op module exports its own
@@ -41,4 +43,5 @@ export const gradcheckCases: GradcheckCase[] = [
   ...dropoutCases,
   ...softmaxCases,
   ...lossCases,
+  ...segLossCases,
 ];
