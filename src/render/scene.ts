@@ -15,11 +15,11 @@ import { project, type Camera } from './camera.js';
 import { softRasterize } from './raster/soft.js';
 import { hardRasterize, type HardRaster } from './raster/hard.js';
 import { formImage } from './form-image.js';
-import { paramsVector } from './params.js';
+import { paramIndex, paramsVector } from './params.js';
 import { buildMasks, rejectReason } from './masks.js';
 import { modelPolarity } from './polarity.js';
 import { imageFormationModel, isTransmission } from './shade/models.js';
-import { proximityMaps, type ProximityMaps } from './shade/proximity.js';
+import { farProximityMaps, proximityMaps, type ProximityMaps } from './shade/proximity.js';
 import { pathLengths, type PathLengths } from './thickness.js';
 import type { SceneConfig } from './config.js';
 import { presetConfig, type PresetName } from './presets/index.js';
@@ -179,10 +179,12 @@ interface RasterCacheEntry {
   key: string;
   dtype: DType;
   raster: Tensor;
-  /** The proximity maps of the same geometry (null for a model that does not read them). */
+  /** The proximity maps of the same geometry (null where no render of it needed them). */
   proximity: ProximityMaps | null;
 }
 const rasterCache = new WeakMap<Scene, RasterCacheEntry>();
+const HALO_STRENGTH = paramIndex('haloStrength');
+const CREASE_STRENGTH = paramIndex('creaseStrength');
 
 export interface RenderResult {
   /** [1, 1, H, W] in [0, 1], differentiable w.r.t. params (and the vertices when asked). */
@@ -237,17 +239,23 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
   // The exact instance map: for the masks, and for the proximity maps of the models that read them.
   let hard: HardRaster | undefined;
   const hardRaster = (): HardRaster => (hard ??= noGrad(() => hardRasterize(proj, scene.mesh.faces, scene.faceOwner, { width: W, height: H }, scene.normals)));
-  const needsProximity = !transmission && imageFormationModel(cfg.shading.model).proximity;
+  const readsProximity = !transmission && imageFormationModel(cfg.shading.model).proximity;
+  // With the halo and the crease off and no parameter gradient wanted, the maps cannot change the
+  // image: far maps stand in for them and the distance transforms are skipped.
+  const needsProximity = readsProximity && (p.requiresGrad || p.data[HALO_STRENGTH] !== 0 || p.data[CREASE_STRENGTH] !== 0);
   let raster: Tensor;
   let proximity: ProximityMaps | null;
-  if (hit && hit.positions === scene.mesh.positions && hit.key === key && hit.dtype === dtype) ({ raster, proximity } = hit);
-  else {
+  if (hit && hit.positions === scene.mesh.positions && hit.key === key && hit.dtype === dtype) {
+    ({ raster, proximity } = hit);
+    if (needsProximity && !proximity) proximity = hit.proximity = proximityMaps(hardRaster().instances, W, H);
+  } else {
     raster = softRasterize(verts, scene.mesh.faces, attrs, {
       width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: transmission ? [0, 0, 0, 0] : [0, 0, 1, 0],
     });
     proximity = needsProximity ? proximityMaps(hardRaster().instances, W, H) : null;
     if (useCache) rasterCache.set(scene, { positions: scene.mesh.positions, key, dtype, raster, proximity });
   }
+  if (readsProximity && !proximity) proximity = farProximityMaps(W, H);
   const image = formImage(raster, p, {
     model: cfg.shading.model,
     width: W,

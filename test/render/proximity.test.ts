@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Rng } from '../../src/autodiff/index.js';
+import { Rng, Tensor, parameter, sum, mul } from '../../src/autodiff/index.js';
+import { backward } from '../../src/autodiff/tape.js';
 import { defaultParams, sampleScene, renderScene, presetConfig, mergeSceneConfig, PARAMETER_TABLE } from '../../src/render/index.js';
 import { distanceTransform, proximityMaps, CONTACT_NONE } from '../../src/render/shade/proximity.js';
 
@@ -86,5 +87,31 @@ describe('proximity maps (SEM halo and crease distances)', () => {
     expect(near / nearN).toBeLessThan(0.9);
     expect(near / nearN).toBeGreaterThan(0.78);
     expect(far / farN).toBeCloseTo(1, 6);
+  });
+
+  it('with both strengths 0 the maps are skipped unless a gradient is wanted: the same image either way, and the strengths still get their gradient', () => {
+    const cfg = mergeSceneConfig(presetConfig('tio2-sem'), { width: 64, height: 64, shading: { noise: false }, particles: { count: { min: 8, max: 8 } } });
+    const scene = sampleScene(cfg, new Rng(5));
+    const p = defaultParams('tio2-sem');
+    const idx = (name: string) => PARAMETER_TABLE.findIndex((s) => s.name === name);
+    expect(p[idx('haloStrength')]).toBe(0);
+    expect(p[idx('creaseStrength')]).toBe(0);
+    const plain = renderScene(scene, p, { masks: false }).image;
+    const q = parameter(new Tensor(Float64Array.from(p), [p.length]));
+    const tracked = renderScene(scene, q, { masks: false }).image;
+    expect(Array.from(tracked.data)).toEqual(Array.from(plain.data));
+    backward(sum(mul(tracked, tracked)));
+    // Darkening the substrate next to particles (or the particles at their contacts) lowers the sum of squares.
+    expect(q.grad!.data[idx('haloStrength')]).toBeLessThan(0);
+    expect(q.grad!.data[idx('creaseStrength')]).toBeLessThan(0);
+    // A plain vector with a strength on still draws it.
+    for (const name of ['haloStrength', 'creaseStrength']) {
+      const on = Float64Array.from(p);
+      on[idx(name)] = 0.3;
+      const drawn = renderScene(scene, on, { masks: false }).image;
+      let darker = 0;
+      for (let i = 0; i < drawn.data.length; i++) if (drawn.data[i] < plain.data[i] - 1e-9) darker++;
+      expect(darker, name).toBeGreaterThan(10);
+    }
   });
 });

@@ -19,7 +19,7 @@ export interface ProximityMaps {
   contact: Float64Array;
 }
 
-/** The contact distance where no two particles meet (exp(-CONTACT_NONE / width) is 0 for every allowed width). */
+/** The contact distance where no two particles meet (beyond every allowed width: the profile is 0 there). */
 export const CONTACT_NONE = 1e6;
 const FAR = 1e20;
 
@@ -121,4 +121,23 @@ export function proximityMaps(instances: Uint16Array, W: number, H: number): Pro
     for (let i = 0; i < contact.length; i++) contact[i] = contactSeed[i] ? 0 : Math.min(CONTACT_NONE, contact[i] - 0.5);
   } else contact = new Float64Array(W * H).fill(CONTACT_NONE);
   return lanesInstalled() ? { outside: copyShared(outside), contact: copyShared(contact) } : { outside, contact };
+}
+
+const farMaps = new Map<string, ProximityMaps>();
+
+/**
+ * Maps with every distance at CONTACT_NONE (no halo, no crease anywhere), one read-only pair per
+ * size: what a render passes when both strengths are 0 and no gradient is wanted, where the maps
+ * cannot change the image.
+ */
+export function farProximityMaps(W: number, H: number): ProximityMaps {
+  const shared = lanesInstalled();
+  const key = `${W}x${H}${shared ? ' shared' : ''}`;
+  let maps = farMaps.get(key);
+  if (!maps) {
+    const far = new Float64Array(W * H).fill(CONTACT_NONE);
+    maps = shared ? { outside: copyShared(far), contact: copyShared(far) } : { outside: far, contact: far };
+    farMaps.set(key, maps);
+  }
+  return maps;
 }
