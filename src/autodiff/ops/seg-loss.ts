@@ -83,66 +83,22 @@ export function segmentationLoss(out: Tensor, opts: SegmentationLossOptions): Se
   const psum = new Float64Array(c);
   const m = new Float64Array(inner);
   const s = new Float64Array(inner);
-  let wsum = 0;
-  let ceSum = 0;
-  let bceSum = 0;
+  const acc = new Float64Array(3); // sum of CE weights, weighted CE sum, BCE sum
   for (let b = 0; b < n; b++) {
     const xo = b * ctot * inner;
     const po = b * c * inner;
     const to = b * inner;
-    for (let i = 0; i < inner; i++) m[i] = xd[xo + i];
-    for (let k = 1; k < c; k++) {
-      const ko = xo + k * inner;
-      for (let i = 0; i < inner; i++) m[i] = Math.max(m[i], xd[ko + i]);
-    }
-    // All -Inf (or +Inf present): shift by 0 and let the arithmetic give NaN / Inf honestly.
-    for (let i = 0; i < inner; i++) if (!Number.isFinite(m[i])) m[i] = 0;
-    s.fill(0);
-    for (let k = 0; k < c; k++) {
-      const ko = xo + k * inner;
-      const pk = po + k * inner;
-      for (let i = 0; i < inner; i++) {
-        const e = Math.exp(xd[ko + i] - m[i]);
-        prob[pk + i] = e;
-        s[i] += e;
-      }
-    }
-    for (let i = 0; i < inner; i++) {
-      const t = target[to + i];
-      if (!Number.isInteger(t) || t < 0 || t >= c) throw new Error(`${op}: target ${t} at position ${to + i} is not a class in [0, ${c})`);
-      const wi = (w ? w[t] : 1) * (pw ? pw[to + i] : 1);
-      wt[to + i] = wi;
-      wsum += wi;
-      // -w log p_t = w (m + log s - x_t); a zero weight contributes 0 even where p_t underflows.
-      if (wi !== 0) ceSum += wi * (m[i] + Math.log(s[i]) - xd[xo + t * inner + i]);
-      count[t]++;
-    }
+    channelMax(xd, xo, inner, c, m);
+    for (let k = 0; k < c; k++) expPlane(xd, xo + k * inner, prob, po + k * inner, m, s, inner, k === 0);
+    crossEntropyPixels(xd, xo, target, to, inner, c, w, pw, m, s, wt, count, acc, op);
     for (let i = 0; i < inner; i++) s[i] = 1 / s[i];
-    for (let k = 0; k < c; k++) {
-      const pk = po + k * inner;
-      let ps = 0;
-      for (let i = 0; i < inner; i++) {
-        const p = prob[pk + i] * s[i];
-        prob[pk + i] = p;
-        ps += p;
-      }
-      psum[k] += ps;
-    }
-    for (let i = 0; i < inner; i++) {
-      const t = target[to + i];
-      inter[t] += prob[po + t * inner + i];
-    }
-    if (distance) {
-      const zo = xo + c * inner;
-      const dd = distance.data;
-      for (let i = 0; i < inner; i++) {
-        const z = xd[zo + i];
-        bceSum += Math.max(z, 0) - z * dd[to + i] + Math.log1p(Math.exp(-Math.abs(z)));
-      }
-    }
+    for (let k = 0; k < c; k++) psum[k] += normalizePlane(prob, po + k * inner, s, inner);
+    targetProbSums(prob, po, target, to, inner, inter);
+    if (distance) acc[2] += bceSum(xd, xo + c * inner, distance.data, to, inner);
   }
   // An all-zero-weight batch gives 0 / 0 = NaN, as crossEntropy (and PyTorch) do.
-  const ce = ceSum / wsum;
+  const wsum = acc[0];
+  const ce = acc[1] / wsum;
   const coefA = new Float64Array(c);
   const coefB = new Float64Array(c);
   let diceSum = 0;
@@ -154,7 +110,7 @@ export function segmentationLoss(out: Tensor, opts: SegmentationLossOptions): Se
     coefB[k] = (diceWeight * num) / (c * d * d);
   }
   const dice = diceSum / c;
-  const dist = distance ? bceSum / npx : null;
+  const dist = distance ? acc[2] / npx : null;
   let total = ce + (diceWeight !== 0 ? diceWeight * dice : 0);
   if (dist !== null) total += distanceWeight * dist;
   const lossData = allocData(out.dtype, 1);
@@ -164,45 +120,125 @@ export function segmentationLoss(out: Tensor, opts: SegmentationLossOptions): Se
     const gs = g.data[0];
     const gx = allocData(out.dtype, out.size);
     const dot = new Float64Array(inner);
-    const cwScale = gs / wsum;
     for (let b = 0; b < n; b++) {
       const xo = b * ctot * inner;
       const po = b * c * inner;
       const to = b * inner;
       // dot_i = sum_j a_j p_j = sum_j B_j p_j + A_t p_t
-      for (let i = 0; i < inner; i++) {
-        const t = target[to + i];
-        dot[i] = coefA[t] * prob[po + t * inner + i];
-      }
-      for (let k = 0; k < c; k++) {
-        const pk = po + k * inner;
-        const bk = coefB[k];
-        for (let i = 0; i < inner; i++) dot[i] += bk * prob[pk + i];
-      }
-      for (let k = 0; k < c; k++) {
-        const pk = po + k * inner;
-        const gk = xo + k * inner;
-        const bk = coefB[k];
-        for (let i = 0; i < inner; i++) gx[gk + i] = gs * prob[pk + i] * (bk - dot[i]) + cwScale * wt[to + i] * prob[pk + i];
-      }
-      for (let i = 0; i < inner; i++) {
-        const t = target[to + i];
-        gx[xo + t * inner + i] += gs * coefA[t] * prob[po + t * inner + i] - cwScale * wt[to + i];
-      }
-      if (distance) {
-        const zo = xo + c * inner;
-        const dd = distance.data;
-        const scale = (gs * distanceWeight) / npx;
-        for (let i = 0; i < inner; i++) {
-          const z = xd[zo + i];
-          const sig = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-          gx[zo + i] = scale * (sig - dd[to + i]);
-        }
-      }
+      targetTerm(prob, po, target, to, inner, coefA, dot);
+      for (let k = 0; k < c; k++) axpyPlane(coefB[k], prob, po + k * inner, dot, inner);
+      for (let k = 0; k < c; k++) gradPlane(gx, xo + k * inner, prob, po + k * inner, gs, coefB[k], gs / wsum, dot, wt, to, inner);
+      gradTarget(gx, xo, prob, po, target, to, inner, gs, coefA, gs / wsum, wt);
+      if (distance) bceGrad(gx, xd, xo + c * inner, distance.data, to, inner, (gs * distanceWeight) / npx);
     }
     return [new Tensor(gx, out.shape)];
   });
   return { loss, ce, dice, dist };
+}
+
+// Small kernels with one loop each: V8 optimizes each on its own and keeps it optimized (one
+// function with all the loops was on-stack-replaced and deoptimized over and over, about 3x slower).
+
+type Floats = Tensor['data'];
+type Labels = Int32Array | readonly number[];
+
+function channelMax(xd: Floats, xo: number, inner: number, c: number, m: Float64Array): void {
+  for (let i = 0; i < inner; i++) m[i] = xd[xo + i];
+  for (let k = 1; k < c; k++) {
+    const ko = xo + k * inner;
+    for (let i = 0; i < inner; i++) m[i] = Math.max(m[i], xd[ko + i]);
+  }
+  // All -Inf (or +Inf present): shift by 0 and let the arithmetic give NaN / Inf honestly.
+  for (let i = 0; i < inner; i++) if (!Number.isFinite(m[i])) m[i] = 0;
+}
+
+/** prob = exp(x - m) of one channel plane; s = (first ? 0 : s) + prob. */
+function expPlane(xd: Floats, xo: number, prob: Float64Array, po: number, m: Float64Array, s: Float64Array, inner: number, first: boolean): void {
+  for (let i = 0; i < inner; i++) {
+    const e = Math.exp(xd[xo + i] - m[i]);
+    prob[po + i] = e;
+    s[i] = first ? e : s[i] + e;
+  }
+}
+
+/** Per pixel: its CE weight, -w log p_t = w (m + log s - x_t) into acc[1], the weight into acc[0], the class count. */
+function crossEntropyPixels(xd: Floats, xo: number, target: Labels, to: number, inner: number, c: number, w: ArrayLike<number> | undefined, pw: ArrayLike<number> | undefined, m: Float64Array, s: Float64Array, wt: Float64Array, count: Float64Array, acc: Float64Array, op: string): void {
+  let wsum = 0;
+  let ceSum = 0;
+  for (let i = 0; i < inner; i++) {
+    const t = target[to + i];
+    if (!Number.isInteger(t) || t < 0 || t >= c) throw new Error(`${op}: target ${t} at position ${to + i} is not a class in [0, ${c})`);
+    const wi = (w ? w[t] : 1) * (pw ? pw[to + i] : 1);
+    wt[to + i] = wi;
+    wsum += wi;
+    // A zero weight contributes 0 even where p_t underflows.
+    if (wi !== 0) ceSum += wi * (m[i] + Math.log(s[i]) - xd[xo + t * inner + i]);
+    count[t]++;
+  }
+  acc[0] += wsum;
+  acc[1] += ceSum;
+}
+
+/** prob *= 1 / s of one plane; returns the plane's sum. */
+function normalizePlane(prob: Float64Array, po: number, invS: Float64Array, inner: number): number {
+  let ps = 0;
+  for (let i = 0; i < inner; i++) {
+    const p = prob[po + i] * invS[i];
+    prob[po + i] = p;
+    ps += p;
+  }
+  return ps;
+}
+
+function targetProbSums(prob: Float64Array, po: number, target: Labels, to: number, inner: number, inter: Float64Array): void {
+  for (let i = 0; i < inner; i++) {
+    const t = target[to + i];
+    inter[t] += prob[po + t * inner + i];
+  }
+}
+
+function bceSum(xd: Floats, zo: number, dd: Floats, to: number, inner: number): number {
+  let sum = 0;
+  for (let i = 0; i < inner; i++) {
+    const z = xd[zo + i];
+    sum += Math.max(z, 0) - z * dd[to + i] + Math.log1p(Math.exp(-Math.abs(z)));
+  }
+  return sum;
+}
+
+function targetTerm(prob: Float64Array, po: number, target: Labels, to: number, inner: number, coefA: Float64Array, dot: Float64Array): void {
+  for (let i = 0; i < inner; i++) {
+    const t = target[to + i];
+    dot[i] = coefA[t] * prob[po + t * inner + i];
+  }
+}
+
+function axpyPlane(a: number, prob: Float64Array, po: number, dot: Float64Array, inner: number): void {
+  for (let i = 0; i < inner; i++) dot[i] += a * prob[po + i];
+}
+
+/** gx_k = gs p_k (B_k - dot) + (gs / wsum) w p_k: the Dice and CE terms before the target's own correction. */
+function gradPlane(gx: Floats, go: number, prob: Float64Array, po: number, gs: number, bk: number, cwScale: number, dot: Float64Array, wt: Float64Array, to: number, inner: number): void {
+  for (let i = 0; i < inner; i++) {
+    const p = prob[po + i];
+    gx[go + i] = gs * p * (bk - dot[i]) + cwScale * wt[to + i] * p;
+  }
+}
+
+/** At the target class: + gs A_t p_t - (gs / wsum) w. */
+function gradTarget(gx: Floats, xo: number, prob: Float64Array, po: number, target: Labels, to: number, inner: number, gs: number, coefA: Float64Array, cwScale: number, wt: Float64Array): void {
+  for (let i = 0; i < inner; i++) {
+    const t = target[to + i];
+    gx[xo + t * inner + i] += gs * coefA[t] * prob[po + t * inner + i] - cwScale * wt[to + i];
+  }
+}
+
+function bceGrad(gx: Floats, xd: Floats, zo: number, dd: Floats, to: number, inner: number, scale: number): void {
+  for (let i = 0; i < inner; i++) {
+    const z = xd[zo + i];
+    const sig = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    gx[zo + i] = scale * (sig - dd[to + i]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
