@@ -21,7 +21,7 @@
  * holds the weights (with batch-norm statistics), Adam's moments, the data Rng's state and the
  * history, so a resumed run continues exactly as the uninterrupted run would have.
  */
-import { Adam, Rng, Tensor, segmentationLoss, noGrad, phase, profileStepEnd, profileStepStart, softDiceLoss, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { Adam, Rng, Tensor, segmentationLoss, noGrad, phase, profileStepEnd, profileStepStart, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
 import { boundaryWeightMap, instanceDistanceTarget } from './targets.js';
 import { instancesFromClassMap } from '../particles/instances.js';
