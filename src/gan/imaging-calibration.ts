@@ -273,6 +273,35 @@ async function fitLevels(quiet: SceneConfig, params: Record<string, number>, rea
 }
 
 /**
+ * The value of `name` among `values` whose renders (the same scenes for every value) score lowest
+ * by `error`, the first of equals; the current value when none has statistics. The values go to
+ * `run` together.
+ */
+async function bestValue(
+  run: ImagingRunner,
+  scene: SceneConfig,
+  params: Record<string, number>,
+  name: string,
+  values: readonly number[],
+  n: number,
+  seed: number,
+  error: (s: ImagingStatistics) => number,
+): Promise<number> {
+  const stats = await run(values.map((v) => ({ scene, params: { ...params, [name]: v }, n, seed })));
+  let best = params[name];
+  let bestError = Infinity;
+  values.forEach((v, k) => {
+    const s = stats[k];
+    const e = s ? error(s) : Infinity;
+    if (e < bestError) {
+      bestError = e;
+      best = v;
+    }
+  });
+  return best;
+}
+
+/**
  * The image formation, in three steps, so that renders of `scene` show the real patches'
  * statistics: the levels (fitLevels); then the edge (blur, the tilt law, the narrow and the wide
  * rim, the shadow, the halo when `terms` says) by coordinate descent over PROFILE_GRID on the edge
@@ -304,48 +333,17 @@ export async function calibrateImaging(
   let params = await fitLevels(quiet, start, real, n, seed + 8181, run);
   if (!params) return null;
   for (let pass = 0; pass < 2; pass++) {
+    const outBins = terms.halo ? PROFILE_OUT : PROFILE_OUT_EDGE;
     for (const { name, values } of grid) {
-      let best: number = params[name];
-      let bestD = Infinity;
-      const stats = await run(values.map((v) => ({ scene: quiet, params: { ...params!, [name]: v }, n, seed: seed + 8282 })));
-      for (const [k, v] of values.entries()) {
-        const s = stats[k];
-        const d = s ? profileDistance(s, real, terms.halo ? PROFILE_OUT : PROFILE_OUT_EDGE) : Infinity;
-        if (d < bestD) {
-          bestD = d;
-          best = v;
-        }
-      }
-      params = { ...params, [name]: best };
+      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, n, seed + 8282, (s) => profileDistance(s, real, outBins)) };
     }
     // the contact creases, by the crease contrast
     if (terms.crease) {
-      let bestC: number = params.creaseStrength;
-      let bestCE = Infinity;
-      const creases = await run(CREASE_VALUES.map((v) => ({ scene: quiet, params: { ...params!, creaseStrength: v }, n, seed: seed + 8282 })));
-      for (const [k, v] of CREASE_VALUES.entries()) {
-        const s = creases[k];
-        const e = s ? Math.abs(s.crease - real.crease) : Infinity;
-        if (e < bestCE) {
-          bestCE = e;
-          bestC = v;
-        }
-      }
-      params = { ...params, creaseStrength: bestC };
+      params = { ...params, creaseStrength: await bestValue(run, quiet, params, 'creaseStrength', CREASE_VALUES, n, seed + 8282, (s) => Math.abs(s.crease - real.crease)) };
     }
     // the particles' own brightness spread, by the spread of the body pixels
-    let bestV: number = params.particleVariation;
-    let bestE = Infinity;
-    const spreads = await run(VARIATION_VALUES.map((v) => ({ scene: quiet, params: { ...params!, particleVariation: v }, n, seed: seed + 8282 })));
-    for (const [k, v] of VARIATION_VALUES.entries()) {
-      const s = spreads[k];
-      const e = s ? Math.abs(s.bodySpread - real.bodySpread) : Infinity;
-      if (e < bestE) {
-        bestE = e;
-        bestV = v;
-      }
-    }
-    params = await fitLevels(quiet, { ...params, particleVariation: bestV }, real, n, seed + 8181, run);
+    const variation = await bestValue(run, quiet, params, 'particleVariation', VARIATION_VALUES, n, seed + 8282, (s) => Math.abs(s.bodySpread - real.bodySpread));
+    params = await fitLevels(quiet, { ...params, particleVariation: variation }, real, n, seed + 8181, run);
     if (!params) return null;
   }
   const [r0, r1] = await run([
