@@ -40,7 +40,7 @@ import { writeFijiOutputs } from './fiji-outputs.js';
 import { fijiCsv } from '../seg/fiji.js';
 import { SegmentationCache } from './segment-cache.js';
 import { segmentWithModel, type ImageSegmentation, type SegmentFlags } from './segment-jobs.js';
-import { segmentImagesOnWorkers, taskThreads } from './task-workers.js';
+import { segmentImagesOnWorkers, taskThreads, workerComputeBackend } from './task-workers.js';
 
 /** Where output lines go (tests capture them). */
 export interface SegmentConsole {
@@ -271,15 +271,15 @@ function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, 
  * lane count, so the results are the same as here), else here one after the other.
  */
 async function segmentAll(o: SegmenterOptions, method: string, model: UNet | null, images: GreyImage[], tile: number, minArea: number, sf: SegmentFlags, out: SegmentConsole): Promise<{ segmentation: ImageSegmentation; seconds: number }[]> {
-  const backend = getBackend().name;
+  const backend = workerComputeBackend();
   const settings = reuseSettings(o, method, tile, minArea, sf);
   const found = images.map((img) => o.reuse?.find(settings, img.width, img.height, img.data));
   const todo = images.flatMap((_, k) => (found[k] === undefined ? [k] : []));
-  const onWorkers = method === 'unet' && !!o.model && ['wasm', 'reference'].includes(backend) && taskThreads(todo.length) > 0;
+  const onWorkers = method === 'unet' && !!o.model && backend !== null && taskThreads(todo.length) > 0;
   let done: { segmentation: ImageSegmentation; seconds: number }[] = [];
   if (onWorkers) {
     out.log(`segmenting ${todo.length} images on ${taskThreads(todo.length)} worker threads, one lane each`);
-    done = await segmentImagesOnWorkers(todo.map((k) => ({ model: o.model!, image: images[k], tile, minArea, flags: sf })), backend);
+    done = await segmentImagesOnWorkers(todo.map((k) => ({ model: o.model!, image: images[k], tile, minArea, flags: sf })), backend!);
   }
   return images.map((img, k) => {
     const hit = found[k];

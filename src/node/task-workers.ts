@@ -198,19 +198,26 @@ async function runOnPool(script: string, task: TaskName, jobs: unknown[], n: num
 }
 
 /**
- * The seeds of a classifier two-sample test: on worker threads when enabled and the calling
- * thread computes on the wasm or the reference backend (which a worker can start too), else here.
+ * The calling thread's compute backend when workers are enabled and can start it too (wasm or
+ * reference: a worker runs it on one lane, oneLaneBackend), else null: jobs that compute on the
+ * backend then stay on the calling thread.
  */
-export async function runC2stSeeds(jobs: C2stSeedJob[]): Promise<C2stSeedResult[]> {
+export function workerComputeBackend(): string | null {
   const backend = getBackend().name;
-  if (!entryScript || !['wasm', 'reference'].includes(backend)) return jobs.map(runC2stSeed);
+  return entryScript && ['wasm', 'reference'].includes(backend) ? backend : null;
+}
+
+/** The seeds of a classifier two-sample test: on worker threads where workerComputeBackend allows, else here. */
+export async function runC2stSeeds(jobs: C2stSeedJob[]): Promise<C2stSeedResult[]> {
+  const backend = workerComputeBackend();
+  if (!backend) return jobs.map(runC2stSeed);
   // Seeds take about equally long: all of them at once (up to 2 per core) finish soonest.
   return runTasks('c2stSeed', jobs.map((j) => ({ ...j, backend })), 2);
 }
 
 /**
  * Images through a U-Net (segment-jobs.ts), one per worker, each worker computing on `backend`
- * (the calling thread's: wasm or reference) on one lane. Results in the jobs' order.
+ * (workerComputeBackend's) on one lane. Results in the jobs' order.
  */
 export async function segmentImagesOnWorkers(jobs: SegmentImageJob[], backend: string): Promise<ReturnType<typeof runSegmentImageJob>[]> {
   return runTasks('segmentImage', jobs.map((j) => ({ ...j, backend })));
