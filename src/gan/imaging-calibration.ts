@@ -12,11 +12,9 @@
  * - the fine residual of the substrate: a robust standard deviation (1.4826 x the median absolute
  *   deviation) of the pixel minus its 3 x 3 mean over the same substrate pixels. On the renders
  *   the film's ridge texture leaves a residual too, so the noise is calibrated by its excess;
- * - the crease contrast: the mean valley depth inside the foreground (CREASE_REACH px or more
- *   from its boundary) over the body level, where a pixel's valley depth is how far it lies below
- *   the darker of its two neighbours CREASE_REACH px away, in the direction where that is
- *   largest (0 if none): the dark lines where touching particles meet, without knowing where
- *   they meet.
+ * - the contact profile (contact-profile.ts): the grey level on the watershed lines between
+ *   touching particles of one Otsu component, and 1-5 px from them, relative to the particles'
+ *   own levels: the dark creases where particles meet, without knowing where they meet.
  *
  * Why: the GAN starts from the scene's values (GanConfig.start), and the statistics tell it where
  * the micrographs are. On the 24 TiO2-SEM dev-pool images (128 px patches) the bodies sit at a
@@ -30,6 +28,7 @@
  * (scaled together, keeping their ratio).
  */
 import { otsuThreshold, gaussianBlur } from '../particles/otsu.js';
+import { addContactRatios, contactDistance, contactProfile, emptyContactBins } from './contact-profile.js';
 import { squaredDistanceTransform } from '../particles/distance.js';
 import { Rng } from '../autodiff/rng.js';
 import { noGrad } from '../autodiff/tape.js';
@@ -41,14 +40,13 @@ import { PARAMETER_TABLE, paramIndex, paramsVector, type ParamName } from '../re
 export const FAR = 6;
 /** Depth of the edge profile inside and outside the Otsu boundary (px). */
 export const PROFILE_IN = 10;
-export const PROFILE_OUT = 12;
+export const PROFILE_OUT = 30;
 /**
  * The outside depth (px) the edge fit compares without the halo terms (the nearest bins: the blur
- * and the shadow); with them, all PROFILE_OUT (the dev-pool's dark ring reaches past 12 px).
+ * and the shadow); with them, all PROFILE_OUT (the dev-pool's dark ring reaches its far level
+ * only 25-30 px out). Bins beyond this one may be empty (small images) and are then skipped.
  */
 export const PROFILE_OUT_EDGE = 5;
-/** Distance (px) of the neighbours a crease pixel is compared with, and its least depth inside the foreground. */
-export const CREASE_REACH = 2;
 
 type Grey = { width: number; height: number; data: ArrayLike<number> };
 
@@ -71,9 +69,15 @@ export interface ImagingStatistics {
    * how sharp the edge is, how bright and wide the rim, how dark the shadow ring.
    */
   inside: number[];
+  /** NaN beyond PROFILE_OUT_EDGE where no pixel lies that far out. */
   outside: number[];
-  /** The crease contrast: mean valley depth of the interior foreground pixels over the body level. */
-  crease: number;
+  /**
+   * The contact profile (contact-profile.ts): median grey on the contact lines between touching
+   * particles over their levels (contact[0]), and 1 .. CONTACT_REACH px from them (NaN: none).
+   */
+  contact: number[];
+  /** Contact line pixels behind contact[0]. */
+  contactPixels: number;
   /** Pixels behind each statistic. */
   substratePixels: number;
   bodyPixels: number;
@@ -113,7 +117,7 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
   const body: number[] = [];
   const dev: number[] = [];
   const far2 = FAR * FAR;
-  let valleySum = 0, valleyN = 0;
+  const contactBins = emptyContactBins();
   const inBins: number[][] = Array.from({ length: PROFILE_IN }, () => []);
   const outBins: number[][] = Array.from({ length: PROFILE_OUT }, () => []);
   images.forEach((im, k) => {
@@ -133,10 +137,6 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
         const d = Math.round(Math.sqrt(fg[i] ? inside[i] : outside[i]));
         if (fg[i] && d <= PROFILE_IN) inBins[d - 1].push(data[i]);
         else if (!fg[i] && d <= PROFILE_OUT) outBins[d - 1].push(data[i]);
-        if (fg[i] && inside[i] >= CREASE_REACH * CREASE_REACH && x >= CREASE_REACH && y >= CREASE_REACH && x < W - CREASE_REACH && y < H - CREASE_REACH) {
-          valleySum += valleyDepth(s, i, W);
-          valleyN++;
-        }
         if (fg[i] && inside[i] >= far2) body.push(data[i]);
         else if (!fg[i] && outside[i] >= far2) {
           sub.push(data[i]);
@@ -146,26 +146,18 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
         }
       }
     }
+    addContactRatios(contactBins, s, W, H, t);
   });
   if (sub.length < 100 || body.length < 100) return null;
   const md = median(dev);
   const residual = 1.4826 * median(dev.map((d) => Math.abs(d - md)));
-  if (inBins.some((b) => b.length === 0) || outBins.some((b) => b.length === 0)) return null;
+  if (inBins.some((b) => b.length === 0) || outBins.slice(0, PROFILE_OUT_EDGE).some((b) => b.length === 0)) return null;
   const bodyMedian = median(body);
   const bodySpread = (quantile(body, 0.9) - quantile(body, 0.1)) / bodyMedian;
-  const crease = valleyN > 0 ? valleySum / valleyN / bodyMedian : 0;
-  return { substrate: median(sub), body: bodyMedian, bodySpread, residual, inside: inBins.map(median), outside: outBins.map(median), crease, substratePixels: sub.length, bodyPixels: body.length };
-}
-
-/** How far pixel i of the smoothed image s lies below the darker of its two neighbours CREASE_REACH px away, in the best of 4 directions (>= 0). */
-function valleyDepth(s: ArrayLike<number>, i: number, W: number): number {
-  const r = CREASE_REACH;
-  let best = 0;
-  for (const o of [r, r * W, r * (W + 1), r * (W - 1)]) {
-    const v = Math.min(s[i - o], s[i + o]) - s[i];
-    if (v > best) best = v;
-  }
-  return best;
+  return {
+    substrate: median(sub), body: bodyMedian, bodySpread, residual, inside: inBins.map(median), outside: outBins.map(median),
+    contact: contactProfile(contactBins), contactPixels: contactBins[0].length, substratePixels: sub.length, bodyPixels: body.length,
+  };
 }
 
 /** `n` renders of the scene at `params` (noise as the scene's shading says), images only. */
@@ -204,11 +196,14 @@ function clampParam(name: ParamName, v: number): number {
   return Math.min(p.max, Math.max(p.min, v));
 }
 
-/** Squared distance between two edge profiles (grey levels), inside and outside bins alike, over the first `outBins` outside bins (default all). */
+/**
+ * Squared distance between two edge profiles (grey levels), inside and outside bins alike, over
+ * the first `outBins` outside bins (default all; bins empty on either side are skipped).
+ */
 export function profileDistance(a: ImagingStatistics, b: ImagingStatistics, outBins = a.outside.length): number {
   let d = 0;
   for (let i = 0; i < a.inside.length; i++) d += (a.inside[i] - b.inside[i]) ** 2;
-  for (let i = 0; i < outBins; i++) d += (a.outside[i] - b.outside[i]) ** 2;
+  for (let i = 0; i < outBins; i++) if (Number.isFinite(a.outside[i]) && Number.isFinite(b.outside[i])) d += (a.outside[i] - b.outside[i]) ** 2;
   return d;
 }
 
@@ -219,10 +214,10 @@ export const PROFILE_GRID: { name: ParamName; values: number[] }[] = [
   { name: 'edgeGain', values: [0, 0.1, 0.2] },
   { name: 'rimGain', values: [0, 0.05, 0.1, 0.2] },
   { name: 'shadowStrength', values: [0, 0.15, 0.3, 0.45] },
-  // the dark ring around the particles (the dev-pool's profile 2-12 px outside is 0.094-0.102
-  // against 0.118 far from them)
+  // the dark ring around the particles (the dev-pool's profile 2-15 px outside is 0.094-0.102,
+  // 0.110-0.114 at 16-25 px, 0.118 from 26 px)
   { name: 'haloStrength', values: [0, 0.1, 0.2, 0.3, 0.4] },
-  { name: 'haloWidth', values: [2, 4, 7, 10, 14] },
+  { name: 'haloWidth', values: [4, 8, 12, 16, 22, 30] },
 ];
 
 /**
@@ -232,12 +227,22 @@ export const PROFILE_GRID: { name: ParamName; values: number[] }[] = [
 export interface ProximityTerms {
   /** haloStrength and haloWidth, on the edge profile. */
   halo: boolean;
-  /** creaseStrength, on the crease contrast. */
+  /** creaseStrength and creaseWidth, on the contact profile. */
   crease: boolean;
 }
 
-/** The values of creaseStrength the crease contrast is fitted with (its table range is 0-0.6). */
-export const CREASE_VALUES = [0, 0.15, 0.3, 0.45, 0.6];
+/**
+ * The crease fit renders this many times the calibration's scenes: the contact profile rests on
+ * the few contact lines of a dozen patches (about 60 line pixels per 128 px render), and on 12
+ * renders its first bin moved by up to 0.03 with the scenes' seed, as much as the creases move it.
+ */
+export const CREASE_RENDERS = 4;
+
+/** The values of creaseStrength and creaseWidth the contact profile is fitted with (table ranges 0-0.9 and 0.5-6 px). */
+export const CREASE_GRID: { name: ParamName; values: number[] }[] = [
+  { name: 'creaseStrength', values: [0, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9] },
+  { name: 'creaseWidth', values: [1, 2, 3, 4.5] },
+];
 
 /** The values of particleVariation the body spread is fitted with (its table range is 0-0.5). */
 export const VARIATION_VALUES = [0, 0.1, 0.2, 0.3, 0.4, 0.5];
@@ -245,7 +250,7 @@ export const VARIATION_VALUES = [0, 0.1, 0.2, 0.3, 0.4, 0.5];
 export interface ImagingCalibration {
   /** The calibrated parameters (physical units). */
   params: Record<'substrateBrightness' | 'particleBrightness' | 'noiseGaussian' | 'noiseShot' | 'blurSigma' | 'tiltExponent' | 'edgeGain' | 'rimGain' | 'shadowStrength' | 'particleVariation', number> &
-    Partial<Record<'haloStrength' | 'haloWidth' | 'creaseStrength', number>>;
+    Partial<Record<'haloStrength' | 'haloWidth' | 'creaseStrength' | 'creaseWidth', number>>;
   real: ImagingStatistics;
   /** The statistics of renders at the calibrated parameters (with noise). */
   synthetic: ImagingStatistics;
@@ -305,8 +310,7 @@ async function bestValue(
  * The image formation, in three steps, so that renders of `scene` show the real patches'
  * statistics: the levels (fitLevels); then the edge (blur, the tilt law, the narrow and the wide
  * rim, the shadow, the halo when `terms` says) by coordinate descent over PROFILE_GRID on the edge
- * profile, the contact creases when `terms` says (creaseStrength over CREASE_VALUES, on the crease
- * contrast) and the particles' brightness spread (particleVariation over VARIATION_VALUES, on
+ * profile, the contact creases when `terms` says (CREASE_GRID, on the contact profile) and the particles' brightness spread (particleVariation over VARIATION_VALUES, on
  * bodySpread), two passes, the
  * levels refitted after each pass; then the noise: the residual of noisy renders grows as
  * sqrt(R0^2 + f^2 (R1^2 - R0^2)) with the factor f on the scene's noise parameters (R0: the
@@ -327,19 +331,28 @@ export async function calibrateImaging(
   const real = imagingStatistics(realPatches);
   if (!real) return null;
   const quiet = mergeSceneConfig(scene, { shading: { noise: false } });
-  const grid = PROFILE_GRID.filter((g) => terms.halo || (g.name !== 'haloStrength' && g.name !== 'haloWidth'));
+  const isHalo = (g: { name: ParamName }) => g.name === 'haloStrength' || g.name === 'haloWidth';
+  const edgeGrid = PROFILE_GRID.filter((g) => !isHalo(g));
+  const haloGrid = terms.halo ? PROFILE_GRID.filter(isHalo) : [];
+  const grid = [...edgeGrid, ...haloGrid];
   const start: Record<string, number> = {};
-  for (const name of ['substrateBrightness', 'particleBrightness', 'particleVariation', ...(terms.crease ? ['creaseStrength'] : []), ...grid.map((g) => g.name)]) start[name] = scene.params[name as ParamName];
+  const creaseGrid = terms.crease ? CREASE_GRID : [];
+  for (const name of ['substrateBrightness', 'particleBrightness', 'particleVariation', ...creaseGrid.map((g) => g.name), ...grid.map((g) => g.name)]) start[name] = scene.params[name as ParamName];
   let params = await fitLevels(quiet, start, real, n, seed + 8181, run);
   if (!params) return null;
   for (let pass = 0; pass < 2; pass++) {
-    const outBins = terms.halo ? PROFILE_OUT : PROFILE_OUT_EDGE;
-    for (const { name, values } of grid) {
-      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, n, seed + 8282, (s) => profileDistance(s, real, outBins)) };
+    // The edge terms on the nearest outside bins, then the halo on all: fitted together on all 30
+    // bins, the far bins (where only the halo can help) swayed the rims and the blur too (edgeGain
+    // and rimGain went to their grid's end and the bodies' first px to 0.66 against 0.59)
+    for (const { name, values } of edgeGrid) {
+      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, n, seed + 8282, (s) => profileDistance(s, real, PROFILE_OUT_EDGE)) };
     }
-    // the contact creases, by the crease contrast
-    if (terms.crease) {
-      params = { ...params, creaseStrength: await bestValue(run, quiet, params, 'creaseStrength', CREASE_VALUES, n, seed + 8282, (s) => Math.abs(s.crease - real.crease)) };
+    for (const { name, values } of haloGrid) {
+      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, n, seed + 8282, (s) => profileDistance(s, real, PROFILE_OUT)) };
+    }
+    // the contact creases, by the contact profile
+    for (const { name, values } of creaseGrid) {
+      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, CREASE_RENDERS * n, seed + 8282, (s) => contactDistance(s.contact, real.contact)) };
     }
     // the particles' own brightness spread, by the spread of the body pixels
     const variation = await bestValue(run, quiet, params, 'particleVariation', VARIATION_VALUES, n, seed + 8282, (s) => Math.abs(s.bodySpread - real.bodySpread));

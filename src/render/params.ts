@@ -62,9 +62,9 @@ export const PARAMETER_TABLE = [
   // dark crease. Secondary electrons leaving the film next to a particle, or the surfaces where
   // two particles meet, are partly intercepted by the neighbouring particle before they reach
   // the detector. Distances come from the exact instance map (shade/proximity.ts).
-  { name: 'haloStrength', meaning: 'SEM: darkening of the substrate next to particles (all sides): the substrate term is multiplied by 1 - this x (1 - d / haloWidth)^2 for d < haloWidth, d the distance (px) outside the nearest particle silhouette', min: 0, max: 0.5 },
-  { name: 'haloWidth', meaning: 'SEM: extent (px) of the substrate halo outside the silhouettes (the darkening falls to 0 there)', min: 1, max: 16 },
-  { name: 'creaseStrength', meaning: 'SEM: darkening of the particles where two silhouettes meet or overlap: the particle term is multiplied by 1 - this x (1 - d / creaseWidth)^2 for d < creaseWidth, d the distance (px) to the nearest contact pixel (the particle pixels next to another particle)', min: 0, max: 0.6 },
+  { name: 'haloStrength', meaning: 'SEM: darkening of the substrate next to particles (all sides): the substrate term is multiplied by 1 - this x exp(-(d / haloWidth)^2 / 2), d the distance (px) outside the nearest particle silhouette', min: 0, max: 0.5 },
+  { name: 'haloWidth', meaning: 'SEM: width (px) of the substrate halo outside the silhouettes (a Gaussian of the distance: flat near the particles, 61 % of its depth at this distance, 14 % at twice it)', min: 1, max: 40 },
+  { name: 'creaseStrength', meaning: 'SEM: darkening of the particles where two silhouettes meet or overlap: the particle term is multiplied by 1 - this x (1 - d / creaseWidth)^2 for d < creaseWidth, d the distance (px) to the nearest contact pixel (the particle pixels next to another particle)', min: 0, max: 0.9 },
   { name: 'creaseWidth', meaning: 'SEM: extent (px) of the contact crease on both particles (the darkening falls to 0 there)', min: 0.5, max: 6 },
 ] as const satisfies readonly ParameterSpec[];
 

@@ -35,18 +35,31 @@ describe('imagingStatistics', () => {
     expect(s.outside[1]).toBeCloseTo(0.1, 1);
   });
 
-  it('the crease contrast sees a dark line across the bodies', () => {
+  it('the contact profile sees a dark line where two particles meet, and not a dark line inside one particle', () => {
     const rng = new Rng(2);
-    const plain = Array.from({ length: 6 }, () => disc(0.1, 0.6, 0.005, rng));
-    const creased = plain.map((im) => {
-      const data = Float32Array.from(im.data);
-      // a 2 px line 0.25 darker through the disc (x = 30, 31), as where two particles meet
-      for (let y = 0; y < 64; y++) for (const x of [30, 31]) if ((x - 30) ** 2 + (y - 34) ** 2 < 18 ** 2) data[y * 64 + x] -= 0.25;
-      return { ...im, data };
-    });
-    const a = imagingStatistics(plain)!, b = imagingStatistics(creased)!;
-    expect(a.crease).toBeLessThan(0.02);
-    expect(b.crease).toBeGreaterThan(a.crease + 0.01);
+    // two overlapping discs (a waist at x = 32, where the watershed parts them), and one disc
+    const pair = (line: number[], depth: number) => {
+      const data = new Float32Array(64 * 64);
+      for (let y = 0; y < 64; y++)
+        for (let x = 0; x < 64; x++) {
+          const inside = (x - 20) ** 2 + (y - 32) ** 2 < 14 ** 2 || (x - 44) ** 2 + (y - 32) ** 2 < 14 ** 2;
+          data[y * 64 + x] = (inside ? (line.includes(x) ? 0.6 - depth : 0.6) : 0.1) + 0.005 * rng.normal();
+        }
+      return { width: 64, height: 64, data };
+    };
+    const plain = imagingStatistics(Array.from({ length: 6 }, () => pair([], 0)))!;
+    const creased = imagingStatistics(Array.from({ length: 6 }, () => pair([31, 32, 33], 0.15)))!;
+    // a line elsewhere (x = 20, through the middle of one disc) is not a contact
+    const elsewhere = imagingStatistics(Array.from({ length: 6 }, () => pair([19, 20, 21], 0.15)))!;
+    expect(plain.contactPixels).toBeGreaterThan(30);
+    expect(plain.contact[0]).toBeGreaterThan(0.97);
+    expect(creased.contact[0]).toBeLessThan(0.85);
+    expect(Math.abs(creased.contact[5] - 1)).toBeLessThan(0.03);
+    expect(elsewhere.contact[0]).toBeGreaterThan(0.97);
+    // a single disc has no contact
+    const lone = imagingStatistics(Array.from({ length: 6 }, () => disc(0.1, 0.6, 0.005, rng)))!;
+    expect(lone.contactPixels).toBe(0);
+    expect(lone.contact[0]).toBeNaN();
   });
 
   it('returns null without enough substrate or body', () => {
@@ -76,7 +89,7 @@ describe('calibrateImaging', () => {
     // trades off against the shadow and the blur on the profile: 0.1 and 0.3 when written)
     expect(cal.params.haloStrength).toBeGreaterThanOrEqual(0.1);
     expect(cal.params.creaseStrength).toBeGreaterThanOrEqual(0.15);
-    expect(Math.abs(cal.synthetic.crease / cal.real.crease - 1)).toBeLessThan(0.3);
+    expect(Math.abs(cal.synthetic.contact[0] - cal.real.contact[0])).toBeLessThan(0.03);
     // the preset's noise is lower than the hidden one: the calibration raises it
     expect(cal.params.noiseGaussian).toBeGreaterThan(scene.params.noiseGaussian * 1.5);
   }, 120_000);

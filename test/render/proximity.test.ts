@@ -71,7 +71,7 @@ describe('proximity maps (SEM halo and crease distances)', () => {
     const off = renderScene(scene, p);
     const on = Float64Array.from(p);
     set(on, 'haloStrength', 0.3);
-    set(on, 'haloWidth', 8);
+    set(on, 'haloWidth', 4);
     const halo = renderScene(scene, on);
     expect(Array.from(halo.instances!)).toEqual(Array.from(off.instances!));
     const { outside } = proximityMaps(off.hard!.instances, 96, 96);
@@ -83,9 +83,9 @@ describe('proximity maps (SEM halo and crease distances)', () => {
     }
     expect(nearN).toBeGreaterThan(20);
     expect(farN).toBeGreaterThan(20);
-    // 1 - 0.3 (1 - d / 8)^2 at d 1.5-3: 0.80-0.88; beyond 8 px exactly 1
-    expect(near / nearN).toBeLessThan(0.9);
-    expect(near / nearN).toBeGreaterThan(0.78);
+    // 1 - 0.3 exp(-(d / 4)^2 / 2) at d 1.5-3: 0.72-0.78; beyond 25 px within 1e-8 of 1
+    expect(near / nearN).toBeLessThan(0.79);
+    expect(near / nearN).toBeGreaterThan(0.71);
     expect(far / farN).toBeCloseTo(1, 6);
   });
 

@@ -19,10 +19,11 @@
  *                                                       (1 - t)^2 for t < 1, else 0)
  *   Sub   = (substrateBrightness + textureAmplitude T) (T: the film's ridge lines, texture.ts;
  *           * (1 - shadowStrength Sh)                  Sh: fixed soft shadow map, cast away
- *           * (1 - haloStrength q(Dh / haloWidth))    from the detector; Dh: distance outside
+ *           * (1 - haloStrength h(Dh / haloWidth))    from the detector; Dh: distance outside
  *                                                       the silhouettes, proximity.ts: the
  *                                                       symmetric dark halo, SE collection
- *                                                       shadowed by the neighbouring particle)
+ *                                                       shadowed by the neighbouring particle;
+ *                                                       h(t) = exp(-t^2 / 2), long-tailed)
  *   I     = w P + (1 - w) Sub                          (w = min(1, alpha / ALPHA_FULL): the
  *                                                       soft coverage, saturated so that seams
  *                                                       between a mesh's triangles vanish. Not
@@ -72,7 +73,7 @@ export function semParticle(k: SemConstants, nx: number, ny: number, nz: number,
 }
 
 /**
- * The halo's and the crease's profile over the distance d (px) for an inverse width iw:
+ * The crease's profile over the distance d (px) for an inverse width iw:
  * (1 - d iw)^2 inside the width, 0 beyond (smooth at the width; a ring of finite extent, and
  * the pixels far from every particle cost one comparison).
  */
@@ -87,6 +88,24 @@ export function proximityProfileDw(d: number, iw: number): number {
   return t > 0 ? 2 * t * d * iw * iw : 0;
 }
 
+/**
+ * The halo's profile over the distance d (px) outside the silhouettes for an inverse width iw:
+ * exp(-(d iw)^2 / 2). Flat near the particles and long-tailed: on the TiO2-SEM micrographs the
+ * film stays dark from 2 px to beyond 12 px outside the particles and reaches its far level only
+ * 25-30 px out (docs/realism.md); the crease's compact (1 - d / w)^2 was darkest at 2-3 px and
+ * back by 10-12 px.
+ */
+export function haloProfile(d: number, iw: number): number {
+  const t = d * iw;
+  return Math.exp(-0.5 * t * t);
+}
+
+/** d haloProfile / d width: exp(-(d / w)^2 / 2) d^2 / w^3. */
+export function haloProfileDw(d: number, iw: number): number {
+  const t = d * iw;
+  return Math.exp(-0.5 * t * t) * t * t * iw;
+}
+
 export function semRows(job: ShadeRowsJob<SemConstants>): number {
   const { normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, Dh, Dc, LY, out, k, alphaFull, W, rowLo, rowHi } = job;
   const { ksh, sb, ta, kh, ih, kc, ic } = k;
@@ -94,7 +113,8 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
   for (let i = rowLo * W, i1 = rowHi * W; i < i1; i++) {
     const a = alpha[i], m = a >= alphaFull ? 1 : a / alphaFull;
     // the substrate term (not needed under full coverage)
-    const Sub = m === 1 ? 0 : (sb + ta * T[i]) * (1 - ksh * S[i]) * (1 - kh * proximityProfile(H0[i], ih));
+    // haloStrength 0 (every preset's default): a factor of exactly 1, without an exp per pixel
+    const Sub = m === 1 ? 0 : (sb + ta * T[i]) * (1 - ksh * S[i]) * (kh === 0 ? 1 : 1 - kh * haloProfile(H0[i], ih));
     if (m === 0) {
       // pure substrate (no face reaches the pixel): the particle term is multiplied by 0
       out[i] = Sub;
@@ -133,14 +153,14 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       // substrate terms, weighted by (1 - m)
       const gSub = g * (1 - m);
       const sh = 1 - ksh * S[i], sub0 = sb + ta * T[i];
-      const dh = H0[i], eh = proximityProfile(dh, ih), hf = 1 - kh * eh;
+      const dh = H0[i], eh = haloProfile(dh, ih), hf = 1 - kh * eh;
       gT[i] = gSub * ta * sh * hf;
       if (gSub !== 0) {
         gsb += gSub * sh * hf;
         gta += gSub * T[i] * sh * hf;
         gksh -= gSub * sub0 * S[i] * hf;
         gkh -= gSub * sub0 * sh * eh;
-        gwh -= gSub * sub0 * sh * kh * proximityProfileDw(dh, ih);
+        gwh -= gSub * sub0 * sh * kh * haloProfileDw(dh, ih);
       }
       if (m === 0 && !needR) continue; // pure substrate, no raster gradient wanted
       const nx = normalX[i], ny = normalY[i], nz = normalZ[i];
@@ -215,5 +235,5 @@ export const semModel: ImageFormationModel<SemConstants, 'sem'> = {
   rows: 'semRows',
   backRows: 'semBackRows',
   kernels: { semRows, semBackRows },
-  helpers: [semParticle, semParticleY, proximityProfile, proximityProfileDw],
+  helpers: [semParticle, semParticleY, proximityProfile, proximityProfileDw, haloProfile, haloProfileDw],
 };
