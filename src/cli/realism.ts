@@ -4,6 +4,7 @@ import { backendFlag, selectBackend } from './backend-flag.js';
 import { runRealism } from '../node/realism.js';
 import { formatC2st } from '../gan/c2st.js';
 import { sceneStatsTable } from '../gan/scene-stats.js';
+import type { BodyProfile } from '../gan/body-profile.js';
 import { ExitCode, UserError } from '../errors.js';
 
 export const realismCommand: CommandSpec = {
@@ -57,5 +58,9 @@ export async function realismMain(flags: ParsedFlags): Promise<number> {
   if (report.c2st) console.log(formatC2st(report.c2st));
   console.log(`\nScene statistics (no annotations; ${report.stats.tile} px tiles kept by the empty-patch rule on both sides):\n`);
   console.log(sceneStatsTable(report.stats.real, report.stats.synthetic));
+  if (report.bodyProfile) {
+    const row = (b: BodyProfile | null) => (b ? `${b.profile.map((v) => v.toFixed(3)).join(' ')} (${b.particles} lone particles)` : 'no lone particle deep enough');
+    console.log(`\nBody profile (grey 1-8 px inside the outline of lone particles over their centre's):\n  real:      ${row(report.bodyProfile.real)}\n  synthetic: ${row(report.bodyProfile.synthetic)}`);
+  }
   return 0;
 }

@@ -35,6 +35,7 @@ import { noGrad } from '../autodiff/tape.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { sampleScene, renderScene } from '../render/scene.js';
 import { PARAMETER_TABLE, paramIndex, paramsVector, type ParamName } from '../render/params.js';
+import { bodyProfile, type BodyProfile } from './body-profile.js';
 
 /** Pixels closer than this (px) to the Otsu boundary belong to neither the substrate nor a body. */
 export const FAR = 6;
@@ -78,6 +79,12 @@ export interface ImagingStatistics {
   contact: number[];
   /** Contact line pixels behind contact[0]. */
   contactPixels: number;
+  /**
+   * The lone particles' shading profile inside their outline (body-profile.ts, same threshold);
+   * null without any. Reported (train's log), not fitted: on 12 renders it rests on a handful of
+   * particles, and the tilt law's floor that shapes it is learned by the GAN.
+   */
+  bodyProfile: BodyProfile | null;
   /** Pixels behind each statistic. */
   substratePixels: number;
   bodyPixels: number;
@@ -156,7 +163,8 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
   const bodySpread = (quantile(body, 0.9) - quantile(body, 0.1)) / bodyMedian;
   return {
     substrate: median(sub), body: bodyMedian, bodySpread, residual, inside: inBins.map(median), outside: outBins.map(median),
-    contact: contactProfile(contactBins), contactPixels: contactBins[0].length, substratePixels: sub.length, bodyPixels: body.length,
+    contact: contactProfile(contactBins), contactPixels: contactBins[0].length,
+    bodyProfile: bodyProfile(images, t, smooth), substratePixels: sub.length, bodyPixels: body.length,
   };
 }
 

@@ -9,6 +9,7 @@ import { listImageFiles, readImageFile } from './files.js';
 import { extractPatches, type Grey } from '../gan/patches.js';
 import { classifierTwoSampleTest, type C2stResult, type C2stSeedResult, type C2stSource } from '../gan/c2st.js';
 import { sceneStatistics, type SceneStatistics } from '../gan/scene-stats.js';
+import { bodyProfile, type BodyProfile } from '../gan/body-profile.js';
 import { InputError, UserError, ExitCode } from '../errors.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 
@@ -32,6 +33,11 @@ export interface RealismOptions {
 export interface RealismReport {
   c2st: C2stResult | null;
   stats: { real: SceneStatistics; synthetic: SceneStatistics; tile: number };
+  /**
+   * The lone particles' body profile on the same tiles (src/gan/body-profile.ts: grey 1-8 px
+   * inside the outline over the centre's), bright particles only; null on a side without any.
+   */
+  bodyProfile: { real: BodyProfile | null; synthetic: BodyProfile | null } | null;
   polarity: Polarity;
   files: { real: number; synthetic: number };
 }
@@ -104,6 +110,7 @@ export function runRealism(opts: RealismOptions): RealismReport {
   const synthTiles = patchSources(synth, tile, polarity).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
   if (realTiles.length === 0 || synthTiles.length === 0) throw new UserError(`no ${tile} px tile holds particles by the empty-patch rule (real ${realTiles.length}, synthetic ${synthTiles.length})`, ExitCode.badInput);
   const stats = { real: sceneStatistics(realTiles, polarity), synthetic: sceneStatistics(synthTiles, polarity), tile };
+  const bodies = polarity === 'bright' ? { real: bodyProfile(realTiles), synthetic: bodyProfile(synthTiles) } : null;
   let c2st: C2stResult | null = null;
   if (!opts.statsOnly) {
     const realSources = patchSources(real, opts.patch, polarity, opts.patch / 2);
@@ -111,5 +118,5 @@ export function runRealism(opts: RealismOptions): RealismReport {
     log(`C2ST: ${realSources.reduce((a, s) => a + s.patches.length, 0)} real patches from ${realSources.length} images, ${synthSources.reduce((a, s) => a + s.patches.length, 0)} synthetic patches from ${synthSources.length} images (${opts.patch} px)`);
     c2st = classifierTwoSampleTest(realSources, synthSources, { patch: opts.patch, seeds: opts.seeds, epochs: opts.epochs, maxPerClass: opts.maxPerClass, seed: opts.seed, onSeed: opts.onSeed });
   }
-  return { c2st, stats, polarity, files: { real: realFiles.length, synthetic: synthFiles.length } };
+  return { c2st, stats, bodyProfile: bodies, polarity, files: { real: realFiles.length, synthetic: synthFiles.length } };
 }

@@ -26,7 +26,7 @@ export interface SceneConfig {
     placement: PlacementSpec;
     /** Geodesic frequency of spheres / polyhedra (20 freq^2 faces each). */
     freq: number;
-    polyhedron: { facets: number; irregularity: number; roundness: number; elongation: number };
+    polyhedron: { facets: number; irregularity: number; roundness: number; elongation: number; sphericity?: number };
     wire: { length: number; lengthJitter: number; sides: number; ends: 'rounded' | 'flat'; segments: number };
   };
   raster: { sigma: number; gamma: number; cutoff: number };
@@ -69,7 +69,7 @@ export const SCENE_SCHEMA: Field = obj({
     size: { kind: 'size' },
     placement: obj({ type: en('uniform', 'packed'), dims: en(2, 3), maxAgglomerates: num(1, 100, true), contact: num(0.3, 1), attach: en('uniform', 'size'), rotation: en('uniform', 'z') }),
     freq: num(1, 16, true),
-    polyhedron: obj({ facets: num(4, 64, true), irregularity: num(0, 0.9), roundness: num(0, 1), elongation: num(1, 4) }),
+    polyhedron: obj({ facets: num(4, 64, true), irregularity: num(0, 0.9), roundness: num(0, 1), elongation: num(1, 4), sphericity: num(0, 1) }),
     wire: obj({ length: num(1, 10000), lengthJitter: num(0, 0.9), sides: num(3, 32, true), ends: en('rounded', 'flat'), segments: num(1, 64, true) }),
   }),
   raster: obj({ sigma: num(1e-8, 100), gamma: num(1e-8, 1000), cutoff: num(1e-12, 0.1) }),

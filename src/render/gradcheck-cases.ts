@@ -63,6 +63,8 @@ function pipelineParams(preset: TinyPreset): Float64Array {
   set('haloWidth', 3);
   set('creaseStrength', 0.4);
   set('creaseWidth', 1.7);
+  // the tilt law's floor above some normals' cos(theta) (the shade case draws n_z in 0.2-0.95)
+  set('tiltFloor', 0.3);
   set('blurSigma', preset === 'sio2-him' ? 2.9 : 0.7);
   // transmission: every film term on, the particles not fully opaque
   set('massAttenuation', 0.1);

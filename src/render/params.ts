@@ -66,6 +66,13 @@ export const PARAMETER_TABLE = [
   { name: 'haloWidth', meaning: 'SEM: width (px) of the substrate halo outside the silhouettes (a Gaussian of the distance: flat near the particles, 61 % of its depth at this distance, 14 % at twice it)', min: 1, max: 40 },
   { name: 'creaseStrength', meaning: 'SEM: darkening of the particles where two silhouettes meet or overlap: the particle term is multiplied by 1 - this x (1 - d / creaseWidth)^2 for d < creaseWidth, d the distance (px) to the nearest contact pixel (the particle pixels next to another particle)', min: 0, max: 0.9 },
   { name: 'creaseWidth', meaning: 'SEM: extent (px) of the contact crease on both particles (the darkening falls to 0 there)', min: 0.5, max: 6 },
+  // The particle bodies (issue 14): the 1 / cos(theta)^n law diverges at grazing tilt, so a
+  // render's outermost particle pixel (cos theta ~ 0.05) shows 0.05^-n, a one-pixel rim up to 11 x
+  // the body at n = 0.8; on the lone particles of the 24 TiO2-SEM dev-pool micrographs the
+  // outermost pixels are 1.1-1.2 x the centre and the band peaks at 1.7 x two pixels inside
+  // (src/gan/body-profile.ts). At grazing incidence the SE yield saturates: the excited volume
+  // reaches through the thin edge and the escape area stops growing.
+  { name: 'tiltFloor', meaning: 'SEM: the smallest cos(theta) the tilt law uses: beyond the tilt acos(tiltFloor) the yield stops rising (saturation of the SE edge effect at grazing incidence; 0.05 = 87 deg, the law almost unbounded)', min: 0.05, max: 0.6 },
 ] as const satisfies readonly ParameterSpec[];
 
 

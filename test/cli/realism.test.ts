@@ -48,6 +48,11 @@ describe('realism', () => {
     expect(j.stats.tile).toBe(64);
     expect(j.stats.real.coverage).toBeGreaterThan(0);
     expect(j.stats.synthetic.particles).toBeGreaterThan(0);
+    // bright particles: the lone particles' body profile of both sides (these flat discs: 1 at every depth)
+    for (const side of [j.bodyProfile.real, j.bodyProfile.synthetic]) {
+      expect(side.particles).toBeGreaterThan(0);
+      for (const v of side.profile) expect(v).toBeCloseTo(1, 6);
+    }
   });
 
   it('text output with --stats-only: the statistics table, no classifier', () => {
@@ -55,6 +60,7 @@ describe('realism', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/C2ST accuracy/);
     expect(r.stdout).toMatch(/\| particles per Otsu component \|/);
+    expect(r.stdout).toMatch(/Body profile .*\n  real: +1\.000 1\.000 .*lone particles\)\n  synthetic: +1\.000/);
   });
 
   it('missing --synth: exit 2; an unreadable image: exit 3 naming it; a crop that leaves too little: exit 3', () => {

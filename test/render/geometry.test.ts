@@ -23,6 +23,28 @@ describe('meshes', () => {
     expect(v).toBeGreaterThan(0.8);
     expect(v).toBeLessThan((4 / 3) * Math.PI);
   });
+  it('polyhedron sphericity: 0 is the rounded polytope, 1 a true sphere (ellipsoid when elongated), between curves the faces', () => {
+    const opts = { facets: 14, irregularity: 0.25, roundness: 0.6, elongation: 1 };
+    const radii = (m: ReturnType<typeof roundedPolyhedron>) => {
+      const r: number[] = [];
+      for (let i = 0; i < m.positions.length; i += 3) r.push(Math.hypot(m.positions[i], m.positions[i + 1], m.positions[i + 2]));
+      return r;
+    };
+    // sphericity 0 (and absent) draws the same vertices as before the option existed
+    expect(roundedPolyhedron(new Rng(9), { ...opts, sphericity: 0 }).positions).toEqual(roundedPolyhedron(new Rng(9), opts).positions);
+    const poly = radii(roundedPolyhedron(new Rng(9), opts));
+    const half = radii(roundedPolyhedron(new Rng(9), { ...opts, sphericity: 0.5 }));
+    const sphere = radii(roundedPolyhedron(new Rng(9), { ...opts, sphericity: 1 }));
+    const spread = (r: number[]) => Math.max(...r) - Math.min(...r);
+    expect(spread(poly)).toBeGreaterThan(0.1);
+    expect(spread(half)).toBeLessThan(0.6 * spread(poly));
+    for (const r of sphere) expect(r).toBeCloseTo(1, 5);
+    // with elongation a sphere becomes an ellipsoid: its radii span [1 / elong, 1] of the bounding radius
+    const ell = radii(roundedPolyhedron(new Rng(9), { ...opts, elongation: 2, sphericity: 1 }));
+    const e = Math.max(...ell) / Math.min(...ell);
+    expect(e).toBeGreaterThan(1);
+    expect(e).toBeLessThanOrEqual(2 + 1e-9);
+  });
   it('wires: pentagonal / round, rounded / flat ends, outward orientation', () => {
     for (const ends of ['rounded', 'flat'] as const) {
       for (const sides of [5, 12]) {

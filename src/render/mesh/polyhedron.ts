@@ -4,8 +4,16 @@
  * unit vectors and whose offsets vary by +-`irregularity`), blended towards the sphere by
  * `roundness`: along each ray the radius is (1 - roundness) r + roundness (1 + r) / 2, r the
  * polytope's, so 0 gives sharp facets and 1 the midway between polytope and unit sphere (facets
- * still visible, edges and corners softened; not a sphere), then stretched along a random axis by
- * `elongation` (>= 1) and rescaled so that the bounding radius is 1. The radial map keeps the
+ * still visible, edges and corners softened; not a sphere), then blended towards the unit sphere
+ * by `sphericity`: (1 - sphericity) r' + sphericity, so 1 gives a true sphere (an ellipsoid after
+ * the elongation) and values between give faces that curve all the way to their centres, then
+ * stretched along a random axis by `elongation` (>= 1) and rescaled so that the bounding radius
+ * is 1.
+ *
+ * Why sphericity: seen from above, the SE yield's tilt law (sem.ts) draws a polytope's flat faces
+ * at one grey level and its steep sides as a thin bright rim; a rounded body's surface tilts
+ * gradually from the outline inwards, which draws the broad bright band and the darker top of
+ * the TiO2 micrographs (docs/realism.md, "The particle bodies"). The radial map keeps the
  * shape star-shaped and, for roundness 0, exactly convex; blending with the sphere rounds edges
  * and corners, which is what the SEM micrographs show.
  */
@@ -25,6 +33,8 @@ export interface PolyhedronOptions {
   irregularity?: number;
   /** 0 sharp polytope .. 1 sphere. */
   roundness?: number;
+  /** 0 (default): the rounded polytope above .. 1: a true sphere (ellipsoid after the elongation). */
+  sphericity?: number;
   /** Maximum aspect ratio; the actual one is uniform in [1, elongation]. */
   elongation?: number;
 }
@@ -34,6 +44,7 @@ export function roundedPolyhedron(rng: Rng, opts: PolyhedronOptions = {}): Mesh 
   const nPlanes = Math.max(4, opts.facets ?? 14);
   const irr = opts.irregularity ?? 0.15;
   const round = opts.roundness ?? 0.3;
+  const sph = opts.sphericity ?? 0;
   const elong = 1 + rng.uniform() * Math.max(0, (opts.elongation ?? 1.4) - 1);
   let base = baseCache.get(freq);
   if (!base) baseCache.set(freq, (base = icosphere(freq)));
@@ -64,7 +75,8 @@ export function roundedPolyhedron(rng: Rng, opts: PolyhedronOptions = {}): Mesh 
         if (rk < r) r = rk;
       }
     }
-    const rr = (1 - round) * r + round * 0.5 * (1 + r);
+    const rr0 = (1 - round) * r + round * 0.5 * (1 + r);
+    const rr = sph === 0 ? rr0 : (1 - sph) * rr0 + sph;
     // elongate along the random axis: rotate into its frame, stretch z, rotate back
     const vx = dx * rr, vy = dy * rr, vz = dz * rr;
     out[i] = E[0] * vx + E[1] * vy + E[2] * vz;

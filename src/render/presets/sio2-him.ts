@@ -41,6 +41,8 @@ export const sio2Him = {
     particleGrain: 0,
     // no collection halo or contact crease (sem.ts)
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
+    // the tilt law up to 87 deg (the yield rises without saturating)
+    tiltFloor: 0.05,
   },
   // as tio2-him: the reconstruction filter stays fixed
   learned: ['particleBrightness', 'tiltExponent', 'edgeGain', 'substrateBrightness', 'textureAmplitude', 'diffuse', 'specular', 'shininess', 'noiseGaussian', 'noiseShot'],

@@ -40,6 +40,8 @@ export const temSpheres = {
     // SEM scan terms (issue 14), off here
     rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0, particleGrain: 0,
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
+    // the tilt law up to 87 deg (the yield rises without saturating)
+    tiltFloor: 0.05,
   },
   learned: [
     'filmBrightness', 'massAttenuation', 'diffractionContrast', 'filmMottle', 'filmResidue', 'filmGradientX', 'filmGradientY',

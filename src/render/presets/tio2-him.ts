@@ -40,6 +40,8 @@ export const tio2Him = {
     particleGrain: 0,
     // no collection halo or contact crease (sem.ts)
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
+    // the tilt law up to 87 deg (the yield rises without saturating)
+    tiltFloor: 0.05,
   },
   // HIM parity with the reference: material (diffuse / specular / shininess), stage colour and
   // noise are learned; the reconstruction filter (blur 3 px) is fixed as in the reference.

@@ -49,6 +49,8 @@ export const tio2Sem = {
     particleGrain: 0.03,
     // no collection halo or contact crease unless learned (train then calibrates them first)
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
+    // the tilt law up to 87 deg, as before the floor existed (opt-in: docs/realism.md, "The particle bodies")
+    tiltFloor: 0.05,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise. The halo

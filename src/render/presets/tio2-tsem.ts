@@ -42,6 +42,8 @@ export const tio2Tsem = {
     // SEM scan terms (issue 14), off here
     rimGain: 0, scanNoise: 0, brightnessGradient: 0, particleVariation: 0, particleGrain: 0,
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
+    // the tilt law up to 87 deg (the yield rises without saturating)
+    tiltFloor: 0.05,
   },
   // The film (brightness, mottle pattern and amplitude, residue, gradient), mass-thickness and
   // diffraction contrast, blur, noise.

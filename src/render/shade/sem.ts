@@ -1,6 +1,7 @@
 /**
  * SEM image formation (secondary electrons, side detector), per pixel with normal n:
- *   c     = clamp(n_z, 0.05, 1)                        (clamped cosine of the tilt theta)
+ *   c     = clamp(n_z, tiltFloor, 1)                   (clamped cosine of the tilt theta: beyond
+ *                                                       acos(tiltFloor) the yield stops rising)
  *   Y     = (substrateBrightness + particleBrightness) * c^(-tiltExponent)
  *                                                      (SE yield, rises with tilt: edge effect;
  *                                                       the particle emits more than the
@@ -39,6 +40,8 @@ import { detectorDirection, type ImageFormationModel, type ShadeBackRowsJob, typ
 
 export interface SemConstants {
   n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number; kv: number; kg: number;
+  /** The tilt law's floor on cos(theta) (tiltFloor). */
+  cmin: number;
   /** Halo and crease: strengths and inverse widths (1 / px). */
   kh: number; ih: number; kc: number; ic: number;
   /** Flat-face yield: the substrate's plus the particle's positive contrast. */
@@ -54,6 +57,7 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
     n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], eg2: Pv[ix.rimGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
     ta: Pv[ix.textureAmplitude], kv: Pv[ix.particleVariation], kg: Pv[ix.particleGrain], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
     kh: Pv[ix.haloStrength], ih: 1 / Pv[ix.haloWidth], kc: Pv[ix.creaseStrength], ic: 1 / Pv[ix.creaseWidth],
+    cmin: Pv[ix.tiltFloor],
   };
 }
 
@@ -67,7 +71,7 @@ export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number,
 
 /** P at one pixel with normal (nx, ny, nz), edge-map values e (narrow) and e2 (wide), brightness factor u and grain g. */
 export function semParticle(k: SemConstants, nx: number, ny: number, nz: number, e: number, e2: number, u: number, g: number): number {
-  const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+  const c = nz < k.cmin ? k.cmin : nz > 1 ? 1 : nz;
   // c = 1 (flat faces, the background's normal): exp(-n log 1) = 1 exactly, skip the transcendentals
   return semParticleY(k, c === 1 ? k.y0 : k.y0 * Math.exp(-k.n * Math.log(c)), nx, ny, nz, e, e2, u, g);
 }
@@ -121,7 +125,7 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
       continue;
     }
     const nx = normalX[i], ny = normalY[i], nz = normalZ[i];
-    const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+    const c = nz < k.cmin ? k.cmin : nz > 1 ? 1 : nz;
     // c = 1 (flat faces): exp(-n log 1) = 1 exactly, skip the transcendentals
     const L = c === 1 ? 0 : Math.log(c);
     const Yn = c === 1 ? 1 : Math.exp(-k.n * L);
@@ -136,16 +140,16 @@ export function semRows(job: ShadeRowsJob<SemConstants>): number {
 /** The gradients semBackRows sums per row, in its order. */
 const SEM_GRADS = [
   'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness', 'textureAmplitude', 'rimGain', 'particleVariation', 'particleGrain',
-  'haloStrength', 'haloWidth', 'creaseStrength', 'creaseWidth',
+  'haloStrength', 'haloWidth', 'creaseStrength', 'creaseWidth', 'tiltFloor',
 ] as const;
 
 export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
   const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, Dh, Dc, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
-  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz, kh, ih, kc, ic } = k;
+  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz, kh, ih, kc, ic, cmin } = k;
   const S = Sh!, Gn = Gr!, H0 = Dh!, C0 = Dc!;
   const needR = gAlpha !== null;
   for (let y = rowLo; y < rowHi; y++) {
-    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0, gkg = 0, gkh = 0, gwh = 0, gkc = 0, gwc = 0;
+    let gpb = 0, gn = 0, geg = 0, gkdet = 0, gksh = 0, gsb = 0, gta = 0, geg2 = 0, gkv = 0, gkg = 0, gkh = 0, gwh = 0, gkc = 0, gwc = 0, gcmin = 0;
     for (let i = y * W, i1 = i + W; i < i1; i++) {
       const g = G[i];
       if (g === 0) continue;
@@ -174,8 +178,8 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         gAlpha![i] = r4;
         continue;
       }
-      const inRange = nz >= 0.05 && nz <= 1;
-      const c = nz < 0.05 ? 0.05 : nz > 1 ? 1 : nz;
+      const inRange = nz >= cmin && nz <= 1;
+      const c = nz < cmin ? cmin : nz > 1 ? 1 : nz;
       const L = LY[2 * i], Yn = LY[2 * i + 1]; // log c and Y / y0, from the forward
       const Y = y0 * Yn;
       const u = V[i], f = 1 + kv * u; // the particle's brightness factor
@@ -199,6 +203,8 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       gpb += gFac * Yn;
       gsb += gFac * Yn; // y0 = sb + pb
       gn -= gFac * Y * L;
+      // below the floor Y = y0 tiltFloor^-n: dY / d tiltFloor = -n Y / tiltFloor
+      if (nz < cmin) gcmin -= (gFac * n * Y) / cmin;
       if (!needR) continue;
       // the raster gradient's normal channels, summed as the terms come
       let r0 = 0, r1 = 0, r2 = 0;
@@ -215,10 +221,10 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
         gAlpha![i] = r4;
       }
     }
-    const o = 14 * y;
+    const o = 15 * y;
     sums[o] = gpb; sums[o + 1] = gn; sums[o + 2] = geg; sums[o + 3] = gkdet; sums[o + 4] = gksh;
     sums[o + 5] = gsb; sums[o + 6] = gta; sums[o + 7] = geg2; sums[o + 8] = gkv; sums[o + 9] = gkg;
-    sums[o + 10] = gkh; sums[o + 11] = gwh; sums[o + 12] = gkc; sums[o + 13] = gwc;
+    sums[o + 10] = gkh; sums[o + 11] = gwh; sums[o + 12] = gkc; sums[o + 13] = gwc; sums[o + 14] = gcmin;
   }
   return 0;
 }
