@@ -29,7 +29,12 @@ export interface SceneConfig {
     polyhedron: { facets: number; irregularity: number; roundness: number; elongation: number; sphericity?: number };
     wire: { length: number; lengthJitter: number; sides: number; ends: 'rounded' | 'flat'; segments: number };
   };
-  raster: { sigma: number; gamma: number; cutoff: number };
+  /**
+   * supersample (optional, default 1): the soft raster and the shading run on an s x s finer grid
+   * and the pre-blur image is box-filtered back (scene.ts: anti-aliased silhouettes); sigma is
+   * in pixels^2 of that finer grid. Masks stay at the pixel centres of the output grid.
+   */
+  raster: { sigma: number; gamma: number; cutoff: number; supersample?: number };
   shading: { model: ShadingModel; detectorAzimuthDeg: number; detectorElevationDeg: number; edgeWidth: number; shadowLength: number; noise: boolean };
   masks: { minArea: number; contourDilation: number; minBackground: number; contrastFactor: number };
   /** Every image-formation parameter's value (src/render/params.ts). */
@@ -72,7 +77,7 @@ export const SCENE_SCHEMA: Field = obj({
     polyhedron: obj({ facets: num(4, 64, true), irregularity: num(0, 0.9), roundness: num(0, 1), elongation: num(1, 4), sphericity: num(0, 1) }),
     wire: obj({ length: num(1, 10000), lengthJitter: num(0, 0.9), sides: num(3, 32, true), ends: en('rounded', 'flat'), segments: num(1, 64, true) }),
   }),
-  raster: obj({ sigma: num(1e-8, 100), gamma: num(1e-8, 1000), cutoff: num(1e-12, 0.1) }),
+  raster: obj({ sigma: num(1e-8, 100), gamma: num(1e-8, 1000), cutoff: num(1e-12, 0.1), supersample: num(1, 4, true) }),
   shading: obj({
     model: en(...SHADING_MODELS),
     detectorAzimuthDeg: num(-360, 360),
@@ -203,6 +208,9 @@ export function mergeSceneConfig(base: SceneConfig, patch: unknown): SceneConfig
   }
   if (merged.particles.count.min > merged.particles.count.max) {
     throw new ConfigError('particles.count.min', `${merged.particles.count.min} is larger than particles.count.max (${merged.particles.count.max})`);
+  }
+  if ((merged.raster.supersample ?? 1) > 1 && merged.shading.model === 'transmission') {
+    throw new ConfigError('raster.supersample', `got ${merged.raster.supersample}; the transmission model renders at 1 sample per pixel only (supersampling is for the shaded models)`);
   }
   return merged;
 }

@@ -168,6 +168,16 @@ export const gradcheckCases: GradcheckCase[] = [
     },
     options: { atol: 1e-6, rtol: 1e-4 },
   },
+  {
+    op: 'renderImage',
+    variant: 'tio2-sem at 2 x 2 samples per pixel (raster.supersample 2): all parameters through rasterize, shade on the finer grid, box filter, blur, noise (16 x 16)',
+    make: () => {
+      const scene = tinyScene('tio2-sem');
+      scene.config = mergeSceneConfig(scene.config, { raster: { supersample: 2 } });
+      const p = pipelineParams('tio2-sem');
+      return { f: (x: Tensor) => renderScene(scene, x, { masks: false }).image, inputs: [new Tensor(p, [p.length])] };
+    },
+  },
   ...(['tio2-sem', 'sio2-him', 'tio2-tsem', 'tem-spheres'] as const).map(
 
     (preset): GradcheckCase => ({

@@ -4,6 +4,7 @@
  */
 import { Rng } from '../autodiff/rng.js';
 import { Tensor, allocData, type DType } from '../autodiff/tensor.js';
+import * as ops from '../autodiff/ops/index.js';
 import { noGrad } from '../autodiff/tape.js';
 import { sampleLayout, type Layout } from './layout.js';
 import { icosphere } from './mesh/icosphere.js';
@@ -189,7 +190,7 @@ const CREASE_STRENGTH = paramIndex('creaseStrength');
 export interface RenderResult {
   /** [1, 1, H, W] in [0, 1], differentiable w.r.t. params (and the vertices when asked). */
   image: Tensor;
-  /** [5, H, W]: the soft raster's channels (raster/fragments.ts: normal xyz, particle indicator, soft alpha). */
+  /** [5, sH, sW] (s = raster.supersample, default 1): the soft raster's channels (raster/fragments.ts: normal xyz, particle indicator, soft alpha). */
   raster: Tensor;
   /** The projected vertices (a leaf when vertsRequireGrad). */
   verts: Tensor;
@@ -204,6 +205,7 @@ export interface RenderResult {
 export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = paramsVector(scene.config), opts: RenderOptions = {}): RenderResult {
   const cfg = scene.config;
   const W = cfg.width, H = cfg.height;
+  const ss = cfg.raster.supersample ?? 1;
   const p = params instanceof Tensor ? params : new Tensor(Float64Array.from(params), [params.length]);
   const dtype: DType = p.dtype;
   const proj = project(scene.camera, scene.mesh.positions);
@@ -249,8 +251,12 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
     ({ raster, proximity } = hit);
     if (needsProximity && !proximity) proximity = hit.proximity = proximityMaps(hardRaster().instances, W, H);
   } else {
-    raster = softRasterize(verts, scene.mesh.faces, attrs, {
-      width: W, height: H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: transmission ? [0, 0, 0, 0] : [0, 0, 1, 0],
+    // Supersampled (raster.supersample = s > 1): the raster covers an s x s finer grid (the
+    // vertices' image coordinates scaled by s, heights unchanged) and the shading runs there;
+    // formImage box-filters the pre-blur image back to W x H (anti-aliased silhouettes).
+    const rv = ss === 1 ? verts : ops.mul(verts, new Tensor(allocData(dtype, 3).fill(ss).fill(1, 2), [1, 3]));
+    raster = softRasterize(rv, scene.mesh.faces, attrs, {
+      width: ss * W, height: ss * H, sigma: cfg.raster.sigma, gamma: cfg.raster.gamma, cutoff: cfg.raster.cutoff, background: transmission ? [0, 0, 0, 0] : [0, 0, 1, 0],
     });
     proximity = needsProximity ? proximityMaps(hardRaster().instances, W, H) : null;
     if (useCache) rasterCache.set(scene, { positions: scene.mesh.positions, key, dtype, raster, proximity });
@@ -264,6 +270,7 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
     detectorElevationDeg: cfg.shading.detectorElevationDeg,
     edgeWidth: cfg.shading.edgeWidth,
     shadowLength: cfg.shading.shadowLength,
+    supersample: ss,
     textureSeed: scene.textureSeed,
     noise: cfg.shading.noise ? scene.noise : null,
     proximity,

@@ -27,6 +27,12 @@ export interface ShadingContext {
   edgeWidth?: number;
   shadowLength?: number;
   /**
+   * Samples per pixel along each axis (supersample.ts; default 1). formImage's context gives the
+   * output size and its raster is s times larger; the shading op's context gives the raster's
+   * size, and its surface grain is the output grid's, repeated over each pixel's samples.
+   */
+  supersample?: number;
+  /**
    * Distances outside the silhouettes and to the contact pixels (proximity.ts), from the exact
    * instance map; required by models that read them (ImageFormationModel.proximity).
    */

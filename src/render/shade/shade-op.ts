@@ -12,6 +12,7 @@ import { fragmentChannels, type Fragments } from '../raster/fragments.js';
 import { takeF64Dirty, takeF64Shared, giveF64, releasingBackward } from '../scratch.js';
 import { ALPHA_FULL, type FixedMaps } from './fixed-maps.js';
 import { grainField } from './grain.js';
+import { repeatPixels } from './supersample.js';
 import { imageLanes, lanesInstalled, runBands, sumRows } from '../lanes/lanes.js';
 import { allShared, allocOut } from '../lanes/shared.js';
 import type { ImageFormationModel, ShadeBackRowsJob, ShadeRowsJob, ShadingContext } from './model.js';
@@ -23,7 +24,8 @@ export function shade(model: ImageFormationModel, fr: Fragments, params: Tensor,
   // The constants of this forward, also the backward's: parameter values as they are now.
   const k = model.constants(params.data, ctx);
   const { E, E2, Sh } = maps;
-  const Gr = model.grain ? grainField(W, H, ctx.textureSeed) : null;
+  const ss = ctx.supersample ?? 1;
+  const Gr = !model.grain ? null : ss === 1 ? grainField(W, H, ctx.textureSeed) : repeatPixels(grainField(W / ss, H / ss, ctx.textureSeed), W / ss, H / ss, ss);
   const prox = model.proximity ? ctx.proximity : null;
   if (model.proximity && !prox) throw new Error(`shade: the ${model.name} model needs the proximity maps (ShadingContext.proximity)`);
   const Dh = prox ? prox.outside : null, Dc = prox ? prox.contact : null;
