@@ -14,7 +14,7 @@
  * and a darker top, on a polytope's flat faces a thin rim and a flat body. On the 24 TiO2-SEM
  * dev-pool micrographs (full images, 82 lone particles) the band is 1.66 x the centre 2 px
  * inside and still 1.18 x at 6 px; the baseline's pairs (rounded polytopes) 1.50 and 1.07
- * (docs/realism.md, "The particle bodies"). The edge profile (imaging-calibration.ts) pools every
+ * (docs/realism.md, "Fourth round: the particle bodies"). The edge profile (imaging-calibration.ts) pools every
  * foreground pixel of agglomerates and lone particles alike and cannot see this.
  */
 import { otsuThreshold, gaussianBlur } from '../particles/otsu.js';

@@ -12,10 +12,11 @@
  *
  * Why sphericity: seen from above, the SE yield's tilt law (sem.ts) draws a polytope's flat faces
  * at one grey level and its steep sides as a thin bright rim; a rounded body's surface tilts
- * gradually from the outline inwards, which draws the broad bright band and the darker top of
- * the TiO2 micrographs (docs/realism.md, "The particle bodies"). The radial map keeps the
- * shape star-shaped and, for roundness 0, exactly convex; blending with the sphere rounds edges
- * and corners, which is what the SEM micrographs show.
+ * gradually from the outline inwards, which can draw the broad bright band and the darker top
+ * of the TiO2 micrographs (measured in docs/realism.md, "Fourth round: the particle bodies";
+ * not a preset default). The radial map keeps the shape star-shaped and, for roundness 0,
+ * exactly convex; blending with the sphere rounds edges and corners, which is what the SEM
+ * micrographs show.
  */
 import type { Rng } from '../../autodiff/rng.js';
 import { icosphere } from './icosphere.js';

@@ -49,14 +49,16 @@ export const tio2Sem = {
     particleGrain: 0.03,
     // no collection halo or contact crease unless learned (train then calibrates them first)
     haloStrength: 0, haloWidth: 6, creaseStrength: 0, creaseWidth: 2,
-    // the tilt law up to 87 deg, as before the floor existed (opt-in: docs/realism.md, "The particle bodies")
+    // the tilt law up to 87 deg, as before the floor existed (opt-in: docs/realism.md, "Fourth round: the particle bodies")
     tiltFloor: 0.05,
   },
   // SEM: material (contrast above the substrate, tilt law, edge effect, detector), substrate,
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise. The halo
   // around the particles and the contact creases (haloStrength, haloWidth, creaseStrength,
   // creaseWidth) are not in the list: learned and calibrated (--learn with them added) they did
-  // not improve the standard pipeline's realism or sizing (docs/realism.md).
+  // not improve the standard pipeline's realism or sizing (docs/realism.md). Nor is tiltFloor:
+  // with sphericity 0.5 and the floor learned, the particle counts of the standard pipeline got
+  // worse (docs/realism.md, "Fourth round: the particle bodies").
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
     'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient', 'particleVariation',
