@@ -168,7 +168,7 @@ export interface RenderOptions {
    * only on the geometry, the camera and config.raster, never on the parameters, so a training
    * loop that renders the same fixed configurations again and again (the reference setup) can
    * skip the rasterizer after the first visit. Ignored with vertsRequireGrad. The cached raster
-   * (5 H W numbers) lives as long as the Scene object; it is keyed on the mesh's position
+   * (5 H W numbers, 5 s^2 H W with raster.supersample s) lives as long as the Scene object; it is keyed on the mesh's position
    * array, the camera and config.raster, so replacing those invalidates it (editing the
    * positions in place does not: assign a new array).
    */
