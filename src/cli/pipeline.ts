@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
+import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
 import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
 import { backendFlag, commandRelaxedSimd, selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -29,6 +30,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'learn', type: 'string', meta: 'A,B,...', help: "parameters the GAN learns (default: the preset's list; docs/parameters.md)" },
     { name: 'set', type: 'strings', meta: 'G.F=N', help: "override a budget setting, e.g. --set gan.epochs=4 seg.epochs=6 (recorded in the report)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px (auto: estimated from the real images without annotations)' },
+    { name: 'radius-calibration', type: 'string', default: 'upper-quartile', choices: [...RADIUS_CALIBRATION_METHODS], help: "how --particle-radius auto is estimated (train's flag; docs/realism.md)" },
     polarityFlag('detected from the training images'),
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar; 64 for TiO2-SEM)" },
     { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical pixel size for the measurements, e.g. 2.1nm (default: auto, from the images' metadata; px when there is none)" },
@@ -60,6 +62,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     learn: flags.learn ? String(flags.learn).split(',').map((x) => x.trim()).filter(Boolean) : undefined,
     set: flags.set as string[] | undefined,
     particleRadius: parseRadius(String(flags['particle-radius'])),
+    radiusCalibration: flags['radius-calibration'] as RadiusCalibrationMethod,
     polarity: flags.polarity as PolaritySetting,
     seed: Number(flags.seed),
     workers: Number(flags.workers),

@@ -23,6 +23,7 @@ import { ExitCode, InputError, UserError } from '../errors.js';
 import { listImageFiles, makeOutputDir, readImageFile, readInputJson, writeFileAtomic } from './files.js';
 import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
+import type { RadiusCalibrationMethod } from '../gan/calibrate.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
@@ -100,6 +101,8 @@ export interface PipelineOptions {
   learn?: string[];
   /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
   particleRadius?: number | 'auto';
+  /** How an 'auto' radius is estimated (train's option; default 'upper-quartile'). */
+  radiusCalibration?: RadiusCalibrationMethod;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /** Budget overrides 'gan.epochs=4' (recorded in the report). */
@@ -154,6 +157,7 @@ interface RunSpec {
   settings: Budget;
   config: string | null;
   particleRadius: number | 'auto';
+  radiusCalibration: RadiusCalibrationMethod;
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -237,6 +241,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
     config: opts.config ? resolve(opts.config) : null,
     particleRadius: opts.particleRadius ?? 'auto',
+    radiusCalibration: opts.radiusCalibration ?? 'upper-quartile',
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -255,7 +260,8 @@ function openRun(runDir: string, spec: RunSpec): void {
     if (a !== b) {
       // A field added by a later version counts as equal when the old run lacks it and the new value is its default.
       const isDefault = (v: unknown) => v === null || v === 'auto' || (Array.isArray(v) && v.length === 0);
-      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && isDefault(spec[k])) && k !== 'modelReal');
+      // radiusCalibration: a run that predates it continues with the default (it only acts where the gan stage starts afresh).
+      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && (isDefault(spec[k]) || (k === 'radiusCalibration' && spec[k] === 'upper-quartile'))) && k !== 'modelReal');
       // --model-real may be added to (or left off) a rerun: it only adds its own stage.
       if (diff.length === 0) {
         if (old.modelReal !== spec.modelReal) writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');
@@ -369,6 +375,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       preset: spec.preset,
       configFile: spec.config ?? undefined,
       particleRadius: spec.particleRadius,
+      radiusCalibration: spec.radiusCalibration,
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -508,6 +515,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.overrides.length) parts.push('--set', ...spec.overrides);
   if (spec.learn) parts.push('--learn', spec.learn.join(','));
   if (spec.particleRadius !== 'auto') parts.push('--particle-radius', String(spec.particleRadius));
+  if (spec.radiusCalibration !== 'upper-quartile') parts.push('--radius-calibration', spec.radiusCalibration);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.seed) parts.push('--seed', String(spec.seed));

@@ -20,7 +20,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { estimateParticleRadius, evaluateAgglomerateSetting, interiorParticleRadii, medianRadius, runAgglomerateJobsHere, type AgglomerateJob, type AgglomerateRunner, type RadiusEstimate } from '../gan/calibrate.js';
+import { estimateParticleRadius, evaluateAgglomerateSetting, interiorParticleRadii, quantileRadius, runAgglomerateJobsHere, type AgglomerateJob, type AgglomerateRunner, type RadiusEstimate } from '../gan/calibrate.js';
 import type { Polarity } from '../particles/polarity.js';
 import { runC2stSeed, type C2stSeedJob, type C2stSeedResult } from '../gan/c2st.js';
 import { evaluateImagingJob, runImagingJobsHere, type ImagingJob, type ImagingRunner } from '../gan/imaging-calibration.js';
@@ -224,9 +224,9 @@ export async function segmentImagesOnWorkers(jobs: SegmentImageJob[], backend: s
 }
 
 /** estimateParticleRadius with one job per image: on worker threads when enabled, else here. */
-export async function estimateParticleRadiusOnWorkers(images: { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity): Promise<RadiusEstimate | null> {
-  if (!entryScript) return estimateParticleRadius(images, polarity);
-  return medianRadius((await runTasks('particleRadii', images.map((image) => ({ image, polarity })))).flat());
+export async function estimateParticleRadiusOnWorkers(images: { width: number; height: number; data: ArrayLike<number> }[], polarity: Polarity, quantile = 0.5): Promise<RadiusEstimate | null> {
+  if (!entryScript) return estimateParticleRadius(images, polarity, quantile);
+  return quantileRadius((await runTasks('particleRadii', images.map((image) => ({ image, polarity })))).flat(), quantile);
 }
 
 /** The agglomerate calibration's runner: its jobs on worker threads when enabled, else here. */

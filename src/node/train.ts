@@ -13,7 +13,7 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -58,6 +58,8 @@ export interface TrainOptions {
   quiet: boolean;
   /** Base radius of the particles in px, or 'auto' to estimate it from the real images (default). */
   particleRadius?: number | 'auto';
+  /** How an 'auto' particle radius is estimated (calibrate.ts; default 'upper-quartile'). */
+  radiusCalibration?: RadiusCalibrationMethod;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -239,22 +241,33 @@ function loadReal(images: { name: string; image: Grey }[], patch: number, cropRo
   return { patches: set.kept.map((p) => p.data), sources: set.kept.map((p) => p.source), particleFractions: set.kept.map((p) => p.particleFraction) };
 }
 
-/** Sets the scene's particle scale from the real images (see calibrate.ts), keeping the area covered. */
-async function calibrateRadius(scene: SceneConfig, images: Grey[], polarity: Polarity, setting: number | 'auto', log: (s: string) => void): Promise<SceneConfig> {
-  let radius: number;
-  if (setting === 'auto') {
-    const est = await estimateParticleRadiusOnWorkers(images, polarity);
-    const cal = est && calibrateBaseRadius(scene, est);
-    if (!cal) {
-      log(`particle radius: the classical baseline found no particles to measure; keeping the preset's ${scene.particles.baseRadius} px`);
-      return scene;
-    }
-    radius = cal.baseRadius;
-    log(
-      `particle radius: base radius ${radius.toFixed(1)} px, estimated without annotations (median equivalent radius ${cal.real.radius.toFixed(1)} px over ${cal.real.count} real particles vs ` +
-        `${cal.synthetic.radius.toFixed(1)} px on renders at ${scene.particles.baseRadius} px); override with --particle-radius`,
-    );
-  } else radius = setting;
+/** The real images' size estimate for the radius calibration (see calibrate.ts). */
+async function realRadiusEstimate(images: Grey[], patches: Grey[], polarity: Polarity, method: RadiusCalibrationMethod): Promise<RadiusEstimate | null> {
+  // 'median' reads the full micrographs; 'upper-quartile' the real patches, the renders' field of view.
+  return estimateParticleRadiusOnWorkers(method === 'median' ? images : patches, polarity, RADIUS_QUANTILES[method]);
+}
+
+/**
+ * The scene's particle base radius matched to `real` on renders of `scene` at its own parameters
+ * (see calibrate.ts), or null (logged) when the renders show no particle. `stage` names the pass
+ * in the log.
+ */
+function calibratedRadius(scene: SceneConfig, real: RadiusEstimate, method: RadiusCalibrationMethod, stage: string, log: (s: string) => void): number | null {
+  const cal = calibrateBaseRadius(scene, real, RADIUS_RENDERS[method], 0, RADIUS_QUANTILES[method]);
+  if (!cal) {
+    log(`particle radius (${stage}): the classical baseline found no particles on the renders; keeping ${scene.particles.baseRadius.toFixed(1)} px`);
+    return null;
+  }
+  const what = method === 'median' ? 'median' : '75th percentile of the';
+  log(
+    `particle radius (${stage}): base radius ${cal.baseRadius.toFixed(1)} px, estimated without annotations (${what} equivalent radius ${cal.real.radius.toFixed(1)} px over ${cal.real.count} real particles vs ` +
+      `${cal.synthetic.radius.toFixed(1)} px over ${cal.synthetic.count} on ${RADIUS_RENDERS[method]} renders at ${scene.particles.baseRadius.toFixed(1)} px); override with --particle-radius`,
+  );
+  return cal.baseRadius;
+}
+
+/** The scene at base radius `radius`, its particle counts and minimum mask area scaled so that the covered area stays. */
+function withBaseRadius(scene: SceneConfig, radius: number): SceneConfig {
   const ratio = scene.particles.baseRadius / radius;
   const count = (c: number) => Math.max(1, Math.round(c * ratio * ratio));
   return mergeSceneConfig(scene, {
@@ -299,7 +312,14 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     sources = loaded.sources;
     // The real patches as images, for the calibrations below.
     const patchImages = loaded.patches.map((data) => ({ width: patch, height: patch, data }));
-    scene = await calibrateRadius(scene, cropped, polarity, opts.particleRadius ?? 'auto', log);
+    const radiusMethod = opts.radiusCalibration ?? 'upper-quartile';
+    const realRadius = (opts.particleRadius ?? 'auto') === 'auto' ? await realRadiusEstimate(cropped, patchImages, polarity, radiusMethod) : null;
+    if (typeof opts.particleRadius === 'number') scene = withBaseRadius(scene, opts.particleRadius);
+    else if (!realRadius) log(`particle radius: the classical baseline found no particles to measure; keeping the preset's ${scene.particles.baseRadius} px`);
+    else {
+      const radius = calibratedRadius(scene, realRadius, radiusMethod, 'preset image formation', log);
+      if (radius !== null) scene = withBaseRadius(scene, radius);
+    }
     if ((opts.particleRadius ?? 'auto') === 'auto') {
       const coverage = () => {
         const cov = calibrateCoverage(scene, loaded.particleFractions);
@@ -349,6 +369,15 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
             `edge profile, 30 px outside | 10 px inside: ${profile(img.real)} real vs ${profile(img.synthetic)} rendered; ` +
             `lone particles' body profile 1-8 px inside over their centre: ${bodyLine(img.real)} real vs ${bodyLine(img.synthetic)} rendered); the GAN starts there and stays within +-25 % (or 5 % of the range)`,
         );
+      }
+    }
+    if (realRadius && radiusMethod === 'upper-quartile') {
+      // Again at the calibrated agglomerates and image formation: the estimator's error on the
+      // renders depends on both (docs/realism.md), and the pairs are rendered with them.
+      const radius = calibratedRadius(scene, realRadius, radiusMethod, 'calibrated scene and image formation', log);
+      if (radius !== null) {
+        scene = withBaseRadius(scene, radius);
+        log(`particle count: ${scene.particles.count.min}-${scene.particles.count.max} per patch at the new radius (the covered area kept)`);
       }
     }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
