@@ -93,7 +93,9 @@ export function quantileRadius(all: readonly number[], quantile: number): Radius
   const radii = [...all].sort((a, b) => a - b);
   const k = quantile * (radii.length - 1);
   const i = Math.floor(k);
-  const radius = i + 1 < radii.length ? radii[i] + (k - i) * (radii[i + 1] - radii[i]) : radii[i];
+  const f = k - i;
+  // (1 - f) a + f b: at f = 0.5 exactly the mean of the two middle values (the median as before)
+  const radius = i + 1 < radii.length ? (1 - f) * radii[i] + f * radii[i + 1] : radii[i];
   return { radius, count: radii.length };
 }
 
