@@ -12,7 +12,9 @@ export const tio2Sem = {
       polyhedron: { facets: 14, irregularity: 0.25, roundness: 0.6, elongation: 1.6 },
       // Wider than the reference's lognormal(0, 0.2): the annotation-free particle finder
       // (calibrate.ts) gives a 90 % / 10 % radius ratio of 4.4 on the dev-pool images, 1.9 on
-      // renders at sigma 0.2 and 3.1 at sigma 0.5 (docs/tio2-sem-gan.md).
+      // renders at sigma 0.2 and 3.1 at sigma 0.5 (docs/tio2-sem-gan.md). That finder cuts real
+      // particles into fragments, which widens its real ratio; the value holds by the dev-pool's
+      // manual masks (3.0) against the renders' exact instances at 0.45 (2.95; docs/realism.md).
       size: { type: 'lognormal', mu: 0, sigma: 0.45 },
     },
     shading: { edgeWidth: 4 },
