@@ -31,6 +31,9 @@ import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { sampleScene, renderScene } from '../render/scene.js';
 import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
+import { PRESETS, type PresetName } from '../render/presets/index.js';
+import type { RadiusCalibrationMethod } from '../render/presets/preset.js';
+export type { RadiusCalibrationMethod } from '../render/presets/preset.js';
 import { sceneStatistics, type SceneStatistics } from './scene-stats.js';
 
 /**
@@ -55,13 +58,19 @@ export interface RadiusEstimate {
 }
 
 /**
- * How the particle radius is calibrated: 'median' matches the median equivalent radius of the
- * full micrographs against 8 renders at the preset's image formation; 'upper-quartile' matches
- * the 75th percentile on the real patches against RADIUS_RENDERS renders, once at the preset's
- * image formation and again at the calibrated scene and image formation.
+ * How the particle radius is calibrated (RadiusCalibrationMethod, a preset's choice): 'median'
+ * matches the median equivalent radius of the full micrographs against 8 renders at the preset's
+ * image formation; 'upper-quartile' matches the 75th percentile on the real patches against
+ * RADIUS_RENDERS renders, once at the preset's image formation and again at the calibrated scene
+ * and image formation. Each was measured on one data set (docs/realism.md: the upper quartile on
+ * TiO2-SEM; docs/tio2-tsem.md: the median on TiO2-TSEM, where the upper quartile makes the
+ * particles too small), so the preset says which.
  */
-export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
 export const RADIUS_CALIBRATION_METHODS: readonly RadiusCalibrationMethod[] = ['upper-quartile', 'median'];
+/** The preset's method (`radiusCalibration`; 'median' where it gives none). */
+export function presetRadiusCalibration(preset: PresetName): RadiusCalibrationMethod {
+  return PRESETS[preset].radiusCalibration ?? 'median';
+}
 /** The quantile of the interior particles' equivalent radii each method matches. */
 export const RADIUS_QUANTILES: Record<RadiusCalibrationMethod, number> = { median: 0.5, 'upper-quartile': 0.75 };
 /** Renders per radius estimate of each method (8 renders hold about 30 interior particles). */

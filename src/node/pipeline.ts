@@ -101,7 +101,7 @@ export interface PipelineOptions {
   learn?: string[];
   /** Particle base radius in px, or 'auto' (estimated from the real images by `train`). */
   particleRadius?: number | 'auto';
-  /** How an 'auto' radius is estimated (train's option; default 'upper-quartile'). */
+  /** How an 'auto' radius is estimated (train's option; default: the preset's choice). */
   radiusCalibration?: RadiusCalibrationMethod;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
@@ -157,7 +157,7 @@ interface RunSpec {
   settings: Budget;
   config: string | null;
   particleRadius: number | 'auto';
-  radiusCalibration: RadiusCalibrationMethod;
+  radiusCalibration: RadiusCalibrationMethod | 'auto';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -241,7 +241,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
     config: opts.config ? resolve(opts.config) : null,
     particleRadius: opts.particleRadius ?? 'auto',
-    radiusCalibration: opts.radiusCalibration ?? 'upper-quartile',
+    radiusCalibration: opts.radiusCalibration ?? 'auto',
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -260,8 +260,7 @@ function openRun(runDir: string, spec: RunSpec): void {
     if (a !== b) {
       // A field added by a later version counts as equal when the old run lacks it and the new value is its default.
       const isDefault = (v: unknown) => v === null || v === 'auto' || (Array.isArray(v) && v.length === 0);
-      // radiusCalibration: a run that predates it continues with the default (it only acts where the gan stage starts afresh).
-      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && (isDefault(spec[k]) || (k === 'radiusCalibration' && spec[k] === 'upper-quartile'))) && k !== 'modelReal');
+      const diff = (Object.keys(spec) as (keyof RunSpec)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(spec[k]) && !(old[k] === undefined && isDefault(spec[k])) && k !== 'modelReal');
       // --model-real may be added to (or left off) a rerun: it only adds its own stage.
       if (diff.length === 0) {
         if (old.modelReal !== spec.modelReal) writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n');
@@ -375,7 +374,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       preset: spec.preset,
       configFile: spec.config ?? undefined,
       particleRadius: spec.particleRadius,
-      radiusCalibration: spec.radiusCalibration,
+      radiusCalibration: spec.radiusCalibration === 'auto' ? undefined : spec.radiusCalibration,
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -515,7 +514,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.overrides.length) parts.push('--set', ...spec.overrides);
   if (spec.learn) parts.push('--learn', spec.learn.join(','));
   if (spec.particleRadius !== 'auto') parts.push('--particle-radius', String(spec.particleRadius));
-  if (spec.radiusCalibration !== 'upper-quartile') parts.push('--radius-calibration', spec.radiusCalibration);
+  if (spec.radiusCalibration !== 'auto') parts.push('--radius-calibration', spec.radiusCalibration);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.seed) parts.push('--seed', String(spec.seed));

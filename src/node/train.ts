@@ -13,7 +13,7 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -58,7 +58,7 @@ export interface TrainOptions {
   quiet: boolean;
   /** Base radius of the particles in px, or 'auto' to estimate it from the real images (default). */
   particleRadius?: number | 'auto';
-  /** How an 'auto' particle radius is estimated (calibrate.ts; default 'upper-quartile'). */
+  /** How an 'auto' particle radius is estimated (calibrate.ts; default: the preset's choice). */
   radiusCalibration?: RadiusCalibrationMethod;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
@@ -312,7 +312,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     sources = loaded.sources;
     // The real patches as images, for the calibrations below.
     const patchImages = loaded.patches.map((data) => ({ width: patch, height: patch, data }));
-    const radiusMethod = opts.radiusCalibration ?? 'upper-quartile';
+    const radiusMethod = opts.radiusCalibration ?? presetRadiusCalibration(opts.preset);
     const realRadius = (opts.particleRadius ?? 'auto') === 'auto' ? await realRadiusEstimate(cropped, patchImages, polarity, radiusMethod) : null;
     if (typeof opts.particleRadius === 'number') scene = withBaseRadius(scene, opts.particleRadius);
     else if (!realRadius) log(`particle radius: the classical baseline found no particles to measure; keeping the preset's ${scene.particles.baseRadius} px`);

@@ -10,6 +10,9 @@ import type { ParamName } from '../params.js';
 /** Every field optional, recursively (arrays and typed arrays are given whole). */
 export type DeepPartial<T> = T extends ArrayLike<unknown> ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
+/** How `train` estimates the particle base radius from real images (src/gan/calibrate.ts). */
+export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
+
 export interface Preset<Name extends string = string> {
   readonly name: Name;
   /** One line for docs and --help. */
@@ -26,4 +29,6 @@ export interface Preset<Name extends string = string> {
    * defaults overridden by these. Absent: the defaults.
    */
   readonly segAugment?: { readonly fgContrast?: number };
+  /** How the base radius is calibrated from the real images (src/gan/calibrate.ts). Absent: 'median'. */
+  readonly radiusCalibration?: RadiusCalibrationMethod;
 }
