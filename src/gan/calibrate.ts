@@ -108,7 +108,6 @@ export function quantileRadius(all: readonly number[], quantile: number): Radius
   return { radius, count: radii.length };
 }
 
-
 export interface RadiusCalibration {
   /** The base radius (px) to use. */
   baseRadius: number;
