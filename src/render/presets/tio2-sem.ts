@@ -60,9 +60,10 @@ export const tio2Sem = {
   // the film's ridge texture (amplitude, scale, line width, iso-level), blur, noise. The halo
   // around the particles and the contact creases (haloStrength, haloWidth, creaseStrength,
   // creaseWidth) are not in the list: learned and calibrated (--learn with them added) they did
-  // not improve the standard pipeline's realism or sizing (docs/realism.md). Nor is tiltFloor:
-  // with sphericity 0.5 and the floor learned, the particle counts of the standard pipeline got
-  // worse (docs/realism.md, "Fourth round: the particle bodies").
+  // not improve the standard pipeline's realism or sizing; the creases, fitted to the contact
+  // profile, made the synthetic-only U-Net merge more real particles (count -22 to -25 %)
+  // (docs/realism.md). Nor is tiltFloor: with sphericity 0.5 and the floor learned, the particle
+  // counts of the standard pipeline got worse (docs/realism.md, "Fourth round: the particle bodies").
   learned: [
     'particleBrightness', 'tiltExponent', 'edgeGain', 'detectorStrength', 'shadowStrength', 'substrateBrightness',
     'textureAmplitude', 'textureScale', 'textureWidth', 'textureLevel', 'blurSigma', 'noiseGaussian', 'noiseShot', 'rimGain', 'scanNoise', 'brightnessGradient', 'particleVariation',
