@@ -17,7 +17,8 @@
  * (docs/realism.md, "Fourth round: the particle bodies"). The edge profile (imaging-calibration.ts) pools every
  * foreground pixel of agglomerates and lone particles alike and cannot see this.
  */
-import { otsuThreshold, gaussianBlur } from '../particles/otsu.js';
+import { pooledOtsuThreshold, gaussianBlur } from '../particles/otsu.js';
+import { median } from './median.js';
 import { squaredDistanceTransform } from '../particles/distance.js';
 import { connectedComponents } from '../particles/labels.js';
 import { convexHull, type Point } from '../particles/measure.js';
@@ -36,12 +37,6 @@ export interface BodyProfile {
   profile: number[];
   /** Lone particles behind it. */
   particles: number;
-}
-
-function median(v: number[]): number {
-  const s = Float64Array.from(v).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
 /** Area of the convex hull of a pixel set's corners. */
@@ -67,25 +62,14 @@ function hullArea(pixels: readonly number[], W: number): number {
 export function bodyProfile(images: readonly Grey[], threshold?: number, smoothed?: readonly ArrayLike<number>[]): BodyProfile | null {
   if (images.length === 0) return null;
   const smooth = smoothed ?? images.map((im) => gaussianBlur(im.data, im.width, im.height, 1));
-  let t = threshold;
-  if (t === undefined) {
-    let total = 0;
-    for (const s of smooth) total += s.length;
-    const pooled = new Float32Array(total);
-    let o = 0;
-    for (const s of smooth) {
-      pooled.set(s, o);
-      o += s.length;
-    }
-    t = otsuThreshold(pooled);
-  }
+  const t = threshold ?? pooledOtsuThreshold(smooth);
   const bins: number[][] = Array.from({ length: PROFILE_DEPTH }, () => []);
   let particles = 0;
   images.forEach((im, k) => {
     const { width: W, height: H, data } = im;
     const s = smooth[k];
     const fg = new Uint8Array(W * H);
-    for (let i = 0; i < W * H; i++) fg[i] = s[i] > t! ? 1 : 0;
+    for (let i = 0; i < W * H; i++) fg[i] = s[i] > t ? 1 : 0;
     const { labels, count } = connectedComponents(fg, W, H, 8);
     const members: number[][] = Array.from({ length: count + 1 }, () => []);
     const border = new Uint8Array(count + 1);

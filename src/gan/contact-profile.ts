@@ -24,6 +24,7 @@ import { applyThreshold } from '../particles/otsu.js';
 import { fillHoles } from '../particles/instances.js';
 import { distanceWatershed } from '../particles/watershed.js';
 import { squaredDistanceTransform } from '../particles/distance.js';
+import { median } from './median.js';
 
 /** The profile's depth: contact pixels (d = 0) and particle pixels 1 .. this many px from them. */
 export const CONTACT_REACH = 5;
@@ -89,11 +90,4 @@ export function contactDistance(a: readonly number[], b: readonly number[]): num
   let d = 0;
   for (let k = 0; k < Math.min(a.length, b.length); k++) if (Number.isFinite(a[k]) && Number.isFinite(b[k])) d += (a[k] - b[k]) ** 2;
   return d;
-}
-
-function median(v: readonly number[]): number {
-  if (v.length === 0) return NaN;
-  const s = Float64Array.from(v).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }

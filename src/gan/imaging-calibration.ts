@@ -27,7 +27,8 @@
  * the body spread through particleVariation, the noise through noiseGaussian and noiseShot
  * (scaled together, keeping their ratio).
  */
-import { otsuThreshold, gaussianBlur } from '../particles/otsu.js';
+import { pooledOtsuThreshold, gaussianBlur } from '../particles/otsu.js';
+import { median } from './median.js';
 import { addContactRatios, contactDistance, contactProfile, emptyContactBins } from './contact-profile.js';
 import { squaredDistanceTransform } from '../particles/distance.js';
 import { Rng } from '../autodiff/rng.js';
@@ -90,13 +91,6 @@ export interface ImagingStatistics {
   bodyPixels: number;
 }
 
-function median(v: number[]): number {
-  if (v.length === 0) return NaN;
-  const s = Float64Array.from(v).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
-}
-
 /** The q-quantile (nearest rank) of a non-empty list. */
 function quantile(v: number[], q: number): number {
   const s = Float64Array.from(v).sort();
@@ -111,15 +105,7 @@ function quantile(v: number[], q: number): number {
 export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | null {
   if (images.length === 0) return null;
   const smooth = images.map((im) => gaussianBlur(im.data, im.width, im.height, 1));
-  let total = 0;
-  for (const s of smooth) total += s.length;
-  const pooled = new Float32Array(total);
-  let o = 0;
-  for (const s of smooth) {
-    pooled.set(s, o);
-    o += s.length;
-  }
-  const t = otsuThreshold(pooled);
+  const t = pooledOtsuThreshold(smooth);
   const sub: number[] = [];
   const body: number[] = [];
   const dev: number[] = [];

@@ -25,6 +25,7 @@ import { applyThreshold, gaussianBlur, otsuThreshold } from '../particles/otsu.j
 import { connectedComponents } from '../particles/labels.js';
 import { brightParticleView, type Polarity } from '../particles/polarity.js';
 import { UserError } from '../errors.js';
+import { median } from './median.js';
 
 /** Components larger than this many median particles count as dense agglomerates. */
 export const LARGE_COMPONENT_PARTICLES = 12;
@@ -88,13 +89,6 @@ function countImage(data: ArrayLike<number>, width: number, height: number): Ima
   const components: ImageCounts['components'] = [];
   for (let c = 1; c <= comps.count; c++) if (compArea[c] >= MIN_AREA) components.push({ area: compArea[c], particles: perComp[c] });
   return { pixels: width * height, components, interior, all };
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
 /**

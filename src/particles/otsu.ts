@@ -14,6 +14,22 @@ function binOf(v: number): number {
 }
 
 /**
+ * Otsu's threshold of several images' pixels taken together: one threshold for a set of patches,
+ * where a patch that is almost all substrate has no threshold of its own worth the name.
+ */
+export function pooledOtsuThreshold(images: readonly ArrayLike<number>[]): number {
+  let total = 0;
+  for (const s of images) total += s.length;
+  const pooled = new Float32Array(total);
+  let o = 0;
+  for (const s of images) {
+    pooled.set(s, o);
+    o += s.length;
+  }
+  return otsuThreshold(pooled);
+}
+
+/**
  * Otsu's threshold with a 256-bin histogram (bin k holds [k/256, (k+1)/256); values outside
  * [0, 1] are clamped into the end bins). Returns t = (k* + 1) / 256 where k* maximises the
  * between-class variance of the split {bins <= k*} | {bins > k*}; the foreground is `v >= t`
