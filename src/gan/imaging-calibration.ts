@@ -75,15 +75,16 @@ export interface ImagingStatistics {
   outside: number[];
   /**
    * The contact profile (contact-profile.ts): median grey on the contact lines between touching
-   * particles over their levels (contact[0]), and 1 .. CONTACT_REACH px from them (NaN: none).
+   * particles over their levels (contact[0]), and 1 .. CONTACT_REACH px from them (NaN: none);
+   * null when not asked for (StatisticsProfiles).
    */
-  contact: number[];
-  /** Contact line pixels behind contact[0]. */
+  contact: number[] | null;
+  /** Contact line pixels behind contact[0] (0 when not asked for). */
   contactPixels: number;
   /**
    * The lone particles' shading profile inside their outline (body-profile.ts, same threshold);
-   * null without any. Reported (train's log), not fitted: on 12 renders it rests on a handful of
-   * particles, and the tilt law's floor that shapes it is learned by the GAN.
+   * null without any, or when not asked for. Reported (train's log), not fitted: on 12 renders it
+   * rests on a handful of particles, and the tilt law's floor that shapes it is learned by the GAN.
    */
   bodyProfile: BodyProfile | null;
   /** Pixels behind each statistic. */
@@ -98,11 +99,24 @@ function quantile(v: number[], q: number): number {
 }
 
 /**
+ * Which of the two profiles imagingStatistics computes. Each costs a pass of its own per image
+ * (the contact profile a watershed, the body profile the components and their hulls): together
+ * about half the statistics' time on 128 px renders, so the calibration's candidates compute
+ * only the one their error reads.
+ */
+export interface StatisticsProfiles {
+  contact: boolean;
+  body: boolean;
+}
+export const ALL_PROFILES: StatisticsProfiles = { contact: true, body: true };
+export const NO_PROFILES: StatisticsProfiles = { contact: false, body: false };
+
+/**
  * The statistics above over a set of images with bright particles. One Otsu threshold for the
  * whole set (of the images smoothed at sigma 1, so that noise does not speckle the foreground):
  * a patch that is almost all substrate has no threshold of its own worth the name.
  */
-export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | null {
+export function imagingStatistics(images: readonly Grey[], profiles: StatisticsProfiles = ALL_PROFILES): ImagingStatistics | null {
   if (images.length === 0) return null;
   const smooth = images.map((im) => gaussianBlur(im.data, im.width, im.height, 1));
   const t = pooledOtsuThreshold(smooth);
@@ -139,7 +153,7 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
         }
       }
     }
-    addContactRatios(contactBins, s, W, H, t);
+    if (profiles.contact) addContactRatios(contactBins, s, W, H, t);
   });
   if (sub.length < 100 || body.length < 100) return null;
   const md = median(dev);
@@ -149,8 +163,8 @@ export function imagingStatistics(images: readonly Grey[]): ImagingStatistics | 
   const bodySpread = (quantile(body, 0.9) - quantile(body, 0.1)) / bodyMedian;
   return {
     substrate: median(sub), body: bodyMedian, bodySpread, residual, inside: inBins.map(median), outside: outBins.map(median),
-    contact: contactProfile(contactBins), contactPixels: contactBins[0].length,
-    bodyProfile: bodyProfile(images, t, smooth), substratePixels: sub.length, bodyPixels: body.length,
+    contact: profiles.contact ? contactProfile(contactBins) : null, contactPixels: contactBins[0].length,
+    bodyProfile: profiles.body ? bodyProfile(images, t, smooth) : null, substratePixels: sub.length, bodyPixels: body.length,
   };
 }
 
@@ -164,7 +178,7 @@ function renders(scene: SceneConfig, params: Record<string, number>, n: number, 
 
 /**
  * One candidate of the calibration: the statistics of `n` renders of `scene` at `params` with
- * seed `seed`. Jobs are plain data and independent of each other, so a runner may compute them
+ * seed `seed`, with the profiles `profiles` asks for (default none). Jobs are plain data and independent of each other, so a runner may compute them
  * anywhere (the CLI: on worker threads, src/node/task-workers.ts) in any order; the calibration
  * reads the results in the jobs' order.
  */
@@ -173,10 +187,11 @@ export interface ImagingJob {
   params: Record<string, number>;
   n: number;
   seed: number;
+  profiles?: StatisticsProfiles;
 }
 
 export function evaluateImagingJob(job: ImagingJob): ImagingStatistics | null {
-  return imagingStatistics(renders(job.scene, job.params, job.n, job.seed));
+  return imagingStatistics(renders(job.scene, job.params, job.n, job.seed), job.profiles ?? NO_PROFILES);
 }
 
 /** Computes the statistics of each job, in the jobs' order. */
@@ -274,7 +289,7 @@ async function fitLevels(quiet: SceneConfig, params: Record<string, number>, rea
 /**
  * The value of `name` among `values` whose renders (the same scenes for every value) score lowest
  * by `error`, the first of equals; the current value when none has statistics. The values go to
- * `run` together.
+ * `run` together; their statistics hold the profiles `profiles` asks for.
  */
 async function bestValue(
   run: ImagingRunner,
@@ -285,8 +300,9 @@ async function bestValue(
   n: number,
   seed: number,
   error: (s: ImagingStatistics) => number,
+  profiles: StatisticsProfiles = NO_PROFILES,
 ): Promise<number> {
-  const stats = await run(values.map((v) => ({ scene, params: { ...params, [name]: v }, n, seed })));
+  const stats = await run(values.map((v) => ({ scene, params: { ...params, [name]: v }, n, seed, profiles })));
   let best = params[name];
   let bestError = Infinity;
   values.forEach((v, k) => {
@@ -322,7 +338,7 @@ export async function calibrateImaging(
   run: ImagingRunner = runImagingJobsHere,
   terms: ProximityTerms = { halo: true, crease: true },
 ): Promise<ImagingCalibration | null> {
-  const real = imagingStatistics(realPatches);
+  const real = imagingStatistics(realPatches, ALL_PROFILES);
   if (!real) return null;
   const quiet = mergeSceneConfig(scene, { shading: { noise: false } });
   const isHalo = (g: { name: ParamName }) => g.name === 'haloStrength' || g.name === 'haloWidth';
@@ -346,7 +362,7 @@ export async function calibrateImaging(
     }
     // the contact creases, by the contact profile
     for (const { name, values } of creaseGrid) {
-      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, CREASE_RENDERS * n, seed + 8282, (s) => contactDistance(s.contact, real.contact)) };
+      params = { ...params, [name]: await bestValue(run, quiet, params, name, values, CREASE_RENDERS * n, seed + 8282, (s) => contactDistance(s.contact!, real.contact!), { contact: true, body: false }) };
     }
     // the particles' own brightness spread, by the spread of the body pixels
     const variation = await bestValue(run, quiet, params, 'particleVariation', VARIATION_VALUES, n, seed + 8282, (s) => Math.abs(s.bodySpread - real.bodySpread));
@@ -366,7 +382,7 @@ export async function calibrateImaging(
     noiseShot: clampParam('noiseShot', scene.params.noiseShot * f),
   };
   // the scenes the levels were fitted on, now with the noise
-  const [synthetic] = await run([{ scene, params: out, n, seed: seed + 8181 }]);
+  const [synthetic] = await run([{ scene, params: out, n, seed: seed + 8181, profiles: ALL_PROFILES }]);
   if (!synthetic) return null;
   return { params: out, real, synthetic };
 }

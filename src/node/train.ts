@@ -362,10 +362,11 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         ranges = calibratedRanges(img.params);
         const f = (v: number) => v.toFixed(3);
         const profile = (s: typeof img.real) => `${s.outside.map(f).reverse().join(' ')} | ${s.inside.map(f).join(' ')}`;
+        const contactLine = (s: typeof img.real) => (s.contact ? s.contact.map(f).join(' ') : 'not measured');
         const bodyLine = (s: typeof img.real) => (s.bodyProfile ? `${s.bodyProfile.profile.map(f).join(' ')} (${s.bodyProfile.particles} particles)` : 'none');
         log(
           `image formation: ${Object.entries(img.params).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}, ` +
-            `so renders show the real patches' levels (substrate ${f(img.real.substrate)} real vs ${f(img.synthetic.substrate)} rendered, particle bodies ${f(img.real.body)} vs ${f(img.synthetic.body)}, their 10-90 % spread ${f(img.real.bodySpread)} vs ${f(img.synthetic.bodySpread)} of the median, substrate residual ${img.real.residual.toFixed(4)} vs ${img.synthetic.residual.toFixed(4)}, contact profile (line, 1-5 px) ${img.real.contact.map(f).join(' ')} vs ${img.synthetic.contact.map(f).join(' ')}; ` +
+            `so renders show the real patches' levels (substrate ${f(img.real.substrate)} real vs ${f(img.synthetic.substrate)} rendered, particle bodies ${f(img.real.body)} vs ${f(img.synthetic.body)}, their 10-90 % spread ${f(img.real.bodySpread)} vs ${f(img.synthetic.bodySpread)} of the median, substrate residual ${img.real.residual.toFixed(4)} vs ${img.synthetic.residual.toFixed(4)}, contact profile (line, 1-5 px) ${contactLine(img.real)} vs ${contactLine(img.synthetic)}; ` +
             `edge profile, 30 px outside | 10 px inside: ${profile(img.real)} real vs ${profile(img.synthetic)} rendered; ` +
             `lone particles' body profile 1-8 px inside over their centre: ${bodyLine(img.real)} real vs ${bodyLine(img.synthetic)} rendered); the GAN starts there and stays within +-25 % (or 5 % of the range)`,
         );

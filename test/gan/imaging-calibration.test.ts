@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import '../../src/autodiff/index.js';
-import { imagingStatistics, calibrateImaging, calibratedRanges, profileDistance } from '../../src/gan/imaging-calibration.js';
+import { imagingStatistics, calibrateImaging, calibratedRanges, profileDistance, NO_PROFILES } from '../../src/gan/imaging-calibration.js';
 import { ParamMapping } from '../../src/gan/generator.js';
 import { ParamNet } from '../../src/gan/models.js';
 import { sceneStartOutputs } from '../../src/gan/trainer.js';
@@ -22,6 +22,16 @@ function disc(substrate: number, body: number, noise: number, rng: Rng): { width
 }
 
 describe('imagingStatistics', () => {
+  it('without the profiles: the same levels, edge profile and residual, and no contact or body profile', () => {
+    const images = Array.from({ length: 6 }, () => disc(0.1, 0.6, 0.01, new Rng(7)));
+    const all = imagingStatistics(images)!;
+    const none = imagingStatistics(images, NO_PROFILES)!;
+    expect(all.contact).not.toBeNull();
+    expect(all.bodyProfile).not.toBeNull();
+    expect(none.contact).toBeNull();
+    expect(none.bodyProfile).toBeNull();
+    expect({ ...none, contact: all.contact, bodyProfile: all.bodyProfile, contactPixels: all.contactPixels }).toEqual(all);
+  });
   it('reads the substrate and body levels and the residual of white noise', () => {
     const rng = new Rng(1);
     const s = imagingStatistics(Array.from({ length: 6 }, () => disc(0.1, 0.6, 0.01, rng)))!;
@@ -52,14 +62,14 @@ describe('imagingStatistics', () => {
     // a line elsewhere (x = 20, through the middle of one disc) is not a contact
     const elsewhere = imagingStatistics(Array.from({ length: 6 }, () => pair([19, 20, 21], 0.15)))!;
     expect(plain.contactPixels).toBeGreaterThan(30);
-    expect(plain.contact[0]).toBeGreaterThan(0.97);
-    expect(creased.contact[0]).toBeLessThan(0.85);
-    expect(Math.abs(creased.contact[5] - 1)).toBeLessThan(0.03);
-    expect(elsewhere.contact[0]).toBeGreaterThan(0.97);
+    expect(plain.contact![0]).toBeGreaterThan(0.97);
+    expect(creased.contact![0]).toBeLessThan(0.85);
+    expect(Math.abs(creased.contact![5] - 1)).toBeLessThan(0.03);
+    expect(elsewhere.contact![0]).toBeGreaterThan(0.97);
     // a single disc has no contact
     const lone = imagingStatistics(Array.from({ length: 6 }, () => disc(0.1, 0.6, 0.005, rng)))!;
     expect(lone.contactPixels).toBe(0);
-    expect(lone.contact[0]).toBeNaN();
+    expect(lone.contact![0]).toBeNaN();
   });
 
   it('returns null without enough substrate or body', () => {
@@ -89,7 +99,7 @@ describe('calibrateImaging', () => {
     // trades off against the shadow and the blur on the profile: 0.1 and 0.3 when written)
     expect(cal.params.haloStrength).toBeGreaterThanOrEqual(0.1);
     expect(cal.params.creaseStrength).toBeGreaterThanOrEqual(0.15);
-    expect(Math.abs(cal.synthetic.contact[0] - cal.real.contact[0])).toBeLessThan(0.03);
+    expect(Math.abs(cal.synthetic.contact![0] - cal.real.contact![0])).toBeLessThan(0.03);
     // the preset's noise is lower than the hidden one: the calibration raises it
     expect(cal.params.noiseGaussian).toBeGreaterThan(scene.params.noiseGaussian * 1.5);
   }, 120_000);
