@@ -111,10 +111,3 @@ export function bodyProfile(images: readonly Grey[], threshold?: number, smoothe
   if (particles === 0) return null;
   return { profile: bins.map((b) => (b.length ? median(b) : 1)), particles };
 }
-
-/** Squared distance between two body profiles. */
-export function bodyProfileDistance(a: BodyProfile, b: BodyProfile): number {
-  let d = 0;
-  for (let i = 0; i < a.profile.length; i++) d += (a.profile[i] - b.profile[i]) ** 2;
-  return d;
-}
