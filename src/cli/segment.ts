@@ -61,6 +61,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'val', type: 'number', meta: 'FRACTION', default: 0, min: 0, max: 0.9, help: 'fraction of images held out for validation' },
       { name: 'seed', type: 'int', meta: 'S', default: 0, min: R.seed.min, help: 'seed of initialisation, split, crops and augmentation' },
       { name: 'no-augment', type: 'boolean', help: 'switch augmentation off' },
+      { name: 'interior-augment', type: 'number', meta: 'P', default: DEFAULT_TRAIN.augment.interior, min: 0, max: 1, help: "probability per crop of re-shading every particle's interior by a random profile (a bright band inside the outline of random strength and width, a lighter or darker top, a gradient in a random direction), from the instance maps; changes pixels only; 0: off" },
       { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
       { name: 'instance-target', type: 'string', default: DEFAULT_TRAIN.instanceTarget, choices: [...INSTANCE_TARGETS], help: "distance: one more output channel learns each particle pixel's normalised distance to its outline, from the instance maps (generated data's exact ones, or the annotations' components), and predict / eval seed the watershed from it; none: the three classes only" },
       { name: 'boundary-weight', type: 'number', meta: 'W0', default: DEFAULT_TRAIN.boundaryWeight, min: 0, max: BOUNDARY_WEIGHT_MAX, help: `the U-Net paper's separation weight map: background and contour pixels weigh W0 exp(-(d1 + d2)^2 / (2 * ${BOUNDARY_SIGMA}^2)) more in cross-entropy, d1 / d2 = distances to the nearest and second-nearest particle (from the instance maps, as --instance-target); 0: off` },
@@ -230,7 +231,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     touchBand: Number(flags['touch-band']),
     instanceTarget: flags['instance-target'] as InstanceTarget,
     boundaryWeight: Number(flags['boundary-weight']),
-    augment: flags['no-augment'] ? noIntensityAugment(false) : DEFAULT_TRAIN.augment,
+    augment: flags['no-augment'] ? noIntensityAugment(false) : { ...DEFAULT_TRAIN.augment, interior: Number(flags['interior-augment']) },
   };
   await segmentTrain(
     {

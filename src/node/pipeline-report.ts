@@ -94,7 +94,7 @@ function settingsLines(r: PipelineReport): string[] {
     ...((r.overrides ?? []).length ? [`- budget \`${r.budget}\` with overrides: ${(r.overrides ?? []).join(', ')}`] : []),
     `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${epochSteps(g)} (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per real patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
     `- synthetic pairs: ${r.settings.synth.n} (${g.patch} x ${g.patch} px)`,
-    `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch ? `${s.stepsPerEpoch} steps per epoch` : 'an epoch = one crop per training image / batch steps'}${augmentText}`,
+    `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch ? `${s.stepsPerEpoch} steps per epoch` : 'an epoch = one crop per training image / batch steps'}${augmentText}${s.interiorAugmentPercent ? `; particle interiors re-shaded on ${s.interiorAugmentPercent} % of the synthetic U-Net's crops` : ''}`,
   ];
 }
 

@@ -41,8 +41,19 @@ export type BudgetName = (typeof BUDGET_NAMES)[number];
 export interface Budget {
   gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number; c2stSeeds: number };
   synth: { n: number };
-  seg: { epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number };
+  seg: {
+    epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number;
+    /**
+     * Percent of the training crops whose particle interiors are re-shaded (augment.ts `interior`);
+     * absent (every budget) = 0, off: opt-in by `--set seg.interiorAugmentPercent=N`, so that the
+     * settings of runs made before it existed still match.
+     */
+    interiorAugmentPercent?: number;
+  };
 }
+
+/** `--set` fields that no budget sets (absent = their default). */
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent'];
 
 /**
  * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
@@ -182,10 +193,11 @@ export function budgetSettings(name: BudgetName, override?: DeepPartial<Budget>)
 export function parseSets(sets: string[]): DeepPartial<Budget> {
   const out: Record<string, Record<string, number>> = {};
   const base = BUDGETS.full as unknown as Record<string, Record<string, unknown>>;
-  const allowed = Object.entries(BUDGETS.standard).flatMap(([g, o]) => Object.keys(o as object).map((k) => `${g}.${k}`));
+  const allowed = [...Object.entries(BUDGETS.standard).flatMap(([g, o]) => Object.keys(o as object).map((k) => `${g}.${k}`)), ...OPTIONAL_SETS];
   for (const s of sets.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)) {
     const m = /^(gan|synth|seg)\.([A-Za-z]+)=([0-9]+)$/.exec(s);
     if (!m || !allowed.includes(`${m[1]}.${m[2]}`) || !base[m[1]]) throw new UserError(`--set ${s}: expected GROUP.FIELD=INTEGER with one of ${allowed.join(', ')}`, ExitCode.usage);
+    if (s.startsWith('seg.interiorAugmentPercent=') && Number(m[3]) > 100) throw new UserError(`--set ${s}: a percentage, 0-100`, ExitCode.usage);
     (out[m[1]] ??= {})[m[2]] = Number(m[3]);
   }
   return out as DeepPartial<Budget>;
@@ -428,16 +440,18 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // Both U-Nets get the preset's augmentation overrides (preset.ts segAugment), if it has any.
   const segAugment = PRESETS[spec.preset].segAugment;
   const augment = { ...DEFAULT_AUGMENT, ...segAugment };
+  // The interior re-shading randomises the renders' particle bodies: the synthetic U-Net's only.
+  const synthAugment = { ...augment, interior: (b.seg.interiorAugmentPercent ?? 0) / 100 };
   // The eval stage scores the test images the predict stage segmented: it takes those results
   // (same model, pixels and settings) instead of segmenting them again (segment-cache.ts).
   const reuse = segmentReuse();
-  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch) =>
+  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
-      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment }, resume: hasCheckpoint(dir), ...segBackend,
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug }, resume: hasCheckpoint(dir), ...segBackend,
     }, segOut);
   await stage('seg', async () => {
-    await segTrain({ data: synthDir }, segDir);
+    await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment);
     return { ...b.seg, trainImages: b.synth.n, ...(segAugment ? { augmentOverrides: segAugment } : {}) };
   });
 

@@ -24,9 +24,12 @@
  *  - ridges: up to 30 thin random-walk curves of brightness up to `ridges`, slightly blurred,
  *    added to the image (labelled as whatever lies beneath them): the substrate texture. As
  *    the real substrate shows it nearly everywhere, it is applied with probability 2p.
+ * Opt-in (`interior` > 0): each particle's interior re-shaded by a random profile from the exact
+ * instance maps (interior-augment.ts).
  */
 import type { Rng } from '../autodiff/index.js';
 import { gaussianBlur } from '../particles/otsu.js';
+import { drawInteriorShade, shadeInteriors } from './interior-augment.js';
 
 export interface AugmentOptions {
   /** Random 90-degree rotations and flips (default true). */
@@ -49,17 +52,22 @@ export interface AugmentOptions {
   ridges: number;
   /** Probability of each intensity transform (default 0.3; blur uses half of it, ridges twice it). */
   p: number;
+  /**
+   * Probability per crop of re-shading every particle's interior by a random profile
+   * (interior-augment.ts; needs the crop's instance ids and outline distances; default 0 = off).
+   */
+  interior: number;
 }
 
 /**
  * Defaults (see the module comment for the why of the first three): measured on TiO2-SEM
  * dev-test, see docs/segmentation.md.
  */
-export const DEFAULT_AUGMENT: AugmentOptions = { geometric: true, gamma: 1.5, contrast: 0.25, brightness: 0.1, blur: 1.5, noise: 0.04, fgContrast: 0.7, field: 0.15, ridges: 0.15, p: 0.3 };
+export const DEFAULT_AUGMENT: AugmentOptions = { geometric: true, gamma: 1.5, contrast: 0.25, brightness: 0.1, blur: 1.5, noise: 0.04, fgContrast: 0.7, field: 0.15, ridges: 0.15, p: 0.3, interior: 0 };
 
 /** The options with every intensity transform off (geometry kept as given). */
 export function noIntensityAugment(geometric: boolean): AugmentOptions {
-  return { geometric, gamma: 1, contrast: 0, brightness: 0, blur: 0, noise: 0, fgContrast: 0, field: 0, ridges: 0, p: 0 };
+  return { geometric, gamma: 1, contrast: 0, brightness: 0, blur: 0, noise: 0, fgContrast: 0, field: 0, ridges: 0, p: 0, interior: 0 };
 }
 
 /** Mirrored index into [0, n) (…2 1 0 | 0 1 2 … n-1 | n-1 n-2 …). */
@@ -190,12 +198,23 @@ function addRidges(img: Float32Array, size: number, amp: number, rng: Rng): void
   for (let i = 0; i < img.length; i++) img[i] += a * blurred[i];
 }
 
+/** A crop's particles for the interior re-shading: instance ids (0 = background) and outline distances (targets.ts instanceOutlineDistance). */
+export interface CropParticles {
+  ids: ArrayLike<number>;
+  outline: ArrayLike<number>;
+}
+
 /**
  * Applies the intensity transforms in place to a size x size image in [0, 1]; `mask` (the crop's
- * classes) is read by the particle-contrast transform only.
+ * classes) is read by the particle-contrast transform only, `particles` by the interior re-shading
+ * only (first, so that the other transforms act on the re-shaded particles).
  */
-export function augmentIntensity(img: Float32Array, size: number, opts: AugmentOptions, rng: Rng, mask?: Uint8Array): void {
+export function augmentIntensity(img: Float32Array, size: number, opts: AugmentOptions, rng: Rng, mask?: Uint8Array, particles?: CropParticles): void {
   const { p } = opts;
+  if (opts.interior > 0 && particles && rng.uniform() < opts.interior) {
+    shadeInteriors(img, particles.ids, particles.outline, size, () => drawInteriorShade(rng));
+    clamp01(img);
+  }
   if (opts.fgContrast > 0 && mask && rng.uniform() < p) {
     particleContrast(img, mask, size, 1 - rng.range(0, Math.min(1, opts.fgContrast)));
   }

@@ -12,14 +12,14 @@ import { checkShape } from '../particles/labels.js';
 import { distanceTransform } from '../particles/distance.js';
 
 /**
- * The normalised per-instance distance map of an instance map (see the module comment). A pixel
- * is on its particle's outline when one of its 4-neighbours inside the image belongs to another
- * instance or to background (a particle cut by the image border is not thinned there).
+ * Each particle pixel's Euclidean distance (px) to the nearest pixel of its own outline (0 on the
+ * outline, Infinity for an instance with no outline), 0 on background. A pixel is on its
+ * particle's outline when one of its 4-neighbours inside the image belongs to another instance or
+ * to background (a particle cut by the image border is not thinned there).
  */
-export function instanceDistanceTarget(labels: ArrayLike<number>, width: number, height: number): Float32Array {
+export function instanceOutlineDistance(labels: ArrayLike<number>, width: number, height: number): Float32Array {
   checkShape(labels.length, width, height, 'instance map');
-  const n = width * height;
-  const interior = new Uint8Array(n);
+  const interior = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
@@ -33,7 +33,13 @@ export function instanceDistanceTarget(labels: ArrayLike<number>, width: number,
       interior[i] = edge ? 0 : 1;
     }
   }
-  const dist = distanceTransform(interior, width, height);
+  return distanceTransform(interior, width, height);
+}
+
+/** The normalised per-instance distance map of an instance map (see the module comment). */
+export function instanceDistanceTarget(labels: ArrayLike<number>, width: number, height: number): Float32Array {
+  const n = width * height;
+  const dist = instanceOutlineDistance(labels, width, height);
   const peak = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const l = labels[i];

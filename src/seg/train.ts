@@ -23,7 +23,7 @@
  */
 import { Adam, Rng, Tensor, segmentationLoss, noGrad, phase, profileStepEnd, profileStepStart, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
 import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
-import { boundaryWeightMap, instanceDistanceTarget } from './targets.js';
+import { boundaryWeightMap, instanceDistanceTarget, instanceOutlineDistance } from './targets.js';
 import { instancesFromClassMap } from '../particles/instances.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -230,17 +230,22 @@ interface Prepared extends SegSample {
   labels?: ArrayLike<number>;
   /** The separation weight map (TrainConfig.boundaryWeight > 0). */
   boundary?: Float32Array;
+  /** Instance ids and outline distances for the interior re-shading (augment.interior > 0), as planes the crop copies. */
+  ids?: Float32Array;
+  outline?: Float32Array;
 }
 
-function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean, withInterior: boolean): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
   const image = brightParticleView(s.image, polarity);
   // Without an instance map, the class mask's own instances stand in (as readSegInstances does).
-  const labels = withDistance || withBoundary ? (s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels) : undefined;
+  const labels = withDistance || withBoundary || withInterior ? (s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels) : undefined;
   const distance = withDistance && labels ? instanceDistanceTarget(labels, s.width, s.height) : undefined;
-  return { ...s, image, distance, labels, ...normalisationStats(image, normalisation) };
+  // Ids as float planes: exact below 2^24 instances.
+  const interior = withInterior && labels ? { ids: Float32Array.from(labels), outline: instanceOutlineDistance(labels, s.width, s.height) } : {};
+  return { ...s, image, distance, labels, ...interior, ...normalisationStats(image, normalisation) };
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
@@ -259,8 +264,10 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
     const extras: { from: Float32Array; to: Float32Array }[] = [];
     if (dd && s.distance) extras.push({ from: s.distance, to: dd.subarray(b * n, (b + 1) * n) });
     if (bd && s.boundary) extras.push({ from: s.boundary, to: bd.subarray(b * n, (b + 1) * n) });
+    const particles = augment && s.ids && s.outline ? { ids: new Float32Array(n), outline: new Float32Array(n) } : undefined;
+    if (particles) extras.push({ from: s.ids!, to: particles.ids }, { from: s.outline!, to: particles.outline });
     extractCrop(s, x0, y0, size, sym, img, mask, ...extras);
-    if (augment) augmentIntensity(img, size, cfg.augment, rng, mask);
+    if (augment) augmentIntensity(img, size, cfg.augment, rng, mask, particles);
     const inv = 1 / s.std;
     for (let i = 0; i < n; i++) {
       xd[b * n + i] = (img[i] - s.mean) * inv;
@@ -339,6 +346,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   const initRng = root.fork();
   const splitRng = root.fork();
   let dataRng = root.fork();
+  if (!(cfg.augment.interior >= 0 && cfg.augment.interior <= 1)) throw new Error(`trainUNet: augment.interior is a probability in [0, 1], got ${cfg.augment.interior}`);
   if (!INSTANCE_TARGETS.includes(cfg.instanceTarget)) throw new Error(`trainUNet: instanceTarget must be ${INSTANCE_TARGETS.join(' or ')}, got ${String(cfg.instanceTarget)}`);
   const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget === 'distance' }, initRng);
   // A resumed run trains what its model has (checkpoints from before the distance head have none).
@@ -351,7 +359,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0);
+      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0, cfg.augment.interior > 0);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
   const polarity: Polarity = resume ? resume.model.polarity : cfg.polarity === 'auto' ? polarityFromMasks(samples) : cfg.polarity;

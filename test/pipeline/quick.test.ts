@@ -44,6 +44,10 @@ describe('parseSets', () => {
     expect(() => parseSets(['gan.nope=1'])).toThrow(UserError);
     expect(() => parseSets(['gan.epochs=x'])).toThrow(UserError);
   });
+  it('accepts the opt-in seg.interiorAugmentPercent (no budget sets it) as a percentage', () => {
+    expect(parseSets(['seg.interiorAugmentPercent=50'])).toEqual({ seg: { interiorAugmentPercent: 50 } });
+    expect(() => parseSets(['seg.interiorAugmentPercent=101'])).toThrow(UserError);
+  });
 });
 
 describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool images -> 1 dev-test image)', () => {
