@@ -29,6 +29,7 @@ const FLAGS = {
   workers: { kind: 'number', def: availableParallelism(), int: true, min: 1, help: 'processes that generate synthetic pairs' },
   backend: { kind: 'string', def: 'auto', help: "compute backend, as the CLI's --backend" },
   seed: { kind: 'number', def: 0, int: true, min: 0, help: 'seed' },
+  set: { kind: 'string', def: '', help: "the pipeline's budget overrides, e.g. gan.refinerSteps=300 (comma-separated)" },
   json: { kind: 'bool', help: 'print the report (stages, evals, machine) as JSON' },
 } as const satisfies FlagSpecs;
 
@@ -48,7 +49,7 @@ export async function run(args: string[]): Promise<void> {
     execFileSync(process.execPath, [
       cli, 'pipeline', '--real', join(data, 'images'), '--test-ids', DEV_TEST.join(','), '--eval-masks', join(data, 'masks'),
       '--preset', 'tio2-sem', '--crop-bottom', '64', '--budget', f.budget, '--out', out, '--seed', String(f.seed),
-      '--workers', String(f.workers), '--backend', f.backend, '--quiet',
+      '--workers', String(f.workers), '--backend', f.backend, '--quiet', ...(f.set ? ['--set', f.set] : []),
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
     const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as PipelineReport;
     if (f.json) {
@@ -72,8 +73,8 @@ export async function run(args: string[]): Promise<void> {
       console.log(`| ${s} | ${x.seconds.toFixed(1)} | ${((100 * x.seconds) / Math.max(total, 1e-9)).toFixed(1)} % | ${x.cpuSeconds?.toFixed(1) ?? '-'} | ${cores} | ${x.loadAverage?.join(' ') ?? '-'} |`);
     }
     console.log(`| total | ${total.toFixed(1)} (${(total / 60).toFixed(2)} min) | 100 % | ${cpuTotal.toFixed(1)} | ${(cpuTotal / Math.max(total, 1e-9)).toFixed(2)} | |`);
-    const gan = rep.stages.find((q) => q.stage === 'gan')?.info?.seconds as { setup: number; epochs: number; c2st: number } | undefined;
-    if (gan) console.log(`\ngan stage: setup (images, calibrations) ${gan.setup.toFixed(1)} s, epochs (steps + evaluations) ${gan.epochs.toFixed(1)} s, chosen epoch's C2ST ${gan.c2st.toFixed(1)} s`);
+    const gan = rep.stages.find((q) => q.stage === 'gan')?.info?.seconds as { setup: number; epochs: number; c2st: number; refiner?: number } | undefined;
+    if (gan) console.log(`\ngan stage: setup (images, calibrations) ${gan.setup.toFixed(1)} s, epochs (steps + evaluations) ${gan.epochs.toFixed(1)} s, chosen epoch's C2ST ${gan.c2st.toFixed(1)} s${gan.refiner ? `, refiner ${gan.refiner.toFixed(1)} s` : ''}`);
     for (const [name, e] of Object.entries(rep.evals)) {
       console.log(`\n${name}: dev-test DSC ${e.mean.dsc.toFixed(3)}, AP50 ${e.mean.ap50.toFixed(3)}, PQ ${e.mean.pq.toFixed(3)}`);
     }

@@ -37,6 +37,8 @@ export const trainCommand: CommandSpec = {
     { name: 'eval-samples', type: 'int', ...limit('eval-samples'), default: 16, meta: 'N', help: 'images rendered per epoch for the realism score and samples' },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed (runs are reproducible)' },
     { name: 'c2st-seeds', type: 'int', min: 0, max: 100, default: 3, meta: 'N', help: 'seeds of the classifier two-sample test at the chosen epoch (0: skip it; real images only)' },
+    { name: 'refiner-steps', type: 'int', min: 0, max: 100000, meta: 'N', help: 'train a learned refiner (x + R(x), 3x3 convolutions, SimGAN) for N steps after the GAN on the chosen epoch; generate applies it to every image, never to masks (default 0: none; docs/realism.md)' },
+    { name: 'refiner-lambda', type: 'number', min: 0, max: 1e6, meta: 'W', help: 'weight of the refiner\'s self-regularisation mean |R(x) - x| (default 2)' },
     backendFlag({ help: 'compute backend' }),
     { name: 'raster-threads', type: 'int', min: 1, max: 64, meta: 'N', help: 'soft-rasterizer threads incl. the main one (default: the cores, at most 4; 1 = no worker threads; rendered values do not depend on it)' },
     { name: 'quiet', type: 'boolean', help: 'no progress output' },
@@ -90,6 +92,8 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     polarity: flags.polarity as PolaritySetting,
     rasterThreads: flags['raster-threads'] as number | undefined,
     profile: !!flags.profile,
+    refinerSteps: flags['refiner-steps'] as number | undefined,
+    refinerLambda: flags['refiner-lambda'] as number | undefined,
   };
   await runTraining(opts);
   return 0;

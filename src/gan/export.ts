@@ -12,6 +12,7 @@ import { sampleScene, renderScene } from '../render/scene.js';
 import type { ParamNet } from './models.js';
 import { featureBatch, refreshStochastics, type ParamMapping } from './generator.js';
 import { ExitCode, UserError } from '../errors.js';
+import { refineImage, type Refiner } from './refiner.js';
 
 export interface SyntheticSample {
   index: number;
@@ -32,7 +33,11 @@ export interface SyntheticSample {
 /** Tries per sample before giving up (a config that never passes the rules is a user error). */
 export const MAX_DRAWS = 50;
 
-export function generateSample(index: number, seed: number, scene: SceneConfig, fcn: ParamNet, mapping: ParamMapping): SyntheticSample {
+/**
+ * `refiner` (a run's learned refiner, refiner.ts) changes the image only: the masks and instances
+ * are the render's, and the rejection rules judge the render.
+ */
+export function generateSample(index: number, seed: number, scene: SceneConfig, fcn: ParamNet, mapping: ParamMapping, refiner: Refiner | null = null): SyntheticSample {
   return noGrad(() => {
     fcn.eval();
     // A generator per sample index: results do not depend on how samples are split up.
@@ -51,7 +56,7 @@ export function generateSample(index: number, seed: number, scene: SceneConfig, 
         index,
         width: scene.width,
         height: scene.height,
-        image: Float32Array.from(r.image.data),
+        image: refiner ? refineImage(refiner, r.image.data as Float32Array, scene.width) : Float32Array.from(r.image.data),
         classes: r.classes!,
         instances: r.instances!,
         params: mapping.physical(unit.data),

@@ -12,6 +12,10 @@ import { ParamNet } from '../gan/models.js';
 import { ParamMapping, FEATURE_SIZE } from '../gan/generator.js';
 import { generateSample, cocoAnnotations, type SyntheticSample } from '../gan/export.js';
 import * as ckpt from './gan-checkpoint.js';
+import { activateBackend } from './backends.js';
+import { relaxedSimdSetting } from './relaxed-simd.js';
+import { loadRefiner, REFINER_DIR } from './refiner.js';
+import type { Refiner } from '../gan/refiner.js';
 import type { RunConfig } from './train.js';
 import { pickBest, readRunConfig } from './train.js';
 import { Rng } from '../autodiff/rng.js';
@@ -86,7 +90,7 @@ export function bestEpoch(runDir: string, epochs: number[]): number {
 }
 
 /** A training run's generator at the selected epoch (what `generate --run` loads), every file checked. */
-export function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { config: RunConfig; epoch: number; fcn: ParamNet; mapping: ParamMapping } {
+export function loadRun(runDir: string, epochSel: GenerateOptions['epoch'], note: (s: string) => void = () => {}): { config: RunConfig; epoch: number; fcn: ParamNet; mapping: ParamMapping; refiner: Refiner | null } {
   const file = join(runDir, 'config.json');
   if (!existsSync(file)) throw new UserError(`--run ${runDir}: no config.json there (not a training run folder)`, ExitCode.badInput);
   const config = readRunConfig(file);
@@ -102,7 +106,10 @@ export function loadRun(runDir: string, epochSel: GenerateOptions['epoch']): { c
   const fcn = new ParamNet(FEATURE_SIZE, config.gan.learned.length, new Rng(0), new Rng(0));
   fcn.loadStateDict(ckpt.loadCheckpoint(runDir, epoch, { fcn: fcn.stateDict() }).fcn);
   fcn.eval();
-  return { config, epoch, fcn, mapping: new ParamMapping(config.gan.learned, config.gan.scene.params, 'float32', config.gan.ranges) };
+  // The learned refiner, when the run has one (config.json's refiner) trained for this epoch.
+  const refiner = config.refiner ? loadRefiner(runDir, epoch, note) : null;
+  if (config.refiner && !refiner && !existsSync(join(runDir, REFINER_DIR, 'refiner.json'))) note(`note: ${runDir} asks for a refiner but has none yet (training did not finish); images are written unrefined`);
+  return { config, epoch, fcn, mapping: new ParamMapping(config.gan.learned, config.gan.scene.params, 'float32', config.gan.ranges), refiner };
 }
 
 function writeSample(out: string, format: DatasetFormat, s: SyntheticSample): void {
@@ -131,7 +138,7 @@ function generateShard(opts: GenerateOptions, run: ReturnType<typeof loadRun>, i
   let written = 0;
   for (const i of indices) {
     if (existsSync(samplePaths(opts.out, opts.format, i).mask)) continue;
-    const s = generateSample(i, opts.seed, run.config.gan.scene, run.fcn, run.mapping);
+    const s = generateSample(i, opts.seed, run.config.gan.scene, run.fcn, run.mapping, run.refiner);
     writeSample(opts.out, opts.format, s);
     written++;
     report(written);
@@ -143,9 +150,15 @@ export async function runGenerate(opts: GenerateOptions): Promise<{ out: string;
   if (opts.datasetId !== undefined && opts.format !== 'nnunet') throw new UserError(`--dataset-id is for --format nnunet (got --format ${opts.format})`, ExitCode.usage);
   if (opts.datasetName !== undefined && opts.datasetId === undefined) throw new UserError('--dataset-name needs --dataset-id', ExitCode.usage);
   const runDir = resolve(opts.run);
-  const run = loadRun(runDir, opts.epoch);
+  const run = loadRun(runDir, opts.epoch, (s) => {
+    if (!opts.quiet) process.stderr.write(s + '\n');
+  });
   const out = opts.datasetId !== undefined ? join(resolve(opts.out), nnunetDatasetFolder(opts.datasetId, opts.datasetName)) : resolve(opts.out);
   opts = { ...opts, out };
+  // The refiner's convolutions on WASM SIMD, one thread per process (the renderer does not use
+  // the backend, so unrefined images do not depend on it); the same in every worker, so a
+  // sample's image does not depend on how the indices are split up.
+  if (run.refiner) await activateBackend('wasm-1t', { relaxedSimd: relaxedSimdSetting() ?? true });
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(s + '\n');
   };
@@ -173,7 +186,7 @@ export async function runGenerate(opts: GenerateOptions): Promise<{ out: string;
   const stale = dirs.reduce((n, d) => n + removeStaleTempFiles(join(out, d)), removeStaleTempFiles(out));
   if (stale > 0) log(`removed ${stale} temporary file(s) left by an interrupted run`);
   const todo = all.filter((i) => !existsSync(samplePaths(out, opts.format, i).mask));
-  log(`generating ${todo.length} of ${opts.n} samples (${opts.n - todo.length} already there) from ${runDir}, epoch ${run.epoch}, format ${opts.format}`);
+  log(`generating ${todo.length} of ${opts.n} samples (${opts.n - todo.length} already there) from ${runDir}, epoch ${run.epoch}, format ${opts.format}${run.refiner ? ', images refined by the run\'s learned refiner' : ''}`);
   const t0 = Date.now();
   const workers = Math.max(1, Math.min(opts.workers || availableParallelism(), todo.length));
   let progressShown = false;
@@ -228,7 +241,7 @@ export async function runGenerate(opts: GenerateOptions): Promise<{ out: string;
 }
 
 function writeDatasetFiles(out: string, opts: GenerateOptions, run: ReturnType<typeof loadRun>): void {
-  const source = { run: resolve(opts.run), epoch: run.epoch, seed: opts.seed, preset: run.config.gan.preset, learned: run.config.gan.learned };
+  const source = { run: resolve(opts.run), epoch: run.epoch, seed: opts.seed, preset: run.config.gan.preset, learned: run.config.gan.learned, refined: run.refiner !== null };
   const labels = { background: 0, particle: 1, contour: 2 };
   if (opts.format === 'nnunet') {
     writeFileAtomic(join(out, 'dataset.json'), JSON.stringify({ channel_names: { '0': 'SEM' }, labels, numTraining: opts.n, file_ending: '.png', name: opts.datasetName ?? (opts.datasetId !== undefined ? DEFAULT_NNUNET_NAME : 'diffrendergan'), diffrendergan: source }, null, 2) + '\n');

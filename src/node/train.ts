@@ -34,6 +34,8 @@ import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
+import { DEFAULT_REFINER, refinerSettingsProblem, type RefinerSettings } from '../gan/refiner.js';
+import { refinerUpToDate, trainRunRefiner } from './refiner.js';
 import { agglomerateRunner, estimateParticleRadiusOnWorkers, imagingRunner, runC2stSeeds, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
@@ -76,6 +78,13 @@ export interface TrainOptions {
   rasterThreads?: number;
   /** Print a per-step profile (src/autodiff/profile.ts) of this process's steps when training ends. */
   profile?: boolean;
+  /**
+   * Steps of the learned refiner trained after the GAN on the chosen epoch (src/gan/refiner.ts;
+   * 0: none, the default). On --resume: given, it replaces the run's setting.
+   */
+  refinerSteps?: number;
+  /** Weight of the refiner's self-regularisation (default DEFAULT_REFINER.lambda). */
+  refinerLambda?: number;
 }
 
 /**
@@ -87,6 +96,8 @@ export interface TrainSeconds {
   setup: number;
   epochs: number;
   c2st: number;
+  /** Training the refiner (0 when there is none or it was already trained). */
+  refiner: number;
 }
 
 /** What config.json holds: the trainer's config plus where the real patches came from. */
@@ -100,6 +111,8 @@ export interface RunConfig {
   data: { kind: 'demo'; hidden: Record<string, number>; count: number } | { kind: 'real'; files: string[]; cropBottom: number; polarity?: Polarity };
   /** The compute backend the run started on; --resume uses it again (results are bit-identical only on the same backend). */
   backend?: string;
+  /** The learned refiner trained after the GAN (src/gan/refiner.ts); absent: none. */
+  refiner?: RefinerSettings;
 }
 
 /** The backend a run was started on (for --resume), or undefined when unknown. */
@@ -168,6 +181,11 @@ export function readRunConfig(file: string): RunConfig {
     fail(`field 'gan': ${(e as Error).message}`);
   }
   if (gan.scene.width !== gan.patch || gan.scene.height !== gan.patch) fail(`field 'gan.scene': the scene must be ${gan.patch} x ${gan.patch} (the patch size)`);
+  if (config.refiner !== undefined) {
+    const r = config.refiner;
+    const problem = r && typeof r === 'object' ? refinerSettingsProblem(r) : 'must be an object';
+    if (problem) fail(`field 'refiner': ${problem}`);
+  }
   const data = config.data;
   if (data.kind === 'demo') {
     if (!Number.isInteger(data.count) || data.count < 1 || data.count > 4096) fail("field 'data.count' must be an integer in [1, 4096]");
@@ -414,8 +432,24 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   const problem = ganConfigProblem(gan);
   if (problem) throw new UserError(problem, ExitCode.usage);
   checkRunDir(runDir);
-  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name };
+  const refiner = refinerOption(opts);
+  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}) };
   return { runDir, config, reals, sources };
+}
+
+/**
+ * The refiner the flags ask for (undefined: --refiner-steps not given), checked: a bad value is a
+ * usage error naming the flag.
+ */
+function refinerOption(opts: TrainOptions): RefinerSettings | undefined {
+  if (opts.refinerSteps === undefined) {
+    if (opts.refinerLambda !== undefined) throw new UserError('--refiner-lambda needs --refiner-steps N (N > 0)', ExitCode.usage);
+    return undefined;
+  }
+  const settings: RefinerSettings = { ...DEFAULT_REFINER, steps: opts.refinerSteps, lambda: opts.refinerLambda ?? DEFAULT_REFINER.lambda, seed: opts.seed };
+  const problem = refinerSettingsProblem(settings);
+  if (problem) throw new UserError(`--refiner-${problem.startsWith('lambda') ? 'lambda' : 'steps'}: ${problem}`, ExitCode.usage);
+  return settings;
 }
 
 function resumeRun(dir: string, log: (s: string) => void): RealSet {
@@ -455,6 +489,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   };
   const t0 = performance.now();
   const since = (t: number) => Math.round((performance.now() - t) / 10) / 100;
+  refinerOption(opts); // bad refiner flags fail before any long work
   const { runDir, config, reals, sources } = opts.resume ? resumeRun(opts.resume, log) : await newRun(opts, log);
   if (opts.resume) {
     // Temporary files of the interrupted process (killed mid-write) are not part of the run.
@@ -471,6 +506,13 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     }
     log(`--epochs ${opts.epochs}: the run now goes to ${opts.epochs} epochs (was ${config.gan.epochs})`);
     config.gan.epochs = opts.epochs;
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  }
+  const refinerFlag = opts.resume ? refinerOption({ ...opts, seed: config.gan.seed }) : undefined;
+  if (refinerFlag && (refinerFlag.steps > 0 ? JSON.stringify(refinerFlag) !== JSON.stringify(config.refiner) : config.refiner !== undefined)) {
+    // --resume --refiner-steps N: the run's refiner setting changes (0 removes it from the config).
+    if (refinerFlag.steps > 0) config.refiner = refinerFlag;
+    else delete config.refiner;
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   const gan = config.gan;
@@ -558,6 +600,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   printProfile();
   const epochsSeconds = since(epochsStart);
   let c2stSeconds = 0;
+  let refinerSeconds = 0;
   const best = pickBest(runDir, gan);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
@@ -574,9 +617,14 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     }
     writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
     log(`best epoch: ${best.epoch} (${best.reason})`);
+    if (config.refiner && !refinerUpToDate(runDir, best.epoch, config.refiner)) {
+      const r = trainRunRefiner(runDir, config, reals, best.epoch, config.refiner, (t) => restoreCheckpoint(runDir, best.epoch, t), log);
+      refinerSeconds = r.seconds;
+      log(`refiner: ${config.refiner.steps} steps on epoch ${best.epoch} in ${r.seconds.toFixed(1)} s (last quarter: mean |R(x)| ${r.last.l1.toFixed(4)}, adversarial ${r.last.adversarial.toFixed(3)}); generate applies it`);
+    }
   }
   log(`run folder: ${runDir} (open report.html)`);
-  return { runDir, trainer, best, seconds: { setup: setupSeconds, epochs: epochsSeconds, c2st: c2stSeconds } };
+  return { runDir, trainer, best, seconds: { setup: setupSeconds, epochs: epochsSeconds, c2st: c2stSeconds, refiner: refinerSeconds } };
 }
 
 /**
