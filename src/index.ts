@@ -22,6 +22,7 @@ export { demoSetup, scaleSceneConfig, DEMO_HIDDEN, type DemoSetup } from './gan/
 export { FEATURE_SIZE, ParamMapping, validateLearned } from './gan/generator.js';
 export { extractPatches, extractPatchesFromImages, cropBottom, type Patch, type PatchSet, type PatchOptions } from './gan/patches.js';
 export { generateSample, cocoAnnotations, type SyntheticSample } from './gan/export.js';
+export { Refiner, RefinerTrainer, refineImage, DEFAULT_REFINER, type RefinerSettings, type RefinerStep } from './gan/refiner.js';
 export {
   realismScores, combinedScore, RealismReference, slicedWasserstein, histogramDistance, spectrumDistance, chooseBestEpoch,
   COMBINED_WEIGHTS, type RealismScores, type SwdOptions, type EpochScore, type BestEpoch,

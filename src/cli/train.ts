@@ -38,7 +38,7 @@ export const trainCommand: CommandSpec = {
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed (runs are reproducible)' },
     { name: 'c2st-seeds', type: 'int', min: 0, max: 100, default: 3, meta: 'N', help: 'seeds of the classifier two-sample test at the chosen epoch (0: skip it; real images only)' },
     { name: 'refiner-steps', type: 'int', min: 0, max: 100000, meta: 'N', help: 'train a learned refiner (x + R(x), 3x3 convolutions, SimGAN) for N steps after the GAN on the chosen epoch; generate applies it to every image, never to masks (default 0: none; docs/realism.md)' },
-    { name: 'refiner-lambda', type: 'number', min: 0, max: 1e6, meta: 'W', help: 'weight of the refiner\'s self-regularisation mean |R(x) - x| (default 2)' },
+    { name: 'refiner-lambda', type: 'number', min: 0, max: 1e6, meta: 'W', help: 'weight of the refiner\'s self-regularisation mean |R(x) - x| (default 0.1)' },
     backendFlag({ help: 'compute backend' }),
     { name: 'raster-threads', type: 'int', min: 1, max: 64, meta: 'N', help: 'soft-rasterizer threads incl. the main one (default: the cores, at most 4; 1 = no worker threads; rendered values do not depend on it)' },
     { name: 'quiet', type: 'boolean', help: 'no progress output' },

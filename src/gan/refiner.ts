@@ -48,7 +48,7 @@ export interface RefinerSettings {
   critic: 'trained' | 'normalised';
 }
 
-export const DEFAULT_REFINER: Omit<RefinerSettings, 'steps' | 'seed'> = { lambda: 2, layers: 4, channels: 16, lr: 2e-4, critic: 'normalised' };
+export const DEFAULT_REFINER: Omit<RefinerSettings, 'steps' | 'seed'> = { lambda: 0.1, layers: 4, channels: 16, lr: 1e-3, critic: 'normalised' };
 
 /** Bounds of the settings, checked where they come in (flags, refiner.json). */
 export function refinerSettingsProblem(s: RefinerSettings): string | null {
