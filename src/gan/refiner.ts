@@ -9,11 +9,14 @@
  * refiner is the identity.
  *
  * Training runs after the GAN, with the renderer frozen at the chosen epoch: each step refines one
- * render from a fixed pool and scores it with the PatchGAN (LSGAN), warm-started from that epoch's
- * discriminator (it already tells renders from real patches, so its gradients mean something from
- * the first step; a fresh one would need steps of its own before the refiner could learn from it).
- * The discriminator's fake side holds the current refined image and one from a history buffer of
- * earlier refined images (SimGAN), so that it does not forget what earlier refiners drew.
+ * render from a fixed pool and scores it with a fresh PatchGAN of the run's shape (LSGAN) that
+ * sees every patch normalised to zero mean and unit std, as the classifier two-sample test does:
+ * the grey levels are the renderer's calibrated parameters' job, the refiner's is local structure.
+ * (The chosen epoch's own discriminator on the raw images was tried first: the refiner then mostly
+ * darkened the bodies and the substrate, and the C2ST got worse; docs/realism.md.) The
+ * discriminator's fake side holds the current refined image and one from a history buffer of
+ * earlier refined images (SimGAN), so that it does not forget what earlier refiners drew. What is
+ * saved is a running average of the refiner's weights: adversarial weights oscillate.
  */
 import { Tensor, allocData } from '../autodiff/tensor.js';
 import { noGrad } from '../autodiff/tape.js';
@@ -39,16 +42,9 @@ export interface RefinerSettings {
   /** Adam learning rate of the refiner (the discriminator keeps the run's lrD). */
   lr: number;
   seed: number;
-  /**
-   * The discriminator: 'trained', the chosen epoch's, on the raw images; 'normalised', a fresh
-   * one of the same shape that sees every patch normalised to zero mean and unit std (as the
-   * classifier two-sample test does), so that the refiner is rewarded for local structure and
-   * not for the grey levels, which the renderer's calibrated parameters already set.
-   */
-  critic: 'trained' | 'normalised';
 }
 
-export const DEFAULT_REFINER: Omit<RefinerSettings, 'steps' | 'seed'> = { lambda: 0.1, layers: 4, channels: 16, lr: 1e-3, critic: 'normalised' };
+export const DEFAULT_REFINER: Omit<RefinerSettings, 'steps' | 'seed'> = { lambda: 0.1, layers: 4, channels: 16, lr: 1e-3 };
 
 /** Bounds of the settings, checked where they come in (flags, refiner.json). */
 export function refinerSettingsProblem(s: RefinerSettings): string | null {
@@ -58,7 +54,6 @@ export function refinerSettingsProblem(s: RefinerSettings): string | null {
   if (!Number.isInteger(s.channels) || s.channels < 1 || s.channels > 128) return `channels must be an integer from 1 to 128 (got ${s.channels})`;
   if (!(Number.isFinite(s.lr) && s.lr > 0 && s.lr <= 1)) return `lr must be a number in (0, 1] (got ${s.lr})`;
   if (!Number.isSafeInteger(s.seed)) return `seed must be an integer (got ${s.seed})`;
-  if (s.critic !== 'trained' && s.critic !== 'normalised') return `critic must be trained or normalised (got ${String(s.critic)})`;
   return null;
 }
 
@@ -165,7 +160,7 @@ export class RefinerTrainer {
     const refined = add(x, r);
     const old = this.history.length > 0 ? this.history[this.rng.int(this.history.length)] : Float32Array.from(refined.data);
     const inputs = concat([real, refined, this.batch([old])], 0);
-    const both = this.disc.forward(this.settings.critic === 'normalised' ? normaliseBatch(inputs) : inputs);
+    const both = this.disc.forward(normaliseBatch(inputs));
     const dReal = slice(both, [[0, 2]]);
     const dNew = slice(both, [[2, 3]]);
     const dFake = slice(both, [[2, 4]]);

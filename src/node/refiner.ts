@@ -68,7 +68,7 @@ export function trainRunRefiner(runDir: string, config: RunConfig, reals: Float3
   const frozen = new GanTrainer(gan, reals);
   restore(frozen);
   const renders = frozen.renderFresh(Math.max(8, gan.numConfigs), gan.seed + 0x7ef);
-  const disc = settings.critic === 'trained' ? frozen.disc : new PatchDiscriminator(new Rng(settings.seed + 1), { baseFilters: gan.baseFilters, layers: gan.discLayers, norm: gan.norm });
+  const disc = new PatchDiscriminator(new Rng(settings.seed + 1), { baseFilters: gan.baseFilters, layers: gan.discLayers, norm: gan.norm });
   const trainer = new RefinerTrainer(settings, disc, reals, renders, gan.patch, gan.lrD, gan.betas);
   const tail: ReturnType<RefinerTrainer['trainStep']>[] = [];
   const every = Math.max(1, Math.round(settings.steps / 4));

@@ -6,7 +6,7 @@ import '../../src/autodiff/index.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { Rng } from '../../src/autodiff/rng.js';
 import { abs, mean } from '../../src/autodiff/ops/index.js';
-import { Refiner, RefinerTrainer, refineImage, DEFAULT_REFINER, type RefinerSettings } from '../../src/gan/refiner.js';
+import { Refiner, RefinerTrainer, refineImage, normaliseBatch, DEFAULT_REFINER, type RefinerSettings } from '../../src/gan/refiner.js';
 import { PatchDiscriminator } from '../../src/gan/models.js';
 import { GanTrainer, type GanConfig } from '../../src/gan/trainer.js';
 import { demoSetup } from '../../src/gan/demo.js';
@@ -37,6 +37,17 @@ describe('refiner (SimGAN after the renderer)', () => {
     const x = image(24, 2);
     expect(Array.from(r.forward(new Tensor(Float32Array.from(x), [1, 1, 24, 24])).data)).toEqual(Array.from(x));
     expect(Array.from(refineImage(r, x, 24))).toEqual(Array.from(x));
+  });
+
+  it('the critic sees each patch at zero mean and unit std', () => {
+    const x = new Tensor(Float32Array.from([...image(8, 1).map((v) => 0.2 + 0.1 * v), ...image(8, 2).map((v) => 0.7 * v)]), [2, 1, 8, 8]);
+    const n = normaliseBatch(x).data;
+    for (const b of [0, 1]) {
+      const s = Array.from(n.subarray(b * 64, (b + 1) * 64));
+      const m = s.reduce((a, v) => a + v, 0) / 64;
+      expect(m).toBeCloseTo(0, 5);
+      expect(Math.sqrt(s.reduce((a, v) => a + (v - m) ** 2, 0) / 64)).toBeCloseTo(1, 2); // eps 1e-6 against a variance of ~1e-3
+    }
   });
 
   it('the self-regularisation term has the gradient of mean |R(x)|: mean(sign R(x)) on the last bias', () => {
