@@ -39,8 +39,12 @@ export type BudgetName = (typeof BUDGET_NAMES)[number];
 
 /** Everything a budget fixes. */
 export interface Budget {
-  /** refinerSteps: the learned refiner after the GAN (train's --refiner-steps; 0: none). */
-  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number; c2stSeeds: number; refinerSteps: number };
+  /**
+   * refinerSteps: the learned refiner after the GAN (train's --refiner-steps); absent (every
+   * budget) = 0, none: opt-in by `--set gan.refinerSteps=N`, so that the settings of runs made
+   * before it existed still match.
+   */
+  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number; c2stSeeds: number; refinerSteps?: number };
   synth: { n: number };
   seg: {
     epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number;
@@ -54,7 +58,7 @@ export interface Budget {
 }
 
 /** `--set` fields that no budget sets (absent = their default). */
-const OPTIONAL_SETS = ['seg.interiorAugmentPercent'];
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'gan.refinerSteps'];
 
 /**
  * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
@@ -66,19 +70,19 @@ const OPTIONAL_SETS = ['seg.interiorAugmentPercent'];
  */
 export const BUDGETS: Record<BudgetName, Budget> = {
   quick: {
-    gan: { patch: 64, baseFilters: 4, epochs: 1, stepsPerEpoch: 8, configs: 8, evalSamples: 4, c2stSeeds: 1, refinerSteps: 0 },
+    gan: { patch: 64, baseFilters: 4, epochs: 1, stepsPerEpoch: 8, configs: 8, evalSamples: 4, c2stSeeds: 1 },
     synth: { n: 48 },
     seg: { epochs: 2, batch: 4, crop: 64, base: 4, depth: 3, stepsPerEpoch: 6 },
   },
   standard: {
-    gan: { patch: 128, baseFilters: 32, epochs: 8, stepsPerEpoch: 60, configs: 120, evalSamples: 8, c2stSeeds: 3, refinerSteps: 0 },
+    gan: { patch: 128, baseFilters: 32, epochs: 8, stepsPerEpoch: 60, configs: 120, evalSamples: 8, c2stSeeds: 3 },
     synth: { n: 400 },
     // 5 epochs (500 steps): as good as 6 on two seeds' dev-test scores (docs/segmentation.md,
     // "The standard budget's length"), 1/6 less U-Net time.
     seg: { epochs: 5, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
   },
   full: {
-    gan: { patch: 256, baseFilters: 64, epochs: 5, evalSamples: 16, c2stSeeds: 3, refinerSteps: 0 },
+    gan: { patch: 256, baseFilters: 64, epochs: 5, evalSamples: 16, c2stSeeds: 3 },
     synth: { n: 1000 },
     seg: { epochs: 6, batch: 4, crop: 128, base: 8, depth: 4, stepsPerEpoch: 0 },
   },
@@ -403,7 +407,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       norm: 'batch',
       evalSamples: b.gan.evalSamples,
       c2stSeeds: b.gan.c2stSeeds,
-      ...(b.gan.refinerSteps > 0 ? { refinerSteps: b.gan.refinerSteps } : {}),
+      ...((b.gan.refinerSteps ?? 0) > 0 ? { refinerSteps: b.gan.refinerSteps } : {}),
       seed: spec.seed,
       quiet: opts.quiet,
     };
