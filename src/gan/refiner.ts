@@ -23,7 +23,8 @@ import { noGrad } from '../autodiff/tape.js';
 import { Rng } from '../autodiff/rng.js';
 import { Adam } from '../autodiff/optim/index.js';
 import { Module, Sequential, Conv2d, ReLU } from '../autodiff/nn/index.js';
-import { abs, add, clamp, concat, div, mean, mul, slice, sqrt, square, sub } from '../autodiff/ops/index.js';
+import { abs, add, clamp, concat, mean, mul, slice } from '../autodiff/ops/index.js';
+import { normaliseBatch } from './patch-normalise.js';
 import { lsganDiscriminatorLoss, lsganGeneratorLoss } from './losses.js';
 import { augment } from './patches.js';
 import type { PatchDiscriminator } from './models.js';
@@ -104,12 +105,6 @@ export interface RefinerStep {
 const HISTORY = 64;
 /** Decay of the refiner's weight average (about the last 100 steps): GAN weights oscillate. */
 const AVERAGE_DECAY = 0.99;
-
-/** Each sample [B, 1, H, W] to zero mean and unit std (on the tape). */
-export function normaliseBatch(x: Tensor): Tensor {
-  const c = sub(x, mean(x, [1, 2, 3], true));
-  return div(c, sqrt(add(mean(square(c), [1, 2, 3], true), 1e-6)));
-}
 
 export class RefinerTrainer {
   readonly refiner: Refiner;

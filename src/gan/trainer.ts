@@ -12,6 +12,7 @@ import { Adam, type OptimizerState } from '../autodiff/optim/index.js';
 import type { StateDict } from '../autodiff/nn/index.js';
 import { concat, slice as sliceOp } from '../autodiff/ops/index.js';
 import { PatchDiscriminator, ParamNet, type NormKind } from './models.js';
+import { discInput, discInputChannels, type DiscInput } from './patch-normalise.js';
 import { ParamMapping, featureBatch, renderBatch, FEATURE_SIZE } from './generator.js';
 import { lsganDiscriminatorLoss, lsganGeneratorLoss } from './losses.js';
 import { augment } from './patches.js';
@@ -53,6 +54,12 @@ export interface GanConfig {
    * the table's ranges.
    */
   ranges?: Record<string, [number, number]>;
+  /**
+   * What the discriminator sees: 'raw' patches (the reference, and what configs without this
+   * field get) or 'raw+normalised', a second channel with each patch at zero mean and unit std
+   * (as the classifier two-sample test sees it), gradients flowing through the normalisation.
+   */
+  dInput?: DiscInput;
 }
 
 /**
@@ -129,7 +136,7 @@ export class GanTrainer {
     this.mapping = new ParamMapping(config.learned, config.scene.params, 'float32', config.ranges);
     const initialOutput = config.start === 'scene' ? sceneStartOutputs(this.mapping, config.scene.params) : undefined;
     this.fcn = new ParamNet(FEATURE_SIZE, config.learned.length, initRng, this.dropoutRng, { initialOutput });
-    this.disc = new PatchDiscriminator(initRng, { baseFilters: config.baseFilters, layers: config.discLayers, norm: config.norm });
+    this.disc = new PatchDiscriminator(initRng, { baseFilters: config.baseFilters, layers: config.discLayers, norm: config.norm, inChannels: discInputChannels(config.dInput ?? 'raw') });
     this.optG = new Adam(this.fcn.parameters(), { lr: config.lrG, betas: config.betas });
     this.optD = new Adam(this.disc.parameters(), { lr: config.lrD, betas: config.betas });
     // Fixed configurations, drawn once (they are re-drawn identically from the seed on resume).
@@ -138,6 +145,11 @@ export class GanTrainer {
 
   get totalSteps(): number {
     return this.config.epochs * this.config.stepsPerEpoch;
+  }
+
+  /** D's scores for patches [B, 1, P, P], shown as config.dInput says. */
+  discriminate(x: Tensor): Tensor {
+    return this.disc.forward(discInput(x, this.config.dInput ?? 'raw'));
   }
 
   /** A batch of augmented real patches [B, 1, P, P]. */
@@ -172,7 +184,7 @@ export class GanTrainer {
     profileStepStart();
     // Generator: render with parameters from the FCN; D scores real and fake in one pass.
     const { real, fake, B } = this.stepInputs();
-    const both = this.disc.forward(concat([real, fake], 0));
+    const both = this.discriminate(concat([real, fake], 0));
     const dRealT = sliceBatch(both, 0, B);
     const dFakeT = sliceBatch(both, B, 2 * B);
 
@@ -217,7 +229,7 @@ export class GanTrainer {
     for (const p of dParams) p.requiresGrad = false;
     let lossGValue: number;
     try {
-      const lossG = lsganGeneratorLoss(sliceBatch(this.disc.forward(concat([real, fake], 0)), B, 2 * B));
+      const lossG = lsganGeneratorLoss(sliceBatch(this.discriminate(concat([real, fake], 0)), B, 2 * B));
       lossGValue = lossG.item();
       lossG.backward();
     } finally {
@@ -225,7 +237,7 @@ export class GanTrainer {
     }
     this.optG.step();
     this.optG.zeroGrad();
-    const both = this.disc.forward(concat([real, fake.detach()], 0));
+    const both = this.discriminate(concat([real, fake.detach()], 0));
     const dRealT = sliceBatch(both, 0, B);
     const dFakeT = sliceBatch(both, B, 2 * B);
     const lossD = lsganDiscriminatorLoss(dRealT, dFakeT);

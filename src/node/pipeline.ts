@@ -44,7 +44,11 @@ export interface Budget {
    * budget) = 0, none: opt-in by `--set gan.refinerSteps=N`, so that the settings of runs made
    * before it existed still match.
    */
-  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number; c2stSeeds: number; refinerSteps?: number };
+  /**
+   * dNormalised: 1 shows the discriminator each patch also normalised per patch (train's
+   * --d-input raw+normalised); absent (every budget) = 0, raw patches only.
+   */
+  gan: { patch: number; baseFilters: number; epochs: number; stepsPerEpoch?: number; configs?: number; evalSamples: number; maxPatchesPerImage?: number; c2stSeeds: number; refinerSteps?: number; dNormalised?: number };
   synth: { n: number };
   seg: {
     epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number;
@@ -58,7 +62,7 @@ export interface Budget {
 }
 
 /** `--set` fields that no budget sets (absent = their default). */
-const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'gan.refinerSteps'];
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'gan.refinerSteps', 'gan.dNormalised'];
 
 /**
  * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
@@ -203,6 +207,7 @@ export function parseSets(sets: string[]): DeepPartial<Budget> {
     const m = /^(gan|synth|seg)\.([A-Za-z]+)=([0-9]+)$/.exec(s);
     if (!m || !allowed.includes(`${m[1]}.${m[2]}`) || !base[m[1]]) throw new UserError(`--set ${s}: expected GROUP.FIELD=INTEGER with one of ${allowed.join(', ')}`, ExitCode.usage);
     if (s.startsWith('seg.interiorAugmentPercent=') && Number(m[3]) > 100) throw new UserError(`--set ${s}: a percentage, 0-100`, ExitCode.usage);
+    if (s.startsWith('gan.dNormalised=') && Number(m[3]) > 1) throw new UserError(`--set ${s}: 0 or 1`, ExitCode.usage);
     (out[m[1]] ??= {})[m[2]] = Number(m[3]);
   }
   return out as DeepPartial<Budget>;
@@ -405,6 +410,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       lrD: 1e-4,
       baseFilters: b.gan.baseFilters,
       norm: 'batch',
+      ...(b.gan.dNormalised ? { dInput: 'raw+normalised' as const } : {}),
       evalSamples: b.gan.evalSamples,
       c2stSeeds: b.gan.c2stSeeds,
       ...((b.gan.refinerSteps ?? 0) > 0 ? { refinerSteps: b.gan.refinerSteps } : {}),

@@ -33,6 +33,7 @@ import { getBackend } from '../autodiff/backend.js';
 import { formatProfile, startProfile, stopProfile } from '../autodiff/profile.js';
 import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
+import { DISC_INPUTS, type DiscInput } from '../gan/patch-normalise.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
 import { DEFAULT_REFINER, refinerSettingsProblem, type RefinerSettings } from '../gan/refiner.js';
 import { refinerUpToDate, trainRunRefiner } from './refiner.js';
@@ -55,6 +56,8 @@ export interface TrainOptions {
   lrD: number;
   baseFilters?: number;
   norm: NormKind;
+  /** What the discriminator sees (GanConfig.dInput; default raw). */
+  dInput?: DiscInput;
   evalSamples: number;
   seed: number;
   quiet: boolean;
@@ -162,6 +165,7 @@ export function readRunConfig(file: string): RunConfig {
   if (!Array.isArray(gan.betas) || gan.betas.length !== 2 || !gan.betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) fail("field 'gan.betas' must be two numbers in [0, 1)");
   if (gan.discLayers !== 3) fail("field 'gan.discLayers' must be 3");
   if (!['batch', 'instance', 'none'].includes(gan.norm)) fail("field 'gan.norm' must be batch, instance or none");
+  if (gan.dInput !== undefined && !DISC_INPUTS.includes(gan.dInput)) fail(`field 'gan.dInput' must be ${DISC_INPUTS.join(' or ')}`);
   if (typeof gan.preset !== 'string') fail("field 'gan.preset' must be a string");
   if (gan.start !== undefined && gan.start !== 'scene' && gan.start !== 'midpoint') fail("field 'gan.start' must be scene or midpoint");
   if (gan.ranges !== undefined) {
@@ -420,6 +424,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     baseFilters: opts.baseFilters ?? (demo ? 16 : 64),
     discLayers: 3,
     norm: opts.norm,
+    // Absent = raw, so that configs written before the option keep their meaning.
+    ...(opts.dInput && opts.dInput !== 'raw' ? { dInput: opts.dInput } : {}),
     seed: opts.seed,
     numConfigs: opts.configs ?? reals.length,
     evalSamples: opts.evalSamples,

@@ -11,12 +11,13 @@ import '../../src/autodiff/index.js';
 import { GanTrainer, type GanConfig } from '../../src/gan/trainer.js';
 import { demoSetup } from '../../src/gan/demo.js';
 import type { NormKind } from '../../src/gan/models.js';
+import type { DiscInput } from '../../src/gan/patch-normalise.js';
 
-function pair(batch: number, norm: NormKind): [GanTrainer, GanTrainer] {
+function pair(batch: number, norm: NormKind, dInput: DiscInput = 'raw'): [GanTrainer, GanTrainer] {
   const d = demoSetup({ size: 32, count: 6, seed: 2 });
   const config: GanConfig = {
     preset: 'tio2-sem', scene: d.scene, learned: d.learned, patch: 32, epochs: 1, stepsPerEpoch: 3, batch, lrG: 1e-3, lrD: 1e-3,
-    betas: [0.5, 0.999], baseFilters: 4, discLayers: 3, norm, seed: 7, numConfigs: 6, evalSamples: 1,
+    betas: [0.5, 0.999], baseFilters: 4, discLayers: 3, norm, seed: 7, numConfigs: 6, evalSamples: 1, dInput,
   };
   return [new GanTrainer(config, d.reals), new GanTrainer(config, d.reals)];
 }
@@ -35,9 +36,9 @@ function maxParamDiff(a: GanTrainer, b: GanTrainer): number {
 }
 
 describe('GAN training step with one shared discriminator forward pass', () => {
-  for (const [batch, norm] of [[1, 'batch'], [2, 'batch'], [1, 'instance']] as const) {
-    it(`gives the same parameters and losses as two separate passes (batch ${batch}, ${norm} norm)`, () => {
-      const [fast, naive] = pair(batch, norm);
+  for (const [batch, norm, dInput] of [[1, 'batch', 'raw'], [2, 'batch', 'raw'], [1, 'instance', 'raw'], [1, 'batch', 'raw+normalised']] as const) {
+    it(`gives the same parameters and losses as two separate passes (batch ${batch}, ${norm} norm, D input ${dInput})`, () => {
+      const [fast, naive] = pair(batch, norm, dInput);
       for (let k = 0; k < 3; k++) {
         const r = fast.trainStep();
         const q = naive.trainStepTwoPass();
@@ -46,7 +47,7 @@ describe('GAN training step with one shared discriminator forward pass', () => {
       }
       // Every parameter moved (the comparison is not between two untouched networks), and the
       // step left no gradient and no tape entry behind.
-      const [, fresh] = pair(batch, norm);
+      const [, fresh] = pair(batch, norm, dInput);
       expect(maxParamDiff(fast, fresh)).toBeGreaterThan(1e-5);
       for (const [name, p] of [...fast.fcn.namedParameters(), ...fast.disc.namedParameters()]) {
         expect(p.grad, name).toBeNull();

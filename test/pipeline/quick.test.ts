@@ -42,6 +42,8 @@ describe('parseSets', () => {
   it('accepts budget fields and rejects anything else', () => {
     expect(parseSets(['gan.epochs=3', 'synth.n=10,seg.crop=64'])).toEqual({ gan: { epochs: 3 }, synth: { n: 10 }, seg: { crop: 64 } });
     expect(parseSets(['gan.refinerSteps=250'])).toEqual({ gan: { refinerSteps: 250 } });
+    expect(parseSets(['gan.dNormalised=1'])).toEqual({ gan: { dNormalised: 1 } });
+    expect(() => parseSets(['gan.dNormalised=2'])).toThrow(UserError);
     expect(() => parseSets(['gan.nope=1'])).toThrow(UserError);
     expect(() => parseSets(['gan.epochs=x'])).toThrow(UserError);
   });
