@@ -34,6 +34,8 @@ const flipsFlag: FlagSpec = { name: 'flips', type: 'boolean', default: true, hel
 const otsuPolarityFlag: FlagSpec = polarityFlag('detected from the images; --method otsu only: a U-Net uses the polarity it was trained with');
 const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'auto', choices: ['auto', ...INSTANCE_METHODS], help: "particles from the U-Net's outputs: distance (watershed seeded from the predicted distance map; needs a model trained with --instance-target distance), watershed (distance watershed of the foreground cut by contours), or seeds (class-1 seeds grown over the contour); auto: distance when the model has a distance head, else watershed" };
 
+const adaptBnFlag: FlagSpec = { name: 'adapt-bn', type: 'strings', meta: 'DIR|FILES...', help: "test-time batch norm adaptation (AdaBN): replace the U-Net's batch norm statistics, learned on the training pairs, by those of these unannotated images (cropped by --crop-bottom; NAME_m.* masks skipped): the images being segmented themselves, or a pool of the same microscope's images; no masks are read, nothing is trained" };
+
 const outlinesFlag: FlagSpec = { name: 'outlines', type: 'string', default: 'half-level', choices: [...OUTLINE_PLACEMENTS], help: "where the U-Net's particle outlines go: half-level (grown, at most 2 px, over the neighbouring pixels brighter than half way between the image's background and particle levels: where annotators draw the edge) or network (as the network drew them)" };
 
 const SPECS: Record<Subcommand, CommandSpec> = {
@@ -91,6 +93,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       flipsFlag,
       instancesFlag,
       outlinesFlag,
+      adaptBnFlag,
       otsuPolarityFlag,
       cpuBackendFlag,
     ],
@@ -112,6 +115,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       flipsFlag,
       instancesFlag,
       outlinesFlag,
+      adaptBnFlag,
       otsuPolarityFlag,
       { name: 'json', type: 'boolean', help: 'print one JSON object instead of a table' },
       cpuBackendFlag,
@@ -264,6 +268,7 @@ function segmenterOf(flags: ParsedFlags): SegmenterOptions {
     outlines: flags.outlines as OutlinePlacement,
     polarity: flags.polarity as PolaritySetting,
     cropBottom: Number(flags['crop-bottom']),
+    adaptBn: Array.isArray(flags['adapt-bn']) ? (flags['adapt-bn'] as string[]) : undefined,
     ...backendOf(flags),
   };
 }

@@ -11,6 +11,7 @@ import type { Polarity } from '../particles/polarity.js';
 import type { Normalisation } from '../seg/augment.js';
 import { segmentImage, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
 import type { UNet } from '../seg/unet.js';
+import { applyBatchNormStats, type BatchNormStats } from '../seg/adapt-bn.js';
 import { loadModel } from './seg-checkpoint.js';
 
 export interface SegmentFlags {
@@ -42,12 +43,15 @@ export interface SegmentImageJob {
   tile: number;
   minArea: number;
   flags: SegmentFlags;
+  /** Batch norm statistics that replace the model's (--adapt-bn; seg/adapt-bn.ts), if any. */
+  batchNorm?: BatchNormStats;
 }
 
 /** A job's segmentation, and the seconds it took. */
 export function runSegmentImageJob(job: SegmentImageJob): { segmentation: ImageSegmentation; seconds: number } {
   const t0 = performance.now();
   const { model } = loadModel(job.model);
+  if (job.batchNorm) applyBatchNormStats(model, job.batchNorm);
   const segmentation = segmentWithModel(model, job.image, job.tile, job.minArea, job.flags);
   return { segmentation, seconds: (performance.now() - t0) / 1000 };
 }

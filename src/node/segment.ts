@@ -11,7 +11,7 @@
  * command prints them.
  */
 import { rmSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import { formatProfile, getBackend, startProfile, stopProfile } from '../autodiff/index.js';
 import { activateBackend } from './backends.js';
@@ -40,6 +40,7 @@ import { writeFijiOutputs } from './fiji-outputs.js';
 import { fijiCsv } from '../seg/fiji.js';
 import { SegmentationCache } from './segment-cache.js';
 import { segmentWithModel, type ImageSegmentation, type SegmentFlags } from './segment-jobs.js';
+import { applyBatchNormStats, batchNormLayers, estimateBatchNormStats, type BatchNormStats } from '../seg/adapt-bn.js';
 import { segmentImagesOnWorkers, taskThreads, workerComputeBackend } from './task-workers.js';
 
 /** Where output lines go (tests capture them). */
@@ -82,6 +83,13 @@ export interface SegmenterOptions extends SegmentBackendOptions {
   polarity?: PolaritySetting;
   /** Rows removed from the bottom of every image (the microscope's data bar); default 0. */
   cropBottom?: number;
+  /**
+   * Test-time batch norm adaptation (AdaBN, seg/adapt-bn.ts): images or folders whose statistics
+   * replace the U-Net's batch norm running statistics before segmenting (cropped by cropBottom as
+   * the segmented images; files named NAME_m.* are masks and are skipped). Unannotated images of
+   * the same microscope: the images being segmented themselves, or a larger pool. Default: none.
+   */
+  adaptBn?: string[];
   /**
    * Results shared between calls of one process (the pipeline's predict and eval stages): an
    * image segmented before with the same segmenter and settings is not segmented again.
@@ -254,7 +262,8 @@ function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
 
 /** What a cached segmentation depends on besides the pixels (segment-cache.ts). */
 function reuseSettings(o: SegmenterOptions, method: string, tile: number, minArea: number, sf: SegmentFlags): unknown {
-  return { method, model: method === 'otsu' ? null : o.model ?? null, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
+  const adaptBn = method === 'otsu' || !o.adaptBn ? null : o.adaptBn.map((p) => resolve(p));
+  return { method, model: method === 'otsu' ? null : o.model ?? null, adaptBn, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
 }
 
 /** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
@@ -270,7 +279,7 @@ function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, 
  * side by side, one per task worker (each on one compute lane; a value does not depend on the
  * lane count, so the results are the same as here), else here one after the other.
  */
-async function segmentAll(o: SegmenterOptions, method: string, model: UNet | null, images: GreyImage[], tile: number, minArea: number, sf: SegmentFlags, out: SegmentConsole): Promise<{ segmentation: ImageSegmentation; seconds: number }[]> {
+async function segmentAll(o: SegmenterOptions, method: string, model: UNet | null, batchNorm: BatchNormStats | undefined, images: GreyImage[], tile: number, minArea: number, sf: SegmentFlags, out: SegmentConsole): Promise<{ segmentation: ImageSegmentation; seconds: number }[]> {
   const backend = workerComputeBackend();
   const settings = reuseSettings(o, method, tile, minArea, sf);
   const found = images.map((img) => o.reuse?.find(settings, img.width, img.height, img.data));
@@ -279,7 +288,7 @@ async function segmentAll(o: SegmenterOptions, method: string, model: UNet | nul
   let done: { segmentation: ImageSegmentation; seconds: number }[] = [];
   if (onWorkers) {
     out.log(`segmenting ${todo.length} images on ${taskThreads(todo.length)} worker threads, one lane each`);
-    done = await segmentImagesOnWorkers(todo.map((k) => ({ model: o.model!, image: images[k], tile, minArea, flags: sf })), backend!);
+    done = await segmentImagesOnWorkers(todo.map((k) => ({ model: o.model!, batchNorm, image: images[k], tile, minArea, flags: sf })), backend!);
   }
   return images.map((img, k) => {
     const hit = found[k];
@@ -340,6 +349,10 @@ interface Segmenter {
   tile: number;
   normalisation: Normalisation;
   polarity: Polarity;
+  /** --adapt-bn's images, read and checked with the model (adapted by adaptSegmenter once the backend runs). */
+  adaptImages?: GreyImage[];
+  /** The statistics adaptSegmenter put into the model (sent to the worker threads with each image). */
+  batchNorm?: BatchNormStats;
 }
 
 /**
@@ -349,6 +362,7 @@ interface Segmenter {
  */
 function loadSegmenter(o: SegmenterOptions, sub: string, images: () => readonly { data: ArrayLike<number> }[], out: SegmentConsole): Segmenter {
   if (o.method === 'otsu') {
+    if (o.adaptBn !== undefined) throw new UserError(`segment ${sub}: --adapt-bn adapts a U-Net's batch norm; --method otsu has none`, ExitCode.usage);
     const setting = o.polarity ?? 'auto';
     if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting };
     const d = detectPolarity(images());
@@ -357,7 +371,26 @@ function loadSegmenter(o: SegmenterOptions, sub: string, images: () => readonly 
   }
   if (!o.model) throw new UserError(`segment ${sub}: --model is required (see 'diffrendergan segment ${sub} --help')`, ExitCode.usage);
   const { model, info } = loadModel(o.model);
-  return { model, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity };
+  return { model, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity, adaptImages: readAdaptImages(o, sub, model) };
+}
+
+/** --adapt-bn's images (masks NAME_m.* skipped), cropped as the segmented images; checked before anything is segmented or written. */
+function readAdaptImages(o: SegmenterOptions, sub: string, model: UNet): GreyImage[] | undefined {
+  if (o.adaptBn === undefined) return undefined;
+  if (o.adaptBn.length === 0) throw new UserError(`segment ${sub}: --adapt-bn needs images or folders of images`, ExitCode.usage);
+  if (batchNormLayers(model).length === 0) throw new UserError(`segment ${sub}: --adapt-bn: the model ${o.model} has no batch norm layers (trained with --norm instance): nothing to adapt`, ExitCode.usage);
+  const files = listImageFiles(o.adaptBn).filter((f) => !/_m$/.test(basename(f, extname(f))));
+  if (files.length === 0) throw new InputError(o.adaptBn.join(', '), '--adapt-bn: only masks (NAME_m.*) there, no images');
+  return files.map((f) => readCroppedImage(f, o.cropBottom ?? 0));
+}
+
+/** With --adapt-bn: the model's batch norm statistics replaced by those of its images (seg/adapt-bn.ts). */
+function adaptSegmenter(seg: Segmenter, out: SegmentConsole): void {
+  if (!seg.model || !seg.adaptImages) return;
+  const t0 = performance.now();
+  seg.batchNorm = estimateBatchNormStats(seg.model, seg.adaptImages, { tile: seg.tile, normalisation: seg.normalisation, polarity: seg.polarity });
+  applyBatchNormStats(seg.model, seg.batchNorm);
+  out.log(`batch norm adapted to ${seg.batchNorm.images} images (${seg.batchNorm.tiles} tiles of ${seg.tile} px; --adapt-bn) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 // --- predict -----------------------------------------------------------------------------------
@@ -439,9 +472,12 @@ async function predictInto(outDir: string, written: string[], o: SegmentPredictO
     write(path);
     written.push(path);
   };
-  if (model) out.log(`backend ${await useBackend(o)}`);
+  if (model) {
+    out.log(`backend ${await useBackend(o)}`);
+    adaptSegmenter(segmenter, out);
+  }
   const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[]; lowConfidence?: LowConfidence }[] = [];
-  const segmented = await segmentAll(o, method, model, images, tile, minArea, segmentFlags(o, segmenter), out);
+  const segmented = await segmentAll(o, method, model, segmenter.batchNorm, images, tile, minArea, segmentFlags(o, segmenter), out);
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
     const { segmentation: { instances, classes, lowConfidence }, seconds } = segmented[k];
@@ -513,6 +549,8 @@ export async function segmentEval(o: SegmentEvalOptions, out: SegmentConsole = c
   const segmenter = loadSegmenter(o, 'eval', () => set.map((a) => ({ data: a.image })), out);
   const { model, tile } = segmenter;
   const backend = model ? await useBackend(o) : null;
+  // Only on a miss: an eval whose images all come from o.reuse segments nothing.
+  if (model && segmenter.adaptImages && !set.every((a) => o.reuse?.find(reuseSettings(o, method, tile, minArea, segmentFlags(o, segmenter)), a.width, a.height, a.image))) adaptSegmenter(segmenter, out);
   const rows: SegmentEvalRow[] = [];
   const parts: SizingParts[] = [];
   const sizingOpts = { minArea, bootstrap: 200, seed: 0 };

@@ -219,6 +219,48 @@ describe('segment CLI', () => {
     expect([reuse.hits, reuse.misses]).toEqual([4, 12]);
   });
 
+  it('--adapt-bn adapts the U-Net to the given images before eval / predict, and refuses bad input with the documented exit codes, writing nothing', async () => {
+    const model = join(root, 'model-adapt');
+    await segmentTrain({ source: { data: join(root, 'ds') }, out: model, unet: { base: 2, depth: 1 }, train: { epochs: 1, batch: 2, crop: 16, stepsPerEpoch: 2 }, backend: 'reference' }, quiet);
+    const images = join(root, 'ds', 'real-images');
+    const masks = join(root, 'ds', 'real-masks');
+    const evalArgs = ['eval', '--model', model, '--images', images, '--masks', masks, '--min-area', '1', '--json', '--backend', 'reference'];
+    const lines: string[] = [];
+    expect(await runSegment([...evalArgs, '--adapt-bn', join(images, 'd000.png'), join(images, 'd001.png')], { log: () => {}, error: (l) => lines.push(l) })).toBe(0);
+    expect(lines.some((l) => /^batch norm adapted to 2 images \(2 tiles of 32 px; --adapt-bn\)/.test(l))).toBe(true);
+    // A folder: its masks (NAME_m.*) are skipped.
+    const mixed = join(root, 'adapt-mixed');
+    mkdirSync(mixed, { recursive: true });
+    writePngGrey8(join(mixed, 'a.png'), 24, 24, new Uint8Array(576).fill(90));
+    writePngGrey8(join(mixed, 'a_m.png'), 24, 24, new Uint8Array(576).fill(255));
+    lines.length = 0;
+    expect(await runSegment([...evalArgs, '--adapt-bn', mixed], { log: () => {}, error: (l) => lines.push(l) })).toBe(0);
+    expect(lines.some((l) => /^batch norm adapted to 1 images/.test(l))).toBe(true);
+
+    const code = (e: unknown) => (e as UserError).exitCode;
+    const onlyMasks = join(root, 'adapt-masks');
+    mkdirSync(onlyMasks, { recursive: true });
+    writePngGrey8(join(onlyMasks, 'a_m.png'), 24, 24, new Uint8Array(576));
+    const out = join(root, 'pred-adapt-never');
+    const predictArgs = ['predict', '--model', model, '--in', images, '--out', out, '--backend', 'reference'];
+    for (const [args, message, exit] of [
+      [[...predictArgs, '--adapt-bn', join(root, 'no-such.png')], /no-such\.png/, 3],
+      [[...predictArgs, '--adapt-bn', onlyMasks], /--adapt-bn: only masks/, 3],
+      [[...predictArgs, '--adapt-bn', '--min-area', '1'], /--adapt-bn needs a value/, 2],
+      [['predict', '--method', 'otsu', '--in', images, '--out', out, '--adapt-bn', images], /--adapt-bn adapts a U-Net's batch norm; --method otsu has none/, 2],
+    ] as [string[], RegExp, number][]) {
+      const err = await runSegment(args, quiet).then(() => null, (e: unknown) => e);
+      expect(err, args.join(' ')).toBeInstanceOf(UserError);
+      expect((err as Error).message).toMatch(message);
+      expect(code(err)).toBe(exit);
+    }
+    expect(existsSync(out)).toBe(false);
+    // A model without batch norm has nothing to adapt.
+    const instModel = join(root, 'model-adapt-instance');
+    await segmentTrain({ source: { data: join(root, 'ds') }, out: instModel, unet: { base: 2, depth: 1, norm: 'instance' }, train: { epochs: 1, batch: 2, crop: 16, stepsPerEpoch: 1 }, backend: 'reference' }, quiet);
+    await expect(runSegment(['eval', '--model', instModel, '--images', images, '--masks', masks, '--adapt-bn', images], quiet)).rejects.toThrow(/no batch norm layers/);
+  });
+
   it('reuse keeps at most its capacity of results, the oldest going first', () => {
     const reuse = segmentReuse(2);
     const px = (v: number) => new Float32Array(4).fill(v);
