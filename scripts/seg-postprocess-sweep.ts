@@ -18,6 +18,8 @@
  *   npx esbuild scripts/seg-postprocess-sweep.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/sweep.mjs
  *   node .tmp/sweep.mjs predict MODEL_DIR SYNTH_DIR CACHE [--flips]
  *   node .tmp/sweep.mjs predict MODEL_DIR IMAGES_DIR CACHE --masks MASKS_DIR --crop-bottom 64 --ids ID,ID,... [--flips]
+ *   predict's --adapt-bn FILE,FILE,... [--adapt-crop-bottom 64]: the model's batch norm adapted to
+ *     those images first (as segment eval --adapt-bn; src/seg/adapt-bn.ts)
  *   node .tmp/sweep.mjs sweep CACHE SETTINGS.json
  *   node .tmp/sweep.mjs breakdown CACHE [SETTING.json]
  */
@@ -25,7 +27,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
 import { initBackend } from '../src/node/init-backend.js';
 import { loadModel } from '../src/node/seg-checkpoint.js';
-import { readAnnotatedSet, readSegDataset, readSegInstances } from '../src/node/seg-dataset.js';
+import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances } from '../src/node/seg-dataset.js';
+import { applyBatchNormStats, estimateBatchNormStats } from '../src/seg/adapt-bn.js';
 import { normaliseImage, predictWithFlips } from '../src/seg/infer.js';
 import { instancesFromDistance, instancesFromProbabilities } from '../src/particles/instances.js';
 import { brightParticleView, type Polarity } from '../src/particles/polarity.js';
@@ -79,6 +82,13 @@ async function predict(modelDir: string, set: string, cache: string, args: strin
   await initBackend('auto', { relaxedSimd: true });
   const { model, info } = loadModel(modelDir);
   const polarity: Polarity = info.polarity;
+  const adapt = flag(args, '--adapt-bn');
+  if (adapt) {
+    const images = adapt.split(',').map((f) => readCroppedImage(f, Number(flag(args, '--adapt-crop-bottom') ?? 0)));
+    const stats = estimateBatchNormStats(model, images, { tile: 2 * info.crop, normalisation: info.normalisation, polarity });
+    applyBatchNormStats(model, stats);
+    console.log(`batch norm adapted to ${stats.images} images (${stats.tiles} tiles)`);
+  }
   const masks = flag(args, '--masks');
   const items = masks
     ? readAnnotatedSet(set, masks, { cropBottom: Number(flag(args, '--crop-bottom') ?? 0), ids: flag(args, '--ids')?.split(',') }).map((a) => ({ ...a, truth: a.instances }))

@@ -7,7 +7,7 @@ import { polarityFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
-import { BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
+import { ADAPT_BN_DEFAULT, BUDGET_NAMES, runPipeline, type PipelineOptions } from '../node/pipeline.js';
 import { backendFlag, commandRelaxedSimd, selectBackend } from './backend-flag.js';
 import { ExitCode, UserError } from '../errors.js';
 
@@ -35,6 +35,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar; 64 for TiO2-SEM)" },
     { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical pixel size for the measurements, e.g. 2.1nm (default: auto, from the images' metadata; px when there is none)" },
     { name: 'results-md', type: 'string', meta: 'FILE', help: "also write the preset's results page there (docs/results.md; tio2-tsem: the generated part of docs/tio2-tsem.md, between its results markers)" },
+    { name: 'adapt-bn', type: 'boolean', default: ADAPT_BN_DEFAULT, help: `test-time batch norm adaptation: before predict and eval, the U-Nets' batch norm statistics are replaced by those of the training images (their pixels only, no masks; segment --adapt-bn; docs/segmentation.md); default ${ADAPT_BN_DEFAULT ? 'on (--adapt-bn=false: off)' : 'off'}` },
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'random seed' },
     { name: 'workers', type: 'int', min: 1, max: 64, default: availableParallelism(), meta: 'N', help: 'processes that generate synthetic pairs' },
     backendFlag({ help: 'compute backend of the GAN (the U-Net stages use the fastest CPU backend)' }),
@@ -65,6 +66,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     radiusCalibration: flags['radius-calibration'] === 'auto' ? undefined : (flags['radius-calibration'] as RadiusCalibrationMethod),
     polarity: flags.polarity as PolaritySetting,
     seed: Number(flags.seed),
+    adaptBn: Boolean(flags['adapt-bn']),
     workers: Number(flags.workers),
     quiet: !!flags.quiet,
     relaxedSimd: commandRelaxedSimd(),

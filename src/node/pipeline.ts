@@ -125,6 +125,12 @@ export interface PipelineOptions {
   radiusCalibration?: RadiusCalibrationMethod;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
+  /**
+   * Test-time batch norm adaptation of the U-Nets (segment --adapt-bn, seg/adapt-bn.ts) to the
+   * training images (the GAN's unannotated real images; never their masks) before predict and
+   * eval; default ADAPT_BN_DEFAULT.
+   */
+  adaptBn?: boolean;
   /** Budget overrides 'gan.epochs=4' (recorded in the report). */
   set?: string[];
   /** Budget overrides (tests / experiments). */
@@ -132,6 +138,12 @@ export interface PipelineOptions {
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/**
+ * Whether the pipeline adapts its U-Nets' batch norm to the training images by default
+ * (docs/segmentation.md, "Test-time batch norm adaptation").
+ */
+export const ADAPT_BN_DEFAULT = false;
 
 export const STAGES = ['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval', 'model-real', 'report'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -182,6 +194,8 @@ interface RunSpec {
   learn: string[] | null;
   overrides: string[];
   seed: number;
+  /** --adapt-bn given against its default (null: the default, ADAPT_BN_DEFAULT; runs from before the flag lack it). */
+  adaptBn: boolean | null;
 }
 
 const stem = (f: string) => basename(f, extname(f));
@@ -268,6 +282,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
     seed: opts.seed,
+    adaptBn: opts.adaptBn === undefined || opts.adaptBn === ADAPT_BN_DEFAULT ? null : opts.adaptBn,
   };
 }
 
@@ -457,6 +472,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // The eval stage scores the test images the predict stage segmented: it takes those results
   // (same model, pixels and settings) instead of segmenting them again (segment-cache.ts).
   const reuse = segmentReuse();
+  // The U-Nets' batch norm adapted to the training images (their pixels only) before they segment.
+  const adaptBn = spec.adaptBn ?? ADAPT_BN_DEFAULT;
+  const adapt: Pick<SegmenterOptions, 'adaptBn'> = adaptBn ? { adaptBn: spec.trainFiles } : {};
   const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
@@ -470,8 +488,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // 6. predict: segment and measure the test images.
   const predDir = join(runDir, 'predictions');
   await stage('predict', async () => {
-    const summary = await segmentPredict({ model: segDir, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...segBackend, reuse }, segOut);
-    return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit };
+    const summary = await segmentPredict({ model: segDir, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...adapt, ...segBackend, reuse }, segOut);
+    return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit, batchNormAdaptedTo: adaptBn ? spec.trainFiles.length : 0 };
   });
 
   // 7. eval: DSC / AP50 / PQ of the synthetic-trained U-Net, the Otsu baseline (and Model-Real).
@@ -488,7 +506,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     await stage('eval', async () => {
       mkdirSync(evalDir, { recursive: true });
       const results: Record<string, EvalSummary> = {};
-      for (const [name, segmenter] of [['unet', { model: segDir }], ['otsu', { method: 'otsu', polarity }]] as [string, SegmenterOptions][]) results[name] = await evalOne(name, segmenter);
+      for (const [name, segmenter] of [['unet', { model: segDir, ...adapt }], ['otsu', { method: 'otsu', polarity }]] as [string, SegmenterOptions][]) results[name] = await evalOne(name, segmenter);
       return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.mean]));
     });
   }
@@ -499,7 +517,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   if (spec.modelReal) {
     await stage('model-real', async () => {
       await segTrain({ images: realDir(spec.trainFiles[0]), masks: spec.evalMasks! }, realSegDir, { ids: spec.trainFiles.map(stem), cropBottom: spec.cropBottom }, b.seg.stepsPerEpoch || Math.ceil(b.synth.n / b.seg.batch));
-      const r = await evalOne('model-real', { model: realSegDir });
+      const r = await evalOne('model-real', { model: realSegDir, ...adapt });
       return { ...b.seg, trainImages: spec.trainFiles.length, note: 'trained on the real masks of the training images (Model-Real baseline)', ...r.mean };
     });
   }
@@ -544,6 +562,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.seed) parts.push('--seed', String(spec.seed));
+  if (spec.adaptBn !== null) parts.push(`--adapt-bn=${spec.adaptBn}`);
   parts.push('--out', rel(runDir));
   return parts.join(' ');
 }

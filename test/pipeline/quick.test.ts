@@ -4,12 +4,12 @@
  * Krumrey, Hodoroaba, Sci. Rep. 11, 4942 (2021), CC BY-NC-ND) live outside the repository in
  * ../shared/data/tio2-sem; without them this file is skipped.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
+import { ADAPT_BN_DEFAULT, runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
 import { resultsMarkdown } from '../../src/node/pipeline-report.js';
 import { autoSelectBackendNode } from '../../src/node/backends.js';
 import { UserError } from '../../src/errors.js';
@@ -113,13 +113,19 @@ describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool image
     // gone, its model folder (with the epoch checkpoint) stays.
     cpSync(join(dir, 'run'), out, { recursive: true });
     for (const s of ['seg', 'predict', 'eval', 'report']) rmSync(join(out, 'stages', `${s}.done.json`), { force: true });
-    const r = await runPipeline(opts({ out }));
+    // ... and as if started with --adapt-bn against its default: predict and eval adapt the U-Net to the training images.
+    const adaptBn = !ADAPT_BN_DEFAULT;
+    const specFile = join(out, 'pipeline.json');
+    writeFileSync(specFile, JSON.stringify({ ...JSON.parse(readFileSync(specFile, 'utf8')), adaptBn }, null, 2) + '\n');
+    const r = await runPipeline(opts({ out, adaptBn }));
     expect(r.skipped).toEqual(['tile', 'gan', 'best', 'synth']);
     expect(r.ran).toEqual(['seg', 'predict', 'eval', 'report']);
     expect(readStage(out, 'seg')?.resumed).toBe(true);
+    expect(readStage(out, 'predict')?.info.batchNormAdaptedTo).toBe(adaptBn ? 2 : 0);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).command).toContain(`--adapt-bn=${adaptBn}`);
 
     // --model-real can be added to a finished run: only its own stage runs.
-    const withReal = await runPipeline(opts({ out, modelReal: true }));
+    const withReal = await runPipeline(opts({ out, modelReal: true, adaptBn }));
     expect(withReal.ran).toEqual(['model-real']);
     const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     for (const k of ['dsc', 'ap50', 'pq']) {
