@@ -35,8 +35,8 @@ import { applySceneConfigFile } from './scene-config.js';
 import type { NormKind } from '../gan/models.js';
 import { DISC_INPUTS, type DiscInput } from '../gan/patch-normalise.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
-import { DEFAULT_REFINER, refinerSettingsProblem, type RefinerSettings } from '../gan/refiner.js';
-import { refinerUpToDate, trainRunRefiner } from './refiner.js';
+import { DEFAULT_REFINER, refineImage, refinerSettingsProblem, type Refiner, type RefinerSettings } from '../gan/refiner.js';
+import { loadRefiner, refinerUpToDate, trainRunRefiner } from './refiner.js';
 import { agglomerateRunner, estimateParticleRadiusOnWorkers, imagingRunner, runC2stSeeds, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
@@ -610,24 +610,26 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   const best = pickBest(runDir, gan);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
-    const seeds = opts.c2stSeeds ?? 3;
-    const done = ckpt.readMetrics(runDir).some((r) => r.type === 'c2st' && r.epoch === best.epoch);
-    const images = new Set(sources ?? []).size;
-    if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
-    if (sources && seeds > 0 && !done && images >= 2) {
-      const c2stStart = performance.now();
-      const c2st = await chosenEpochC2st(gan, reals, sources, runDir, best.epoch, seeds);
-      c2stSeconds = since(c2stStart);
-      ckpt.appendMetrics(runDir, { type: 'c2st', epoch: best.epoch, step: trainer.step, ...c2st });
-      log(`chosen epoch ${best.epoch}: ${formatC2st(c2st)}`);
-    }
-    writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
-    log(`best epoch: ${best.epoch} (${best.reason})`);
     if (config.refiner && !refinerUpToDate(runDir, best.epoch, config.refiner)) {
       const r = trainRunRefiner(runDir, config, reals, best.epoch, config.refiner, (t) => restoreCheckpoint(runDir, best.epoch, t), log);
       refinerSeconds = r.seconds;
       log(`refiner: ${config.refiner.steps} steps on epoch ${best.epoch} in ${r.seconds.toFixed(1)} s (last quarter: mean |R(x)| ${r.last.l1.toFixed(4)}, adversarial ${r.last.adversarial.toFixed(3)}); generate applies it`);
     }
+    const refiner = config.refiner ? loadRefiner(runDir, best.epoch, log) : null;
+    const seeds = opts.c2stSeeds ?? 3;
+    // The test scores what generate writes: refined renders when the run has a refiner.
+    const done = ckpt.readMetrics(runDir).some((r) => r.type === 'c2st' && r.epoch === best.epoch && (r.refined === true) === (refiner !== null));
+    const images = new Set(sources ?? []).size;
+    if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
+    if (sources && seeds > 0 && !done && images >= 2) {
+      const c2stStart = performance.now();
+      const c2st = await chosenEpochC2st(gan, reals, sources, runDir, best.epoch, seeds, refiner);
+      c2stSeconds = since(c2stStart);
+      ckpt.appendMetrics(runDir, { type: 'c2st', epoch: best.epoch, step: trainer.step, ...c2st, ...(refiner ? { refined: true } : {}) });
+      log(`chosen epoch ${best.epoch}${refiner ? ' (refined)' : ''}: ${formatC2st(c2st)}`);
+    }
+    writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
+    log(`best epoch: ${best.epoch} (${best.reason})`);
   }
   log(`run folder: ${runDir} (open report.html)`);
   return { runDir, trainer, best, seconds: { setup: setupSeconds, epochs: epochsSeconds, c2st: c2stSeconds, refiner: refinerSeconds } };
@@ -654,9 +656,10 @@ export function restoreCheckpoint(runDir: string, epoch: number, trainer: GanTra
 /**
  * The classifier two-sample test (gan/c2st.ts) of the chosen epoch: the run's real patches (split
  * by the image they came from) against fresh renders of that epoch's generator, in patches of
- * min(128, patch) px. As many renders as it takes to match the real patches (at most 240).
+ * min(128, patch) px. As many renders as it takes to match the real patches (at most 240), refined
+ * by the run's refiner when it has one (what generate writes).
  */
-async function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[], runDir: string, epoch: number, seeds: number): Promise<C2stResult> {
+async function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: string[], runDir: string, epoch: number, seeds: number, refiner: Refiner | null): Promise<C2stResult> {
   const P = Math.min(128, gan.patch);
   const t = new GanTrainer(gan, reals);
   restoreCheckpoint(runDir, epoch, t);
@@ -670,7 +673,7 @@ async function chosenEpochC2st(gan: GanConfig, reals: Float32Array[], sources: s
   const nReal = realSources.reduce((a, s) => a + s.patches.length, 0);
   const perImage = tileSquare(new Float32Array(gan.patch * gan.patch), gan.patch, P).length;
   const n = Math.max(8, Math.min(240, Math.ceil(nReal / perImage)));
-  const synth = t.renderFresh(n, gan.seed + 0xc2).map((img, i) => ({ name: `render ${i}`, patches: tileSquare(img, gan.patch, P) }));
+  const synth = t.renderFresh(n, gan.seed + 0xc2).map((img, i) => ({ name: `render ${i}`, patches: tileSquare(refiner ? refineImage(refiner, img, gan.patch) : img, gan.patch, P) }));
   // The seeds are independent (task-workers.ts runs them side by side in the CLI).
   const jobs = c2stSeedJobs(realSources, synth, { patch: P, seeds, seed: gan.seed });
   return c2stSummary(jobs, await runC2stSeeds(jobs));

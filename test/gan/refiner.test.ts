@@ -14,7 +14,7 @@ import { demoSetup } from '../../src/gan/demo.js';
 import { generateSample } from '../../src/gan/export.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { loadRun, runGenerate } from '../../src/node/generate.js';
-import { decodePng } from '../../src/io/png.js';
+import { decodePng, encodePngGrey8 } from '../../src/io/png.js';
 import { ExitCode, InputError, UserError } from '../../src/errors.js';
 
 const settings = (over: Partial<RefinerSettings> = {}): RefinerSettings => ({ ...DEFAULT_REFINER, steps: 4, seed: 5, ...over });
@@ -146,6 +146,28 @@ describe('refiner in the run folder (train --refiner-steps, generate)', () => {
       expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).refiner).toBeUndefined();
       expect(loadRun(run, 'best').refiner).toBeNull();
       expect(existsSync(w)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('the chosen epoch\'s classifier test scores refined renders when the run has a refiner, and again when that changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drg-refiner-'));
+    try {
+      const W = 80, H = 70;
+      for (const [name, cx] of [['a', 30], ['b', 50]] as const) {
+        const img = new Float32Array(W * H);
+        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + ((x - cx) ** 2 + (y - 30) ** 2 < 150 ? 0.6 : 0);
+        writeFileSync(join(dir, `${name}.png`), encodePngGrey8(W, H, img));
+      }
+      const run = join(dir, 'run');
+      const c2stRows = () => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type === 'c2st');
+      await runTraining(trainOpts({ real: [dir], out: run, cropBottom: 6, c2stSeeds: 1, refinerSteps: 2 }));
+      expect(c2stRows().map((r) => r.refined)).toEqual([true]);
+      await runTraining(trainOpts({ resume: run }));
+      expect(c2stRows()).toHaveLength(1);
+      await runTraining(trainOpts({ resume: run, refinerSteps: 0 }));
+      expect(c2stRows().map((r) => r.refined)).toEqual([true, undefined]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
