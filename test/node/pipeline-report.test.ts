@@ -48,6 +48,13 @@ describe('results pages', () => {
     expect(resultsPage(report('tio2-tsem'))).not.toContain('augmentation as the defaults');
   });
 
+  it('the U-Net settings line names the opt-in interior re-shading when --set gave it', () => {
+    const r = report('tio2-sem');
+    r.settings = { ...BUDGETS.standard, seg: { ...BUDGETS.standard.seg, interiorAugmentPercent: 50 } };
+    expect(resultsPage(r)).toContain("; particle interiors re-shaded on 50 % of the synthetic U-Net's crops");
+    expect(resultsPage(report('tio2-sem'))).not.toContain('interiors re-shaded');
+  });
+
   it('other presets: docs/results.md (TiO2 SEM, with the paper rows)', () => {
     const md = resultsPage(report('tio2-sem'));
     expect(md).toMatch(/^# Results: TiO2 SEM \(generated\)/);
