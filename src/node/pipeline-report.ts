@@ -88,13 +88,16 @@ function settingsLines(r: PipelineReport): string[] {
   const s = r.settings.seg;
   const gan = r.stages.find((x) => x.stage === 'gan')?.info as { steps?: number; epochs?: number } | undefined;
   const tile = r.stages.find((x) => x.stage === 'tile')?.info as { kept?: number } | undefined;
-  const augment = (r.stages.find((x) => x.stage === 'seg')?.info as { augmentOverrides?: Record<string, number> } | undefined)?.augmentOverrides;
+  const segInfo = r.stages.find((x) => x.stage === 'seg')?.info as { augmentOverrides?: Record<string, number>; interiorAugmentPercent?: number } | undefined;
+  const augment = segInfo?.augmentOverrides;
+  // What the seg stage used (the preset's share or --set's); runs from before it recorded that: the settings.
+  const interiorPercent = segInfo?.interiorAugmentPercent ?? s.interiorAugmentPercent;
   const augmentText = augment ? `; augmentation as the defaults except ${Object.entries(augment).map(([k, v]) => `${k} ${v}`).join(', ')} (the preset's)` : '';
   return [
     ...((r.overrides ?? []).length ? [`- budget \`${r.budget}\` with overrides: ${(r.overrides ?? []).join(', ')}`] : []),
     `- GAN: patch ${g.patch} px, discriminator base filters ${g.baseFilters}, ${g.epochs} epoch(s) x ${epochSteps(g)} (${gan?.steps ?? '?'} steps in all), ${g.configs ?? 'one per real patch'} scene configurations, ${tile?.kept ?? '?'} real patches`,
     `- synthetic pairs: ${r.settings.synth.n} (${g.patch} x ${g.patch} px)`,
-    `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch ? `${s.stepsPerEpoch} steps per epoch` : 'an epoch = one crop per training image / batch steps'}${augmentText}${s.interiorAugmentPercent ? `; particle interiors re-shaded on ${s.interiorAugmentPercent} % of the synthetic U-Net's crops` : ''}`,
+    `- U-Net: depth ${s.depth}, base ${s.base} channels, ${s.epochs} epochs, batch ${s.batch} crops of ${s.crop} px, ${s.stepsPerEpoch ? `${s.stepsPerEpoch} steps per epoch` : 'an epoch = one crop per training image / batch steps'}${augmentText}${interiorPercent ? `; particle interiors re-shaded on ${interiorPercent} % of the synthetic U-Net's crops` : ''}`,
   ];
 }
 

@@ -53,9 +53,10 @@ export interface Budget {
   seg: {
     epochs: number; batch: number; crop: number; base: number; depth: number; stepsPerEpoch: number;
     /**
-     * Percent of the training crops whose particle interiors are re-shaded (augment.ts `interior`);
-     * absent (every budget) = 0, off: opt-in by `--set seg.interiorAugmentPercent=N`, so that the
-     * settings of runs made before it existed still match.
+     * Percent of the synthetic U-Net's training crops whose particle interiors are re-shaded
+     * (augment.ts `interior`); absent (every budget): the preset's share (preset.ts segAugment,
+     * 0 without one). `--set seg.interiorAugmentPercent=N` overrides it; absent from the budgets
+     * so that the settings of runs made before it existed still match.
      */
     interiorAugmentPercent?: number;
   };
@@ -466,9 +467,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const segBackend = { backend: 'auto', relaxedSimd: opts.relaxedSimd };
   // Both U-Nets get the preset's augmentation overrides (preset.ts segAugment), if it has any.
   const segAugment = PRESETS[spec.preset].segAugment;
-  const augment = { ...DEFAULT_AUGMENT, ...segAugment };
-  // The interior re-shading randomises the renders' particle bodies: the synthetic U-Net's only.
-  const synthAugment = { ...augment, interior: (b.seg.interiorAugmentPercent ?? 0) / 100 };
+  const augment = { ...DEFAULT_AUGMENT, ...segAugment, interior: 0 };
+  // The interior re-shading randomises the renders' particle bodies: the synthetic U-Net's only
+  // (the preset's share, or the budget's when --set gives one).
+  const interior = b.seg.interiorAugmentPercent !== undefined ? b.seg.interiorAugmentPercent / 100 : (segAugment?.interior ?? 0);
+  const synthAugment = { ...augment, interior };
   // The eval stage scores the test images the predict stage segmented: it takes those results
   // (same model, pixels and settings) instead of segmenting them again (segment-cache.ts).
   const reuse = segmentReuse();
@@ -482,7 +485,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     }, segOut);
   await stage('seg', async () => {
     await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment);
-    return { ...b.seg, trainImages: b.synth.n, ...(segAugment ? { augmentOverrides: segAugment } : {}) };
+    const { interior: _interior, ...overrides } = segAugment ?? {};
+    return { ...b.seg, trainImages: b.synth.n, ...(Object.keys(overrides).length ? { augmentOverrides: overrides } : {}), interiorAugmentPercent: Math.round(interior * 100) };
   });
 
   // 6. predict: segment and measure the test images.

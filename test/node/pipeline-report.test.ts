@@ -53,6 +53,10 @@ describe('results pages', () => {
     r.settings = { ...BUDGETS.standard, seg: { ...BUDGETS.standard.seg, interiorAugmentPercent: 50 } };
     expect(resultsPage(r)).toContain("; particle interiors re-shaded on 50 % of the synthetic U-Net's crops");
     expect(resultsPage(report('tio2-sem'))).not.toContain('interiors re-shaded');
+    // the share the seg stage recorded (the preset's default) wins over the settings
+    const fromPreset = report('tio2-sem');
+    fromPreset.stages.push({ stage: 'seg', seconds: 60, resumed: false, info: { interiorAugmentPercent: 50 } });
+    expect(resultsPage(fromPreset)).toContain("; particle interiors re-shaded on 50 % of the synthetic U-Net's crops");
   });
 
   it('other presets: docs/results.md (TiO2 SEM, with the paper rows)', () => {

@@ -25,10 +25,12 @@ export interface Preset<Name extends string = string> {
   readonly learned: readonly ParamName[];
   /**
    * Settings of the segmenter's training augmentation (src/seg/augment.ts AugmentOptions) that
-   * this modality makes wrong, by name; the pipeline trains its U-Nets with the augmentation
-   * defaults overridden by these. Absent: the defaults.
+   * differ for this modality, by name; the pipeline trains its U-Nets with the augmentation
+   * defaults overridden by these. `interior` (the particle interiors' re-shading from the exact
+   * instance maps) applies to the synthetic U-Net only: Model-Real's masks have no instance maps
+   * of their own. `--set seg.interiorAugmentPercent=N` overrides it. Absent: the defaults.
    */
-  readonly segAugment?: { readonly fgContrast?: number };
+  readonly segAugment?: { readonly fgContrast?: number; readonly interior?: number };
   /** How the base radius is calibrated from the real images (src/gan/calibrate.ts). Absent: 'median'. */
   readonly radiusCalibration?: RadiusCalibrationMethod;
 }
