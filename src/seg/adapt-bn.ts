@@ -4,8 +4,8 @@
  * no Node modules).
  *
  * A U-Net trained on rendered pairs normalises every layer with the running mean / variance of
- * its activations on renders; on real micrographs those activations sit elsewhere (one symptom:
- * the distance head predicts centre values of ~0.5 instead of ~1). AdaBN replaces every batch
+ * its activations on augmented crops of renders; on whole real micrographs those activations may
+ * sit elsewhere. AdaBN replaces every batch
  * norm layer's running mean and variance by the statistics of the same layer's input on the
  * target images; the learned weights (convolutions, the norms' affine weight / bias) are kept.
  * No labels and no training: only the images' pixels are read.
