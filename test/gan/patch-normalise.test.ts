@@ -13,6 +13,7 @@ import { gradcheck, randomInput } from '../../src/autodiff/gradcheck.js';
 import { discInput, normaliseBatch } from '../../src/gan/patch-normalise.js';
 import { GanTrainer, type GanConfig } from '../../src/gan/trainer.js';
 import { demoSetup } from '../../src/gan/demo.js';
+import { demoGanConfig } from './helpers.js';
 
 /** Two 8 x 8 patches with different levels and contrasts: batch-wide statistics would not normalise both. */
 function twoPatches(seed: number): Tensor {
@@ -60,10 +61,7 @@ describe('discriminator input raw+normalised', () => {
 
   it('in the trainer, D reads the normalised channel: with its raw-channel weights zeroed it ignores per-patch level and contrast, and still passes gradient to the patch', () => {
     const d = demoSetup({ size: 32, count: 4, seed: 2 });
-    const config: GanConfig = {
-      preset: 'tio2-sem', scene: d.scene, learned: d.learned, patch: 32, epochs: 1, stepsPerEpoch: 1, batch: 1, lrG: 1e-3, lrD: 1e-3,
-      betas: [0.5, 0.999], baseFilters: 4, discLayers: 3, norm: 'none', seed: 5, numConfigs: 4, evalSamples: 1, dInput: 'raw+normalised',
-    };
+    const config = demoGanConfig(d, { lrD: 1e-3, norm: 'none', seed: 5, numConfigs: 4, dInput: 'raw+normalised' });
     const t = new GanTrainer(config, d.reals);
     const [, w] = t.disc.namedParameters()[0]; // first conv weight [ndf, 2, 4, 4]
     expect(w.shape[1]).toBe(2);

@@ -11,6 +11,7 @@ import { normaliseBatch } from '../../src/gan/patch-normalise.js';
 import { PatchDiscriminator } from '../../src/gan/models.js';
 import { GanTrainer, type GanConfig } from '../../src/gan/trainer.js';
 import { demoSetup } from '../../src/gan/demo.js';
+import { demoGanConfig, writeTwoDiscImages } from './helpers.js';
 import { generateSample } from '../../src/gan/export.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { loadRun, runGenerate } from '../../src/node/generate.js';
@@ -85,10 +86,7 @@ describe('refiner (SimGAN after the renderer)', () => {
 
   it('generateSample with a refiner changes the image only: classes and instances are the render\'s', () => {
     const d = demoSetup({ size: 48, count: 2, seed: 0 });
-    const config: GanConfig = {
-      preset: 'tio2-sem', scene: d.scene, learned: d.learned, patch: 48, epochs: 1, stepsPerEpoch: 1, batch: 1, lrG: 1e-3, lrD: 1e-4,
-      betas: [0.5, 0.999], baseFilters: 4, discLayers: 3, norm: 'batch', seed: 1, numConfigs: 2, evalSamples: 1,
-    };
+    const config = demoGanConfig(d);
     const t = new GanTrainer(config, d.reals);
     const refiner = perturbed(9);
     const plain = generateSample(3, 7, d.scene, t.fcn, t.mapping);
@@ -154,12 +152,7 @@ describe('refiner in the run folder (train --refiner-steps, generate)', () => {
   it('the chosen epoch\'s classifier test scores refined renders when the run has a refiner, and again when that changes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drg-refiner-'));
     try {
-      const W = 80, H = 70;
-      for (const [name, cx] of [['a', 30], ['b', 50]] as const) {
-        const img = new Float32Array(W * H);
-        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + ((x - cx) ** 2 + (y - 30) ** 2 < 150 ? 0.6 : 0);
-        writeFileSync(join(dir, `${name}.png`), encodePngGrey8(W, H, img));
-      }
+      writeTwoDiscImages(dir);
       const run = join(dir, 'run');
       const c2stRows = () => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type === 'c2st');
       await runTraining(trainOpts({ real: [dir], out: run, cropBottom: 6, c2stSeeds: 1, refinerSteps: 2 }));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import '../../src/autodiff/index.js';
 import { GanTrainer, type GanConfig } from '../../src/gan/trainer.js';
 import { demoSetup } from '../../src/gan/demo.js';
+import { demoGanConfig, writeTwoDiscImages } from './helpers.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { runGenerate } from '../../src/node/generate.js';
 import { generateSample, cocoRle } from '../../src/gan/export.js';
@@ -34,10 +35,7 @@ function normalisedDistance(values: Record<string, number>, hidden: Record<strin
 describe('parameter recovery (the built-in demo)', () => {
   it('moves the learned parameters towards the hidden ones', () => {
     const d = demoSetup({ size: 48, count: 24, seed: 0 });
-    const config: GanConfig = {
-      preset: 'tio2-sem', scene: d.scene, learned: d.learned, patch: 48, epochs: 1, stepsPerEpoch: 240, batch: 1, lrG: 1e-3, lrD: 1e-4,
-      betas: [0.5, 0.999], baseFilters: 8, discLayers: 3, norm: 'batch', seed: 1, numConfigs: 24, evalSamples: 2,
-    };
+    const config = demoGanConfig(d, { stepsPerEpoch: 240, baseFilters: 8, numConfigs: 24, evalSamples: 2 });
     const t = new GanTrainer(config, d.reals);
     const before = normalisedDistance(t.evaluate().paramMean, d.hidden);
     for (let i = 0; i < config.stepsPerEpoch; i++) t.trainStep();
@@ -83,12 +81,7 @@ describe('training runs', () => {
   it('with two or more real images: the classifier two-sample test of the chosen epoch in metrics.jsonl and report.html', async () => {
     const dir = tmp();
     try {
-      const W = 80, H = 70;
-      for (const [name, cx] of [['a', 30], ['b', 50]] as const) {
-        const img = new Float32Array(W * H);
-        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + ((x - cx) ** 2 + (y - 30) ** 2 < 150 ? 0.6 : 0);
-        writeFileSync(join(dir, `${name}.png`), encodePngGrey8(W, H, img));
-      }
+      writeTwoDiscImages(dir);
       const r = await runTraining(trainOpts({ real: [dir], out: join(dir, 'run'), cropBottom: 6, epochs: 1, stepsPerEpoch: 2, c2stSeeds: 2 }));
       const rows = readFileSync(join(r.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       const c = rows.filter((x) => x.type === 'c2st');
@@ -135,10 +128,7 @@ describe('training runs', () => {
 describe('dataset export', () => {
   it('a sample depends only on (seed, index); masks match the rendered particles', () => {
     const d = demoSetup({ size: 48, count: 2 });
-    const config: GanConfig = {
-      preset: 'tio2-sem', scene: d.scene, learned: d.learned, patch: 48, epochs: 1, stepsPerEpoch: 1, batch: 1, lrG: 1e-3, lrD: 1e-4,
-      betas: [0.5, 0.999], baseFilters: 4, discLayers: 3, norm: 'batch', seed: 1, numConfigs: 2, evalSamples: 1,
-    };
+    const config = demoGanConfig(d);
     const t = new GanTrainer(config, d.reals);
     const mapping = new ParamMapping(d.learned, d.scene.params);
     const s1 = generateSample(5, 9, d.scene, t.fcn, mapping);
