@@ -28,7 +28,7 @@ import { normaliseBatch } from './patch-normalise.js';
 import { lsganDiscriminatorLoss, lsganGeneratorLoss } from './losses.js';
 import { augment } from './patches.js';
 import type { PatchDiscriminator } from './models.js';
-import { NumericalError, tracedBackward } from './trainer.js';
+import { NumericalError, checkFiniteGradients, tracedBackward } from './trainer.js';
 
 /** What a refiner is and how it is trained (stored with it: refiner.json). */
 export interface RefinerSettings {
@@ -166,7 +166,7 @@ export class RefinerTrainer {
     const lossRValue = lossR.item();
     if (!Number.isFinite(lossRValue)) throw new NumericalError(`refiner loss is ${lossRValue} at refiner step ${this.step}`);
     const faultR = tracedBackward(lossR, { inputs: this.refiner.parameters(), retainGraph: true });
-    this.checkFinite('refiner', this.refiner, faultR);
+    checkFiniteGradients('refiner', this.refiner.namedParameters(), `refiner step ${this.step}`, faultR);
     this.optR.step();
     this.optR.zeroGrad();
     noGrad(() => {
@@ -181,7 +181,7 @@ export class RefinerTrainer {
     const lossDValue = lossD.item();
     if (!Number.isFinite(lossDValue)) throw new NumericalError(`discriminator loss is ${lossDValue} at refiner step ${this.step}`);
     const faultD = tracedBackward(lossD, { inputs: this.disc.parameters() });
-    this.checkFinite('discriminator', this.disc, faultD);
+    checkFiniteGradients('discriminator', this.disc.namedParameters(), `refiner step ${this.step}`, faultD);
     this.optD.step();
     this.optD.zeroGrad();
 
@@ -191,16 +191,6 @@ export class RefinerTrainer {
     else this.history[this.rng.int(HISTORY)] = fresh;
     this.step++;
     return { adversarial: adversarial.item(), l1: l1.item(), lossD: lossDValue, dReal: meanOf(dReal), dFake: meanOf(dNew) };
-  }
-
-  private checkFinite(net: string, m: Module, faultyOp: string | null): void {
-    for (const [name, p] of m.namedParameters()) {
-      const g = p.grad?.data;
-      if (!g) continue;
-      for (let i = 0; i < g.length; i++) {
-        if (!Number.isFinite(g[i])) throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at refiner step ${this.step}${faultyOp ? `; it came out of op '${faultyOp}'` : ''}`);
-      }
-    }
   }
 }
 

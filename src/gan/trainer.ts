@@ -108,6 +108,23 @@ export class NumericalError extends UserError {
   }
 }
 
+/**
+ * Throws a NumericalError naming the first parameter of `net` whose gradient is not finite; `at`
+ * says when ("step 12"), `faultyOp` the op the first non-finite gradient came out of (tracedBackward).
+ */
+export function checkFiniteGradients(net: string, params: [string, Tensor][], at: string, faultyOp: string | null): void {
+  for (const [name, p] of params) {
+    const g = p.grad?.data;
+    if (!g) continue;
+    for (let i = 0; i < g.length; i++) {
+      if (!Number.isFinite(g[i])) {
+        const origin = faultyOp ? `; the first non-finite gradient came out of op '${faultyOp}'` : '';
+        throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at ${at} (element ${i})${origin}`);
+      }
+    }
+  }
+}
+
 export class GanTrainer {
   readonly fcn: ParamNet;
   readonly disc: PatchDiscriminator;
@@ -265,16 +282,7 @@ export class GanTrainer {
   }
 
   private checkGradients(net: string, params: [string, Tensor][]): void {
-    for (const [name, p] of params) {
-      const g = p.grad?.data;
-      if (!g) continue;
-      for (let i = 0; i < g.length; i++) {
-        if (!Number.isFinite(g[i])) {
-          const origin = this.faultyOp ? `; the first non-finite gradient came out of op '${this.faultyOp}'` : '';
-          throw new NumericalError(`${net} gradient of '${name}' is ${g[i]} at step ${this.step} (element ${i})${origin}`);
-        }
-      }
-    }
+    checkFiniteGradients(net, params, `step ${this.step}`, this.faultyOp);
   }
 
   /**
