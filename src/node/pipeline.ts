@@ -59,11 +59,17 @@ export interface Budget {
      * so that the settings of runs made before it existed still match.
      */
     interiorAugmentPercent?: number;
+    /**
+     * The synthetic U-Net's weight average (train.ts `emaSteps`: horizon in steps, 0 = off);
+     * absent (every budget) = 0. Opt-in by `--set seg.emaSteps=N` (docs/segmentation.md,
+     * "Averaging the U-Net's weights").
+     */
+    emaSteps?: number;
   };
 }
 
 /** `--set` fields that no budget sets (absent = their default). */
-const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'gan.refinerSteps', 'gan.dNormalised'];
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'gan.refinerSteps', 'gan.dNormalised'];
 
 /**
  * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
@@ -478,13 +484,14 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // The U-Nets' batch norm adapted to the training images (their pixels only) before they segment.
   const adaptBn = spec.adaptBn ?? ADAPT_BN_DEFAULT;
   const adapt: Pick<SegmenterOptions, 'adaptBn'> = adaptBn ? { adaptBn: spec.trainFiles } : {};
-  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment) =>
+  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment, emaSteps = 0) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
-      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug }, resume: hasCheckpoint(dir), ...segBackend,
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
     }, segOut);
   await stage('seg', async () => {
-    await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment);
+    // The weight average, like the re-shading, is the synthetic U-Net's only (opt-in).
+    await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment, b.seg.emaSteps ?? 0);
     const { interior: _interior, ...overrides } = segAugment ?? {};
     return { ...b.seg, trainImages: b.synth.n, ...(Object.keys(overrides).length ? { augmentOverrides: overrides } : {}), interiorAugmentPercent: Math.round(interior * 100) };
   });

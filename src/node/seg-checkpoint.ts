@@ -5,6 +5,9 @@
  *   model.safetensors   the U-Net's weights and batch-norm buffers (metadata: epoch, step)
  *   optimizer.json      Adam's state (step counts and moments), for --resume
  *   train-state.json    epoch, step, data-Rng state, class weights, split, history, for --resume
+ *   average.safetensors only for a model trained with --ema-steps: the averaged weights with
+ *                       their batch norm statistics (metadata: updates), which inference loads
+ *                       instead of model.safetensors (config.json names it as "inferenceWeights")
  *   done                written last: {"epoch", "step", "finished", "files": {name: bytes},
  *                       "sha256": {name: hex}}; loading verifies every file's SHA-256 against it
  *
@@ -30,6 +33,14 @@ import { POLARITIES, type Polarity } from '../particles/polarity.js';
 
 export const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', optimizer: 'optimizer.json', state: 'train-state.json' } as const;
 
+/** The averaged weights of a model trained with --ema-steps (Checkpoint.average). */
+export const AVERAGE_FILE = 'average.safetensors';
+
+/** Every file of a checkpoint: MODEL_FILES, and AVERAGE_FILE when the marker lists it. */
+function checkpointFiles(withAverage: boolean): string[] {
+  return [...Object.values(MODEL_FILES), ...(withAverage ? [AVERAGE_FILE] : [])];
+}
+
 /** The marker written after a complete save. */
 export const DONE_FILE = 'done';
 
@@ -50,12 +61,15 @@ export function saveCheckpoint(dir: string, c: Checkpoint): void {
   if (existsSync(done)) unlinkSync(done);
   const meta = { format: 'diffrendergan-unet', epoch: String(c.epoch), step: String(c.step) };
   writeFileAtomic(join(dir, MODEL_FILES.weights), encodeSafetensors(torchStateDict(c.weights), meta));
+  if (c.average) writeFileAtomic(join(dir, AVERAGE_FILE), encodeSafetensors(torchStateDict(c.average.weights), { ...meta, updates: String(c.average.updates) }));
+  else if (existsSync(join(dir, AVERAGE_FILE))) unlinkSync(join(dir, AVERAGE_FILE));
   writeFileAtomic(join(dir, MODEL_FILES.optimizer), JSON.stringify({ step: c.step, optimizer: c.optimizer }));
-  writeFileAtomic(join(dir, MODEL_FILES.config), JSON.stringify({ ...c.model, train: c.train, epoch: c.epoch, step: c.step }, null, 2) + '\n');
+  writeFileAtomic(join(dir, MODEL_FILES.config), JSON.stringify({ ...c.model, ...(c.average ? { inferenceWeights: AVERAGE_FILE } : {}), train: c.train, epoch: c.epoch, step: c.step }, null, 2) + '\n');
   const { epoch, step, rng, classWeights, split, history, train } = c;
   writeFileAtomic(join(dir, MODEL_FILES.state), JSON.stringify({ epoch, step, rng, classWeights, split, history, train }, null, 2) + '\n');
-  const files = Object.fromEntries(Object.values(MODEL_FILES).map((f) => [f, statSync(join(dir, f)).size]));
-  const sha256 = Object.fromEntries(Object.values(MODEL_FILES).map((f) => [f, sha256Hex(readInputFile(join(dir, f)))]));
+  const names = checkpointFiles(Boolean(c.average));
+  const files = Object.fromEntries(names.map((f) => [f, statSync(join(dir, f)).size]));
+  const sha256 = Object.fromEntries(names.map((f) => [f, sha256Hex(readInputFile(join(dir, f)))]));
   const marker: DoneMarker = { epoch, step, finished: epoch >= train.epochs, files, sha256 };
   writeFileAtomic(done, JSON.stringify(marker) + '\n');
 }
@@ -74,7 +88,7 @@ export function readDoneMarker(dir: string): DoneMarker | string {
     return 'the done marker is not valid JSON';
   }
   if (!m || typeof m !== 'object' || typeof m.files !== 'object' || m.files === null || !Number.isInteger(m.step)) return 'the done marker lists no files';
-  for (const f of Object.values(MODEL_FILES)) {
+  for (const f of checkpointFiles(AVERAGE_FILE in m.files)) {
     const p = join(dir, f);
     const size = existsSync(p) ? statSync(p).size : -1;
     if (size !== m.files[f]) return `${f} has ${size < 0 ? 'no file' : `${size} bytes`}, the done marker says ${String(m.files[f])}`;
@@ -145,12 +159,23 @@ function readVerified(dir: string, name: string): Uint8Array {
   return bytes;
 }
 
-function readWeights(dir: string, model: UNet): number {
-  const path = join(dir, MODEL_FILES.weights);
-  const file = decodeSafetensorsRaw(readVerified(dir, MODEL_FILES.weights), path);
+/** Loads the weights file `name` of `dir` into `model`; returns its metadata. */
+function readWeights(dir: string, model: UNet, name: string = MODEL_FILES.weights): Record<string, string> {
+  const path = join(dir, name);
+  const file = decodeSafetensorsRaw(readVerified(dir, name), path);
   // Names, shapes, dtypes and finite values, each fault naming the file and the tensor.
   model.loadStateDict(checkStateDict(model.stateDict(), file.tensors, path));
-  return Number(file.metadata.step ?? NaN);
+  return file.metadata;
+}
+
+/** The weights file inference uses: config.json's "inferenceWeights" (AVERAGE_FILE) or model.safetensors. */
+function inferenceWeightsFile(dir: string): string {
+  const path = join(dir, MODEL_FILES.config);
+  const named = readJson(path).inferenceWeights;
+  if (named === undefined) return MODEL_FILES.weights;
+  if (named !== AVERAGE_FILE) throw new InputError(path, `"inferenceWeights" must be "${AVERAGE_FILE}" or absent, got ${JSON.stringify(named)}`);
+  if (!existsSync(join(dir, AVERAGE_FILE))) throw new InputError(join(dir, AVERAGE_FILE), 'missing: config.json names it as the weights to use');
+  return AVERAGE_FILE;
 }
 
 /** Loads a trained model for inference (eval mode). Missing / invalid files -> InputError naming them. */
@@ -158,7 +183,7 @@ export function loadModel(dir: string): { model: UNet; info: ModelInfo } {
   checkModelDir(dir);
   const info = readModelInfo(dir);
   const model = new UNet(info.unet, new Rng(0));
-  readWeights(dir, model);
+  readWeights(dir, model, inferenceWeightsFile(dir));
   model.eval();
   return { model, info };
 }
@@ -181,7 +206,15 @@ export function loadCheckpoint(dir: string): Checkpoint {
   if (typeof marker === 'string') throw new InputError(dir, `cannot resume: ${marker}; delete the directory or retrain`);
   const info = readModelInfo(dir);
   const model = new UNet(info.unet, new Rng(0));
-  const wStep = readWeights(dir, model);
+  const wStep = Number(readWeights(dir, model).step ?? NaN);
+  let average: Checkpoint['average'];
+  if (inferenceWeightsFile(dir) === AVERAGE_FILE) {
+    const averaged = new UNet(info.unet, new Rng(0));
+    const meta = readWeights(dir, averaged, AVERAGE_FILE);
+    const updates = Number(meta.updates);
+    if (!(Number.isInteger(updates) && updates >= 0) || Number(meta.step) !== wStep) throw new InputError(join(dir, AVERAGE_FILE), `metadata step ${String(meta.step)} / updates ${String(meta.updates)} do not match the weights at step ${wStep}`);
+    average = { weights: averaged.stateDict(), updates };
+  }
   const optPath = join(dir, MODEL_FILES.optimizer);
   const opt = readJson(optPath, readVerified(dir, MODEL_FILES.optimizer));
   const statePath = join(dir, MODEL_FILES.state);
@@ -202,5 +235,6 @@ export function loadCheckpoint(dir: string): Checkpoint {
     classWeights: st.classWeights as number[],
     split: st.split as Checkpoint['split'],
     history: st.history as Checkpoint['history'],
+    ...(average ? { average } : {}),
   };
 }

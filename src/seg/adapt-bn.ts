@@ -133,8 +133,7 @@ function imageTiles(img: AdaptImage, tile: number, overlap: number): { x0: numbe
  * model is left as it was: its running statistics, weights and training flag.
  */
 export function estimateBatchNormStats(model: UNet, images: readonly AdaptImage[], opts: AdaptOptions = {}): BatchNormStats {
-  const layers = batchNormLayers(model);
-  if (layers.length === 0) throw new Error('batch norm adaptation: the model has no batch norm layers (a model trained with instance norm needs none)');
+  if (batchNormLayers(model).length === 0) throw new Error('batch norm adaptation: the model has no batch norm layers (a model trained with instance norm needs none)');
   if (images.length === 0) throw new Error('batch norm adaptation: no images');
   const tile = opts.tile ?? 256;
   const overlap = opts.overlap ?? Math.floor(tile / 4);
@@ -151,6 +150,39 @@ export function estimateBatchNormStats(model: UNet, images: readonly AdaptImage[
       if (k < tiles.length) order.push({ img, ...tiles[k] });
     });
   }
+  const batches = function* (): Generator<Tensor> {
+    let start = 0;
+    while (start < order.length) {
+      // A batch holds tiles of one shape (images smaller than the tile give smaller tiles).
+      const { tw, th } = order[start];
+      let end = start + 1;
+      while (end < order.length && end - start < batch && order[end].tw === tw && order[end].th === th) end++;
+      const group = order.slice(start, end);
+      const plane = tw * th;
+      const input = new Float32Array(group.length * plane);
+      group.forEach((t, b) => {
+        const x = normalised[t.img];
+        const w = images[t.img].width;
+        for (let y = 0; y < th; y++) input.set(x.subarray((t.y0 + y) * w + t.x0, (t.y0 + y) * w + t.x0 + tw), b * plane + y * tw);
+      });
+      yield new Tensor(input, [group.length, 1, th, tw]);
+      start = end;
+    }
+  };
+  const pooled = poolBatchNormStats(model, batches());
+  return { layers: pooled.layers, images: images.length, tiles: order.length, pixels: pooled.pixels };
+}
+
+/**
+ * The statistics of every batch norm layer's input over `batches` (network inputs [N, 1, H, W]),
+ * each layer pooled exactly over all pixels of all batches (see the module comment), with every
+ * norm normalising by its batch's statistics as in training. Used for AdaBN on tiles of target
+ * images (estimateBatchNormStats) and for "precise BN" of averaged weights on training crops
+ * (train.ts, weight-average.ts). The model is left as it was. `pixels`: input pixels seen.
+ */
+export function poolBatchNormStats(model: UNet, batches: Iterable<Tensor>): { layers: Record<string, LayerStats>; pixels: number } {
+  const layers = batchNormLayers(model);
+  if (layers.length === 0) throw new Error('batch norm statistics: the model has no batch norm layers (a model trained with instance norm needs none)');
   const moments = layers.map(([, bn]) => new PooledMoments(bn.numFeatures));
   // While estimating, each norm records its input and normalises with its batch's statistics
   // (no running update: state null); the instance fields shadow the class's methods and are
@@ -166,23 +198,9 @@ export function estimateBatchNormStats(model: UNet, images: readonly AdaptImage[
   let pixels = 0;
   try {
     model.eval();
-    let start = 0;
-    while (start < order.length) {
-      // A batch holds tiles of one shape (images smaller than the tile give smaller tiles).
-      const { tw, th } = order[start];
-      let end = start + 1;
-      while (end < order.length && end - start < batch && order[end].tw === tw && order[end].th === th) end++;
-      const group = order.slice(start, end);
-      const plane = tw * th;
-      const input = new Float32Array(group.length * plane);
-      group.forEach((t, b) => {
-        const x = normalised[t.img];
-        const w = images[t.img].width;
-        for (let y = 0; y < th; y++) input.set(x.subarray((t.y0 + y) * w + t.x0, (t.y0 + y) * w + t.x0 + tw), b * plane + y * tw);
-      });
-      noGrad(() => model.forward(new Tensor(input, [group.length, 1, th, tw])));
-      pixels += group.length * plane;
-      start = end;
+    for (const x of batches) {
+      noGrad(() => model.forward(x));
+      pixels += x.size;
     }
   } finally {
     for (const [, bn] of layers) {
@@ -192,14 +210,9 @@ export function estimateBatchNormStats(model: UNet, images: readonly AdaptImage[
     model.train(wasTraining);
   }
   for (const m of moments) {
-    if (m.count < 2) throw new Error('batch norm adaptation: a layer saw fewer than 2 values; give larger images');
+    if (m.count < 2) throw new Error('batch norm statistics: a layer saw fewer than 2 values; give larger images');
   }
-  return {
-    layers: Object.fromEntries(layers.map(([name], i) => [name, moments[i].stats()])),
-    images: images.length,
-    tiles: order.length,
-    pixels,
-  };
+  return { layers: Object.fromEntries(layers.map(([name], i) => [name, moments[i].stats()])), pixels };
 }
 
 /**

@@ -51,6 +51,9 @@ describe('parseSets', () => {
     expect(parseSets(['seg.interiorAugmentPercent=50'])).toEqual({ seg: { interiorAugmentPercent: 50 } });
     expect(() => parseSets(['seg.interiorAugmentPercent=101'])).toThrow(UserError);
   });
+  it('accepts the opt-in seg.emaSteps (no budget sets it)', () => {
+    expect(parseSets(['seg.emaSteps=100'])).toEqual({ seg: { emaSteps: 100 } });
+  });
 });
 
 describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool images -> 1 dev-test image)', () => {

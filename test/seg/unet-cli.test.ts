@@ -149,6 +149,24 @@ describe('segment CLI', () => {
     await expect(runSegment(['train', ...common, '--out', join(root, 'model-bad'), '--instance-target', 'centre'], quiet)).rejects.toThrow(/instance-target/);
   });
 
+  it('--ema-steps saves the averaged weights, which eval uses; a bad value is a usage error', async () => {
+    const model = join(root, 'model-ema');
+    const common = ['--data', join(root, 'ds'), '--out', model, '--batch', '2', '--crop', '16', '--base', '2', '--depth', '1', '--steps-per-epoch', '2', '--epochs', '1', '--backend', 'reference'];
+    expect(await runSegment(['train', ...common, '--ema-steps', '2'], quiet)).toBe(0);
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    expect(config.inferenceWeights).toBe('average.safetensors');
+    expect(config.train.emaSteps).toBe(2);
+    expect(existsSync(join(model, 'average.safetensors'))).toBe(true);
+    const ev = ['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference'];
+    expect(await runSegment(ev, quiet)).toBe(0);
+    // The file config.json names must be there.
+    rmSync(join(model, 'average.safetensors'));
+    await expect(runSegment(ev, quiet)).rejects.toThrow(/average\.safetensors: missing/);
+    await expect(runSegment(['train', ...common, '--out', join(root, 'model-ema-bad'), '--ema-steps', '-1'], quiet)).rejects.toThrow(/ema-steps/);
+    await expect(segmentTrain({ source: { data: join(root, 'ds') }, out: join(root, 'model-ema-bad'), train: { emaSteps: 0.5 } }, quiet)).rejects.toThrow(/--ema-steps must be an integer/);
+    expect(existsSync(join(root, 'model-ema-bad'))).toBe(false);
+  });
+
   it('parses pixel sizes', () => {
     expect(parsePixelSize('2.1nm')).toEqual({ size: 2.1, unit: 'nm' });
     expect(parsePixelSize('0.5µm')).toEqual({ size: 0.5, unit: 'um' });
