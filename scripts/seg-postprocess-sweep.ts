@@ -20,7 +20,12 @@
  *   node .tmp/sweep.mjs predict MODEL_DIR IMAGES_DIR CACHE --masks MASKS_DIR --crop-bottom 64 --ids ID,ID,... [--flips]
  *   predict's --adapt-bn FILE,FILE,... [--adapt-crop-bottom 64]: the model's batch norm adapted to
  *     those images first (as segment eval --adapt-bn; src/seg/adapt-bn.ts)
- *   node .tmp/sweep.mjs sweep CACHE SETTINGS.json
+ *   node .tmp/sweep.mjs sweep CACHE SETTINGS.json [--json OUT.json]
+ *   node .tmp/sweep.mjs calibrate CACHE[,CACHE...] GRID.json [--bootstrap B] [--json OUT.json]
+ *     calibrate: the per-model split calibration of docs/segmentation.md ("Calibrating the split level
+ *     per model on held-out renders"): scores every setting of GRID on the pooled caches (held-out
+ *     renders), chooses the one whose pooled count error is closest to 0 (ties: the earlier in GRID),
+ *     and bootstraps the choice over images (B resamples, default 1000, seed fixed).
  *   node .tmp/sweep.mjs breakdown CACHE [SETTING.json]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -115,9 +120,10 @@ function instances(c: Cached, s: Setting): Int32Array {
   return s.outlines === 'half-level' ? growToHalfLevel(labels, c.image, c.width, c.height) : labels;
 }
 
-function sweep(cache: string, settingsFile: string): void {
+function sweep(cache: string, settingsFile: string, jsonOut?: string): void {
   const items = deserialize(readFileSync(cache)) as Cached[];
   const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Setting[];
+  const records: object[] = [];
   const pc = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)} %`;
   console.log('| setting | DSC | AP50 | PQ | count | ECD D50 | KS | outline bias | merges / splits |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -132,7 +138,62 @@ function sweep(cache: string, settingsFile: string): void {
     const m = meanOf(rows);
     const z = sizingFromParts(parts, { minArea: 50, bootstrap: 0 });
     console.log(`| ${JSON.stringify(s)} | ${m.dsc.toFixed(3)} | ${m.ap50.toFixed(3)} | ${m.pq.toFixed(3)} | ${z.count.pred} / ${z.count.truth} (${pc(z.count.relError)}) | ${pc(z.ecd.relError.d50)} | ${z.ecd.ks.toFixed(3)} | ${z.outlineBias.toFixed(2)} px | ${z.merges} / ${z.splits} |`);
+    records.push({ setting: s, dsc: m.dsc, ap50: m.ap50, pq: m.pq, count: z.count, d50: z.ecd.relError.d50, ks: z.ecd.ks, outlineBias: z.outlineBias, merges: z.merges, splits: z.splits });
   }
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(records, null, 1));
+}
+
+/** Index of the count closest to its truth (relative error nearest 0); ties go to the earlier index. */
+function closestCount(pred: readonly number[], truth: number): number {
+  let best = 0;
+  for (let k = 1; k < pred.length; k++) if (Math.abs(pred[k] - truth) < Math.abs(pred[best] - truth)) best = k;
+  return best;
+}
+
+function calibrate(caches: string, gridFile: string, args: string[]): void {
+  const items = caches.split(',').flatMap((c) => deserialize(readFileSync(c)) as Cached[]);
+  const grid = JSON.parse(readFileSync(gridFile, 'utf8')) as Setting[];
+  const bootstrap = Number(flag(args, '--bootstrap') ?? 1000);
+  const pc = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)} %`;
+  // per setting, per image: counted predicted and true particles (interior, >= 50 px)
+  const predCounts: number[][] = grid.map(() => []);
+  let truthCounts: number[] = [];
+  const pooled: { count: number; relError: number; d50: number; ks: number; ap50: number }[] = [];
+  for (const [k, s] of grid.entries()) {
+    const parts = items.map((c) => sizingParts(instances(c, s), c.truth, c.width, c.height, 50));
+    const ap50 = meanOf(items.map((c) => evaluate(instances(c, s), c.truth, c.width, c.height))).ap50;
+    predCounts[k] = parts.map((p) => p.pred.length);
+    truthCounts = parts.map((p) => p.truth.length);
+    const z = sizingFromParts(parts, { minArea: 50, bootstrap: 0 });
+    pooled.push({ count: z.count.pred, relError: z.count.relError, d50: z.ecd.relError.d50, ks: z.ecd.ks, ap50 });
+  }
+  const truth = truthCounts.reduce((a, b) => a + b, 0);
+  const chosen = closestCount(pooled.map((p) => p.count), truth);
+  console.log(`${items.length} images, ${truth} counted true particles`);
+  console.log('| setting | count | ECD D50 | KS | AP50 |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const [k, s] of grid.entries()) console.log(`| ${JSON.stringify(s)}${k === chosen ? ' (chosen)' : ''} | ${pooled[k].count} (${pc(pooled[k].relError)}) | ${pc(pooled[k].d50)} | ${pooled[k].ks.toFixed(3)} | ${pooled[k].ap50.toFixed(3)} |`);
+  // Bootstrap over images: how often each setting is chosen, and the chosen setting's count error.
+  let state = 12345;
+  const rand = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const picks = new Array<number>(grid.length).fill(0);
+  const errs: number[] = [];
+  for (let b = 0; b < bootstrap; b++) {
+    const idx = items.map(() => Math.floor(rand() * items.length));
+    const t = idx.reduce((a, i) => a + truthCounts[i], 0);
+    const sums = grid.map((_, k) => idx.reduce((a, i) => a + predCounts[k][i], 0));
+    picks[closestCount(sums, t)]++;
+    errs.push(sums[chosen] / t - 1);
+  }
+  errs.sort((a, b) => a - b);
+  const q = (f: number) => errs[Math.min(errs.length - 1, Math.floor(f * errs.length))];
+  if (bootstrap > 0) {
+    console.log(`bootstrap over images (${bootstrap}): chosen setting's count error 90 % interval ${pc(q(0.05))} .. ${pc(q(0.95))}`);
+    console.log('times each setting is chosen: ' + grid.map((s, k) => `${JSON.stringify(s)} ${picks[k]}`).join(', '));
+  }
+  const out = { images: items.length, truth, chosen: grid[chosen], pooled: grid.map((s, k) => ({ setting: s, ...pooled[k] })), bootstrap: { n: bootstrap, countErr90: bootstrap > 0 ? [q(0.05), q(0.95)] : null, picks } };
+  const jsonOut = flag(args, '--json');
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 1));
 }
 
 function breakdown(cache: string, settingFile?: string): void {
@@ -161,9 +222,10 @@ function breakdown(cache: string, settingFile?: string): void {
 
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'predict' && rest.length >= 3) await predict(rest[0], rest[1], rest[2], rest.slice(3));
-else if (cmd === 'sweep' && rest.length === 2) sweep(rest[0], rest[1]);
+else if (cmd === 'sweep' && (rest.length === 2 || rest.length === 4)) sweep(rest[0], rest[1], flag(rest, '--json'));
+else if (cmd === 'calibrate' && rest.length >= 2) calibrate(rest[0], rest[1], rest.slice(2));
 else if (cmd === 'breakdown' && (rest.length === 1 || rest.length === 2)) breakdown(rest[0], rest[1]);
 else {
-  console.error('usage: sweep.mjs predict MODEL_DIR SET CACHE [--masks DIR --crop-bottom N --ids A,B] [--flips] | sweep CACHE SETTINGS.json | breakdown CACHE [SETTING.json]');
+  console.error('usage: sweep.mjs predict MODEL_DIR SET CACHE [--masks DIR --crop-bottom N --ids A,B] [--flips] | sweep CACHE SETTINGS.json [--json OUT] | calibrate CACHE[,CACHE] GRID.json [--bootstrap B] [--json OUT] | breakdown CACHE [SETTING.json]');
   process.exit(2);
 }
