@@ -71,6 +71,10 @@ export const RADIUS_CALIBRATION_METHODS: readonly RadiusCalibrationMethod[] = ['
 export function presetRadiusCalibration(preset: PresetName): RadiusCalibrationMethod {
   return PRESETS[preset].radiusCalibration ?? 'median';
 }
+/** Whether the preset's agglomerate calibration runs again at the calibrated image formation (`recalibrateAgglomerates`; false where it gives none). */
+export function presetRecalibrateAgglomerates(preset: PresetName): boolean {
+  return PRESETS[preset].recalibrateAgglomerates ?? false;
+}
 /** The quantile of the interior particles' equivalent radii each method matches. */
 export const RADIUS_QUANTILES: Record<RadiusCalibrationMethod, number> = { median: 0.5, 'upper-quartile': 0.75 };
 /** Renders per radius estimate of each method (8 renders hold about 30 interior particles). */

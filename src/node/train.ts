@@ -13,7 +13,7 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -65,6 +65,11 @@ export interface TrainOptions {
   particleRadius?: number | 'auto';
   /** How an 'auto' particle radius is estimated (calibrate.ts; default: the preset's choice). */
   radiusCalibration?: RadiusCalibrationMethod;
+  /**
+   * Whether the agglomerate calibration runs again after the image formation calibration, on
+   * renders with the calibrated image formation and radius (default: the preset's choice).
+   */
+  recalibrateAgglomerates?: boolean;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -342,6 +347,28 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       const radius = calibratedRadius(scene, realRadius, radiusMethod, 'preset image formation', log);
       if (radius !== null) scene = withBaseRadius(scene, radius);
     }
+    // Agglomerate density, each setting judged at its own coverage-matched counts (denser packing
+    // hides particles behind others, which changes the covered area), on renders with the scene's
+    // current image formation (the preset's, or `again` the calibrated one).
+    // Its ~50 settings x 32-128 noiseless renders + Otsu statistics are independent single-threaded
+    // jobs: worker threads run them side by side where the CLI allows (task-workers.ts).
+    let agglomeratesCalibrated = false;
+    const agglomerates = async (again: boolean) => {
+      const at = again ? ' again, at the calibrated image formation and radius' : '';
+      const t0 = performance.now();
+      const agg = await calibrateAgglomerates(scene, patchImages, polarity, undefined, undefined, agglomerateRunner());
+      if (!agg) return;
+      agglomeratesCalibrated = true;
+      const threads = taskThreads(agg.candidates.length);
+      log(`agglomerate calibration${at}: ${agg.candidates.length} settings in ${((performance.now() - t0) / 1000).toFixed(1)} s${threads ? ` on ${threads} worker threads` : ''}`);
+      scene = mergeSceneConfig(scene, { particles: { count: agg.count, placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach } } });
+      log(
+        `agglomerates${at}: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ${agg.count.min}-${agg.count.max} particles per patch (${agg.count.dist === 'logUniform' ? 'log-uniform' : 'uniform'}), so renders agglomerate like the real particles ` +
+          `(particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
+          `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)}; ` +
+          `coverage ${agg.real.coverage.toFixed(3)} vs ${agg.synthetic.coverage.toFixed(3)})`,
+      );
+    };
     if ((opts.particleRadius ?? 'auto') === 'auto') {
       const coverage = () => {
         const cov = calibrateCoverage(scene, loaded.particleFractions);
@@ -356,23 +383,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         scene = mergeSceneConfig(scene, { particles: { count: { min: spread.min, max: spread.max } } });
         log(`particle count spread: ${spread.min}-${spread.max} per patch, so renders cover as unevenly as the real patches (particle fraction 5-95 % ${spread.real[0].toFixed(3)}-${spread.real[1].toFixed(3)}, ${spread.perParticle.toFixed(4)} per rendered particle)`);
       }
-      // Agglomerate density last, each setting judged at its own coverage-matched counts (denser
-      // packing hides particles behind others, which changes the covered area).
-      // Its ~50 settings x 32-128 noiseless renders + Otsu statistics are independent single-threaded
-      // jobs: worker threads run them side by side where the CLI allows (task-workers.ts).
-      const t0 = performance.now();
-      const agg = await calibrateAgglomerates(scene, patchImages, polarity, undefined, undefined, agglomerateRunner());
-      if (agg) {
-        const threads = taskThreads(agg.candidates.length);
-        log(`agglomerate calibration: ${agg.candidates.length} settings in ${((performance.now() - t0) / 1000).toFixed(1)} s${threads ? ` on ${threads} worker threads` : ''}`);
-        scene = mergeSceneConfig(scene, { particles: { count: agg.count, placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach } } });
-        log(
-          `agglomerates: up to ${agg.maxAgglomerates} per patch, contact ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ${agg.count.min}-${agg.count.max} particles per patch (${agg.count.dist === 'logUniform' ? 'log-uniform' : 'uniform'}), so renders agglomerate like the real particles ` +
-            `(particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
-            `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)}; ` +
-            `coverage ${agg.real.coverage.toFixed(3)} vs ${agg.synthetic.coverage.toFixed(3)})`,
-        );
-      }
+      // Agglomerate density last (after the counts it scales).
+      await agglomerates(false);
     }
     if (scene.shading.model === 'sem') {
       // After the geometry: the levels are read at the calibrated coverage and agglomerates.
@@ -402,6 +414,14 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         scene = withBaseRadius(scene, radius);
         log(`particle count: ${scene.particles.count.min}-${scene.particles.count.max} per patch at the new radius (the covered area kept)`);
       }
+    }
+    if (agglomeratesCalibrated && (opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset))) {
+      // The first pass judged its settings on renders with the preset's image formation. The Otsu
+      // + watershed statistics depend on it (wide rims and no shadow split the renders' particles
+      // into more pieces), and the pairs are rendered with the calibrated one: judge them again
+      // on renders that look like the pairs (docs/realism.md, "Agglomerates calibrated on the
+      // calibrated image formation").
+      await agglomerates(true);
     }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };

@@ -33,4 +33,9 @@ export interface Preset<Name extends string = string> {
   readonly segAugment?: { readonly fgContrast?: number; readonly interior?: number };
   /** How the base radius is calibrated from the real images (src/gan/calibrate.ts). Absent: 'median'. */
   readonly radiusCalibration?: RadiusCalibrationMethod;
+  /**
+   * Whether train runs the agglomerate calibration (src/gan/calibrate.ts) again after the image
+   * formation calibration, on renders with the calibrated image formation and radius. Absent: false.
+   */
+  readonly recalibrateAgglomerates?: boolean;
 }

@@ -72,6 +72,7 @@ export const tio2Sem = {
   // The median of the Otsu + watershed sizes reads 0.90 of the manual one on these micrographs
   // (it cuts particles into fragments), the upper quartile 1.00 (docs/realism.md).
   radiusCalibration: 'upper-quartile',
+  recalibrateAgglomerates: true,
   // Half of the synthetic U-Net's training crops get their particle interiors re-shaded by random
   // profiles spanning the micrographs' bright band (ranges from the dev-pool body profiles): on
   // both pipelines' pairs and three training seeds each, the dev-test count was less low in all
