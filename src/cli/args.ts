@@ -137,6 +137,11 @@ export function helpText(spec: CommandSpec): string {
  * `--polarity auto|bright|dark`: whether particles are brighter or darker than the background
  * (src/particles/polarity.ts); the commands that analyse images by brightness share this one flag.
  */
+/** The value of an auto|on|off flag: undefined for auto (the default decides), else on. */
+export function onOffAuto(v: unknown): boolean | undefined {
+  return v === 'on' ? true : v === 'off' ? false : undefined;
+}
+
 export function polarityFlag(auto: string): FlagSpec {
   return { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: `particles brighter or darker than the background (auto: ${auto})` };
 }

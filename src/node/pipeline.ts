@@ -130,6 +130,8 @@ export interface PipelineOptions {
   particleRadius?: number | 'auto';
   /** How an 'auto' radius is estimated (train's option; default: the preset's choice). */
   radiusCalibration?: RadiusCalibrationMethod;
+  /** Whether the agglomerate calibration runs again at the calibrated image formation (train's option; default: the preset's choice). */
+  recalibrateAgglomerates?: boolean;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -197,6 +199,7 @@ interface RunSpec {
   config: string | null;
   particleRadius: number | 'auto';
   radiusCalibration: RadiusCalibrationMethod | 'auto';
+  recalibrateAgglomerates: 'on' | 'off' | 'auto';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -285,6 +288,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     config: opts.config ? resolve(opts.config) : null,
     particleRadius: opts.particleRadius ?? 'auto',
     radiusCalibration: opts.radiusCalibration ?? 'auto',
+    recalibrateAgglomerates: opts.recalibrateAgglomerates === undefined ? 'auto' : opts.recalibrateAgglomerates ? 'on' : 'off',
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -419,6 +423,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       configFile: spec.config ?? undefined,
       particleRadius: spec.particleRadius,
       radiusCalibration: spec.radiusCalibration === 'auto' ? undefined : spec.radiusCalibration,
+      recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates === 'on',
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -570,6 +575,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.learn) parts.push('--learn', spec.learn.join(','));
   if (spec.particleRadius !== 'auto') parts.push('--particle-radius', String(spec.particleRadius));
   if (spec.radiusCalibration !== 'auto') parts.push('--radius-calibration', spec.radiusCalibration);
+  if (spec.recalibrateAgglomerates !== undefined && spec.recalibrateAgglomerates !== 'auto') parts.push('--recalibrate-agglomerates', spec.recalibrateAgglomerates);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.seed) parts.push('--seed', String(spec.seed));

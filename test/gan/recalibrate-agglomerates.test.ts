@@ -1,0 +1,70 @@
+/**
+ * train's second agglomerate calibration (TrainOptions.recalibrateAgglomerates): after the image
+ * formation calibration and the second radius calibration, the agglomerate settings and counts
+ * are chosen again on renders of that calibrated scene. The run with it must hold exactly what
+ * calibrateAgglomerates chooses for the scene the run without it ends with (same images, same
+ * seed: everything before the second pass is the same), and leave the image formation and the
+ * radius as they were.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '../../src/autodiff/index.js';
+import { runTraining, type TrainOptions } from '../../src/node/train.js';
+import { encodePngGrey8 } from '../../src/io/png.js';
+import { readImageFile } from '../../src/node/files.js';
+import { extractPatchesFromImages } from '../../src/gan/patches.js';
+import { calibrateAgglomerates, presetRecalibrateAgglomerates } from '../../src/gan/calibrate.js';
+import type { SceneConfig } from '../../src/render/config.js';
+import { removeTempDirs, tempDir } from '../reliability/helpers.js';
+
+let dir = '';
+const W = 96, H = 70;
+beforeAll(() => {
+  dir = tempDir('recalibrate-agglomerates');
+  mkdirSync(join(dir, 'real'));
+  // Two images with clumps and lone bright discs (radius 3-5 px) on a dark, slightly textured film.
+  const discs: Record<string, [number, number, number][]> = {
+    a: [[12, 12, 5], [20, 14, 4], [16, 21, 4], [26, 20, 3], [60, 15, 4], [80, 50, 5], [45, 45, 4], [52, 48, 4], [48, 55, 5], [57, 57, 3], [20, 50, 3]],
+    b: [[70, 20, 5], [78, 24, 4], [74, 31, 4], [66, 28, 3], [83, 32, 4], [15, 45, 4], [30, 15, 3], [40, 50, 5], [48, 52, 4], [88, 58, 3]],
+  };
+  for (const [name, ds] of Object.entries(discs)) {
+    const img = new Float32Array(W * H);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + (ds.some(([cx, cy, r]) => (x - cx) ** 2 + (y - cy) ** 2 < r * r) ? 0.6 : 0);
+    writeFileSync(join(dir, 'real', `${name}.png`), encodePngGrey8(W, H, img));
+  }
+});
+afterAll(() => removeTempDirs());
+
+describe('agglomerate calibration again at the calibrated image formation', () => {
+  it('tio2-sem does it by default, the other presets do not', () => {
+    expect(presetRecalibrateAgglomerates('tio2-sem')).toBe(true);
+    expect(presetRecalibrateAgglomerates('tio2-him')).toBe(false);
+  });
+
+  it('keeps what calibrateAgglomerates chooses on the finished scene, and nothing else changes', async () => {
+    const common: TrainOptions = {
+      real: [join(dir, 'real')], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
+      seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1,
+    };
+    await runTraining({ ...common, out: join(dir, 'off'), recalibrateAgglomerates: false });
+    await runTraining({ ...common, out: join(dir, 'on'), recalibrateAgglomerates: true });
+    const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;
+    const off = scene('off');
+    const on = scene('on');
+    // the same real patches train calibrates against (tio2-sem: bright particles)
+    const images = ['a', 'b'].map((n) => ({ name: n, image: readImageFile(join(dir, 'real', `${n}.png`)) }));
+    const patches = extractPatchesFromImages(images, { patch: 32, cropBottom: 6, polarity: 'bright' }).kept.map((p) => ({ width: 32, height: 32, data: p.data }));
+    const again = await calibrateAgglomerates(off, patches, 'bright');
+    expect(again).not.toBeNull();
+    // on these images the second pass chooses another setting than the first (else this test could not tell them apart)
+    expect(on.particles).not.toEqual(off.particles);
+    expect(on.particles.count).toEqual(again!.count);
+    expect(on.particles.placement).toEqual({ ...off.particles.placement, maxAgglomerates: again!.maxAgglomerates, contact: again!.contact, attach: again!.attach });
+    // the image formation and the radius are those of the run without the second pass
+    expect(on.params).toEqual(off.params);
+    expect(on.particles.baseRadius).toBe(off.particles.baseRadius);
+    expect({ ...on, particles: { ...on.particles, count: off.particles.count, placement: off.particles.placement } }).toEqual(off);
+  }, 600_000);
+});
