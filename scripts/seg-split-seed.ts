@@ -8,7 +8,7 @@
  * plain `segment train --seed INIT`.
  *
  *   npx esbuild scripts/seg-split-seed.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/split-seed.mjs
- *   node .tmp/split-seed.mjs PAIRS OUT INIT DATA [--interior-augment P]
+ *   node .tmp/split-seed.mjs PAIRS OUT INIT DATA [--interior-augment P] [--steps-per-epoch N]
  *   node dist/cli.js segment train --data PAIRS --out OUT --resume --epochs 5
  *
  * The network and crops are the tio2-sem pipeline's standard-budget ones (base 8, depth 4,
@@ -25,7 +25,7 @@ import { saveCheckpoint, hasCheckpoint } from '../src/node/seg-checkpoint.js';
 
 const [pairs, out, initArg, dataArg, ...rest] = process.argv.slice(2);
 if (!pairs || !out || initArg === undefined || dataArg === undefined) {
-  console.error('usage: split-seed.mjs PAIRS OUT INIT DATA [--interior-augment P]');
+  console.error('usage: split-seed.mjs PAIRS OUT INIT DATA [--interior-augment P] [--steps-per-epoch N]');
   process.exit(2);
 }
 const flag = (name: string, fallback: number) => {
@@ -37,7 +37,7 @@ const samples = readSegDataset(pairs);
 const edge = edgeOffset(edgeProfile(samples));
 if (Math.round(edge) !== 0) throw new Error(`the pairs' edge offset is ${edge} px: this script assumes masks that are not grown`);
 const train: TrainConfig = {
-  ...DEFAULT_TRAIN, epochs: 5, batch: 4, crop: 128, seed: Number(dataArg), growMasks: 0,
+  ...DEFAULT_TRAIN, epochs: 5, batch: 4, crop: 128, seed: Number(dataArg), growMasks: 0, stepsPerEpoch: flag('--steps-per-epoch', 0),
   augment: { ...DEFAULT_TRAIN.augment, interior: flag('--interior-augment', 0.5) },
 };
 // trainUNet: root = Rng(seed); init = root.fork(); split = root.fork(); data = root.fork().
