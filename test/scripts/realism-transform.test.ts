@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { dilate, otsuForeground, tiles, transform, type Img } from '../../scripts/realism-transform.js';
+
+/** A 64 x 64 dark substrate with mild texture and one bright disc (radius 12 at (30, 34)). */
+function discImage(bright = 0.8): Img {
+  const width = 64;
+  const height = 64;
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inside = Math.hypot(x - 30, y - 34) < 12;
+      data[y * width + x] = (inside ? bright : 0.15) + 0.02 * Math.sin(x * 1.7 + y * 0.9);
+    }
+  }
+  return { width, height, data };
+}
+
+const at = (img: Img, x: number, y: number): number => img.data[y * img.width + x];
+
+describe('realism-transform', () => {
+  it('finds the disc as the Otsu foreground', () => {
+    const fg = otsuForeground(discImage());
+    expect(fg[34 * 64 + 30]).toBe(1);
+    expect(fg[34 * 64 + 40]).toBe(1);
+    expect(fg[5 * 64 + 5]).toBe(0);
+    expect(fg[34 * 64 + 45]).toBe(0);
+  });
+
+  it('silhouette: the same for any body grey level, 1 inside, 0 far outside', () => {
+    const a = transform(discImage(0.8), 'silhouette');
+    const b = transform(discImage(0.5), 'silhouette');
+    expect(at(a, 30, 34)).toBeCloseTo(1, 5);
+    expect(at(a, 5, 5)).toBeCloseTo(0, 5);
+    for (let i = 0; i < a.data.length; i++) expect(a.data[i]).toBeCloseTo(b.data[i], 5);
+    // blurred outline: an edge pixel lies strictly between
+    const edge = [...a.data].filter((v) => v > 0.05 && v < 0.95).length;
+    expect(edge).toBeGreaterThan(20);
+  });
+
+  it('particles: substrate set to one constant, the body kept', () => {
+    const src = discImage();
+    const p = transform(src, 'particles');
+    expect(at(p, 30, 34)).toBe(at(src, 30, 34));
+    expect(at(p, 5, 5)).toBe(at(p, 60, 60));
+    expect(at(p, 5, 5)).toBeCloseTo(0.15, 1);
+  });
+
+  it('substrate: the dilated body set to the substrate mean, the rest kept', () => {
+    const src = discImage();
+    const s = transform(src, 'substrate');
+    expect(at(s, 30, 34)).toBeCloseTo(0.15, 1);
+    // 13 px from the centre: outside the disc but within the 2 px dilation
+    expect(at(s, 43, 34)).toBe(at(s, 30, 34));
+    expect(at(s, 5, 5)).toBe(at(src, 5, 5));
+  });
+
+  it('down2: half the size, 2 x 2 means', () => {
+    const src = discImage();
+    const d = transform(src, 'down2');
+    expect([d.width, d.height]).toEqual([32, 32]);
+    const m = (at(src, 10, 6) + at(src, 11, 6) + at(src, 10, 7) + at(src, 11, 7)) / 4;
+    expect(at(d, 5, 3)).toBeCloseTo(m, 6);
+  });
+
+  it('lowpass: smooths the edge', () => {
+    const l = transform(discImage(), 'lowpass');
+    const v = at(l, 42, 34);
+    expect(v).toBeGreaterThan(0.2);
+    expect(v).toBeLessThan(0.75);
+  });
+
+  it('dilate grows a pixel to a (2r + 1)^2 square, clipped at the border', () => {
+    const m = new Uint8Array(25);
+    m[0] = 1;
+    m[12] = 1;
+    const g = dilate(m, 5, 5, 1);
+    expect([...g].reduce((a, v) => a + v, 0)).toBe(9 + 3);
+  });
+
+  it('tiles: non-overlapping, the last row / column aligned to the edge', () => {
+    const img: Img = { width: 5, height: 3, data: Float32Array.from({ length: 15 }, (_, i) => i) };
+    const t = tiles(img, 2);
+    expect(t.length).toBe(3 * 2);
+    expect([...t[2].data]).toEqual([3, 4, 8, 9]);
+    expect([...t[5].data]).toEqual([8, 9, 13, 14]);
+  });
+});
