@@ -15,10 +15,14 @@
  *
  * Usage (bundle with esbuild into the ignored .tmp/ of the repository, then run):
  *   npx esbuild scripts/realism-transform.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/realism-transform.mjs
- *   node .tmp/realism-transform.mjs TRANSFORM OUT_DIR [--crop-bottom PX] [--tile PX] FILES...
+ *   node .tmp/realism-transform.mjs TRANSFORM OUT_DIR [--crop-bottom PX] [--tile PX [--tile-first] | --stitch PX] FILES...
  * --crop-bottom removes the data bar first (real micrographs: 64); --tile cuts the transformed
  * image into non-overlapping square tiles of that size (the last row / column aligned to the
- * edge), as the `realism` command needs for its --synth side (the real-vs-real control).
+ * edge), as the `realism` command needs for its --synth side (the real-vs-real control);
+ * --tile-first cuts the tiles before the transform, so that each tile gets its own Otsu threshold
+ * like a synthetic image of that size (the control for the threshold's scope); --stitch PX
+ * transforms each PX tile on its own and writes the tiles back into the whole image (one file, so
+ * the C2ST still splits by micrograph), the real side's match to synthetic images of PX px.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -105,14 +109,16 @@ export function transform(img: Img, t: Transform): Img {
   return { width, height, data };
 }
 
+function tileStarts(n: number, size: number): number[] {
+  const s: number[] = [];
+  for (let o = 0; o + size <= n; o += size) s.push(o);
+  if (s.length > 0 && s[s.length - 1] + size < n) s.push(n - size);
+  return s;
+}
+
 /** Non-overlapping square tiles, the last row / column aligned to the edge. */
 export function tiles(img: Img, size: number): Img[] {
-  const starts = (n: number): number[] => {
-    const s: number[] = [];
-    for (let o = 0; o + size <= n; o += size) s.push(o);
-    if (s.length > 0 && s[s.length - 1] + size < n) s.push(n - size);
-    return s;
-  };
+  const starts = (n: number): number[] => tileStarts(n, size);
   const out: Img[] = [];
   for (const y0 of starts(img.height)) {
     for (const x0 of starts(img.width)) {
@@ -124,6 +130,25 @@ export function tiles(img: Img, size: number): Img[] {
   return out;
 }
 
+/**
+ * The transform applied to each tile of `size` px on its own (tiles as `tiles`; where the last
+ * row / column overlaps its neighbour, the later tile wins), written back into one image.
+ * Size-preserving transforms only.
+ */
+export function transformStitched(img: Img, t: Transform, size: number): Img {
+  if (t === 'down2') throw new Error('--stitch needs a size-preserving transform');
+  const data = new Float32Array(img.data.length);
+  const parts = tiles(img, size);
+  let k = 0;
+  for (const y0 of tileStarts(img.height, size)) {
+    for (const x0 of tileStarts(img.width, size)) {
+      const out = transform(parts[k++], t);
+      for (let y = 0; y < size; y++) data.set(out.data.subarray(y * size, (y + 1) * size), (y0 + y) * img.width + x0);
+    }
+  }
+  return { width: img.width, height: img.height, data };
+}
+
 function toPng(img: Img): Uint8Array {
   const u = new Uint16Array(img.data.length);
   for (let i = 0; i < u.length; i++) u[i] = Math.round(Math.min(1, Math.max(0, img.data[i])) * 65535);
@@ -133,15 +158,19 @@ function toPng(img: Img): Uint8Array {
 function main(argv: string[]): void {
   const [t, outDir, ...rest] = argv;
   if (!TRANSFORMS.includes(t as Transform) || !outDir) {
-    console.error(`usage: realism-transform ${TRANSFORMS.join('|')} OUT_DIR [--crop-bottom PX] [--tile PX] FILES...`);
+    console.error(`usage: realism-transform ${TRANSFORMS.join('|')} OUT_DIR [--crop-bottom PX] [--tile PX [--tile-first] | --stitch PX] FILES...`);
     process.exit(2);
   }
   let cropBottom = 0;
   let tile = 0;
+  let tileFirst = false;
+  let stitch = 0;
   const files: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === '--crop-bottom') cropBottom = Number(rest[++i]);
     else if (rest[i] === '--tile') tile = Number(rest[++i]);
+    else if (rest[i] === '--tile-first') tileFirst = true;
+    else if (rest[i] === '--stitch') stitch = Number(rest[++i]);
     else files.push(rest[i]);
   }
   mkdirSync(outDir, { recursive: true });
@@ -149,8 +178,13 @@ function main(argv: string[]): void {
     const raw = readImageFile(f);
     const height = raw.height - cropBottom;
     const img = { width: raw.width, height, data: raw.data.slice(0, raw.width * height) };
-    const out = transform(img, t as Transform);
     const stem = basename(f, extname(f));
+    if (tileFirst) {
+      if (!(tile > 0)) throw new Error('--tile-first needs --tile');
+      tiles(img, tile).forEach((p, k) => writeFileSync(join(outDir, `${stem}_t${String(k).padStart(2, '0')}.png`), toPng(transform(p, t as Transform))));
+      continue;
+    }
+    const out = stitch > 0 ? transformStitched(img, t as Transform, stitch) : transform(img, t as Transform);
     if (tile > 0) tiles(out, tile).forEach((p, k) => writeFileSync(join(outDir, `${stem}_t${String(k).padStart(2, '0')}.png`), toPng(p)));
     else writeFileSync(join(outDir, `${stem}.png`), toPng(out));
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dilate, otsuForeground, tiles, transform, type Img } from '../../scripts/realism-transform.js';
+import { dilate, otsuForeground, tiles, transform, transformStitched, type Img } from '../../scripts/realism-transform.js';
 
 /** A 64 x 64 dark substrate with mild texture and one bright disc (radius 12 at (30, 34)). */
 function discImage(bright = 0.8): Img {
@@ -83,5 +83,30 @@ describe('realism-transform', () => {
     expect(t.length).toBe(3 * 2);
     expect([...t[2].data]).toEqual([3, 4, 8, 9]);
     expect([...t[5].data]).toEqual([8, 9, 13, 14]);
+  });
+
+  it('stitch: each tile thresholded on its own, written back in place', () => {
+    // left tile: a bright disc on a dark substrate; right tile: a disc on a substrate so much
+    // brighter that one threshold over the whole image calls all of it particle
+    const width = 128;
+    const height = 64;
+    const data = new Float32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const left = x < 64;
+        const inside = Math.hypot(x - (left ? 30 : 94), y - 32) < 12;
+        data[y * width + x] = left ? (inside ? 0.95 : 0.05) : inside ? 0.7 : 0.55;
+      }
+    }
+    const img = { width, height, data };
+    const whole = transform(img, 'silhouette');
+    const stitched = transformStitched(img, 'silhouette', 64);
+    expect(at(whole, 120, 5)).toBeCloseTo(1, 5);
+    expect(at(stitched, 120, 5)).toBeCloseTo(0, 5);
+    expect(at(stitched, 94, 32)).toBeCloseTo(1, 5);
+    expect(at(stitched, 30, 32)).toBeCloseTo(1, 5);
+    const right = transform(tiles(img, 64)[1], 'silhouette');
+    for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) expect(at(stitched, 64 + x, y)).toBe(at(right, x, y));
+    expect(() => transformStitched(img, 'down2', 64)).toThrow(/size-preserving/);
   });
 });
