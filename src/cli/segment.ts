@@ -68,6 +68,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'instance-target', type: 'string', default: DEFAULT_TRAIN.instanceTarget, choices: [...INSTANCE_TARGETS], help: "distance: one more output channel learns each particle pixel's normalised distance to its outline, from the instance maps (generated data's exact ones, or the annotations' components), and predict / eval seed the watershed from it; none: the three classes only" },
       { name: 'boundary-weight', type: 'number', meta: 'W0', default: DEFAULT_TRAIN.boundaryWeight, min: 0, max: BOUNDARY_WEIGHT_MAX, help: `the U-Net paper's separation weight map: background and contour pixels weigh W0 exp(-(d1 + d2)^2 / (2 * ${BOUNDARY_SIGMA}^2)) more in cross-entropy, d1 / d2 = distances to the nearest and second-nearest particle (from the instance maps, as --instance-target); 0: off` },
       { name: 'ema-steps', type: 'int', meta: 'N', default: DEFAULT_TRAIN.emaSteps, min: R.emaSteps.min, max: R.emaSteps.max, help: "predict / eval use an exponential moving average of the weights over the steps (horizon N steps: decay 1 - 1/N), with batch norm statistics re-estimated for it on one epoch of training crops; the raw weights train as without it; 0: off" },
+      { name: 'warmup-steps', type: 'int', meta: 'N', default: DEFAULT_TRAIN.warmupSteps, min: R.warmupSteps.min, max: R.warmupSteps.max, help: 'linear learning-rate warm-up: step s trains at min(1, (s+1)/N) times the scheduled rate; 0: off' },
       { name: 'grow-masks', type: 'string', meta: 'auto|PX', default: 'auto', help: "grow the training masks' particles by PX to the images' visible edges; auto: the edge offset measured on the training pairs (0 for real annotations)" },
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       polarityFlag('read off the training masks; dark-particle images are inverted before training, and the model remembers it'),
@@ -237,6 +238,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     instanceTarget: flags['instance-target'] as InstanceTarget,
     boundaryWeight: Number(flags['boundary-weight']),
     emaSteps: Number(flags['ema-steps']),
+    warmupSteps: Number(flags['warmup-steps']),
     augment: flags['no-augment'] ? noIntensityAugment(false) : { ...DEFAULT_TRAIN.augment, interior: Number(flags['interior-augment']) },
   };
   await segmentTrain(

@@ -65,11 +65,16 @@ export interface Budget {
      * "Averaging the U-Net's weights").
      */
     emaSteps?: number;
+    /**
+     * The synthetic U-Net's learning-rate warm-up (train.ts `warmupSteps`, 0 = off); absent (every
+     * budget) = 0. Opt-in by `--set seg.warmupSteps=N` (docs/segmentation.md, "A learning-rate warm-up").
+     */
+    warmupSteps?: number;
   };
 }
 
 /** `--set` fields that no budget sets (absent = their default). */
-const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'gan.refinerSteps', 'gan.dNormalised'];
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'seg.warmupSteps', 'gan.refinerSteps', 'gan.dNormalised'];
 
 /**
  * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
@@ -489,14 +494,14 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // The U-Nets' batch norm adapted to the training images (their pixels only) before they segment.
   const adaptBn = spec.adaptBn ?? ADAPT_BN_DEFAULT;
   const adapt: Pick<SegmenterOptions, 'adaptBn'> = adaptBn ? { adaptBn: spec.trainFiles } : {};
-  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment, emaSteps = 0) =>
+  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment, emaSteps = 0, warmupSteps = 0) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
-      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}), ...(warmupSteps > 0 ? { warmupSteps } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
     }, segOut);
   await stage('seg', async () => {
     // The weight average, like the re-shading, is the synthetic U-Net's only (opt-in).
-    await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment, b.seg.emaSteps ?? 0);
+    await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment, b.seg.emaSteps ?? 0, b.seg.warmupSteps ?? 0);
     const { interior: _interior, ...overrides } = segAugment ?? {};
     return { ...b.seg, trainImages: b.synth.n, ...(Object.keys(overrides).length ? { augmentOverrides: overrides } : {}), interiorAugmentPercent: Math.round(interior * 100) };
   });

@@ -176,6 +176,7 @@ export const SEG_TRAIN_RANGES = {
   stepsPerEpoch: { flag: 'steps-per-epoch', min: 0, max: INT_MAX },
   seed: { flag: 'seed', min: 0, max: INT_MAX },
   emaSteps: { flag: 'ema-steps', min: 0, max: INT_MAX },
+  warmupSteps: { flag: 'warmup-steps', min: 0, max: INT_MAX },
 } as const;
 
 /** The largest --boundary-weight (the paper's 10 is well inside it). */
@@ -183,7 +184,7 @@ export const BOUNDARY_WEIGHT_MAX = 100;
 
 function checkRanges(o: SegmentTrainOptions): void {
   const given: [keyof typeof SEG_TRAIN_RANGES, number | undefined][] = [
-    ['epochs', o.train?.epochs], ['batch', o.train?.batch], ['crop', o.train?.crop], ['base', o.unet?.base], ['depth', o.unet?.depth], ['stepsPerEpoch', o.train?.stepsPerEpoch], ['seed', o.train?.seed], ['emaSteps', o.train?.emaSteps],
+    ['epochs', o.train?.epochs], ['batch', o.train?.batch], ['crop', o.train?.crop], ['base', o.unet?.base], ['depth', o.unet?.depth], ['stepsPerEpoch', o.train?.stepsPerEpoch], ['seed', o.train?.seed], ['emaSteps', o.train?.emaSteps], ['warmupSteps', o.train?.warmupSteps],
   ];
   for (const [key, v] of given) {
     const r = SEG_TRAIN_RANGES[key];

@@ -10,8 +10,9 @@
  * samples' instance maps give it), binary cross-entropy over every pixel;
  * with the class weights w of cross-entropy balanced over the whole training set
  * (w_c = (total / (3 count_c))^classWeightPower, classBalancedWeights tempered), -> Adam. The learning rate follows
- * nnU-Net's poly schedule lr0 (1 - step / totalSteps)^0.9 (a function of the step count only, so
- * resuming needs no extra state). Images are normalised as inference does (`normalisation`:
+ * nnU-Net's poly schedule lr0 (1 - step / totalSteps)^0.9, optionally after a linear warm-up
+ * (`warmupSteps`; learningRate below: a function of the step count only, so resuming needs no
+ * extra state). Images are normalised as inference does (`normalisation`:
  * fixed by default; or by the whole image's mean and standard deviation, before augmentation).
  * Before training, the masks' particles are grown to the images' visible edges when the
  * training pairs show them outside their masks (`growMasks`, align.ts).
@@ -126,6 +127,13 @@ export interface TrainConfig {
    * (docs/segmentation.md, "Averaging the U-Net's weights").
    */
   emaSteps: number;
+  /**
+   * Steps of a linear learning-rate warm-up (Goyal et al. 2017): step s (0-based) trains at
+   * min(1, (s + 1) / warmupSteps) times the scheduled rate, so the first Adam updates, whose
+   * second-moment estimates rest on a few gradients, are small. 0 (default) = off. Measured on
+   * TiO2-SEM (docs/segmentation.md, "A learning-rate warm-up").
+   */
+  warmupSteps: number;
 }
 
 /**
@@ -164,7 +172,19 @@ export const DEFAULT_TRAIN: TrainConfig = {
   distanceWeight: 1,
   boundaryWeight: 0,
   emaSteps: 0,
+  warmupSteps: 0,
 };
+
+/**
+ * The learning rate of 0-based step `step`: lr0, times nnU-Net's poly decay (1 - step /
+ * totalSteps)^0.9 with `poly`, times the linear warm-up min(1, (step + 1) / warmupSteps) when
+ * warmupSteps > 0. A function of the step count only, so a resumed run needs no extra state.
+ */
+export function learningRate(cfg: Pick<TrainConfig, 'lr' | 'poly'> & { warmupSteps?: number }, step: number, totalSteps: number): number {
+  const decay = cfg.poly ? Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : 1;
+  const warm = cfg.warmupSteps && cfg.warmupSteps > 0 ? Math.min(1, (step + 1) / cfg.warmupSteps) : 1;
+  return cfg.lr * decay * warm;
+}
 
 /** What the model needs at inference besides its weights. */
 export interface ModelInfo {
@@ -422,6 +442,8 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     classWeights = Array.from(counts, (n) => (n > 0 ? Math.pow(total / (model.config.classes * n), cfg.classWeightPower) : 0));
   }
   cfg.emaSteps = cfg.emaSteps ?? 0;
+  cfg.warmupSteps = cfg.warmupSteps ?? 0;
+  if (!(Number.isInteger(cfg.warmupSteps) && cfg.warmupSteps >= 0)) throw new Error(`trainUNet: warmupSteps must be an integer >= 0, got ${cfg.warmupSteps}`);
   if (!(Number.isInteger(cfg.emaSteps) && cfg.emaSteps >= 0)) throw new Error(`trainUNet: emaSteps must be an integer >= 0, got ${cfg.emaSteps}`);
   if (resume && cfg.emaSteps > 0 && !resume.average) throw new Error('trainUNet: the checkpoint has no weight average to continue (it was trained without emaSteps)');
   const opt = new Adam(model.parameters(), { lr: cfg.lr });
@@ -491,7 +513,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     for (let s = 0; s < stepsPerEpoch; s++) {
       profileStepStart();
       const { x, target, distance, boundary } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance));
-      const lr = cfg.poly ? cfg.lr * Math.pow(Math.max(0, 1 - step / totalSteps), 0.9) : cfg.lr;
+      const lr = learningRate(cfg, step, totalSteps);
       opt.lr = lr;
       const out = model.forward(x);
       const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight, boundary);

@@ -54,6 +54,9 @@ describe('parseSets', () => {
   it('accepts the opt-in seg.emaSteps (no budget sets it)', () => {
     expect(parseSets(['seg.emaSteps=100'])).toEqual({ seg: { emaSteps: 100 } });
   });
+  it('accepts the opt-in seg.warmupSteps (no budget sets it)', () => {
+    expect(parseSets(['seg.warmupSteps=50'])).toEqual({ seg: { warmupSteps: 50 } });
+  });
 });
 
 describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool images -> 1 dev-test image)', () => {

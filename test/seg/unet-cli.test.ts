@@ -167,6 +167,16 @@ describe('segment CLI', () => {
     expect(existsSync(join(root, 'model-ema-bad'))).toBe(false);
   });
 
+  it('--warmup-steps is recorded in config.json; a bad value is a usage error', async () => {
+    const model = join(root, 'model-warmup');
+    const common = ['--data', join(root, 'ds'), '--out', model, '--batch', '2', '--crop', '16', '--base', '2', '--depth', '1', '--steps-per-epoch', '2', '--epochs', '1', '--backend', 'reference'];
+    expect(await runSegment(['train', ...common, '--warmup-steps', '3'], quiet)).toBe(0);
+    expect(JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).train.warmupSteps).toBe(3);
+    await expect(runSegment(['train', ...common, '--out', join(root, 'model-warmup-bad'), '--warmup-steps', '-1'], quiet)).rejects.toThrow(/warmup-steps/);
+    await expect(segmentTrain({ source: { data: join(root, 'ds') }, out: join(root, 'model-warmup-bad'), train: { warmupSteps: 0.5 } }, quiet)).rejects.toThrow(/--warmup-steps must be an integer/);
+    expect(existsSync(join(root, 'model-warmup-bad'))).toBe(false);
+  });
+
   it('parses pixel sizes', () => {
     expect(parsePixelSize('2.1nm')).toEqual({ size: 2.1, unit: 'nm' });
     expect(parsePixelSize('0.5µm')).toEqual({ size: 0.5, unit: 'um' });
