@@ -121,6 +121,8 @@ export interface PipelineOptions {
   budget: BudgetName;
   /** User scene config (JSON file) merged over the preset. */
   config?: string;
+  /** Apply config before train's calibrations instead of after them (train's option). */
+  configFirst?: boolean;
   seed: number;
   /** Processes for `generate` (1 = in this process; tests must use 1). */
   workers: number;
@@ -202,6 +204,8 @@ interface RunSpec {
   budget: BudgetName;
   settings: Budget;
   config: string | null;
+  /** Present only when on, so that the specs of runs from before the option still match. */
+  configFirst?: true;
   particleRadius: number | 'auto';
   radiusCalibration: RadiusCalibrationMethod | 'auto';
   recalibrateAgglomerates: 'on' | 'off' | 'auto';
@@ -277,6 +281,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
   if (opts.evalMasks && !oneDir(testFiles)) throw new UserError('pipeline: with --eval-masks, the test images must lie in one folder', ExitCode.usage);
   if (opts.modelReal && !oneDir(trainFiles)) throw new UserError('pipeline: with --model-real, the training images must lie in one folder', ExitCode.usage);
   if (opts.config && !existsSync(opts.config)) throw new InputError(opts.config, 'scene config not found');
+  if (opts.configFirst && !opts.config) throw new UserError('pipeline: --config-first needs --config FILE', ExitCode.usage);
   return {
     version: 1,
     preset: opts.preset,
@@ -291,6 +296,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     budget: opts.budget,
     settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
     config: opts.config ? resolve(opts.config) : null,
+    ...(opts.configFirst ? { configFirst: true as const } : {}),
     particleRadius: opts.particleRadius ?? 'auto',
     radiusCalibration: opts.radiusCalibration ?? 'auto',
     recalibrateAgglomerates: opts.recalibrateAgglomerates === undefined ? 'auto' : opts.recalibrateAgglomerates ? 'on' : 'off',
@@ -426,6 +432,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       real: spec.trainFiles,
       preset: spec.preset,
       configFile: spec.config ?? undefined,
+      configFirst: !!spec.configFirst,
       particleRadius: spec.particleRadius,
       radiusCalibration: spec.radiusCalibration === 'auto' ? undefined : spec.radiusCalibration,
       recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates === 'on',
@@ -583,6 +590,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.recalibrateAgglomerates !== undefined && spec.recalibrateAgglomerates !== 'auto') parts.push('--recalibrate-agglomerates', spec.recalibrateAgglomerates);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
+  if (spec.configFirst) parts.push('--config-first');
   if (spec.seed) parts.push('--seed', String(spec.seed));
   if (spec.adaptBn !== null) parts.push(`--adapt-bn=${spec.adaptBn}`);
   parts.push('--out', rel(runDir));

@@ -43,6 +43,12 @@ export interface TrainOptions {
   real?: string[];
   preset: PresetName;
   configFile?: string;
+  /**
+   * Apply configFile before the calibrations instead of after them: they then start from its
+   * fields (e.g. particle shapes), and the fields they calibrate (radius, counts, agglomerates,
+   * image formation) are calibrated over its values. Real data only; needs configFile.
+   */
+  configFirst?: boolean;
   learn?: string[];
   out?: string;
   resume?: string;
@@ -315,6 +321,10 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   const demo = !opts.real || opts.real.length === 0;
   const patch = opts.patch ?? (demo ? 64 : 256);
   let scene = scaleSceneConfig(presetConfig(opts.preset), patch, { keepParticleSize: !demo });
+  if (opts.configFirst && !opts.configFile) throw new UserError('train: --config-first needs --config FILE', ExitCode.usage);
+  if (opts.configFirst && demo) throw new UserError('train: --config-first needs --real (the demo has no calibrations)', ExitCode.usage);
+  // Before the calibrations, so that they are judged on the user's scene (docs/realism.md, "Shapes the calibrations see").
+  if (opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile!);
   if (scene.width !== patch || scene.height !== patch) throw new ConfigError('width', `the scene must be ${patch} x ${patch} (the patch size), got ${scene.width} x ${scene.height}`);
   let reals: Float32Array[];
   let sources: string[] | null = null;
@@ -426,8 +436,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };
   }
-  // The user's scene config is applied last, so its fields win over presets and calibration.
-  if (opts.configFile) scene = applySceneConfigFile(scene, opts.configFile);
+  // The user's scene config is applied last (unless configFirst), so its fields win over presets and calibration.
+  if (opts.configFile && !opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile);
   if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
   validateLearned(learned);
   const gan: GanConfig = {
