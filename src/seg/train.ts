@@ -290,6 +290,13 @@ function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity,
   return { ...s, image, distance, labels, ...interior, ...normalisationStats(image, normalisation) };
 }
 
+/** One epoch's sample order: whole seeded shuffles of the `n` samples, concatenated until `count` picks. */
+function epochOrder(rng: Rng, n: number, count: number): number[] {
+  const order: number[] = [];
+  while (order.length < count) order.push(...rng.shuffle(Array.from({ length: n }, (_, i) => i)));
+  return order;
+}
+
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
 function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null; boundary: Float32Array | null } {
   const n = size * size;
@@ -492,8 +499,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     const averaged = new UNet(model.config, new Rng(0));
     averaged.loadStateDict(weights);
     const crops = function* (): Generator<Tensor> {
-      const order: number[] = [];
-      while (order.length < stepsPerEpoch * cfg.batch) order.push(...bnRng.shuffle(train.map((_, i) => i)));
+      const order = epochOrder(bnRng, train.length, stepsPerEpoch * cfg.batch);
       let k = 0;
       for (let s = 0; s < stepsPerEpoch; s++) yield makeBatch(train, () => order[k++], cfg.batch, crop, cfg, bnRng, true, withDistance).x;
     };
@@ -505,8 +511,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     // identically whether or not the run was resumed here.
     dataRng = Rng.fromState(dataRng.state());
     const te = now();
-    const order: number[] = [];
-    while (order.length < stepsPerEpoch * cfg.batch) order.push(...dataRng.shuffle(train.map((_, i) => i)));
+    const order = epochOrder(dataRng, train.length, stepsPerEpoch * cfg.batch);
     let k = 0;
     let sumLoss = 0, sumCe = 0, sumDice = 0, sumDist = 0;
     model.train();
