@@ -5,7 +5,8 @@
  * its CPU seconds and the cores it kept busy, and the load average when it finished (the machine may be shared),
  * with the synthetic-only U-Net's dev-test DSC / AP50 / PQ. The run folder is a temporary one,
  * removed afterwards unless --out is given. Needs the data set at --real (default
- * ../shared/data/tio2-sem); without it the suite says so and exits 3.
+ * ../shared/data/tio2-sem beside the repository, wherever the command runs from, as the tests find
+ * it); without it the suite says so and exits 3.
  *
  *   node dist/bench.js pipeline [--budget quick|standard|full] [--real DIR] [--out RUN] [--json]
  */
@@ -24,7 +25,7 @@ const DEV_TEST = ['1908250', '1908266', '1908282', '1908298', '1908314', '190832
 
 const FLAGS = {
   budget: { kind: 'string', def: 'standard', choices: ['quick', 'standard', 'full'], help: 'pipeline budget' },
-  real: { kind: 'string', def: '../shared/data/tio2-sem', help: 'data folder with images/ and masks/' },
+  real: { kind: 'string', def: '', help: 'data folder with images/ and masks/ (default: ../shared/data/tio2-sem beside the repository)' },
   out: { kind: 'string', def: '', help: 'keep the run here (default: a temporary folder, removed)' },
   workers: { kind: 'number', def: availableParallelism(), int: true, min: 1, help: 'processes that generate synthetic pairs' },
   backend: { kind: 'string', def: 'auto', help: "compute backend, as the CLI's --backend" },
@@ -35,14 +36,16 @@ const FLAGS = {
 
 export async function run(args: string[]): Promise<void> {
   const f = parseFlags('pipeline', args, FLAGS);
-  const data = resolve(f.real);
+  // dist/bench.js sits in the repository's dist/, so the default does not depend on the current folder.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const data = f.real ? resolve(f.real) : resolve(here, '../../shared/data/tio2-sem');
   if (!existsSync(join(data, 'images')) || !existsSync(join(data, 'masks'))) {
     console.error(`bench pipeline: ${data} has no images/ and masks/ (the TiO2-SEM data set; see README)`);
     process.exitCode = 3;
     return;
   }
   // dist/bench.js and dist/cli.js sit side by side.
-  const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
+  const cli = join(here, 'cli.js');
   const out = f.out ? resolve(f.out) : mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
   const load0 = loadavg();
   try {
