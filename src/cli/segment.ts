@@ -73,6 +73,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'normalisation', type: 'string', default: DEFAULT_TRAIN.normalisation, choices: ['fixed', 'image-zscore'], help: "input normalisation: fixed (x - 0.5) / 0.25, or each image's z-score" },
       polarityFlag('read off the training masks; dark-particle images are inverted before training, and the model remembers it'),
       { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out' },
+      { name: 'init', type: 'string', meta: 'MODEL_DIR', help: "start from the weights and batch norm statistics of this trained model (same --depth, --base, --norm, --instance-target, --normalisation and polarity) instead of random ones; the optimiser starts fresh, and --seed still sets the crops and augmentation; ignored with --resume. Default: random weights" },
       { name: 'profile', type: 'boolean', help: 'print a table of the training steps: time per op kind (forward, backward), kernels, optimizer, and the allocations and copies per step' },
       cpuBackendFlag,
     ],
@@ -246,6 +247,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
       out: dir, source, cropBottom: Number(flags['crop-bottom']), ids: idList(flags),
       unet: { depth: Number(flags.depth), base: Number(flags.base), norm: flags.norm as NormKind },
       train, resume: Boolean(flags.resume), profile: Boolean(flags.profile), ...backendOf(flags),
+      ...(flags.init !== undefined ? { init: String(flags.init) } : {}),
     },
     out,
   );

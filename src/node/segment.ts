@@ -13,7 +13,7 @@
 import { rmSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { ExitCode, InputError, UserError } from '../errors.js';
-import { formatProfile, getBackend, startProfile, stopProfile } from '../autodiff/index.js';
+import { formatProfile, getBackend, startProfile, stopProfile, type StateDict } from '../autodiff/index.js';
 import { activateBackend } from './backends.js';
 import { relaxedSimdSetting } from './relaxed-simd.js';
 import { listImageFiles, makeOutputDir, removeIfEmpty, writeFileAtomic, writePngGrey16, writePngGrey8, writePngRgb8 } from './files.js';
@@ -23,7 +23,7 @@ import { DEFAULT_UNET, type UNetConfig } from '../seg/unet.js';
 import type { InstanceMethod, OutlinePlacement } from '../seg/infer.js';
 import type { Normalisation } from '../seg/augment.js';
 import { otsuInstances, type LowConfidence } from '../particles/instances.js';
-import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
+import { detectPolarity, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { evaluate, meanOf, type EvalResult } from '../seg/metrics.js';
 import { measureParticles, type Particle } from '../particles/measure.js';
 import { bootstrapQuantiles, sizingFromParts, sizingParts, type SizingParts, type SizingResult } from '../seg/sizing.js';
@@ -155,6 +155,13 @@ export interface SegmentTrainOptions extends SegmentBackendOptions {
   train?: Partial<TrainConfig>;
   /** Continue from the checkpoint in `out`. */
   resume?: boolean;
+  /**
+   * A model directory written by `segment train` whose weights (and batch norm statistics: those
+   * inference uses) the network starts from instead of random ones; it must have this run's
+   * architecture, input normalisation and polarity. Adam starts fresh. Ignored on resume (the
+   * checkpoint holds the weights and records where they started). Default: random weights.
+   */
+  init?: string;
   /** Print a table of the training steps' time per op kind, kernels and allocations. */
   profile?: boolean;
 }
@@ -215,19 +222,46 @@ export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole =
   // The band changes the masks: a resumed run must keep the one it started with.
   if (resume && (resume.train.touchBand ?? 0) !== band) throw new UserError(`segment train: ${dir} was trained with --touch-band ${resume.train.touchBand ?? 0}; resume it with the same value (got ${band})`, ExitCode.usage);
   if (!resume && hasCheckpoint(dir)) throw new UserError(`${dir}: already holds a model; pass --resume to continue it, or choose another --out`, ExitCode.badOutput);
+  const init = o.init !== undefined && !resume ? initWeights(o.init, o, samples) : undefined;
   // Fail on an unusable --out before hours of training, not at the first checkpoint.
   const made = makeOutputDir(dir);
   try {
-    await trainInto(dir, samples, resume, o, out);
+    await trainInto(dir, samples, resume, o, out, init);
   } catch (e) {
     removeIfEmpty(made, dir); // created by this run and nothing saved in it
     throw e;
   }
 }
 
-async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<typeof loadCheckpoint> | undefined, o: SegmentTrainOptions, out: SegmentConsole): Promise<void> {
+/**
+ * The weights of `--init DIR` (those its inference uses), checked against the network this run
+ * would train: the same architecture, distance head, input normalisation and polarity, else a
+ * UserError naming --init, each difference and the flag that sets it (ExitCode.usage).
+ */
+function initWeights(initDir: string, o: SegmentTrainOptions, samples: SegSample[]): StateDict {
+  const { model, info } = loadModel(initDir);
+  const train = { ...DEFAULT_TRAIN, ...o.train };
+  const want: UNetConfig = { ...DEFAULT_UNET, ...o.unet, distanceHead: train.instanceTarget === 'distance' };
+  const polarity: Polarity = train.polarity === 'auto' ? polarityFromMasks(samples) : train.polarity;
+  const diffs: string[] = [];
+  const differ = (what: string, flag: string, theirs: unknown, ours: unknown) => {
+    if (theirs !== ours) diffs.push(`${what} ${String(theirs)}, this run ${String(ours)} (${flag})`);
+  };
+  differ('depth', '--depth', info.unet.depth, want.depth);
+  differ('base', '--base', info.unet.base, want.base);
+  differ('norm', '--norm', info.unet.norm, want.norm);
+  differ('input channels', 'the data', info.unet.inChannels, want.inChannels);
+  differ('classes', 'the data', info.unet.classes, want.classes);
+  differ('distance head', '--instance-target', Boolean(info.unet.distanceHead), Boolean(want.distanceHead));
+  differ('normalisation', '--normalisation', info.normalisation, train.normalisation);
+  differ('polarity', '--polarity', info.polarity, polarity);
+  if (diffs.length) throw new UserError(`--init ${initDir}: the model does not fit this run: its ${diffs.join('; ')}`, ExitCode.usage);
+  return model.stateDict();
+}
+
+async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<typeof loadCheckpoint> | undefined, o: SegmentTrainOptions, out: SegmentConsole, init?: StateDict): Promise<void> {
   const backend = await useBackend(o);
-  const trainCfg: Partial<TrainConfig> = { ...o.train };
+  const trainCfg: Partial<TrainConfig> = { ...o.train, ...(init && o.init !== undefined ? { init: resolve(o.init) } : {}) };
   const epochs = trainCfg.epochs ?? DEFAULT_TRAIN.epochs;
   const unet = { ...DEFAULT_UNET, ...o.unet };
   if (resume) {
@@ -238,7 +272,7 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
       return;
     }
   }
-  out.log(`backend ${backend}; U-Net depth ${resume?.model.unet.depth ?? unet.depth} base ${resume?.model.unet.base ?? unet.base} norm ${resume?.model.unet.norm ?? unet.norm}; crop ${trainCfg.crop ?? DEFAULT_TRAIN.crop} batch ${trainCfg.batch ?? DEFAULT_TRAIN.batch}`);
+  out.log(`backend ${backend}; U-Net depth ${resume?.model.unet.depth ?? unet.depth} base ${resume?.model.unet.base ?? unet.base} norm ${resume?.model.unet.norm ?? unet.norm}; crop ${trainCfg.crop ?? DEFAULT_TRAIN.crop} batch ${trainCfg.batch ?? DEFAULT_TRAIN.batch}${trainCfg.init !== undefined ? `; initial weights from ${trainCfg.init}` : ''}`);
   const t0 = performance.now();
   if (o.profile) startProfile();
   try {
@@ -248,6 +282,7 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
       trainCfg,
       { progress: (p) => out.log(progressLine(p)), checkpoint: (c) => saveCheckpoint(dir, c) },
       resume,
+      init,
     );
   } finally {
     const r = stopProfile();

@@ -134,6 +134,12 @@ export interface TrainConfig {
    * TiO2-SEM (docs/segmentation.md, "A learning-rate warm-up").
    */
   warmupSteps: number;
+  /**
+   * Where the initial weights came from when they were not random (`segment train --init
+   * MODEL_DIR`: the model directory); recorded in the checkpoint only, trainUNet reads the
+   * weights from its `init` argument. Absent (the default) = random initial weights from the seed.
+   */
+  init?: string;
 }
 
 /**
@@ -383,9 +389,13 @@ function foregroundDice(logits: Tensor, c: number, target: Int32Array): { inter:
 
 /**
  * Trains a U-Net. With `resume`, continues from that checkpoint (its model, split and the given
- * config; `train.epochs` may be raised to train longer). Throws if the loss becomes NaN / Inf.
+ * config; `train.epochs` may be raised to train longer). With `init` (and no `resume`), the
+ * network starts from these weights and batch norm statistics (a trained model of the same
+ * architecture: the caller checks that it fits) instead of random ones; Adam starts fresh, and the
+ * Rng draws are those of the run without it (the random weights are drawn, then replaced), so the
+ * split and the data stream of a seed are the same. Throws if the loss becomes NaN / Inf.
  */
-export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNetConfig>, trainConfig: Partial<TrainConfig>, hooks: TrainHooks = {}, resume?: Checkpoint): TrainResult {
+export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNetConfig>, trainConfig: Partial<TrainConfig>, hooks: TrainHooks = {}, resume?: Checkpoint, init?: StateDict): TrainResult {
   const cfg: TrainConfig = { ...DEFAULT_TRAIN, ...trainConfig, augment: { ...DEFAULT_AUGMENT, ...trainConfig.augment } };
   if (samples.length === 0) throw new Error('trainUNet: no training samples');
   const names = samples.map((s) => s.name);
@@ -400,6 +410,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   if (!(cfg.augment.interior >= 0 && cfg.augment.interior <= 1)) throw new Error(`trainUNet: augment.interior is a probability in [0, 1], got ${cfg.augment.interior}`);
   if (!INSTANCE_TARGETS.includes(cfg.instanceTarget)) throw new Error(`trainUNet: instanceTarget must be ${INSTANCE_TARGETS.join(' or ')}, got ${String(cfg.instanceTarget)}`);
   const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget === 'distance' }, initRng);
+  if (init && !resume) model.loadStateDict(init);
   // A resumed run trains what its model has (checkpoints from before the distance head have none).
   const withDistance = Boolean(model.config.distanceHead);
   cfg.instanceTarget = withDistance ? 'distance' : 'none';
