@@ -19,6 +19,11 @@
  *    visible gaps at c = 1), and no two particles come closer than c (r_i + r_j). `attach`
  *    'size' picks the host among all particles (agglomerates grow in proportion to their size)
  *    instead of an agglomerate first.
+ * Frame: by default agglomerate seeds lie in the central 80 % of the image and every centre inside
+ * it, so particles are rarely cut by the image border. With `outside` o > 0 the image is a window
+ * into a larger field: seeds (and uniform centres) are drawn over the image grown by o times its
+ * side on every edge, and grown particles may lie anywhere in that area, so objects are cut by
+ * the frame as in a tile of a micrograph.
  */
 import type { Rng } from '../autodiff/rng.js';
 import type { Quat } from './mesh/types.js';
@@ -45,6 +50,11 @@ export interface PlacementSpec {
    * others stay small, as in real powders where one dense cluster sits among small ones.
    */
   attach?: 'uniform' | 'size';
+  /**
+   * How far beyond the image, as a fraction of its width / height on every side, seeds and
+   * particle centres may lie (default 0: seeds in the central 80 %, centres inside the image).
+   */
+  outside?: number;
   /** Rotation: full uniform random (particles) or about z only (wires lying on the stage). */
   rotation: 'uniform' | 'z';
 }
@@ -129,10 +139,13 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
   const newParticle = (x: number, y: number, z: number, scale: number, group: number): Particle => ({
     x, y, z, scale, group, rotation: rotationFor(pl, rng), shapeSeed: rng.nextUint32(),
   });
+  const out = pl.outside ?? 0;
+  // The area centres may occupy: the image, grown by `outside` on every side.
+  const x0 = -out * W, x1 = (1 + out) * W, y0 = -out * H, y1 = (1 + out) * H;
   if (pl.type === 'uniform') {
     for (let i = 0; i < n; i++) {
       const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
-      particles.push(newParticle(rng.range(0, W), rng.range(0, H), s, s, 0));
+      particles.push(newParticle(rng.range(x0, x1), rng.range(y0, y1), s, s, 0));
     }
     return { width: W, height: H, particles };
   }
@@ -145,11 +158,14 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
     }
     return false;
   };
-  const margin = 0.1;
+  // Seeds: the central 80 % of the image, or with `outside` the whole grown area.
+  const margin = out > 0 ? 0 : 0.1;
+  const sx0 = out > 0 ? x0 : W * margin, sx1 = out > 0 ? x1 : W * (1 - margin);
+  const sy0 = out > 0 ? y0 : H * margin, sy1 = out > 0 ? y1 : H * (1 - margin);
   for (let g = 0; g < k && particles.length < n; g++) {
     const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
     for (let attempt = 0; attempt < 50; attempt++) {
-      const x = rng.range(W * margin, W * (1 - margin)), y = rng.range(H * margin, H * (1 - margin));
+      const x = rng.range(sx0, sx1), y = rng.range(sy0, sy1);
       if (!overlaps(x, y, s, s)) {
         // group ids stay contiguous when a seed finds no free place (the growth loop below
         // picks a group by index and needs every one to have a member)
@@ -194,7 +210,7 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
         py = host.y + dy * planar;
       }
       if (z < s) continue; // never below the stage
-      if (px < 0 || px > W || py < 0 || py > H) continue;
+      if (px < x0 || px > x1 || py < y0 || py > y1) continue;
       if (overlaps(px, py, z, s)) continue;
       particles.push(newParticle(px, py, z, s, g));
       placed = true;

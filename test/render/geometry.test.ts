@@ -78,6 +78,39 @@ describe('layouts', () => {
       for (let j = i + 1; j < ps.length; j++) closest = Math.min(closest, Math.hypot(ps[i].x - ps[j].x, ps[i].y - ps[j].y, ps[i].z - ps[j].z) / (ps[i].scale + ps[j].scale));
     expect(closest).toBeCloseTo(0.7, 5);
   });
+  it("outside 0 is the default (same layouts); outside o puts seeds and centres beyond the frame, up to o times its side", () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const a = sampleLayout(spec(), new Rng(seed));
+      const b = sampleLayout(spec({ placement: { type: 'packed', dims: 3, maxAgglomerates: 3, outside: 0, rotation: 'uniform' } }), new Rng(seed));
+      expect(b).toEqual(a);
+    }
+    const beyond = (o: number, type: 'packed' | 'uniform') => {
+      let out = 0, n = 0, seedsInCentre = true;
+      for (let seed = 0; seed < 40; seed++) {
+        const L = sampleLayout(spec({ placement: { type, dims: 3, maxAgglomerates: 3, outside: o, rotation: 'uniform' } }), new Rng(seed));
+        for (const p of L.particles) {
+          n++;
+          expect(p.x).toBeGreaterThanOrEqual(-o * 256);
+          expect(p.x).toBeLessThanOrEqual(256 * (1 + o));
+          expect(p.y).toBeGreaterThanOrEqual(-o * 256);
+          expect(p.y).toBeLessThanOrEqual(256 * (1 + o));
+          if (p.x < 0 || p.x > 256 || p.y < 0 || p.y > 256) out++;
+        }
+        // the first particle of a packed layout is a seed: in the central 80 % unless outside > 0
+        const s0 = L.particles[0];
+        if (s0.x < 0.1 * 256 || s0.x > 0.9 * 256 || s0.y < 0.1 * 256 || s0.y > 0.9 * 256) seedsInCentre = false;
+      }
+      return { share: out / n, seedsInCentre };
+    };
+    expect(beyond(0, 'packed')).toEqual({ share: 0, seedsInCentre: true });
+    const packed = beyond(0.35, 'packed');
+    expect(packed.share).toBeGreaterThan(0.2);
+    expect(packed.seedsInCentre).toBe(false);
+    expect(beyond(0, 'uniform').share).toBe(0);
+    expect(beyond(0.35, 'uniform').share).toBeGreaterThan(0.3); // 1 - 1 / 1.7^2 = 0.65 expected
+    expect(() => mergeSceneConfig(presetConfig('tio2-sem'), { particles: { placement: { outside: 1.5 } } })).toThrow(/outside/);
+  });
+
   it('packed particles touch a neighbour and never overlap (2-D and 3-D, contact factor c: centre distance >= c (r_i + r_j)); counts; above the stage', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(2, 3), fc.constantFrom(1, 0.85, 0.6), fc.constantFrom('uniform' as const, 'size' as const), (seed, dims, c, attach) => {
