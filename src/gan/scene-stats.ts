@@ -11,7 +11,10 @@
  *    (all particles when every one touches it);
  *  - particlesPerComponent: particles / components, over the components holding a particle;
  *  - largeComponentAreaFraction: share of the component area that lies in components larger than
- *    LARGE_COMPONENT_PARTICLES (12) median particles (dense agglomerates).
+ *    LARGE_COMPONENT_PARTICLES (12) median particles (dense agglomerates);
+ *  - borderComponentFraction: share of the components that touch the image border. A tile of a
+ *    micrograph is a window into a larger field, so most of its components are cut by its edge;
+ *    a render whose particles all lie inside the frame shows whole ones (docs/realism.md).
  *
  * Statistics of a set pool its images (sums of counts and areas, the median over all particles),
  * so large and small images weigh by their pixels. Compare sets of images of the same size: a
@@ -42,14 +45,16 @@ export interface SceneStatistics {
   particlesPerComponent: number;
   /** Share of the component area in components > 12 median particles. */
   largeComponentAreaFraction: number;
+  /** Share of the components that touch the image border. */
+  borderComponentFraction: number;
   components: number;
   particles: number;
 }
 
 interface ImageCounts {
   pixels: number;
-  /** Area of each component (>= MIN_AREA px) and the particles found in it. */
-  components: { area: number; particles: number }[];
+  /** Area of each component (>= MIN_AREA px), the particles found in it, whether it touches the border. */
+  components: { area: number; particles: number; border: boolean }[];
   /** Areas of the particles not touching the border, and of all particles. */
   interior: number[];
   all: number[];
@@ -62,6 +67,9 @@ function countImage(data: ArrayLike<number>, width: number, height: number): Ima
   const comps = connectedComponents(mask, width, height, 8);
   const compArea = new Int32Array(comps.count + 1);
   for (let i = 0; i < mask.length; i++) compArea[comps.labels[i]]++;
+  const compBorder = new Uint8Array(comps.count + 1);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) if (x === 0 || y === 0 || x === width - 1 || y === height - 1) compBorder[comps.labels[y * width + x]] = 1;
   // The instances of the same smoothed image (otsuInstances' default sigma 1, done above; sigma 0
   // skips its own blur): identical to otsuInstances(data), one blur fewer.
   const inst = otsuInstances(smooth, width, height, { sigma: 0 });
@@ -87,7 +95,7 @@ function countImage(data: ArrayLike<number>, width: number, height: number): Ima
     if (!instBorder[l]) interior.push(instArea[l]);
   }
   const components: ImageCounts['components'] = [];
-  for (let c = 1; c <= comps.count; c++) if (compArea[c] >= MIN_AREA) components.push({ area: compArea[c], particles: perComp[c] });
+  for (let c = 1; c <= comps.count; c++) if (compArea[c] >= MIN_AREA) components.push({ area: compArea[c], particles: perComp[c], border: compBorder[c] === 1 });
   return { pixels: width * height, components, interior, all };
 }
 
@@ -105,9 +113,13 @@ export function sceneStatistics(images: readonly { width: number; height: number
   let large = 0;
   let withParticles = 0;
   let particles = 0;
+  let components = 0;
+  let atBorder = 0;
   for (const c of counts) {
     pixels += c.pixels;
     for (const comp of c.components) {
+      components++;
+      if (comp.border) atBorder++;
       covered += comp.area;
       if (comp.area > LARGE_COMPONENT_PARTICLES * medianParticleArea) large += comp.area;
       if (comp.particles > 0) {
@@ -122,6 +134,7 @@ export function sceneStatistics(images: readonly { width: number; height: number
     medianParticleArea,
     particlesPerComponent: withParticles ? particles / withParticles : NaN,
     largeComponentAreaFraction: covered ? large / covered : NaN,
+    borderComponentFraction: components ? atBorder / components : NaN,
     components: withParticles,
     particles,
   };
@@ -132,6 +145,7 @@ export const SCENE_STAT_ROWS: { key: keyof SceneStatistics; label: string; digit
   { key: 'largeComponentAreaFraction', label: `area fraction in components > ${LARGE_COMPONENT_PARTICLES} median particles`, digits: 3 },
   { key: 'coverage', label: 'coverage (Otsu foreground)', digits: 3 },
   { key: 'medianParticleArea', label: 'median particle area (px)', digits: 0 },
+  { key: 'borderComponentFraction', label: 'share of Otsu components cut by the image border', digits: 3 },
 ];
 
 /** Markdown table: real vs synthetic, with the relative difference (synthetic / real - 1). */

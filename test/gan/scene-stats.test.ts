@@ -20,6 +20,13 @@ describe('scene statistics', () => {
     expect(s.medianParticleArea).toBeGreaterThan(0.85 * Math.PI * 64);
     expect(s.medianParticleArea).toBeLessThan(1.15 * Math.PI * 64);
     expect(s.coverage).toBeCloseTo((4 * s.medianParticleArea) / (W * W), 2);
+    expect(s.borderComponentFraction).toBe(0);
+  });
+
+  it('border share: the components cut by the image edge over all components', () => {
+    const s = sceneStatistics([discs([[2, 50, 10], [80, 80, 8], [157, 150, 12], [50, 120, 8]])]);
+    expect(s.borderComponentFraction).toBe(0.5);
+    expect(sceneStatsTable(s, s)).toMatch(/\| share of Otsu components cut by the image border \| 0\.500 \| 0\.500 \| \+0 % \|/);
   });
 
   it('a chain of touching discs is one component of several particles; a long one counts as large', () => {
