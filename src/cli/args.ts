@@ -133,15 +133,31 @@ export function helpText(spec: CommandSpec): string {
   return lines.join('\n');
 }
 
-/**
- * `--polarity auto|bright|dark`: whether particles are brighter or darker than the background
- * (src/particles/polarity.ts); the commands that analyse images by brightness share this one flag.
- */
 /** The value of an auto|on|off flag: undefined for auto (the default decides), else on. */
 export function onOffAuto(v: unknown): boolean | undefined {
   return v === 'on' ? true : v === 'off' ? false : undefined;
 }
 
+/**
+ * `--window-margin auto|M` of train and pipeline: the calibrated scene rendered as a window into a
+ * larger field (src/render/scene-window.ts); auto: the preset's margin.
+ */
+export function windowMarginFlag(command: string): FlagSpec {
+  return { name: 'window-margin', type: 'string', default: 'auto', meta: 'auto|M', help: `render the calibrated scene as a window into a larger field: particle centres up to M x the image side beyond each edge, counts scaled by the grown area, so objects are cut by the frame as in a tile of a micrograph; M in [0, 1], 0 = off, auto = the preset's (tio2-sem 0.35, others 0)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+}
+
+/** The value of --window-margin: undefined for auto, else the margin (a usage error names the flag). */
+export function parseWindowMargin(v: unknown): number | undefined {
+  if (v === undefined || v === 'auto') return undefined;
+  const m = Number(v);
+  if (String(v).trim() === '' || !Number.isFinite(m) || m < 0 || m > 1) throw new UserError(`--window-margin must be auto or a number in [0, 1], got '${String(v)}'`, ExitCode.usage);
+  return m;
+}
+
+/**
+ * `--polarity auto|bright|dark`: whether particles are brighter or darker than the background
+ * (src/particles/polarity.ts); the commands that analyse images by brightness share this one flag.
+ */
 export function polarityFlag(auto: string): FlagSpec {
   return { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: `particles brighter or darker than the background (auto: ${auto})` };
 }

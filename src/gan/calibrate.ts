@@ -75,6 +75,10 @@ export function presetRadiusCalibration(preset: PresetName): RadiusCalibrationMe
 export function presetRecalibrateAgglomerates(preset: PresetName): boolean {
   return PRESETS[preset].recalibrateAgglomerates ?? false;
 }
+/** The margin of the window the preset's calibrated scene is rendered as (`windowMargin`; 0 where it gives none). */
+export function presetWindowMargin(preset: PresetName): number {
+  return PRESETS[preset].windowMargin ?? 0;
+}
 /** The quantile of the interior particles' equivalent radii each method matches. */
 export const RADIUS_QUANTILES: Record<RadiusCalibrationMethod, number> = { median: 0.5, 'upper-quartile': 0.75 };
 /** Renders per radius estimate of each method (8 renders hold about 30 interior particles). */

@@ -139,6 +139,8 @@ export interface PipelineOptions {
   radiusCalibration?: RadiusCalibrationMethod;
   /** Whether the agglomerate calibration runs again at the calibrated image formation (train's option; default: the preset's choice). */
   recalibrateAgglomerates?: boolean;
+  /** The calibrated scene as a window into a larger field with this margin (train's option; default: the preset's). */
+  windowMargin?: number;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -209,6 +211,8 @@ interface RunSpec {
   particleRadius: number | 'auto';
   radiusCalibration: RadiusCalibrationMethod | 'auto';
   recalibrateAgglomerates: 'on' | 'off' | 'auto';
+  /** Present only when given (not auto), so that the specs of runs from before the option still match. */
+  windowMargin?: number;
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -300,6 +304,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     particleRadius: opts.particleRadius ?? 'auto',
     radiusCalibration: opts.radiusCalibration ?? 'auto',
     recalibrateAgglomerates: opts.recalibrateAgglomerates === undefined ? 'auto' : opts.recalibrateAgglomerates ? 'on' : 'off',
+    ...(opts.windowMargin !== undefined ? { windowMargin: opts.windowMargin } : {}),
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -436,6 +441,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       particleRadius: spec.particleRadius,
       radiusCalibration: spec.radiusCalibration === 'auto' ? undefined : spec.radiusCalibration,
       recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates === 'on',
+      windowMargin: spec.windowMargin,
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -588,6 +594,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.particleRadius !== 'auto') parts.push('--particle-radius', String(spec.particleRadius));
   if (spec.radiusCalibration !== 'auto') parts.push('--radius-calibration', spec.radiusCalibration);
   if (spec.recalibrateAgglomerates !== undefined && spec.recalibrateAgglomerates !== 'auto') parts.push('--recalibrate-agglomerates', spec.recalibrateAgglomerates);
+  if (spec.windowMargin !== undefined) parts.push('--window-margin', String(spec.windowMargin));
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.configFirst) parts.push('--config-first');

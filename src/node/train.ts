@@ -13,7 +13,8 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
+import { asWindowIntoField } from '../render/scene-window.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -76,6 +77,11 @@ export interface TrainOptions {
    * renders with the calibrated image formation and radius (default: the preset's choice).
    */
   recalibrateAgglomerates?: boolean;
+  /**
+   * The calibrated scene rendered as a window into a larger field with this margin (0: off;
+   * default: the preset's; src/render/scene-window.ts). Real images only.
+   */
+  windowMargin?: number;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -432,6 +438,14 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       // on renders that look like the pairs (docs/realism.md, "Agglomerates calibrated on the
       // calibrated image formation").
       await agglomerates(true);
+    }
+    // After every calibration: they measure sizes and agglomerates on whole objects.
+    const margin = opts.windowMargin ?? presetWindowMargin(opts.preset);
+    if (margin > 0) {
+      const { min, max } = scene.particles.count;
+      scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT);
+      const capped = Math.round(max * (1 + 2 * margin) ** 2) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
+      log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (the grown area's${capped}), so objects are cut by the frame as in a tile of a micrograph`);
     }
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };

@@ -4,7 +4,8 @@
  * are chosen again on renders of that calibrated scene. The run with it must hold exactly what
  * calibrateAgglomerates chooses for the scene the run without it ends with (same images, same
  * seed: everything before the second pass is the same), and leave the image formation and the
- * radius as they were.
+ * radius as they were. The preset's window into a larger field (src/render/scene-window.ts) comes
+ * after both.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import { readImageFile } from '../../src/node/files.js';
 import { extractPatchesFromImages } from '../../src/gan/patches.js';
-import { calibrateAgglomerates, presetRecalibrateAgglomerates } from '../../src/gan/calibrate.js';
+import { calibrateAgglomerates, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
+import { asWindowIntoField } from '../../src/render/scene-window.js';
 import type { SceneConfig } from '../../src/render/config.js';
 import { removeTempDirs, tempDir } from '../reliability/helpers.js';
 
@@ -46,7 +48,7 @@ describe('agglomerate calibration again at the calibrated image formation', () =
   it('keeps what calibrateAgglomerates chooses on the finished scene, and nothing else changes', async () => {
     const common: TrainOptions = {
       real: [join(dir, 'real')], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
-      seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1,
+      seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1, windowMargin: 0,
     };
     await runTraining({ ...common, out: join(dir, 'off'), recalibrateAgglomerates: false });
     await runTraining({ ...common, out: join(dir, 'on'), recalibrateAgglomerates: true });
@@ -66,5 +68,9 @@ describe('agglomerate calibration again at the calibrated image formation', () =
     expect(on.params).toEqual(off.params);
     expect(on.particles.baseRadius).toBe(off.particles.baseRadius);
     expect({ ...on, particles: { ...on.particles, count: off.particles.count, placement: off.particles.placement } }).toEqual(off);
+    // and last, the preset's window (tio2-sem: 0.35) turns exactly that scene into a window
+    await runTraining({ ...common, out: join(dir, 'on-window'), recalibrateAgglomerates: true, windowMargin: undefined });
+    expect(scene('on-window')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT));
+    expect(scene('on-window').particles.placement.outside).toBe(0.35);
   }, 600_000);
 });

@@ -38,4 +38,11 @@ export interface Preset<Name extends string = string> {
    * formation calibration, on renders with the calibrated image formation and radius. Absent: false.
    */
   readonly recalibrateAgglomerates?: boolean;
+  /**
+   * After every calibration, train renders the scene as a window into a larger field of the same
+   * particles (src/render/scene-window.ts): centres up to this fraction of the image side beyond
+   * each edge, counts scaled by the grown area, so objects are cut by the frame as in a tile of a
+   * micrograph. Absent: 0 (every centre inside the image).
+   */
+  readonly windowMargin?: number;
 }
