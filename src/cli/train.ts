@@ -1,5 +1,5 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -28,6 +28,7 @@ export const trainCommand: CommandSpec = {
     { name: 'radius-calibration', type: 'string', default: 'auto', choices: ['auto', ...RADIUS_CALIBRATION_METHODS], help: "how --particle-radius auto is estimated: auto (the preset's choice), the real patches' upper quartile of particle sizes matched again at the calibrated image formation, or the full images' median (docs/realism.md)" },
     { name: 'recalibrate-agglomerates', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: "whether the agglomerate calibration runs again after the image formation calibration, on renders with the calibrated image formation and radius: auto (the preset's choice), on or off (docs/realism.md)" },
     windowMarginFlag('train'),
+    windowCalibratedFlag('train'),
     { name: 'patch', type: 'int', ...limit('patch'), meta: 'PX', help: 'patch size (default 256; demo 64)' },
     { name: 'epochs', type: 'int', ...limit('epochs'), meta: 'N', help: 'epochs (default 50; demo 8)' },
     { name: 'steps-per-epoch', type: 'int', ...limit('steps-per-epoch'), meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
@@ -97,6 +98,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     radiusCalibration: flags['radius-calibration'] === 'auto' ? undefined : (flags['radius-calibration'] as RadiusCalibrationMethod),
     recalibrateAgglomerates: onOffAuto(flags['recalibrate-agglomerates']),
     windowMargin: parseWindowMargin(flags['window-margin']),
+    windowCalibrated: onOffAuto(flags['window-calibrated']),
     polarity: flags.polarity as PolaritySetting,
     rasterThreads: flags['raster-threads'] as number | undefined,
     profile: !!flags.profile,

@@ -79,6 +79,10 @@ export function presetRecalibrateAgglomerates(preset: PresetName): boolean {
 export function presetWindowMargin(preset: PresetName): number {
   return PRESETS[preset].windowMargin ?? 0;
 }
+/** Whether the preset's second agglomerate pass runs on the window (`windowCalibrated`; false where it gives none). */
+export function presetWindowCalibrated(preset: PresetName): boolean {
+  return PRESETS[preset].windowCalibrated ?? false;
+}
 /** The quantile of the interior particles' equivalent radii each method matches. */
 export const RADIUS_QUANTILES: Record<RadiusCalibrationMethod, number> = { median: 0.5, 'upper-quartile': 0.75 };
 /** Renders per radius estimate of each method (8 renders hold about 30 interior particles). */

@@ -141,6 +141,8 @@ export interface PipelineOptions {
   recalibrateAgglomerates?: boolean;
   /** The calibrated scene as a window into a larger field with this margin (train's option; default: the preset's). */
   windowMargin?: number;
+  /** Whether the second agglomerate pass runs on the window (train's option; default: the preset's choice). */
+  windowCalibrated?: boolean;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -213,6 +215,8 @@ interface RunSpec {
   recalibrateAgglomerates: 'on' | 'off' | 'auto';
   /** Present only when given (not auto), so that the specs of runs from before the option still match. */
   windowMargin?: number;
+  /** Present only when given (not auto), as windowMargin. */
+  windowCalibrated?: 'on' | 'off';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -305,6 +309,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     radiusCalibration: opts.radiusCalibration ?? 'auto',
     recalibrateAgglomerates: opts.recalibrateAgglomerates === undefined ? 'auto' : opts.recalibrateAgglomerates ? 'on' : 'off',
     ...(opts.windowMargin !== undefined ? { windowMargin: opts.windowMargin } : {}),
+    ...(opts.windowCalibrated !== undefined ? { windowCalibrated: opts.windowCalibrated ? ('on' as const) : ('off' as const) } : {}),
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -442,6 +447,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       radiusCalibration: spec.radiusCalibration === 'auto' ? undefined : spec.radiusCalibration,
       recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates === 'on',
       windowMargin: spec.windowMargin,
+      windowCalibrated: spec.windowCalibrated === undefined ? undefined : spec.windowCalibrated === 'on',
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -595,6 +601,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.radiusCalibration !== 'auto') parts.push('--radius-calibration', spec.radiusCalibration);
   if (spec.recalibrateAgglomerates !== undefined && spec.recalibrateAgglomerates !== 'auto') parts.push('--recalibrate-agglomerates', spec.recalibrateAgglomerates);
   if (spec.windowMargin !== undefined) parts.push('--window-margin', String(spec.windowMargin));
+  if (spec.windowCalibrated !== undefined) parts.push('--window-calibrated', spec.windowCalibrated);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.configFirst) parts.push('--config-first');

@@ -14,7 +14,7 @@ import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
 import { asWindowIntoField } from '../render/scene-window.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, presetWindowCalibrated, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -82,6 +82,12 @@ export interface TrainOptions {
    * default: the preset's; src/render/scene-window.ts). Real images only.
    */
   windowMargin?: number;
+  /**
+   * Whether the window is applied before the second agglomerate pass, which then calibrates
+   * counts and agglomerates on frame-cut renders (default: the preset's choice; needs the
+   * window and the second pass, else ignored).
+   */
+  windowCalibrated?: boolean;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -370,7 +376,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     // jobs: worker threads run them side by side where the CLI allows (task-workers.ts).
     let agglomeratesCalibrated = false;
     const agglomerates = async (again: boolean) => {
-      const at = again ? ' again, at the calibrated image formation and radius' : '';
+      const at = (again ? ' again, at the calibrated image formation and radius' : '') + ((scene.particles.placement.outside ?? 0) > 0 ? `, on the window (margin ${scene.particles.placement.outside})` : '');
       const t0 = performance.now();
       const agg = await calibrateAgglomerates(scene, patchImages, polarity, undefined, undefined, agglomerateRunner());
       if (!agg) return;
@@ -431,22 +437,28 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         log(`particle count: ${scene.particles.count.min}-${scene.particles.count.max} per patch at the new radius (the covered area kept)`);
       }
     }
-    if (agglomeratesCalibrated && (opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset))) {
-      // The first pass judged its settings on renders with the preset's image formation. The Otsu
-      // + watershed statistics depend on it (wide rims and no shadow split the renders' particles
-      // into more pieces), and the pairs are rendered with the calibrated one: judge them again
-      // on renders that look like the pairs (docs/realism.md, "Agglomerates calibrated on the
-      // calibrated image formation").
-      await agglomerates(true);
-    }
-    // After every calibration: they measure sizes and agglomerates on whole objects.
+    const recalibrate = agglomeratesCalibrated && (opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset));
     const margin = opts.windowMargin ?? presetWindowMargin(opts.preset);
-    if (margin > 0) {
+    const toWindow = () => {
       const { min, max } = scene.particles.count;
       scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT);
       const capped = Math.round(max * (1 + 2 * margin) ** 2) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
       log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (the grown area's${capped}), so objects are cut by the frame as in a tile of a micrograph`);
+    };
+    // The radius steps above ran without the window (frame-cut renders bias the radius
+    // estimator); the agglomerate statistics compare frame-cut real tiles with frame-cut renders.
+    const windowFirst = margin > 0 && recalibrate && (opts.windowCalibrated ?? presetWindowCalibrated(opts.preset));
+    if (windowFirst) toWindow();
+    if (recalibrate) {
+      // The first pass judged its settings on renders with the preset's image formation. The Otsu
+      // + watershed statistics depend on it (wide rims and no shadow split the renders' particles
+      // into more pieces), and the pairs are rendered with the calibrated one: judge them again
+      // on renders that look like the pairs (docs/realism.md, "Agglomerates calibrated on the
+      // calibrated image formation"), on the window where windowFirst.
+      await agglomerates(true);
     }
+    // Else after every calibration: they measure sizes and agglomerates on whole objects.
+    if (margin > 0 && !windowFirst) toWindow();
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };
   }

@@ -5,7 +5,7 @@
  * calibrateAgglomerates chooses for the scene the run without it ends with (same images, same
  * seed: everything before the second pass is the same), and leave the image formation and the
  * radius as they were. The preset's window into a larger field (src/render/scene-window.ts) comes
- * after both.
+ * after both, or (windowCalibrated) before the second pass, which then calibrates on the window.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,5 +72,16 @@ describe('agglomerate calibration again at the calibrated image formation', () =
     await runTraining({ ...common, out: join(dir, 'on-window'), recalibrateAgglomerates: true, windowMargin: undefined });
     expect(scene('on-window')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT));
     expect(scene('on-window').particles.placement.outside).toBe(0.35);
+    // windowCalibrated: the window first, then the second pass chooses counts and agglomerates on
+    // frame-cut renders (instead of the counts scaled by the grown area)
+    await runTraining({ ...common, out: join(dir, 'window-first'), recalibrateAgglomerates: true, windowMargin: undefined, windowCalibrated: true });
+    const windowed = asWindowIntoField(off, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT);
+    const onWindow = await calibrateAgglomerates(windowed, patches, 'bright');
+    const first = scene('window-first');
+    expect(first.particles.placement).toEqual({ ...windowed.particles.placement, maxAgglomerates: onWindow!.maxAgglomerates, contact: onWindow!.contact, attach: onWindow!.attach });
+    expect(first.particles.placement.outside).toBe(0.35);
+    expect(first.particles.count).toEqual(onWindow!.count);
+    expect(first.particles).not.toEqual(scene('on-window').particles);
+    expect({ ...first, particles: { ...first.particles, count: off.particles.count, placement: off.particles.placement } }).toEqual(off);
   }, 600_000);
 });

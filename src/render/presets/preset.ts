@@ -45,4 +45,11 @@ export interface Preset<Name extends string = string> {
    * micrograph. Absent: 0 (every centre inside the image).
    */
   readonly windowMargin?: number;
+  /**
+   * Whether the window is applied before the second agglomerate pass (recalibrateAgglomerates),
+   * so that pass chooses the counts (coverage-matched), seeds, contact and growth on frame-cut
+   * renders, instead of scaling the whole-object calibration's counts by the grown area after
+   * every calibration. Absent: false.
+   */
+  readonly windowCalibrated?: boolean;
 }
