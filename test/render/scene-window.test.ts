@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { asWindowIntoField } from '../../src/render/scene-window.js';
 import { presetConfig } from '../../src/render/presets/index.js';
-import { presetWindowMargin } from '../../src/gan/calibrate.js';
+import { presetWindowCalibrated, presetWindowMargin } from '../../src/gan/calibrate.js';
 import { sampleLayout } from '../../src/render/layout.js';
 import { Rng } from '../../src/autodiff/rng.js';
 import { mergeSceneConfig } from '../../src/render/config.js';
@@ -40,6 +40,8 @@ describe('asWindowIntoField', () => {
   it('tio2-sem renders a window by default, the other presets do not', () => {
     expect(presetWindowMargin('tio2-sem')).toBe(0.35);
     expect(presetWindowMargin('tio2-him')).toBe(0);
+    // applied after every calibration, not before the second agglomerate pass (opt-in: count worse, docs/realism.md)
+    expect(presetWindowCalibrated('tio2-sem')).toBe(false);
   });
 
   it('cuts more objects by the frame: particles whose disc crosses the image border', () => {
