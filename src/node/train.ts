@@ -13,7 +13,7 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
-import { asWindowIntoField } from '../render/scene-window.js';
+import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
 import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, presetWindowCalibrated, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
@@ -442,7 +442,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     const toWindow = () => {
       const { min, max } = scene.particles.count;
       scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT);
-      const capped = Math.round(max * (1 + 2 * margin) ** 2) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
+      const capped = Math.round(max * windowFieldArea(margin)) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
       log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (the grown area's${capped}), so objects are cut by the frame as in a tile of a micrograph`);
     };
     // The radius steps above ran without the window (frame-cut renders bias the radius

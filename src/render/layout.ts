@@ -159,9 +159,9 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
     return false;
   };
   // Seeds: the central 80 % of the image, or with `outside` the whole grown area.
-  const margin = out > 0 ? 0 : 0.1;
-  const sx0 = out > 0 ? x0 : W * margin, sx1 = out > 0 ? x1 : W * (1 - margin);
-  const sy0 = out > 0 ? y0 : H * margin, sy1 = out > 0 ? y1 : H * (1 - margin);
+  const inset = 0.1;
+  const sx0 = out > 0 ? x0 : W * inset, sx1 = out > 0 ? x1 : W * (1 - inset);
+  const sy0 = out > 0 ? y0 : H * inset, sy1 = out > 0 ? y1 : H * (1 - inset);
   for (let g = 0; g < k && particles.length < n; g++) {
     const s = spec.baseRadius * sampleSize(spec.size, rng, spec.minRelative);
     for (let attempt = 0; attempt < 50; attempt++) {

@@ -13,6 +13,11 @@
  */
 import { mergeSceneConfig, type SceneConfig } from './config.js';
 
+/** The area of the field a window with `margin` looks into, in image areas: (1 + 2 margin)^2. */
+export function windowFieldArea(margin: number): number {
+  return (1 + 2 * margin) ** 2;
+}
+
 /**
  * The scene as a window with `margin` in [0, 1] (0: the scene unchanged); the scaled counts are
  * capped at `maxCount` (the caller's limit, e.g. the generator's particle slots).
@@ -20,7 +25,7 @@ import { mergeSceneConfig, type SceneConfig } from './config.js';
 export function asWindowIntoField(scene: SceneConfig, margin: number, maxCount = 1000): SceneConfig {
   if (!(margin >= 0 && margin <= 1)) throw new Error(`window margin must be in [0, 1], got ${margin}`);
   if (margin === 0) return scene;
-  const area = (1 + 2 * margin) ** 2;
+  const area = windowFieldArea(margin);
   const scaled = (n: number) => Math.min(maxCount, Math.max(1, Math.round(n * area)));
   const { min, max } = scene.particles.count;
   return mergeSceneConfig(scene, { particles: { count: { min: scaled(min), max: scaled(max) }, placement: { outside: margin } } });
