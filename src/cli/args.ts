@@ -151,6 +151,16 @@ export function windowCalibratedFlag(command: string): FlagSpec {
   return { name: 'window-calibrated', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: `on: apply the window before the second agglomerate pass, which then chooses counts and agglomerates on frame-cut renders; off: scale the calibrated counts by the grown area after every calibration; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
+/** `--window-counts auto|area|coverage` of train and pipeline: how the window's counts are set (see TrainOptions.windowCounts). */
+export function windowCountsFlag(command: string): FlagSpec {
+  return { name: 'window-counts', type: 'string', default: 'auto', choices: ['auto', 'area', 'coverage'], help: `how the window's particle counts are set after the calibrations: area = the calibrated counts times the grown area (1 + 2M)^2; coverage = times a factor calibrated so that windowed noiseless renders cover as much as the real patches; auto = the preset's (area)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+}
+
+/** The value of --window-counts: undefined for auto. */
+export function parseWindowCounts(v: unknown): 'area' | 'coverage' | undefined {
+  return v === 'area' || v === 'coverage' ? v : undefined;
+}
+
 /** The value of --window-margin: undefined for auto, else the margin (a usage error names the flag). */
 export function parseWindowMargin(v: unknown): number | undefined {
   if (v === undefined || v === 'auto') return undefined;

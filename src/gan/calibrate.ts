@@ -32,9 +32,10 @@ import { sampleScene, renderScene } from '../render/scene.js';
 import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
 import { PRESETS, type PresetName } from '../render/presets/index.js';
-import type { RadiusCalibrationMethod } from '../render/presets/preset.js';
-export type { RadiusCalibrationMethod } from '../render/presets/preset.js';
+import type { RadiusCalibrationMethod, WindowCountsMethod } from '../render/presets/preset.js';
+export type { RadiusCalibrationMethod, WindowCountsMethod } from '../render/presets/preset.js';
 import { sceneStatistics, type SceneStatistics } from './scene-stats.js';
+import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
 
 /**
  * `n` renders of `scene` without noise (images only: no masks, no gradients), the scenes drawn
@@ -82,6 +83,10 @@ export function presetWindowMargin(preset: PresetName): number {
 /** Whether the preset's second agglomerate pass runs on the window (`windowCalibrated`; false where it gives none). */
 export function presetWindowCalibrated(preset: PresetName): boolean {
   return PRESETS[preset].windowCalibrated ?? false;
+}
+/** How the window's counts are set (`windowCounts`; 'area' where it gives none). */
+export function presetWindowCounts(preset: PresetName): WindowCountsMethod {
+  return PRESETS[preset].windowCounts ?? 'area';
 }
 /** The quantile of the interior particles' equivalent radii each method matches. */
 export const RADIUS_QUANTILES: Record<RadiusCalibrationMethod, number> = { median: 0.5, 'upper-quartile': 0.75 };
@@ -372,4 +377,52 @@ export function calibrateCountSpread(scene: SceneConfig, realFractions: readonly
   const min = Math.max(1, Math.round(q(0.05) / perParticle));
   const max = Math.max(min, Math.round(q(0.95) / perParticle));
   return { min, max, real: [q(0.05), q(0.95)], perParticle };
+}
+
+export interface WindowCountCalibration {
+  /** Factor applied to the scene's (whole-object) counts; the field's area would be windowFieldArea(margin). */
+  countScale: number;
+  /** The windowed counts at that factor (capped at MAX_CALIBRATED_COUNT). */
+  count: { min: number; max: number };
+  /** Coverage (scene statistics' Otsu foreground) of the real patches and of the windowed renders at countScale. */
+  real: number;
+  synthetic: number;
+  /** The windowed renders' coverage with the counts scaled by the field's area. */
+  byArea: number;
+}
+
+/** Bisection steps of calibrateWindowCounts: the factor's bracket [0.2, 1.2] x the field's area shrinks to 1/256. */
+const WINDOW_COUNT_STEPS = 8;
+
+/**
+ * The window's count factor from the real patches' coverage (docs/realism.md, "The window's counts
+ * calibrated on the coverage"): asWindowIntoField with the counts scaled by the field's area,
+ * (1 + 2 margin)^2, covers more of a windowed render than the calibrated scene covers of a whole
+ * one (agglomerates of the larger field overlap the window from every side, where the whole-object
+ * layout loses the parts of its edge particles beyond the frame). This bisects the factor over
+ * [0.2, 1.2] x the area until the mean coverage of `renders` noiseless windowed renders (each
+ * factor renders the same seeded layout streams) matches `realCoverage`, the real patches'
+ * (sceneStatistics, the statistic the agglomerate calibration matches). Everything else of the
+ * scene (radius, agglomerate settings, count distribution, image formation) is kept.
+ */
+export function calibrateWindowCounts(scene: SceneConfig, margin: number, realCoverage: number, renders = 64, seed = 0): WindowCountCalibration | null {
+  if (!(margin > 0) || !(realCoverage > 0)) return null;
+  const area = windowFieldArea(margin);
+  const params = paramsVector(scene);
+  const polarity = modelPolarity(scene.shading.model);
+  const windowed = (scale: number) => asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, scale);
+  const coverageAt = (scale: number) => sceneStatistics(noiselessRenders(windowed(scale), params, renders, new Rng(seed + 8181)), polarity).coverage;
+  const byArea = coverageAt(area);
+  if (!(byArea > 0)) return null;
+  let lo = 0.2 * area, hi = 1.2 * area;
+  let covLo = coverageAt(lo), covHi = coverageAt(hi);
+  for (let step = 0; step < WINDOW_COUNT_STEPS; step++) {
+    const mid = (lo + hi) / 2;
+    const c = coverageAt(mid);
+    if (c > realCoverage) { hi = mid; covHi = c; } else { lo = mid; covLo = c; }
+  }
+  // The end of the bracket whose coverage is nearer the real one.
+  const [countScale, synthetic] = Math.abs(covLo - realCoverage) <= Math.abs(covHi - realCoverage) ? [lo, covLo] : [hi, covHi];
+  const { min, max } = windowed(countScale).particles.count;
+  return { countScale, count: { min, max }, real: realCoverage, synthetic, byArea };
 }

@@ -13,8 +13,9 @@ import { scaleSceneConfig } from '../gan/demo.js';
 import { learnedRange, validateLearned } from '../gan/generator.js';
 import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.js';
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
+import { sceneStatistics } from '../gan/scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, presetWindowCalibrated, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -88,6 +89,12 @@ export interface TrainOptions {
    * window and the second pass, else ignored).
    */
   windowCalibrated?: boolean;
+  /**
+   * How the window's counts are set when it is applied after every calibration: 'area' (the
+   * field's area), 'coverage' (a factor calibrated on windowed renders' coverage;
+   * calibrateWindowCounts). Default: the preset's choice; ignored where windowCalibrated applies.
+   */
+  windowCounts?: WindowCountsMethod;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -439,16 +446,27 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     }
     const recalibrate = agglomeratesCalibrated && (opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset));
     const margin = opts.windowMargin ?? presetWindowMargin(opts.preset);
-    const toWindow = () => {
+    const toWindow = (byCoverage: boolean) => {
       const { min, max } = scene.particles.count;
-      scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT);
-      const capped = Math.round(max * windowFieldArea(margin)) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
-      log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (the grown area's${capped}), so objects are cut by the frame as in a tile of a micrograph`);
+      const area = windowFieldArea(margin);
+      let countScale = area;
+      let why = "the grown area's";
+      if (byCoverage) {
+        const realCoverage = sceneStatistics(patchImages, polarity).coverage;
+        const cal = calibrateWindowCounts(scene, margin, realCoverage);
+        if (cal) {
+          countScale = cal.countScale;
+          why = `x${cal.countScale.toFixed(2)} instead of the grown area's x${area.toFixed(2)}, so windowed renders cover as much as the real patches: coverage ${cal.real.toFixed(3)} real vs ${cal.synthetic.toFixed(3)} rendered, ${cal.byArea.toFixed(3)} at the area's counts`;
+        } else why = "the grown area's: the coverage calibration found no particles";
+      }
+      scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, countScale);
+      const capped = Math.round(max * countScale) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
+      log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (${why}${capped}), so objects are cut by the frame as in a tile of a micrograph`);
     };
     // The radius steps above ran without the window (frame-cut renders bias the radius
     // estimator); the agglomerate statistics compare frame-cut real tiles with frame-cut renders.
     const windowFirst = margin > 0 && recalibrate && (opts.windowCalibrated ?? presetWindowCalibrated(opts.preset));
-    if (windowFirst) toWindow();
+    if (windowFirst) toWindow(false);
     if (recalibrate) {
       // The first pass judged its settings on renders with the preset's image formation. The Otsu
       // + watershed statistics depend on it (wide rims and no shadow split the renders' particles
@@ -458,7 +476,9 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       await agglomerates(true);
     }
     // Else after every calibration: they measure sizes and agglomerates on whole objects.
-    if (margin > 0 && !windowFirst) toWindow();
+    // The counts are then the whole-object calibration's scaled to the window: by the field's area,
+    // or ('coverage') by a factor that makes windowed renders cover as much as the real patches.
+    if (margin > 0 && !windowFirst) toWindow((opts.windowCounts ?? presetWindowCounts(opts.preset)) === 'coverage');
     learned = opts.learn ?? LEARNED_BY_PRESET[opts.preset];
     data = { kind: 'real', files, cropBottom: opts.cropBottom, polarity };
   }

@@ -9,7 +9,9 @@
  * agglomerates on whole objects, so they run on the scene without the window; this turns their
  * result into a window afterwards: centres and seeds drawn over the image grown by `margin` times
  * its side on every edge (placement.outside), and the particle counts scaled by the grown area
- * (1 + 2 margin)^2, so that the particles per area of the field stay the calibrated ones.
+ * (1 + 2 margin)^2, so that the particles per area of the field stay the calibrated ones (or
+ * by a calibrated factor: calibrateWindowCounts in src/gan/calibrate.ts, which matches the
+ * windowed renders' coverage to the real patches').
  */
 import { mergeSceneConfig, type SceneConfig } from './config.js';
 
@@ -19,14 +21,15 @@ export function windowFieldArea(margin: number): number {
 }
 
 /**
- * The scene as a window with `margin` in [0, 1] (0: the scene unchanged); the scaled counts are
- * capped at `maxCount` (the caller's limit, e.g. the generator's particle slots).
+ * The scene as a window with `margin` in [0, 1] (0: the scene unchanged); the counts are scaled by
+ * `countScale` (default the field's area, windowFieldArea) and capped at `maxCount` (the caller's
+ * limit, e.g. the generator's particle slots).
  */
-export function asWindowIntoField(scene: SceneConfig, margin: number, maxCount = 1000): SceneConfig {
+export function asWindowIntoField(scene: SceneConfig, margin: number, maxCount = 1000, countScale = windowFieldArea(margin)): SceneConfig {
   if (!(margin >= 0 && margin <= 1)) throw new Error(`window margin must be in [0, 1], got ${margin}`);
+  if (!(countScale > 0 && Number.isFinite(countScale))) throw new Error(`window count scale must be a positive number, got ${countScale}`);
   if (margin === 0) return scene;
-  const area = windowFieldArea(margin);
-  const scaled = (n: number) => Math.min(maxCount, Math.max(1, Math.round(n * area)));
+  const scaled = (n: number) => Math.min(maxCount, Math.max(1, Math.round(n * countScale)));
   const { min, max } = scene.particles.count;
   return mergeSceneConfig(scene, { particles: { count: { min: scaled(min), max: scaled(max) }, placement: { outside: margin } } });
 }

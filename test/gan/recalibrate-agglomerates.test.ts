@@ -15,7 +15,8 @@ import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import { readImageFile } from '../../src/node/files.js';
 import { extractPatchesFromImages } from '../../src/gan/patches.js';
-import { calibrateAgglomerates, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
+import { calibrateAgglomerates, calibrateWindowCounts, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
+import { sceneStatistics } from '../../src/gan/scene-stats.js';
 import { asWindowIntoField } from '../../src/render/scene-window.js';
 import type { SceneConfig } from '../../src/render/config.js';
 import { removeTempDirs, tempDir } from '../reliability/helpers.js';
@@ -72,6 +73,13 @@ describe('agglomerate calibration again at the calibrated image formation', () =
     await runTraining({ ...common, out: join(dir, 'on-window'), recalibrateAgglomerates: true, windowMargin: undefined });
     expect(scene('on-window')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT));
     expect(scene('on-window').particles.placement.outside).toBe(0.35);
+    // windowCounts 'coverage': the same window, the counts scaled by the factor calibrateWindowCounts
+    // finds on that scene against the real patches' coverage (instead of the grown area)
+    await runTraining({ ...common, out: join(dir, 'on-coverage'), recalibrateAgglomerates: true, windowMargin: undefined, windowCounts: 'coverage' });
+    const byCoverage = calibrateWindowCounts(on, presetWindowMargin('tio2-sem'), sceneStatistics(patches, 'bright').coverage);
+    expect(byCoverage).not.toBeNull();
+    expect(scene('on-coverage')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT, byCoverage!.countScale));
+    expect(scene('on-coverage').particles.count).not.toEqual(scene('on-window').particles.count);
     // windowCalibrated: the window first, then the second pass chooses counts and agglomerates on
     // frame-cut renders (instead of the counts scaled by the grown area)
     await runTraining({ ...common, out: join(dir, 'window-first'), recalibrateAgglomerates: true, windowMargin: undefined, windowCalibrated: true });

@@ -11,6 +11,8 @@ import type { ParamName } from '../params.js';
 export type DeepPartial<T> = T extends ArrayLike<unknown> ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** How `train` estimates the particle base radius from real images (src/gan/calibrate.ts). */
+/** How the window's particle counts are set (PresetSpec.windowCounts). */
+export type WindowCountsMethod = 'area' | 'coverage';
 export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
 
 export interface Preset<Name extends string = string> {
@@ -52,4 +54,11 @@ export interface Preset<Name extends string = string> {
    * every calibration. Absent: false.
    */
   readonly windowCalibrated?: boolean;
+  /**
+   * How the window's counts are set when it is applied after every calibration: 'area' scales the
+   * calibrated counts by the field's area (1 + 2 margin)^2; 'coverage' by a factor calibrated so
+   * that windowed noiseless renders cover as much as the real patches (calibrateWindowCounts).
+   * Absent: 'area'.
+   */
+  readonly windowCounts?: WindowCountsMethod;
 }
