@@ -4,6 +4,7 @@
  * it accepts. `--help` is always accepted.
  */
 import { UserError, ExitCode } from '../errors.js';
+import { PRESETS, PRESET_NAMES } from '../render/presets/index.js';
 
 export type FlagType = 'string' | 'number' | 'int' | 'boolean' | 'strings';
 
@@ -138,12 +139,18 @@ export function onOffAuto(v: unknown): boolean | undefined {
   return v === 'on' ? true : v === 'off' ? false : undefined;
 }
 
+/** The presets' window margins for the flag's help: "tio2-sem 0.35, tio2-tsem 0.35, others 0". */
+function presetMargins(): string {
+  const set = PRESET_NAMES.filter((n) => (PRESETS[n].windowMargin ?? 0) > 0).map((n) => `${n} ${PRESETS[n].windowMargin}`);
+  return set.length === PRESET_NAMES.length ? set.join(', ') : [...set, 'others 0'].join(', ');
+}
+
 /**
  * `--window-margin auto|M` of train and pipeline: the calibrated scene rendered as a window into a
  * larger field (src/render/scene-window.ts); auto: the preset's margin.
  */
 export function windowMarginFlag(command: string): FlagSpec {
-  return { name: 'window-margin', type: 'string', default: 'auto', meta: 'auto|M', help: `render the calibrated scene as a window into a larger field: particle centres up to M x the image side beyond each edge, counts scaled by the grown area, so objects are cut by the frame as in a tile of a micrograph; M in [0, 1], 0 = off, auto = the preset's (tio2-sem 0.35, others 0)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+  return { name: 'window-margin', type: 'string', default: 'auto', meta: 'auto|M', help: `render the calibrated scene as a window into a larger field: particle centres up to M x the image side beyond each edge, counts scaled by the grown area, so objects are cut by the frame as in a tile of a micrograph; M in [0, 1], 0 = off, auto = the preset's (${presetMargins()})${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
 /** `--window-calibrated auto|on|off` of train and pipeline: where the window is applied (see TrainOptions.windowCalibrated). */
