@@ -12,6 +12,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { backendFlag, commandRelaxedSimd } from './backend-flag.js';
 import { BOUNDARY_SIGMA, DEFAULT_TRAIN, INSTANCE_TARGETS, type InstanceTarget, type TrainConfig } from '../seg/train.js';
+import { STAR_DEFAULTS } from '../seg/stardist.js';
 import { INSTANCE_METHODS, OUTLINE_PLACEMENTS, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
 import { noIntensityAugment, type Normalisation } from '../seg/augment.js';
@@ -32,7 +33,10 @@ const tileFlag: FlagSpec = { name: 'tile', type: 'int', meta: 'PX', min: 16, max
 const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', default: 50, min: 0, help: 'particles smaller than this are removed' };
 const flipsFlag: FlagSpec = { name: 'flips', type: 'boolean', default: true, help: 'test-time augmentation: average the image and its three mirror images (on by default; --flips=false: one pass, ~3.6x faster)' };
 const otsuPolarityFlag: FlagSpec = polarityFlag('detected from the images; --method otsu only: a U-Net uses the polarity it was trained with');
-const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'auto', choices: ['auto', ...INSTANCE_METHODS], help: "particles from the U-Net's outputs: distance (watershed seeded from the predicted distance map; needs a model trained with --instance-target distance), watershed (distance watershed of the foreground cut by contours), or seeds (class-1 seeds grown over the contour); auto: distance when the model has a distance head, else watershed" };
+const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'auto', choices: ['auto', ...INSTANCE_METHODS], help: "particles from the U-Net's outputs: distance (watershed seeded from the predicted distance map; needs a model trained with --instance-target distance), stardist (star-convex polygons from the predicted rays, greedy NMS by polygon IoU; needs a model trained with --instance-target stardist), watershed (distance watershed of the foreground cut by contours), or seeds (class-1 seeds grown over the contour); auto: distance when the model has a distance head, else watershed" };
+
+const stardistProbFlag: FlagSpec = { name: 'stardist-prob', type: 'number', meta: 'P', default: STAR_DEFAULTS.prob, min: 0, max: 1, help: '--instances stardist: a foreground pixel proposes its polygon when its predicted object probability (the distance head) exceeds P' };
+const stardistNmsFlag: FlagSpec = { name: 'stardist-nms', type: 'number', meta: 'IOU', default: STAR_DEFAULTS.nms, min: 0, max: 1, help: '--instances stardist: a proposed polygon is dropped when its IoU with a more probable kept one exceeds IOU' };
 
 const adaptBnFlag: FlagSpec = { name: 'adapt-bn', type: 'strings', meta: 'DIR|FILES...', help: "test-time batch norm adaptation (AdaBN): replace the U-Net's batch norm statistics, learned on the training pairs, by those of these unannotated images (cropped by --crop-bottom; NAME_m.* masks skipped): the images being segmented themselves, or a pool of the same microscope's images; no masks are read, nothing is trained" };
 
@@ -66,6 +70,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'interior-augment', type: 'number', meta: 'P', default: DEFAULT_TRAIN.augment.interior, min: 0, max: 1, help: "probability per crop of re-shading every particle's interior by a random profile (a bright band inside the outline of random strength and width, a lighter or darker top, a gradient in a random direction), from the instance maps; changes pixels only; 0: off" },
       { name: 'touch-band', type: 'number', meta: 'PX', default: 0, min: 0, max: 16, help: "particle pixels within PX of another particle become contour in the training masks (from the exact instance maps of generated data, or the annotations' instances), so touching particles come apart; 0: off" },
       { name: 'instance-target', type: 'string', default: DEFAULT_TRAIN.instanceTarget, choices: [...INSTANCE_TARGETS], help: "distance: one more output channel learns each particle pixel's normalised distance to its outline, from the instance maps (generated data's exact ones, or the annotations' components), and predict / eval seed the watershed from it; none: the three classes only" },
+      { name: 'rays', type: 'int', meta: 'R', default: DEFAULT_TRAIN.rays, min: 4, max: 64, help: '--instance-target stardist: radial distances per pixel (a multiple of 4)' },
       { name: 'boundary-weight', type: 'number', meta: 'W0', default: DEFAULT_TRAIN.boundaryWeight, min: 0, max: BOUNDARY_WEIGHT_MAX, help: `the U-Net paper's separation weight map: background and contour pixels weigh W0 exp(-(d1 + d2)^2 / (2 * ${BOUNDARY_SIGMA}^2)) more in cross-entropy, d1 / d2 = distances to the nearest and second-nearest particle (from the instance maps, as --instance-target); 0: off` },
       { name: 'ema-steps', type: 'int', meta: 'N', default: DEFAULT_TRAIN.emaSteps, min: R.emaSteps.min, max: R.emaSteps.max, help: "predict / eval use an exponential moving average of the weights over the steps (horizon N steps: decay 1 - 1/N), with batch norm statistics re-estimated for it on one epoch of training crops; the raw weights train as without it; 0: off" },
       { name: 'warmup-steps', type: 'int', meta: 'N', default: DEFAULT_TRAIN.warmupSteps, min: R.warmupSteps.min, max: R.warmupSteps.max, help: 'linear learning-rate warm-up: step s trains at min(1, (s+1)/N) times the scheduled rate; 0: off' },
@@ -95,6 +100,8 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       minAreaFlag,
       flipsFlag,
       instancesFlag,
+      stardistProbFlag,
+      stardistNmsFlag,
       outlinesFlag,
       adaptBnFlag,
       otsuPolarityFlag,
@@ -117,6 +124,8 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       minAreaFlag,
       flipsFlag,
       instancesFlag,
+      stardistProbFlag,
+      stardistNmsFlag,
       outlinesFlag,
       adaptBnFlag,
       otsuPolarityFlag,
@@ -237,6 +246,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     growMasks: parseGrowMasks(String(flags['grow-masks'])),
     touchBand: Number(flags['touch-band']),
     instanceTarget: flags['instance-target'] as InstanceTarget,
+    rays: Number(flags.rays),
     boundaryWeight: Number(flags['boundary-weight']),
     emaSteps: Number(flags['ema-steps']),
     warmupSteps: Number(flags['warmup-steps']),
@@ -271,6 +281,7 @@ function segmenterOf(flags: ParsedFlags): SegmenterOptions {
     minArea: Number(flags['min-area']),
     flips: Boolean(flags.flips),
     instances: flags.instances === 'auto' ? undefined : (flags.instances as InstanceMethod),
+    stardist: { prob: Number(flags['stardist-prob']), nms: Number(flags['stardist-nms']) },
     outlines: flags.outlines as OutlinePlacement,
     polarity: flags.polarity as PolaritySetting,
     cropBottom: Number(flags['crop-bottom']),

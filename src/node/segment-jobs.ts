@@ -22,6 +22,8 @@ export interface SegmentFlags {
   outlines?: OutlinePlacement;
   /** undefined: the model's default ('distance' with a distance head, else 'watershed'). */
   instances?: InstanceMethod;
+  /** Options of the star-convex polygon instances (instances 'stardist'; seg/stardist.ts). */
+  stardist?: { prob?: number; nms?: number };
 }
 
 export interface ImageSegmentation {
@@ -32,7 +34,7 @@ export interface ImageSegmentation {
 
 /** `img` through `model`: probabilities (with flips as `sf` says), then the particles. */
 export function segmentWithModel(model: UNet, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
-  const s = segmentImage(model, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines });
+  const s = segmentImage(model, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines, ...(sf.stardist ? { stardist: sf.stardist } : {}) });
   return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
 }
 

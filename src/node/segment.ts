@@ -77,6 +77,8 @@ export interface SegmenterOptions extends SegmentBackendOptions {
    * (markers from its predicted distance), else 'watershed'.
    */
   instances?: InstanceMethod;
+  /** instances 'stardist': the object probability a polygon's centre needs, and the polygon IoU above which NMS suppresses (seg/stardist.ts defaults when absent). */
+  stardist?: { prob?: number; nms?: number };
   /** Where the U-Net's outlines go; default 'half-level' (moved out to the image's edge half level, seg/edge-outline.ts), or 'network'. */
   outlines?: OutlinePlacement;
   /** Otsu only (a U-Net uses the polarity it was trained with); default 'auto': detected from the images. */
@@ -241,7 +243,7 @@ export async function segmentTrain(o: SegmentTrainOptions, out: SegmentConsole =
 function initWeights(initDir: string, o: SegmentTrainOptions, samples: SegSample[]): StateDict {
   const { model, info } = loadModel(initDir);
   const train = { ...DEFAULT_TRAIN, ...o.train };
-  const want: UNetConfig = { ...DEFAULT_UNET, ...o.unet, distanceHead: train.instanceTarget === 'distance' };
+  const want: UNetConfig = { ...DEFAULT_UNET, ...o.unet, distanceHead: train.instanceTarget !== 'none', ...(train.instanceTarget === 'stardist' ? { rays: train.rays } : {}) };
   const polarity: Polarity = train.polarity === 'auto' ? polarityFromMasks(samples) : train.polarity;
   const diffs: string[] = [];
   const differ = (what: string, flag: string, theirs: unknown, ours: unknown) => {
@@ -253,6 +255,7 @@ function initWeights(initDir: string, o: SegmentTrainOptions, samples: SegSample
   differ('input channels', 'the data', info.unet.inChannels, want.inChannels);
   differ('classes', 'the data', info.unet.classes, want.classes);
   differ('distance head', '--instance-target', Boolean(info.unet.distanceHead), Boolean(want.distanceHead));
+  differ('rays', '--instance-target stardist --rays', info.unet.rays ?? 0, want.rays ?? 0);
   differ('normalisation', '--normalisation', info.normalisation, train.normalisation);
   differ('polarity', '--polarity', info.polarity, polarity);
   if (diffs.length) throw new UserError(`--init ${initDir}: the model does not fit this run: its ${diffs.join('; ')}`, ExitCode.usage);
@@ -294,7 +297,7 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
 // --- segmenting --------------------------------------------------------------------------------
 
 function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
-  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines };
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines, ...(o.stardist && o.instances === 'stardist' ? { stardist: o.stardist } : {}) };
 }
 
 /** What a cached segmentation depends on besides the pixels (segment-cache.ts). */

@@ -19,8 +19,9 @@
  * The image is normalised first as in training (`normalisation` and `polarity`, the model's
  * ModelInfo fields: dark-particle images are inverted, as training inverted them).
  */
-import { Tensor, noGrad, sigmoid, slice, softmax, concat } from '../autodiff/index.js';
-import { outputChannels, type UNet } from './unet.js';
+import { Tensor, noGrad, sigmoid, slice, softmax, concat, mul } from '../autodiff/index.js';
+import { outputChannels, RAY_SCALE, type UNet } from './unet.js';
+import { mirroredRayIndex, polygonInstances, type StarInstanceOptions } from './stardist.js';
 import { normalisationStats, type Normalisation } from './augment.js';
 import { brightParticleView, type Polarity } from '../particles/polarity.js';
 import { growToHalfLevel } from './edge-outline.js';
@@ -64,12 +65,14 @@ export interface InferOptions {
   watershed?: Omit<ProbabilityInstanceOptions, 'minArea'>;
   /** Options of the distance post-processing (instancesFromDistance). */
   distance?: Omit<DistanceInstanceOptions, 'minArea'>;
+  /** Options of the star-convex polygon instances (stardist.ts polygonInstances). */
+  stardist?: Omit<StarInstanceOptions, 'minArea'>;
 }
 
-export type InstanceMethod = 'distance' | 'watershed' | 'seeds';
+export type InstanceMethod = 'distance' | 'stardist' | 'watershed' | 'seeds';
 export type OutlinePlacement = 'half-level' | 'network';
 export const OUTLINE_PLACEMENTS: readonly OutlinePlacement[] = ['half-level', 'network'];
-export const INSTANCE_METHODS: readonly InstanceMethod[] = ['distance', 'watershed', 'seeds'];
+export const INSTANCE_METHODS: readonly InstanceMethod[] = ['distance', 'stardist', 'watershed', 'seeds'];
 
 /** Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared px. */
 export function tileStarts(size: number, tile: number, overlap: number): number[] {
@@ -136,7 +139,10 @@ export function predictNormalised(model: UNet, x: Float32Array, width: number, h
     const probs = noGrad(() => {
       const out = model.forward(new Tensor(input, [group.length, 1, th, tw]));
       if (c === classes) return softmax(out, 1);
-      return concat([softmax(slice(out, [null, [0, classes]]), 1), sigmoid(slice(out, [null, [classes, c]]))], 1);
+      const parts = [softmax(slice(out, [null, [0, classes]]), 1), sigmoid(slice(out, [null, [classes, classes + 1]]))];
+      // Rays in px (the network predicts them in units of RAY_SCALE px).
+      if (c > classes + 1) parts.push(mul(slice(out, [null, [classes + 1, c]]), RAY_SCALE));
+      return concat(parts, 1);
     });
     const pd = probs.data;
     group.forEach(([x0, y0], b) => {
@@ -178,11 +184,16 @@ export function predictWithFlips(model: UNet, x: Float32Array, width: number, he
   if (!opts.flips) return acc;
   const n = width * height;
   const c = outputChannels(model.config);
+  const rays = model.config.rays ?? 0;
+  const firstRay = c - rays;
   for (const [fx, fy] of [[true, false], [false, true], [true, true]] as const) {
     const p = predictNormalised(model, mirrorPlane(x, width, height, fx, fy), width, height, opts);
+    // Ray k of the mirrored image is ray perm[k] of the image (stardist.ts).
+    const perm = rays > 0 ? mirroredRayIndex(rays, fx, fy) : null;
     for (let k = 0; k < c; k++) {
       const back = mirrorPlane(p.subarray(k * n, (k + 1) * n), width, height, fx, fy);
-      for (let i = 0; i < n; i++) acc[k * n + i] += back[i];
+      const to = perm && k >= firstRay ? firstRay + perm[k - firstRay] : k;
+      for (let i = 0; i < n; i++) acc[to * n + i] += back[i];
     }
   }
   for (let i = 0; i < acc.length; i++) acc[i] *= 0.25;
@@ -238,6 +249,12 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
       return { width, height, probabilities, classes, instances: place(instancesFromClassMap(classes, width, height, { minArea })) };
     }
     if (method === 'distance' && !model.config.distanceHead) throw new UserError("instances 'distance' needs a model trained with a distance head (segment train --instance-target distance)");
+    if (method === 'stardist') {
+      const rays = model.config.rays ?? 0;
+      if (!rays) throw new UserError("instances 'stardist' needs a model trained with rays (segment train --instance-target stardist)");
+      const star = polygonInstances(probabilities.subarray(0, 3 * n), probabilities.subarray(3 * n, 4 * n), probabilities.subarray(4 * n, (4 + rays) * n), width, height, { ...opts.stardist, minArea });
+      return { width, height, probabilities, classes, instances: place(star) };
+    }
     const { lowConfidence, ...instances } =
       method === 'distance'
         ? instancesFromDistance(probabilities.subarray(0, 3 * n), probabilities.subarray(3 * n, 4 * n), width, height, { ...opts.distance, minArea })

@@ -28,8 +28,9 @@
  * epoch of training crops drawn from their own Rng ("precise BN"), and the checkpoint carries
  * the result as `average`, which inference uses.
  */
-import { Adam, Rng, Tensor, segmentationLoss, noGrad, phase, profileStepEnd, profileStepStart, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
-import { UNet, type UNetConfig, DEFAULT_UNET } from './unet.js';
+import { Adam, Rng, Tensor, add, mul, slice, weightedSmoothL1, segmentationLoss, noGrad, phase, profileStepEnd, profileStepStart, type OptimizerState, type RngState, type StateDict } from '../autodiff/index.js';
+import { UNet, type UNetConfig, DEFAULT_UNET, RAY_SCALE } from './unet.js';
+import { starRays } from './stardist.js';
 import { boundaryWeightMap, instanceDistanceTarget, instanceOutlineDistance } from './targets.js';
 import { instancesFromClassMap } from '../particles/instances.js';
 import { edgeOffset, edgeProfile, growClassMask } from './align.js';
@@ -54,9 +55,13 @@ export interface SegSample {
   instances?: Int32Array;
 }
 
-/** What the U-Net learns besides the classes: 'distance' (seg/targets.ts) or nothing ('none'). */
-export type InstanceTarget = 'distance' | 'none';
-export const INSTANCE_TARGETS: readonly InstanceTarget[] = ['distance', 'none'];
+/**
+ * What the U-Net learns besides the classes: 'distance' (seg/targets.ts), 'stardist' (the distance
+ * as StarDist's object probability plus `rays` radial distances per pixel, seg/stardist.ts) or
+ * nothing ('none').
+ */
+export type InstanceTarget = 'distance' | 'stardist' | 'none';
+export const INSTANCE_TARGETS: readonly InstanceTarget[] = ['distance', 'stardist', 'none'];
 
 export interface TrainConfig {
   epochs: number;
@@ -112,8 +117,16 @@ export interface TrainConfig {
    * three classes only. A resumed run keeps what its model has.
    */
   instanceTarget: InstanceTarget;
-  /** Weight of the distance term (instanceTarget 'distance'). */
+  /** Weight of the distance term (instanceTarget 'distance' or 'stardist'). */
   distanceWeight: number;
+  /** instanceTarget 'stardist': rays per pixel (a multiple of 4; default 16). */
+  rays: number;
+  /**
+   * instanceTarget 'stardist': weight of the ray term, the smooth L1 (beta 0.1, i.e. 1 px) of the
+   * predicted rays in units of RAY_SCALE px, each pixel weighted by its object probability target
+   * (StarDist's loss; default 1, about StarDist's lambda 0.2 on px-unit L1 at our scale).
+   */
+  rayWeight: number;
   /**
    * w0 of the U-Net paper's separation weight map (targets.ts boundaryWeightMap, sigma
    * BOUNDARY_SIGMA): each pixel's cross-entropy weight becomes its class weight + w0 exp(-(d1 +
@@ -150,6 +163,9 @@ export interface TrainConfig {
  */
 export const BOUNDARY_SIGMA = 3;
 
+/** Smooth L1's beta of the ray term, in RAY_SCALE units: 0.1 = 1 px (quadratic within 1 px of the target ray). */
+export const RAY_BETA = 0.1;
+
 /**
  * Defaults, measured on TiO2-SEM dev-test (docs/segmentation.md): lr 2e-3 with poly decay and
  * class-weight power 0.5 (every run there); 6 epochs of one crop per image, which for 1,000
@@ -176,6 +192,8 @@ export const DEFAULT_TRAIN: TrainConfig = {
   touchBand: 0,
   instanceTarget: 'distance',
   distanceWeight: 1,
+  rays: 16,
+  rayWeight: 1,
   boundaryWeight: 0,
   emaSteps: 0,
   warmupSteps: 0,
@@ -211,6 +229,8 @@ export interface EpochRecord {
   dice: number;
   /** The distance term (models with a distance head). */
   dist?: number;
+  /** The ray term (models with rays). */
+  ray?: number;
   seconds: number;
   valLoss?: number;
   valDsc?: number;
@@ -239,7 +259,7 @@ export interface Checkpoint {
 
 export type TrainProgress =
   | { kind: 'start'; trainImages: number; valImages: number; stepsPerEpoch: number; totalSteps: number; parameters: number; classWeights: number[]; resumedAt: number; edgeOffset: number | null; grownBy: number; polarity: Polarity }
-  | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; dist?: number; lr: number; stepsPerSecond: number; etaSeconds: number }
+  | { kind: 'step'; epoch: number; step: number; totalSteps: number; loss: number; ce: number; dice: number; dist?: number; ray?: number; lr: number; stepsPerSecond: number; etaSeconds: number }
   | { kind: 'epoch'; record: EpochRecord; etaSeconds: number };
 
 export interface TrainHooks {
@@ -283,7 +303,7 @@ interface Prepared extends SegSample {
   outline?: Float32Array;
 }
 
-function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean, withInterior: boolean): Prepared {
+function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity, withDistance: boolean, withBoundary: boolean, withInterior: boolean, withRays = false): Prepared {
   if (s.image.length !== s.width * s.height || s.classes.length !== s.width * s.height) {
     throw new Error(`sample ${s.name}: image / mask sizes do not match ${s.width} x ${s.height}`);
   }
@@ -292,7 +312,7 @@ function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity,
   const labels = withDistance || withBoundary || withInterior ? (s.instances ?? instancesFromClassMap(s.classes, s.width, s.height, { minArea: 1 }).labels) : undefined;
   const distance = withDistance && labels ? instanceDistanceTarget(labels, s.width, s.height) : undefined;
   // Ids as float planes: exact below 2^24 instances.
-  const interior = withInterior && labels ? { ids: Float32Array.from(labels), outline: instanceOutlineDistance(labels, s.width, s.height) } : {};
+  const interior = withInterior && labels ? { ids: Float32Array.from(labels), outline: instanceOutlineDistance(labels, s.width, s.height) } : withRays && labels ? { ids: Float32Array.from(labels) } : {};
   return { ...s, image, distance, labels, ...interior, ...normalisationStats(image, normalisation) };
 }
 
@@ -304,8 +324,10 @@ function epochOrder(rng: Rng, n: number, count: number): number[] {
 }
 
 /** Fills x / target with `count` crops drawn from `pick()`, augmented when `augment` is set. */
-function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean): { x: Tensor; target: Int32Array; distance: Tensor | null; boundary: Float32Array | null } {
+function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, size: number, cfg: TrainConfig, rng: Rng, augment: boolean, withDistance: boolean, rays = 0): { x: Tensor; target: Int32Array; distance: Tensor | null; boundary: Float32Array | null; rays: Tensor | null } {
   const n = size * size;
+  const rd = rays > 0 ? new Float32Array(count * rays * n) : null;
+  const cropIds = rays > 0 ? new Float32Array(n) : null;
   const xd = new Float32Array(count * n);
   const target = new Int32Array(count * n);
   const dd = withDistance ? new Float32Array(count * n) : null;
@@ -321,7 +343,14 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
     if (bd && s.boundary) extras.push({ from: s.boundary, to: bd.subarray(b * n, (b + 1) * n) });
     const particles = augment && s.ids && s.outline ? { ids: new Float32Array(n), outline: new Float32Array(n) } : undefined;
     if (particles) extras.push({ from: s.ids!, to: particles.ids }, { from: s.outline!, to: particles.outline });
+    if (cropIds) extras.push({ from: s.ids!, to: cropIds });
     extractCrop(s, x0, y0, size, sym, img, mask, ...extras);
+    // Rays from the crop's own instance map (as StarDist's training does): the crop's symmetry
+    // turns the particles, and the crop's edge ends a ray as the image edge does.
+    if (rd && cropIds) {
+      const r = starRays(cropIds, size, size, rays);
+      for (let i = 0; i < r.length; i++) rd[b * rays * n + i] = r[i] / RAY_SCALE;
+    }
     if (augment) augmentIntensity(img, size, cfg.augment, rng, mask, particles);
     const inv = 1 / s.std;
     for (let i = 0; i < n; i++) {
@@ -329,7 +358,7 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
       target[b * n + i] = mask[i];
     }
   }
-  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: dd ? new Tensor(dd, [count, 1, size, size]) : null, boundary: bd };
+  return { x: new Tensor(xd, [count, 1, size, size]), target, distance: dd ? new Tensor(dd, [count, 1, size, size]) : null, boundary: bd, rays: rd ? new Tensor(rd, [count, rays, size, size]) : null };
 }
 
 /**
@@ -338,7 +367,7 @@ function makeBatch(samples: Prepared[], pickIndex: () => number, count: number, 
  * target when `distance` is given (the channel after the classes). With `boundary` (per pixel,
  * boundaryWeightMap), a pixel's CE weight is its class weight + its boundary weight (U-Net eq. 2).
  */
-export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number, boundary: ArrayLike<number> | null = null): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null } {
+export function segLoss(out: Tensor, classes: number, target: Int32Array, distance: Tensor | null, classWeights: number[], diceWeight: number, distanceWeight: number, boundary: ArrayLike<number> | null = null, rays: { target: Tensor; weight: number } | null = null): { loss: Tensor; ce: Tensor; dice: Tensor; dist: Tensor | null; ray: Tensor | null } {
   // One fused op (max / exp / sum once per pixel, channels read in place); it equals
   // crossEntropy + softDiceLoss + bceWithLogits on slices of out up to float rounding.
   const r = segmentationLoss(out, {
@@ -350,7 +379,18 @@ export function segLoss(out: Tensor, classes: number, target: Int32Array, distan
     distanceWeight,
   });
   const scalar = (v: number) => new Tensor(Float64Array.of(v), []);
-  return { loss: r.loss, ce: scalar(r.ce), dice: scalar(r.dice), dist: r.dist === null ? null : scalar(r.dist) };
+  let loss = r.loss;
+  let ray: Tensor | null = null;
+  if (rays) {
+    // StarDist's ray loss: the rays' channels after the distance one, each pixel weighted by its object probability target.
+    if (!distance) throw new Error('segLoss: rays need the distance target (their pixel weights)');
+    const first = classes + 1;
+    const nRays = rays.target.shape[1];
+    if (out.shape[1] !== first + nRays) throw new Error(`segLoss: ${nRays} ray targets do not fit the ${out.shape[1]} channels after ${classes} classes and the distance`);
+    ray = weightedSmoothL1(slice(out, [null, [first, first + nRays]]), rays.target, distance.data, RAY_BETA);
+    loss = add(loss, mul(ray, rays.weight));
+  }
+  return { loss, ce: scalar(r.ce), dice: scalar(r.dice), dist: r.dist === null ? null : scalar(r.dist), ray };
 }
 
 /** w(x) = w_c(x) + boundary(x) per target pixel. */
@@ -409,11 +449,15 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   const bnRng = root.fork();
   if (!(cfg.augment.interior >= 0 && cfg.augment.interior <= 1)) throw new Error(`trainUNet: augment.interior is a probability in [0, 1], got ${cfg.augment.interior}`);
   if (!INSTANCE_TARGETS.includes(cfg.instanceTarget)) throw new Error(`trainUNet: instanceTarget must be ${INSTANCE_TARGETS.join(' or ')}, got ${String(cfg.instanceTarget)}`);
-  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget === 'distance' }, initRng);
+  const stardist = cfg.instanceTarget === 'stardist';
+  const model = new UNet(resume ? resume.model.unet : { ...DEFAULT_UNET, ...unetConfig, distanceHead: cfg.instanceTarget !== 'none', ...(stardist ? { rays: cfg.rays } : {}) }, initRng);
   if (init && !resume) model.loadStateDict(init);
   // A resumed run trains what its model has (checkpoints from before the distance head have none).
   const withDistance = Boolean(model.config.distanceHead);
-  cfg.instanceTarget = withDistance ? 'distance' : 'none';
+  const nRays = model.config.rays ?? 0;
+  cfg.instanceTarget = nRays > 0 ? 'stardist' : withDistance ? 'distance' : 'none';
+  if (nRays > 0) cfg.rays = nRays;
+  if (!(cfg.rayWeight >= 0)) throw new Error(`trainUNet: rayWeight must be >= 0, got ${cfg.rayWeight}`);
   const classes = model.config.classes;
   const split = resume ? resume.split : splitNames(names, cfg.valFraction, splitRng);
   const byName = new Map(samples.map((s) => [s.name, s]));
@@ -421,7 +465,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     list.map((n) => {
       const s = byName.get(n);
       if (!s) throw new Error(`trainUNet: the checkpoint's split names image '${n}', which is not in the data`);
-      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0, cfg.augment.interior > 0);
+      return prepare(s, normalisation, polarity, withDistance, cfg.boundaryWeight > 0, cfg.augment.interior > 0, nRays > 0);
     });
   const normalisation: Normalisation = resume ? resume.model.normalisation : cfg.normalisation;
   const polarity: Polarity = resume ? resume.model.polarity : cfg.polarity === 'auto' ? polarityFromMasks(samples) : cfg.polarity;
@@ -483,7 +527,8 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy, polarity });
 
   // Fixed validation crops (their own Rng, the same every epoch).
-  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false, withDistance) : null;
+  const valBatch = val.length ? makeBatch(val, ((k) => () => k++ % val.length)(0), Math.min(32, val.length * 4), crop, cfg, new Rng(cfg.seed + 7919), false, withDistance, nRays) : null;
+  const rayTerm = (t: Tensor | null) => (t ? { target: t, weight: cfg.rayWeight } : null);
 
   const every = hooks.every ?? 10;
   const t0 = now();
@@ -512,7 +557,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     const crops = function* (): Generator<Tensor> {
       const order = epochOrder(bnRng, train.length, stepsPerEpoch * cfg.batch);
       let k = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) yield makeBatch(train, () => order[k++], cfg.batch, crop, cfg, bnRng, true, withDistance).x;
+      for (let s = 0; s < stepsPerEpoch; s++) yield makeBatch(train, () => order[k++], cfg.batch, crop, cfg, bnRng, true, withDistance, nRays).x;
     };
     applyBatchNormStats(averaged, { ...poolBatchNormStats(averaged, crops()), images: train.length, tiles: stepsPerEpoch * cfg.batch });
     return averaged.stateDict();
@@ -524,15 +569,15 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     const te = now();
     const order = epochOrder(dataRng, train.length, stepsPerEpoch * cfg.batch);
     let k = 0;
-    let sumLoss = 0, sumCe = 0, sumDice = 0, sumDist = 0;
+    let sumLoss = 0, sumCe = 0, sumDice = 0, sumDist = 0, sumRay = 0;
     model.train();
     for (let s = 0; s < stepsPerEpoch; s++) {
       profileStepStart();
-      const { x, target, distance, boundary } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance));
+      const { x, target, distance, boundary, rays } = phase('data', () => makeBatch(train, () => order[k++], cfg.batch, crop, cfg, dataRng, true, withDistance, nRays));
       const lr = learningRate(cfg, step, totalSteps);
       opt.lr = lr;
       const out = model.forward(x);
-      const { loss, ce, dice, dist } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight, boundary);
+      const { loss, ce, dice, dist, ray } = segLoss(out, classes, target, distance, classWeights, cfg.diceWeight, cfg.distanceWeight, boundary, rayTerm(rays));
       const lv = loss.item();
       if (!Number.isFinite(lv)) throw new Error(`trainUNet: the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}); lower --lr`);
       loss.backward();
@@ -547,18 +592,19 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
       sumCe += ce.item();
       sumDice += dice.item();
       if (dist) sumDist += dist.item();
+      if (ray) sumRay += ray.item();
       if (hooks.progress && (step % every === 0 || s === stepsPerEpoch - 1)) {
         const rate = (step - startStep) / Math.max(1e-9, (now() - t0) / 1000);
-        hooks.progress({ kind: 'step', epoch: epoch + 1, step, totalSteps, loss: lv, ce: ce.item(), dice: dice.item(), ...(dist ? { dist: dist.item() } : {}), lr, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / rate });
+        hooks.progress({ kind: 'step', epoch: epoch + 1, step, totalSteps, loss: lv, ce: ce.item(), dice: dice.item(), ...(dist ? { dist: dist.item() } : {}), ...(ray ? { ray: ray.item() } : {}), lr, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / rate });
       }
     }
     epoch++;
-    const rec: EpochRecord = { epoch, step, loss: sumLoss / stepsPerEpoch, ce: sumCe / stepsPerEpoch, dice: sumDice / stepsPerEpoch, ...(withDistance ? { dist: sumDist / stepsPerEpoch } : {}), seconds: (now() - te) / 1000 };
+    const rec: EpochRecord = { epoch, step, loss: sumLoss / stepsPerEpoch, ce: sumCe / stepsPerEpoch, dice: sumDice / stepsPerEpoch, ...(withDistance ? { dist: sumDist / stepsPerEpoch } : {}), ...(nRays > 0 ? { ray: sumRay / stepsPerEpoch } : {}), seconds: (now() - te) / 1000 };
     if (valBatch) {
       model.eval();
       noGrad(() => {
         const out = model.forward(valBatch.x);
-        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight, valBatch.boundary).loss.item();
+        rec.valLoss = segLoss(out, classes, valBatch.target, valBatch.distance, classWeights, cfg.diceWeight, cfg.distanceWeight, valBatch.boundary, rayTerm(valBatch.rays)).loss.item();
         const d = foregroundDice(out, classes, valBatch.target);
         rec.valDsc = d.sum === 0 ? 1 : (2 * d.inter) / d.sum;
       });

@@ -33,7 +33,19 @@ export interface UNetConfig {
    * particle's outline (seg/targets.ts). Absent (checkpoints from before it) = false.
    */
   distanceHead?: boolean;
+  /**
+   * StarDist rays (seg/stardist.ts): this many more output channels after the distance channel,
+   * each pixel's predicted distance to its particle's edge along ray k, in units of RAY_SCALE px.
+   * Needs the distance head (StarDist's object probability). Absent or 0 = none.
+   */
+  rays?: number;
 }
+
+/**
+ * Ray channels predict distance / RAY_SCALE: the network's outputs stay of order 1 for particles
+ * of ~10-40 px radius, so that Adam's steps of ~lr per step reach them within a short training.
+ */
+export const RAY_SCALE = 10;
 
 /**
  * Defaults: depth 4 (5 levels, a 16x coarser bottleneck: 8 x 8 on a 128 px crop; the receptive
@@ -60,6 +72,10 @@ export function validateUNetConfig(c: UNetConfig): UNetConfig {
   int('base', 1, 256);
   if (c.norm !== 'batch' && c.norm !== 'instance') throw new Error(`U-Net config: norm must be 'batch' or 'instance', got ${String(c.norm)}`);
   if (c.distanceHead !== undefined && typeof c.distanceHead !== 'boolean') throw new Error(`U-Net config: distanceHead must be true or false, got ${String(c.distanceHead)}`);
+  if (c.rays !== undefined && c.rays !== 0) {
+    if (!Number.isInteger(c.rays) || c.rays < 4 || c.rays > 64 || c.rays % 4 !== 0) throw new Error(`U-Net config: rays must be 0 or a multiple of 4 in [4, 64], got ${String(c.rays)}`);
+    if (!c.distanceHead) throw new Error('U-Net config: rays need the distance head (distanceHead: true), their object probability');
+  }
   return c;
 }
 
@@ -148,9 +164,9 @@ export class UNet extends Module {
   }
 }
 
-/** Channels of the U-Net's output: the class logits, then the distance logit when it has that head. */
-export function outputChannels(config: Pick<UNetConfig, 'classes' | 'distanceHead'>): number {
-  return config.classes + (config.distanceHead ? 1 : 0);
+/** Channels of the U-Net's output: the class logits, then the distance logit when it has that head, then the rays. */
+export function outputChannels(config: Pick<UNetConfig, 'classes' | 'distanceHead' | 'rays'>): number {
+  return config.classes + (config.distanceHead ? 1 : 0) + (config.rays ?? 0);
 }
 
 /** Input sizes that keep every pooling exact (multiples of 2^depth) avoid padded seams. */

@@ -75,6 +75,72 @@ export function bceWithLogits(logits: Tensor, target: Tensor, reduction: Reducti
   return reduce(elementwise, reduction);
 }
 
+/**
+ * Weighted smooth L1 (Huber with transition `beta`) of a multi-channel prediction [N, C, ...spatial]
+ * against its target, each pixel weighted over all its channels by `weight` [N, ...spatial]
+ * (constants; StarDist's ray loss, whose weight is the object probability):
+ *   loss = sum_{n,c,p} w[n,p] h(x - t) / (C sum_{n,p} w[n,p]),
+ *   h(e) = e^2 / (2 beta) for |e| < beta, |e| - beta / 2 beyond;
+ * 0 when every weight is 0. d/dx = w h'(e) / (C sum w), h'(e) = e / beta inside, sign(e) beyond;
+ * the target gets the negative (both sides may require gradients).
+ */
+export function weightedSmoothL1(input: Tensor, target: Tensor, weight: ArrayLike<number>, beta = 1): Tensor {
+  const op = 'weightedSmoothL1';
+  checkSame(op, input, target);
+  if (input.ndim < 2) throw new Error(`${op}: input must be [N, C, ...], got ${shapeStr(input.shape)}`);
+  if (!(beta > 0)) throw new Error(`${op}: beta must be > 0, got ${beta}`);
+  const n = input.shape[0];
+  const c = input.shape[1];
+  const inner = input.size / (n * c);
+  if (weight.length !== n * inner) throw new Error(`${op}: weight has ${weight.length} entries but ${shapeStr(input.shape)} has ${n * inner} pixels`);
+  let wsum = 0;
+  for (let i = 0; i < weight.length; i++) {
+    if (!(weight[i] >= 0)) throw new Error(`${op}: weights must be finite and >= 0, got ${weight[i]} at ${i}`);
+    wsum += weight[i];
+  }
+  const scale = wsum > 0 ? 1 / (c * wsum) : 0;
+  const xd = input.data;
+  const td = target.data;
+  let total = 0;
+  for (let b = 0; b < n; b++) {
+    for (let k = 0; k < c; k++) {
+      const o = (b * c + k) * inner;
+      for (let p = 0; p < inner; p++) {
+        const w = weight[b * inner + p];
+        if (w === 0) continue;
+        const e = Math.abs(xd[o + p] - td[o + p]);
+        total += w * (e < beta ? (0.5 * e * e) / beta : e - 0.5 * beta);
+      }
+    }
+  }
+  const dtype = resultDType(input, target);
+  const out = allocData(dtype, 1);
+  out[0] = total * scale;
+  return record(op, new Tensor(out, []), [input, target], (g) => {
+    const gs = g.data[0] * scale;
+    const d = allocData(dtype, input.size);
+    for (let b = 0; b < n; b++) {
+      for (let k = 0; k < c; k++) {
+        const o = (b * c + k) * inner;
+        for (let p = 0; p < inner; p++) {
+          const w = weight[b * inner + p];
+          if (w === 0) continue;
+          const e = xd[o + p] - td[o + p];
+          d[o + p] = gs * w * (Math.abs(e) < beta ? e / beta : Math.sign(e));
+        }
+      }
+    }
+    const gx = input.requiresGrad ? new Tensor(d, input.shape) : null;
+    let gt: Tensor | null = null;
+    if (target.requiresGrad) {
+      const dt = allocData(dtype, input.size);
+      for (let i = 0; i < dt.length; i++) dt[i] = -d[i];
+      gt = new Tensor(dt, target.shape);
+    }
+    return [gx, gt];
+  });
+}
+
 export interface ClassLossOptions {
   /** Per-class weights [C] (constants, no gradient). */
   weight?: Tensor | ArrayLike<number>;
@@ -238,6 +304,23 @@ function labels(rng: Rng, n: number, c: number): Int32Array {
 }
 
 export const gradcheckCases: GradcheckCase[] = [
+  {
+    op: 'weightedSmoothL1',
+    variant: '[2, 3, 2, 2], both sides differentiated, errors on both sides of beta, zero-weight pixels',
+    make: (rng) => {
+      const w = Float64Array.from({ length: 8 }, (_, i) => (i % 3 === 0 ? 0 : rng.range(0.1, 2)));
+      return { f: (x, y) => weightedSmoothL1(x, y, w, 0.5), inputs: [randomInput(rng, [2, 3, 2, 2], -2, 2), randomInput(rng, [2, 3, 2, 2], -2, 2)] };
+    },
+  },
+  {
+    op: 'weightedSmoothL1',
+    variant: '[1, 4, 3], beta 1, target held constant, every weight 0 but one',
+    make: (rng) => {
+      const y = randomInput(rng, [1, 4, 3], -3, 3);
+      const w = [0, 1.5, 0];
+      return { f: (x) => weightedSmoothL1(x, y, w), inputs: [randomInput(rng, [1, 4, 3], -3, 3)] };
+    },
+  },
   { op: 'mseLoss', variant: 'mean, both sides differentiated', make: (rng) => ({ f: (x, y) => mseLoss(x, y), inputs: [randomInput(rng, [2, 3]), randomInput(rng, [2, 3])] }) },
   { op: 'mseLoss', variant: "reduction 'none', [1, 2, 3, 1]", make: (rng) => ({ f: (x, y) => mseLoss(x, y, 'none'), inputs: [randomInput(rng, [1, 2, 3, 1]), randomInput(rng, [1, 2, 3, 1])] }) },
   {
