@@ -12,8 +12,9 @@
  *   breakdown: where AP50's errors come from (src/seg/error-breakdown.ts) with one setting (default:
  *     the defaults of segment eval, distance instances with half-level outlines): per image, pooled
  *     counts, recall by ground-truth area and the per-image mean AP50 with each kind of error removed.
- * A setting: { "method": "distance" | "watershed", "background", "contour", "relative", "coreH",
- * "minCore" (distance) or "h" (watershed), "outlines": "half-level" | "network" (default "network") }.
+ * A setting: { "method": "distance" | "watershed" | "stardist", "background", "contour", "relative", "coreH",
+ * "minCore" (distance) or "h" (watershed) or "prob", "nms", "fill" (stardist: a model trained with
+ * --instance-target stardist; its cache holds the ray planes after the distance one), "outlines": "half-level" | "network" (default "network") }.
  * Usage (bundle with esbuild into the ignored .tmp/ of the repository, where the packages resolve, then run):
  *   npx esbuild scripts/seg-postprocess-sweep.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/sweep.mjs
  *   node .tmp/sweep.mjs predict MODEL_DIR SYNTH_DIR CACHE [--flips]
@@ -36,6 +37,7 @@ import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances } 
 import { applyBatchNormStats, estimateBatchNormStats } from '../src/seg/adapt-bn.js';
 import { normaliseImage, predictWithFlips } from '../src/seg/infer.js';
 import { instancesFromDistance, instancesFromProbabilities } from '../src/particles/instances.js';
+import { polygonInstances } from '../src/seg/stardist.js';
 import { brightParticleView, type Polarity } from '../src/particles/polarity.js';
 import { growToHalfLevel } from '../src/seg/edge-outline.js';
 import { evaluate, meanOf } from '../src/seg/metrics.js';
@@ -53,8 +55,12 @@ interface Cached {
 }
 
 interface Setting {
-  method: 'distance' | 'watershed';
+  method: 'distance' | 'watershed' | 'stardist';
   background?: number;
+  /** stardist: polygonInstances' prob, nms and fill (src/seg/stardist.ts). */
+  prob?: number;
+  nms?: number;
+  fill?: boolean;
   contour?: number;
   relative?: number;
   coreH?: number;
@@ -114,7 +120,9 @@ function instances(c: Cached, s: Setting): Int32Array {
   const n = c.width * c.height;
   const p = c.probabilities;
   const labels =
-    s.method === 'distance'
+    s.method === 'stardist'
+      ? polygonInstances(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), p.subarray(4 * n), c.width, c.height, { background: s.background, prob: s.prob, nms: s.nms, fill: s.fill }).labels
+      : s.method === 'distance'
       ? instancesFromDistance(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), c.width, c.height, { background: s.background, contour: s.contour, relative: s.relative, coreH: s.coreH, minCore: s.minCore }).labels
       : instancesFromProbabilities(p.subarray(0, 3 * n), c.width, c.height, { background: s.background, contour: s.contour, h: s.h }).labels;
   return s.outlines === 'half-level' ? growToHalfLevel(labels, c.image, c.width, c.height) : labels;

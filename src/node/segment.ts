@@ -128,11 +128,11 @@ export function progressLine(p: TrainProgress): string {
     case 'start':
       return `training on ${p.trainImages} images (${p.valImages} for validation), ${p.stepsPerEpoch} steps/epoch, ${p.totalSteps} steps, ${p.parameters} parameters, class weights ${p.classWeights.map((w) => w.toFixed(2)).join('/')}, masks grown by ${p.grownBy} px${p.edgeOffset !== null ? ` (measured edge offset ${p.edgeOffset.toFixed(2)} px)` : ''}${p.resumedAt ? `, resumed at step ${p.resumedAt}` : ''}`;
     case 'step':
-      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}${p.dist !== undefined ? ` dist ${p.dist.toFixed(4)}` : ''}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
+      return `epoch ${p.epoch} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (ce ${p.ce.toFixed(4)} dice ${p.dice.toFixed(4)}${p.dist !== undefined ? ` dist ${p.dist.toFixed(4)}` : ''}${p.ray !== undefined ? ` ray ${p.ray.toFixed(4)}` : ''}) lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(3)} steps/s ETA ${fmtTime(p.etaSeconds)}`;
     case 'epoch': {
       const r = p.record;
       const val = r.valLoss !== undefined ? ` val loss ${r.valLoss.toFixed(4)} val DSC ${r.valDsc!.toFixed(4)}` : '';
-      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)}${r.dist !== undefined ? ` dist ${r.dist.toFixed(4)}` : ''})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
+      return `epoch ${r.epoch} done: mean loss ${r.loss.toFixed(4)} (ce ${r.ce.toFixed(4)} dice ${r.dice.toFixed(4)}${r.dist !== undefined ? ` dist ${r.dist.toFixed(4)}` : ''}${r.ray !== undefined ? ` ray ${r.ray.toFixed(4)}` : ''})${val} in ${fmtTime(r.seconds)}; checkpoint saved; ETA ${fmtTime(p.etaSeconds)}`;
     }
   }
 }

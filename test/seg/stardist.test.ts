@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { checkRayCount, mirroredRayIndex, polygonInstances, rasterStarPolygon, starNms, starRays } from '../../src/seg/stardist.js';
 import { instanceDistanceTarget } from '../../src/seg/targets.js';
 import { segLoss, trainUNet } from '../../src/seg/train.js';
-import { segmentImage } from '../../src/seg/infer.js';
-import { RAY_SCALE, UNet } from '../../src/seg/unet.js';
+import { predictWithFlips, segmentImage } from '../../src/seg/infer.js';
+import { RAY_SCALE, UNet, type UNetConfig } from '../../src/seg/unet.js';
 import { Rng, Tensor, weightedSmoothL1 } from '../../src/autodiff/index.js';
 import { gradcheck, randomInput } from '../../src/autodiff/gradcheck.js';
 import { loadModel, saveCheckpoint } from '../../src/node/seg-checkpoint.js';
@@ -102,6 +102,16 @@ describe('starRays', () => {
   });
 });
 
+/** No two particles are 4-neighbours. */
+function expectSeparated(labels: ArrayLike<number>, w: number, h: number): void {
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const p = labels[y * w + x];
+    if (!p) continue;
+    if (x + 1 < w && labels[y * w + x + 1]) expect(labels[y * w + x + 1]).toBe(p);
+    if (y + 1 < h && labels[(y + 1) * w + x]) expect(labels[(y + 1) * w + x]).toBe(p);
+  }
+}
+
 describe('star polygons', () => {
   it("the exact rays of a disc rebuild it: the polygon's pixels cover the disc within its rim", () => {
     const w = 41, h = 41;
@@ -142,15 +152,12 @@ describe('star polygons', () => {
       for (let m = 1; m <= out.count; m++) best = Math.max(best, iou(labels, l, out.labels, m));
       expect(best, `particle ${l}`).toBeGreaterThan(0.75);
     }
-    // No two particles are 4-neighbours.
-    for (let y = 0; y < h; y++) for (let x = 0; x + 1 < w; x++) {
-      const p = out.labels[y * w + x], q = out.labels[y * w + x + 1];
-      if (p && q) expect(p).toBe(q);
-    }
-    for (let y = 0; y + 1 < h; y++) for (let x = 0; x < w; x++) {
-      const p = out.labels[y * w + x], q = out.labels[(y + 1) * w + x];
-      if (p && q) expect(p).toBe(q);
-    }
+    expectSeparated(out.labels, w, h);
+    // Rays 2 px too long: the polygons overlap; the most probable owns the shared pixels, and a line still separates them.
+    const fat = rays.map((v) => (v > 0 ? v + 2 : 0));
+    const over = polygonInstances(probsOf(labels), prob, fat, w, h, { prob: 0.5, nms: 0.5, minArea: 10 });
+    expect(over.count).toBe(3);
+    expectSeparated(over.labels, w, h);
     // Without lines and without the flood, they still come apart, inside the foreground only.
     const bare = polygonInstances(probsOf(labels), prob, rays, w, h, { prob: 0.5, lines: false, fill: false, minArea: 10 });
     expect(bare.count).toBe(3);
@@ -216,5 +223,35 @@ describe('training and inference with rays', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('test-time flips with rays', () => {
+  it('the mirrored passes put each ray back in its own plane: an exactly equivariant model gives the same rays with and without flips', () => {
+    // A stand-in for a U-Net whose rays are the exact rays of its input's particles (x > 0).
+    const R = 8;
+    const config: UNetConfig = { inChannels: 1, classes: 3, depth: 1, base: 1, norm: 'batch', distanceHead: true, rays: R };
+    const fake = {
+      config,
+      forward(x: Tensor): Tensor {
+        const [n, , h, w] = x.shape;
+        const hw = h * w;
+        const c = 4 + R;
+        const out = new Float32Array(n * c * hw);
+        for (let b = 0; b < n; b++) {
+          const labels = Int32Array.from(x.data.subarray(b * hw, (b + 1) * hw), (v) => (v > 0 ? 1 + Math.round(v) : 0));
+          const rays = starRays(labels, w, h, R);
+          for (let k = 0; k < R; k++) for (let i = 0; i < hw; i++) out[(b * c + 4 + k) * hw + i] = rays[k * hw + i] / RAY_SCALE;
+        }
+        return new Tensor(out, [n, c, h, w]);
+      },
+    } as unknown as UNet;
+    const w = 24, h = 20, n = w * h;
+    const labels = discs(w, h, [[7, 8, 5], [15, 11, 6], [20, 4, 3]]);
+    const x = Float32Array.from(labels);
+    const one = predictWithFlips(fake, x, w, h, { tile: 32, flips: false });
+    const four = predictWithFlips(fake, x, w, h, { tile: 32, flips: true });
+    for (let i = 4 * n; i < (4 + R) * n; i++) expect(four[i]).toBeCloseTo(one[i], 4);
+    expect(one[4 * n + 8 * w + 7]).toBeCloseTo(2.5, 4);
   });
 });
