@@ -232,6 +232,7 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
   } else {
     throw new UserError("segment train: give --data DIR, or --images DIR --masks DIR (see 'diffrendergan segment train --help')", ExitCode.usage);
   }
+  if (Number(flags.rays) % 4 !== 0) throw new UserError(`--rays must be a multiple of 4 (the 8 symmetries of the training crops map the rays onto each other), got ${String(flags.rays)}`, ExitCode.usage);
   const train: Partial<TrainConfig> = {
     epochs: Number(flags.epochs),
     batch: Number(flags.batch),

@@ -149,6 +149,18 @@ describe('segment CLI', () => {
     await expect(runSegment(['train', ...common, '--out', join(root, 'model-bad'), '--instance-target', 'centre'], quiet)).rejects.toThrow(/instance-target/);
   });
 
+  it('--instance-target stardist --rays R saves the rays; eval --instances stardist uses them; a bad ray count is a usage error', async () => {
+    const model = join(root, 'model-star');
+    const common = ['--data', join(root, 'ds'), '--out', model, '--batch', '2', '--crop', '16', '--base', '2', '--depth', '1', '--steps-per-epoch', '1', '--epochs', '1', '--backend', 'reference'];
+    expect(await runSegment(['train', ...common, '--instance-target', 'stardist', '--rays', '8'], quiet)).toBe(0);
+    const unet = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).unet;
+    expect([unet.distanceHead, unet.rays]).toEqual([true, 8]);
+    const ev = ['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference'];
+    expect(await runSegment([...ev, '--instances', 'stardist', '--stardist-prob', '0.2', '--stardist-nms', '0.5'], quiet)).toBe(0);
+    await expect(runSegment([...ev, '--instances', 'stardist', '--stardist-prob', '2'], quiet)).rejects.toThrow(/stardist-prob/);
+    await expect(runSegment(['train', ...common, '--out', join(root, 'model-star-bad'), '--instance-target', 'stardist', '--rays', '6'], quiet)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--rays must be a multiple of 4/) });
+  });
+
   it('--ema-steps saves the averaged weights, which eval uses; a bad value is a usage error', async () => {
     const model = join(root, 'model-ema');
     const common = ['--data', join(root, 'ds'), '--out', model, '--batch', '2', '--crop', '16', '--base', '2', '--depth', '1', '--steps-per-epoch', '2', '--epochs', '1', '--backend', 'reference'];
