@@ -124,7 +124,7 @@ export interface TrainConfig {
   /**
    * instanceTarget 'stardist': weight of the ray term, the smooth L1 (beta 0.1, i.e. 1 px) of the
    * predicted rays in units of RAY_SCALE px, each pixel weighted by its object probability target
-   * (StarDist's loss; default 1, about StarDist's lambda 0.2 on px-unit L1 at our scale).
+   * (StarDist's loss; default 2: StarDist's lambda 0.2 on its px-unit L1, at our scale).
    */
   rayWeight: number;
   /**
@@ -193,7 +193,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   instanceTarget: 'distance',
   distanceWeight: 1,
   rays: 16,
-  rayWeight: 1,
+  rayWeight: 2,
   boundaryWeight: 0,
   emaSteps: 0,
   warmupSteps: 0,

@@ -13,7 +13,7 @@
  * input's H x W. Parameter names follow the module tree ("enc0.conv1.weight", "up2.weight", ...),
  * which is what checkpoints store.
  */
-import { Module, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, Rng, Tensor, maxPool2d, concat, pad } from '../autodiff/index.js';
+import { Module, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, Rng, Tensor, maxPool2d, concat, pad, relu } from '../autodiff/index.js';
 
 export type NormKind = 'batch' | 'instance';
 
@@ -46,6 +46,13 @@ export interface UNetConfig {
  * of ~10-40 px radius, so that Adam's steps of ~lr per step reach them within a short training.
  */
 export const RAY_SCALE = 10;
+
+/**
+ * Channels of the rays' own 3x3 convolution (with ReLU) between the last decoder block and their
+ * 1x1 output (StarDist's conv after the U-Net, 128 there): R ray lengths are too much to read
+ * linearly off the `base` (8) channels the class and distance logits share.
+ */
+export const RAY_FEATURES = 32;
 
 /**
  * Defaults: depth 4 (5 levels, a 16x coarser bottleneck: 8 x 8 on a 128 px crop; the receptive
@@ -112,6 +119,8 @@ export class UNet extends Module {
   private readonly ups: ConvTranspose2d[] = [];
   private readonly dec: ConvBlock[] = [];
   private readonly head: Conv2d;
+  private readonly rayConv: Conv2d | null = null;
+  private readonly rayHead: Conv2d | null = null;
 
   constructor(config: Partial<UNetConfig>, rng: Rng) {
     super();
@@ -128,7 +137,12 @@ export class UNet extends Module {
       this.ups[l] = this.registerModule(`up${l}`, new ConvTranspose2d(2 * c, c, 2, rng, { stride: 2 }));
       this.dec[l] = this.registerModule(`dec${l}`, new ConvBlock(2 * c, c, norm, rng));
     }
-    this.head = this.registerModule('head', new Conv2d(base, outputChannels(this.config), 1, rng));
+    const rays = this.config.rays ?? 0;
+    this.head = this.registerModule('head', new Conv2d(base, outputChannels(this.config) - rays, 1, rng));
+    if (rays > 0) {
+      this.rayConv = this.registerModule('rayConv', new Conv2d(base, RAY_FEATURES, 3, rng, { padding: 1 }));
+      this.rayHead = this.registerModule('rayHead', new Conv2d(RAY_FEATURES, rays, 1, rng));
+    }
   }
 
   /** x [N, inChannels, H, W] -> logits [N, outputChannels(config), H, W] (the classes first). */
@@ -155,7 +169,9 @@ export class UNet extends Module {
       if (dh || dw) up = pad(up, [[0, 0], [0, 0], [0, dh], [0, dw]]);
       y = this.dec[l].forward(concat([skip, up], 1));
     }
-    return this.head.forward(y);
+    const out = this.head.forward(y);
+    if (!this.rayConv || !this.rayHead) return out;
+    return concat([out, this.rayHead.forward(relu(this.rayConv.forward(y)))], 1);
   }
 
   /** Number of trainable values. */
