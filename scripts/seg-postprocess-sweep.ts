@@ -57,7 +57,7 @@ interface Cached {
 interface Setting {
   method: 'distance' | 'watershed' | 'stardist';
   background?: number;
-  /** stardist: polygonInstances' prob, nms and fill (src/seg/stardist.ts). */
+  /** stardist: polygonInstances' prob (or relative), nms and fill (src/seg/stardist.ts). */
   prob?: number;
   nms?: number;
   fill?: boolean;
@@ -121,7 +121,7 @@ function instances(c: Cached, s: Setting): Int32Array {
   const p = c.probabilities;
   const labels =
     s.method === 'stardist'
-      ? polygonInstances(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), p.subarray(4 * n), c.width, c.height, { background: s.background, prob: s.prob, nms: s.nms, fill: s.fill }).labels
+      ? polygonInstances(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), p.subarray(4 * n), c.width, c.height, { background: s.background, prob: s.prob, relative: s.relative, nms: s.nms, fill: s.fill }).labels
       : s.method === 'distance'
       ? instancesFromDistance(p.subarray(0, 3 * n), p.subarray(3 * n, 4 * n), c.width, c.height, { background: s.background, contour: s.contour, relative: s.relative, coreH: s.coreH, minCore: s.minCore }).labels
       : instancesFromProbabilities(p.subarray(0, 3 * n), c.width, c.height, { background: s.background, contour: s.contour, h: s.h }).labels;

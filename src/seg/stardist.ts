@@ -15,6 +15,7 @@
  */
 import { checkShape, removeSmallComponents, type Labelled } from '../particles/labels.js';
 import { markerWatershed } from '../particles/watershed.js';
+import { typicalPeak } from '../particles/instances.js';
 
 /** The ray counts a model may have: multiples of 4, so the 8 symmetries of a square map the ray set onto itself. */
 export function checkRayCount(rays: number, what = 'rays'): void {
@@ -157,6 +158,12 @@ export interface StarInstanceOptions {
   background?: number;
   /** A foreground pixel proposes its polygon when its predicted probability exceeds this (default 0.4). */
   prob?: number;
+  /**
+   * When set, the level is this fraction of the image's typical predicted centre value instead
+   * of `prob` (typicalPeak, as the distance instances' core level: a U-Net trained on renders
+   * predicts centre values of ~0.5, not 1).
+   */
+  relative?: number;
   /** A proposal is suppressed when its IoU with a kept polygon exceeds this (default 0.3). */
   nms?: number;
   /** Flood the foreground the polygons leave uncovered from them (default true). */
@@ -223,13 +230,12 @@ export function polygonInstances(probabilities: ArrayLike<number>, prob: ArrayLi
   if (rays.length % n !== 0) throw new Error(`polygonInstances: ${rays.length} ray values are not a whole number of ${width} x ${height} planes`);
   const nRays = rays.length / n;
   checkRayCount(nRays, 'polygonInstances: the number of ray planes');
-  const { background = 0.5, prob: level = STAR_DEFAULTS.prob, nms = STAR_DEFAULTS.nms, fill = true, minArea = 50, lines = true } = options;
+  const { background = 0.5, nms = STAR_DEFAULTS.nms, fill = true, minArea = 50, lines = true } = options;
   const fg = new Uint8Array(n);
+  for (let i = 0; i < n; i++) fg[i] = probabilities[i] < background ? 1 : 0;
+  const level = options.relative !== undefined ? options.relative * typicalPeak(prob, fg, width, height) : (options.prob ?? STAR_DEFAULTS.prob);
   const candidates: number[] = [];
-  for (let i = 0; i < n; i++) {
-    fg[i] = probabilities[i] < background ? 1 : 0;
-    if (fg[i] && prob[i] > level) candidates.push(i);
-  }
+  for (let i = 0; i < n; i++) if (fg[i] && prob[i] > level) candidates.push(i);
   const kept = starNms(prob, rays, candidates, width, height, nRays, nms);
   // Painted least probable first, so the most probable polygon owns the pixels they share.
   const painted = new Int32Array(n);

@@ -164,6 +164,10 @@ describe('star polygons', () => {
     for (let i = 0; i < n; i++) if (bare.labels[i]) expect(labels[i]).not.toBe(0);
     // A probability level above every pixel proposes nothing.
     expect(polygonInstances(probsOf(labels), prob, rays, w, h, { prob: 1 }).count).toBe(0);
+    // A relative level follows the image's typical centre value: the same particles from half the probability.
+    const half = prob.map((v) => v / 2);
+    expect(polygonInstances(probsOf(labels), half, rays, w, h, { relative: 0.5, minArea: 10 }).count).toBe(3);
+    expect(polygonInstances(probsOf(labels), half, rays, w, h, { prob: 0.5, minArea: 10 }).count).toBe(0);
   });
 });
 
