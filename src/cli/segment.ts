@@ -36,6 +36,7 @@ const otsuPolarityFlag: FlagSpec = polarityFlag('detected from the images; --met
 const instancesFlag: FlagSpec = { name: 'instances', type: 'string', default: 'auto', choices: ['auto', ...INSTANCE_METHODS], help: "particles from the U-Net's outputs: distance (watershed seeded from the predicted distance map; needs a model trained with --instance-target distance), stardist (star-convex polygons from the predicted rays, greedy NMS by polygon IoU; needs a model trained with --instance-target stardist), watershed (distance watershed of the foreground cut by contours), or seeds (class-1 seeds grown over the contour); auto: distance when the model has a distance head, else watershed" };
 
 const stardistProbFlag: FlagSpec = { name: 'stardist-prob', type: 'number', meta: 'P', default: STAR_DEFAULTS.prob, min: 0, max: 1, help: '--instances stardist: a foreground pixel proposes its polygon when its predicted object probability (the distance head) exceeds P' };
+const stardistRelativeFlag: FlagSpec = { name: 'stardist-relative', type: 'number', meta: 'F', min: 0, max: 2, help: "--instances stardist: instead of --stardist-prob, the level is F x the image's typical predicted centre value (the median of the probability's maxima in the foreground)" };
 const stardistNmsFlag: FlagSpec = { name: 'stardist-nms', type: 'number', meta: 'IOU', default: STAR_DEFAULTS.nms, min: 0, max: 1, help: '--instances stardist: a proposed polygon is dropped when its IoU with a more probable kept one exceeds IOU' };
 
 const adaptBnFlag: FlagSpec = { name: 'adapt-bn', type: 'strings', meta: 'DIR|FILES...', help: "test-time batch norm adaptation (AdaBN): replace the U-Net's batch norm statistics, learned on the training pairs, by those of these unannotated images (cropped by --crop-bottom; NAME_m.* masks skipped): the images being segmented themselves, or a pool of the same microscope's images; no masks are read, nothing is trained" };
@@ -101,6 +102,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       flipsFlag,
       instancesFlag,
       stardistProbFlag,
+      stardistRelativeFlag,
       stardistNmsFlag,
       outlinesFlag,
       adaptBnFlag,
@@ -125,6 +127,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       flipsFlag,
       instancesFlag,
       stardistProbFlag,
+      stardistRelativeFlag,
       stardistNmsFlag,
       outlinesFlag,
       adaptBnFlag,
@@ -282,7 +285,7 @@ function segmenterOf(flags: ParsedFlags): SegmenterOptions {
     minArea: Number(flags['min-area']),
     flips: Boolean(flags.flips),
     instances: flags.instances === 'auto' ? undefined : (flags.instances as InstanceMethod),
-    stardist: { prob: Number(flags['stardist-prob']), nms: Number(flags['stardist-nms']) },
+    stardist: { prob: Number(flags['stardist-prob']), nms: Number(flags['stardist-nms']), ...(typeof flags['stardist-relative'] === 'number' ? { relative: flags['stardist-relative'] } : {}) },
     outlines: flags.outlines as OutlinePlacement,
     polarity: flags.polarity as PolaritySetting,
     cropBottom: Number(flags['crop-bottom']),

@@ -23,7 +23,7 @@ export interface SegmentFlags {
   /** undefined: the model's default ('distance' with a distance head, else 'watershed'). */
   instances?: InstanceMethod;
   /** Options of the star-convex polygon instances (instances 'stardist'; seg/stardist.ts). */
-  stardist?: { prob?: number; nms?: number };
+  stardist?: { prob?: number; nms?: number; relative?: number };
 }
 
 export interface ImageSegmentation {

@@ -78,7 +78,7 @@ export interface SegmenterOptions extends SegmentBackendOptions {
    */
   instances?: InstanceMethod;
   /** instances 'stardist': the object probability a polygon's centre needs, and the polygon IoU above which NMS suppresses (seg/stardist.ts defaults when absent). */
-  stardist?: { prob?: number; nms?: number };
+  stardist?: { prob?: number; nms?: number; relative?: number };
   /** Where the U-Net's outlines go; default 'half-level' (moved out to the image's edge half level, seg/edge-outline.ts), or 'network'. */
   outlines?: OutlinePlacement;
   /** Otsu only (a U-Net uses the polarity it was trained with); default 'auto': detected from the images. */

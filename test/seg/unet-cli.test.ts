@@ -157,6 +157,7 @@ describe('segment CLI', () => {
     expect([unet.distanceHead, unet.rays]).toEqual([true, 8]);
     const ev = ['eval', '--model', model, '--images', join(root, 'ds', 'real-images'), '--masks', join(root, 'ds', 'real-masks'), '--min-area', '1', '--json', '--backend', 'reference'];
     expect(await runSegment([...ev, '--instances', 'stardist', '--stardist-prob', '0.2', '--stardist-nms', '0.5'], quiet)).toBe(0);
+    expect(await runSegment([...ev, '--instances', 'stardist', '--stardist-relative', '0.95', '--stardist-nms', '0.02'], quiet)).toBe(0);
     await expect(runSegment([...ev, '--instances', 'stardist', '--stardist-prob', '2'], quiet)).rejects.toThrow(/stardist-prob/);
     await expect(runSegment(['train', ...common, '--out', join(root, 'model-star-bad'), '--instance-target', 'stardist', '--rays', '6'], quiet)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--rays must be a multiple of 4/) });
   });
