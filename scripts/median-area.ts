@@ -24,10 +24,13 @@
  *  - piece of an interior particle: the same for an exact particle inside the tile (the watershed
  *    cut it, or only part of it is above the threshold);
  *  - other: less than half of it in any one exact particle (stage, or several small ones).
- * For each class: count, share and median area; the statistic's median with classes left out;
- * the area ratio statistic / exact of the whole ones (outline placement); and the share of the
- * component area in components larger than 12 x {the statistic's median, the exact median,
- * a fixed area} (the large-component statistic's threshold).
+ * For each class: count, share and median area; the statistic's median with classes left out,
+ * and over the particles of components that do not touch the tile border; the area ratio
+ * statistic / exact of the whole ones (outline placement); the exact particles cut by the frame
+ * per tile; the 75th percentile of both sides' equivalent radii (what the upper-quartile radius
+ * calibration matches); the coverage; and the share of the component area in components larger
+ * than 12 x {the statistic's median, the exact median, a fixed area} (the large-component
+ * statistic's threshold).
  *
  * Usage (bundle with esbuild into the ignored .tmp/ of the repository, then run):
  *   npx esbuild scripts/median-area.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/median-area.mjs
