@@ -452,11 +452,12 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       let countScale = area;
       let why = "the grown area's";
       if (byCoverage) {
+        const t0 = performance.now();
         const realCoverage = sceneStatistics(patchImages, polarity).coverage;
         const cal = calibrateWindowCounts(scene, margin, realCoverage);
         if (cal) {
           countScale = cal.countScale;
-          why = `x${cal.countScale.toFixed(2)} instead of the grown area's x${area.toFixed(2)}, so windowed renders cover as much as the real patches: coverage ${cal.real.toFixed(3)} real vs ${cal.synthetic.toFixed(3)} rendered, ${cal.byArea.toFixed(3)} at the area's counts`;
+          why = `x${cal.countScale.toFixed(2)} instead of the grown area's x${area.toFixed(2)}, so windowed renders cover as much as the real patches: coverage ${cal.real.toFixed(3)} real vs ${cal.synthetic.toFixed(3)} rendered, ${cal.byArea.toFixed(3)} at the area's counts; ${((performance.now() - t0) / 1000).toFixed(1)} s`;
         } else why = "the grown area's: the coverage calibration found no particles";
       }
       scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, countScale);
