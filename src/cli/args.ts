@@ -153,6 +153,11 @@ export function windowMarginFlag(command: string): FlagSpec {
   return { name: 'window-margin', type: 'string', default: 'auto', meta: 'auto|M', help: `render the calibrated scene as a window into a larger field: particle centres up to M x the image side beyond each edge, counts scaled by the grown area, so objects are cut by the frame as in a tile of a micrograph; M in [0, 1], 0 = off, auto = the preset's (${presetMargins()})${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
+/** `--radius-last auto|on|off` of train and pipeline: where the second radius step runs (see TrainOptions.radiusLast). */
+export function radiusLastFlag(command: string): FlagSpec {
+  return { name: 'radius-last', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: `on: run the upper-quartile radius step again after the second agglomerate pass, on the scene the pairs are rendered from (before the window); off: before that pass; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+}
+
 /** `--window-calibrated auto|on|off` of train and pipeline: where the window is applied (see TrainOptions.windowCalibrated). */
 export function windowCalibratedFlag(command: string): FlagSpec {
   return { name: 'window-calibrated', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: `on: apply the window before the second agglomerate pass, which then chooses counts and agglomerates on frame-cut renders; off: scale the calibrated counts by the grown area after every calibration; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };

@@ -3,7 +3,7 @@
  * (-> eval) -> report, in one resumable run folder (src/node/pipeline.ts; docs/pipeline.md).
  */
 import { availableParallelism } from 'node:os';
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, windowCountsFlag, parseWindowCounts, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -35,6 +35,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'recalibrate-agglomerates', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: "whether the agglomerate calibration runs again at the calibrated image formation and radius: auto (the preset's choice), on or off (train's flag; docs/realism.md)" },
     windowMarginFlag('pipeline'),
     windowCalibratedFlag('pipeline'),
+    radiusLastFlag('pipeline'),
     windowCountsFlag('pipeline'),
     polarityFlag('detected from the training images'),
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar; 64 for TiO2-SEM)" },
@@ -73,6 +74,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     recalibrateAgglomerates: onOffAuto(flags['recalibrate-agglomerates']),
     windowMargin: parseWindowMargin(flags['window-margin']),
     windowCalibrated: onOffAuto(flags['window-calibrated']),
+    radiusLast: onOffAuto(flags['radius-last']),
     windowCounts: parseWindowCounts(flags['window-counts']),
     polarity: flags.polarity as PolaritySetting,
     seed: Number(flags.seed),

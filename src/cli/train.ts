@@ -1,5 +1,5 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, windowCountsFlag, parseWindowCounts, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -29,6 +29,7 @@ export const trainCommand: CommandSpec = {
     { name: 'recalibrate-agglomerates', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: "whether the agglomerate calibration runs again after the image formation calibration, on renders with the calibrated image formation and radius: auto (the preset's choice), on or off (docs/realism.md)" },
     windowMarginFlag('train'),
     windowCalibratedFlag('train'),
+    radiusLastFlag('train'),
     windowCountsFlag('train'),
     { name: 'patch', type: 'int', ...limit('patch'), meta: 'PX', help: 'patch size (default 256; demo 64)' },
     { name: 'epochs', type: 'int', ...limit('epochs'), meta: 'N', help: 'epochs (default 50; demo 8)' },
@@ -100,6 +101,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     recalibrateAgglomerates: onOffAuto(flags['recalibrate-agglomerates']),
     windowMargin: parseWindowMargin(flags['window-margin']),
     windowCalibrated: onOffAuto(flags['window-calibrated']),
+    radiusLast: onOffAuto(flags['radius-last']),
     windowCounts: parseWindowCounts(flags['window-counts']),
     polarity: flags.polarity as PolaritySetting,
     rasterThreads: flags['raster-threads'] as number | undefined,

@@ -76,6 +76,10 @@ export function presetRadiusCalibration(preset: PresetName): RadiusCalibrationMe
 export function presetRecalibrateAgglomerates(preset: PresetName): boolean {
   return PRESETS[preset].recalibrateAgglomerates ?? false;
 }
+/** Whether the preset's upper-quartile radius step runs after the second agglomerate pass (`radiusLast`; false where it gives none). */
+export function presetRadiusLast(preset: PresetName): boolean {
+  return PRESETS[preset].radiusLast ?? false;
+}
 /** The margin of the window the preset's calibrated scene is rendered as (`windowMargin`; 0 where it gives none). */
 export function presetWindowMargin(preset: PresetName): number {
   return PRESETS[preset].windowMargin ?? 0;

@@ -143,6 +143,8 @@ export interface PipelineOptions {
   windowMargin?: number;
   /** Whether the second agglomerate pass runs on the window (train's option; default: the preset's choice). */
   windowCalibrated?: boolean;
+  /** Whether the second radius step runs after the second agglomerate pass (train's option; default: the preset's choice). */
+  radiusLast?: boolean;
   /** How the window's counts are set (train's option; default: the preset's choice). */
   windowCounts?: 'area' | 'coverage';
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
@@ -219,6 +221,8 @@ interface RunSpec {
   windowMargin?: number;
   /** Present only when given (not auto), as windowMargin. */
   windowCalibrated?: 'on' | 'off';
+  /** Present only when given (not auto), as windowMargin. */
+  radiusLast?: 'on' | 'off';
   /** Present only when given (not auto), as windowMargin. */
   windowCounts?: 'area' | 'coverage';
   polarity: PolaritySetting;
@@ -314,6 +318,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     recalibrateAgglomerates: opts.recalibrateAgglomerates === undefined ? 'auto' : opts.recalibrateAgglomerates ? 'on' : 'off',
     ...(opts.windowMargin !== undefined ? { windowMargin: opts.windowMargin } : {}),
     ...(opts.windowCalibrated !== undefined ? { windowCalibrated: opts.windowCalibrated ? ('on' as const) : ('off' as const) } : {}),
+    ...(opts.radiusLast !== undefined ? { radiusLast: opts.radiusLast ? ('on' as const) : ('off' as const) } : {}),
     ...(opts.windowCounts !== undefined ? { windowCounts: opts.windowCounts } : {}),
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
@@ -453,6 +458,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates === 'on',
       windowMargin: spec.windowMargin,
       windowCalibrated: spec.windowCalibrated === undefined ? undefined : spec.windowCalibrated === 'on',
+      radiusLast: spec.radiusLast === undefined ? undefined : spec.radiusLast === 'on',
       windowCounts: spec.windowCounts,
       polarity,
       learn: spec.learn ?? undefined,
@@ -608,6 +614,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.recalibrateAgglomerates !== undefined && spec.recalibrateAgglomerates !== 'auto') parts.push('--recalibrate-agglomerates', spec.recalibrateAgglomerates);
   if (spec.windowMargin !== undefined) parts.push('--window-margin', String(spec.windowMargin));
   if (spec.windowCalibrated !== undefined) parts.push('--window-calibrated', spec.windowCalibrated);
+  if (spec.radiusLast !== undefined) parts.push('--radius-last', spec.radiusLast);
   if (spec.windowCounts !== undefined) parts.push('--window-counts', spec.windowCounts);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));

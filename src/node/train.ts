@@ -15,7 +15,7 @@ import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
 import { sceneStatistics } from '../gan/scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -78,6 +78,12 @@ export interface TrainOptions {
    * renders with the calibrated image formation and radius (default: the preset's choice).
    */
   recalibrateAgglomerates?: boolean;
+  /**
+   * Whether the upper-quartile radius step runs last, after the second agglomerate pass (on the
+   * scene the pairs are rendered from, before the window), instead of between the image formation
+   * calibration and that pass (default: the preset's choice; ignored where the window comes first).
+   */
+  radiusLast?: boolean;
   /**
    * The calibrated scene rendered as a window into a larger field with this margin (0: off;
    * default: the preset's; src/render/scene-window.ts). Real images only.
@@ -435,17 +441,24 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         );
       }
     }
-    if (realRadius && radiusMethod === 'upper-quartile') {
+    const secondRadius = (stage: string) => {
+      if (!realRadius || radiusMethod !== 'upper-quartile') return;
       // Again at the calibrated agglomerates and image formation: the estimator's error on the
       // renders depends on both (docs/realism.md), and the pairs are rendered with them.
-      const radius = calibratedRadius(scene, realRadius, radiusMethod, 'calibrated scene and image formation', log);
+      const radius = calibratedRadius(scene, realRadius, radiusMethod, stage, log);
       if (radius !== null) {
         scene = withBaseRadius(scene, radius);
         log(`particle count: ${scene.particles.count.min}-${scene.particles.count.max} per patch at the new radius (the covered area kept)`);
       }
-    }
+    };
     const recalibrate = agglomeratesCalibrated && (opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset));
     const margin = opts.windowMargin ?? presetWindowMargin(opts.preset);
+    const windowFirst = margin > 0 && recalibrate && (opts.windowCalibrated ?? presetWindowCalibrated(opts.preset));
+    // radiusLast: on the final whole-object scene, after the second agglomerate pass changed its
+    // counts and agglomerates (docs/realism.md, "The radius step on the final scene"). The radius
+    // step measures whole objects, so it cannot follow a window applied before that pass.
+    const radiusLast = (opts.radiusLast ?? presetRadiusLast(opts.preset)) && !windowFirst;
+    if (!radiusLast) secondRadius('calibrated scene and image formation');
     const toWindow = (byCoverage: boolean) => {
       const { min, max } = scene.particles.count;
       const area = windowFieldArea(margin);
@@ -466,7 +479,6 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     };
     // The radius steps above ran without the window (frame-cut renders bias the radius
     // estimator); the agglomerate statistics compare frame-cut real tiles with frame-cut renders.
-    const windowFirst = margin > 0 && recalibrate && (opts.windowCalibrated ?? presetWindowCalibrated(opts.preset));
     if (windowFirst) toWindow(false);
     if (recalibrate) {
       // The first pass judged its settings on renders with the preset's image formation. The Otsu
@@ -476,6 +488,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       // calibrated image formation"), on the window where windowFirst.
       await agglomerates(true);
     }
+    if (radiusLast) secondRadius(recalibrate ? 'final scene, after the second agglomerate pass' : 'calibrated scene and image formation');
     // Else after every calibration: they measure sizes and agglomerates on whole objects.
     // The counts are then the whole-object calibration's scaled to the window: by the field's area,
     // or ('coverage') by a factor that makes windowed renders cover as much as the real patches.

@@ -48,6 +48,12 @@ export interface Preset<Name extends string = string> {
    */
   readonly windowMargin?: number;
   /**
+   * Whether the upper-quartile radius step (the second, at the calibrated image formation) runs
+   * after the second agglomerate pass, on the scene the pairs are rendered from, instead of before
+   * it. Ignored where windowCalibrated applies the window before that pass. Absent: false.
+   */
+  readonly radiusLast?: boolean;
+  /**
    * Whether the window is applied before the second agglomerate pass (recalibrateAgglomerates),
    * so that pass chooses the counts (coverage-matched), seeds, contact and growth on frame-cut
    * renders, instead of scaling the whole-object calibration's counts by the grown area after

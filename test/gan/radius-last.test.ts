@@ -1,0 +1,87 @@
+/**
+ * train's radiusLast (TrainOptions.radiusLast, --radius-last): the second, upper-quartile radius
+ * step runs after the second agglomerate pass, on the whole-object scene the pairs are rendered
+ * from, instead of before that pass. Without the second pass the order changes nothing; with the
+ * window applied before the second pass (windowCalibrated) it is ignored (the radius step
+ * measures whole objects); off by default.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import '../../src/autodiff/index.js';
+import { runTraining, type TrainOptions } from '../../src/node/train.js';
+import { encodePngGrey8 } from '../../src/io/png.js';
+import { presetRadiusLast } from '../../src/gan/calibrate.js';
+import type { SceneConfig } from '../../src/render/config.js';
+import { removeTempDirs, tempDir } from '../reliability/helpers.js';
+
+let dir = '';
+const W = 96, H = 70;
+beforeAll(() => {
+  dir = tempDir('radius-last');
+  mkdirSync(join(dir, 'real'));
+  // Two images with clumps and lone bright discs (radius 3-5 px) on a dark, slightly textured film.
+  const discs: Record<string, [number, number, number][]> = {
+    a: [[12, 12, 5], [20, 14, 4], [16, 21, 4], [26, 20, 3], [60, 15, 4], [80, 50, 5], [45, 45, 4], [52, 48, 4], [48, 55, 5], [57, 57, 3], [20, 50, 3]],
+    b: [[70, 20, 5], [78, 24, 4], [74, 31, 4], [66, 28, 3], [83, 32, 4], [15, 45, 4], [30, 15, 3], [40, 50, 5], [48, 52, 4], [88, 58, 3]],
+  };
+  for (const [name, ds] of Object.entries(discs)) {
+    const img = new Float32Array(W * H);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + (ds.some(([cx, cy, r]) => (x - cx) ** 2 + (y - cy) ** 2 < r * r) ? 0.6 : 0);
+    writeFileSync(join(dir, 'real', `${name}.png`), encodePngGrey8(W, H, img));
+  }
+});
+afterAll(() => removeTempDirs());
+
+/** The run's stderr lines that name a calibration step, in order (train logs each step). */
+async function trainLogged(opts: TrainOptions): Promise<string[]> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    lines.push(...String(s).split('\n').filter((l) => /^(particle radius|agglomerates)/.test(l)));
+    return true;
+  });
+  try {
+    await runTraining({ ...opts, quiet: false });
+  } finally {
+    spy.mockRestore();
+  }
+  return lines;
+}
+
+describe('the second radius step after the second agglomerate pass', () => {
+  it('is off by default for every preset', () => {
+    expect(presetRadiusLast('tio2-sem')).toBe(false);
+    expect(presetRadiusLast('tio2-him')).toBe(false);
+  });
+
+  it('runs on the final scene, changes nothing without the second pass and is ignored where the window comes first', async () => {
+    const common: TrainOptions = {
+      real: [join(dir, 'real')], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
+      seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1, windowMargin: 0,
+      radiusCalibration: 'upper-quartile', recalibrateAgglomerates: true,
+    };
+    const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;
+    const before = await trainLogged({ ...common, out: join(dir, 'before'), radiusLast: false });
+    const last = await trainLogged({ ...common, out: join(dir, 'last'), radiusLast: true });
+    const kind = (l: string) => (l.startsWith('particle radius') ? 'radius' : 'agglomerates');
+    // default order: radius, agglomerates, radius, agglomerates again; radiusLast: the second radius step last
+    expect(before.map(kind)).toEqual(['radius', 'agglomerates', 'radius', 'agglomerates']);
+    expect(last.map(kind)).toEqual(['radius', 'agglomerates', 'agglomerates', 'radius']);
+    expect(last[3]).toContain('final scene, after the second agglomerate pass');
+    // the first radius step and the first agglomerate pass are the same in both runs
+    expect(last.slice(0, 2)).toEqual(before.slice(0, 2));
+    // the final scene holds the radius the last step chose
+    const chosen = Number(/base radius ([\d.]+) px/.exec(last[3])![1]);
+    expect(scene('last').particles.baseRadius.toFixed(1)).toBe(chosen.toFixed(1));
+    expect(scene('last')).not.toEqual(scene('before'));
+    // without the second agglomerate pass the two orders are the same calibration
+    await runTraining({ ...common, out: join(dir, 'one-pass'), recalibrateAgglomerates: false, radiusLast: false });
+    await runTraining({ ...common, out: join(dir, 'one-pass-last'), recalibrateAgglomerates: false, radiusLast: true });
+    expect(scene('one-pass-last')).toEqual(scene('one-pass'));
+    // windowCalibrated puts the window before the second pass: radiusLast is ignored there
+    await runTraining({ ...common, out: join(dir, 'window-first'), windowMargin: undefined, windowCalibrated: true, radiusLast: false });
+    await runTraining({ ...common, out: join(dir, 'window-first-last'), windowMargin: undefined, windowCalibrated: true, radiusLast: true });
+    expect(scene('window-first-last')).toEqual(scene('window-first'));
+  }, 600_000);
+});
