@@ -5,32 +5,21 @@
  * window applied before the second pass (windowCalibrated) it is ignored (the radius step
  * measures whole objects); off by default.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import '../../src/autodiff/index.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
-import { encodePngGrey8 } from '../../src/io/png.js';
 import { presetRadiusLast } from '../../src/gan/calibrate.js';
+import { writeClumpedDiscImages } from './helpers.js';
 import type { SceneConfig } from '../../src/render/config.js';
 import { removeTempDirs, tempDir } from '../reliability/helpers.js';
 
 let dir = '';
-const W = 96, H = 70;
 beforeAll(() => {
   dir = tempDir('radius-last');
   mkdirSync(join(dir, 'real'));
-  // Two images with clumps and lone bright discs (radius 3-5 px) on a dark, slightly textured film.
-  const discs: Record<string, [number, number, number][]> = {
-    a: [[12, 12, 5], [20, 14, 4], [16, 21, 4], [26, 20, 3], [60, 15, 4], [80, 50, 5], [45, 45, 4], [52, 48, 4], [48, 55, 5], [57, 57, 3], [20, 50, 3]],
-    b: [[70, 20, 5], [78, 24, 4], [74, 31, 4], [66, 28, 3], [83, 32, 4], [15, 45, 4], [30, 15, 3], [40, 50, 5], [48, 52, 4], [88, 58, 3]],
-  };
-  for (const [name, ds] of Object.entries(discs)) {
-    const img = new Float32Array(W * H);
-    for (let y = 0; y < H; y++)
-      for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + (ds.some(([cx, cy, r]) => (x - cx) ** 2 + (y - cy) ** 2 < r * r) ? 0.6 : 0);
-    writeFileSync(join(dir, 'real', `${name}.png`), encodePngGrey8(W, H, img));
-  }
+  writeClumpedDiscImages(join(dir, 'real'));
 });
 afterAll(() => removeTempDirs());
 

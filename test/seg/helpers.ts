@@ -59,3 +59,14 @@ export function naiveComponents(mask: ArrayLike<number>, width: number, height: 
   }
   return out;
 }
+
+/** Class probabilities [3, H, W] of a label image: P(background) 0 on the instances and 1 elsewhere, P(contour) 0 everywhere. */
+export function probsOf(labels: Int32Array): Float32Array {
+  const n = labels.length;
+  const p = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    p[i] = labels[i] ? 0 : 1;
+    p[n + i] = labels[i] ? 1 : 0;
+  }
+  return p;
+}

@@ -12,6 +12,7 @@ import { Rng, Tensor } from '../../src/autodiff/index.js';
 import { gradcheck, randomInput } from '../../src/autodiff/gradcheck.js';
 import { loadCheckpoint, loadModel, saveCheckpoint } from '../../src/node/seg-checkpoint.js';
 import { discSet } from './unet-helpers.js';
+import { probsOf } from './helpers.js';
 
 /** Two discs of radius r whose centres are `gap` px apart, on a w x h map: labels 1 and 2. */
 function twoDiscs(w: number, h: number, r: number, gap: number): Int32Array {
@@ -27,17 +28,6 @@ function twoDiscs(w: number, h: number, r: number, gap: number): Int32Array {
     }
   }
   return labels;
-}
-
-/** Probabilities [3, H, W] with P(background) 0 on `fg`, 1 elsewhere; P(contour) 0 everywhere. */
-function probsOf(labels: Int32Array): Float32Array {
-  const n = labels.length;
-  const p = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    p[i] = labels[i] ? 0 : 1;
-    p[n + i] = labels[i] ? 1 : 0;
-  }
-  return p;
 }
 
 describe('instanceDistanceTarget', () => {

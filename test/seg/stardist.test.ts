@@ -12,6 +12,7 @@ import { Rng, Tensor, weightedSmoothL1 } from '../../src/autodiff/index.js';
 import { gradcheck, randomInput } from '../../src/autodiff/gradcheck.js';
 import { loadModel, saveCheckpoint } from '../../src/node/seg-checkpoint.js';
 import { discSet } from './unet-helpers.js';
+import { probsOf } from './helpers.js';
 
 /** Discs (cx, cy, r) painted in order (later ones over earlier ones): labels 1..k. */
 function discs(w: number, h: number, list: [number, number, number][]): Int32Array {
@@ -20,17 +21,6 @@ function discs(w: number, h: number, list: [number, number, number][]): Int32Arr
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (Math.hypot(x - cx, y - cy) <= r) labels[y * w + x] = k + 1;
   });
   return labels;
-}
-
-/** Probabilities [3, H, W] with P(background) 0 on the instances, 1 elsewhere. */
-function probsOf(labels: Int32Array): Float32Array {
-  const n = labels.length;
-  const p = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    p[i] = labels[i] ? 0 : 1;
-    p[n + i] = labels[i] ? 1 : 0;
-  }
-  return p;
 }
 
 function mirror(a: ArrayLike<number>, w: number, h: number, fx: boolean, fy: boolean): Float32Array {
