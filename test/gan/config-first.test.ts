@@ -14,6 +14,7 @@ import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import type { SceneConfig } from '../../src/render/config.js';
 import { removeTempDirs, tempDir } from '../reliability/helpers.js';
+import { tinyRealTrainOptions } from './helpers.js';
 
 let dir = '';
 const W = 96, H = 70;
@@ -42,10 +43,7 @@ beforeAll(() => {
 afterAll(() => removeTempDirs());
 
 describe('--config-first: the scene config before the calibrations', () => {
-  const common = (): TrainOptions => ({
-    real: [join(dir, 'real')], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
-    seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1,
-  });
+  const common = (): TrainOptions => tinyRealTrainOptions(join(dir, 'real'));
   const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;
 
   it('calibrates over the config and keeps its shapes; without it the config wins', async () => {

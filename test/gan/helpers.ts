@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import type { GanConfig } from '../../src/gan/trainer.js';
 import type { DemoSetup } from '../../src/gan/demo.js';
+import type { TrainOptions } from '../../src/node/train.js';
 
 /** A small GAN configuration on a demo setup (its scene size as the patch); tests override what they vary. */
 export function demoGanConfig(d: DemoSetup, over: Partial<GanConfig> = {}): GanConfig {
@@ -42,4 +43,15 @@ export function writeClumpedDiscImages(dir: string): void {
       for (let x = 0; x < W; x++) img[y * W + x] = 0.1 + 0.02 * ((x * 7 + y * 3) % 5) + (ds.some(([cx, cy, r]) => (x - cx) ** 2 + (y - cy) ** 2 < r * r) ? 0.6 : 0);
     writeFileSync(join(dir, `${name}.png`), encodePngGrey8(W, H, img));
   }
+}
+
+/**
+ * The smallest train run on the real images in `realDir` that still runs every calibration:
+ * 32 px patches, one step, no classifier test; tests add `out` and what they vary.
+ */
+export function tinyRealTrainOptions(realDir: string): TrainOptions {
+  return {
+    real: [realDir], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
+    seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1,
+  };
 }

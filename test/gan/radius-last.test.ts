@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import '../../src/autodiff/index.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { presetRadiusLast } from '../../src/gan/calibrate.js';
-import { writeClumpedDiscImages } from './helpers.js';
+import { tinyRealTrainOptions, writeClumpedDiscImages } from './helpers.js';
 import type { SceneConfig } from '../../src/render/config.js';
 import { removeTempDirs, tempDir } from '../reliability/helpers.js';
 
@@ -46,8 +46,7 @@ describe('the second radius step after the second agglomerate pass', () => {
 
   it('runs on the final scene, changes nothing without the second pass and is ignored where the window comes first', async () => {
     const common: TrainOptions = {
-      real: [join(dir, 'real')], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
-      seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1, windowMargin: 0,
+      ...tinyRealTrainOptions(join(dir, 'real')), windowMargin: 0,
       radiusCalibration: 'upper-quartile', recalibrateAgglomerates: true,
     };
     const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;

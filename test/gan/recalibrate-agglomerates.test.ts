@@ -17,7 +17,7 @@ import { extractPatchesFromImages } from '../../src/gan/patches.js';
 import { calibrateAgglomerates, calibrateWindowCounts, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
 import { sceneStatistics } from '../../src/gan/scene-stats.js';
 import { asWindowIntoField } from '../../src/render/scene-window.js';
-import { writeClumpedDiscImages } from './helpers.js';
+import { tinyRealTrainOptions, writeClumpedDiscImages } from './helpers.js';
 import type { SceneConfig } from '../../src/render/config.js';
 import { removeTempDirs, tempDir } from '../reliability/helpers.js';
 
@@ -36,10 +36,7 @@ describe('agglomerate calibration again at the calibrated image formation', () =
   });
 
   it('keeps what calibrateAgglomerates chooses on the finished scene, and nothing else changes', async () => {
-    const common: TrainOptions = {
-      real: [join(dir, 'real')], preset: 'tio2-sem', patch: 32, epochs: 1, stepsPerEpoch: 1, baseFilters: 4, configs: 2, evalSamples: 1,
-      seed: 5, cropBottom: 6, batch: 1, lrD: 1e-4, norm: 'batch', quiet: true, c2stSeeds: 0, rasterThreads: 1, windowMargin: 0,
-    };
+    const common: TrainOptions = { ...tinyRealTrainOptions(join(dir, 'real')), windowMargin: 0 };
     await runTraining({ ...common, out: join(dir, 'off'), recalibrateAgglomerates: false });
     await runTraining({ ...common, out: join(dir, 'on'), recalibrateAgglomerates: true });
     const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;
