@@ -39,6 +39,7 @@ import { DISC_INPUTS, type DiscInput } from '../gan/patch-normalise.js';
 import { defaultRasterThreads, withRasterPool } from './raster-pool.js';
 import { DEFAULT_REFINER, refineImage, refinerSettingsProblem, type Refiner, type RefinerSettings } from '../gan/refiner.js';
 import { loadRefiner, refinerUpToDate, trainRunRefiner } from './refiner.js';
+import { RunLog, RUN_LOG_FILE } from './run-log.js';
 import { agglomerateRunner, estimateParticleRadiusOnWorkers, imagingRunner, runC2stSeeds, taskThreads } from './task-workers.js';
 
 export interface TrainOptions {
@@ -580,13 +581,16 @@ export async function runTraining(opts: TrainOptions): Promise<{ runDir: string;
 }
 
 async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: GanTrainer; best: ReturnType<typeof chooseBestEpoch> | null; seconds?: TrainSeconds }> {
+  const runLog = new RunLog();
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(s + '\n');
+    runLog.write(s);
   };
   const t0 = performance.now();
   const since = (t: number) => Math.round((performance.now() - t) / 10) / 100;
   refinerOption(opts); // bad refiner flags fail before any long work
   const { runDir, config, reals, sources } = opts.resume ? resumeRun(opts.resume, log) : await newRun(opts, log);
+  if (opts.resume) runLog.attach(join(runDir, RUN_LOG_FILE), `# resumed ${new Date().toISOString()}`);
   if (opts.resume) {
     // Temporary files of the interrupted process (killed mid-write) are not part of the run.
     const dirs = [runDir, join(runDir, 'samples'), ...readdirSync(runDir).filter((n) => /^epoch-\d{4,}$/.test(n)).map((n) => join(runDir, n))];
@@ -617,6 +621,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     // Created only now that every setting passed and the models were built.
     prepareRunDir(runDir);
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    runLog.attach(join(runDir, RUN_LOG_FILE), `# started ${new Date().toISOString()}`);
   }
   if (latest !== null) {
     restoreCheckpoint(runDir, latest, trainer);
@@ -631,6 +636,11 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   }
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   const bar = new ProgressBar({ total: trainer.totalSteps, write: (s) => process.stderr.write(s), isTTY: !!process.stderr.isTTY, silent: opts.quiet });
+  /** A line printed above the progress bar, kept in the run log too. */
+  const logAboveBar = (s: string) => {
+    bar.log(s);
+    runLog.write(s);
+  };
   const setupSeconds = since(t0);
   const epochsStart = performance.now();
   bar.start(trainer.step);
@@ -644,7 +654,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
     ckpt.appendMetrics(runDir, { type: 'epoch', epoch: 0, untrained: true, step: 0, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params });
     writeFileAtomic(join(runDir, 'samples', 'epoch-0000.png'), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
-    bar.log(`epoch 0 (untrained generator): realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)})`);
+    logAboveBar(`epoch 0 (untrained generator): realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)})`);
   }
   if (opts.profile) startProfile();
   const printProfile = () => {
@@ -689,7 +699,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     ckpt.saveCheckpoint(runDir, epoch, { ...trainer.weights(), state: trainer.state() });
     ckpt.appendMetrics(runDir, row);
     writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
-    bar.log(`epoch ${epoch}: realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)}); ` +
+    logAboveBar(`epoch ${epoch}: realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)}); ` +
       Object.entries(ev.paramMean).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(', '));
   }
   bar.stop();

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { presetRadiusLast } from '../../src/gan/calibrate.js';
@@ -23,19 +23,10 @@ beforeAll(() => {
 });
 afterAll(() => removeTempDirs());
 
-/** The run's stderr lines that name a calibration step, in order (train logs each step). */
+/** The run's log lines (train.log) that name a calibration step, in order (train logs each step). */
 async function trainLogged(opts: TrainOptions): Promise<string[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    lines.push(...String(s).split('\n').filter((l) => /^(particle radius|agglomerates)/.test(l)));
-    return true;
-  });
-  try {
-    await runTraining({ ...opts, quiet: false });
-  } finally {
-    spy.mockRestore();
-  }
-  return lines;
+  await runTraining(opts);
+  return readFileSync(join(opts.out!, 'train.log'), 'utf8').split('\n').filter((l) => /^(particle radius|agglomerates)/.test(l));
 }
 
 describe('the second radius step after the second agglomerate pass', () => {
