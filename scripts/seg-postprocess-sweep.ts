@@ -96,6 +96,7 @@ async function predict(modelDir: string, set: string, cache: string, args: strin
   const adapt = flag(args, '--adapt-bn');
   if (adapt) {
     const images = adapt.split(',').map((f) => readCroppedImage(f, Number(flag(args, '--adapt-crop-bottom') ?? 0)));
+    if ((info.scale ?? 1) !== 1) throw new Error('predict --adapt-bn: not for a model with a working scale (segment eval --adapt-bn handles it)');
     const stats = estimateBatchNormStats(model, images, { tile: 2 * info.crop, normalisation: info.normalisation, polarity });
     applyBatchNormStats(model, stats);
     console.log(`batch norm adapted to ${stats.images} images (${stats.tiles} tiles)`);
@@ -109,7 +110,7 @@ async function predict(modelDir: string, set: string, cache: string, args: strin
     width: it.width,
     height: it.height,
     image: brightParticleView(it.image, polarity),
-    probabilities: predictWithFlips(model, normaliseImage(it.image, info.normalisation, polarity), it.width, it.height, { tile: 2 * info.crop, flips: args.includes('--flips') }),
+    probabilities: predictWithFlips(model, normaliseImage(it.image, info.normalisation, polarity), it.width, it.height, { tile: 2 * info.crop, flips: args.includes('--flips'), scale: info.scale }),
     truth: it.truth,
   }));
   writeFileSync(cache, serialize(out));

@@ -12,6 +12,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { helpText, parseFlags, polarityFlag, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.js';
 import { backendFlag, commandRelaxedSimd } from './backend-flag.js';
 import { BOUNDARY_SIGMA, DEFAULT_TRAIN, INSTANCE_TARGETS, type InstanceTarget, type TrainConfig } from '../seg/train.js';
+import { MAX_WORKING_SCALE } from '../seg/working-scale.js';
 import { STAR_DEFAULTS } from '../seg/stardist.js';
 import { INSTANCE_METHODS, OUTLINE_PLACEMENTS, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
 import { DEFAULT_UNET, type NormKind } from '../seg/unet.js';
@@ -59,7 +60,8 @@ const SPECS: Record<Subcommand, CommandSpec> = {
       { name: 'epochs', type: 'int', meta: 'N', default: DEFAULT_TRAIN.epochs, min: R.epochs.min, help: 'epochs (with --resume: the total to reach)' },
       { name: 'steps-per-epoch', type: 'int', meta: 'N', default: 0, min: R.stepsPerEpoch.min, help: 'optimiser steps per epoch (0: one crop per training image)' },
       { name: 'batch', type: 'int', meta: 'B', default: DEFAULT_TRAIN.batch, min: R.batch.min, max: R.batch.max, help: 'crops per step' },
-      { name: 'crop', type: 'int', meta: 'PX', default: DEFAULT_TRAIN.crop, min: R.crop.min, max: R.crop.max, help: 'training crop side' },
+      { name: 'crop', type: 'int', meta: 'PX', default: DEFAULT_TRAIN.crop, min: R.crop.min, max: R.crop.max, help: 'training crop side (px at the working scale, --scale)' },
+      { name: 'scale', type: 'number', meta: 'S', default: 1, min: 1, max: MAX_WORKING_SCALE, help: "the U-Net's working scale: training pairs are resampled by S (images bilinear, masks and instance maps nearest) and the model records it, so predict / eval resample each image by S and the probabilities back; particles, sizes and --min-area stay in the images' own px; 1: as they are" },
       { name: 'base', type: 'int', meta: 'C', default: DEFAULT_UNET.base, min: R.base.min, max: R.base.max, help: 'channels of the first U-Net level (doubled per level)' },
       { name: 'depth', type: 'int', meta: 'D', default: DEFAULT_UNET.depth, min: R.depth.min, max: R.depth.max, help: 'number of 2x downsamplings' },
       { name: 'norm', type: 'string', default: DEFAULT_UNET.norm, choices: ['batch', 'instance'], help: 'normalisation layers' },
@@ -254,6 +256,8 @@ async function trainMain(flags: ParsedFlags, out: Console): Promise<number> {
     boundaryWeight: Number(flags['boundary-weight']),
     emaSteps: Number(flags['ema-steps']),
     warmupSteps: Number(flags['warmup-steps']),
+    // Only a scale other than 1 is recorded: a scale-1 model's files are those of a run without the flag.
+    ...(Number(flags.scale) !== 1 ? { scale: Number(flags.scale) } : {}),
     augment: flags['no-augment'] ? noIntensityAugment(false) : { ...DEFAULT_TRAIN.augment, interior: Number(flags['interior-augment']) },
   };
   await segmentTrain(

@@ -29,6 +29,7 @@ import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../render/presets/index.js';
 import { DEFAULT_AUGMENT } from '../seg/augment.js';
+import { MAX_WORKING_SCALE } from '../seg/working-scale.js';
 import { hasCheckpoint } from './seg-checkpoint.js';
 import { getBackend } from '../autodiff/backend.js';
 import { resultsPage, withResultsBlock, reportMarkdown, type PipelineReport, type EvalSummary } from './pipeline-report.js';
@@ -70,11 +71,20 @@ export interface Budget {
      * budget) = 0. Opt-in by `--set seg.warmupSteps=N` (docs/segmentation.md, "A learning-rate warm-up").
      */
     warmupSteps?: number;
+    /**
+     * Both U-Nets' working scale (train.ts `scale`, seg/working-scale.ts: pairs and images
+     * resampled by it); absent (every budget) = 1. Opt-in by `--set seg.scale=S` (a decimal
+     * allowed, 1-4; docs/segmentation.md, "A working scale for the U-Net").
+     */
+    scale?: number;
   };
 }
 
 /** `--set` fields that no budget sets (absent = their default). */
-const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'seg.warmupSteps', 'gan.refinerSteps', 'gan.dNormalised'];
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'seg.warmupSteps', 'seg.scale', 'gan.refinerSteps', 'gan.dNormalised'];
+
+/** `--set` fields that take a decimal; every other one an integer. */
+const DECIMAL_SETS = ['seg.scale'];
 
 /**
  * quick: a smoke test of every stage; standard: a laptop run of minutes on 2 cores; full: the
@@ -247,14 +257,16 @@ export function budgetSettings(name: BudgetName, override?: DeepPartial<Budget>)
   return deepMerge(structuredClone(BUDGETS[name]), override);
 }
 
-/** '--set gan.epochs=4 synth.n=200' -> a partial budget; only existing numeric fields. */
+/** '--set gan.epochs=4 synth.n=200' -> a partial budget; only existing numeric fields (integers, DECIMAL_SETS decimals). */
 export function parseSets(sets: string[]): DeepPartial<Budget> {
   const out: Record<string, Record<string, number>> = {};
   const base = BUDGETS.full as unknown as Record<string, Record<string, unknown>>;
   const allowed = [...Object.entries(BUDGETS.standard).flatMap(([g, o]) => Object.keys(o as object).map((k) => `${g}.${k}`)), ...OPTIONAL_SETS];
   for (const s of sets.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)) {
-    const m = /^(gan|synth|seg)\.([A-Za-z]+)=([0-9]+)$/.exec(s);
-    if (!m || !allowed.includes(`${m[1]}.${m[2]}`) || !base[m[1]]) throw new UserError(`--set ${s}: expected GROUP.FIELD=INTEGER with one of ${allowed.join(', ')}`, ExitCode.usage);
+    const m = /^(gan|synth|seg)\.([A-Za-z]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(s);
+    const decimal = m !== null && DECIMAL_SETS.includes(`${m[1]}.${m[2]}`);
+    if (!m || !allowed.includes(`${m[1]}.${m[2]}`) || !base[m[1]] || (!decimal && m[3].includes('.'))) throw new UserError(`--set ${s}: expected GROUP.FIELD=INTEGER (${DECIMAL_SETS.join(', ')}: a decimal) with one of ${allowed.join(', ')}`, ExitCode.usage);
+    if (s.startsWith('seg.scale=') && !(Number(m[3]) >= 1 && Number(m[3]) <= MAX_WORKING_SCALE)) throw new UserError(`--set ${s}: the U-Net's working scale, 1-${MAX_WORKING_SCALE}`, ExitCode.usage);
     if (s.startsWith('seg.interiorAugmentPercent=') && Number(m[3]) > 100) throw new UserError(`--set ${s}: a percentage, 0-100`, ExitCode.usage);
     if (s.startsWith('gan.dNormalised=') && Number(m[3]) > 1) throw new UserError(`--set ${s}: 0 or 1`, ExitCode.usage);
     (out[m[1]] ??= {})[m[2]] = Number(m[3]);
@@ -528,7 +540,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment, emaSteps = 0, warmupSteps = 0) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
-      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}), ...(warmupSteps > 0 ? { warmupSteps } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}), ...(warmupSteps > 0 ? { warmupSteps } : {}), ...(b.seg.scale !== undefined && b.seg.scale !== 1 ? { scale: b.seg.scale } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
     }, segOut);
   await stage('seg', async () => {
     // The weight average, like the re-shading, is the synthetic U-Net's only (opt-in).

@@ -29,6 +29,7 @@ import { Rng } from '../autodiff/index.js';
 import { UNet, validateUNetConfig } from '../seg/unet.js';
 import type { Checkpoint, ModelInfo, TrainConfig } from '../seg/train.js';
 import { NORMALISATIONS, type Normalisation } from '../seg/augment.js';
+import { checkWorkingScale } from '../seg/working-scale.js';
 import { POLARITIES, type Polarity } from '../particles/polarity.js';
 
 export const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', optimizer: 'optimizer.json', state: 'train-state.json' } as const;
@@ -137,7 +138,10 @@ function readModelInfo(dir: string): ModelInfo {
     const polarity = (cfg.polarity ?? 'bright') as Polarity;
     if (!POLARITIES.includes(polarity)) throw new Error(`unknown polarity '${String(cfg.polarity)}'`);
     const crop = Number(cfg.crop);
-    return { unet, normalisation, polarity, crop: Number.isInteger(crop) && crop > 0 ? crop : 128 };
+    // Models written before the working scale existed (and scale-1 models) record none: 1.
+    const scale = cfg.scale === undefined ? 1 : Number(cfg.scale);
+    checkWorkingScale(scale, '"scale"');
+    return { unet, normalisation, polarity, crop: Number.isInteger(crop) && crop > 0 ? crop : 128, ...(scale !== 1 ? { scale } : {}) };
   } catch (e) {
     throw new InputError(path, (e as Error).message);
   }

@@ -24,6 +24,8 @@ export interface SegmentFlags {
   instances?: InstanceMethod;
   /** Options of the star-convex polygon instances (instances 'stardist'; seg/stardist.ts). */
   stardist?: { prob?: number; nms?: number; relative?: number };
+  /** The model's working scale (ModelInfo.scale; seg/working-scale.ts); absent = 1. */
+  scale?: number;
 }
 
 export interface ImageSegmentation {
@@ -34,7 +36,7 @@ export interface ImageSegmentation {
 
 /** `img` through `model`: probabilities (with flips as `sf` says), then the particles. */
 export function segmentWithModel(model: UNet, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
-  const s = segmentImage(model, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines, ...(sf.stardist ? { stardist: sf.stardist } : {}) });
+  const s = segmentImage(model, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines, ...(sf.stardist ? { stardist: sf.stardist } : {}), ...(sf.scale ? { scale: sf.scale } : {}) });
   return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
 }
 

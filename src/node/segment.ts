@@ -42,6 +42,7 @@ import { SegmentationCache } from './segment-cache.js';
 import { segmentWithModel, type ImageSegmentation, type SegmentFlags } from './segment-jobs.js';
 import { applyBatchNormStats, batchNormLayers, estimateBatchNormStats, type BatchNormStats } from '../seg/adapt-bn.js';
 import { segmentImagesOnWorkers, taskThreads, workerComputeBackend } from './task-workers.js';
+import { checkWorkingScale, resampleBilinear, workingSize } from '../seg/working-scale.js';
 
 /** Where output lines go (tests capture them). */
 export interface SegmentConsole {
@@ -199,6 +200,13 @@ function checkRanges(o: SegmentTrainOptions): void {
     const r = SEG_TRAIN_RANGES[key];
     if (v !== undefined && !(Number.isInteger(v) && v >= r.min && v <= r.max)) throw new UserError(`--${r.flag} must be an integer in [${r.min}, ${r.max}], got '${v}'`, ExitCode.usage);
   }
+  if (o.train?.scale !== undefined) {
+    try {
+      checkWorkingScale(o.train.scale, '--scale');
+    } catch (e) {
+      throw new UserError((e as Error).message, ExitCode.usage);
+    }
+  }
   const bw = o.train?.boundaryWeight;
   if (bw !== undefined && !(bw >= 0 && bw <= BOUNDARY_WEIGHT_MAX)) throw new UserError(`--boundary-weight must be a number in [0, ${BOUNDARY_WEIGHT_MAX}], got '${bw}'`, ExitCode.usage);
 }
@@ -297,7 +305,7 @@ async function trainInto(dir: string, samples: SegSample[], resume: ReturnType<t
 // --- segmenting --------------------------------------------------------------------------------
 
 function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
-  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines, ...(o.stardist && o.instances === 'stardist' ? { stardist: o.stardist } : {}) };
+  return { normalisation: seg.normalisation, polarity: seg.polarity, flips: o.flips ?? true, instances: o.instances, outlines: o.outlines, ...(o.stardist && o.instances === 'stardist' ? { stardist: o.stardist } : {}), ...(seg.scale !== 1 ? { scale: seg.scale } : {}) };
 }
 
 /** What a cached segmentation depends on besides the pixels (segment-cache.ts). */
@@ -389,6 +397,8 @@ interface Segmenter {
   tile: number;
   normalisation: Normalisation;
   polarity: Polarity;
+  /** The model's working scale (1 for Otsu and models without one). */
+  scale: number;
   /** --adapt-bn's images, read and checked with the model (adapted by adaptSegmenter once the backend runs). */
   adaptImages?: GreyImage[];
   /** The statistics adaptSegmenter put into the model (sent to the worker threads with each image). */
@@ -404,14 +414,14 @@ function loadSegmenter(o: SegmenterOptions, sub: string, images: () => readonly 
   if (o.method === 'otsu') {
     if (o.adaptBn !== undefined) throw new UserError(`segment ${sub}: --adapt-bn adapts a U-Net's batch norm; --method otsu has none`, ExitCode.usage);
     const setting = o.polarity ?? 'auto';
-    if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting };
+    if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting, scale: 1 };
     const d = detectPolarity(images());
     out.log(`contrast polarity: ${d.polarity} particles, detected (${(100 * d.brightFraction).toFixed(1)} % of the pixels above their Otsu threshold; override with --polarity)`);
-    return { model: null, tile: 0, normalisation: 'fixed', polarity: d.polarity };
+    return { model: null, tile: 0, normalisation: 'fixed', polarity: d.polarity, scale: 1 };
   }
   if (!o.model) throw new UserError(`segment ${sub}: --model is required (see 'diffrendergan segment ${sub} --help')`, ExitCode.usage);
   const { model, info } = loadModel(o.model);
-  return { model, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity, adaptImages: readAdaptImages(o, sub, model) };
+  return { model, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity, scale: info.scale ?? 1, adaptImages: readAdaptImages(o, sub, model) };
 }
 
 /** --adapt-bn's images (masks NAME_m.* skipped), cropped as the segmented images; checked before anything is segmented or written. */
@@ -428,7 +438,13 @@ function readAdaptImages(o: SegmenterOptions, sub: string, model: UNet): GreyIma
 function adaptSegmenter(seg: Segmenter, out: SegmentConsole): void {
   if (!seg.model || !seg.adaptImages) return;
   const t0 = performance.now();
-  seg.batchNorm = estimateBatchNormStats(seg.model, seg.adaptImages, { tile: seg.tile, normalisation: seg.normalisation, polarity: seg.polarity });
+  // At the model's working scale, where its batch norm layers see the images.
+  const images = seg.adaptImages.map((img) => {
+    if (seg.scale === 1) return img;
+    const [width, height] = workingSize(img.width, img.height, seg.scale);
+    return { width, height, data: resampleBilinear(Float32Array.from(img.data), 1, img.width, img.height, width, height) };
+  });
+  seg.batchNorm = estimateBatchNormStats(seg.model, images, { tile: seg.tile, normalisation: seg.normalisation, polarity: seg.polarity });
   applyBatchNormStats(seg.model, seg.batchNorm);
   out.log(`batch norm adapted to ${seg.batchNorm.images} images (${seg.batchNorm.tiles} tiles of ${seg.tile} px; --adapt-bn) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

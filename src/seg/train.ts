@@ -37,6 +37,7 @@ import { edgeOffset, edgeProfile, growClassMask } from './align.js';
 import { brightParticleView, polarityFromMasks, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { WeightAverage } from './weight-average.js';
 import { applyBatchNormStats, poolBatchNormStats } from './adapt-bn.js';
+import { checkWorkingScale, resampleBilinear, resampleNearest, workingSize } from './working-scale.js';
 import { DEFAULT_AUGMENT, augmentIntensity, cropOrigin, extractCrop, normalisationStats, type AugmentOptions, type Normalisation } from './augment.js';
 
 /** One training image with its 3-class mask. */
@@ -153,6 +154,16 @@ export interface TrainConfig {
    * weights from its `init` argument. Absent (the default) = random initial weights from the seed.
    */
   init?: string;
+  /**
+   * The working scale S >= 1 (working-scale.ts): every training pair is resampled by S after its
+   * masks were grown (images bilinear, class masks and instance maps nearest, so the one-pixel
+   * contour ring keeps its width on the original grid); the distance target, the re-shading
+   * planes and the separation weights (sigma S x BOUNDARY_SIGMA) are computed at the working scale
+   * from the resampled instance map, and crops are `crop` px there (so they cover crop / S px of
+   * the pairs). The model records it and inference resamples by it. Absent (the default) = 1:
+   * the pairs as they are, and nothing recorded.
+   */
+  scale?: number;
 }
 
 /**
@@ -217,8 +228,13 @@ export interface ModelInfo {
   normalisation: Normalisation;
   /** Contrast polarity of the images it was trained on: inference inverts dark-particle images as training did. */
   polarity: Polarity;
-  /** The crop size it was trained on (a sensible inference tile is twice this). */
+  /** The crop size it was trained on, px at the working scale (a sensible inference tile is twice this). */
   crop: number;
+  /**
+   * The working scale (TrainConfig.scale): inference resamples each image by it and the
+   * probabilities back (infer.ts). Absent (models trained without it, and scale 1) = 1.
+   */
+  scale?: number;
 }
 
 export interface EpochRecord {
@@ -314,6 +330,24 @@ function prepare(s: SegSample, normalisation: Normalisation, polarity: Polarity,
   // Ids as float planes: exact below 2^24 instances.
   const interior = withInterior && labels ? { ids: Float32Array.from(labels), outline: instanceOutlineDistance(labels, s.width, s.height) } : withRays && labels ? { ids: Float32Array.from(labels) } : {};
   return { ...s, image, distance, labels, ...interior, ...normalisationStats(image, normalisation) };
+}
+
+/**
+ * A prepared pair (its image already in the bright-particle view, its masks grown) resampled to
+ * the working scale (working-scale.ts): the image bilinear, the class mask and the instance map
+ * nearest. prepare() then computes the targets from the resampled instance map.
+ */
+function atWorkingScale(s: Prepared, scale: number): SegSample {
+  const [w, h] = workingSize(s.width, s.height, scale);
+  const labels = s.labels ? (s.labels instanceof Int32Array ? s.labels : Int32Array.from(s.labels)) : undefined;
+  return {
+    name: s.name,
+    width: w,
+    height: h,
+    image: resampleBilinear(s.image, 1, s.width, s.height, w, h),
+    classes: resampleNearest(s.classes, s.width, s.height, w, h),
+    ...(labels ? { instances: resampleNearest(labels, s.width, s.height, w, h) } : {}),
+  };
 }
 
 /** One epoch's sample order: whole seeded shuffles of the `n` samples, concatenated until `count` picks. */
@@ -486,10 +520,19 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
     train = grow(train);
     val = grow(val);
   }
+  // The working scale: after the growth, so the masks are grown (and the edge offset measured) on
+  // the original grid exactly as at scale 1.
+  const scale = resume ? resume.model.scale ?? 1 : cfg.scale ?? 1;
+  checkWorkingScale(scale, 'trainUNet: scale');
+  if (scale !== 1) {
+    const rescale = (list: Prepared[]) => list.map((s) => prepare(atWorkingScale(s, scale), normalisation, 'bright', withDistance, cfg.boundaryWeight > 0, cfg.augment.interior > 0, nRays > 0));
+    train = rescale(train);
+    val = rescale(val);
+  }
   if (!(cfg.boundaryWeight >= 0)) throw new Error(`trainUNet: boundaryWeight must be >= 0, got ${cfg.boundaryWeight}`);
   if (cfg.boundaryWeight > 0) {
-    // After the growth: the weights follow the masks the network is trained on.
-    const weigh = (list: Prepared[]) => list.map((s) => ({ ...s, boundary: boundaryWeightMap(s.labels!, s.classes, s.width, s.height, cfg.boundaryWeight, BOUNDARY_SIGMA) }));
+    // After the growth: the weights follow the masks the network is trained on; sigma in original px.
+    const weigh = (list: Prepared[]) => list.map((s) => ({ ...s, boundary: boundaryWeightMap(s.labels!, s.classes, s.width, s.height, cfg.boundaryWeight, BOUNDARY_SIGMA * scale) }));
     train = weigh(train);
     val = weigh(val);
   }
@@ -523,7 +566,7 @@ export function trainUNet(samples: readonly SegSample[], unetConfig: Partial<UNe
   const average = cfg.emaSteps > 0 ? new WeightAverage(model, cfg.emaSteps, resume?.average ? { state: resume.average.weights, updates: resume.average.updates } : undefined) : null;
   const stepsPerEpoch = cfg.stepsPerEpoch > 0 ? cfg.stepsPerEpoch : Math.ceil(train.length / cfg.batch);
   const totalSteps = cfg.epochs * stepsPerEpoch;
-  const modelInfo: ModelInfo = { unet: model.config, normalisation, polarity, crop };
+  const modelInfo: ModelInfo = { unet: model.config, normalisation, polarity, crop, ...(scale !== 1 ? { scale } : {}) };
   hooks.progress?.({ kind: 'start', trainImages: train.length, valImages: val.length, stepsPerEpoch, totalSteps, parameters: model.parameterCount(), classWeights, resumedAt: step, edgeOffset: edge, grownBy, polarity });
 
   // Fixed validation crops (their own Rng, the same every epoch).
