@@ -171,6 +171,12 @@ export interface Summary {
   statistic: number;
   /** The same median recomputed here from the classed particles. */
   statisticHere: number;
+  /**
+   * Quartiles (25th, 75th percentile) of the statistic's interior particle areas: no masks needed,
+   * so a candidate for calibrating the shape of the size distribution (docs/realism.md "The shape
+   * of the size distribution").
+   */
+  statisticQuartiles: [number, number];
   exactMedian: number;
   exactQuartiles: [number, number];
   exactCount: number;
@@ -219,6 +225,7 @@ export function summarise(tiles: { data: Float32Array; analysis: TileAnalysis }[
     coverage: covered / (tiles.length * TILE * TILE),
     statistic,
     statisticHere,
+    statisticQuartiles: [q(all.map((p) => p.area), 0.25), q(all.map((p) => p.area), 0.75)],
     exactMedian,
     exactQuartiles: [q(exact, 0.25), q(exact, 0.75)],
     exactCount: exact.length,
@@ -256,7 +263,7 @@ export function keptTiles(image: { width: number; height: number; data: Float32A
 function format(s: Summary): string {
   const f0 = (v: number) => v.toFixed(0);
   const lines = [
-    `${s.tiles} tiles, coverage ${s.coverage.toFixed(3)}; statistic (sceneStatistics) ${f0(s.statistic)} px, recomputed ${f0(s.statisticHere)} px; exact median ${f0(s.exactMedian)} px (quartiles ${f0(s.exactQuartiles[0])}-${f0(s.exactQuartiles[1])}, ${s.exactCount} interior particles); statistic / exact ${(s.statistic / s.exactMedian).toFixed(3)}`,
+    `${s.tiles} tiles, coverage ${s.coverage.toFixed(3)}; statistic (sceneStatistics) ${f0(s.statistic)} px, recomputed ${f0(s.statisticHere)} px (quartiles ${f0(s.statisticQuartiles[0])}-${f0(s.statisticQuartiles[1])}); exact median ${f0(s.exactMedian)} px (quartiles ${f0(s.exactQuartiles[0])}-${f0(s.exactQuartiles[1])}, ${s.exactCount} interior particles); statistic / exact ${(s.statistic / s.exactMedian).toFixed(3)}`,
     `per tile: ${(s.exactCount / s.tiles).toFixed(2)} interior and ${s.frameCutPerTile.toFixed(2)} frame-cut exact particles, ${(CLASSES.reduce((n, c) => n + s.classes[c].count, 0) / s.tiles).toFixed(2)} interior statistic particles of which ${(s.classes.pieceOfFrameCut.count / s.tiles).toFixed(2)} pieces of frame-cut ones`,
     `classes of the statistic's interior particles: ${CLASSES.map((c) => `${c} ${s.classes[c].count} (${(100 * s.classes[c].share).toFixed(1)} %, median ${f0(s.classes[c].median)} px)`).join(', ')}`,
     `statistic's median without frame-cut pieces ${f0(s.medianWithout.frameCutPieces)}, without all pieces ${f0(s.medianWithout.allPieces)}, without merges ${f0(s.medianWithout.merged)}, whole only ${f0(s.medianWithout.wholeOnly)} px`,

@@ -56,8 +56,11 @@ const num = (min: number, max: number, integer = false): Field => ({ kind: 'numb
 const en = (...values: (string | number)[]): Field => ({ kind: 'enum', values });
 const obj = (fields: Record<string, Field>): Field => ({ kind: 'object', fields });
 
+/** Size-distribution fields that may be left out (lognormal sigmaLow: symmetric when absent). */
+const OPTIONAL_SIZE_FIELDS = new Set(['sigmaLow']);
+
 const SIZE_VARIANTS: Record<string, Record<string, Field>> = {
-  lognormal: { type: en('lognormal'), mu: num(-3, 3), sigma: num(0, 2) },
+  lognormal: { type: en('lognormal'), mu: num(-3, 3), sigma: num(0, 2), sigmaLow: num(0, 2) },
   gaussian: { type: en('gaussian'), mean: num(0.01, 10), std: num(0, 5) },
   bimodal: { type: en('bimodal'), components: { kind: 'size' } },
 };
@@ -103,7 +106,7 @@ function describe(f: Field): string {
     case 'mesh':
       return 'a PLY or OBJ file path (in a --config file) or {source, positions, faces}';
     case 'size':
-      return `a size distribution {type: "lognormal", mu, sigma} | {type: "gaussian", mean, std} | {type: "bimodal", components: [{mean, std, weight}, ...]}`;
+      return `a size distribution {type: "lognormal", mu, sigma[, sigmaLow]} | {type: "gaussian", mean, std} | {type: "bimodal", components: [{mean, std, weight}, ...]}`;
   }
 }
 
@@ -130,7 +133,10 @@ function validateSize(path: string, v: unknown): SizeDistribution {
   const fields = SIZE_VARIANTS[v.type];
   for (const k of Object.keys(v)) if (!hasField(fields, k)) throw new ConfigError(`${path}.${k}`, `unknown field for a ${v.type} size distribution; allowed: ${Object.keys(fields).join(', ')}`);
   for (const [k, f] of Object.entries(fields)) {
-    if (!hasField(v, k)) throw new ConfigError(`${path}.${k}`, `missing; must be ${describe(f)}`);
+    if (!hasField(v, k)) {
+      if (OPTIONAL_SIZE_FIELDS.has(k)) continue;
+      throw new ConfigError(`${path}.${k}`, `missing; must be ${describe(f)}`);
+    }
     if (f.kind !== 'size') checkLeaf(`${path}.${k}`, f, v[k]);
   }
   if (v.type === 'bimodal') {

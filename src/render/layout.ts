@@ -5,7 +5,11 @@
  * quaternion and a per-particle shape seed. Everything is drawn from a seeded Rng.
  *
  * Sizes: scale = baseRadius * s, s ~ lognormal(mu, sigma) | gaussian(mean, std) |
- * bimodal mixture of gaussians (clamped to >= minRelative).
+ * bimodal mixture of gaussians (clamped to >= minRelative). The lognormal may be split at its
+ * median (`sigmaLow`): ln s = mu + z * (z < 0 ? sigmaLow : sigma), z ~ N(0, 1), so the sizes below
+ * the median spread by sigmaLow and those above by sigma (half the particles each side; the
+ * quartiles of ln s are mu -/+ 0.674 sigmaLow / sigma). sigmaLow > sigma skews the sizes towards
+ * small particles, as real powders' are (docs/realism.md "The shape of the size distribution").
  * Placement:
  *  - uniform: centres uniform over the image, resting on the stage (z = scale); overlaps allowed
  *    (wires may cross).
@@ -30,7 +34,7 @@ import type { Quat } from './mesh/types.js';
 import { randomRotation, zRotation } from './layout-math.js';
 
 export type SizeDistribution =
-  | { type: 'lognormal'; mu: number; sigma: number }
+  | { type: 'lognormal'; mu: number; sigma: number; sigmaLow?: number }
   | { type: 'gaussian'; mean: number; std: number }
   | { type: 'bimodal'; components: { mean: number; std: number; weight: number }[] };
 
@@ -102,7 +106,7 @@ export interface Layout {
 
 export function sampleSize(d: SizeDistribution, rng: Rng, minRelative = 0.05): number {
   let s: number;
-  if (d.type === 'lognormal') s = Math.exp(rng.normal(d.mu, d.sigma));
+  if (d.type === 'lognormal') s = Math.exp(d.sigmaLow === undefined ? rng.normal(d.mu, d.sigma) : splitNormal(d.mu, d.sigmaLow, d.sigma, rng));
   else if (d.type === 'gaussian') s = rng.normal(d.mean, d.std);
   else {
     const total = d.components.reduce((a, c) => a + c.weight, 0);
@@ -118,6 +122,12 @@ export function sampleSize(d: SizeDistribution, rng: Rng, minRelative = 0.05): n
     s = rng.normal(c.mean, c.std);
   }
   return Math.max(s, minRelative);
+}
+
+/** mu + z * (z < 0 ? low : high), z ~ N(0, 1): a normal whose halves spread by `low` and `high` (median mu). */
+export function splitNormal(mu: number, low: number, high: number, rng: Rng): number {
+  const z = rng.normal();
+  return mu + z * (z < 0 ? low : high);
 }
 
 /** One draw of the particle count (CountSpec). */

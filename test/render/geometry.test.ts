@@ -7,7 +7,7 @@ import {
   sampleLayout, layoutFeatures, hardRasterize, buildMasks, rejectReason, presetConfig, mergeSceneConfig,
   sampleScene, PRESET_NAMES, vertexNormals, type LayoutSpec,
 } from '../../src/render/index.js';
-import { sampleCount } from '../../src/render/layout.js';
+import { sampleCount, sampleSize } from '../../src/render/layout.js';
 
 describe('meshes', () => {
   it('geodesic sphere: 20 f^2 faces, outward, closed (volume close to 4/3 pi)', () => {
@@ -147,6 +147,21 @@ describe('layouts', () => {
     for (let i = 0; i < 50; i++) expect(sampleCount({ min: 2, max: 9 }, u)).toBe(sampleCount({ min: 2, max: 9, dist: 'uniform' }, v));
     expect(sampleCount({ min: 5, max: 5, dist: 'logUniform' }, rng)).toBe(5);
   });
+  it('split lognormal (sigmaLow): the quartiles of ln s at mu -/+ 0.674 sigmaLow / sigma, median mu; without it the same draws as before', () => {
+    const rng = new Rng(5);
+    const ln = Array.from({ length: 20000 }, () => Math.log(sampleSize({ type: 'lognormal', mu: 0.1, sigma: 0.3, sigmaLow: 0.6 }, rng))).sort((a, b) => a - b);
+    const q = (p: number) => ln[Math.floor(p * ln.length)];
+    expect(q(0.5)).toBeCloseTo(0.1, 1);
+    expect(q(0.25)).toBeCloseTo(0.1 - 0.6745 * 0.6, 1);
+    expect(q(0.75)).toBeCloseTo(0.1 + 0.6745 * 0.3, 1);
+    // skewed towards small sizes: the lower half spreads twice as far as the upper
+    expect((q(0.5) - q(0.25)) / (q(0.75) - q(0.5))).toBeGreaterThan(1.7);
+    // sigmaLow = sigma is the symmetric lognormal's distribution; sigmaLow absent its exact draws
+    const u = new Rng(8), v = new Rng(8);
+    for (let i = 0; i < 50; i++) expect(sampleSize({ type: 'lognormal', mu: 0, sigma: 0.45 }, u)).toBe(Math.exp(v.normal(0, 0.45)));
+    const w = new Rng(8), x = new Rng(8);
+    for (let i = 0; i < 50; i++) expect(sampleSize({ type: 'lognormal', mu: 0, sigma: 0.45, sigmaLow: 0.45 }, w)).toBeCloseTo(sampleSize({ type: 'lognormal', mu: 0, sigma: 0.45 }, x), 12);
+  });
   it("attach 'size' grows agglomerates in proportion to their size: more uneven than 'uniform'", () => {
     // share of the particles in the largest agglomerate, 5 seeds, 20 particles, over 200 layouts
     const largestShare = (attach: 'uniform' | 'size') => {
@@ -275,12 +290,16 @@ describe('presets and config', () => {
     expect(merged.shading.model).toBe('him');
     expect(merged.params.blurSigma).toBe(2);
     expect(base.width).toBe(256);
+    // sigmaLow is optional: absent (the presets) or given
+    expect(mergeSceneConfig(base, { particles: { size: { type: 'lognormal', mu: 0, sigma: 0.4, sigmaLow: 0.55 } } }).particles.size).toEqual({ type: 'lognormal', mu: 0, sigma: 0.4, sigmaLow: 0.55 });
+    expect(base.particles.size).toEqual({ type: 'lognormal', mu: 0, sigma: 0.45 });
     const bad: [unknown, string, RegExp][] = [
       [{ width: 3 }, 'width', /integer in \[8, 2048\]/],
       [{ camera: { kind: 'fisheye' } }, 'camera.kind', /"orthographic", "perspective"/],
       [{ particles: { colour: 1 } }, 'particles.colour', /unknown field; allowed: shape/],
       [{ particles: { size: { type: 'weibull' } } }, 'particles.size.type', /lognormal/],
       [{ particles: { size: { type: 'lognormal', mu: 0 } } }, 'particles.size.sigma', /missing/],
+      [{ particles: { size: { type: 'lognormal', mu: 0, sigma: 0.4, sigmaLow: 3 } } }, 'particles.size.sigmaLow', /\[0, 2\]/],
       [{ particles: { count: { min: 9, max: 3 } } }, 'particles.count.min', /larger/],
       [{ params: { blurSigma: 9 } }, 'params.blurSigma', /\[0.2, 4\]/],
       [{ shading: { noise: 'yes' } }, 'shading.noise', /true or false/],

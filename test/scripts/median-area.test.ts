@@ -84,5 +84,12 @@ describe('median-area', () => {
     expect(s.exactCount).toBe(3);
     expect(s.wholeAreaRatio).toBeGreaterThan(0.9);
     expect(s.wholeAreaRatio).toBeLessThan(1.1);
+    // the statistic's quartiles bracket its median: the smallest (r 9) and middle (r 12) disc
+    const [q25, q75] = s.statisticQuartiles;
+    expect(q25).toBeGreaterThan(0.9 * Math.PI * 81);
+    expect(q25).toBeLessThan(1.1 * Math.PI * 81);
+    expect(q75).toBeGreaterThan(0.9 * Math.PI * 144);
+    expect(q75).toBeLessThan(1.1 * Math.PI * 144);
+    expect(q25).toBeLessThanOrEqual(s.statisticHere);
   });
 });
