@@ -29,6 +29,7 @@ export type Subcommand = (typeof SUBCOMMANDS)[number];
 const cpuBackendFlag: FlagSpec = backendFlag({ gpu: false, help: 'compute backend (auto: the fastest available, wasm SIMD on CPUs)' });
 const cropBottomFlag: FlagSpec = { name: 'crop-bottom', type: 'int', meta: 'PX', default: 0, min: 0, help: 'rows removed from the bottom of images and masks (the microscope data bar; 64 for TiO2-SEM)' };
 const idsFlag: FlagSpec = { name: 'ids', type: 'strings', meta: 'ID,ID...', help: 'only these image names (comma or space separated)' };
+const modelFlag: FlagSpec = { name: 'model', type: 'string', meta: 'MODEL_DIR[,MODEL_DIR...]', help: "a directory written by segment train (not needed with --method otsu); several, separated by commas: an ensemble that averages their probabilities and distance maps (each after its own flips) before the particles are found, ~1x the time per member (the same architecture, --instance-target, normalisation, polarity and crop; not with --adapt-bn)" };
 const methodFlag: FlagSpec = { name: 'method', type: 'string', default: 'unet', choices: ['unet', 'otsu'], help: 'segmenter: the trained U-Net, or the classical Otsu + watershed baseline (needs no model)' };
 const tileFlag: FlagSpec = { name: 'tile', type: 'int', meta: 'PX', min: 16, max: 4096, help: 'inference tile side (default: twice the training crop)' };
 const minAreaFlag: FlagSpec = { name: 'min-area', type: 'int', meta: 'PX', default: 50, min: 0, help: 'particles smaller than this are removed' };
@@ -92,7 +93,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
     usage: 'diffrendergan segment predict --model MODEL_DIR --in IMAGES... --out DIR [--pixel-size auto|2.1nm] [--crop-bottom 64] [--method unet|otsu]',
     positionals: 'predict',
     flags: [
-      { name: 'model', type: 'string', meta: 'MODEL_DIR', help: 'a directory written by segment train (not needed with --method otsu)' },
+      modelFlag,
       { name: 'in', type: 'strings', meta: 'IMAGES...', help: 'images or directories of images (.png/.tif)' },
       { name: 'out', type: 'string', meta: 'DIR', help: 'output directory (required)' },
       { name: 'columns', type: 'string', default: 'ours', choices: ['ours', 'fiji'], help: "particles.csv columns: ours (area, ecd, feret_max, ...; units in a comment line) or fiji (Fiji Analyze Particles: Area, Perim., Feret, MinFeret, Circ., AR, Round, Solidity, X, Y; units as summary.json's)" },
@@ -118,7 +119,7 @@ const SPECS: Record<Subcommand, CommandSpec> = {
     usage: 'diffrendergan segment eval (--model MODEL_DIR | --method otsu) --images DIR --masks DIR [--crop-bottom 64] [--ids ID,ID...] [--json]',
     positionals: 'eval',
     flags: [
-      { name: 'model', type: 'string', meta: 'MODEL_DIR', help: 'a directory written by segment train (not needed with --method otsu)' },
+      modelFlag,
       { name: 'images', type: 'string', meta: 'DIR', help: 'annotated images (NAME.tif)' },
       { name: 'masks', type: 'string', meta: 'DIR', help: 'their masks (NAME_m.tif)' },
       cropBottomFlag,
@@ -280,11 +281,17 @@ export function parseGrowMasks(s: string): number | 'auto' {
   return v;
 }
 
+/** --model: one folder, or an ensemble's folders separated by commas. */
+function modelOf(flag: unknown): string | string[] | undefined {
+  if (typeof flag !== 'string') return undefined;
+  return flag.includes(',') ? flag.split(',') : flag;
+}
+
 /** The flags predict and eval share: which segmenter, and how it finds particles. */
 function segmenterOf(flags: ParsedFlags): SegmenterOptions {
   return {
     method: flags.method === 'otsu' ? 'otsu' : 'unet',
-    model: typeof flags.model === 'string' ? flags.model : undefined,
+    model: modelOf(flags.model),
     tile: typeof flags.tile === 'number' ? flags.tile : undefined,
     minArea: Number(flags['min-area']),
     flips: Boolean(flags.flips),

@@ -192,6 +192,53 @@ export function loadModel(dir: string): { model: UNet; info: ModelInfo } {
   return { model, info };
 }
 
+/** One setting in which two models differ: what it is, the flag of `segment train` that sets it, and the two values. */
+export interface ModelDifference {
+  what: string;
+  flag: string;
+  a: unknown;
+  b: unknown;
+}
+
+/**
+ * The settings in which model `b` differs from model `a` among those that make two networks
+ * interchangeable: the architecture, the instance target (distance head, rays), the input
+ * normalisation and the polarity (`segment train --init` and an ensemble both need them equal).
+ */
+export function modelDifferences(a: Omit<ModelInfo, 'crop'>, b: Omit<ModelInfo, 'crop'>): ModelDifference[] {
+  const all: ModelDifference[] = [
+    { what: 'depth', flag: '--depth', a: a.unet.depth, b: b.unet.depth },
+    { what: 'base', flag: '--base', a: a.unet.base, b: b.unet.base },
+    { what: 'norm', flag: '--norm', a: a.unet.norm, b: b.unet.norm },
+    { what: 'input channels', flag: 'the data', a: a.unet.inChannels, b: b.unet.inChannels },
+    { what: 'classes', flag: 'the data', a: a.unet.classes, b: b.unet.classes },
+    { what: 'distance head', flag: '--instance-target', a: Boolean(a.unet.distanceHead), b: Boolean(b.unet.distanceHead) },
+    { what: 'rays', flag: '--instance-target stardist --rays', a: a.unet.rays ?? 0, b: b.unet.rays ?? 0 },
+    { what: 'normalisation', flag: '--normalisation', a: a.normalisation, b: b.normalisation },
+    { what: 'polarity', flag: '--polarity', a: a.polarity, b: b.polarity },
+  ];
+  return all.filter((d) => d.a !== d.b);
+}
+
+/**
+ * Loads the models of `dirs` (loadModel each) as one ensemble (seg/infer.ts predictEnsemble); a
+ * member that differs from the first in a modelDifferences setting, in its training crop (which
+ * sets the default inference tile) or in its working scale is a UserError naming `flag`, both folders and every
+ * difference (ExitCode.usage). The info returned is the first member's.
+ */
+export function loadEnsemble(dirs: readonly string[], flag: string): { models: UNet[]; info: ModelInfo } {
+  if (dirs.length === 0) throw new UserError(`${flag}: no model folder given`, ExitCode.usage);
+  const loaded = dirs.map((d) => loadModel(d));
+  const first = loaded[0].info;
+  loaded.forEach(({ info }, k) => {
+    const diffs = modelDifferences(first, info).map((d) => `${d.what} ${String(d.b)}, not ${String(d.a)} (${d.flag})`);
+    if (info.crop !== first.crop) diffs.push(`training crop ${info.crop}, not ${first.crop} (--crop)`);
+    if ((info.scale ?? 1) !== (first.scale ?? 1)) diffs.push(`working scale ${info.scale ?? 1}, not ${first.scale ?? 1} (--scale)`);
+    if (diffs.length) throw new UserError(`${flag}: ${dirs[k]} cannot join ${dirs[0]} in an ensemble: its ${diffs.join('; ')}`, ExitCode.usage);
+  });
+  return { models: loaded.map((l) => l.model), info: first };
+}
+
 /**
  * Whether `dir` holds a complete, resumable checkpoint (a valid `done` marker). Files of an
  * interrupted save do not count: they cannot be resumed, and a new run may overwrite them.

@@ -12,7 +12,7 @@ import type { Normalisation } from '../seg/augment.js';
 import { segmentImage, type InstanceMethod, type OutlinePlacement } from '../seg/infer.js';
 import type { UNet } from '../seg/unet.js';
 import { applyBatchNormStats, type BatchNormStats } from '../seg/adapt-bn.js';
-import { loadModel } from './seg-checkpoint.js';
+import { loadEnsemble } from './seg-checkpoint.js';
 
 export interface SegmentFlags {
   normalisation: Normalisation;
@@ -34,15 +34,15 @@ export interface ImageSegmentation {
   lowConfidence?: LowConfidence;
 }
 
-/** `img` through `model`: probabilities (with flips as `sf` says), then the particles. */
-export function segmentWithModel(model: UNet, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
-  const s = segmentImage(model, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines, ...(sf.stardist ? { stardist: sf.stardist } : {}), ...(sf.scale ? { scale: sf.scale } : {}) });
+/** `img` through the U-Net, or the ensemble of `models`: probabilities (with flips as `sf` says), then the particles. */
+export function segmentWithModel(models: UNet | readonly UNet[], img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
+  const s = segmentImage(models, img.data, img.width, img.height, { tile, minArea, normalisation: sf.normalisation, polarity: sf.polarity, flips: sf.flips, instances: sf.instances, outlines: sf.outlines, ...(sf.stardist ? { stardist: sf.stardist } : {}), ...(sf.scale ? { scale: sf.scale } : {}) });
   return { instances: s.instances, classes: s.classes, lowConfidence: s.lowConfidence };
 }
 
 export interface SegmentImageJob {
-  /** The model folder (segment train's output). */
-  model: string;
+  /** The model folder (segment train's output), or an ensemble's folders (seg-checkpoint.ts loadEnsemble). */
+  models: string[];
   image: GreyImage;
   tile: number;
   minArea: number;
@@ -54,8 +54,9 @@ export interface SegmentImageJob {
 /** A job's segmentation, and the seconds it took. */
 export function runSegmentImageJob(job: SegmentImageJob): { segmentation: ImageSegmentation; seconds: number } {
   const t0 = performance.now();
-  const { model } = loadModel(job.model);
-  if (job.batchNorm) applyBatchNormStats(model, job.batchNorm);
-  const segmentation = segmentWithModel(model, job.image, job.tile, job.minArea, job.flags);
+  const { models } = loadEnsemble(job.models, 'the job');
+  // --adapt-bn's statistics: one model's (segment.ts refuses them for an ensemble).
+  if (job.batchNorm) applyBatchNormStats(models[0], job.batchNorm);
+  const segmentation = segmentWithModel(models, job.image, job.tile, job.minArea, job.flags);
   return { segmentation, seconds: (performance.now() - t0) / 1000 };
 }

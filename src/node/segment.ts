@@ -33,7 +33,7 @@ import { sizeDistributionSvg } from '../seg/svg.js';
 import type { Labelled } from '../particles/labels.js';
 import { readAnnotatedSet, readCroppedImage, readSegDataset, readSegInstances, type SegSampleWithInstances } from './seg-dataset.js';
 import { addTouchingBand } from '../seg/classmask.js';
-import { hasCheckpoint, loadCheckpoint, loadModel, saveCheckpoint } from './seg-checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, loadEnsemble, loadModel, modelDifferences, saveCheckpoint } from './seg-checkpoint.js';
 import type { UNet } from '../seg/unet.js';
 import { parsePixelSize, resolvePixelSizes, type RunPixelSizes } from './pixel-size.js';
 import { writeFijiOutputs } from './fiji-outputs.js';
@@ -65,8 +65,12 @@ export interface SegmentBackendOptions {
 export interface SegmenterOptions extends SegmentBackendOptions {
   /** The trained U-Net, or the classical Otsu + watershed baseline (needs no model); default 'unet'. */
   method?: 'unet' | 'otsu';
-  /** A folder written by segmentTrain (required for 'unet'). */
-  model?: string;
+  /**
+   * A folder written by segmentTrain (required for 'unet'), or several: an ensemble whose members'
+   * probabilities are averaged (seg/infer.ts predictEnsemble; same architecture, instance target,
+   * normalisation, polarity and training crop, node/seg-checkpoint.ts loadEnsemble).
+   */
+  model?: string | readonly string[];
   /** Inference tile side; default: twice the training crop. */
   tile?: number;
   /** Particles smaller than this (px) are removed; default 50. */
@@ -106,6 +110,16 @@ export type SegmentReuse = SegmentationCache<ImageSegmentation>;
 /** A cache for SegmenterOptions.reuse (see segment-cache.ts). */
 export function segmentReuse(capacity?: number): SegmentReuse {
   return new SegmentationCache(capacity);
+}
+
+/** The model folders of o.model (one for a single U-Net). */
+function modelDirs(o: SegmenterOptions): string[] {
+  return o.model === undefined ? [] : typeof o.model === 'string' ? [o.model] : [...o.model];
+}
+
+/** o.model as the reports name it: the folder, or an ensemble's folders joined by commas (as --model takes them). */
+function modelName(o: SegmenterOptions): string | null {
+  return o.model === undefined ? null : modelDirs(o).join(',');
 }
 
 /** Makes the named CPU backend the active one (or keeps the active one); returns its name. */
@@ -253,19 +267,7 @@ function initWeights(initDir: string, o: SegmentTrainOptions, samples: SegSample
   const train = { ...DEFAULT_TRAIN, ...o.train };
   const want: UNetConfig = { ...DEFAULT_UNET, ...o.unet, distanceHead: train.instanceTarget !== 'none', ...(train.instanceTarget === 'stardist' ? { rays: train.rays } : {}) };
   const polarity: Polarity = train.polarity === 'auto' ? polarityFromMasks(samples) : train.polarity;
-  const diffs: string[] = [];
-  const differ = (what: string, flag: string, theirs: unknown, ours: unknown) => {
-    if (theirs !== ours) diffs.push(`${what} ${String(theirs)}, this run ${String(ours)} (${flag})`);
-  };
-  differ('depth', '--depth', info.unet.depth, want.depth);
-  differ('base', '--base', info.unet.base, want.base);
-  differ('norm', '--norm', info.unet.norm, want.norm);
-  differ('input channels', 'the data', info.unet.inChannels, want.inChannels);
-  differ('classes', 'the data', info.unet.classes, want.classes);
-  differ('distance head', '--instance-target', Boolean(info.unet.distanceHead), Boolean(want.distanceHead));
-  differ('rays', '--instance-target stardist --rays', info.unet.rays ?? 0, want.rays ?? 0);
-  differ('normalisation', '--normalisation', info.normalisation, train.normalisation);
-  differ('polarity', '--polarity', info.polarity, polarity);
+  const diffs = modelDifferences(info, { unet: want, normalisation: train.normalisation, polarity }).map((d) => `${d.what} ${String(d.a)}, this run ${String(d.b)} (${d.flag})`);
   if (diffs.length) throw new UserError(`--init ${initDir}: the model does not fit this run: its ${diffs.join('; ')}`, ExitCode.usage);
   return model.stateDict();
 }
@@ -311,12 +313,12 @@ function segmentFlags(o: SegmenterOptions, seg: Segmenter): SegmentFlags {
 /** What a cached segmentation depends on besides the pixels (segment-cache.ts). */
 function reuseSettings(o: SegmenterOptions, method: string, tile: number, minArea: number, sf: SegmentFlags): unknown {
   const adaptBn = method === 'otsu' || !o.adaptBn ? null : o.adaptBn.map((p) => resolve(p));
-  return { method, model: method === 'otsu' ? null : o.model ?? null, adaptBn, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
+  return { method, model: method === 'otsu' ? null : modelName(o), adaptBn, tile, minArea, sf, backend: o.backend ?? null, relaxedSimd: o.relaxedSimd ?? null };
 }
 
 /** segmentWith, answered from o.reuse when it holds this image segmented with the same settings. */
-function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
-  const compute = () => segmentWith(method, model, img, tile, minArea, sf);
+function segmentReused(o: SegmenterOptions, method: string, models: UNet[], img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
+  const compute = () => segmentWith(method, models, img, tile, minArea, sf);
   if (!o.reuse) return compute();
   return o.reuse.get(reuseSettings(o, method, tile, minArea, sf), img.width, img.height, img.data, compute);
 }
@@ -327,35 +329,35 @@ function segmentReused(o: SegmenterOptions, method: string, model: UNet | null, 
  * side by side, one per task worker (each on one compute lane; a value does not depend on the
  * lane count, so the results are the same as here), else here one after the other.
  */
-async function segmentAll(o: SegmenterOptions, method: string, model: UNet | null, batchNorm: BatchNormStats | undefined, images: GreyImage[], tile: number, minArea: number, sf: SegmentFlags, out: SegmentConsole): Promise<{ segmentation: ImageSegmentation; seconds: number }[]> {
+async function segmentAll(o: SegmenterOptions, method: string, models: UNet[], batchNorm: BatchNormStats | undefined, images: GreyImage[], tile: number, minArea: number, sf: SegmentFlags, out: SegmentConsole): Promise<{ segmentation: ImageSegmentation; seconds: number }[]> {
   const backend = workerComputeBackend();
   const settings = reuseSettings(o, method, tile, minArea, sf);
   const found = images.map((img) => o.reuse?.find(settings, img.width, img.height, img.data));
   const todo = images.flatMap((_, k) => (found[k] === undefined ? [k] : []));
-  const onWorkers = method === 'unet' && !!o.model && backend !== null && taskThreads(todo.length) > 0;
+  const onWorkers = method === 'unet' && models.length > 0 && backend !== null && taskThreads(todo.length) > 0;
   let done: { segmentation: ImageSegmentation; seconds: number }[] = [];
   if (onWorkers) {
     out.log(`segmenting ${todo.length} images on ${taskThreads(todo.length)} worker threads, one lane each`);
-    done = await segmentImagesOnWorkers(todo.map((k) => ({ model: o.model!, batchNorm, image: images[k], tile, minArea, flags: sf })), backend!);
+    done = await segmentImagesOnWorkers(todo.map((k) => ({ models: modelDirs(o), batchNorm, image: images[k], tile, minArea, flags: sf })), backend!);
   }
   return images.map((img, k) => {
     const hit = found[k];
     if (hit) return { segmentation: hit, seconds: 0 };
     const t0 = performance.now();
-    const r = onWorkers ? done[todo.indexOf(k)] : { segmentation: segmentWith(method, model, img, tile, minArea, sf), seconds: (performance.now() - t0) / 1000 };
+    const r = onWorkers ? done[todo.indexOf(k)] : { segmentation: segmentWith(method, models, img, tile, minArea, sf), seconds: (performance.now() - t0) / 1000 };
     o.reuse?.put(settings, img.width, img.height, img.data, r.segmentation);
     return r;
   });
 }
 
-function segmentWith(method: string, model: UNet | null, img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
+function segmentWith(method: string, models: UNet[], img: GreyImage, tile: number, minArea: number, sf: SegmentFlags): ImageSegmentation {
   if (method === 'otsu') {
     const r = otsuInstances(img.data, img.width, img.height, { minArea, invert: sf.polarity === 'dark' });
     const classes = new Uint8Array(r.labels.length);
     for (let i = 0; i < classes.length; i++) classes[i] = r.labels[i] ? 1 : 0;
     return { instances: { labels: r.labels, count: r.count }, classes };
   }
-  return segmentWithModel(model!, img, tile, minArea, sf);
+  return segmentWithModel(models, img, tile, minArea, sf);
 }
 
 /** A visible RGB overlay: the micrograph in grey, each particle's outline in a colour of its id. */
@@ -393,7 +395,8 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
 }
 
 interface Segmenter {
-  model: UNet | null;
+  /** The U-Net, or an ensemble's members; none for Otsu. */
+  models: UNet[];
   tile: number;
   normalisation: Normalisation;
   polarity: Polarity;
@@ -406,7 +409,8 @@ interface Segmenter {
 }
 
 /**
- * The U-Net of `model` (with the normalisation and polarity it was trained with), or for
+ * The U-Net of `model`, or the ensemble of its folders (with the normalisation and polarity they
+ * were trained with), or for
  * method 'otsu' the classical baseline with `polarity`, 'auto' detected from `images` (all of
  * them together; particles/polarity.ts).
  */
@@ -414,21 +418,24 @@ function loadSegmenter(o: SegmenterOptions, sub: string, images: () => readonly 
   if (o.method === 'otsu') {
     if (o.adaptBn !== undefined) throw new UserError(`segment ${sub}: --adapt-bn adapts a U-Net's batch norm; --method otsu has none`, ExitCode.usage);
     const setting = o.polarity ?? 'auto';
-    if (setting !== 'auto') return { model: null, tile: 0, normalisation: 'fixed', polarity: setting, scale: 1 };
+    if (setting !== 'auto') return { models: [], tile: 0, normalisation: 'fixed', polarity: setting, scale: 1 };
     const d = detectPolarity(images());
     out.log(`contrast polarity: ${d.polarity} particles, detected (${(100 * d.brightFraction).toFixed(1)} % of the pixels above their Otsu threshold; override with --polarity)`);
-    return { model: null, tile: 0, normalisation: 'fixed', polarity: d.polarity, scale: 1 };
+    return { models: [], tile: 0, normalisation: 'fixed', polarity: d.polarity, scale: 1 };
   }
-  if (!o.model) throw new UserError(`segment ${sub}: --model is required (see 'diffrendergan segment ${sub} --help')`, ExitCode.usage);
-  const { model, info } = loadModel(o.model);
-  return { model, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity, scale: info.scale ?? 1, adaptImages: readAdaptImages(o, sub, model) };
+  const dirs = modelDirs(o);
+  if (dirs.length === 0 || dirs.some((d) => !d)) throw new UserError(`segment ${sub}: --model is required (see 'diffrendergan segment ${sub} --help')`, ExitCode.usage);
+  // Batch norm statistics adapted to the images are one model's (sent to the workers with each image).
+  if (dirs.length > 1 && o.adaptBn !== undefined) throw new UserError(`segment ${sub}: --adapt-bn adapts one model's batch norm; --model names an ensemble of ${dirs.length}`, ExitCode.usage);
+  const { models, info } = loadEnsemble(dirs, '--model');
+  return { models, tile: typeof o.tile === 'number' ? o.tile : 2 * info.crop, normalisation: info.normalisation, polarity: info.polarity, scale: info.scale ?? 1, adaptImages: readAdaptImages(o, sub, models[0]) };
 }
 
 /** --adapt-bn's images (masks NAME_m.* skipped), cropped as the segmented images; checked before anything is segmented or written. */
 function readAdaptImages(o: SegmenterOptions, sub: string, model: UNet): GreyImage[] | undefined {
   if (o.adaptBn === undefined) return undefined;
   if (o.adaptBn.length === 0) throw new UserError(`segment ${sub}: --adapt-bn needs images or folders of images`, ExitCode.usage);
-  if (batchNormLayers(model).length === 0) throw new UserError(`segment ${sub}: --adapt-bn: the model ${o.model} has no batch norm layers (trained with --norm instance): nothing to adapt`, ExitCode.usage);
+  if (batchNormLayers(model).length === 0) throw new UserError(`segment ${sub}: --adapt-bn: the model ${modelName(o)} has no batch norm layers (trained with --norm instance): nothing to adapt`, ExitCode.usage);
   const files = listImageFiles(o.adaptBn).filter((f) => !/_m$/.test(basename(f, extname(f))));
   if (files.length === 0) throw new InputError(o.adaptBn.join(', '), '--adapt-bn: only masks (NAME_m.*) there, no images');
   return files.map((f) => readCroppedImage(f, o.cropBottom ?? 0));
@@ -436,7 +443,8 @@ function readAdaptImages(o: SegmenterOptions, sub: string, model: UNet): GreyIma
 
 /** With --adapt-bn: the model's batch norm statistics replaced by those of its images (seg/adapt-bn.ts). */
 function adaptSegmenter(seg: Segmenter, out: SegmentConsole): void {
-  if (!seg.model || !seg.adaptImages) return;
+  const model = seg.models[0];
+  if (!model || !seg.adaptImages) return;
   const t0 = performance.now();
   // At the model's working scale, where its batch norm layers see the images.
   const images = seg.adaptImages.map((img) => {
@@ -444,8 +452,8 @@ function adaptSegmenter(seg: Segmenter, out: SegmentConsole): void {
     const [width, height] = workingSize(img.width, img.height, seg.scale);
     return { width, height, data: resampleBilinear(Float32Array.from(img.data), 1, img.width, img.height, width, height) };
   });
-  seg.batchNorm = estimateBatchNormStats(seg.model, images, { tile: seg.tile, normalisation: seg.normalisation, polarity: seg.polarity });
-  applyBatchNormStats(seg.model, seg.batchNorm);
+  seg.batchNorm = estimateBatchNormStats(model, images, { tile: seg.tile, normalisation: seg.normalisation, polarity: seg.polarity });
+  applyBatchNormStats(model, seg.batchNorm);
   out.log(`batch norm adapted to ${seg.batchNorm.images} images (${seg.batchNorm.tiles} tiles of ${seg.tile} px; --adapt-bn) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
@@ -521,19 +529,19 @@ interface PredictInputs {
 
 async function predictInto(outDir: string, written: string[], o: SegmentPredictOptions, out: SegmentConsole, inp: PredictInputs): Promise<PredictSummary> {
   const { segmenter, px, minArea, files, names, images } = inp;
-  const { model, tile } = segmenter;
+  const { models, tile } = segmenter;
   const method = o.method ?? 'unet';
   const put = (name: string, write: (path: string) => void): void => {
     const path = join(outDir, name);
     write(path);
     written.push(path);
   };
-  if (model) {
+  if (models.length) {
     out.log(`backend ${await useBackend(o)}`);
     adaptSegmenter(segmenter, out);
   }
   const results: { name: string; img: GreyImage; instances: Labelled; classes: Uint8Array; particles: Particle[]; lowConfidence?: LowConfidence }[] = [];
-  const segmented = await segmentAll(o, method, model, segmenter.batchNorm, images, tile, minArea, segmentFlags(o, segmenter), out);
+  const segmented = await segmentAll(o, method, models, segmenter.batchNorm, images, tile, minArea, segmentFlags(o, segmenter), out);
   for (let k = 0; k < images.length; k++) {
     const img = images[k];
     const { segmentation: { instances, classes, lowConfidence }, seconds } = segmented[k];
@@ -555,7 +563,7 @@ async function predictInto(outDir: string, written: string[], o: SegmentPredictO
   put('particles.csv', (p) => writeFileAtomic(p, csv));
   const summary = { ...summarizeSizes(all), ...sizeIntervals(all) };
   const perImage = Object.fromEntries(results.map((r) => [r.name, { particles: r.instances.count, ...(r.lowConfidence ? { lowConfidence: r.lowConfidence } : {}), ...summarizeSizes(r.particles), ...sizeIntervals(r.particles) }]));
-  const result: PredictSummary = { method, model: o.model ?? null, pixelSize: px.sizes.every((v) => v === px.sizes[0]) ? px.sizes[0] : null, unit: px.unit, pixelSizes: Object.fromEntries(names.map((n, i) => [n, { size: px.sizes[i], source: px.sources[i] }])), images: results.length, overall: summary, perImage };
+  const result: PredictSummary = { method, model: modelName(o), pixelSize: px.sizes.every((v) => v === px.sizes[0]) ? px.sizes[0] : null, unit: px.unit, pixelSizes: Object.fromEntries(names.map((n, i) => [n, { size: px.sizes[i], source: px.sources[i] }])), images: results.length, overall: summary, perImage };
   put('summary.json', (p) => writeFileAtomic(p, JSON.stringify(result, null, 2) + '\n'));
   const kept = all.filter((p) => !p.touchesBorder).map((p) => p.ecd);
   put('size-distribution.svg', (p) => writeFileAtomic(p, sizeDistributionSvg(kept, summary.lognormal, px.unit)));
@@ -603,22 +611,22 @@ export async function segmentEval(o: SegmentEvalOptions, out: SegmentConsole = c
   const set = readAnnotatedSet(o.images, o.masks, { cropBottom: o.cropBottom ?? 0, ids: o.ids });
   // The images only: the baseline's polarity is detected as on unannotated images, masks unread.
   const segmenter = loadSegmenter(o, 'eval', () => set.map((a) => ({ data: a.image })), out);
-  const { model, tile } = segmenter;
-  const backend = model ? await useBackend(o) : null;
+  const { models, tile } = segmenter;
+  const backend = models.length ? await useBackend(o) : null;
   // Only on a miss: an eval whose images all come from o.reuse segments nothing.
-  if (model && segmenter.adaptImages && !set.every((a) => o.reuse?.find(reuseSettings(o, method, tile, minArea, segmentFlags(o, segmenter)), a.width, a.height, a.image))) adaptSegmenter(segmenter, out);
+  if (models.length && segmenter.adaptImages && !set.every((a) => o.reuse?.find(reuseSettings(o, method, tile, minArea, segmentFlags(o, segmenter)), a.width, a.height, a.image))) adaptSegmenter(segmenter, out);
   const rows: SegmentEvalRow[] = [];
   const parts: SizingParts[] = [];
   const sizingOpts = { minArea, bootstrap: 200, seed: 0 };
   for (const a of set) {
-    const { instances, lowConfidence } = segmentReused(o, method, model, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(o, segmenter));
+    const { instances, lowConfidence } = segmentReused(o, method, models, { width: a.width, height: a.height, data: a.image, bitDepth: 8, warnings: [] }, tile, minArea, segmentFlags(o, segmenter));
     const part = sizingParts(instances.labels, a.instances, a.width, a.height, minArea);
     parts.push(part);
     rows.push({ image: a.name, predicted: instances.count, truth: a.instanceCount, ...evaluate(instances.labels, a.instances, a.width, a.height), sizing: sizingFromParts([part], sizingOpts), lowConfidence: lowConfidence ?? null });
   }
   const mean = meanOf(rows);
   const sizing = sizingFromParts(parts, sizingOpts);
-  return { method, model: o.model ?? null, backend, polarity: segmenter.polarity, images: rows, mean, sizing, sizingRules: sizingRules(minArea) };
+  return { method, model: modelName(o), backend, polarity: segmenter.polarity, images: rows, mean, sizing, sizingRules: sizingRules(minArea) };
 }
 
 /** How the sizing figures were made (printed under the table and carried in --json). */

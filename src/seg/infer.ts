@@ -16,6 +16,9 @@
  * of the argmax map, grown back over the contour). Last, the outlines are moved out to the
  * half level of the image's own edge (seg/edge-outline.ts; `outlines: 'network'` keeps them).
  *
+ * An ensemble of U-Nets (`segmentImage` with several models; `predictEnsemble`) averages its
+ * members' flips-averaged probabilities and distance plane before the particles are found.
+ *
  * The image is normalised first as in training (`normalisation` and `polarity`, the model's
  * ModelInfo fields: dark-particle images are inverted, as training inverted them).
  */
@@ -228,6 +231,39 @@ function predictFlipped(model: UNet, x: Float32Array, width: number, height: num
   return acc;
 }
 
+/**
+ * The ensemble's prediction: each member's `predictWithFlips` (its own test-time flips), averaged
+ * over the members. One member: its prediction as is (no arithmetic added). The members are
+ * predicted one after the other into one accumulator, so the memory is two predictions whatever
+ * their number. Their outputs must have the same channels (checkSameOutputs).
+ */
+export function predictEnsemble(models: readonly UNet[], x: Float32Array, width: number, height: number, opts: InferOptions = {}): Float32Array {
+  checkSameOutputs(models);
+  const acc = predictWithFlips(models[0], x, width, height, opts);
+  if (models.length === 1) return acc;
+  for (let m = 1; m < models.length; m++) {
+    const p = predictWithFlips(models[m], x, width, height, opts);
+    for (let i = 0; i < acc.length; i++) acc[i] += p[i];
+  }
+  const inv = 1 / models.length;
+  for (let i = 0; i < acc.length; i++) acc[i] *= inv;
+  return acc;
+}
+
+/**
+ * Throws a UserError when the members' outputs cannot be averaged channel by channel: none, or a
+ * member whose classes, distance head or rays differ from the first's. (Which models make a
+ * sensible ensemble, the same architecture, normalisation and polarity, is the caller's check:
+ * node/seg-checkpoint.ts loadEnsemble.)
+ */
+export function checkSameOutputs(models: readonly UNet[]): void {
+  if (models.length === 0) throw new UserError('an ensemble needs at least one model');
+  const layout = (m: UNet) => `classes ${m.config.classes}, distance head ${Boolean(m.config.distanceHead)}, rays ${m.config.rays ?? 0}`;
+  models.forEach((m, k) => {
+    if (layout(m) !== layout(models[0])) throw new UserError(`ensemble member ${k + 1} has other outputs than member 1: ${layout(m)} vs ${layout(models[0])}`);
+  });
+}
+
 /** argmax over classes of probabilities [C, H*W] (ties: the lower class). */
 export function argmaxClasses(probs: Float32Array, classes: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -258,13 +294,19 @@ export interface Segmentation {
   lowConfidence?: LowConfidence;
 }
 
-/** Segments one greyscale image (values in [0, 1]) into classes and particle instances. */
-export function segmentImage(model: UNet, image: ArrayLike<number>, width: number, height: number, opts: InferOptions = {}): Segmentation {
+/**
+ * Segments one greyscale image (values in [0, 1]) into classes and particle instances, with one
+ * U-Net or an ensemble of them (predictEnsemble: their probabilities averaged before the
+ * instances are found).
+ */
+export function segmentImage(models: UNet | readonly UNet[], image: ArrayLike<number>, width: number, height: number, opts: InferOptions = {}): Segmentation {
   checkShape(image.length, width, height, 'image');
-  const wasTraining = model.training;
-  model.eval();
+  const members = Array.isArray(models) ? (models as readonly UNet[]) : [models as UNet];
+  const model = members[0];
+  const wasTraining = members.map((m) => m.training);
+  for (const m of members) m.eval();
   try {
-    const probabilities = predictWithFlips(model, normaliseImage(image, opts.normalisation, opts.polarity), width, height, { ...opts, flips: opts.flips ?? true });
+    const probabilities = predictEnsemble(members, normaliseImage(image, opts.normalisation, opts.polarity), width, height, { ...opts, flips: opts.flips ?? true });
     const classes = argmaxClasses(probabilities, model.config.classes, width * height);
     const minArea = opts.minArea ?? 50;
     const n = width * height;
@@ -289,6 +331,6 @@ export function segmentImage(model: UNet, image: ArrayLike<number>, width: numbe
         : instancesFromProbabilities(probabilities.subarray(0, 3 * n), width, height, { ...opts.watershed, minArea });
     return { width, height, probabilities, classes, instances: place(instances), lowConfidence };
   } finally {
-    model.train(wasTraining);
+    members.forEach((m, k) => m.train(wasTraining[k]));
   }
 }

@@ -134,5 +134,10 @@ describe('segment predict on worker threads', () => {
     for (const f of files) expect(readFileSync(join(dir, 'pred-cli', f)).equals(readFileSync(join(dir, 'pred-here', f))), f).toBe(true);
     // the images came out different from each other (a result in the wrong image's place shows)
     expect(new Set(samples.map((d) => readFileSync(join(dir, 'pred-here', `${d.name}_instances.png`)).toString('base64'))).size).toBe(samples.length);
+    // An ensemble of the model with itself, on the workers: every file the same but summary.json's model name.
+    const twice = runCli(['segment', 'predict', '--model', `${model},${model}`, '--in', join(data, 'images'), '--out', join(dir, 'pred-twice'), '--min-area', '1', '--backend', 'wasm'], { env: { DIFFRENDERGAN_RELAXED_SIMD: '0' }, timeoutMs: 300_000 });
+    expect(twice.code, twice.stderr).toBe(0);
+    for (const f of files) if (f !== 'summary.json') expect(readFileSync(join(dir, 'pred-twice', f)).equals(readFileSync(join(dir, 'pred-here', f))), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'pred-twice', 'summary.json'), 'utf8')).model).toBe(`${model},${model}`);
   }, 300_000);
 });
