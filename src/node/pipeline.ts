@@ -6,6 +6,7 @@
  *   RUN/gan/                 the `train` run folder (checkpoints, metrics.jsonl, report.html, best.json)
  *   RUN/synth/               the `generate` dataset (png format) from the best epoch
  *   RUN/seg-model/           the U-Net trained on the synthetic pairs
+ *   RUN/seg-model-K/         (--set seg.members=K) the ensemble's other members, K = 2, 3, ...
  *   RUN/predictions/         instances / classes / overlay PNGs, particles.csv, summary.json, size-distribution.svg
  *   RUN/eval/                unet.json, otsu.json (and model-real.json) against --eval-masks
  *   RUN/seg-model-real/      (--model-real) a U-Net trained on the real masks of the training images
@@ -77,11 +78,19 @@ export interface Budget {
      * allowed, 1-4; docs/segmentation.md, "A working scale for the U-Net").
      */
     scale?: number;
+    /**
+     * An ensemble of synthetic U-Nets (seg/infer.ts predictEnsemble): K networks trained from seeds
+     * seed, seed + 1000, ..., each with 1/K of the steps per epoch and the same epochs (so the same
+     * total training steps and the same shape of the learning-rate schedule), in seg-model/,
+     * seg-model-2/, ...; predict and eval average their probabilities. Absent (every budget) = 1,
+     * one U-Net. Opt-in by `--set seg.members=K` (docs/segmentation.md, "Ensembles of U-Nets").
+     */
+    members?: number;
   };
 }
 
 /** `--set` fields that no budget sets (absent = their default). */
-const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'seg.warmupSteps', 'seg.scale', 'gan.refinerSteps', 'gan.dNormalised'];
+const OPTIONAL_SETS = ['seg.interiorAugmentPercent', 'seg.emaSteps', 'seg.warmupSteps', 'seg.scale', 'seg.members', 'gan.refinerSteps', 'gan.dNormalised'];
 
 /** `--set` fields that take a decimal; every other one an integer. */
 const DECIMAL_SETS = ['seg.scale'];
@@ -257,6 +266,31 @@ export function budgetSettings(name: BudgetName, override?: DeepPartial<Budget>)
   return deepMerge(structuredClone(BUDGETS[name]), override);
 }
 
+/** The most members `--set seg.members` allows (each is a training and a full inference). */
+const MAX_MEMBERS = 8;
+
+/** Seeds of the ensemble's members are the run's seed plus multiples of this. */
+export const MEMBER_SEED_STRIDE = 1000;
+
+/**
+ * The synthetic U-Nets' folders: RUN/seg-model for one, RUN/seg-model, RUN/seg-model-2, ... for
+ * an ensemble of `members`.
+ */
+export function memberDirs(runDir: string, members: number): string[] {
+  return Array.from({ length: members }, (_, k) => join(runDir, k === 0 ? 'seg-model' : `seg-model-${k + 1}`));
+}
+
+/**
+ * Steps per epoch of each of `members` U-Nets that together take the budget's steps: the
+ * budget's (0 = one pass over the pairs) divided by the members, rounded (at least 1). One
+ * member: the budget's setting as it is.
+ */
+export function memberStepsPerEpoch(seg: Budget['seg'], pairs: number, members: number): number {
+  if (members <= 1) return seg.stepsPerEpoch;
+  const steps = seg.stepsPerEpoch > 0 ? seg.stepsPerEpoch : Math.ceil(pairs / seg.batch);
+  return Math.max(1, Math.round(steps / members));
+}
+
 /** '--set gan.epochs=4 synth.n=200' -> a partial budget; only existing numeric fields (integers, DECIMAL_SETS decimals). */
 export function parseSets(sets: string[]): DeepPartial<Budget> {
   const out: Record<string, Record<string, number>> = {};
@@ -269,6 +303,7 @@ export function parseSets(sets: string[]): DeepPartial<Budget> {
     if (s.startsWith('seg.scale=') && !(Number(m[3]) >= 1 && Number(m[3]) <= MAX_WORKING_SCALE)) throw new UserError(`--set ${s}: the U-Net's working scale, 1-${MAX_WORKING_SCALE}`, ExitCode.usage);
     if (s.startsWith('seg.interiorAugmentPercent=') && Number(m[3]) > 100) throw new UserError(`--set ${s}: a percentage, 0-100`, ExitCode.usage);
     if (s.startsWith('gan.dNormalised=') && Number(m[3]) > 1) throw new UserError(`--set ${s}: 0 or 1`, ExitCode.usage);
+    if (s.startsWith('seg.members=') && !(Number(m[3]) >= 1 && Number(m[3]) <= MAX_MEMBERS)) throw new UserError(`--set ${s}: 1-${MAX_MEMBERS} U-Nets`, ExitCode.usage);
     (out[m[1]] ??= {})[m[2]] = Number(m[3]);
   }
   return out as DeepPartial<Budget>;
@@ -310,6 +345,9 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
   if (opts.modelReal && !oneDir(trainFiles)) throw new UserError('pipeline: with --model-real, the training images must lie in one folder', ExitCode.usage);
   if (opts.config && !existsSync(opts.config)) throw new InputError(opts.config, 'scene config not found');
   if (opts.configFirst && !opts.config) throw new UserError('pipeline: --config-first needs --config FILE', ExitCode.usage);
+  // Adapted batch norm statistics are one model's (segment.ts): refused before any stage runs.
+  const settings = budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride));
+  if (opts.adaptBn && (settings.seg.members ?? 1) > 1) throw new UserError('pipeline: --adapt-bn adapts one U-Net; --set seg.members trains an ensemble', ExitCode.usage);
   return {
     version: 1,
     preset: opts.preset,
@@ -322,7 +360,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     cropBottom: opts.cropBottom,
     pixelSize: opts.pixelSize ?? null,
     budget: opts.budget,
-    settings: budgetSettings(opts.budget, deepMerge(parseSets(opts.set ?? []), opts.budgetOverride)),
+    settings,
     config: opts.config ? resolve(opts.config) : null,
     ...(opts.configFirst ? { configFirst: true as const } : {}),
     particleRadius: opts.particleRadius ?? 'auto',
@@ -520,7 +558,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   });
 
   // 5. seg: the U-Net trained on the synthetic pairs (resumes from its epoch checkpoint).
-  const segDir = join(runDir, 'seg-model');
+  const members = b.seg.members ?? 1;
+  const segDirs = memberDirs(runDir, members);
+  const segDir = segDirs[0];
+  // What predict and eval name: the one U-Net, or the ensemble's folders.
+  const segModel: SegmenterOptions['model'] = members > 1 ? segDirs : segDir;
   // Model-Real gets as many steps as the synthetic-trained U-Net (it has fewer, larger images).
   // The U-Net stages run on the fastest CPU backend.
   const segBackend = { backend: 'auto', relaxedSimd: opts.relaxedSimd };
@@ -537,22 +579,24 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   // The U-Nets' batch norm adapted to the training images (their pixels only) before they segment.
   const adaptBn = spec.adaptBn ?? ADAPT_BN_DEFAULT;
   const adapt: Pick<SegmenterOptions, 'adaptBn'> = adaptBn ? { adaptBn: spec.trainFiles } : {};
-  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment, emaSteps = 0, warmupSteps = 0) =>
+  const segTrain = (source: SegmentTrainOptions['source'], dir: string, more: Partial<SegmentTrainOptions> = {}, stepsPerEpoch = b.seg.stepsPerEpoch, aug = augment, emaSteps = 0, warmupSteps = 0, seed = spec.seed) =>
     segmentTrain({
       source, out: dir, ...more, unet: { base: b.seg.base, depth: b.seg.depth },
-      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed: spec.seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}), ...(warmupSteps > 0 ? { warmupSteps } : {}), ...(b.seg.scale !== undefined && b.seg.scale !== 1 ? { scale: b.seg.scale } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
+      train: { epochs: b.seg.epochs, batch: b.seg.batch, crop: b.seg.crop, stepsPerEpoch, seed, augment: aug, ...(emaSteps > 0 ? { emaSteps } : {}), ...(warmupSteps > 0 ? { warmupSteps } : {}), ...(b.seg.scale !== undefined && b.seg.scale !== 1 ? { scale: b.seg.scale } : {}) }, resume: hasCheckpoint(dir), ...segBackend,
     }, segOut);
   await stage('seg', async () => {
     // The weight average, like the re-shading, is the synthetic U-Net's only (opt-in).
-    await segTrain({ data: synthDir }, segDir, {}, b.seg.stepsPerEpoch, synthAugment, b.seg.emaSteps ?? 0, b.seg.warmupSteps ?? 0);
+    // An ensemble's members share the budget's steps (memberStepsPerEpoch) and differ in their seeds.
+    const stepsPerEpoch = memberStepsPerEpoch(b.seg, b.synth.n, members);
+    for (let k = 0; k < members; k++) await segTrain({ data: synthDir }, segDirs[k], {}, stepsPerEpoch, synthAugment, b.seg.emaSteps ?? 0, b.seg.warmupSteps ?? 0, spec.seed + MEMBER_SEED_STRIDE * k);
     const { interior: _interior, ...overrides } = segAugment ?? {};
-    return { ...b.seg, trainImages: b.synth.n, ...(Object.keys(overrides).length ? { augmentOverrides: overrides } : {}), interiorAugmentPercent: Math.round(interior * 100) };
+    return { ...b.seg, ...(members > 1 ? { memberStepsPerEpoch: stepsPerEpoch, memberSeeds: segDirs.map((_, k) => spec.seed + MEMBER_SEED_STRIDE * k) } : {}), trainImages: b.synth.n, ...(Object.keys(overrides).length ? { augmentOverrides: overrides } : {}), interiorAugmentPercent: Math.round(interior * 100) };
   });
 
   // 6. predict: segment and measure the test images.
   const predDir = join(runDir, 'predictions');
   await stage('predict', async () => {
-    const summary = await segmentPredict({ model: segDir, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...adapt, ...segBackend, reuse }, segOut);
+    const summary = await segmentPredict({ model: segModel, inputs: spec.testFiles, out: predDir, cropBottom: spec.cropBottom, pixelSize: spec.pixelSize ?? 'auto', ...adapt, ...segBackend, reuse }, segOut);
     return { images: spec.testFiles.length, particlesNotTouchingBorder: summary.overall.count, medianEcd: summary.overall.median, unit: summary.unit, batchNormAdaptedTo: adaptBn ? spec.trainFiles.length : 0 };
   });
 
@@ -570,7 +614,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     await stage('eval', async () => {
       mkdirSync(evalDir, { recursive: true });
       const results: Record<string, EvalSummary> = {};
-      for (const [name, segmenter] of [['unet', { model: segDir, ...adapt }], ['otsu', { method: 'otsu', polarity }]] as [string, SegmenterOptions][]) results[name] = await evalOne(name, segmenter);
+      for (const [name, segmenter] of [['unet', { model: segModel, ...adapt }], ['otsu', { method: 'otsu', polarity }]] as [string, SegmenterOptions][]) results[name] = await evalOne(name, segmenter);
       return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.mean]));
     });
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADAPT_BN_DEFAULT, runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
+import { ADAPT_BN_DEFAULT, budgetSettings, memberDirs, memberStepsPerEpoch, runPipeline, readStage, parseSets, type PipelineOptions } from '../../src/node/pipeline.js';
 import { resultsMarkdown } from '../../src/node/pipeline-report.js';
 import { autoSelectBackendNode } from '../../src/node/backends.js';
 import { UserError } from '../../src/errors.js';
@@ -56,6 +56,19 @@ describe('parseSets', () => {
   });
   it('accepts the opt-in seg.warmupSteps (no budget sets it)', () => {
     expect(parseSets(['seg.warmupSteps=50'])).toEqual({ seg: { warmupSteps: 50 } });
+  });
+  it('accepts the opt-in seg.members (no budget sets it): 1-8 U-Nets', () => {
+    expect(parseSets(['seg.members=2'])).toEqual({ seg: { members: 2 } });
+    expect(() => parseSets(['seg.members=0'])).toThrow(/seg.members=0: 1-8 U-Nets/);
+    expect(() => parseSets(['seg.members=9'])).toThrow(UserError);
+  });
+  it('splits the budget\'s U-Net steps between the members and names their folders', () => {
+    const seg = budgetSettings('standard').seg;
+    expect(memberStepsPerEpoch(seg, 400, 1)).toBe(0); // one U-Net: the budget as it is
+    expect(memberStepsPerEpoch(seg, 400, 2)).toBe(50); // 100 steps per epoch (400 pairs / batch 4) halved
+    expect(memberStepsPerEpoch(seg, 400, 3)).toBe(33);
+    expect(memberStepsPerEpoch({ ...seg, stepsPerEpoch: 7 }, 400, 8)).toBe(1);
+    expect(memberDirs('/r', 3)).toEqual([join('/r', 'seg-model'), join('/r', 'seg-model-2'), join('/r', 'seg-model-3')]);
   });
 });
 
