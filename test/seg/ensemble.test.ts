@@ -120,6 +120,9 @@ describe('segment predict / eval --model A,B', () => {
     expect(wide?.message).toMatch(/--model: .*wide cannot join .*c in an ensemble: its base 3, not 2 \(--base\)/);
     const plain = await failure(ev(`${c},${join(root, 'plain')}`));
     expect(plain?.message).toMatch(/its distance head false, not true \(--instance-target\); normalisation image-zscore, not fixed \(--normalisation\)/);
+    expect(await train('scaled', ['--seed', '1', '--scale', '1.5'])).toBe(0);
+    const scaled = await failure(ev(`${c},${join(root, 'scaled')}`));
+    expect(scaled?.message).toMatch(/its working scale 1.5, not 1 \(--scale\)/);
     const out = join(root, 'never');
     const pred = await failure(['predict', '--model', `${c},${join(root, 'wide')}`, '--in', join(root, 'ds', 'images'), '--out', out, '--backend', 'reference']);
     expect(pred?.exitCode).toBe(2);
