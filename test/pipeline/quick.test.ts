@@ -80,7 +80,7 @@ describe.skipIf(!present)('pipeline --budget quick on TiO2-SEM (2 dev-pool image
     const run = r.runDir;
     for (const s of ['tile', 'gan', 'best', 'synth', 'seg', 'predict', 'eval'] as const) expect(readStage(run, s)?.seconds).toBeGreaterThanOrEqual(0);
     const files = [
-      'pipeline.json', 'tiles/tiles.json', 'tiles/preview.png', 'gan/config.json', 'gan/metrics.jsonl', 'gan/report.html', 'gan/best.json', 'best-epoch.json',
+      'pipeline.json', 'tiles/tiles.json', 'tiles/preview.png', 'gan/config.json', 'gan/metrics.jsonl', 'gan/train.log', 'gan/report.html', 'gan/best.json', 'best-epoch.json',
       'synth/dataset.json', 'synth/images/synth_00000.png', 'synth/masks/synth_00047.png', 'seg-model/config.json', 'seg-model/model.safetensors',
       'predictions/1908250_instances.png', 'predictions/1908250_classes.png', 'predictions/1908250_overlay.png', 'predictions/particles.csv',
       'predictions/summary.json', 'predictions/size-distribution.svg', 'eval/unet.json', 'eval/otsu.json', 'report.json', 'report.md',
