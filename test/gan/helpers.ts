@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodePngGrey8 } from '../../src/io/png.js';
 import type { GanConfig } from '../../src/gan/trainer.js';
 import type { DemoSetup } from '../../src/gan/demo.js';
 import type { TrainOptions } from '../../src/node/train.js';
+import { tempDir } from '../reliability/helpers.js';
 
 /** A small GAN configuration on a demo setup (its scene size as the patch); tests override what they vary. */
 export function demoGanConfig(d: DemoSetup, over: Partial<GanConfig> = {}): GanConfig {
@@ -28,10 +29,21 @@ export function writeTwoDiscImages(dir: string): void {
 }
 
 /**
+ * A new temporary folder (tempDir(prefix); removeTempDirs removes it) whose `real/` holds the
+ * clumped disc images below; returns the folder.
+ */
+export function tempDirWithClumpedDiscs(prefix: string): string {
+  const dir = tempDir(prefix);
+  mkdirSync(join(dir, 'real'));
+  writeClumpedDiscImages(join(dir, 'real'));
+  return dir;
+}
+
+/**
  * Two 96 x 70 "micrographs" a.png / b.png in `dir`: clumps and lone bright discs (radius 3-5 px) on
  * a dark, slightly textured film, enough for train's size and agglomerate calibrations.
  */
-export function writeClumpedDiscImages(dir: string): void {
+function writeClumpedDiscImages(dir: string): void {
   const W = 96, H = 70;
   const discs: Record<string, [number, number, number][]> = {
     a: [[12, 12, 5], [20, 14, 4], [16, 21, 4], [26, 20, 3], [60, 15, 4], [80, 50, 5], [45, 45, 4], [52, 48, 4], [48, 55, 5], [57, 57, 3], [20, 50, 3]],

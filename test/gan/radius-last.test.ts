@@ -5,21 +5,19 @@
  * window applied before the second pass (windowCalibrated) it is ignored (the radius step
  * measures whole objects); off by default.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
 import { runTraining, type TrainOptions } from '../../src/node/train.js';
 import { presetRadiusLast } from '../../src/gan/calibrate.js';
-import { tinyRealTrainOptions, writeClumpedDiscImages } from './helpers.js';
+import { tinyRealTrainOptions, tempDirWithClumpedDiscs } from './helpers.js';
 import type { SceneConfig } from '../../src/render/config.js';
-import { removeTempDirs, tempDir } from '../reliability/helpers.js';
+import { removeTempDirs } from '../reliability/helpers.js';
 
 let dir = '';
 beforeAll(() => {
-  dir = tempDir('radius-last');
-  mkdirSync(join(dir, 'real'));
-  writeClumpedDiscImages(join(dir, 'real'));
+  dir = tempDirWithClumpedDiscs('radius-last');
 });
 afterAll(() => removeTempDirs());
 

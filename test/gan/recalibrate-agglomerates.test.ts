@@ -7,7 +7,7 @@
  * radius as they were. The preset's window into a larger field (src/render/scene-window.ts) comes
  * after both, or (windowCalibrated) before the second pass, which then calibrates on the window.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/autodiff/index.js';
@@ -17,15 +17,13 @@ import { extractPatchesFromImages } from '../../src/gan/patches.js';
 import { calibrateAgglomerates, calibrateWindowCounts, presetRecalibrateAgglomerates, presetWindowMargin, MAX_CALIBRATED_COUNT } from '../../src/gan/calibrate.js';
 import { sceneStatistics } from '../../src/gan/scene-stats.js';
 import { asWindowIntoField } from '../../src/render/scene-window.js';
-import { tinyRealTrainOptions, writeClumpedDiscImages } from './helpers.js';
+import { tinyRealTrainOptions, tempDirWithClumpedDiscs } from './helpers.js';
 import type { SceneConfig } from '../../src/render/config.js';
-import { removeTempDirs, tempDir } from '../reliability/helpers.js';
+import { removeTempDirs } from '../reliability/helpers.js';
 
 let dir = '';
 beforeAll(() => {
-  dir = tempDir('recalibrate-agglomerates');
-  mkdirSync(join(dir, 'real'));
-  writeClumpedDiscImages(join(dir, 'real'));
+  dir = tempDirWithClumpedDiscs('recalibrate-agglomerates');
 });
 afterAll(() => removeTempDirs());
 

@@ -2,21 +2,19 @@
  * The run folder's train.log (src/node/run-log.ts): what train reports, kept whether or not
  * --quiet hides it, the lines before the folder existed included, appended to on resume.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import '../../src/autodiff/index.js';
 import { runTraining } from '../../src/node/train.js';
 import { RunLog } from '../../src/node/run-log.js';
 import { ExitCode, UserError } from '../../src/errors.js';
-import { tinyRealTrainOptions, writeClumpedDiscImages } from './helpers.js';
-import { removeTempDirs, tempDir } from '../reliability/helpers.js';
+import { tinyRealTrainOptions, tempDirWithClumpedDiscs } from './helpers.js';
+import { removeTempDirs } from '../reliability/helpers.js';
 
 let dir = '';
 beforeAll(() => {
-  dir = tempDir('run-log');
-  mkdirSync(join(dir, 'real'));
-  writeClumpedDiscImages(join(dir, 'real'));
+  dir = tempDirWithClumpedDiscs('run-log');
 });
 afterAll(() => removeTempDirs());
 
