@@ -168,6 +168,16 @@ export function windowCountsFlag(command: string): FlagSpec {
   return { name: 'window-counts', type: 'string', default: 'auto', choices: ['auto', 'area', 'coverage'], help: `how the window's particle counts are set after the calibrations: area = the calibrated counts times the grown area (1 + 2M)^2; coverage = times a factor calibrated so that windowed noiseless renders cover as much as the real patches; auto = the preset's (area)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
+/** `--window-field auto|bounded|periodic` of train and pipeline: the field the window looks into (see TrainOptions.windowField). */
+export function windowFieldFlag(command: string): FlagSpec {
+  return { name: 'window-field', type: 'string', default: 'auto', choices: ['auto', 'bounded', 'periodic'], help: `the field the window looks into: bounded = growth steps beyond the grown area are rejected (its edges pull agglomerates into the window); periodic = a torus, growth wraps around its edges and overlaps are tested at the periodic distance, so the field is the same everywhere; auto = the preset's (bounded)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+}
+
+/** The value of --window-field: undefined for auto. */
+export function parseWindowField(v: unknown): 'bounded' | 'periodic' | undefined {
+  return v === 'bounded' || v === 'periodic' ? v : undefined;
+}
+
 /** The value of --window-counts: undefined for auto. */
 export function parseWindowCounts(v: unknown): 'area' | 'coverage' | undefined {
   return v === 'area' || v === 'coverage' ? v : undefined;

@@ -1,5 +1,5 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -31,6 +31,7 @@ export const trainCommand: CommandSpec = {
     windowCalibratedFlag('train'),
     radiusLastFlag('train'),
     windowCountsFlag('train'),
+    windowFieldFlag('train'),
     { name: 'patch', type: 'int', ...limit('patch'), meta: 'PX', help: 'patch size (default 256; demo 64)' },
     { name: 'epochs', type: 'int', ...limit('epochs'), meta: 'N', help: 'epochs (default 50; demo 8)' },
     { name: 'steps-per-epoch', type: 'int', ...limit('steps-per-epoch'), meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
@@ -103,6 +104,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     windowCalibrated: onOffAuto(flags['window-calibrated']),
     radiusLast: onOffAuto(flags['radius-last']),
     windowCounts: parseWindowCounts(flags['window-counts']),
+    windowField: parseWindowField(flags['window-field']),
     polarity: flags.polarity as PolaritySetting,
     rasterThreads: flags['raster-threads'] as number | undefined,
     profile: !!flags.profile,

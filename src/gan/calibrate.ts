@@ -32,8 +32,8 @@ import { sampleScene, renderScene } from '../render/scene.js';
 import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
 import { PRESETS, type PresetName } from '../render/presets/index.js';
-import type { RadiusCalibrationMethod, WindowCountsMethod } from '../render/presets/preset.js';
-export type { RadiusCalibrationMethod, WindowCountsMethod } from '../render/presets/preset.js';
+import type { RadiusCalibrationMethod, WindowCountsMethod, WindowField } from '../render/presets/preset.js';
+export type { RadiusCalibrationMethod, WindowCountsMethod, WindowField } from '../render/presets/preset.js';
 import { sceneStatistics, type SceneStatistics } from './scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
 
@@ -91,6 +91,10 @@ export function presetWindowCalibrated(preset: PresetName): boolean {
 /** How the window's counts are set (`windowCounts`; 'area' where it gives none). */
 export function presetWindowCounts(preset: PresetName): WindowCountsMethod {
   return PRESETS[preset].windowCounts ?? 'area';
+}
+/** The field the preset's window looks into (`windowField`; 'bounded' where it gives none). */
+export function presetWindowField(preset: PresetName): WindowField {
+  return PRESETS[preset].windowField ?? 'bounded';
 }
 /** The quantile of the interior particles' equivalent radii each method matches. */
 export const RADIUS_QUANTILES: Record<RadiusCalibrationMethod, number> = { median: 0.5, 'upper-quartile': 0.75 };
@@ -409,12 +413,12 @@ const WINDOW_COUNT_STEPS = 8;
  * (sceneStatistics, the statistic the agglomerate calibration matches). Everything else of the
  * scene (radius, agglomerate settings, count distribution, image formation) is kept.
  */
-export function calibrateWindowCounts(scene: SceneConfig, margin: number, realCoverage: number, renders = 64, seed = 0): WindowCountCalibration | null {
+export function calibrateWindowCounts(scene: SceneConfig, margin: number, realCoverage: number, renders = 64, seed = 0, field: WindowField = 'bounded'): WindowCountCalibration | null {
   if (!(margin > 0) || !(realCoverage > 0)) return null;
   const area = windowFieldArea(margin);
   const params = paramsVector(scene);
   const polarity = modelPolarity(scene.shading.model);
-  const windowed = (scale: number) => asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, scale);
+  const windowed = (scale: number) => asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, scale, field);
   const coverageAt = (scale: number) => sceneStatistics(noiselessRenders(windowed(scale), params, renders, new Rng(seed + 8181)), polarity).coverage;
   const byArea = coverageAt(area);
   if (!(byArea > 0)) return null;

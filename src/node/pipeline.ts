@@ -166,6 +166,8 @@ export interface PipelineOptions {
   radiusLast?: boolean;
   /** How the window's counts are set (train's option; default: the preset's choice). */
   windowCounts?: 'area' | 'coverage';
+  /** The field the window looks into (train's option; default: the preset's choice). */
+  windowField?: 'bounded' | 'periodic';
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -244,6 +246,8 @@ interface RunSpec {
   radiusLast?: 'on' | 'off';
   /** Present only when given (not auto), as windowMargin. */
   windowCounts?: 'area' | 'coverage';
+  /** Present only when given (not auto), as windowMargin. */
+  windowField?: 'bounded' | 'periodic';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -370,6 +374,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     ...(opts.windowCalibrated !== undefined ? { windowCalibrated: opts.windowCalibrated ? ('on' as const) : ('off' as const) } : {}),
     ...(opts.radiusLast !== undefined ? { radiusLast: opts.radiusLast ? ('on' as const) : ('off' as const) } : {}),
     ...(opts.windowCounts !== undefined ? { windowCounts: opts.windowCounts } : {}),
+    ...(opts.windowField !== undefined ? { windowField: opts.windowField } : {}),
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -510,6 +515,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       windowCalibrated: spec.windowCalibrated === undefined ? undefined : spec.windowCalibrated === 'on',
       radiusLast: spec.radiusLast === undefined ? undefined : spec.radiusLast === 'on',
       windowCounts: spec.windowCounts,
+      windowField: spec.windowField,
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -672,6 +678,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.windowCalibrated !== undefined) parts.push('--window-calibrated', spec.windowCalibrated);
   if (spec.radiusLast !== undefined) parts.push('--radius-last', spec.radiusLast);
   if (spec.windowCounts !== undefined) parts.push('--window-counts', spec.windowCounts);
+  if (spec.windowField !== undefined) parts.push('--window-field', spec.windowField);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.configFirst) parts.push('--config-first');

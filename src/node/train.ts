@@ -15,7 +15,7 @@ import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
 import { sceneStatistics } from '../gan/scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, presetWindowField, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod, type WindowField } from '../gan/calibrate.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -102,6 +102,11 @@ export interface TrainOptions {
    * calibrateWindowCounts). Default: the preset's choice; ignored where windowCalibrated applies.
    */
   windowCounts?: WindowCountsMethod;
+  /**
+   * The field the window looks into: 'bounded' or 'periodic' (a torus, the same everywhere;
+   * docs/realism.md "A stationary field for the window"). Default: the preset's choice.
+   */
+  windowField?: WindowField;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -460,6 +465,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     // step measures whole objects, so it cannot follow a window applied before that pass.
     const radiusLast = (opts.radiusLast ?? presetRadiusLast(opts.preset)) && !windowFirst;
     if (!radiusLast) secondRadius('calibrated scene and image formation');
+    const field = opts.windowField ?? presetWindowField(opts.preset);
     const toWindow = (byCoverage: boolean) => {
       const { min, max } = scene.particles.count;
       const area = windowFieldArea(margin);
@@ -468,15 +474,15 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
       if (byCoverage) {
         const t0 = performance.now();
         const realCoverage = sceneStatistics(patchImages, polarity).coverage;
-        const cal = calibrateWindowCounts(scene, margin, realCoverage);
+        const cal = calibrateWindowCounts(scene, margin, realCoverage, undefined, undefined, field);
         if (cal) {
           countScale = cal.countScale;
           why = `x${cal.countScale.toFixed(2)} instead of the grown area's x${area.toFixed(2)}, so windowed renders cover as much as the real patches: coverage ${cal.real.toFixed(3)} real vs ${cal.synthetic.toFixed(3)} rendered, ${cal.byArea.toFixed(3)} at the area's counts; ${((performance.now() - t0) / 1000).toFixed(1)} s`;
         } else why = "the grown area's: the coverage calibration found no particles";
       }
-      scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, countScale);
+      scene = asWindowIntoField(scene, margin, MAX_CALIBRATED_COUNT, countScale, field);
       const capped = Math.round(max * countScale) > MAX_CALIBRATED_COUNT ? `, at most ${MAX_CALIBRATED_COUNT}: the generator's particle slots` : '';
-      log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (${why}${capped}), so objects are cut by the frame as in a tile of a micrograph`);
+      log(`window: the scene is rendered as a window into a larger field, particle centres up to ${margin} x the image side beyond each edge, ${min}-${max} -> ${scene.particles.count.min}-${scene.particles.count.max} particles per patch (${why}${capped})${field === 'periodic' ? ', the field periodic (a torus, the same everywhere)' : ''}, so objects are cut by the frame as in a tile of a micrograph`);
     };
     // The radius steps above ran without the window (frame-cut renders bias the radius
     // estimator); the agglomerate statistics compare frame-cut real tiles with frame-cut renders.

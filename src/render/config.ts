@@ -75,7 +75,7 @@ export const SCENE_SCHEMA: Field = obj({
     count: obj({ min: num(0, 1000, true), max: num(0, 1000, true), dist: en('uniform', 'logUniform') }),
     baseRadius: num(0.5, 1000),
     size: { kind: 'size' },
-    placement: obj({ type: en('uniform', 'packed'), dims: en(2, 3), maxAgglomerates: num(1, 100, true), contact: num(0.3, 1), attach: en('uniform', 'size'), outside: num(0, 1), rotation: en('uniform', 'z') }),
+    placement: obj({ type: en('uniform', 'packed'), dims: en(2, 3), maxAgglomerates: num(1, 100, true), contact: num(0.3, 1), attach: en('uniform', 'size'), outside: num(0, 1), field: en('bounded', 'periodic'), rotation: en('uniform', 'z') }),
     freq: num(1, 16, true),
     polyhedron: obj({ facets: num(4, 64, true), irregularity: num(0, 0.9), roundness: num(0, 1), elongation: num(1, 4), sphericity: num(0, 1) }),
     wire: obj({ length: num(1, 10000), lengthJitter: num(0, 0.9), sides: num(3, 32, true), ends: en('rounded', 'flat'), segments: num(1, 64, true) }),

@@ -27,7 +27,12 @@
  * it, so particles are rarely cut by the image border. With `outside` o > 0 the image is a window
  * into a larger field: seeds (and uniform centres) are drawn over the image grown by o times its
  * side on every edge, and grown particles may lie anywhere in that area, so objects are cut by
- * the frame as in a tile of a micrograph.
+ * the frame as in a tile of a micrograph. That grown area is bounded by default: growth steps
+ * beyond it are rejected, so agglomerates seeded near its edge grow inwards and the central
+ * window holds more than its share of the particles. With `field` 'periodic' it is a torus
+ * instead: growth steps wrap around its edges and the overlap test uses the periodic distance, so
+ * the placement is the same at every point of the field (stationary) and the window holds the
+ * share of its area (docs/realism.md, "A stationary field for the window").
  */
 import type { Rng } from '../autodiff/rng.js';
 import type { Quat } from './mesh/types.js';
@@ -59,6 +64,12 @@ export interface PlacementSpec {
    * particle centres may lie (default 0: seeds in the central 80 %, centres inside the image).
    */
   outside?: number;
+  /**
+   * With `outside` > 0: the grown area is 'bounded' (default; growth steps beyond it are
+   * rejected) or 'periodic' (a torus: growth wraps around its edges, overlaps are tested at the
+   * periodic distance). Ignored where `outside` is 0.
+   */
+  field?: 'bounded' | 'periodic';
   /** Rotation: full uniform random (particles) or about z only (wires lying on the stage). */
   rotation: 'uniform' | 'z';
 }
@@ -161,9 +172,12 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
   }
   const k = Math.max(1, Math.min(n, 1 + rng.int(pl.maxAgglomerates)));
   const contact = pl.contact ?? 1;
+  // A periodic field's sides (0: bounded): offsets are taken to the nearest periodic copy.
+  const periodX = out > 0 && pl.field === 'periodic' ? x1 - x0 : 0;
+  const periodY = periodX > 0 ? y1 - y0 : 0;
   const overlaps = (x: number, y: number, z: number, r: number): boolean => {
     for (const p of particles) {
-      const d = Math.hypot(x - p.x, y - p.y, z - p.z);
+      const d = Math.hypot(periodicOffset(x - p.x, periodX), periodicOffset(y - p.y, periodY), z - p.z);
       if (d < contact * (r + p.scale) * (1 - 1e-6)) return true;
     }
     return false;
@@ -220,7 +234,10 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
         py = host.y + dy * planar;
       }
       if (z < s) continue; // never below the stage
-      if (px < x0 || px > x1 || py < y0 || py > y1) continue;
+      if (periodX > 0) {
+        px = wrapInto(px, x0, periodX);
+        py = wrapInto(py, y0, periodY);
+      } else if (px < x0 || px > x1 || py < y0 || py > y1) continue;
       if (overlaps(px, py, z, s)) continue;
       particles.push(newParticle(px, py, z, s, g));
       placed = true;
@@ -228,6 +245,18 @@ export function sampleLayout(spec: LayoutSpec, rng: Rng): Layout {
     if (!placed) break;
   }
   return { width: W, height: H, particles };
+}
+
+/** The offset d taken to the nearest periodic copy, in [-period / 2, period / 2] (period 0: d). */
+export function periodicOffset(d: number, period: number): number {
+  return period > 0 ? d - period * Math.round(d / period) : d;
+}
+
+/** v wrapped into [start, start + period). */
+export function wrapInto(v: number, start: number, period: number): number {
+  const u = (v - start) % period;
+  const w = u < 0 ? u + period : u;
+  return start + (w < period ? w : 0); // u + period rounds to period for tiny negative u
 }
 
 /**

@@ -14,6 +14,7 @@
  * windowed renders' coverage to the real patches').
  */
 import { mergeSceneConfig, type SceneConfig } from './config.js';
+import type { WindowField } from './presets/preset.js';
 
 /** The area of the field a window with `margin` looks into, in image areas: (1 + 2 margin)^2. */
 export function windowFieldArea(margin: number): number {
@@ -23,13 +24,16 @@ export function windowFieldArea(margin: number): number {
 /**
  * The scene as a window with `margin` in [0, 1] (0: the scene unchanged); the counts are scaled by
  * `countScale` (default the field's area, windowFieldArea) and capped at `maxCount` (the caller's
- * limit, e.g. the generator's particle slots).
+ * limit, e.g. the generator's particle slots). `field` 'periodic' makes the field a torus
+ * (placement.field; docs/realism.md "A stationary field for the window"); 'bounded' (default)
+ * leaves the scene's placement.field as it is.
  */
-export function asWindowIntoField(scene: SceneConfig, margin: number, maxCount = 1000, countScale = windowFieldArea(margin)): SceneConfig {
+export function asWindowIntoField(scene: SceneConfig, margin: number, maxCount = 1000, countScale = windowFieldArea(margin), field: WindowField = 'bounded'): SceneConfig {
   if (!(margin >= 0 && margin <= 1)) throw new Error(`window margin must be in [0, 1], got ${margin}`);
   if (!(countScale > 0 && Number.isFinite(countScale))) throw new Error(`window count scale must be a positive number, got ${countScale}`);
   if (margin === 0) return scene;
   const scaled = (n: number) => Math.min(maxCount, Math.max(1, Math.round(n * countScale)));
   const { min, max } = scene.particles.count;
-  return mergeSceneConfig(scene, { particles: { count: { min: scaled(min), max: scaled(max) }, placement: { outside: margin } } });
+  const placement = field === 'periodic' ? { outside: margin, field } : { outside: margin };
+  return mergeSceneConfig(scene, { particles: { count: { min: scaled(min), max: scaled(max) }, placement } });
 }

@@ -13,6 +13,8 @@ export type DeepPartial<T> = T extends ArrayLike<unknown> ? T : T extends object
 /** How `train` estimates the particle base radius from real images (src/gan/calibrate.ts). */
 /** How the window's particle counts are set (PresetSpec.windowCounts). */
 export type WindowCountsMethod = 'area' | 'coverage';
+/** The field the window looks into (PresetSpec.windowField; PlacementSpec.field). */
+export type WindowField = 'bounded' | 'periodic';
 export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
 
 export interface Preset<Name extends string = string> {
@@ -67,4 +69,10 @@ export interface Preset<Name extends string = string> {
    * Absent: 'area'.
    */
   readonly windowCounts?: WindowCountsMethod;
+  /**
+   * The field the window looks into: 'bounded' (growth steps beyond it are rejected, so its
+   * edges pull agglomerates inwards) or 'periodic' (a torus, the same everywhere;
+   * PlacementSpec.field). Absent: 'bounded'.
+   */
+  readonly windowField?: WindowField;
 }
