@@ -57,6 +57,11 @@ describe('agglomerate calibration again at the calibrated image formation', () =
     await runTraining({ ...common, out: join(dir, 'on-window'), recalibrateAgglomerates: true, windowMargin: undefined });
     expect(scene('on-window')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT));
     expect(scene('on-window').particles.placement.outside).toBe(0.35);
+    // windowField 'periodic': the same window into a torus (placement.field), nothing else changes
+    await runTraining({ ...common, out: join(dir, 'on-periodic'), recalibrateAgglomerates: true, windowMargin: undefined, windowField: 'periodic' });
+    expect(scene('on-periodic')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT, undefined, 'periodic'));
+    expect(scene('on-periodic').particles.placement.field).toBe('periodic');
+    expect(scene('on-window').particles.placement.field).toBeUndefined();
     // windowCounts 'coverage': the same window, the counts scaled by the factor calibrateWindowCounts
     // finds on that scene against the real patches' coverage (instead of the grown area)
     await runTraining({ ...common, out: join(dir, 'on-coverage'), recalibrateAgglomerates: true, windowMargin: undefined, windowCounts: 'coverage' });
