@@ -31,7 +31,7 @@ import { basename, dirname, join } from 'node:path';
 import { readImageFile } from '../src/node/files.js';
 import { gaussianBlur } from '../src/particles/otsu.js';
 import { connectedComponents } from '../src/particles/labels.js';
-import { otsuComponents } from '../src/gan/scene-stats.js';
+import { otsuComponents, LARGE_COMPONENT_PARTICLES } from '../src/gan/scene-stats.js';
 import { localThickness } from '../src/particles/local-thickness.js';
 import { median } from '../src/gan/median.js';
 import { analyseTile, carve, keptTiles, summarise, TILE, type TileAnalysis } from './median-area.js';
@@ -139,8 +139,21 @@ function main(argv: string[]): void {
   }
   const ma = summarise(tiles);
   const exactMedianArea = median(tiles.flatMap((t) => t.analysis.exact));
+  // The large-component share (Otsu components, as the scene statistics) at 12 x a size unit:
+  // the exact median particle area (what "12 particles" means) and each candidate's disc.
+  const comps = tiles.flatMap((t) => t.analysis.components);
+  const covered = comps.reduce((a, c) => a + c, 0);
+  const largeShareAt = (unit: number) => comps.filter((a) => a > LARGE_COMPONENT_PARTICLES * unit).reduce((a, c) => a + c, 0) / covered;
   const out = {
     tiles: tiles.length,
+    largeShare: {
+      exactMedian: largeShareAt(exactMedianArea),
+      watershed: largeShareAt(ma.statistic),
+      ...Object.fromEntries(FRAMES.flatMap((frame) => {
+        const o = summariseThickness(values.otsu[frame]);
+        return [[`pixel-${frame}`, largeShareAt(discArea(o.pixel[0]))], [`numberAboveMin-${frame}`, largeShareAt(discArea(o.numberAboveMin[0]))]];
+      })),
+    },
     exactMedianArea,
     watershedStatistic: ma.statistic,
     watershedOverExact: ma.statistic / exactMedianArea,

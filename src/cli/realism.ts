@@ -3,7 +3,7 @@ import type { CommandSpec, ParsedFlags } from './args.js';
 import { backendFlag, selectBackend } from './backend-flag.js';
 import { runRealism } from '../node/realism.js';
 import { formatC2st } from '../gan/c2st.js';
-import { sceneStatsTable, type SizeStatistic } from '../gan/scene-stats.js';
+import { sceneStatsTable } from '../gan/scene-stats.js';
 import type { BodyProfile } from '../gan/body-profile.js';
 import { ExitCode, UserError } from '../errors.js';
 
@@ -22,7 +22,7 @@ export const realismCommand: CommandSpec = {
     { name: 'seed', type: 'int', min: 0, default: 0, meta: 'N', help: 'seed of the first repetition' },
     { name: 'polarity', type: 'string', default: 'auto', choices: ['auto', 'bright', 'dark'], help: 'particles brighter or darker than the stage (auto: detected from the real images)' },
     { name: 'stats-only', type: 'boolean', help: 'only the scene statistics (no classifier)' },
-    { name: 'size-statistic', type: 'string', default: 'watershed', choices: ['watershed', 'thickness'], help: "the scene statistics' particle size: watershed = median area of the watershed's interior particles; thickness = median local thickness of the Otsu foreground, which also sets the large-component threshold (opt-in; docs/realism.md)" },
+    { name: 'thickness', type: 'boolean', help: "also report the median local thickness of the Otsu foreground (a size statistic without watershed pieces; docs/realism.md)" },
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of text' },
     backendFlag({ help: 'compute backend' }),
     { name: 'quiet', type: 'boolean', help: 'no progress lines' },
@@ -47,7 +47,7 @@ export async function realismMain(flags: ParsedFlags): Promise<number> {
     maxPerClass: Number(flags['max-patches']),
     seed: Number(flags.seed),
     statsOnly: !!flags['stats-only'],
-    sizeStatistic: flags['size-statistic'] as SizeStatistic,
+    thickness: !!flags.thickness,
     polarity: flags.polarity as 'auto' | 'bright' | 'dark',
     log,
     onSeed: (r, i) => log(`seed ${i + 1}: test accuracy ${r.accuracy.toFixed(3)} (${r.testPerClass} test / ${r.trainPerClass} training patches per class, final loss ${r.finalLoss.toFixed(3)})`),

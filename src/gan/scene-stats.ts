@@ -15,15 +15,16 @@
  *  - borderComponentFraction: share of the components that touch the image border. A tile of a
  *    micrograph is a window into a larger field, so most of its components are cut by its edge;
  *    a render whose particles all lie inside the frame shows whole ones (docs/realism.md).
- *  - medianLocalThickness (opt-in, size statistic 'thickness'): the median over the components'
- *    pixels of the local thickness (src/particles/local-thickness.ts: the diameter of the largest
- *    disc inside the foreground that holds the pixel), the frame closed (a particle cut by the
- *    image border reads as thin as its part inside, on both sides alike). It makes no watershed
- *    pieces: on the realism tiles it reads the exact foreground's thickness alike on real tiles
- *    and windowed pairs (1.24 against 1.18 of it) where the median particle area reads the exact
- *    median at 0.80 against 0.64-0.72, and it follows the particles' radius (docs/realism.md "A
- *    size statistic without watershed pieces"). With it, the large-component threshold is 12
- *    discs of that diameter instead of 12 median particles.
+ *  - medianLocalThickness (opt-in, `thickness`): the median over the components' pixels of the
+ *    local thickness (src/particles/local-thickness.ts: the diameter of the largest disc inside
+ *    the foreground that holds the pixel), the frame closed (a particle cut by the image border
+ *    reads as thin as its part inside, on both sides alike). It makes no watershed pieces: on the
+ *    realism tiles it reads the exact foreground's thickness alike on real tiles and windowed
+ *    pairs (1.24 against 1.18 of it) where the median particle area reads the exact median at
+ *    0.80 against 0.66-0.72, and it follows the particles' radius. It is an area-weighted
+ *    thickness, not a particle area: the real particles are thinner for their area than the
+ *    renders', so it does not set the large-component threshold (docs/realism.md "A size
+ *    statistic without watershed pieces: the local thickness").
  *
  * Statistics of a set pool its images (sums of counts and areas, the median over all particles),
  * so large and small images weigh by their pixels. Compare sets of images of the same size: a
@@ -45,11 +46,6 @@ export const LARGE_COMPONENT_PARTICLES = 12;
 /** Smallest component / particle kept, px (the baseline's and the paper's 50 px). */
 const MIN_AREA = 50;
 
-/**
- * Which size the statistics read: 'watershed' (default), the median area of the watershed's
- * interior particles; 'thickness', the median local thickness of the Otsu foreground (opt-in).
- */
-export type SizeStatistic = 'watershed' | 'thickness';
 
 export interface SceneStatistics {
   images: number;
@@ -63,7 +59,7 @@ export interface SceneStatistics {
   largeComponentAreaFraction: number;
   /** Share of the components that touch the image border. */
   borderComponentFraction: number;
-  /** Median local thickness of the Otsu foreground, px (size statistic 'thickness' only). */
+  /** Median local thickness of the Otsu foreground, px (option `thickness` only). */
   medianLocalThickness?: number;
   components: number;
   particles: number;
@@ -76,7 +72,7 @@ interface ImageCounts {
   /** Areas of the particles not touching the border, and of all particles. */
   interior: number[];
   all: number[];
-  /** Local thickness of each pixel of the components (size statistic 'thickness' only). */
+  /** Local thickness of each pixel of the components (option `thickness` only). */
   thickness: number[];
 }
 
@@ -102,7 +98,7 @@ export function foregroundThickness(foreground: Uint8Array, width: number, heigh
   return out;
 }
 
-function countImage(data: ArrayLike<number>, width: number, height: number, size: SizeStatistic): ImageCounts {
+function countImage(data: ArrayLike<number>, width: number, height: number, withThickness: boolean): ImageCounts {
   if (data.length !== width * height) throw new UserError(`scene statistics: ${data.length} values for a ${width} x ${height} image`);
   const smooth = gaussianBlur(data, width, height, 1);
   const { comps, compArea, foreground } = otsuComponents(smooth, width, height);
@@ -135,29 +131,31 @@ function countImage(data: ArrayLike<number>, width: number, height: number, size
   }
   const components: ImageCounts['components'] = [];
   for (let c = 1; c <= comps.count; c++) if (compArea[c] >= MIN_AREA) components.push({ area: compArea[c], particles: perComp[c], border: compBorder[c] === 1 });
-  const thickness = size === 'thickness' ? foregroundThickness(foreground, width, height) : [];
+  const thickness = withThickness ? foregroundThickness(foreground, width, height) : [];
   return { pixels: width * height, components, interior, all, thickness };
+}
+
+/** Options of sceneStatistics. */
+export interface SceneStatisticsOptions {
+  /** Also measure the median local thickness (opt-in; the `realism` command's --thickness). */
+  thickness?: boolean;
 }
 
 /**
  * The statistics of a set of greyscale [0, 1] images; `polarity` says whether the particles are
- * brighter (default) or darker than the stage (dark images are measured on 1 - image); `size`
- * which size statistic sets the large-component threshold (SizeStatistic).
+ * brighter (default) or darker than the stage (dark images are measured on 1 - image).
  */
 export function sceneStatistics(
   images: readonly { width: number; height: number; data: ArrayLike<number> }[],
   polarity: Polarity = 'bright',
-  size: SizeStatistic = 'watershed',
+  options: SceneStatisticsOptions = {},
 ): SceneStatistics {
+  const withThickness = !!options.thickness;
   if (images.length === 0) throw new UserError('scene statistics: no images');
-  const counts = images.map((img) => countImage(polarity === 'bright' ? img.data : brightParticleView(img.data, polarity), img.width, img.height, size));
+  const counts = images.map((img) => countImage(polarity === 'bright' ? img.data : brightParticleView(img.data, polarity), img.width, img.height, withThickness));
   const interior = counts.flatMap((c) => c.interior);
   const medianParticleArea = median(interior.length ? interior : counts.flatMap((c) => c.all));
-  const thickness = size === 'thickness' ? counts.flatMap((c) => c.thickness) : [];
-  const medianLocalThickness = thickness.length ? median(thickness) : 0;
-  // The size unit of the large-component threshold: a median particle, or a disc of the median
-  // thickness (for equal discs both are the disc's area).
-  const unitArea = size === 'thickness' ? (Math.PI * medianLocalThickness * medianLocalThickness) / 4 : medianParticleArea;
+  const thickness = withThickness ? counts.flatMap((c) => c.thickness) : [];
   let pixels = 0;
   let covered = 0;
   let large = 0;
@@ -171,7 +169,7 @@ export function sceneStatistics(
       components++;
       if (comp.border) atBorder++;
       covered += comp.area;
-      if (comp.area > LARGE_COMPONENT_PARTICLES * unitArea) large += comp.area;
+      if (comp.area > LARGE_COMPONENT_PARTICLES * medianParticleArea) large += comp.area;
       if (comp.particles > 0) {
         withParticles++;
         particles += comp.particles;
@@ -185,7 +183,7 @@ export function sceneStatistics(
     particlesPerComponent: withParticles ? particles / withParticles : NaN,
     largeComponentAreaFraction: covered ? large / covered : NaN,
     borderComponentFraction: components ? atBorder / components : NaN,
-    ...(size === 'thickness' ? { medianLocalThickness } : {}),
+    ...(withThickness ? { medianLocalThickness: thickness.length ? median(thickness) : 0 } : {}),
     components: withParticles,
     particles,
   };
@@ -202,19 +200,16 @@ export const SCENE_STAT_ROWS: { key: keyof SceneStatistics; label: string; digit
 
 /**
  * Markdown table: real vs synthetic, with the relative difference (synthetic / real - 1). Rows
- * that neither side has (the opt-in thickness) are left out; with the thickness the large share's
- * row names its threshold.
+ * that a side lacks (the opt-in thickness) are left out.
  */
 export function sceneStatsTable(real: SceneStatistics, synthetic: SceneStatistics): string {
   const lines = ['| statistic | real | synthetic | synthetic / real - 1 |', '| --- | --- | --- | --- |'];
-  const thickness = real.medianLocalThickness !== undefined;
   for (const r of SCENE_STAT_ROWS) {
     const a = real[r.key] as number | undefined;
     const b = synthetic[r.key] as number | undefined;
     if (a === undefined || b === undefined) continue;
-    const label = thickness && r.key === 'largeComponentAreaFraction' ? `area fraction in components > ${LARGE_COMPONENT_PARTICLES} discs of the median local thickness` : r.label;
     const rel = a ? b / a - 1 : NaN;
-    lines.push(`| ${label} | ${a.toFixed(r.digits)} | ${b.toFixed(r.digits)} | ${Number.isFinite(rel) ? `${rel >= 0 ? '+' : ''}${(100 * rel).toFixed(0)} %` : '-'} |`);
+    lines.push(`| ${r.label} | ${a.toFixed(r.digits)} | ${b.toFixed(r.digits)} | ${Number.isFinite(rel) ? `${rel >= 0 ? '+' : ''}${(100 * rel).toFixed(0)} %` : '-'} |`);
   }
   lines.push(`| images / particles / components | ${real.images} / ${real.particles} / ${real.components} | ${synthetic.images} / ${synthetic.particles} / ${synthetic.components} | |`);
   return lines.join('\n');

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { listImageFiles, readImageFile } from './files.js';
 import { extractPatches, type Grey } from '../gan/patches.js';
 import { classifierTwoSampleTest, type C2stResult, type C2stSeedResult, type C2stSource } from '../gan/c2st.js';
-import { sceneStatistics, type SceneStatistics, type SizeStatistic } from '../gan/scene-stats.js';
+import { sceneStatistics, type SceneStatistics } from '../gan/scene-stats.js';
 import { bodyProfile, type BodyProfile } from '../gan/body-profile.js';
 import { InputError, UserError, ExitCode } from '../errors.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
@@ -26,8 +26,8 @@ export interface RealismOptions {
   polarity?: PolaritySetting;
   /** Skip the classifier test (statistics only). */
   statsOnly?: boolean;
-  /** Which particle size the scene statistics read (default 'watershed'; src/gan/scene-stats.ts). */
-  sizeStatistic?: SizeStatistic;
+  /** Also the median local thickness in the scene statistics (src/gan/scene-stats.ts). */
+  thickness?: boolean;
   onSeed?: (r: C2stSeedResult, index: number) => void;
   log?: (line: string) => void;
 }
@@ -111,7 +111,7 @@ export function runRealism(opts: RealismOptions): RealismReport {
   const realTiles = patchSources(real, tile, polarity).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
   const synthTiles = patchSources(synth, tile, polarity).flatMap((s) => s.patches.map((data) => ({ width: tile, height: tile, data })));
   if (realTiles.length === 0 || synthTiles.length === 0) throw new UserError(`no ${tile} px tile holds particles by the empty-patch rule (real ${realTiles.length}, synthetic ${synthTiles.length})`, ExitCode.badInput);
-  const stats = { real: sceneStatistics(realTiles, polarity, opts.sizeStatistic), synthetic: sceneStatistics(synthTiles, polarity, opts.sizeStatistic), tile };
+  const stats = { real: sceneStatistics(realTiles, polarity, { thickness: opts.thickness }), synthetic: sceneStatistics(synthTiles, polarity, { thickness: opts.thickness }), tile };
   const bodies = polarity === 'bright' ? { real: bodyProfile(realTiles), synthetic: bodyProfile(synthTiles) } : null;
   let c2st: C2stResult | null = null;
   if (!opts.statsOnly) {

@@ -63,6 +63,18 @@ describe('realism', () => {
     expect(r.stdout).toMatch(/Body profile .*\n  real: +1\.000 1\.000 .*lone particles\)\n  synthetic: +1\.000/);
   });
 
+  it('--thickness adds the median local thickness to the table and the JSON; without it neither has it', () => {
+    const args = ['realism', '--real', join(dir, 'real'), '--synth', join(dir, 'synth'), '--crop-bottom', '16', '--stats-only', '--quiet', '--patch', '32'];
+    const plain = runCli(args);
+    expect(plain.stdout).not.toMatch(/local thickness/);
+    const r = runCli([...args, '--thickness']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| median local thickness \(px\) \| [0-9.]+ \| [0-9.]+ \|/);
+    const j = JSON.parse(runCli([...args, '--thickness', '--json']).stdout);
+    expect(j.stats.real.medianLocalThickness).toBeGreaterThan(0);
+    expect(JSON.parse(runCli([...args, '--json']).stdout).stats.real).not.toHaveProperty('medianLocalThickness');
+  });
+
   it('missing --synth: exit 2; an unreadable image: exit 3 naming it; a crop that leaves too little: exit 3', () => {
     const a = runCli(['realism', '--real', join(dir, 'real')]);
     expect(a.code).toBe(2);
