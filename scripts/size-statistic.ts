@@ -18,8 +18,14 @@
  *    disc of diameter t is that many pixels of that thickness), so the weights turn the area
  *    pattern spectrum into a count of discs; its disc area pi t^2 / 4 is the candidate "median
  *    particle area";
+ *  - the same number-weighted median over the pixels of thickness >= MIN_DISC (the outlines' thin
+ *    fringe left out);
  * each with the frame open (distances to background inside the tile only: a frame-cut particle
- * goes on beyond the tile) and closed (the frame is background).
+ * goes on beyond the tile) and closed (the frame is background; the scene statistics' option
+ * `thickness` uses this one), and the large-component share of the Otsu components at 12 x each
+ * size unit (the exact median particle area, the watershed statistic, the candidates' discs).
+ * Measured: the pixel-weighted median, frame closed, reads both sides alike; the number-weighted
+ * form does not follow the radius (docs/realism.md).
  *
  * Usage (bundle into the ignored .tmp/, as scripts/median-area.ts):
  *   npx esbuild scripts/size-statistic.ts --bundle --platform=node --format=esm --packages=external --outfile=.tmp/size-statistic.mjs
