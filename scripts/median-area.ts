@@ -260,6 +260,29 @@ export function keptTiles(image: { width: number; height: number; data: Float32A
   });
 }
 
+/**
+ * The kept tiles of one image with its exact instance labels: the 4-connected components of its
+ * manual mask (`masks`: DIR holding NAME_m.tif) or, without `masks`, the generated pair's instance
+ * map (IMAGES/../instances/NAME.png); `cropBottom` rows cut from both.
+ */
+export function exactTiles(file: string, cropBottom: number, masks?: string): { data: Float32Array; labels: Int32Array }[] {
+  const raw = readImageFile(file);
+  const height = raw.height - cropBottom;
+  const image = { width: raw.width, height, data: Float32Array.from(raw.data.subarray(0, raw.width * height)) };
+  let labels: Int32Array;
+  if (!masks) {
+    const m = readImageFile(join(dirname(file), '..', 'instances', basename(file)));
+    const scale = m.bitDepth === 16 ? 65535 : 255;
+    labels = Int32Array.from(m.data.subarray(0, raw.width * height), (v) => Math.round(v * scale));
+  } else {
+    const m = readImageFile(join(masks, `${basename(file).replace(/\.tiff?$/, '')}_m.tif`));
+    const bin = new Uint8Array(raw.width * height);
+    for (let i = 0; i < bin.length; i++) bin[i] = m.data[i] > 0.5 ? 1 : 0;
+    labels = Int32Array.from(connectedComponents(bin, raw.width, height, 4).labels);
+  }
+  return keptTiles(image, labels, file);
+}
+
 function format(s: Summary): string {
   const f0 = (v: number) => v.toFixed(0);
   const lines = [
@@ -294,23 +317,8 @@ function main(argv: string[]): void {
   }
   if (!masks === !instances) throw new Error('give exactly one of --masks DIR and --instances');
   const tiles: { data: Float32Array; analysis: TileAnalysis }[] = [];
-  for (const f of files) {
-    const raw = readImageFile(f);
-    const height = raw.height - cropBottom;
-    const image = { width: raw.width, height, data: Float32Array.from(raw.data.subarray(0, raw.width * height)) };
-    let labels: Int32Array;
-    if (instances) {
-      const m = readImageFile(join(dirname(f), '..', 'instances', basename(f)));
-      const scale = m.bitDepth === 16 ? 65535 : 255;
-      labels = Int32Array.from(m.data.subarray(0, raw.width * height), (v) => Math.round(v * scale));
-    } else {
-      const m = readImageFile(join(masks!, `${basename(f).replace(/\.tiff?$/, '')}_m.tif`));
-      const bin = new Uint8Array(raw.width * height);
-      for (let i = 0; i < bin.length; i++) bin[i] = m.data[i] > 0.5 ? 1 : 0;
-      labels = Int32Array.from(connectedComponents(bin, raw.width, height, 4).labels);
-    }
-    for (const t of keptTiles(image, labels, f)) tiles.push({ data: t.data, analysis: analyseTile(t.data, carved ? carve(t.labels, TILE) : t.labels) });
-  }
+  for (const f of files)
+    for (const t of exactTiles(f, cropBottom, masks)) tiles.push({ data: t.data, analysis: analyseTile(t.data, carved ? carve(t.labels, TILE) : t.labels) });
   const s = summarise(tiles, fixedLarge);
   console.log(json ? JSON.stringify(s, null, 1) : format(s));
 }

@@ -33,14 +33,11 @@
  *   node .tmp/size-statistic.mjs --instances RUN/synth/images/*.png
  * `--json` prints the summary as JSON.
  */
-import { basename, dirname, join } from 'node:path';
-import { readImageFile } from '../src/node/files.js';
 import { gaussianBlur } from '../src/particles/otsu.js';
-import { connectedComponents } from '../src/particles/labels.js';
 import { otsuComponents, LARGE_COMPONENT_PARTICLES } from '../src/gan/scene-stats.js';
 import { localThickness } from '../src/particles/local-thickness.js';
 import { median } from '../src/gan/median.js';
-import { analyseTile, carve, keptTiles, summarise, TILE, type TileAnalysis } from './median-area.js';
+import { analyseTile, carve, exactTiles, summarise, TILE, type TileAnalysis } from './median-area.js';
 
 export const FRAMES = ['open', 'closed'] as const;
 export type Frame = (typeof FRAMES)[number];
@@ -116,21 +113,7 @@ function main(argv: string[]): void {
   const tiles: { data: Float32Array; analysis: TileAnalysis }[] = [];
   const values: Record<'otsu' | 'exact', Record<Frame, number[]>> = { otsu: { open: [], closed: [] }, exact: { open: [], closed: [] } };
   for (const f of files) {
-    const raw = readImageFile(f);
-    const height = raw.height - cropBottom;
-    const image = { width: raw.width, height, data: Float32Array.from(raw.data.subarray(0, raw.width * height)) };
-    let labels: Int32Array;
-    if (instances) {
-      const m = readImageFile(join(dirname(f), '..', 'instances', basename(f)));
-      const scale = m.bitDepth === 16 ? 65535 : 255;
-      labels = Int32Array.from(m.data.subarray(0, raw.width * height), (v) => Math.round(v * scale));
-    } else {
-      const m = readImageFile(join(masks!, `${basename(f).replace(/\.tiff?$/, '')}_m.tif`));
-      const bin = new Uint8Array(raw.width * height);
-      for (let i = 0; i < bin.length; i++) bin[i] = m.data[i] > 0.5 ? 1 : 0;
-      labels = Int32Array.from(connectedComponents(bin, raw.width, height, 4).labels);
-    }
-    for (const t of keptTiles(image, labels, f)) {
+    for (const t of exactTiles(f, cropBottom, masks)) {
       // The manual masks separate touching particles by a one-pixel line; the pairs' instance
       // maps are carved the same way, so both exact sides are the same kind of mask.
       const exact = instances ? carve(t.labels, TILE) : t.labels;
