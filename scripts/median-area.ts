@@ -1,7 +1,7 @@
 /**
  * What the scene statistic "median particle area" (src/gan/scene-stats.ts) measures, against the
- * exact particles of the same tiles (docs/realism.md, "The median-area statistic against the exact
- * particles, with and without the window"). A diagnostic, not part of any calibration.
+ * exact particles of the same tiles (docs/realism.md, "What the median-area statistic measures on
+ * windowed pairs"). A diagnostic, not part of any calibration.
  *
  * Each image is cut into 128 px tiles kept by the empty-patch rule (src/gan/patches.ts), as the
  * `realism` command does (a 128 px synthetic image is one tile). On each tile:
