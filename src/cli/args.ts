@@ -178,6 +178,11 @@ export function parseWindowField(v: unknown): 'bounded' | 'periodic' | undefined
   return v === 'bounded' || v === 'periodic' ? v : undefined;
 }
 
+/** `--learn-size on|off` of train and pipeline: whether the GAN fits the size distribution's median and spread (TrainOptions.learnSize). */
+export function learnSizeFlag(command: string): FlagSpec {
+  return { name: 'learn-size', type: 'string', default: 'off', choices: ['on', 'off'], help: `on: the GAN also fits the particle sizes' median and spread (a log-size shift and a log-spread factor, through the rasterizer's vertex gradients; lognormal sizes, orthographic camera); off: the calibrated sizes${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md "Learned size distribution"` };
+}
+
 /** The value of --window-counts: undefined for auto. */
 export function parseWindowCounts(v: unknown): 'area' | 'coverage' | undefined {
   return v === 'area' || v === 'coverage' ? v : undefined;

@@ -99,11 +99,20 @@ export function refreshStochastics(scene: Scene, rng: Rng): void {
   scene.textureSeed = rng.nextUint32() | 0;
 }
 
-/** Renders a batch: params [B, P] (on the tape) -> images [B, 1, H, W]. */
-export function renderBatch(scenes: readonly Scene[], params: Tensor, rng: Rng | null): Tensor {
+/**
+ * Renders a batch: params [B, P] (on the tape) -> images [B, 1, H, W]. Given `verts`, each
+ * scene's projected vertices are made a leaf that requires gradients and pushed there (the
+ * learned size reads their gradients; learned-size.ts).
+ */
+export function renderBatch(scenes: readonly Scene[], params: Tensor, rng: Rng | null, verts?: Tensor[]): Tensor {
   const images = scenes.map((scene, b) => {
     if (rng) refreshStochastics(scene, rng);
     const p = reshape(slice(params, [[b, b + 1]]), [params.shape[1]]);
+    if (verts) {
+      const r = renderScene(scene, p, { masks: false, vertsRequireGrad: true });
+      verts.push(r.verts);
+      return r.image;
+    }
     // Geometry is fixed per configuration, so its soft raster is computed once and reused.
     return renderScene(scene, p, { masks: false, cacheRaster: true }).image;
   });

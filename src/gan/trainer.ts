@@ -19,6 +19,7 @@ import { augment } from './patches.js';
 import { sampleScene, type Scene } from '../render/scene.js';
 import type { SceneConfig } from '../render/config.js';
 import { ExitCode, UserError } from '../errors.js';
+import { NO_SIZE_CHANGE, SIZE_LR, clampLearnedSize, learnSizeProblem, sizeGradient, withLearnedSize, type LearnedSize } from './learned-size.js';
 
 export interface GanConfig {
   /** Preset name the scene config started from (informational). */
@@ -60,6 +61,12 @@ export interface GanConfig {
    * (as the classifier two-sample test sees it), gradients flowing through the normalisation.
    */
   dInput?: DiscInput;
+  /**
+   * Whether the GAN also fits the particle size distribution's median and spread (a log-size
+   * shift and a log-spread factor, learned-size.ts) through the rasterizer's vertex gradients.
+   * Absent: off (runs from before the option, and every default run).
+   */
+  learnSize?: boolean;
 }
 
 /**
@@ -98,6 +105,8 @@ export interface TrainerState {
   rng: { data: RngState; dropout: RngState; render: RngState };
   optG: OptimizerState;
   optD: OptimizerState;
+  /** The learned size and its optimiser (runs with learnSize only). */
+  size?: LearnedSize & { opt: OptimizerState };
 }
 
 /** A NaN / Inf in a loss or gradient: the run stops with this error (last checkpoint kept). */
@@ -140,6 +149,16 @@ export class GanTrainer {
   step = 0;
   /** The op whose backward first produced a non-finite gradient in the last backward pass. */
   private faultyOp: string | null = null;
+  /**
+   * learnSize: (a, b) as a float64 leaf [2] with its own Adam, the random state each stored
+   * configuration was drawn from (it is redrawn from it at the current sizes), and the size
+   * version each stored scene was built at.
+   */
+  private readonly sizeParam: Tensor | null = null;
+  private readonly optSize: Adam | null = null;
+  private readonly sceneStates: RngState[] = [];
+  private sizeVersion = 0;
+  private readonly builtAt: number[] = [];
 
   constructor(readonly config: GanConfig, readonly reals: Float32Array[]) {
     if (reals.length === 0) throw new UserError('no real patches to train against', ExitCode.badInput);
@@ -156,8 +175,67 @@ export class GanTrainer {
     this.disc = new PatchDiscriminator(initRng, { baseFilters: config.baseFilters, layers: config.discLayers, norm: config.norm, inChannels: discInputChannels(config.dInput ?? 'raw') });
     this.optG = new Adam(this.fcn.parameters(), { lr: config.lrG, betas: config.betas });
     this.optD = new Adam(this.disc.parameters(), { lr: config.lrD, betas: config.betas });
-    // Fixed configurations, drawn once (they are re-drawn identically from the seed on resume).
-    this.scenes = Array.from({ length: config.numConfigs }, () => sampleScene(config.scene, sceneRng));
+    if (config.learnSize) {
+      const problem = learnSizeProblem(config.scene);
+      if (problem) throw new UserError(problem, ExitCode.badConfig);
+      this.sizeParam = new Tensor(Float64Array.of(0, 0), [2], true);
+      this.optSize = new Adam([this.sizeParam], { lr: SIZE_LR, betas: config.betas });
+    }
+    // Fixed configurations, drawn once (they are re-drawn identically from the seed on resume;
+    // with learnSize, from their saved random states at the current sizes when those change).
+    this.scenes = Array.from({ length: config.numConfigs }, () => {
+      if (config.learnSize) this.sceneStates.push(sceneRng.state());
+      this.builtAt.push(0);
+      return sampleScene(config.scene, sceneRng);
+    });
+  }
+
+  /** The learned size (a = b = 0 without learnSize). */
+  get size(): LearnedSize {
+    return this.sizeParam ? { a: this.sizeParam.data[0], b: this.sizeParam.data[1] } : NO_SIZE_CHANGE;
+  }
+
+  /** The scene config at the learned size: what fresh configurations are drawn from. */
+  sceneConfig(): SceneConfig {
+    return withLearnedSize(this.config.scene, this.size);
+  }
+
+  /** Stored configuration i, redrawn at the current learned size if it changed since it was built. */
+  private sceneAt(i: number): Scene {
+    if (this.sizeParam && this.builtAt[i] !== this.sizeVersion) {
+      this.scenes[i] = sampleScene(this.sceneConfig(), Rng.fromState(this.sceneStates[i]));
+      this.builtAt[i] = this.sizeVersion;
+    }
+    return this.scenes[i];
+  }
+
+  /** Every stored configuration at the current learned size. */
+  private allScenes(): Scene[] {
+    return this.scenes.map((_, i) => this.sceneAt(i));
+  }
+
+  /**
+   * One Adam step of (a, b) from the generator loss's gradient at the rendered vertices, then the
+   * clamp to their ranges; the next batches' configurations are redrawn at the new sizes.
+   */
+  private sizeStep(scenes: readonly Scene[], verts: readonly Tensor[]): void {
+    const p = this.sizeParam!;
+    const g = Float64Array.of(0, 0);
+    scenes.forEach((scene, b) => {
+      const vg = verts[b].grad;
+      if (!vg) return;
+      const d = sizeGradient(scene, vg.data);
+      g[0] += d.a;
+      g[1] += d.b;
+    });
+    if (!Number.isFinite(g[0]) || !Number.isFinite(g[1])) throw new NumericalError(`learned size gradient is (${g[0]}, ${g[1]}) at step ${this.step}`);
+    p.grad = new Tensor(g, [2]);
+    this.optSize!.step();
+    this.optSize!.zeroGrad();
+    const c = clampLearnedSize({ a: p.data[0], b: p.data[1] });
+    p.data[0] = c.a;
+    p.data[1] = c.b;
+    this.sizeVersion++;
   }
 
   get totalSteps(): number {
@@ -200,20 +278,21 @@ export class GanTrainer {
   trainStep(): StepResult {
     profileStepStart();
     // Generator: render with parameters from the FCN; D scores real and fake in one pass.
-    const { real, fake, B } = this.stepInputs();
+    const { real, fake, B, scenes, verts } = this.stepInputs();
     const both = this.discriminate(concat([real, fake], 0));
     const dRealT = sliceBatch(both, 0, B);
     const dFakeT = sliceBatch(both, B, 2 * B);
 
-    // G: push D(fake) towards 1.
+    // G: push D(fake) towards 1 (with learnSize also through the rendered vertices to a and b).
     const lossG = lsganGeneratorLoss(dFakeT);
     const lossGValue = lossG.item();
     if (!Number.isFinite(lossGValue)) throw new NumericalError(`generator loss is ${lossGValue} at step ${this.step}`);
-    this.faultyOp = tracedBackward(lossG, { inputs: this.fcn.parameters(), retainGraph: true });
+    this.faultyOp = tracedBackward(lossG, { inputs: verts ? [...this.fcn.parameters(), ...verts] : this.fcn.parameters(), retainGraph: true });
     phase('checks', () => this.checkGradients('generator', this.fcn.namedParameters()));
     phase('optimizer', () => {
       this.optG.step();
       this.optG.zeroGrad();
+      if (verts) this.sizeStep(scenes, verts);
     });
     phase('checks', () => this.checkParameters('generator', this.fcn.namedParameters()));
 
@@ -271,14 +350,15 @@ export class GanTrainer {
    * scene configurations, a batch of real patches, and the scenes rendered with the FCN's
    * parameters (both networks in training mode).
    */
-  private stepInputs(): { real: Tensor; fake: Tensor; B: number } {
-    const scenes = Array.from({ length: this.config.batch }, () => this.scenes[this.dataRng.int(this.scenes.length)]);
+  private stepInputs(): { real: Tensor; fake: Tensor; B: number; scenes: Scene[]; verts: Tensor[] | null } {
+    const scenes = Array.from({ length: this.config.batch }, () => this.sceneAt(this.dataRng.int(this.scenes.length)));
     this.fcn.train();
     this.disc.train();
     const real = this.realBatch();
     const s = this.fcn.forward(featureBatch(scenes));
-    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng);
-    return { real, fake, B: real.shape[0] };
+    const verts = this.sizeParam ? [] : null;
+    const fake = renderBatch(scenes, this.mapping.map(s), this.renderRng, verts ?? undefined);
+    return { real, fake, B: real.shape[0], scenes, verts };
   }
 
   private checkGradients(net: string, params: [string, Tensor][]): void {
@@ -302,10 +382,11 @@ export class GanTrainer {
   evaluate(): EpochEval {
     return noGrad(() => {
       this.fcn.eval();
-      const s = this.fcn.forward(featureBatch(this.scenes));
+      const scenes = this.allScenes();
+      const s = this.fcn.forward(featureBatch(scenes));
       const L = this.config.learned.length;
       const params: Record<string, number[]> = Object.fromEntries(this.config.learned.map((n) => [n, []]));
-      for (let b = 0; b < this.scenes.length; b++) {
+      for (let b = 0; b < scenes.length; b++) {
         const phys = this.mapping.physical(s.data.subarray(b * L, (b + 1) * L));
         for (const n of this.config.learned) params[n].push(phys[n]);
       }
@@ -320,10 +401,10 @@ export class GanTrainer {
       // Samples: a fixed subset of configurations, with an evaluation stream of noise that does
       // not disturb the training streams.
       const evalRng = new Rng(this.config.seed ^ 0x5eed ^ this.epoch);
-      const n = Math.min(this.config.evalSamples, this.scenes.length);
+      const n = Math.min(this.config.evalSamples, scenes.length);
       const samples: Float32Array[] = [];
       for (let b = 0; b < n; b++) {
-        const scene = this.scenes[b];
+        const scene = scenes[b];
         const sb = this.fcn.forward(featureBatch([scene]));
         const img = renderBatch([scene], this.mapping.map(sb), evalRng);
         samples.push(Float32Array.from(img.data));
@@ -341,9 +422,10 @@ export class GanTrainer {
     return noGrad(() => {
       this.fcn.eval();
       const rng = new Rng(seed);
+      const config = this.sceneConfig();
       const out: Float32Array[] = [];
       for (let i = 0; i < n; i++) {
-        const scene = sampleScene(this.config.scene, rng);
+        const scene = sampleScene(config, rng);
         out.push(Float32Array.from(renderBatch([scene], this.mapping.map(this.fcn.forward(featureBatch([scene]))), rng).data));
       }
       this.fcn.train();
@@ -358,6 +440,7 @@ export class GanTrainer {
       rng: { data: this.dataRng.state(), dropout: this.dropoutRng.state(), render: this.renderRng.state() },
       optG: compactState(this.optG.state()),
       optD: compactState(this.optD.state()),
+      ...(this.sizeParam ? { size: { ...this.size, opt: this.optSize!.state() } } : {}),
     };
   }
 
@@ -376,6 +459,13 @@ export class GanTrainer {
     this.renderRng.setState(state.rng.render);
     this.epoch = state.epoch;
     this.step = state.step;
+    if (this.sizeParam) {
+      if (!state.size) throw new Error('the checkpoint holds no learned size, but this run learns it (learnSize)');
+      this.optSize!.loadState(state.size.opt);
+      this.sizeParam.data[0] = state.size.a;
+      this.sizeParam.data[1] = state.size.b;
+      this.sizeVersion++;
+    } else if (state.size) throw new Error('the checkpoint holds a learned size, but this run does not learn it (learnSize)');
   }
 }
 

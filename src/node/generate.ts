@@ -12,6 +12,8 @@ import { ParamNet } from '../gan/models.js';
 import { ParamMapping, FEATURE_SIZE } from '../gan/generator.js';
 import { generateSample, cocoAnnotations, type SyntheticSample } from '../gan/export.js';
 import * as ckpt from './gan-checkpoint.js';
+import { checkTrainerState } from './trainer-state-check.js';
+import { formatLearnedSize, withLearnedSize } from '../gan/learned-size.js';
 import { activateBackend } from './backends.js';
 import { relaxedSimdSetting } from './relaxed-simd.js';
 import { loadRefiner, REFINER_DIR } from './refiner.js';
@@ -104,8 +106,16 @@ export function loadRun(runDir: string, epochSel: GenerateOptions['epoch'], note
     epoch = epochSel;
   }
   const fcn = new ParamNet(FEATURE_SIZE, config.gan.learned.length, new Rng(0), new Rng(0));
-  fcn.loadStateDict(ckpt.loadCheckpoint(runDir, epoch, { fcn: fcn.stateDict() }).fcn);
+  const checkpoint = ckpt.loadCheckpoint(runDir, epoch, { fcn: fcn.stateDict() });
+  fcn.loadStateDict(checkpoint.fcn);
   fcn.eval();
+  if (config.gan.learnSize) {
+    // The epoch's learned size goes into the scene every sample is drawn from.
+    const state = checkTrainerState(checkpoint.state, join(ckpt.epochDir(runDir, epoch), 'optim.json'));
+    if (!state.size) throw new InputError(join(ckpt.epochDir(runDir, epoch), 'optim.json'), "field 'size' is missing, but the run learns the size (gan.learnSize)");
+    config.gan.scene = withLearnedSize(config.gan.scene, state.size);
+    note(`learned ${formatLearnedSize(state.size)} (epoch ${epoch})`);
+  }
   // The learned refiner, when the run has one (config.json's refiner) trained for this epoch.
   const refiner = config.refiner ? loadRefiner(runDir, epoch, note) : null;
   if (config.refiner && !refiner && !existsSync(join(runDir, REFINER_DIR, 'refiner.json'))) note(`note: ${runDir} asks for a refiner but has none yet (training did not finish); images are written unrefined`);

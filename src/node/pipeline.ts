@@ -168,6 +168,8 @@ export interface PipelineOptions {
   windowCounts?: 'area' | 'coverage';
   /** The field the window looks into (train's option; default: the preset's choice). */
   windowField?: 'bounded' | 'periodic';
+  /** Whether the GAN fits the size distribution's median and spread (train's option; default off). */
+  learnSize?: boolean;
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -248,6 +250,8 @@ interface RunSpec {
   windowCounts?: 'area' | 'coverage';
   /** Present only when given (not auto), as windowMargin. */
   windowField?: 'bounded' | 'periodic';
+  /** Present only when on, as windowMargin. */
+  learnSize?: 'on';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -375,6 +379,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     ...(opts.radiusLast !== undefined ? { radiusLast: opts.radiusLast ? ('on' as const) : ('off' as const) } : {}),
     ...(opts.windowCounts !== undefined ? { windowCounts: opts.windowCounts } : {}),
     ...(opts.windowField !== undefined ? { windowField: opts.windowField } : {}),
+    ...(opts.learnSize ? { learnSize: 'on' as const } : {}),
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -516,6 +521,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       radiusLast: spec.radiusLast === undefined ? undefined : spec.radiusLast === 'on',
       windowCounts: spec.windowCounts,
       windowField: spec.windowField,
+      learnSize: spec.learnSize === 'on',
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -679,6 +685,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.radiusLast !== undefined) parts.push('--radius-last', spec.radiusLast);
   if (spec.windowCounts !== undefined) parts.push('--window-counts', spec.windowCounts);
   if (spec.windowField !== undefined) parts.push('--window-field', spec.windowField);
+  if (spec.learnSize) parts.push('--learn-size', 'on');
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.configFirst) parts.push('--config-first');

@@ -29,6 +29,7 @@ import { presetConfig, LEARNED_BY_PRESET, type PresetName } from '../render/pres
 import { PARAMETER_TABLE, isParamName, paramIndex } from '../render/params.js';
 import { listImageFiles, makeDirs, readImageFile, readInputFile, readInputJson, removeIfEmpty, removeStaleTempFiles, writeFileAtomic } from './files.js';
 import { ganSizeProblem } from '../gan/limits.js';
+import { formatLearnedSize, learnSizeProblem } from '../gan/learned-size.js';
 import { encodePngGrey8 } from '../io/png.js';
 import { ConfigError, ExitCode, InputError, UserError } from '../errors.js';
 import { getBackend } from '../autodiff/backend.js';
@@ -130,6 +131,11 @@ export interface TrainOptions {
   refinerSteps?: number;
   /** Weight of the refiner's self-regularisation (default DEFAULT_REFINER.lambda). */
   refinerLambda?: number;
+  /**
+   * Whether the GAN also fits the particle size distribution's median and spread through the
+   * rasterizer's gradients (GanConfig.learnSize, src/gan/learned-size.ts; default off).
+   */
+  learnSize?: boolean;
 }
 
 /**
@@ -208,6 +214,7 @@ export function readRunConfig(file: string): RunConfig {
   if (gan.discLayers !== 3) fail("field 'gan.discLayers' must be 3");
   if (!['batch', 'instance', 'none'].includes(gan.norm)) fail("field 'gan.norm' must be batch, instance or none");
   if (gan.dInput !== undefined && !DISC_INPUTS.includes(gan.dInput)) fail(`field 'gan.dInput' must be ${DISC_INPUTS.join(' or ')}`);
+  if (gan.learnSize !== undefined && typeof gan.learnSize !== 'boolean') fail("field 'gan.learnSize' must be true or false");
   if (typeof gan.preset !== 'string') fail("field 'gan.preset' must be a string");
   if (gan.start !== undefined && gan.start !== 'scene' && gan.start !== 'midpoint') fail("field 'gan.start' must be scene or midpoint");
   if (gan.ranges !== undefined) {
@@ -357,6 +364,9 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // Before the calibrations, so that they are judged on the user's scene (docs/realism.md, "Shapes the calibrations see").
   if (opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile!);
   if (scene.width !== patch || scene.height !== patch) throw new ConfigError('width', `the scene must be ${patch} x ${patch} (the patch size), got ${scene.width} x ${scene.height}`);
+  // Before the calibrations (the trainer checks the final scene again).
+  const sizeProblem = opts.learnSize ? learnSizeProblem(scene) : null;
+  if (sizeProblem) throw new UserError(sizeProblem, ExitCode.usage);
   let reals: Float32Array[];
   let sources: string[] | null = null;
   let data: RunConfig['data'];
@@ -530,6 +540,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
     // ranges, so that its hidden parameters are not where it starts).
     ...(demo ? {} : { start: 'scene' as const }),
     ...(ranges ? { ranges: Object.fromEntries(Object.entries(ranges).filter(([n]) => learned.includes(n))) } : {}),
+    // Absent = off, so that configs written before the option (and every default run) keep their bytes.
+    ...(opts.learnSize ? { learnSize: true } : {}),
   };
   const runDir = resolve(opts.out ?? (demo ? 'runs/demo' : `runs/train-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`));
   const problem = ganConfigProblem(gan);
@@ -658,7 +670,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     // Epoch 0: the untrained generator, the baseline every later realism score is compared with.
     const ev = trainer.evaluate();
     const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
-    ckpt.appendMetrics(runDir, { type: 'epoch', epoch: 0, untrained: true, step: 0, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params });
+    ckpt.appendMetrics(runDir, { type: 'epoch', epoch: 0, untrained: true, step: 0, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params, ...(gan.learnSize ? { size: trainer.size } : {}) });
     writeFileAtomic(join(runDir, 'samples', 'epoch-0000.png'), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
     logAboveBar(`epoch 0 (untrained generator): realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)})`);
   }
@@ -700,13 +712,13 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     const ev = trainer.evaluate();
     const scores = realism.score(ev.samples.map((data) => ({ width: gan.patch, height: gan.patch, data })));
     const evalSeconds = (performance.now() - evalStart) / 1000;
-    const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params, seconds: { step: stepSeconds, evaluation: evalSeconds } };
+    const row = { type: 'epoch', epoch, step: trainer.step, realism: scores, paramMean: ev.paramMean, paramStd: ev.paramStd, params: ev.params, ...(gan.learnSize ? { size: trainer.size } : {}), seconds: { step: stepSeconds, evaluation: evalSeconds } };
     writeFileAtomic(join(runDir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), patchGridPng(ev.samples.slice(0, 16), gan.patch, 4));
     ckpt.saveCheckpoint(runDir, epoch, { ...trainer.weights(), state: trainer.state() });
     ckpt.appendMetrics(runDir, row);
     writeReport(runDir, config, realGreys.slice(0, 8).map((g) => g.data));
     logAboveBar(`epoch ${epoch}: realism combined ${scores.combined.toFixed(3)} (swd ${scores.swd.mean.toFixed(2)}, histogram ${scores.histogram.toFixed(4)}, spectrum ${scores.spectrum.toFixed(3)}); ` +
-      Object.entries(ev.paramMean).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(', '));
+      Object.entries(ev.paramMean).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(', ') + (gan.learnSize ? `; learned ${formatLearnedSize(trainer.size)}` : ''));
   }
   bar.stop();
   printProfile();

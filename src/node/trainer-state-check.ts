@@ -56,5 +56,15 @@ export function checkTrainerState(state: unknown, file: string): TrainerState {
     }
     if (o.hyper !== undefined && !isRecord(o.hyper)) fail(`${k}.hyper`, 'must be an object');
   }
+  if (state.size !== undefined) {
+    const z = state.size;
+    if (!isRecord(z)) return fail('size', 'must be an object with a, b and opt');
+    for (const k of ['a', 'b']) if (typeof z[k] !== 'number' || !Number.isFinite(z[k])) fail(`size.${k}`, `must be a finite number (got ${JSON.stringify(z[k])})`);
+    const o = z.opt;
+    if (!isRecord(o) || typeof o.kind !== 'string' || !Array.isArray(o.steps) || !o.steps.every(isCount) || !isRecord(o.buffers)) fail('size.opt', 'must be an optimiser state object');
+    for (const [name, list] of Object.entries((o as Record<string, unknown>).buffers as Record<string, unknown>)) {
+      if (!Array.isArray(list) || !list.every((b) => b === null || (numbers(b) !== null && Array.from(numbers(b)!).every(Number.isFinite)))) fail(`size.opt.buffers.${name}`, 'must be a list of null or finite number lists');
+    }
+  }
   return state as unknown as TrainerState;
 }

@@ -115,7 +115,10 @@ export interface Layout {
   particles: Particle[];
 }
 
-export function sampleSize(d: SizeDistribution, rng: Rng, minRelative = 0.05): number {
+/** The smallest relative size sampleSize keeps when the layout spec names none (guards gaussian tails). */
+export const DEFAULT_MIN_RELATIVE = 0.05;
+
+export function sampleSize(d: SizeDistribution, rng: Rng, minRelative = DEFAULT_MIN_RELATIVE): number {
   let s: number;
   if (d.type === 'lognormal') s = Math.exp(d.sigmaLow === undefined ? rng.normal(d.mu, d.sigma) : splitNormal(d.mu, d.sigmaLow, d.sigma, rng));
   else if (d.type === 'gaussian') s = rng.normal(d.mean, d.std);
