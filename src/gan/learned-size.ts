@@ -35,17 +35,18 @@ export const NO_SIZE_CHANGE: LearnedSize = { a: 0, b: 0 };
 /**
  * The range a and b are clamped to after each update: sizes x0.61 to x1.65 and spreads x0.50 to
  * x2.0. Wider than any gap between the calibrated scene and the real images measured so far
- * (median particle area -23 / -26 %, i.e. a ~ +0.14; area quartile ratio spread within 10 %),
- * narrow enough that a runaway GAN cannot make particles vanish or fill the patch.
+ * (the statistic's median particle area -23 / -26 %, a ~ +0.13-0.15 in log-size; the exact
+ * sizes' -13 / -7 %, a ~ +0.04-0.07; the area quartile ratios within 10 %), narrow enough that a
+ * runaway GAN cannot make particles vanish or fill the patch.
  */
 export const SIZE_SHIFT_RANGE: readonly [number, number] = [-0.5, 0.5];
 export const SIZE_SPREAD_RANGE: readonly [number, number] = [-0.7, 0.7];
 
 /**
  * Adam's learning rate for a and b: Adam moves each by about lr per step at most, so a log-size
- * change of at most 0.5 % per step (the brief's <= 1 %): the ~0.14 the radius calibration misses
- * takes >= 28 steps of a consistent gradient, a 480-step standard run could cross the whole
- * shift range twice, and one noisy step (batch 1) changes the sizes by at most 0.5 %.
+ * change of at most 0.5 % per step (the brief's <= 1 %): a gap of ~0.13 takes >= 26 steps of a
+ * consistent gradient, a 480-step standard run could cross the whole shift range twice, and one
+ * noisy step (batch 1) changes the sizes by at most 0.5 %.
  */
 export const SIZE_LR = 0.005;
 
