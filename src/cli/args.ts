@@ -173,6 +173,16 @@ export function windowFieldFlag(command: string): FlagSpec {
   return { name: 'window-field', type: 'string', default: 'auto', choices: ['auto', 'bounded', 'periodic'], help: `the field the window looks into: bounded = growth steps beyond the grown area are rejected (its edges pull agglomerates into the window); periodic = a torus, growth wraps around its edges and overlaps are tested at the periodic distance, so the field is the same everywhere; auto = the preset's (bounded)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
+/** `--size-spread auto|off|calibrated` of train and pipeline: whether the upper size spread is calibrated (see TrainOptions.sizeSpread). */
+export function sizeSpreadFlag(command: string): FlagSpec {
+  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated'], help: `calibrated: after the other calibrations, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+}
+
+/** The value of --size-spread: undefined for auto. */
+export function parseSizeSpread(v: unknown): 'off' | 'calibrated' | undefined {
+  return v === 'off' || v === 'calibrated' ? v : undefined;
+}
+
 /** The value of --window-field: undefined for auto. */
 export function parseWindowField(v: unknown): 'bounded' | 'periodic' | undefined {
   return v === 'bounded' || v === 'periodic' ? v : undefined;

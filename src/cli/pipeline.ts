@@ -3,7 +3,7 @@
  * (-> eval) -> report, in one resumable run folder (src/node/pipeline.ts; docs/pipeline.md).
  */
 import { availableParallelism } from 'node:os';
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, sizeSpreadFlag, parseSizeSpread, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -39,6 +39,7 @@ export const pipelineCommand: CommandSpec = {
     windowCountsFlag('pipeline'),
     windowFieldFlag('pipeline'),
     learnSizeFlag('pipeline'),
+    sizeSpreadFlag('pipeline'),
     polarityFlag('detected from the training images'),
     { name: 'crop-bottom', type: 'int', min: 0, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar; 64 for TiO2-SEM)" },
     { name: 'pixel-size', type: 'string', meta: 'SIZE', help: "physical pixel size for the measurements, e.g. 2.1nm (default: auto, from the images' metadata; px when there is none)" },
@@ -80,6 +81,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     windowCounts: parseWindowCounts(flags['window-counts']),
     windowField: parseWindowField(flags['window-field']),
     learnSize: flags['learn-size'] === 'on',
+    sizeSpread: parseSizeSpread(flags['size-spread']),
     polarity: flags.polarity as PolaritySetting,
     seed: Number(flags.seed),
     adaptBn: Boolean(flags['adapt-bn']),

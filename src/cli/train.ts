@@ -1,5 +1,5 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, sizeSpreadFlag, parseSizeSpread, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -33,6 +33,7 @@ export const trainCommand: CommandSpec = {
     windowCountsFlag('train'),
     windowFieldFlag('train'),
     learnSizeFlag('train'),
+    sizeSpreadFlag('train'),
     { name: 'patch', type: 'int', ...limit('patch'), meta: 'PX', help: 'patch size (default 256; demo 64)' },
     { name: 'epochs', type: 'int', ...limit('epochs'), meta: 'N', help: 'epochs (default 50; demo 8)' },
     { name: 'steps-per-epoch', type: 'int', ...limit('steps-per-epoch'), meta: 'N', help: 'steps per epoch (default: real patches / batch; demo 40)' },
@@ -107,6 +108,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     windowCounts: parseWindowCounts(flags['window-counts']),
     windowField: parseWindowField(flags['window-field']),
     learnSize: flags['learn-size'] === 'on',
+    sizeSpread: parseSizeSpread(flags['size-spread']),
     polarity: flags.polarity as PolaritySetting,
     rasterThreads: flags['raster-threads'] as number | undefined,
     profile: !!flags.profile,

@@ -170,6 +170,8 @@ export interface PipelineOptions {
   windowField?: 'bounded' | 'periodic';
   /** Whether the GAN fits the size distribution's median and spread (train's option; default off). */
   learnSize?: boolean;
+  /** Whether the upper size spread is calibrated (train's option; default: the preset's choice). */
+  sizeSpread?: 'off' | 'calibrated';
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -252,6 +254,8 @@ interface RunSpec {
   windowField?: 'bounded' | 'periodic';
   /** Present only when on, as windowMargin. */
   learnSize?: 'on';
+  /** Present only when given (not auto), as windowMargin. */
+  sizeSpread?: 'off' | 'calibrated';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];
@@ -380,6 +384,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     ...(opts.windowCounts !== undefined ? { windowCounts: opts.windowCounts } : {}),
     ...(opts.windowField !== undefined ? { windowField: opts.windowField } : {}),
     ...(opts.learnSize ? { learnSize: 'on' as const } : {}),
+    ...(opts.sizeSpread !== undefined ? { sizeSpread: opts.sizeSpread } : {}),
     polarity: opts.polarity ?? 'auto',
     learn: opts.learn && opts.learn.length ? opts.learn : null,
     overrides: opts.set ?? [],
@@ -522,6 +527,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       windowCounts: spec.windowCounts,
       windowField: spec.windowField,
       learnSize: spec.learnSize === 'on',
+      sizeSpread: spec.sizeSpread,
       polarity,
       learn: spec.learn ?? undefined,
       out: ganDir,
@@ -686,6 +692,7 @@ function commandLine(spec: RunSpec, runDir: string): string {
   if (spec.windowCounts !== undefined) parts.push('--window-counts', spec.windowCounts);
   if (spec.windowField !== undefined) parts.push('--window-field', spec.windowField);
   if (spec.learnSize) parts.push('--learn-size', 'on');
+  if (spec.sizeSpread !== undefined) parts.push('--size-spread', spec.sizeSpread);
   if (spec.polarity !== 'auto') parts.push('--polarity', spec.polarity);
   if (spec.config) parts.push('--config', rel(spec.config));
   if (spec.configFirst) parts.push('--config-first');

@@ -16,6 +16,7 @@ import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.j
 import { sceneStatistics } from '../gan/scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
 import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, presetWindowField, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod, type WindowField } from '../gan/calibrate.js';
+import { calibrateSizeSpread, presetSizeSpread, sizeSpreadProblem, SIZE_SPREAD_RENDERS, type SizeSpreadMethod } from '../gan/calibrate-size-spread.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -108,6 +109,14 @@ export interface TrainOptions {
    * docs/realism.md "A stationary field for the window"). Default: the preset's choice.
    */
   windowField?: WindowField;
+  /**
+   * 'calibrated': once the epochs are done, the upper spread of the lognormal sizes is matched to
+   * the real patches' median local thickness on windowed renders at the chosen epoch's mean image
+   * formation, the 75th percentile radius kept (src/gan/calibrate-size-spread.ts; the scene
+   * generate renders changes, the GAN's weights do not). Real images and lognormal sizes only.
+   * Default: the preset's choice ('off'). On --resume: given, it replaces the run's setting.
+   */
+  sizeSpread?: SizeSpreadMethod;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
   polarity?: PolaritySetting;
   /**
@@ -164,6 +173,8 @@ export interface RunConfig {
   backend?: string;
   /** The learned refiner trained after the GAN (src/gan/refiner.ts); absent: none. */
   refiner?: RefinerSettings;
+  /** 'calibrated': the upper size spread is calibrated after the epochs (TrainOptions.sizeSpread); absent: off. */
+  sizeSpread?: 'calibrated';
 }
 
 /** The backend a run was started on (for --resume), or undefined when unknown. */
@@ -234,6 +245,7 @@ export function readRunConfig(file: string): RunConfig {
     fail(`field 'gan': ${(e as Error).message}`);
   }
   if (gan.scene.width !== gan.patch || gan.scene.height !== gan.patch) fail(`field 'gan.scene': the scene must be ${gan.patch} x ${gan.patch} (the patch size)`);
+  if (config.sizeSpread !== undefined && config.sizeSpread !== 'calibrated') fail("field 'sizeSpread' must be calibrated (or absent)");
   if (config.refiner !== undefined) {
     const r = config.refiner;
     const problem = r && typeof r === 'object' ? refinerSettingsProblem(r) : 'must be an object';
@@ -367,6 +379,10 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // Before the calibrations (the trainer checks the final scene again).
   const sizeProblem = opts.learnSize ? learnSizeProblem(scene) : null;
   if (sizeProblem) throw new UserError(sizeProblem, ExitCode.usage);
+  const sizeSpread = opts.sizeSpread ?? presetSizeSpread(opts.preset);
+  // Refused before any long work where it cannot apply (the scene's sizes are checked again on the final scene).
+  if (sizeSpread === 'calibrated') checkSizeSpread(scene, demo);
+  if (sizeSpread === 'calibrated' && opts.learnSize) throw new UserError('--size-spread calibrated and --learn-size on both set the size distribution; give one of them', ExitCode.usage);
   let reals: Float32Array[];
   let sources: string[] | null = null;
   let data: RunConfig['data'];
@@ -516,6 +532,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // The user's scene config is applied last (unless configFirst), so its fields win over presets and calibration.
   if (opts.configFile && !opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile);
   if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
+  if (sizeSpread === 'calibrated') checkSizeSpread(scene, demo);
   validateLearned(learned);
   const gan: GanConfig = {
     preset: opts.preset,
@@ -548,7 +565,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   if (problem) throw new UserError(problem, ExitCode.usage);
   checkRunDir(runDir);
   const refiner = refinerOption(opts);
-  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}) };
+  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}), ...(sizeSpread === 'calibrated' ? { sizeSpread } : {}) };
   return { runDir, config, reals, sources };
 }
 
@@ -631,6 +648,15 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     // --resume --refiner-steps N: the run's refiner setting changes (0 removes it from the config).
     if (refinerFlag.steps > 0) config.refiner = refinerFlag;
     else delete config.refiner;
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  }
+  if (opts.resume && opts.sizeSpread !== undefined && (opts.sizeSpread === 'calibrated') !== (config.sizeSpread === 'calibrated')) {
+    // --resume --size-spread: the run's setting changes (off removes it from the config).
+    if (opts.sizeSpread === 'calibrated') {
+      checkSizeSpread(config.gan.scene, config.data.kind === 'demo');
+      if (config.gan.learnSize) throw new UserError('--size-spread calibrated: this run learns its sizes (--learn-size on); give one of them', ExitCode.usage);
+      config.sizeSpread = 'calibrated';
+    } else delete config.sizeSpread;
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   const gan = config.gan;
@@ -728,6 +754,10 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   const best = pickBest(runDir, gan);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
+    if (config.sizeSpread === 'calibrated' && config.data.kind === 'real' && !ckpt.readMetrics(runDir).some((r) => r.type === 'size-spread')) {
+      // Before the refiner and the test: both see what generate renders.
+      calibrateRunSizeSpread(runDir, config, realGreys, best.epoch, log);
+    }
     if (config.refiner && !refinerUpToDate(runDir, best.epoch, config.refiner)) {
       const r = trainRunRefiner(runDir, config, reals, best.epoch, config.refiner, (t) => restoreCheckpoint(runDir, best.epoch, t), log);
       refinerSeconds = r.seconds;
@@ -736,7 +766,10 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     const refiner = config.refiner ? loadRefiner(runDir, best.epoch, log) : null;
     const seeds = opts.c2stSeeds ?? 3;
     // The test scores what generate writes: refined renders when the run has a refiner.
-    const done = ckpt.readMetrics(runDir).some((r) => r.type === 'c2st' && r.epoch === best.epoch && (r.refined === true) === (refiner !== null));
+    // A test from before the size spread changed the scene does not count.
+    const rows = ckpt.readMetrics(runDir);
+    const spreadAt = rows.map((r) => r.type).lastIndexOf('size-spread');
+    const done = rows.some((r, i) => i > spreadAt && r.type === 'c2st' && r.epoch === best.epoch && (r.refined === true) === (refiner !== null));
     const images = new Set(sources ?? []).size;
     if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
     if (sources && seeds > 0 && !done && images >= 2) {
@@ -751,6 +784,50 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   }
   log(`run folder: ${runDir} (open report.html)`);
   return { runDir, trainer, best, seconds: { setup: setupSeconds, epochs: epochsSeconds, c2st: c2stSeconds, refiner: refinerSeconds } };
+}
+
+/** Refuses --size-spread calibrated where it cannot apply: the demo, sizes that are not lognormal. */
+function checkSizeSpread(scene: SceneConfig, demo: boolean): void {
+  if (demo) throw new UserError('train: --size-spread calibrated needs --real (the demo has no calibrations)', ExitCode.usage);
+  const problem = sizeSpreadProblem(scene);
+  if (problem) throw new UserError(`--size-spread calibrated: ${problem}`, ExitCode.badConfig);
+}
+
+/**
+ * The upper size spread calibrated on the trained generator's image formation (calibrateSizeSpread):
+ * the renders are the run's scene (already the window the pairs are rendered as) at the chosen
+ * epoch's mean learned parameters, because the image formation the GAN learns reads thicker than
+ * the calibrated one it starts from (docs/realism.md: 29.7 against 26.1 px at tio2-sem's sigma
+ * 0.45, mostly detectorStrength 0.30 -> 0.09), where the real tiles read 27.2. The new sizes and
+ * counts go into config.json (generate renders them; the weights stay), the estimates into
+ * metrics.jsonl (a 'size-spread' row: it runs once per run) and the log.
+ */
+function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Grey[], epoch: number, log: (s: string) => void): void {
+  const t0 = performance.now();
+  const gan = config.gan;
+  const polarity = config.data.kind === 'real' ? (config.data.polarity ?? 'bright') : 'bright';
+  const realThickness = sceneStatistics(realGreys, polarity, { thickness: true }).medianLocalThickness ?? 0;
+  const row = ckpt.readMetrics(runDir).find((r) => r.type === 'epoch' && r.epoch === epoch);
+  const learned = (row?.paramMean ?? {}) as Record<string, number>;
+  const measured = mergeSceneConfig(gan.scene, { params: learned });
+  const cal = calibrateSizeSpread(measured, realThickness, 0);
+  const before = { size: gan.scene.particles.size, count: { min: gan.scene.particles.count.min, max: gan.scene.particles.count.max } };
+  if (!cal) {
+    log(`size spread: the renders' median local thickness does not fall with the upper spread (or they show no particle); keeping the sizes`);
+    ckpt.appendMetrics(runDir, { type: 'size-spread', epoch, changed: false, real: realThickness });
+    return;
+  }
+  const { size, count } = cal.scene.particles;
+  gan.scene = mergeSceneConfig(gan.scene, { particles: { size, count: { min: count.min, max: count.max } } });
+  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const d = size as { mu: number; sigma: number; sigmaLow?: number };
+  const seconds = (performance.now() - t0) / 1000;
+  ckpt.appendMetrics(runDir, { type: 'size-spread', epoch, changed: true, sigma: cal.sigma, before, after: { size, count: gan.scene.particles.count }, real: cal.real, synthetic: cal.synthetic, grid: cal.grid, line: cal.line, renders: SIZE_SPREAD_RENDERS, seconds });
+  log(
+    `size spread: upper spread ${cal.sigma.toFixed(3)} (lower ${d.sigmaLow?.toFixed(3)}, mu ${d.mu.toFixed(4)}: the 75th percentile kept), ${before.count.min}-${before.count.max} -> ${count.min}-${count.max} particles per patch (the covered area kept), ` +
+      `so renders at epoch ${epoch}'s mean image formation are as thick as the real particles (median local thickness ${cal.real.toFixed(2)} px real vs ${cal.synthetic.toFixed(2)} rendered; ` +
+      `on ${SIZE_SPREAD_RENDERS} renders per upper spread ${cal.grid.map((g) => `${g.sigma.toFixed(2)}: ${g.thickness.toFixed(2)}`).join(', ')}; line ${cal.line.intercept.toFixed(2)} + ${cal.line.slope.toFixed(2)} sigma; ${seconds.toFixed(1)} s)`,
+  );
 }
 
 /**

@@ -16,6 +16,8 @@ export type WindowCountsMethod = 'area' | 'coverage';
 /** The field the window looks into (PresetSpec.windowField; PlacementSpec.field). */
 export type WindowField = 'bounded' | 'periodic';
 export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
+/** Whether `train` calibrates the upper spread of the particle sizes (PresetSpec.sizeSpread). */
+export type SizeSpreadMethod = 'off' | 'calibrated';
 
 export interface Preset<Name extends string = string> {
   readonly name: Name;
@@ -75,4 +77,10 @@ export interface Preset<Name extends string = string> {
    * PlacementSpec.field). Absent: 'bounded'.
    */
   readonly windowField?: WindowField;
+  /**
+   * 'calibrated': the upper spread of the lognormal sizes is matched to the real patches' median
+   * local thickness on windowed renders, the 75th percentile kept (src/gan/calibrate-size-spread.ts).
+   * Absent: 'off' (the preset's size distribution).
+   */
+  readonly sizeSpread?: SizeSpreadMethod;
 }
