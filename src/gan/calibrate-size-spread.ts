@@ -17,9 +17,11 @@
  * covered area stays (as withBaseRadius does for the radius).
  *
  * The thickness reads crowding too (its Otsu / exact ratio is 1.08 on whole-object renders, 1.20
- * on windowed ones, 1.24 on the real tiles), so each candidate is measured on renders as the
- * pairs are rendered: the calibrated scene (its image formation) as a window into the larger
- * field (src/render/scene-window.ts) with the counts scaled by the field's area.
+ * on windowed ones, 1.24 on the real tiles), and the image formation: so each candidate is
+ * measured on renders as the pairs are rendered, as a window into the larger field
+ * (src/render/scene-window.ts; `margin` 0 where the scene is one already) at the image formation
+ * the caller gives in the scene's params (train: the trained generator's mean, after the epochs;
+ * the calibrated one the GAN starts from reads 13 % thinner, docs/realism.md).
  */
 import { Rng } from '../autodiff/rng.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
@@ -50,9 +52,9 @@ export const SIZE_SPREAD_GRID: readonly number[] = [0.15, 0.2, 0.25, 0.3, 0.35, 
 /**
  * Windowed renders per candidate (the same seeded layout streams for each). The median thickness
  * is area-weighted, so a few crowded renders carry it: on tio2-sem's calibrated scene (base31-s0's,
- * sigma 0.45) four sets of 64 renders read 23.3-26.0 px, so 64 cannot resolve the 1-3 px the
- * spread moves it; 256 (about 6 s per candidate on one loaded core) and the line through all
- * candidates average that down (docs/realism.md).
+ * sigma 0.45) four sets of 64 renders read 23.3-26.0 px, so 64 cannot resolve the 2.8 px the
+ * spread moves it between 0.25 and 0.45; 256 (the step's 10 render sets took about 2 min under
+ * load) and the line through all candidates average that down (docs/realism.md).
  */
 export const SIZE_SPREAD_RENDERS = 256;
 
