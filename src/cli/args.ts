@@ -175,7 +175,7 @@ export function windowFieldFlag(command: string): FlagSpec {
 
 /** `--size-spread auto|off|calibrated` of train and pipeline: whether the upper size spread is calibrated (see TrainOptions.sizeSpread). */
 export function sizeSpreadFlag(command: string): FlagSpec {
-  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated'], help: `calibrated: after the other calibrations, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated'], help: `calibrated: once the GAN's epochs are done, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders at the chosen epoch's mean image formation, and generate renders it; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
 /** The value of --size-spread: undefined for auto. */
