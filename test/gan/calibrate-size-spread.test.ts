@@ -136,6 +136,7 @@ describe('train --size-spread', () => {
   it('refused where it cannot apply: the demo, sizes that are not lognormal', async () => {
     await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), real: undefined, out: join(dir, 'demo'), sizeSpread: 'calibrated' })).rejects.toThrow(/--size-spread calibrated needs --real/);
     await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'gauss'), configFile: join(dir, 'gaussian.json'), sizeSpread: 'calibrated' })).rejects.toThrow(/--size-spread calibrated: the particle sizes are gaussian/);
+    await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'both'), learnSize: true, sizeSpread: 'calibrated' })).rejects.toThrow(/--size-spread calibrated and --learn-size on both set the size distribution/);
     await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), preset: 'sio2-him', polarity: 'bright', out: join(dir, 'bimodal'), sizeSpread: 'calibrated' })).rejects.toThrow(/the particle sizes are bimodal/);
   }, 600_000);
 });
