@@ -115,7 +115,7 @@ export interface SizeSpreadCalibration {
  * (withUpperSpread) is rendered `renders` times as a window with `margin` (0: as it is) into a
  * `field`, a least-squares line through the candidates' thicknesses is solved for the real one,
  * and the result is clamped to the grid's ends. Null when the renders show no particle or the
- * thickness does not fall with the spread (nothing to match).
+ * thickness does not rise with the spread (nothing to match).
  */
 export function calibrateSizeSpread(scene: SceneConfig, realThickness: number, margin: number, field: WindowField = 'bounded', renders = SIZE_SPREAD_RENDERS, seed = 0, grid: readonly number[] = SIZE_SPREAD_GRID): SizeSpreadCalibration | null {
   const problem = sizeSpreadProblem(scene);
