@@ -18,8 +18,8 @@
  *
  * The thickness reads crowding too (its Otsu / exact ratio is 1.08 on whole-object renders, 1.20
  * on windowed ones, 1.24 on the real tiles), and the image formation: so each candidate is
- * measured on renders as the pairs are rendered, as a window into the larger field
- * (src/render/scene-window.ts; `margin` 0 where the scene is one already) at the image formation
+ * measured on renders as the pairs are rendered: the caller passes the scene as a window into the
+ * larger field (src/render/scene-window.ts), as train's run scene already is, at the image formation
  * the caller gives in the scene's params (train: the trained generator's mean, after the epochs;
  * the calibrated one the GAN starts from reads 13 % thinner, docs/realism.md).
  */
@@ -28,9 +28,8 @@ import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
 import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
 import { PRESETS, type PresetName } from '../render/presets/index.js';
-import type { SizeSpreadMethod, WindowField } from '../render/presets/preset.js';
+import type { SizeSpreadMethod } from '../render/presets/preset.js';
 export type { SizeSpreadMethod } from '../render/presets/preset.js';
-import { asWindowIntoField } from '../render/scene-window.js';
 import { MAX_CALIBRATED_COUNT, noiselessRenders } from './calibrate.js';
 import { sceneStatistics } from './scene-stats.js';
 
@@ -112,21 +111,19 @@ export interface SizeSpreadCalibration {
 /**
  * The upper spread whose windowed renders' median local thickness matches `realThickness` (the
  * real patches', sceneStatistics with `thickness`): each SIZE_SPREAD_GRID candidate
- * (withUpperSpread) is rendered `renders` times as a window with `margin` (0: as it is) into a
- * `field`, a least-squares line through the candidates' thicknesses is solved for the real one,
+ * (withUpperSpread of `scene`, which should already be the window the pairs are rendered as) is
+ * rendered `renders` times, a least-squares line through the candidates' thicknesses is solved for the real one,
  * and the result is clamped to the grid's ends. Null when the renders show no particle or the
  * thickness does not rise with the spread (nothing to match).
  */
-export function calibrateSizeSpread(scene: SceneConfig, realThickness: number, margin: number, field: WindowField = 'bounded', renders = SIZE_SPREAD_RENDERS, seed = 0, grid: readonly number[] = SIZE_SPREAD_GRID): SizeSpreadCalibration | null {
+export function calibrateSizeSpread(scene: SceneConfig, realThickness: number, renders = SIZE_SPREAD_RENDERS, seed = 0, grid: readonly number[] = SIZE_SPREAD_GRID): SizeSpreadCalibration | null {
   const problem = sizeSpreadProblem(scene);
   if (problem) throw new RangeError(problem);
   if (!(realThickness > 0)) return null;
   const params = paramsVector(scene);
   const polarity = modelPolarity(scene.shading.model);
-  const thicknessAt = (sigma: number) => {
-    const windowed = asWindowIntoField(withUpperSpread(scene, sigma), margin, MAX_CALIBRATED_COUNT, undefined, field);
-    return sceneStatistics(noiselessRenders(windowed, params, renders, new Rng(seed + 9191)), polarity, { thickness: true }).medianLocalThickness ?? 0;
-  };
+  const thicknessAt = (sigma: number) =>
+    sceneStatistics(noiselessRenders(withUpperSpread(scene, sigma), params, renders, new Rng(seed + 9191)), polarity, { thickness: true }).medianLocalThickness ?? 0;
   const measured = grid.map((sigma) => ({ sigma, thickness: thicknessAt(sigma) }));
   if (!measured.every((m) => m.thickness > 0)) return null;
   const n = measured.length;

@@ -810,10 +810,10 @@ function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Gr
   const row = ckpt.readMetrics(runDir).find((r) => r.type === 'epoch' && r.epoch === epoch);
   const learned = (row?.paramMean ?? {}) as Record<string, number>;
   const measured = mergeSceneConfig(gan.scene, { params: learned });
-  const cal = calibrateSizeSpread(measured, realThickness, 0);
+  const cal = calibrateSizeSpread(measured, realThickness);
   const before = { size: gan.scene.particles.size, count: { min: gan.scene.particles.count.min, max: gan.scene.particles.count.max } };
   if (!cal) {
-    log(`size spread: the renders' median local thickness does not fall with the upper spread (or they show no particle); keeping the sizes`);
+    log(`size spread: the renders' median local thickness does not rise with the upper spread (or they show no particle); keeping the sizes`);
     ckpt.appendMetrics(runDir, { type: 'size-spread', epoch, changed: false, real: realThickness });
     return;
   }

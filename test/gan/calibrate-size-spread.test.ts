@@ -61,7 +61,7 @@ describe('withUpperSpread', () => {
     expect(sizeSpreadProblem(gaussian)).toMatch(/gaussian.*lognormal sizes only/);
     expect(sizeSpreadProblem(base)).toBeNull();
     expect(() => withUpperSpread(gaussian, 0.3)).toThrow(/lognormal sizes only/);
-    expect(() => calibrateSizeSpread(gaussian, 20, 0)).toThrow(/lognormal sizes only/);
+    expect(() => calibrateSizeSpread(gaussian, 20)).toThrow(/lognormal sizes only/);
   });
 });
 
@@ -71,7 +71,7 @@ describe('calibrateSizeSpread', () => {
     const found: number[] = [];
     for (const truth of [0.2, 0.6]) {
       const real = thickness(truth, 96, 77);
-      const cal = calibrateSizeSpread(base, real, 0, 'bounded', 96, 0, [0.15, 0.3, 0.45, 0.6, 0.75])!;
+      const cal = calibrateSizeSpread(base, real, 96, 0, [0.15, 0.3, 0.45, 0.6, 0.75])!;
       expect(cal.real).toBe(real);
       expect(cal.line.slope).toBeGreaterThan(0);
       expect(cal.grid.map((g) => g.sigma)).toEqual([0.15, 0.3, 0.45, 0.6, 0.75]);
@@ -83,7 +83,7 @@ describe('calibrateSizeSpread', () => {
   }, 120_000);
 
   it('no real thickness: nothing to match', () => {
-    expect(calibrateSizeSpread(base, 0, 0, 'bounded', 4)).toBeNull();
+    expect(calibrateSizeSpread(base, 0, 4)).toBeNull();
   });
 });
 
