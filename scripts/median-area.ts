@@ -42,10 +42,10 @@
 import { basename, dirname, join } from 'node:path';
 import { readImageFile } from '../src/node/files.js';
 import { extractPatches } from '../src/gan/patches.js';
-import { applyThreshold, gaussianBlur, otsuThreshold } from '../src/particles/otsu.js';
-import { fillHoles, otsuInstances } from '../src/particles/instances.js';
+import { gaussianBlur } from '../src/particles/otsu.js';
+import { otsuInstances } from '../src/particles/instances.js';
 import { connectedComponents } from '../src/particles/labels.js';
-import { sceneStatistics, LARGE_COMPONENT_PARTICLES } from '../src/gan/scene-stats.js';
+import { sceneStatistics, otsuComponents, LARGE_COMPONENT_PARTICLES } from '../src/gan/scene-stats.js';
 import { median } from '../src/gan/median.js';
 import { quantileRadius } from '../src/gan/calibrate.js';
 
@@ -101,14 +101,9 @@ export function analyseTile(data: Float32Array, exact: Int32Array, size = TILE):
   const n = size * size;
   if (data.length !== n || exact.length !== n) throw new Error(`analyseTile: ${data.length} / ${exact.length} values for a ${size} px tile`);
   const smooth = gaussianBlur(data, size, size, 1);
-  const mask = fillHoles(applyThreshold(smooth, otsuThreshold(smooth)), size, size, 100);
-  const comps = connectedComponents(mask, size, size, 8);
-  const compArea = new Int32Array(comps.count + 1);
+  const { comps, compArea } = otsuComponents(smooth, size, size);
   const compBorder = new Uint8Array(comps.count + 1);
-  for (let i = 0; i < n; i++) {
-    compArea[comps.labels[i]]++;
-    if (touchesBorder(i, size)) compBorder[comps.labels[i]] = 1;
-  }
+  for (let i = 0; i < n; i++) if (touchesBorder(i, size)) compBorder[comps.labels[i]] = 1;
   const components: number[] = [];
   for (let c = 1; c <= comps.count; c++) if (compArea[c] >= MIN_AREA) components.push(compArea[c]);
   const inst = otsuInstances(smooth, size, size, { sigma: 0 });

@@ -46,7 +46,6 @@ export const LARGE_COMPONENT_PARTICLES = 12;
 /** Smallest component / particle kept, px (the baseline's and the paper's 50 px). */
 const MIN_AREA = 50;
 
-
 export interface SceneStatistics {
   images: number;
   /** Fraction of pixels in Otsu components. */
