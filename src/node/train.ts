@@ -641,14 +641,14 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     }
     log(`--epochs ${opts.epochs}: the run now goes to ${opts.epochs} epochs (was ${config.gan.epochs})`);
     config.gan.epochs = opts.epochs;
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeRunConfig(runDir, config);
   }
   const refinerFlag = opts.resume ? refinerOption({ ...opts, seed: config.gan.seed }) : undefined;
   if (refinerFlag && (refinerFlag.steps > 0 ? JSON.stringify(refinerFlag) !== JSON.stringify(config.refiner) : config.refiner !== undefined)) {
     // --resume --refiner-steps N: the run's refiner setting changes (0 removes it from the config).
     if (refinerFlag.steps > 0) config.refiner = refinerFlag;
     else delete config.refiner;
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeRunConfig(runDir, config);
   }
   if (opts.resume && opts.sizeSpread !== undefined && (opts.sizeSpread === 'calibrated') !== (config.sizeSpread === 'calibrated')) {
     // --resume --size-spread: the run's setting changes (off removes it from the config).
@@ -657,14 +657,14 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
       if (config.gan.learnSize) throw new UserError('--size-spread calibrated: this run learns its sizes (--learn-size on); give one of them', ExitCode.usage);
       config.sizeSpread = 'calibrated';
     } else delete config.sizeSpread;
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeRunConfig(runDir, config);
   }
   const gan = config.gan;
   const trainer = new GanTrainer(gan, reals);
   if (!opts.resume) {
     // Created only now that every setting passed and the models were built.
     prepareRunDir(runDir);
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeRunConfig(runDir, config);
     runLog.attach(join(runDir, RUN_LOG_FILE), `# started ${new Date().toISOString()}`);
   }
   if (latest !== null) {
@@ -786,6 +786,11 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   return { runDir, trainer, best, seconds: { setup: setupSeconds, epochs: epochsSeconds, c2st: c2stSeconds, refiner: refinerSeconds } };
 }
 
+/** Writes the run's config.json (atomically): at the start, and when --resume or a calibration after the epochs changes it. */
+function writeRunConfig(runDir: string, config: RunConfig): void {
+  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+}
+
 /** Refuses --size-spread calibrated where it cannot apply: the demo, sizes that are not lognormal. */
 function checkSizeSpread(scene: SceneConfig, demo: boolean): void {
   if (demo) throw new UserError('train: --size-spread calibrated needs --real (the demo has no calibrations)', ExitCode.usage);
@@ -819,7 +824,7 @@ function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Gr
   }
   const { size, count } = cal.scene.particles;
   gan.scene = mergeSceneConfig(gan.scene, { particles: { size, count: { min: count.min, max: count.max } } });
-  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeRunConfig(runDir, config);
   const d = size as { mu: number; sigma: number; sigmaLow?: number };
   const seconds = (performance.now() - t0) / 1000;
   ckpt.appendMetrics(runDir, { type: 'size-spread', epoch, changed: true, sigma: cal.sigma, before, after: { size, count: gan.scene.particles.count }, real: cal.real, synthetic: cal.synthetic, grid: cal.grid, line: cal.line, renders: SIZE_SPREAD_RENDERS, seconds });
