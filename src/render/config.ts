@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { SizeDistribution, PlacementSpec, CountSpec } from './layout.js';
 import { PARAMETER_TABLE, type ParamName } from './params.js';
 import { SHADING_MODELS, type ShadingModel } from './shade/models.js';
+import { EDGE_SCALES, type EdgeScale } from './shade/model.js';
 import type { CameraKind } from './camera.js';
 import { checkUserMesh, type UserMeshData } from './mesh/user.js';
 
@@ -35,7 +36,14 @@ export interface SceneConfig {
    * in pixels^2 of that finer grid. Masks stay at the pixel centres of the output grid.
    */
   raster: { sigma: number; gamma: number; cutoff: number; supersample?: number };
-  shading: { model: ShadingModel; detectorAzimuthDeg: number; detectorElevationDeg: number; edgeWidth: number; shadowLength: number; noise: boolean };
+  /**
+   * edgeScale (optional, default 'additive'; SEM only): 'particle' multiplies the edge and rim terms
+   * (edgeGain, rimGain) by the particle's own brightness factor 1 + particleVariation u, so a dim
+   * particle has dim rims, as on the micrographs; 'additive' adds them at the same brightness to
+   * every particle (a dark particle then shows a bright ring around a body below the Otsu
+   * threshold: docs/realism.md "Why the statistic cuts pieces off synthetic frame-cut particles").
+   */
+  shading: { model: ShadingModel; detectorAzimuthDeg: number; detectorElevationDeg: number; edgeWidth: number; shadowLength: number; noise: boolean; edgeScale?: EdgeScale };
   masks: { minArea: number; contourDilation: number; minBackground: number; contrastFactor: number };
   /** Every image-formation parameter's value (src/render/params.ts). */
   params: Record<ParamName, number>;
@@ -88,6 +96,7 @@ export const SCENE_SCHEMA: Field = obj({
     edgeWidth: num(0.1, 20),
     shadowLength: num(0, 50),
     noise: { kind: 'boolean' },
+    edgeScale: en(...EDGE_SCALES),
   }),
   masks: obj({ minArea: num(0, 1e6, true), contourDilation: num(0, 10, true), minBackground: num(0, 1), contrastFactor: num(0, 10) }),
   params: obj(Object.fromEntries(PARAMETER_TABLE.map((p) => [p.name, num(p.min, p.max)]))),

@@ -15,6 +15,7 @@ import { substrateTexture } from './shade/texture.js';
 import { scanArtifacts } from './scan.js';
 import { shade } from './shade/shade-op.js';
 import { semModel } from './shade/sem.js';
+import type { EdgeScale } from './shade/model.js';
 import { fixedMaps, ALPHA_FULL } from './shade/fixed-maps.js';
 import { toFragments } from './raster/fragments.js';
 import { proximityMaps } from './shade/proximity.js';
@@ -74,6 +75,36 @@ function pipelineParams(preset: TinyPreset): Float64Array {
   set('filmGradientX', 0.05);
   set('filmGradientY', -0.05);
   return p;
+}
+
+/** The SEM shading op on a random raster; `edgeScale` as shading.edgeScale. */
+function shadeSemCase(edgeScale: EdgeScale): GradcheckCase {
+  return {
+    op: 'shadeSEM',
+    variant: `7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter (surface grain, halo and crease on); fixed maps from the starting coverage, proximity maps from a random instance map${edgeScale === 'particle' ? '; edge and rim terms scaled by the particle\'s brightness factor (shading.edgeScale particle)' : ''}`,
+    make: (rng: Rng) => {
+      const H = 5, W = 7, HW = H * W;
+      const r = new Float64Array(5 * HW);
+      for (let i = 0; i < HW; i++) {
+        r[i] = rng.range(-0.6, 0.6);
+        r[HW + i] = rng.range(-0.6, 0.6);
+        r[2 * HW + i] = rng.range(0.2, 0.95);
+        r[3 * HW + i] = rng.range(-1, 1);
+        // alpha: a third bare substrate, the rest partial or full coverage
+        r[4 * HW + i] = rng.uniform() < 0.33 ? 0 : rng.range(0.05, 1.4 * ALPHA_FULL);
+      }
+      const p = pipelineParams('tio2-sem');
+      const maps = fixedMaps(r.subarray(4 * HW), { width: W, height: H, edgeWidth: 1.5, shadow: { azimuthDeg: 30, length: 2 } });
+      // particles 1-3 where covered (so contacts between them), substrate elsewhere
+      const instances = Uint16Array.from({ length: HW }, (_, i) => (r[4 * HW + i] > 0 ? 1 + rng.int(3) : 0));
+      const ctx = { model: 'sem', width: W, height: H, detectorAzimuthDeg: 30, detectorElevationDeg: 40, textureSeed: 3, noise: null, edgeWidth: 1.5, shadowLength: 2, edgeScale, proximity: proximityMaps(instances, W, H) };
+      return {
+        f: (raster: Tensor, x: Tensor, T: Tensor) => shade(semModel, toFragments(raster), x, T, maps, ctx),
+        inputs: [new Tensor(r, [5, H, W]), new Tensor(p, [p.length]), randomInput(rng, [H, W], 0, 1)],
+      };
+    },
+    options: { atol: 1e-6, rtol: 1e-4 },
+  };
 }
 
 export const gradcheckCases: GradcheckCase[] = [
@@ -142,32 +173,7 @@ export const gradcheckCases: GradcheckCase[] = [
       return { f: (b: Tensor, x: Tensor) => scanArtifacts(b, x, 17, true), inputs: [randomInput(rng, [9, 7], 0, 1), new Tensor(p, [p.length])] };
     },
   },
-  {
-    op: 'shadeSEM',
-    variant: '7 x 5 raster (random normals, per-particle brightness factors u in [-1, 1], partial and full coverage) and every SEM parameter (surface grain, halo and crease on); fixed maps from the starting coverage, proximity maps from a random instance map',
-    make: (rng: Rng) => {
-      const H = 5, W = 7, HW = H * W;
-      const r = new Float64Array(5 * HW);
-      for (let i = 0; i < HW; i++) {
-        r[i] = rng.range(-0.6, 0.6);
-        r[HW + i] = rng.range(-0.6, 0.6);
-        r[2 * HW + i] = rng.range(0.2, 0.95);
-        r[3 * HW + i] = rng.range(-1, 1);
-        // alpha: a third bare substrate, the rest partial or full coverage
-        r[4 * HW + i] = rng.uniform() < 0.33 ? 0 : rng.range(0.05, 1.4 * ALPHA_FULL);
-      }
-      const p = pipelineParams('tio2-sem');
-      const maps = fixedMaps(r.subarray(4 * HW), { width: W, height: H, edgeWidth: 1.5, shadow: { azimuthDeg: 30, length: 2 } });
-      // particles 1-3 where covered (so contacts between them), substrate elsewhere
-      const instances = Uint16Array.from({ length: HW }, (_, i) => (r[4 * HW + i] > 0 ? 1 + rng.int(3) : 0));
-      const ctx = { model: 'sem', width: W, height: H, detectorAzimuthDeg: 30, detectorElevationDeg: 40, textureSeed: 3, noise: null, edgeWidth: 1.5, shadowLength: 2, proximity: proximityMaps(instances, W, H) };
-      return {
-        f: (raster: Tensor, x: Tensor, T: Tensor) => shade(semModel, toFragments(raster), x, T, maps, ctx),
-        inputs: [new Tensor(r, [5, H, W]), new Tensor(p, [p.length]), randomInput(rng, [H, W], 0, 1)],
-      };
-    },
-    options: { atol: 1e-6, rtol: 1e-4 },
-  },
+  shadeSemCase('additive'),
   {
     op: 'renderImage',
     variant: 'tio2-sem at 2 x 2 samples per pixel (raster.supersample 2): all parameters through rasterize, shade on the finer grid, box filter, blur, noise (16 x 16)',
@@ -190,4 +196,6 @@ export const gradcheckCases: GradcheckCase[] = [
       },
     }),
   ),
+  // appended, so that the cases above keep their random inputs (the test seeds each case by its index)
+  shadeSemCase('particle'),
 ];

@@ -270,6 +270,7 @@ export function renderScene(scene: Scene, params: Tensor | ArrayLike<number> = p
     detectorElevationDeg: cfg.shading.detectorElevationDeg,
     edgeWidth: cfg.shading.edgeWidth,
     shadowLength: cfg.shading.shadowLength,
+    edgeScale: cfg.shading.edgeScale,
     supersample: ss,
     textureSeed: scene.textureSeed,
     noise: cfg.shading.noise ? scene.noise : null,

@@ -11,6 +11,10 @@ import type { ParamName } from '../params.js';
 import type { Polarity } from '../../particles/polarity.js';
 import type { ProximityMaps } from './proximity.js';
 
+/** How the SEM edge and rim terms meet the particle's own brightness factor (SceneConfig shading.edgeScale). */
+export const EDGE_SCALES = ['additive', 'particle'] as const;
+export type EdgeScale = (typeof EDGE_SCALES)[number];
+
 export interface ShadingContext {
   /** The image-formation model's name (models.ts). */
   model: string;
@@ -26,6 +30,8 @@ export interface ShadingContext {
   /** Rim width (px) of the edge map and length (px) of the shadow offset. */
   edgeWidth?: number;
   shadowLength?: number;
+  /** SEM: the edge and rim terms added as they are ('additive', the default) or scaled by the particle's brightness factor ('particle'). */
+  edgeScale?: EdgeScale;
   /**
    * Samples per pixel along each axis (supersample.ts; default 1). formImage's context gives the
    * output size and its raster is s times larger; the shading op's context gives the raster's

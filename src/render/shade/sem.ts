@@ -9,11 +9,14 @@
  *   det   = 1 + detectorStrength (2 relu(n . d) - 1)   (side detector at azimuth / elevation d)
  *   P     = Y det (1 + particleVariation u)            (u in [-1, 1]: the particle's own
  *           (1 + particleGrain g)                       brightness factor, fixed per particle,
- *           + edgeGain E + rimGain E2                   blended by the rasterizer; g: the fixed
+ *           + f_e (edgeGain E + rimGain E2)             blended by the rasterizer; g: the fixed
  *                                                       surface grain, zero mean, unit std,
  *                                                       grain.ts; E: fixed rim map,
  *                                                       fixed-maps.ts; E2: the same at 3 x
- *                                                       the width, fading over the escape depth)
+ *                                                       the width, fading over the escape depth;
+ *                                                       f_e = 1, or 1 + particleVariation u with
+ *                                                       shading.edgeScale 'particle': a dim
+ *                                                       particle's rims as dim as its body)
  *   P    *= 1 - creaseStrength q(Dc / creaseWidth)   (Dc: distance to the nearest pixel
  *                                                       where two particles meet, proximity.ts:
  *                                                       the dark contact crease; q(t) =
@@ -40,6 +43,8 @@ import { detectorDirection, type ImageFormationModel, type ShadeBackRowsJob, typ
 
 export interface SemConstants {
   n: number; eg: number; eg2: number; kdet: number; ksh: number; sb: number; ta: number; kv: number; kg: number;
+  /** 1 when the edge and rim terms are scaled by the particle's brightness factor (shading.edgeScale 'particle'), else 0. */
+  ev: number;
   /** The tilt law's floor on cos(theta) (tiltFloor). */
   cmin: number;
   /** Halo and crease: strengths and inverse widths (1 / px). */
@@ -57,7 +62,7 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
     n: Pv[ix.tiltExponent], eg: Pv[ix.edgeGain], eg2: Pv[ix.rimGain], kdet: Pv[ix.detectorStrength], ksh: Pv[ix.shadowStrength], sb,
     ta: Pv[ix.textureAmplitude], kv: Pv[ix.particleVariation], kg: Pv[ix.particleGrain], y0: sb + Pv[ix.particleBrightness], ...detectorDirection(ctx),
     kh: Pv[ix.haloStrength], ih: 1 / Pv[ix.haloWidth], kc: Pv[ix.creaseStrength], ic: 1 / Pv[ix.creaseWidth],
-    cmin: Pv[ix.tiltFloor],
+    cmin: Pv[ix.tiltFloor], ev: ctx.edgeScale === 'particle' ? 1 : 0,
   };
 }
 
@@ -65,8 +70,11 @@ function semConstants(Pv: ArrayLike<number>, ctx: ShadingContext): SemConstants 
 export function semParticleY(k: SemConstants, Y: number, nx: number, ny: number, nz: number, e: number, e2: number, u: number, g: number): number {
   const nd = nx * k.dx + ny * k.dy + nz * k.dz;
   const r = nd > 0 ? nd : 0;
+  const f = 1 + k.kv * u;
+  // fe = 1 (edgeScale 'additive'): fe * eg * e = eg * e exactly, the image as before the option
+  const fe = k.ev === 1 ? f : 1;
   // particleGrain 0 (the other presets): a factor of exactly 1, the image as without the term
-  return Y * (1 + k.kv * u) * (1 + k.kg * g) * (1 + k.kdet * (2 * r - 1)) + k.eg * e + k.eg2 * e2;
+  return Y * f * (1 + k.kg * g) * (1 + k.kdet * (2 * r - 1)) + fe * k.eg * e + fe * k.eg2 * e2;
 }
 
 /** P at one pixel with normal (nx, ny, nz), edge-map values e (narrow) and e2 (wide), brightness factor u and grain g. */
@@ -145,7 +153,7 @@ const SEM_GRADS = [
 
 export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
   const { G, normalX, normalY, normalZ, alpha, variation: V, T, E, E2, Sh, Gr, Dh, Dc, LY, gNormalX, gNormalY, gNormalZ, gAlpha, gVariation, gT, sums, k, alphaFull, W, rowLo, rowHi } = job;
-  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz, kh, ih, kc, ic, cmin } = k;
+  const { n, eg, eg2, kdet, ksh, sb, ta, kv, kg, y0, dx, dy, dz, kh, ih, kc, ic, cmin, ev } = k;
   const S = Sh!, Gn = Gr!, H0 = Dh!, C0 = Dc!;
   const needR = gAlpha !== null;
   for (let y = rowLo; y < rowHi; y++) {
@@ -188,7 +196,8 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       const nd = nx * dx + ny * dy + nz * dz;
       const r = nd > 0 ? nd : 0;
       const det = 1 + kdet * (2 * r - 1);
-      const P0 = Yf * det + eg * E[i] + eg2 * E2[i]; // before the crease factor
+      const fe = ev === 1 ? f : 1; // the edge terms' factor (edgeScale)
+      const P0 = Yf * det + fe * eg * E[i] + fe * eg2 * E2[i]; // before the crease factor
       gkc -= g * m * P0 * ec;
       gwc -= g * m * P0 * kc * proximityProfileDw(dc, ic);
       const gP = g * m * cf; // dI/dP0
@@ -196,10 +205,13 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       const gFac = gP * det * f * fg; // dI/dY
       gkdet += gP * Yf * (2 * r - 1);
       gkv += gP * Y * fg * det * u;
+      // edgeScale 'particle': the edge terms depend on u and particleVariation through fe = f
+      const gEdge = ev === 1 ? gP * (eg * E[i] + eg2 * E2[i]) : 0;
+      if (ev === 1) gkv += gEdge * u;
       gkg += gP * Y * f * det * gr0;
       const gr = nd > 0 ? gP * Yf * kdet * 2 : 0;
-      geg += gP * E[i];
-      geg2 += gP * E2[i];
+      geg += gP * fe * E[i];
+      geg2 += gP * fe * E2[i];
       gpb += gFac * Yn;
       gsb += gFac * Yn; // y0 = sb + pb
       gn -= gFac * Y * L;
@@ -214,7 +226,7 @@ export function semBackRows(job: ShadeBackRowsJob<SemConstants>): number {
       gNormalX![i] = r0;
       gNormalY![i] = r1;
       gNormalZ![i] = r2;
-      gVariation![i] = gP * Y * fg * det * kv;
+      gVariation![i] = ev === 1 ? gP * Y * fg * det * kv + gEdge * kv : gP * Y * fg * det * kv;
       if (a < alphaFull) {
         let r4 = 0;
         r4 += (g * (P - Sub)) / alphaFull;
