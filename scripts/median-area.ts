@@ -61,6 +61,8 @@ export interface TileParticle {
   cls: PieceClass;
   /** Area of the exact particle covering most of it (0 for none). */
   exactArea: number;
+  /** Label of that exact particle in the tile's exact labels (0 for none). */
+  exactId: number;
 }
 
 export interface TileAnalysis {
@@ -153,7 +155,7 @@ export function analyseTile(data: Float32Array, exact: Int32Array, size = TILE):
     else if (best && bestOv / (a + eArea[best] - bestOv) >= 0.5) cls = 'whole';
     else if (best && bestOv >= 0.5 * a) cls = eBorder[best] ? 'pieceOfFrameCut' : 'pieceOfInterior';
     else cls = 'other';
-    particles.push({ area: a, componentAtBorder: compBorder[pComp[l]] === 1, cls, exactArea: best ? eArea[best] : 0 });
+    particles.push({ area: a, componentAtBorder: compBorder[pComp[l]] === 1, cls, exactArea: best ? eArea[best] : 0, exactId: best });
   }
   return { particles, exact: exactInterior, components, exactFrameCut };
 }
