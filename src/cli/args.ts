@@ -178,6 +178,19 @@ export function sizeSpreadFlag(command: string): FlagSpec {
   return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated'], help: `calibrated: once the GAN's epochs are done, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders at the chosen epoch's mean image formation, and generate renders it; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
+/** `--recalibrate-agglomerates auto|off|on|trained` of train and pipeline (see TrainOptions.recalibrateAgglomerates). */
+export function recalibrateAgglomeratesFlag(command: string): FlagSpec {
+  return {
+    name: 'recalibrate-agglomerates', type: 'string', default: 'auto', choices: ['auto', 'off', 'on', 'trained'],
+    help: `whether the agglomerate calibration runs again: on: after the image formation calibration, on renders with the calibrated image formation and radius; trained: as on, and once more after the GAN's epochs, on windowed noiseless renders of the run's scene at the chosen epoch's mean image formation (generate renders its counts and agglomerates); off: once only; auto = the preset's choice${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md`,
+  };
+}
+
+/** The value of --recalibrate-agglomerates: undefined for auto. */
+export function parseRecalibrateAgglomerates(v: unknown): 'off' | 'on' | 'trained' | undefined {
+  return v === 'off' || v === 'on' || v === 'trained' ? v : undefined;
+}
+
 /** The value of --size-spread: undefined for auto. */
 export function parseSizeSpread(v: unknown): 'off' | 'calibrated' | undefined {
   return v === 'off' || v === 'calibrated' ? v : undefined;

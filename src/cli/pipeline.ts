@@ -3,7 +3,7 @@
  * (-> eval) -> report, in one resumable run folder (src/node/pipeline.ts; docs/pipeline.md).
  */
 import { availableParallelism } from 'node:os';
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, sizeSpreadFlag, parseSizeSpread, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, sizeSpreadFlag, parseSizeSpread, recalibrateAgglomeratesFlag, parseRecalibrateAgglomerates, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -32,7 +32,7 @@ export const pipelineCommand: CommandSpec = {
     { name: 'set', type: 'strings', meta: 'G.F=N', help: "override a budget setting, e.g. --set gan.epochs=4 seg.epochs=6 (recorded in the report)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px (auto: estimated from the real images without annotations)' },
     { name: 'radius-calibration', type: 'string', default: 'auto', choices: ['auto', ...RADIUS_CALIBRATION_METHODS], help: "how --particle-radius auto is estimated: auto (the preset's choice), upper-quartile or median (train's flag; docs/realism.md)" },
-    { name: 'recalibrate-agglomerates', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: "whether the agglomerate calibration runs again at the calibrated image formation and radius: auto (the preset's choice), on or off (train's flag; docs/realism.md)" },
+    recalibrateAgglomeratesFlag('pipeline'),
     windowMarginFlag('pipeline'),
     windowCalibratedFlag('pipeline'),
     radiusLastFlag('pipeline'),
@@ -74,7 +74,7 @@ export async function pipelineMain(flags: ParsedFlags): Promise<number> {
     set: flags.set as string[] | undefined,
     particleRadius: parseRadius(String(flags['particle-radius'])),
     radiusCalibration: flags['radius-calibration'] === 'auto' ? undefined : (flags['radius-calibration'] as RadiusCalibrationMethod),
-    recalibrateAgglomerates: onOffAuto(flags['recalibrate-agglomerates']),
+    recalibrateAgglomerates: parseRecalibrateAgglomerates(flags['recalibrate-agglomerates']),
     windowMargin: parseWindowMargin(flags['window-margin']),
     windowCalibrated: onOffAuto(flags['window-calibrated']),
     radiusLast: onOffAuto(flags['radius-last']),

@@ -1,5 +1,5 @@
 /** `diffrendergan train`: DiffRenderGAN against real micrographs, or the built-in demo. */
-import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, sizeSpreadFlag, parseSizeSpread, type CommandSpec, type ParsedFlags } from './args.js';
+import { onOffAuto, parseWindowMargin, polarityFlag, windowMarginFlag, windowCalibratedFlag, radiusLastFlag, windowCountsFlag, parseWindowCounts, windowFieldFlag, parseWindowField, learnSizeFlag, sizeSpreadFlag, parseSizeSpread, recalibrateAgglomeratesFlag, parseRecalibrateAgglomerates, type CommandSpec, type ParsedFlags } from './args.js';
 import type { PolaritySetting } from '../particles/polarity.js';
 import { PRESET_NAMES } from '../render/presets/index.js';
 import { RADIUS_CALIBRATION_METHODS, type RadiusCalibrationMethod } from '../gan/calibrate.js';
@@ -26,7 +26,7 @@ export const trainCommand: CommandSpec = {
     { name: 'crop-bottom', type: 'int', min: 0, max: 65535, default: 0, meta: 'PX', help: "rows cut from the bottom of every image (the microscope's data bar)" },
     { name: 'particle-radius', type: 'string', default: 'auto', meta: 'auto|PX', help: 'particle base radius in px; auto estimates it from the real images without annotations' },
     { name: 'radius-calibration', type: 'string', default: 'auto', choices: ['auto', ...RADIUS_CALIBRATION_METHODS], help: "how --particle-radius auto is estimated: auto (the preset's choice), the real patches' upper quartile of particle sizes matched again at the calibrated image formation, or the full images' median (docs/realism.md)" },
-    { name: 'recalibrate-agglomerates', type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: "whether the agglomerate calibration runs again after the image formation calibration, on renders with the calibrated image formation and radius: auto (the preset's choice), on or off (docs/realism.md)" },
+    recalibrateAgglomeratesFlag('train'),
     windowMarginFlag('train'),
     windowCalibratedFlag('train'),
     radiusLastFlag('train'),
@@ -101,7 +101,7 @@ export async function trainMain(flags: ParsedFlags): Promise<number> {
     quiet: !!flags.quiet,
     particleRadius: parseRadius(String(flags['particle-radius'])),
     radiusCalibration: flags['radius-calibration'] === 'auto' ? undefined : (flags['radius-calibration'] as RadiusCalibrationMethod),
-    recalibrateAgglomerates: onOffAuto(flags['recalibrate-agglomerates']),
+    recalibrateAgglomerates: parseRecalibrateAgglomerates(flags['recalibrate-agglomerates']),
     windowMargin: parseWindowMargin(flags['window-margin']),
     windowCalibrated: onOffAuto(flags['window-calibrated']),
     radiusLast: onOffAuto(flags['radius-last']),

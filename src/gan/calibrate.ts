@@ -32,8 +32,8 @@ import { sampleScene, renderScene } from '../render/scene.js';
 import { modelPolarity } from '../render/polarity.js';
 import { paramsVector } from '../render/params.js';
 import { PRESETS, type PresetName } from '../render/presets/index.js';
-import type { RadiusCalibrationMethod, WindowCountsMethod, WindowField } from '../render/presets/preset.js';
-export type { RadiusCalibrationMethod, WindowCountsMethod, WindowField } from '../render/presets/preset.js';
+import type { AgglomerateRecalibration, RadiusCalibrationMethod, WindowCountsMethod, WindowField } from '../render/presets/preset.js';
+export type { AgglomerateRecalibration, RadiusCalibrationMethod, WindowCountsMethod, WindowField } from '../render/presets/preset.js';
 import { sceneStatistics, type SceneStatistics } from './scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
 
@@ -72,9 +72,9 @@ export const RADIUS_CALIBRATION_METHODS: readonly RadiusCalibrationMethod[] = ['
 export function presetRadiusCalibration(preset: PresetName): RadiusCalibrationMethod {
   return PRESETS[preset].radiusCalibration ?? 'median';
 }
-/** Whether the preset's agglomerate calibration runs again at the calibrated image formation (`recalibrateAgglomerates`; false where it gives none). */
-export function presetRecalibrateAgglomerates(preset: PresetName): boolean {
-  return PRESETS[preset].recalibrateAgglomerates ?? false;
+/** How often the preset's agglomerate calibration runs again (`recalibrateAgglomerates`; 'off' where it gives none). */
+export function presetRecalibrateAgglomerates(preset: PresetName): AgglomerateRecalibration {
+  return PRESETS[preset].recalibrateAgglomerates ?? 'off';
 }
 /** Whether the preset's upper-quartile radius step runs after the second agglomerate pass (`radiusLast`; false where it gives none). */
 export function presetRadiusLast(preset: PresetName): boolean {

@@ -24,7 +24,7 @@ import { ExitCode, InputError, UserError } from '../errors.js';
 import { listImageFiles, makeOutputDir, readImageFile, readInputJson, writeFileAtomic } from './files.js';
 import { cropBottom, extractPatchesFromImages } from '../gan/patches.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
-import type { RadiusCalibrationMethod } from '../gan/calibrate.js';
+import type { AgglomerateRecalibration, RadiusCalibrationMethod } from '../gan/calibrate.js';
 import { runTraining, pickBest, patchGridPng, type TrainOptions } from './train.js';
 import { readMetrics } from './gan-checkpoint.js';
 import { runGenerate } from './generate.js';
@@ -156,8 +156,8 @@ export interface PipelineOptions {
   particleRadius?: number | 'auto';
   /** How an 'auto' radius is estimated (train's option; default: the preset's choice). */
   radiusCalibration?: RadiusCalibrationMethod;
-  /** Whether the agglomerate calibration runs again at the calibrated image formation (train's option; default: the preset's choice). */
-  recalibrateAgglomerates?: boolean;
+  /** Whether the agglomerate calibration runs again: off, on (at the calibrated image formation), trained (also after the epochs) (train's option; default: the preset's choice). */
+  recalibrateAgglomerates?: AgglomerateRecalibration;
   /** The calibrated scene as a window into a larger field with this margin (train's option; default: the preset's). */
   windowMargin?: number;
   /** Whether the second agglomerate pass runs on the window (train's option; default: the preset's choice). */
@@ -241,7 +241,7 @@ interface RunSpec {
   configFirst?: true;
   particleRadius: number | 'auto';
   radiusCalibration: RadiusCalibrationMethod | 'auto';
-  recalibrateAgglomerates: 'on' | 'off' | 'auto';
+  recalibrateAgglomerates: AgglomerateRecalibration | 'auto';
   /** Present only when given (not auto), so that the specs of runs from before the option still match. */
   windowMargin?: number;
   /** Present only when given (not auto), as windowMargin. */
@@ -377,7 +377,7 @@ function resolveSpec(opts: PipelineOptions): RunSpec {
     ...(opts.configFirst ? { configFirst: true as const } : {}),
     particleRadius: opts.particleRadius ?? 'auto',
     radiusCalibration: opts.radiusCalibration ?? 'auto',
-    recalibrateAgglomerates: opts.recalibrateAgglomerates === undefined ? 'auto' : opts.recalibrateAgglomerates ? 'on' : 'off',
+    recalibrateAgglomerates: opts.recalibrateAgglomerates ?? 'auto',
     ...(opts.windowMargin !== undefined ? { windowMargin: opts.windowMargin } : {}),
     ...(opts.windowCalibrated !== undefined ? { windowCalibrated: opts.windowCalibrated ? ('on' as const) : ('off' as const) } : {}),
     ...(opts.radiusLast !== undefined ? { radiusLast: opts.radiusLast ? ('on' as const) : ('off' as const) } : {}),
@@ -520,7 +520,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       configFirst: !!spec.configFirst,
       particleRadius: spec.particleRadius,
       radiusCalibration: spec.radiusCalibration === 'auto' ? undefined : spec.radiusCalibration,
-      recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates === 'on',
+      recalibrateAgglomerates: spec.recalibrateAgglomerates === undefined || spec.recalibrateAgglomerates === 'auto' ? undefined : spec.recalibrateAgglomerates,
       windowMargin: spec.windowMargin,
       windowCalibrated: spec.windowCalibrated === undefined ? undefined : spec.windowCalibrated === 'on',
       radiusLast: spec.radiusLast === undefined ? undefined : spec.radiusLast === 'on',

@@ -15,7 +15,7 @@ import { extractPatchesFromImages, cropBottom, type Grey } from '../gan/patches.
 import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.js';
 import { sceneStatistics } from '../gan/scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
-import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, presetWindowField, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod, type WindowField } from '../gan/calibrate.js';
+import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, type AgglomerateRecalibration, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, presetWindowField, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod, type WindowField } from '../gan/calibrate.js';
 import { calibrateSizeSpread, presetSizeSpread, sizeSpreadProblem, SIZE_SPREAD_RENDERS, type SizeSpreadMethod } from '../gan/calibrate-size-spread.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
@@ -77,10 +77,14 @@ export interface TrainOptions {
   /** How an 'auto' particle radius is estimated (calibrate.ts; default: the preset's choice). */
   radiusCalibration?: RadiusCalibrationMethod;
   /**
-   * Whether the agglomerate calibration runs again after the image formation calibration, on
-   * renders with the calibrated image formation and radius (default: the preset's choice).
+   * Whether the agglomerate calibration runs again: 'on', after the image formation calibration,
+   * on renders with the calibrated image formation and radius; 'trained', as 'on' and once more
+   * after the epochs, on the run's scene (the window applied) at the chosen epoch's mean image
+   * formation, its counts and agglomerates written into config.json (what generate renders; the
+   * GAN's weights stay). Real images and packed placement only. Default: the preset's choice. On
+   * --resume: 'trained' adds the pass after the epochs to the run, 'on' / 'off' remove it.
    */
-  recalibrateAgglomerates?: boolean;
+  recalibrateAgglomerates?: AgglomerateRecalibration;
   /**
    * Whether the upper-quartile radius step runs last, after the second agglomerate pass (on the
    * scene the pairs are rendered from, before the window), instead of between the image formation
@@ -175,6 +179,8 @@ export interface RunConfig {
   refiner?: RefinerSettings;
   /** 'calibrated': the upper size spread is calibrated after the epochs (TrainOptions.sizeSpread); absent: off. */
   sizeSpread?: 'calibrated';
+  /** 'trained': the agglomerates are calibrated again after the epochs (TrainOptions.recalibrateAgglomerates); absent: not. */
+  recalibrateAgglomerates?: 'trained';
 }
 
 /** The backend a run was started on (for --resume), or undefined when unknown. */
@@ -246,6 +252,7 @@ export function readRunConfig(file: string): RunConfig {
   }
   if (gan.scene.width !== gan.patch || gan.scene.height !== gan.patch) fail(`field 'gan.scene': the scene must be ${gan.patch} x ${gan.patch} (the patch size)`);
   if (config.sizeSpread !== undefined && config.sizeSpread !== 'calibrated') fail("field 'sizeSpread' must be calibrated (or absent)");
+  if (config.recalibrateAgglomerates !== undefined && config.recalibrateAgglomerates !== 'trained') fail("field 'recalibrateAgglomerates' must be trained (or absent)");
   if (config.refiner !== undefined) {
     const r = config.refiner;
     const problem = r && typeof r === 'object' ? refinerSettingsProblem(r) : 'must be an object';
@@ -383,6 +390,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // Refused before any long work where it cannot apply (the scene's sizes are checked again on the final scene).
   if (sizeSpread === 'calibrated') checkSizeSpread(scene, demo);
   if (sizeSpread === 'calibrated' && opts.learnSize) throw new UserError('--size-spread calibrated and --learn-size on both set the size distribution; give one of them', ExitCode.usage);
+  const recalibration = opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset);
+  if (recalibration === 'trained') checkTrainedAgglomerates(scene, demo, !!opts.learnSize);
   let reals: Float32Array[];
   let sources: string[] | null = null;
   let data: RunConfig['data'];
@@ -483,7 +492,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
         log(`particle count: ${scene.particles.count.min}-${scene.particles.count.max} per patch at the new radius (the covered area kept)`);
       }
     };
-    const recalibrate = agglomeratesCalibrated && (opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset));
+    const recalibrate = agglomeratesCalibrated && recalibration !== 'off';
     const margin = opts.windowMargin ?? presetWindowMargin(opts.preset);
     const windowFirst = margin > 0 && recalibrate && (opts.windowCalibrated ?? presetWindowCalibrated(opts.preset));
     // radiusLast: on the final whole-object scene, after the second agglomerate pass changed its
@@ -533,6 +542,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   if (opts.configFile && !opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile);
   if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
   if (sizeSpread === 'calibrated') checkSizeSpread(scene, demo);
+  if (recalibration === 'trained') checkTrainedAgglomerates(scene, demo, !!opts.learnSize);
   validateLearned(learned);
   const gan: GanConfig = {
     preset: opts.preset,
@@ -565,7 +575,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   if (problem) throw new UserError(problem, ExitCode.usage);
   checkRunDir(runDir);
   const refiner = refinerOption(opts);
-  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}), ...(sizeSpread === 'calibrated' ? { sizeSpread } : {}) };
+  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}), ...(sizeSpread === 'calibrated' ? { sizeSpread } : {}), ...(recalibration === 'trained' ? { recalibrateAgglomerates: recalibration } : {}) };
   return { runDir, config, reals, sources };
 }
 
@@ -657,6 +667,14 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
       if (config.gan.learnSize) throw new UserError('--size-spread calibrated: this run learns its sizes (--learn-size on); give one of them', ExitCode.usage);
       config.sizeSpread = 'calibrated';
     } else delete config.sizeSpread;
+    writeRunConfig(runDir, config);
+  }
+  if (opts.resume && opts.recalibrateAgglomerates !== undefined && (opts.recalibrateAgglomerates === 'trained') !== (config.recalibrateAgglomerates === 'trained')) {
+    // --resume --recalibrate-agglomerates: whether the pass after the epochs runs changes ('on' / 'off' remove it).
+    if (opts.recalibrateAgglomerates === 'trained') {
+      checkTrainedAgglomerates(config.gan.scene, config.data.kind === 'demo', !!config.gan.learnSize);
+      config.recalibrateAgglomerates = 'trained';
+    } else delete config.recalibrateAgglomerates;
     writeRunConfig(runDir, config);
   }
   const gan = config.gan;
@@ -758,6 +776,11 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
       // Before the refiner and the test: both see what generate renders.
       calibrateRunSizeSpread(runDir, config, realGreys, best.epoch, log);
     }
+    if (config.recalibrateAgglomerates === 'trained' && config.data.kind === 'real' && !ckpt.readMetrics(runDir).some((r) => r.type === TRAINED_AGGLOMERATES_ROW)) {
+      // After the size spread (the counts it scales to keep the covered area are the pass's to
+      // choose, at the sizes it set), before the refiner and the test (both see what generate renders).
+      await calibrateRunAgglomerates(runDir, config, realGreys, best.epoch, log);
+    }
     if (config.refiner && !refinerUpToDate(runDir, best.epoch, config.refiner)) {
       const r = trainRunRefiner(runDir, config, reals, best.epoch, config.refiner, (t) => restoreCheckpoint(runDir, best.epoch, t), log);
       refinerSeconds = r.seconds;
@@ -766,10 +789,10 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     const refiner = config.refiner ? loadRefiner(runDir, best.epoch, log) : null;
     const seeds = opts.c2stSeeds ?? 3;
     // The test scores what generate writes: refined renders when the run has a refiner.
-    // A test from before the size spread changed the scene does not count.
+    // A test from before the size spread or the agglomerate pass changed the scene does not count.
     const rows = ckpt.readMetrics(runDir);
-    const spreadAt = rows.map((r) => r.type).lastIndexOf('size-spread');
-    const done = rows.some((r, i) => i > spreadAt && r.type === 'c2st' && r.epoch === best.epoch && (r.refined === true) === (refiner !== null));
+    const sceneChangedAt = rows.map((r) => r.type === 'size-spread' || r.type === TRAINED_AGGLOMERATES_ROW).lastIndexOf(true);
+    const done = rows.some((r, i) => i > sceneChangedAt && r.type === 'c2st' && r.epoch === best.epoch && (r.refined === true) === (refiner !== null));
     const images = new Set(sources ?? []).size;
     if (sources && seeds > 0 && !done && images < 2) log(`classifier two-sample test skipped: it splits by source image and needs at least 2 real images (got ${images})`);
     if (sources && seeds > 0 && !done && images >= 2) {
@@ -832,6 +855,62 @@ function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Gr
     `size spread: upper spread ${cal.sigma.toFixed(3)} (lower ${d.sigmaLow?.toFixed(3)}, mu ${d.mu.toFixed(4)}: the 75th percentile kept), ${before.count.min}-${before.count.max} -> ${count.min}-${count.max} particles per patch (the covered area kept), ` +
       `so renders at epoch ${epoch}'s mean image formation are as thick as the real particles (median local thickness ${cal.real.toFixed(2)} px real vs ${cal.synthetic.toFixed(2)} rendered; ` +
       `on ${SIZE_SPREAD_RENDERS} renders per upper spread ${cal.grid.map((g) => `${g.sigma.toFixed(2)}: ${g.thickness.toFixed(2)}`).join(', ')}; line ${cal.line.intercept.toFixed(2)} + ${cal.line.slope.toFixed(2)} sigma; ${seconds.toFixed(1)} s)`,
+  );
+}
+
+/** metrics.jsonl's row of the agglomerate pass after the epochs (it runs once per run). */
+const TRAINED_AGGLOMERATES_ROW = 'agglomerates-trained';
+
+/**
+ * Refuses --recalibrate-agglomerates trained where it cannot apply: the demo (no real patches to
+ * match), placement other than packed (no agglomerates to calibrate), learned sizes (the pass
+ * renders the config's sizes, the generator draws its own).
+ */
+function checkTrainedAgglomerates(scene: SceneConfig, demo: boolean, learnSize: boolean): void {
+  if (demo) throw new UserError('train: --recalibrate-agglomerates trained needs --real (the demo has no calibrations)', ExitCode.usage);
+  if (learnSize) throw new UserError('--recalibrate-agglomerates trained: the run learns its sizes (--learn-size on), and the pass would measure renders at the scene\'s; give one of them', ExitCode.usage);
+  if (scene.particles.placement.type !== 'packed') throw new UserError(`--recalibrate-agglomerates trained: the scene's placement is '${scene.particles.placement.type}'; agglomerates are calibrated for packed placement only`, ExitCode.badConfig);
+}
+
+/**
+ * The agglomerate calibration (calibrateAgglomerates: the second pass's grid and cost, counts
+ * matched to the real coverage per setting, at most MAX_CALIBRATED_COUNT) once more after the
+ * epochs, on what the pairs are: the run's scene with the window already applied (its field
+ * included) at the chosen epoch's mean learned parameters. The passes before the GAN measure
+ * whole objects at the calibrated image formation, which covers less than the trained one
+ * (docs/realism.md: Otsu coverage 0.219 against 0.231 on base31-s0's scene), and the window's
+ * counts are theirs times the grown area, so none of them sees the pairs. The chosen counts and
+ * agglomerates go into config.json (generate renders them; the weights stay), the estimates into
+ * metrics.jsonl (a TRAINED_AGGLOMERATES_ROW row: it runs once per run) and the log.
+ */
+async function calibrateRunAgglomerates(runDir: string, config: RunConfig, realGreys: Grey[], epoch: number, log: (s: string) => void): Promise<void> {
+  const t0 = performance.now();
+  const gan = config.gan;
+  const polarity = config.data.kind === 'real' ? (config.data.polarity ?? 'bright') : 'bright';
+  const row = ckpt.readMetrics(runDir).find((r) => r.type === 'epoch' && r.epoch === epoch);
+  const learned = (row?.paramMean ?? {}) as Record<string, number>;
+  const measured = mergeSceneConfig(gan.scene, { params: learned });
+  const agg = await calibrateAgglomerates(measured, realGreys, polarity, undefined, undefined, agglomerateRunner());
+  const p = gan.scene.particles;
+  const before = { count: { min: p.count.min, max: p.count.max, dist: p.count.dist }, maxAgglomerates: p.placement.maxAgglomerates, contact: p.placement.contact, attach: p.placement.attach };
+  if (!agg) {
+    log(`agglomerates after the epochs: the real patches show no particle; keeping the scene`);
+    ckpt.appendMetrics(runDir, { type: TRAINED_AGGLOMERATES_ROW, epoch, changed: false });
+    return;
+  }
+  gan.scene = mergeSceneConfig(gan.scene, { particles: { count: agg.count, placement: { maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach } } });
+  writeRunConfig(runDir, config);
+  const seconds = (performance.now() - t0) / 1000;
+  const after = { count: agg.count, maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach };
+  ckpt.appendMetrics(runDir, { type: TRAINED_AGGLOMERATES_ROW, epoch, changed: true, before, after, real: agg.real, synthetic: agg.synthetic, settings: agg.candidates.length, seconds });
+  const margin = p.placement.outside ?? 0;
+  log(
+    `agglomerates after the epochs, at epoch ${epoch}'s mean image formation${margin > 0 ? `, on the window (margin ${margin}${p.placement.field === 'periodic' ? ', periodic field' : ''})` : ''}: ` +
+      `up to ${before.maxAgglomerates} -> ${agg.maxAgglomerates} per patch, contact ${before.contact} -> ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ` +
+      `${before.count.min}-${before.count.max} -> ${agg.count.min}-${agg.count.max} particles per patch (${agg.count.dist === 'logUniform' ? 'log-uniform' : 'uniform'}), so the pairs agglomerate like the real particles ` +
+      `(particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
+      `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)}; ` +
+      `coverage ${agg.real.coverage.toFixed(3)} vs ${agg.synthetic.coverage.toFixed(3)}; ${agg.candidates.length} settings in ${seconds.toFixed(1)} s)`,
   );
 }
 

@@ -36,7 +36,7 @@ describe('the second radius step after the second agglomerate pass', () => {
   it('runs on the final scene, changes nothing without the second pass and is ignored where the window comes first', async () => {
     const common: TrainOptions = {
       ...tinyRealTrainOptions(join(dir, 'real')), windowMargin: 0,
-      radiusCalibration: 'upper-quartile', recalibrateAgglomerates: true,
+      radiusCalibration: 'upper-quartile', recalibrateAgglomerates: 'on',
     };
     const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;
     const before = await trainLogged({ ...common, out: join(dir, 'before'), radiusLast: false });
@@ -53,8 +53,8 @@ describe('the second radius step after the second agglomerate pass', () => {
     expect(scene('last').particles.baseRadius.toFixed(1)).toBe(chosen.toFixed(1));
     expect(scene('last')).not.toEqual(scene('before'));
     // without the second agglomerate pass the two orders are the same calibration
-    await runTraining({ ...common, out: join(dir, 'one-pass'), recalibrateAgglomerates: false, radiusLast: false });
-    await runTraining({ ...common, out: join(dir, 'one-pass-last'), recalibrateAgglomerates: false, radiusLast: true });
+    await runTraining({ ...common, out: join(dir, 'one-pass'), recalibrateAgglomerates: 'off', radiusLast: false });
+    await runTraining({ ...common, out: join(dir, 'one-pass-last'), recalibrateAgglomerates: 'off', radiusLast: true });
     expect(scene('one-pass-last')).toEqual(scene('one-pass'));
     // windowCalibrated puts the window before the second pass: radiusLast is ignored there
     await runTraining({ ...common, out: join(dir, 'window-first'), windowMargin: undefined, windowCalibrated: true, radiusLast: false });

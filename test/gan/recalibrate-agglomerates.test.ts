@@ -29,14 +29,14 @@ afterAll(() => removeTempDirs());
 
 describe('agglomerate calibration again at the calibrated image formation', () => {
   it('tio2-sem does it by default, the other presets do not', () => {
-    expect(presetRecalibrateAgglomerates('tio2-sem')).toBe(true);
-    expect(presetRecalibrateAgglomerates('tio2-him')).toBe(false);
+    expect(presetRecalibrateAgglomerates('tio2-sem')).toBe('on');
+    expect(presetRecalibrateAgglomerates('tio2-him')).toBe('off');
   });
 
   it('keeps what calibrateAgglomerates chooses on the finished scene, and nothing else changes', async () => {
     const common: TrainOptions = { ...tinyRealTrainOptions(join(dir, 'real')), windowMargin: 0 };
-    await runTraining({ ...common, out: join(dir, 'off'), recalibrateAgglomerates: false });
-    await runTraining({ ...common, out: join(dir, 'on'), recalibrateAgglomerates: true });
+    await runTraining({ ...common, out: join(dir, 'off'), recalibrateAgglomerates: 'off' });
+    await runTraining({ ...common, out: join(dir, 'on'), recalibrateAgglomerates: 'on' });
     const scene = (run: string): SceneConfig => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8')).gan.scene;
     const off = scene('off');
     const on = scene('on');
@@ -54,24 +54,24 @@ describe('agglomerate calibration again at the calibrated image formation', () =
     expect(on.particles.baseRadius).toBe(off.particles.baseRadius);
     expect({ ...on, particles: { ...on.particles, count: off.particles.count, placement: off.particles.placement } }).toEqual(off);
     // and last, the preset's window (tio2-sem: 0.35) turns exactly that scene into a window
-    await runTraining({ ...common, out: join(dir, 'on-window'), recalibrateAgglomerates: true, windowMargin: undefined });
+    await runTraining({ ...common, out: join(dir, 'on-window'), recalibrateAgglomerates: 'on', windowMargin: undefined });
     expect(scene('on-window')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT));
     expect(scene('on-window').particles.placement.outside).toBe(0.35);
     // windowField 'periodic': the same window into a torus (placement.field), nothing else changes
-    await runTraining({ ...common, out: join(dir, 'on-periodic'), recalibrateAgglomerates: true, windowMargin: undefined, windowField: 'periodic' });
+    await runTraining({ ...common, out: join(dir, 'on-periodic'), recalibrateAgglomerates: 'on', windowMargin: undefined, windowField: 'periodic' });
     expect(scene('on-periodic')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT, undefined, 'periodic'));
     expect(scene('on-periodic').particles.placement.field).toBe('periodic');
     expect(scene('on-window').particles.placement.field).toBeUndefined();
     // windowCounts 'coverage': the same window, the counts scaled by the factor calibrateWindowCounts
     // finds on that scene against the real patches' coverage (instead of the grown area)
-    await runTraining({ ...common, out: join(dir, 'on-coverage'), recalibrateAgglomerates: true, windowMargin: undefined, windowCounts: 'coverage' });
+    await runTraining({ ...common, out: join(dir, 'on-coverage'), recalibrateAgglomerates: 'on', windowMargin: undefined, windowCounts: 'coverage' });
     const byCoverage = calibrateWindowCounts(on, presetWindowMargin('tio2-sem'), sceneStatistics(patches, 'bright').coverage);
     expect(byCoverage).not.toBeNull();
     expect(scene('on-coverage')).toEqual(asWindowIntoField(on, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT, byCoverage!.countScale));
     expect(scene('on-coverage').particles.count).not.toEqual(scene('on-window').particles.count);
     // windowCalibrated: the window first, then the second pass chooses counts and agglomerates on
     // frame-cut renders (instead of the counts scaled by the grown area)
-    await runTraining({ ...common, out: join(dir, 'window-first'), recalibrateAgglomerates: true, windowMargin: undefined, windowCalibrated: true });
+    await runTraining({ ...common, out: join(dir, 'window-first'), recalibrateAgglomerates: 'on', windowMargin: undefined, windowCalibrated: true });
     const windowed = asWindowIntoField(off, presetWindowMargin('tio2-sem'), MAX_CALIBRATED_COUNT);
     const onWindow = await calibrateAgglomerates(windowed, patches, 'bright');
     const first = scene('window-first');

@@ -18,6 +18,14 @@ export type WindowField = 'bounded' | 'periodic';
 export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
 /** Whether `train` calibrates the upper spread of the particle sizes (PresetSpec.sizeSpread). */
 export type SizeSpreadMethod = 'off' | 'calibrated';
+/**
+ * How often train's agglomerate calibration runs again after the first pass: 'off' (never), 'on'
+ * (once, after the image formation calibration, on renders at the calibrated image formation and
+ * radius) or 'trained' (as 'on', and once more after the GAN's epochs, on renders of the scene the
+ * pairs are rendered from, the window applied, at the chosen epoch's mean learned image formation;
+ * docs/realism.md "The agglomerates calibrated again after the GAN").
+ */
+export type AgglomerateRecalibration = 'off' | 'on' | 'trained';
 
 export interface Preset<Name extends string = string> {
   readonly name: Name;
@@ -40,10 +48,11 @@ export interface Preset<Name extends string = string> {
   /** How the base radius is calibrated from the real images (src/gan/calibrate.ts). Absent: 'median'. */
   readonly radiusCalibration?: RadiusCalibrationMethod;
   /**
-   * Whether train runs the agglomerate calibration (src/gan/calibrate.ts) again after the image
-   * formation calibration, on renders with the calibrated image formation and radius. Absent: false.
+   * Whether train runs the agglomerate calibration (src/gan/calibrate.ts) again: after the image
+   * formation calibration ('on'), and also after the GAN's epochs ('trained'; AgglomerateRecalibration).
+   * Absent: 'off'.
    */
-  readonly recalibrateAgglomerates?: boolean;
+  readonly recalibrateAgglomerates?: AgglomerateRecalibration;
   /**
    * After every calibration, train renders the scene as a window into a larger field of the same
    * particles (src/render/scene-window.ts): centres up to this fraction of the image side beyond

@@ -72,7 +72,7 @@ export const tio2Sem = {
   // The median of the Otsu + watershed sizes reads 0.90 of the manual one on these micrographs
   // (it cuts particles into fragments), the upper quartile 1.00 (docs/realism.md).
   radiusCalibration: 'upper-quartile',
-  recalibrateAgglomerates: true,
+  recalibrateAgglomerates: 'on',
   // 83 % of the Otsu components of 128 px dev-pool tiles are cut by the tile's edge, 47-49 % of
   // the renders' without the window; with 0.35, 80-83 %, and the C2ST on dev-test fell from
   // 0.754 / 0.796 to 0.575 / 0.539 on both pipeline seeds (docs/realism.md, "What in the
