@@ -904,9 +904,10 @@ async function calibrateRunAgglomerates(runDir: string, config: RunConfig, realG
   const after = { count: agg.count, maxAgglomerates: agg.maxAgglomerates, contact: agg.contact, attach: agg.attach };
   ckpt.appendMetrics(runDir, { type: TRAINED_AGGLOMERATES_ROW, epoch, changed: true, before, after, real: agg.real, synthetic: agg.synthetic, settings: agg.candidates.length, seconds });
   const margin = p.placement.outside ?? 0;
+  const growth = (attach: string | undefined) => (attach === 'size' ? 'in proportion to size' : 'even');
   log(
     `agglomerates after the epochs, at epoch ${epoch}'s mean image formation${margin > 0 ? `, on the window (margin ${margin}${p.placement.field === 'periodic' ? ', periodic field' : ''})` : ''}: ` +
-      `up to ${before.maxAgglomerates} -> ${agg.maxAgglomerates} per patch, contact ${before.contact} -> ${agg.contact}, growth ${agg.attach === 'size' ? 'in proportion to size' : 'even'}, ` +
+      `up to ${before.maxAgglomerates} -> ${agg.maxAgglomerates} per patch, contact ${before.contact} -> ${agg.contact}, growth ${growth(before.attach)} -> ${growth(agg.attach)}, ` +
       `${before.count.min}-${before.count.max} -> ${agg.count.min}-${agg.count.max} particles per patch (${agg.count.dist === 'logUniform' ? 'log-uniform' : 'uniform'}), so the pairs agglomerate like the real particles ` +
       `(particles per Otsu component ${agg.real.particlesPerComponent.toFixed(2)} real vs ${agg.synthetic.particlesPerComponent.toFixed(2)} rendered; ` +
       `area in components > 12 median particles ${agg.real.largeComponentAreaFraction.toFixed(3)} vs ${agg.synthetic.largeComponentAreaFraction.toFixed(3)}; ` +
