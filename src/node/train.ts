@@ -814,6 +814,20 @@ function writeRunConfig(runDir: string, config: RunConfig): void {
   writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
+/**
+ * What the calibrations after the epochs render: `scene` at the mean learned parameters of the
+ * chosen epoch's generator (its metrics.jsonl row), the image formation the pairs are drawn around.
+ */
+function sceneAtEpochMean(runDir: string, scene: SceneConfig, epoch: number): SceneConfig {
+  const row = ckpt.readMetrics(runDir).find((r) => r.type === 'epoch' && r.epoch === epoch);
+  return mergeSceneConfig(scene, { params: (row?.paramMean ?? {}) as Record<string, number> });
+}
+
+/** The contrast polarity of the run's real images (the demo's renders are bright). */
+function runPolarity(config: RunConfig): Polarity {
+  return config.data.kind === 'real' ? (config.data.polarity ?? 'bright') : 'bright';
+}
+
 /** Refuses --size-spread calibrated where it cannot apply: the demo, sizes that are not lognormal. */
 function checkSizeSpread(scene: SceneConfig, demo: boolean): void {
   if (demo) throw new UserError('train: --size-spread calibrated needs --real (the demo has no calibrations)', ExitCode.usage);
@@ -833,12 +847,8 @@ function checkSizeSpread(scene: SceneConfig, demo: boolean): void {
 function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Grey[], epoch: number, log: (s: string) => void): void {
   const t0 = performance.now();
   const gan = config.gan;
-  const polarity = config.data.kind === 'real' ? (config.data.polarity ?? 'bright') : 'bright';
-  const realThickness = sceneStatistics(realGreys, polarity, { thickness: true }).medianLocalThickness ?? 0;
-  const row = ckpt.readMetrics(runDir).find((r) => r.type === 'epoch' && r.epoch === epoch);
-  const learned = (row?.paramMean ?? {}) as Record<string, number>;
-  const measured = mergeSceneConfig(gan.scene, { params: learned });
-  const cal = calibrateSizeSpread(measured, realThickness);
+  const realThickness = sceneStatistics(realGreys, runPolarity(config), { thickness: true }).medianLocalThickness ?? 0;
+  const cal = calibrateSizeSpread(sceneAtEpochMean(runDir, gan.scene, epoch), realThickness);
   const before = { size: gan.scene.particles.size, count: { min: gan.scene.particles.count.min, max: gan.scene.particles.count.max } };
   if (!cal) {
     log(`size spread: the renders' median local thickness does not rise with the upper spread (or they show no particle); keeping the sizes`);
@@ -886,11 +896,7 @@ function checkTrainedAgglomerates(scene: SceneConfig, demo: boolean, learnSize: 
 async function calibrateRunAgglomerates(runDir: string, config: RunConfig, realGreys: Grey[], epoch: number, log: (s: string) => void): Promise<void> {
   const t0 = performance.now();
   const gan = config.gan;
-  const polarity = config.data.kind === 'real' ? (config.data.polarity ?? 'bright') : 'bright';
-  const row = ckpt.readMetrics(runDir).find((r) => r.type === 'epoch' && r.epoch === epoch);
-  const learned = (row?.paramMean ?? {}) as Record<string, number>;
-  const measured = mergeSceneConfig(gan.scene, { params: learned });
-  const agg = await calibrateAgglomerates(measured, realGreys, polarity, undefined, undefined, agglomerateRunner());
+  const agg = await calibrateAgglomerates(sceneAtEpochMean(runDir, gan.scene, epoch), realGreys, runPolarity(config), undefined, undefined, agglomerateRunner());
   const p = gan.scene.particles;
   const before = { count: { min: p.count.min, max: p.count.max, dist: p.count.dist }, maxAgglomerates: p.placement.maxAgglomerates, contact: p.placement.contact, attach: p.placement.attach };
   if (!agg) {
