@@ -173,9 +173,9 @@ export function windowFieldFlag(command: string): FlagSpec {
   return { name: 'window-field', type: 'string', default: 'auto', choices: ['auto', 'bounded', 'periodic'], help: `the field the window looks into: bounded = growth steps beyond the grown area are rejected (its edges pull agglomerates into the window); periodic = a torus, growth wraps around its edges and overlaps are tested at the periodic distance, so the field is the same everywhere; auto = the preset's (bounded)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
-/** `--size-spread auto|off|calibrated` of train and pipeline: whether the upper size spread is calibrated (see TrainOptions.sizeSpread). */
+/** `--size-spread auto|off|calibrated|coverage` of train and pipeline: whether and how the upper size spread is calibrated (see TrainOptions.sizeSpread). */
 export function sizeSpreadFlag(command: string): FlagSpec {
-  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated'], help: `calibrated: once the GAN's epochs are done, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders at the chosen epoch's mean image formation, and generate renders it; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated', 'coverage'], help: `calibrated: once the GAN's epochs are done, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders at the chosen epoch's mean image formation, and generate renders it; coverage: as calibrated, but the median size and the counts kept and the real patches' Otsu coverage matched; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
 /** `--recalibrate-agglomerates auto|off|on|trained` of train and pipeline (see TrainOptions.recalibrateAgglomerates). */
@@ -192,8 +192,8 @@ export function parseRecalibrateAgglomerates(v: unknown): 'off' | 'on' | 'traine
 }
 
 /** The value of --size-spread: undefined for auto. */
-export function parseSizeSpread(v: unknown): 'off' | 'calibrated' | undefined {
-  return v === 'off' || v === 'calibrated' ? v : undefined;
+export function parseSizeSpread(v: unknown): 'off' | 'calibrated' | 'coverage' | undefined {
+  return v === 'off' || v === 'calibrated' || v === 'coverage' ? v : undefined;
 }
 
 /** The value of --window-field: undefined for auto. */

@@ -22,6 +22,13 @@
  * larger field (src/render/scene-window.ts), as train's run scene already is, at the image formation
  * the caller gives in the scene's params (train: the trained generator's mean, after the epochs;
  * the calibrated one the GAN starts from reads 13 % thinner, docs/realism.md).
+ *
+ * 'coverage' (docs/realism.md, "The upper size spread calibrated on the coverage") searches the
+ * same upper spread on another statistic and holds other things: the median (mu) and the counts
+ * stay, so the covered area moves with the spread, and the Otsu coverage of the same windowed
+ * renders is matched to the real patches'. The pairs' excess coverage is in their largest
+ * particles (the dev-pool masks have half as many of >= 1200 px per tile), while they hold about
+ * as many particles per tile as the masks: narrowing the upper tail at a fixed count removes it.
  */
 import { Rng } from '../autodiff/rng.js';
 import { mergeSceneConfig, type SceneConfig } from '../render/config.js';
@@ -33,7 +40,13 @@ export type { SizeSpreadMethod } from '../render/presets/preset.js';
 import { MAX_CALIBRATED_COUNT, noiselessRenders } from './calibrate.js';
 import { sceneStatistics } from './scene-stats.js';
 
-export const SIZE_SPREAD_METHODS: readonly SizeSpreadMethod[] = ['off', 'calibrated'];
+export const SIZE_SPREAD_METHODS: readonly SizeSpreadMethod[] = ['off', 'calibrated', 'coverage'];
+
+/** A method that searches the upper spread (every SizeSpreadMethod but 'off'). */
+export type SizeSpreadSearch = Exclude<SizeSpreadMethod, 'off'>;
+
+/** The scene statistic each search matches (sceneStatistics: medianLocalThickness / coverage). */
+export const SIZE_SPREAD_STATISTIC = { calibrated: 'thickness', coverage: 'coverage' } as const satisfies Record<SizeSpreadSearch, string>;
 
 /** The preset's choice (`sizeSpread`; 'off' where it gives none). */
 export function presetSizeSpread(preset: PresetName): SizeSpreadMethod {
@@ -78,15 +91,17 @@ export function meanSquaredSize(mu: number, low: number, high: number): number {
 
 /**
  * The scene with upper spread `sigma`: the split lognormal whose lower spread is the scene's
- * (sigmaLow, else sigma), whose 75th percentile is the scene's, and the counts scaled by the mean
- * squared size so that the covered area stays (at most MAX_CALIBRATED_COUNT).
+ * (sigmaLow, else sigma). 'calibrated': its 75th percentile is the scene's, and the counts are
+ * scaled by the mean squared size so that the covered area stays (at most MAX_CALIBRATED_COUNT).
+ * 'coverage': its median (mu) and the counts are the scene's, so the covered area moves.
  */
-export function withUpperSpread(scene: SceneConfig, sigma: number): SceneConfig {
+export function withUpperSpread(scene: SceneConfig, sigma: number, method: SizeSpreadSearch = 'calibrated'): SceneConfig {
   const problem = sizeSpreadProblem(scene);
   if (problem) throw new RangeError(problem);
   if (!(sigma > 0 && sigma <= 2)) throw new RangeError(`upper spread must be in (0, 2], got ${sigma}`);
   const d = scene.particles.size as Extract<SceneConfig['particles']['size'], { type: 'lognormal' }>;
   const low = d.sigmaLow ?? d.sigma;
+  if (method === 'coverage') return mergeSceneConfig(scene, { particles: { size: { type: 'lognormal', mu: d.mu, sigma, sigmaLow: low } } });
   const mu = d.mu + Q75_Z * (d.sigma - sigma);
   const ratio = meanSquaredSize(d.mu, low, d.sigma) / meanSquaredSize(mu, low, sigma);
   // At most the generator's particle slots, as every calibrated count.
@@ -100,41 +115,54 @@ export interface SizeSpreadCalibration {
   /** The chosen upper spread, and the distribution and whole-object counts it gives. */
   sigma: number;
   scene: SceneConfig;
-  /** Median local thickness (px) of the real patches and of the renders at the chosen spread. */
+  /**
+   * The matched statistic (SIZE_SPREAD_STATISTIC: median local thickness in px, or the Otsu
+   * coverage) of the real patches and of the renders at the chosen spread.
+   */
   real: number;
   synthetic: number;
-  /** Each candidate's renders' median local thickness, and the line fitted through them. */
-  grid: { sigma: number; thickness: number }[];
+  /** Each candidate's renders' statistic, and the line fitted through them. */
+  grid: { sigma: number; value: number }[];
   line: { intercept: number; slope: number };
 }
 
 /**
- * The upper spread whose windowed renders' median local thickness matches `realThickness` (the
- * real patches', sceneStatistics with `thickness`): each SIZE_SPREAD_GRID candidate
- * (withUpperSpread of `scene`, which should already be the window the pairs are rendered as) is
- * rendered `renders` times, a least-squares line through the candidates' thicknesses is solved for the real one,
- * and the result is clamped to the grid's ends. Null when the renders show no particle or the
- * thickness does not rise with the spread (nothing to match).
+ * The upper spread whose windowed renders' statistic (SIZE_SPREAD_STATISTIC[method]) matches
+ * `real` (the real patches' same sceneStatistics value): each SIZE_SPREAD_GRID candidate
+ * (withUpperSpread of `scene` by `method`; the scene should already be the window the pairs are
+ * rendered as) is rendered `renders` times, a least-squares line through the candidates' values
+ * is solved for the real one, and the result is clamped to the grid's ends. Null when the renders
+ * show no particle or the statistic does not rise with the spread (nothing to match).
  */
-export function calibrateSizeSpread(scene: SceneConfig, realThickness: number, renders = SIZE_SPREAD_RENDERS, seed = 0, grid: readonly number[] = SIZE_SPREAD_GRID): SizeSpreadCalibration | null {
+export function calibrateSizeSpread(
+  scene: SceneConfig,
+  real: number,
+  renders = SIZE_SPREAD_RENDERS,
+  seed = 0,
+  grid: readonly number[] = SIZE_SPREAD_GRID,
+  method: SizeSpreadSearch = 'calibrated',
+): SizeSpreadCalibration | null {
   const problem = sizeSpreadProblem(scene);
   if (problem) throw new RangeError(problem);
-  if (!(realThickness > 0)) return null;
+  if (!(real > 0)) return null;
   const params = paramsVector(scene);
   const polarity = modelPolarity(scene.shading.model);
-  const thicknessAt = (sigma: number) =>
-    sceneStatistics(noiselessRenders(withUpperSpread(scene, sigma), params, renders, new Rng(seed + 9191)), polarity, { thickness: true }).medianLocalThickness ?? 0;
-  const measured = grid.map((sigma) => ({ sigma, thickness: thicknessAt(sigma) }));
-  if (!measured.every((m) => m.thickness > 0)) return null;
+  const thickness = SIZE_SPREAD_STATISTIC[method] === 'thickness';
+  const valueAt = (sigma: number) => {
+    const stats = sceneStatistics(noiselessRenders(withUpperSpread(scene, sigma, method), params, renders, new Rng(seed + 9191)), polarity, { thickness });
+    return (thickness ? stats.medianLocalThickness : stats.coverage) ?? 0;
+  };
+  const measured = grid.map((sigma) => ({ sigma, value: valueAt(sigma) }));
+  if (!measured.every((m) => m.value > 0)) return null;
   const n = measured.length;
   const mx = measured.reduce((a, m) => a + m.sigma, 0) / n;
-  const my = measured.reduce((a, m) => a + m.thickness, 0) / n;
-  const sxy = measured.reduce((a, m) => a + (m.sigma - mx) * (m.thickness - my), 0);
+  const my = measured.reduce((a, m) => a + m.value, 0) / n;
+  const sxy = measured.reduce((a, m) => a + (m.sigma - mx) * (m.value - my), 0);
   const sxx = measured.reduce((a, m) => a + (m.sigma - mx) ** 2, 0);
   const slope = sxy / sxx;
   if (!(slope > 0)) return null;
   const intercept = my - slope * mx;
   const lo = Math.min(...grid), hi = Math.max(...grid);
-  const sigma = Math.min(hi, Math.max(lo, (realThickness - intercept) / slope));
-  return { sigma, scene: withUpperSpread(scene, sigma), real: realThickness, synthetic: thicknessAt(sigma), grid: measured, line: { intercept, slope } };
+  const sigma = Math.min(hi, Math.max(lo, (real - intercept) / slope));
+  return { sigma, scene: withUpperSpread(scene, sigma, method), real, synthetic: valueAt(sigma), grid: measured, line: { intercept, slope } };
 }

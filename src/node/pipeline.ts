@@ -171,7 +171,7 @@ export interface PipelineOptions {
   /** Whether the GAN fits the size distribution's median and spread (train's option; default off). */
   learnSize?: boolean;
   /** Whether the upper size spread is calibrated (train's option; default: the preset's choice). */
-  sizeSpread?: 'off' | 'calibrated';
+  sizeSpread?: 'off' | 'calibrated' | 'coverage';
   /** Contrast polarity of the images, or 'auto' (default): detected from the training images. */
   polarity?: PolaritySetting;
   /**
@@ -255,7 +255,7 @@ interface RunSpec {
   /** Present only when on, as windowMargin. */
   learnSize?: 'on';
   /** Present only when given (not auto), as windowMargin. */
-  sizeSpread?: 'off' | 'calibrated';
+  sizeSpread?: 'off' | 'calibrated' | 'coverage';
   polarity: PolaritySetting;
   learn: string[] | null;
   overrides: string[];

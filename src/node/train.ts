@@ -16,7 +16,7 @@ import { calibrateImaging, calibratedRanges } from '../gan/imaging-calibration.j
 import { sceneStatistics } from '../gan/scene-stats.js';
 import { asWindowIntoField, windowFieldArea } from '../render/scene-window.js';
 import { calibrateBaseRadius, calibrateCoverage, calibrateAgglomerates, calibrateCountSpread, presetRadiusCalibration, presetRecalibrateAgglomerates, type AgglomerateRecalibration, presetRadiusLast, presetWindowMargin, presetWindowCalibrated, presetWindowCounts, presetWindowField, calibrateWindowCounts, MAX_CALIBRATED_COUNT, RADIUS_QUANTILES, RADIUS_RENDERS, type RadiusCalibrationMethod, type RadiusEstimate, type WindowCountsMethod, type WindowField } from '../gan/calibrate.js';
-import { calibrateSizeSpread, presetSizeSpread, sizeSpreadProblem, SIZE_SPREAD_RENDERS, type SizeSpreadMethod } from '../gan/calibrate-size-spread.js';
+import { calibrateSizeSpread, presetSizeSpread, sizeSpreadProblem, SIZE_SPREAD_GRID, SIZE_SPREAD_RENDERS, SIZE_SPREAD_STATISTIC, type SizeSpreadMethod, type SizeSpreadSearch } from '../gan/calibrate-size-spread.js';
 import { detectPolarity, type Polarity, type PolaritySetting } from '../particles/polarity.js';
 import { modelPolarity } from '../render/polarity.js';
 import { RealismReference, chooseBestEpoch, type EpochScore } from '../gan/realism.js';
@@ -117,8 +117,10 @@ export interface TrainOptions {
    * 'calibrated': once the epochs are done, the upper spread of the lognormal sizes is matched to
    * the real patches' median local thickness on windowed renders at the chosen epoch's mean image
    * formation, the 75th percentile radius kept (src/gan/calibrate-size-spread.ts; the scene
-   * generate renders changes, the GAN's weights do not). Real images and lognormal sizes only.
-   * Default: the preset's choice ('off'). On --resume: given, it replaces the run's setting.
+   * generate renders changes, the GAN's weights do not). 'coverage': the same step, but the median
+   * size and the counts are kept and the real patches' Otsu coverage is matched. Real images and
+   * lognormal sizes only. Default: the preset's choice ('off'). On --resume: given, it replaces
+   * the run's setting (not once a step has changed the sizes to the other method's).
    */
   sizeSpread?: SizeSpreadMethod;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
@@ -177,8 +179,8 @@ export interface RunConfig {
   backend?: string;
   /** The learned refiner trained after the GAN (src/gan/refiner.ts); absent: none. */
   refiner?: RefinerSettings;
-  /** 'calibrated': the upper size spread is calibrated after the epochs (TrainOptions.sizeSpread); absent: off. */
-  sizeSpread?: 'calibrated';
+  /** 'calibrated' / 'coverage': the upper size spread is calibrated after the epochs (TrainOptions.sizeSpread); absent: off. */
+  sizeSpread?: SizeSpreadSearch;
   /** 'trained': the agglomerates are calibrated again after the epochs (TrainOptions.recalibrateAgglomerates); absent: not. */
   recalibrateAgglomerates?: 'trained';
 }
@@ -251,7 +253,7 @@ export function readRunConfig(file: string): RunConfig {
     fail(`field 'gan': ${(e as Error).message}`);
   }
   if (gan.scene.width !== gan.patch || gan.scene.height !== gan.patch) fail(`field 'gan.scene': the scene must be ${gan.patch} x ${gan.patch} (the patch size)`);
-  if (config.sizeSpread !== undefined && config.sizeSpread !== 'calibrated') fail("field 'sizeSpread' must be calibrated (or absent)");
+  if (config.sizeSpread !== undefined && config.sizeSpread !== 'calibrated' && config.sizeSpread !== 'coverage') fail("field 'sizeSpread' must be calibrated or coverage (or absent)");
   if (config.recalibrateAgglomerates !== undefined && config.recalibrateAgglomerates !== 'trained') fail("field 'recalibrateAgglomerates' must be trained (or absent)");
   if (config.refiner !== undefined) {
     const r = config.refiner;
@@ -388,8 +390,8 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   if (sizeProblem) throw new UserError(sizeProblem, ExitCode.usage);
   const sizeSpread = opts.sizeSpread ?? presetSizeSpread(opts.preset);
   // Refused before any long work where it cannot apply (the scene's sizes are checked again on the final scene).
-  if (sizeSpread === 'calibrated') checkSizeSpread(scene, demo);
-  if (sizeSpread === 'calibrated' && opts.learnSize) throw new UserError('--size-spread calibrated and --learn-size on both set the size distribution; give one of them', ExitCode.usage);
+  if (sizeSpread !== 'off') checkSizeSpread(scene, demo, sizeSpread);
+  if (sizeSpread !== 'off' && opts.learnSize) throw new UserError(`--size-spread ${sizeSpread} and --learn-size on both set the size distribution; give one of them`, ExitCode.usage);
   const recalibration = opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset);
   if (recalibration === 'trained') checkTrainedAgglomerates(scene, demo, !!opts.learnSize);
   let reals: Float32Array[];
@@ -541,7 +543,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // The user's scene config is applied last (unless configFirst), so its fields win over presets and calibration.
   if (opts.configFile && !opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile);
   if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
-  if (sizeSpread === 'calibrated') checkSizeSpread(scene, demo);
+  if (sizeSpread !== 'off') checkSizeSpread(scene, demo, sizeSpread);
   if (recalibration === 'trained') checkTrainedAgglomerates(scene, demo, !!opts.learnSize);
   validateLearned(learned);
   const gan: GanConfig = {
@@ -575,7 +577,7 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   if (problem) throw new UserError(problem, ExitCode.usage);
   checkRunDir(runDir);
   const refiner = refinerOption(opts);
-  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}), ...(sizeSpread === 'calibrated' ? { sizeSpread } : {}), ...(recalibration === 'trained' ? { recalibrateAgglomerates: recalibration } : {}) };
+  const config: RunConfig = { version: 1, gan, data, backend: getBackend().name, ...(refiner && refiner.steps > 0 ? { refiner } : {}), ...(sizeSpread !== 'off' ? { sizeSpread } : {}), ...(recalibration === 'trained' ? { recalibrateAgglomerates: recalibration } : {}) };
   return { runDir, config, reals, sources };
 }
 
@@ -660,12 +662,15 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
     else delete config.refiner;
     writeRunConfig(runDir, config);
   }
-  if (opts.resume && opts.sizeSpread !== undefined && (opts.sizeSpread === 'calibrated') !== (config.sizeSpread === 'calibrated')) {
+  if (opts.resume && opts.sizeSpread !== undefined && opts.sizeSpread !== (config.sizeSpread ?? 'off')) {
     // --resume --size-spread: the run's setting changes (off removes it from the config).
-    if (opts.sizeSpread === 'calibrated') {
-      checkSizeSpread(config.gan.scene, config.data.kind === 'demo');
-      if (config.gan.learnSize) throw new UserError('--size-spread calibrated: this run learns its sizes (--learn-size on); give one of them', ExitCode.usage);
-      config.sizeSpread = 'calibrated';
+    if (opts.sizeSpread !== 'off') {
+      checkSizeSpread(config.gan.scene, config.data.kind === 'demo', opts.sizeSpread);
+      if (config.gan.learnSize) throw new UserError(`--size-spread ${opts.sizeSpread}: this run learns its sizes (--learn-size on); give one of them`, ExitCode.usage);
+      // The step runs once per run, on the sizes it finds: after the other method's, they are not the scene's own.
+      const done = ckpt.readMetrics(runDir).find((r) => r.type === 'size-spread');
+      if (done) throw new UserError(`--size-spread ${opts.sizeSpread}: ${runDir} already ran --size-spread ${done.method ?? 'calibrated'} (it runs once per run); resume a copy of the run from before that step`, ExitCode.usage);
+      config.sizeSpread = opts.sizeSpread;
     } else delete config.sizeSpread;
     writeRunConfig(runDir, config);
   }
@@ -772,7 +777,7 @@ async function trainRun(opts: TrainOptions): Promise<{ runDir: string; trainer: 
   const best = pickBest(runDir, gan);
   if (best) {
     writeFileAtomic(join(runDir, 'best.json'), JSON.stringify(best, null, 2) + '\n');
-    if (config.sizeSpread === 'calibrated' && config.data.kind === 'real' && !ckpt.readMetrics(runDir).some((r) => r.type === 'size-spread')) {
+    if (config.sizeSpread !== undefined && config.data.kind === 'real' && !ckpt.readMetrics(runDir).some((r) => r.type === 'size-spread')) {
       // Before the refiner and the test: both see what generate renders.
       calibrateRunSizeSpread(runDir, config, realGreys, best.epoch, log);
     }
@@ -828,31 +833,38 @@ function runPolarity(config: RunConfig): Polarity {
   return config.data.kind === 'real' ? (config.data.polarity ?? 'bright') : 'bright';
 }
 
-/** Refuses --size-spread calibrated where it cannot apply: the demo, sizes that are not lognormal. */
-function checkSizeSpread(scene: SceneConfig, demo: boolean): void {
-  if (demo) throw new UserError('train: --size-spread calibrated needs --real (the demo has no calibrations)', ExitCode.usage);
+/** Refuses --size-spread calibrated / coverage where it cannot apply: the demo, sizes that are not lognormal. */
+function checkSizeSpread(scene: SceneConfig, demo: boolean, method: SizeSpreadSearch): void {
+  if (demo) throw new UserError(`train: --size-spread ${method} needs --real (the demo has no calibrations)`, ExitCode.usage);
   const problem = sizeSpreadProblem(scene);
-  if (problem) throw new UserError(`--size-spread calibrated: ${problem}`, ExitCode.badConfig);
+  if (problem) throw new UserError(`--size-spread ${method}: ${problem}`, ExitCode.badConfig);
 }
 
 /**
- * The upper size spread calibrated on the trained generator's image formation (calibrateSizeSpread):
- * the renders are the run's scene (already the window the pairs are rendered as) at the chosen
- * epoch's mean learned parameters, because the image formation the GAN learns reads thicker than
- * the calibrated one it starts from (docs/realism.md: 29.7 against 26.1 px at tio2-sem's sigma
- * 0.45, mostly detectorStrength 0.30 -> 0.09), where the real tiles read 27.2. The new sizes and
- * counts go into config.json (generate renders them; the weights stay), the estimates into
- * metrics.jsonl (a 'size-spread' row: it runs once per run) and the log.
+ * The upper size spread calibrated on the trained generator's image formation (calibrateSizeSpread
+ * by the run's method): the renders are the run's scene (already the window the pairs are
+ * rendered as) at the chosen epoch's mean learned parameters, because the image formation the GAN
+ * learns reads thicker than the calibrated one it starts from (docs/realism.md: 29.7 against 26.1
+ * px at tio2-sem's sigma 0.45, mostly detectorStrength 0.30 -> 0.09), where the real tiles read
+ * 27.2. The new sizes and counts go into config.json (generate renders them; the weights stay),
+ * the estimates into metrics.jsonl (a 'size-spread' row: it runs once per run; 'coverage' rows
+ * name their method) and the log.
  */
 function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Grey[], epoch: number, log: (s: string) => void): void {
   const t0 = performance.now();
   const gan = config.gan;
-  const realThickness = sceneStatistics(realGreys, runPolarity(config), { thickness: true }).medianLocalThickness ?? 0;
-  const cal = calibrateSizeSpread(sceneAtEpochMean(runDir, gan.scene, epoch), realThickness);
+  const method = config.sizeSpread ?? 'calibrated';
+  const statistic = SIZE_SPREAD_STATISTIC[method];
+  const realStats = sceneStatistics(realGreys, runPolarity(config), { thickness: statistic === 'thickness' });
+  const real = (statistic === 'thickness' ? realStats.medianLocalThickness : realStats.coverage) ?? 0;
+  const cal = calibrateSizeSpread(sceneAtEpochMean(runDir, gan.scene, epoch), real, SIZE_SPREAD_RENDERS, 0, SIZE_SPREAD_GRID, method);
   const before = { size: gan.scene.particles.size, count: { min: gan.scene.particles.count.min, max: gan.scene.particles.count.max } };
+  // 'calibrated' rows as before the option had a second method (no method field, the grid's values named thickness).
+  const named = method === 'calibrated' ? {} : { method };
+  const what = statistic === 'thickness' ? 'median local thickness' : 'Otsu coverage';
   if (!cal) {
-    log(`size spread: the renders' median local thickness does not rise with the upper spread (or they show no particle); keeping the sizes`);
-    ckpt.appendMetrics(runDir, { type: 'size-spread', epoch, changed: false, real: realThickness });
+    log(`size spread: the renders' ${what} does not rise with the upper spread (or they show no particle); keeping the sizes`);
+    ckpt.appendMetrics(runDir, { type: 'size-spread', ...named, epoch, changed: false, real });
     return;
   }
   const { size, count } = cal.scene.particles;
@@ -860,12 +872,22 @@ function calibrateRunSizeSpread(runDir: string, config: RunConfig, realGreys: Gr
   writeRunConfig(runDir, config);
   const d = size as { mu: number; sigma: number; sigmaLow?: number };
   const seconds = (performance.now() - t0) / 1000;
-  ckpt.appendMetrics(runDir, { type: 'size-spread', epoch, changed: true, sigma: cal.sigma, before, after: { size, count: gan.scene.particles.count }, real: cal.real, synthetic: cal.synthetic, grid: cal.grid, line: cal.line, renders: SIZE_SPREAD_RENDERS, seconds });
-  log(
-    `size spread: upper spread ${cal.sigma.toFixed(3)} (lower ${d.sigmaLow?.toFixed(3)}, mu ${d.mu.toFixed(4)}: the 75th percentile kept), ${before.count.min}-${before.count.max} -> ${count.min}-${count.max} particles per patch (the covered area kept), ` +
-      `so renders at epoch ${epoch}'s mean image formation are as thick as the real particles (median local thickness ${cal.real.toFixed(2)} px real vs ${cal.synthetic.toFixed(2)} rendered; ` +
-      `on ${SIZE_SPREAD_RENDERS} renders per upper spread ${cal.grid.map((g) => `${g.sigma.toFixed(2)}: ${g.thickness.toFixed(2)}`).join(', ')}; line ${cal.line.intercept.toFixed(2)} + ${cal.line.slope.toFixed(2)} sigma; ${seconds.toFixed(1)} s)`,
-  );
+  const grid = cal.grid.map((g) => ({ sigma: g.sigma, [statistic]: g.value }));
+  ckpt.appendMetrics(runDir, { type: 'size-spread', ...named, epoch, changed: true, sigma: cal.sigma, before, after: { size, count: gan.scene.particles.count }, real: cal.real, synthetic: cal.synthetic, grid, line: cal.line, renders: SIZE_SPREAD_RENDERS, seconds });
+  const onGrid = `on ${SIZE_SPREAD_RENDERS} renders per upper spread ${cal.grid.map((g) => `${g.sigma.toFixed(2)}: ${g.value.toFixed(statistic === 'thickness' ? 2 : 4)}`).join(', ')}`;
+  if (method === 'calibrated') {
+    log(
+      `size spread: upper spread ${cal.sigma.toFixed(3)} (lower ${d.sigmaLow?.toFixed(3)}, mu ${d.mu.toFixed(4)}: the 75th percentile kept), ${before.count.min}-${before.count.max} -> ${count.min}-${count.max} particles per patch (the covered area kept), ` +
+        `so renders at epoch ${epoch}'s mean image formation are as thick as the real particles (median local thickness ${cal.real.toFixed(2)} px real vs ${cal.synthetic.toFixed(2)} rendered; ` +
+        `${onGrid}; line ${cal.line.intercept.toFixed(2)} + ${cal.line.slope.toFixed(2)} sigma; ${seconds.toFixed(1)} s)`,
+    );
+  } else {
+    log(
+      `size spread (coverage): upper spread ${cal.sigma.toFixed(3)} (lower ${d.sigmaLow?.toFixed(3)}, mu ${d.mu.toFixed(4)}: the median kept), ${count.min}-${count.max} particles per patch (the counts kept), ` +
+        `so renders at epoch ${epoch}'s mean image formation cover as much as the real patches (Otsu coverage ${cal.real.toFixed(4)} real vs ${cal.synthetic.toFixed(4)} rendered; ` +
+        `${onGrid}; line ${cal.line.intercept.toFixed(4)} + ${cal.line.slope.toFixed(4)} sigma; ${seconds.toFixed(1)} s)`,
+    );
+  }
 }
 
 /** metrics.jsonl's row of the agglomerate pass after the epochs (it runs once per run). */

@@ -17,7 +17,7 @@ export type WindowCountsMethod = 'area' | 'coverage';
 export type WindowField = 'bounded' | 'periodic';
 export type RadiusCalibrationMethod = 'median' | 'upper-quartile';
 /** Whether `train` calibrates the upper spread of the particle sizes (PresetSpec.sizeSpread). */
-export type SizeSpreadMethod = 'off' | 'calibrated';
+export type SizeSpreadMethod = 'off' | 'calibrated' | 'coverage';
 /**
  * How often train's agglomerate calibration runs again after the first pass: 'off' (never), 'on'
  * (once, after the image formation calibration, on renders at the calibrated image formation and
@@ -88,7 +88,8 @@ export interface Preset<Name extends string = string> {
   readonly windowField?: WindowField;
   /**
    * 'calibrated': the upper spread of the lognormal sizes is matched to the real patches' median
-   * local thickness on windowed renders, the 75th percentile kept (src/gan/calibrate-size-spread.ts).
+   * local thickness on windowed renders, the 75th percentile kept (src/gan/calibrate-size-spread.ts);
+   * 'coverage': matched to the real patches' Otsu coverage, the median and the counts kept.
    * Absent: 'off' (the preset's size distribution).
    */
   readonly sizeSpread?: SizeSpreadMethod;
