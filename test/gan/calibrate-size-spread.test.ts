@@ -2,7 +2,8 @@
  * The upper size spread calibrated on the median local thickness (calibrate-size-spread.ts): the
  * split lognormal keeps the 75th percentile and the covered area, the search recovers the spread
  * of "real" patches rendered at a known one, and train refuses the option where it cannot apply
- * and leaves runs without it as they were.
+ * and leaves runs without it as they were. 'coverage': the median and the counts held, the search
+ * on the Otsu coverage recovers the spread the same way.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +48,24 @@ describe('withUpperSpread', () => {
     expect(withUpperSpread(base, 0.45).particles.count).toEqual(base.particles.count);
   });
 
+  it("'coverage' keeps the median (mu), the lower spread and the counts: the covered area moves with the spread", () => {
+    const s = base.particles.size as { mu: number; sigma: number };
+    const shifted = mergeSceneConfig(base, { particles: { size: { type: 'lognormal', mu: 0.1, sigma: 0.5, sigmaLow: 0.4 } } });
+    for (const scene of [base, shifted]) {
+      const d0 = scene.particles.size as { mu: number; sigma: number; sigmaLow?: number };
+      for (const sigma of [0.2, 0.3, 0.6]) {
+        const w = withUpperSpread(scene, sigma, 'coverage');
+        const d = w.particles.size as { type: string; mu: number; sigma: number; sigmaLow: number };
+        expect(d).toEqual({ type: 'lognormal', mu: d0.mu, sigma, sigmaLow: d0.sigmaLow ?? d0.sigma });
+        expect(w.particles.count).toEqual(scene.particles.count);
+        expect(w.particles.placement).toEqual(scene.particles.placement);
+      }
+    }
+    // the 75th percentile moves instead (it stays under 'calibrated')
+    const d = withUpperSpread(base, 0.2, 'coverage').particles.size as { mu: number; sigma: number };
+    expect(d.mu + Z75 * d.sigma).toBeLessThan(s.mu + Z75 * s.sigma - 0.1);
+  });
+
   it('meanSquaredSize is E[s^2] of the split lognormal', () => {
     const rng = new Rng(3);
     let sum = 0;
@@ -85,6 +104,27 @@ describe('calibrateSizeSpread', () => {
   it('no real thickness: nothing to match', () => {
     expect(calibrateSizeSpread(base, 0, 4)).toBeNull();
   });
+
+  const coverage = (sigma: number, n: number, seed: number) => sceneStatistics(noiselessRenders(withUpperSpread(base, sigma, 'coverage'), paramsVector(base), n, new Rng(seed)), 'bright').coverage;
+  it("'coverage' recovers the spread of \"real\" patches rendered at a known one (other layouts), the median and counts held", () => {
+    const found: number[] = [];
+    for (const truth of [0.2, 0.6]) {
+      const real = coverage(truth, 96, 77);
+      const cal = calibrateSizeSpread(base, real, 96, 0, [0.15, 0.3, 0.45, 0.6, 0.75], 'coverage')!;
+      expect(cal.real).toBe(real);
+      expect(cal.line.slope).toBeGreaterThan(0);
+      // coverage rises with the spread at a fixed median and count
+      expect(cal.grid[4].value).toBeGreaterThan(cal.grid[0].value);
+      expect(Math.abs(cal.sigma - truth)).toBeLessThan(0.15);
+      const d = cal.scene.particles.size as { mu: number; sigma: number; sigmaLow: number };
+      expect(d.sigma).toBe(cal.sigma);
+      expect(d.mu).toBe((base.particles.size as { mu: number }).mu);
+      expect(d.sigmaLow).toBe((base.particles.size as { sigma: number }).sigma);
+      expect(cal.scene.particles.count).toEqual(base.particles.count);
+      found.push(cal.sigma);
+    }
+    expect(found[1]).toBeGreaterThan(found[0] + 0.2);
+  }, 120_000);
 });
 
 describe('train --size-spread', () => {
@@ -115,6 +155,25 @@ describe('train --size-spread', () => {
     expect(ckpt.readMetrics(join(dir, 'off')).some((r) => r.type === 'size-spread')).toBe(false);
   }, 600_000);
 
+  it("coverage on --resume of a finished run: the median and the counts kept, the row names its method", async () => {
+    const out = join(dir, 'off');
+    const before = config('off').gan.scene.particles;
+    await runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), resume: out, real: undefined, sizeSpread: 'coverage' });
+    const c = config('off');
+    expect(c.sizeSpread).toBe('coverage');
+    const rows = ckpt.readMetrics(out).filter((r) => r.type === 'size-spread');
+    expect(rows).toHaveLength(1);
+    expect(rows[0].method).toBe('coverage');
+    expect(rows[0].real).toBeGreaterThan(0);
+    expect(rows[0].real).toBeLessThan(1);
+    expect(c.gan.scene.particles.count).toEqual(before.count);
+    if (rows[0].changed) {
+      expect((rows[0].grid as { coverage: number }[]).every((g) => g.coverage > 0 && g.coverage < 1)).toBe(true);
+      expect(c.gan.scene.particles.size).toEqual({ type: 'lognormal', mu: before.size.mu, sigma: rows[0].sigma, sigmaLow: before.size.sigma });
+      expect(readFileSync(join(out, 'train.log'), 'utf8')).toMatch(/size spread \(coverage\): upper spread [\d.]+ \(lower 0\.450, mu [-\d.]+: the median kept\)/);
+    } else expect(c.gan.scene.particles.size).toEqual(before.size);
+  }, 600_000);
+
   it('calibrated: after the epochs, the scene generate renders gets the split lognormal, logged once', async () => {
     const out = join(dir, 'on');
     await runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out, sizeSpread: 'calibrated' });
@@ -131,6 +190,9 @@ describe('train --size-spread', () => {
     // resumed: done already, not run again
     await runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), resume: out, real: undefined });
     expect(ckpt.readMetrics(out).filter((r) => r.type === 'size-spread')).toHaveLength(1);
+    // the other method on top of it is refused (it would start from these sizes, not the scene's)
+    await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), resume: out, real: undefined, sizeSpread: 'coverage' })).rejects.toThrow(/--size-spread coverage: .* already ran --size-spread calibrated/);
+    expect(config('on').sizeSpread).toBe('calibrated');
   }, 600_000);
 
   it('refused where it cannot apply: the demo, sizes that are not lognormal', async () => {
@@ -138,5 +200,8 @@ describe('train --size-spread', () => {
     await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'gauss'), configFile: join(dir, 'gaussian.json'), sizeSpread: 'calibrated' })).rejects.toThrow(/--size-spread calibrated: the particle sizes are gaussian/);
     await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'both'), learnSize: true, sizeSpread: 'calibrated' })).rejects.toThrow(/--size-spread calibrated and --learn-size on both set the size distribution/);
     await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), preset: 'sio2-him', polarity: 'bright', out: join(dir, 'bimodal'), sizeSpread: 'calibrated' })).rejects.toThrow(/the particle sizes are bimodal/);
+    await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), real: undefined, out: join(dir, 'demo-c'), sizeSpread: 'coverage' })).rejects.toThrow(/--size-spread coverage needs --real/);
+    await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'both-c'), learnSize: true, sizeSpread: 'coverage' })).rejects.toThrow(/--size-spread coverage and --learn-size on both set the size distribution/);
+    await expect(runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), preset: 'sio2-him', polarity: 'bright', out: join(dir, 'bimodal-c'), sizeSpread: 'coverage' })).rejects.toThrow(/--size-spread coverage: the particle sizes are bimodal/);
   }, 600_000);
 });
