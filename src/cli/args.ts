@@ -175,7 +175,7 @@ export function windowFieldFlag(command: string): FlagSpec {
 
 /** `--size-spread auto|off|calibrated|coverage` of train and pipeline: whether and how the upper size spread is calibrated (see TrainOptions.sizeSpread). */
 export function sizeSpreadFlag(command: string): FlagSpec {
-  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated', 'coverage'], help: `calibrated: once the GAN's epochs are done, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders at the chosen epoch's mean image formation, and generate renders it; coverage: as calibrated, but the median size and the counts kept and the real patches' Otsu coverage matched; off: the preset's sizes; auto = the preset's (off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
+  return { name: 'size-spread', type: 'string', default: 'auto', choices: ['auto', 'off', 'calibrated', 'coverage'], help: `calibrated: once the GAN's epochs are done, the upper spread of the lognormal particle sizes (a split lognormal, the 75th percentile radius kept) is matched to the real patches' median local thickness on windowed noiseless renders at the chosen epoch's mean image formation, and generate renders it; coverage: as calibrated, but the median size and the counts kept and the real patches' Otsu coverage matched; off: the preset's sizes; auto = the preset's (tio2-sem: coverage; the others: off)${command === 'pipeline' ? " (train's flag)" : ''}; docs/realism.md` };
 }
 
 /** `--recalibrate-agglomerates auto|off|on|trained` of train and pipeline (see TrainOptions.recalibrateAgglomerates). */

@@ -119,7 +119,7 @@ export interface TrainOptions {
    * formation, the 75th percentile radius kept (src/gan/calibrate-size-spread.ts; the scene
    * generate renders changes, the GAN's weights do not). 'coverage': the same step, but the median
    * size and the counts are kept and the real patches' Otsu coverage is matched. Real images and
-   * lognormal sizes only. Default: the preset's choice ('off'). On --resume: given, it replaces
+   * lognormal sizes only. Default: the preset's choice (tio2-sem: 'coverage'; the others: 'off'), which yields where it cannot apply (the demo, --learn-size, sizes that are not lognormal). On --resume: given, it replaces
    * the run's setting (not once a step has changed the sizes to the other method's).
    */
   sizeSpread?: SizeSpreadMethod;
@@ -388,10 +388,13 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // Before the calibrations (the trainer checks the final scene again).
   const sizeProblem = opts.learnSize ? learnSizeProblem(scene) : null;
   if (sizeProblem) throw new UserError(sizeProblem, ExitCode.usage);
-  const sizeSpread = opts.sizeSpread ?? presetSizeSpread(opts.preset);
+  // The preset's step yields where it cannot apply (the demo, --learn-size, sizes that are not
+  // lognormal: checked again on the final scene); asked for by the flag, it is refused there.
+  const sizeSpreadGiven = opts.sizeSpread !== undefined;
+  let sizeSpread = opts.sizeSpread ?? (demo || opts.learnSize ? 'off' : presetSizeSpread(opts.preset));
   // Refused before any long work where it cannot apply (the scene's sizes are checked again on the final scene).
-  if (sizeSpread !== 'off') checkSizeSpread(scene, demo, sizeSpread);
-  if (sizeSpread !== 'off' && opts.learnSize) throw new UserError(`--size-spread ${sizeSpread} and --learn-size on both set the size distribution; give one of them`, ExitCode.usage);
+  if (sizeSpreadGiven && sizeSpread !== 'off') checkSizeSpread(scene, demo, sizeSpread);
+  if (sizeSpreadGiven && sizeSpread !== 'off' && opts.learnSize) throw new UserError(`--size-spread ${sizeSpread} and --learn-size on both set the size distribution; give one of them`, ExitCode.usage);
   const recalibration = opts.recalibrateAgglomerates ?? presetRecalibrateAgglomerates(opts.preset);
   if (recalibration === 'trained') checkTrainedAgglomerates(scene, demo, !!opts.learnSize);
   let reals: Float32Array[];
@@ -543,6 +546,10 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // The user's scene config is applied last (unless configFirst), so its fields win over presets and calibration.
   if (opts.configFile && !opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile);
   if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
+  if (sizeSpread !== 'off' && !sizeSpreadGiven && sizeSpreadProblem(scene)) {
+    log(`size spread: the preset's step (${sizeSpread}) is skipped: ${sizeSpreadProblem(scene)}`);
+    sizeSpread = 'off';
+  }
   if (sizeSpread !== 'off') checkSizeSpread(scene, demo, sizeSpread);
   if (recalibration === 'trained') checkTrainedAgglomerates(scene, demo, !!opts.learnSize);
   validateLearned(learned);

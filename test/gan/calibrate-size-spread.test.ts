@@ -148,11 +148,26 @@ describe('train --size-spread', () => {
   afterAll(() => removeTempDirs());
   const config = (run: string) => JSON.parse(readFileSync(join(dir, run, 'config.json'), 'utf8'));
 
-  it('off by default in every preset: no field in the config, no size-spread row', async () => {
-    for (const p of PRESET_NAMES) expect(presetSizeSpread(p)).toBe('off');
-    await runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'off') });
+  it("tio2-sem's default is coverage, every other preset's off; --size-spread off: no field in the config, no size-spread row", async () => {
+    for (const p of PRESET_NAMES) expect(presetSizeSpread(p)).toBe(p === 'tio2-sem' ? 'coverage' : 'off');
+    await runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), out: join(dir, 'off'), sizeSpread: 'off' });
     expect(config('off').sizeSpread).toBeUndefined();
     expect(ckpt.readMetrics(join(dir, 'off')).some((r) => r.type === 'size-spread')).toBe(false);
+  }, 600_000);
+
+  it("the preset's step runs without the flag, and yields where it cannot apply: the demo, --learn-size, sizes that are not lognormal", async () => {
+    const real = tinyRealTrainOptions(join(dir, 'real'));
+    await runTraining({ ...real, out: join(dir, 'preset') });
+    expect(config('preset').sizeSpread).toBe('coverage');
+    expect(ckpt.readMetrics(join(dir, 'preset')).filter((r) => r.type === 'size-spread').map((r) => r.method)).toEqual(['coverage']);
+    await runTraining({ ...real, real: undefined, out: join(dir, 'preset-demo') });
+    await runTraining({ ...real, out: join(dir, 'preset-learn'), learnSize: true });
+    await runTraining({ ...real, out: join(dir, 'preset-gauss'), configFile: join(dir, 'gaussian.json') });
+    for (const run of ['preset-demo', 'preset-learn', 'preset-gauss']) {
+      expect(config(run).sizeSpread).toBeUndefined();
+      expect(ckpt.readMetrics(join(dir, run)).some((r) => r.type === 'size-spread')).toBe(false);
+    }
+    expect(readFileSync(join(dir, 'preset-gauss', 'train.log'), 'utf8')).toMatch(/size spread: the preset's step \(coverage\) is skipped: the particle sizes are gaussian/);
   }, 600_000);
 
   it("coverage on --resume of a finished run: the median and the counts kept, the row names its method", async () => {
