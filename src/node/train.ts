@@ -119,8 +119,10 @@ export interface TrainOptions {
    * formation, the 75th percentile radius kept (src/gan/calibrate-size-spread.ts; the scene
    * generate renders changes, the GAN's weights do not). 'coverage': the same step, but the median
    * size and the counts are kept and the real patches' Otsu coverage is matched. Real images and
-   * lognormal sizes only. Default: the preset's choice (tio2-sem: 'coverage'; the others: 'off'), which yields where it cannot apply (the demo, --learn-size, sizes that are not lognormal). On --resume: given, it replaces
-   * the run's setting (not once a step has changed the sizes to the other method's).
+   * lognormal sizes only. Default: the preset's choice (tio2-sem: 'coverage'; the others: 'off'),
+   * which yields where it cannot apply (the demo, --learn-size, sizes that are not lognormal). On
+   * --resume: given, it replaces the run's setting (not once a step has changed the sizes to the
+   * other method's).
    */
   sizeSpread?: SizeSpreadMethod;
   /** Contrast polarity of the real images, or 'auto' to detect it from them (default; particles/polarity.ts). */
