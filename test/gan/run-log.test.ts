@@ -69,9 +69,12 @@ describe('train.log of a run folder', () => {
     }
     // every logged line is one the terminal showed, and --quiet keeps the same lines
     for (const l of loud.slice(1)) expect(printed).toContain(l);
-    // the same lines but for the run folder's name and the calibrations' wall times
+    // the same lines but for the run folder's name and the calibrations' wall times (the size
+    // step after the epochs ends its line with its own: '...; 4.4 s)')
     const body = (lines: string[]) =>
-      lines.slice(1).map((l) => l.replaceAll(join(dir, 'loud'), 'RUN').replaceAll(join(dir, 'quiet'), 'RUN').replace(/ in [\d.]+ s\b/, ' in T s'));
+      lines
+        .slice(1)
+        .map((l) => l.replaceAll(join(dir, 'loud'), 'RUN').replaceAll(join(dir, 'quiet'), 'RUN').replace(/ in [\d.]+ s\b/, ' in T s').replace(/; [\d.]+ s\)$/, '; T s)'));
     expect(body(quiet)).toEqual(body(loud));
 
     await runTraining({ ...tinyRealTrainOptions(join(dir, 'real')), resume: join(dir, 'quiet'), quiet: true });
