@@ -548,8 +548,9 @@ async function newRun(opts: TrainOptions, log: (s: string) => void): Promise<Rea
   // The user's scene config is applied last (unless configFirst), so its fields win over presets and calibration.
   if (opts.configFile && !opts.configFirst) scene = applySceneConfigFile(scene, opts.configFile);
   if (data.kind === 'real') checkPolarity(data.polarity ?? 'bright', scene, opts.preset);
-  if (sizeSpread !== 'off' && !sizeSpreadGiven && sizeSpreadProblem(scene)) {
-    log(`size spread: the preset's step (${sizeSpread}) is skipped: ${sizeSpreadProblem(scene)}`);
+  const presetSpreadProblem = sizeSpread !== 'off' && !sizeSpreadGiven ? sizeSpreadProblem(scene) : null;
+  if (presetSpreadProblem) {
+    log(`size spread: the preset's step (${sizeSpread}) is skipped: ${presetSpreadProblem}`);
     sizeSpread = 'off';
   }
   if (sizeSpread !== 'off') checkSizeSpread(scene, demo, sizeSpread);
